@@ -1,0 +1,5 @@
+//! Configuration: the server's settings (environment and flags) and the
+//! per-repository `.github/seamguard.yml`.
+
+pub mod repo;
+pub mod settings;

@@ -1,0 +1,1 @@
+//! The conflict-marker scanner (placeholder: filled in by the scanner work).

@@ -1,0 +1,1 @@
+//! The merge-source rule (placeholder: filled in by the merge-source work).

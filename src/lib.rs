@@ -1,0 +1,12 @@
+//! seamguard: a GitHub App that stands at the merge seam of a repository.
+//!
+//! Data flows one way: `server` verifies, stores and acknowledges a delivery
+//! into the `inbox`; the `engine` takes work from the inbox, gathers a
+//! snapshot through `github` (the one seam to GitHub), asks the pure rules in
+//! `gate` for a verdict, and acts on it. `local` runs the same guards on a
+//! local repository for `seamguard scan` and `seamguard pre-push`.
+
+pub mod config;
+pub mod gate;
+pub mod ids;
+pub mod local;

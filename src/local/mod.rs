@@ -1,0 +1,1 @@
+//! The local twin: the same guards on a local git repository.
