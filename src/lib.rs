@@ -9,4 +9,6 @@
 pub mod config;
 pub mod gate;
 pub mod ids;
+pub mod inbox;
 pub mod local;
+pub mod server;

@@ -1,5 +1,6 @@
 //! Configuration: the server's settings (environment and flags) and the
 //! per-repository `.github/seamguard.yml`.
 
+pub mod cli;
 pub mod repo;
 pub mod settings;

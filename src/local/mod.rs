@@ -1,1 +1,5 @@
-//! The local twin: the same guards on a local git repository.
+//! The local twin: the same guards on a local git repository, for
+//! `seamguard scan`, `seamguard pre-push` and `seamguard install-hook`.
+
+pub mod cli;
+pub mod history;

@@ -1,0 +1,1 @@
+//! The durable inbox (placeholder: filled in by the inbox work).
