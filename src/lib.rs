@@ -7,8 +7,11 @@
 //! local repository for `seamguard scan` and `seamguard pre-push`.
 
 pub mod config;
+pub mod events;
 pub mod gate;
+pub mod github;
 pub mod ids;
 pub mod inbox;
 pub mod local;
 pub mod server;
+pub mod telemetry;

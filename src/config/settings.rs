@@ -1,5 +1,373 @@
 //! Server settings: environment variables, each also a `serve` flag.
+//!
+//! Names follow Probot's conventions (`APP_ID`, `PRIVATE_KEY_PATH`,
+//! `WEBHOOK_SECRET`...) so an App can move over. Everything is checked
+//! before the server binds: a missing or invalid setting is one line naming
+//! the variable and what is wrong, and exit status 2.
 
-/// `seamguard serve` flags (placeholder until the walking skeleton lands).
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {}
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::github::auth::AppCredentials;
+use crate::ids::AppId;
+
+/// Where setup mode writes the new App's credentials, and where `serve`
+/// reads them when the environment names none.
+pub const DEFAULT_CREDENTIALS_FILE: &str = "seamguard-credentials.json";
+
+/// `seamguard serve` flags. Each reads its environment variable too.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// GitHub App id.
+    #[arg(long, env = "APP_ID")]
+    pub app_id: Option<String>,
+    /// Path of the App's PEM private key.
+    #[arg(long, env = "PRIVATE_KEY_PATH")]
+    pub private_key_path: Option<PathBuf>,
+    /// The App's PEM private key itself (instead of a path).
+    #[arg(long, env = "PRIVATE_KEY", hide_env_values = true)]
+    pub private_key: Option<String>,
+    /// Webhook secret; a comma-separated list lets a secret be rotated.
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// REST base URL; GitHub Enterprise Server uses https://HOST/api/v3.
+    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub github_api_url: String,
+    /// The store (created if missing).
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://seamguard.db")]
+    pub database_url: String,
+    /// Address to bind.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:3000")]
+    pub listen_addr: String,
+    /// `pretty` or `json`.
+    #[arg(long, env = "LOG_FORMAT", default_value = "pretty")]
+    pub log_format: String,
+    /// tracing filter, e.g. `info` or `seamguard=debug`.
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub rust_log: String,
+    /// This server's public URL (setup mode builds the App manifest with it).
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Credentials file written by setup mode, read when APP_ID is unset.
+    #[arg(long, env = "CREDENTIALS_FILE", default_value = DEFAULT_CREDENTIALS_FILE)]
+    pub credentials_file: PathBuf,
+    /// Evaluations running at once.
+    #[arg(long, env = "WORKERS", default_value_t = 8)]
+    pub workers: usize,
+    /// How long processed deliveries are kept (deduplication window).
+    #[arg(long, env = "DELIVERY_RETENTION", default_value = "7d")]
+    pub delivery_retention: String,
+    /// How often the missed-webhook sweep runs (0 disables it).
+    #[arg(long, env = "REDELIVERY_INTERVAL", default_value = "5m")]
+    pub redelivery_interval: String,
+    /// How often PRs waiting on checks are re-evaluated (0 disables it).
+    #[arg(long, env = "RECONCILE_INTERVAL", default_value = "10m")]
+    pub reconcile_interval: String,
+    /// First backoff step of GitHub call retries.
+    #[arg(long, env = "GITHUB_RETRY_BASE", default_value = "1s")]
+    pub github_retry_base: String,
+    /// First backoff step between merge attempts on pending wording.
+    #[arg(long, env = "MERGE_RETRY_BASE", default_value = "15s")]
+    pub merge_retry_base: String,
+    /// How long in-flight work may run after SIGTERM before exit.
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "20s")]
+    pub shutdown_grace: String,
+}
+
+/// A setting that is missing or invalid: the variable and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct SettingError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+fn bad(var: &'static str, problem: impl Into<String>) -> SettingError {
+    SettingError {
+        var,
+        problem: problem.into(),
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// A webhook secret; never printed.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(value: impl Into<Vec<u8>>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Intervals and limits of the running server.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    pub workers: usize,
+    pub delivery_retention: Duration,
+    pub redelivery_interval: Option<Duration>,
+    pub reconcile_interval: Option<Duration>,
+    pub github_retry_base: Duration,
+    pub merge_retry_base: Duration,
+    pub shutdown_grace: Duration,
+}
+
+/// The App's credentials once validated.
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    pub credentials: AppCredentials,
+    pub webhook_secrets: Vec<Secret>,
+}
+
+/// Everything `serve` needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `None`: no credentials anywhere, so the server starts in setup mode.
+    pub app: Option<AppSettings>,
+    pub api_url: Url,
+    pub database_url: String,
+    pub listen_addr: SocketAddr,
+    pub log_format: LogFormat,
+    pub rust_log: String,
+    pub public_url: Option<Url>,
+    pub credentials_file: PathBuf,
+    pub tuning: Tuning,
+}
+
+/// What setup mode writes and `serve` reads back.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CredentialsFile {
+    pub app_id: u64,
+    pub private_key: String,
+    pub webhook_secret: String,
+    #[serde(default)]
+    pub slug: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+}
+
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn duration(var: &'static str, text: &str) -> Result<Duration, SettingError> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| bad(var, format!("expected a duration like 30s or 5m, got {text:?}: {e}")))
+}
+
+fn optional_interval(var: &'static str, text: &str) -> Result<Option<Duration>, SettingError> {
+    let d = if text.trim() == "0" {
+        Duration::ZERO
+    } else {
+        duration(var, text)?
+    };
+    Ok((!d.is_zero()).then_some(d))
+}
+
+/// Parses an http(s) URL, naming the variable when it is not one.
+pub fn http_url(var: &'static str, text: &str) -> Result<Url, SettingError> {
+    let url = Url::parse(text.trim()).map_err(|e| bad(var, format!("not a URL ({e}): {text:?}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad(var, format!("expected an http(s) URL, got {text:?}")));
+    }
+    Ok(url)
+}
+
+impl ServeArgs {
+    /// Checks every setting; the first problem is the error.
+    pub fn validate(&self) -> Result<Settings, SettingError> {
+        let api_url = http_url("GITHUB_API_URL", &self.github_api_url)?;
+        let listen_addr: SocketAddr = self.listen_addr.trim().parse().map_err(|_| {
+            bad(
+                "LISTEN_ADDR",
+                format!("expected HOST:PORT like 0.0.0.0:3000, got {:?}", self.listen_addr),
+            )
+        })?;
+        let log_format = match self.log_format.trim() {
+            "pretty" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => return Err(bad("LOG_FORMAT", format!("expected pretty or json, got {other:?}"))),
+        };
+        tracing_subscriber::EnvFilter::try_new(&self.rust_log)
+            .map_err(|e| bad("RUST_LOG", format!("not a tracing filter: {e}")))?;
+        if !self.database_url.starts_with("sqlite:") {
+            return Err(bad(
+                "DATABASE_URL",
+                format!(
+                    "expected a sqlite: URL such as sqlite://seamguard.db, got {:?}",
+                    self.database_url
+                ),
+            ));
+        }
+        let public_url = non_empty(&self.public_url)
+            .map(|u| http_url("PUBLIC_URL", u))
+            .transpose()?;
+        if self.workers == 0 {
+            return Err(bad("WORKERS", "must be at least 1"));
+        }
+        let tuning = Tuning {
+            workers: self.workers,
+            delivery_retention: duration("DELIVERY_RETENTION", &self.delivery_retention)?,
+            redelivery_interval: optional_interval("REDELIVERY_INTERVAL", &self.redelivery_interval)?,
+            reconcile_interval: optional_interval("RECONCILE_INTERVAL", &self.reconcile_interval)?,
+            github_retry_base: duration("GITHUB_RETRY_BASE", &self.github_retry_base)?,
+            merge_retry_base: duration("MERGE_RETRY_BASE", &self.merge_retry_base)?,
+            shutdown_grace: duration("SHUTDOWN_GRACE", &self.shutdown_grace)?,
+        };
+        Ok(Settings {
+            app: self.app_settings()?,
+            api_url,
+            database_url: self.database_url.clone(),
+            listen_addr,
+            log_format,
+            rust_log: self.rust_log.clone(),
+            public_url,
+            credentials_file: self.credentials_file.clone(),
+            tuning,
+        })
+    }
+
+    /// The App's credentials from the environment, else from the
+    /// credentials file setup mode wrote, else `None` (setup mode).
+    fn app_settings(&self) -> Result<Option<AppSettings>, SettingError> {
+        let app_id = non_empty(&self.app_id);
+        let key_inline = non_empty(&self.private_key);
+        let secret = non_empty(&self.webhook_secret);
+        let any = app_id.is_some() || key_inline.is_some() || self.private_key_path.is_some() || secret.is_some();
+        if !any {
+            return self.credentials_from_file();
+        }
+        let app_id = app_id.ok_or_else(|| bad("APP_ID", "missing (the GitHub App's id)"))?;
+        let app_id: u64 = app_id
+            .parse()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| bad("APP_ID", format!("expected a positive integer, got {app_id:?}")))?;
+        let (pem, var) = match (&self.private_key_path, key_inline) {
+            (Some(path), _) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    bad("PRIVATE_KEY_PATH", format!("cannot read {}: {e}", path.display()))
+                })?;
+                (pem, "PRIVATE_KEY_PATH")
+            }
+            // Environments that cannot hold newlines often carry `\n`.
+            (None, Some(inline)) => (inline.replace("\\n", "\n").into_bytes(), "PRIVATE_KEY"),
+            (None, None) => {
+                return Err(bad(
+                    "PRIVATE_KEY_PATH",
+                    "missing: set PRIVATE_KEY_PATH (a PEM file) or PRIVATE_KEY (its contents)",
+                ));
+            }
+        };
+        let credentials = AppCredentials::from_pem(AppId(app_id), &pem).map_err(|e| bad(var, e.to_string()))?;
+        let secret = secret.ok_or_else(|| bad("WEBHOOK_SECRET", "missing (the App's webhook secret)"))?;
+        Ok(Some(AppSettings {
+            credentials,
+            webhook_secrets: parse_secrets(secret)?,
+        }))
+    }
+
+    fn credentials_from_file(&self) -> Result<Option<AppSettings>, SettingError> {
+        const VAR: &str = "CREDENTIALS_FILE";
+        let text = match std::fs::read_to_string(&self.credentials_file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(bad(VAR, format!("cannot read {}: {e}", self.credentials_file.display())));
+            }
+        };
+        let file: CredentialsFile = serde_json::from_str(&text)
+            .map_err(|e| bad(VAR, format!("{} is not a credentials file: {e}", self.credentials_file.display())))?;
+        let credentials = AppCredentials::from_pem(AppId(file.app_id), file.private_key.as_bytes())
+            .map_err(|e| bad(VAR, e.to_string()))?;
+        Ok(Some(AppSettings {
+            credentials,
+            webhook_secrets: parse_secrets(&file.webhook_secret)?,
+        }))
+    }
+}
+
+/// `a,b` → two secrets (rotation); empty items are an error, not ignored.
+fn parse_secrets(text: &str) -> Result<Vec<Secret>, SettingError> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(bad("WEBHOOK_SECRET", "holds an empty secret (check the commas)"));
+    }
+    Ok(parts.into_iter().map(|p| Secret::new(p.as_bytes())).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Harness {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn args(flags: &[&str]) -> ServeArgs {
+        let mut argv = vec!["serve", "--credentials-file", "/nonexistent/seamguard-credentials.json"];
+        argv.extend_from_slice(flags);
+        Harness::try_parse_from(argv).unwrap().args
+    }
+
+    #[test]
+    fn no_credentials_at_all_means_setup_mode() {
+        let s = args(&[]).validate().unwrap();
+        assert!(s.app.is_none());
+        assert_eq!(s.listen_addr.to_string(), "0.0.0.0:3000");
+        assert_eq!(s.api_url.as_str(), "https://api.github.com/");
+    }
+
+    #[test]
+    fn each_problem_names_its_variable() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--app-id", "12"], "PRIVATE_KEY_PATH"),
+            (&["--app-id", "x", "--webhook-secret", "s"], "APP_ID"),
+            (&["--webhook-secret", "s"], "APP_ID"),
+            (&["--app-id", "1", "--private-key-path", "/nonexistent.pem"], "PRIVATE_KEY_PATH"),
+            (&["--app-id", "1", "--private-key", "not a key"], "PRIVATE_KEY"),
+            (&["--github-api-url", "not a url"], "GITHUB_API_URL"),
+            (&["--github-api-url", "ftp://x"], "GITHUB_API_URL"),
+            (&["--listen-addr", "localhost"], "LISTEN_ADDR"),
+            (&["--log-format", "xml"], "LOG_FORMAT"),
+            (&["--database-url", "postgres://x"], "DATABASE_URL"),
+            (&["--merge-retry-base", "soon"], "MERGE_RETRY_BASE"),
+        ];
+        for (flags, var) in cases {
+            let err = args(flags).validate().unwrap_err();
+            assert_eq!(err.var, *var, "{flags:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_rotate_and_are_never_printed() {
+        let secrets = parse_secrets("old, new").unwrap();
+        assert_eq!(secrets.len(), 2);
+        assert_eq!(secrets[1].expose(), b"new");
+        assert!(!format!("{secrets:?}").contains("new"));
+        assert!(parse_secrets("a,,b").is_err());
+    }
+}

@@ -1,0 +1,564 @@
+//! Webhook payloads → the work they cause.
+//!
+//! Each event seamguard listens to is parsed into a small owned type holding
+//! only the fields it reads, with `serde_path_to_error` so a strange payload
+//! is a one-line diagnosis naming the JSON path. [`parse`] is pure: no
+//! GitHub call happens here (the request handler must answer within
+//! GitHub's 10 seconds); where an event names only a SHA (a `status`, or a
+//! check from a fork, whose `pull_requests` list GitHub leaves empty), the
+//! work item says so and the worker finds the pull requests later.
+
+use serde::Deserialize;
+
+use crate::ids::{AppId, CommitSha, InstallationId, PrNumber, RepoName};
+use crate::inbox::{Target, Work};
+
+/// The events seamguard subscribes to and parses. Others are acknowledged,
+/// counted and ignored.
+pub const KNOWN_EVENTS: &[&str] = &[
+    "ping",
+    "pull_request",
+    "pull_request_review",
+    "check_run",
+    "check_suite",
+    "status",
+    "push",
+    "merge_group",
+    "installation",
+    "installation_repositories",
+];
+
+/// A parsed delivery: what it is and the work it causes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub action: Option<String>,
+    pub installation: Option<InstallationId>,
+    pub work: Vec<Work>,
+}
+
+/// Why a body is not the JSON of its event.
+#[derive(Debug, thiserror::Error)]
+#[error("{event} payload does not parse at `{path}`: {message}")]
+pub struct PayloadError {
+    pub event: String,
+    pub path: String,
+    pub message: String,
+}
+
+/// The fields every event shares. Parsed apart from the event's own fields
+/// (not with `#[serde(flatten)]`, which would hide the failing JSON path).
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    installation: Option<InstallationRef>,
+    #[serde(default)]
+    repository: Option<RepositoryRef>,
+}
+
+/// An event's own fields, with its envelope.
+struct Event<T> {
+    action: Option<String>,
+    installation: Option<InstallationRef>,
+    repository: Option<RepositoryRef>,
+    body: T,
+}
+
+#[derive(Debug, Deserialize)]
+struct InstallationRef {
+    id: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct RepositoryRef {
+    id: u64,
+    full_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct PullRequestEvent {
+    number: u64,
+    #[serde(default)]
+    changes: Option<PullRequestChanges>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PullRequestChanges {
+    #[serde(default)]
+    base: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReviewEvent {
+    pull_request: PrRef,
+}
+
+#[derive(Debug, Deserialize)]
+struct PrRef {
+    number: u64,
+    #[serde(default)]
+    base: Option<PrBase>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PrBase {
+    #[serde(default)]
+    repo: Option<RepoIdRef>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RepoIdRef {
+    id: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckRunEvent {
+    check_run: CheckPayload,
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckSuiteEvent {
+    check_suite: CheckPayload,
+}
+
+/// The fields a check run and a check suite share.
+#[derive(Debug, Deserialize)]
+struct CheckPayload {
+    head_sha: String,
+    #[serde(default)]
+    app: Option<AppRef>,
+    #[serde(default)]
+    pull_requests: Vec<PrRef>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AppRef {
+    id: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusEvent {
+    sha: String,
+    #[allow(dead_code)]
+    state: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct PushEvent {
+    #[serde(rename = "ref")]
+    git_ref: String,
+    #[serde(default)]
+    deleted: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct MergeGroupEvent {
+    merge_group: MergeGroup,
+}
+
+#[derive(Debug, Deserialize)]
+struct MergeGroup {
+    head_sha: String,
+    base_ref: String,
+}
+
+/// Events with no work to do, parsed only to reject bodies that are not
+/// what their header claims.
+#[derive(Debug, Deserialize)]
+struct PingEvent {
+    #[allow(dead_code)]
+    zen: Option<String>,
+    #[allow(dead_code)]
+    hook_id: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InstallationEvent {
+    #[allow(dead_code)]
+    installation: serde_json::Value,
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(event: &str, body: &[u8]) -> Result<T, PayloadError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| PayloadError {
+        event: event.to_owned(),
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })
+}
+
+fn sha(event: &str, path: &str, s: &str) -> Result<CommitSha, PayloadError> {
+    s.parse().map_err(|e: crate::ids::IdError| PayloadError {
+        event: event.to_owned(),
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Parses a delivery of `event` and derives its work. `app_id` is this
+/// App's id: its own check runs and suites complete because seamguard
+/// completed them, and must not trigger another evaluation (a loop).
+pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, PayloadError> {
+    let ours = |app: &Option<AppRef>| {
+        matches!((app, app_id), (Some(a), Some(id)) if a.id == id.0)
+    };
+    macro_rules! envelope {
+        ($t:ty) => {{
+            let envelope: Envelope = decode(event, body)?;
+            let own: $t = decode(event, body)?;
+            Event {
+                action: envelope.action,
+                installation: envelope.installation,
+                repository: envelope.repository,
+                body: own,
+            }
+        }};
+    }
+    let (action, installation, repository, targets): (_, _, _, Vec<Target>) = match event {
+        "pull_request" => {
+            let e = envelope!(PullRequestEvent);
+            let relevant = match e.action.as_deref() {
+                Some(
+                    "opened" | "reopened" | "synchronize" | "ready_for_review" | "labeled"
+                    | "unlabeled" | "enqueued" | "auto_merge_enabled",
+                ) => true,
+                // An edit matters only when it retargets the base branch.
+                Some("edited") => e.body.changes.as_ref().is_some_and(|c| c.base.is_some()),
+                _ => false,
+            };
+            let targets = if relevant {
+                vec![Target::Pr {
+                    number: PrNumber(e.body.number),
+                }]
+            } else {
+                vec![]
+            };
+            (e.action, e.installation, e.repository, targets)
+        }
+        "pull_request_review" => {
+            let e = envelope!(ReviewEvent);
+            let targets = match e.action.as_deref() {
+                Some("submitted" | "dismissed") => vec![Target::Pr {
+                    number: PrNumber(e.body.pull_request.number),
+                }],
+                _ => vec![],
+            };
+            (e.action, e.installation, e.repository, targets)
+        }
+        "check_run" | "check_suite" => {
+            let (action, installation, repository, check) = if event == "check_run" {
+                let e = envelope!(CheckRunEvent);
+                (e.action, e.installation, e.repository, e.body.check_run)
+            } else {
+                let e = envelope!(CheckSuiteEvent);
+                (e.action, e.installation, e.repository, e.body.check_suite)
+            };
+            let mine = ours(&check.app);
+            let relevant = match action.as_deref() {
+                // Another app's check finished: the gate may have opened.
+                Some("completed") => !mine,
+                // A person asked to re-run seamguard's own check.
+                Some("rerequested") => mine,
+                // GitHub asks this App for a suite on a new head.
+                Some("requested") => mine,
+                _ => false,
+            };
+            let path = format!("{event}.head_sha");
+            let head = sha(event, &path, &check.head_sha)?;
+            let repo_id = repository.as_ref().map(|r| r.id);
+            let targets = if !relevant {
+                vec![]
+            } else {
+                let prs: Vec<Target> = check
+                    .pull_requests
+                    .iter()
+                    // The list can name pull requests of other repositories
+                    // that share the head (forks); keep this repository's.
+                    .filter(|pr| {
+                        let base_repo = pr.base.as_ref().and_then(|b| b.repo.as_ref());
+                        match (base_repo, repo_id) {
+                            (Some(b), Some(id)) => b.id == id,
+                            _ => true,
+                        }
+                    })
+                    .map(|pr| Target::Pr {
+                        number: PrNumber(pr.number),
+                    })
+                    .collect();
+                if prs.is_empty() {
+                    vec![Target::Commit { sha: head }]
+                } else {
+                    prs
+                }
+            };
+            (action, installation, repository, targets)
+        }
+        "status" => {
+            let e = envelope!(StatusEvent);
+            let head = sha(event, "sha", &e.body.sha)?;
+            (
+                e.action,
+                e.installation,
+                e.repository,
+                vec![Target::Commit { sha: head }],
+            )
+        }
+        "push" => {
+            let e = envelope!(PushEvent);
+            let targets = match e.body.git_ref.strip_prefix("refs/heads/") {
+                Some(branch) if !e.body.deleted => vec![Target::BaseBranch {
+                    name: branch.to_owned(),
+                }],
+                _ => vec![],
+            };
+            (e.action, e.installation, e.repository, targets)
+        }
+        "merge_group" => {
+            let e = envelope!(MergeGroupEvent);
+            let targets = match e.action.as_deref() {
+                Some("checks_requested") => vec![Target::MergeGroup {
+                    head_sha: sha(event, "merge_group.head_sha", &e.body.merge_group.head_sha)?,
+                    base_ref: e
+                        .body
+                        .merge_group
+                        .base_ref
+                        .trim_start_matches("refs/heads/")
+                        .to_owned(),
+                }],
+                _ => vec![],
+            };
+            (e.action, e.installation, e.repository, targets)
+        }
+        "ping" => {
+            let e = envelope!(PingEvent);
+            (e.action, e.installation, e.repository, vec![])
+        }
+        "installation" | "installation_repositories" => {
+            let e = envelope!(InstallationEvent);
+            (e.action, e.installation, e.repository, vec![])
+        }
+        _ => {
+            // Not ours to read: acknowledged and counted by the caller. The
+            // body must still be JSON.
+            let e = envelope!(serde::de::IgnoredAny);
+            (e.action, e.installation, e.repository, vec![])
+        }
+    };
+    let installation = installation.map(|i| InstallationId(i.id));
+    let work = match (installation, repository, targets.is_empty()) {
+        (_, _, true) => vec![],
+        (Some(installation), Some(repository), false) => {
+            let repo: RepoName = repository.full_name.parse().map_err(|e: crate::ids::IdError| {
+                PayloadError {
+                    event: event.to_owned(),
+                    path: "repository.full_name".to_owned(),
+                    message: e.to_string(),
+                }
+            })?;
+            targets
+                .into_iter()
+                .map(|target| Work {
+                    installation,
+                    repo: repo.clone(),
+                    target,
+                })
+                .collect()
+        }
+        // Work without an installation or a repository cannot be done: an
+        // App's deliveries always carry both, so this is a body that is not
+        // what it claims.
+        (None, _, false) => {
+            return Err(PayloadError {
+                event: event.to_owned(),
+                path: "installation".to_owned(),
+                message: "missing: an App delivery names its installation".to_owned(),
+            });
+        }
+        (_, None, false) => {
+            return Err(PayloadError {
+                event: event.to_owned(),
+                path: "repository".to_owned(),
+                message: "missing".to_owned(),
+            });
+        }
+    };
+    Ok(Parsed {
+        action,
+        installation,
+        work,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SHA: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+
+    fn repo() -> serde_json::Value {
+        json!({ "id": 42, "full_name": "acme/app", "name": "app", "owner": { "login": "acme" } })
+    }
+
+    fn run(event: &str, body: serde_json::Value) -> Result<Parsed, PayloadError> {
+        parse(event, body.to_string().as_bytes(), Some(AppId(99)))
+    }
+
+    fn targets(p: &Parsed) -> Vec<Target> {
+        p.work.iter().map(|w| w.target.clone()).collect()
+    }
+
+    fn pr(n: u64) -> Target {
+        Target::Pr {
+            number: PrNumber(n),
+        }
+    }
+
+    #[test]
+    fn pull_request_actions_that_matter() {
+        for (action, changes, want) in [
+            ("opened", json!(null), true),
+            ("synchronize", json!(null), true),
+            ("reopened", json!(null), true),
+            ("ready_for_review", json!(null), true),
+            ("labeled", json!(null), true),
+            ("unlabeled", json!(null), true),
+            ("edited", json!({ "title": { "from": "x" } }), false),
+            ("edited", json!({ "base": { "ref": { "from": "develop" } } }), true),
+            ("closed", json!(null), false),
+            ("assigned", json!(null), false),
+        ] {
+            let p = run(
+                "pull_request",
+                json!({ "action": action, "number": 7, "changes": changes,
+                        "installation": { "id": 5 }, "repository": repo(),
+                        "pull_request": { "number": 7 } }),
+            )
+            .unwrap();
+            let want = if want { vec![pr(7)] } else { vec![] };
+            assert_eq!(targets(&p), want, "{action}");
+        }
+    }
+
+    #[test]
+    fn check_runs_name_their_prs_or_their_sha() {
+        let with_prs = run(
+            "check_run",
+            json!({ "action": "completed", "installation": { "id": 5 }, "repository": repo(),
+                    "check_run": { "head_sha": SHA, "app": { "id": 1 },
+                                   "pull_requests": [
+                                       { "number": 3, "base": { "repo": { "id": 42 } } },
+                                       { "number": 9, "base": { "repo": { "id": 77 } } } ] } }),
+        )
+        .unwrap();
+        assert_eq!(targets(&with_prs), vec![pr(3)]);
+        assert_eq!(with_prs.work[0].repo.to_string(), "acme/app");
+        assert_eq!(with_prs.work[0].installation, InstallationId(5));
+
+        // A fork's PR: GitHub leaves the list empty.
+        let fork = run(
+            "check_suite",
+            json!({ "action": "completed", "installation": { "id": 5 }, "repository": repo(),
+                    "check_suite": { "head_sha": SHA, "app": { "id": 1 }, "pull_requests": [] } }),
+        )
+        .unwrap();
+        assert_eq!(
+            targets(&fork),
+            vec![Target::Commit {
+                sha: SHA.parse().unwrap()
+            }]
+        );
+    }
+
+    #[test]
+    fn our_own_completed_check_does_not_loop() {
+        let ours = run(
+            "check_run",
+            json!({ "action": "completed", "installation": { "id": 5 }, "repository": repo(),
+                    "check_run": { "head_sha": SHA, "app": { "id": 99 }, "pull_requests": [] } }),
+        )
+        .unwrap();
+        assert!(ours.work.is_empty());
+        let rerun = run(
+            "check_run",
+            json!({ "action": "rerequested", "installation": { "id": 5 }, "repository": repo(),
+                    "check_run": { "head_sha": SHA, "app": { "id": 99 },
+                                   "pull_requests": [{ "number": 4 }] } }),
+        )
+        .unwrap();
+        assert_eq!(targets(&rerun), vec![pr(4)]);
+    }
+
+    #[test]
+    fn status_push_and_merge_group() {
+        let status = run(
+            "status",
+            json!({ "sha": SHA, "state": "success", "installation": { "id": 5 }, "repository": repo() }),
+        )
+        .unwrap();
+        assert_eq!(
+            targets(&status),
+            vec![Target::Commit {
+                sha: SHA.parse().unwrap()
+            }]
+        );
+        let push = run(
+            "push",
+            json!({ "ref": "refs/heads/release/1.0", "deleted": false,
+                    "installation": { "id": 5 }, "repository": repo() }),
+        )
+        .unwrap();
+        assert_eq!(
+            targets(&push),
+            vec![Target::BaseBranch {
+                name: "release/1.0".into()
+            }]
+        );
+        let tag = run(
+            "push",
+            json!({ "ref": "refs/tags/v1", "installation": { "id": 5 }, "repository": repo() }),
+        )
+        .unwrap();
+        assert!(tag.work.is_empty());
+        let mg = run(
+            "merge_group",
+            json!({ "action": "checks_requested", "installation": { "id": 5 }, "repository": repo(),
+                    "merge_group": { "head_sha": SHA, "base_ref": "refs/heads/main" } }),
+        )
+        .unwrap();
+        assert_eq!(
+            targets(&mg),
+            vec![Target::MergeGroup {
+                head_sha: SHA.parse().unwrap(),
+                base_ref: "main".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn malformed_bodies_name_the_path() {
+        let err = run(
+            "check_run",
+            json!({ "action": "completed", "installation": { "id": 5 }, "repository": repo(),
+                    "check_run": { "head_sha": 12 } }),
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "check_run.head_sha");
+        let err = parse("pull_request", b"{not json", None).unwrap_err();
+        assert!(err.message.contains("key must be a string"), "{err}");
+        let err = run(
+            "status",
+            json!({ "sha": "zzz", "state": "success", "installation": { "id": 5 }, "repository": repo() }),
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "sha");
+    }
+
+    #[test]
+    fn unknown_events_are_parsed_as_json_only() {
+        let p = run("star", json!({ "action": "created", "repository": repo() })).unwrap();
+        assert!(p.work.is_empty());
+        assert!(parse("star", b"[1,", None).is_err());
+    }
+}

@@ -1,0 +1,343 @@
+//! The decision: from a snapshot's plain data to the check run's conclusion
+//! and what to do about merging. Pure, table-tested.
+//!
+//! Two verdicts come out, deliberately separate. The check run's conclusion
+//! reports the guards only (DESIGN.md: the gate's waiting never holds the
+//! check run open). The merge plan reads the guards, the gate, the pull
+//! request and the repository's opt-in.
+
+use crate::config::repo::{MergeMode, RepoConfig};
+use crate::gate::required_checks::{GateReport, GateStatus};
+
+/// A guard's verdict, as the decision and the summary see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuardVerdict {
+    Passed,
+    Failed,
+    /// Turned off in the config, or not applicable (a merge group).
+    Skipped,
+}
+
+/// One guard's outcome: its verdict, a one-line headline for the summary
+/// table, and its own Markdown section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardOutcome {
+    pub name: &'static str,
+    pub verdict: GuardVerdict,
+    pub headline: String,
+    pub details: String,
+}
+
+/// The facts about the pull request that the decision reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrFacts {
+    pub open: bool,
+    pub merged: bool,
+    pub draft: bool,
+    pub labels: Vec<String>,
+    /// GitHub's `mergeable_state` (`clean`, `behind`, `dirty`, `blocked`...).
+    pub mergeable_state: Option<String>,
+}
+
+/// The check run's conclusion for the guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conclusion {
+    Success,
+    Failure,
+    Neutral,
+}
+
+impl Conclusion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conclusion::Success => "success",
+            Conclusion::Failure => "failure",
+            Conclusion::Neutral => "neutral",
+        }
+    }
+}
+
+/// What to do about merging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergePlan {
+    /// Merge now, with the evaluated head pinned.
+    Merge,
+    /// The branch must be up to date first: ask GitHub to update it.
+    UpdateBranch,
+    /// The pull request did not opt in.
+    NotOptedIn { why: String },
+    /// Nothing to do: merged or closed.
+    Done { why: String },
+    /// Will not merge until something changes (a guard, a failed check).
+    Blocked { why: String },
+    /// Will merge when what it waits on arrives.
+    Waiting { why: String },
+    /// `merge.max_attempts` pending answers for this head: stop trying.
+    GaveUp { attempts: u32 },
+}
+
+impl MergePlan {
+    /// Is the pull request waiting on something that an event (or the
+    /// reconciler) will bring?
+    pub fn is_waiting(&self) -> bool {
+        matches!(self, MergePlan::Waiting { .. })
+    }
+}
+
+/// The decision for one head commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub conclusion: Conclusion,
+    pub plan: MergePlan,
+}
+
+/// The guards' conclusion: any failed guard fails the check run.
+pub fn conclusion(guards: &[GuardOutcome]) -> Conclusion {
+    if guards.iter().any(|g| g.verdict == GuardVerdict::Failed) {
+        Conclusion::Failure
+    } else {
+        Conclusion::Success
+    }
+}
+
+fn list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Decides the check run's conclusion and the merge plan.
+pub fn decide(
+    pr: &PrFacts,
+    config: &RepoConfig,
+    guards: &[GuardOutcome],
+    gate: &GateReport,
+    merge_attempts: u32,
+) -> Verdict {
+    let conclusion = conclusion(guards);
+    let plan = plan(pr, config, conclusion, gate, merge_attempts);
+    Verdict { conclusion, plan }
+}
+
+fn plan(
+    pr: &PrFacts,
+    config: &RepoConfig,
+    conclusion: Conclusion,
+    gate: &GateReport,
+    merge_attempts: u32,
+) -> MergePlan {
+    if pr.merged {
+        return MergePlan::Done {
+            why: "merged".into(),
+        };
+    }
+    if !pr.open {
+        return MergePlan::Done {
+            why: "closed".into(),
+        };
+    }
+    match config.merge.mode {
+        MergeMode::Never => {
+            return MergePlan::NotOptedIn {
+                why: "merging is off for this repository (`merge.mode: never`)".into(),
+            };
+        }
+        MergeMode::Label if !pr.labels.iter().any(|l| l == &config.merge.label) => {
+            return MergePlan::NotOptedIn {
+                why: format!("add the `{}` label to have seamguard merge it", config.merge.label),
+            };
+        }
+        MergeMode::Label | MergeMode::Always => {}
+    }
+    if pr.draft {
+        return MergePlan::Waiting {
+            why: "draft pull requests are never merged".into(),
+        };
+    }
+    if conclusion != Conclusion::Success {
+        return MergePlan::Blocked {
+            why: "a guard failed".into(),
+        };
+    }
+    match gate.status() {
+        GateStatus::Failed => {
+            let failed: Vec<&str> = gate
+                .entries
+                .iter()
+                .filter(|e| e.state.is_failed())
+                .map(|e| e.check.context.as_str())
+                .collect();
+            return MergePlan::Blocked {
+                why: format!("required check failed: {}", list(&failed)),
+            };
+        }
+        GateStatus::Waiting => {
+            return MergePlan::Waiting {
+                why: format!("waiting for {}", list(&gate.blocking())),
+            };
+        }
+        GateStatus::Open => {}
+    }
+    if pr.mergeable_state.as_deref() == Some("dirty") {
+        return MergePlan::Blocked {
+            why: "the branch has merge conflicts with its base".into(),
+        };
+    }
+    if merge_attempts >= config.merge.max_attempts {
+        return MergePlan::GaveUp {
+            attempts: merge_attempts,
+        };
+    }
+    if gate.strict && pr.mergeable_state.as_deref() == Some("behind") {
+        return if config.merge.update_branch {
+            MergePlan::UpdateBranch
+        } else {
+            MergePlan::Waiting {
+                why: "the branch is behind its base and the base requires it to be up to date \
+                      (set `merge.update_branch: true` to let seamguard update it)"
+                    .into(),
+            }
+        };
+    }
+    MergePlan::Merge
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::repo::RepoConfig;
+    use crate::gate::required_checks::{CheckState, GateEntry, RequiredCheck};
+
+    fn pr() -> PrFacts {
+        PrFacts {
+            open: true,
+            merged: false,
+            draft: false,
+            labels: vec!["automerge".into()],
+            mergeable_state: Some("clean".into()),
+        }
+    }
+
+    fn guard(verdict: GuardVerdict) -> GuardOutcome {
+        GuardOutcome {
+            name: "Conflict markers",
+            verdict,
+            headline: String::new(),
+            details: String::new(),
+        }
+    }
+
+    fn gate(states: &[(&str, CheckState)]) -> GateReport {
+        GateReport {
+            entries: states
+                .iter()
+                .map(|(c, s)| GateEntry {
+                    check: RequiredCheck {
+                        context: (*c).into(),
+                        app_id: None,
+                        sources: vec![],
+                    },
+                    state: s.clone(),
+                })
+                .collect(),
+            strict: false,
+            unreadable: vec![],
+        }
+    }
+
+    fn passed() -> CheckState {
+        CheckState::Passed {
+            conclusion: "success".into(),
+        }
+    }
+
+    #[test]
+    fn table() {
+        let cfg = RepoConfig::default();
+        let mut always = RepoConfig::default();
+        always.merge.mode = crate::config::repo::MergeMode::Always;
+        let mut never = RepoConfig::default();
+        never.merge.mode = crate::config::repo::MergeMode::Never;
+        let ok = [guard(GuardVerdict::Passed)];
+        let bad = [guard(GuardVerdict::Failed)];
+        let open_gate = gate(&[("test", passed())]);
+        let waiting = gate(&[("lint", passed()), ("test", CheckState::Missing { overdue: false })]);
+        let failed = gate(&[(
+            "test",
+            CheckState::Failed {
+                conclusion: "failure".into(),
+            },
+        )]);
+        let unlabeled = PrFacts {
+            labels: vec![],
+            ..pr()
+        };
+        let draft = PrFacts { draft: true, ..pr() };
+        let merged = PrFacts {
+            merged: true,
+            open: false,
+            ..pr()
+        };
+        let dirty = PrFacts {
+            mergeable_state: Some("dirty".into()),
+            ..pr()
+        };
+
+        let is = |v: Verdict| v.plan;
+        assert_eq!(is(decide(&pr(), &cfg, &ok, &open_gate, 0)), MergePlan::Merge);
+        assert!(matches!(is(decide(&unlabeled, &cfg, &ok, &open_gate, 0)), MergePlan::NotOptedIn { .. }));
+        assert_eq!(is(decide(&unlabeled, &always, &ok, &open_gate, 0)), MergePlan::Merge);
+        assert!(matches!(is(decide(&pr(), &never, &ok, &open_gate, 0)), MergePlan::NotOptedIn { .. }));
+        assert!(matches!(is(decide(&draft, &cfg, &ok, &open_gate, 0)), MergePlan::Waiting { .. }));
+        assert!(matches!(is(decide(&merged, &cfg, &ok, &open_gate, 0)), MergePlan::Done { .. }));
+        assert!(matches!(is(decide(&pr(), &cfg, &bad, &open_gate, 0)), MergePlan::Blocked { .. }));
+        assert_eq!(
+            is(decide(&pr(), &cfg, &ok, &waiting, 0)),
+            MergePlan::Waiting {
+                why: "waiting for `test`".into()
+            }
+        );
+        assert_eq!(
+            is(decide(&pr(), &cfg, &ok, &failed, 0)),
+            MergePlan::Blocked {
+                why: "required check failed: `test`".into()
+            }
+        );
+        assert!(matches!(is(decide(&dirty, &cfg, &ok, &open_gate, 0)), MergePlan::Blocked { .. }));
+        assert_eq!(is(decide(&pr(), &cfg, &ok, &open_gate, 6)), MergePlan::GaveUp { attempts: 6 });
+        assert_eq!(is(decide(&pr(), &cfg, &ok, &open_gate, 5)), MergePlan::Merge);
+    }
+
+    #[test]
+    fn conclusion_reports_guards_only() {
+        let waiting = gate(&[("test", CheckState::Missing { overdue: false })]);
+        let v = decide(&pr(), &RepoConfig::default(), &[guard(GuardVerdict::Passed)], &waiting, 0);
+        assert_eq!(v.conclusion, Conclusion::Success);
+        let v = decide(
+            &pr(),
+            &RepoConfig::default(),
+            &[guard(GuardVerdict::Passed), guard(GuardVerdict::Failed)],
+            &waiting,
+            0,
+        );
+        assert_eq!(v.conclusion, Conclusion::Failure);
+        let v = decide(&pr(), &RepoConfig::default(), &[guard(GuardVerdict::Skipped)], &waiting, 0);
+        assert_eq!(v.conclusion, Conclusion::Success);
+    }
+
+    #[test]
+    fn strict_policy_and_a_branch_behind() {
+        let mut g = gate(&[("test", passed())]);
+        g.strict = true;
+        let behind = PrFacts {
+            mergeable_state: Some("behind".into()),
+            ..pr()
+        };
+        let mut cfg = RepoConfig::default();
+        assert!(matches!(decide(&behind, &cfg, &[], &g, 0).plan, MergePlan::Waiting { .. }));
+        cfg.merge.update_branch = true;
+        assert_eq!(decide(&behind, &cfg, &[], &g, 0).plan, MergePlan::UpdateBranch);
+    }
+}
