@@ -300,10 +300,10 @@ pub async fn check<G: CommitGraph>(
         });
     }
 
-    let resolved = eval
-        .allowed_branches
-        .as_ref()
-        .map(|branches| eval.patterns.group(branches.iter().map(|(name, _)| name.as_str())));
+    let resolved = eval.allowed_branches.as_ref().map(|branches| {
+        eval.patterns
+            .group(branches.iter().map(|(name, _)| name.as_str()))
+    });
 
     Ok(MergeSourceReport {
         findings,
@@ -391,7 +391,8 @@ impl<G: CommitGraph> Evaluation<'_, G> {
         first: &CommitSha,
         parent: &CommitSha,
     ) -> Result<Finding, GraphError> {
-        let mut parent_branches = optional(self.graph.branches_at(parent).await)?.unwrap_or_default();
+        let mut parent_branches =
+            optional(self.graph.branches_at(parent).await)?.unwrap_or_default();
         parent_branches.sort();
         parent_branches.dedup();
         let brings_in = optional(self.graph.count_new(first, parent).await)?;
@@ -457,7 +458,13 @@ mod tests {
         // 1 <- 2 <- 4(merge of 3) <- 5; 3 off the line.
         let pr = history(
             5,
-            vec![commit(1, &[0]), commit(2, &[1]), commit(3, &[0]), commit(4, &[2, 3]), commit(5, &[4])],
+            vec![
+                commit(1, &[0]),
+                commit(2, &[1]),
+                commit(3, &[0]),
+                commit(4, &[2, 3]),
+                commit(5, &[4]),
+            ],
         );
         assert_eq!(first_parent_len(&pr), 4);
     }
@@ -482,7 +489,10 @@ mod tests {
             (60, 0, true),
         ];
         for (total, first_parent, drifted) in cases {
-            let count = CommitCount { total, first_parent };
+            let count = CommitCount {
+                total,
+                first_parent,
+            };
             assert_eq!(count.drifted(), drifted, "{count:?}");
         }
     }

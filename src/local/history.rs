@@ -25,7 +25,12 @@ use crate::gate::merge_sources::{
 use crate::ids::CommitSha;
 
 /// Variables that would make git look somewhere other than `repo_root`.
-const DISCOVERY_OVERRIDES: [&str; 4] = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR"];
+const DISCOVERY_OVERRIDES: [&str; 4] = [
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+];
 
 /// Runs the merge-source rule on `base_rev..head_rev` of the repository at
 /// `repo_root`. `base_rev` is also how the base is named in the report.
@@ -84,7 +89,13 @@ impl LocalGraph {
     /// The commit `rev` names (a branch, `origin/main`, `HEAD~2`, a SHA).
     pub fn resolve(&mut self, rev: &str) -> anyhow::Result<CommitSha> {
         let spec = format!("{rev}^{{commit}}");
-        let out = self.git(&["rev-parse", "--verify", "--quiet", "--end-of-options", &spec])?;
+        let out = self.git(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &spec,
+        ])?;
         if !out.status.success() {
             anyhow::bail!(
                 "{rev:?} does not name a commit in {} (deleted, or not fetched?)",
@@ -284,7 +295,8 @@ fn parse_refs(listing: &str, remotes: &[String]) -> Vec<LocalBranch> {
     let mut branches = Vec::new();
     for line in listing.lines() {
         let mut fields = line.split('\0');
-        let (Some(sha), Some(symref), Some(refname)) = (fields.next(), fields.next(), fields.next())
+        let (Some(sha), Some(symref), Some(refname)) =
+            (fields.next(), fields.next(), fields.next())
         else {
             continue;
         };
@@ -360,12 +372,19 @@ mod tests {
         let listing = [
             format!("{}\0\0refs/heads/main", sha('a')),
             format!("{}\0\0refs/remotes/origin/release/1.2", sha('b')),
-            format!("{}\0refs/remotes/origin/main\0refs/remotes/origin/HEAD", sha('a')),
+            format!(
+                "{}\0refs/remotes/origin/main\0refs/remotes/origin/HEAD",
+                sha('a')
+            ),
             format!("{}\0\0refs/remotes/team/fork/develop", sha('c')),
             format!("{}\0\0refs/remotes/gone/hotfix/x", sha('d')),
         ]
         .join("\n");
-        let remotes = ["origin".to_owned(), "team".to_owned(), "team/fork".to_owned()];
+        let remotes = [
+            "origin".to_owned(),
+            "team".to_owned(),
+            "team/fork".to_owned(),
+        ];
         let names: Vec<(String, char)> = parse_refs(&listing, &remotes)
             .into_iter()
             .map(|b| (b.name, b.tip.as_str().chars().next().unwrap()))

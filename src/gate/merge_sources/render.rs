@@ -70,7 +70,9 @@ impl MergeSourceReport {
             lines.push(format!("merge sources: passed ({merges} checked)"));
         } else {
             let problems = plural(self.findings.len() as u64, "problem", "problems");
-            lines.push(format!("merge sources: failed: {problems} ({merges} checked)"));
+            lines.push(format!(
+                "merge sources: failed: {problems} ({merges} checked)"
+            ));
         }
         let base = &self.sources.base_ref;
         for finding in &self.findings {
@@ -128,7 +130,11 @@ impl MergeSourceReport {
             count.first_parent
         );
         if count.drifted() {
-            let _ = write!(commits, "; drift: {} came in from other lines", count.foreign());
+            let _ = write!(
+                commits,
+                "; drift: {} came in from other lines",
+                count.foreign()
+            );
         }
         lines.push(commits);
         lines.push(format!("allowed sources: {}", sources_text(&self.sources)));
@@ -166,13 +172,20 @@ impl MergeSourceReport {
                         code(unknown.short())
                     )
                 } else {
-                    format!("cannot be verified: commit {} is unknown", code(unknown.short()))
+                    format!(
+                        "cannot be verified: commit {} is unknown",
+                        code(unknown.short())
+                    )
                 },
             ),
             Finding::TooManyCommits { .. } => return String::new(),
         };
         let cells = [
-            format!("{} {}", code(merge.sha.short()), escape_text(&subject(merge))),
+            format!(
+                "{} {}",
+                code(merge.sha.short()),
+                escape_text(&subject(merge))
+            ),
             code(parent.short()),
             from,
             brings,
@@ -254,12 +267,13 @@ fn sources_markdown(sources: &AllowedSources) -> String {
             }
         })),
     }
-    parts.extend(
-        sources
-            .invalid
-            .iter()
-            .map(|i| format!("{} is not a valid glob ({})", code(&i.pattern), escape_text(&i.reason))),
-    );
+    parts.extend(sources.invalid.iter().map(|i| {
+        format!(
+            "{} is not a valid glob ({})",
+            code(&i.pattern),
+            escape_text(&i.reason)
+        )
+    }));
     parts.join("; ")
 }
 
@@ -316,7 +330,10 @@ fn branch_list(branches: &[String]) -> String {
         .map(|b| code(b))
         .collect();
     if branches.len() > MAX_BRANCHES_PER_PATTERN {
-        shown.push(format!("+{} more", branches.len() - MAX_BRANCHES_PER_PATTERN));
+        shown.push(format!(
+            "+{} more",
+            branches.len() - MAX_BRANCHES_PER_PATTERN
+        ));
     }
     shown.join(", ")
 }
@@ -329,7 +346,11 @@ fn code(s: &str) -> String {
         .max()
         .unwrap_or_default();
     let fence = "`".repeat(longest_run + 1);
-    let pad = if s.starts_with('`') || s.ends_with('`') { " " } else { "" };
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
     format!("{fence}{pad}{s}{pad}{fence}")
 }
 
@@ -338,7 +359,10 @@ fn code(s: &str) -> String {
 fn escape_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '~' | '#' | '!') {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '~' | '#' | '!'
+        ) {
             out.push('\\');
         }
         out.push(c);
@@ -347,7 +371,11 @@ fn escape_text(s: &str) -> String {
 }
 
 fn commits_n(n: u64) -> String {
-    format!("{} {}", thousands(n), if n == 1 { "commit" } else { "commits" })
+    format!(
+        "{} {}",
+        thousands(n),
+        if n == 1 { "commit" } else { "commits" }
+    )
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {
@@ -373,7 +401,13 @@ mod tests {
 
     #[test]
     fn thousands_groups_digits() {
-        let cases = [(0, "0"), (999, "999"), (1_000, "1,000"), (1_468, "1,468"), (1_234_567, "1,234,567")];
+        let cases = [
+            (0, "0"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (1_468, "1,468"),
+            (1_234_567, "1,234,567"),
+        ];
         for (n, s) in cases {
             assert_eq!(thousands(n), s);
         }
@@ -388,7 +422,10 @@ mod tests {
 
     #[test]
     fn text_escapes_markup() {
-        assert_eq!(escape_text("Merge <b>x</b> *now*"), r"Merge \<b\>x\</b\> \*now\*");
+        assert_eq!(
+            escape_text("Merge <b>x</b> *now*"),
+            r"Merge \<b\>x\</b\> \*now\*"
+        );
     }
 
     #[test]
