@@ -153,7 +153,7 @@ impl MergeSourceReport {
                 merge,
                 parent,
                 branch_list(parent_branches),
-                brings_in.map_or_else(|| "unknown".to_owned(), |n| commits_n(n)),
+                brings_in.map_or_else(|| "unknown".to_owned(), commits_n),
                 format!("not in the history of {base} or an allowed branch"),
             ),
             Finding::Unverifiable {
