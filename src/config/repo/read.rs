@@ -454,7 +454,7 @@ impl Reader {
     }
 
     fn label(&mut self, path: &str, node: &Node) -> Option<String> {
-        let Some(label) = self.string(path, node, "a label name") else {
+        let Some(label) = self.string(&format!("`{path}`"), node, "a label name") else {
             return None;
         };
         if label.chars().count() > MAX_LABEL_CHARS {
@@ -470,7 +470,8 @@ impl Reader {
         Some(label.to_owned())
     }
 
-    fn string<'n>(&mut self, path: &str, node: &'n Node, what: &str) -> Option<&'n str> {
+    /// A string scalar; `subject` names what must be one, e.g. "`merge.label`".
+    fn string<'n>(&mut self, subject: &str, node: &'n Node, what: &str) -> Option<&'n str> {
         match node.scalar().map(yaml::Scalar::value) {
             Some(Value::Str(text)) => Some(text),
             other => {
@@ -482,7 +483,7 @@ impl Reader {
                 };
                 self.problem(
                     node,
-                    format!("`{path}` must be {what}, found {found}{hint}"),
+                    format!("{subject} must be {what}, found {found}{hint}"),
                 );
                 None
             }
@@ -506,7 +507,7 @@ impl Reader {
         let before = self.problems.len();
         let mut out = Vec::with_capacity(items.len());
         for node in items {
-            let Some(text) = self.string(path, node, item.singular()) else {
+            let Some(text) = self.string(&format!("each item of `{path}`"), node, item.singular()) else {
                 continue;
             };
             if text.trim().is_empty() {
@@ -568,10 +569,13 @@ impl Reader {
             return None;
         }
         if duration > MAX_REGISTER_TIMEOUT {
-            let max = humantime::format_duration(MAX_REGISTER_TIMEOUT);
+            let max_days = MAX_REGISTER_TIMEOUT.as_secs() / (24 * 60 * 60);
             self.problem(
                 node,
-                format!("`{path}` must be at most {max}, found `{}`", yaml::ellipsize(text)),
+                format!(
+                    "`{path}` must be at most {max_days} days, found `{}`",
+                    yaml::ellipsize(text)
+                ),
             );
             return None;
         }
