@@ -133,10 +133,7 @@ fn manifest_prints_the_app_manifest_as_json() {
         manifest["hook_attributes"],
         serde_json::json!({"url": "https://seamguard.example.com/webhook", "active": true})
     );
-    assert!(
-        text(&out.stdout).contains("\n  \"name\""),
-        "pretty-printed"
-    );
+    assert!(text(&out.stdout).contains("\n  \"name\""), "pretty-printed");
 }
 
 #[test]
@@ -164,5 +161,9 @@ fn manifest_refuses_a_public_url_that_is_not_one() {
     let out = seamguard(&["manifest"], Some("guard.acme.dev"));
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(text(&out.stdout), "");
-    assert!(text(&out.stderr).contains("PUBLIC_URL"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("PUBLIC_URL"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -58,7 +58,10 @@ merge:
     assert_eq!(config.merge.mode, MergeMode::Always);
     assert_eq!(config.merge.max_attempts, 10);
     // Other sections come from the org untouched.
-    assert_eq!(config.conflict_markers.ignore, ["vendor/**", "third_party/**"]);
+    assert_eq!(
+        config.conflict_markers.ignore,
+        ["vendor/**", "third_party/**"]
+    );
     assert_eq!(config.merge_sources.allowed, ["release/*"]);
     assert_eq!(config.required_checks.extra, ["lint"]);
     assert_eq!(
@@ -93,8 +96,14 @@ required_checks:
 #[test]
 fn an_explicit_null_overrides_the_orgs_limit() {
     let repo = "merge_sources:\n  max_commits: null\n";
-    assert_eq!(layered(Some(ORG), None).merge_sources.max_commits, Some(500));
-    assert_eq!(layered(Some(ORG), Some(repo)).merge_sources.max_commits, None);
+    assert_eq!(
+        layered(Some(ORG), None).merge_sources.max_commits,
+        Some(500)
+    );
+    assert_eq!(
+        layered(Some(ORG), Some(repo)).merge_sources.max_commits,
+        None
+    );
 }
 
 #[test]
@@ -103,14 +112,19 @@ fn absent_or_empty_files_set_nothing() {
     assert_eq!(layered(Some(ORG), Some("")), org_only);
     assert_eq!(layered(Some(ORG), Some("# no overrides yet\n")), org_only);
     assert_eq!(layered(Some(ORG), Some("merge:\n")), org_only);
-    assert_eq!(layered(None, Some(ORG)), org_only, "the same keys, from either file");
+    assert_eq!(
+        layered(None, Some(ORG)),
+        org_only,
+        "the same keys, from either file"
+    );
     assert_eq!(layered(Some(""), None), RepoConfig::default());
     assert_eq!(layered(None, None), RepoConfig::default());
 }
 
 #[test]
 fn problems_in_both_files_are_reported_and_tagged() {
-    let org = "merge:\n  method: fast-forward\n  mode: label\nconflict_markers:\n  ignore: [\"a[\"]\n";
+    let org =
+        "merge:\n  method: fast-forward\n  mode: label\nconflict_markers:\n  ignore: [\"a[\"]\n";
     let repo = "merge:\n  mode: always\n  retries: 3\n";
     // The repository sets `merge.mode`, but the org's bad value is still
     // reported: the org file is wrong for every repository that uses it.

@@ -27,7 +27,10 @@ const INVALID: &[(&str, &str)] = &[
     ),
     ("wrong_type_section", "merge: squash\n"),
     ("wrong_type_label", "merge:\n  label: true\n"),
-    ("wrong_type_list_item", "required_checks:\n  extra: [build, 3.9]\n"),
+    (
+        "wrong_type_list_item",
+        "required_checks:\n  extra: [build, 3.9]\n",
+    ),
     ("bad_enum_mode", "merge:\n  mode: sometimes\n"),
     ("bad_enum_with_typo", "merge:\n  method: sqash\n"),
     ("bad_enum_case", "on_internal_error: Failure\n"),
@@ -35,7 +38,10 @@ const INVALID: &[(&str, &str)] = &[
         "bad_glob",
         "conflict_markers:\n  ignore:\n    - \"tests/**\"\n    - \"src/[ab\"\n",
     ),
-    ("bad_branch_glob", "merge_sources:\n  allowed: [\"release/{1,2\"]\n"),
+    (
+        "bad_branch_glob",
+        "merge_sources:\n  allowed: [\"release/{1,2\"]\n",
+    ),
     (
         "bad_duration_unit",
         "required_checks:\n  register_timeout: 30x\n",
@@ -44,7 +50,10 @@ const INVALID: &[(&str, &str)] = &[
         "bad_duration_without_unit",
         "required_checks:\n  register_timeout: 30\n",
     ),
-    ("zero_duration", "required_checks:\n  register_timeout: 0s\n"),
+    (
+        "zero_duration",
+        "required_checks:\n  register_timeout: 0s\n",
+    ),
     (
         "duration_past_the_bound",
         "required_checks:\n  register_timeout: 30days\n",
@@ -53,19 +62,31 @@ const INVALID: &[(&str, &str)] = &[
     ("absurd_max_attempts", "merge:\n  max_attempts: 1000000\n"),
     ("fractional_max_attempts", "merge:\n  max_attempts: 2.5\n"),
     ("zero_max_commits", "merge_sources:\n  max_commits: 0\n"),
-    ("empty_label_in_label_mode", "merge:\n  mode: label\n  label: \"\"\n"),
-    ("label_past_githubs_limit", "merge:\n  label: \"please merge this pull request as soon as every check has passed\"\n"),
+    (
+        "empty_label_in_label_mode",
+        "merge:\n  mode: label\n  label: \"\"\n",
+    ),
+    (
+        "label_past_githubs_limit",
+        "merge:\n  label: \"please merge this pull request as soon as every check has passed\"\n",
+    ),
     (
         "empty_list_items",
         "required_checks:\n  extra: [\"\", build]\nconflict_markers:\n  ignore: [\" \"]\n",
     ),
-    ("duplicate_keys", "merge:\n  mode: always\nmerge:\n  mode: never\n"),
+    (
+        "duplicate_keys",
+        "merge:\n  mode: always\nmerge:\n  mode: never\n",
+    ),
     ("duplicate_nested_key", "merge:\n  label: a\n  label: b\n"),
     ("not_yaml", "merge:\n  mode: [label\n  method: squash\n"),
     ("tab_indentation", "merge:\n\tmode: label\n"),
     ("top_level_is_a_list", "- merge\n- squash\n"),
     ("top_level_is_a_string", "automerge please\n"),
-    ("second_document", "merge:\n  mode: always\n---\nmerge:\n  mode: never\n"),
+    (
+        "second_document",
+        "merge:\n  mode: always\n---\nmerge:\n  mode: never\n",
+    ),
     (
         "several_problems_at_once",
         r#"# Every mistake is reported, in file order, not only the first.
@@ -145,7 +166,14 @@ fn the_several_problems_file_reports_each_mistake() {
 fn missing_empty_and_comment_only_files_mean_defaults() {
     let defaults = RepoConfig::default();
     assert_eq!(RepoConfig::layered(None, None), Ok(defaults.clone()));
-    for file in ["", "\n\n", "# nothing yet\n", "---\n", "~\n", "# a\n---\n# b\n"] {
+    for file in [
+        "",
+        "\n\n",
+        "# nothing yet\n",
+        "---\n",
+        "~\n",
+        "# a\n---\n# b\n",
+    ] {
         assert_eq!(RepoConfig::parse(file), Ok(defaults.clone()), "{file:?}");
     }
 }
@@ -219,14 +247,14 @@ on_internal_error: failure
     );
     assert_eq!(config.on_internal_error, OnInternalError::Failure);
 
-    for (mode, expected) in [
-        ("label", MergeMode::Label),
-        ("never", MergeMode::Never),
-    ] {
+    for (mode, expected) in [("label", MergeMode::Label), ("never", MergeMode::Never)] {
         let config = RepoConfig::parse(&format!("merge:\n  mode: {mode}\n")).unwrap();
         assert_eq!(config.merge.mode, expected);
     }
-    for (method, expected) in [("merge", MergeMethod::Merge), ("squash", MergeMethod::Squash)] {
+    for (method, expected) in [
+        ("merge", MergeMethod::Merge),
+        ("squash", MergeMethod::Squash),
+    ] {
         let config = RepoConfig::parse(&format!("merge: {{method: {method}}}\n")).unwrap();
         assert_eq!(config.merge.method, expected);
     }
@@ -247,4 +275,9 @@ fn forgiving_where_the_meaning_is_plain() {
     .unwrap();
     assert_eq!(config.merge_sources.allowed, ["vendor/**"]);
     assert_eq!(config.merge.mode, MergeMode::Always);
+    // Files saved on Windows: CRLF line ends and a byte order mark.
+    let config = RepoConfig::parse("\u{feff}merge:\r\n  mode: never\r\n").unwrap();
+    assert_eq!(config.merge.mode, MergeMode::Never);
+    let problems = RepoConfig::parse("merge:\r\n  mode: nope\r\n").unwrap_err();
+    assert_eq!((problems[0].line, problems[0].column), (2, 9));
 }

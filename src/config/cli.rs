@@ -50,7 +50,9 @@ fn not_utf8(bytes: &[u8], valid_up_to: usize) -> String {
     let line_start = memchr::memrchr(b'\n', valid).map_or(0, |nl| nl + 1);
     let line = 1 + memchr::memchr_iter(b'\n', valid).count();
     // The prefix is valid UTF-8 by construction; count characters, as editors do.
-    let column = 1 + String::from_utf8_lossy(&valid[line_start..]).chars().count();
+    let column = 1 + String::from_utf8_lossy(&valid[line_start..])
+        .chars()
+        .count();
     format!("{line}:{column}: the file is not UTF-8 text")
 }
 

@@ -43,7 +43,10 @@ pub fn manifest_json(public_url: Option<&url::Url>) -> anyhow::Result<serde_json
 /// The public URL as a prefix to put paths under, without a trailing `/`.
 fn public_base(url: &url::Url) -> anyhow::Result<String> {
     if !matches!(url.scheme(), "https" | "http") {
-        bail!("the public URL must be http or https, not `{}:`", url.scheme());
+        bail!(
+            "the public URL must be http or https, not `{}:`",
+            url.scheme()
+        );
     }
     if url.query().is_some() || url.fragment().is_some() {
         bail!("the public URL must not have a query or a fragment: {url}");
@@ -126,13 +129,19 @@ mod tests {
         let cases = [
             ("https://guard.acme.dev", "https://guard.acme.dev"),
             ("https://guard.acme.dev/", "https://guard.acme.dev"),
-            ("https://acme.dev/tools/seamguard/", "https://acme.dev/tools/seamguard"),
+            (
+                "https://acme.dev/tools/seamguard/",
+                "https://acme.dev/tools/seamguard",
+            ),
             ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
         ];
         for (public, base) in cases {
             let manifest = manifest_json(Some(&url(public))).unwrap();
             assert_eq!(manifest["url"], base, "{public}");
-            assert_eq!(manifest["hook_attributes"]["url"], format!("{base}/webhook"));
+            assert_eq!(
+                manifest["hook_attributes"]["url"],
+                format!("{base}/webhook")
+            );
             assert_eq!(manifest["redirect_url"], format!("{base}/setup/callback"));
             assert_eq!(manifest["setup_url"], format!("{base}/setup/installed"));
             assert!(

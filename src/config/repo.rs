@@ -200,7 +200,10 @@ impl RepoConfig {
     /// A key set in the repository wins; a list in the repository replaces
     /// the org's list; sections merge per key. Problems of both files are
     /// returned together, repository first, each in file order.
-    pub fn layered(org: Option<&str>, repo: Option<&str>) -> Result<RepoConfig, Vec<ConfigProblem>> {
+    pub fn layered(
+        org: Option<&str>,
+        repo: Option<&str>,
+    ) -> Result<RepoConfig, Vec<ConfigProblem>> {
         let read = |text: Option<&str>, source| match text {
             None => Ok(read::Layer::default()),
             Some(text) => read::read(text, source),
@@ -208,12 +211,7 @@ impl RepoConfig {
         let (repo, org) = (read(repo, ConfigSource::Repo), read(org, ConfigSource::Org));
         match (repo, org) {
             (Ok(repo), Ok(org)) => repo.over(org).finish(),
-            (repo, org) => Err(repo
-                .err()
-                .into_iter()
-                .chain(org.err())
-                .flatten()
-                .collect()),
+            (repo, org) => Err(repo.err().into_iter().chain(org.err()).flatten().collect()),
         }
     }
 }

@@ -251,11 +251,12 @@ pub(crate) fn load(text: &str) -> Result<Loaded, Vec<LoadProblem>> {
         let (event, span) = match event {
             Ok(ok) => ok,
             Err(err) => {
+                let pos = Pos {
+                    line: err.marker().line(),
+                    column: err.marker().col() + 1,
+                };
                 builder.problems.push(LoadProblem {
-                    pos: Pos {
-                        line: err.marker().line(),
-                        column: err.marker().col() + 1,
-                    },
+                    pos: within(text, pos),
                     message: format!("not valid YAML: {}", err.info()),
                 });
                 return Err(builder.problems);
@@ -270,6 +271,20 @@ pub(crate) fn load(text: &str) -> Result<Loaded, Vec<LoadProblem>> {
         root: builder.root,
         problems: builder.problems,
     })
+}
+
+/// The parser may place an error at end of input one line past the text;
+/// such a position is moved to the end of the last line, so it can be shown.
+fn within(text: &str, pos: Pos) -> Pos {
+    let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+    if pos.line <= lines {
+        return pos;
+    }
+    let last = text.rsplit('\n').next().unwrap_or("");
+    Pos {
+        line: lines,
+        column: last.chars().count() + 1,
+    }
 }
 
 /// Loads a document that must be free of problems (the embedded manifest).
@@ -591,11 +606,23 @@ mod tests {
             panic!("mapping expected")
         };
         assert_eq!(inner[0].0.pos, Pos { line: 3, column: 3 });
-        assert_eq!(inner[0].1.pos, Pos { line: 3, column: 10 });
+        assert_eq!(
+            inner[0].1.pos,
+            Pos {
+                line: 3,
+                column: 10
+            }
+        );
         let Kind::Seq(items) = &inner[1].1.kind else {
             panic!("list expected")
         };
-        assert_eq!(items[1].pos, Pos { line: 4, column: 13 });
+        assert_eq!(
+            items[1].pos,
+            Pos {
+                line: 4,
+                column: 13
+            }
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use super::{
     ConfigProblem, ConfigSource, ConflictMarkersConfig, MAX_LABEL_CHARS, MAX_MERGE_ATTEMPTS,
-    MAX_REGISTER_TIMEOUT, MergeConfig, MergeMethod, MergeMode, MergeSourcesConfig,
-    OnInternalError, RepoConfig, RequiredChecksConfig, compile_glob,
+    MAX_REGISTER_TIMEOUT, MergeConfig, MergeMethod, MergeMode, MergeSourcesConfig, OnInternalError,
+    RepoConfig, RequiredChecksConfig, compile_glob,
 };
 use crate::config::yaml::{self, Kind, Node, Pos, Value};
 
@@ -163,11 +163,13 @@ impl Layer {
             config.merge.label.trim().is_empty(),
             label_at,
         ) {
-            return Err(vec![at.problem(
-                "`merge.label` is empty, but `merge.mode` is `label`: name the label that \
+            return Err(vec![
+                at.problem(
+                    "`merge.label` is empty, but `merge.mode` is `label`: name the label that \
                  opts a pull request in"
-                    .to_owned(),
-            )]);
+                        .to_owned(),
+                ),
+            ]);
         }
         Ok(config)
     }
@@ -206,9 +208,7 @@ pub(super) fn read(text: &str, source: ConfigSource) -> Result<Layer, Vec<Config
     if reader.problems.is_empty() {
         Ok(layer)
     } else {
-        reader
-            .problems
-            .sort_by_key(|p| (p.line, p.column));
+        reader.problems.sort_by_key(|p| (p.line, p.column));
         Err(reader.problems)
     }
 }
@@ -243,9 +243,7 @@ impl Reader {
             let found = root.describe();
             self.problem(
                 root,
-                format!(
-                    "the file must be a mapping of keys such as `merge:`, found {found}"
-                ),
+                format!("the file must be a mapping of keys such as `merge:`, found {found}"),
             );
             return;
         };
@@ -454,9 +452,7 @@ impl Reader {
     }
 
     fn label(&mut self, path: &str, node: &Node) -> Option<String> {
-        let Some(label) = self.string(&format!("`{path}`"), node, "a label name") else {
-            return None;
-        };
+        let label = self.string(&format!("`{path}`"), node, "a label name")?;
         if label.chars().count() > MAX_LABEL_CHARS {
             self.problem(
                 node,
@@ -476,7 +472,10 @@ impl Reader {
             Some(Value::Str(text)) => Some(text),
             other => {
                 let found = node.describe();
-                let hint = if matches!(other, Some(Value::Bool(_) | Value::Int(_) | Value::Float(_))) {
+                let hint = if matches!(
+                    other,
+                    Some(Value::Bool(_) | Value::Int(_) | Value::Float(_))
+                ) {
                     "; quote it to use it as text"
                 } else {
                     ""
@@ -500,18 +499,25 @@ impl Reader {
             };
             self.problem(
                 node,
-                format!("`{path}` must be a list of {}, found {found}{hint}", item.plural()),
+                format!(
+                    "`{path}` must be a list of {}, found {found}{hint}",
+                    item.plural()
+                ),
             );
             return None;
         };
         let before = self.problems.len();
         let mut out = Vec::with_capacity(items.len());
         for node in items {
-            let Some(text) = self.string(&format!("each item of `{path}`"), node, item.singular()) else {
+            let Some(text) = self.string(&format!("each item of `{path}`"), node, item.singular())
+            else {
                 continue;
             };
             if text.trim().is_empty() {
-                self.problem(node, format!("`{path}` holds an empty {}", item.singular_bare()));
+                self.problem(
+                    node,
+                    format!("`{path}` holds an empty {}", item.singular_bare()),
+                );
                 continue;
             }
             if let Item::Glob = item {
@@ -729,9 +735,18 @@ mod tests {
         assert_eq!(closest("enable", keys), Some("enabled"));
         assert_eq!(closest("paths", keys), None);
         assert_eq!(closest("", keys), None);
-        assert_eq!(closest("max-attempts", &["max_attempts"]), Some("max_attempts"));
-        assert_eq!(closest("sqash", &["merge", "squash", "rebase"]), Some("squash"));
-        assert_eq!(closest("fast-forward", &["merge", "squash", "rebase"]), None);
+        assert_eq!(
+            closest("max-attempts", &["max_attempts"]),
+            Some("max_attempts")
+        );
+        assert_eq!(
+            closest("sqash", &["merge", "squash", "rebase"]),
+            Some("squash")
+        );
+        assert_eq!(
+            closest("fast-forward", &["merge", "squash", "rebase"]),
+            None
+        );
     }
 
     #[test]
@@ -743,10 +758,7 @@ mod tests {
                     source: ConfigSource::Repo,
                     problems: Vec::new(),
                 };
-                let node = yaml::load(&format!("{key}: ~\n"))
-                    .unwrap()
-                    .root
-                    .unwrap();
+                let node = yaml::load(&format!("{key}: ~\n")).unwrap().root.unwrap();
                 let Kind::Map(entries) = &node.kind else {
                     unreachable!()
                 };
@@ -754,7 +766,10 @@ mod tests {
             }
         }
         for key in TOP_LEVEL {
-            assert!(*key == "on_internal_error" || !section_keys(key).is_empty(), "{key}");
+            assert!(
+                *key == "on_internal_error" || !section_keys(key).is_empty(),
+                "{key}"
+            );
         }
     }
 }
