@@ -6,7 +6,7 @@
 //! with *every* problem and its line and column, never a crash and never a
 //! silent default. So parsing goes in three steps:
 //!
-//! 1. [`yaml`](super::yaml) loads the text into a tree where every node keeps
+//! 1. the `yaml` module loads the text into a tree where every node keeps
 //!    its position (and duplicate keys are kept, to be reported);
 //! 2. `read` walks that tree against the schema and turns each file into a
 //!    *layer*: every key it sets, with where it was set, plus every problem
