@@ -2,5 +2,7 @@
 //! per-repository `.github/seamguard.yml`.
 
 pub mod cli;
+pub mod manifest;
 pub mod repo;
 pub mod settings;
+mod yaml;

@@ -1,13 +1,49 @@
-//! Repository configuration: `.github/seamguard.yml`, read from the base branch.
+//! Repository configuration: `.github/seamguard.yml`, read from the base branch,
+//! layered over org-wide defaults from the owner's `.github` repository.
 //!
-//! Every key is optional; a missing file means [`RepoConfig::default`]. Parsing
-//! and validation (with line and column for every problem) live here too.
+//! Every key is optional; a missing or empty file means [`RepoConfig::default`].
+//! The hard part is reporting: an invalid file must make the check run fail
+//! with *every* problem and its line and column, never a crash and never a
+//! silent default. So parsing goes in three steps:
+//!
+//! 1. the `yaml` module loads the text into a tree where every node keeps
+//!    its position (and duplicate keys are kept, to be reported);
+//! 2. `read` walks that tree against the schema and turns each file into a
+//!    *layer*: every key it sets, with where it was set, plus every problem
+//!    found (unknown keys with the closest known one, wrong types, bad enum
+//!    values, globs, durations and bounds);
+//! 3. the repository's layer is put over the org's key by key (a list in the
+//!    repository replaces the org's list), defaults fill the rest, and the
+//!    rules that span keys (an empty label while `merge.mode` is `label`) are
+//!    checked on the result, pointing at the file that set the offending key.
+//!
+//! Problems in either file are all reported, each tagged with its
+//! [`ConfigSource`], even when the other file overrides the key.
 
+mod read;
+
+use std::fmt;
 use std::time::Duration;
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
 /// Where the repository config lives, in the repository and in the owner's
 /// `.github` repository (org-wide defaults).
 pub const CONFIG_PATH: &str = ".github/seamguard.yml";
+
+/// Upper bound for `merge.max_attempts`. Each try waits an exponentially
+/// growing backoff and costs API calls against the installation's rate limit;
+/// past a few dozen tries a stuck merge needs a human, not another retry.
+pub const MAX_MERGE_ATTEMPTS: u32 = 50;
+
+/// Upper bound for `required_checks.register_timeout`: a check that has not
+/// registered within a week never will, and the wait keeps a scheduled
+/// re-evaluation alive for that long.
+pub const MAX_REGISTER_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// GitHub rejects label names longer than this, so a longer `merge.label`
+/// could never be put on a pull request.
+pub const MAX_LABEL_CHARS: usize = 50;
 
 /// The whole repository configuration, defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,5 +148,140 @@ impl Default for RepoConfig {
             },
             on_internal_error: OnInternalError::Neutral,
         }
+    }
+}
+
+/// Which file a problem (or a key's value) came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ConfigSource {
+    /// The repository's own `.github/seamguard.yml` (base branch).
+    Repo,
+    /// The org-wide defaults: the same path in the owner's `.github` repository.
+    Org,
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConfigSource::Repo => "repository config",
+            ConfigSource::Org => "organization defaults",
+        })
+    }
+}
+
+/// One problem in a config file, at a 1-based line and column (characters).
+///
+/// Displays as `line:col: message`; prefix the file name for a
+/// compiler-style `file:line:col: message` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub source: ConfigSource,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+impl RepoConfig {
+    /// One file on its own (defaults filled in); every problem with line and
+    /// column, not just the first.
+    pub fn parse(text: &str) -> Result<RepoConfig, Vec<ConfigProblem>> {
+        Self::layered(None, Some(text))
+    }
+
+    /// Org-wide defaults (owner's `.github` repo, same path) merged key by key
+    /// under the repository's file. `None` = file absent.
+    ///
+    /// A key set in the repository wins; a list in the repository replaces
+    /// the org's list; sections merge per key. Problems of both files are
+    /// returned together, repository first, each in file order.
+    pub fn layered(
+        org: Option<&str>,
+        repo: Option<&str>,
+    ) -> Result<RepoConfig, Vec<ConfigProblem>> {
+        let read = |text: Option<&str>, source| match text {
+            None => Ok(read::Layer::default()),
+            Some(text) => read::read(text, source),
+        };
+        let (repo, org) = (read(repo, ConfigSource::Repo), read(org, ConfigSource::Org));
+        match (repo, org) {
+            (Ok(repo), Ok(org)) => repo.over(org).finish(),
+            (repo, org) => Err(repo.err().into_iter().chain(org.err()).flatten().collect()),
+        }
+    }
+}
+
+/// Compiles one glob the way seamguard matches them everywhere: `*` and `?`
+/// stay within one path segment (as in GitHub's branch patterns and Actions
+/// path filters), `**` crosses `/`, `{a,b}` and `[ab]` work.
+pub fn compile_glob(pattern: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern).literal_separator(true).build()
+}
+
+/// Compiles a list of globs (see [`compile_glob`]) into one matcher.
+pub fn compile_globs(patterns: &[String]) -> Result<GlobSet, globset::Error> {
+    let mut set = GlobSetBuilder::new();
+    for pattern in patterns {
+        set.add(compile_glob(pattern)?);
+    }
+    set.build()
+}
+
+impl ConflictMarkersConfig {
+    /// The `ignore` globs as one matcher over repository-relative paths.
+    pub fn ignore_matcher(&self) -> Result<GlobSet, globset::Error> {
+        compile_globs(&self.ignore)
+    }
+}
+
+impl MergeSourcesConfig {
+    /// The `allowed` globs as one matcher over branch names.
+    pub fn allowed_matcher(&self) -> Result<GlobSet, globset::Error> {
+        compile_globs(&self.allowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_keep_star_within_a_segment() {
+        let allowed = MergeSourcesConfig {
+            enabled: true,
+            allowed: vec!["release/*".to_owned()],
+            max_commits: None,
+        }
+        .allowed_matcher()
+        .unwrap();
+        assert!(allowed.is_match("release/1.2"));
+        assert!(!allowed.is_match("release/1.2/hotfix"));
+        assert!(!allowed.is_match("develop"));
+
+        let ignore = ConflictMarkersConfig {
+            enabled: true,
+            ignore: vec!["tests/fixtures/**".to_owned(), "**/*.snap".to_owned()],
+        }
+        .ignore_matcher()
+        .unwrap();
+        assert!(ignore.is_match("tests/fixtures/a/b.txt"));
+        assert!(ignore.is_match("src/snapshots/x.snap"));
+        assert!(!ignore.is_match("src/main.rs"));
+    }
+
+    #[test]
+    fn problem_displays_line_and_column() {
+        let problem = ConfigProblem {
+            source: ConfigSource::Org,
+            line: 3,
+            column: 5,
+            message: "bad".to_owned(),
+        };
+        assert_eq!(problem.to_string(), "3:5: bad");
     }
 }
