@@ -3,3 +3,4 @@
 
 pub mod conflict_markers;
 pub mod merge_sources;
+pub mod patch;
