@@ -299,10 +299,7 @@ fn is_marker_at(content: &[u8], at: usize, kind: MarkerKind) -> bool {
         return after.is_empty() || after[0] == b'\n';
     }
     // Skip the space the needle already matched.
-    match &after[1..] {
-        [] | [b'\n', ..] | [b'\r'] | [b'\r', b'\n', ..] => false,
-        _ => true,
-    }
+    !matches!(&after[1..], [] | [b'\n', ..] | [b'\r'] | [b'\r', b'\n', ..])
 }
 
 /// Line numbers are `u32` (what GitHub annotations take); beyond that, saturate.

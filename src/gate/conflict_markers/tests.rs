@@ -19,8 +19,11 @@ fn short(kind: MarkerKind) -> char {
     }
 }
 
+/// A table row: name, content, expected `(line, kind)`s.
+type Case<'a> = (&'a str, &'a [u8], &'a [(u32, char)]);
+
 #[track_caller]
-fn check_table(cases: &[(&str, &[u8], &[(u32, char)])]) {
+fn check_table(cases: &[Case<'_>]) {
     for (name, content, expected) in cases {
         assert_eq!(
             found(content),

@@ -49,7 +49,8 @@ fn hunk_headers_parse_with_and_without_counts() {
 
 #[test]
 fn only_added_lines_are_findings_at_head_line_numbers() {
-    let cases: &[(&str, &[u8], &[(u32, MarkerKind)])] = &[
+    type Case<'a> = (&'a str, &'a [u8], &'a [(u32, MarkerKind)]);
+    let cases: &[Case<'_>] = &[
         ("empty patch", b"", &[]),
         (
             "new file",
