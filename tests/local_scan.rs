@@ -346,3 +346,47 @@ fn many_files_across_both_readers_come_back_complete_and_sorted() {
         run.stderr
     );
 }
+
+#[test]
+fn a_large_file_is_read_whole_with_exact_line_numbers() {
+    let repo = repo_with_feature_branch(&[]);
+    let line = "let value = compute(a, b) >> 2 | mask; // <=> == noise\n";
+    let lines = 16 * 1024 * 1024 / line.len();
+    let mut big = line.repeat(lines);
+    big.push_str("=======\n>>>>>>> late");
+    repo.write("big.txt", &big);
+    repo.commit("big");
+    let run = repo.seamguard(&["scan", "--base", "main"], "");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.locations(),
+        [
+            format!("big.txt:{}", lines + 1),
+            format!("big.txt:{}", lines + 2)
+        ]
+    );
+}
+
+#[test]
+fn with_several_bases_a_line_is_added_only_if_added_against_each() {
+    let repo = repo_with_feature_branch(&[]);
+    let first = repo.git(&["rev-parse", "HEAD"]);
+    repo.write("shared.txt", format!("top\n{CONFLICT}"));
+    let second = repo.commit("markers already in one base");
+    repo.write("shared.txt", format!("top\n{CONFLICT}>>>>>>> new\n"));
+    repo.write("fresh.txt", ">>>>>>> fresh\n");
+    let head = repo.commit("head");
+
+    let local = Repo::discover(&repo.dir).unwrap();
+    let target = Target::Added {
+        bases: vec![first.parse().unwrap(), second.parse().unwrap()],
+        head: head.parse().unwrap(),
+    };
+    let scan = scan_conflict_markers(&local, &target, &IgnoreSet::none()).unwrap();
+    let found: Vec<(&str, u32)> = scan
+        .findings
+        .iter()
+        .map(|f| (f.path.as_str(), f.line))
+        .collect();
+    assert_eq!(found, [("fresh.txt", 1), ("shared.txt", 7)]);
+}
