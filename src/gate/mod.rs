@@ -1,7 +1,8 @@
 //! Pure rules. Nothing in here does I/O: each rule takes plain data (bytes,
 //! a commit-graph view, check states, config) and returns plain data.
 //!
-//! - [`conflict_markers`]: the conflict-marker scanner.
+//! - [`conflict_markers`]: the conflict-marker scanner; [`patch`] maps a
+//!   unified diff onto it (only added lines, head-file line numbers).
 //! - [`merge_sources`]: which merged-in history a pull request may carry.
 //! - [`required_checks`]: the real gate — what is required, where it stands.
 //! - [`merge_answer`]: what GitHub's answer to a merge call means.
@@ -12,5 +13,6 @@ pub mod conflict_markers;
 pub mod decision;
 pub mod merge_answer;
 pub mod merge_sources;
+pub mod patch;
 pub mod required_checks;
 pub mod summary;

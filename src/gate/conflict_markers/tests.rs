@@ -1,0 +1,509 @@
+use proptest::prelude::*;
+
+use super::*;
+
+/// Markers as `(line, short kind)` for compact tables.
+fn found(content: &[u8]) -> Vec<(u32, char)> {
+    scan(content)
+        .into_iter()
+        .map(|m| (m.line, short(m.kind)))
+        .collect()
+}
+
+fn short(kind: MarkerKind) -> char {
+    match kind {
+        MarkerKind::Ours => 'O',
+        MarkerKind::Base => 'B',
+        MarkerKind::Separator => 'S',
+        MarkerKind::Theirs => 'T',
+    }
+}
+
+/// A table row: name, content, expected `(line, kind)`s.
+type Case<'a> = (&'a str, &'a [u8], &'a [(u32, char)]);
+
+#[track_caller]
+fn check_table(cases: &[Case<'_>]) {
+    for (name, content, expected) in cases {
+        assert_eq!(
+            found(content),
+            *expected,
+            "case {name:?}: {:?}",
+            String::from_utf8_lossy(content)
+        );
+    }
+}
+
+#[test]
+fn a_whole_conflict_is_found() {
+    check_table(&[
+        (
+            "merge style",
+            b"a\n<<<<<<< HEAD\nours\n=======\ntheirs\n>>>>>>> feature\nb\n",
+            &[(2, 'O'), (4, 'S'), (6, 'T')],
+        ),
+        (
+            "diff3 style",
+            b"<<<<<<< HEAD\nours\n||||||| merged common ancestors\nbase\n=======\ntheirs\n>>>>>>> 1a2b3c4\n",
+            &[(1, 'O'), (3, 'B'), (5, 'S'), (7, 'T')],
+        ),
+        (
+            "zdiff3 with empty sides",
+            b"<<<<<<< ours\n||||||| base\n=======\n>>>>>>> theirs\n",
+            &[(1, 'O'), (2, 'B'), (3, 'S'), (4, 'T')],
+        ),
+        (
+            "two conflicts",
+            b"<<<<<<< a\n1\n=======\n2\n>>>>>>> b\nmid\n<<<<<<< a\n3\n=======\n4\n>>>>>>> b\n",
+            &[(1, 'O'), (3, 'S'), (5, 'T'), (7, 'O'), (9, 'S'), (11, 'T')],
+        ),
+    ]);
+}
+
+#[test]
+fn opening_and_closing_markers_need_column_zero_a_space_and_a_label() {
+    check_table(&[
+        ("bare opening", b"<<<<<<<\n", &[]),
+        ("space but no label", b"<<<<<<< \n", &[]),
+        ("space then CR only", b"<<<<<<< \r\n", &[]),
+        ("space at end of input", b"<<<<<<< ", &[]),
+        ("space, CR at end of input", b"<<<<<<< \r", &[]),
+        ("no space", b"<<<<<<<HEAD\n", &[]),
+        ("tab instead of space", b"<<<<<<<\tHEAD\n", &[]),
+        ("eight wide", b"<<<<<<<< HEAD\n", &[]),
+        ("six wide", b"<<<<<< HEAD\n", &[]),
+        ("indented", b" <<<<<<< HEAD\n", &[]),
+        ("tab indented", b"\t>>>>>>> b\n", &[]),
+        ("mid line", b"x <<<<<<< HEAD\n", &[]),
+        ("heredoc-like shift", b"echo <<<<<<< x\n", &[]),
+        ("bare base", b"|||||||\n", &[]),
+        ("bare closing", b">>>>>>>\n", &[]),
+        ("label", b"<<<<<<< HEAD\n", &[(1, 'O')]),
+        ("label of one space", b"<<<<<<<  \n", &[(1, 'O')]),
+        (
+            "label with spaces and colon",
+            b"<<<<<<< HEAD:src/a b.rs\n",
+            &[(1, 'O')],
+        ),
+        (
+            "unicode label",
+            ">>>>>>> été (ブランチ)\n".as_bytes(),
+            &[(1, 'T')],
+        ),
+        ("base label", b"||||||| base\n", &[(1, 'B')]),
+        ("label at end of input", b"x\n>>>>>>> b", &[(2, 'T')]),
+        ("CRLF label", b"<<<<<<< HEAD\r\n", &[(1, 'O')]),
+    ]);
+}
+
+#[test]
+fn a_separator_is_exactly_seven_equals() {
+    check_table(&[
+        ("exact", b"<<<<<<< a\n=======\n", &[(1, 'O'), (2, 'S')]),
+        (
+            "CR before newline",
+            b"<<<<<<< a\n=======\r\n",
+            &[(1, 'O'), (2, 'S')],
+        ),
+        (
+            "at end of input",
+            b"<<<<<<< a\n=======",
+            &[(1, 'O'), (2, 'S')],
+        ),
+        (
+            "CR at end of input",
+            b"<<<<<<< a\n=======\r",
+            &[(1, 'O'), (2, 'S')],
+        ),
+        ("eight", b"<<<<<<< a\n========\n", &[(1, 'O')]),
+        ("six", b"<<<<<<< a\n======\n", &[(1, 'O')]),
+        ("trailing space", b"<<<<<<< a\n======= \n", &[(1, 'O')]),
+        ("two CRs", b"<<<<<<< a\n=======\r\r\n", &[(1, 'O')]),
+        ("indented", b"<<<<<<< a\n =======\n", &[(1, 'O')]),
+        ("with text", b"<<<<<<< a\n======= x\n", &[(1, 'O')]),
+    ]);
+}
+
+#[test]
+fn a_lone_separator_counts_only_inside_or_next_to_a_conflict() {
+    check_table(&[
+        ("setext heading", b"Title\n=======\n\nText.\n", &[]),
+        ("markdown rule", b"a\n\n=======\n\nb\n", &[]),
+        ("only a separator", b"=======\n", &[]),
+        ("many separators", b"=======\n=======\n=======\n", &[]),
+        (
+            "right after an opening",
+            b"<<<<<<< a\n=======\n",
+            &[(1, 'O'), (2, 'S')],
+        ),
+        (
+            "right before a closing",
+            b"=======\n>>>>>>> b\n",
+            &[(1, 'S'), (2, 'T')],
+        ),
+        (
+            "right after a closing",
+            b">>>>>>> b\n=======\n",
+            &[(1, 'T'), (2, 'S')],
+        ),
+        (
+            "right before an opening",
+            b"Title\n=======\n<<<<<<< a\n",
+            &[(2, 'S'), (3, 'O')],
+        ),
+        (
+            "right after a base",
+            b"||||||| base\n=======\n",
+            &[(1, 'B'), (2, 'S')],
+        ),
+        (
+            "between, far from both",
+            b"<<<<<<< a\nx\n\ny\n=======\nz\n\nw\n>>>>>>> b\n",
+            &[(1, 'O'), (5, 'S'), (9, 'T')],
+        ),
+        (
+            "between base and closing",
+            b"||||||| base\nx\n=======\ny\n>>>>>>> b\n",
+            &[(1, 'B'), (3, 'S'), (5, 'T')],
+        ),
+        (
+            "several separators in one conflict",
+            b"<<<<<<< a\n=======\nx\n=======\ny\n=======\n>>>>>>> b\n",
+            &[(1, 'O'), (2, 'S'), (4, 'S'), (6, 'S'), (7, 'T')],
+        ),
+        (
+            "after an opening that never closes",
+            b"<<<<<<< a\nx\n=======\ny\n",
+            &[(1, 'O')],
+        ),
+        (
+            "before an opening, not next to it",
+            b"=======\nx\n<<<<<<< a\n",
+            &[(3, 'O')],
+        ),
+        (
+            "after a closing, not next to it",
+            b">>>>>>> b\nx\n=======\n",
+            &[(1, 'T')],
+        ),
+        (
+            "between two conflicts, not inside either",
+            b"<<<<<<< a\n=======\n>>>>>>> b\nTitle\n=======\ntext\n<<<<<<< a\n=======\n>>>>>>> b\n",
+            &[(1, 'O'), (2, 'S'), (3, 'T'), (7, 'O'), (8, 'S'), (9, 'T')],
+        ),
+        (
+            "opening then another opening",
+            b"<<<<<<< a\nx\n=======\ny\n<<<<<<< c\n",
+            &[(1, 'O'), (5, 'O')],
+        ),
+        (
+            "a base marker does not close a conflict",
+            b"<<<<<<< a\nx\n=======\ny\n||||||| base\n",
+            &[(1, 'O'), (5, 'B')],
+        ),
+        (
+            "separator next to a second opening inside an open conflict",
+            b"<<<<<<< a\nx\n=======\n<<<<<<< c\n",
+            &[(1, 'O'), (3, 'S'), (4, 'O')],
+        ),
+    ]);
+}
+
+#[test]
+fn lines_end_at_newline_only() {
+    check_table(&[
+        (
+            "CRLF conflict",
+            b"<<<<<<< HEAD\r\nx\r\n=======\r\ny\r\n>>>>>>> b\r\n",
+            &[(1, 'O'), (3, 'S'), (5, 'T')],
+        ),
+        // A lone CR does not end a line: this is one line, an opening with a long label.
+        ("lone CR", b"<<<<<<< a\r=======\r>>>>>>> b\n", &[(1, 'O')]),
+        ("lone CR before a marker", b"x\r<<<<<<< a\n", &[]),
+        (
+            "lone CR in an earlier line",
+            b"a\rb\rc\n<<<<<<< x\n",
+            &[(2, 'O')],
+        ),
+        ("no trailing newline", b"a\nb\n<<<<<<< x", &[(3, 'O')]),
+        ("empty", b"", &[]),
+        ("only newlines", b"\n\n\n", &[]),
+        ("marker on the first line", b">>>>>>> b\n", &[(1, 'T')]),
+    ]);
+}
+
+#[test]
+fn non_utf8_content_is_scanned_as_bytes() {
+    check_table(&[
+        (
+            "invalid utf-8 around",
+            b"\xff\xfe\n<<<<<<< \xc3\x28\n\x80\n>>>>>>> b\n",
+            &[(2, 'O'), (4, 'T')],
+        ),
+        ("latin-1 label", b"<<<<<<< caf\xe9\n", &[(1, 'O')]),
+    ]);
+}
+
+#[test]
+fn binary_files_are_skipped() {
+    let mut content = b"<<<<<<< a\n".to_vec();
+    assert!(!is_binary(&content));
+    content.push(0);
+    assert!(is_binary(&content));
+    assert_eq!(found(&content), []);
+
+    // The probe is the first 8 KiB exactly.
+    let mut late_nul = vec![b'x'; BINARY_PROBE_LEN];
+    late_nul.extend_from_slice(b"\0\n<<<<<<< a\n");
+    assert!(!is_binary(&late_nul));
+    assert_eq!(found(&late_nul), [(2, 'O')]);
+    let mut edge_nul = vec![b'x'; BINARY_PROBE_LEN - 1];
+    edge_nul.extend_from_slice(b"\0\n<<<<<<< a\n");
+    assert!(is_binary(&edge_nul));
+    assert_eq!(found(&edge_nul), []);
+}
+
+#[test]
+fn huge_files_keep_exact_line_numbers() {
+    // ~48 MiB of source-like text, markers at the very start and end.
+    let line = b"    let value = compute(a, b) >> 2 | mask; // <=> and == are noise\n";
+    let lines = 48 * 1024 * 1024 / line.len();
+    let mut content = Vec::with_capacity((lines + 8) * line.len());
+    content.extend_from_slice(b"<<<<<<< HEAD\n");
+    for _ in 0..lines {
+        content.extend_from_slice(line);
+    }
+    content.extend_from_slice(b"=======\n>>>>>>> other");
+    let total = lines as u32 + 3;
+    assert_eq!(found(&content), [(1, 'O'), (total - 1, 'S'), (total, 'T')]);
+}
+
+#[test]
+fn line_numbers_saturate_instead_of_wrapping() {
+    assert_eq!(saturating_line(7), 7);
+    assert_eq!(saturating_line(u32::MAX as usize + 10), u32::MAX);
+}
+
+#[test]
+fn kinds_say_what_they_are() {
+    let marks: Vec<&str> = MarkerKind::ALL.iter().map(|k| k.marker()).collect();
+    assert_eq!(marks, ["<<<<<<<", "|||||||", "=======", ">>>>>>>"]);
+    assert_eq!(
+        MarkerKind::Separator.to_string(),
+        "conflict marker ======= (separator between the two sides of a conflict)"
+    );
+    let f = Finding::new(
+        "src/a b.rs",
+        Marker {
+            line: 3,
+            kind: MarkerKind::Ours,
+        },
+    );
+    assert_eq!(
+        f.to_string(),
+        "src/a b.rs:3: conflict marker <<<<<<< (start of a conflict, our side)"
+    );
+    assert_eq!(serde_json::to_value(MarkerKind::Theirs).unwrap(), "theirs");
+}
+
+#[test]
+fn classify_line_is_the_per_line_rule() {
+    let cases: &[(&[u8], Option<MarkerKind>)] = &[
+        (b"<<<<<<< x", Some(MarkerKind::Ours)),
+        (b"||||||| x", Some(MarkerKind::Base)),
+        (b"=======", Some(MarkerKind::Separator)),
+        (b"=======\r", Some(MarkerKind::Separator)),
+        (b">>>>>>> x\r", Some(MarkerKind::Theirs)),
+        (b">>>>>>> \r", None),
+        (b"", None),
+        (b"<", None),
+        (b"=", None),
+    ];
+    for (line, expected) in cases {
+        assert_eq!(
+            classify_line(line),
+            *expected,
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Property tests.
+
+/// The rule written the slow, obvious way: split into lines, classify each,
+/// look at neighbours and at the nearest markers either side.
+fn reference_scan(content: &[u8]) -> Vec<Marker> {
+    if content.iter().take(BINARY_PROBE_LEN).any(|&b| b == 0) {
+        return Vec::new();
+    }
+    let kinds: Vec<Option<MarkerKind>> = content
+        .split(|&b| b == b'\n')
+        .map(reference_classify)
+        .collect();
+    let strong = |i: usize| {
+        kinds
+            .get(i)
+            .copied()
+            .flatten()
+            .filter(|k| *k != MarkerKind::Separator)
+    };
+    let mut out = Vec::new();
+    for (i, kind) in kinds.iter().enumerate() {
+        let Some(kind) = *kind else { continue };
+        let counts = if kind != MarkerKind::Separator {
+            true
+        } else {
+            let next_to = (i > 0 && strong(i - 1).is_some()) || strong(i + 1).is_some();
+            let before = (0..i).rev().find_map(strong);
+            let after = (i + 1..kinds.len()).find_map(strong);
+            let between = matches!(before, Some(MarkerKind::Ours | MarkerKind::Base))
+                && after == Some(MarkerKind::Theirs);
+            next_to || between
+        };
+        if counts {
+            out.push(Marker {
+                line: i as u32 + 1,
+                kind,
+            });
+        }
+    }
+    out
+}
+
+fn reference_classify(line: &[u8]) -> Option<MarkerKind> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line == b"=======" {
+        return Some(MarkerKind::Separator);
+    }
+    let prefixes: [(&[u8], MarkerKind); 3] = [
+        (b"<<<<<<< ", MarkerKind::Ours),
+        (b"||||||| ", MarkerKind::Base),
+        (b">>>>>>> ", MarkerKind::Theirs),
+    ];
+    prefixes
+        .into_iter()
+        .find(|(prefix, _)| line.starts_with(prefix) && line.len() > prefix.len())
+        .map(|(_, kind)| kind)
+}
+
+/// Lines built to sit near the rules' edges: real markers, near misses,
+/// Markdown, CR bytes and ordinary text.
+fn edgy_line() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        3 => proptest::collection::vec(prop_oneof![Just(b'<'), Just(b'='), Just(b'>'), Just(b'|'), Just(b' '), Just(b'\r'), Just(b'a'), any::<u8>().prop_filter("no NUL or LF", |b| *b != 0 && *b != b'\n')], 0..12),
+        1 => Just(b"<<<<<<< HEAD".to_vec()),
+        1 => Just(b"||||||| base".to_vec()),
+        1 => Just(b"=======".to_vec()),
+        1 => Just(b"=======\r".to_vec()),
+        1 => Just(b">>>>>>> feature".to_vec()),
+        1 => Just(b"<<<<<<< ".to_vec()),
+        1 => Just(b"<<<<<<<".to_vec()),
+        1 => Just(b"========".to_vec()),
+        1 => Just(b" =======".to_vec()),
+        1 => Just(b">>>>>>>> x".to_vec()),
+        1 => Just(b"Title".to_vec()),
+        1 => Just(Vec::new()),
+    ]
+}
+
+fn join(lines: &[Vec<u8>], crlf: bool, trailing_newline: bool) -> Vec<u8> {
+    let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        out.extend_from_slice(line);
+        if i + 1 < lines.len() || trailing_newline {
+            out.extend_from_slice(eol);
+        }
+    }
+    out
+}
+
+/// A line that is never a marker, whatever surrounds it.
+fn noise_line() -> impl Strategy<Value = Vec<u8>> {
+    edgy_line().prop_filter("not a marker", |l| reference_classify(l).is_none())
+}
+
+/// A conflict block: its lines and, for each, the marker kind it is.
+fn conflict_block() -> impl Strategy<Value = Vec<(Vec<u8>, Option<MarkerKind>)>> {
+    let side = || proptest::collection::vec(noise_line(), 0..4);
+    (
+        side(),
+        proptest::option::of(side()),
+        side(),
+        "[ -~]{1,20}",
+        "[ -~]{1,20}",
+    )
+        .prop_map(|(ours, base, theirs, label_a, label_b)| {
+            let mut block = vec![(
+                format!("<<<<<<< {label_a}").into_bytes(),
+                Some(MarkerKind::Ours),
+            )];
+            block.extend(ours.into_iter().map(|l| (l, None)));
+            if let Some(base) = base {
+                block.push((b"||||||| base".to_vec(), Some(MarkerKind::Base)));
+                block.extend(base.into_iter().map(|l| (l, None)));
+            }
+            block.push((b"=======".to_vec(), Some(MarkerKind::Separator)));
+            block.extend(theirs.into_iter().map(|l| (l, None)));
+            block.push((
+                format!(">>>>>>> {label_b}").into_bytes(),
+                Some(MarkerKind::Theirs),
+            ));
+            block
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The fast scanner agrees with the obvious one on arbitrary edgy text.
+    #[test]
+    fn scan_matches_the_reference(lines in proptest::collection::vec(edgy_line(), 0..40), crlf: bool, trailing: bool) {
+        let content = join(&lines, crlf, trailing);
+        prop_assert_eq!(scan(&content), reference_scan(&content));
+    }
+
+    /// Noise never holds a marker, and injected conflicts are found exactly.
+    #[test]
+    fn injected_markers_are_found_and_none_invented(
+        noise in proptest::collection::vec(noise_line(), 0..60),
+        blocks in proptest::collection::vec((any::<prop::sample::Index>(), conflict_block()), 0..4),
+        crlf: bool,
+        trailing: bool,
+    ) {
+        prop_assert_eq!(scan(&join(&noise, crlf, trailing)), vec![]);
+
+        // Blocks go between noise lines, never inside one another.
+        let mut blocks: Vec<(usize, _)> = blocks.into_iter().map(|(at, b)| (at.index(noise.len() + 1), b)).collect();
+        blocks.sort_by_key(|(at, _)| *at);
+        let mut lines: Vec<(Vec<u8>, Option<MarkerKind>)> = Vec::new();
+        let mut blocks = blocks.into_iter().peekable();
+        for i in 0..=noise.len() {
+            while let Some((_, block)) = blocks.next_if(|(at, _)| *at == i) {
+                lines.extend(block);
+            }
+            if let Some(line) = noise.get(i) {
+                lines.push((line.clone(), None));
+            }
+        }
+        let expected: Vec<Marker> = lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, kind))| kind.map(|kind| Marker { line: i as u32 + 1, kind }))
+            .collect();
+        let text: Vec<Vec<u8>> = lines.into_iter().map(|(l, _)| l).collect();
+        prop_assert_eq!(scan(&join(&text, crlf, trailing)), expected);
+    }
+
+    /// Markdown full of rules and setext headings, without a single opening
+    /// or closing marker, is never flagged.
+    #[test]
+    fn markdown_without_markers_is_clean(
+        parts in proptest::collection::vec(prop_oneof![Just("======="), Just("Title"), Just(""), Just("-------"), Just("text ==="), Just("=======\r")], 0..50),
+    ) {
+        let content = parts.join("\n");
+        prop_assert_eq!(scan(content.as_bytes()), vec![]);
+    }
+}

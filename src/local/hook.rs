@@ -1,0 +1,265 @@
+//! The git pre-push hook: what a push sends, and installing the hook.
+//!
+//! git feeds the hook one line per ref, `<local ref> <local sha> <remote ref>
+//! <remote sha>`. A deletion (local sha all zeros) pushes no commits. When
+//! the remote already has the branch and we have its old tip, the new
+//! commits are `remote_sha..local_sha` and the lines they add are the diff
+//! between the two. For a new branch (or an old tip we have never fetched)
+//! the new commits are those no ref of that remote has (`--not
+//! --remotes=<remote>`); the lines they add are those added compared with
+//! every boundary commit the new ones build on, and with no boundary at all
+//! (a first push of a new history) every line is new.
+//!
+//! The installed hook is a short `sh` script that execs `seamguard pre-push`
+//! and lets the push through with a warning when seamguard is not on PATH:
+//! a guard that cannot run must not lock people out of pushing.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::ids::CommitSha;
+use crate::local::git::{ObjectId, Repo};
+use crate::local::markers::Target;
+
+/// One line of the pre-push hook's standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedRef {
+    pub local_ref: String,
+    pub local_sha: ObjectId,
+    pub remote_ref: String,
+    pub remote_sha: ObjectId,
+}
+
+/// Parses the hook's standard input; blank lines are skipped.
+pub fn parse_pre_push_input(input: &str) -> Result<Vec<PushedRef>> {
+    input
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let bad = || anyhow!("unexpected pre-push input line {line:?}");
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [local_ref, local_sha, remote_ref, remote_sha] = fields[..] else {
+                return Err(bad());
+            };
+            Ok(PushedRef {
+                local_ref: local_ref.to_owned(),
+                local_sha: ObjectId::parse(local_sha.as_bytes()).ok_or_else(bad)?,
+                remote_ref: remote_ref.to_owned(),
+                remote_sha: ObjectId::parse(remote_sha.as_bytes()).ok_or_else(bad)?,
+            })
+        })
+        .collect()
+}
+
+/// What a pushed ref asks the guards to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushCheck {
+    /// Nothing to check: a deletion, a tag of a non-commit, or no new commits.
+    Skip(&'static str),
+    /// Check `target`; `base` is the remote's old tip when there is one.
+    Check {
+        target: Target,
+        base: Option<CommitSha>,
+        head: CommitSha,
+    },
+}
+
+/// Decides what to check for one pushed ref to `remote` (a remote name or URL).
+pub fn push_check(repo: &Repo, remote: Option<&str>, pushed: &PushedRef) -> Result<PushCheck> {
+    if pushed.local_sha.is_null() {
+        return Ok(PushCheck::Skip("deletion"));
+    }
+    let Some(head) = repo.resolve_commit(pushed.local_sha.as_str())? else {
+        // A tag of a tree or blob: no commits, nothing that adds lines.
+        if repo
+            .run(["cat-file", "-e", pushed.local_sha.as_str()])
+            .is_err()
+        {
+            bail!(
+                "pushed object {} is missing from this repository",
+                pushed.local_sha.as_str()
+            );
+        }
+        return Ok(PushCheck::Skip("not a commit"));
+    };
+    let old_tip = if pushed.remote_sha.is_null() {
+        None
+    } else {
+        repo.resolve_commit(pushed.remote_sha.as_str())?
+    };
+    if let Some(old_tip) = old_tip {
+        return Ok(PushCheck::Check {
+            target: Target::Added {
+                bases: vec![old_tip.clone()],
+                head: head.clone(),
+            },
+            base: Some(old_tip),
+            head,
+        });
+    }
+    let (new_commits, boundary) = repo.unpushed(&head, remote.filter(|r| !r.is_empty()))?;
+    if new_commits.is_empty() {
+        return Ok(PushCheck::Skip("no new commits"));
+    }
+    Ok(PushCheck::Check {
+        target: Target::Added {
+            bases: boundary,
+            head: head.clone(),
+        },
+        base: None,
+        head,
+    })
+}
+
+/// The first lines of a hook we wrote; how we recognise our own hook.
+pub const HOOK_SIGNATURE: &str = "# seamguard-managed pre-push hook";
+
+/// The hook script `install-hook` writes.
+pub fn hook_script() -> String {
+    format!(
+        "#!/bin/sh\n\
+         {HOOK_SIGNATURE}: written by `seamguard install-hook`.\n\
+         # Blocks pushes whose commits add git conflict markers. When seamguard\n\
+         # cannot be found the push goes ahead with a warning (the guard fails open).\n\
+         if command -v seamguard >/dev/null 2>&1; then\n    \
+             exec seamguard pre-push \"$@\"\n\
+         fi\n\
+         echo \"seamguard: not found on PATH; this push was not checked for conflict markers\" >&2\n\
+         exit 0\n"
+    )
+}
+
+/// What `install-hook` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Installed {
+    /// No hook was there; ours is now.
+    New(PathBuf),
+    /// Ours was there already, byte for byte.
+    Unchanged(PathBuf),
+    /// An older version of ours was there; rewritten.
+    Updated(PathBuf),
+    /// Someone else's hook was there; moved to `backup` (`--force`).
+    Replaced { path: PathBuf, backup: PathBuf },
+}
+
+/// Why `install-hook` did not install.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("{} already exists and is not seamguard's; rerun with --force to replace it (it will be kept as a backup)", .0.display())]
+    Refused(PathBuf),
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Installs the pre-push hook into the repository holding `path`, where git
+/// looks for hooks (`core.hooksPath`, shared by all worktrees).
+pub fn install_hook(path: &Path, force: bool) -> Result<Installed, InstallError> {
+    let repo = Repo::discover(path)?;
+    let hooks_dir = hooks_dir(&repo)?;
+    let hook = hooks_dir.join("pre-push");
+    let script = hook_script();
+
+    let existing = match fs::read(&hook) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(anyhow!(e)
+                .context(format!("reading {}", hook.display()))
+                .into());
+        }
+    };
+    let outcome = match existing {
+        None => Installed::New(hook.clone()),
+        Some(bytes) if bytes == script.as_bytes() => {
+            make_executable(&hook)?;
+            return Ok(Installed::Unchanged(hook));
+        }
+        Some(bytes) if String::from_utf8_lossy(&bytes).contains(HOOK_SIGNATURE) => {
+            Installed::Updated(hook.clone())
+        }
+        Some(_) if !force => return Err(InstallError::Refused(hook)),
+        Some(_) => {
+            let backup = free_backup_path(&hook);
+            fs::rename(&hook, &backup)
+                .with_context(|| format!("moving {} to {}", hook.display(), backup.display()))?;
+            Installed::Replaced {
+                path: hook.clone(),
+                backup,
+            }
+        }
+    };
+    fs::create_dir_all(&hooks_dir).with_context(|| format!("creating {}", hooks_dir.display()))?;
+    fs::write(&hook, script).with_context(|| format!("writing {}", hook.display()))?;
+    make_executable(&hook)?;
+    Ok(outcome)
+}
+
+/// `git rev-parse --git-path hooks`, run at the top level so that a relative
+/// `core.hooksPath` means what it means to git when it runs hooks.
+fn hooks_dir(repo: &Repo) -> Result<PathBuf> {
+    let out = repo.run(["rev-parse", "--git-path", "hooks"])?;
+    let text = String::from_utf8(out).context("hooks path is not UTF-8")?;
+    let dir = PathBuf::from(text.trim_end_matches(['\n', '\r']));
+    Ok(if dir.is_absolute() {
+        dir
+    } else {
+        repo.root().join(dir)
+    })
+}
+
+fn free_backup_path(hook: &Path) -> PathBuf {
+    let first = hook.with_file_name("pre-push.seamguard-backup");
+    if !first.exists() {
+        return first;
+    }
+    (1..)
+        .map(|n| hook.with_file_name(format!("pre-push.seamguard-backup.{n}")))
+        .find(|p| !p.exists())
+        .unwrap_or(first)
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut perms = fs::metadata(path)?.permissions();
+    perms.set_mode(perms.mode() | 0o755);
+    fs::set_permissions(path, perms)
+        .with_context(|| format!("making {} executable", path.display()))
+}
+
+#[cfg(not(unix))]
+fn make_executable(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pre_push_lines_parse() {
+        let zero = "0".repeat(40);
+        let a = "a".repeat(40);
+        let input =
+            format!("refs/heads/x {a} refs/heads/x {zero}\n\n(delete) {zero} refs/heads/y {a}\n");
+        let refs = parse_pre_push_input(&input).unwrap();
+        assert_eq!(refs.len(), 2);
+        assert_eq!(refs[0].local_ref, "refs/heads/x");
+        assert!(refs[0].remote_sha.is_null() && !refs[0].local_sha.is_null());
+        assert!(refs[1].local_sha.is_null());
+        assert!(parse_pre_push_input("refs/heads/x abc").is_err());
+        assert!(parse_pre_push_input("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_script_runs_seamguard_and_fails_open() {
+        let script = hook_script();
+        assert!(script.starts_with("#!/bin/sh\n"));
+        assert!(script.contains(HOOK_SIGNATURE));
+        assert!(script.contains("exec seamguard pre-push \"$@\"\n"));
+        assert!(script.ends_with("exit 0\n"));
+    }
+}

@@ -1,0 +1,267 @@
+//! What a local run found, across guards: one report, one exit code.
+//!
+//! Each guard contributes a [`GuardSection`]; the report prints them as
+//! text (`path:line: message`, one per finding, like a compiler) or as one
+//! JSON document, and turns them into the exit code: 0 clean, 1 findings.
+//! [`run_guards`] is the single place where guards are run for
+//! `seamguard scan` and `seamguard pre-push`, so a second guard joins both
+//! commands by adding one section there.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+
+use crate::config::repo::RepoConfig;
+use crate::gate::conflict_markers::IgnoreSet;
+use crate::ids::CommitSha;
+use crate::local::git::Repo;
+use crate::local::markers::{MarkerScan, Target, scan_conflict_markers};
+
+/// One guard's part of a report.
+pub trait GuardSection {
+    /// The guard's name as the config spells it (`conflict_markers`).
+    fn guard(&self) -> &'static str;
+    fn finding_count(&self) -> usize;
+    /// One line per finding, each starting with where it is (`path:line:`).
+    fn finding_lines(&self) -> Vec<String>;
+    /// One line saying what was checked, for people.
+    fn summary(&self) -> String;
+    /// The section as JSON: at least `findings`, an array.
+    fn to_json(&self) -> Value;
+}
+
+impl GuardSection for MarkerScan {
+    fn guard(&self) -> &'static str {
+        "conflict_markers"
+    }
+
+    fn finding_count(&self) -> usize {
+        self.findings.len()
+    }
+
+    fn finding_lines(&self) -> Vec<String> {
+        self.findings.iter().map(ToString::to_string).collect()
+    }
+
+    fn summary(&self) -> String {
+        let ignored = match self.files_ignored {
+            0 => String::new(),
+            n => format!(", {n} ignored by config"),
+        };
+        format!(
+            "conflict markers: {} in {} files scanned ({} bytes{ignored})",
+            self.findings.len(),
+            self.files_scanned,
+            self.bytes_scanned
+        )
+    }
+
+    fn to_json(&self) -> Value {
+        let findings: Vec<Value> = self
+            .findings
+            .iter()
+            .map(|f| {
+                json!({
+                    "path": f.path,
+                    "line": f.line,
+                    "kind": f.kind,
+                    "marker": f.kind.marker(),
+                    "message": f.kind.to_string(),
+                })
+            })
+            .collect();
+        json!({
+            "findings": findings,
+            "files_scanned": self.files_scanned,
+            "bytes_scanned": self.bytes_scanned,
+            "files_ignored": self.files_ignored,
+        })
+    }
+}
+
+/// All guards' sections from one run.
+#[derive(Default)]
+pub struct Report {
+    sections: Vec<Box<dyn GuardSection>>,
+}
+
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.sections.iter().map(|s| s.summary()))
+            .finish()
+    }
+}
+
+impl Report {
+    pub fn push(&mut self, section: impl GuardSection + 'static) {
+        self.sections.push(Box::new(section));
+    }
+
+    pub fn sections(&self) -> &[Box<dyn GuardSection>] {
+        &self.sections
+    }
+
+    pub fn finding_count(&self) -> usize {
+        self.sections.iter().map(|s| s.finding_count()).sum()
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.finding_count() == 0
+    }
+
+    /// 0 when clean, 1 when any guard found something.
+    pub fn exit_code(&self) -> ExitCode {
+        if self.is_clean() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
+    }
+
+    /// Every finding of every guard, one per line.
+    pub fn finding_lines(&self) -> Vec<String> {
+        self.sections
+            .iter()
+            .flat_map(|s| s.finding_lines())
+            .collect()
+    }
+
+    /// `{"clean": …, "findings": N, "guards": {"conflict_markers": {…}}}`.
+    pub fn to_json(&self) -> Value {
+        let guards: serde_json::Map<String, Value> = self
+            .sections
+            .iter()
+            .map(|s| (s.guard().to_owned(), s.to_json()))
+            .collect();
+        json!({
+            "clean": self.is_clean(),
+            "findings": self.finding_count(),
+            "guards": guards,
+        })
+    }
+}
+
+/// What the guards look at in one run.
+#[derive(Debug, Clone)]
+pub struct GuardRun<'a> {
+    pub repo: &'a Repo,
+    pub config: &'a RepoConfig,
+    /// Which lines the conflict-marker guard reports.
+    pub target: Target,
+    /// The base branch's commit when there is one (`scan`'s `--base`, the
+    /// upstream or `origin/HEAD`; the remote's old tip for `pre-push`).
+    pub base: Option<CommitSha>,
+    pub head: CommitSha,
+}
+
+/// Runs every enabled guard; the one place guards are wired in.
+pub fn run_guards(run: &GuardRun<'_>) -> Result<Report> {
+    let mut report = Report::default();
+
+    let markers = &run.config.conflict_markers;
+    if markers.enabled {
+        let ignore = IgnoreSet::new(&markers.ignore)?;
+        let scan = scan_conflict_markers(run.repo, &run.target, &ignore)
+            .context("conflict-marker guard")?;
+        report.push(scan);
+    }
+
+    // The merge-source guard joins here, when `run.config.merge_sources.enabled`:
+    // `crate::local::history::check_merge_sources(run.repo.root(), base, &run.head,
+    // &allowed, max_commits)` with `run.base`, its report implementing
+    // `GuardSection` and pushed with `report.push(..)`. Text, JSON and the exit
+    // code of `scan` and `pre-push` then include it with no other change.
+
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::conflict_markers::{Finding, Marker, MarkerKind};
+
+    struct Other(usize);
+
+    impl GuardSection for Other {
+        fn guard(&self) -> &'static str {
+            "other"
+        }
+        fn finding_count(&self) -> usize {
+            self.0
+        }
+        fn finding_lines(&self) -> Vec<String> {
+            (0..self.0).map(|i| format!("commit{i}: bad")).collect()
+        }
+        fn summary(&self) -> String {
+            "other".to_owned()
+        }
+        fn to_json(&self) -> Value {
+            json!({ "findings": self.0 })
+        }
+    }
+
+    fn markers(n: u32) -> MarkerScan {
+        MarkerScan {
+            findings: (1..=n)
+                .map(|line| {
+                    Finding::new(
+                        "a b.txt",
+                        Marker {
+                            line,
+                            kind: MarkerKind::Ours,
+                        },
+                    )
+                })
+                .collect(),
+            files_scanned: 2,
+            bytes_scanned: 10,
+            files_ignored: 1,
+        }
+    }
+
+    #[test]
+    fn a_second_guard_adds_to_output_and_exit_code() {
+        let mut report = Report::default();
+        report.push(markers(0));
+        assert!(report.is_clean());
+        assert_eq!(report.exit_code(), ExitCode::SUCCESS);
+
+        report.push(Other(2));
+        assert_eq!(report.finding_count(), 2);
+        assert_eq!(report.exit_code(), ExitCode::from(1));
+        assert_eq!(report.finding_lines(), ["commit0: bad", "commit1: bad"]);
+        assert_eq!(report.to_json()["guards"]["other"]["findings"], 2);
+        assert_eq!(report.to_json()["clean"], false);
+    }
+
+    #[test]
+    fn marker_findings_render_as_text_and_json() {
+        let scan = markers(1);
+        assert_eq!(
+            scan.finding_lines(),
+            ["a b.txt:1: conflict marker <<<<<<< (start of a conflict, our side)"]
+        );
+        assert_eq!(
+            scan.summary(),
+            "conflict markers: 1 in 2 files scanned (10 bytes, 1 ignored by config)"
+        );
+        insta::assert_snapshot!(serde_json::to_string_pretty(&scan.to_json()).unwrap(), @r#"
+        {
+          "bytes_scanned": 10,
+          "files_ignored": 1,
+          "files_scanned": 2,
+          "findings": [
+            {
+              "kind": "ours",
+              "line": 1,
+              "marker": "<<<<<<<",
+              "message": "conflict marker <<<<<<< (start of a conflict, our side)",
+              "path": "a b.txt"
+            }
+          ]
+        }
+        "#);
+    }
+}
