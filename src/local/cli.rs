@@ -77,18 +77,20 @@ pub struct InstallHookArgs {
 /// Reads the repository config for the local commands from the working tree.
 ///
 /// The single place the local commands load `.github/seamguard.yml`: a
-/// missing file (or a bare repository) means the defaults. The YAML parser
-/// lives in `crate::config::repo`; until it is wired in here, a present file
-/// is reported on stderr and the defaults are used.
+/// missing file (or a bare repository) means the defaults; an invalid one is
+/// an error listing each problem as `file:line:col: message`.
 pub fn load_repo_config(root: &Path) -> Result<RepoConfig> {
     let path = root.join(CONFIG_PATH);
-    match std::fs::read_to_string(&path) {
-        Ok(_text) => {
-            eprintln!(
-                "seamguard: warning: {} is not read by this build yet; using the default configuration",
-                path.display()
-            );
-            Ok(RepoConfig::default())
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            RepoConfig::parse(&text).map_err(|problems| {
+                let lines: Vec<String> = problems
+                    .iter()
+                    .map(|p| format!("{}:{p}", path.display()))
+                    .collect();
+                anyhow::anyhow!("invalid configuration:\n{}", lines.join("\n"))
+            })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(RepoConfig::default()),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
@@ -197,7 +199,9 @@ pub fn pre_push(args: PrePushArgs) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    eprintln!("seamguard: push blocked: the pushed commits add git conflict markers.");
+    eprintln!(
+        "seamguard: push blocked: the pushed commits add git conflict markers or merge in a disallowed branch."
+    );
     for (local_ref, lines) in &outcome.blocked {
         eprintln!("{local_ref}:");
         for line in lines {
@@ -205,7 +209,7 @@ pub fn pre_push(args: PrePushArgs) -> ExitCode {
         }
     }
     eprintln!(
-        "Resolve the conflicts and commit the result, or skip this check once with `git push --no-verify`."
+        "Fix what is listed (resolve the conflicts, or undo the merge), or skip this check once with `git push --no-verify`."
     );
     ExitCode::from(1)
 }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::config::repo::RepoConfig;
 use crate::gate::conflict_markers::IgnoreSet;
+use crate::gate::merge_sources::{Finding as SourceFinding, MergeSourceReport};
 use crate::ids::CommitSha;
 use crate::local::git::Repo;
 use crate::local::markers::{MarkerScan, Target, scan_conflict_markers};
@@ -168,13 +169,123 @@ pub fn run_guards(run: &GuardRun<'_>) -> Result<Report> {
         report.push(scan);
     }
 
-    // The merge-source guard joins here, when `run.config.merge_sources.enabled`:
-    // `crate::local::history::check_merge_sources(run.repo.root(), base, &run.head,
-    // &allowed, max_commits)` with `run.base`, its report implementing
-    // `GuardSection` and pushed with `report.push(..)`. Text, JSON and the exit
-    // code of `scan` and `pre-push` then include it with no other change.
+    let sources = &run.config.merge_sources;
+    if sources.enabled {
+        // Locally the pull request's target is not known: judge against the
+        // given base (upstream, or the remote's old tip) and also allow the
+        // remote's default branch, so "merged main in to update" passes
+        // whatever the branch's upstream is.
+        let default_branch = remote_default_branch(run.repo.root());
+        let base = match (&run.base, &default_branch) {
+            (Some(base), _) => Some(base.to_string()),
+            (None, Some((_, tip))) => Some(tip.clone()),
+            (None, None) => None,
+        };
+        if let Some(base) = base {
+            let mut allowed = sources.allowed.clone();
+            if let Some((name, _)) = &default_branch {
+                allowed.push(name.clone());
+            }
+            let checked = crate::local::history::check_merge_sources(
+                run.repo.root(),
+                &base,
+                run.head.as_str(),
+                &allowed,
+                sources.max_commits,
+            )
+            .context("merge-source guard")?;
+            report.push(checked);
+        }
+    }
 
     Ok(report)
+}
+
+/// The remote's default branch (`origin/HEAD` → `main`) and its tip.
+fn remote_default_branch(root: &std::path::Path) -> Option<(String, String)> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let full = git(&["symbolic-ref", "--quiet", "refs/remotes/origin/HEAD"])?;
+    let name = full.strip_prefix("refs/remotes/origin/")?.to_owned();
+    let tip = git(&["rev-parse", "--verify", "--quiet", "refs/remotes/origin/HEAD^{commit}"])?;
+    Some((name, tip))
+}
+
+impl GuardSection for MergeSourceReport {
+    fn guard(&self) -> &'static str {
+        "merge_sources"
+    }
+
+    fn finding_count(&self) -> usize {
+        self.findings.len()
+    }
+
+    /// `render_text` is: the verdict, one line per finding, then the commit
+    /// count and the allowed sources.
+    fn finding_lines(&self) -> Vec<String> {
+        self.render_text()
+            .into_iter()
+            .skip(1)
+            .take(self.findings.len())
+            .collect()
+    }
+
+    fn summary(&self) -> String {
+        self.render_text().join("; ")
+    }
+
+    fn to_json(&self) -> Value {
+        let findings: Vec<Value> = self
+            .findings
+            .iter()
+            .zip(self.finding_lines())
+            .map(|(f, message)| match f {
+                SourceFinding::Disallowed {
+                    merge,
+                    parent,
+                    parent_branches,
+                    brings_in,
+                } => json!({
+                    "kind": "disallowed_merge",
+                    "merge": merge.sha.as_str(),
+                    "subject": merge.subject,
+                    "parent": parent.as_str(),
+                    "parent_branches": parent_branches,
+                    "brings_in": brings_in,
+                    "message": message,
+                }),
+                SourceFinding::Unverifiable { merge, parent, unknown, .. } => json!({
+                    "kind": "unverifiable_merge",
+                    "merge": merge.sha.as_str(),
+                    "parent": parent.as_str(),
+                    "unknown": unknown.as_str(),
+                    "message": message,
+                }),
+                SourceFinding::TooManyCommits { total, max } => json!({
+                    "kind": "too_many_commits",
+                    "total": total,
+                    "max": max,
+                    "message": message,
+                }),
+            })
+            .collect();
+        json!({
+            "findings": findings,
+            "commits": self.commits.total,
+            "first_parent_commits": self.commits.first_parent,
+            "merges_checked": self.merges_checked,
+        })
+    }
 }
 
 #[cfg(test)]
