@@ -252,7 +252,6 @@ impl Faults {
 }
 
 /// A canned answer just installed; refine it in place.
-#[must_use = "a fault handle does nothing unless refined; drop it with `;` if the defaults suit"]
 pub struct FaultHandle {
     pub(crate) shared: Arc<Shared>,
     pub(crate) id: u64,
@@ -302,7 +301,6 @@ impl FaultHandle {
 }
 
 /// A transport fault just installed; refine it in place.
-#[must_use = "a fault handle does nothing unless refined; drop it with `;` if the defaults suit"]
 pub struct TransportHandle {
     pub(crate) shared: Arc<Shared>,
     pub(crate) id: u64,

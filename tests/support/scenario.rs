@@ -401,7 +401,7 @@ impl PrBuilder {
 
     /// The head lives in a fork (`owner/name`): check payloads list no pull
     /// requests for it, as on GitHub.
-    pub fn from_fork(mut self, fork: &str) -> Self {
+    pub fn head_in_fork(mut self, fork: &str) -> Self {
         self.fork = Some(fork.to_owned());
         self
     }
@@ -532,7 +532,7 @@ impl RulesetBuilder {
     }
 
     /// The ruleset belongs to the organization, not the repository.
-    pub fn from_org(self) -> Self {
+    pub fn org_wide(self) -> Self {
         self.edit(|s| s.source = RulesetSource::Organization)
     }
 

@@ -53,7 +53,7 @@ pub fn hook_deliveries(world: &mut World, ctx: &Ctx) -> Answer {
         .iter()
         .filter(|d| d.id < below)
         .collect();
-    newest_first.sort_by(|a, b| b.id.cmp(&a.id));
+    newest_first.sort_by_key(|d| std::cmp::Reverse(d.id));
     let page: Vec<Value> = newest_first
         .iter()
         .take(per)

@@ -29,7 +29,7 @@ pub struct Ctx {
     pub method: String,
     /// The path as sent (still percent-encoded), without the API prefix.
     pub path: String,
-    pub params: Vec<(&'static str, String)>,
+    pub params: Params,
     pub query: Vec<(String, String)>,
     pub body: Option<Value>,
     pub accept: Option<String>,
@@ -142,6 +142,9 @@ pub enum Access {
 
 pub type Handler = fn(&mut World, &Ctx) -> Answer;
 
+/// A route's captured path parameters, decoded.
+pub type Params = Vec<(&'static str, String)>;
+
 pub struct Route {
     pub method: &'static str,
     pub pattern: &'static str,
@@ -186,7 +189,7 @@ pub const ROUTES: &[Route] = &[
 ];
 
 /// Matches `path` against a template; the captured parameters, decoded.
-fn capture(pattern: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+fn capture(pattern: &'static str, path: &str) -> Option<Params> {
     let want: Vec<&'static str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
     let got: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let mut params = Vec::new();
@@ -214,10 +217,7 @@ fn capture(pattern: &'static str, path: &str) -> Option<Vec<(&'static str, Strin
 
 /// Finds the route for a request: `Ok` with its parameters, `Err(405)` when
 /// the path exists under another method, `Err(404)` otherwise.
-pub fn find(
-    method: &str,
-    path: &str,
-) -> Result<(&'static Route, Vec<(&'static str, String)>), u16> {
+pub fn find(method: &str, path: &str) -> Result<(&'static Route, Params), u16> {
     let mut path_exists = false;
     for route in ROUTES {
         if let Some(params) = capture(route.pattern, path) {
