@@ -1141,3 +1141,171 @@ async fn deliveries_built_from_the_world_parse_as_seamguard_reads_them() {
         d.guid
     );
 }
+
+/// The harness's own rules, as table tests.
+mod rules {
+    use super::support::diff::unified_patch;
+    use super::support::faults::{RouteFilter, percent_decode};
+    use super::support::routes::git::base64;
+    use super::support::world::{OwnerType, Repo, RequiredCheck, Ruleset, RulesetSource};
+
+    #[test]
+    fn routes_match_by_method_and_path_suffix() {
+        let cases = [
+            (
+                "PUT /pulls/7/merge",
+                "PUT",
+                "/repos/acme/app/pulls/7/merge",
+                true,
+            ),
+            (
+                "PUT /pulls/7/merge",
+                "GET",
+                "/repos/acme/app/pulls/7/merge",
+                false,
+            ),
+            ("GET /pulls/7", "GET", "/repos/acme/app/pulls/7", true),
+            (
+                "GET /pulls/7",
+                "GET",
+                "/repos/acme/app/pulls/7/files",
+                false,
+            ),
+            ("GET /pulls/7", "GET", "/repos/acme/app/pulls/70", false),
+            (
+                "get /pulls/*/files",
+                "GET",
+                "/repos/acme/app/pulls/12/files",
+                true,
+            ),
+            ("/check-runs", "POST", "/repos/acme/app/check-runs", true),
+            ("* /check-runs", "PATCH", "/repos/acme/app/check-runs", true),
+            (
+                "GET /branches/release/1.0/protection",
+                "GET",
+                "/repos/a/b/branches/release%2F1.0/protection",
+                true,
+            ),
+            (
+                "GET /branches/release%2F1.0/protection",
+                "GET",
+                "/repos/a/b/branches/release%2F1.0/protection",
+                true,
+            ),
+            (
+                "GET /repos/acme/app/pulls/7",
+                "GET",
+                "/repos/acme/app/pulls/7?per_page=100",
+                true,
+            ),
+        ];
+        for (route, method, path, want) in cases {
+            assert_eq!(
+                RouteFilter::parse(route).matches(method, path),
+                want,
+                "{route} vs {method} {path}"
+            );
+        }
+        assert_eq!(percent_decode("release%2F1.0%20x%zz"), "release/1.0 x%zz");
+    }
+
+    #[test]
+    fn ruleset_patterns_follow_fnmatch() {
+        let set = |include: &[&str], exclude: &[&str]| Ruleset {
+            id: 1,
+            name: "r".into(),
+            source: RulesetSource::Repository,
+            enforcement: "active".into(),
+            include: include.iter().map(|s| s.to_string()).collect(),
+            exclude: exclude.iter().map(|s| s.to_string()).collect(),
+            required: vec![RequiredCheck {
+                context: "c".into(),
+                app_id: None,
+            }],
+            strict: false,
+        };
+        let cases: &[(&[&str], &[&str], &str, bool)] = &[
+            (&["~DEFAULT_BRANCH"], &[], "main", true),
+            (&["~DEFAULT_BRANCH"], &[], "develop", false),
+            (&["~ALL"], &[], "any/thing", true),
+            (&["~ALL"], &["refs/heads/wip/**"], "wip/a/b", false),
+            (&["refs/heads/main"], &[], "main", true),
+            (&["refs/heads/release/*"], &[], "release/1.0", true),
+            (&["refs/heads/release/*"], &[], "release/1.0/hotfix", false),
+            (&["refs/heads/release/**"], &[], "release/1.0/hotfix", true),
+            (&["refs/heads/feat-?"], &[], "feat-a", true),
+        ];
+        for (include, exclude, branch, want) in cases {
+            assert_eq!(
+                set(include, exclude).applies_to(branch, "main"),
+                *want,
+                "{include:?} -{exclude:?} on {branch}"
+            );
+        }
+    }
+
+    #[test]
+    fn patches_are_githubs_unified_diffs() {
+        let (patch, adds, dels) =
+            unified_patch(b"a\nb\nc\nd\ne\nf\ng\nh\n", b"a\nb\nc\nD\ne\nf\ng\nh\n");
+        assert_eq!(patch, "@@ -1,7 +1,7 @@\n a\n b\n c\n-d\n+D\n e\n f\n g");
+        assert_eq!((adds, dels), (1, 1));
+        let (patch, adds, _) = unified_patch(b"", b"one\ntwo\n");
+        assert_eq!((patch.as_str(), adds), ("@@ -0,0 +1,2 @@\n+one\n+two", 2));
+        let (patch, _, dels) = unified_patch(b"x\n", b"");
+        assert_eq!((patch.as_str(), dels), ("@@ -1 +0,0 @@\n-x", 1));
+        let (patch, _, _) = unified_patch(b"x\n", b"x");
+        assert_eq!(patch, "@@ -1 +1 @@\n-x\n+x\n\\ No newline at end of file");
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        for (raw, b64) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(raw.as_bytes()).trim_end(), b64);
+        }
+        assert!(base64(&[0u8; 90]).lines().all(|l| l.len() <= 60));
+    }
+
+    #[test]
+    fn merge_bases_and_ranges_on_a_criss_cross_graph() {
+        let mut r = Repo::new(1, "acme", "app", OwnerType::Organization, 1);
+        let root = r.commit_changes(&[], "root", &[("f", Some(b"0\n".as_slice()))]);
+        let a1 = r.commit_changes(
+            std::slice::from_ref(&root),
+            "a1",
+            &[("a", Some(b"1\n".as_slice()))],
+        );
+        let b1 = r.commit_changes(
+            std::slice::from_ref(&root),
+            "b1",
+            &[("b", Some(b"1\n".as_slice()))],
+        );
+        let both = r.merge_trees(&a1, &b1).unwrap();
+        let a2 = r.add_commit(&[a1.clone(), b1.clone()], "a2", both.clone());
+        let b2 = r.add_commit(&[b1.clone(), a1.clone()], "b2", both);
+        let best = r.merge_base(&a2, &b2).unwrap();
+        assert!(best == a1 || best == b1, "one of the two criss-cross bases");
+        assert_eq!(r.merge_base(&a1, &a2), Some(a1.clone()));
+        let range = r.range(&a2, &r.ancestors(&root));
+        assert_eq!(range, [a1.clone(), b1.clone(), a2.clone()]);
+        assert_eq!(r.merge_trees(&a2, &b2).unwrap().len(), 3);
+        let x = r.commit_changes(
+            std::slice::from_ref(&a2),
+            "x",
+            &[("f", Some(b"x\n".as_slice()))],
+        );
+        let y = r.commit_changes(
+            std::slice::from_ref(&a2),
+            "y",
+            &[("f", Some(b"y\n".as_slice()))],
+        );
+        assert_eq!(r.merge_trees(&x, &y).unwrap_err(), ["f"]);
+        assert_ne!(x, y, "SHAs differ with content");
+    }
+}

@@ -408,6 +408,18 @@ impl FakeGitHub {
             .count()
     }
 
+    /// Requests that matched no route of the fake (answered 404): a test
+    /// that sees one has found a route the fake should grow.
+    pub fn unrouted(&self) -> Vec<Recorded> {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.route.is_none())
+            .cloned()
+            .collect()
+    }
+
     /// Forgets the request and attempt logs (the world stays).
     pub fn reset_counts(&self) {
         self.shared.edit(|w| {
@@ -523,11 +535,13 @@ impl Responder {
         };
 
         let seq = world.requests.len() as u64 + 1;
+        let route = routes::find(&method, &path).ok().map(|(r, _)| r.pattern);
         world.requests.push(Recorded {
             seq,
             method,
             path,
             query,
+            route,
             auth,
             accept: header("accept"),
             body,

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use tokio::sync::oneshot;
 
 use super::fake_github::Shared;
 use super::world::Attempt;
@@ -42,33 +42,60 @@ pub enum TransportFault {
     Truncate,
 }
 
+/// The proxy runs on a runtime of its own (like wiremock's server), so it
+/// keeps serving while a test blocks its own thread (waiting on a child
+/// process, say) or runs on a single-threaded runtime.
 pub struct Proxy {
     addr: SocketAddr,
-    task: JoinHandle<()>,
+    stop: Option<oneshot::Sender<()>>,
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 
 impl Proxy {
     pub async fn start(upstream: SocketAddr, shared: Arc<Shared>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the proxy on loopback");
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy on loopback");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
         let addr = listener.local_addr().expect("proxy address");
-        let task = tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    // A client that hangs up is not an error of the fake.
-                    let _ = serve(socket, upstream, shared).await;
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("fake-github-proxy".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("proxy runtime");
+                runtime.block_on(async move {
+                    let listener = TcpListener::from_std(listener).expect("tokio listener");
+                    loop {
+                        tokio::select! {
+                            _ = &mut stopped => break,
+                            accepted = listener.accept() => {
+                                let Ok((socket, _)) = accepted else { break };
+                                let shared = shared.clone();
+                                tokio::spawn(async move {
+                                    // A client that hangs up is not an error of the fake.
+                                    let _ = serve(socket, upstream, shared).await;
+                                });
+                            }
+                        }
+                    }
                 });
-            }
-        });
-        Self { addr, task }
+            })
+            .expect("spawn the proxy thread");
+        Self {
+            addr,
+            stop: Some(stop),
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {

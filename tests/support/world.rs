@@ -736,6 +736,9 @@ pub struct Recorded {
     /// The path as sent (percent-encoded), without the API prefix.
     pub path: String,
     pub query: Vec<(String, String)>,
+    /// The route template that served it (`None`: no such route, a 404 —
+    /// a route the fake may need to grow).
+    pub route: Option<&'static str>,
     pub auth: SeenAuth,
     pub accept: Option<String>,
     pub body: Option<Value>,
@@ -990,8 +993,17 @@ impl World {
             };
             let _ = writeln!(
                 s,
-                "  #{} {} {}{q} [{:?}] -> {}",
-                r.seq, r.method, r.path, r.auth, r.status
+                "  #{} {} {}{q} [{:?}] -> {}{}",
+                r.seq,
+                r.method,
+                r.path,
+                r.auth,
+                r.status,
+                if r.route.is_none() {
+                    " (no such route in the fake)"
+                } else {
+                    ""
+                }
             );
         }
         let faulted: Vec<&Attempt> = self.attempts.iter().filter(|a| a.fault.is_some()).collect();
