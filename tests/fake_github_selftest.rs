@@ -969,6 +969,30 @@ async fn hook_deliveries_page_by_cursor_and_redeliveries_are_recorded() {
     assert!(client.redeliver(1).await.unwrap_err().is_status(404));
     assert_eq!(gh.world().redeliveries, [ids[3]]);
     assert!(gh.requests().iter().all(|r| r.auth == SeenAuth::App));
+
+    // GitHub then sends it again: same GUID and body, marked a redelivery.
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(202))
+        .mount(&receiver)
+        .await;
+    let url = format!("{}/webhook", receiver.uri());
+    assert_eq!(gh.perform_redeliveries(&url).await, [202]);
+    assert!(gh.perform_redeliveries(&url).await.is_empty(), "sent once");
+    let got = receiver.received_requests().await.unwrap();
+    let original = gh
+        .world()
+        .hook_deliveries
+        .iter()
+        .find(|d| d.id == ids[3])
+        .cloned()
+        .unwrap();
+    assert_eq!(got[0].headers["x-github-delivery"], original.guid.as_str());
+    assert_eq!(got[0].body, original.body);
+    let signature = support::sign(support::WEBHOOK_SECRET.as_bytes(), &got[0].body);
+    assert_eq!(got[0].headers["x-hub-signature-256"], signature.as_str());
+    let (latest, _) = client.hook_deliveries(None).await.unwrap();
+    assert!(latest[0].redelivery && latest[0].guid == original.guid);
 }
 
 #[tokio::test]

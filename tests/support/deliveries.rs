@@ -153,9 +153,38 @@ impl FakeGitHub {
                 action: delivery.action().map(str::to_owned),
                 installation_id: delivery.body["installation"]["id"].as_u64(),
                 repository_id: delivery.body["repository"]["id"].as_u64(),
+                body: delivery.bytes(),
             });
             id
         })
+    }
+
+    /// Does what GitHub does after `POST .../attempts`: sends each
+    /// requested delivery again to `url` (same GUID, same body) and logs it
+    /// as a redelivery. Returns the statuses seamguard answered.
+    pub async fn perform_redeliveries(&self, url: &str) -> Vec<u16> {
+        let due: Vec<HookDelivery> = self.with_world(|w| {
+            let ids = w.redeliveries[w.redeliveries_sent..].to_vec();
+            w.redeliveries_sent = w.redeliveries.len();
+            ids.iter()
+                .filter_map(|id| w.hook_deliveries.iter().find(|d| d.id == *id).cloned())
+                .collect()
+        });
+        let mut statuses = Vec::new();
+        for original in due {
+            let body: Value = serde_json::from_slice(&original.body).unwrap_or(Value::Null);
+            let mut delivery = Delivery::new(&original.event, body);
+            delivery.guid = original.guid.clone();
+            let status = delivery.send(url, WEBHOOK_SECRET).await.status().as_u16();
+            let id = self.log_delivery(&delivery, status);
+            self.with_world(|w| {
+                if let Some(d) = w.hook_deliveries.iter_mut().find(|d| d.id == id) {
+                    d.redelivery = true;
+                }
+            });
+            statuses.push(status);
+        }
+        statuses
     }
 }
 

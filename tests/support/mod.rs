@@ -14,7 +14,27 @@
 //! - [`scenario`]: the story-like set-up API; [`deliveries`]: signed
 //!   webhook deliveries built from the world or from `fixtures/webhooks/`.
 //!
-//! Use it from a test file with `mod support;`.
+//! Use it from a test file with `mod support;`:
+//!
+//! ```ignore
+//! let gh = FakeGitHub::start().await;            // App 4242, installation 1
+//! let repo = gh.repo("acme/app");                // main with an initial commit
+//! let base = repo.branch_tip("main");
+//! let head = repo.commit(&[&base], "add feature", &[("src/a.rs", Some("fn a() {}\n"))]);
+//! repo.branch("feature", &head);
+//! repo.pr(7).head("feature").base("main").label("automerge").open();
+//! repo.ruleset(42).on("~DEFAULT_BRANCH").requires(&["lint", "test"]);
+//! repo.check_run(&head, "lint").completed("success");
+//! gh.fail_next("PUT /pulls/7/merge", 405, r#"{"message":"Required status check \"test\" is expected."}"#);
+//! gh.transport_fault_next("GET /pulls/7", TransportFault::Reset);
+//! // seamguard: GITHUB_API_URL = gh.api_url(), or gh.client() in-process;
+//! // gh.env() for the real binary; gh.deliver(&repo.pull_request_event("opened", 7), url).
+//! gh.wait_for("a completed seamguard run",
+//!     |w| w.check_runs_named("seamguard").any(|r| r.is_completed()), WAIT).await;
+//! ```
+//!
+//! wiremock's server and the proxy run on threads of their own, so a test
+//! may block its thread (on a child process, say) without stalling them.
 
 // Each test binary compiles this module and uses a different part of it.
 #![allow(dead_code, unused_imports)]

@@ -776,6 +776,8 @@ pub struct HookDelivery {
     pub action: Option<String>,
     pub installation_id: Option<u64>,
     pub repository_id: Option<u64>,
+    /// What was delivered, so a redelivery can send it again.
+    pub body: Vec<u8>,
 }
 
 /// What `POST /app-manifests/{code}/conversions` hands out for one code.
@@ -812,6 +814,8 @@ pub struct World {
     pub hook_deliveries: Vec<HookDelivery>,
     /// Delivery ids seamguard asked GitHub to redeliver, in order.
     pub redeliveries: Vec<u64>,
+    /// How many of `redeliveries` the fake has already sent.
+    pub redeliveries_sent: usize,
     pub manifest_codes: BTreeMap<String, ManifestApp>,
     /// Whether a merge is refused (405) while required checks are not green,
     /// with GitHub's exact wording. Off by default: tests script 405s.
@@ -840,6 +844,7 @@ impl World {
             attempts: Vec::new(),
             hook_deliveries: Vec::new(),
             redeliveries: Vec::new(),
+            redeliveries_sent: 0,
             manifest_codes: BTreeMap::new(),
             enforce_required_checks: false,
             faults: Faults::default(),
