@@ -142,12 +142,9 @@ impl InstallationClient {
         sha: &CommitSha,
     ) -> Result<Vec<CheckRun>, GhError> {
         const ROUTE: &str = "GET /repos/{owner}/{repo}/commits/{ref}/check-runs";
-        let call = Call::get(
-            ROUTE,
-            format!("{}/commits/{}/check-runs", repo_path(repo), sha),
-        )
-        .query("filter", "latest")
-        .query("per_page", PER_PAGE);
+        let call = Call::get(ROUTE, format!("{}/commits/{}/check-runs", repo_path(repo), sha))
+            .query("filter", "latest")
+            .query("per_page", PER_PAGE);
         self.gh
             .paginate(self.auth, call, MAX_CHECK_RUN_PAGES, |r| {
                 Ok(r.json::<CheckRunList>(ROUTE)?.check_runs)
@@ -275,8 +272,8 @@ impl InstallationClient {
     /// Every branch (name and tip).
     pub async fn branches(&self, repo: &RepoName) -> Result<Vec<Branch>, GhError> {
         const ROUTE: &str = "GET /repos/{owner}/{repo}/branches";
-        let call =
-            Call::get(ROUTE, format!("{}/branches", repo_path(repo))).query("per_page", PER_PAGE);
+        let call = Call::get(ROUTE, format!("{}/branches", repo_path(repo)))
+            .query("per_page", PER_PAGE);
         self.gh
             .paginate(self.auth, call, MAX_BRANCH_PAGES, |r| {
                 r.json::<Vec<Branch>>(ROUTE)
@@ -362,8 +359,7 @@ impl GitHub {
         cursor: Option<&str>,
     ) -> Result<(Vec<HookDelivery>, Option<String>), GhError> {
         const ROUTE: &str = "GET /app/hook/deliveries";
-        let mut call =
-            Call::get(ROUTE, "app/hook/deliveries".to_owned()).query("per_page", PER_PAGE);
+        let mut call = Call::get(ROUTE, "app/hook/deliveries".to_owned()).query("per_page", PER_PAGE);
         if let Some(cursor) = cursor {
             call = call.query("cursor", cursor);
         }

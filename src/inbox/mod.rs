@@ -14,19 +14,10 @@ pub struct Work {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
-    Pr {
-        number: PrNumber,
-    },
-    Commit {
-        sha: CommitSha,
-    },
-    BaseBranch {
-        name: String,
-    },
-    MergeGroup {
-        head_sha: CommitSha,
-        base_ref: String,
-    },
+    Pr { number: PrNumber },
+    Commit { sha: CommitSha },
+    BaseBranch { name: String },
+    MergeGroup { head_sha: CommitSha, base_ref: String },
 }
 
 #[derive(Debug, Clone)]
