@@ -1,0 +1,335 @@
+//! Fault injection: canned answers, late changes to the world, and the
+//! transport faults the front proxy applies.
+//!
+//! Every fault names a route the way a person reads it: `"PUT
+//! /pulls/7/merge"`. A route matches a request when the method is the same
+//! (`*` for any) and the path *ends with* the route's segments, so
+//! `"GET /pulls/7"` is `/repos/acme/app/pulls/7` and neither
+//! `/pulls/7/files` nor `/pulls/70`. A `*` segment matches any one segment
+//! (`"GET /pulls/*/files"`); the route may also be spelled with a decoded
+//! branch (`/branches/release/1.0/protection`).
+//!
+//! Rules are consulted in the order they were installed and each fires a
+//! limited number of times (once by default), so installing several rules
+//! for one route scripts a sequence of answers: two 405s, then the real
+//! merge. A rule that fires "after acting" lets the fake really do the work
+//! (the merge happens) and then replaces the answer (a 502): the ambiguous
+//! failure that must never lead to a blind second merge.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::fake_github::Shared;
+use super::proxy::TransportFault;
+use super::world::World;
+
+/// A method and a path suffix, matched segment by segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteFilter {
+    method: Option<String>,
+    segments: Vec<String>,
+}
+
+/// Percent-decodes `s` (invalid escapes are kept as they are).
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl RouteFilter {
+    /// `"PUT /pulls/7/merge"`, `"* /check-runs"` or just `"/pulls/7"` (any
+    /// method).
+    pub fn parse(route: &str) -> Self {
+        let route = route.trim();
+        match route.split_once(' ') {
+            Some((method, path)) => Self::new(method, path.trim()),
+            None => Self::new("*", route),
+        }
+    }
+
+    pub fn new(method: &str, path: &str) -> Self {
+        let path = path.split('?').next().unwrap_or_default();
+        Self {
+            method: (method != "*").then(|| method.to_ascii_uppercase()),
+            segments: path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        if self
+            .method
+            .as_deref()
+            .is_some_and(|m| !m.eq_ignore_ascii_case(method))
+        {
+            return false;
+        }
+        let path = path.split('?').next().unwrap_or_default();
+        let raw: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let decoded_path = percent_decode(path);
+        let decoded: Vec<&str> = decoded_path.split('/').filter(|s| !s.is_empty()).collect();
+        self.suffix_of(&raw) || self.suffix_of(&decoded)
+    }
+
+    fn suffix_of(&self, path: &[&str]) -> bool {
+        if self.segments.len() > path.len() {
+            return false;
+        }
+        let tail = &path[path.len() - self.segments.len()..];
+        self.segments
+            .iter()
+            .zip(tail)
+            .all(|(want, got)| want == "*" || want == got)
+    }
+}
+
+/// A canned answer for a route.
+#[derive(Debug, Clone)]
+pub struct FaultRule {
+    pub(crate) id: u64,
+    pub(crate) filter: RouteFilter,
+    /// Fires left; `None` is "every time".
+    pub(crate) remaining: Option<usize>,
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+    pub(crate) headers: Vec<(String, String)>,
+    /// Let the fake act first (the merge happens), then answer this.
+    pub(crate) after_acting: bool,
+    pub(crate) delay: Option<Duration>,
+}
+
+/// A transport fault for the proxy to apply to a route.
+#[derive(Debug, Clone)]
+pub struct TransportRule {
+    pub(crate) id: u64,
+    pub(crate) filter: RouteFilter,
+    pub(crate) remaining: Option<usize>,
+    pub(crate) fault: TransportFault,
+    /// Drop the request before the fake sees it (GitHub never acted).
+    pub(crate) before_github: bool,
+}
+
+pub(crate) enum Trigger {
+    /// After this many more requests have been answered.
+    AfterRequests(usize),
+    /// Just before the next request matching the route is answered.
+    Before(RouteFilter),
+}
+
+pub(crate) struct Hook {
+    pub(crate) trigger: Trigger,
+    pub(crate) action: Box<dyn FnOnce(&mut World) + Send>,
+}
+
+/// The faults installed on a fake.
+#[derive(Default)]
+pub struct Faults {
+    pub(crate) rules: Vec<FaultRule>,
+    pub(crate) transport: Vec<TransportRule>,
+    pub(crate) hooks: Vec<Hook>,
+    next: u64,
+}
+
+impl Faults {
+    fn id(&mut self) -> u64 {
+        self.next += 1;
+        self.next
+    }
+
+    pub(crate) fn add_rule(&mut self, route: &str, status: u16, body: &[u8]) -> u64 {
+        let id = self.id();
+        self.rules.push(FaultRule {
+            id,
+            filter: RouteFilter::parse(route),
+            remaining: Some(1),
+            status,
+            body: body.to_vec(),
+            headers: Vec::new(),
+            after_acting: false,
+            delay: None,
+        });
+        id
+    }
+
+    pub(crate) fn add_transport(&mut self, route: &str, fault: TransportFault) -> u64 {
+        let id = self.id();
+        self.transport.push(TransportRule {
+            id,
+            filter: RouteFilter::parse(route),
+            remaining: Some(1),
+            fault,
+            before_github: false,
+        });
+        id
+    }
+
+    /// The first live rule for this request, spending one of its fires.
+    pub(crate) fn take_rule(&mut self, method: &str, path: &str) -> Option<FaultRule> {
+        let rule = self
+            .rules
+            .iter_mut()
+            .find(|r| r.remaining != Some(0) && r.filter.matches(method, path))?;
+        if let Some(n) = rule.remaining.as_mut() {
+            *n -= 1;
+        }
+        Some(rule.clone())
+    }
+
+    pub(crate) fn take_transport(&mut self, method: &str, path: &str) -> Option<TransportRule> {
+        let rule = self
+            .transport
+            .iter_mut()
+            .find(|r| r.remaining != Some(0) && r.filter.matches(method, path))?;
+        if let Some(n) = rule.remaining.as_mut() {
+            *n -= 1;
+        }
+        Some(rule.clone())
+    }
+
+    /// Hooks due before answering a request to this route.
+    pub(crate) fn take_before(&mut self, method: &str, path: &str) -> Vec<Hook> {
+        let (due, keep) = std::mem::take(&mut self.hooks)
+            .into_iter()
+            .partition(|h| matches!(&h.trigger, Trigger::Before(f) if f.matches(method, path)));
+        self.hooks = keep;
+        due
+    }
+
+    /// Counts one answered request; hooks whose count ran out are due.
+    pub(crate) fn take_after_request(&mut self) -> Vec<Hook> {
+        for h in &mut self.hooks {
+            if let Trigger::AfterRequests(n) = &mut h.trigger {
+                *n = n.saturating_sub(1);
+            }
+        }
+        let (due, keep) = std::mem::take(&mut self.hooks)
+            .into_iter()
+            .partition(|h| matches!(h.trigger, Trigger::AfterRequests(0)));
+        self.hooks = keep;
+        due
+    }
+
+    /// Are any canned answers or transport faults still waiting to fire?
+    pub fn pending(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .rules
+            .iter()
+            .filter(|r| r.remaining.is_some_and(|n| n > 0))
+            .map(|r| {
+                format!(
+                    "{:?} -> {} ({} left)",
+                    r.filter,
+                    r.status,
+                    r.remaining.unwrap_or(0)
+                )
+            })
+            .collect();
+        out.extend(
+            self.transport
+                .iter()
+                .filter(|r| r.remaining.is_some_and(|n| n > 0))
+                .map(|r| format!("{:?} -> {:?}", r.filter, r.fault)),
+        );
+        out
+    }
+}
+
+/// A canned answer just installed; refine it in place.
+pub struct FaultHandle {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) id: u64,
+}
+
+impl FaultHandle {
+    fn edit(self, f: impl FnOnce(&mut FaultRule)) -> Self {
+        {
+            let mut world = self.shared.lock();
+            let rule = world
+                .faults
+                .rules
+                .iter_mut()
+                .find(|r| r.id == self.id)
+                .expect("fault rule exists");
+            f(rule);
+        }
+        self
+    }
+
+    /// Fire `n` times instead of once.
+    pub fn times(self, n: usize) -> Self {
+        self.edit(|r| r.remaining = Some(n))
+    }
+
+    /// Fire on every matching request until the test ends.
+    pub fn always(self) -> Self {
+        self.edit(|r| r.remaining = None)
+    }
+
+    /// Add a header to the canned answer (e.g. `Retry-After: 1`).
+    pub fn header(self, name: &str, value: &str) -> Self {
+        let (name, value) = (name.to_owned(), value.to_owned());
+        self.edit(|r| r.headers.push((name, value)))
+    }
+
+    /// Let the fake do the real work first, then answer with the fault (a
+    /// merge that happened behind a 502).
+    pub fn after_acting(self) -> Self {
+        self.edit(|r| r.after_acting = true)
+    }
+
+    /// Hold the answer back for `delay` (to trip a client timeout).
+    pub fn delay(self, delay: Duration) -> Self {
+        self.edit(|r| r.delay = Some(delay))
+    }
+}
+
+/// A transport fault just installed; refine it in place.
+pub struct TransportHandle {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) id: u64,
+}
+
+impl TransportHandle {
+    fn edit(self, f: impl FnOnce(&mut TransportRule)) -> Self {
+        {
+            let mut world = self.shared.lock();
+            let rule = world
+                .faults
+                .transport
+                .iter_mut()
+                .find(|r| r.id == self.id)
+                .expect("transport rule exists");
+            f(rule);
+        }
+        self
+    }
+
+    /// Apply the fault to the next `n` matching requests.
+    pub fn times(self, n: usize) -> Self {
+        self.edit(|r| r.remaining = Some(n))
+    }
+
+    /// Drop the request before it reaches the fake: GitHub never acted. By
+    /// default the request is served and the *answer* is lost, the harder
+    /// case for a client.
+    pub fn before_github(self) -> Self {
+        self.edit(|r| r.before_github = true)
+    }
+}

@@ -1,0 +1,56 @@
+//! The fake GitHub every integration and end-to-end test of seamguard runs
+//! against: a stateful model of the parts of GitHub seamguard touches,
+//! served by one wiremock responder, behind a TCP proxy that can break
+//! connections.
+//!
+//! - [`world`]: the model (repositories, commits with whole trees, branches,
+//!   pull requests, check runs, statuses, protection, rulesets, tokens,
+//!   deliveries) and the log of requests.
+//! - [`routes`]: the REST routes, one table, GitHub's semantics and status
+//!   codes; [`json`] builds GitHub's shapes and [`diff`] real patches.
+//! - [`faults`]: canned answers, scripted sequences, "acted, then failed",
+//!   late changes; [`proxy`]: closed, reset and truncated connections.
+//! - [`fake_github`]: [`FakeGitHub`], which starts it all and waits on it.
+//! - [`scenario`]: the story-like set-up API; [`deliveries`]: signed
+//!   webhook deliveries built from the world or from `fixtures/webhooks/`.
+//!
+//! Use it from a test file with `mod support;`:
+//!
+//! ```ignore
+//! let gh = FakeGitHub::start().await;            // App 4242, installation 1
+//! let repo = gh.repo("acme/app");                // main with an initial commit
+//! let base = repo.branch_tip("main");
+//! let head = repo.commit(&[&base], "add feature", &[("src/a.rs", Some("fn a() {}\n"))]);
+//! repo.branch("feature", &head);
+//! repo.pr(7).head("feature").base("main").label("automerge").open();
+//! repo.ruleset(42).on("~DEFAULT_BRANCH").requires(&["lint", "test"]);
+//! repo.check_run(&head, "lint").completed("success");
+//! gh.fail_next("PUT /pulls/7/merge", 405, r#"{"message":"Required status check \"test\" is expected."}"#);
+//! gh.transport_fault_next("GET /pulls/7", TransportFault::Reset);
+//! // seamguard: GITHUB_API_URL = gh.api_url(), or gh.client() in-process;
+//! // gh.env() for the real binary; gh.deliver(&repo.pull_request_event("opened", 7), url).
+//! gh.wait_for("a completed seamguard run",
+//!     |w| w.check_runs_named("seamguard").any(|r| r.is_completed()), WAIT).await;
+//! ```
+//!
+//! wiremock's server and the proxy run on threads of their own, so a test
+//! may block its thread (on a child process, say) without stalling them.
+
+// Each test binary compiles this module and uses a different part of it.
+#![allow(dead_code, unused_imports)]
+
+pub mod deliveries;
+pub mod diff;
+pub mod fake_github;
+pub mod faults;
+pub mod json;
+pub mod proxy;
+pub mod routes;
+pub mod scenario;
+pub mod world;
+
+pub use deliveries::{Delivery, WEBHOOK_SECRET, sign};
+pub use fake_github::{APP_ID, FakeGitHub, INSTALLATION_ID, Options};
+pub use proxy::TransportFault;
+pub use scenario::{GITHUB_ACTIONS_APP_ID, RepoHandle};
+pub use world::{CheckRun, Recorded, SeenAuth, Sha, World};

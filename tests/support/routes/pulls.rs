@@ -1,0 +1,314 @@
+//! Pull requests: read, list, files, merge and update-branch.
+//!
+//! The merge is real: a new commit lands on the base branch (a merge
+//! commit, a squash, or the pull request's commits replayed for a rebase)
+//! and the pull request closes as merged. The refusals are GitHub's, with
+//! GitHub's words: 409 when the pinned `sha` is not the head, 405 when the
+//! pull request is closed, conflicting or a draft, and — only when the
+//! fake is asked to enforce them — 405 for required checks that are not
+//! green yet, singular and plural wording alike.
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::{Answer, Ctx, paged, paginate};
+use crate::support::diff::diff_trees;
+use crate::support::json as gh;
+use crate::support::world::{PullState, Repo, World};
+
+/// GitHub's default and largest page sizes for list endpoints.
+const DEFAULT_PER_PAGE: usize = 30;
+const MAX_PER_PAGE: usize = 100;
+
+/// GitHub lists at most 3,000 files of a pull request.
+pub const MAX_PULL_FILES: usize = 3_000;
+
+fn number(ctx: &Ctx) -> Option<u64> {
+    ctx.param("number").parse().ok()
+}
+
+/// `GET /repos/{owner}/{repo}/pulls/{number}`.
+pub fn get(world: &mut World, ctx: &Ctx) -> Answer {
+    let repo = ctx.repo(world);
+    match number(ctx).and_then(|n| repo.pulls.get(&n)) {
+        Some(pr) => Answer::json(200, gh::pull(world, repo, pr)),
+        None => Answer::not_found(),
+    }
+}
+
+/// `GET /repos/{owner}/{repo}/pulls?state=&base=&head=`, newest first.
+pub fn list(world: &mut World, ctx: &Ctx) -> Answer {
+    let repo = ctx.repo(world);
+    let state = ctx.q("state").unwrap_or("open");
+    let head = ctx.q("head");
+    let prs: Vec<Value> = repo
+        .pulls
+        .values()
+        .rev()
+        .filter(|p| match state {
+            "open" => p.is_open(),
+            "closed" => !p.is_open(),
+            _ => true,
+        })
+        .filter(|p| ctx.q("base").is_none_or(|b| p.base_ref == b))
+        .filter(|p| {
+            head.is_none_or(|h| {
+                let owner = p
+                    .head_repo
+                    .as_deref()
+                    .and_then(|f| f.split('/').next())
+                    .unwrap_or(&repo.owner);
+                h == format!("{owner}:{}", p.head_ref)
+            })
+        })
+        .map(|p| gh::pull(world, repo, p))
+        .collect();
+    let (page, link) = paginate(ctx, &prs, DEFAULT_PER_PAGE, MAX_PER_PAGE);
+    paged(200, Value::Array(page), link)
+}
+
+/// `GET /repos/{owner}/{repo}/pulls/{number}/files`: the diff from the
+/// merge base to the head, paginated, at most 3,000 files.
+pub fn files(world: &mut World, ctx: &Ctx) -> Answer {
+    let repo = ctx.repo(world);
+    let Some(pr) = number(ctx).and_then(|n| repo.pulls.get(&n)) else {
+        return Answer::not_found();
+    };
+    let base = repo.tip(&pr.base_ref).cloned().unwrap_or_default();
+    let base_tree = repo
+        .merge_base(&base, &pr.head_sha)
+        .map(|mb| repo.commit(&mb).tree.clone())
+        .unwrap_or_default();
+    let mut changes = diff_trees(
+        &base_tree,
+        &repo.commit(&pr.head_sha).tree,
+        &repo.large_files,
+    );
+    changes.truncate(MAX_PULL_FILES);
+    let files: Vec<Value> = changes
+        .iter()
+        .map(|f| gh::file(world, repo, &pr.head_sha, f))
+        .collect();
+    let (page, link) = paginate(ctx, &files, DEFAULT_PER_PAGE, MAX_PER_PAGE);
+    paged(200, Value::Array(page), link)
+}
+
+/// `GET /repos/{owner}/{repo}/commits/{sha}/pulls`: on the default branch,
+/// the merged pull requests that brought the commit in; elsewhere, the
+/// pull requests (open or not) whose head it is.
+pub fn for_commit(world: &mut World, ctx: &Ctx) -> Answer {
+    let repo = ctx.repo(world);
+    let Some(sha) = repo.resolve(ctx.param("sha")) else {
+        return Answer::error(
+            422,
+            &format!("No commit found for SHA: {}", ctx.param("sha")),
+        );
+    };
+    let on_default = repo
+        .tip(&repo.default_branch)
+        .is_some_and(|tip| repo.is_ancestor(&sha, tip));
+    let prs: Vec<Value> = repo
+        .pulls
+        .values()
+        .rev()
+        .filter(|p| {
+            if on_default {
+                p.merged
+                    && (p.merge_commit_sha.as_deref() == Some(sha.as_str()) || p.head_sha == sha)
+            } else {
+                p.head_sha == sha
+            }
+        })
+        .map(|p| gh::pull(world, repo, p))
+        .collect();
+    let (page, link) = paginate(ctx, &prs, DEFAULT_PER_PAGE, MAX_PER_PAGE);
+    paged(200, Value::Array(page), link)
+}
+
+/// Why a merge is refused while required checks are not green, in
+/// GitHub's words (`None` when they all passed).
+fn required_checks_refusal(repo: &Repo, base: &str, head: &str) -> Option<String> {
+    let (required, _) = repo.required_checks(base);
+    let states: Vec<(&str, &str)> = required
+        .iter()
+        .map(|c| (c.context.as_str(), repo.check_state(head, c)))
+        .collect();
+    let failing: Vec<&str> = states
+        .iter()
+        .filter(|(_, s)| *s == "failure")
+        .map(|(c, _)| *c)
+        .collect();
+    if let [one] = failing[..] {
+        return Some(format!("Required status check \"{one}\" is failing."));
+    }
+    if failing.len() > 1 {
+        return Some(format!(
+            "{} of {} required status checks are failing.",
+            failing.len(),
+            required.len()
+        ));
+    }
+    let expected: Vec<&str> = states
+        .iter()
+        .filter(|(_, s)| *s == "pending")
+        .map(|(c, _)| *c)
+        .collect();
+    match expected[..] {
+        [] => None,
+        [one] => Some(format!("Required status check \"{one}\" is expected.")),
+        _ => Some(format!(
+            "{} of {} required status checks are expected.",
+            expected.len(),
+            required.len()
+        )),
+    }
+}
+
+/// `PUT /repos/{owner}/{repo}/pulls/{number}/merge`.
+pub fn merge(world: &mut World, ctx: &Ctx) -> Answer {
+    let enforce = world.enforce_required_checks;
+    let repo = world.repo_mut(&ctx.repo_key());
+    let Some(pr) = number(ctx).and_then(|n| repo.pulls.get(&n)).cloned() else {
+        return Answer::not_found();
+    };
+    let body = ctx.body.clone().unwrap_or(Value::Null);
+    let method = body["merge_method"].as_str().unwrap_or("merge");
+    if !matches!(method, "merge" | "squash" | "rebase") {
+        return Answer::invalid(&format!(
+            "merge_method must be one of merge, squash, rebase; got {method:?}"
+        ));
+    }
+    if !pr.is_open() {
+        return Answer::error(405, "Pull Request is not mergeable");
+    }
+    if let Some(sha) = body["sha"].as_str() {
+        if sha != pr.head_sha {
+            return Answer::error(
+                409,
+                "Head branch was modified. Review and try the merge again.",
+            );
+        }
+    }
+    if pr.draft {
+        return Answer::error(405, "Pull Request is still a draft");
+    }
+    if matches!(pr.mergeable_state.as_deref(), Some("dirty" | "blocked")) {
+        return Answer::error(405, "Pull Request is not mergeable");
+    }
+    let Some(base_tip) = repo.tip(&pr.base_ref).cloned() else {
+        return Answer::error(405, "Pull Request is not mergeable");
+    };
+    if enforce {
+        if let Some(why) = required_checks_refusal(repo, &pr.base_ref, &pr.head_sha) {
+            return Answer::error(405, &why);
+        }
+    }
+    let Ok(tree) = repo.merge_trees(&base_tip, &pr.head_sha) else {
+        return Answer::error(405, "Pull Request is not mergeable");
+    };
+    let title = body["commit_title"].as_str();
+    let extra = body["commit_message"].as_str();
+    let sha = match method {
+        "merge" => {
+            let head_label = format!("{}/{}", repo.owner, pr.head_ref);
+            let mut message = title
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("Merge pull request #{} from {head_label}", pr.number));
+            message.push_str("\n\n");
+            message.push_str(extra.unwrap_or(&pr.title));
+            repo.add_commit(&[base_tip.clone(), pr.head_sha.clone()], &message, tree)
+        }
+        "squash" => {
+            let mut message = title
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{} (#{})", pr.title, pr.number));
+            if let Some(extra) = extra {
+                message.push_str("\n\n");
+                message.push_str(extra);
+            }
+            repo.add_commit(std::slice::from_ref(&base_tip), &message, tree)
+        }
+        _ => {
+            let commits = repo.range(&pr.head_sha, &repo.ancestors(&base_tip));
+            if commits.iter().any(|c| repo.commit(c).parents.len() > 1) {
+                return Answer::error(405, "This branch can't be rebased");
+            }
+            let mut tip = base_tip.clone();
+            for c in commits {
+                let commit = repo.commit(&c).clone();
+                let parent_tree = commit
+                    .parents
+                    .first()
+                    .map(|p| repo.commit(p).tree.clone())
+                    .unwrap_or_default();
+                let mut next = repo.commit(&tip).tree.clone();
+                for (path, blob) in &commit.tree {
+                    if parent_tree.get(path) != Some(blob) {
+                        next.insert(path.clone(), blob.clone());
+                    }
+                }
+                for path in parent_tree.keys() {
+                    if !commit.tree.contains_key(path) {
+                        next.remove(path);
+                    }
+                }
+                tip = repo.add_commit(&[tip], &commit.message, next);
+            }
+            tip
+        }
+    };
+    repo.set_branch(&pr.base_ref, &sha);
+    let now = Utc::now();
+    let stored = repo.pulls.get_mut(&pr.number).expect("pull exists");
+    stored.state = PullState::Closed;
+    stored.merged = true;
+    stored.merge_commit_sha = Some(sha.clone());
+    stored.merged_at = Some(now);
+    stored.closed_at = Some(now);
+    stored.updated_at = now;
+    Answer::json(
+        200,
+        json!({ "sha": sha, "merged": true, "message": "Pull Request successfully merged" }),
+    )
+}
+
+/// `PUT /repos/{owner}/{repo}/pulls/{number}/update-branch`: merges the
+/// base into the head (202), if the head is still `expected_head_sha`.
+pub fn update_branch(world: &mut World, ctx: &Ctx) -> Answer {
+    let repo = world.repo_mut(&ctx.repo_key());
+    let Some(pr) = number(ctx).and_then(|n| repo.pulls.get(&n)).cloned() else {
+        return Answer::not_found();
+    };
+    let body = ctx.body.clone().unwrap_or(Value::Null);
+    if let Some(expected) = body["expected_head_sha"].as_str() {
+        if expected != pr.head_sha {
+            return Answer::error(422, "expected head sha didn't match current head ref.");
+        }
+    }
+    if !pr.is_open() {
+        return Answer::error(422, "Cannot update a closed pull request.");
+    }
+    let Some(base_tip) = repo.tip(&pr.base_ref).cloned() else {
+        return Answer::not_found();
+    };
+    if repo.is_ancestor(&base_tip, &pr.head_sha) {
+        return Answer::error(422, "There are no new commits on the base branch.");
+    }
+    let Ok(tree) = repo.merge_trees(&pr.head_sha, &base_tip) else {
+        return Answer::error(422, "merge conflict between base and head");
+    };
+    let message = format!("Merge branch '{}' into {}", pr.base_ref, pr.head_ref);
+    let sha = repo.add_commit(&[pr.head_sha.clone(), base_tip], &message, tree);
+    if pr.head_repo.is_some() {
+        let stored = repo.pulls.get_mut(&pr.number).expect("pull exists");
+        stored.head_sha = sha;
+        stored.updated_at = Utc::now();
+    } else {
+        repo.set_branch(&pr.head_ref, &sha);
+    }
+    let html = format!("{}/{}/pull/{}", gh::WEB, repo.full_name(), pr.number);
+    Answer::json(
+        202,
+        json!({ "message": "Updating pull request branch.", "url": html }),
+    )
+}
