@@ -62,8 +62,20 @@ async fn a_duplicate_delivery_is_acknowledged_but_not_enqueued_again() {
     let s = Store::open().await;
     let inbox = &s.inbox;
 
-    assert_eq!(inbox.ingest(delivery("d-1", t(0), vec![pr(7)])).await.unwrap(), Ingested::Stored);
-    assert_eq!(inbox.ingest(delivery("d-1", t(1), vec![pr(7)])).await.unwrap(), Ingested::Duplicate);
+    assert_eq!(
+        inbox
+            .ingest(delivery("d-1", t(0), vec![pr(7)]))
+            .await
+            .unwrap(),
+        Ingested::Stored
+    );
+    assert_eq!(
+        inbox
+            .ingest(delivery("d-1", t(1), vec![pr(7)]))
+            .await
+            .unwrap(),
+        Ingested::Duplicate
+    );
     assert!(inbox.has_delivery(&"d-1".parse().unwrap()).await.unwrap());
     assert!(!inbox.has_delivery(&"d-2".parse().unwrap()).await.unwrap());
     assert_eq!(inbox.queue_stats(t(1)).await.unwrap().depth, 1);
@@ -75,7 +87,13 @@ async fn a_duplicate_delivery_is_acknowledged_but_not_enqueued_again() {
     inbox.complete(&claims[0]).await.unwrap();
 
     // GitHub's redelivery of an evaluated delivery reuses its id: nothing to do.
-    assert_eq!(inbox.ingest(delivery("d-1", t(2), vec![pr(7)])).await.unwrap(), Ingested::Duplicate);
+    assert_eq!(
+        inbox
+            .ingest(delivery("d-1", t(2), vec![pr(7)]))
+            .await
+            .unwrap(),
+        Ingested::Duplicate
+    );
     assert!(inbox.claim(t(2), 10, LEASE).await.unwrap().is_empty());
     assert_eq!(inbox.queue_stats(t(2)).await.unwrap().depth, 0);
 }
@@ -83,17 +101,37 @@ async fn a_duplicate_delivery_is_acknowledged_but_not_enqueued_again() {
 #[tokio::test]
 async fn a_duplicate_inside_one_batch_is_stored_once() {
     let s = Store::open().await;
-    let results = futures::future::join_all((0..20).map(|_| s.inbox.ingest(delivery("same", t(0), vec![pr(1)])))).await;
-    let stored = results.iter().filter(|r| matches!(r, Ok(Ingested::Stored))).count();
-    let duplicates = results.iter().filter(|r| matches!(r, Ok(Ingested::Duplicate))).count();
+    let results = futures::future::join_all(
+        (0..20).map(|_| s.inbox.ingest(delivery("same", t(0), vec![pr(1)]))),
+    )
+    .await;
+    let stored = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Ingested::Stored)))
+        .count();
+    let duplicates = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Ingested::Duplicate)))
+        .count();
     assert_eq!((stored, duplicates), (1, 19));
 }
 
 #[tokio::test]
 async fn a_delivery_without_work_is_only_recorded() {
     let s = Store::open().await;
-    assert_eq!(s.inbox.ingest(delivery("ping", t(0), vec![])).await.unwrap(), Ingested::Stored);
-    assert!(s.inbox.has_delivery(&"ping".parse().unwrap()).await.unwrap());
+    assert_eq!(
+        s.inbox
+            .ingest(delivery("ping", t(0), vec![]))
+            .await
+            .unwrap(),
+        Ingested::Stored
+    );
+    assert!(
+        s.inbox
+            .has_delivery(&"ping".parse().unwrap())
+            .await
+            .unwrap()
+    );
     assert_eq!(s.inbox.queue_stats(t(0)).await.unwrap().depth, 0);
     assert_eq!(s.inbox.next_due().await.unwrap(), None);
 }
@@ -104,7 +142,11 @@ async fn two_hundred_concurrent_deliveries_for_one_pr_are_one_work_item() {
     let tasks: Vec<_> = (0..200)
         .map(|i| {
             let inbox = s.inbox.clone();
-            tokio::spawn(async move { inbox.ingest(delivery(&format!("d-{i}"), t(i % 7), vec![pr(7)])).await })
+            tokio::spawn(async move {
+                inbox
+                    .ingest(delivery(&format!("d-{i}"), t(i % 7), vec![pr(7)]))
+                    .await
+            })
         })
         .collect();
     for task in tasks {
@@ -133,7 +175,10 @@ async fn two_hundred_concurrent_deliveries_for_one_pr_are_one_work_item() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_keys_are_each_claimed_by_exactly_one_worker() {
     let s = Store::open().await;
-    let ingests = (0..300).map(|i| s.inbox.ingest(delivery(&format!("d-{i}"), t(0), vec![pr(i % 100)])));
+    let ingests = (0..300).map(|i| {
+        s.inbox
+            .ingest(delivery(&format!("d-{i}"), t(0), vec![pr(i % 100)]))
+    });
     for result in futures::future::join_all(ingests).await {
         result.unwrap();
     }
@@ -165,16 +210,29 @@ async fn many_keys_are_each_claimed_by_exactly_one_worker() {
 async fn a_trigger_during_a_run_keeps_the_item_for_another_run() {
     let s = Store::open().await;
     let inbox = &s.inbox;
-    inbox.ingest(delivery("d-1", t(0), vec![pr(7)])).await.unwrap();
+    inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
     let first = inbox.claim(t(1), 10, LEASE).await.unwrap();
     assert_eq!(keys(&first), ["acme/app#7"]);
 
     // A check finishes while the evaluation runs.
-    inbox.ingest(delivery("d-2", t(2), vec![pr(7)])).await.unwrap();
-    assert!(inbox.claim(t(3), 10, LEASE).await.unwrap().is_empty(), "one worker per key");
+    inbox
+        .ingest(delivery("d-2", t(2), vec![pr(7)]))
+        .await
+        .unwrap();
+    assert!(
+        inbox.claim(t(3), 10, LEASE).await.unwrap().is_empty(),
+        "one worker per key"
+    );
 
     inbox.complete(&first[0]).await.unwrap();
-    assert_eq!(inbox.next_due().await.unwrap(), Some(t(2)), "due from the new trigger");
+    assert_eq!(
+        inbox.next_due().await.unwrap(),
+        Some(t(2)),
+        "due from the new trigger"
+    );
     let second = inbox.claim(t(3), 10, LEASE).await.unwrap();
     assert_eq!(keys(&second), ["acme/app#7"]);
     assert_eq!(second[0].attempts, 0, "the first run succeeded");
@@ -192,17 +250,27 @@ async fn a_scheduled_trigger_during_a_run_keeps_its_time() {
     inbox.enqueue(pr(7), t(300)).await.unwrap();
     inbox.complete(&claim[0]).await.unwrap();
     assert!(inbox.claim(t(299), 1, LEASE).await.unwrap().is_empty());
-    assert_eq!(keys(&inbox.claim(t(300), 1, LEASE).await.unwrap()), ["acme/app#7"]);
+    assert_eq!(
+        keys(&inbox.claim(t(300), 1, LEASE).await.unwrap()),
+        ["acme/app#7"]
+    );
 }
 
 #[tokio::test]
 async fn an_expired_lease_makes_the_item_claimable_again() {
     let s = Store::open().await;
     let inbox = &s.inbox;
-    inbox.ingest(delivery("d-1", t(0), vec![pr(7)])).await.unwrap();
+    inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
     let crashed = inbox.claim(t(0), 10, LEASE).await.unwrap();
     assert_eq!(crashed[0].lease_until, t(60));
-    assert_eq!(inbox.next_due().await.unwrap(), Some(t(60)), "the dispatcher wakes when the lease ends");
+    assert_eq!(
+        inbox.next_due().await.unwrap(),
+        Some(t(60)),
+        "the dispatcher wakes when the lease ends"
+    );
 
     let stats = inbox.queue_stats(t(59)).await.unwrap();
     assert_eq!((stats.leased, stats.due), (1, 0));
@@ -217,14 +285,21 @@ async fn an_expired_lease_makes_the_item_claimable_again() {
 async fn a_stale_claim_cannot_finish_the_new_holders_run() {
     let s = Store::open().await;
     let inbox = &s.inbox;
-    inbox.ingest(delivery("d-1", t(0), vec![pr(7)])).await.unwrap();
+    inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
     let slow = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
     let fresh = inbox.claim(t(61), 10, LEASE).await.unwrap().remove(0);
 
     inbox.complete(&slow).await.unwrap();
     inbox.retry_at(&slow, t(0), "stale").await.unwrap();
     let stats = inbox.queue_stats(t(62)).await.unwrap();
-    assert_eq!((stats.depth, stats.leased), (1, 1), "still held by the fresh claim");
+    assert_eq!(
+        (stats.depth, stats.leased),
+        (1, 1),
+        "still held by the fresh claim"
+    );
     assert!(inbox.claim(t(62), 10, LEASE).await.unwrap().is_empty());
 
     inbox.complete(&fresh).await.unwrap();
@@ -235,9 +310,15 @@ async fn a_stale_claim_cannot_finish_the_new_holders_run() {
 async fn retry_at_schedules_the_item_no_earlier_than_asked() {
     let s = Store::open().await;
     let inbox = &s.inbox;
-    inbox.ingest(delivery("d-1", t(0), vec![pr(7)])).await.unwrap();
+    inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
     let claim = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
-    inbox.retry_at(&claim, t(30), "Required status check \"test\" is expected.").await.unwrap();
+    inbox
+        .retry_at(&claim, t(30), "Required status check \"test\" is expected.")
+        .await
+        .unwrap();
 
     assert_eq!(inbox.next_due().await.unwrap(), Some(t(30)));
     let stats = inbox.queue_stats(t(10)).await.unwrap();
@@ -253,11 +334,20 @@ async fn retry_at_schedules_the_item_no_earlier_than_asked() {
 async fn a_trigger_during_a_run_overrides_the_retry_backoff() {
     let s = Store::open().await;
     let inbox = &s.inbox;
-    inbox.ingest(delivery("d-1", t(0), vec![pr(7)])).await.unwrap();
+    inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
     let claim = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
-    inbox.ingest(delivery("d-2", t(5), vec![pr(7)])).await.unwrap();
+    inbox
+        .ingest(delivery("d-2", t(5), vec![pr(7)]))
+        .await
+        .unwrap();
     inbox.retry_at(&claim, t(300), "transient").await.unwrap();
-    assert_eq!(keys(&inbox.claim(t(5), 10, LEASE).await.unwrap()), ["acme/app#7"]);
+    assert_eq!(
+        keys(&inbox.claim(t(5), 10, LEASE).await.unwrap()),
+        ["acme/app#7"]
+    );
 }
 
 #[tokio::test]
@@ -270,7 +360,10 @@ async fn enqueue_coalesces_to_the_earliest_due_time() {
     assert_eq!(inbox.next_due().await.unwrap(), Some(t(50)));
     assert_eq!(inbox.queue_stats(t(0)).await.unwrap().depth, 1);
     assert!(inbox.claim(t(49), 10, LEASE).await.unwrap().is_empty());
-    assert_eq!(keys(&inbox.claim(t(50), 10, LEASE).await.unwrap()), ["acme/app#1"]);
+    assert_eq!(
+        keys(&inbox.claim(t(50), 10, LEASE).await.unwrap()),
+        ["acme/app#1"]
+    );
 }
 
 #[tokio::test]
@@ -281,8 +374,14 @@ async fn claims_come_earliest_first_and_at_most_max() {
     inbox.enqueue(pr(1), t(1)).await.unwrap();
     inbox.enqueue(pr(2), t(2)).await.unwrap();
     assert!(inbox.claim(t(9), 0, LEASE).await.unwrap().is_empty());
-    assert_eq!(keys(&inbox.claim(t(9), 2, LEASE).await.unwrap()), ["acme/app#1", "acme/app#2"]);
-    assert_eq!(keys(&inbox.claim(t(9), 2, LEASE).await.unwrap()), ["acme/app#3"]);
+    assert_eq!(
+        keys(&inbox.claim(t(9), 2, LEASE).await.unwrap()),
+        ["acme/app#1", "acme/app#2"]
+    );
+    assert_eq!(
+        keys(&inbox.claim(t(9), 2, LEASE).await.unwrap()),
+        ["acme/app#3"]
+    );
 }
 
 #[tokio::test]
@@ -295,8 +394,18 @@ async fn work_kinds_keep_their_own_keys() {
         Work::commit(InstallationId(42), repo.clone(), sha),
         Work::base_branch(InstallationId(42), repo, "main"),
     ];
-    s.inbox.ingest(delivery("d-1", t(0), work.clone())).await.unwrap();
-    let mut claimed: Vec<Work> = s.inbox.claim(t(0), 10, LEASE).await.unwrap().into_iter().map(|c| c.work).collect();
+    s.inbox
+        .ingest(delivery("d-1", t(0), work.clone()))
+        .await
+        .unwrap();
+    let mut claimed: Vec<Work> = s
+        .inbox
+        .claim(t(0), 10, LEASE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.work)
+        .collect();
     claimed.sort_by_key(Work::key);
     let mut expected = work;
     expected.sort_by_key(Work::key);
@@ -306,17 +415,31 @@ async fn work_kinds_keep_their_own_keys() {
 #[tokio::test]
 async fn after_a_crash_unfinished_work_resumes() {
     let Store { dir, inbox } = Store::open().await;
-    inbox.ingest(delivery("d-1", t(0), vec![pr(1)])).await.unwrap();
-    inbox.ingest(delivery("d-2", t(0), vec![pr(2)])).await.unwrap();
-    let running = inbox.claim(t(1), 1, Duration::from_secs(3600)).await.unwrap();
+    inbox
+        .ingest(delivery("d-1", t(0), vec![pr(1)]))
+        .await
+        .unwrap();
+    inbox
+        .ingest(delivery("d-2", t(0), vec![pr(2)]))
+        .await
+        .unwrap();
+    let running = inbox
+        .claim(t(1), 1, Duration::from_secs(3600))
+        .await
+        .unwrap();
     assert_eq!(keys(&running), ["acme/app#1"]);
     // The process dies: no complete, no close.
     drop(running);
     drop(inbox);
 
-    let restarted = Inbox::open(&url(&dir), InboxOptions::default()).await.unwrap();
+    let restarted = Inbox::open(&url(&dir), InboxOptions::default())
+        .await
+        .unwrap();
     assert!(
-        restarted.has_delivery(&"d-2".parse().unwrap()).await.unwrap(),
+        restarted
+            .has_delivery(&"d-2".parse().unwrap())
+            .await
+            .unwrap(),
         "acknowledged deliveries survive"
     );
     // Until released, the dead worker's lease still holds #1.
@@ -329,7 +452,10 @@ async fn after_a_crash_unfinished_work_resumes() {
     assert_eq!(keys(&resumed), ["acme/app#1"]);
     assert_eq!(resumed[0].attempts, 1);
     assert_eq!(
-        restarted.ingest(delivery("d-1", t(3), vec![pr(1)])).await.unwrap(),
+        restarted
+            .ingest(delivery("d-1", t(3), vec![pr(1)]))
+            .await
+            .unwrap(),
         Ingested::Duplicate,
         "deduplication survives a restart"
     );
@@ -340,32 +466,71 @@ async fn prune_removes_old_deliveries_and_keeps_the_dedup_window() {
     let s = Store::open().await;
     let inbox = &s.inbox;
     inbox.ingest(delivery("old", t(0), vec![])).await.unwrap();
-    inbox.ingest(delivery("recent", t(7200), vec![])).await.unwrap();
+    inbox
+        .ingest(delivery("recent", t(7200), vec![]))
+        .await
+        .unwrap();
 
-    let removed = inbox.prune(t(3 * 3600), Duration::from_secs(2 * 3600)).await.unwrap();
+    let removed = inbox
+        .prune(t(3 * 3600), Duration::from_secs(2 * 3600))
+        .await
+        .unwrap();
     assert_eq!(removed, 1);
     assert!(!inbox.has_delivery(&"old".parse().unwrap()).await.unwrap());
-    assert!(inbox.has_delivery(&"recent".parse().unwrap()).await.unwrap());
-    assert_eq!(inbox.ingest(delivery("recent", t(3 * 3600), vec![])).await.unwrap(), Ingested::Duplicate);
-    assert_eq!(inbox.ingest(delivery("old", t(3 * 3600), vec![])).await.unwrap(), Ingested::Stored);
+    assert!(
+        inbox
+            .has_delivery(&"recent".parse().unwrap())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        inbox
+            .ingest(delivery("recent", t(3 * 3600), vec![]))
+            .await
+            .unwrap(),
+        Ingested::Duplicate
+    );
+    assert_eq!(
+        inbox
+            .ingest(delivery("old", t(3 * 3600), vec![]))
+            .await
+            .unwrap(),
+        Ingested::Stored
+    );
 }
 
 #[tokio::test]
 async fn prune_leaves_queued_work_alone() {
     let s = Store::open().await;
-    s.inbox.ingest(delivery("d-1", t(0), vec![pr(7)])).await.unwrap();
-    s.inbox.prune(t(1_000_000), Duration::from_secs(1)).await.unwrap();
-    assert_eq!(keys(&s.inbox.claim(t(1_000_000), 10, LEASE).await.unwrap()), ["acme/app#7"]);
+    s.inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
+    s.inbox
+        .prune(t(1_000_000), Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(&s.inbox.claim(t(1_000_000), 10, LEASE).await.unwrap()),
+        ["acme/app#7"]
+    );
 }
 
 #[tokio::test]
 async fn prune_works_through_a_large_backlog() {
     let s = Store::open().await;
-    let ingests = (0..12_345).map(|i| s.inbox.ingest(delivery(&format!("d-{i}"), t(i % 100), vec![])));
+    let ingests = (0..12_345).map(|i| {
+        s.inbox
+            .ingest(delivery(&format!("d-{i}"), t(i % 100), vec![]))
+    });
     for result in futures::future::join_all(ingests).await {
         assert_eq!(result.unwrap(), Ingested::Stored);
     }
-    let removed = s.inbox.prune(t(200), Duration::from_secs(50)).await.unwrap();
+    let removed = s
+        .inbox
+        .prune(t(200), Duration::from_secs(50))
+        .await
+        .unwrap();
     assert_eq!(removed, 12_345);
     assert!(!s.inbox.has_delivery(&"d-0".parse().unwrap()).await.unwrap());
 }
@@ -374,7 +539,10 @@ async fn prune_works_through_a_large_backlog() {
 async fn wakeups_are_notified_after_an_ingest_commits() {
     let s = Store::open().await;
     let wakeups = s.inbox.wakeups();
-    s.inbox.ingest(delivery("d-1", t(0), vec![pr(7)])).await.unwrap();
+    s.inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
     // The permit was stored at the commit: this returns at once.
     tokio::time::timeout(Duration::from_secs(10), wakeups.notified())
         .await
@@ -397,7 +565,10 @@ async fn a_waiting_dispatcher_is_woken_by_an_ingest() {
             }
         })
     };
-    s.inbox.ingest(delivery("d-1", Utc::now(), vec![pr(7)])).await.unwrap();
+    s.inbox
+        .ingest(delivery("d-1", Utc::now(), vec![pr(7)]))
+        .await
+        .unwrap();
     let claims = tokio::time::timeout(Duration::from_secs(10), dispatcher)
         .await
         .expect("dispatcher woke")
@@ -414,12 +585,18 @@ async fn queue_stats_report_depth_and_the_age_of_the_oldest_due_item() {
     inbox.enqueue(pr(2), t(5)).await.unwrap();
     inbox.enqueue(pr(3), t(100)).await.unwrap();
     let stats = inbox.queue_stats(t(10)).await.unwrap();
-    assert_eq!((stats.depth, stats.due, stats.scheduled, stats.leased), (3, 2, 1, 0));
+    assert_eq!(
+        (stats.depth, stats.due, stats.scheduled, stats.leased),
+        (3, 2, 1, 0)
+    );
     assert_eq!(stats.oldest_due_age, Some(Duration::from_secs(10)));
 
     inbox.claim(t(10), 1, LEASE).await.unwrap();
     let stats = inbox.queue_stats(t(10)).await.unwrap();
-    assert_eq!((stats.depth, stats.due, stats.scheduled, stats.leased), (3, 1, 1, 1));
+    assert_eq!(
+        (stats.depth, stats.due, stats.scheduled, stats.leased),
+        (3, 1, 1, 1)
+    );
     assert_eq!(stats.oldest_due_age, Some(Duration::from_secs(5)));
 }
 
@@ -431,10 +608,17 @@ async fn a_closed_store_fails_ping_and_ingest() {
     s.inbox.close().await;
     assert!(matches!(other_handle.ping().await, Err(StoreError::Closed)));
     assert!(matches!(
-        other_handle.ingest(delivery("d-1", t(0), vec![pr(1)])).await,
+        other_handle
+            .ingest(delivery("d-1", t(0), vec![pr(1)]))
+            .await,
         Err(StoreError::Closed)
     ));
-    assert!(other_handle.has_delivery(&"d-1".parse().unwrap()).await.is_err());
+    assert!(
+        other_handle
+            .has_delivery(&"d-1".parse().unwrap())
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -445,29 +629,58 @@ async fn a_store_locked_by_another_process_fails_ping_and_ingest_until_released(
     })
     .await;
     let mut intruder = sqlx::SqliteConnection::connect(&url(&s.dir)).await.unwrap();
-    sqlx::query("BEGIN EXCLUSIVE").execute(&mut intruder).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut intruder)
+        .await
+        .unwrap();
 
-    assert!(matches!(s.inbox.ping().await, Err(StoreError::Unavailable(_))));
+    assert!(matches!(
+        s.inbox.ping().await,
+        Err(StoreError::Unavailable(_))
+    ));
     let refused = s.inbox.ingest(delivery("d-1", t(0), vec![pr(1)])).await;
-    assert!(matches!(refused, Err(StoreError::Unavailable(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(StoreError::Unavailable(_))),
+        "{refused:?}"
+    );
 
-    sqlx::query("ROLLBACK").execute(&mut intruder).await.unwrap();
+    sqlx::query("ROLLBACK")
+        .execute(&mut intruder)
+        .await
+        .unwrap();
     s.inbox.ping().await.unwrap();
     // Not stored before, so GitHub's redelivery is stored now.
-    assert_eq!(s.inbox.ingest(delivery("d-1", t(1), vec![pr(1)])).await.unwrap(), Ingested::Stored);
+    assert_eq!(
+        s.inbox
+            .ingest(delivery("d-1", t(1), vec![pr(1)]))
+            .await
+            .unwrap(),
+        Ingested::Stored
+    );
 }
 
 #[tokio::test]
 async fn open_refuses_what_is_not_a_usable_database() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.txt");
-    std::fs::write(&text, "this is not a database, just some text that is long enough ".repeat(100)).unwrap();
-    let opened = Inbox::open(&format!("sqlite://{}", text.display()), InboxOptions::default()).await;
+    std::fs::write(
+        &text,
+        "this is not a database, just some text that is long enough ".repeat(100),
+    )
+    .unwrap();
+    let opened = Inbox::open(
+        &format!("sqlite://{}", text.display()),
+        InboxOptions::default(),
+    )
+    .await;
     assert!(opened.is_err());
 
     for url in ["sqlite::memory:", "postgres://localhost/seamguard"] {
         let opened = Inbox::open(url, InboxOptions::default()).await;
-        assert!(matches!(opened, Err(StoreError::InvalidUrl { .. })), "{url}");
+        assert!(
+            matches!(opened, Err(StoreError::InvalidUrl { .. })),
+            "{url}"
+        );
     }
 }
 

@@ -58,7 +58,10 @@ pub(crate) struct WorkRow<'a> {
 /// each key must appear once). An idle row becomes due at the earlier of its
 /// two due times; a leased row keeps its lease and records the trigger in
 /// `rerun_at`.
-pub(crate) async fn upsert(conn: &mut SqliteConnection, rows: &[WorkRow<'_>]) -> Result<(), StoreError> {
+pub(crate) async fn upsert(
+    conn: &mut SqliteConnection,
+    rows: &[WorkRow<'_>],
+) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -162,7 +165,11 @@ pub(crate) enum Finished {
     LeaseLost,
 }
 
-pub(crate) async fn complete(conn: &mut SqliteConnection, key: &str, token: i64) -> Result<Finished, StoreError> {
+pub(crate) async fn complete(
+    conn: &mut SqliteConnection,
+    key: &str,
+    token: i64,
+) -> Result<Finished, StoreError> {
     let rerun = sqlx::query(
         "UPDATE work_items
          SET lease_token = NULL, claimed_at = NULL, due_at = rerun_at, rerun_at = NULL,

@@ -34,13 +34,21 @@ const CHUNKS: [&str; 5] = [
          (SELECT key FROM waiting WHERE updated_at < ?1 LIMIT ?2)",
 ];
 
-pub(crate) async fn prune_chunk(conn: &mut SqliteConnection, cutoff: i64, limit: i64) -> Result<Pruned, StoreError> {
+pub(crate) async fn prune_chunk(
+    conn: &mut SqliteConnection,
+    cutoff: i64,
+    limit: i64,
+) -> Result<Pruned, StoreError> {
     let mut pruned = Pruned {
         removed: 0,
         more: false,
     };
     for sql in CHUNKS {
-        let done = sqlx::query(sql).bind(cutoff).bind(limit).execute(&mut *conn).await?;
+        let done = sqlx::query(sql)
+            .bind(cutoff)
+            .bind(limit)
+            .execute(&mut *conn)
+            .await?;
         pruned.removed += done.rows_affected();
         pruned.more |= done.rows_affected() >= u64::try_from(limit).unwrap_or(0);
     }

@@ -38,18 +38,26 @@ pub(crate) async fn record_merge_attempt(
 
 /// Records `at` as the first sighting of `head` unless one is stored;
 /// returns the stored one.
-pub(crate) async fn first_seen(conn: &mut SqliteConnection, repo: &str, head: &str, at: i64) -> Result<i64, StoreError> {
-    sqlx::query("INSERT INTO first_seen (repo, head, seen_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
-        .bind(repo)
-        .bind(head)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
-    let seen: i64 = sqlx::query_scalar("SELECT seen_at FROM first_seen WHERE repo = ?1 AND head = ?2")
-        .bind(repo)
-        .bind(head)
-        .fetch_one(&mut *conn)
-        .await?;
+pub(crate) async fn first_seen(
+    conn: &mut SqliteConnection,
+    repo: &str,
+    head: &str,
+    at: i64,
+) -> Result<i64, StoreError> {
+    sqlx::query(
+        "INSERT INTO first_seen (repo, head, seen_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    )
+    .bind(repo)
+    .bind(head)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    let seen: i64 =
+        sqlx::query_scalar("SELECT seen_at FROM first_seen WHERE repo = ?1 AND head = ?2")
+            .bind(repo)
+            .bind(head)
+            .fetch_one(&mut *conn)
+            .await?;
     Ok(seen)
 }
 
@@ -119,7 +127,11 @@ pub(crate) async fn set_waiting(
     Ok(())
 }
 
-pub(crate) async fn set_meta(conn: &mut SqliteConnection, key: &str, value: &str) -> Result<(), StoreError> {
+pub(crate) async fn set_meta(
+    conn: &mut SqliteConnection,
+    key: &str,
+    value: &str,
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         .bind(key)
         .bind(value)

@@ -13,7 +13,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::Notify;
 
@@ -162,14 +164,21 @@ impl Inbox {
             due: columns::millis(not_before),
         };
         self.writer
-            .call(true, move |c| async move { queue::upsert(c, &[row.as_row()]).await }.boxed())
+            .call(true, move |c| {
+                async move { queue::upsert(c, &[row.as_row()]).await }.boxed()
+            })
             .await
     }
 
     /// Leases up to `max` items due at `now`, earliest first. Each key is
     /// held by one claim at a time: it is not returned again until the claim
     /// is completed or retried, or `lease` runs out.
-    pub async fn claim(&self, now: DateTime<Utc>, max: usize, lease: Duration) -> Result<Vec<Claim>, StoreError> {
+    pub async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        max: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claim>, StoreError> {
         if max == 0 {
             return Ok(Vec::new());
         }
@@ -178,7 +187,9 @@ impl Inbox {
         let max = i64::try_from(max).unwrap_or(i64::MAX);
         let token = rand::random::<i64>();
         self.writer
-            .call(false, move |c| queue::claim(c, now_ms, max, lease_until, token).boxed())
+            .call(false, move |c| {
+                queue::claim(c, now_ms, max, lease_until, token).boxed()
+            })
             .await
     }
 
@@ -189,7 +200,9 @@ impl Inbox {
         let (key, token) = (claim.key.clone(), claim.token);
         let finished = self
             .writer
-            .call(true, move |c| async move { queue::complete(c, &key, token).await }.boxed())
+            .call(true, move |c| {
+                async move { queue::complete(c, &key, token).await }.boxed()
+            })
             .await?;
         if finished == Finished::LeaseLost {
             tracing::warn!(key = %claim.key, "completed a claim whose lease had been lost; its current holder finishes it");
@@ -200,12 +213,19 @@ impl Inbox {
     /// Gives a claim back to run again no earlier than `not_before` (or
     /// sooner, if a trigger arrived while it ran): `attempts` grows by one
     /// and `reason` is kept for diagnosis. A lost lease changes nothing.
-    pub async fn retry_at(&self, claim: &Claim, not_before: DateTime<Utc>, reason: &str) -> Result<(), StoreError> {
+    pub async fn retry_at(
+        &self,
+        claim: &Claim,
+        not_before: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
         let (key, token, reason) = (claim.key.clone(), claim.token, reason.to_owned());
         let due = columns::millis(not_before);
         let kept = self
             .writer
-            .call(true, move |c| async move { queue::retry(c, &key, token, due, &reason).await }.boxed())
+            .call(true, move |c| {
+                async move { queue::retry(c, &key, token, due, &reason).await }.boxed()
+            })
             .await?;
         if !kept {
             tracing::warn!(key = %claim.key, "retried a claim whose lease had been lost; its current holder decides");
@@ -216,10 +236,11 @@ impl Inbox {
     /// When the next item becomes claimable (a due item, or a lease that
     /// expires), for the dispatcher's sleep; `None` when the queue is empty.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let due: Option<i64> = sqlx::query_scalar("SELECT min(due_at) FROM work_items WHERE due_at < ?1")
-            .bind(PARKED)
-            .fetch_one(&self.reader)
-            .await?;
+        let due: Option<i64> =
+            sqlx::query_scalar("SELECT min(due_at) FROM work_items WHERE due_at < ?1")
+                .bind(PARKED)
+                .fetch_one(&self.reader)
+                .await?;
         due.map(columns::time).transpose()
     }
 
@@ -234,7 +255,9 @@ impl Inbox {
     /// Makes every leased item claimable again. For start-up of the single
     /// process that embeds the store: no worker of a previous run is alive.
     pub async fn release_all_leases(&self) -> Result<u64, StoreError> {
-        self.writer.call(true, |c| queue::release_all(c).boxed()).await
+        self.writer
+            .call(true, |c| queue::release_all(c).boxed())
+            .await
     }
 
     /// Checks that the store can be read and written (`/readyz`).
@@ -270,13 +293,18 @@ impl Inbox {
         .bind(now_ms)
         .fetch_one(&self.reader)
         .await?;
-        let (depth, due, leased) = (columns::count(depth), columns::count(due), columns::count(leased));
+        let (depth, due, leased) = (
+            columns::count(depth),
+            columns::count(due),
+            columns::count(leased),
+        );
         Ok(QueueStats {
             depth,
             due,
             leased,
             scheduled: depth.saturating_sub(due + leased),
-            oldest_due_age: oldest.map(|t| Duration::from_millis(columns::count(now_ms.saturating_sub(t)))),
+            oldest_due_age: oldest
+                .map(|t| Duration::from_millis(columns::count(now_ms.saturating_sub(t)))),
         })
     }
 
@@ -289,7 +317,9 @@ impl Inbox {
         loop {
             let chunk = self
                 .writer
-                .call(false, move |c| retention::prune_chunk(c, cutoff, PRUNE_CHUNK).boxed())
+                .call(false, move |c| {
+                    retention::prune_chunk(c, cutoff, PRUNE_CHUNK).boxed()
+                })
                 .await?;
             removed += chunk.removed;
             if !chunk.more {
@@ -300,22 +330,29 @@ impl Inbox {
 
     /// Whether a delivery with this id is stored.
     pub async fn has_delivery(&self, id: &DeliveryId) -> Result<bool, StoreError> {
-        let found: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = ?1)")
-            .bind(id.as_str())
-            .fetch_one(&self.reader)
-            .await?;
+        let found: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = ?1)")
+                .bind(id.as_str())
+                .fetch_one(&self.reader)
+                .await?;
         Ok(found)
     }
 
     /// Merge attempts recorded on this head of this pull request.
-    pub async fn merge_attempts(&self, repo: &RepoName, pr: PrNumber, head: &CommitSha) -> Result<u32, StoreError> {
-        let attempts: Option<i64> =
-            sqlx::query_scalar("SELECT attempts FROM merge_attempts WHERE repo = ?1 AND pr = ?2 AND head = ?3")
-                .bind(repo.to_string())
-                .bind(columns::id(pr.0))
-                .bind(head.as_str())
-                .fetch_optional(&self.reader)
-                .await?;
+    pub async fn merge_attempts(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+        head: &CommitSha,
+    ) -> Result<u32, StoreError> {
+        let attempts: Option<i64> = sqlx::query_scalar(
+            "SELECT attempts FROM merge_attempts WHERE repo = ?1 AND pr = ?2 AND head = ?3",
+        )
+        .bind(repo.to_string())
+        .bind(columns::id(pr.0))
+        .bind(head.as_str())
+        .fetch_optional(&self.reader)
+        .await?;
         Ok(attempts.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
     }
 
@@ -328,31 +365,45 @@ impl Inbox {
         head: &CommitSha,
         outcome: &str,
     ) -> Result<u32, StoreError> {
-        let (repo, pr, head, outcome) = (repo.to_string(), columns::id(pr.0), head.to_string(), outcome.to_owned());
+        let (repo, pr, head, outcome) = (
+            repo.to_string(),
+            columns::id(pr.0),
+            head.to_string(),
+            outcome.to_owned(),
+        );
         // Only retention reads this time; the wall clock is good enough.
         let at = columns::millis(Utc::now());
         self.writer
             .call(false, move |c| {
-                async move { state::record_merge_attempt(c, &repo, pr, &head, &outcome, at).await }.boxed()
+                async move { state::record_merge_attempt(c, &repo, pr, &head, &outcome, at).await }
+                    .boxed()
             })
             .await
     }
 
     /// When seamguard first saw `head` in `repo`: `now` on the first call,
     /// the stored time on every later one.
-    pub async fn first_seen(&self, repo: &RepoName, head: &CommitSha, now: DateTime<Utc>) -> Result<DateTime<Utc>, StoreError> {
+    pub async fn first_seen(
+        &self,
+        repo: &RepoName,
+        head: &CommitSha,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, StoreError> {
         let (repo, head) = (repo.to_string(), head.to_string());
-        let seen: Option<i64> = sqlx::query_scalar("SELECT seen_at FROM first_seen WHERE repo = ?1 AND head = ?2")
-            .bind(&repo)
-            .bind(&head)
-            .fetch_optional(&self.reader)
-            .await?;
+        let seen: Option<i64> =
+            sqlx::query_scalar("SELECT seen_at FROM first_seen WHERE repo = ?1 AND head = ?2")
+                .bind(&repo)
+                .bind(&head)
+                .fetch_optional(&self.reader)
+                .await?;
         let seen = match seen {
             Some(seen) => seen,
             None => {
                 let at = columns::millis(now);
                 self.writer
-                    .call(false, move |c| async move { state::first_seen(c, &repo, &head, at).await }.boxed())
+                    .call(false, move |c| {
+                        async move { state::first_seen(c, &repo, &head, at).await }.boxed()
+                    })
                     .await?
             }
         };
@@ -369,36 +420,51 @@ impl Inbox {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let (repo, head) = (repo.to_string(), head.to_string());
-        let (id, installation, at) = (columns::id(id.0), columns::id(installation.0), columns::millis(now));
+        let (id, installation, at) = (
+            columns::id(id.0),
+            columns::id(installation.0),
+            columns::millis(now),
+        );
         self.writer
             .call(false, move |c| {
-                async move { state::check_run_opened(c, id, &repo, installation, &head, at).await }.boxed()
+                async move { state::check_run_opened(c, id, &repo, installation, &head, at).await }
+                    .boxed()
             })
             .await
     }
 
     /// Records a check run as completed, with a digest of the output sent,
     /// so an identical update can be skipped next time.
-    pub async fn check_run_completed(&self, id: CheckRunId, output_digest: &str) -> Result<(), StoreError> {
+    pub async fn check_run_completed(
+        &self,
+        id: CheckRunId,
+        output_digest: &str,
+    ) -> Result<(), StoreError> {
         let (id, digest) = (columns::id(id.0), output_digest.to_owned());
         let at = columns::millis(Utc::now());
         self.writer
-            .call(false, move |c| async move { state::check_run_completed(c, id, &digest, at).await }.boxed())
+            .call(false, move |c| {
+                async move { state::check_run_completed(c, id, &digest, at).await }.boxed()
+            })
             .await
     }
 
     /// The digest recorded when this check run was last completed.
     pub async fn check_run_digest(&self, id: CheckRunId) -> Result<Option<String>, StoreError> {
-        let digest: Option<Option<String>> = sqlx::query_scalar("SELECT digest FROM check_runs WHERE id = ?1")
-            .bind(columns::id(id.0))
-            .fetch_optional(&self.reader)
-            .await?;
+        let digest: Option<Option<String>> =
+            sqlx::query_scalar("SELECT digest FROM check_runs WHERE id = ?1")
+                .bind(columns::id(id.0))
+                .fetch_optional(&self.reader)
+                .await?;
         Ok(digest.flatten())
     }
 
     /// Check runs still in progress that were opened before `opened_before`,
     /// oldest first (at most a few hundred per call), for the watchdog.
-    pub async fn stale_check_runs(&self, opened_before: DateTime<Utc>) -> Result<Vec<OpenCheckRun>, StoreError> {
+    pub async fn stale_check_runs(
+        &self,
+        opened_before: DateTime<Utc>,
+    ) -> Result<Vec<OpenCheckRun>, StoreError> {
         let rows: Vec<(i64, String, i64, String, i64)> = sqlx::query_as(
             "SELECT id, repo, installation, head, opened_at FROM check_runs
              WHERE completed_at IS NULL AND opened_at < ?1
@@ -412,9 +478,11 @@ impl Inbox {
             .map(|(id, repo, installation, head, opened_at)| {
                 Ok(OpenCheckRun {
                     id: CheckRunId(columns::unid(id)),
-                    repo: RepoName::from_str(&repo).map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    repo: RepoName::from_str(&repo)
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
                     installation: InstallationId(columns::unid(installation)),
-                    head: CommitSha::from_str(&head).map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    head: CommitSha::from_str(&head)
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
                     opened_at: columns::time(opened_at)?,
                 })
             })
@@ -423,12 +491,23 @@ impl Inbox {
 
     /// Marks `work` as waiting on checks (or not), so the reconciler
     /// re-evaluates it even if the event that should wake it is lost.
-    pub async fn set_waiting(&self, work: &Work, waiting: bool, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn set_waiting(
+        &self,
+        work: &Work,
+        waiting: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let key = work.key();
-        let payload = if waiting { Some(columns::encode_work(work)?) } else { None };
+        let payload = if waiting {
+            Some(columns::encode_work(work)?)
+        } else {
+            None
+        };
         let at = columns::millis(now);
         self.writer
-            .call(false, move |c| async move { state::set_waiting(c, &key, payload.as_deref(), at).await }.boxed())
+            .call(false, move |c| {
+                async move { state::set_waiting(c, &key, payload.as_deref(), at).await }.boxed()
+            })
             .await
     }
 
@@ -445,7 +524,9 @@ impl Inbox {
             match columns::decode_work(&key, &payload) {
                 Ok(work) => works.push(work),
                 // Retention removes it once nobody refreshes it.
-                Err(e) => tracing::warn!(key, error = %e, "skipping a waiting mark whose payload does not decode"),
+                Err(e) => {
+                    tracing::warn!(key, error = %e, "skipping a waiting mark whose payload does not decode")
+                }
             }
         }
         Ok(works)
@@ -463,7 +544,9 @@ impl Inbox {
     pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         let (key, value) = (key.to_owned(), value.to_owned());
         self.writer
-            .call(false, move |c| async move { state::set_meta(c, &key, &value).await }.boxed())
+            .call(false, move |c| {
+                async move { state::set_meta(c, &key, &value).await }.boxed()
+            })
             .await
     }
 
@@ -481,7 +564,9 @@ fn parse_url(url: &str) -> Result<SqliteConnectOptions, StoreError> {
         why: why.to_owned(),
     };
     if !url.starts_with("sqlite:") {
-        return Err(invalid("expected sqlite://PATH (only the embedded SQLite store is built)"));
+        return Err(invalid(
+            "expected sqlite://PATH (only the embedded SQLite store is built)",
+        ));
     }
     if url.contains(":memory:") || url.contains("mode=memory") {
         return Err(invalid(

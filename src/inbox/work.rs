@@ -35,7 +35,10 @@ pub enum Target {
     /// short branch name (`main`, not `refs/heads/main`).
     BaseBranch { name: String },
     /// A merge queue group to check.
-    MergeGroup { head_sha: CommitSha, base_ref: String },
+    MergeGroup {
+        head_sha: CommitSha,
+        base_ref: String,
+    },
 }
 
 impl Work {
@@ -58,7 +61,11 @@ impl Work {
     }
 
     /// Work on the open pull requests based on branch `name`.
-    pub fn base_branch(installation: InstallationId, repo: RepoName, name: impl Into<String>) -> Self {
+    pub fn base_branch(
+        installation: InstallationId,
+        repo: RepoName,
+        name: impl Into<String>,
+    ) -> Self {
         Self {
             installation,
             repo,

@@ -63,7 +63,9 @@ struct Call<T, F> {
 impl<T, F> Job for Call<T, F>
 where
     T: Send + 'static,
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+        + Send
+        + 'static,
 {
     fn run<'a>(&'a mut self, conn: &'a mut SqliteConnection) -> BoxFuture<'a, bool> {
         Box::pin(async move {
@@ -106,7 +108,12 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the writer task on `conn`. `wakeups` is notified after every
     /// commit that may have made work due.
-    pub(crate) fn spawn(conn: SqliteConnection, queue: usize, max_batch: usize, wakeups: Arc<Notify>) -> Self {
+    pub(crate) fn spawn(
+        conn: SqliteConnection,
+        queue: usize,
+        max_batch: usize,
+        wakeups: Arc<Notify>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let (stopped_tx, stopped) = watch::channel(false);
         tokio::spawn(async move {
@@ -128,7 +135,9 @@ impl Writer {
     pub(crate) async fn call<T, F>(&self, wakes: bool, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Call {
@@ -160,7 +169,12 @@ impl Writer {
     }
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Message>, max_batch: usize, wakeups: Arc<Notify>) {
+async fn run(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::Receiver<Message>,
+    max_batch: usize,
+    wakeups: Arc<Notify>,
+) {
     let mut messages = Vec::with_capacity(max_batch);
     let mut closing = false;
     while !closing {
@@ -264,7 +278,10 @@ type DeliveryRow<'a> = (&'a str, &'a str, Option<&'a str>, Option<i64>, i64);
 
 /// Inserts the batch's deliveries; a new one has its work upserted, an id
 /// already stored (or repeated within the batch) is a duplicate.
-async fn store_deliveries(conn: &mut SqliteConnection, batch: &[IngestOp]) -> Result<Vec<Ingested>, StoreError> {
+async fn store_deliveries(
+    conn: &mut SqliteConnection,
+    batch: &[IngestOp],
+) -> Result<Vec<Ingested>, StoreError> {
     if batch.is_empty() {
         return Ok(Vec::new());
     }
@@ -287,7 +304,8 @@ async fn store_deliveries(conn: &mut SqliteConnection, batch: &[IngestOp]) -> Re
             )
         })
         .collect();
-    let rows = serde_json::to_string(&rows).map_err(|e| StoreError::encoding("delivery batch", e))?;
+    let rows =
+        serde_json::to_string(&rows).map_err(|e| StoreError::encoding("delivery batch", e))?;
     let inserted: HashSet<String> = sqlx::query_scalar::<_, String>(
         "INSERT INTO deliveries (id, event, action, installation, received_at)
          SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4
