@@ -250,7 +250,11 @@ mod tests {
 
     #[test]
     fn delivery_ids_are_printable() {
-        assert!("72d3162e-cc78-11e3-81ab-4c9367dc0958".parse::<DeliveryId>().is_ok());
+        assert!(
+            "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+                .parse::<DeliveryId>()
+                .is_ok()
+        );
         assert!("".parse::<DeliveryId>().is_err());
         assert!("a b".parse::<DeliveryId>().is_err());
     }

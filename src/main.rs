@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "seamguard", version, about = "Guards the merge seam of a GitHub repository")]
+#[command(
+    name = "seamguard",
+    version,
+    about = "Guards the merge seam of a GitHub repository"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
