@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
 use seamguard::ids::{DeliveryId, InstallationId, PrNumber, RepoName};
 use seamguard::inbox::{Claim, Inbox, InboxOptions, Ingested, NewDelivery, StoreError, Work};
 use sqlx::Connection;
@@ -547,6 +548,43 @@ async fn wakeups_are_notified_after_an_ingest_commits() {
     tokio::time::timeout(Duration::from_secs(10), wakeups.notified())
         .await
         .expect("notified after ingest");
+}
+
+#[tokio::test]
+async fn only_commits_that_make_work_due_wake_the_dispatcher() {
+    let s = Store::open().await;
+    let inbox = &s.inbox;
+    let wakeups = inbox.wakeups();
+    let woken = || wakeups.notified().now_or_never().is_some();
+
+    inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
+    assert!(woken(), "ingest with work");
+    inbox.ingest(delivery("d-2", t(0), vec![])).await.unwrap();
+    let first = inbox.claim(t(0), 10, LEASE).await.unwrap();
+    assert!(!woken(), "ingest without work, claim");
+
+    inbox
+        .ingest(delivery("d-3", t(1), vec![pr(7)]))
+        .await
+        .unwrap();
+    assert!(woken(), "ingest during a run");
+    inbox.complete(&first[0]).await.unwrap();
+    assert!(woken(), "complete with a rerun");
+
+    let second = inbox.claim(t(1), 10, LEASE).await.unwrap();
+    inbox.complete(&second[0]).await.unwrap();
+    assert!(!woken(), "complete that deletes");
+
+    inbox.enqueue(pr(8), t(9)).await.unwrap();
+    assert!(woken(), "enqueue");
+    let third = inbox.claim(t(9), 10, LEASE).await.unwrap();
+    inbox.retry_at(&third[0], t(20), "later").await.unwrap();
+    assert!(woken(), "retry");
+    inbox.set_meta("k", "v").await.unwrap();
+    assert!(!woken(), "state writes");
 }
 
 #[tokio::test]

@@ -164,7 +164,7 @@ impl Inbox {
             due: columns::millis(not_before),
         };
         self.writer
-            .call(true, move |c| {
+            .call(always, move |c| {
                 async move { queue::upsert(c, &[row.as_row()]).await }.boxed()
             })
             .await
@@ -187,7 +187,7 @@ impl Inbox {
         let max = i64::try_from(max).unwrap_or(i64::MAX);
         let token = rand::random::<i64>();
         self.writer
-            .call(false, move |c| {
+            .call(never, move |c| {
                 queue::claim(c, now_ms, max, lease_until, token).boxed()
             })
             .await
@@ -200,9 +200,10 @@ impl Inbox {
         let (key, token) = (claim.key.clone(), claim.token);
         let finished = self
             .writer
-            .call(true, move |c| {
-                async move { queue::complete(c, &key, token).await }.boxed()
-            })
+            .call(
+                |finished| *finished == Finished::Rerun,
+                move |c| async move { queue::complete(c, &key, token).await }.boxed(),
+            )
             .await?;
         if finished == Finished::LeaseLost {
             tracing::warn!(key = %claim.key, "completed a claim whose lease had been lost; its current holder finishes it");
@@ -223,9 +224,10 @@ impl Inbox {
         let due = columns::millis(not_before);
         let kept = self
             .writer
-            .call(true, move |c| {
-                async move { queue::retry(c, &key, token, due, &reason).await }.boxed()
-            })
+            .call(
+                |kept| *kept,
+                move |c| async move { queue::retry(c, &key, token, due, &reason).await }.boxed(),
+            )
             .await?;
         if !kept {
             tracing::warn!(key = %claim.key, "retried a claim whose lease had been lost; its current holder decides");
@@ -244,8 +246,9 @@ impl Inbox {
         due.map(columns::time).transpose()
     }
 
-    /// Notified after each commit that may have made work due (ingest,
-    /// enqueue, complete, retry, release). Meant for one dispatcher:
+    /// Notified after each commit that made work due: an ingest with work,
+    /// an enqueue, a complete that keeps its item for a rerun, a retry, a
+    /// release. Meant for one dispatcher:
     /// `notify_one` keeps a permit when nobody waits, so a wake-up between
     /// an empty claim and the wait is not lost.
     pub fn wakeups(&self) -> Arc<Notify> {
@@ -256,7 +259,7 @@ impl Inbox {
     /// process that embeds the store: no worker of a previous run is alive.
     pub async fn release_all_leases(&self) -> Result<u64, StoreError> {
         self.writer
-            .call(true, |c| queue::release_all(c).boxed())
+            .call(|released| *released > 0, |c| queue::release_all(c).boxed())
             .await
     }
 
@@ -270,7 +273,7 @@ impl Inbox {
             .await?;
         // A round trip through the writer: its batch takes the write lock.
         self.writer
-            .call(false, |c| {
+            .call(never, |c| {
                 async move {
                     sqlx::query("SELECT 1").execute(c).await?;
                     Ok(())
@@ -317,7 +320,7 @@ impl Inbox {
         loop {
             let chunk = self
                 .writer
-                .call(false, move |c| {
+                .call(never, move |c| {
                     retention::prune_chunk(c, cutoff, PRUNE_CHUNK).boxed()
                 })
                 .await?;
@@ -374,7 +377,7 @@ impl Inbox {
         // Only retention reads this time; the wall clock is good enough.
         let at = columns::millis(Utc::now());
         self.writer
-            .call(false, move |c| {
+            .call(never, move |c| {
                 async move { state::record_merge_attempt(c, &repo, pr, &head, &outcome, at).await }
                     .boxed()
             })
@@ -401,7 +404,7 @@ impl Inbox {
             None => {
                 let at = columns::millis(now);
                 self.writer
-                    .call(false, move |c| {
+                    .call(never, move |c| {
                         async move { state::first_seen(c, &repo, &head, at).await }.boxed()
                     })
                     .await?
@@ -426,7 +429,7 @@ impl Inbox {
             columns::millis(now),
         );
         self.writer
-            .call(false, move |c| {
+            .call(never, move |c| {
                 async move { state::check_run_opened(c, id, &repo, installation, &head, at).await }
                     .boxed()
             })
@@ -443,7 +446,7 @@ impl Inbox {
         let (id, digest) = (columns::id(id.0), output_digest.to_owned());
         let at = columns::millis(Utc::now());
         self.writer
-            .call(false, move |c| {
+            .call(never, move |c| {
                 async move { state::check_run_completed(c, id, &digest, at).await }.boxed()
             })
             .await
@@ -505,7 +508,7 @@ impl Inbox {
         };
         let at = columns::millis(now);
         self.writer
-            .call(false, move |c| {
+            .call(never, move |c| {
                 async move { state::set_waiting(c, &key, payload.as_deref(), at).await }.boxed()
             })
             .await
@@ -544,7 +547,7 @@ impl Inbox {
     pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         let (key, value) = (key.to_owned(), value.to_owned());
         self.writer
-            .call(false, move |c| {
+            .call(never, move |c| {
                 async move { state::set_meta(c, &key, &value).await }.boxed()
             })
             .await
@@ -556,6 +559,16 @@ impl Inbox {
         self.writer.close().await;
         self.reader.close().await;
     }
+}
+
+/// For writes that never make work due.
+fn never<T>(_: &T) -> bool {
+    false
+}
+
+/// For writes that may always make work due.
+fn always<T>(_: &T) -> bool {
+    true
 }
 
 fn parse_url(url: &str) -> Result<SqliteConnectOptions, StoreError> {

@@ -43,11 +43,17 @@ pub(crate) struct IngestOp {
     pub work: Vec<NewWork>,
 }
 
+/// How a [`Job`] ran.
+enum Ran {
+    /// Failed: its savepoint must be rolled back.
+    Failed,
+    /// Succeeded; `wakes` when it may have made work due.
+    Done { wakes: bool },
+}
+
 /// A write other than an ingest, run inside the batch transaction.
 trait Job: Send {
-    /// Runs the write; `false` when it failed and its savepoint must be
-    /// rolled back.
-    fn run<'a>(&'a mut self, conn: &'a mut SqliteConnection) -> BoxFuture<'a, bool>;
+    fn run<'a>(&'a mut self, conn: &'a mut SqliteConnection) -> BoxFuture<'a, Ran>;
     /// Answers the caller once the batch has committed (or failed).
     fn settle(self: Box<Self>, batch: Result<(), StoreError>);
 }
@@ -56,6 +62,7 @@ trait Job: Send {
 /// after the commit.
 struct Call<T, F> {
     f: Option<F>,
+    wakes: fn(&T) -> bool,
     out: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
@@ -67,16 +74,21 @@ where
         + Send
         + 'static,
 {
-    fn run<'a>(&'a mut self, conn: &'a mut SqliteConnection) -> BoxFuture<'a, bool> {
+    fn run<'a>(&'a mut self, conn: &'a mut SqliteConnection) -> BoxFuture<'a, Ran> {
         Box::pin(async move {
             let out = match self.f.take() {
                 Some(f) => f(conn).await,
                 // Run twice would be a writer bug; answer rather than panic.
                 None => Err(StoreError::Closed),
             };
-            let ok = out.is_ok();
+            let ran = match &out {
+                Ok(value) => Ran::Done {
+                    wakes: (self.wakes)(value),
+                },
+                Err(_) => Ran::Failed,
+            };
             self.out = Some(out);
-            ok
+            ran
         })
     }
 
@@ -94,7 +106,7 @@ where
 
 enum Message {
     Ingest(IngestOp, oneshot::Sender<Result<Ingested, StoreError>>),
-    Job { job: Box<dyn Job>, wakes: bool },
+    Job(Box<dyn Job>),
     Close,
 }
 
@@ -130,9 +142,9 @@ impl Writer {
     }
 
     /// Runs `f` in the next batch and returns its output once committed.
-    /// `wakes`: a successful `f` may have made work due, so the dispatcher
-    /// is notified after the commit.
-    pub(crate) async fn call<T, F>(&self, wakes: bool, f: F) -> Result<T, StoreError>
+    /// When `wakes` says of the output that work may have become due, the
+    /// dispatcher is notified after the commit.
+    pub(crate) async fn call<T, F>(&self, wakes: fn(&T) -> bool, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
@@ -142,10 +154,11 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Call {
             f: Some(f),
+            wakes,
             out: None,
             reply,
         });
-        self.send(Message::Job { job, wakes }).await?;
+        self.send(Message::Job(job)).await?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -187,7 +200,7 @@ async fn run(
         for message in messages.drain(..) {
             match message {
                 Message::Ingest(op, reply) => ingests.push((op, reply)),
-                Message::Job { job, wakes } => jobs.push((job, wakes)),
+                Message::Job(job) => jobs.push(job),
                 Message::Close => closing = true,
             }
         }
@@ -199,7 +212,7 @@ async fn run(
             Message::Ingest(_, reply) => {
                 let _ = reply.send(Err(StoreError::Closed));
             }
-            Message::Job { job, .. } => job.settle(Err(StoreError::Closed)),
+            Message::Job(job) => job.settle(Err(StoreError::Closed)),
             Message::Close => {}
         }
     }
@@ -213,7 +226,7 @@ type IngestReply = oneshot::Sender<Result<Ingested, StoreError>>;
 async fn commit_batch(
     conn: &mut SqliteConnection,
     ingests: Vec<(IngestOp, IngestReply)>,
-    mut jobs: Vec<(Box<dyn Job>, bool)>,
+    mut jobs: Vec<Box<dyn Job>>,
     wakeups: &Notify,
 ) {
     if ingests.is_empty() && jobs.is_empty() {
@@ -228,7 +241,7 @@ async fn commit_batch(
             for reply in replies {
                 let _ = reply.send(Err(e.clone()));
             }
-            for (job, _) in jobs {
+            for job in jobs {
                 job.settle(Err(e.clone()));
             }
             return;
@@ -242,7 +255,7 @@ async fn commit_batch(
     for (reply, result) in replies.into_iter().zip(ingested) {
         let _ = reply.send(Ok(result));
     }
-    for (job, _) in jobs {
+    for job in jobs {
         job.settle(Ok(()));
     }
 }
@@ -252,7 +265,7 @@ async fn commit_batch(
 async fn execute(
     conn: &mut SqliteConnection,
     ingests: &[IngestOp],
-    jobs: &mut [(Box<dyn Job>, bool)],
+    jobs: &mut [Box<dyn Job>],
 ) -> Result<(Vec<Ingested>, bool), StoreError> {
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let ingested = store_deliveries(&mut tx, ingests).await?;
@@ -260,13 +273,14 @@ async fn execute(
         .iter()
         .zip(&ingested)
         .any(|(op, result)| *result == Ingested::Stored && !op.work.is_empty());
-    for (job, wakes) in jobs.iter_mut() {
+    for job in jobs.iter_mut() {
         let mut savepoint = tx.begin().await?;
-        if job.run(&mut savepoint).await {
-            savepoint.commit().await?;
-            wake |= *wakes;
-        } else {
-            savepoint.rollback().await?;
+        match job.run(&mut savepoint).await {
+            Ran::Done { wakes } => {
+                savepoint.commit().await?;
+                wake |= wakes;
+            }
+            Ran::Failed => savepoint.rollback().await?,
         }
     }
     tx.commit().await?;
@@ -365,5 +379,116 @@ impl<'a> Coalesced<'a> {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt;
+    use sqlx::sqlite::SqliteConnectOptions;
+
+    use super::*;
+
+    async fn writer() -> (tempfile::TempDir, Writer, Arc<Notify>) {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SqliteConnectOptions::new()
+            .filename(dir.path().join("w.db"))
+            .create_if_missing(true);
+        let mut conn = SqliteConnection::connect_with(&opts).await.unwrap();
+        sqlx::query("CREATE TABLE t (v INTEGER NOT NULL)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let wakeups = Arc::new(Notify::new());
+        (dir, Writer::spawn(conn, 16, 16, wakeups.clone()), wakeups)
+    }
+
+    fn insert(
+        v: Option<i64>,
+    ) -> impl for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<u64, StoreError>>
+    {
+        move |c| {
+            async move {
+                let done = sqlx::query("INSERT INTO t (v) VALUES (?1)")
+                    .bind(v)
+                    .execute(&mut *c)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+            .boxed()
+        }
+    }
+
+    fn count()
+    -> impl for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<i64, StoreError>> {
+        |c| {
+            async move {
+                Ok(sqlx::query_scalar("SELECT count(*) FROM t")
+                    .fetch_one(&mut *c)
+                    .await?)
+            }
+            .boxed()
+        }
+    }
+
+    /// Writes a row, then fails: a half-done write.
+    fn half_done()
+    -> impl for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<u64, StoreError>> {
+        |c| {
+            async move {
+                sqlx::query("INSERT INTO t (v) VALUES (100)")
+                    .execute(&mut *c)
+                    .await?;
+                sqlx::query("INSERT INTO t (v) VALUES (NULL)")
+                    .execute(&mut *c)
+                    .await?;
+                Ok(2)
+            }
+            .boxed()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_is_rolled_back_alone() {
+        let (_dir, writer, _) = writer().await;
+        // Sent together, so they share one batch (the writer task has not
+        // run yet on this single-threaded runtime).
+        let (ok, failed, also_ok) = tokio::join!(
+            writer.call(|_| false, insert(Some(1))),
+            writer.call(|_| false, half_done()),
+            writer.call(|_| false, insert(Some(2))),
+        );
+        assert_eq!(ok.unwrap(), 1);
+        assert!(
+            matches!(failed, Err(StoreError::Unavailable(_))),
+            "{failed:?}"
+        );
+        assert_eq!(also_ok.unwrap(), 1);
+        // Both good rows, and nothing of the half-done write.
+        assert_eq!(writer.call(|_| false, count()).await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_dispatcher_is_woken_only_when_a_write_says_so() {
+        let (_dir, writer, wakeups) = writer().await;
+        writer.call(|_| false, insert(Some(1))).await.unwrap();
+        assert!(wakeups.notified().now_or_never().is_none());
+        writer.call(|n| *n > 0, insert(Some(2))).await.unwrap();
+        assert!(wakeups.notified().now_or_never().is_some());
+        // A failed write wakes nobody, whatever it would have said.
+        writer.call(|_| true, insert(None)).await.unwrap_err();
+        assert!(wakeups.notified().now_or_never().is_none());
+    }
+
+    #[tokio::test]
+    async fn writes_after_close_are_refused() {
+        let (_dir, writer, _) = writer().await;
+        let other = writer.clone();
+        writer.close().await;
+        assert!(other.is_closed());
+        assert!(matches!(
+            other.call(|_| false, count()).await,
+            Err(StoreError::Closed)
+        ));
     }
 }
