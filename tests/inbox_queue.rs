@@ -725,7 +725,7 @@ async fn open_refuses_what_is_not_a_usable_database() {
 #[tokio::test]
 async fn open_creates_the_file_and_reopens_it() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("nested.db");
+    let path = dir.path().join("var/lib/seamguard/inbox.db");
     let url = format!("sqlite://{}", path.display());
     let inbox = Inbox::open(&url, InboxOptions::default()).await.unwrap();
     assert!(path.exists());

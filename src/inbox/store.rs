@@ -95,9 +95,23 @@ impl fmt::Debug for Inbox {
 
 impl Inbox {
     /// Opens the store at `database_url` (`sqlite://path`), creating the file
-    /// if it is missing, switching it to WAL and applying the migrations.
+    /// and its directory if missing, switching it to WAL and applying the
+    /// migrations.
     pub async fn open(database_url: &str, opts: InboxOptions) -> Result<Inbox, StoreError> {
         let base = parse_url(database_url)?.busy_timeout(opts.busy_timeout);
+        // SQLite creates the file but not its directory.
+        if let Some(dir) = base
+            .get_filename()
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| StoreError::InvalidUrl {
+                    url: database_url.to_owned(),
+                    why: format!("cannot create {}: {e}", dir.display()),
+                })?;
+        }
 
         let write = base
             .clone()

@@ -53,6 +53,7 @@ enum Ran {
 
 /// A write other than an ingest, run inside the batch transaction.
 trait Job: Send {
+    /// Runs the write, keeping its output until [`Job::settle`].
     fn run<'a>(&'a mut self, conn: &'a mut SqliteConnection) -> BoxFuture<'a, Ran>;
     /// Answers the caller once the batch has committed (or failed).
     fn settle(self: Box<Self>, batch: Result<(), StoreError>);
