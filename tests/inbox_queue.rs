@@ -729,6 +729,12 @@ async fn open_creates_the_file_and_reopens_it() {
     let url = format!("sqlite://{}", path.display());
     let inbox = Inbox::open(&url, InboxOptions::default()).await.unwrap();
     assert!(path.exists());
+    let mut look = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut look)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
     inbox.set_meta("cursor", "17").await.unwrap();
     inbox.close().await;
     let again = Inbox::open(&url, InboxOptions::default()).await.unwrap();
