@@ -58,10 +58,10 @@ async fn run(quick: bool) {
         );
         bench.finish().await;
     }
+    let seconds = if quick { 2 } else { 5 };
     for rate in [1_000u64, 5_000, 10_000] {
-        let seconds = if quick { 2 } else { 5 };
         let bench = Bench::open().await;
-        let (elapsed, latencies) = bench.open_loop(rate, seconds).await;
+        let (elapsed, latencies) = bench.open_loop(rate, seconds, 0).await;
         report(
             &format!("open loop, {rate}/s"),
             latencies.len(),
@@ -70,7 +70,28 @@ async fn run(quick: bool) {
         );
         bench.finish().await;
     }
+    if !quick {
+        // A store that already holds a retention window's worth of
+        // deliveries: the deduplication index is large and written at
+        // random places.
+        let bench = Bench::open().await;
+        bench.closed_loop(512, STEADY_STATE).await;
+        for (round, rate) in [1_000u64, 5_000].into_iter().enumerate() {
+            let first_id = (STEADY_STATE * (round + 1)) as u64;
+            let (elapsed, latencies) = bench.open_loop(rate, seconds, first_id).await;
+            let name = format!("open loop, {rate}/s, 1M stored");
+            report(&name, latencies.len(), elapsed, latencies);
+        }
+        println!(
+            "store size after {STEADY_STATE} deliveries: {} MiB",
+            bench.size_mib()
+        );
+        bench.finish().await;
+    }
 }
+
+/// Deliveries already stored for the steady-state scenario.
+const STEADY_STATE: usize = 1_000_000;
 
 struct Bench {
     dir: PathBuf,
@@ -118,7 +139,20 @@ impl Bench {
         (start.elapsed(), latencies)
     }
 
-    async fn open_loop(&self, rate: u64, seconds: u64) -> (Duration, Vec<Duration>) {
+    fn size_mib(&self) -> u64 {
+        let bytes: u64 = std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0);
+        bytes >> 20
+    }
+
+    /// `first_id` keeps ids apart from those already stored.
+    async fn open_loop(&self, rate: u64, seconds: u64, first_id: u64) -> (Duration, Vec<Duration>) {
         const TICK: Duration = Duration::from_millis(1);
         let per_tick = rate / 1_000;
         let ticks = seconds * 1_000;
@@ -126,7 +160,7 @@ impl Bench {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut inflight = JoinSet::new();
         let start = Instant::now();
-        let mut n = 0u64;
+        let mut n = first_id;
         for _ in 0..ticks {
             let scheduled = interval.tick().await.into_std();
             for _ in 0..per_tick {
@@ -139,7 +173,7 @@ impl Bench {
                 });
             }
         }
-        let mut latencies = Vec::with_capacity(n as usize);
+        let mut latencies = Vec::with_capacity((n - first_id) as usize);
         while let Some(done) = inflight.join_next().await {
             latencies.push(done.expect("delivery"));
         }
@@ -150,9 +184,7 @@ impl Bench {
 async fn ingest(inbox: &Inbox, n: u64) {
     let repo: RepoName = "acme/app".parse().expect("repo");
     let delivery = NewDelivery {
-        id: format!("{n:08x}-cc78-11e3-81ab-4c9367dc0958")
-            .parse()
-            .expect("id"),
+        id: guid(n).parse().expect("id"),
         event: "check_run".into(),
         action: Some("completed".into()),
         installation: Some(InstallationId(42)),
@@ -161,6 +193,22 @@ async fn ingest(inbox: &Inbox, n: u64) {
     };
     let stored = inbox.ingest(delivery).await.expect("ingest");
     assert_eq!(stored, Ingested::Stored);
+}
+
+/// A GUID-shaped id in no particular order, as GitHub's are: ids that
+/// arrive in key order would flatter the deduplication index.
+fn guid(n: u64) -> String {
+    // SplitMix64's finaliser is a bijection; `n` in the tail keeps ids unique.
+    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    format!(
+        "{:08x}-{:04x}-11e3-81ab-{:012x}",
+        z >> 32,
+        (z >> 16) & 0xffff,
+        n
+    )
 }
 
 fn report(name: &str, count: usize, elapsed: Duration, mut latencies: Vec<Duration>) {
