@@ -1,30 +1,43 @@
-//! The durable inbox (placeholder types until the store lands).
+//! The durable inbox: deliveries, work items, leases, schedules and the
+//! small per-PR state the engine keeps between evaluations.
+//!
+//! **Nothing acknowledged is lost.** [`Inbox::ingest`] returns only after
+//! the delivery and its work items are committed and fsync'd. One writer
+//! task owns the only write connection and commits whatever is queued as one
+//! transaction (group commit), so durability costs one fsync per batch, not
+//! per delivery. Reads use a separate small pool; in WAL mode they never
+//! block the writer.
+//!
+//! **Triggers coalesce; one worker per key.** A delivery becomes [`Work`]
+//! items keyed by [`Work::key`] (a pull request, a SHA, a branch). Many
+//! triggers for one key are one row. [`Inbox::claim`] leases rows; a leased
+//! key is not handed out again until the claim is completed, retried, or
+//! its lease expires (a crashed worker). A trigger that arrives during a
+//! run marks the row to run again, so [`Inbox::complete`] keeps it instead
+//! of deleting it: no trigger is lost to the race between "evaluation read
+//! GitHub" and "evaluation finished". Leases carry a token, so a worker
+//! whose lease expired cannot complete the new holder's run.
+//!
+//! **Time is an argument.** Everything that compares times takes `now`, so
+//! tests move the clock instead of sleeping.
+//!
+//! **A narrow interface.** [`Inbox`] is a concrete type whose methods are
+//! each a small transaction on plain tables. A server database for several
+//! replicas can provide the same methods: `claim` becomes an
+//! `UPDATE … WHERE key IN (SELECT … FOR UPDATE SKIP LOCKED)`, the lease
+//! token already makes finishing safe across processes, and group commit
+//! becomes the database's own. Only [`Inbox::release_all_leases`] is
+//! specific to one embedded process (with replicas, expiry alone recovers).
 
-use serde::{Deserialize, Serialize};
+mod columns;
+mod error;
+mod queue;
+mod retention;
+mod state;
+mod store;
+mod work;
+mod writer;
 
-use crate::ids::{CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Work {
-    pub installation: InstallationId,
-    pub repo: RepoName,
-    pub target: Target,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Target {
-    Pr { number: PrNumber },
-    Commit { sha: CommitSha },
-    BaseBranch { name: String },
-    MergeGroup { head_sha: CommitSha, base_ref: String },
-}
-
-#[derive(Debug, Clone)]
-pub struct NewDelivery {
-    pub id: DeliveryId,
-    pub event: String,
-    pub action: Option<String>,
-    pub installation: Option<InstallationId>,
-    pub work: Vec<Work>,
-}
+pub use error::StoreError;
+pub use store::{Inbox, InboxOptions};
+pub use work::{Claim, Ingested, NewDelivery, OpenCheckRun, QueueStats, Target, Work};

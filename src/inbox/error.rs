@@ -1,0 +1,59 @@
+//! The one error the store returns.
+//!
+//! Callers rarely branch on the kind: the HTTP layer answers 503 for any of
+//! them (GitHub may then redeliver), and a worker leaves its claim to expire.
+//! The variants exist so logs and `/readyz` say *why*. The error is `Clone`
+//! because one failed group commit answers every caller in the batch.
+
+use std::sync::Arc;
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed: I/O error, disk full, locked by
+    /// another process beyond the busy timeout, corrupt file.
+    #[error("store unavailable: {0}")]
+    Unavailable(#[source] Arc<sqlx::Error>),
+    /// The schema could not be brought up to date at open.
+    #[error("store migration failed: {0}")]
+    Migration(#[source] Arc<sqlx::migrate::MigrateError>),
+    /// [`Inbox::close`](super::Inbox::close) was called, or the writer stopped.
+    #[error("store is closed")]
+    Closed,
+    /// `DATABASE_URL` does not name a usable SQLite database.
+    #[error("invalid database url {url:?}: {why}")]
+    InvalidUrl { url: String, why: String },
+    /// A stored record could not be encoded or decoded (a bug, or a row
+    /// written by an incompatible version).
+    #[error("stored record {what}: {source}")]
+    Encoding {
+        what: String,
+        #[source]
+        source: Arc<serde_json::Error>,
+    },
+    /// A stored value does not read back (a timestamp no clock can show, a
+    /// repository name that does not parse).
+    #[error("stored value is invalid: {0}")]
+    Invalid(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Unavailable(Arc::new(e))
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Self::Migration(Arc::new(e))
+    }
+}
+
+impl StoreError {
+    pub(crate) fn encoding(what: impl Into<String>, source: serde_json::Error) -> Self {
+        Self::Encoding {
+            what: what.into(),
+            source: Arc::new(source),
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! What the inbox holds: deliveries coming in and the work items they become.
+//!
+//! A [`Work`] names *what* to evaluate, never *why*: two triggers for the same
+//! pull request are the same work, and [`Work::key`] is how the store sees
+//! that. Keys are stable strings so they survive restarts and releases, and
+//! they never collide across kinds: a repository name holds none of `#`, `@`
+//! or `:`, and git refuses `:` in a branch name (`git check-ref-format`), so
+//! `acme/app:mg:<sha>` can never also be a branch key.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
+
+/// One thing to evaluate in one repository, on behalf of one installation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Work {
+    pub installation: InstallationId,
+    pub repo: RepoName,
+    pub target: Target,
+}
+
+/// What in the repository a [`Work`] is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    /// Evaluate one pull request.
+    Pr { number: PrNumber },
+    /// A status or check event without PR numbers: find the open PRs whose
+    /// head is this SHA, then evaluate each.
+    Commit { sha: CommitSha },
+    /// A push to a branch: re-evaluate the open PRs based on it. `name` is the
+    /// short branch name (`main`, not `refs/heads/main`).
+    BaseBranch { name: String },
+    /// A merge queue group to check.
+    MergeGroup {
+        head_sha: CommitSha,
+        base_ref: String,
+    },
+}
+
+impl Work {
+    /// Work on one pull request.
+    pub fn pr(installation: InstallationId, repo: RepoName, number: PrNumber) -> Self {
+        Self {
+            installation,
+            repo,
+            target: Target::Pr { number },
+        }
+    }
+
+    /// Work on the pull requests whose head is `sha`.
+    pub fn commit(installation: InstallationId, repo: RepoName, sha: CommitSha) -> Self {
+        Self {
+            installation,
+            repo,
+            target: Target::Commit { sha },
+        }
+    }
+
+    /// Work on the open pull requests based on branch `name`.
+    pub fn base_branch(
+        installation: InstallationId,
+        repo: RepoName,
+        name: impl Into<String>,
+    ) -> Self {
+        Self {
+            installation,
+            repo,
+            target: Target::BaseBranch { name: name.into() },
+        }
+    }
+
+    /// The coalescing key: triggers with the same key are one work item.
+    ///
+    /// `acme/app#7`, `acme/app@<sha>`, `acme/app:main`, `acme/app:mg:<sha>`.
+    /// The installation is not part of the key: a reinstalled app still means
+    /// the same pull request.
+    pub fn key(&self) -> String {
+        let repo = &self.repo;
+        match &self.target {
+            Target::Pr { number } => format!("{repo}#{}", number.0),
+            Target::Commit { sha } => format!("{repo}@{sha}"),
+            Target::BaseBranch { name } => format!("{repo}:{name}"),
+            Target::MergeGroup { head_sha, .. } => format!("{repo}:mg:{head_sha}"),
+        }
+    }
+}
+
+/// A verified webhook delivery, reduced to what the store keeps.
+///
+/// The raw body is not stored: the work items carry everything the engine
+/// needs, and keeping ingest small is what makes the 202 fast.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewDelivery {
+    /// `X-GitHub-Delivery`; GitHub's redeliveries reuse it.
+    pub id: DeliveryId,
+    /// `X-GitHub-Event`, e.g. `pull_request`.
+    pub event: String,
+    /// The payload's `action`, where it has one.
+    pub action: Option<String>,
+    pub installation: Option<InstallationId>,
+    /// When the delivery arrived; its work items are due from then, and
+    /// retention ages the delivery from then.
+    pub received_at: DateTime<Utc>,
+    /// What this delivery asks to evaluate (may be empty, e.g. `ping`).
+    pub work: Vec<Work>,
+}
+
+/// The answer to [`Inbox::ingest`](super::Inbox::ingest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ingested {
+    /// Stored durably for the first time: answer 202.
+    Stored,
+    /// This delivery id was already stored (within the retention window):
+    /// answer 200 and do nothing.
+    Duplicate,
+}
+
+/// A work item leased to one worker.
+///
+/// Hand it back with [`Inbox::complete`](super::Inbox::complete) or
+/// [`Inbox::retry_at`](super::Inbox::retry_at). Until then, or until
+/// `lease_until` passes, nobody else can claim the same key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub work: Work,
+    pub key: String,
+    /// Earlier runs of this item that did not complete: `retry_at` calls,
+    /// expired leases and leases released after a crash. Zero on a first run.
+    pub attempts: u32,
+    /// The lease ends here; after it, another worker may claim the item.
+    pub lease_until: DateTime<Utc>,
+    /// Identifies this lease, so a stale claim cannot finish someone else's.
+    pub(crate) token: i64,
+}
+
+/// How full the queue is, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueStats {
+    /// All work items, whatever their state.
+    pub depth: u64,
+    /// Items claimable now (including those whose lease has expired).
+    pub due: u64,
+    /// Items held under a live lease.
+    pub leased: u64,
+    /// Items waiting for a future `not_before`.
+    pub scheduled: u64,
+    /// How long the longest-waiting due item has been due; `None` when
+    /// nothing is due.
+    pub oldest_due_age: Option<Duration>,
+}
+
+/// A check run seamguard opened and has not completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenCheckRun {
+    pub id: CheckRunId,
+    pub repo: RepoName,
+    pub installation: InstallationId,
+    pub head: CommitSha,
+    pub opened_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> RepoName {
+        "acme/app".parse().unwrap()
+    }
+
+    fn sha() -> CommitSha {
+        "6dcb09b5b57875f334f61aebed695e2e4193db5e".parse().unwrap()
+    }
+
+    #[test]
+    fn keys_name_the_target() {
+        let inst = InstallationId(1);
+        let cases = [
+            (Work::pr(inst, repo(), PrNumber(7)), "acme/app#7"),
+            (
+                Work::commit(inst, repo(), sha()),
+                "acme/app@6dcb09b5b57875f334f61aebed695e2e4193db5e",
+            ),
+            (Work::base_branch(inst, repo(), "main"), "acme/app:main"),
+            (
+                Work {
+                    installation: inst,
+                    repo: repo(),
+                    target: Target::MergeGroup {
+                        head_sha: sha(),
+                        base_ref: "main".into(),
+                    },
+                },
+                "acme/app:mg:6dcb09b5b57875f334f61aebed695e2e4193db5e",
+            ),
+        ];
+        for (work, key) in cases {
+            assert_eq!(work.key(), key, "{work:?}");
+        }
+    }
+
+    #[test]
+    fn the_installation_is_not_part_of_the_key() {
+        let a = Work::pr(InstallationId(1), repo(), PrNumber(7));
+        let b = Work::pr(InstallationId(2), repo(), PrNumber(7));
+        assert_eq!(a.key(), b.key());
+    }
+
+    #[test]
+    fn work_serialises_with_a_kind_tag_and_round_trips() {
+        let work = Work::pr(InstallationId(42), repo(), PrNumber(7));
+        let json = serde_json::to_string(&work).unwrap();
+        assert_eq!(
+            json,
+            r#"{"installation":42,"repo":"acme/app","target":{"kind":"pr","number":7}}"#
+        );
+        assert_eq!(serde_json::from_str::<Work>(&json).unwrap(), work);
+
+        let mg = Work {
+            installation: InstallationId(42),
+            repo: repo(),
+            target: Target::MergeGroup {
+                head_sha: sha(),
+                base_ref: "main".into(),
+            },
+        };
+        let json = serde_json::to_string(&mg).unwrap();
+        assert!(json.contains(r#""kind":"merge_group""#), "{json}");
+        assert_eq!(serde_json::from_str::<Work>(&json).unwrap(), mg);
+    }
+}

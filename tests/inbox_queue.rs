@@ -1,0 +1,742 @@
+//! The inbox as a queue: deduplication, coalescing, leases, retries,
+//! restarts and retention, against a real SQLite file in a temp directory.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use seamguard::ids::{DeliveryId, InstallationId, PrNumber, RepoName};
+use seamguard::inbox::{Claim, Inbox, InboxOptions, Ingested, NewDelivery, StoreError, Work};
+use sqlx::Connection;
+use tempfile::TempDir;
+
+const LEASE: Duration = Duration::from_secs(60);
+
+struct Store {
+    dir: TempDir,
+    inbox: Inbox,
+}
+
+impl Store {
+    async fn open() -> Self {
+        Self::open_with(InboxOptions::default()).await
+    }
+
+    async fn open_with(opts: InboxOptions) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Inbox::open(&url(&dir), opts).await.unwrap();
+        Self { dir, inbox }
+    }
+}
+
+fn url(dir: &TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("inbox.db").display())
+}
+
+/// A fixed clock: `t(s)` is `s` seconds after an arbitrary epoch.
+fn t(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+}
+
+fn pr(n: u64) -> Work {
+    Work::pr(InstallationId(42), "acme/app".parse().unwrap(), PrNumber(n))
+}
+
+fn delivery(id: &str, at: DateTime<Utc>, work: Vec<Work>) -> NewDelivery {
+    NewDelivery {
+        id: id.parse::<DeliveryId>().unwrap(),
+        event: "pull_request".into(),
+        action: Some("synchronize".into()),
+        installation: Some(InstallationId(42)),
+        received_at: at,
+        work,
+    }
+}
+
+fn keys(claims: &[Claim]) -> Vec<&str> {
+    claims.iter().map(|c| c.key.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_is_acknowledged_but_not_enqueued_again() {
+    let s = Store::open().await;
+    let inbox = &s.inbox;
+
+    assert_eq!(
+        inbox
+            .ingest(delivery("d-1", t(0), vec![pr(7)]))
+            .await
+            .unwrap(),
+        Ingested::Stored
+    );
+    assert_eq!(
+        inbox
+            .ingest(delivery("d-1", t(1), vec![pr(7)]))
+            .await
+            .unwrap(),
+        Ingested::Duplicate
+    );
+    assert!(inbox.has_delivery(&"d-1".parse().unwrap()).await.unwrap());
+    assert!(!inbox.has_delivery(&"d-2".parse().unwrap()).await.unwrap());
+    assert_eq!(inbox.queue_stats(t(1)).await.unwrap().depth, 1);
+
+    let claims = inbox.claim(t(1), 10, LEASE).await.unwrap();
+    assert_eq!(keys(&claims), ["acme/app#7"]);
+    assert_eq!(claims[0].work, pr(7));
+    assert_eq!(claims[0].attempts, 0);
+    inbox.complete(&claims[0]).await.unwrap();
+
+    // GitHub's redelivery of an evaluated delivery reuses its id: nothing to do.
+    assert_eq!(
+        inbox
+            .ingest(delivery("d-1", t(2), vec![pr(7)]))
+            .await
+            .unwrap(),
+        Ingested::Duplicate
+    );
+    assert!(inbox.claim(t(2), 10, LEASE).await.unwrap().is_empty());
+    assert_eq!(inbox.queue_stats(t(2)).await.unwrap().depth, 0);
+}
+
+#[tokio::test]
+async fn a_duplicate_inside_one_batch_is_stored_once() {
+    let s = Store::open().await;
+    let results = futures::future::join_all(
+        (0..20).map(|_| s.inbox.ingest(delivery("same", t(0), vec![pr(1)]))),
+    )
+    .await;
+    let stored = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Ingested::Stored)))
+        .count();
+    let duplicates = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Ingested::Duplicate)))
+        .count();
+    assert_eq!((stored, duplicates), (1, 19));
+}
+
+#[tokio::test]
+async fn a_delivery_without_work_is_only_recorded() {
+    let s = Store::open().await;
+    assert_eq!(
+        s.inbox
+            .ingest(delivery("ping", t(0), vec![]))
+            .await
+            .unwrap(),
+        Ingested::Stored
+    );
+    assert!(
+        s.inbox
+            .has_delivery(&"ping".parse().unwrap())
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.inbox.queue_stats(t(0)).await.unwrap().depth, 0);
+    assert_eq!(s.inbox.next_due().await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_deliveries_for_one_pr_are_one_work_item() {
+    let s = Store::open().await;
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let inbox = s.inbox.clone();
+            tokio::spawn(async move {
+                inbox
+                    .ingest(delivery(&format!("d-{i}"), t(i % 7), vec![pr(7)]))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), Ingested::Stored);
+    }
+    let stats = s.inbox.queue_stats(t(10)).await.unwrap();
+    assert_eq!((stats.depth, stats.due), (1, 1));
+    // Coalesced to the earliest trigger.
+    assert_eq!(s.inbox.next_due().await.unwrap(), Some(t(0)));
+
+    // Concurrent claimers: exactly one of them gets the item.
+    let claimers: Vec<_> = (0..8)
+        .map(|_| {
+            let inbox = s.inbox.clone();
+            tokio::spawn(async move { inbox.claim(t(10), 10, LEASE).await })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for claimer in claimers {
+        claimed.extend(claimer.await.unwrap().unwrap());
+    }
+    assert_eq!(keys(&claimed), ["acme/app#7"]);
+    assert!(s.inbox.claim(t(11), 10, LEASE).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_keys_are_each_claimed_by_exactly_one_worker() {
+    let s = Store::open().await;
+    let ingests = (0..300).map(|i| {
+        s.inbox
+            .ingest(delivery(&format!("d-{i}"), t(0), vec![pr(i % 100)]))
+    });
+    for result in futures::future::join_all(ingests).await {
+        result.unwrap();
+    }
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let inbox = s.inbox.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let claims = inbox.claim(t(1), 7, LEASE).await.unwrap();
+                    if claims.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(claims.into_iter().map(|c| c.key));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for worker in workers {
+        all.extend(worker.await.unwrap());
+    }
+    let distinct: HashSet<_> = all.iter().collect();
+    assert_eq!(all.len(), 100, "every key claimed once");
+    assert_eq!(distinct.len(), 100);
+}
+
+#[tokio::test]
+async fn a_trigger_during_a_run_keeps_the_item_for_another_run() {
+    let s = Store::open().await;
+    let inbox = &s.inbox;
+    inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
+    let first = inbox.claim(t(1), 10, LEASE).await.unwrap();
+    assert_eq!(keys(&first), ["acme/app#7"]);
+
+    // A check finishes while the evaluation runs.
+    inbox
+        .ingest(delivery("d-2", t(2), vec![pr(7)]))
+        .await
+        .unwrap();
+    assert!(
+        inbox.claim(t(3), 10, LEASE).await.unwrap().is_empty(),
+        "one worker per key"
+    );
+
+    inbox.complete(&first[0]).await.unwrap();
+    assert_eq!(
+        inbox.next_due().await.unwrap(),
+        Some(t(2)),
+        "due from the new trigger"
+    );
+    let second = inbox.claim(t(3), 10, LEASE).await.unwrap();
+    assert_eq!(keys(&second), ["acme/app#7"]);
+    assert_eq!(second[0].attempts, 0, "the first run succeeded");
+
+    inbox.complete(&second[0]).await.unwrap();
+    assert_eq!(inbox.queue_stats(t(4)).await.unwrap().depth, 0);
+}
+
+#[tokio::test]
+async fn a_scheduled_trigger_during_a_run_keeps_its_time() {
+    let s = Store::open().await;
+    let inbox = &s.inbox;
+    inbox.enqueue(pr(7), t(0)).await.unwrap();
+    let claim = inbox.claim(t(0), 1, LEASE).await.unwrap();
+    inbox.enqueue(pr(7), t(300)).await.unwrap();
+    inbox.complete(&claim[0]).await.unwrap();
+    assert!(inbox.claim(t(299), 1, LEASE).await.unwrap().is_empty());
+    assert_eq!(
+        keys(&inbox.claim(t(300), 1, LEASE).await.unwrap()),
+        ["acme/app#7"]
+    );
+}
+
+#[tokio::test]
+async fn an_expired_lease_makes_the_item_claimable_again() {
+    let s = Store::open().await;
+    let inbox = &s.inbox;
+    inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
+    let crashed = inbox.claim(t(0), 10, LEASE).await.unwrap();
+    assert_eq!(crashed[0].lease_until, t(60));
+    assert_eq!(
+        inbox.next_due().await.unwrap(),
+        Some(t(60)),
+        "the dispatcher wakes when the lease ends"
+    );
+
+    let stats = inbox.queue_stats(t(59)).await.unwrap();
+    assert_eq!((stats.leased, stats.due), (1, 0));
+    assert!(inbox.claim(t(59), 10, LEASE).await.unwrap().is_empty());
+
+    let again = inbox.claim(t(60), 10, LEASE).await.unwrap();
+    assert_eq!(keys(&again), ["acme/app#7"]);
+    assert_eq!(again[0].attempts, 1, "the lost run counts as an attempt");
+}
+
+#[tokio::test]
+async fn a_stale_claim_cannot_finish_the_new_holders_run() {
+    let s = Store::open().await;
+    let inbox = &s.inbox;
+    inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
+    let slow = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
+    let fresh = inbox.claim(t(61), 10, LEASE).await.unwrap().remove(0);
+
+    inbox.complete(&slow).await.unwrap();
+    inbox.retry_at(&slow, t(0), "stale").await.unwrap();
+    let stats = inbox.queue_stats(t(62)).await.unwrap();
+    assert_eq!(
+        (stats.depth, stats.leased),
+        (1, 1),
+        "still held by the fresh claim"
+    );
+    assert!(inbox.claim(t(62), 10, LEASE).await.unwrap().is_empty());
+
+    inbox.complete(&fresh).await.unwrap();
+    assert_eq!(inbox.queue_stats(t(62)).await.unwrap().depth, 0);
+}
+
+#[tokio::test]
+async fn retry_at_schedules_the_item_no_earlier_than_asked() {
+    let s = Store::open().await;
+    let inbox = &s.inbox;
+    inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
+    let claim = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
+    inbox
+        .retry_at(&claim, t(30), "Required status check \"test\" is expected.")
+        .await
+        .unwrap();
+
+    assert_eq!(inbox.next_due().await.unwrap(), Some(t(30)));
+    let stats = inbox.queue_stats(t(10)).await.unwrap();
+    assert_eq!((stats.depth, stats.scheduled, stats.due), (1, 1, 0));
+    assert!(inbox.claim(t(29), 10, LEASE).await.unwrap().is_empty());
+
+    let again = inbox.claim(t(30), 10, LEASE).await.unwrap();
+    assert_eq!(keys(&again), ["acme/app#7"]);
+    assert_eq!(again[0].attempts, 1);
+}
+
+#[tokio::test]
+async fn a_trigger_during_a_run_overrides_the_retry_backoff() {
+    let s = Store::open().await;
+    let inbox = &s.inbox;
+    inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
+    let claim = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
+    inbox
+        .ingest(delivery("d-2", t(5), vec![pr(7)]))
+        .await
+        .unwrap();
+    inbox.retry_at(&claim, t(300), "transient").await.unwrap();
+    assert_eq!(
+        keys(&inbox.claim(t(5), 10, LEASE).await.unwrap()),
+        ["acme/app#7"]
+    );
+}
+
+#[tokio::test]
+async fn enqueue_coalesces_to_the_earliest_due_time() {
+    let s = Store::open().await;
+    let inbox = &s.inbox;
+    inbox.enqueue(pr(1), t(100)).await.unwrap();
+    inbox.enqueue(pr(1), t(50)).await.unwrap();
+    inbox.enqueue(pr(1), t(200)).await.unwrap();
+    assert_eq!(inbox.next_due().await.unwrap(), Some(t(50)));
+    assert_eq!(inbox.queue_stats(t(0)).await.unwrap().depth, 1);
+    assert!(inbox.claim(t(49), 10, LEASE).await.unwrap().is_empty());
+    assert_eq!(
+        keys(&inbox.claim(t(50), 10, LEASE).await.unwrap()),
+        ["acme/app#1"]
+    );
+}
+
+#[tokio::test]
+async fn claims_come_earliest_first_and_at_most_max() {
+    let s = Store::open().await;
+    let inbox = &s.inbox;
+    inbox.enqueue(pr(3), t(3)).await.unwrap();
+    inbox.enqueue(pr(1), t(1)).await.unwrap();
+    inbox.enqueue(pr(2), t(2)).await.unwrap();
+    assert!(inbox.claim(t(9), 0, LEASE).await.unwrap().is_empty());
+    assert_eq!(
+        keys(&inbox.claim(t(9), 2, LEASE).await.unwrap()),
+        ["acme/app#1", "acme/app#2"]
+    );
+    assert_eq!(
+        keys(&inbox.claim(t(9), 2, LEASE).await.unwrap()),
+        ["acme/app#3"]
+    );
+}
+
+#[tokio::test]
+async fn work_kinds_keep_their_own_keys() {
+    let s = Store::open().await;
+    let repo: RepoName = "acme/app".parse().unwrap();
+    let sha = "6dcb09b5b57875f334f61aebed695e2e4193db5e".parse().unwrap();
+    let work = vec![
+        pr(7),
+        Work::commit(InstallationId(42), repo.clone(), sha),
+        Work::base_branch(InstallationId(42), repo, "main"),
+    ];
+    s.inbox
+        .ingest(delivery("d-1", t(0), work.clone()))
+        .await
+        .unwrap();
+    let mut claimed: Vec<Work> = s
+        .inbox
+        .claim(t(0), 10, LEASE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.work)
+        .collect();
+    claimed.sort_by_key(Work::key);
+    let mut expected = work;
+    expected.sort_by_key(Work::key);
+    assert_eq!(claimed, expected);
+}
+
+#[tokio::test]
+async fn after_a_crash_unfinished_work_resumes() {
+    let Store { dir, inbox } = Store::open().await;
+    inbox
+        .ingest(delivery("d-1", t(0), vec![pr(1)]))
+        .await
+        .unwrap();
+    inbox
+        .ingest(delivery("d-2", t(0), vec![pr(2)]))
+        .await
+        .unwrap();
+    let running = inbox
+        .claim(t(1), 1, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(keys(&running), ["acme/app#1"]);
+    // The process dies: no complete, no close.
+    drop(running);
+    drop(inbox);
+
+    let restarted = Inbox::open(&url(&dir), InboxOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        restarted
+            .has_delivery(&"d-2".parse().unwrap())
+            .await
+            .unwrap(),
+        "acknowledged deliveries survive"
+    );
+    // Until released, the dead worker's lease still holds #1.
+    let other = restarted.claim(t(2), 10, LEASE).await.unwrap();
+    assert_eq!(keys(&other), ["acme/app#2"]);
+    restarted.complete(&other[0]).await.unwrap();
+
+    assert_eq!(restarted.release_all_leases().await.unwrap(), 1);
+    let resumed = restarted.claim(t(2), 10, LEASE).await.unwrap();
+    assert_eq!(keys(&resumed), ["acme/app#1"]);
+    assert_eq!(resumed[0].attempts, 1);
+    assert_eq!(
+        restarted
+            .ingest(delivery("d-1", t(3), vec![pr(1)]))
+            .await
+            .unwrap(),
+        Ingested::Duplicate,
+        "deduplication survives a restart"
+    );
+}
+
+#[tokio::test]
+async fn prune_removes_old_deliveries_and_keeps_the_dedup_window() {
+    let s = Store::open().await;
+    let inbox = &s.inbox;
+    inbox.ingest(delivery("old", t(0), vec![])).await.unwrap();
+    inbox
+        .ingest(delivery("recent", t(7200), vec![]))
+        .await
+        .unwrap();
+
+    let removed = inbox
+        .prune(t(3 * 3600), Duration::from_secs(2 * 3600))
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert!(!inbox.has_delivery(&"old".parse().unwrap()).await.unwrap());
+    assert!(
+        inbox
+            .has_delivery(&"recent".parse().unwrap())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        inbox
+            .ingest(delivery("recent", t(3 * 3600), vec![]))
+            .await
+            .unwrap(),
+        Ingested::Duplicate
+    );
+    assert_eq!(
+        inbox
+            .ingest(delivery("old", t(3 * 3600), vec![]))
+            .await
+            .unwrap(),
+        Ingested::Stored
+    );
+}
+
+#[tokio::test]
+async fn prune_leaves_queued_work_alone() {
+    let s = Store::open().await;
+    s.inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
+    s.inbox
+        .prune(t(1_000_000), Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(&s.inbox.claim(t(1_000_000), 10, LEASE).await.unwrap()),
+        ["acme/app#7"]
+    );
+}
+
+#[tokio::test]
+async fn prune_works_through_a_large_backlog() {
+    let s = Store::open().await;
+    let ingests = (0..12_345).map(|i| {
+        s.inbox
+            .ingest(delivery(&format!("d-{i}"), t(i % 100), vec![]))
+    });
+    for result in futures::future::join_all(ingests).await {
+        assert_eq!(result.unwrap(), Ingested::Stored);
+    }
+    let removed = s
+        .inbox
+        .prune(t(200), Duration::from_secs(50))
+        .await
+        .unwrap();
+    assert_eq!(removed, 12_345);
+    assert!(!s.inbox.has_delivery(&"d-0".parse().unwrap()).await.unwrap());
+}
+
+#[tokio::test]
+async fn wakeups_are_notified_after_an_ingest_commits() {
+    let s = Store::open().await;
+    let wakeups = s.inbox.wakeups();
+    s.inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
+    // The permit was stored at the commit: this returns at once.
+    tokio::time::timeout(Duration::from_secs(10), wakeups.notified())
+        .await
+        .expect("notified after ingest");
+}
+
+#[tokio::test]
+async fn only_commits_that_make_work_due_wake_the_dispatcher() {
+    let s = Store::open().await;
+    let inbox = &s.inbox;
+    let wakeups = inbox.wakeups();
+    let woken = || wakeups.notified().now_or_never().is_some();
+
+    inbox
+        .ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
+    assert!(woken(), "ingest with work");
+    inbox.ingest(delivery("d-2", t(0), vec![])).await.unwrap();
+    let first = inbox.claim(t(0), 10, LEASE).await.unwrap();
+    assert!(!woken(), "ingest without work, claim");
+
+    inbox
+        .ingest(delivery("d-3", t(1), vec![pr(7)]))
+        .await
+        .unwrap();
+    assert!(woken(), "ingest during a run");
+    inbox.complete(&first[0]).await.unwrap();
+    assert!(woken(), "complete with a rerun");
+
+    let second = inbox.claim(t(1), 10, LEASE).await.unwrap();
+    inbox.complete(&second[0]).await.unwrap();
+    assert!(!woken(), "complete that deletes");
+
+    inbox.enqueue(pr(8), t(9)).await.unwrap();
+    assert!(woken(), "enqueue");
+    let third = inbox.claim(t(9), 10, LEASE).await.unwrap();
+    inbox.retry_at(&third[0], t(20), "later").await.unwrap();
+    assert!(woken(), "retry");
+    inbox.set_meta("k", "v").await.unwrap();
+    assert!(!woken(), "state writes");
+}
+
+#[tokio::test]
+async fn a_waiting_dispatcher_is_woken_by_an_ingest() {
+    let s = Store::open().await;
+    let wakeups = s.inbox.wakeups();
+    let dispatcher = {
+        let inbox = s.inbox.clone();
+        tokio::spawn(async move {
+            loop {
+                let claims = inbox.claim(Utc::now(), 10, LEASE).await.unwrap();
+                if !claims.is_empty() {
+                    return claims;
+                }
+                wakeups.notified().await;
+            }
+        })
+    };
+    s.inbox
+        .ingest(delivery("d-1", Utc::now(), vec![pr(7)]))
+        .await
+        .unwrap();
+    let claims = tokio::time::timeout(Duration::from_secs(10), dispatcher)
+        .await
+        .expect("dispatcher woke")
+        .unwrap();
+    assert_eq!(keys(&claims), ["acme/app#7"]);
+}
+
+#[tokio::test]
+async fn queue_stats_report_depth_and_the_age_of_the_oldest_due_item() {
+    let s = Store::open().await;
+    let inbox = &s.inbox;
+    assert_eq!(inbox.queue_stats(t(0)).await.unwrap().oldest_due_age, None);
+    inbox.enqueue(pr(1), t(0)).await.unwrap();
+    inbox.enqueue(pr(2), t(5)).await.unwrap();
+    inbox.enqueue(pr(3), t(100)).await.unwrap();
+    let stats = inbox.queue_stats(t(10)).await.unwrap();
+    assert_eq!(
+        (stats.depth, stats.due, stats.scheduled, stats.leased),
+        (3, 2, 1, 0)
+    );
+    assert_eq!(stats.oldest_due_age, Some(Duration::from_secs(10)));
+
+    inbox.claim(t(10), 1, LEASE).await.unwrap();
+    let stats = inbox.queue_stats(t(10)).await.unwrap();
+    assert_eq!(
+        (stats.depth, stats.due, stats.scheduled, stats.leased),
+        (3, 1, 1, 1)
+    );
+    assert_eq!(stats.oldest_due_age, Some(Duration::from_secs(5)));
+}
+
+#[tokio::test]
+async fn a_closed_store_fails_ping_and_ingest() {
+    let s = Store::open().await;
+    s.inbox.ping().await.unwrap();
+    let other_handle = s.inbox.clone();
+    s.inbox.close().await;
+    assert!(matches!(other_handle.ping().await, Err(StoreError::Closed)));
+    assert!(matches!(
+        other_handle
+            .ingest(delivery("d-1", t(0), vec![pr(1)]))
+            .await,
+        Err(StoreError::Closed)
+    ));
+    assert!(
+        other_handle
+            .has_delivery(&"d-1".parse().unwrap())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_store_locked_by_another_process_fails_ping_and_ingest_until_released() {
+    let s = Store::open_with(InboxOptions {
+        busy_timeout: Duration::from_millis(100),
+        ..InboxOptions::default()
+    })
+    .await;
+    let mut intruder = sqlx::SqliteConnection::connect(&url(&s.dir)).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut intruder)
+        .await
+        .unwrap();
+
+    assert!(matches!(
+        s.inbox.ping().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    let refused = s.inbox.ingest(delivery("d-1", t(0), vec![pr(1)])).await;
+    assert!(
+        matches!(refused, Err(StoreError::Unavailable(_))),
+        "{refused:?}"
+    );
+
+    sqlx::query("ROLLBACK")
+        .execute(&mut intruder)
+        .await
+        .unwrap();
+    s.inbox.ping().await.unwrap();
+    // Not stored before, so GitHub's redelivery is stored now.
+    assert_eq!(
+        s.inbox
+            .ingest(delivery("d-1", t(1), vec![pr(1)]))
+            .await
+            .unwrap(),
+        Ingested::Stored
+    );
+}
+
+#[tokio::test]
+async fn open_refuses_what_is_not_a_usable_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(
+        &text,
+        "this is not a database, just some text that is long enough ".repeat(100),
+    )
+    .unwrap();
+    let opened = Inbox::open(
+        &format!("sqlite://{}", text.display()),
+        InboxOptions::default(),
+    )
+    .await;
+    assert!(opened.is_err());
+
+    for url in ["sqlite::memory:", "postgres://localhost/seamguard"] {
+        let opened = Inbox::open(url, InboxOptions::default()).await;
+        assert!(
+            matches!(opened, Err(StoreError::InvalidUrl { .. })),
+            "{url}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn open_creates_the_file_and_reopens_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("var/lib/seamguard/inbox.db");
+    let url = format!("sqlite://{}", path.display());
+    let inbox = Inbox::open(&url, InboxOptions::default()).await.unwrap();
+    assert!(path.exists());
+    let mut look = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut look)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    inbox.set_meta("cursor", "17").await.unwrap();
+    inbox.close().await;
+    let again = Inbox::open(&url, InboxOptions::default()).await.unwrap();
+    assert_eq!(again.meta("cursor").await.unwrap().as_deref(), Some("17"));
+}
