@@ -200,9 +200,7 @@ fn sha(event: &str, path: &str, s: &str) -> Result<CommitSha, PayloadError> {
 /// App's id: its own check runs and suites complete because seamguard
 /// completed them, and must not trigger another evaluation (a loop).
 pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, PayloadError> {
-    let ours = |app: &Option<AppRef>| {
-        matches!((app, app_id), (Some(a), Some(id)) if a.id == id.0)
-    };
+    let ours = |app: &Option<AppRef>| matches!((app, app_id), (Some(a), Some(id)) if a.id == id.0);
     macro_rules! envelope {
         ($t:ty) => {{
             let envelope: Envelope = decode(event, body)?;
@@ -349,13 +347,15 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
     let work = match (installation, repository, targets.is_empty()) {
         (_, _, true) => vec![],
         (Some(installation), Some(repository), false) => {
-            let repo: RepoName = repository.full_name.parse().map_err(|e: crate::ids::IdError| {
-                PayloadError {
-                    event: event.to_owned(),
-                    path: "repository.full_name".to_owned(),
-                    message: e.to_string(),
-                }
-            })?;
+            let repo: RepoName =
+                repository
+                    .full_name
+                    .parse()
+                    .map_err(|e: crate::ids::IdError| PayloadError {
+                        event: event.to_owned(),
+                        path: "repository.full_name".to_owned(),
+                        message: e.to_string(),
+                    })?;
             targets
                 .into_iter()
                 .map(|target| Work {
@@ -425,7 +425,11 @@ mod tests {
             ("labeled", json!(null), true),
             ("unlabeled", json!(null), true),
             ("edited", json!({ "title": { "from": "x" } }), false),
-            ("edited", json!({ "base": { "ref": { "from": "develop" } } }), true),
+            (
+                "edited",
+                json!({ "base": { "ref": { "from": "develop" } } }),
+                true,
+            ),
             ("closed", json!(null), false),
             ("assigned", json!(null), false),
         ] {

@@ -19,7 +19,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the webhook server.
-    Serve(seamguard::config::settings::ServeArgs),
+    Serve(Box<seamguard::config::settings::ServeArgs>),
     /// Run both guards on a local repository (exit 0 clean, 1 findings, 2 error).
     Scan(seamguard::local::cli::ScanArgs),
     /// The git pre-push hook: checks each pushed range, exits non-zero to block.
@@ -38,7 +38,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => seamguard::server::run(args),
+        Command::Serve(args) => seamguard::server::run(*args),
         Command::Scan(args) => seamguard::local::cli::scan(args),
         Command::PrePush(args) => seamguard::local::cli::pre_push(args),
         Command::InstallHook(args) => seamguard::local::cli::install_hook(args),

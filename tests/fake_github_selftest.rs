@@ -375,20 +375,23 @@ async fn patches_map_to_head_lines_and_binary_large_and_renamed_files_have_none(
     // Raw contents and blobs, at a branch, a SHA, and missing.
     let name = repo.name();
     assert_eq!(
-        inst.file(&name, "src/long.txt", "main")
+        inst.file(&name, "src/long.txt", Some("main"))
             .await
             .unwrap()
             .unwrap(),
         old.as_bytes()
     );
     assert_eq!(
-        inst.file(&name, "src/long.txt", &head)
+        inst.file(&name, "src/long.txt", Some(&head))
             .await
             .unwrap()
             .unwrap(),
         new.as_bytes()
     );
-    assert_eq!(inst.file(&name, "nope.txt", "main").await.unwrap(), None);
+    assert_eq!(
+        inst.file(&name, "nope.txt", Some("main")).await.unwrap(),
+        None
+    );
     let blob = long.sha.clone().unwrap();
     assert_eq!(inst.blob(&name, &blob).await.unwrap(), new.as_bytes());
 }

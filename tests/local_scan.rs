@@ -278,17 +278,30 @@ fn unrelated_history_counts_every_line_as_added() {
 }
 
 #[test]
-fn a_disabled_or_unreadable_config_is_reported_not_ignored_silently() {
+fn the_working_tree_config_is_read_and_an_invalid_one_is_an_error() {
     let repo = repo_with_feature_branch(&[]);
     repo.write(
         ".github/seamguard.yml",
-        "conflict_markers:\n  enabled: true\n",
+        "conflict_markers:\n  ignore: [\"docs/**\"]\n",
     );
+    repo.write("docs/merging.md", CONFLICT);
     repo.write("x.txt", CONFLICT);
     repo.commit("with config");
     let run = repo.seamguard(&["scan", "--base", "main"], "");
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("seamguard.yml"), "{}", run.stderr);
+    assert_eq!(run.locations(), ["x.txt:1", "x.txt:3", "x.txt:5"]);
+
+    repo.write(
+        ".github/seamguard.yml",
+        "conflict_markers:\n  enabled: yes\n",
+    );
+    let run = repo.seamguard(&["scan", "--base", "main"], "");
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(".github/seamguard.yml:2:12:"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

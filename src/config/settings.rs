@@ -171,8 +171,12 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
 }
 
 fn duration(var: &'static str, text: &str) -> Result<Duration, SettingError> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| bad(var, format!("expected a duration like 30s or 5m, got {text:?}: {e}")))
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        bad(
+            var,
+            format!("expected a duration like 30s or 5m, got {text:?}: {e}"),
+        )
+    })
 }
 
 fn optional_interval(var: &'static str, text: &str) -> Result<Option<Duration>, SettingError> {
@@ -186,7 +190,8 @@ fn optional_interval(var: &'static str, text: &str) -> Result<Option<Duration>, 
 
 /// Parses an http(s) URL, naming the variable when it is not one.
 pub fn http_url(var: &'static str, text: &str) -> Result<Url, SettingError> {
-    let url = Url::parse(text.trim()).map_err(|e| bad(var, format!("not a URL ({e}): {text:?}")))?;
+    let url =
+        Url::parse(text.trim()).map_err(|e| bad(var, format!("not a URL ({e}): {text:?}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(bad(var, format!("expected an http(s) URL, got {text:?}")));
     }
@@ -200,13 +205,21 @@ impl ServeArgs {
         let listen_addr: SocketAddr = self.listen_addr.trim().parse().map_err(|_| {
             bad(
                 "LISTEN_ADDR",
-                format!("expected HOST:PORT like 0.0.0.0:3000, got {:?}", self.listen_addr),
+                format!(
+                    "expected HOST:PORT like 0.0.0.0:3000, got {:?}",
+                    self.listen_addr
+                ),
             )
         })?;
         let log_format = match self.log_format.trim() {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
-            other => return Err(bad("LOG_FORMAT", format!("expected pretty or json, got {other:?}"))),
+            other => {
+                return Err(bad(
+                    "LOG_FORMAT",
+                    format!("expected pretty or json, got {other:?}"),
+                ));
+            }
         };
         tracing_subscriber::EnvFilter::try_new(&self.rust_log)
             .map_err(|e| bad("RUST_LOG", format!("not a tracing filter: {e}")))?;
@@ -228,7 +241,10 @@ impl ServeArgs {
         let tuning = Tuning {
             workers: self.workers,
             delivery_retention: duration("DELIVERY_RETENTION", &self.delivery_retention)?,
-            redelivery_interval: optional_interval("REDELIVERY_INTERVAL", &self.redelivery_interval)?,
+            redelivery_interval: optional_interval(
+                "REDELIVERY_INTERVAL",
+                &self.redelivery_interval,
+            )?,
             reconcile_interval: optional_interval("RECONCILE_INTERVAL", &self.reconcile_interval)?,
             github_retry_base: duration("GITHUB_RETRY_BASE", &self.github_retry_base)?,
             merge_retry_base: duration("MERGE_RETRY_BASE", &self.merge_retry_base)?,
@@ -253,20 +269,27 @@ impl ServeArgs {
         let app_id = non_empty(&self.app_id);
         let key_inline = non_empty(&self.private_key);
         let secret = non_empty(&self.webhook_secret);
-        let any = app_id.is_some() || key_inline.is_some() || self.private_key_path.is_some() || secret.is_some();
+        let any = app_id.is_some()
+            || key_inline.is_some()
+            || self.private_key_path.is_some()
+            || secret.is_some();
         if !any {
             return self.credentials_from_file();
         }
         let app_id = app_id.ok_or_else(|| bad("APP_ID", "missing (the GitHub App's id)"))?;
-        let app_id: u64 = app_id
-            .parse()
-            .ok()
-            .filter(|id| *id > 0)
-            .ok_or_else(|| bad("APP_ID", format!("expected a positive integer, got {app_id:?}")))?;
+        let app_id: u64 = app_id.parse().ok().filter(|id| *id > 0).ok_or_else(|| {
+            bad(
+                "APP_ID",
+                format!("expected a positive integer, got {app_id:?}"),
+            )
+        })?;
         let (pem, var) = match (&self.private_key_path, key_inline) {
             (Some(path), _) => {
                 let pem = std::fs::read(path).map_err(|e| {
-                    bad("PRIVATE_KEY_PATH", format!("cannot read {}: {e}", path.display()))
+                    bad(
+                        "PRIVATE_KEY_PATH",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
                 })?;
                 (pem, "PRIVATE_KEY_PATH")
             }
@@ -279,8 +302,10 @@ impl ServeArgs {
                 ));
             }
         };
-        let credentials = AppCredentials::from_pem(AppId(app_id), &pem).map_err(|e| bad(var, e.to_string()))?;
-        let secret = secret.ok_or_else(|| bad("WEBHOOK_SECRET", "missing (the App's webhook secret)"))?;
+        let credentials =
+            AppCredentials::from_pem(AppId(app_id), &pem).map_err(|e| bad(var, e.to_string()))?;
+        let secret =
+            secret.ok_or_else(|| bad("WEBHOOK_SECRET", "missing (the App's webhook secret)"))?;
         Ok(Some(AppSettings {
             credentials,
             webhook_secrets: parse_secrets(secret)?,
@@ -293,11 +318,21 @@ impl ServeArgs {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                return Err(bad(VAR, format!("cannot read {}: {e}", self.credentials_file.display())));
+                return Err(bad(
+                    VAR,
+                    format!("cannot read {}: {e}", self.credentials_file.display()),
+                ));
             }
         };
-        let file: CredentialsFile = serde_json::from_str(&text)
-            .map_err(|e| bad(VAR, format!("{} is not a credentials file: {e}", self.credentials_file.display())))?;
+        let file: CredentialsFile = serde_json::from_str(&text).map_err(|e| {
+            bad(
+                VAR,
+                format!(
+                    "{} is not a credentials file: {e}",
+                    self.credentials_file.display()
+                ),
+            )
+        })?;
         let credentials = AppCredentials::from_pem(AppId(file.app_id), file.private_key.as_bytes())
             .map_err(|e| bad(VAR, e.to_string()))?;
         Ok(Some(AppSettings {
@@ -311,9 +346,15 @@ impl ServeArgs {
 fn parse_secrets(text: &str) -> Result<Vec<Secret>, SettingError> {
     let parts: Vec<&str> = text.split(',').map(str::trim).collect();
     if parts.iter().any(|p| p.is_empty()) {
-        return Err(bad("WEBHOOK_SECRET", "holds an empty secret (check the commas)"));
+        return Err(bad(
+            "WEBHOOK_SECRET",
+            "holds an empty secret (check the commas)",
+        ));
     }
-    Ok(parts.into_iter().map(|p| Secret::new(p.as_bytes())).collect())
+    Ok(parts
+        .into_iter()
+        .map(|p| Secret::new(p.as_bytes()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -328,7 +369,11 @@ mod tests {
     }
 
     fn args(flags: &[&str]) -> ServeArgs {
-        let mut argv = vec!["serve", "--credentials-file", "/nonexistent/seamguard-credentials.json"];
+        let mut argv = vec![
+            "serve",
+            "--credentials-file",
+            "/nonexistent/seamguard-credentials.json",
+        ];
         argv.extend_from_slice(flags);
         Harness::try_parse_from(argv).unwrap().args
     }
@@ -347,8 +392,14 @@ mod tests {
             (&["--app-id", "12"], "PRIVATE_KEY_PATH"),
             (&["--app-id", "x", "--webhook-secret", "s"], "APP_ID"),
             (&["--webhook-secret", "s"], "APP_ID"),
-            (&["--app-id", "1", "--private-key-path", "/nonexistent.pem"], "PRIVATE_KEY_PATH"),
-            (&["--app-id", "1", "--private-key", "not a key"], "PRIVATE_KEY"),
+            (
+                &["--app-id", "1", "--private-key-path", "/nonexistent.pem"],
+                "PRIVATE_KEY_PATH",
+            ),
+            (
+                &["--app-id", "1", "--private-key", "not a key"],
+                "PRIVATE_KEY",
+            ),
             (&["--github-api-url", "not a url"], "GITHUB_API_URL"),
             (&["--github-api-url", "ftp://x"], "GITHUB_API_URL"),
             (&["--listen-addr", "localhost"], "LISTEN_ADDR"),

@@ -146,7 +146,10 @@ fn plan(
         }
         MergeMode::Label if !pr.labels.iter().any(|l| l == &config.merge.label) => {
             return MergePlan::NotOptedIn {
-                why: format!("add the `{}` label to have seamguard merge it", config.merge.label),
+                why: format!(
+                    "add the `{}` label to have seamguard merge it",
+                    config.merge.label
+                ),
             };
         }
         MergeMode::Label | MergeMode::Always => {}
@@ -263,7 +266,10 @@ mod tests {
         let ok = [guard(GuardVerdict::Passed)];
         let bad = [guard(GuardVerdict::Failed)];
         let open_gate = gate(&[("test", passed())]);
-        let waiting = gate(&[("lint", passed()), ("test", CheckState::Missing { overdue: false })]);
+        let waiting = gate(&[
+            ("lint", passed()),
+            ("test", CheckState::Missing { overdue: false }),
+        ]);
         let failed = gate(&[(
             "test",
             CheckState::Failed {
@@ -274,7 +280,10 @@ mod tests {
             labels: vec![],
             ..pr()
         };
-        let draft = PrFacts { draft: true, ..pr() };
+        let draft = PrFacts {
+            draft: true,
+            ..pr()
+        };
         let merged = PrFacts {
             merged: true,
             open: false,
@@ -286,13 +295,34 @@ mod tests {
         };
 
         let is = |v: Verdict| v.plan;
-        assert_eq!(is(decide(&pr(), &cfg, &ok, &open_gate, 0)), MergePlan::Merge);
-        assert!(matches!(is(decide(&unlabeled, &cfg, &ok, &open_gate, 0)), MergePlan::NotOptedIn { .. }));
-        assert_eq!(is(decide(&unlabeled, &always, &ok, &open_gate, 0)), MergePlan::Merge);
-        assert!(matches!(is(decide(&pr(), &never, &ok, &open_gate, 0)), MergePlan::NotOptedIn { .. }));
-        assert!(matches!(is(decide(&draft, &cfg, &ok, &open_gate, 0)), MergePlan::Waiting { .. }));
-        assert!(matches!(is(decide(&merged, &cfg, &ok, &open_gate, 0)), MergePlan::Done { .. }));
-        assert!(matches!(is(decide(&pr(), &cfg, &bad, &open_gate, 0)), MergePlan::Blocked { .. }));
+        assert_eq!(
+            is(decide(&pr(), &cfg, &ok, &open_gate, 0)),
+            MergePlan::Merge
+        );
+        assert!(matches!(
+            is(decide(&unlabeled, &cfg, &ok, &open_gate, 0)),
+            MergePlan::NotOptedIn { .. }
+        ));
+        assert_eq!(
+            is(decide(&unlabeled, &always, &ok, &open_gate, 0)),
+            MergePlan::Merge
+        );
+        assert!(matches!(
+            is(decide(&pr(), &never, &ok, &open_gate, 0)),
+            MergePlan::NotOptedIn { .. }
+        ));
+        assert!(matches!(
+            is(decide(&draft, &cfg, &ok, &open_gate, 0)),
+            MergePlan::Waiting { .. }
+        ));
+        assert!(matches!(
+            is(decide(&merged, &cfg, &ok, &open_gate, 0)),
+            MergePlan::Done { .. }
+        ));
+        assert!(matches!(
+            is(decide(&pr(), &cfg, &bad, &open_gate, 0)),
+            MergePlan::Blocked { .. }
+        ));
         assert_eq!(
             is(decide(&pr(), &cfg, &ok, &waiting, 0)),
             MergePlan::Waiting {
@@ -305,15 +335,30 @@ mod tests {
                 why: "required check failed: `test`".into()
             }
         );
-        assert!(matches!(is(decide(&dirty, &cfg, &ok, &open_gate, 0)), MergePlan::Blocked { .. }));
-        assert_eq!(is(decide(&pr(), &cfg, &ok, &open_gate, 6)), MergePlan::GaveUp { attempts: 6 });
-        assert_eq!(is(decide(&pr(), &cfg, &ok, &open_gate, 5)), MergePlan::Merge);
+        assert!(matches!(
+            is(decide(&dirty, &cfg, &ok, &open_gate, 0)),
+            MergePlan::Blocked { .. }
+        ));
+        assert_eq!(
+            is(decide(&pr(), &cfg, &ok, &open_gate, 6)),
+            MergePlan::GaveUp { attempts: 6 }
+        );
+        assert_eq!(
+            is(decide(&pr(), &cfg, &ok, &open_gate, 5)),
+            MergePlan::Merge
+        );
     }
 
     #[test]
     fn conclusion_reports_guards_only() {
         let waiting = gate(&[("test", CheckState::Missing { overdue: false })]);
-        let v = decide(&pr(), &RepoConfig::default(), &[guard(GuardVerdict::Passed)], &waiting, 0);
+        let v = decide(
+            &pr(),
+            &RepoConfig::default(),
+            &[guard(GuardVerdict::Passed)],
+            &waiting,
+            0,
+        );
         assert_eq!(v.conclusion, Conclusion::Success);
         let v = decide(
             &pr(),
@@ -323,7 +368,13 @@ mod tests {
             0,
         );
         assert_eq!(v.conclusion, Conclusion::Failure);
-        let v = decide(&pr(), &RepoConfig::default(), &[guard(GuardVerdict::Skipped)], &waiting, 0);
+        let v = decide(
+            &pr(),
+            &RepoConfig::default(),
+            &[guard(GuardVerdict::Skipped)],
+            &waiting,
+            0,
+        );
         assert_eq!(v.conclusion, Conclusion::Success);
     }
 
@@ -336,8 +387,14 @@ mod tests {
             ..pr()
         };
         let mut cfg = RepoConfig::default();
-        assert!(matches!(decide(&behind, &cfg, &[], &g, 0).plan, MergePlan::Waiting { .. }));
+        assert!(matches!(
+            decide(&behind, &cfg, &[], &g, 0).plan,
+            MergePlan::Waiting { .. }
+        ));
         cfg.merge.update_branch = true;
-        assert_eq!(decide(&behind, &cfg, &[], &g, 0).plan, MergePlan::UpdateBranch);
+        assert_eq!(
+            decide(&behind, &cfg, &[], &g, 0).plan,
+            MergePlan::UpdateBranch
+        );
     }
 }

@@ -15,7 +15,9 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::github::models::{BranchRule, CheckRun, CommitStatus, ProtectionChecks, RequiredStatusChecksParams};
+use crate::github::models::{
+    BranchRule, CheckRun, CommitStatus, ProtectionChecks, RequiredStatusChecksParams,
+};
 
 /// Where a requirement came from, for the summary.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -23,7 +25,10 @@ pub enum Source {
     /// Classic branch protection.
     Protection,
     /// A ruleset (repository or organization level).
-    Ruleset { id: Option<u64>, source: Option<String> },
+    Ruleset {
+        id: Option<u64>,
+        source: Option<String>,
+    },
     /// `required_checks.extra` in `.github/seamguard.yml`.
     Config,
 }
@@ -121,7 +126,11 @@ pub fn requirements(
             source: rule.ruleset_source.clone(),
         };
         for check in &params.required_status_checks {
-            add(&check.context, pinned_app(check.integration_id), source.clone());
+            add(
+                &check.context,
+                pinned_app(check.integration_id),
+                source.clone(),
+            );
         }
     }
     for context in extra {
@@ -144,14 +153,22 @@ pub fn requirements(
 /// Where one required check stands on the head commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckState {
-    Passed { conclusion: String },
-    Failed { conclusion: String },
+    Passed {
+        conclusion: String,
+    },
+    Failed {
+        conclusion: String,
+    },
     /// Registered, not finished.
-    Pending { status: String },
+    Pending {
+        status: String,
+    },
     /// Not registered on the head commit (yet). `overdue` once the
     /// repository's `register_timeout` has passed since the head was first
     /// seen.
-    Missing { overdue: bool },
+    Missing {
+        overdue: bool,
+    },
 }
 
 impl CheckState {
@@ -225,7 +242,12 @@ pub fn state_of(
     let status = check
         .app_id
         .is_none()
-        .then(|| statuses.iter().filter(|s| s.context == check.context).max_by_key(|s| s.updated_at))
+        .then(|| {
+            statuses
+                .iter()
+                .filter(|s| s.context == check.context)
+                .max_by_key(|s| s.updated_at)
+        })
         .flatten();
     match (run, status) {
         (None, None) => CheckState::Missing { overdue },
@@ -298,7 +320,12 @@ impl GateReport {
 /// The gate: each requirement with its state. seamguard's own check run is
 /// not judged here (it is being written by this very evaluation); the
 /// caller drops it from `runs` when the guards decided it.
-pub fn gate(req: &Requirements, runs: &[CheckRun], statuses: &[CommitStatus], overdue: bool) -> GateReport {
+pub fn gate(
+    req: &Requirements,
+    runs: &[CheckRun],
+    statuses: &[CommitStatus],
+    overdue: bool,
+) -> GateReport {
     GateReport {
         entries: req
             .checks
@@ -329,7 +356,10 @@ mod tests {
             external_id: None,
             started_at: DateTime::from_timestamp(started, 0),
             completed_at: None,
-            app: Some(AppRef { id: app, slug: None }),
+            app: Some(AppRef {
+                id: app,
+                slug: None,
+            }),
             html_url: None,
         }
     }
@@ -361,12 +391,22 @@ mod tests {
             strict: false,
             contexts: vec!["ci/travis".into(), "build".into()],
             checks: vec![
-                ProtectionCheck { context: "build".into(), app_id: Some(15368) },
-                ProtectionCheck { context: "ci/travis".into(), app_id: Some(-1) },
+                ProtectionCheck {
+                    context: "build".into(),
+                    app_id: Some(15368),
+                },
+                ProtectionCheck {
+                    context: "ci/travis".into(),
+                    app_id: Some(-1),
+                },
             ],
         };
         let rules = vec![
-            rule(42, json!([{ "context": "test" }, { "context": "ci/travis" }]), true),
+            rule(
+                42,
+                json!([{ "context": "test" }, { "context": "ci/travis" }]),
+                true,
+            ),
             BranchRule {
                 kind: "commit_message_pattern".into(),
                 ruleset_source_type: None,
@@ -379,12 +419,22 @@ mod tests {
         let got: Vec<(String, Option<u64>, Vec<String>)> = req
             .checks
             .iter()
-            .map(|c| (c.context.clone(), c.app_id, c.sources.iter().map(|s| s.to_string()).collect()))
+            .map(|c| {
+                (
+                    c.context.clone(),
+                    c.app_id,
+                    c.sources.iter().map(|s| s.to_string()).collect(),
+                )
+            })
             .collect();
         assert_eq!(
             got,
             vec![
-                ("build".into(), Some(15368), vec!["branch protection".into()]),
+                (
+                    "build".into(),
+                    Some(15368),
+                    vec!["branch protection".into()]
+                ),
                 (
                     "ci/travis".into(),
                     None,
@@ -399,7 +449,11 @@ mod tests {
 
     #[test]
     fn conclusions_and_states_follow_the_design_table() {
-        let check = RequiredCheck { context: "test".into(), app_id: None, sources: vec![] };
+        let check = RequiredCheck {
+            context: "test".into(),
+            app_id: None,
+            sources: vec![],
+        };
         let cases = [
             ("completed", Some("success"), true, false),
             ("completed", Some("neutral"), true, false),
@@ -416,25 +470,54 @@ mod tests {
         ];
         for (st, conclusion, passed, failed) in cases {
             let state = state_of(&check, &[run("test", 1, st, conclusion, 10)], &[], false);
-            assert_eq!((state.is_passed(), state.is_failed()), (passed, failed), "{st} {conclusion:?}");
+            assert_eq!(
+                (state.is_passed(), state.is_failed()),
+                (passed, failed),
+                "{st} {conclusion:?}"
+            );
         }
-        for (state, passed, failed) in [("success", true, false), ("failure", false, true), ("error", false, true), ("pending", false, false)] {
+        for (state, passed, failed) in [
+            ("success", true, false),
+            ("failure", false, true),
+            ("error", false, true),
+            ("pending", false, false),
+        ] {
             let s = state_of(&check, &[], &[status("test", state, 10)], false);
             assert_eq!((s.is_passed(), s.is_failed()), (passed, failed), "{state}");
         }
-        assert_eq!(state_of(&check, &[], &[], true), CheckState::Missing { overdue: true });
+        assert_eq!(
+            state_of(&check, &[], &[], true),
+            CheckState::Missing { overdue: true }
+        );
     }
 
     #[test]
     fn latest_run_wins_and_pinned_apps_are_respected() {
-        let check = RequiredCheck { context: "test".into(), app_id: None, sources: vec![] };
-        let runs = [run("test", 1, "completed", Some("failure"), 10), run("test", 1, "completed", Some("success"), 20)];
+        let check = RequiredCheck {
+            context: "test".into(),
+            app_id: None,
+            sources: vec![],
+        };
+        let runs = [
+            run("test", 1, "completed", Some("failure"), 10),
+            run("test", 1, "completed", Some("success"), 20),
+        ];
         assert!(state_of(&check, &runs, &[], false).is_passed());
 
-        let pinned = RequiredCheck { context: "test".into(), app_id: Some(2), sources: vec![] };
-        assert_eq!(state_of(&pinned, &runs, &[status("test", "success", 30)], false), CheckState::Missing { overdue: false });
+        let pinned = RequiredCheck {
+            context: "test".into(),
+            app_id: Some(2),
+            sources: vec![],
+        };
+        assert_eq!(
+            state_of(&pinned, &runs, &[status("test", "success", 30)], false),
+            CheckState::Missing { overdue: false }
+        );
         let runs = [run("test", 2, "in_progress", None, 40)];
-        assert!(matches!(state_of(&pinned, &runs, &[], false), CheckState::Pending { .. }));
+        assert!(matches!(
+            state_of(&pinned, &runs, &[], false),
+            CheckState::Pending { .. }
+        ));
 
         // A newer failing status overrides an older passing run.
         let runs = [run("test", 1, "completed", Some("success"), 10)];
@@ -444,19 +527,36 @@ mod tests {
     #[test]
     fn a_late_check_keeps_the_gate_waiting() {
         // Incident 3: `lint` passed, `test` has not registered yet.
-        let req = requirements(None, &[rule(1, json!([{ "context": "lint" }, { "context": "test" }]), false)], &[]);
+        let req = requirements(
+            None,
+            &[rule(
+                1,
+                json!([{ "context": "lint" }, { "context": "test" }]),
+                false,
+            )],
+            &[],
+        );
         let runs = [run("lint", 1, "completed", Some("success"), 10)];
         let report = gate(&req, &runs, &[], false);
         assert_eq!(report.status(), GateStatus::Waiting);
         assert_eq!(report.missing(), vec!["test"]);
-        let runs = [run("lint", 1, "completed", Some("success"), 10), run("test", 1, "completed", Some("failure"), 20)];
+        let runs = [
+            run("lint", 1, "completed", Some("success"), 10),
+            run("test", 1, "completed", Some("failure"), 20),
+        ];
         assert_eq!(gate(&req, &runs, &[], false).status(), GateStatus::Failed);
-        let runs = [run("lint", 1, "completed", Some("success"), 10), run("test", 1, "completed", Some("success"), 20)];
+        let runs = [
+            run("lint", 1, "completed", Some("success"), 10),
+            run("test", 1, "completed", Some("success"), 20),
+        ];
         assert_eq!(gate(&req, &runs, &[], false).status(), GateStatus::Open);
     }
 
     #[test]
     fn no_requirements_is_an_open_gate() {
-        assert_eq!(gate(&Requirements::default(), &[], &[], false).status(), GateStatus::Open);
+        assert_eq!(
+            gate(&Requirements::default(), &[], &[], false).status(),
+            GateStatus::Open
+        );
     }
 }

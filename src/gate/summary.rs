@@ -121,7 +121,12 @@ pub fn render(report: &Report<'_>) -> CheckOutput {
     let mut s = String::new();
     s.push_str("| guard | verdict | |\n|---|---|---|\n");
     for g in report.guards {
-        s.push_str(&format!("| {} | {} | {} |\n", g.name, icon(&g.verdict), cell(&g.headline)));
+        s.push_str(&format!(
+            "| {} | {} | {} |\n",
+            g.name,
+            icon(&g.verdict),
+            cell(&g.headline)
+        ));
     }
     s.push('\n');
     let gate = report.gate;

@@ -109,19 +109,22 @@ impl InstallationClient {
             .await
     }
 
-    /// A file's bytes at `git_ref`, or `None` when there is no such file.
+    /// A file's bytes at `git_ref` (the default branch when `None`), or
+    /// `None` when there is no such file.
     pub async fn file(
         &self,
         repo: &RepoName,
         path: &str,
-        git_ref: &str,
+        git_ref: Option<&str>,
     ) -> Result<Option<Vec<u8>>, GhError> {
-        let call = Call::get(
+        let mut call = Call::get(
             "GET /repos/{owner}/{repo}/contents/{path}",
             format!("{}/contents/{}", repo_path(repo), file_path(path)),
         )
-        .query("ref", git_ref)
         .accept("application/vnd.github.raw+json");
+        if let Some(git_ref) = git_ref {
+            call = call.query("ref", git_ref);
+        }
         none_on_404(self.gh.send(self.auth, &call).await).map(|r| r.map(|r| r.body.to_vec()))
     }
 
@@ -142,9 +145,12 @@ impl InstallationClient {
         sha: &CommitSha,
     ) -> Result<Vec<CheckRun>, GhError> {
         const ROUTE: &str = "GET /repos/{owner}/{repo}/commits/{ref}/check-runs";
-        let call = Call::get(ROUTE, format!("{}/commits/{}/check-runs", repo_path(repo), sha))
-            .query("filter", "latest")
-            .query("per_page", PER_PAGE);
+        let call = Call::get(
+            ROUTE,
+            format!("{}/commits/{}/check-runs", repo_path(repo), sha),
+        )
+        .query("filter", "latest")
+        .query("per_page", PER_PAGE);
         self.gh
             .paginate(self.auth, call, MAX_CHECK_RUN_PAGES, |r| {
                 Ok(r.json::<CheckRunList>(ROUTE)?.check_runs)
@@ -272,8 +278,8 @@ impl InstallationClient {
     /// Every branch (name and tip).
     pub async fn branches(&self, repo: &RepoName) -> Result<Vec<Branch>, GhError> {
         const ROUTE: &str = "GET /repos/{owner}/{repo}/branches";
-        let call = Call::get(ROUTE, format!("{}/branches", repo_path(repo)))
-            .query("per_page", PER_PAGE);
+        let call =
+            Call::get(ROUTE, format!("{}/branches", repo_path(repo))).query("per_page", PER_PAGE);
         self.gh
             .paginate(self.auth, call, MAX_BRANCH_PAGES, |r| {
                 r.json::<Vec<Branch>>(ROUTE)
@@ -359,7 +365,8 @@ impl GitHub {
         cursor: Option<&str>,
     ) -> Result<(Vec<HookDelivery>, Option<String>), GhError> {
         const ROUTE: &str = "GET /app/hook/deliveries";
-        let mut call = Call::get(ROUTE, "app/hook/deliveries".to_owned()).query("per_page", PER_PAGE);
+        let mut call =
+            Call::get(ROUTE, "app/hook/deliveries".to_owned()).query("per_page", PER_PAGE);
         if let Some(cursor) = cursor {
             call = call.query("cursor", cursor);
         }

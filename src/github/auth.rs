@@ -240,7 +240,11 @@ mod tests {
         let cache = TokenCache::default();
         let old = InstallationToken::new("old", at(1_000 + 4 * 60));
         let got = cache
-            .get(InstallationId(1), || at(1_000), || async { Ok::<_, ()>(old) })
+            .get(
+                InstallationId(1),
+                || at(1_000),
+                || async { Ok::<_, ()>(old) },
+            )
             .await
             .unwrap();
         assert_eq!(got.secret(), "old");
@@ -261,7 +265,11 @@ mod tests {
         let cache = TokenCache::default();
         let first = InstallationToken::new("a", at(10_000));
         cache
-            .get(InstallationId(1), || at(0), || async { Ok::<_, ()>(first.clone()) })
+            .get(
+                InstallationId(1),
+                || at(0),
+                || async { Ok::<_, ()>(first.clone()) },
+            )
             .await
             .unwrap();
         cache
@@ -275,7 +283,11 @@ mod tests {
         cache.invalidate(InstallationId(1), &first).await;
         assert!(
             cache
-                .get(InstallationId(1), || at(0), || async { Err::<InstallationToken, _>(()) })
+                .get(
+                    InstallationId(1),
+                    || at(0),
+                    || async { Err::<InstallationToken, _>(()) }
+                )
                 .await
                 .is_err()
         );

@@ -65,7 +65,9 @@ pub const TRANSIENT_MESSAGES: &[&str] = &[
 /// transient condition?
 pub fn message_is_transient(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
-    TRANSIENT_MESSAGES.iter().any(|needle| lower.contains(needle))
+    TRANSIENT_MESSAGES
+        .iter()
+        .any(|needle| lower.contains(needle))
 }
 
 /// The verdict on one HTTP answer from GitHub.
@@ -178,7 +180,11 @@ mod tests {
                 Class::Permanent,
             ),
             (404, r#"{"message":"Not Found"}"#, Class::Permanent),
-            (405, r#"{"message":"Pull Request is not mergeable"}"#, Class::Permanent),
+            (
+                405,
+                r#"{"message":"Pull Request is not mergeable"}"#,
+                Class::Permanent,
+            ),
             (409, "", Class::Permanent),
             (422, r#"{"message":"Validation Failed"}"#, Class::Permanent),
         ];

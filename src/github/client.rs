@@ -204,7 +204,12 @@ impl Reply {
             params
                 .split(';')
                 .any(|p| p.trim() == r#"rel="next""#)
-                .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+                .then(|| {
+                    url.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_owned()
+                })
         })
     }
 }
@@ -247,11 +252,10 @@ impl GhError {
     }
 
     fn retryable(&self, replay: Replay) -> bool {
-        match (self.kind, replay) {
-            (ErrorKind::Transient, _) => true,
-            (ErrorKind::Ambiguous, Replay::Safe) => true,
-            _ => false,
-        }
+        matches!(
+            (self.kind, replay),
+            (ErrorKind::Transient, _) | (ErrorKind::Ambiguous, Replay::Safe)
+        )
     }
 
     fn reason(&self) -> String {
@@ -330,14 +334,15 @@ impl GitHub {
     /// installation token drops the cached token, mints a new one and tries
     /// once more.
     pub async fn send(&self, auth: Auth, call: &Call) -> Result<Reply, GhError> {
-        self.request(auth, call, |reply| Ok(reply)).await
+        self.request(auth, call, Ok).await
     }
 
     /// Sends a call and parses its body as `T` (the JSON path of a mismatch
     /// is in the error). A truncated body is retried like a dropped
     /// connection.
     pub async fn json<T: DeserializeOwned>(&self, auth: Auth, call: &Call) -> Result<T, GhError> {
-        self.request(auth, call, |reply| reply.json(call.route)).await
+        self.request(auth, call, |reply| reply.json(call.route))
+            .await
     }
 
     /// Sends a call and hands the reply to `parse`, retrying both together.
@@ -456,9 +461,10 @@ impl GitHub {
                     message,
                     retry_after: None,
                 };
-                let app = self.inner.app.as_ref().ok_or_else(|| {
-                    sign_error("no App credentials are configured".to_owned())
-                })?;
+                let app =
+                    self.inner.app.as_ref().ok_or_else(|| {
+                        sign_error("no App credentials are configured".to_owned())
+                    })?;
                 let jwt = app.jwt(Utc::now()).map_err(|e| sign_error(e.to_string()))?;
                 Ok(Some(format!("Bearer {jwt}")))
             }
@@ -602,7 +608,8 @@ impl GitHub {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok())
         };
-        let (Some(remaining), Some(reset)) = (num("x-ratelimit-remaining"), num("x-ratelimit-reset"))
+        let (Some(remaining), Some(reset)) =
+            (num("x-ratelimit-remaining"), num("x-ratelimit-reset"))
         else {
             return;
         };
@@ -642,7 +649,11 @@ impl GitHub {
                 retry_after: Some(wait),
             });
         }
-        tracing::info!(route, wait_ms = wait.as_millis() as u64, "waiting for the rate-limit window to reset");
+        tracing::info!(
+            route,
+            wait_ms = wait.as_millis() as u64,
+            "waiting for the rate-limit window to reset"
+        );
         tokio::time::sleep(wait).await;
         let mut windows = self.inner.windows.lock().unwrap_or_else(|p| p.into_inner());
         windows.remove(&auth);
@@ -671,7 +682,13 @@ pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> 
     if remaining.trim() != "0" {
         return None;
     }
-    let reset = headers.get("x-ratelimit-reset")?.to_str().ok()?.trim().parse::<i64>().ok()?;
+    let reset = headers
+        .get("x-ratelimit-reset")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<i64>()
+        .ok()?;
     let reset = DateTime::from_timestamp(reset, 0)?;
     Some((reset - now).to_std().unwrap_or_default())
 }
@@ -717,7 +734,10 @@ mod tests {
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(7)));
 
         let mut h = HeaderMap::new();
-        h.insert("retry-after", HeaderValue::from_static("Thu, 01 Jan 1970 00:17:00 GMT"));
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Thu, 01 Jan 1970 00:17:00 GMT"),
+        );
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(20)));
 
         let mut h = HeaderMap::new();
@@ -751,7 +771,10 @@ mod tests {
 
     #[test]
     fn error_messages_are_short_and_prefer_github_message() {
-        assert_eq!(error_message(r#"{"message":"Not Found","documentation_url":"x"}"#), "Not Found");
+        assert_eq!(
+            error_message(r#"{"message":"Not Found","documentation_url":"x"}"#),
+            "Not Found"
+        );
         assert_eq!(error_message(""), "(empty body)");
         assert_eq!(error_message(&"x".repeat(2000)).len(), MAX_ERROR_TEXT);
     }

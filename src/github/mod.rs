@@ -16,4 +16,6 @@ pub mod client;
 pub mod models;
 
 pub use api::InstallationClient;
-pub use client::{Auth, Call, ClientConfig, ErrorKind, GhError, GitHub, Replay, RetryPolicy, Timeouts};
+pub use client::{
+    Auth, Call, ClientConfig, ErrorKind, GhError, GitHub, Replay, RetryPolicy, Timeouts,
+};

@@ -217,7 +217,12 @@ fn remote_default_branch(root: &std::path::Path) -> Option<(String, String)> {
     };
     let full = git(&["symbolic-ref", "--quiet", "refs/remotes/origin/HEAD"])?;
     let name = full.strip_prefix("refs/remotes/origin/")?.to_owned();
-    let tip = git(&["rev-parse", "--verify", "--quiet", "refs/remotes/origin/HEAD^{commit}"])?;
+    let tip = git(&[
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        "refs/remotes/origin/HEAD^{commit}",
+    ])?;
     Some((name, tip))
 }
 
@@ -264,7 +269,12 @@ impl GuardSection for MergeSourceReport {
                     "brings_in": brings_in,
                     "message": message,
                 }),
-                SourceFinding::Unverifiable { merge, parent, unknown, .. } => json!({
+                SourceFinding::Unverifiable {
+                    merge,
+                    parent,
+                    unknown,
+                    ..
+                } => json!({
                     "kind": "unverifiable_merge",
                     "merge": merge.sha.as_str(),
                     "parent": parent.as_str(),

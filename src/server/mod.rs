@@ -1,12 +1,247 @@
-//! The HTTP layer (being built).
+//! The HTTP layer and the process around it.
+//!
+//! The router is thin: `POST /webhook` verifies, stores and acknowledges
+//! ([`webhook`]); `GET /healthz`, `/readyz` and `/metrics` report. All the
+//! work happens in the engine, off the request path. Shutdown on SIGTERM or
+//! SIGINT stops accepting, lets in-flight requests and evaluations finish
+//! (bounded by `SHUTDOWN_GRACE`), then exits; anything unfinished is still
+//! in the store and resumes on the next start.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use crate::config::settings::ServeArgs;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use chrono::Utc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-// pub mod webhook;
+use crate::config::settings::{AppSettings, ServeArgs, Settings};
+use crate::engine::{Engine, EngineConfig};
+use crate::github::{ClientConfig, GitHub, RetryPolicy, Timeouts};
+use crate::inbox::{Inbox, InboxOptions};
+use crate::telemetry;
 
-pub fn run(_args: ServeArgs) -> ExitCode {
-    eprintln!("seamguard: serve is not built yet");
-    ExitCode::from(2)
+pub mod setup;
+pub mod webhook;
+
+/// `seamguard serve`.
+pub fn run(args: ServeArgs) -> ExitCode {
+    let settings = match args.validate() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("seamguard: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_logging(settings.log_format, &settings.rust_log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("seamguard: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let shutdown = CancellationToken::new();
+    let result = runtime.block_on(async {
+        let signals = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutdown requested");
+            signals.cancel();
+        });
+        serve(settings, shutdown).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "seamguard stopped");
+            eprintln!("seamguard: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// Runs the server until `shutdown`: the App when credentials exist, else
+/// setup mode (which switches to the App once it has registered one).
+pub async fn serve(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(settings.listen_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("LISTEN_ADDR: cannot bind {}: {e}", settings.listen_addr))?;
+    serve_on(listener, settings, shutdown).await
+}
+
+/// [`serve`] on a listener the caller bound (tests bind port 0).
+pub async fn serve_on(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    let (listener, settings) = match settings.app {
+        Some(_) => (listener, settings),
+        None => match setup::serve_setup(listener, addr, &settings, shutdown.clone()).await? {
+            // Registered: serve the new App on the same address.
+            Some(app) => (
+                TcpListener::bind(addr).await?,
+                Settings {
+                    app: Some(app),
+                    ..settings
+                },
+            ),
+            None => return Ok(()),
+        },
+    };
+    let app = settings.app.clone().expect("credentials present");
+    serve_app(listener, addr, settings, app, shutdown).await
+}
+
+/// Shared state of the App's routes.
+#[derive(Clone)]
+pub struct AppState {
+    pub inbox: Inbox,
+    pub webhook: Arc<webhook::WebhookState>,
+}
+
+/// The App's router: webhook, health, readiness, metrics.
+pub fn router(state: AppState) -> Router {
+    let webhook_routes = Router::new()
+        .route("/webhook", post(webhook::receive))
+        .layer(DefaultBodyLimit::max(webhook::MAX_BODY))
+        .with_state(state.webhook.clone());
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/setup/installed", get(setup::installed))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        .merge(webhook_routes)
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.inbox.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n"),
+        Err(e) => {
+            tracing::warn!(error = %e, "store unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
+        }
+    }
+}
+
+async fn metrics(
+    State(state): State<AppState>,
+) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+    if let Ok(stats) = state.inbox.queue_stats(Utc::now()).await {
+        metrics::gauge!("seamguard_queue_depth").set(stats.depth as f64);
+        metrics::gauge!("seamguard_queue_due").set(stats.due as f64);
+        metrics::gauge!("seamguard_queue_oldest_due_age_seconds")
+            .set(stats.oldest_due_age.unwrap_or_default().as_secs_f64());
+    }
+    (
+        StatusCode::OK,
+        [("content-type", "text/plain; version=0.0.4")],
+        telemetry::metrics_handle().render(),
+    )
+}
+
+async fn serve_app(
+    listener: TcpListener,
+    addr: SocketAddr,
+    settings: Settings,
+    app: AppSettings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let _ = telemetry::metrics_handle();
+    let inbox = Inbox::open(&settings.database_url, InboxOptions::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL: cannot open {}: {e}", settings.database_url))?;
+    let released = inbox.release_all_leases().await?;
+    if released > 0 {
+        tracing::info!(
+            items = released,
+            "resuming work left unfinished by the last run"
+        );
+    }
+    let tuning = &settings.tuning;
+    let gh = GitHub::new(
+        ClientConfig {
+            api_url: settings.api_url.clone(),
+            retry: RetryPolicy {
+                min_delay: tuning.github_retry_base,
+                max_delay: tuning.github_retry_base.saturating_mul(32),
+                ..RetryPolicy::default()
+            },
+            timeouts: Timeouts::default(),
+        },
+        Some(app.credentials.clone()),
+    )?;
+    let engine = Engine::new(
+        gh,
+        inbox.clone(),
+        EngineConfig {
+            app_id: app.credentials.app_id(),
+            workers: tuning.workers,
+            merge_retry_base: tuning.merge_retry_base,
+            github_retry_base: tuning.github_retry_base,
+            reconcile_interval: tuning.reconcile_interval,
+            redelivery_interval: tuning.redelivery_interval,
+            delivery_retention: tuning.delivery_retention,
+        },
+    );
+    let tracker = TaskTracker::new();
+    let work_stop = CancellationToken::new();
+    engine.start(work_stop.clone(), &tracker);
+    let state = AppState {
+        inbox: inbox.clone(),
+        webhook: Arc::new(webhook::WebhookState {
+            secrets: app.webhook_secrets.clone(),
+            app_id: Some(app.credentials.app_id()),
+            inbox: inbox.clone(),
+        }),
+    };
+    tracing::info!(%addr, api = %settings.api_url, app_id = %app.credentials.app_id(), "seamguard listening on {addr}");
+    let stop = shutdown.clone();
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await?;
+    // HTTP has stopped; let in-flight evaluations finish, bounded.
+    work_stop.cancel();
+    tracker.close();
+    if tokio::time::timeout(tuning.shutdown_grace, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown grace ran out; unfinished work resumes on the next start");
+    }
+    inbox.close().await;
+    tracing::info!("seamguard stopped");
+    Ok(())
 }

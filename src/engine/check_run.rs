@@ -1,0 +1,173 @@
+//! The `seamguard` check run of one head SHA: found or created once,
+//! completed once per evaluation, never duplicated, never left open.
+//!
+//! Creating a check run is not idempotent: two POSTs leave two runs. The
+//! run is therefore looked up first (in the head's check-run list, which the
+//! gate reads anyway), created only when absent, and after an ambiguous
+//! failure of the POST (a 502, a dropped connection) looked up again by name
+//! before another POST. Every run seamguard opens is recorded in the store,
+//! so the watchdog can complete one that an evaluation never finished.
+//!
+//! Annotations go in batches of at most [`ANNOTATION_BATCH`] per call
+//! (GitHub's limit); GitHub appends each batch to the run.
+
+use chrono::Utc;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::gate::decision::Conclusion;
+use crate::gate::summary::CHECK_NAME;
+use crate::github::models::{Annotation, CheckOutput, CheckRun};
+use crate::github::{GhError, InstallationClient};
+use crate::ids::{AppId, CheckRunId, CommitSha, InstallationId, RepoName};
+use crate::inbox::Inbox;
+
+/// GitHub accepts at most 50 annotations per create or update call.
+pub const ANNOTATION_BATCH: usize = 50;
+
+/// The `external_id` seamguard gives its runs: the head it judged.
+fn external_id(head: &CommitSha) -> String {
+    format!("seamguard:{head}")
+}
+
+/// seamguard's own run among a head's check runs (the newest, if a past
+/// bug or a race left more than one).
+pub fn find_own(runs: &[CheckRun], app_id: AppId) -> Option<&CheckRun> {
+    runs.iter()
+        .filter(|r| r.name == CHECK_NAME && r.app.as_ref().is_some_and(|a| a.id == app_id.0))
+        .max_by_key(|r| r.id)
+}
+
+/// A digest of what a completion writes: `ann:<hex>|out:<hex>`, so a
+/// re-evaluation can skip an identical update and never re-sends the same
+/// annotations (GitHub appends them; sending twice would show each twice).
+fn digest(conclusion: Conclusion, output: &CheckOutput, annotations: &[Annotation]) -> String {
+    let hash = |parts: &[&[u8]]| {
+        let mut h = Sha256::new();
+        for p in parts {
+            h.update(p);
+        }
+        hex::encode(h.finalize())
+    };
+    let ann = serde_json::to_vec(annotations).unwrap_or_default();
+    let out = serde_json::to_vec(output).unwrap_or_default();
+    format!(
+        "ann:{}|out:{}",
+        hash(&[&ann]),
+        hash(&[conclusion.as_str().as_bytes(), &out])
+    )
+}
+
+fn annotations_part(digest: &str) -> &str {
+    digest.split('|').next().unwrap_or_default()
+}
+
+/// The check run for one (repository, head SHA).
+pub struct CheckRunHandle<'a> {
+    pub client: &'a InstallationClient,
+    pub inbox: &'a Inbox,
+    pub repo: &'a RepoName,
+    pub installation: InstallationId,
+    pub head: CommitSha,
+    pub app_id: AppId,
+    /// The run, once found or created.
+    pub id: Option<CheckRunId>,
+}
+
+impl<'a> CheckRunHandle<'a> {
+    /// Makes sure the run exists and shows `in_progress`. `existing` is the
+    /// head's check-run list when the caller already read it.
+    pub async fn open(&mut self, existing: Option<&[CheckRun]>) -> Result<CheckRunId, GhError> {
+        if let Some(id) = self.id {
+            return Ok(id);
+        }
+        if let Some(run) = existing.and_then(|runs| find_own(runs, self.app_id)) {
+            let id = CheckRunId(run.id);
+            self.id = Some(id);
+            return Ok(id);
+        }
+        let body = json!({
+            "name": CHECK_NAME,
+            "head_sha": self.head.as_str(),
+            "status": "in_progress",
+            "external_id": external_id(&self.head),
+            "started_at": Utc::now().to_rfc3339(),
+            "output": {
+                "title": "Checking…",
+                "summary": "seamguard is checking this commit for conflict markers and merge sources, and reading the merge gate.",
+            },
+        });
+        let run = match self.client.create_check_run(self.repo, body.clone()).await {
+            Ok(run) => run,
+            Err(e) if e.is_transient() => {
+                // The POST may have created the run: look before creating.
+                tracing::warn!(error = %e, "creating the check run failed ambiguously; looking for it");
+                let runs = self.client.check_runs(self.repo, &self.head).await?;
+                match find_own(&runs, self.app_id) {
+                    Some(run) => run.clone(),
+                    None => self.client.create_check_run(self.repo, body).await?,
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        let id = CheckRunId(run.id);
+        self.id = Some(id);
+        if let Err(e) = self
+            .inbox
+            .check_run_opened(self.repo, self.installation, &self.head, id, Utc::now())
+            .await
+        {
+            tracing::warn!(error = %e, "could not record the open check run for the watchdog");
+        }
+        Ok(id)
+    }
+
+    /// Completes the run with `conclusion` and `output`, sending
+    /// annotations in batches. Skips the calls when the same completion was
+    /// already written (a re-evaluation that changed nothing).
+    pub async fn complete(
+        &mut self,
+        conclusion: Conclusion,
+        output: CheckOutput,
+        annotations: &[Annotation],
+    ) -> Result<(), GhError> {
+        let id = self.open(None).await?;
+        let digest = digest(conclusion, &output, annotations);
+        let previous = self.inbox.check_run_digest(id).await.ok().flatten();
+        if previous.as_deref() == Some(digest.as_str()) {
+            tracing::debug!("check run already shows this result");
+            return Ok(());
+        }
+        let annotations = match &previous {
+            Some(p) if annotations_part(p) == annotations_part(&digest) => &[][..],
+            _ => annotations,
+        };
+        let mut batches = annotations.chunks(ANNOTATION_BATCH);
+        let first = batches.next().unwrap_or_default();
+        let mut body_output = output.clone();
+        body_output.annotations = first.to_vec();
+        self.client
+            .update_check_run(
+                self.repo,
+                id,
+                json!({
+                    "status": "completed",
+                    "conclusion": conclusion.as_str(),
+                    "completed_at": Utc::now().to_rfc3339(),
+                    "output": body_output,
+                }),
+            )
+            .await?;
+        for batch in batches {
+            let mut more = output.clone();
+            more.annotations = batch.to_vec();
+            self.client
+                .update_check_run(self.repo, id, json!({ "output": more }))
+                .await?;
+        }
+        if let Err(e) = self.inbox.check_run_completed(id, &digest).await {
+            tracing::warn!(error = %e, "could not record the completed check run");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,460 @@
+//! The two guards, fed from GitHub: the I/O around the pure rules.
+//!
+//! - Conflict markers: the comparison's files carry unified-diff patches;
+//!   only added lines are scanned, with head-file line numbers. Where
+//!   GitHub omits a patch (large or binary diffs) the head blob is read and
+//!   scanned whole; where the comparison's file list may be cut (it holds at
+//!   most 300 files) the pull request's file listing (up to 3,000) is read.
+//! - Merge sources: the comparison's commits (all pages) give the merge
+//!   commits; ancestry and merge bases come from the compare API, each
+//!   distinct question asked once per evaluation ([`GitHubGraph`]).
+
+use std::collections::HashMap;
+
+use crate::config::repo::RepoConfig;
+use crate::gate::conflict_markers::{self, Finding, IgnoreSet};
+use crate::gate::decision::{GuardOutcome, GuardVerdict};
+
+use crate::gate::merge_sources::{
+    self, BranchPatterns, CommitGraph, GraphError, MergeSourcePolicy, MergeSourceReport, PrCommit,
+    PrHistory,
+};
+use crate::gate::patch;
+use crate::github::models::{Annotation, Branch, Comparison, DiffFile};
+use crate::github::{GhError, InstallationClient};
+use crate::ids::{CommitSha, PrNumber, RepoName};
+
+/// The compare API lists at most 300 files; a list that long may be cut.
+const COMPARE_FILES_CAP: usize = 300;
+
+/// GitHub's pull-request file listing stops at 3,000 files.
+const PULL_FILES_CAP: usize = 3_000;
+
+pub(super) const CONFLICT_GUARD: &str = "Conflict markers";
+pub(super) const SOURCES_GUARD: &str = "Merge sources";
+
+/// The marker guard's outcome and its annotations.
+pub(super) struct ConflictResult {
+    pub outcome: GuardOutcome,
+    pub annotations: Vec<Annotation>,
+}
+
+fn annotation(f: &Finding) -> Annotation {
+    Annotation {
+        path: f.path.clone(),
+        start_line: f.line,
+        end_line: f.line,
+        annotation_level: "failure",
+        title: "Conflict marker".to_owned(),
+        message: format!(
+            "This line is a git conflict marker ({}): the merge was not fully resolved.",
+            f.kind.marker()
+        ),
+    }
+}
+
+/// Runs the conflict-marker guard on a comparison (and, for a pull
+/// request, its full file listing when the comparison may be cut).
+pub(super) async fn conflict_markers(
+    client: &InstallationClient,
+    repo: &RepoName,
+    pr: Option<PrNumber>,
+    comparison: &Comparison,
+    config: &RepoConfig,
+) -> Result<ConflictResult, GhError> {
+    if !config.conflict_markers.enabled {
+        return Ok(ConflictResult {
+            outcome: GuardOutcome {
+                name: CONFLICT_GUARD,
+                verdict: GuardVerdict::Skipped,
+                headline: "off (`conflict_markers.enabled: false`)".to_owned(),
+                details: String::new(),
+            },
+            annotations: Vec::new(),
+        });
+    }
+    let ignore = match IgnoreSet::new(&config.conflict_markers.ignore) {
+        Ok(set) => set,
+        // Validated with the config; a failure here is a bug, reported.
+        Err(e) => {
+            return Ok(ConflictResult {
+                outcome: GuardOutcome {
+                    name: CONFLICT_GUARD,
+                    verdict: GuardVerdict::Failed,
+                    headline: format!("invalid `conflict_markers.ignore`: {e}"),
+                    details: String::new(),
+                },
+                annotations: Vec::new(),
+            });
+        }
+    };
+    let compare_files = comparison.files.clone().unwrap_or_default();
+    let mut note = None;
+    let files: Vec<DiffFile> = match pr {
+        Some(pr) if compare_files.len() >= COMPARE_FILES_CAP => {
+            let files = client.pull_files(repo, pr).await?;
+            if files.len() >= PULL_FILES_CAP {
+                note = Some(format!(
+                    "GitHub lists at most {PULL_FILES_CAP} files of a pull request; only those were scanned."
+                ));
+            }
+            files
+        }
+        _ => compare_files,
+    };
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut scanned = 0usize;
+    for file in &files {
+        if file.status == "removed" || ignore.is_ignored(&file.filename) {
+            continue;
+        }
+        scanned += 1;
+        let markers = match &file.patch {
+            Some(p) => patch::scan_patch(p.as_bytes()),
+            None => match &file.sha {
+                // No patch: binary or too large. Read the head blob whole.
+                Some(blob) => {
+                    let bytes = client.blob(repo, blob).await?;
+                    conflict_markers::scan(&bytes)
+                }
+                None => Vec::new(),
+            },
+        };
+        findings.extend(markers.into_iter().map(|m| Finding {
+            path: file.filename.clone(),
+            line: m.line,
+            kind: m.kind,
+        }));
+    }
+    for f in &findings {
+        metrics::counter!("seamguard_findings_total", "kind" => f.kind.marker()).increment(1);
+    }
+    let files_hit = {
+        let mut paths: Vec<&str> = findings.iter().map(|f| f.path.as_str()).collect();
+        paths.dedup();
+        paths.len()
+    };
+    let (verdict, headline) = if findings.is_empty() {
+        (
+            GuardVerdict::Passed,
+            format!("none added ({scanned} files scanned)"),
+        )
+    } else {
+        (
+            GuardVerdict::Failed,
+            format!(
+                "{} conflict marker{} in {} file{}",
+                findings.len(),
+                if findings.len() == 1 { "" } else { "s" },
+                files_hit,
+                if files_hit == 1 { "" } else { "s" }
+            ),
+        )
+    };
+    let mut details = if findings.is_empty() {
+        String::new()
+    } else {
+        conflict_markers::render_markdown(&findings)
+    };
+    if let Some(note) = note {
+        details.push_str(&format!("\n\n> {note}\n"));
+    }
+    Ok(ConflictResult {
+        annotations: findings.iter().map(annotation).collect(),
+        outcome: GuardOutcome {
+            name: CONFLICT_GUARD,
+            verdict,
+            headline,
+            details,
+        },
+    })
+}
+
+/// The merge-source guard does not apply to a merge queue's group.
+pub(super) fn skipped_for_merge_group() -> GuardOutcome {
+    GuardOutcome {
+        name: SOURCES_GUARD,
+        verdict: GuardVerdict::Skipped,
+        headline: "not applicable to a merge queue group (each pull request in it was checked)"
+            .to_owned(),
+        details: String::new(),
+    }
+}
+
+fn sha(s: &str) -> Result<CommitSha, GhError> {
+    s.parse().map_err(|e: crate::ids::IdError| GhError {
+        route: "compare",
+        kind: crate::github::ErrorKind::Decode,
+        status: None,
+        message: e.to_string(),
+        retry_after: None,
+    })
+}
+
+/// Runs the merge-source guard over the comparison's commits.
+pub(super) async fn merge_sources(
+    client: &InstallationClient,
+    repo: &RepoName,
+    base_ref: &str,
+    base_tip: &CommitSha,
+    head: &CommitSha,
+    comparison: &Comparison,
+    config: &RepoConfig,
+) -> Result<GuardOutcome, GhError> {
+    if !config.merge_sources.enabled {
+        return Ok(GuardOutcome {
+            name: SOURCES_GUARD,
+            verdict: GuardVerdict::Skipped,
+            headline: "off (`merge_sources.enabled: false`)".to_owned(),
+            details: String::new(),
+        });
+    }
+    let mut commits = Vec::with_capacity(comparison.commits.len());
+    for c in &comparison.commits {
+        commits.push(PrCommit {
+            sha: sha(&c.sha)?,
+            parents: c
+                .parents
+                .iter()
+                .map(|p| sha(&p.sha))
+                .collect::<Result<_, _>>()?,
+            subject: c
+                .commit
+                .message
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        });
+    }
+    let history = PrHistory {
+        base_ref: base_ref.to_owned(),
+        base_tip: base_tip.clone(),
+        head: head.clone(),
+        commits,
+        total_commits: comparison.total_commits,
+    };
+    let policy = MergeSourcePolicy {
+        allowed: config.merge_sources.allowed.clone(),
+        max_commits: config.merge_sources.max_commits,
+    };
+    let mut graph = GitHubGraph::new(client, repo);
+    let report = match merge_sources::check(&history, &policy, &mut graph).await {
+        Ok(r) => r,
+        Err(GraphError::Other(message)) => {
+            // A GitHub failure while asking: surface the original error so
+            // the job retries it (or the check run reports it fail-safe).
+            return Err(graph.last_error.take().unwrap_or(GhError {
+                route: "merge-source guard",
+                kind: crate::github::ErrorKind::Permanent,
+                status: None,
+                message,
+                retry_after: None,
+            }));
+        }
+        Err(e) => {
+            return Err(GhError {
+                route: "merge-source guard",
+                kind: crate::github::ErrorKind::Permanent,
+                status: None,
+                message: e.to_string(),
+                retry_after: None,
+            });
+        }
+    };
+    Ok(GuardOutcome {
+        name: SOURCES_GUARD,
+        verdict: if report.passed() {
+            GuardVerdict::Passed
+        } else {
+            GuardVerdict::Failed
+        },
+        headline: sources_headline(&report),
+        details: report.render_markdown(),
+    })
+}
+
+/// One line for the summary table.
+fn sources_headline(report: &MergeSourceReport) -> String {
+    use merge_sources::Finding;
+    let total = report.commits.total;
+    let commits = format!("{total} commit{}", if total == 1 { "" } else { "s" });
+    if report.passed() {
+        return match report.merges_checked {
+            0 => format!("{commits}, no merge commits"),
+            n => format!(
+                "{commits}, {n} merge{} from allowed sources",
+                if n == 1 { "" } else { "s" }
+            ),
+        };
+    }
+    let mut parts = Vec::new();
+    let bad: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| !matches!(f, Finding::TooManyCommits { .. }))
+        .collect();
+    if !bad.is_empty() {
+        let from: Vec<String> = bad
+            .iter()
+            .filter_map(|f| match f {
+                Finding::Disallowed {
+                    parent_branches, ..
+                } => parent_branches.first().cloned(),
+                _ => None,
+            })
+            .collect();
+        let mut text = format!(
+            "{} disallowed merge{}",
+            bad.len(),
+            if bad.len() == 1 { "" } else { "s" }
+        );
+        if let Some(branch) = from.first() {
+            text.push_str(&format!(" (from `{branch}`)"));
+        }
+        parts.push(text);
+    }
+    for f in &report.findings {
+        if let Finding::TooManyCommits { total, max } = f {
+            parts.push(format!("{total} commits, above the limit of {max}"));
+        }
+    }
+    parts.join("; ")
+}
+
+/// The commit graph as the compare API answers it, memoised: each distinct
+/// (base, head) pair is asked once per evaluation.
+pub(super) struct GitHubGraph<'a> {
+    client: &'a InstallationClient,
+    repo: &'a RepoName,
+    compares: HashMap<(CommitSha, CommitSha), CompareFacts>,
+    branches: Option<Vec<Branch>>,
+    /// The GitHub error behind the last `GraphError::Other`.
+    pub last_error: Option<GhError>,
+}
+
+#[derive(Clone)]
+struct CompareFacts {
+    status: String,
+    ahead_by: u64,
+    merge_base: Option<CommitSha>,
+}
+
+impl<'a> GitHubGraph<'a> {
+    pub fn new(client: &'a InstallationClient, repo: &'a RepoName) -> Self {
+        Self {
+            client,
+            repo,
+            compares: HashMap::new(),
+            branches: None,
+            last_error: None,
+        }
+    }
+
+    fn fail(&mut self, e: GhError, unknown: &CommitSha) -> GraphError {
+        if e.is_status(404) {
+            GraphError::UnknownCommit(unknown.clone())
+        } else {
+            let message = e.to_string();
+            self.last_error = Some(e);
+            GraphError::Other(message)
+        }
+    }
+
+    async fn compare(
+        &mut self,
+        base: &CommitSha,
+        head: &CommitSha,
+    ) -> Result<CompareFacts, GraphError> {
+        let key = (base.clone(), head.clone());
+        if let Some(hit) = self.compares.get(&key) {
+            return Ok(hit.clone());
+        }
+        metrics::counter!("seamguard_graph_questions_total").increment(1);
+        let c = match self
+            .client
+            .compare(self.repo, base.as_str(), head.as_str(), 1)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return Err(self.fail(e, head)),
+        };
+        let facts = CompareFacts {
+            status: c.status,
+            ahead_by: c.ahead_by,
+            merge_base: c.merge_base_commit.sha.parse().ok(),
+        };
+        self.compares.insert(key, facts.clone());
+        Ok(facts)
+    }
+
+    async fn all_branches(&mut self) -> Result<Vec<Branch>, GraphError> {
+        if let Some(b) = &self.branches {
+            return Ok(b.clone());
+        }
+        match self.client.branches(self.repo).await {
+            Ok(b) => {
+                self.branches = Some(b.clone());
+                Ok(b)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                self.last_error = Some(e);
+                Err(GraphError::Other(message))
+            }
+        }
+    }
+}
+
+impl CommitGraph for GitHubGraph<'_> {
+    async fn merge_base(
+        &mut self,
+        a: &CommitSha,
+        b: &CommitSha,
+    ) -> Result<Option<CommitSha>, GraphError> {
+        Ok(self.compare(a, b).await?.merge_base)
+    }
+
+    async fn is_ancestor(
+        &mut self,
+        ancestor: &CommitSha,
+        descendant: &CommitSha,
+    ) -> Result<bool, GraphError> {
+        if ancestor == descendant {
+            return Ok(true);
+        }
+        // compare(descendant...ancestor): "behind" or "identical" means the
+        // ancestor's history is wholly inside the descendant's.
+        let facts = self.compare(descendant, ancestor).await?;
+        Ok(matches!(facts.status.as_str(), "behind" | "identical"))
+    }
+
+    async fn count_new(&mut self, exclude: &CommitSha, tip: &CommitSha) -> Result<u64, GraphError> {
+        Ok(self.compare(exclude, tip).await?.ahead_by)
+    }
+
+    async fn branches_matching(
+        &mut self,
+        globs: &[String],
+    ) -> Result<Vec<(String, CommitSha)>, GraphError> {
+        // One meaning for a branch glob everywhere (`*` within a segment).
+        let (patterns, _invalid) = BranchPatterns::new(globs);
+        Ok(self
+            .all_branches()
+            .await?
+            .into_iter()
+            .filter(|b| patterns.is_match(&b.name))
+            .filter_map(|b| b.commit.sha.parse().ok().map(|s| (b.name, s)))
+            .collect())
+    }
+
+    async fn branches_at(&mut self, sha: &CommitSha) -> Result<Vec<String>, GraphError> {
+        Ok(self
+            .all_branches()
+            .await?
+            .into_iter()
+            .filter(|b| b.commit.sha == sha.as_str())
+            .map(|b| b.name)
+            .collect())
+    }
+}

@@ -1,0 +1,260 @@
+//! The engine: takes work from the inbox and carries it out.
+//!
+//! A dispatcher claims due work items (each under a lease, so one worker at
+//! a time per pull request), runs at most `workers` at once, and reports
+//! back to the inbox: done, or retry at a time (merge pending, GitHub
+//! blinking). Triggers that arrive while an item runs make the inbox keep it
+//! for another run, so nothing is lost and nothing runs twice at once.
+//!
+//! Periodic sweeps live in [`sweeps`]: the missed-webhook sweep, the
+//! reconciler of pull requests waiting on checks, the check-run watchdog
+//! and retention.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::FutureExt;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::github::{GhError, GitHub};
+use crate::ids::AppId;
+use crate::inbox::{Claim, Inbox, StoreError, Target};
+
+pub mod check_run;
+pub mod config_cache;
+mod evaluate;
+mod guards;
+pub mod sweeps;
+
+pub use evaluate::merge_backoff;
+
+/// A claimed item is leased for this long; an evaluation takes seconds, so
+/// a lease that runs out means the worker died and the item is taken again.
+pub const LEASE: Duration = Duration::from_secs(5 * 60);
+
+/// A job that fails transiently is retried this many times (with backoff)
+/// before the check run is completed fail-safe.
+pub const MAX_JOB_ATTEMPTS: u32 = 8;
+
+/// First backoff step of a failed job; doubles per attempt up to
+/// [`MAX_JOB_BACKOFF`].
+const JOB_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_JOB_BACKOFF: Duration = Duration::from_secs(10 * 60);
+
+/// Without a due item or a wake-up, the dispatcher still looks this often
+/// (a safety net for a missed notification).
+const IDLE_POLL: Duration = Duration::from_secs(30);
+
+/// The engine's settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub app_id: AppId,
+    pub workers: usize,
+    pub merge_retry_base: Duration,
+    pub github_retry_base: Duration,
+    pub reconcile_interval: Option<Duration>,
+    pub redelivery_interval: Option<Duration>,
+    pub delivery_retention: Duration,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Run again at that time (merge pending, head moved).
+    RetryAt(chrono::DateTime<Utc>, String),
+}
+
+/// Why a job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    GitHub(GhError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl EvalError {
+    /// Worth retrying the job later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            EvalError::GitHub(e) => {
+                e.is_transient() || e.kind == crate::github::ErrorKind::Unauthorized
+            }
+            EvalError::Store(_) => true,
+            EvalError::Internal(_) => false,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            EvalError::GitHub(e) => e.retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// The engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+pub struct Inner {
+    gh: GitHub,
+    inbox: Inbox,
+    cfg: EngineConfig,
+    configs: config_cache::ConfigCache,
+}
+
+impl std::ops::Deref for Engine {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+fn job_backoff(attempt: u32) -> Duration {
+    let step = JOB_BACKOFF
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(MAX_JOB_BACKOFF);
+    step.mul_f64(0.5 + rand::random::<f64>() / 2.0)
+}
+
+impl Engine {
+    pub fn new(gh: GitHub, inbox: Inbox, cfg: EngineConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                gh,
+                inbox,
+                cfg,
+                configs: config_cache::ConfigCache::default(),
+            }),
+        }
+    }
+
+    /// Runs the dispatcher and the sweeps until `shutdown`; in-flight jobs
+    /// are tracked by `tracker` so the caller can wait for them.
+    pub fn start(&self, shutdown: CancellationToken, tracker: &TaskTracker) {
+        let engine = self.clone();
+        let (s, t) = (shutdown.clone(), tracker.clone());
+        tracker.spawn(async move { engine.dispatch(s, t).await });
+        sweeps::start(self.clone(), shutdown, tracker);
+    }
+
+    async fn dispatch(self, shutdown: CancellationToken, tracker: TaskTracker) {
+        let slots = Arc::new(Semaphore::new(self.cfg.workers));
+        let wakeups = self.inbox.wakeups();
+        loop {
+            let notified = wakeups.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let free = slots.available_permits();
+            if free > 0 {
+                match self.inbox.claim(Utc::now(), free, LEASE).await {
+                    Ok(claims) => {
+                        for claim in claims {
+                            let permit = slots
+                                .clone()
+                                .acquire_owned()
+                                .await
+                                .expect("semaphore never closes");
+                            let engine = self.clone();
+                            tracker.spawn(async move {
+                                engine.run(claim).await;
+                                drop(permit);
+                            });
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "could not claim work"),
+                }
+            }
+            let wait = match self.inbox.next_due().await {
+                Ok(Some(at)) => (at - Utc::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(IDLE_POLL),
+                Ok(None) => IDLE_POLL,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not read the queue");
+                    IDLE_POLL
+                }
+            };
+            // A full house waits for a slot rather than spinning on due items.
+            let wait = if slots.available_permits() == 0 {
+                IDLE_POLL
+            } else {
+                wait.max(Duration::from_millis(5))
+            };
+            let slot_freed = {
+                let slots = slots.clone();
+                async move {
+                    // Resolves when at least one slot is free again.
+                    let _p = slots.acquire().await;
+                }
+            };
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = slot_freed, if slots.available_permits() == 0 => {}
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        tracing::info!("dispatcher stopped taking work");
+    }
+
+    /// Runs one claimed item and reports back to the inbox.
+    async fn run(&self, claim: Claim) {
+        let last_attempt = claim.attempts + 1 >= MAX_JOB_ATTEMPTS;
+        let result = AssertUnwindSafe(self.process(&claim, last_attempt))
+            .catch_unwind()
+            .await;
+        let report = match result {
+            Ok(Ok(Outcome::Done)) => self.inbox.complete(&claim).await,
+            Ok(Ok(Outcome::RetryAt(at, reason))) => self.inbox.retry_at(&claim, at, &reason).await,
+            Ok(Err(e)) if e.is_transient() && !last_attempt => {
+                let wait = e
+                    .retry_after()
+                    .unwrap_or_else(|| job_backoff(claim.attempts));
+                tracing::warn!(key = %claim.key, error = %e, attempt = claim.attempts + 1, wait_ms = wait.as_millis() as u64, "job failed; retrying later");
+                let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                self.inbox.retry_at(&claim, at, &e.to_string()).await
+            }
+            Ok(Err(e)) => {
+                tracing::error!(key = %claim.key, error = %e, "job failed");
+                metrics::counter!("seamguard_jobs_failed_total").increment(1);
+                self.inbox.complete(&claim).await
+            }
+            Err(panic) => {
+                tracing::error!(key = %claim.key, "job panicked outside an evaluation: {:?}", panic.downcast_ref::<&str>());
+                metrics::counter!("seamguard_jobs_failed_total").increment(1);
+                self.inbox.complete(&claim).await
+            }
+        };
+        if let Err(e) = report {
+            // The lease runs out and the item is taken again: nothing lost.
+            tracing::error!(key = %claim.key, error = %e, "could not report the job to the store");
+        }
+    }
+
+    async fn process(&self, claim: &Claim, last_attempt: bool) -> Result<Outcome, EvalError> {
+        let work = &claim.work;
+        match &work.target {
+            Target::Pr { number } => self.evaluate_pr(work, *number, last_attempt).await,
+            Target::Commit { sha } => self.fan_out_commit(work, sha).await,
+            Target::BaseBranch { name } => self.fan_out_base(work, name).await,
+            Target::MergeGroup { head_sha, base_ref } => {
+                self.evaluate_merge_group(work, head_sha, base_ref).await
+            }
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Periodic sweeps: what makes "nothing lost" true when GitHub or seamguard
+//! drops something.
+//!
+//! - **Missed webhooks.** GitHub never redelivers a failed delivery by
+//!   itself. At start and every `REDELIVERY_INTERVAL`, the App's delivery
+//!   log (`GET /app/hook/deliveries`, newest first) is read back to the last
+//!   delivery already seen; each failed delivery whose GUID the inbox does
+//!   not hold, and that no later attempt delivered, is redelivered — at
+//!   most [`MAX_REDELIVERIES_PER_SWEEP`] per sweep.
+//! - **Reconciler.** Pull requests waiting on checks are evaluated again
+//!   every `RECONCILE_INTERVAL`, so a lost `check_run` event never strands
+//!   one.
+//! - **Watchdog.** A check run left `in_progress` past
+//!   [`WATCHDOG_AFTER`] (its evaluation died with the process, or GitHub
+//!   refused every completion) is completed `neutral` with an explanation.
+//! - **Retention.** Old deliveries are pruned so the store stays bounded.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::Engine;
+use crate::gate::decision::Conclusion;
+use crate::ids::DeliveryId;
+
+/// Redeliveries asked for in one sweep: GitHub rate-limits the App's own
+/// calls too, and a backlog drains over a few sweeps.
+pub const MAX_REDELIVERIES_PER_SWEEP: usize = 50;
+
+/// Pages of the delivery log read per sweep (100 each).
+const MAX_DELIVERY_PAGES: usize = 10;
+
+/// On the very first sweep (nothing seen yet), look back this far.
+const FIRST_SWEEP_WINDOW: chrono::Duration = chrono::Duration::hours(6);
+
+/// Pull requests re-evaluated per reconciler pass.
+const RECONCILE_BATCH: usize = 200;
+
+/// An evaluation takes seconds; a run still `in_progress` after this lost
+/// its evaluation.
+pub const WATCHDOG_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// How often the watchdog and retention look.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The store key of the newest delivery id already swept.
+const CURSOR_KEY: &str = "hook_deliveries.newest_seen";
+
+pub(super) fn start(engine: Engine, shutdown: CancellationToken, tracker: &TaskTracker) {
+    if let Some(every) = engine.cfg.redelivery_interval {
+        let (e, s) = (engine.clone(), shutdown.clone());
+        tracker.spawn(every_until(s, every, true, move || {
+            let e = e.clone();
+            async move {
+                if let Err(err) = e.sweep_deliveries().await {
+                    tracing::warn!(error = %err, "missed-webhook sweep failed");
+                }
+            }
+        }));
+    }
+    if let Some(every) = engine.cfg.reconcile_interval {
+        let (e, s) = (engine.clone(), shutdown.clone());
+        tracker.spawn(every_until(s, every, false, move || {
+            let e = e.clone();
+            async move {
+                if let Err(err) = e.reconcile().await {
+                    tracing::warn!(error = %err, "reconciler failed");
+                }
+            }
+        }));
+    }
+    let e = engine.clone();
+    tracker.spawn(every_until(
+        shutdown,
+        HOUSEKEEPING_INTERVAL,
+        true,
+        move || {
+            let e = e.clone();
+            async move {
+                if let Err(err) = e.watchdog().await {
+                    tracing::warn!(error = %err, "check-run watchdog failed");
+                }
+                match e.inbox.prune(Utc::now(), e.cfg.delivery_retention).await {
+                    Ok(n) if n > 0 => tracing::info!(pruned = n, "pruned old deliveries"),
+                    Ok(_) => {}
+                    Err(err) => tracing::warn!(error = %err, "retention failed"),
+                }
+            }
+        },
+    ));
+}
+
+async fn every_until<F, Fut>(shutdown: CancellationToken, every: Duration, at_start: bool, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    if !at_start {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+    loop {
+        tokio::select! {
+            _ = f() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+impl Engine {
+    /// One missed-webhook sweep. Returns how many redeliveries it asked for.
+    pub async fn sweep_deliveries(&self) -> anyhow::Result<usize> {
+        let newest_seen: Option<u64> = self
+            .inbox
+            .meta(CURSOR_KEY)
+            .await?
+            .and_then(|v| v.parse().ok());
+        let since = Utc::now() - FIRST_SWEEP_WINDOW;
+        let mut cursor: Option<String> = None;
+        let mut newest: Option<u64> = None;
+        let mut delivered_ok: HashSet<String> = HashSet::new();
+        let mut failed = Vec::new();
+        'pages: for _ in 0..MAX_DELIVERY_PAGES {
+            let (page, next) = self.gh.hook_deliveries(cursor.as_deref()).await?;
+            for d in page {
+                newest = Some(newest.map_or(d.id, |n| n.max(d.id)));
+                let reached_seen = newest_seen.is_some_and(|seen| d.id <= seen);
+                let too_old = newest_seen.is_none() && d.delivered_at.is_some_and(|t| t < since);
+                if reached_seen || too_old {
+                    break 'pages;
+                }
+                let ok = d.status_code.is_some_and(|c| (200..300).contains(&c));
+                if ok {
+                    delivered_ok.insert(d.guid.clone());
+                } else {
+                    failed.push(d);
+                }
+            }
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let mut asked = 0;
+        let mut seen_guids = HashSet::new();
+        for d in failed {
+            if asked >= MAX_REDELIVERIES_PER_SWEEP {
+                break;
+            }
+            // Newest first: a later successful attempt, or one already
+            // asked for in this sweep, covers the older failures.
+            if delivered_ok.contains(&d.guid) || !seen_guids.insert(d.guid.clone()) {
+                continue;
+            }
+            let stored = match d.guid.parse::<DeliveryId>() {
+                Ok(id) => self.inbox.has_delivery(&id).await?,
+                Err(_) => false,
+            };
+            if stored {
+                continue;
+            }
+            match self.gh.redeliver(d.id).await {
+                Ok(()) => {
+                    asked += 1;
+                    metrics::counter!("seamguard_redeliveries_requested_total").increment(1);
+                    tracing::info!(delivery = d.id, guid = %d.guid, event = ?d.event, "asked GitHub to redeliver a failed delivery");
+                }
+                Err(e) => tracing::warn!(delivery = d.id, error = %e, "redelivery request failed"),
+            }
+        }
+        if let Some(newest) = newest
+            && newest_seen.is_none_or(|seen| newest > seen)
+        {
+            self.inbox.set_meta(CURSOR_KEY, &newest.to_string()).await?;
+        }
+        Ok(asked)
+    }
+
+    /// Re-evaluates pull requests that were waiting on checks.
+    pub async fn reconcile(&self) -> anyhow::Result<usize> {
+        let waiting = self.inbox.waiting(RECONCILE_BATCH).await?;
+        let n = waiting.len();
+        for work in waiting {
+            self.inbox.enqueue(work, Utc::now()).await?;
+        }
+        if n > 0 {
+            tracing::info!(
+                pull_requests = n,
+                "reconciler re-queued waiting pull requests"
+            );
+        }
+        Ok(n)
+    }
+
+    /// Completes check runs whose evaluation never finished.
+    pub async fn watchdog(&self) -> anyhow::Result<usize> {
+        let before = Utc::now() - chrono::Duration::from_std(WATCHDOG_AFTER)?;
+        let stale = self.inbox.stale_check_runs(before).await?;
+        let n = stale.len();
+        for run in stale {
+            let client = self.gh.installation(run.installation);
+            let summary = "seamguard started checking this commit but its evaluation did not finish \
+                           (the process stopped, or GitHub kept failing). Re-run this check, or push, \
+                           to evaluate it again.";
+            let body = json!({
+                "status": "completed",
+                "conclusion": Conclusion::Neutral.as_str(),
+                "completed_at": Utc::now().to_rfc3339(),
+                "output": { "title": "seamguard could not finish its checks", "summary": summary },
+            });
+            match client.update_check_run(&run.repo, run.id, body).await {
+                Ok(_) => {
+                    self.inbox.check_run_completed(run.id, "watchdog").await?;
+                    metrics::counter!("seamguard_watchdog_completions_total").increment(1);
+                    tracing::warn!(repo = %run.repo, check_run = %run.id, "watchdog completed a stale check run");
+                }
+                Err(e) => {
+                    tracing::warn!(repo = %run.repo, check_run = %run.id, error = %e, "watchdog could not complete a check run")
+                }
+            }
+        }
+        Ok(n)
+    }
+}
