@@ -93,6 +93,15 @@ impl fmt::Debug for Inbox {
     }
 }
 
+/// Applies the embedded migrations on the connection itself
+/// (`run_direct`): `Migrator::run` goes through `Acquire`, whose future rustc
+/// cannot prove `Send` for every lifetime, and `Inbox::open` must be
+/// awaitable inside a spawned task.
+async fn migrate(mut conn: SqliteConnection) -> Result<SqliteConnection, StoreError> {
+    MIGRATOR.run_direct(None, &mut conn, false).await?;
+    Ok(conn)
+}
+
 impl Inbox {
     /// Opens the store at `database_url` (`sqlite://path`), creating the file
     /// and its directory if missing, switching it to WAL and applying the
@@ -121,8 +130,8 @@ impl Inbox {
             // the delivery survives a power cut, not only a crash.
             .synchronous(SqliteSynchronous::Full)
             .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT_BYTES.to_string());
-        let mut conn = SqliteConnection::connect_with(&write).await?;
-        MIGRATOR.run(&mut conn).await?;
+        let conn = SqliteConnection::connect_with(&write).await?;
+        let conn = migrate(conn).await?;
 
         let read = base.pragma("query_only", "ON");
         let reader = SqlitePoolOptions::new()

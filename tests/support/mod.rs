@@ -39,6 +39,7 @@
 // Each test binary compiles this module and uses a different part of it.
 #![allow(dead_code, unused_imports)]
 
+pub mod app;
 pub mod deliveries;
 pub mod diff;
 pub mod fake_github;
@@ -49,6 +50,7 @@ pub mod routes;
 pub mod scenario;
 pub mod world;
 
+pub use app::Seamguard;
 pub use deliveries::{Delivery, WEBHOOK_SECRET, sign};
 pub use fake_github::{APP_ID, FakeGitHub, INSTALLATION_ID, Options};
 pub use proxy::TransportFault;
