@@ -9,6 +9,7 @@
 pub mod config;
 pub mod engine;
 pub mod events;
+pub mod failpoint;
 pub mod gate;
 pub mod github;
 pub mod ids;

@@ -88,6 +88,7 @@ pub(super) async fn conflict_markers(
             });
         }
     };
+    crate::failpoint::hit("guard.conflict_markers");
     let compare_files = comparison.files.clone().unwrap_or_default();
     let mut note = None;
     let files: Vec<DiffFile> = match pr {

@@ -1,0 +1,251 @@
+//! The conflict-marker guard in the App: a pull request whose head adds
+//! git conflict markers fails, with an annotation at each file and head
+//! line; Markdown rules and setext headings do not.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{FakeGitHub, RepoHandle, Seamguard, World};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn evaluate(gh: &FakeGitHub, repo: &RepoHandle, pr: u64) -> support::CheckRun {
+    let app = Seamguard::start(gh).await;
+    assert_eq!(
+        gh.deliver(&repo.pull_request_event("opened", pr), &app.webhook())
+            .await,
+        202
+    );
+    gh.wait_for(
+        "a completed seamguard run",
+        |w: &World| w.check_runs_named("seamguard").any(|r| r.is_completed()),
+        WAIT,
+    )
+    .await;
+    app.stop().await;
+    let runs: Vec<_> = gh.world().check_runs_named("seamguard").cloned().collect();
+    assert_eq!(runs.len(), 1, "exactly one seamguard run: {runs:#?}");
+    runs.into_iter().next().unwrap()
+}
+
+fn lines(n: usize, prefix: &str) -> String {
+    (1..=n).map(|i| format!("{prefix} {i}\n")).collect()
+}
+
+#[tokio::test]
+async fn added_markers_fail_with_annotations_at_head_lines() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let original = lines(40, "line");
+    let base = repo.push("main", "a long file", &[("src/lib.rs", Some(&original))]);
+    // The head edits line 20 into a half-resolved conflict: the markers sit
+    // at head lines 20, 22 and 24, well inside the file.
+    let mut edited: Vec<String> = original.lines().map(str::to_owned).collect();
+    edited.splice(
+        19..20,
+        [
+            "<<<<<<< HEAD".to_owned(),
+            "ours".to_owned(),
+            "=======".to_owned(),
+            "theirs".to_owned(),
+            ">>>>>>> develop".to_owned(),
+        ],
+    );
+    let edited = edited.join("\n") + "\n";
+    let head = repo.commit(
+        &[&base],
+        "half-resolved merge",
+        &[
+            ("src/lib.rs", Some(&edited)),
+            ("docs/guide.md", Some("# Guide\n\ntext\n")),
+        ],
+    );
+    repo.branch("feature", &head);
+    repo.pr(3).head("feature").base("main").open();
+
+    let run = evaluate(&gh, &repo, 3).await;
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    let at: Vec<(String, u64, u64, String)> = run
+        .annotations
+        .iter()
+        .map(|a| {
+            (
+                a.path.clone(),
+                a.start_line,
+                a.end_line,
+                a.annotation_level.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        at,
+        vec![
+            ("src/lib.rs".into(), 20, 20, "failure".into()),
+            ("src/lib.rs".into(), 22, 22, "failure".into()),
+            ("src/lib.rs".into(), 24, 24, "failure".into()),
+        ]
+    );
+    assert!(run.annotations[0].message.contains("<<<<<<<"));
+    assert!(run.annotations[1].message.contains("======="));
+    assert!(run.annotations[2].message.contains(">>>>>>>"));
+    let title = run.output.as_ref().unwrap().title.clone();
+    assert_eq!(title, "3 conflict markers in 1 file");
+}
+
+#[tokio::test]
+async fn markdown_rules_and_setext_headings_pass() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.branch_tip("main");
+    let doc = "Title\n=======\n\nSome text.\n\n=======\n\nMore text.\n";
+    let head = repo.commit(&[&base], "docs", &[("README.md", Some(doc))]);
+    repo.branch("docs", &head);
+    repo.pr(4).head("docs").base("main").open();
+
+    let run = evaluate(&gh, &repo, 4).await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("success"),
+        "{}",
+        run.summary()
+    );
+    assert!(run.annotations.is_empty());
+}
+
+#[tokio::test]
+async fn markers_only_in_context_lines_are_not_the_pull_requests() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    // main already carries a fixture with markers; the PR edits next to it.
+    let fixture = "a\n<<<<<<< ours\nb\n=======\nc\n>>>>>>> theirs\nd\n";
+    let base = repo.push("main", "fixture", &[("tests/fixture.txt", Some(fixture))]);
+    let edited = fixture.replace("d\n", "d\ne\n");
+    let head = repo.commit(&[&base], "extend", &[("tests/fixture.txt", Some(&edited))]);
+    repo.branch("feature", &head);
+    repo.pr(5).head("feature").base("main").open();
+
+    let run = evaluate(&gh, &repo, 5).await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("success"),
+        "{}",
+        run.summary()
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_and_twenty_findings_go_out_in_three_batches() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.branch_tip("main");
+    let block = "<<<<<<< HEAD\nx\n=======\ny\n>>>>>>> b\n";
+    // 40 conflict blocks in one file: 120 marker lines.
+    let content = block.repeat(40);
+    let head = repo.commit(&[&base], "many", &[("big.txt", Some(&content))]);
+    repo.branch("feature", &head);
+    repo.pr(6).head("feature").base("main").open();
+
+    let run = evaluate(&gh, &repo, 6).await;
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    assert_eq!(run.annotations.len(), 120);
+    let patches: Vec<usize> = gh
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path.contains("/check-runs/"))
+        .map(|r| {
+            r.body
+                .as_ref()
+                .and_then(|b| b["output"]["annotations"].as_array().map(|a| a.len()))
+                .unwrap_or(0)
+        })
+        .collect();
+    assert_eq!(patches, vec![50, 50, 20], "annotation batches");
+    // Head line numbers: the first block's markers are lines 1, 3, 5.
+    let first: Vec<u64> = run
+        .annotations
+        .iter()
+        .take(3)
+        .map(|a| a.start_line)
+        .collect();
+    assert_eq!(first, vec![1, 3, 5]);
+}
+
+#[tokio::test]
+async fn a_file_without_a_patch_is_read_whole_and_ignored_paths_are_skipped() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.push(
+        "main",
+        "config",
+        &[(
+            ".github/seamguard.yml",
+            Some("conflict_markers:\n  ignore: [\"fixtures/**\"]\n"),
+        )],
+    );
+    let conflict = "top\n<<<<<<< a\n1\n=======\n2\n>>>>>>> b\n";
+    let head = repo.commit(
+        &[&base],
+        "large and fixtures",
+        &[
+            ("generated/huge.txt", Some(conflict)),
+            ("fixtures/conflict.txt", Some(conflict)),
+        ],
+    );
+    repo.mark_large("generated/huge.txt");
+    repo.branch("feature", &head);
+    repo.pr(8).head("feature").base("main").open();
+
+    let run = evaluate(&gh, &repo, 8).await;
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    let paths: Vec<(&str, u64)> = run
+        .annotations
+        .iter()
+        .map(|a| (a.path.as_str(), a.start_line))
+        .collect();
+    assert_eq!(
+        paths,
+        vec![
+            ("generated/huge.txt", 2),
+            ("generated/huge.txt", 4),
+            ("generated/huge.txt", 6)
+        ]
+    );
+    assert_eq!(
+        gh.count("GET", "/repos/acme/app/git/blobs/*"),
+        1,
+        "the blob was read"
+    );
+}
+
+#[tokio::test]
+async fn more_files_than_compare_lists_are_read_from_the_pull_request() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.branch_tip("main");
+    let mut files: Vec<(String, String)> = (0..320)
+        .map(|i| (format!("gen/file{i:03}.txt"), format!("content {i}\n")))
+        .collect();
+    // The marker is in the last file, past compare's 300.
+    files.push((
+        "zz/last.txt".into(),
+        "<<<<<<< HEAD\na\n=======\nb\n>>>>>>> x\n".into(),
+    ));
+    let changes: Vec<(&str, Option<&str>)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), Some(c.as_str())))
+        .collect();
+    let head = repo.commit(&[&base], "many files", &changes);
+    repo.branch("feature", &head);
+    repo.pr(9).head("feature").base("main").open();
+
+    let run = evaluate(&gh, &repo, 9).await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("failure"),
+        "{}",
+        run.summary()
+    );
+    assert!(run.annotations.iter().all(|a| a.path == "zz/last.txt"));
+    assert!(gh.count("GET", "/repos/acme/app/pulls/9/files") >= 1);
+}
