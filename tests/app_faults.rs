@@ -1,0 +1,199 @@
+//! Fault injection at the GitHub seam: every transient fault from the
+//! incidents is retried and the evaluation ends as it would without it, in
+//! a bounded number of calls; permanent answers are not retried; a revoked
+//! token is replaced once.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{FakeGitHub, Seamguard, Sha, TransportFault, World};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Case {
+    gh: FakeGitHub,
+    head: Sha,
+    app: Seamguard,
+}
+
+/// A repository with one pull request (#7, no required checks, not opted in
+/// to merging) and seamguard running; `arm` installs the fault.
+async fn case(arm: impl FnOnce(&FakeGitHub)) -> Case {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.branch_tip("main");
+    let head = repo.commit(&[&base], "feature", &[("src/f.rs", Some("fn f() {}\n"))]);
+    repo.branch("feature", &head);
+    repo.pr(7).head("feature").base("main").open();
+    repo.ruleset(1).on("~DEFAULT_BRANCH").requires(&["lint"]);
+    repo.check_run(&head, "lint").completed("success");
+    arm(&gh);
+    let app = Seamguard::start(&gh).await;
+    assert_eq!(
+        gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+            .await,
+        202
+    );
+    Case { gh, head, app }
+}
+
+impl Case {
+    async fn completed(&self) -> support::CheckRun {
+        let head = self.head.clone();
+        self.gh
+            .wait_for(
+                "a completed seamguard run",
+                move |w: &World| {
+                    w.check_runs_named("seamguard")
+                        .any(|r| r.head_sha == head && r.is_completed())
+                },
+                WAIT,
+            )
+            .await;
+        let runs: Vec<_> = self.gh.world().check_runs_named("seamguard").cloned().collect();
+        assert_eq!(runs.len(), 1, "never two seamguard runs: {runs:#?}");
+        runs.into_iter().next().unwrap()
+    }
+}
+
+async fn recovers(route: &str, arm: impl FnOnce(&FakeGitHub)) -> Case {
+    let c = case(arm).await;
+    let run = c.completed().await;
+    assert_eq!(run.conclusion.as_deref(), Some("success"), "{}", run.summary());
+    let attempts = c.gh.attempts(route);
+    assert_eq!(attempts, 2, "{route}: one failure, one retry");
+    c
+}
+
+#[tokio::test]
+async fn cloudflare_524_origin_response_timeout() {
+    recovers("GET /pulls/7", |gh| {
+        gh.fail_next("GET /pulls/7", 524, "error code: 524 origin_response_timeout");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_gateway_502() {
+    recovers("GET /compare/*", |gh| {
+        gh.fail_next("GET /compare/*", 502, "<html><title>502 Bad Gateway</title></html>");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn socket_closed_mid_response() {
+    recovers("GET /commits/*/check-runs", |gh| {
+        gh.transport_fault_next("GET /commits/*/check-runs", TransportFault::Close);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connection_reset_econnreset() {
+    recovers("GET /rules/branches/main", |gh| {
+        gh.transport_fault_next("GET /rules/branches/main", TransportFault::Reset);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn truncated_body() {
+    recovers("GET /compare/*", |gh| {
+        gh.transport_fault_next("GET /compare/*", TransportFault::Truncate);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn secondary_rate_limit_with_retry_after_is_honoured() {
+    let started = Instant::now();
+    recovers("GET /branches/main/protection/required_status_checks", |gh| {
+        gh.fail_next(
+            "GET /branches/main/protection/required_status_checks",
+            403,
+            r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#,
+        )
+        .header("retry-after", "1");
+    })
+    .await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 was waited out"
+    );
+}
+
+#[tokio::test]
+async fn too_many_requests_429_on_a_create_is_retried_without_a_duplicate() {
+    recovers("POST /check-runs", |gh| {
+        gh.fail_next("POST /check-runs", 429, r#"{"message":"Too Many Requests"}"#);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_create_that_failed_ambiguously_is_looked_up_not_repeated() {
+    // GitHub created the run, then the answer was lost: no second run.
+    let c = case(|gh| {
+        gh.act_then_fail_next("POST /check-runs", 502, "bad gateway");
+    })
+    .await;
+    let run = c.completed().await;
+    assert_eq!(run.conclusion.as_deref(), Some("success"));
+    assert_eq!(c.gh.attempts("POST /check-runs"), 1);
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_replaced_once() {
+    let c = case(|_| {}).await;
+    c.completed().await;
+    // Revoke, and evaluate again: the first call is refused (401), the
+    // client mints a new token and the evaluation finishes.
+    c.gh.revoke_tokens();
+    c.gh.reset_counts();
+    let repo = c.gh.repo("acme/app");
+    c.gh.deliver(&repo.pull_request_event("synchronize", 7), &c.app.webhook())
+        .await;
+    // The gate is read last; an unchanged result is not written again.
+    c.gh.wait_for(
+        "the evaluation after the revocation",
+        |w| w.count("GET", "/rules/branches/main") >= 1,
+        WAIT,
+    )
+    .await;
+    assert_eq!(c.gh.count("POST", "/app/installations/1/access_tokens"), 1);
+    let unauthorized = c.gh.requests().iter().filter(|r| r.status == 401).count();
+    assert_eq!(unauthorized, 1, "one refusal, then the new token works");
+}
+
+#[tokio::test]
+async fn a_permanent_404_is_not_retried() {
+    let c = case(|gh| {
+        gh.fail_next("GET /pulls/7", 404, r#"{"message":"Not Found"}"#);
+    })
+    .await;
+    // The job gives up at once: nothing else is asked.
+    c.gh.wait_for("the failed read", |w| w.attempts("GET", "/pulls/7") >= 1, WAIT)
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(c.gh.attempts("GET /pulls/7"), 1);
+    assert_eq!(c.gh.world().check_runs_named("seamguard").count(), 0);
+}
+
+#[tokio::test]
+async fn a_permanent_422_on_completion_ends_the_run_neutral_with_the_error() {
+    let c = case(|gh| {
+        gh.fail_next(
+            "PATCH /check-runs/*",
+            422,
+            r#"{"message":"Validation Failed","errors":[{"resource":"CheckRun","code":"invalid"}]}"#,
+        );
+    })
+    .await;
+    let run = c.completed().await;
+    assert_eq!(run.conclusion.as_deref(), Some("neutral"));
+    assert!(run.summary().contains("Validation Failed"), "{}", run.summary());
+    // The refused completion, then the fail-safe one: no retry loop.
+    assert_eq!(c.gh.attempts("PATCH /check-runs/*"), 2);
+}
