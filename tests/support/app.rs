@@ -34,8 +34,8 @@ impl Seamguard {
         Self::start_with(gh, &[]).await
     }
 
-    /// As [`start`](Self::start), with extra `serve` flags
-    /// (`&["--workers", "1"]`); later flags win.
+    /// As [`start`](Self::start), with extra `serve` flags given as
+    /// flag/value pairs (`&["--workers", "1"]`), replacing the defaults.
     pub async fn start_with(gh: &FakeGitHub, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         Self::start_in(gh, dir, extra).await
@@ -49,37 +49,35 @@ impl Seamguard {
         let app_id = gh.app_id().to_string();
         let api = gh.api_url();
         let creds = dir.path().join("credentials.json").display().to_string();
-        let mut argv: Vec<String> = [
-            "serve",
-            "--app-id",
-            &app_id,
-            "--private-key-path",
-            &key,
-            "--webhook-secret",
-            WEBHOOK_SECRET,
-            "--github-api-url",
-            &api,
-            "--database-url",
-            &db,
-            "--listen-addr",
-            "127.0.0.1:0",
-            "--credentials-file",
-            &creds,
-            "--github-retry-base",
-            "5ms",
-            "--merge-retry-base",
-            "20ms",
-            "--redelivery-interval",
-            "0",
-            "--reconcile-interval",
-            "0",
-            "--shutdown-grace",
-            "5s",
+        let mut flags: Vec<(String, String)> = [
+            ("--app-id", app_id.as_str()),
+            ("--private-key-path", key.as_str()),
+            ("--webhook-secret", WEBHOOK_SECRET),
+            ("--github-api-url", api.as_str()),
+            ("--database-url", db.as_str()),
+            ("--listen-addr", "127.0.0.1:0"),
+            ("--credentials-file", creds.as_str()),
+            ("--github-retry-base", "5ms"),
+            ("--merge-retry-base", "20ms"),
+            ("--redelivery-interval", "0"),
+            ("--reconcile-interval", "0"),
+            ("--shutdown-grace", "5s"),
         ]
         .iter()
-        .map(|s| s.to_string())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        argv.extend(extra.iter().map(|s| s.to_string()));
+        for pair in extra.chunks(2) {
+            let (flag, value) = (pair[0].to_owned(), pair.get(1).copied().unwrap_or("").to_owned());
+            match flags.iter_mut().find(|(k, _)| *k == flag) {
+                Some(slot) => slot.1 = value,
+                None => flags.push((flag, value)),
+            }
+        }
+        let mut argv = vec!["serve".to_owned()];
+        for (k, v) in flags {
+            argv.push(k);
+            argv.push(v);
+        }
         let settings = Args::try_parse_from(argv)
             .expect("serve flags parse")
             .serve

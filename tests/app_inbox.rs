@@ -1,0 +1,157 @@
+//! Nothing acknowledged is lost, nothing is done twice: deduplication by
+//! delivery id, coalescing of a storm of triggers into one evaluation at a
+//! time and at most one merge, and missed-webhook recovery through the
+//! App's delivery log.
+
+mod support;
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use support::{Delivery, FakeGitHub, RepoHandle, Seamguard, Sha};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn labelled_pr(repo: &RepoHandle, n: u64) -> Sha {
+    let base = repo.branch_tip("main");
+    let head = repo.commit(&[&base], "feature", &[("src/f.rs", Some("fn f() {}\n"))]);
+    repo.branch("feature", &head);
+    repo.pr(n).head("feature").base("main").label("automerge").open();
+    head
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_id_is_evaluated_once() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.branch_tip("main");
+    let head = repo.commit(&[&base], "feature", &[("a", Some("a\n"))]);
+    repo.branch("feature", &head);
+    repo.pr(7).head("feature").base("main").open();
+    let app = Seamguard::start(&gh).await;
+
+    let delivery = repo.pull_request_event("opened", 7);
+    assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
+    assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 200, "GitHub's redelivery reuses the id");
+    gh.wait_for(
+        "the evaluation",
+        |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
+        WAIT,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(gh.count("GET", "/repos/acme/app/pulls/7"), 1, "one evaluation");
+    app.stop().await;
+}
+
+/// Each evaluation reads the pull request first and the rulesets last:
+/// in a log where two evaluations never interleave, every read of the pull
+/// request is followed by a read of the rulesets before the next one.
+fn assert_one_at_a_time(requests: &[support::Recorded]) -> usize {
+    let mut open = false;
+    let mut evaluations = 0;
+    for r in requests {
+        if r.method == "GET" && r.path == "/repos/acme/app/pulls/7" {
+            assert!(!open, "an evaluation started while another was running");
+            open = true;
+            evaluations += 1;
+        } else if r.path.contains("/rules/branches/") {
+            open = false;
+        }
+    }
+    evaluations
+}
+
+#[tokio::test]
+async fn a_storm_of_200_deliveries_is_one_evaluation_at_a_time_and_one_merge() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    repo.ruleset(1).on("~DEFAULT_BRANCH").requires(&["lint", "deploy"]);
+    let head = labelled_pr(&repo, 7);
+    let lint = repo.check_run(&head, "lint").completed("success");
+    repo.status(&head, "ci/legacy", "success");
+    let app = Seamguard::start(&gh).await;
+
+    let storm = |n: usize| -> Vec<Delivery> {
+        (0..n)
+            .map(|i| match i % 3 {
+                0 => repo.pull_request_event("synchronize", 7),
+                1 => repo.check_run_event("completed", lint.id().0),
+                _ => repo.status_event(&head, "ci/legacy"),
+            })
+            .collect()
+    };
+    let url = app.webhook();
+
+    // Phase 1: 200 triggers while `deploy` has not registered.
+    let deliveries = storm(200);
+    let answers = join_all(deliveries.iter().map(|d| d.send(&url, support::WEBHOOK_SECRET))).await;
+    assert!(answers.iter().all(|s| s.status() == 202));
+    gh.wait_for(
+        "the storm to drain",
+        |w| w.check_runs_named("seamguard").any(|r| r.summary().contains("waiting for `deploy`")),
+        WAIT,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let evaluations = assert_one_at_a_time(&gh.requests());
+    eprintln!("200 deliveries → {evaluations} evaluations of #7");
+    assert!(evaluations >= 1 && evaluations < 200, "triggers coalesce: {evaluations}");
+    assert_eq!(gh.count("PUT", "/pulls/7/merge"), 0);
+
+    // Phase 2: deploy passes and another storm arrives: one merge.
+    let deploy = repo.check_run(&head, "deploy").completed("success");
+    let mut deliveries = storm(100);
+    deliveries.push(repo.check_run_event("completed", deploy.id().0));
+    join_all(deliveries.iter().map(|d| d.send(&url, support::WEBHOOK_SECRET))).await;
+    gh.wait_for("the merge", |w| w.repo("acme/app").pulls[&7].merged, WAIT)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(gh.count("PUT", "/pulls/7/merge"), 1, "at most one merge");
+    assert_eq!(gh.world().check_runs_named("seamguard").count(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_delivery_in_githubs_log_is_redelivered_once() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.branch_tip("main");
+    let head = repo.commit(&[&base], "feature", &[("a", Some("a\n"))]);
+    repo.branch("feature", &head);
+    repo.pr(7).head("feature").base("main").open();
+    // GitHub tried while seamguard was down: 502 in the App's delivery log.
+    let missed = repo.pull_request_event("opened", 7);
+    let id = gh.log_delivery(&missed, 502);
+    // One it delivered fine and one seamguard already has.
+    let fine = repo.pull_request_event("labeled", 7);
+    gh.log_delivery(&fine, 202);
+
+    let app = Seamguard::start_with(&gh, &["--redelivery-interval", "100ms"]).await;
+    let attempts = format!("/app/hook/deliveries/{id}/attempts");
+    gh.wait_for("the redelivery request", |w| w.count("POST", &attempts) == 1, WAIT)
+        .await;
+    // GitHub redelivers it (same GUID): seamguard stores and evaluates it.
+    assert_eq!(gh.perform_redeliveries(&app.webhook()).await, vec![202]);
+    gh.wait_for(
+        "the evaluation of the recovered delivery",
+        |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
+        WAIT,
+    )
+    .await;
+    // Later sweeps neither ask again nor ask for the delivered ones.
+    let sweeps = gh.count("GET", "/app/hook/deliveries");
+    gh.wait_for(
+        "two more sweeps",
+        |w| w.count("GET", "/app/hook/deliveries") >= sweeps + 2,
+        WAIT,
+    )
+    .await;
+    let redelivery_requests = gh
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/attempts"))
+        .count();
+    assert_eq!(redelivery_requests, 1);
+    app.stop().await;
+}
