@@ -40,6 +40,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod app;
+pub mod binary;
 pub mod deliveries;
 pub mod diff;
 pub mod fake_github;
