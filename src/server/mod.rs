@@ -141,6 +141,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/setup/installed", get(setup::installed))
+        .route("/setup/callback", get(setup::already_registered))
         .route("/metrics", get(metrics))
         .with_state(state)
         .merge(webhook_routes)

@@ -412,6 +412,18 @@ pub async fn installed() -> Html<String> {
     )
 }
 
+/// `/setup/callback` once the App exists: a reused link gets a clear page.
+pub async fn already_registered() -> (StatusCode, Html<String>) {
+    (
+        StatusCode::CONFLICT,
+        page(
+            "Already registered",
+            "<p>This server already has its GitHub App and is serving it. A setup code can be used \
+             only once; nothing was changed.</p>",
+        ),
+    )
+}
+
 /// Writes the credentials readable by this user only (0600), atomically.
 pub fn write_private(path: &Path, file: &CredentialsFile) -> std::io::Result<()> {
     use std::io::Write;
