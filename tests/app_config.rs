@@ -31,7 +31,10 @@ async fn run_on(gh: &FakeGitHub, head: &Sha) -> support::CheckRun {
     let h = head.clone();
     gh.wait_for(
         "a completed seamguard run",
-        move |w| w.check_runs_named("seamguard").any(|r| r.head_sha == h && r.is_completed()),
+        move |w| {
+            w.check_runs_named("seamguard")
+                .any(|r| r.head_sha == h && r.is_completed())
+        },
         WAIT,
     )
     .await;
@@ -65,11 +68,18 @@ async fn org_defaults_lie_under_the_repository_file_key_by_key() {
     );
     let head = pr(&repo, 7, "feature", true);
     let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook()).await;
+    gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
+        .await;
 
     let run = run_on(&gh, &head).await;
-    assert_eq!(run.conclusion.as_deref(), Some("success"), "org ignore applies: {}", run.summary());
-    gh.wait_for("the merge", |w| w.repo("acme/app").pulls[&7].merged, WAIT).await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("success"),
+        "org ignore applies: {}",
+        run.summary()
+    );
+    gh.wait_for("the merge", |w| w.repo("acme/app").pulls[&7].merged, WAIT)
+        .await;
     let merge = gh
         .requests()
         .into_iter()
@@ -94,7 +104,8 @@ async fn an_invalid_config_fails_the_run_naming_its_lines() {
     );
     let head = pr(&repo, 7, "feature", false);
     let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook()).await;
+    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+        .await;
     let run = run_on(&gh, &head).await;
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     let summary = run.summary();
@@ -115,16 +126,25 @@ async fn a_config_change_on_the_base_takes_effect_on_the_next_event() {
     let repo = gh.repo("acme/app");
     let head = pr(&repo, 7, "feature", false);
     let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook()).await;
+    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+        .await;
     let run = run_on(&gh, &head).await;
-    assert_eq!(run.conclusion.as_deref(), Some("failure"), "markers in fixtures fail by default");
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("failure"),
+        "markers in fixtures fail by default"
+    );
 
     // The base branch learns to ignore fixtures.
     repo.config_on("main", "conflict_markers:\n  ignore: [\"fixtures/**\"]\n");
-    gh.deliver(&repo.pull_request_event("synchronize", 7), &app.webhook()).await;
+    gh.deliver(&repo.pull_request_event("synchronize", 7), &app.webhook())
+        .await;
     gh.wait_for(
         "the run to turn green",
-        |w| w.check_runs_named("seamguard").any(|r| r.conclusion.as_deref() == Some("success")),
+        |w| {
+            w.check_runs_named("seamguard")
+                .any(|r| r.conclusion.as_deref() == Some("success"))
+        },
         WAIT,
     )
     .await;

@@ -16,7 +16,11 @@ fn pr(repo: &RepoHandle, n: u64, branch: &str) -> Sha {
     let base = repo.branch_tip("main");
     let head = repo.commit(&[&base], branch, &[(branch, Some("x\n"))]);
     repo.branch(branch, &head);
-    repo.pr(n).head(branch).base("main").label("automerge").open();
+    repo.pr(n)
+        .head(branch)
+        .base("main")
+        .label("automerge")
+        .open();
     head
 }
 
@@ -24,7 +28,10 @@ async fn completed(gh: &FakeGitHub, head: &Sha) -> support::CheckRun {
     let h = head.clone();
     gh.wait_for(
         "a completed seamguard run",
-        move |w| w.check_runs_named("seamguard").any(|r| r.head_sha == h && r.is_completed()),
+        move |w| {
+            w.check_runs_named("seamguard")
+                .any(|r| r.head_sha == h && r.is_completed())
+        },
         WAIT,
     )
     .await;
@@ -48,10 +55,15 @@ async fn a_panicking_guard_fails_open_or_closed_and_the_server_keeps_serving() {
         Action::Panic("scanner exploded on purpose".into()),
     );
     let head = pr(&repo, 1, "one");
-    gh.deliver(&repo.pull_request_event("opened", 1), &app.webhook()).await;
+    gh.deliver(&repo.pull_request_event("opened", 1), &app.webhook())
+        .await;
     let run = completed(&gh, &head).await;
     assert_eq!(run.conclusion.as_deref(), Some("neutral"));
-    assert!(run.summary().contains("scanner exploded on purpose"), "{}", run.summary());
+    assert!(
+        run.summary().contains("scanner exploded on purpose"),
+        "{}",
+        run.summary()
+    );
     assert!(run.summary().contains("fails open"), "{}", run.summary());
     assert_eq!(gh.count("PUT", "/pulls/1/merge"), 0);
 
@@ -59,11 +71,15 @@ async fn a_panicking_guard_fails_open_or_closed_and_the_server_keeps_serving() {
     let base = repo.push(
         "main",
         "fail closed",
-        &[(".github/seamguard.yml", Some("on_internal_error: failure\n"))],
+        &[(
+            ".github/seamguard.yml",
+            Some("on_internal_error: failure\n"),
+        )],
     );
     let _ = base;
     let head = pr(&repo, 2, "two");
-    gh.deliver(&repo.pull_request_event("opened", 2), &app.webhook()).await;
+    gh.deliver(&repo.pull_request_event("opened", 2), &app.webhook())
+        .await;
     let run = completed(&gh, &head).await;
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     assert!(run.summary().contains("fails closed"), "{}", run.summary());
@@ -72,9 +88,15 @@ async fn a_panicking_guard_fails_open_or_closed_and_the_server_keeps_serving() {
     // and merges.
     failpoint::disarm("guard.conflict_markers");
     let head = pr(&repo, 3, "three");
-    gh.deliver(&repo.pull_request_event("opened", 3), &app.webhook()).await;
+    gh.deliver(&repo.pull_request_event("opened", 3), &app.webhook())
+        .await;
     let run = completed(&gh, &head).await;
-    assert_eq!(run.conclusion.as_deref(), Some("success"), "{}", run.summary());
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("success"),
+        "{}",
+        run.summary()
+    );
     gh.wait_for("the merge", |w| w.repo("acme/app").pulls[&3].merged, WAIT)
         .await;
     app.stop().await;

@@ -51,7 +51,12 @@ impl Case {
                 WAIT,
             )
             .await;
-        let runs: Vec<_> = self.gh.world().check_runs_named("seamguard").cloned().collect();
+        let runs: Vec<_> = self
+            .gh
+            .world()
+            .check_runs_named("seamguard")
+            .cloned()
+            .collect();
         assert_eq!(runs.len(), 1, "never two seamguard runs: {runs:#?}");
         runs.into_iter().next().unwrap()
     }
@@ -60,7 +65,12 @@ impl Case {
 async fn recovers(route: &str, arm: impl FnOnce(&FakeGitHub)) -> Case {
     let c = case(arm).await;
     let run = c.completed().await;
-    assert_eq!(run.conclusion.as_deref(), Some("success"), "{}", run.summary());
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("success"),
+        "{}",
+        run.summary()
+    );
     let attempts = c.gh.attempts(route);
     assert_eq!(attempts, 2, "{route}: one failure, one retry");
     c
@@ -69,7 +79,11 @@ async fn recovers(route: &str, arm: impl FnOnce(&FakeGitHub)) -> Case {
 #[tokio::test]
 async fn cloudflare_524_origin_response_timeout() {
     recovers("GET /pulls/7", |gh| {
-        gh.fail_next("GET /pulls/7", 524, "error code: 524 origin_response_timeout");
+        gh.fail_next(
+            "GET /pulls/7",
+            524,
+            "error code: 524 origin_response_timeout",
+        );
     })
     .await;
 }
@@ -77,7 +91,11 @@ async fn cloudflare_524_origin_response_timeout() {
 #[tokio::test]
 async fn bad_gateway_502() {
     recovers("GET /compare/*", |gh| {
-        gh.fail_next("GET /compare/*", 502, "<html><title>502 Bad Gateway</title></html>");
+        gh.fail_next(
+            "GET /compare/*",
+            502,
+            "<html><title>502 Bad Gateway</title></html>",
+        );
     })
     .await;
 }
@@ -127,7 +145,11 @@ async fn secondary_rate_limit_with_retry_after_is_honoured() {
 #[tokio::test]
 async fn too_many_requests_429_on_a_create_is_retried_without_a_duplicate() {
     recovers("POST /check-runs", |gh| {
-        gh.fail_next("POST /check-runs", 429, r#"{"message":"Too Many Requests"}"#);
+        gh.fail_next(
+            "POST /check-runs",
+            429,
+            r#"{"message":"Too Many Requests"}"#,
+        );
     })
     .await;
 }
@@ -174,8 +196,12 @@ async fn a_permanent_404_is_not_retried() {
     })
     .await;
     // The job gives up at once: nothing else is asked.
-    c.gh.wait_for("the failed read", |w| w.attempts("GET", "/pulls/7") >= 1, WAIT)
-        .await;
+    c.gh.wait_for(
+        "the failed read",
+        |w| w.attempts("GET", "/pulls/7") >= 1,
+        WAIT,
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(c.gh.attempts("GET /pulls/7"), 1);
     assert_eq!(c.gh.world().check_runs_named("seamguard").count(), 0);
@@ -193,7 +219,11 @@ async fn a_permanent_422_on_completion_ends_the_run_neutral_with_the_error() {
     .await;
     let run = c.completed().await;
     assert_eq!(run.conclusion.as_deref(), Some("neutral"));
-    assert!(run.summary().contains("Validation Failed"), "{}", run.summary());
+    assert!(
+        run.summary().contains("Validation Failed"),
+        "{}",
+        run.summary()
+    );
     // The refused completion, then the fail-safe one: no retry loop.
     assert_eq!(c.gh.attempts("PATCH /check-runs/*"), 2);
 }

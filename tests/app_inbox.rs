@@ -16,7 +16,11 @@ fn labelled_pr(repo: &RepoHandle, n: u64) -> Sha {
     let base = repo.branch_tip("main");
     let head = repo.commit(&[&base], "feature", &[("src/f.rs", Some("fn f() {}\n"))]);
     repo.branch("feature", &head);
-    repo.pr(n).head("feature").base("main").label("automerge").open();
+    repo.pr(n)
+        .head("feature")
+        .base("main")
+        .label("automerge")
+        .open();
     head
 }
 
@@ -32,7 +36,11 @@ async fn a_duplicate_delivery_id_is_evaluated_once() {
 
     let delivery = repo.pull_request_event("opened", 7);
     assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
-    assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 200, "GitHub's redelivery reuses the id");
+    assert_eq!(
+        gh.deliver(&delivery, &app.webhook()).await,
+        200,
+        "GitHub's redelivery reuses the id"
+    );
     gh.wait_for(
         "the evaluation",
         |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
@@ -40,7 +48,11 @@ async fn a_duplicate_delivery_id_is_evaluated_once() {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(gh.count("GET", "/repos/acme/app/pulls/7"), 1, "one evaluation");
+    assert_eq!(
+        gh.count("GET", "/repos/acme/app/pulls/7"),
+        1,
+        "one evaluation"
+    );
     app.stop().await;
 }
 
@@ -66,7 +78,9 @@ fn assert_one_at_a_time(requests: &[support::Recorded]) -> usize {
 async fn a_storm_of_200_deliveries_is_one_evaluation_at_a_time_and_one_merge() {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
-    repo.ruleset(1).on("~DEFAULT_BRANCH").requires(&["lint", "deploy"]);
+    repo.ruleset(1)
+        .on("~DEFAULT_BRANCH")
+        .requires(&["lint", "deploy"]);
     let head = labelled_pr(&repo, 7);
     let lint = repo.check_run(&head, "lint").completed("success");
     repo.status(&head, "ci/legacy", "success");
@@ -85,25 +99,41 @@ async fn a_storm_of_200_deliveries_is_one_evaluation_at_a_time_and_one_merge() {
 
     // Phase 1: 200 triggers while `deploy` has not registered.
     let deliveries = storm(200);
-    let answers = join_all(deliveries.iter().map(|d| d.send(&url, support::WEBHOOK_SECRET))).await;
+    let answers = join_all(
+        deliveries
+            .iter()
+            .map(|d| d.send(&url, support::WEBHOOK_SECRET)),
+    )
+    .await;
     assert!(answers.iter().all(|s| s.status() == 202));
     gh.wait_for(
         "the storm to drain",
-        |w| w.check_runs_named("seamguard").any(|r| r.summary().contains("waiting for `deploy`")),
+        |w| {
+            w.check_runs_named("seamguard")
+                .any(|r| r.summary().contains("waiting for `deploy`"))
+        },
         WAIT,
     )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let evaluations = assert_one_at_a_time(&gh.requests());
     eprintln!("200 deliveries → {evaluations} evaluations of #7");
-    assert!(evaluations >= 1 && evaluations < 200, "triggers coalesce: {evaluations}");
+    assert!(
+        (1..200).contains(&evaluations),
+        "triggers coalesce: {evaluations}"
+    );
     assert_eq!(gh.count("PUT", "/pulls/7/merge"), 0);
 
     // Phase 2: deploy passes and another storm arrives: one merge.
     let deploy = repo.check_run(&head, "deploy").completed("success");
     let mut deliveries = storm(100);
     deliveries.push(repo.check_run_event("completed", deploy.id().0));
-    join_all(deliveries.iter().map(|d| d.send(&url, support::WEBHOOK_SECRET))).await;
+    join_all(
+        deliveries
+            .iter()
+            .map(|d| d.send(&url, support::WEBHOOK_SECRET)),
+    )
+    .await;
     gh.wait_for("the merge", |w| w.repo("acme/app").pulls[&7].merged, WAIT)
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -129,8 +159,12 @@ async fn a_failed_delivery_in_githubs_log_is_redelivered_once() {
 
     let app = Seamguard::start_with(&gh, &["--redelivery-interval", "100ms"]).await;
     let attempts = format!("/app/hook/deliveries/{id}/attempts");
-    gh.wait_for("the redelivery request", |w| w.count("POST", &attempts) == 1, WAIT)
-        .await;
+    gh.wait_for(
+        "the redelivery request",
+        |w| w.count("POST", &attempts) == 1,
+        WAIT,
+    )
+    .await;
     // GitHub redelivers it (same GUID): seamguard stores and evaluates it.
     assert_eq!(gh.perform_redeliveries(&app.webhook()).await, vec![202]);
     gh.wait_for(

@@ -28,7 +28,13 @@ fn unescape(s: &str) -> String {
 /// The value of the first `name="manifest" value="..."` and the first form
 /// action in `html`.
 fn form(html: &str) -> (String, serde_json::Value) {
-    let action = html.split("<form action=\"").nth(1).unwrap().split('"').next().unwrap();
+    let action = html
+        .split("<form action=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
     let value = html
         .split("name=\"manifest\" value=\"")
         .nth(1)
@@ -36,7 +42,10 @@ fn form(html: &str) -> (String, serde_json::Value) {
         .split('"')
         .next()
         .unwrap();
-    (unescape(action), serde_json::from_str(&unescape(value)).unwrap())
+    (
+        unescape(action),
+        serde_json::from_str(&unescape(value)).unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -67,7 +76,11 @@ async fn registering_the_app_from_its_manifest() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn(seamguard::server::serve_on(listener, settings, shutdown.clone()));
+    let server = tokio::spawn(seamguard::server::serve_on(
+        listener,
+        settings,
+        shutdown.clone(),
+    ));
     let base = format!("http://{addr}");
     let http = reqwest::Client::new();
 
@@ -77,10 +90,19 @@ async fn registering_the_app_from_its_manifest() {
     let html = page.text().await.unwrap();
     assert!(!html.contains("<script"), "plain HTML, no JavaScript");
     let (action, manifest) = form(&html);
-    assert!(action.starts_with(&format!("{}settings/apps/new?state=", gh.api_url())), "{action}");
+    assert!(
+        action.starts_with(&format!("{}settings/apps/new?state=", gh.api_url())),
+        "{action}"
+    );
     let state = action.split("state=").nth(1).unwrap().to_owned();
-    assert_eq!(manifest["hook_attributes"]["url"], "https://guard.example.org/webhook");
-    assert_eq!(manifest["redirect_url"], "https://guard.example.org/setup/callback");
+    assert_eq!(
+        manifest["hook_attributes"]["url"],
+        "https://guard.example.org/webhook"
+    );
+    assert_eq!(
+        manifest["redirect_url"],
+        "https://guard.example.org/setup/callback"
+    );
     assert_eq!(manifest["public"], false);
     let perms = &manifest["default_permissions"];
     assert_eq!(perms["checks"], "write");
@@ -95,28 +117,63 @@ async fn registering_the_app_from_its_manifest() {
         .iter()
         .map(|e| e.as_str().unwrap())
         .collect();
-    for e in ["check_run", "check_suite", "pull_request", "pull_request_review", "push", "status", "merge_group"] {
+    for e in [
+        "check_run",
+        "check_suite",
+        "pull_request",
+        "pull_request_review",
+        "push",
+        "status",
+        "merge_group",
+    ] {
         assert!(events.contains(&e), "{e} in {events:?}");
     }
-    let org = http.get(format!("{base}/org?org=acme")).send().await.unwrap().text().await.unwrap();
+    let org = http
+        .get(format!("{base}/org?org=acme"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let (org_action, _) = form(&org);
-    assert!(org_action.contains("organizations/acme/settings/apps/new?state="), "{org_action}");
+    assert!(
+        org_action.contains("organizations/acme/settings/apps/new?state="),
+        "{org_action}"
+    );
 
     // A callback without this server's state, and a code GitHub does not
     // know: clear pages, and the server carries on.
-    let r = http.get(format!("{base}/setup/callback?code=x&state=forged")).send().await.unwrap();
+    let r = http
+        .get(format!("{base}/setup/callback?code=x&state=forged"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
-    let r = http.get(format!("{base}/setup/callback?code=unknown&state={state}")).send().await.unwrap();
+    let r = http
+        .get(format!("{base}/setup/callback?code=unknown&state={state}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 502);
     assert!(r.text().await.unwrap().contains("did not accept this code"));
     assert!(!creds.exists());
 
     // The real code: converted, saved 0600, and the server switches.
     let app = gh.manifest_code("good-code");
-    let r = http.get(format!("{base}/setup/callback?code=good-code&state={state}")).send().await.unwrap();
+    let r = http
+        .get(format!(
+            "{base}/setup/callback?code=good-code&state={state}"
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
-    assert!(text.contains("seamguard serve"), "tells the command to start serving: {text}");
+    assert!(
+        text.contains("seamguard serve"),
+        "tells the command to start serving: {text}"
+    );
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&creds).unwrap()).unwrap();
     assert_eq!(saved["app_id"], app.id);
     assert_eq!(saved["webhook_secret"], app.webhook_secret);
@@ -140,20 +197,32 @@ async fn registering_the_app_from_its_manifest() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(ready, "serving the App after setup");
-    let ping = support::Delivery::new("ping", serde_json::json!({ "zen": "Keep it logically awesome.", "hook_id": 1 }));
-    let r = ping.send(&format!("{base}/webhook"), &app.webhook_secret).await;
+    let ping = support::Delivery::new(
+        "ping",
+        serde_json::json!({ "zen": "Keep it logically awesome.", "hook_id": 1 }),
+    );
+    let r = ping
+        .send(&format!("{base}/webhook"), &app.webhook_secret)
+        .await;
     assert_eq!(r.status(), 202, "the new webhook secret is in force");
     // The used link again: a clear page, nothing changed.
-    let r = http.get(format!("{base}/setup/callback?code=good-code&state={state}")).send().await.unwrap();
+    let r = http
+        .get(format!(
+            "{base}/setup/callback?code=good-code&state={state}"
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 409);
 
     shutdown.cancel();
     server.await.unwrap().unwrap();
     // And a restart reads the credentials file: no setup mode.
-    let restarted = Args::try_parse_from(["serve", "--credentials-file", &creds.display().to_string()])
-        .unwrap()
-        .serve
-        .validate()
-        .unwrap();
+    let restarted =
+        Args::try_parse_from(["serve", "--credentials-file", &creds.display().to_string()])
+            .unwrap()
+            .serve
+            .validate()
+            .unwrap();
     assert_eq!(restarted.app.unwrap().credentials.app_id().0, app.id);
 }

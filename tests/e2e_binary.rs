@@ -57,11 +57,35 @@ async fn the_binary_acknowledges_and_posts_one_check_run() {
 
     // Health, readiness and metrics.
     let client = reqwest::Client::new();
-    assert_eq!(client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
-    assert_eq!(client.get(app.url("/readyz")).send().await.unwrap().status(), 200);
-    let metrics = client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(
+        client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let metrics = client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
-        metrics.contains(r#"seamguard_deliveries_total{event="pull_request",outcome="accepted"} 1"#),
+        metrics
+            .contains(r#"seamguard_deliveries_total{event="pull_request",outcome="accepted"} 1"#),
         "{metrics}"
     );
     assert!(metrics.contains(r#"outcome="unauthorized""#), "{metrics}");
@@ -81,13 +105,26 @@ async fn work_acknowledged_before_a_kill_9_is_done_after_restart() {
 
     // GitHub is slow to answer the first call, so the evaluation is still
     // in flight when the process dies.
-    gh.fail_next("GET /pulls/7", 200, "{}").delay(Duration::from_secs(60));
+    gh.fail_next("GET /pulls/7", 200, "{}")
+        .delay(Duration::from_secs(60));
     let mut first = Process::spawn(&env);
-    assert_eq!(gh.deliver(&repo.pull_request_event("opened", 7), &first.webhook()).await, 202);
-    gh.wait_for("the evaluation to start", |w| w.attempts("GET", "/pulls/7") >= 1, WAIT)
-        .await;
+    assert_eq!(
+        gh.deliver(&repo.pull_request_event("opened", 7), &first.webhook())
+            .await,
+        202
+    );
+    gh.wait_for(
+        "the evaluation to start",
+        |w| w.attempts("GET", "/pulls/7") >= 1,
+        WAIT,
+    )
+    .await;
     first.kill9();
-    assert_eq!(gh.world().check_runs_named("seamguard").count(), 0, "nothing was finished");
+    assert_eq!(
+        gh.world().check_runs_named("seamguard").count(),
+        0,
+        "nothing was finished"
+    );
 
     // Restart on the same store: the acknowledged work resumes.
     let second = Process::spawn(&env);
@@ -100,7 +137,11 @@ async fn work_acknowledged_before_a_kill_9_is_done_after_restart() {
     let runs: Vec<_> = gh.world().check_runs_named("seamguard").cloned().collect();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].head_sha, head);
-    assert!(second.log().contains("resuming work left unfinished"), "{}", second.log());
+    assert!(
+        second.log().contains("resuming work left unfinished"),
+        "{}",
+        second.log()
+    );
 }
 
 #[tokio::test]
@@ -116,7 +157,8 @@ async fn secrets_never_reach_the_logs() {
     repo.pull_request_event("opened", 7)
         .send(&app.webhook(), "a-wrong-secret")
         .await;
-    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook()).await;
+    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+        .await;
     gh.wait_for(
         "the evaluation",
         |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
@@ -124,20 +166,38 @@ async fn secrets_never_reach_the_logs() {
     )
     .await;
     gh.revoke_tokens();
-    gh.fail_next("PUT /pulls/7/merge", 405, r#"{"message":"At least 1 approving review is required."}"#);
-    gh.deliver(&repo.pull_request_event("synchronize", 7), &app.webhook()).await;
-    gh.wait_for("the merge attempt", |w| w.attempts("PUT", "/pulls/7/merge") >= 1, WAIT)
+    gh.fail_next(
+        "PUT /pulls/7/merge",
+        405,
+        r#"{"message":"At least 1 approving review is required."}"#,
+    );
+    gh.deliver(&repo.pull_request_event("synchronize", 7), &app.webhook())
         .await;
+    gh.wait_for(
+        "the merge attempt",
+        |w| w.attempts("PUT", "/pulls/7/merge") >= 1,
+        WAIT,
+    )
+    .await;
     app.terminate(Duration::from_secs(15));
 
     let log = app.log();
-    assert!(log.contains("\"delivery\""), "JSON logs with delivery spans: {log}");
+    assert!(
+        log.contains("\"delivery\""),
+        "JSON logs with delivery spans: {log}"
+    );
     let tokens: Vec<String> = gh.with_world(|w| w.tokens.keys().cloned().collect());
     assert!(tokens.len() >= 2, "two tokens were minted");
     for token in &tokens {
-        assert!(!log.contains(token.as_str()), "an installation token leaked");
+        assert!(
+            !log.contains(token.as_str()),
+            "an installation token leaked"
+        );
     }
-    assert!(!log.contains(support::WEBHOOK_SECRET), "the webhook secret leaked");
+    assert!(
+        !log.contains(support::WEBHOOK_SECRET),
+        "the webhook secret leaked"
+    );
     assert!(!log.contains("a-wrong-secret"));
     let pem = String::from_utf8(FakeGitHub::private_key_pem()).unwrap();
     for line in pem.lines().filter(|l| !l.starts_with("-----")) {
@@ -153,11 +213,41 @@ fn invalid_settings_exit_2_with_one_line_naming_the_variable() {
     let not_a_key = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(not_a_key.path(), "hello").unwrap();
     let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
-        (vec![("APP_ID", "abc".into()), ("WEBHOOK_SECRET", "s".into()), ("PRIVATE_KEY_PATH", key.display().to_string())], "APP_ID"),
-        (vec![("APP_ID", "1".into()), ("WEBHOOK_SECRET", "s".into()), ("PRIVATE_KEY_PATH", "/nonexistent/key.pem".into())], "PRIVATE_KEY_PATH"),
-        (vec![("APP_ID", "1".into()), ("WEBHOOK_SECRET", "s".into()), ("PRIVATE_KEY_PATH", not_a_key.path().display().to_string())], "PRIVATE_KEY_PATH"),
-        (vec![("APP_ID", "1".into()), ("PRIVATE_KEY_PATH", key.display().to_string())], "WEBHOOK_SECRET"),
-        (vec![("GITHUB_API_URL", "not a url".into())], "GITHUB_API_URL"),
+        (
+            vec![
+                ("APP_ID", "abc".into()),
+                ("WEBHOOK_SECRET", "s".into()),
+                ("PRIVATE_KEY_PATH", key.display().to_string()),
+            ],
+            "APP_ID",
+        ),
+        (
+            vec![
+                ("APP_ID", "1".into()),
+                ("WEBHOOK_SECRET", "s".into()),
+                ("PRIVATE_KEY_PATH", "/nonexistent/key.pem".into()),
+            ],
+            "PRIVATE_KEY_PATH",
+        ),
+        (
+            vec![
+                ("APP_ID", "1".into()),
+                ("WEBHOOK_SECRET", "s".into()),
+                ("PRIVATE_KEY_PATH", not_a_key.path().display().to_string()),
+            ],
+            "PRIVATE_KEY_PATH",
+        ),
+        (
+            vec![
+                ("APP_ID", "1".into()),
+                ("PRIVATE_KEY_PATH", key.display().to_string()),
+            ],
+            "WEBHOOK_SECRET",
+        ),
+        (
+            vec![("GITHUB_API_URL", "not a url".into())],
+            "GITHUB_API_URL",
+        ),
         (vec![("LISTEN_ADDR", "nowhere".into())], "LISTEN_ADDR"),
     ];
     for (vars, var) in cases {
@@ -171,6 +261,9 @@ fn invalid_settings_exit_2_with_one_line_naming_the_variable() {
         assert_eq!(out.status.code(), Some(2), "{vars:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-        assert!(stderr.starts_with(&format!("seamguard: {var}: ")), "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("seamguard: {var}: ")),
+            "{stderr}"
+        );
     }
 }

@@ -164,7 +164,8 @@ async fn a_revoked_token_fails_once_and_the_client_recovers() {
         [
             ("GET /repos/acme/app/pulls/7".to_owned(), 401),
             ("POST /app/installations/1/access_tokens".to_owned(), 201),
-            ("GET /repos/acme/app/pulls/7".to_owned(), 200),
+            // The client asks conditionally: the pull request is unchanged.
+            ("GET /repos/acme/app/pulls/7".to_owned(), 304),
         ]
     );
 }

@@ -44,6 +44,16 @@ const RATE_LIMIT_RESERVE: u64 = 20;
 /// error page should not flood a check run summary.
 const MAX_ERROR_TEXT: usize = 500;
 
+/// Conditional requests: GET answers with an `ETag` are kept (bodies up to
+/// this size) and asked again with `If-None-Match`; GitHub's 304 costs no
+/// rate limit. Large answers (big compares) change with every push anyway.
+const MAX_CACHED_BODY: usize = 512 * 1024;
+
+/// Entries kept before the cache starts over: a few thousand recent
+/// resources cover the repositories in play at once, bounded in memory by
+/// `MAX_CACHE_ENTRIES * MAX_CACHED_BODY` at worst.
+const MAX_CACHE_ENTRIES: usize = 2_048;
+
 /// How retries back off. The defaults suit production; tests shrink them.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -294,6 +304,15 @@ struct Inner {
     tokens: TokenCache,
     retry: RetryPolicy,
     windows: Mutex<HashMap<Auth, RateWindow>>,
+    etags: Mutex<HashMap<(Auth, &'static str, String), Cached>>,
+}
+
+/// A GET answer kept for conditional requests.
+#[derive(Clone)]
+struct Cached {
+    etag: HeaderValue,
+    headers: HeaderMap,
+    body: Bytes,
 }
 
 impl GitHub {
@@ -317,6 +336,7 @@ impl GitHub {
                 tokens: TokenCache::default(),
                 retry: config.retry,
                 windows: Mutex::new(HashMap::new()),
+                etags: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -516,12 +536,24 @@ impl GitHub {
         if !call.query.is_empty() {
             url.query_pairs_mut().extend_pairs(call.query.iter());
         }
+        let cache_key = (call.method == Method::GET).then(|| (auth, call.accept, url.to_string()));
+        let cached = cache_key.as_ref().and_then(|key| {
+            self.inner
+                .etags
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(key)
+                .cloned()
+        });
         let mut request = self
             .inner
             .http
             .request(call.method.clone(), url)
             .header("accept", call.accept)
             .header("x-github-api-version", API_VERSION);
+        if let Some(cached) = &cached {
+            request = request.header("if-none-match", cached.etag.clone());
+        }
         if let Some(value) = authorization {
             let mut value = HeaderValue::from_str(&value).map_err(|_| GhError {
                 route: call.route,
@@ -554,7 +586,33 @@ impl GitHub {
             "status" => status.as_str().to_owned()
         )
         .increment(1);
-        if status.is_success() || status == StatusCode::NOT_MODIFIED {
+        if status == StatusCode::NOT_MODIFIED
+            && let Some(cached) = cached
+        {
+            // Unchanged since the kept answer: serve it, at no rate cost.
+            return Ok(Reply {
+                status: StatusCode::OK,
+                headers: cached.headers,
+                body: cached.body,
+            });
+        }
+        if status.is_success() {
+            if let (Some(key), Some(etag)) = (cache_key, headers.get("etag"))
+                && body.len() <= MAX_CACHED_BODY
+            {
+                let mut etags = self.inner.etags.lock().unwrap_or_else(|p| p.into_inner());
+                if etags.len() >= MAX_CACHE_ENTRIES {
+                    etags.clear();
+                }
+                etags.insert(
+                    key,
+                    Cached {
+                        etag: etag.clone(),
+                        headers: headers.clone(),
+                        body: body.clone(),
+                    },
+                );
+            }
             return Ok(Reply {
                 status,
                 headers,

@@ -67,7 +67,10 @@ impl Seamguard {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         for pair in extra.chunks(2) {
-            let (flag, value) = (pair[0].to_owned(), pair.get(1).copied().unwrap_or("").to_owned());
+            let (flag, value) = (
+                pair[0].to_owned(),
+                pair.get(1).copied().unwrap_or("").to_owned(),
+            );
             match flags.iter_mut().find(|(k, _)| *k == flag) {
                 Some(slot) => slot.1 = value,
                 None => flags.push((flag, value)),

@@ -529,7 +529,7 @@ impl Responder {
                         delay = rule.delay;
                         canned(&rule.body, rule.status, &rule.headers)
                     }
-                    None => served,
+                    None => conditional(&mut world, &method, served, header("if-none-match")),
                 }
             }
         };
@@ -578,6 +578,40 @@ impl Responder {
         }
         template
     }
+}
+
+/// GitHub's conditional requests: every successful GET carries an `ETag`
+/// (a weak validator of the body and its type); a request whose
+/// `If-None-Match` names it is answered `304 Not Modified` with no body, and
+/// does not count against the rate limit.
+fn conditional(
+    world: &mut World,
+    method: &str,
+    answer: Answer,
+    if_none_match: Option<String>,
+) -> Answer {
+    if method != "GET" || answer.status != 200 {
+        return answer;
+    }
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(answer.content_type.as_bytes());
+    h.update(&answer.body);
+    let etag = format!("W/\"{}\"", hex::encode(&h.finalize()[..16]));
+    let matches = if_none_match
+        .as_deref()
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if matches {
+        world.rate.remaining = (world.rate.remaining + 1).min(world.rate.limit);
+        world.not_modified += 1;
+        return Answer {
+            status: 304,
+            body: Vec::new(),
+            content_type: answer.content_type,
+            headers: vec![("etag".to_owned(), etag)],
+        };
+    }
+    answer.header("etag", etag)
 }
 
 /// Routes a request and runs its handler.

@@ -820,6 +820,8 @@ pub struct World {
     /// Whether a merge is refused (405) while required checks are not green,
     /// with GitHub's exact wording. Off by default: tests script 405s.
     pub enforce_required_checks: bool,
+    /// Conditional GETs answered `304 Not Modified`.
+    pub not_modified: u64,
     pub(crate) faults: Faults,
     next_id: u64,
     token_counter: u64,
@@ -847,6 +849,7 @@ impl World {
             redeliveries_sent: 0,
             manifest_codes: BTreeMap::new(),
             enforce_required_checks: false,
+            not_modified: 0,
             faults: Faults::default(),
             next_id: 1000,
             token_counter: 0,

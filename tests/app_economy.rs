@@ -1,0 +1,162 @@
+//! API economy: a full evaluation of a typical pull request — 10 changed
+//! files, 3 commits, no merge commits, 5 required checks, a config file —
+//! costs at most 10 GitHub requests, none repeated; a re-evaluation with
+//! nothing new is answered mostly by conditional requests (304s).
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use support::{FakeGitHub, Seamguard};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The budget from the operations issue.
+const MAX_REQUESTS: usize = 10;
+
+#[tokio::test]
+async fn a_typical_pull_request_costs_at_most_ten_requests() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.push(
+        "main",
+        "config",
+        &[(
+            ".github/seamguard.yml",
+            Some("merge:\n  mode: label\n  method: squash\n"),
+        )],
+    );
+    // 3 commits touching 10 files.
+    let files: Vec<(String, String)> = (0..10)
+        .map(|i| {
+            (
+                format!("src/module_{i}.rs"),
+                format!("pub fn f{i}() {{}}\n"),
+            )
+        })
+        .collect();
+    let mut tip = base.clone();
+    for chunk in files.chunks(4) {
+        let changes: Vec<(&str, Option<&str>)> = chunk
+            .iter()
+            .map(|(p, c)| (p.as_str(), Some(c.as_str())))
+            .collect();
+        tip = repo.commit(&[&tip], "work", &changes);
+    }
+    repo.branch("feature", &tip);
+    repo.pr(7)
+        .head("feature")
+        .base("main")
+        .label("automerge")
+        .open();
+    // 5 required checks: 2 from classic protection, 3 from a ruleset.
+    repo.protection("main").requires(&["build", "lint"]);
+    repo.ruleset(9)
+        .on("~DEFAULT_BRANCH")
+        .requires(&["test", "e2e", "docs"]);
+    for name in ["build", "lint", "test", "e2e", "docs"] {
+        repo.check_run(&tip, name).completed("success");
+    }
+    let app = Seamguard::start(&gh).await;
+    // Warm the installation token: it lives an hour and is not part of an
+    // evaluation's cost.
+    gh.deliver(&repo.push_event("main", &base), &app.webhook())
+        .await;
+    gh.wait_for(
+        "the push's fan-out to finish",
+        |w| w.count("GET", "/repos/acme/app/contents/.github/seamguard.yml") >= 1,
+        WAIT,
+    )
+    .await;
+    gh.reset_counts();
+
+    gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
+        .await;
+    gh.wait_for("the merge", |w| w.repo("acme/app").pulls[&7].merged, WAIT)
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let requests = gh.requests();
+    let list: Vec<String> = requests
+        .iter()
+        .map(|r| format!("{} {} {:?} -> {}", r.method, r.path, r.query, r.status))
+        .collect();
+    eprintln!(
+        "full evaluation of a typical PR: {} requests",
+        requests.len()
+    );
+    for l in &list {
+        eprintln!("  {l}");
+    }
+    assert!(
+        requests.len() <= MAX_REQUESTS,
+        "{} requests:\n{}",
+        requests.len(),
+        list.join("\n")
+    );
+    let mut seen = HashSet::new();
+    for r in &requests {
+        assert!(
+            seen.insert((r.method.clone(), r.path.clone(), r.query.clone())),
+            "repeated within one evaluation: {} {}",
+            r.method,
+            r.path
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_re_evaluation_with_nothing_new_rides_on_conditional_requests() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.branch_tip("main");
+    let head = repo.commit(&[&base], "work", &[("src/a.rs", Some("fn a() {}\n"))]);
+    repo.branch("feature", &head);
+    repo.pr(7).head("feature").base("main").open();
+    repo.ruleset(9).on("~DEFAULT_BRANCH").requires(&["test"]);
+    let test = repo.check_run(&head, "test").in_progress();
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+        .await;
+    gh.wait_for(
+        "the first evaluation",
+        |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
+        WAIT,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    gh.reset_counts();
+    let before = gh.with_world(|w| w.not_modified);
+
+    // A check run of another app completes without changing anything.
+    gh.deliver(
+        &repo.check_run_event("completed", test.id().0),
+        &app.webhook(),
+    )
+    .await;
+    gh.wait_for(
+        "the second evaluation",
+        |w| w.count("GET", "/rules/branches/main") >= 1,
+        WAIT,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let not_modified = gh.with_world(|w| w.not_modified) - before;
+    let requests = gh.requests();
+    eprintln!(
+        "re-evaluation: {} requests, {} answered 304 Not Modified",
+        requests.len(),
+        not_modified
+    );
+    assert!(
+        not_modified >= 3,
+        "conditional requests were used: {not_modified}"
+    );
+    assert_eq!(
+        requests.iter().filter(|r| r.method == "PATCH").count(),
+        0,
+        "an unchanged result is not written again"
+    );
+    app.stop().await;
+}
