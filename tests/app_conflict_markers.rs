@@ -249,3 +249,55 @@ async fn more_files_than_compare_lists_are_read_from_the_pull_request() {
     assert!(run.annotations.iter().all(|a| a.path == "zz/last.txt"));
     assert!(gh.count("GET", "/repos/acme/app/pulls/9/files") >= 1);
 }
+
+#[tokio::test]
+async fn past_githubs_three_thousand_files_the_trees_are_compared() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.branch_tip("main");
+    let mut files: Vec<(String, String)> = (0..3_004)
+        .map(|i| (format!("gen/f{i:05}.txt"), format!("content {i}\n")))
+        .collect();
+    // Sorted last: past the 3,000 files GitHub lists.
+    files.push((
+        "zz/conflict.txt".into(),
+        "<<<<<<< HEAD\na\n=======\nb\n>>>>>>> x\n".into(),
+    ));
+    let changes: Vec<(&str, Option<&str>)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), Some(c.as_str())))
+        .collect();
+    let head = repo.commit(&[&base], "huge", &changes);
+    repo.branch("feature", &head);
+    repo.pr(10).head("feature").base("main").open();
+
+    let run = evaluate(&gh, &repo, 10).await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("failure"),
+        "{}",
+        run.summary()
+    );
+    let at: Vec<(&str, u64)> = run
+        .annotations
+        .iter()
+        .map(|a| (a.path.as_str(), a.start_line))
+        .collect();
+    assert_eq!(
+        at,
+        vec![
+            ("zz/conflict.txt", 1),
+            ("zz/conflict.txt", 3),
+            ("zz/conflict.txt", 5)
+        ]
+    );
+    let text = run
+        .output
+        .as_ref()
+        .unwrap()
+        .text
+        .clone()
+        .unwrap_or_default();
+    assert!(text.contains("found by comparing trees"), "{text}");
+    assert_eq!(gh.count("GET", "/repos/acme/app/git/trees/*"), 2);
+}

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
+use tracing::Instrument;
 
 use super::check_run::CheckRunHandle;
 use super::guards;
@@ -99,12 +100,31 @@ struct Gathered {
 }
 
 impl Engine {
-    /// Evaluates pull request `number` of `work.repo`.
+    /// Evaluates pull request `number` of `work.repo`, in an `evaluation`
+    /// span carrying the repository, the number and the head SHA.
     pub(crate) async fn evaluate_pr(
         &self,
         work: &Work,
         number: PrNumber,
         last_attempt: bool,
+    ) -> Result<Outcome, EvalError> {
+        let span = tracing::info_span!(
+            "evaluation",
+            repo = %work.repo,
+            pr = number.0,
+            head = tracing::field::Empty
+        );
+        self.evaluate_pr_in(work, number, last_attempt, &span)
+            .instrument(span.clone())
+            .await
+    }
+
+    async fn evaluate_pr_in(
+        &self,
+        work: &Work,
+        number: PrNumber,
+        last_attempt: bool,
+        span: &tracing::Span,
     ) -> Result<Outcome, EvalError> {
         let client = self.gh.installation(work.installation);
         let pr = client.pull(&work.repo, number).await?;
@@ -114,9 +134,7 @@ impl Engine {
             .parse()
             .map_err(|e| EvalError::Internal(anyhow::anyhow!("pull request head: {e}")))?;
         let facts = pr_facts(&pr);
-        let span =
-            tracing::info_span!("evaluation", repo = %work.repo, pr = number.0, head = %head);
-        let _guard = span.enter();
+        span.record("head", tracing::field::display(&head));
         if !facts.open {
             tracing::info!(
                 merged = facts.merged,
@@ -125,7 +143,6 @@ impl Engine {
             self.inbox.set_waiting(work, false, Utc::now()).await?;
             return Ok(Outcome::Done);
         }
-        drop(_guard);
         let runs = client.check_runs(&work.repo, &head).await?;
         let mut run = CheckRunHandle {
             client: &client,
@@ -161,7 +178,7 @@ impl Engine {
             Err(panic) => panic_message(panic.as_ref()),
         };
         let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
-        tracing::error!(repo = %work.repo, pr = number.0, head = %head, %error, "evaluation failed; completing the check run fail-safe");
+        tracing::error!(%error, "evaluation failed; completing the check run fail-safe");
         metrics::counter!("seamguard_evaluations_total", "outcome" => "internal_error")
             .increment(1);
         let conclusion = failsafe_conclusion(config_seen.as_ref());
@@ -208,7 +225,7 @@ impl Engine {
         *config_seen = Some(config.clone());
 
         let conflicts =
-            guards::conflict_markers(client, &work.repo, Some(number), &comparison, &config)
+            guards::conflict_markers(client, &work.repo, Some(number), head, &comparison, &config)
                 .await?;
         let sources = guards::merge_sources(
             client,
@@ -524,7 +541,7 @@ impl Engine {
             }
         };
         let conflicts =
-            guards::conflict_markers(&client, &work.repo, None, &comparison, &config).await?;
+            guards::conflict_markers(&client, &work.repo, None, head, &comparison, &config).await?;
         let guards = vec![conflicts.outcome, guards::skipped_for_merge_group()];
         let gate = GateReport::default();
         let conclusion = decision::conclusion(&guards);

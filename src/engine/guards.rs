@@ -30,6 +30,11 @@ const COMPARE_FILES_CAP: usize = 300;
 /// GitHub's pull-request file listing stops at 3,000 files.
 const PULL_FILES_CAP: usize = 3_000;
 
+/// Past the listing, changed files are found by comparing trees and read
+/// blob by blob; a pull request that large is rare, and this bounds what
+/// one evaluation may ask (each blob is a request).
+const MAX_TREE_FALLBACK_BLOBS: usize = 2_000;
+
 pub(super) const CONFLICT_GUARD: &str = "Conflict markers";
 pub(super) const SOURCES_GUARD: &str = "Merge sources";
 
@@ -59,6 +64,7 @@ pub(super) async fn conflict_markers(
     client: &InstallationClient,
     repo: &RepoName,
     pr: Option<PrNumber>,
+    head: &CommitSha,
     comparison: &Comparison,
     config: &RepoConfig,
 ) -> Result<ConflictResult, GhError> {
@@ -90,14 +96,16 @@ pub(super) async fn conflict_markers(
     };
     crate::failpoint::hit("guard.conflict_markers");
     let compare_files = comparison.files.clone().unwrap_or_default();
-    let mut note = None;
+    let mut notes = Vec::new();
+    let mut beyond_listing: Vec<(String, String)> = Vec::new();
     let files: Vec<DiffFile> = match pr {
         Some(pr) if compare_files.len() >= COMPARE_FILES_CAP => {
             let files = client.pull_files(repo, pr).await?;
             if files.len() >= PULL_FILES_CAP {
-                note = Some(format!(
-                    "GitHub lists at most {PULL_FILES_CAP} files of a pull request; only those were scanned."
-                ));
+                let (rest, note) =
+                    changed_beyond_listing(client, repo, comparison, head, &files).await?;
+                beyond_listing = rest;
+                notes.extend(note);
             }
             files
         }
@@ -123,6 +131,20 @@ pub(super) async fn conflict_markers(
         };
         findings.extend(markers.into_iter().map(|m| Finding {
             path: file.filename.clone(),
+            line: m.line,
+            kind: m.kind,
+        }));
+    }
+    // Files past GitHub's listing: no patch to read, so the head blob is
+    // scanned whole (as for a file whose patch GitHub omitted).
+    for (path, blob) in &beyond_listing {
+        if ignore.is_ignored(path) {
+            continue;
+        }
+        scanned += 1;
+        let bytes = client.blob(repo, blob).await?;
+        findings.extend(conflict_markers::scan(&bytes).into_iter().map(|m| Finding {
+            path: path.clone(),
             line: m.line,
             kind: m.kind,
         }));
@@ -157,7 +179,7 @@ pub(super) async fn conflict_markers(
     } else {
         conflict_markers::render_markdown(&findings)
     };
-    if let Some(note) = note {
+    for note in notes {
         details.push_str(&format!("\n\n> {note}\n"));
     }
     Ok(ConflictResult {
@@ -169,6 +191,53 @@ pub(super) async fn conflict_markers(
             details,
         },
     })
+}
+
+/// Files changed between the merge base and the head that GitHub's
+/// 3,000-file listing left out, from the two commits' trees: `(path, blob)`
+/// of each added or modified file, bounded by [`MAX_TREE_FALLBACK_BLOBS`].
+async fn changed_beyond_listing(
+    client: &InstallationClient,
+    repo: &RepoName,
+    comparison: &Comparison,
+    head: &CommitSha,
+    listed: &[DiffFile],
+) -> Result<(Vec<(String, String)>, Option<String>), GhError> {
+    let base = client.tree(repo, &comparison.merge_base_commit.sha).await?;
+    let head = client.tree(repo, head.as_str()).await?;
+    let base_blobs: HashMap<&str, &str> = base
+        .tree
+        .iter()
+        .filter(|e| e.kind == "blob")
+        .map(|e| (e.path.as_str(), e.sha.as_str()))
+        .collect();
+    let listed: std::collections::HashSet<&str> =
+        listed.iter().map(|f| f.filename.as_str()).collect();
+    let mut changed: Vec<(String, String)> = head
+        .tree
+        .iter()
+        .filter(|e| e.kind == "blob" && e.mode.as_deref() != Some("120000"))
+        .filter(|e| !listed.contains(e.path.as_str()))
+        .filter(|e| base_blobs.get(e.path.as_str()) != Some(&e.sha.as_str()))
+        .map(|e| (e.path.clone(), e.sha.clone()))
+        .collect();
+    let mut note = format!(
+        "GitHub lists at most {PULL_FILES_CAP} files of a pull request; {} more changed files were found by comparing trees and scanned whole.",
+        changed.len()
+    );
+    if changed.len() > MAX_TREE_FALLBACK_BLOBS {
+        note = format!(
+            "GitHub lists at most {PULL_FILES_CAP} files of a pull request; of {} more changed files, the first {MAX_TREE_FALLBACK_BLOBS} were scanned.",
+            changed.len()
+        );
+        changed.truncate(MAX_TREE_FALLBACK_BLOBS);
+    }
+    if base.truncated || head.truncated {
+        note.push_str(
+            " GitHub cut the tree listing short, so some files may not have been scanned.",
+        );
+    }
+    Ok((changed, Some(note)))
 }
 
 /// The merge-source guard does not apply to a merge queue's group.

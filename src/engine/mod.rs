@@ -19,6 +19,7 @@ use futures::FutureExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::github::{GhError, GitHub};
 use crate::ids::AppId;
@@ -214,6 +215,11 @@ impl Engine {
 
     /// Runs one claimed item and reports back to the inbox.
     async fn run(&self, claim: Claim) {
+        let span = tracing::info_span!("job", key = %claim.key, attempt = claim.attempts + 1);
+        self.run_in(claim).instrument(span).await
+    }
+
+    async fn run_in(&self, claim: Claim) {
         let last_attempt = claim.attempts + 1 >= MAX_JOB_ATTEMPTS;
         let result = AssertUnwindSafe(self.process(&claim, last_attempt))
             .catch_unwind()

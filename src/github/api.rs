@@ -138,6 +138,16 @@ impl InstallationClient {
         Ok(self.gh.send(self.auth, &call).await?.body.to_vec())
     }
 
+    /// The whole file tree of a commit (`recursive=1`).
+    pub async fn tree(&self, repo: &RepoName, commit: &str) -> Result<Tree, GhError> {
+        let call = Call::get(
+            "GET /repos/{owner}/{repo}/git/trees/{tree_sha}",
+            format!("{}/git/trees/{}", repo_path(repo), segment(commit)),
+        )
+        .query("recursive", 1);
+        self.gh.json(self.auth, &call).await
+    }
+
     /// Every check run on `sha` (all apps).
     pub async fn check_runs(
         &self,

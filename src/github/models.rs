@@ -168,6 +168,26 @@ pub struct DiffFile {
     pub previous_filename: Option<String>,
 }
 
+/// `GET /repos/{owner}/{repo}/git/trees/{tree_sha}?recursive=1`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Tree {
+    #[serde(default)]
+    pub tree: Vec<TreeEntry>,
+    /// GitHub cuts recursive listings past 100,000 entries or 7 MB.
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TreeEntry {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub sha: String,
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
 /// One branch of `GET /repos/{owner}/{repo}/branches`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Branch {

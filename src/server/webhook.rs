@@ -126,7 +126,13 @@ pub async fn receive(
             "missing or malformed X-GitHub-Delivery\n",
         );
     };
-    let span = tracing::info_span!("delivery", delivery = %id, event);
+    let span = tracing::info_span!(
+        "delivery",
+        delivery = %id,
+        event,
+        repo = tracing::field::Empty,
+        pr = tracing::field::Empty
+    );
     let _enter = span.enter();
     let parsed = match events::parse(event, &body, state.app_id) {
         Ok(p) => p,
@@ -139,6 +145,12 @@ pub async fn receive(
             );
         }
     };
+    if let Some(first) = parsed.work.first() {
+        span.record("repo", tracing::field::display(&first.repo));
+        if let crate::inbox::Target::Pr { number } = first.target {
+            span.record("pr", number.0);
+        }
+    }
     let known = events::KNOWN_EVENTS.contains(&event);
     let work_items = parsed.work.len();
     let delivery = NewDelivery {

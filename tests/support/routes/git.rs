@@ -145,6 +145,53 @@ pub fn blob(world: &mut World, ctx: &Ctx) -> Answer {
     )
 }
 
+/// `GET /repos/{owner}/{repo}/git/trees/{tree_sha}`: a commit SHA (or
+/// ref) names its tree; `recursive=1` lists every file, with the folders
+/// that hold them, as GitHub does.
+pub fn tree(world: &mut World, ctx: &Ctx) -> Answer {
+    let repo = ctx.repo(world);
+    let Some(sha) = repo.resolve(ctx.param("sha")) else {
+        return Answer::not_found();
+    };
+    let commit = repo.commit(&sha);
+    let recursive = ctx
+        .q("recursive")
+        .is_some_and(|v| !v.is_empty() && v != "0" && v != "false");
+    let mut entries: Vec<Value> = Vec::new();
+    let mut dirs = std::collections::BTreeSet::new();
+    for (path, blob) in &commit.tree {
+        let mut parent = path.as_str();
+        while let Some((dir, _)) = parent.rsplit_once('/') {
+            dirs.insert(dir.to_owned());
+            parent = dir;
+        }
+        if recursive || !path.contains('/') {
+            entries.push(json!({
+                "path": path, "mode": "100644", "type": "blob", "sha": blob.sha,
+                "size": blob.bytes.len(),
+                "url": format!("{}/repos/{}/git/blobs/{}", world.api_url, repo.full_name(), blob.sha),
+            }));
+        }
+    }
+    for dir in dirs.iter().filter(|d| recursive || !d.contains('/')) {
+        entries.push(json!({
+            "path": dir, "mode": "040000", "type": "tree",
+            "sha": super::super::world::hash_id("tree", &[dir.as_bytes(), sha.as_bytes()]),
+        }));
+    }
+    entries.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
+    let tree_sha = commit.tree_sha();
+    Answer::json(
+        200,
+        json!({
+            "sha": tree_sha,
+            "url": format!("{}/repos/{}/git/trees/{tree_sha}", world.api_url, repo.full_name()),
+            "tree": entries,
+            "truncated": false
+        }),
+    )
+}
+
 /// `GET /repos/{owner}/{repo}/compare/{base}...{head}`.
 pub fn compare(world: &mut World, ctx: &Ctx) -> Answer {
     let repo = ctx.repo(world);

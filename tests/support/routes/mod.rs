@@ -177,6 +177,7 @@ pub const ROUTES: &[Route] = &[
     route!("GET" "/repos/{owner}/{repo}/commits/{sha}/pulls", Repo, pulls::for_commit),
     route!("GET" "/repos/{owner}/{repo}/contents/{+path}", Repo, git::contents),
     route!("GET" "/repos/{owner}/{repo}/git/blobs/{sha}", Repo, git::blob),
+    route!("GET" "/repos/{owner}/{repo}/git/trees/{sha}", Repo, git::tree),
     route!("GET" "/repos/{owner}/{repo}/compare/{basehead}", Repo, git::compare),
     route!("GET" "/repos/{owner}/{repo}/branches", Repo, git::branches),
     route!("GET" "/repos/{owner}/{repo}/commits/{ref}/check-runs", Repo, checks::list_runs),
