@@ -4,11 +4,8 @@
 
 mod support;
 
-use std::time::Duration;
-
+use support::flows::{WAIT, completed_run};
 use support::{FakeGitHub, RepoHandle, Seamguard, Sha};
-
-const WAIT: Duration = Duration::from_secs(30);
 
 fn pr(repo: &RepoHandle, n: u64, branch: &str, label: bool) -> Sha {
     let base = repo.branch_tip("main");
@@ -25,24 +22,6 @@ fn pr(repo: &RepoHandle, n: u64, branch: &str, label: bool) -> Sha {
     }
     b.open();
     head
-}
-
-async fn run_on(gh: &FakeGitHub, head: &Sha) -> support::CheckRun {
-    let h = head.clone();
-    gh.wait_for(
-        "a completed seamguard run",
-        move |w| {
-            w.check_runs_named("seamguard")
-                .any(|r| r.head_sha == h && r.is_completed())
-        },
-        WAIT,
-    )
-    .await;
-    gh.world()
-        .check_runs_named("seamguard")
-        .find(|r| &r.head_sha == head)
-        .cloned()
-        .unwrap()
 }
 
 #[tokio::test]
@@ -71,7 +50,7 @@ async fn org_defaults_lie_under_the_repository_file_key_by_key() {
     gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
         .await;
 
-    let run = run_on(&gh, &head).await;
+    let run = completed_run(&gh, &head).await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("success"),
@@ -106,7 +85,7 @@ async fn an_invalid_config_fails_the_run_naming_its_lines() {
     let app = Seamguard::start(&gh).await;
     gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
         .await;
-    let run = run_on(&gh, &head).await;
+    let run = completed_run(&gh, &head).await;
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     let summary = run.summary();
     assert!(summary.contains("2:9:"), "names line 2: {summary}");
@@ -128,7 +107,7 @@ async fn a_config_change_on_the_base_takes_effect_on_the_next_event() {
     let app = Seamguard::start(&gh).await;
     gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
         .await;
-    let run = run_on(&gh, &head).await;
+    let run = completed_run(&gh, &head).await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("failure"),

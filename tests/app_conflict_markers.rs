@@ -4,30 +4,8 @@
 
 mod support;
 
-use std::time::Duration;
-
-use support::{FakeGitHub, RepoHandle, Seamguard, World};
-
-const WAIT: Duration = Duration::from_secs(20);
-
-async fn evaluate(gh: &FakeGitHub, repo: &RepoHandle, pr: u64) -> support::CheckRun {
-    let app = Seamguard::start(gh).await;
-    assert_eq!(
-        gh.deliver(&repo.pull_request_event("opened", pr), &app.webhook())
-            .await,
-        202
-    );
-    gh.wait_for(
-        "a completed seamguard run",
-        |w: &World| w.check_runs_named("seamguard").any(|r| r.is_completed()),
-        WAIT,
-    )
-    .await;
-    app.stop().await;
-    let runs: Vec<_> = gh.world().check_runs_named("seamguard").cloned().collect();
-    assert_eq!(runs.len(), 1, "exactly one seamguard run: {runs:#?}");
-    runs.into_iter().next().unwrap()
-}
+use support::FakeGitHub;
+use support::flows::evaluate_once;
 
 fn lines(n: usize, prefix: &str) -> String {
     (1..=n).map(|i| format!("{prefix} {i}\n")).collect()
@@ -64,7 +42,7 @@ async fn added_markers_fail_with_annotations_at_head_lines() {
     repo.branch("feature", &head);
     repo.pr(3).head("feature").base("main").open();
 
-    let run = evaluate(&gh, &repo, 3).await;
+    let run = evaluate_once(&gh, &repo, 3, "opened").await;
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     let at: Vec<(String, u64, u64, String)> = run
         .annotations
@@ -103,7 +81,7 @@ async fn markdown_rules_and_setext_headings_pass() {
     repo.branch("docs", &head);
     repo.pr(4).head("docs").base("main").open();
 
-    let run = evaluate(&gh, &repo, 4).await;
+    let run = evaluate_once(&gh, &repo, 4, "opened").await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("success"),
@@ -125,7 +103,7 @@ async fn markers_only_in_context_lines_are_not_the_pull_requests() {
     repo.branch("feature", &head);
     repo.pr(5).head("feature").base("main").open();
 
-    let run = evaluate(&gh, &repo, 5).await;
+    let run = evaluate_once(&gh, &repo, 5, "opened").await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("success"),
@@ -146,7 +124,7 @@ async fn a_hundred_and_twenty_findings_go_out_in_three_batches() {
     repo.branch("feature", &head);
     repo.pr(6).head("feature").base("main").open();
 
-    let run = evaluate(&gh, &repo, 6).await;
+    let run = evaluate_once(&gh, &repo, 6, "opened").await;
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     assert_eq!(run.annotations.len(), 120);
     let patches: Vec<usize> = gh
@@ -196,7 +174,7 @@ async fn a_file_without_a_patch_is_read_whole_and_ignored_paths_are_skipped() {
     repo.branch("feature", &head);
     repo.pr(8).head("feature").base("main").open();
 
-    let run = evaluate(&gh, &repo, 8).await;
+    let run = evaluate_once(&gh, &repo, 8, "opened").await;
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     let paths: Vec<(&str, u64)> = run
         .annotations
@@ -239,7 +217,7 @@ async fn more_files_than_compare_lists_are_read_from_the_pull_request() {
     repo.branch("feature", &head);
     repo.pr(9).head("feature").base("main").open();
 
-    let run = evaluate(&gh, &repo, 9).await;
+    let run = evaluate_once(&gh, &repo, 9, "opened").await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("failure"),
@@ -271,7 +249,7 @@ async fn past_githubs_three_thousand_files_the_trees_are_compared() {
     repo.branch("feature", &head);
     repo.pr(10).head("feature").base("main").open();
 
-    let run = evaluate(&gh, &repo, 10).await;
+    let run = evaluate_once(&gh, &repo, 10, "opened").await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("failure"),

@@ -5,42 +5,9 @@
 
 mod support;
 
-use std::time::Duration;
-
 use seamguard::failpoint::{self, Action};
-use support::{FakeGitHub, RepoHandle, Seamguard, Sha};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn pr(repo: &RepoHandle, n: u64, branch: &str) -> Sha {
-    let base = repo.branch_tip("main");
-    let head = repo.commit(&[&base], branch, &[(branch, Some("x\n"))]);
-    repo.branch(branch, &head);
-    repo.pr(n)
-        .head(branch)
-        .base("main")
-        .label("automerge")
-        .open();
-    head
-}
-
-async fn completed(gh: &FakeGitHub, head: &Sha) -> support::CheckRun {
-    let h = head.clone();
-    gh.wait_for(
-        "a completed seamguard run",
-        move |w| {
-            w.check_runs_named("seamguard")
-                .any(|r| r.head_sha == h && r.is_completed())
-        },
-        WAIT,
-    )
-    .await;
-    gh.world()
-        .check_runs_named("seamguard")
-        .find(|r| &r.head_sha == head)
-        .cloned()
-        .unwrap()
-}
+use support::flows::{WAIT, completed_run, feature_pr};
+use support::{FakeGitHub, Seamguard};
 
 #[tokio::test]
 async fn a_panicking_guard_fails_open_or_closed_and_the_server_keeps_serving() {
@@ -54,10 +21,10 @@ async fn a_panicking_guard_fails_open_or_closed_and_the_server_keeps_serving() {
         "guard.conflict_markers",
         Action::Panic("scanner exploded on purpose".into()),
     );
-    let head = pr(&repo, 1, "one");
+    let head = feature_pr(&repo, 1, "one", &["automerge"]);
     gh.deliver(&repo.pull_request_event("opened", 1), &app.webhook())
         .await;
-    let run = completed(&gh, &head).await;
+    let run = completed_run(&gh, &head).await;
     assert_eq!(run.conclusion.as_deref(), Some("neutral"));
     assert!(
         run.summary().contains("scanner exploded on purpose"),
@@ -77,20 +44,20 @@ async fn a_panicking_guard_fails_open_or_closed_and_the_server_keeps_serving() {
         )],
     );
     let _ = base;
-    let head = pr(&repo, 2, "two");
+    let head = feature_pr(&repo, 2, "two", &["automerge"]);
     gh.deliver(&repo.pull_request_event("opened", 2), &app.webhook())
         .await;
-    let run = completed(&gh, &head).await;
+    let run = completed_run(&gh, &head).await;
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     assert!(run.summary().contains("fails closed"), "{}", run.summary());
 
     // The server is still serving: with the bug gone, the next PR passes
     // and merges.
     failpoint::disarm("guard.conflict_markers");
-    let head = pr(&repo, 3, "three");
+    let head = feature_pr(&repo, 3, "three", &["automerge"]);
     gh.deliver(&repo.pull_request_event("opened", 3), &app.webhook())
         .await;
-    let run = completed(&gh, &head).await;
+    let run = completed_run(&gh, &head).await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("success"),

@@ -7,22 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use support::{FakeGitHub, RepoHandle, Seamguard, Sha, World};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-/// A PR #n from `feature` (one commit) to main, labelled automerge.
-fn labelled_pr(repo: &RepoHandle, n: u64) -> Sha {
-    let base = repo.branch_tip("main");
-    let head = repo.commit(&[&base], "feature", &[("src/f.rs", Some("fn f() {}\n"))]);
-    repo.branch("feature", &head);
-    repo.pr(n)
-        .head("feature")
-        .base("main")
-        .label("automerge")
-        .open();
-    head
-}
+use support::flows::{WAIT, feature_pr, merged};
+use support::{FakeGitHub, Seamguard, Sha, World};
 
 fn merge_calls(gh: &FakeGitHub, n: u64) -> Vec<serde_json::Value> {
     gh.requests()
@@ -30,10 +16,6 @@ fn merge_calls(gh: &FakeGitHub, n: u64) -> Vec<serde_json::Value> {
         .filter(|r| r.method == "PUT" && r.path.ends_with(&format!("/pulls/{n}/merge")))
         .map(|r| r.body.unwrap_or_default())
         .collect()
-}
-
-fn merged(w: &World, repo: &str, n: u64) -> bool {
-    w.repo(repo).pulls.get(&n).is_some_and(|p| p.merged)
 }
 
 fn seamguard_on<'a>(w: &'a World, sha: &Sha) -> Option<&'a support::CheckRun> {
@@ -47,7 +29,7 @@ async fn a_late_check_is_waited_for_then_one_pinned_merge() {
     repo.ruleset(42)
         .on("~DEFAULT_BRANCH")
         .requires(&["lint", "test"]);
-    let head = labelled_pr(&repo, 7);
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
     let lint = repo.check_run(&head, "lint").completed("success");
     let app = Seamguard::start(&gh).await;
 
@@ -98,7 +80,7 @@ async fn a_failed_required_check_blocks_the_merge() {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
     repo.protection("main").requires(&["test"]);
-    let head = labelled_pr(&repo, 7);
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
     let test = repo.check_run(&head, "test").completed("failure");
     let app = Seamguard::start(&gh).await;
     gh.deliver(
@@ -136,7 +118,7 @@ async fn a_failed_required_check_blocks_the_merge() {
 async fn merged_after_pending(wording: &str) -> (FakeGitHub, Sha) {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
-    let head = labelled_pr(&repo, 7);
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
     let body = serde_json::json!({ "message": wording }).to_string();
     gh.fail_next("PUT /pulls/7/merge", 405, &body).times(2);
     let app = Seamguard::start(&gh).await;
@@ -171,7 +153,7 @@ async fn permanent_pending_stops_at_max_attempts_and_says_so() {
         "config",
         &[(".github/seamguard.yml", Some("merge:\n  max_attempts: 3\n"))],
     );
-    let head = labelled_pr(&repo, 7);
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
     gh.fail_next(
         "PUT /pulls/7/merge",
         405,
@@ -223,7 +205,7 @@ async fn permanent_pending_stops_at_max_attempts_and_says_so() {
 async fn a_502_after_github_merged_is_not_merged_twice() {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
-    labelled_pr(&repo, 7);
+    feature_pr(&repo, 7, "feature", &["automerge"]);
     gh.act_then_fail_next("PUT /pulls/7/merge", 502, "<html>502 Bad Gateway</html>");
     let app = Seamguard::start(&gh).await;
     gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
@@ -247,7 +229,7 @@ async fn a_502_after_github_merged_is_not_merged_twice() {
 async fn a_moved_head_is_evaluated_again_from_scratch() {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
-    let first = labelled_pr(&repo, 7);
+    let first = feature_pr(&repo, 7, "feature", &["automerge"]);
     // Just before the merge call lands, someone pushes to the branch.
     let pushed = repo.commit(&[&first], "one more", &[("src/g.rs", Some("fn g() {}\n"))]);
     let p = pushed.clone();
@@ -277,7 +259,7 @@ async fn forbidden_protection_falls_back_to_rulesets() {
     let repo = gh.repo("acme/app");
     repo.protection_forbidden("main");
     repo.ruleset(7).on("refs/heads/main").requires(&["test"]);
-    let head = labelled_pr(&repo, 7);
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
     let app = Seamguard::start(&gh).await;
     gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
         .await;

@@ -8,21 +8,8 @@ mod support;
 use std::time::Duration;
 
 use futures::future::join_all;
-use support::{Delivery, FakeGitHub, RepoHandle, Seamguard, Sha};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn labelled_pr(repo: &RepoHandle, n: u64) -> Sha {
-    let base = repo.branch_tip("main");
-    let head = repo.commit(&[&base], "feature", &[("src/f.rs", Some("fn f() {}\n"))]);
-    repo.branch("feature", &head);
-    repo.pr(n)
-        .head("feature")
-        .base("main")
-        .label("automerge")
-        .open();
-    head
-}
+use support::flows::{WAIT, feature_pr};
+use support::{Delivery, FakeGitHub, Seamguard};
 
 #[tokio::test]
 async fn a_duplicate_delivery_id_is_evaluated_once() {
@@ -81,7 +68,7 @@ async fn a_storm_of_200_deliveries_is_one_evaluation_at_a_time_and_one_merge() {
     repo.ruleset(1)
         .on("~DEFAULT_BRANCH")
         .requires(&["lint", "deploy"]);
-    let head = labelled_pr(&repo, 7);
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
     let lint = repo.check_run(&head, "lint").completed("success");
     repo.status(&head, "ci/legacy", "success");
     let app = Seamguard::start(&gh).await;

@@ -5,33 +5,8 @@
 
 mod support;
 
-use std::time::Duration;
-
-use support::{FakeGitHub, RepoHandle, Seamguard, World};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-async fn evaluate(gh: &FakeGitHub, repo: &RepoHandle, pr: u64) -> support::CheckRun {
-    let app = Seamguard::start(gh).await;
-    gh.reset_counts();
-    assert_eq!(
-        gh.deliver(&repo.pull_request_event("synchronize", pr), &app.webhook())
-            .await,
-        202
-    );
-    gh.wait_for(
-        "a completed seamguard run",
-        |w: &World| w.check_runs_named("seamguard").any(|r| r.is_completed()),
-        WAIT,
-    )
-    .await;
-    app.stop().await;
-    gh.world()
-        .check_runs_named("seamguard")
-        .next()
-        .cloned()
-        .unwrap()
-}
+use support::FakeGitHub;
+use support::flows::evaluate_once;
 
 #[tokio::test]
 async fn merging_develop_into_a_main_pr_is_blocked_with_few_requests() {
@@ -53,7 +28,7 @@ async fn merging_develop_into_a_main_pr_is_blocked_with_few_requests() {
     repo.branch("feature", &merge);
     repo.pr(12).head("feature").base("main").open();
 
-    let run = evaluate(&gh, &repo, 12).await;
+    let run = evaluate_once(&gh, &repo, 12, "synchronize").await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("failure"),
@@ -140,7 +115,7 @@ async fn updating_from_main_and_merging_an_allowed_release_branch_pass() {
     repo.branch("feature", &merged);
     repo.pr(13).head("feature").base("main").open();
 
-    let run = evaluate(&gh, &repo, 13).await;
+    let run = evaluate_once(&gh, &repo, 13, "synchronize").await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("success"),
@@ -170,7 +145,7 @@ async fn pulling_the_branchs_own_remote_line_passes() {
     repo.branch("feature", &pulled);
     repo.pr(14).head("feature").base("main").open();
 
-    let run = evaluate(&gh, &repo, 14).await;
+    let run = evaluate_once(&gh, &repo, 14, "synchronize").await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("success"),

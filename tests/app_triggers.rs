@@ -11,25 +11,8 @@ use chrono::Utc;
 use seamguard::engine::{Engine, EngineConfig};
 use seamguard::ids::{AppId, CheckRunId, InstallationId, RepoName};
 use seamguard::inbox::{Inbox, InboxOptions};
-use support::{FakeGitHub, RepoHandle, Seamguard, Sha, World};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn pr(repo: &RepoHandle, n: u64, branch: &str, label: bool) -> Sha {
-    let base = repo.branch_tip("main");
-    let head = repo.commit(&[&base], branch, &[(branch, Some("x\n"))]);
-    repo.branch(branch, &head);
-    let mut b = repo.pr(n).head(branch).base("main");
-    if label {
-        b = b.label("automerge");
-    }
-    b.open();
-    head
-}
-
-fn merged(w: &World, n: u64) -> bool {
-    w.repo("acme/app").pulls.get(&n).is_some_and(|p| p.merged)
-}
+use support::flows::{WAIT, feature_pr, merged};
+use support::{FakeGitHub, Seamguard};
 
 #[tokio::test]
 async fn a_forks_check_names_only_a_sha_and_its_pull_request_is_found() {
@@ -65,7 +48,7 @@ async fn a_required_commit_status_opens_the_gate() {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
     repo.protection("main").requires(&["ci/legacy"]);
-    let head = pr(&repo, 7, "feature", true);
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
     repo.status(&head, "ci/legacy", "pending");
     let app = Seamguard::start(&gh).await;
     gh.deliver(&repo.status_event(&head, "ci/legacy"), &app.webhook())
@@ -82,7 +65,8 @@ async fn a_required_commit_status_opens_the_gate() {
     repo.status(&head, "ci/legacy", "success");
     gh.deliver(&repo.status_event(&head, "ci/legacy"), &app.webhook())
         .await;
-    gh.wait_for("the merge", |w| merged(w, 7), WAIT).await;
+    gh.wait_for("the merge", |w| merged(w, "acme/app", 7), WAIT)
+        .await;
     app.stop().await;
 }
 
@@ -90,14 +74,15 @@ async fn a_required_commit_status_opens_the_gate() {
 async fn a_push_to_the_base_re_evaluates_its_opted_in_pull_requests() {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
-    pr(&repo, 7, "opted-in", true);
-    pr(&repo, 8, "not-opted-in", false);
+    feature_pr(&repo, 7, "opted-in", &["automerge"]);
+    feature_pr(&repo, 8, "not-opted-in", &[]);
     let app = Seamguard::start(&gh).await;
     let before = repo.branch_tip("main");
     repo.push("main", "main moves", &[("README.md", Some("new\n"))]);
     gh.deliver(&repo.push_event("main", &before), &app.webhook())
         .await;
-    gh.wait_for("#7 merged", |w| merged(w, 7), WAIT).await;
+    gh.wait_for("#7 merged", |w| merged(w, "acme/app", 7), WAIT)
+        .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         gh.count("GET", "/repos/acme/app/pulls/8"),
@@ -154,7 +139,7 @@ async fn the_reconciler_recovers_a_lost_check_run_event() {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
     repo.ruleset(1).on("~DEFAULT_BRANCH").requires(&["test"]);
-    let head = pr(&repo, 7, "feature", true);
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
     let app = Seamguard::start_with(&gh, &["--reconcile-interval", "100ms"]).await;
     gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
         .await;
@@ -169,8 +154,12 @@ async fn the_reconciler_recovers_a_lost_check_run_event() {
     .await;
     // `test` passes, and GitHub's webhook for it is lost.
     repo.check_run(&head, "test").completed("success");
-    gh.wait_for("the merge, found by the reconciler", |w| merged(w, 7), WAIT)
-        .await;
+    gh.wait_for(
+        "the merge, found by the reconciler",
+        |w| merged(w, "acme/app", 7),
+        WAIT,
+    )
+    .await;
     app.stop().await;
 }
 
@@ -190,7 +179,7 @@ async fn a_strict_base_and_a_branch_behind_is_updated_when_allowed() {
         .on("~DEFAULT_BRANCH")
         .requires(&["lint"])
         .strict();
-    let head = pr(&repo, 7, "feature", true);
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
     repo.check_run(&head, "lint").completed("success");
     repo.push("main", "main moves on", &[("other.txt", Some("o\n"))]);
     let app = Seamguard::start(&gh).await;
@@ -229,7 +218,7 @@ async fn a_check_that_never_registers_is_said_plainly() {
         )],
     );
     repo.ruleset(1).on("~DEFAULT_BRANCH").requires(&["test"]);
-    pr(&repo, 7, "feature", true);
+    feature_pr(&repo, 7, "feature", &["automerge"]);
     let app = Seamguard::start(&gh).await;
     gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
         .await;
@@ -258,7 +247,7 @@ async fn a_check_that_never_registers_is_said_plainly() {
 async fn the_watchdog_completes_a_run_its_evaluation_abandoned() {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
-    let head = pr(&repo, 7, "feature", false);
+    let head = feature_pr(&repo, 7, "feature", &[]);
     // A run left in progress by an evaluation that died 20 minutes ago.
     let stale = repo
         .check_run(&head, "seamguard")

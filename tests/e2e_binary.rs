@@ -8,24 +8,15 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
+use support::FakeGitHub;
 use support::binary::{Process, env};
-use support::{FakeGitHub, RepoHandle, Sha};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn pr(repo: &RepoHandle, n: u64) -> Sha {
-    let base = repo.branch_tip("main");
-    let head = repo.commit(&[&base], "feature", &[("src/f.rs", Some("fn f() {}\n"))]);
-    repo.branch("feature", &head);
-    repo.pr(n).head("feature").base("main").open();
-    head
-}
+use support::flows::{WAIT, feature_pr};
 
 #[tokio::test]
 async fn the_binary_acknowledges_and_posts_one_check_run() {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
-    let head = pr(&repo, 7);
+    let head = feature_pr(&repo, 7, "feature", &[]);
     let dir = tempfile::tempdir().unwrap();
     let mut app = Process::spawn(&env(&gh, dir.path()));
 
@@ -99,7 +90,7 @@ async fn the_binary_acknowledges_and_posts_one_check_run() {
 async fn work_acknowledged_before_a_kill_9_is_done_after_restart() {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
-    let head = pr(&repo, 7);
+    let head = feature_pr(&repo, 7, "feature", &[]);
     let dir = tempfile::tempdir().unwrap();
     let env = env(&gh, dir.path());
 
@@ -148,7 +139,7 @@ async fn work_acknowledged_before_a_kill_9_is_done_after_restart() {
 async fn secrets_never_reach_the_logs() {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
-    pr(&repo, 7);
+    feature_pr(&repo, 7, "feature", &[]);
     let dir = tempfile::tempdir().unwrap();
     let mut app = Process::spawn(&env(&gh, dir.path()));
     // Exercise every path that touches a secret: a refused signature, token

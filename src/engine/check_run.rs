@@ -75,6 +75,26 @@ pub struct CheckRunHandle<'a> {
 }
 
 impl<'a> CheckRunHandle<'a> {
+    /// The handle for `head` of the work's repository; nothing is read or
+    /// written until [`open`](Self::open).
+    pub fn new(
+        client: &'a InstallationClient,
+        inbox: &'a Inbox,
+        work: &'a crate::inbox::Work,
+        head: CommitSha,
+        app_id: AppId,
+    ) -> Self {
+        Self {
+            client,
+            inbox,
+            repo: &work.repo,
+            installation: work.installation,
+            head,
+            app_id,
+            id: None,
+        }
+    }
+
     /// Makes sure the run exists and shows `in_progress`. `existing` is the
     /// head's check-run list when the caller already read it.
     pub async fn open(&mut self, existing: Option<&[CheckRun]>) -> Result<CheckRunId, GhError> {

@@ -144,15 +144,8 @@ impl Engine {
             return Ok(Outcome::Done);
         }
         let runs = client.check_runs(&work.repo, &head).await?;
-        let mut run = CheckRunHandle {
-            client: &client,
-            inbox: &self.inbox,
-            repo: &work.repo,
-            installation: work.installation,
-            head: head.clone(),
-            app_id: self.cfg.app_id,
-            id: None,
-        };
+        let mut run =
+            CheckRunHandle::new(&client, &self.inbox, work, head.clone(), self.cfg.app_id);
         run.open(Some(&runs)).await?;
 
         let mut config_seen: Option<RepoConfig> = None;
@@ -514,15 +507,8 @@ impl Engine {
     ) -> Result<Outcome, EvalError> {
         let client = self.gh.installation(work.installation);
         let runs = client.check_runs(&work.repo, head).await?;
-        let mut run = CheckRunHandle {
-            client: &client,
-            inbox: &self.inbox,
-            repo: &work.repo,
-            installation: work.installation,
-            head: head.clone(),
-            app_id: self.cfg.app_id,
-            id: None,
-        };
+        let mut run =
+            CheckRunHandle::new(&client, &self.inbox, work, head.clone(), self.cfg.app_id);
         run.open(Some(&runs)).await?;
         let comparison = client
             .compare(&work.repo, base_ref, head.as_str(), 1)

@@ -158,15 +158,12 @@ fn public_base(state: &SetupState, headers: &HeaderMap) -> Url {
         .unwrap_or_else(|_| Url::parse("http://localhost:3000/").expect("valid"))
 }
 
-async fn index(
-    State(state): State<Arc<SetupState>>,
-    headers: HeaderMap,
-) -> (StatusCode, Html<String>) {
-    let base = public_base(&state, &headers);
-    let manifest = match crate::config::manifest::manifest_json(Some(&base)) {
-        Ok(m) => m.to_string(),
-        Err(e) => {
-            return (
+/// The manifest JSON rooted at `base`, or the error page to show.
+fn manifest_for(base: &Url) -> Result<String, (StatusCode, Html<String>)> {
+    crate::config::manifest::manifest_json(Some(base))
+        .map(|m| m.to_string())
+        .map_err(|e| {
+            (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 page(
                     "Setup failed",
@@ -175,8 +172,18 @@ async fn index(
                         escape(&e.to_string())
                     ),
                 ),
-            );
-        }
+            )
+        })
+}
+
+async fn index(
+    State(state): State<Arc<SetupState>>,
+    headers: HeaderMap,
+) -> (StatusCode, Html<String>) {
+    let base = public_base(&state, &headers);
+    let manifest = match manifest_for(&base) {
+        Ok(m) => m,
+        Err(page) => return page,
     };
     let personal = state
         .web_url
@@ -243,20 +250,9 @@ async fn org(
         );
     }
     let base = public_base(&state, &headers);
-    let manifest = match crate::config::manifest::manifest_json(Some(&base)) {
-        Ok(m) => m.to_string(),
-        Err(e) => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                page(
-                    "Setup failed",
-                    &format!(
-                        "<p>The App manifest could not be built: {}</p>",
-                        escape(&e.to_string())
-                    ),
-                ),
-            );
-        }
+    let manifest = match manifest_for(&base) {
+        Ok(m) => m,
+        Err(page) => return page,
     };
     let action = state
         .web_url

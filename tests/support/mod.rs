@@ -45,6 +45,7 @@ pub mod deliveries;
 pub mod diff;
 pub mod fake_github;
 pub mod faults;
+pub mod flows;
 pub mod json;
 pub mod proxy;
 pub mod routes;
