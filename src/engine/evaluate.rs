@@ -330,30 +330,18 @@ impl Engine {
         config: &RepoConfig,
     ) -> Result<GateReport, EvalError> {
         let mut unreadable = Vec::new();
-        let protection = match client.protection_checks(&work.repo, base_ref).await {
-            Ok(p) => p,
-            Err(e) if e.is_status(403) => {
-                tracing::info!(error = %e, "classic protection unreadable; it requires nothing");
-                unreadable.push(Unreadable {
-                    source: "classic branch protection",
-                    reason: format!("HTTP 403: {}", e.message),
-                });
-                None
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let rules = match client.branch_rules(&work.repo, base_ref).await {
-            Ok(r) => r,
-            Err(e) if e.is_status(403) => {
-                tracing::info!(error = %e, "rulesets unreadable; they require nothing");
-                unreadable.push(Unreadable {
-                    source: "repository rulesets",
-                    reason: format!("HTTP 403: {}", e.message),
-                });
-                Vec::new()
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let protection = requires_nothing_if_forbidden(
+            client.protection_checks(&work.repo, base_ref).await,
+            "classic branch protection",
+            &mut unreadable,
+        )?
+        .flatten();
+        let rules = requires_nothing_if_forbidden(
+            client.branch_rules(&work.repo, base_ref).await,
+            "repository rulesets",
+            &mut unreadable,
+        )?
+        .unwrap_or_default();
         let mut req: Requirements = required_checks::requirements(
             protection.as_ref(),
             &rules,
@@ -607,6 +595,27 @@ impl Engine {
         };
         self.inbox.enqueue(pr_work, Utc::now()).await?;
         Ok(())
+    }
+}
+
+/// DESIGN: a 403 from one requirement source means "this source requires
+/// nothing" (logged, and said in the summary), never a failed evaluation.
+fn requires_nothing_if_forbidden<T>(
+    read: Result<T, GhError>,
+    source: &'static str,
+    unreadable: &mut Vec<Unreadable>,
+) -> Result<Option<T>, EvalError> {
+    match read {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_status(403) => {
+            tracing::info!(error = %e, source, "requirement source unreadable; it requires nothing");
+            unreadable.push(Unreadable {
+                source,
+                reason: format!("HTTP 403: {}", e.message),
+            });
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
