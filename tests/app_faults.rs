@@ -227,3 +227,21 @@ async fn a_permanent_422_on_completion_ends_the_run_neutral_with_the_error() {
     // The refused completion, then the fail-safe one: no retry loop.
     assert_eq!(c.gh.attempts("PATCH /check-runs/*"), 2);
 }
+
+#[tokio::test]
+async fn a_nearly_spent_rate_limit_is_waited_out_before_github_says_no() {
+    let started = Instant::now();
+    let c = case(|gh| {
+        // Three requests left in this window, which resets in two seconds.
+        gh.set_rate_limit(3, Duration::from_secs(2));
+    })
+    .await;
+    let run = c.completed().await;
+    assert_eq!(run.conclusion.as_deref(), Some("success"));
+    let refused = c.gh.requests().iter().filter(|r| r.status == 403).count();
+    assert_eq!(refused, 0, "seamguard slowed down before GitHub said no");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "it waited for the window to reset"
+    );
+}

@@ -238,6 +238,14 @@ impl Engine {
             Ok(Err(e)) => {
                 tracing::error!(key = %claim.key, error = %e, "job failed");
                 metrics::counter!("seamguard_jobs_failed_total").increment(1);
+                if e.is_transient() {
+                    // GitHub stayed down through every retry: hand the work
+                    // to the reconciler rather than drop what was
+                    // acknowledged.
+                    if let Err(err) = self.inbox.set_waiting(&claim.work, true, Utc::now()).await {
+                        tracing::error!(key = %claim.key, error = %err, "could not park the work for the reconciler");
+                    }
+                }
                 self.inbox.complete(&claim).await
             }
             Err(panic) => {

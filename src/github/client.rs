@@ -40,6 +40,10 @@ const API_VERSION: &str = "2022-11-28";
 /// the same App) needs a margin, and GitHub's 403 would cost more.
 const RATE_LIMIT_RESERVE: u64 = 20;
 
+/// `x-ratelimit-reset` is whole seconds (the reset happens somewhere within
+/// that second), and clocks drift: wait this much past it.
+const RESET_MARGIN: chrono::Duration = chrono::Duration::seconds(1);
+
 /// Error bodies are kept for messages and classification, but a proxy's HTML
 /// error page should not flood a check run summary.
 const MAX_ERROR_TEXT: usize = 500;
@@ -691,10 +695,11 @@ impl GitHub {
         };
         let Some(window) = window else { return Ok(()) };
         let now = Utc::now();
-        if window.remaining > RATE_LIMIT_RESERVE || window.reset <= now {
+        let reset = window.reset + RESET_MARGIN;
+        if window.remaining > RATE_LIMIT_RESERVE || reset <= now {
             return Ok(());
         }
-        let wait = (window.reset - now).to_std().unwrap_or_default();
+        let wait = (reset - now).to_std().unwrap_or_default();
         if wait > self.inner.retry.max_inline_wait {
             return Err(GhError {
                 route,
@@ -747,7 +752,7 @@ pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> 
         .trim()
         .parse::<i64>()
         .ok()?;
-    let reset = DateTime::from_timestamp(reset, 0)?;
+    let reset = DateTime::from_timestamp(reset, 0)? + RESET_MARGIN;
     Some((reset - now).to_std().unwrap_or_default())
 }
 
@@ -801,7 +806,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
         h.insert("x-ratelimit-reset", HeaderValue::from_static("1030"));
-        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(31)));
 
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("12"));
         assert_eq!(retry_after(&h, now), None);

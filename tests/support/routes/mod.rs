@@ -248,13 +248,19 @@ pub fn dispatch(world: &mut World, route: &Route, ctx: &Ctx) -> Answer {
             let Some(repo) = world.find_repo(ctx.param("owner"), ctx.param("repo")) else {
                 return Answer::not_found();
             };
+            let inst = repo.installation;
             match &ctx.auth {
-                SeenAuth::Installation(id) if *id == repo.installation => {}
+                SeenAuth::Installation(id) if *id == inst => {}
                 SeenAuth::Installation(_) => return Answer::not_found(),
                 _ => return Answer::error(401, "Bad credentials"),
             }
+            // A new window once the reset time has passed, as GitHub does.
+            let now = chrono::Utc::now();
+            if now >= world.rate.reset {
+                world.rate.remaining = world.rate.limit;
+                world.rate.reset = now + chrono::Duration::hours(1);
+            }
             if world.rate.remaining == 0 {
-                let inst = repo.installation;
                 return Answer::error(
                     403,
                     &format!("API rate limit exceeded for installation ID {inst}."),
