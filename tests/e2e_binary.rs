@@ -80,6 +80,17 @@ async fn the_binary_acknowledges_and_posts_one_check_run() {
         "{metrics}"
     );
     assert!(metrics.contains(r#"outcome="unauthorized""#), "{metrics}");
+    for name in [
+        "seamguard_evaluation_seconds_bucket",
+        "seamguard_evaluations_total",
+        "seamguard_github_requests_total",
+        "seamguard_github_rate_limit_remaining",
+        "seamguard_token_refreshes_total",
+        "seamguard_queue_depth",
+        "seamguard_queue_oldest_due_age_seconds",
+    ] {
+        assert!(metrics.contains(name), "{name} in /metrics:\n{metrics}");
+    }
 
     // SIGTERM: a clean exit.
     let status = app.terminate(Duration::from_secs(15));
