@@ -176,3 +176,38 @@ async fn a_failed_delivery_in_githubs_log_is_redelivered_once() {
     assert_eq!(redelivery_requests, 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_store_that_cannot_write_answers_503_never_202() {
+    use sqlx::Connection;
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    feature_pr(&repo, 7, "feature", &[]);
+    let app = Seamguard::start(&gh).await;
+    let db = app.dir.path().join("seamguard.db");
+    // Another process holds the database's write lock.
+    let mut locker = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let delivery = repo.pull_request_event("opened", 7);
+    let status = delivery
+        .send(&app.webhook(), support::WEBHOOK_SECRET)
+        .await
+        .status();
+    assert_eq!(status, 503, "not stored, so not acknowledged");
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    drop(locker);
+    // GitHub's redelivery (same id) is then stored and evaluated.
+    assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
+    gh.wait_for(
+        "the evaluation",
+        |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
+        WAIT,
+    )
+    .await;
+    app.stop().await;
+}

@@ -403,3 +403,73 @@ fn with_several_bases_a_line_is_added_only_if_added_against_each() {
         .collect();
     assert_eq!(found, [("fresh.txt", 1), ("shared.txt", 7)]);
 }
+
+#[test]
+fn scan_blocks_a_merge_of_develop_and_passes_after_reset() {
+    // The incident, locally: develop merged into a feature for main.
+    let repo = repo_with_feature_branch(&[]);
+    repo.git(&["checkout", "-q", "-b", "develop", "main"]);
+    for i in 0..60 {
+        repo.write(&format!("develop/{i}.txt"), format!("{i}\n"));
+        repo.commit(&format!("develop {i}"));
+    }
+    repo.git(&["checkout", "-q", "feature"]);
+    repo.write("src/feature.rs", "fn feature() {}\n");
+    repo.commit("feature work");
+    repo.git(&[
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge branch 'develop' into feature",
+        "develop",
+    ]);
+    let merge = repo.git(&["rev-parse", "--short=7", "HEAD"]);
+
+    let run = repo.seamguard(&["scan", "--base", "main"], "");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("disallowed merge"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(merge.trim()),
+        "names the merge: {}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("develop"),
+        "names where it came from: {}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("60 commits"),
+        "says what it brings in: {}",
+        run.stdout
+    );
+
+    let json = repo.seamguard(&["scan", "--base", "main", "--format", "json"], "");
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        doc["guards"]["merge_sources"]["findings"][0]["kind"],
+        "disallowed_merge"
+    );
+
+    // Undo the merge: clean.
+    repo.git(&["reset", "-q", "--hard", "HEAD~1"]);
+    let run = repo.seamguard(&["scan", "--base", "main"], "");
+    assert_eq!(run.code, 0, "{run:?}");
+
+    // Merging main in to update is fine.
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("main.txt", "moved on\n");
+    repo.commit("main moves");
+    repo.git(&["checkout", "-q", "feature"]);
+    repo.git(&[
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge branch 'main' into feature",
+        "main",
+    ]);
+    let run = repo.seamguard(&["scan", "--base", "main"], "");
+    assert_eq!(run.code, 0, "{run:?}");
+}
