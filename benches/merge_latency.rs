@@ -29,7 +29,9 @@
 //! (requests that overlap are not counted twice); seamguard's own time is
 //! the rest: verifying and storing the delivery, waking the dispatcher,
 //! claiming, deciding, its store writes, and opening a connection per
-//! request (the fake closes every connection, so nothing is reused).
+//! request (the fake closes every connection, so nothing is reused). A
+//! second table splits the path request by request: seamguard's time
+//! before each request and the fake's time answering it.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -258,8 +260,20 @@ struct Sample {
     acknowledged: Duration,
     /// Delivery sent → seamguard's first GitHub request.
     first_request: Duration,
-    /// GitHub requests before the merge call, and their route lines.
-    requests: Vec<String>,
+    /// The GitHub requests on the path, the merge call last.
+    steps: Vec<Step>,
+}
+
+/// One GitHub request on the path.
+struct Step {
+    /// `GET /repos/acme/app/pulls/{n}`
+    route: String,
+    /// seamguard's time before it: since the previous answer (or the
+    /// delivery, for the first).
+    before: Duration,
+    /// The fake's time answering it (not measured for the merge call, the
+    /// end of the interval).
+    fake: Option<Duration>,
 }
 
 impl Sample {
@@ -412,21 +426,55 @@ async fn measure_one(
     )
     .await;
     idle(client, app).await?;
+    let mut steps = Vec::new();
+    let mut previous_end = sent;
+    for x in before.iter().copied().chain([&exchanges[merge]]) {
+        let answered = x.answered.expect("settled");
+        let is_merge = x.arrived == reached;
+        steps.push(Step {
+            route: route(&x.request_line),
+            before: x.arrived.saturating_duration_since(previous_end),
+            fake: (!is_merge).then(|| answered - x.arrived),
+        });
+        previous_end = previous_end.max(answered);
+    }
     Ok(Sample {
         end_to_end: reached - sent,
         fake,
         acknowledged,
         first_request,
-        requests: before.iter().map(|x| route(&x.request_line)).collect(),
+        steps,
     })
 }
 
-/// `GET /repos/acme/app/pulls/7 HTTP/1.1` → `GET /repos/acme/app/pulls/7`.
+/// `GET /repos/acme/app/pulls/7?x=1 HTTP/1.1` → `GET
+/// /repos/acme/app/pulls/{n}`: numbers and SHAs become placeholders, so
+/// the same request on another pull request reads the same.
 fn route(request_line: &str) -> String {
     let mut parts = request_line.split(' ');
     let method = parts.next().unwrap_or_default();
     let target = parts.next().unwrap_or_default();
-    format!("{method} {}", target.split('?').next().unwrap_or_default())
+    let path = target.split('?').next().unwrap_or_default();
+    let placeholder = |part: &str| {
+        if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            "{n}".to_owned()
+        } else if part.len() == 40 && part.bytes().all(|b| b.is_ascii_hexdigit()) {
+            "{sha}".to_owned()
+        } else {
+            part.to_owned()
+        }
+    };
+    let path: Vec<String> = path
+        .split('/')
+        .map(|segment| {
+            segment
+                .split("...")
+                .map(placeholder)
+                .collect::<Vec<_>>()
+                .join("...")
+        })
+        .collect();
+    format!("{method} {}", path.join("/"))
 }
 
 fn quantile(values: &mut [Duration], q: f64) -> f64 {
@@ -517,22 +565,46 @@ async fn run(measured: u64) -> anyhow::Result<()> {
         samples.iter().map(|s| s.first_request).collect(),
     );
 
-    let mut counts: Vec<usize> = samples.iter().map(|s| s.requests.len()).collect();
-    counts.sort_unstable();
-    let typical = &samples
-        .iter()
-        .find(|s| s.requests.len() == counts[counts.len() / 2])
-        .expect("a sample with the median count")
-        .requests;
+    // The requests on the path, step by step, over the samples that made
+    // the most common sequence of requests.
+    let sequence = |s: &Sample| s.steps.iter().map(|x| x.route.clone()).collect::<Vec<_>>();
+    let mut sequences: Vec<(Vec<String>, usize)> = Vec::new();
+    for sample in &samples {
+        let seq = sequence(sample);
+        match sequences.iter_mut().find(|(s, _)| *s == seq) {
+            Some((_, n)) => *n += 1,
+            None => sequences.push((seq, 1)),
+        }
+    }
+    sequences.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    let (common, n) = &sequences[0];
+    let matching: Vec<&Sample> = samples.iter().filter(|s| sequence(s) == *common).collect();
     println!();
     println!(
-        "GitHub requests on the path: {}–{} before the merge call (median {}), plus the merge call; a median one:",
-        counts[0],
-        counts[counts.len() - 1],
-        counts[counts.len() / 2]
+        "GitHub requests on the path: {} (the merge call included) in {n} of {} samples{}",
+        common.len(),
+        samples.len(),
+        if sequences.len() > 1 {
+            format!("; other sequences: {:?}", &sequences[1..])
+        } else {
+            String::new()
+        }
     );
-    for r in typical {
-        println!("  {r}");
+    println!("| # | request | seamguard before it, p50 ms | the fake answering, p50 ms |");
+    println!("|---:|---|---:|---:|");
+    for (i, route) in common.iter().enumerate() {
+        let mut before: Vec<Duration> = matching.iter().map(|s| s.steps[i].before).collect();
+        let mut fake: Vec<Duration> = matching.iter().filter_map(|s| s.steps[i].fake).collect();
+        println!(
+            "| {} | `{route}` | {:.2} | {} |",
+            i + 1,
+            quantile(&mut before, 0.5),
+            if fake.is_empty() {
+                "—".to_owned()
+            } else {
+                format!("{:.2}", quantile(&mut fake, 0.5))
+            }
+        );
     }
     app.stop().await;
     Ok(())
