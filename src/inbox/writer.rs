@@ -300,9 +300,8 @@ async fn store_deliveries(
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    // `ON CONFLICT DO NOTHING RETURNING id` names the rows inserted; an id
-    // sent twice in one statement would be returned once, so only the first
-    // occurrence in the batch is sent.
+    // An id sent twice in one statement would conflict with itself, so only
+    // its first occurrence in the batch is sent; the rest are duplicates.
     let mut seen = HashSet::with_capacity(batch.len());
     let first: Vec<bool> = batch.iter().map(|d| seen.insert(d.id.as_str())).collect();
     let rows: Vec<DeliveryRow<'_>> = batch
@@ -321,24 +320,35 @@ async fn store_deliveries(
         .collect();
     let rows =
         serde_json::to_string(&rows).map_err(|e| StoreError::encoding("delivery batch", e))?;
-    let inserted: HashSet<String> = sqlx::query_scalar::<_, String>(
-        "INSERT INTO deliveries (id, event, action, installation, received_at)
-         SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4
-         FROM json_each(?1) AS j WHERE true
-         ON CONFLICT (id) DO NOTHING
-         RETURNING id",
+    // Ask for the ids already stored (nearly always none) rather than have
+    // the insert return every new id: sqlx hands rows from its SQLite thread
+    // to this task through a small channel, and under load a batch of
+    // hundreds of returned rows stalled the one writer on that hand-off
+    // (BENCHMARKS.md, Ingestion). Both run in this batch's transaction.
+    let stored: HashSet<String> = sqlx::query_scalar::<_, String>(
+        "SELECT id FROM deliveries
+         WHERE id IN (SELECT j.value ->> 0 FROM json_each(?1) AS j)",
     )
-    .bind(rows)
+    .bind(&rows)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
     .collect();
+    sqlx::query(
+        "INSERT INTO deliveries (id, event, action, installation, received_at)
+         SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4
+         FROM json_each(?1) AS j WHERE true
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(rows)
+    .execute(&mut *conn)
+    .await?;
 
     let ingested: Vec<Ingested> = batch
         .iter()
         .zip(&first)
         .map(|(d, first)| {
-            if *first && inserted.contains(d.id.as_str()) {
+            if *first && !stored.contains(d.id.as_str()) {
                 Ingested::Stored
             } else {
                 Ingested::Duplicate
