@@ -129,10 +129,25 @@ impl Writer {
     ) -> Self {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let (stopped_tx, stopped) = watch::channel(false);
-        tokio::spawn(async move {
-            run(conn, rx, max_batch.max(1), wakeups).await;
-            let _ = stopped_tx.send(true);
-        });
+        // Its own thread and runtime: the one writer is the serial part of
+        // ingestion, and each of its statements is a hand-off to sqlx's
+        // SQLite thread and back; on the shared runtime every hand-back
+        // queued behind the connections it was holding up (BENCHMARKS.md).
+        let thread = std::thread::Builder::new()
+            .name("inbox-writer".to_owned())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(run(conn, rx, max_batch.max(1), wakeups)),
+                    Err(e) => tracing::error!(error = %e, "the inbox writer's runtime did not start"),
+                }
+                let _ = stopped_tx.send(true);
+            });
+        if let Err(e) = thread {
+            tracing::error!(error = %e, "the inbox writer's thread did not start");
+        }
         Self { tx, stopped }
     }
 
