@@ -102,6 +102,41 @@ async fn migrate(mut conn: SqliteConnection) -> Result<SqliteConnection, StoreEr
     Ok(conn)
 }
 
+/// Opens the database's WAL file so the writer's syncer can fsync it, and
+/// then moves the write connection to `synchronous=NORMAL` (the syncer
+/// answers a batch only after its fsync; see `writer`). When the file
+/// cannot be opened (a VFS that names it differently, say) the connection
+/// stays `FULL`, which fsyncs inside each commit: slower, as durable.
+async fn open_wal(
+    opts: &SqliteConnectOptions,
+    conn: &mut SqliteConnection,
+) -> Result<Option<std::fs::File>, StoreError> {
+    // SQLite names the WAL after the database's real path (symlinks
+    // resolved); the migrations have written to it, so it exists.
+    let db = opts.get_filename();
+    let wal = std::fs::canonicalize(db).map(|real| {
+        let mut name = real.into_os_string();
+        name.push("-wal");
+        std::path::PathBuf::from(name)
+    });
+    match wal.and_then(|path| std::fs::OpenOptions::new().write(true).open(path)) {
+        Ok(file) => {
+            sqlx::query("PRAGMA synchronous = NORMAL")
+                .execute(&mut *conn)
+                .await?;
+            Ok(Some(file))
+        }
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                database = %db.display(),
+                "the store's WAL file cannot be opened for fsync; committing with synchronous=FULL"
+            );
+            Ok(None)
+        }
+    }
+}
+
 impl Inbox {
     /// Opens the store at `database_url` (`sqlite://path`), creating the file
     /// and its directory if missing, switching it to WAL and applying the
@@ -127,7 +162,9 @@ impl Inbox {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL in WAL mode fsyncs the log at every commit: the 202 means
-            // the delivery survives a power cut, not only a crash.
+            // the delivery survives a power cut, not only a crash. (Once the
+            // WAL file is open the writer's syncer takes over that fsync; see
+            // `open_wal`.)
             .synchronous(SqliteSynchronous::Full)
             .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT_BYTES.to_string())
             // The statement journal of the batched upserts stays in memory
@@ -135,7 +172,8 @@ impl Inbox {
             // delivery on ingest (BENCHMARKS.md).
             .pragma("temp_store", "memory");
         let conn = SqliteConnection::connect_with(&write).await?;
-        let conn = migrate(conn).await?;
+        let mut conn = migrate(conn).await?;
+        let wal = open_wal(&base, &mut conn).await?;
 
         let read = base.pragma("query_only", "ON");
         let reader = SqlitePoolOptions::new()
@@ -145,7 +183,13 @@ impl Inbox {
             .await?;
 
         let wakeups = Arc::new(Notify::new());
-        let writer = Writer::spawn(conn, opts.queue_capacity, opts.max_batch, wakeups.clone());
+        let writer = Writer::spawn(
+            conn,
+            opts.queue_capacity,
+            opts.max_batch,
+            wakeups.clone(),
+            wal,
+        );
         Ok(Inbox {
             writer,
             reader,
@@ -614,4 +658,61 @@ fn parse_url(url: &str) -> Result<SqliteConnectOptions, StoreError> {
         ));
     }
     SqliteConnectOptions::from_str(url).map_err(|e| invalid(&e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The syncer's fsync is what makes a 202 durable, so the WAL file must
+    /// be found on a fresh store and on a reopened one (SQLite deletes the
+    /// WAL when the last connection closes); only then may the writer's
+    /// connection leave `synchronous=FULL`.
+    #[tokio::test]
+    async fn the_wal_is_found_and_only_then_is_the_commit_fsync_handed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("s.db").display());
+        for _ in 0..2 {
+            Inbox::open(&url, InboxOptions::default())
+                .await
+                .unwrap()
+                .close()
+                .await;
+            let base = parse_url(&url).unwrap();
+            let mut conn = migrate(
+                SqliteConnection::connect_with(&base.clone().journal_mode(SqliteJournalMode::Wal))
+                    .await
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+            assert!(open_wal(&base, &mut conn).await.unwrap().is_some());
+            let mode: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(mode, 1, "NORMAL once the syncer owns the fsync");
+            conn.close().await.unwrap();
+        }
+
+        // A database whose WAL cannot be opened keeps FULL.
+        let elsewhere = parse_url(&format!(
+            "sqlite://{}",
+            dir.path().join("missing/none.db").display()
+        ))
+        .unwrap();
+        let mut conn = SqliteConnection::connect_with(
+            &parse_url(&url)
+                .unwrap()
+                .synchronous(SqliteSynchronous::Full),
+        )
+        .await
+        .unwrap();
+        assert!(open_wal(&elsewhere, &mut conn).await.unwrap().is_none());
+        let mode: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(mode, 2, "FULL when there is no WAL to fsync");
+    }
 }

@@ -4,11 +4,27 @@
 //! much for one row as for five hundred. So callers do not write: they send
 //! their write to this task and wait. The task takes *everything* queued (up
 //! to a bounded batch), runs it in ONE `BEGIN IMMEDIATE` transaction, commits
-//! (`synchronous=FULL` in WAL mode: the commit is fsync'd), and only then
-//! answers each caller. While one batch is being fsync'd the next one
-//! gathers, so under load the cost of a commit is shared by hundreds of
-//! deliveries, and when idle a lone delivery is committed at once — group
-//! commit with no added timer.
+//! and only answers each caller once the commit is on disk. Under load the
+//! cost of a commit is shared by hundreds of deliveries, and when idle a
+//! lone delivery is committed at once — group commit with no added timer.
+//!
+//! Durability, off the writer's path: with a WAL file to hand, the
+//! connection runs `synchronous=NORMAL` (a commit writes its frames to the
+//! WAL without an fsync) and a second thread, the syncer, `fdatasync`s the
+//! WAL after each commit and only then answers that batch's callers — the
+//! same guarantee as `synchronous=FULL`, which fsyncs the WAL inside the
+//! commit, but the writer executes the next batch while the disk flushes
+//! the last one. Commits reach the syncer in order, and one fsync covers
+//! every frame written before it, so a batch is answered only when it and
+//! everything before it is durable; a crash loses only frames nobody was
+//! told about, which WAL recovery discards by checksum. (SQLite syncs the
+//! WAL before every checkpoint in NORMAL mode too, so the database file
+//! never holds a frame the WAL did not.) An fsync that fails poisons the
+//! store: from then on every write is answered with the error (503 to
+//! GitHub, which redelivers), since after a failed fsync Linux may report
+//! the next one clean with the data gone. Without a WAL file to hand the
+//! connection stays `synchronous=FULL` and batches are answered after the
+//! commit.
 //!
 //! Deliveries take a fast path: the whole batch is inserted with one
 //! statement (rows passed as one JSON array, unpacked by `json_each`, so the
@@ -23,7 +39,9 @@
 //! jobs in arrival order is a valid serial order.
 
 use std::collections::{HashMap, HashSet};
+use std::fs::File;
 use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
 
 use futures::future::BoxFuture;
 use sqlx::{Connection, SqliteConnection};
@@ -121,14 +139,35 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the writer task on `conn`. `wakeups` is notified after every
     /// commit that may have made work due.
+    /// `wal` is the database's WAL file, opened: when given, the connection
+    /// must run `synchronous=NORMAL` and the syncer makes each commit
+    /// durable; when `None`, the connection must run `synchronous=FULL`.
     pub(crate) fn spawn(
         conn: SqliteConnection,
         queue: usize,
         max_batch: usize,
         wakeups: Arc<Notify>,
+        wal: Option<File>,
     ) -> Self {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let (stopped_tx, stopped) = watch::channel(false);
+        let (durable, syncer) = match wal {
+            Some(wal) => {
+                let (committed, pending) = std_mpsc::channel();
+                let notify = wakeups.clone();
+                match std::thread::Builder::new()
+                    .name("inbox-syncer".to_owned())
+                    .spawn(move || sync_loop(&wal, &pending, &notify))
+                {
+                    Ok(thread) => (Durability::Syncer(committed), Some(thread)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the inbox syncer's thread did not start");
+                        (Durability::Failed(io_error(e)), None)
+                    }
+                }
+            }
+            None => (Durability::AtCommit, None),
+        };
         // Its own thread and runtime: the one writer is the serial part of
         // ingestion, and each of its statements is a hand-off to sqlx's
         // SQLite thread and back; on the shared runtime every hand-back
@@ -140,8 +179,17 @@ impl Writer {
                     .enable_all()
                     .build()
                 {
-                    Ok(runtime) => runtime.block_on(run(conn, rx, max_batch.max(1), wakeups)),
-                    Err(e) => tracing::error!(error = %e, "the inbox writer's runtime did not start"),
+                    Ok(runtime) => {
+                        runtime.block_on(run(conn, rx, max_batch.max(1), wakeups, durable));
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "the inbox writer's runtime did not start")
+                    }
+                }
+                // `run` dropped its sender: the syncer answers what it holds
+                // and ends.
+                if let Some(syncer) = syncer {
+                    let _ = syncer.join();
                 }
                 let _ = stopped_tx.send(true);
             });
@@ -203,6 +251,7 @@ async fn run(
     mut rx: mpsc::Receiver<Message>,
     max_batch: usize,
     wakeups: Arc<Notify>,
+    durable: Durability,
 ) {
     let mut messages = Vec::with_capacity(max_batch);
     let mut closing = false;
@@ -220,7 +269,7 @@ async fn run(
                 Message::Close => closing = true,
             }
         }
-        commit_batch(&mut conn, ingests, jobs, &wakeups).await;
+        commit_batch(&mut conn, ingests, jobs, &wakeups, &durable).await;
     }
     rx.close();
     while let Some(message) = rx.recv().await {
@@ -239,11 +288,90 @@ async fn run(
 
 type IngestReply = oneshot::Sender<Result<Ingested, StoreError>>;
 
+/// How a committed batch becomes durable before it is answered.
+enum Durability {
+    /// `synchronous=FULL`: the commit itself fsync'd the WAL.
+    AtCommit,
+    /// The syncer fsyncs the WAL, then answers.
+    Syncer(std_mpsc::Sender<Committed>),
+    /// The syncer could not start: nothing can be promised.
+    Failed(StoreError),
+}
+
+/// A committed batch, waiting to be answered.
+struct Committed {
+    replies: Vec<(IngestReply, Ingested)>,
+    jobs: Vec<Box<dyn Job>>,
+    wake: bool,
+}
+
+impl Committed {
+    /// Answers every caller: their results once `durable` is `Ok`, its
+    /// error otherwise.
+    fn answer(self, durable: Result<(), StoreError>, wakeups: &Notify) {
+        match durable {
+            Ok(()) => {
+                if self.wake {
+                    // notify_one keeps a permit when nobody waits yet, so a
+                    // dispatcher between "claim found nothing" and "wait"
+                    // does not miss this.
+                    wakeups.notify_one();
+                }
+                for (reply, result) in self.replies {
+                    let _ = reply.send(Ok(result));
+                }
+                for job in self.jobs {
+                    job.settle(Ok(()));
+                }
+            }
+            Err(e) => {
+                for (reply, _) in self.replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                for job in self.jobs {
+                    job.settle(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn io_error(e: std::io::Error) -> StoreError {
+    StoreError::Unavailable(Arc::new(sqlx::Error::Io(e)))
+}
+
+/// The syncer: takes every batch committed since its last fsync, fsyncs
+/// the WAL once for all of them, answers them in order. Ends when the
+/// writer drops its sender.
+fn sync_loop(wal: &File, pending: &std_mpsc::Receiver<Committed>, wakeups: &Notify) {
+    let mut poisoned: Option<StoreError> = None;
+    while let Ok(first) = pending.recv() {
+        let group: Vec<Committed> = std::iter::once(first).chain(pending.try_iter()).collect();
+        let durable = match &poisoned {
+            Some(e) => Err(e.clone()),
+            None => wal.sync_data().map_err(|e| {
+                tracing::error!(
+                    error = %e,
+                    "fsync of the inbox WAL failed: no write is acknowledged from now on; \
+                     restart seamguard once the disk is healthy"
+                );
+                let e = io_error(e);
+                poisoned = Some(e.clone());
+                e
+            }),
+        };
+        for committed in group {
+            committed.answer(durable.clone(), wakeups);
+        }
+    }
+}
+
 async fn commit_batch(
     conn: &mut SqliteConnection,
     ingests: Vec<(IngestOp, IngestReply)>,
     mut jobs: Vec<Box<dyn Job>>,
     wakeups: &Notify,
+    durable: &Durability,
 ) {
     if ingests.is_empty() && jobs.is_empty() {
         return;
@@ -263,16 +391,20 @@ async fn commit_batch(
             return;
         }
     };
-    if wake {
-        // notify_one keeps a permit when nobody waits yet, so a dispatcher
-        // between "claim found nothing" and "wait" does not miss this.
-        wakeups.notify_one();
-    }
-    for (reply, result) in replies.into_iter().zip(ingested) {
-        let _ = reply.send(Ok(result));
-    }
-    for job in jobs {
-        job.settle(Ok(()));
+    let committed = Committed {
+        replies: replies.into_iter().zip(ingested).collect(),
+        jobs,
+        wake,
+    };
+    match durable {
+        Durability::AtCommit => committed.answer(Ok(()), wakeups),
+        Durability::Syncer(syncer) => {
+            if let Err(std_mpsc::SendError(committed)) = syncer.send(committed) {
+                // The syncer is gone (it panicked): nothing is durable.
+                committed.answer(Err(StoreError::Closed), wakeups);
+            }
+        }
+        Durability::Failed(e) => committed.answer(Err(e.clone()), wakeups),
     }
 }
 
@@ -416,17 +548,38 @@ mod tests {
     use super::*;
 
     async fn writer() -> (tempfile::TempDir, Writer, Arc<Notify>) {
+        writer_syncing(|_| None).await
+    }
+
+    /// A writer whose syncer fsyncs what `wal` opens (given the database
+    /// path), in WAL mode with `synchronous=NORMAL`.
+    async fn writer_syncing(
+        wal: impl FnOnce(&std::path::Path) -> Option<File>,
+    ) -> (tempfile::TempDir, Writer, Arc<Notify>) {
         let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
         let opts = SqliteConnectOptions::new()
-            .filename(dir.path().join("w.db"))
-            .create_if_missing(true);
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
         let mut conn = SqliteConnection::connect_with(&opts).await.unwrap();
         sqlx::query("CREATE TABLE t (v INTEGER NOT NULL)")
             .execute(&mut conn)
             .await
             .unwrap();
+        let wal = wal(&path);
+        if wal.is_some() {
+            sqlx::query("PRAGMA synchronous = NORMAL")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
         let wakeups = Arc::new(Notify::new());
-        (dir, Writer::spawn(conn, 16, 16, wakeups.clone()), wakeups)
+        (
+            dir,
+            Writer::spawn(conn, 16, 16, wakeups.clone(), wal),
+            wakeups,
+        )
     }
 
     fn insert(
@@ -504,6 +657,53 @@ mod tests {
         // A failed write wakes nobody, whatever it would have said.
         writer.call(|_| true, insert(None)).await.unwrap_err();
         assert!(wakeups.notified().now_or_never().is_none());
+    }
+
+    #[tokio::test]
+    async fn with_a_syncer_writes_are_answered_after_the_wal_fsync() {
+        let (_dir, writer, wakeups) = writer_syncing(|db| {
+            let mut wal = db.as_os_str().to_owned();
+            wal.push("-wal");
+            Some(File::options().write(true).open(wal).unwrap())
+        })
+        .await;
+        let calls: Vec<_> = (0..40)
+            .map(|v| writer.call(|_| true, insert(Some(v))))
+            .collect();
+        for answer in futures::future::join_all(calls).await {
+            assert_eq!(answer.unwrap(), 1);
+        }
+        assert_eq!(writer.call(|_| false, count()).await.unwrap(), 40);
+        // Woken after the fsync, as without a syncer.
+        tokio::time::timeout(std::time::Duration::from_secs(5), wakeups.notified())
+            .await
+            .unwrap();
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_fsync_answers_an_error_and_every_later_write_too() {
+        // fsync on a pipe fails (EINVAL): the stand-in for a disk that
+        // reports an I/O error.
+        let (_dir, writer, wakeups) = writer_syncing(|_| {
+            let (_reader, pipe) = std::io::pipe().unwrap();
+            Some(File::from(std::os::fd::OwnedFd::from(pipe)))
+        })
+        .await;
+        for _ in 0..2 {
+            let answer = writer.call(|_| true, insert(Some(1))).await;
+            assert!(
+                matches!(answer, Err(StoreError::Unavailable(_))),
+                "{answer:?}"
+            );
+        }
+        // Nothing committed-but-not-durable woke the dispatcher.
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), wakeups.notified())
+                .await
+                .is_err()
+        );
+        writer.close().await;
     }
 
     #[tokio::test]
