@@ -100,6 +100,43 @@ async fn a_duplicate_delivery_is_acknowledged_but_not_enqueued_again() {
 }
 
 #[tokio::test]
+async fn old_and_new_ids_arriving_together_are_told_apart() {
+    let s = Store::open().await;
+    for id in ["old-1", "old-2"] {
+        s.inbox.ingest(delivery(id, t(0), vec![])).await.unwrap();
+    }
+    // Sent together, so they share batches: the new ones are stored and
+    // enqueue their work, the old ones are duplicates and enqueue nothing.
+    let sent = [
+        ("old-1", 1),
+        ("new-1", 2),
+        ("old-2", 3),
+        ("new-2", 4),
+        ("new-3", 5),
+    ];
+    let results = futures::future::join_all(
+        sent.iter()
+            .map(|(id, n)| s.inbox.ingest(delivery(id, t(1), vec![pr(*n)]))),
+    )
+    .await;
+    let results: Vec<Ingested> = results.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        results,
+        [
+            Ingested::Duplicate,
+            Ingested::Stored,
+            Ingested::Duplicate,
+            Ingested::Stored,
+            Ingested::Stored
+        ]
+    );
+    let claims = s.inbox.claim(t(1), 10, LEASE).await.unwrap();
+    let mut claimed = keys(&claims);
+    claimed.sort();
+    assert_eq!(claimed, ["acme/app#2", "acme/app#4", "acme/app#5"]);
+}
+
+#[tokio::test]
 async fn a_duplicate_inside_one_batch_is_stored_once() {
     let s = Store::open().await;
     let results = futures::future::join_all(
