@@ -20,8 +20,9 @@
 //!
 //! The load: signed `pull_request` `synchronize` deliveries of 8 KiB
 //! (installation, repository and a pull request whose long body pads it),
-//! spread over [`PRS`] pull requests, each with a fresh GUID-shaped
-//! `X-GitHub-Delivery`. The signature covers the body, not the delivery id,
+//! spread over [`PRS`] pull requests, each with a fresh `X-GitHub-Delivery`
+//! made as GitHub makes them (a version-1 UUID stamped with the send time;
+//! `-- --random-ids` for ids in no order at all, the store's worst case). The signature covers the body, not the delivery id,
 //! so the 100 bodies are signed once, up front, and the client's per-request
 //! work is only framing. The client is hyper's HTTP/1.1 connection API on
 //! keep-alive connections, on one thread of this process, so it never takes
@@ -156,7 +157,12 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run(durations, &connections))
+    let ids = if args.iter().any(|a| a == "--random-ids") {
+        Ids::Random
+    } else {
+        Ids::GitHub
+    };
+    runtime.block_on(run(durations, &connections, ids))
 }
 
 // ---- (b) the bare endpoint ------------------------------------------------
@@ -397,10 +403,21 @@ impl Cpu {
 struct Load {
     bodies: Vec<(Bytes, String)>,
     next_id: AtomicU64,
+    ids: Ids,
+}
+
+/// How the load names its deliveries.
+#[derive(Clone, Copy, Debug)]
+enum Ids {
+    /// As GitHub does: version-1 UUIDs stamped with the send time.
+    GitHub,
+    /// In no order at all (`--random-ids`): the worst case for the store's
+    /// deduplication index, e.g. behind a proxy that rewrites the ids.
+    Random,
 }
 
 impl Load {
-    fn new() -> anyhow::Result<Self> {
+    fn new(ids: Ids) -> anyhow::Result<Self> {
         let bodies = (1..=PRS)
             .map(|n| {
                 let body = Bytes::from(payload(n)?);
@@ -411,6 +428,7 @@ impl Load {
         Ok(Self {
             bodies,
             next_id: AtomicU64::new(1),
+            ids,
         })
     }
 
@@ -423,7 +441,13 @@ impl Load {
             .header("content-type", "application/json")
             .header("user-agent", "GitHub-Hookshot/ingest-bench")
             .header("x-github-event", "pull_request")
-            .header("x-github-delivery", guid(n))
+            .header(
+                "x-github-delivery",
+                match self.ids {
+                    Ids::GitHub => github_guid(n),
+                    Ids::Random => guid(n),
+                },
+            )
             .header("x-github-hook-id", "1")
             .header("x-github-hook-installation-target-type", "integration")
             .header("x-hub-signature-256", signature.as_str())
@@ -432,8 +456,35 @@ impl Load {
     }
 }
 
-/// A GUID-shaped id in no particular order, as GitHub's are (ids in key
-/// order would flatter the store's deduplication index).
+/// A delivery id as GitHub makes them: a version-1 UUID whose 60-bit
+/// timestamp (100 ns ticks since 1582-10-15) is the delivery's time, with
+/// a clock sequence and the node of one of eight sending hosts. (The
+/// samples in GitHub's documentation decode to their `delivered_at`.)
+/// Timestamps strictly increase, so ids are unique.
+fn github_guid(n: u64) -> String {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    const GREGORIAN_TO_UNIX: u64 = 0x01b2_1dd2_1381_4000;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| (d.as_nanos() / 100) as u64)
+        + GREGORIAN_TO_UNIX;
+    let previous = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or_else(|last| last);
+    let ts = now.max(previous + 1);
+    format!(
+        "{:08x}-{:04x}-1{:03x}-836d-0e4f3503cc{:02x}",
+        ts & 0xffff_ffff,
+        (ts >> 32) & 0xffff,
+        (ts >> 48) & 0x0fff,
+        n % 8
+    )
+}
+
+/// A GUID-shaped id in no particular order, even once rearranged
+/// time-first (its "timestamp" is a hash).
 fn guid(n: u64) -> String {
     // SplitMix64's finaliser is a bijection; `n` in the tail keeps ids unique.
     let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -947,16 +998,21 @@ impl Bench {
     }
 }
 
-async fn run(d: Durations, concurrencies: &[usize]) -> anyhow::Result<()> {
-    let load = Arc::new(Load::new()?);
+async fn run(d: Durations, concurrencies: &[usize], ids: Ids) -> anyhow::Result<()> {
+    let load = Arc::new(Load::new(ids)?);
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("seamguard.db");
     let seamguard = start_seamguard(dir.path())?;
     let bare = start_bare()?;
     println!(
-        "ingest benchmark: {} cores; {}-byte signed pull_request deliveries over {PRS} PRs",
+        "ingest benchmark: {} cores; {}-byte signed pull_request deliveries over {PRS} PRs; \
+         delivery ids: {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        load.bodies[0].0.len()
+        load.bodies[0].0.len(),
+        match ids {
+            Ids::GitHub => "GitHub's (version-1 UUIDs, time-stamped)",
+            Ids::Random => "random (--random-ids)",
+        }
     );
     println!(
         "(a) seamguard pid {} on {}, store {}",

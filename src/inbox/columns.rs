@@ -5,6 +5,14 @@
 //! are `u64` in Rust and `INTEGER` (i64) in SQLite; they are stored bit for
 //! bit, so every value round-trips exactly (and real ids are far below 2^63,
 //! where the order would flip).
+//!
+//! Delivery ids are stored as [`delivery_key`]s: GitHub's ids are
+//! version-1 UUIDs, whose text leads with the fastest-moving bits of their
+//! timestamp; stored as sent, every new delivery would land on a random
+//! page of the deduplication index, and every page it dirties is written
+//! twice (WAL, then checkpoint). Time-first, new keys append.
+
+use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 
@@ -59,9 +67,62 @@ pub(crate) fn decode_work(key: &str, payload: &str) -> Result<Work, StoreError> 
     serde_json::from_str(payload).map_err(|e| StoreError::encoding(format!("work {key}"), e))
 }
 
+/// The stored form of a delivery id. A version-1 UUID
+/// (`tttttttt-mmmm-1hhh-cccc-nnnnnnnnnnnn`: time low, mid, high) becomes
+/// `hhhmmmmtttttttt cccc-nnnnnnnnnnnn`, its 60-bit timestamp first, so keys
+/// sort by time; anything else is kept as sent. The space, which no
+/// [`DeliveryId`](crate::ids::DeliveryId) may contain, keeps the two forms
+/// apart, and only characters known to be `-` or the version are dropped:
+/// the mapping is one to one. Migration `0002_delivery_keys.sql` applies
+/// the same rule to stored rows; a test holds the two together.
+pub(crate) fn delivery_key(id: &str) -> Cow<'_, str> {
+    let b = id.as_bytes();
+    let v1 = b.len() == 36
+        && b[8] == b'-'
+        && b[13] == b'-'
+        && b[14] == b'1'
+        && b[18] == b'-'
+        && b[23] == b'-'
+        && b.iter().all(|&c| c == b'-' || c.is_ascii_hexdigit());
+    if !v1 {
+        return Cow::Borrowed(id);
+    }
+    let mut key = String::with_capacity(33);
+    key.push_str(&id[15..18]);
+    key.push_str(&id[9..13]);
+    key.push_str(&id[0..8]);
+    key.push(' ');
+    key.push_str(&id[19..]);
+    Cow::Owned(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn githubs_delivery_ids_are_keyed_time_first() {
+        // From GitHub's documentation: delivered 2021-05-12T20:33:44Z.
+        assert_eq!(
+            delivery_key("58474f00-b361-11eb-836d-0e4f3503ccbe"),
+            "1ebb36158474f00 836d-0e4f3503ccbe"
+        );
+        // One tick of the timestamp's low word later sorts after it, though
+        // its text sorts before.
+        let a = delivery_key("ffffffff-b361-11eb-836d-0e4f3503ccbe");
+        let b = delivery_key("00000000-b362-11eb-836d-0e4f3503ccbe");
+        assert!(a < b);
+        // Anything else is kept as sent: other UUID versions, other shapes.
+        for id in [
+            "58474f00-b361-41eb-836d-0e4f3503ccbe",
+            "58474f00-b361-11eb-836d-0e4f3503ccb",
+            "58474f00xb361-11eb-836d-0e4f3503ccbe",
+            "58474f00-b361-11eb-836d-0e4f3503cczz",
+            "d-1",
+        ] {
+            assert_eq!(delivery_key(id), id);
+        }
+    }
 
     #[test]
     fn ids_round_trip_bit_for_bit() {

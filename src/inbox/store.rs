@@ -215,7 +215,7 @@ impl Inbox {
             .collect::<Result<Vec<_>, StoreError>>()?;
         self.writer
             .ingest(IngestOp {
-                id: d.id.as_str().to_owned(),
+                id: columns::delivery_key(d.id.as_str()).into_owned(),
                 event: d.event,
                 action: d.action,
                 installation: d.installation.map(|i| columns::id(i.0)),
@@ -406,7 +406,7 @@ impl Inbox {
     pub async fn has_delivery(&self, id: &DeliveryId) -> Result<bool, StoreError> {
         let found: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = ?1)")
-                .bind(id.as_str())
+                .bind(columns::delivery_key(id.as_str()))
                 .fetch_one(&self.reader)
                 .await?;
         Ok(found)
@@ -662,7 +662,83 @@ fn parse_url(url: &str) -> Result<SqliteConnectOptions, StoreError> {
 
 #[cfg(test)]
 mod tests {
+    use futures::FutureExt;
+
     use super::*;
+
+    /// Rows stored before migration 0002 hold ids as sent; the migration
+    /// must key them exactly as `delivery_key` keys new ones, or a
+    /// redelivery after an upgrade would be taken for a new delivery.
+    #[tokio::test]
+    async fn the_migration_keys_stored_ids_as_new_ones_are_keyed() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("m.db").display());
+        let inbox = Inbox::open(&url, InboxOptions::default()).await.unwrap();
+        let ids = [
+            "58474f00-b361-11eb-836d-0e4f3503ccbe",
+            "0B989BA4-242F-11E5-81E1-C7B6966D2516",
+            "58474f00-b361-41eb-836d-0e4f3503ccbe",
+            "58474f00-b361-11eb-836d-0e4f3503ccb",
+            "58474f00-b361-11eb-836d-0e4f3503cczz",
+            "58474f00-b361-11eb-836d-0e4f3503ccbe0",
+            "--------------1---------------------",
+            "d-1",
+        ];
+        // As the previous version stored them: as sent.
+        for id in ids {
+            inbox
+                .writer
+                .call(|_| false, move |c| {
+                    async move {
+                        sqlx::query(
+                            "INSERT INTO deliveries (id, event, received_at) VALUES (?1, 'ping', 0)",
+                        )
+                        .bind(id)
+                        .execute(&mut *c)
+                        .await?;
+                        Ok(())
+                    }
+                    .boxed()
+                })
+                .await
+                .unwrap();
+        }
+        inbox
+            .writer
+            .call(
+                |_| false,
+                |c| {
+                    async move {
+                        sqlx::raw_sql(include_str!("migrations/0002_delivery_keys.sql"))
+                            .execute(&mut *c)
+                            .await?;
+                        Ok(())
+                    }
+                    .boxed()
+                },
+            )
+            .await
+            .unwrap();
+        let mut stored: Vec<String> = sqlx::query_scalar("SELECT id FROM deliveries")
+            .fetch_all(&inbox.reader)
+            .await
+            .unwrap();
+        let mut expected: Vec<String> = ids
+            .iter()
+            .map(|id| columns::delivery_key(id).into_owned())
+            .collect();
+        stored.sort();
+        expected.sort();
+        assert_eq!(stored, expected);
+        assert!(stored.contains(&"1E5242F0B989BA4 81E1-C7B6966D2516".to_owned()));
+        for id in ids {
+            assert!(
+                inbox.has_delivery(&id.parse().unwrap()).await.unwrap(),
+                "{id}"
+            );
+        }
+        inbox.close().await;
+    }
 
     /// The syncer's fsync is what makes a 202 durable, so the WAL file must
     /// be found on a fresh store and on a reopened one (SQLite deletes the
