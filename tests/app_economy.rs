@@ -15,10 +15,11 @@ const WAIT: Duration = Duration::from_secs(30);
 /// The budget from the operations issue.
 const MAX_REQUESTS: usize = 10;
 
-#[tokio::test]
-async fn a_typical_pull_request_costs_at_most_ten_requests() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
+/// The typical pull request #7 of `name`: 3 commits over 10 files, a
+/// config file on the base, 5 required checks (2 from classic protection, 3
+/// from a ruleset), all green, label `automerge`. Returns the head SHA.
+fn typical_pull_request(gh: &FakeGitHub, name: &str) -> (support::scenario::RepoHandle, String) {
+    let repo = gh.repo(name);
     let base = repo.push(
         "main",
         "config",
@@ -27,7 +28,6 @@ async fn a_typical_pull_request_costs_at_most_ten_requests() {
             Some("merge:\n  mode: label\n  method: squash\n"),
         )],
     );
-    // 3 commits touching 10 files.
     let files: Vec<(String, String)> = (0..10)
         .map(|i| {
             (
@@ -50,7 +50,6 @@ async fn a_typical_pull_request_costs_at_most_ten_requests() {
         .base("main")
         .label("automerge")
         .open();
-    // 5 required checks: 2 from classic protection, 3 from a ruleset.
     repo.protection("main").requires(&["build", "lint"]);
     repo.ruleset(9)
         .on("~DEFAULT_BRANCH")
@@ -58,6 +57,111 @@ async fn a_typical_pull_request_costs_at_most_ten_requests() {
     for name in ["build", "lint", "test", "e2e", "docs"] {
         repo.check_run(&tip, name).completed("success");
     }
+    (repo, tip)
+}
+
+/// The same evaluation done the straightforward way, for comparison: one
+/// endpoint per datum, as a bot does that reads what it needs when it
+/// needs it — the pull request, its files and its commits; the config and
+/// the org defaults; a check run opened before the work; the protection,
+/// the rulesets, the head's check runs and its statuses; the completion;
+/// the pull request again before merging (is the head still the head?);
+/// the merge. Sent to the same fake, so it is counted as seamguard is.
+async fn naive_evaluation(gh: &FakeGitHub, repo: &str, head: &str) -> usize {
+    let token = gh.with_world(|w| w.mint_token(gh.installation_id()).0);
+    let http = reqwest::Client::new();
+    let api = gh.api_url();
+    let owner = repo.split('/').next().unwrap();
+    let calls: Vec<(reqwest::Method, String, Option<serde_json::Value>)> = vec![
+        (reqwest::Method::GET, format!("/repos/{repo}/pulls/7"), None),
+        (
+            reqwest::Method::GET,
+            format!("/repos/{repo}/pulls/7/files?per_page=100"),
+            None,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/repos/{repo}/compare/main...{head}"),
+            None,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/repos/{repo}/contents/.github/seamguard.yml?ref=main"),
+            None,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/repos/{owner}/.github/contents/.github/seamguard.yml"),
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/repos/{repo}/check-runs"),
+            Some(serde_json::json!({ "name": "naive", "head_sha": head, "status": "in_progress" })),
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/repos/{repo}/branches/main/protection/required_status_checks"),
+            None,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/repos/{repo}/rules/branches/main"),
+            None,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/repos/{repo}/commits/{head}/check-runs?per_page=100"),
+            None,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/repos/{repo}/commits/{head}/status"),
+            None,
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!("/repos/{repo}/check-runs/{{id}}"),
+            Some(serde_json::json!({ "status": "completed", "conclusion": "success" })),
+        ),
+        (reqwest::Method::GET, format!("/repos/{repo}/pulls/7"), None),
+        (
+            reqwest::Method::PUT,
+            format!("/repos/{repo}/pulls/7/merge"),
+            Some(serde_json::json!({ "sha": head, "merge_method": "squash" })),
+        ),
+    ];
+    let mut run_id = String::new();
+    for (method, path, body) in calls {
+        let path = path.replace("{id}", &run_id);
+        let mut request = http
+            .request(method, format!("{api}{path}"))
+            .header("authorization", format!("token {token}"))
+            .header("user-agent", "naive-bot");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer = request.send().await.unwrap();
+        assert!(
+            answer.status().is_success() || answer.status() == 404,
+            "{path}: {}",
+            answer.status()
+        );
+        let value: serde_json::Value = answer.json().await.unwrap_or_default();
+        if let Some(id) = value.get("id").and_then(|id| id.as_u64()) {
+            if path.ends_with("/check-runs") {
+                run_id = id.to_string();
+            }
+        }
+    }
+    gh.requests().len()
+}
+
+#[tokio::test]
+async fn a_typical_pull_request_costs_at_most_ten_requests() {
+    let gh = FakeGitHub::start().await;
+    let (repo, _) = typical_pull_request(&gh, "acme/app");
+    let base = repo.branch_tip("main");
     let app = Seamguard::start(&gh).await;
     // Warm the installation token: it lives an hour and is not part of an
     // evaluation's cost.
@@ -81,8 +185,19 @@ async fn a_typical_pull_request_costs_at_most_ten_requests() {
         .iter()
         .map(|r| format!("{} {} {:?} -> {}", r.method, r.path, r.query, r.status))
         .collect();
+    app.stop().await;
+
+    // The same pull request in a twin repository, evaluated naively.
+    let (_, naive_head) = typical_pull_request(&gh, "acme/twin");
+    gh.reset_counts();
+    let naive = naive_evaluation(&gh, "acme/twin", &naive_head).await;
+    assert!(
+        gh.with_world(|w| w.repo("acme/twin").pulls[&7].merged),
+        "the naive evaluation merged too"
+    );
+
     eprintln!(
-        "full evaluation of a typical PR: {} requests",
+        "full evaluation of a typical PR: seamguard {} requests, the naive approach {naive}",
         requests.len()
     );
     for l in &list {
@@ -94,6 +209,7 @@ async fn a_typical_pull_request_costs_at_most_ten_requests() {
         requests.len(),
         list.join("\n")
     );
+    assert!(requests.len() < naive, "cheaper than the naive approach");
     let mut seen = HashSet::new();
     for r in &requests {
         assert!(
@@ -103,7 +219,6 @@ async fn a_typical_pull_request_costs_at_most_ten_requests() {
             r.path
         );
     }
-    app.stop().await;
 }
 
 #[tokio::test]
