@@ -18,6 +18,9 @@ use seamguard::ids::{InstallationId, PrNumber, RepoName};
 use seamguard::inbox::{Inbox, InboxOptions, Ingested, NewDelivery, Work};
 use tokio::task::JoinSet;
 
+#[path = "common/ids.rs"]
+mod ids;
+
 /// Distinct pull requests the deliveries are spread over.
 const PRS: u64 = 1_000;
 
@@ -184,7 +187,9 @@ impl Bench {
 async fn ingest(inbox: &Inbox, n: u64) {
     let repo: RepoName = "acme/app".parse().expect("repo");
     let delivery = NewDelivery {
-        id: guid(n).parse().expect("id"),
+        // In no order: the store's worst case (GitHub's own ids are
+        // time-ordered once keyed; see `ingest --random-ids`).
+        id: ids::random_guid(n).parse().expect("id"),
         event: "check_run".into(),
         action: Some("completed".into()),
         installation: Some(InstallationId(42)),
@@ -193,22 +198,6 @@ async fn ingest(inbox: &Inbox, n: u64) {
     };
     let stored = inbox.ingest(delivery).await.expect("ingest");
     assert_eq!(stored, Ingested::Stored);
-}
-
-/// A GUID-shaped id in no particular order, as GitHub's are: ids that
-/// arrive in key order would flatter the deduplication index.
-fn guid(n: u64) -> String {
-    // SplitMix64's finaliser is a bijection; `n` in the tail keeps ids unique.
-    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    format!(
-        "{:08x}-{:04x}-11e3-81ab-{:012x}",
-        z >> 32,
-        (z >> 16) & 0xffff,
-        n
-    )
 }
 
 fn report(name: &str, count: usize, elapsed: Duration, mut latencies: Vec<Duration>) {

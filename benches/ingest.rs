@@ -70,6 +70,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use seamguard::config::settings::Secret;
+
+#[path = "common/ids.rs"]
+mod ids;
 use seamguard::server::webhook::{sign, verify_signature};
 
 /// The argument that turns this binary into the bare endpoint (b).
@@ -444,8 +447,8 @@ impl Load {
             .header(
                 "x-github-delivery",
                 match self.ids {
-                    Ids::GitHub => github_guid(n),
-                    Ids::Random => guid(n),
+                    Ids::GitHub => ids::github_guid(n),
+                    Ids::Random => ids::random_guid(n),
                 },
             )
             .header("x-github-hook-id", "1")
@@ -454,49 +457,6 @@ impl Load {
             .body(Full::new(body.clone()))
             .expect("a valid request")
     }
-}
-
-/// A delivery id as GitHub makes them: a version-1 UUID whose 60-bit
-/// timestamp (100 ns ticks since 1582-10-15) is the delivery's time, with
-/// a clock sequence and the node of one of eight sending hosts. (The
-/// samples in GitHub's documentation decode to their `delivered_at`.)
-/// Timestamps strictly increase, so ids are unique.
-fn github_guid(n: u64) -> String {
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    const GREGORIAN_TO_UNIX: u64 = 0x01b2_1dd2_1381_4000;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| (d.as_nanos() / 100) as u64)
-        + GREGORIAN_TO_UNIX;
-    let previous = LAST
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
-            Some(now.max(last + 1))
-        })
-        .unwrap_or_else(|last| last);
-    let ts = now.max(previous + 1);
-    format!(
-        "{:08x}-{:04x}-1{:03x}-836d-0e4f3503cc{:02x}",
-        ts & 0xffff_ffff,
-        (ts >> 32) & 0xffff,
-        (ts >> 48) & 0x0fff,
-        n % 8
-    )
-}
-
-/// A GUID-shaped id in no particular order, even once rearranged
-/// time-first (its "timestamp" is a hash).
-fn guid(n: u64) -> String {
-    // SplitMix64's finaliser is a bijection; `n` in the tail keeps ids unique.
-    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    format!(
-        "{:08x}-{:04x}-11f0-8a3c-{:012x}",
-        z >> 32,
-        (z >> 16) & 0xffff,
-        n
-    )
 }
 
 /// Words of the filler paragraphs of a pull request body.

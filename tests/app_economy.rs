@@ -72,61 +72,39 @@ async fn naive_evaluation(gh: &FakeGitHub, repo: &str, head: &str) -> usize {
     let http = reqwest::Client::new();
     let api = gh.api_url();
     let owner = repo.split('/').next().unwrap();
-    let calls: Vec<(reqwest::Method, String, Option<serde_json::Value>)> = vec![
-        (reqwest::Method::GET, format!("/repos/{repo}/pulls/7"), None),
+    use reqwest::Method;
+    let get = |path: String| (Method::GET, path, None);
+    let calls: Vec<(Method, String, Option<serde_json::Value>)> = vec![
+        get(format!("/repos/{repo}/pulls/7")),
+        get(format!("/repos/{repo}/pulls/7/files?per_page=100")),
+        get(format!("/repos/{repo}/compare/main...{head}")),
+        get(format!(
+            "/repos/{repo}/contents/.github/seamguard.yml?ref=main"
+        )),
+        get(format!(
+            "/repos/{owner}/.github/contents/.github/seamguard.yml"
+        )),
         (
-            reqwest::Method::GET,
-            format!("/repos/{repo}/pulls/7/files?per_page=100"),
-            None,
-        ),
-        (
-            reqwest::Method::GET,
-            format!("/repos/{repo}/compare/main...{head}"),
-            None,
-        ),
-        (
-            reqwest::Method::GET,
-            format!("/repos/{repo}/contents/.github/seamguard.yml?ref=main"),
-            None,
-        ),
-        (
-            reqwest::Method::GET,
-            format!("/repos/{owner}/.github/contents/.github/seamguard.yml"),
-            None,
-        ),
-        (
-            reqwest::Method::POST,
+            Method::POST,
             format!("/repos/{repo}/check-runs"),
             Some(serde_json::json!({ "name": "naive", "head_sha": head, "status": "in_progress" })),
         ),
+        get(format!(
+            "/repos/{repo}/branches/main/protection/required_status_checks"
+        )),
+        get(format!("/repos/{repo}/rules/branches/main")),
+        get(format!(
+            "/repos/{repo}/commits/{head}/check-runs?per_page=100"
+        )),
+        get(format!("/repos/{repo}/commits/{head}/status")),
         (
-            reqwest::Method::GET,
-            format!("/repos/{repo}/branches/main/protection/required_status_checks"),
-            None,
-        ),
-        (
-            reqwest::Method::GET,
-            format!("/repos/{repo}/rules/branches/main"),
-            None,
-        ),
-        (
-            reqwest::Method::GET,
-            format!("/repos/{repo}/commits/{head}/check-runs?per_page=100"),
-            None,
-        ),
-        (
-            reqwest::Method::GET,
-            format!("/repos/{repo}/commits/{head}/status"),
-            None,
-        ),
-        (
-            reqwest::Method::PATCH,
+            Method::PATCH,
             format!("/repos/{repo}/check-runs/{{id}}"),
             Some(serde_json::json!({ "status": "completed", "conclusion": "success" })),
         ),
-        (reqwest::Method::GET, format!("/repos/{repo}/pulls/7"), None),
+        get(format!("/repos/{repo}/pulls/7")),
         (
-            reqwest::Method::PUT,
+            Method::PUT,
             format!("/repos/{repo}/pulls/7/merge"),
             Some(serde_json::json!({ "sha": head, "merge_method": "squash" })),
         ),

@@ -684,32 +684,24 @@ mod tests {
             "--------------1---------------------",
             "d-1",
         ];
-        // As the previous version stored them: as sent.
-        for id in ids {
-            inbox
-                .writer
-                .call(|_| false, move |c| {
-                    async move {
-                        sqlx::query(
-                            "INSERT INTO deliveries (id, event, received_at) VALUES (?1, 'ping', 0)",
-                        )
-                        .bind(id)
-                        .execute(&mut *c)
-                        .await?;
-                        Ok(())
-                    }
-                    .boxed()
-                })
-                .await
-                .unwrap();
-        }
+        // As the previous version stored them (as sent), then migrated.
+        let rows: Vec<String> = ids
+            .iter()
+            .map(|id| format!("('{id}', 'ping', 0)"))
+            .collect();
+        let sql = format!(
+            "INSERT INTO deliveries (id, event, received_at) VALUES {};\n{}",
+            rows.join(", "),
+            include_str!("migrations/0002_delivery_keys.sql")
+        );
         inbox
             .writer
             .call(
                 |_| false,
-                |c| {
+                move |c| {
                     async move {
-                        sqlx::raw_sql(include_str!("migrations/0002_delivery_keys.sql"))
+                        // Fixed test ids, no outside input.
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                             .execute(&mut *c)
                             .await?;
                         Ok(())
@@ -763,11 +755,11 @@ mod tests {
             .await
             .unwrap();
             assert!(open_wal(&base, &mut conn).await.unwrap().is_some());
-            let mode: i64 = sqlx::query_scalar("PRAGMA synchronous")
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
-            assert_eq!(mode, 1, "NORMAL once the syncer owns the fsync");
+            assert_eq!(
+                synchronous(&mut conn).await,
+                1,
+                "NORMAL once the syncer owns the fsync"
+            );
             conn.close().await.unwrap();
         }
 
@@ -785,10 +777,17 @@ mod tests {
         .await
         .unwrap();
         assert!(open_wal(&elsewhere, &mut conn).await.unwrap().is_none());
-        let mode: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut conn)
+        assert_eq!(
+            synchronous(&mut conn).await,
+            2,
+            "FULL when there is no WAL to fsync"
+        );
+    }
+
+    async fn synchronous(conn: &mut SqliteConnection) -> i64 {
+        sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(conn)
             .await
-            .unwrap();
-        assert_eq!(mode, 2, "FULL when there is no WAL to fsync");
+            .unwrap()
     }
 }
