@@ -26,11 +26,11 @@ use super::check_run::CheckRunHandle;
 use super::guards;
 use super::{Engine, EvalError, Outcome};
 use crate::config::repo::{OnInternalError, RepoConfig};
-use crate::gate::decision::{self, Conclusion, GuardOutcome, MergePlan, PrFacts};
+use crate::gate::decision::{self, Conclusion, MergePlan, PrFacts};
 use crate::gate::merge_answer::{self, MergeAnswer};
 use crate::gate::required_checks::{self, GateReport, Requirements, Unreadable};
 use crate::gate::summary::{self, CHECK_NAME};
-use crate::github::models::{CheckRun, PullRequest};
+use crate::github::models::{CheckRun, Comparison, PullRequest};
 use crate::github::{GhError, InstallationClient};
 use crate::ids::{CommitSha, PrNumber};
 use crate::inbox::{Target, Work};
@@ -89,14 +89,6 @@ fn failsafe_conclusion(config: Option<&RepoConfig>) -> Conclusion {
         Some(OnInternalError::Failure) => Conclusion::Failure,
         _ => Conclusion::Neutral,
     }
-}
-
-/// What one evaluation gathered before deciding.
-struct Gathered {
-    config: RepoConfig,
-    guards: Vec<GuardOutcome>,
-    annotations: Vec<crate::github::models::Annotation>,
-    gate: GateReport,
 }
 
 impl Engine {
@@ -198,22 +190,9 @@ impl Engine {
         let comparison = client
             .compare_all(&work.repo, &base_ref, head.as_str())
             .await?;
-        let base_tip: CommitSha = comparison
-            .base_commit
-            .sha
-            .parse()
-            .map_err(|e| EvalError::Internal(anyhow::anyhow!("compare base: {e}")))?;
-        let config = match self.configs.load(client, &work.repo, &base_tip).await? {
-            Ok(config) => config,
-            Err(problems) => {
-                tracing::info!(problems = problems.len(), "invalid repository config");
-                run.complete(Conclusion::Failure, summary::invalid_config(&problems), &[])
-                    .await?;
-                self.inbox.set_waiting(work, false, Utc::now()).await?;
-                metrics::counter!("seamguard_evaluations_total", "outcome" => "invalid_config")
-                    .increment(1);
-                return Ok(Outcome::Done);
-            }
+        let Some((base_tip, config)) = self.config_at_base(client, work, &comparison, run).await?
+        else {
+            return Ok(Outcome::Done);
         };
         *config_seen = Some(config.clone());
 
@@ -230,14 +209,10 @@ impl Engine {
             &config,
         )
         .await?;
-        let mut gathered = Gathered {
-            guards: vec![conflicts.outcome, sources],
-            annotations: conflicts.annotations,
-            gate: GateReport::default(),
-            config,
-        };
-        let guards_conclusion = decision::conclusion(&gathered.guards);
-        gathered.gate = self
+        let guards = vec![conflicts.outcome, sources];
+        let annotations = conflicts.annotations;
+        let guards_conclusion = decision::conclusion(&guards);
+        let gate = self
             .read_gate(
                 client,
                 work,
@@ -245,19 +220,13 @@ impl Engine {
                 head,
                 runs,
                 guards_conclusion,
-                &gathered.config,
+                &config,
             )
             .await?;
         let attempts = self.inbox.merge_attempts(&work.repo, number, head).await?;
-        let verdict = decision::decide(
-            facts,
-            &gathered.config,
-            &gathered.guards,
-            &gathered.gate,
-            attempts,
-        );
+        let verdict = decision::decide(facts, &config, &guards, &gate, attempts);
         tracing::info!(conclusion = verdict.conclusion.as_str(), plan = ?verdict.plan, "decided");
-        for g in &gathered.guards {
+        for g in &guards {
             if g.verdict == decision::GuardVerdict::Failed {
                 metrics::counter!("seamguard_guard_failures_total", "guard" => g.name).increment(1);
             }
@@ -265,15 +234,15 @@ impl Engine {
 
         let report = |note: Option<&str>| {
             summary::render(&summary::Report {
-                guards: &gathered.guards,
-                gate: &gathered.gate,
+                guards: &guards,
+                gate: &gate,
                 conclusion: verdict.conclusion,
                 plan: &verdict.plan,
                 merge_note: note,
-                register_timeout: gathered.config.required_checks.register_timeout,
+                register_timeout: config.required_checks.register_timeout,
             })
         };
-        run.complete(verdict.conclusion, report(None), &gathered.annotations)
+        run.complete(verdict.conclusion, report(None), &annotations)
             .await?;
         metrics::histogram!("seamguard_evaluation_seconds").record(started.elapsed().as_secs_f64());
         metrics::counter!("seamguard_evaluations_total", "outcome" => verdict.conclusion.as_str())
@@ -284,16 +253,10 @@ impl Engine {
 
         match verdict.plan {
             MergePlan::Merge => {
-                let (outcome, note) = self
-                    .merge(client, work, number, head, &gathered.config)
-                    .await?;
+                let (outcome, note) = self.merge(client, work, number, head, &config).await?;
                 if let Some(note) = note {
-                    run.complete(
-                        verdict.conclusion,
-                        report(Some(&note)),
-                        &gathered.annotations,
-                    )
-                    .await?;
+                    run.complete(verdict.conclusion, report(Some(&note)), &annotations)
+                        .await?;
                 }
                 Ok(outcome)
             }
@@ -302,17 +265,43 @@ impl Engine {
                     Ok(()) => tracing::info!("asked GitHub to update the branch"),
                     Err(e) => {
                         let note = format!("Updating the branch failed: {}", e.message);
-                        run.complete(
-                            verdict.conclusion,
-                            report(Some(&note)),
-                            &gathered.annotations,
-                        )
-                        .await?;
+                        run.complete(verdict.conclusion, report(Some(&note)), &annotations)
+                            .await?;
                     }
                 }
                 Ok(Outcome::Done)
             }
             _ => Ok(Outcome::Done),
+        }
+    }
+
+    /// The base tip `comparison` was made against, and the repository config
+    /// read there. An invalid config completes `run` as a failure naming
+    /// each problem and answers `None`: the guards and merging stay off until
+    /// it is fixed.
+    async fn config_at_base(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        comparison: &Comparison,
+        run: &mut CheckRunHandle<'_>,
+    ) -> Result<Option<(CommitSha, RepoConfig)>, EvalError> {
+        let base_tip: CommitSha = comparison
+            .base_commit
+            .sha
+            .parse()
+            .map_err(|e| EvalError::Internal(anyhow::anyhow!("compare base: {e}")))?;
+        match self.configs.load(client, &work.repo, &base_tip).await? {
+            Ok(config) => Ok(Some((base_tip, config))),
+            Err(problems) => {
+                tracing::info!(problems = problems.len(), "invalid repository config");
+                run.complete(Conclusion::Failure, summary::invalid_config(&problems), &[])
+                    .await?;
+                self.inbox.set_waiting(work, false, Utc::now()).await?;
+                metrics::counter!("seamguard_evaluations_total", "outcome" => "invalid_config")
+                    .increment(1);
+                Ok(None)
+            }
         }
     }
 
@@ -498,21 +487,15 @@ impl Engine {
         let mut run =
             CheckRunHandle::new(&client, &self.inbox, work, head.clone(), self.cfg.app_id);
         run.open(Some(&runs)).await?;
+        // Its commits are GitHub's own: the first page (the files) is enough.
         let comparison = client
             .compare(&work.repo, base_ref, head.as_str(), 1)
             .await?;
-        let base_tip: CommitSha = comparison
-            .base_commit
-            .sha
-            .parse()
-            .map_err(|e| EvalError::Internal(anyhow::anyhow!("compare base: {e}")))?;
-        let config = match self.configs.load(&client, &work.repo, &base_tip).await? {
-            Ok(c) => c,
-            Err(problems) => {
-                run.complete(Conclusion::Failure, summary::invalid_config(&problems), &[])
-                    .await?;
-                return Ok(Outcome::Done);
-            }
+        let Some((_, config)) = self
+            .config_at_base(&client, work, &comparison, &mut run)
+            .await?
+        else {
+            return Ok(Outcome::Done);
         };
         let conflicts =
             guards::conflict_markers(&client, &work.repo, None, head, &comparison, &config).await?;
