@@ -58,6 +58,17 @@ fn keys(claims: &[Claim]) -> Vec<&str> {
     claims.iter().map(|c| c.key.as_str()).collect()
 }
 
+/// Ingests `d`, which must succeed (stored or duplicate).
+async fn store(inbox: &Inbox, d: NewDelivery) {
+    inbox.ingest(d).await.unwrap();
+}
+
+/// Claims up to `max` items due at `now` under [`LEASE`]; their keys.
+async fn claimed(inbox: &Inbox, now: DateTime<Utc>, max: usize) -> Vec<String> {
+    let claims = inbox.claim(now, max, LEASE).await.unwrap();
+    keys(&claims).into_iter().map(str::to_owned).collect()
+}
+
 #[tokio::test]
 async fn a_duplicate_delivery_is_acknowledged_but_not_enqueued_again() {
     let s = Store::open().await;
@@ -103,7 +114,7 @@ async fn a_duplicate_delivery_is_acknowledged_but_not_enqueued_again() {
 async fn old_and_new_ids_arriving_together_are_told_apart() {
     let s = Store::open().await;
     for id in ["old-1", "old-2"] {
-        s.inbox.ingest(delivery(id, t(0), vec![])).await.unwrap();
+        store(&s.inbox, delivery(id, t(0), vec![])).await;
     }
     // Sent together, so they share batches: the new ones are stored and
     // enqueue their work, the old ones are duplicates and enqueue nothing.
@@ -248,18 +259,12 @@ async fn many_keys_are_each_claimed_by_exactly_one_worker() {
 async fn a_trigger_during_a_run_keeps_the_item_for_another_run() {
     let s = Store::open().await;
     let inbox = &s.inbox;
-    inbox
-        .ingest(delivery("d-1", t(0), vec![pr(7)]))
-        .await
-        .unwrap();
+    store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
     let first = inbox.claim(t(1), 10, LEASE).await.unwrap();
     assert_eq!(keys(&first), ["acme/app#7"]);
 
     // A check finishes while the evaluation runs.
-    inbox
-        .ingest(delivery("d-2", t(2), vec![pr(7)]))
-        .await
-        .unwrap();
+    store(inbox, delivery("d-2", t(2), vec![pr(7)])).await;
     assert!(
         inbox.claim(t(3), 10, LEASE).await.unwrap().is_empty(),
         "one worker per key"
@@ -288,20 +293,14 @@ async fn a_scheduled_trigger_during_a_run_keeps_its_time() {
     inbox.enqueue(pr(7), t(300)).await.unwrap();
     inbox.complete(&claim[0]).await.unwrap();
     assert!(inbox.claim(t(299), 1, LEASE).await.unwrap().is_empty());
-    assert_eq!(
-        keys(&inbox.claim(t(300), 1, LEASE).await.unwrap()),
-        ["acme/app#7"]
-    );
+    assert_eq!(claimed(inbox, t(300), 1).await, ["acme/app#7"]);
 }
 
 #[tokio::test]
 async fn an_expired_lease_makes_the_item_claimable_again() {
     let s = Store::open().await;
     let inbox = &s.inbox;
-    inbox
-        .ingest(delivery("d-1", t(0), vec![pr(7)]))
-        .await
-        .unwrap();
+    store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
     let crashed = inbox.claim(t(0), 10, LEASE).await.unwrap();
     assert_eq!(crashed[0].lease_until, t(60));
     assert_eq!(
@@ -323,10 +322,7 @@ async fn an_expired_lease_makes_the_item_claimable_again() {
 async fn a_stale_claim_cannot_finish_the_new_holders_run() {
     let s = Store::open().await;
     let inbox = &s.inbox;
-    inbox
-        .ingest(delivery("d-1", t(0), vec![pr(7)]))
-        .await
-        .unwrap();
+    store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
     let slow = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
     let fresh = inbox.claim(t(61), 10, LEASE).await.unwrap().remove(0);
 
@@ -348,10 +344,7 @@ async fn a_stale_claim_cannot_finish_the_new_holders_run() {
 async fn retry_at_schedules_the_item_no_earlier_than_asked() {
     let s = Store::open().await;
     let inbox = &s.inbox;
-    inbox
-        .ingest(delivery("d-1", t(0), vec![pr(7)]))
-        .await
-        .unwrap();
+    store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
     let claim = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
     inbox
         .retry_at(&claim, t(30), "Required status check \"test\" is expected.")
@@ -372,20 +365,11 @@ async fn retry_at_schedules_the_item_no_earlier_than_asked() {
 async fn a_trigger_during_a_run_overrides_the_retry_backoff() {
     let s = Store::open().await;
     let inbox = &s.inbox;
-    inbox
-        .ingest(delivery("d-1", t(0), vec![pr(7)]))
-        .await
-        .unwrap();
+    store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
     let claim = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
-    inbox
-        .ingest(delivery("d-2", t(5), vec![pr(7)]))
-        .await
-        .unwrap();
+    store(inbox, delivery("d-2", t(5), vec![pr(7)])).await;
     inbox.retry_at(&claim, t(300), "transient").await.unwrap();
-    assert_eq!(
-        keys(&inbox.claim(t(5), 10, LEASE).await.unwrap()),
-        ["acme/app#7"]
-    );
+    assert_eq!(claimed(inbox, t(5), 10).await, ["acme/app#7"]);
 }
 
 #[tokio::test]
@@ -398,10 +382,7 @@ async fn enqueue_coalesces_to_the_earliest_due_time() {
     assert_eq!(inbox.next_due().await.unwrap(), Some(t(50)));
     assert_eq!(inbox.queue_stats(t(0)).await.unwrap().depth, 1);
     assert!(inbox.claim(t(49), 10, LEASE).await.unwrap().is_empty());
-    assert_eq!(
-        keys(&inbox.claim(t(50), 10, LEASE).await.unwrap()),
-        ["acme/app#1"]
-    );
+    assert_eq!(claimed(inbox, t(50), 10).await, ["acme/app#1"]);
 }
 
 #[tokio::test]
@@ -412,14 +393,8 @@ async fn claims_come_earliest_first_and_at_most_max() {
     inbox.enqueue(pr(1), t(1)).await.unwrap();
     inbox.enqueue(pr(2), t(2)).await.unwrap();
     assert!(inbox.claim(t(9), 0, LEASE).await.unwrap().is_empty());
-    assert_eq!(
-        keys(&inbox.claim(t(9), 2, LEASE).await.unwrap()),
-        ["acme/app#1", "acme/app#2"]
-    );
-    assert_eq!(
-        keys(&inbox.claim(t(9), 2, LEASE).await.unwrap()),
-        ["acme/app#3"]
-    );
+    assert_eq!(claimed(inbox, t(9), 2).await, ["acme/app#1", "acme/app#2"]);
+    assert_eq!(claimed(inbox, t(9), 2).await, ["acme/app#3"]);
 }
 
 #[tokio::test]
@@ -432,10 +407,7 @@ async fn work_kinds_keep_their_own_keys() {
         Work::commit(InstallationId(42), repo.clone(), sha),
         Work::base_branch(InstallationId(42), repo, "main"),
     ];
-    s.inbox
-        .ingest(delivery("d-1", t(0), work.clone()))
-        .await
-        .unwrap();
+    store(&s.inbox, delivery("d-1", t(0), work.clone())).await;
     let mut claimed: Vec<Work> = s
         .inbox
         .claim(t(0), 10, LEASE)
@@ -453,14 +425,8 @@ async fn work_kinds_keep_their_own_keys() {
 #[tokio::test]
 async fn after_a_crash_unfinished_work_resumes() {
     let Store { dir, inbox } = Store::open().await;
-    inbox
-        .ingest(delivery("d-1", t(0), vec![pr(1)]))
-        .await
-        .unwrap();
-    inbox
-        .ingest(delivery("d-2", t(0), vec![pr(2)]))
-        .await
-        .unwrap();
+    store(&inbox, delivery("d-1", t(0), vec![pr(1)])).await;
+    store(&inbox, delivery("d-2", t(0), vec![pr(2)])).await;
     let running = inbox
         .claim(t(1), 1, Duration::from_secs(3600))
         .await
@@ -503,11 +469,8 @@ async fn after_a_crash_unfinished_work_resumes() {
 async fn prune_removes_old_deliveries_and_keeps_the_dedup_window() {
     let s = Store::open().await;
     let inbox = &s.inbox;
-    inbox.ingest(delivery("old", t(0), vec![])).await.unwrap();
-    inbox
-        .ingest(delivery("recent", t(7200), vec![]))
-        .await
-        .unwrap();
+    store(inbox, delivery("old", t(0), vec![])).await;
+    store(inbox, delivery("recent", t(7200), vec![])).await;
 
     let removed = inbox
         .prune(t(3 * 3600), Duration::from_secs(2 * 3600))
@@ -540,18 +503,12 @@ async fn prune_removes_old_deliveries_and_keeps_the_dedup_window() {
 #[tokio::test]
 async fn prune_leaves_queued_work_alone() {
     let s = Store::open().await;
-    s.inbox
-        .ingest(delivery("d-1", t(0), vec![pr(7)]))
-        .await
-        .unwrap();
+    store(&s.inbox, delivery("d-1", t(0), vec![pr(7)])).await;
     s.inbox
         .prune(t(1_000_000), Duration::from_secs(1))
         .await
         .unwrap();
-    assert_eq!(
-        keys(&s.inbox.claim(t(1_000_000), 10, LEASE).await.unwrap()),
-        ["acme/app#7"]
-    );
+    assert_eq!(claimed(&s.inbox, t(1_000_000), 10).await, ["acme/app#7"]);
 }
 
 #[tokio::test]
@@ -577,10 +534,7 @@ async fn prune_works_through_a_large_backlog() {
 async fn wakeups_are_notified_after_an_ingest_commits() {
     let s = Store::open().await;
     let wakeups = s.inbox.wakeups();
-    s.inbox
-        .ingest(delivery("d-1", t(0), vec![pr(7)]))
-        .await
-        .unwrap();
+    store(&s.inbox, delivery("d-1", t(0), vec![pr(7)])).await;
     // The permit was stored at the commit: this returns at once.
     tokio::time::timeout(Duration::from_secs(10), wakeups.notified())
         .await
@@ -594,19 +548,13 @@ async fn only_commits_that_make_work_due_wake_the_dispatcher() {
     let wakeups = inbox.wakeups();
     let woken = || wakeups.notified().now_or_never().is_some();
 
-    inbox
-        .ingest(delivery("d-1", t(0), vec![pr(7)]))
-        .await
-        .unwrap();
+    store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
     assert!(woken(), "ingest with work");
-    inbox.ingest(delivery("d-2", t(0), vec![])).await.unwrap();
+    store(inbox, delivery("d-2", t(0), vec![])).await;
     let first = inbox.claim(t(0), 10, LEASE).await.unwrap();
     assert!(!woken(), "ingest without work, claim");
 
-    inbox
-        .ingest(delivery("d-3", t(1), vec![pr(7)]))
-        .await
-        .unwrap();
+    store(inbox, delivery("d-3", t(1), vec![pr(7)])).await;
     assert!(woken(), "ingest during a run");
     inbox.complete(&first[0]).await.unwrap();
     assert!(woken(), "complete with a rerun");
@@ -640,10 +588,7 @@ async fn a_waiting_dispatcher_is_woken_by_an_ingest() {
             }
         })
     };
-    s.inbox
-        .ingest(delivery("d-1", Utc::now(), vec![pr(7)]))
-        .await
-        .unwrap();
+    store(&s.inbox, delivery("d-1", Utc::now(), vec![pr(7)])).await;
     let claims = tokio::time::timeout(Duration::from_secs(10), dispatcher)
         .await
         .expect("dispatcher woke")
