@@ -8,6 +8,7 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use support::flows::a_run_completed;
 use support::{FakeGitHub, Seamguard};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -212,12 +213,7 @@ async fn a_re_evaluation_with_nothing_new_rides_on_conditional_requests() {
     let app = Seamguard::start(&gh).await;
     gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
         .await;
-    gh.wait_for(
-        "the first evaluation",
-        |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
-        WAIT,
-    )
-    .await;
+    a_run_completed(&gh, "the first evaluation").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     gh.reset_counts();
     let before = gh.with_world(|w| w.not_modified);

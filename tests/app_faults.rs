@@ -7,7 +7,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{FakeGitHub, Seamguard, Sha, TransportFault, World};
+use support::flows::completed_run;
+use support::{FakeGitHub, Seamguard, Sha, TransportFault};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -40,17 +41,7 @@ async fn case(arm: impl FnOnce(&FakeGitHub)) -> Case {
 
 impl Case {
     async fn completed(&self) -> support::CheckRun {
-        let head = self.head.clone();
-        self.gh
-            .wait_for(
-                "a completed seamguard run",
-                move |w: &World| {
-                    w.check_runs_named("seamguard")
-                        .any(|r| r.head_sha == head && r.is_completed())
-                },
-                WAIT,
-            )
-            .await;
+        completed_run(&self.gh, &self.head).await;
         let runs: Vec<_> = self
             .gh
             .world()

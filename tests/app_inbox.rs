@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use futures::future::join_all;
-use support::flows::{WAIT, feature_pr};
+use support::flows::{WAIT, a_run_completed, feature_pr};
 use support::{Delivery, FakeGitHub, Seamguard};
 
 #[tokio::test]
@@ -28,12 +28,7 @@ async fn a_duplicate_delivery_id_is_evaluated_once() {
         200,
         "GitHub's redelivery reuses the id"
     );
-    gh.wait_for(
-        "the evaluation",
-        |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
-        WAIT,
-    )
-    .await;
+    a_run_completed(&gh, "the evaluation").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         gh.count("GET", "/repos/acme/app/pulls/7"),
@@ -154,12 +149,7 @@ async fn a_failed_delivery_in_githubs_log_is_redelivered_once() {
     .await;
     // GitHub redelivers it (same GUID): seamguard stores and evaluates it.
     assert_eq!(gh.perform_redeliveries(&app.webhook()).await, vec![202]);
-    gh.wait_for(
-        "the evaluation of the recovered delivery",
-        |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
-        WAIT,
-    )
-    .await;
+    a_run_completed(&gh, "the evaluation of the recovered delivery").await;
     // Later sweeps neither ask again nor ask for the delivered ones.
     let sweeps = gh.count("GET", "/app/hook/deliveries");
     gh.wait_for(
@@ -203,11 +193,6 @@ async fn a_store_that_cannot_write_answers_503_never_202() {
     drop(locker);
     // GitHub's redelivery (same id) is then stored and evaluated.
     assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
-    gh.wait_for(
-        "the evaluation",
-        |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
-        WAIT,
-    )
-    .await;
+    a_run_completed(&gh, "the evaluation").await;
     app.stop().await;
 }

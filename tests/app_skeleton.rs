@@ -6,6 +6,7 @@ mod support;
 
 use std::time::Duration;
 
+use support::flows::a_run_completed;
 use support::{FakeGitHub, Seamguard};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -25,12 +26,7 @@ async fn an_opened_pull_request_gets_one_completed_check_run() {
         .await;
     assert_eq!(status, 202);
 
-    gh.wait_for(
-        "a completed seamguard check run",
-        |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
-        WAIT,
-    )
-    .await;
+    a_run_completed(&gh, "a completed seamguard check run").await;
     let runs: Vec<_> = gh.world().check_runs_named("seamguard").cloned().collect();
     assert_eq!(runs.len(), 1, "{runs:#?}");
     let run = &runs[0];

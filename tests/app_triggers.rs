@@ -11,7 +11,7 @@ use chrono::Utc;
 use seamguard::engine::{Engine, EngineConfig};
 use seamguard::ids::{AppId, CheckRunId, InstallationId, RepoName};
 use seamguard::inbox::{Inbox, InboxOptions};
-use support::flows::{WAIT, feature_pr, merged};
+use support::flows::{WAIT, a_run_completed, completed_run, feature_pr, merged};
 use support::{FakeGitHub, Seamguard};
 
 #[tokio::test]
@@ -33,12 +33,7 @@ async fn a_forks_check_names_only_a_sha_and_its_pull_request_is_found() {
         .check_run_event("completed", lint.id().0)
         .set("/check_run/pull_requests", serde_json::json!([]));
     assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
-    gh.wait_for(
-        "the fork's pull request evaluated",
-        |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
-        WAIT,
-    )
-    .await;
+    a_run_completed(&gh, "the fork's pull request evaluated").await;
     assert!(gh.count("GET", &format!("/commits/{head}/pulls")) >= 1);
     app.stop().await;
 }
@@ -109,21 +104,7 @@ async fn a_merge_group_gets_the_guards_check_run_on_its_head() {
         &app.webhook(),
     )
     .await;
-    gh.wait_for(
-        "the merge group's run",
-        |w| {
-            w.check_runs_named("seamguard")
-                .any(|r| r.head_sha == group_head && r.is_completed())
-        },
-        WAIT,
-    )
-    .await;
-    let run = gh
-        .world()
-        .check_runs_named("seamguard")
-        .next()
-        .cloned()
-        .unwrap();
+    let run = completed_run(&gh, &group_head).await;
     assert_eq!(run.conclusion.as_deref(), Some("success"));
     assert!(run.summary().contains("merge queue"), "{}", run.summary());
     assert_eq!(
@@ -222,12 +203,7 @@ async fn a_check_that_never_registers_is_said_plainly() {
     let app = Seamguard::start(&gh).await;
     gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
         .await;
-    gh.wait_for(
-        "the first evaluation",
-        |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
-        WAIT,
-    )
-    .await;
+    a_run_completed(&gh, "the first evaluation").await;
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     gh.deliver(&repo.pull_request_event("synchronize", 7), &app.webhook())
         .await;

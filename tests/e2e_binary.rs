@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use support::FakeGitHub;
 use support::binary::{Process, env};
-use support::flows::{WAIT, feature_pr};
+use support::flows::{WAIT, a_run_completed, feature_pr};
 
 #[tokio::test]
 async fn the_binary_acknowledges_and_posts_one_check_run() {
@@ -35,12 +35,7 @@ async fn the_binary_acknowledges_and_posts_one_check_run() {
 
     // The real thing: 202, then exactly one completed run on the head.
     assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
-    gh.wait_for(
-        "a completed seamguard run",
-        |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
-        WAIT,
-    )
-    .await;
+    a_run_completed(&gh, "a completed seamguard run").await;
     let runs: Vec<_> = gh.world().check_runs_named("seamguard").cloned().collect();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].head_sha, head);
@@ -130,12 +125,7 @@ async fn work_acknowledged_before_a_kill_9_is_done_after_restart() {
 
     // Restart on the same store: the acknowledged work resumes.
     let second = Process::spawn(&env);
-    gh.wait_for(
-        "the resumed evaluation",
-        |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
-        WAIT,
-    )
-    .await;
+    a_run_completed(&gh, "the resumed evaluation").await;
     let runs: Vec<_> = gh.world().check_runs_named("seamguard").cloned().collect();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].head_sha, head);
@@ -161,12 +151,7 @@ async fn secrets_never_reach_the_logs() {
         .await;
     gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
         .await;
-    gh.wait_for(
-        "the evaluation",
-        |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
-        WAIT,
-    )
-    .await;
+    a_run_completed(&gh, "the evaluation").await;
     gh.revoke_tokens();
     gh.fail_next(
         "PUT /pulls/7/merge",

@@ -47,6 +47,17 @@ pub async fn completed_run(gh: &FakeGitHub, head: &Sha) -> CheckRun {
         .expect("the run just seen")
 }
 
+/// Waits until some `seamguard` run has completed (`what` names it in the
+/// timeout message).
+pub async fn a_run_completed(gh: &FakeGitHub, what: &str) {
+    gh.wait_for(
+        what,
+        |w| w.check_runs_named("seamguard").any(|r| r.is_completed()),
+        WAIT,
+    )
+    .await;
+}
+
 /// Starts seamguard, delivers `pull_request` `action` for #`pr`, waits for
 /// the completed run, stops seamguard, and returns the one `seamguard` run
 /// (asserting there is exactly one). Request counts start at the delivery.
