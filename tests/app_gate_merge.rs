@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::flows::{WAIT, feature_pr, merged};
+use support::flows::{WAIT, completed_run, feature_pr, merged};
 use support::{FakeGitHub, Seamguard, Sha, World};
 
 fn merge_calls(gh: &FakeGitHub, n: u64) -> Vec<serde_json::Value> {
@@ -88,18 +88,7 @@ async fn a_failed_required_check_blocks_the_merge() {
         &app.webhook(),
     )
     .await;
-    gh.wait_for(
-        "a completed seamguard run",
-        |w| seamguard_on(w, &head).is_some_and(|r| r.is_completed()),
-        WAIT,
-    )
-    .await;
-    let run = gh
-        .world()
-        .check_runs_named("seamguard")
-        .next()
-        .cloned()
-        .unwrap();
+    let run = completed_run(&gh, &head).await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("success"),
@@ -263,18 +252,7 @@ async fn forbidden_protection_falls_back_to_rulesets() {
     let app = Seamguard::start(&gh).await;
     gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
         .await;
-    gh.wait_for(
-        "a completed run",
-        |w| seamguard_on(w, &head).is_some_and(|r| r.is_completed()),
-        WAIT,
-    )
-    .await;
-    let run = gh
-        .world()
-        .check_runs_named("seamguard")
-        .next()
-        .cloned()
-        .unwrap();
+    let run = completed_run(&gh, &head).await;
     let summary = run.summary();
     assert!(summary.contains("| `test` | ruleset 7"), "{summary}");
     assert!(summary.contains("could not be read"), "{summary}");
