@@ -23,6 +23,22 @@ fn repo() -> RepoName {
     "acme/app".parse().unwrap()
 }
 
+/// Merge attempts recorded on `head` of `acme/app#pr`.
+async fn attempts(inbox: &Inbox, pr: u64, head: &CommitSha) -> u32 {
+    inbox
+        .merge_attempts(&repo(), PrNumber(pr), head)
+        .await
+        .unwrap()
+}
+
+/// Records one on `head` of `acme/app#pr`; the count after it.
+async fn record(inbox: &Inbox, pr: u64, head: &CommitSha, outcome: &str) -> u32 {
+    inbox
+        .record_merge_attempt(&repo(), PrNumber(pr), head, outcome)
+        .await
+        .unwrap()
+}
+
 fn sha(c: char) -> CommitSha {
     c.to_string().repeat(40).parse().unwrap()
 }
@@ -31,58 +47,16 @@ fn sha(c: char) -> CommitSha {
 async fn merge_attempts_are_counted_per_pull_request_and_head() {
     let (_dir, inbox) = open().await;
     let (a, b) = (sha('a'), sha('b'));
-    assert_eq!(
-        inbox
-            .merge_attempts(&repo(), PrNumber(7), &a)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(attempts(&inbox, 7, &a).await, 0);
 
-    assert_eq!(
-        inbox
-            .record_merge_attempt(&repo(), PrNumber(7), &a, "pending")
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        inbox
-            .record_merge_attempt(&repo(), PrNumber(7), &a, "transient")
-            .await
-            .unwrap(),
-        2
-    );
-    assert_eq!(
-        inbox
-            .merge_attempts(&repo(), PrNumber(7), &a)
-            .await
-            .unwrap(),
-        2
-    );
+    assert_eq!(record(&inbox, 7, &a, "pending").await, 1);
+    assert_eq!(record(&inbox, 7, &a, "transient").await, 2);
+    assert_eq!(attempts(&inbox, 7, &a).await, 2);
 
     // A new head starts over; other PRs and repos are their own.
-    assert_eq!(
-        inbox
-            .merge_attempts(&repo(), PrNumber(7), &b)
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        inbox
-            .record_merge_attempt(&repo(), PrNumber(7), &b, "pending")
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        inbox
-            .merge_attempts(&repo(), PrNumber(8), &a)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(attempts(&inbox, 7, &b).await, 0);
+    assert_eq!(record(&inbox, 7, &b, "pending").await, 1);
+    assert_eq!(attempts(&inbox, 8, &a).await, 0);
     let other: RepoName = "acme/other".parse().unwrap();
     assert_eq!(
         inbox.merge_attempts(&other, PrNumber(7), &a).await.unwrap(),
