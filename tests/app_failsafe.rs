@@ -34,6 +34,26 @@ async fn a_panicking_guard_fails_open_or_closed_and_the_server_keeps_serving() {
     assert!(run.summary().contains("fails open"), "{}", run.summary());
     assert_eq!(gh.count("PUT", "/pulls/1/merge"), 0);
 
+    // A merge queue's group fails safe the same way.
+    let group_head = repo.commit(
+        &[&repo.branch_tip("main")],
+        "Merge pull request #1 into the queue",
+        &[("src/queued.rs", Some("fn q() {}\n"))],
+    );
+    repo.branch("gh-readonly-queue/main/pr-1-abc", &group_head);
+    gh.deliver(
+        &repo.merge_group_event("checks_requested", &group_head, "main"),
+        &app.webhook(),
+    )
+    .await;
+    let run = completed_run(&gh, &group_head).await;
+    assert_eq!(run.conclusion.as_deref(), Some("neutral"));
+    assert!(
+        run.summary().contains("scanner exploded on purpose"),
+        "{}",
+        run.summary()
+    );
+
     // Fail closed where the repository asks for it.
     let base = repo.push(
         "main",

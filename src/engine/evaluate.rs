@@ -91,6 +91,33 @@ fn failsafe_conclusion(config: Option<&RepoConfig>) -> Conclusion {
     }
 }
 
+/// Ends an evaluation that ran under `catch_unwind`: its outcome when it
+/// had one; a transient error handed back for the job to retry (the run
+/// stays in progress) unless this was the last try; otherwise — a
+/// permanent error, a panic, or GitHub down through every try — the check
+/// run completes fail-safe (`neutral`, or `failure` where the repository
+/// fails closed) with the error in its summary.
+async fn fail_safe(
+    result: std::thread::Result<Result<Outcome, EvalError>>,
+    last_attempt: bool,
+    run: &mut CheckRunHandle<'_>,
+    config: Option<&RepoConfig>,
+) -> Result<Outcome, EvalError> {
+    let error = match result {
+        Ok(Ok(outcome)) => return Ok(outcome),
+        Ok(Err(e)) if e.is_transient() && !last_attempt => return Err(e),
+        Ok(Err(e)) => e.to_string(),
+        Err(panic) => panic_message(panic.as_ref()),
+    };
+    let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
+    tracing::error!(%error, "evaluation failed; completing the check run fail-safe");
+    metrics::counter!("seamguard_evaluations_total", "outcome" => "internal_error").increment(1);
+    let conclusion = failsafe_conclusion(config);
+    run.complete(conclusion, summary::internal_error(&error, conclusion), &[])
+        .await?;
+    Ok(Outcome::Done)
+}
+
 impl Engine {
     /// Evaluates pull request `number` of `work.repo`, in an `evaluation`
     /// span carrying the repository, the number and the head SHA.
@@ -154,22 +181,7 @@ impl Engine {
         ))
         .catch_unwind()
         .await;
-        let error = match result {
-            Ok(Ok(outcome)) => return Ok(outcome),
-            // Worth another try (GitHub blinking): keep the run in progress
-            // and let the job retry, unless this was the last try.
-            Ok(Err(e)) if e.is_transient() && !last_attempt => return Err(e),
-            Ok(Err(e)) => e.to_string(),
-            Err(panic) => panic_message(panic.as_ref()),
-        };
-        let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
-        tracing::error!(%error, "evaluation failed; completing the check run fail-safe");
-        metrics::counter!("seamguard_evaluations_total", "outcome" => "internal_error")
-            .increment(1);
-        let conclusion = failsafe_conclusion(config_seen.as_ref());
-        run.complete(conclusion, summary::internal_error(&error, conclusion), &[])
-            .await?;
-        Ok(Outcome::Done)
+        fail_safe(result, last_attempt, &mut run, config_seen.as_ref()).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -481,24 +493,46 @@ impl Engine {
         work: &Work,
         head: &CommitSha,
         base_ref: &str,
+        last_attempt: bool,
     ) -> Result<Outcome, EvalError> {
         let client = self.gh.installation(work.installation);
         let runs = client.check_runs(&work.repo, head).await?;
         let mut run =
             CheckRunHandle::new(&client, &self.inbox, work, head.clone(), self.cfg.app_id);
         run.open(Some(&runs)).await?;
+        let mut config_seen: Option<RepoConfig> = None;
+        let result = AssertUnwindSafe(self.merge_group_guards(
+            &client,
+            work,
+            head,
+            base_ref,
+            &mut run,
+            &mut config_seen,
+        ))
+        .catch_unwind()
+        .await;
+        fail_safe(result, last_attempt, &mut run, config_seen.as_ref()).await
+    }
+
+    async fn merge_group_guards(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        head: &CommitSha,
+        base_ref: &str,
+        run: &mut CheckRunHandle<'_>,
+        config_seen: &mut Option<RepoConfig>,
+    ) -> Result<Outcome, EvalError> {
         // Its commits are GitHub's own: the first page (the files) is enough.
         let comparison = client
             .compare(&work.repo, base_ref, head.as_str(), 1)
             .await?;
-        let Some((_, config)) = self
-            .config_at_base(&client, work, &comparison, &mut run)
-            .await?
-        else {
+        let Some((_, config)) = self.config_at_base(client, work, &comparison, run).await? else {
             return Ok(Outcome::Done);
         };
+        *config_seen = Some(config.clone());
         let conflicts =
-            guards::conflict_markers(&client, &work.repo, None, head, &comparison, &config).await?;
+            guards::conflict_markers(client, &work.repo, None, head, &comparison, &config).await?;
         let guards = vec![conflicts.outcome, guards::skipped_for_merge_group()];
         let gate = GateReport::default();
         let conclusion = decision::conclusion(&guards);

@@ -267,7 +267,8 @@ impl Engine {
             Target::Commit { sha } => self.fan_out_commit(work, sha).await,
             Target::BaseBranch { name } => self.fan_out_base(work, name).await,
             Target::MergeGroup { head_sha, base_ref } => {
-                self.evaluate_merge_group(work, head_sha, base_ref).await
+                self.evaluate_merge_group(work, head_sha, base_ref, last_attempt)
+                    .await
             }
         }
     }
