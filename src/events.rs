@@ -28,6 +28,22 @@ pub const KNOWN_EVENTS: &[&str] = &[
     "installation_repositories",
 ];
 
+/// Longest `X-GitHub-Event` accepted. GitHub's longest names are about 30
+/// characters (`personal_access_token_request`); 64 leaves room for new ones
+/// while keeping an arbitrary header out of the logs.
+const MAX_EVENT_NAME: usize = 64;
+
+/// Whether `name` can be a GitHub event name: `[a-z0-9_]+` (digits occur,
+/// as in `projects_v2_item`), at most [`MAX_EVENT_NAME`] bytes. Whether
+/// seamguard reads the event is [`KNOWN_EVENTS`]' business, not this one's.
+pub fn valid_event_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_EVENT_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// A parsed delivery: what it is and the work it causes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed {
@@ -194,12 +210,22 @@ fn decode<T: for<'de> Deserialize<'de>>(event: &str, body: &[u8]) -> Result<T, P
     if let Ok(value) = serde_json::from_slice(body) {
         return Ok(value);
     }
+    // Here the body either does not parse or parses with bytes after its
+    // one JSON value (`from_slice` refuses both): the body must be exactly
+    // one value, so trailing text, a NUL or a second document is refused
+    // too, not accepted because its first value happens to fit.
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| PayloadError {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| PayloadError {
         event: event.to_owned(),
         path: e.path().to_string(),
         message: e.inner().to_string(),
-    })
+    })?;
+    de.end().map_err(|e| PayloadError {
+        event: event.to_owned(),
+        path: ".".to_owned(),
+        message: format!("bytes after the JSON value: {e}"),
+    })?;
+    Ok(value)
 }
 
 fn sha(event: &str, path: &str, s: &str) -> Result<CommitSha, PayloadError> {
@@ -588,6 +614,41 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn a_body_is_exactly_one_json_value() {
+        let star = br#"{"action":"created"}"#.to_vec();
+        let pr = json!({ "action": "opened", "number": 7, "installation": { "id": 5 },
+                         "repository": repo() })
+        .to_string()
+        .into_bytes();
+        for (event, one) in [("star", &star), ("pull_request", &pr)] {
+            assert!(parse(event, one, None).is_ok(), "{event}");
+            // JSON allows whitespace around the value.
+            let spaced = [b" ".as_slice(), one, b"\r\n"].concat();
+            assert!(parse(event, &spaced, None).is_ok(), "{event}");
+            for trailing in [&b"garbage"[..], b"\0", one, b" 1"] {
+                let body = [one.as_slice(), trailing].concat();
+                let err = parse(event, &body, None).unwrap_err();
+                assert!(
+                    err.message.contains("bytes after the JSON value"),
+                    "{event} + {trailing:?}: {err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn event_names_are_lower_case_letters_digits_and_underscores() {
+        for name in ["pull_request", "projects_v2_item", "projects_v2", "ping"] {
+            assert!(valid_event_name(name), "{name}");
+        }
+        for name in ["", "Pull-Request", "pull request", "pull_request\n", "événement"] {
+            assert!(!valid_event_name(name), "{name:?}");
+        }
+        assert!(valid_event_name(&"a".repeat(MAX_EVENT_NAME)));
+        assert!(!valid_event_name(&"a".repeat(MAX_EVENT_NAME + 1)));
     }
 
     #[test]

@@ -6,16 +6,24 @@
 //! SIGINT stops accepting, lets in-flight requests and evaluations finish
 //! (bounded by `SHUTDOWN_GRACE`), then exits; anything unfinished is still
 //! in the store and resumes on the next start.
+//!
+//! Connections are served by hyper directly (not `axum::serve`) so that a
+//! client that trickles its request headers is cut off after
+//! [`HEADER_READ_TIMEOUT`]; the webhook handler bounds body bytes and body
+//! time itself ([`webhook`]).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::Utc;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -28,6 +36,17 @@ use crate::telemetry;
 
 pub mod setup;
 pub mod webhook;
+
+/// How long a client may take to send a request's headers. GitHub sends a
+/// delivery's ~2 KiB of headers at once and gives up after 10 s in all, so
+/// a client still sending headers then is not a delivery anyone waits for.
+/// (hyper counts an idle keep-alive connection's wait for its next request
+/// against this too: idle connections close after it.)
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Pause after a failed `accept` (out of file descriptors, usually) before
+/// trying again, so the loop does not spin while connections close.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// `seamguard serve`.
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -134,8 +153,9 @@ pub struct AppState {
 /// The App's router: webhook, health, readiness, metrics.
 pub fn router(state: AppState) -> Router {
     let webhook_routes = Router::new()
+        // The handler reads the body itself, within `webhook::MAX_BODY`
+        // and the shared body budget.
         .route("/webhook", post(webhook::receive))
-        .layer(DefaultBodyLimit::max(webhook::MAX_BODY))
         .with_state(state.webhook.clone());
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -166,6 +186,8 @@ async fn metrics(
         metrics::gauge!("seamguard_queue_oldest_due_age_seconds")
             .set(stats.oldest_due_age.unwrap_or_default().as_secs_f64());
     }
+    metrics::gauge!("seamguard_webhook_body_bytes_in_flight")
+        .set(state.webhook.budget.in_flight() as f64);
     (
         StatusCode::OK,
         [("content-type", "text/plain; version=0.0.4")],
@@ -226,13 +248,11 @@ async fn serve_app(
             secrets: app.webhook_secrets.clone(),
             app_id: Some(app.credentials.app_id()),
             inbox: inbox.clone(),
+            budget: webhook::BodyBudget::default(),
         }),
     };
     tracing::info!(%addr, api = %settings.api_url, app_id = %app.credentials.app_id(), "seamguard listening on {addr}");
-    let stop = shutdown.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await?;
+    serve_http(listener, router(state), shutdown.clone()).await;
     // HTTP has stopped; let in-flight evaluations finish, bounded.
     work_stop.cancel();
     tracker.close();
@@ -245,4 +265,46 @@ async fn serve_app(
     inbox.close().await;
     tracing::info!("seamguard stopped");
     Ok(())
+}
+
+/// Serves `app` on `listener` over HTTP/1.1 until `shutdown`, then stops
+/// accepting, lets each connection finish the request it is in, and returns
+/// once every connection has closed.
+pub async fn serve_http(listener: TcpListener, app: Router, shutdown: CancellationToken) {
+    let connections = TaskTracker::new();
+    loop {
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                    continue;
+                }
+            },
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let stop = shutdown.clone();
+        connections.spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            let conn = http.serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            let served = tokio::select! {
+                served = conn.as_mut() => served,
+                _ = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = served {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    connections.close();
+    connections.wait().await;
 }

@@ -2,20 +2,39 @@
 //!
 //! The order is fixed. The signature is checked first (an unauthenticated
 //! caller learns nothing but 401), then the headers, then the body is parsed
-//! as the JSON of its event (400 names the JSON path), then the delivery and
-//! the work it causes are stored in one durable commit, and only then is it
-//! acknowledged with 202. A delivery id seen before is answered 200 and not
-//! processed again (GitHub's redeliveries reuse the id). A store failure is
-//! 503, never 202: GitHub may redeliver, and the missed-delivery sweep will
-//! find it. No GitHub call is ever made here.
+//! as the JSON of its event — exactly one JSON value, nothing after it (400
+//! names the JSON path) — then the delivery and the work it causes are
+//! stored in one durable commit, and only then is it acknowledged with 202.
+//! A delivery id seen before is answered 200 and not processed again
+//! (GitHub's redeliveries reuse the id). No GitHub call is ever made here.
+//!
+//! The hard part is staying inside memory and inside GitHub's 10 seconds
+//! under traffic nobody chose. The signature covers the whole body, so a
+//! body is buffered whole before anything else is known about it; every
+//! buffered body is charged to one [`BodyBudget`] of [`BODY_BUDGET`] bytes,
+//! by its `Content-Length` before a byte of it is read (or by the capacity
+//! its buffer grows to, when it has none). A delivery that does not fit is
+//! answered 503 with `Retry-After` at once, without reading its body: nothing
+//! is stored, so nothing is lost — GitHub's redelivery or the missed-delivery
+//! sweep brings it back. A body that does not arrive within
+//! [`BODY_READ_TIMEOUT`] is dropped with 408, releasing its share; a store
+//! that does not commit within [`INGEST_DEADLINE`] (a write lock held by
+//! another process, a stalled disk) gets 503 with `Retry-After` well before
+//! GitHub's own timeout. That abandoned commit may still land later; the
+//! redelivery is then answered 200 as a duplicate, so a delivery is never
+//! lost and never processed twice.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::settings::Secret;
 use crate::events;
@@ -25,12 +44,89 @@ use crate::inbox::{Inbox, Ingested, NewDelivery};
 /// GitHub caps webhook payloads at 25 MB; anything larger is not GitHub.
 pub const MAX_BODY: usize = 25 * 1024 * 1024;
 
+/// Bytes of request bodies buffered at once, all deliveries together: two
+/// bodies of GitHub's maximum side by side plus room for thousands of
+/// ordinary (~10 KiB) ones, on a process that idles at ~15 MiB.
+pub const BODY_BUDGET: usize = 64 * 1024 * 1024;
+
+/// How long a client may take to send its body. GitHub counts a delivery
+/// failed when it has no answer within 10 s, so a body still arriving then
+/// can no longer be acknowledged in time; its budget is better spent.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the store may take to commit a delivery before the handler
+/// gives up with 503: half of GitHub's 10 s, leaving the rest for the body
+/// to arrive and the answer to travel back.
+pub const INGEST_DEADLINE: Duration = Duration::from_secs(5);
+
+/// `Retry-After` of a 503, in seconds: a body budget frees as bodies finish
+/// (each within [`BODY_READ_TIMEOUT`]), and a store stall that outlasts it
+/// is better left to the missed-delivery sweep than hammered.
+const RETRY_AFTER_SECONDS: u64 = 10;
+
+/// The shared allowance of body bytes in memory ([`BODY_BUDGET`] unless a
+/// test or benchmark asks for another).
+pub struct BodyBudget {
+    total: usize,
+    bytes: Arc<Semaphore>,
+}
+
+impl BodyBudget {
+    pub fn new(total: usize) -> Self {
+        Self {
+            total,
+            bytes: Arc::new(Semaphore::new(total)),
+        }
+    }
+
+    /// Bytes currently charged to bodies being read or handled.
+    pub fn in_flight(&self) -> usize {
+        self.total - self.bytes.available_permits()
+    }
+
+    /// Charges `bytes` now, or refuses: a delivery never waits for budget
+    /// (waiting would spend GitHub's 10 s holding a connection open).
+    fn take(&self, bytes: usize) -> Result<Charge, Refusal> {
+        let permits = u32::try_from(bytes).map_err(|_| Refusal::OverBudget)?;
+        self.bytes
+            .clone()
+            .try_acquire_many_owned(permits)
+            .map(|permit| Charge { permit })
+            .map_err(|_| Refusal::OverBudget)
+    }
+}
+
+impl Default for BodyBudget {
+    fn default() -> Self {
+        Self::new(BODY_BUDGET)
+    }
+}
+
+/// Bytes charged to one body, given back when it is dropped.
+struct Charge {
+    permit: OwnedSemaphorePermit,
+}
+
+impl Charge {
+    fn bytes(&self) -> usize {
+        self.permit.num_permits()
+    }
+
+    /// Charges `more` bytes on top, or refuses.
+    fn grow(&mut self, budget: &BodyBudget, more: usize) -> Result<(), Refusal> {
+        let extra = budget.take(more)?;
+        self.permit.merge(extra.permit);
+        Ok(())
+    }
+}
+
 /// What the webhook handler needs: secrets, the App id (to ignore its own
-/// checks), and the inbox.
+/// checks), the inbox and the body budget.
 pub struct WebhookState {
     pub secrets: Vec<Secret>,
     pub app_id: Option<AppId>,
     pub inbox: Inbox,
+    pub budget: BodyBudget,
 }
 
 /// Why a signature was refused.
@@ -88,19 +184,113 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// A GitHub event name: lower-case letters and underscores.
-fn valid_event(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+/// Why a body was not read to the end.
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    TooLarge,
+    OverBudget,
+    TimedOut,
+    Broken(String),
+}
+
+impl Refusal {
+    fn outcome(&self) -> &'static str {
+        match self {
+            Refusal::TooLarge => "too_large",
+            Refusal::OverBudget => "over_budget",
+            Refusal::TimedOut => "body_timeout",
+            Refusal::Broken(_) => "bad_request",
+        }
+    }
+
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::TooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "body over 25 MiB\n").into_response()
+            }
+            Refusal::OverBudget => retry_later("too many bodies in flight; redeliver later\n"),
+            Refusal::TimedOut => {
+                (StatusCode::REQUEST_TIMEOUT, "body not received in time\n").into_response()
+            }
+            Refusal::Broken(_) => (StatusCode::BAD_REQUEST, "body not received\n").into_response(),
+        }
+    }
+}
+
+/// 503 with `Retry-After`: nothing was stored, so the delivery must come
+/// again (GitHub's redelivery, or the missed-delivery sweep).
+fn retry_later(message: &'static str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS))],
+        message,
+    )
+        .into_response()
+}
+
+/// The declared `Content-Length`, if any (hyper has already refused a
+/// malformed one).
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    header(headers, "content-length").and_then(|v| v.trim().parse().ok())
+}
+
+/// Reads the whole body into one buffer, charged to `budget` before it
+/// grows: by `declared` up front when the client sent `Content-Length`,
+/// else by the buffer's capacity as it doubles.
+async fn read_body(
+    body: Body,
+    declared: Option<usize>,
+    budget: &BodyBudget,
+) -> Result<(Bytes, Charge), Refusal> {
+    if declared.is_some_and(|len| len > MAX_BODY) {
+        return Err(Refusal::TooLarge);
+    }
+    let mut charge = budget.take(declared.unwrap_or(0))?;
+    let mut buf: Vec<u8> = Vec::with_capacity(charge.bytes());
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Refusal::Broken(e.to_string()))?;
+        let needed = buf.len() + chunk.len();
+        if needed > MAX_BODY {
+            return Err(Refusal::TooLarge);
+        }
+        if needed > buf.capacity() {
+            // Only without Content-Length (hyper never lets a body run past
+            // the length it declared): grow by doubling, charged first.
+            let capacity = needed.max(buf.capacity() * 2).min(MAX_BODY);
+            charge.grow(budget, capacity - charge.bytes())?;
+            buf.reserve_exact(capacity - buf.len());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok((Bytes::from(buf), charge))
 }
 
 pub async fn receive(
     State(state): State<Arc<WebhookState>>,
     headers: HeaderMap,
-    body: Bytes,
-) -> (StatusCode, &'static str) {
+    body: Body,
+) -> Response {
     let event_header = header(&headers, "x-github-event").unwrap_or("");
+    let read = tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        read_body(body, content_length(&headers), &state.budget),
+    )
+    .await
+    .unwrap_or(Err(Refusal::TimedOut));
+    let (body, charge) = match read {
+        Ok(read) => read,
+        Err(refusal) => {
+            tracing::warn!(
+                reason = ?refusal,
+                declared = content_length(&headers),
+                in_flight = state.budget.in_flight(),
+                "webhook body not read"
+            );
+            count(event_header, refusal.outcome());
+            return refusal.into_response();
+        }
+    };
     if let Err(e) = verify_signature(
         &state.secrets,
         header(&headers, "x-hub-signature-256"),
@@ -108,14 +298,15 @@ pub async fn receive(
     ) {
         tracing::warn!(reason = ?e, "webhook signature refused");
         count(event_header, "unauthorized");
-        return (StatusCode::UNAUTHORIZED, "bad or missing signature\n");
+        return (StatusCode::UNAUTHORIZED, "bad or missing signature\n").into_response();
     }
-    if !valid_event(event_header) {
+    if !events::valid_event_name(event_header) {
         count("other", "bad_request");
         return (
             StatusCode::BAD_REQUEST,
             "missing or malformed X-GitHub-Event\n",
-        );
+        )
+            .into_response();
     }
     let event = event_header;
     let Some(id) = header(&headers, "x-github-delivery").and_then(|d| d.parse::<DeliveryId>().ok())
@@ -124,7 +315,8 @@ pub async fn receive(
         return (
             StatusCode::BAD_REQUEST,
             "missing or malformed X-GitHub-Delivery\n",
-        );
+        )
+            .into_response();
     };
     let span = tracing::info_span!(
         "delivery",
@@ -134,7 +326,11 @@ pub async fn receive(
         pr = tracing::field::Empty
     );
     let _enter = span.enter();
-    let parsed = match events::parse(event, &body, state.app_id) {
+    let parsed = events::parse(event, &body, state.app_id);
+    // The parsed delivery owns what it needs: the body's budget is free
+    // before the store is waited on.
+    drop((body, charge));
+    let parsed = match parsed {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(error = %e, "malformed webhook body");
@@ -142,7 +338,8 @@ pub async fn receive(
             return (
                 StatusCode::BAD_REQUEST,
                 "body is not the JSON of this event\n",
-            );
+            )
+                .into_response();
         }
     };
     if let Some(first) = parsed.work.first() {
@@ -162,27 +359,31 @@ pub async fn receive(
         work: parsed.work,
     };
     drop(_enter);
-    match state.inbox.ingest(delivery).await {
-        Ok(Ingested::Stored) => {
-            let _enter = span.enter();
+    let stored = tokio::time::timeout(INGEST_DEADLINE, state.inbox.ingest(delivery)).await;
+    let _enter = span.enter();
+    match stored {
+        Ok(Ok(Ingested::Stored)) => {
             tracing::info!(work_items, "delivery stored");
             count(event, if known { "accepted" } else { "ignored" });
-            (StatusCode::ACCEPTED, "accepted\n")
+            (StatusCode::ACCEPTED, "accepted\n").into_response()
         }
-        Ok(Ingested::Duplicate) => {
-            let _enter = span.enter();
+        Ok(Ok(Ingested::Duplicate)) => {
             tracing::info!("duplicate delivery; already stored");
             count(event, "duplicate");
-            (StatusCode::OK, "duplicate delivery\n")
+            (StatusCode::OK, "duplicate delivery\n").into_response()
         }
-        Err(e) => {
-            let _enter = span.enter();
+        Ok(Err(e)) => {
             tracing::error!(error = %e, "could not store delivery");
             count(event, "store_error");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store unavailable; redeliver later\n",
-            )
+            retry_later("store unavailable; redeliver later\n")
+        }
+        Err(_) => {
+            tracing::error!(
+                deadline = ?INGEST_DEADLINE,
+                "the store did not commit the delivery in time"
+            );
+            count(event, "store_timeout");
+            retry_later("store too slow; redeliver later\n")
         }
     }
 }
@@ -228,12 +429,5 @@ mod tests {
             verify_signature(&[new], Some("sha256=zz"), b"{}"),
             Err(SignatureError::Malformed)
         );
-    }
-
-    #[test]
-    fn event_names() {
-        assert!(valid_event("pull_request"));
-        assert!(!valid_event(""));
-        assert!(!valid_event("Pull-Request"));
     }
 }
