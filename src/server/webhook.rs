@@ -392,6 +392,55 @@ pub async fn receive(
 mod tests {
     use super::*;
 
+    fn chunked(chunks: &[usize]) -> Body {
+        let chunks: Vec<Result<Bytes, std::io::Error>> = chunks
+            .iter()
+            .map(|&n| Ok(Bytes::from(vec![b' '; n])))
+            .collect();
+        Body::from_stream(futures::stream::iter(chunks))
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_is_charged_before_the_body_is_read() {
+        let budget = BodyBudget::new(1000);
+        let held = budget.take(700).unwrap();
+        // Refused on its Content-Length alone: the body is never polled.
+        let never_read = Body::from_stream(futures::stream::pending::<Result<Bytes, std::io::Error>>());
+        assert_eq!(
+            read_body(never_read, Some(400), &budget).await.err(),
+            Some(Refusal::OverBudget)
+        );
+        let (body, charge) = read_body(chunked(&[100, 200]), Some(300), &budget)
+            .await
+            .unwrap();
+        assert_eq!((body.len(), charge.bytes(), budget.in_flight()), (300, 300, 1000));
+        drop((held, charge));
+        assert_eq!(budget.in_flight(), 0);
+        assert_eq!(
+            read_body(chunked(&[]), Some(MAX_BODY + 1), &budget).await.err(),
+            Some(Refusal::TooLarge)
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_length_the_buffer_is_charged_as_it_grows() {
+        let budget = BodyBudget::new(1000);
+        let (body, charge) = read_body(chunked(&[10, 10, 10, 300]), None, &budget)
+            .await
+            .unwrap();
+        assert_eq!(body.len(), 330);
+        assert!(charge.bytes() >= 330 && charge.bytes() <= 1000, "{}", charge.bytes());
+        assert_eq!(budget.in_flight(), charge.bytes());
+        drop(charge);
+        // Growing past the budget is refused mid-stream, and what was
+        // charged so far is given back.
+        assert_eq!(
+            read_body(chunked(&[400, 400, 400]), None, &budget).await.err(),
+            Some(Refusal::OverBudget)
+        );
+        assert_eq!(budget.in_flight(), 0);
+    }
+
     /// GitHub's documented test vector ("Validating webhook deliveries").
     #[test]
     fn github_documented_vector() {
