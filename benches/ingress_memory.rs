@@ -107,7 +107,10 @@ async fn run(server: &Server) -> anyhow::Result<()> {
         for &n in &pending {
             let body = bodies[n].clone();
             let addr = server.addr;
-            round.push((n, tokio::spawn(async move { deliver(addr, n, &body, None).await })));
+            round.push((
+                n,
+                tokio::spawn(async move { deliver(addr, n, &body, None).await }),
+            ));
         }
         let mut still = Vec::new();
         for (n, r) in round {
@@ -135,7 +138,11 @@ async fn run(server: &Server) -> anyhow::Result<()> {
         "{CLIENTS} concurrent signed deliveries of {BODY_MIB} MiB to {}",
         server.binary.display()
     );
-    println!("first answers: {} × 202, {} × 503, others {other:?}", count(202), count(503));
+    println!(
+        "first answers: {} × 202, {} × 503, others {other:?}",
+        count(202),
+        count(503)
+    );
     println!(
         "all {CLIENTS} acknowledged after {attempts} attempts; first answers in {:.2} s, all stored in {:.2} s",
         answered.as_secs_f64(),
@@ -189,7 +196,8 @@ async fn deliver(
     let (mut rd, mut wr) = stream.into_split();
     // A connection reset before the answer could be read counts as 0: to
     // GitHub, a failed delivery like a 503.
-    let mut answer = tokio::spawn(async move { read_status(&mut rd).await.or(Ok::<u16, anyhow::Error>(0)) });
+    let mut answer =
+        tokio::spawn(async move { read_status(&mut rd).await.or(Ok::<u16, anyhow::Error>(0)) });
     let (all_but_last, last) = body.split_at(body.len() - 1);
     let sent = async {
         wr.write_all(head.as_bytes()).await?;
@@ -253,7 +261,9 @@ fn start_seamguard(dir: &Path) -> anyhow::Result<Server> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_seamguard")));
     // A loopback port where nothing listens: GitHub calls fail at once.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut child = Command::new(&binary)
         .arg("serve")
         .env_clear()

@@ -644,7 +644,13 @@ mod tests {
         for name in ["pull_request", "projects_v2_item", "projects_v2", "ping"] {
             assert!(valid_event_name(name), "{name}");
         }
-        for name in ["", "Pull-Request", "pull request", "pull_request\n", "événement"] {
+        for name in [
+            "",
+            "Pull-Request",
+            "pull request",
+            "pull_request\n",
+            "événement",
+        ] {
             assert!(!valid_event_name(name), "{name:?}");
         }
         assert!(valid_event_name(&"a".repeat(MAX_EVENT_NAME)));

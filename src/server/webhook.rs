@@ -405,7 +405,8 @@ mod tests {
         let budget = BodyBudget::new(1000);
         let held = budget.take(700).unwrap();
         // Refused on its Content-Length alone: the body is never polled.
-        let never_read = Body::from_stream(futures::stream::pending::<Result<Bytes, std::io::Error>>());
+        let never_read =
+            Body::from_stream(futures::stream::pending::<Result<Bytes, std::io::Error>>());
         assert_eq!(
             read_body(never_read, Some(400), &budget).await.err(),
             Some(Refusal::OverBudget)
@@ -413,11 +414,16 @@ mod tests {
         let (body, charge) = read_body(chunked(&[100, 200]), Some(300), &budget)
             .await
             .unwrap();
-        assert_eq!((body.len(), charge.bytes(), budget.in_flight()), (300, 300, 1000));
+        assert_eq!(
+            (body.len(), charge.bytes(), budget.in_flight()),
+            (300, 300, 1000)
+        );
         drop((held, charge));
         assert_eq!(budget.in_flight(), 0);
         assert_eq!(
-            read_body(chunked(&[]), Some(MAX_BODY + 1), &budget).await.err(),
+            read_body(chunked(&[]), Some(MAX_BODY + 1), &budget)
+                .await
+                .err(),
             Some(Refusal::TooLarge)
         );
     }
@@ -429,13 +435,19 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(body.len(), 330);
-        assert!(charge.bytes() >= 330 && charge.bytes() <= 1000, "{}", charge.bytes());
+        assert!(
+            charge.bytes() >= 330 && charge.bytes() <= 1000,
+            "{}",
+            charge.bytes()
+        );
         assert_eq!(budget.in_flight(), charge.bytes());
         drop(charge);
         // Growing past the budget is refused mid-stream, and what was
         // charged so far is given back.
         assert_eq!(
-            read_body(chunked(&[400, 400, 400]), None, &budget).await.err(),
+            read_body(chunked(&[400, 400, 400]), None, &budget)
+                .await
+                .err(),
             Some(Refusal::OverBudget)
         );
         assert_eq!(budget.in_flight(), 0);
