@@ -5,8 +5,8 @@
 //! of the answer, its `Retry-After`, whether the connection is cut, and
 //! whether the delivery still gets its check run.
 //!
-//! The tests that read `/metrics` run the real binary (one process each:
-//! the metrics registry is per process); the others run in-process.
+//! Most run the real binary (one process each: the metrics registry and
+//! the log are per process); the event-name test runs in-process.
 
 mod support;
 
@@ -138,7 +138,8 @@ async fn a_signed_body_with_bytes_after_its_json_value_is_400() {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
     feature_pr(&repo, 7, "feature", &[]);
-    let app = Seamguard::start(&gh).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = Process::spawn(&env(&gh, dir.path()));
     let opened = repo.pull_request_event("opened", 7);
     let json = opened.bytes();
     for trailing in [&b"trailing text"[..], b"\0", &json, b"\n{}"] {
@@ -151,6 +152,9 @@ async fn a_signed_body_with_bytes_after_its_json_value_is_400() {
         );
     }
     assert!(gh.requests().is_empty(), "{:#?}", gh.requests());
+    // The operator reads why.
+    let log = app.log();
+    assert!(log.contains("bytes after the JSON value"), "{log}");
     // The one JSON value alone (whitespace after it allowed) is the
     // delivery, under the same id: nothing of the refused ones was stored.
     let body = [json.as_slice(), b"\r\n"].concat();
