@@ -1,7 +1,8 @@
 //! Guards fail safe, and say so: a panic inside a guard completes the check
 //! run `neutral` with the panic message (or `failure` where the repository
-//! fails closed), and the server keeps serving. One test per process area:
-//! failpoints are process-wide, so this file runs its cases in sequence.
+//! fails closed), and the server keeps serving. Nothing is left without a
+//! check run, and a verdict is never weakened. Failpoints are process-wide,
+//! so the cases of this file hold [`SERIAL`] and run in sequence.
 
 mod support;
 
@@ -9,8 +10,12 @@ use seamguard::failpoint::{self, Action};
 use support::flows::{WAIT, completed_run, feature_pr};
 use support::{FakeGitHub, Seamguard};
 
+/// Held by each test: a failpoint armed by one must not fire in another.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn a_panicking_guard_fails_open_or_closed_and_the_server_keeps_serving() {
+    let _serial = SERIAL.lock().await;
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
     let app = Seamguard::start(&gh).await;
@@ -86,5 +91,104 @@ async fn a_panicking_guard_fails_open_or_closed_and_the_server_keeps_serving() {
     );
     gh.wait_for("the merge", |w| w.repo("acme/app").pulls[&3].merged, WAIT)
         .await;
+    app.stop().await;
+}
+
+/// A permanent error before the check run existed (a check-run list
+/// seamguard cannot read) still ends with a completed `seamguard` run on
+/// the head, fail-safe, with the error in its summary — a required
+/// `seamguard` check never shows "Expected" forever.
+#[tokio::test]
+async fn an_unreadable_answer_before_the_run_existed_still_completes_one() {
+    let _serial = SERIAL.lock().await;
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = feature_pr(&repo, 1, "one", &["automerge"]);
+    gh.fail_next(
+        "GET /commits/*/check-runs",
+        200,
+        r#"{"total_count":"many","check_runs":"not a list"}"#,
+    )
+    .always();
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(&repo.pull_request_event("opened", 1), &app.webhook())
+        .await;
+    let run = completed_run(&gh, &head).await;
+    app.stop().await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("neutral"),
+        "{}",
+        run.summary()
+    );
+    assert!(
+        run.summary().contains("internal error") && run.summary().contains("check-runs"),
+        "the error is in the summary: {}",
+        run.summary()
+    );
+    assert_eq!(gh.count("PUT", "/pulls/1/merge"), 0);
+}
+
+/// 51 conflict markers: two batches of annotations.
+fn markers_51() -> String {
+    "<<<<<<< ours\n=======\n>>>>>>> theirs\n".repeat(17)
+}
+
+/// When GitHub refuses the second batch of annotations (404 or 422), the run
+/// that said `failure` stays `failure`: GitHub counts `neutral` as passing
+/// for a required check. The missing annotations are said in the summary.
+#[tokio::test]
+async fn a_refused_second_annotation_batch_never_weakens_the_failure() {
+    let _serial = SERIAL.lock().await;
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let app = Seamguard::start(&gh).await;
+    for (n, status, body) in [
+        (1u64, 404u16, r#"{"message":"Not Found"}"#),
+        (2, 422, r#"{"message":"Validation Failed"}"#),
+    ] {
+        let base = repo.branch_tip("main");
+        let branch = format!("conflicted-{n}");
+        let file = format!("src/conflicted_{n}.rs");
+        let content = markers_51();
+        let head = repo.commit(
+            &[&base],
+            "half-resolved",
+            &[(file.as_str(), Some(content.as_str()))],
+        );
+        repo.branch(&branch, &head);
+        repo.pr(n)
+            .head(&branch)
+            .base("main")
+            .label("automerge")
+            .open();
+        gh.fail_next("PATCH /check-runs/*", status, body).after(1);
+        gh.deliver(&repo.pull_request_event("opened", n), &app.webhook())
+            .await;
+        let h = head.clone();
+        gh.wait_for(
+            "the summary saying annotations are missing",
+            move |w| {
+                w.check_runs_named("seamguard")
+                    .any(|r| r.head_sha == h && r.summary().contains("refused the rest"))
+            },
+            WAIT,
+        )
+        .await;
+        let run = completed_run(&gh, &head).await;
+        assert_eq!(
+            run.conclusion.as_deref(),
+            Some("failure"),
+            "HTTP {status}: {}",
+            run.summary()
+        );
+        assert_eq!(run.annotations.len(), 50, "the first batch landed");
+        assert!(
+            run.summary().contains("GitHub took 50 of 51 annotations"),
+            "{}",
+            run.summary()
+        );
+        assert_eq!(gh.count("PUT", &format!("/pulls/{n}/merge")), 0);
+    }
     app.stop().await;
 }

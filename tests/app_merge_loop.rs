@@ -29,8 +29,9 @@ fn own_run<'a>(w: &'a World, head: &Sha) -> Option<&'a support::CheckRun> {
 
 /// A pull request opted in with `max_attempts: 3`, whose every merge call
 /// answers `status` with `message`; returns the fake (seamguard stopped)
-/// once the run stops saying it is merging, or once the merger ran away.
-async fn every_merge_answers(status: u16, message: &str) -> (FakeGitHub, Sha) {
+/// once the completed run's summary says `until` and no retry is coming,
+/// or once the merger ran away.
+async fn every_merge_answers(status: u16, message: &str, until: &'static str) -> (FakeGitHub, Sha) {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
     repo.push(
@@ -51,8 +52,8 @@ async fn every_merge_answers(status: u16, message: &str) -> (FakeGitHub, Sha) {
             merge_calls(w, 7) > RUNAWAY
                 || own_run(w, &h).is_some_and(|r| {
                     r.is_completed()
-                        && r.summary().contains("stopped")
-                        && !r.summary().contains("Trying again")
+                        && r.summary().contains(until)
+                        && !r.summary().contains("trying again in")
                 })
         },
         WAIT,
@@ -67,6 +68,7 @@ async fn a_persistent_409_on_the_same_head_is_bounded_by_max_attempts() {
     let (gh, head) = every_merge_answers(
         409,
         "Head branch was modified. Review and try the merge again.",
+        "stopped trying",
     )
     .await;
     let calls = gh.with_world(|w| merge_calls(w, 7));
@@ -79,4 +81,55 @@ async fn a_persistent_409_on_the_same_head_is_bounded_by_max_attempts() {
         "{}",
         run.summary()
     );
+    assert!(
+        run.summary().contains("stopped after 3 merge attempts"),
+        "{}",
+        run.summary()
+    );
+}
+
+/// `You're not authorized to push to this branch` does not clear by
+/// itself: one retry, then a refusal that says so — not "merging".
+#[tokio::test]
+async fn a_409_not_authorized_is_a_refusal_after_one_retry() {
+    let message = "You're not authorized to push to this branch. Visit https://docs.github.com/articles/about-protected-branches/ for more information.";
+    let (gh, head) = every_merge_answers(409, message, "refused").await;
+    let calls = gh.with_world(|w| merge_calls(w, 7));
+    assert_eq!(calls, 2, "one retry, then reported");
+    let run = gh.with_world(|w| own_run(w, &head).cloned()).expect("run");
+    assert_eq!(title(&run), "All guards pass · merge refused");
+    let summary = run.summary();
+    assert!(!summary.contains("merging"), "{summary}");
+    assert_eq!(
+        summary.matches("not authorized to push").count(),
+        1,
+        "quoted once: {summary}"
+    );
+}
+
+/// A multi-line ruleset message is quoted once, on one line: no stray `.`
+/// line, no `..`.
+#[tokio::test]
+async fn a_multi_line_ruleset_refusal_is_quoted_once_cleanly() {
+    let message =
+        "Repository rule violations found\n\nChanges must be made through a pull request.\n\n";
+    let (gh, head) = every_merge_answers(405, message, "refused").await;
+    assert_eq!(gh.with_world(|w| merge_calls(w, 7)), 1, "a refusal waits");
+    let run = gh.with_world(|w| own_run(w, &head).cloned()).expect("run");
+    let summary = run.summary();
+    assert!(
+        summary.contains(
+            "“Repository rule violations found: Changes must be made through a pull request.”"
+        ),
+        "{summary}"
+    );
+    assert!(!summary.contains(".."), "{summary}");
+    assert!(
+        !summary
+            .lines()
+            .any(|l| l.trim() == "." || l.trim().starts_with(". ")),
+        "no stray full stop: {summary}"
+    );
+    assert_eq!(summary.matches("Repository rule violations").count(), 1);
+    assert!(!title(&run).contains("merging"), "{}", title(&run));
 }
