@@ -192,3 +192,61 @@ async fn a_refused_second_annotation_batch_never_weakens_the_failure() {
     }
     app.stop().await;
 }
+
+/// The watchdog completes runs an evaluation abandoned — but a run GitHub
+/// already shows `failure` (its completion written, not recorded) keeps
+/// its conclusion.
+#[tokio::test]
+async fn the_watchdog_never_turns_a_failure_neutral() {
+    use seamguard::engine::{Engine, EngineConfig};
+    use seamguard::ids::{AppId, CheckRunId, InstallationId, RepoName};
+    use seamguard::inbox::{Inbox, InboxOptions};
+
+    let _serial = SERIAL.lock().await;
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = feature_pr(&repo, 7, "feature", &[]);
+    let failed = repo
+        .check_run(&head, "seamguard")
+        .app(gh.app_id())
+        .completed("failure");
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = Inbox::open(
+        &format!("sqlite://{}", dir.path().join("db.sqlite").display()),
+        InboxOptions::default(),
+    )
+    .await
+    .unwrap();
+    let name: RepoName = "acme/app".parse().unwrap();
+    inbox
+        .check_run_opened(
+            &name,
+            InstallationId(1),
+            &head.as_str().parse().unwrap(),
+            CheckRunId(failed.id().0),
+            chrono::Utc::now() - chrono::Duration::minutes(20),
+        )
+        .await
+        .unwrap();
+    let engine = Engine::new(
+        gh.client(),
+        inbox.clone(),
+        EngineConfig {
+            app_id: AppId(gh.app_id()),
+            workers: 1,
+            merge_retry_base: std::time::Duration::from_millis(10),
+            github_retry_base: std::time::Duration::from_millis(1),
+            reconcile_interval: None,
+            redelivery_interval: None,
+            delivery_retention: std::time::Duration::from_secs(3600),
+        },
+    );
+    engine.watchdog().await.unwrap();
+    let run = completed_run(&gh, &head).await;
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    let path = format!("/check-runs/{}", failed.id().0);
+    assert_eq!(gh.count("PATCH", &path), 0, "not re-completed");
+    // Recorded as completed: the next sweep leaves it alone.
+    assert_eq!(engine.watchdog().await.unwrap(), 0);
+    inbox.close().await;
+}

@@ -413,7 +413,11 @@ impl Engine {
         if !merge_answer::may_call(before, max) {
             // decide() gives up first; this is the structural backstop.
             tracing::warn!(attempts = before, "merge attempts spent; not calling");
-            return Ok((Outcome::Done, None));
+            let note = MergeNote::GaveUp {
+                attempts: before,
+                answer: None,
+            };
+            return Ok((Outcome::Done, Some(note)));
         }
         let method = config.merge.method.as_str();
         let answer = client.merge(&work.repo, number, head, method).await;
@@ -501,7 +505,7 @@ impl Engine {
                     Outcome::Done,
                     Some(MergeNote::GaveUp {
                         attempts: attempt,
-                        answer: why,
+                        answer: Some(why),
                     }),
                 ))
             }

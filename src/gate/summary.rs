@@ -49,8 +49,12 @@ pub enum MergeNote {
     /// GitHub refused the merge; the next change to the pull request tries
     /// again.
     Refused { answer: String },
-    /// `attempts` calls on this head; the last answered `answer`.
-    GaveUp { attempts: u32, answer: String },
+    /// `attempts` calls on this head; the last answered `answer` (unknown
+    /// when the attempts were spent before this evaluation).
+    GaveUp {
+        attempts: u32,
+        answer: Option<String>,
+    },
     /// Asking GitHub to update the branch failed.
     UpdateFailed { answer: String },
 }
@@ -113,10 +117,13 @@ fn note_text(note: &MergeNote) -> String {
             quoted(answer)
         ),
         MergeNote::GaveUp { attempts, answer } => format!(
-            "🛑 stopped after {} on this head (the last answered {}); seamguard stopped \
-             trying, push a new commit to try again",
+            "🛑 stopped after {} on this head{}; seamguard stopped trying, push a new commit to \
+             try again",
             plural(*attempts as usize, "merge attempt"),
-            quoted(answer)
+            answer
+                .as_deref()
+                .map(|a| format!(" (the last answered {})", quoted(a)))
+                .unwrap_or_default()
         ),
         MergeNote::UpdateFailed { answer } => {
             format!("⛔ updating the branch failed: {}", quoted(answer))
@@ -521,7 +528,7 @@ mod tests {
             "Repository rule violations found\n\nChanges must be made through a pull request.\n\n";
         let (title, line) = merge_line(&MergeNote::GaveUp {
             attempts: 3,
-            answer: ruleset.into(),
+            answer: Some(ruleset.into()),
         });
         insta::assert_snapshot!(format!("{title}\n{line}"), @r"
         All guards pass · merge attempts exhausted
@@ -547,7 +554,7 @@ mod tests {
         for (title, line) in [
             merge_line(&MergeNote::GaveUp {
                 attempts: 1,
-                answer: "x".into(),
+                answer: None,
             }),
             merge_line(&MergeNote::Refused { answer: "x".into() }),
         ] {
