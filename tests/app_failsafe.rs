@@ -250,3 +250,27 @@ async fn the_watchdog_never_turns_a_failure_neutral() {
     assert_eq!(engine.watchdog().await.unwrap(), 0);
     inbox.close().await;
 }
+
+/// A pull request that could not be read at all (its head unknown, so no
+/// run to complete) is not dropped: the reconciler takes it up again, and
+/// the next evaluation completes the run.
+#[tokio::test]
+async fn an_unreadable_pull_request_is_retried_not_dropped() {
+    let _serial = SERIAL.lock().await;
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = feature_pr(&repo, 1, "one", &[]);
+    gh.fail_next("GET /pulls/1", 200, r#"{"number":"one","head":null}"#);
+    let app = Seamguard::start_with(&gh, &["--reconcile-interval", "50ms"]).await;
+    gh.deliver(&repo.pull_request_event("opened", 1), &app.webhook())
+        .await;
+    let run = completed_run(&gh, &head).await;
+    app.stop().await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("success"),
+        "{}",
+        run.summary()
+    );
+    assert!(gh.count("GET", "/repos/acme/app/pulls/1") >= 2);
+}

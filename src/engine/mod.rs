@@ -101,6 +101,12 @@ impl EvalError {
         }
     }
 
+    /// GitHub says the thing asked about is not there (404, 410): nothing
+    /// to come back to.
+    fn is_gone(&self) -> bool {
+        matches!(self, EvalError::GitHub(e) if matches!(e.status, Some(404 | 410)))
+    }
+
     fn retry_after(&self) -> Option<Duration> {
         match self {
             EvalError::GitHub(e) => e.retry_after,
@@ -269,7 +275,9 @@ impl Engine {
             Ok(Err(e)) => {
                 tracing::error!(key = %claim.key, error = %e, "job failed");
                 metrics::counter!("seamguard_jobs_failed_total").increment(1);
-                if e.is_transient() || matches!(claim.work.target, Target::Pr { .. }) {
+                if e.is_transient()
+                    || (matches!(claim.work.target, Target::Pr { .. }) && !e.is_gone())
+                {
                     // GitHub stayed down through every retry, or the pull
                     // request could not be read at all (its head unknown,
                     // so no run to complete): hand the work to the
