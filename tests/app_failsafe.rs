@@ -1,7 +1,8 @@
 //! Guards fail safe, and say so: a panic inside a guard completes the check
 //! run `neutral` with the panic message (or `failure` where the repository
-//! fails closed), and the server keeps serving. One test per process area:
-//! failpoints are process-wide, so this file runs its cases in sequence.
+//! fails closed), and the server keeps serving. Nothing is left without a
+//! check run, and a verdict is never weakened. Failpoints are process-wide,
+//! so the cases of this file hold [`SERIAL`] and run in sequence.
 
 mod support;
 
@@ -9,8 +10,12 @@ use seamguard::failpoint::{self, Action};
 use support::flows::{WAIT, completed_run, feature_pr};
 use support::{FakeGitHub, Seamguard};
 
+/// Held by each test: a failpoint armed by one must not fire in another.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn a_panicking_guard_fails_open_or_closed_and_the_server_keeps_serving() {
+    let _serial = SERIAL.lock().await;
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
     let app = Seamguard::start(&gh).await;
@@ -87,4 +92,191 @@ async fn a_panicking_guard_fails_open_or_closed_and_the_server_keeps_serving() {
     gh.wait_for("the merge", |w| w.repo("acme/app").pulls[&3].merged, WAIT)
         .await;
     app.stop().await;
+}
+
+/// A permanent error before the check run existed (a check-run list
+/// seamguard cannot read) still ends with a completed `seamguard` run on
+/// the head, fail-safe, with the error in its summary — a required
+/// `seamguard` check never shows "Expected" forever.
+#[tokio::test]
+async fn an_unreadable_answer_before_the_run_existed_still_completes_one() {
+    let _serial = SERIAL.lock().await;
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = feature_pr(&repo, 1, "one", &["automerge"]);
+    gh.fail_next(
+        "GET /commits/*/check-runs",
+        200,
+        r#"{"total_count":"many","check_runs":"not a list"}"#,
+    )
+    .always();
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(&repo.pull_request_event("opened", 1), &app.webhook())
+        .await;
+    let run = completed_run(&gh, &head).await;
+    app.stop().await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("neutral"),
+        "{}",
+        run.summary()
+    );
+    assert!(
+        run.summary().contains("internal error") && run.summary().contains("check-runs"),
+        "the error is in the summary: {}",
+        run.summary()
+    );
+    assert_eq!(gh.count("PUT", "/pulls/1/merge"), 0);
+}
+
+/// 51 conflict markers: two batches of annotations.
+fn markers_51() -> String {
+    "<<<<<<< ours\n=======\n>>>>>>> theirs\n".repeat(17)
+}
+
+/// When GitHub refuses the second batch of annotations (404 or 422), the run
+/// that said `failure` stays `failure`: GitHub counts `neutral` as passing
+/// for a required check. The missing annotations are said in the summary.
+#[tokio::test]
+async fn a_refused_second_annotation_batch_never_weakens_the_failure() {
+    let _serial = SERIAL.lock().await;
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let app = Seamguard::start(&gh).await;
+    // (pull request, status, body, batches let through, annotations landed)
+    for (n, status, body, after, landed) in [
+        (1u64, 404u16, r#"{"message":"Not Found"}"#, 1usize, 50usize),
+        (2, 422, r#"{"message":"Validation Failed"}"#, 1, 50),
+        // The first batch itself refused: the conclusion is written without
+        // annotations.
+        (3, 422, r#"{"message":"Validation Failed"}"#, 0, 0),
+    ] {
+        let base = repo.branch_tip("main");
+        let branch = format!("conflicted-{n}");
+        let file = format!("src/conflicted_{n}.rs");
+        let content = markers_51();
+        let head = repo.commit(
+            &[&base],
+            "half-resolved",
+            &[(file.as_str(), Some(content.as_str()))],
+        );
+        repo.branch(&branch, &head);
+        repo.pr(n)
+            .head(&branch)
+            .base("main")
+            .label("automerge")
+            .open();
+        gh.fail_next("PATCH /check-runs/*", status, body)
+            .after(after);
+        gh.deliver(&repo.pull_request_event("opened", n), &app.webhook())
+            .await;
+        let h = head.clone();
+        gh.wait_for(
+            "the summary saying annotations are missing",
+            move |w| {
+                w.check_runs_named("seamguard")
+                    .any(|r| r.head_sha == h && r.summary().contains("refused the rest"))
+            },
+            WAIT,
+        )
+        .await;
+        let run = completed_run(&gh, &head).await;
+        assert_eq!(
+            run.conclusion.as_deref(),
+            Some("failure"),
+            "HTTP {status}: {}",
+            run.summary()
+        );
+        assert_eq!(run.annotations.len(), landed);
+        assert!(
+            run.summary()
+                .contains(&format!("GitHub took {landed} of 51 annotations")),
+            "{}",
+            run.summary()
+        );
+        assert_eq!(gh.count("PUT", &format!("/pulls/{n}/merge")), 0);
+    }
+    app.stop().await;
+}
+
+/// The watchdog completes runs an evaluation abandoned — but a run GitHub
+/// already shows `failure` (its completion written, not recorded) keeps
+/// its conclusion.
+#[tokio::test]
+async fn the_watchdog_never_turns_a_failure_neutral() {
+    use seamguard::engine::{Engine, EngineConfig};
+    use seamguard::ids::{AppId, CheckRunId, InstallationId, RepoName};
+    use seamguard::inbox::{Inbox, InboxOptions};
+
+    let _serial = SERIAL.lock().await;
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = feature_pr(&repo, 7, "feature", &[]);
+    let failed = repo
+        .check_run(&head, "seamguard")
+        .app(gh.app_id())
+        .completed("failure");
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = Inbox::open(
+        &format!("sqlite://{}", dir.path().join("db.sqlite").display()),
+        InboxOptions::default(),
+    )
+    .await
+    .unwrap();
+    let name: RepoName = "acme/app".parse().unwrap();
+    inbox
+        .check_run_opened(
+            &name,
+            InstallationId(1),
+            &head.as_str().parse().unwrap(),
+            CheckRunId(failed.id().0),
+            chrono::Utc::now() - chrono::Duration::minutes(20),
+        )
+        .await
+        .unwrap();
+    let engine = Engine::new(
+        gh.client(),
+        inbox.clone(),
+        EngineConfig {
+            app_id: AppId(gh.app_id()),
+            workers: 1,
+            merge_retry_base: std::time::Duration::from_millis(10),
+            github_retry_base: std::time::Duration::from_millis(1),
+            reconcile_interval: None,
+            redelivery_interval: None,
+            delivery_retention: std::time::Duration::from_secs(3600),
+        },
+    );
+    engine.watchdog().await.unwrap();
+    let run = completed_run(&gh, &head).await;
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    let path = format!("/check-runs/{}", failed.id().0);
+    assert_eq!(gh.count("PATCH", &path), 0, "not re-completed");
+    // Recorded as completed: the next sweep leaves it alone.
+    assert_eq!(engine.watchdog().await.unwrap(), 0);
+    inbox.close().await;
+}
+
+/// A pull request that could not be read at all (its head unknown, so no
+/// run to complete) is not dropped: the reconciler takes it up again, and
+/// the next evaluation completes the run.
+#[tokio::test]
+async fn an_unreadable_pull_request_is_retried_not_dropped() {
+    let _serial = SERIAL.lock().await;
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = feature_pr(&repo, 1, "one", &[]);
+    gh.fail_next("GET /pulls/1", 200, r#"{"number":"one","head":null}"#);
+    let app = Seamguard::start_with(&gh, &["--reconcile-interval", "50ms"]).await;
+    gh.deliver(&repo.pull_request_event("opened", 1), &app.webhook())
+        .await;
+    let run = completed_run(&gh, &head).await;
+    app.stop().await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("success"),
+        "{}",
+        run.summary()
+    );
+    assert!(gh.count("GET", "/repos/acme/app/pulls/1") >= 2);
 }

@@ -9,14 +9,24 @@
 //! so the watchdog can complete one that an evaluation never finished.
 //!
 //! Annotations go in batches of at most [`ANNOTATION_BATCH`] per call
-//! (GitHub's limit); GitHub appends each batch to the run.
+//! (GitHub's limit); GitHub appends each batch to the run. A batch GitHub
+//! will not take is said in the summary; it never fails the completion,
+//! because the conclusion was already written with the first call.
+//!
+//! A verdict is never weakened: GitHub counts `neutral` as passing for a
+//! required check, so a run that said `failure` and was re-completed
+//! `neutral` would let a pull request with conflict markers merge. The
+//! handle keeps the strictest conclusion this evaluation decided or wrote
+//! (its *floor*) and never completes below it; the fail-safe completion
+//! also honours a `failure` the run already showed from an earlier
+//! evaluation of the same head.
 
 use chrono::Utc;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::gate::decision::Conclusion;
-use crate::gate::summary::CHECK_NAME;
+use crate::gate::summary::{self, CHECK_NAME};
 use crate::github::models::{Annotation, CheckOutput, CheckRun};
 use crate::github::{GhError, InstallationClient};
 use crate::ids::{AppId, CheckRunId, CommitSha, InstallationId, RepoName};
@@ -58,6 +68,23 @@ fn digest(conclusion: Conclusion, output: &CheckOutput, annotations: &[Annotatio
     )
 }
 
+/// Orders conclusions by strictness: `failure` blocks, `neutral` and
+/// `success` both pass.
+fn strictness(c: Conclusion) -> u8 {
+    match c {
+        Conclusion::Success | Conclusion::Neutral => 0,
+        Conclusion::Failure => 1,
+    }
+}
+
+/// The stricter of two conclusions (`a` when they are as strict).
+pub fn stricter(a: Conclusion, b: Option<Conclusion>) -> Conclusion {
+    match b {
+        Some(b) if strictness(b) > strictness(a) => b,
+        _ => a,
+    }
+}
+
 fn annotations_part(digest: &str) -> &str {
     digest.split('|').next().unwrap_or_default()
 }
@@ -72,6 +99,10 @@ pub struct CheckRunHandle<'a> {
     pub app_id: AppId,
     /// The run, once found or created.
     pub id: Option<CheckRunId>,
+    /// The strictest conclusion this evaluation decided or wrote.
+    floor: Option<Conclusion>,
+    /// The run already showed `failure` when this evaluation found it.
+    shown_failure: bool,
 }
 
 impl<'a> CheckRunHandle<'a> {
@@ -92,7 +123,35 @@ impl<'a> CheckRunHandle<'a> {
             head,
             app_id,
             id: None,
+            floor: None,
+            shown_failure: false,
         }
+    }
+
+    /// Notes a conclusion the evaluation has decided, before writing it:
+    /// whatever fails later, the run is never completed below it.
+    pub fn hold(&mut self, conclusion: Conclusion) {
+        self.floor = Some(stricter(conclusion, self.floor));
+    }
+
+    /// Completes the run fail-safe after an internal error: the
+    /// repository's `policy` conclusion, unless this evaluation's guards or
+    /// the run as found already said `failure`.
+    pub async fn complete_fail_safe(
+        &mut self,
+        policy: Conclusion,
+        error: &str,
+    ) -> Result<Conclusion, GhError> {
+        let earlier = self.shown_failure.then_some(Conclusion::Failure);
+        let conclusion = stricter(stricter(policy, self.floor), earlier);
+        let held = conclusion != policy;
+        self.complete(
+            conclusion,
+            summary::internal_error(error, conclusion, held),
+            &[],
+        )
+        .await?;
+        Ok(conclusion)
     }
 
     /// Makes sure the run exists and shows `in_progress`. `existing` is the
@@ -104,6 +163,7 @@ impl<'a> CheckRunHandle<'a> {
         if let Some(run) = existing.and_then(|runs| find_own(runs, self.app_id)) {
             let id = CheckRunId(run.id);
             self.id = Some(id);
+            self.shown_failure = run.conclusion.as_deref() == Some("failure");
             return Ok(id);
         }
         let body = json!({
@@ -142,48 +202,96 @@ impl<'a> CheckRunHandle<'a> {
         Ok(id)
     }
 
-    /// Completes the run with `conclusion` and `output`, sending
-    /// annotations in batches. Skips the calls when the same completion was
-    /// already written (a re-evaluation that changed nothing).
+    /// Completes the run with `conclusion` (never below the floor) and
+    /// `output`, sending annotations in batches. Skips the calls when the
+    /// same completion was already written (a re-evaluation that changed
+    /// nothing). Fails only when the conclusion could not be written;
+    /// annotations GitHub refuses are said in the summary instead.
     pub async fn complete(
         &mut self,
         conclusion: Conclusion,
-        output: CheckOutput,
+        mut output: CheckOutput,
         annotations: &[Annotation],
     ) -> Result<(), GhError> {
+        let conclusion = stricter(conclusion, self.floor);
         let id = self.open(None).await?;
         let digest = digest(conclusion, &output, annotations);
         let previous = self.inbox.check_run_digest(id).await.ok().flatten();
         if previous.as_deref() == Some(digest.as_str()) {
             tracing::debug!("check run already shows this result");
+            self.floor = Some(conclusion);
             return Ok(());
         }
         let annotations = match &previous {
             Some(p) if annotations_part(p) == annotations_part(&digest) => &[][..],
             _ => annotations,
         };
+        let total = annotations.len();
         let mut batches = annotations.chunks(ANNOTATION_BATCH);
         let first = batches.next().unwrap_or_default();
-        let mut body_output = output.clone();
-        body_output.annotations = first.to_vec();
-        self.client
-            .update_check_run(
-                self.repo,
-                id,
-                json!({
-                    "status": "completed",
-                    "conclusion": conclusion.as_str(),
-                    "completed_at": Utc::now().to_rfc3339(),
-                    "output": body_output,
-                }),
-            )
-            .await?;
-        for batch in batches {
-            let mut more = output.clone();
-            more.annotations = batch.to_vec();
-            self.client
-                .update_check_run(self.repo, id, json!({ "output": more }))
-                .await?;
+        let completion = |output: &CheckOutput, batch: &[Annotation]| {
+            let mut body_output = output.clone();
+            body_output.annotations = batch.to_vec();
+            json!({
+                "status": "completed",
+                "conclusion": conclusion.as_str(),
+                "completed_at": Utc::now().to_rfc3339(),
+                "output": body_output,
+            })
+        };
+        let mut refused: Option<(usize, GhError)> = None;
+        match self
+            .client
+            .update_check_run(self.repo, id, completion(&output, first))
+            .await
+        {
+            Ok(_) => {}
+            // GitHub would not take the annotations: write the conclusion
+            // without them, and say so.
+            Err(e) if !first.is_empty() && !e.is_transient() => {
+                tracing::warn!(error = %e, "GitHub refused the first batch of annotations");
+                output
+                    .summary
+                    .push_str(&summary::annotations_not_sent(0, total, &e.message));
+                self.client
+                    .update_check_run(self.repo, id, completion(&output, &[]))
+                    .await?;
+                refused = Some((0, e));
+            }
+            Err(e) => return Err(e),
+        }
+        self.floor = Some(conclusion);
+        if refused.is_none() {
+            let mut sent = first.len();
+            for batch in batches {
+                let mut more = output.clone();
+                more.annotations = batch.to_vec();
+                match self
+                    .client
+                    .update_check_run(self.repo, id, json!({ "output": more }))
+                    .await
+                {
+                    Ok(_) => sent += batch.len(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, sent, total, "GitHub refused a batch of annotations; saying so in the summary");
+                        refused = Some((sent, e));
+                        break;
+                    }
+                }
+            }
+            if let Some((sent, e)) = &refused {
+                output
+                    .summary
+                    .push_str(&summary::annotations_not_sent(*sent, total, &e.message));
+                if let Err(e) = self
+                    .client
+                    .update_check_run(self.repo, id, json!({ "output": output }))
+                    .await
+                {
+                    // The conclusion stands; only the note is missing.
+                    tracing::warn!(error = %e, "could not say that annotations are missing");
+                }
+            }
         }
         if let Err(e) = self.inbox.check_run_completed(id, &digest).await {
             tracing::warn!(error = %e, "could not record the completed check run");

@@ -10,10 +10,19 @@
 //! an earlier evaluation); commit statuses only when a required context has
 //! no check run. Then the pure decision, then the writes.
 //!
-//! Any internal error or panic after the check run exists completes it
-//! `neutral` (or `failure` under `on_internal_error: failure`) with the
-//! error in its summary: a guard's bug never blocks every pull request, and
-//! no run is left `in_progress`.
+//! Once the head SHA is known, every evaluation ends with a completed
+//! `seamguard` run on it, or hands back a transient error for the job to
+//! retry: any permanent error or panic — before the run existed too (an
+//! unreadable check-run list) — completes it `neutral` (or `failure` under
+//! `on_internal_error: failure`) with the error in its summary. A guard's
+//! bug never blocks every pull request, no run is left `in_progress`, and
+//! no required `seamguard` check waits forever for a run that never comes.
+//! The fail-safe never weakens a `failure` the guards already found (see
+//! [`CheckRunHandle`]).
+//!
+//! Merging: every call of the merge endpoint is counted on its head before
+//! its answer is acted on, and no call is made once `merge.max_attempts`
+//! are spent ([`merge_answer::may_call`]), whatever GitHub answered.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -27,9 +36,9 @@ use super::guards;
 use super::{Engine, EvalError, Outcome};
 use crate::config::repo::{OnInternalError, RepoConfig};
 use crate::gate::decision::{self, Conclusion, MergePlan, PrFacts};
-use crate::gate::merge_answer::{self, MergeAnswer};
+use crate::gate::merge_answer::{self, CallResult, MergeStep};
 use crate::gate::required_checks::{self, GateReport, Requirements, Unreadable};
-use crate::gate::summary::{self, CHECK_NAME};
+use crate::gate::summary::{self, CHECK_NAME, MergeNote};
 use crate::github::models::{CheckRun, Comparison, PullRequest};
 use crate::github::{GhError, InstallationClient};
 use crate::ids::{CommitSha, PrNumber};
@@ -112,9 +121,13 @@ async fn fail_safe(
     let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
     tracing::error!(%error, "evaluation failed; completing the check run fail-safe");
     metrics::counter!("seamguard_evaluations_total", "outcome" => "internal_error").increment(1);
-    let conclusion = failsafe_conclusion(config);
-    run.complete(conclusion, summary::internal_error(&error, conclusion), &[])
+    let conclusion = run
+        .complete_fail_safe(failsafe_conclusion(config), &error)
         .await?;
+    tracing::info!(
+        conclusion = conclusion.as_str(),
+        "check run completed fail-safe"
+    );
     Ok(Outcome::Done)
 }
 
@@ -162,23 +175,27 @@ impl Engine {
             self.inbox.set_waiting(work, false, Utc::now()).await?;
             return Ok(Outcome::Done);
         }
-        let runs = client.check_runs(&work.repo, &head).await?;
+        // From here the head is known: whatever fails, the run on it ends
+        // completed (fail-safe) or the job retries.
         let mut run =
             CheckRunHandle::new(&client, &self.inbox, work, head.clone(), self.cfg.app_id);
-        run.open(Some(&runs)).await?;
-
         let mut config_seen: Option<RepoConfig> = None;
-        let result = AssertUnwindSafe(self.evaluate_head(
-            &client,
-            work,
-            number,
-            &pr,
-            &facts,
-            &head,
-            &runs,
-            &mut run,
-            &mut config_seen,
-        ))
+        let result = AssertUnwindSafe(async {
+            let runs = client.check_runs(&work.repo, &head).await?;
+            run.open(Some(&runs)).await?;
+            self.evaluate_head(
+                &client,
+                work,
+                number,
+                &pr,
+                &facts,
+                &head,
+                &runs,
+                &mut run,
+                &mut config_seen,
+            )
+            .await
+        })
         .catch_unwind()
         .await;
         fail_safe(result, last_attempt, &mut run, config_seen.as_ref()).await
@@ -224,6 +241,7 @@ impl Engine {
         let guards = vec![conflicts.outcome, sources];
         let annotations = conflicts.annotations;
         let guards_conclusion = decision::conclusion(&guards);
+        run.hold(guards_conclusion);
         let gate = self
             .read_gate(
                 client,
@@ -244,13 +262,13 @@ impl Engine {
             }
         }
 
-        let report = |note: Option<&str>| {
+        let report = |note: Option<&MergeNote>| {
             summary::render(&summary::Report {
                 guards: &guards,
                 gate: &gate,
                 conclusion: verdict.conclusion,
                 plan: &verdict.plan,
-                merge_note: note,
+                merge: note,
                 register_timeout: config.required_checks.register_timeout,
             })
         };
@@ -276,7 +294,7 @@ impl Engine {
                 match client.update_branch(&work.repo, number, head).await {
                     Ok(()) => tracing::info!("asked GitHub to update the branch"),
                     Err(e) => {
-                        let note = format!("Updating the branch failed: {}", e.message);
+                        let note = MergeNote::UpdateFailed { answer: e.message };
                         run.complete(verdict.conclusion, report(Some(&note)), &annotations)
                             .await?;
                     }
@@ -378,8 +396,10 @@ impl Engine {
     }
 
     /// Merges with the head pinned and reads GitHub's answer. Returns the
-    /// job's outcome and a note for the check run when something is worth
-    /// saying.
+    /// job's outcome and what to say in the check run when there is
+    /// something to say. The only caller of the merge endpoint: each call is
+    /// counted on its head, and none is made once `merge.max_attempts` are
+    /// spent.
     async fn merge(
         &self,
         client: &InstallationClient,
@@ -387,17 +407,33 @@ impl Engine {
         number: PrNumber,
         head: &CommitSha,
         config: &RepoConfig,
-    ) -> Result<(Outcome, Option<String>), EvalError> {
+    ) -> Result<(Outcome, Option<MergeNote>), EvalError> {
+        let max = config.merge.max_attempts;
+        let before = self.inbox.merge_attempts(&work.repo, number, head).await?;
+        if !merge_answer::may_call(before, max) {
+            // decide() gives up first; this is the structural backstop.
+            tracing::warn!(attempts = before, "merge attempts spent; not calling");
+            let note = MergeNote::GaveUp {
+                attempts: before,
+                answer: None,
+            };
+            return Ok((Outcome::Done, Some(note)));
+        }
         let method = config.merge.method.as_str();
-        match client.merge(&work.repo, number, head, method).await {
+        let answer = client.merge(&work.repo, number, head, method).await;
+        let label = match &answer {
+            Ok(_) => "merged",
+            Err(e) if e.is_transient() => "failed",
+            Err(_) => "refused",
+        };
+        let attempt = self
+            .inbox
+            .record_merge_attempt(&work.repo, number, head, label)
+            .await?;
+        let (result, why) = match answer {
             Ok(result) => {
                 tracing::info!(sha = ?result.sha, "merged");
-                metrics::counter!("seamguard_merges_total", "outcome" => "merged").increment(1);
-                self.inbox
-                    .record_merge_attempt(&work.repo, number, head, "merged")
-                    .await?;
-                self.inbox.set_waiting(work, false, Utc::now()).await?;
-                Ok((Outcome::Done, None))
+                (CallResult::Merged, String::new())
             }
             Err(e) if e.is_transient() => {
                 // GitHub may have merged before the answer was lost: read
@@ -406,82 +442,74 @@ impl Engine {
                 let after = client.pull(&work.repo, number).await?;
                 if pr_facts(&after).merged {
                     tracing::info!("the pull request did merge");
-                    metrics::counter!("seamguard_merges_total", "outcome" => "merged").increment(1);
-                    self.inbox
-                        .record_merge_attempt(&work.repo, number, head, "merged")
-                        .await?;
-                    return Ok((Outcome::Done, None));
+                    (CallResult::Merged, String::new())
+                } else {
+                    (CallResult::Failed, format!("GitHub failed: {}", e.message))
                 }
-                self.retry_merge(
-                    work,
-                    number,
-                    head,
-                    config,
-                    &format!("GitHub failed: {}", e.message),
-                )
-                .await
             }
-            Err(e) => match e.status.map(|s| merge_answer::classify(s, &e.message)) {
-                Some(MergeAnswer::Pending) => {
-                    self.retry_merge(work, number, head, config, &e.message)
-                        .await
-                }
-                Some(MergeAnswer::HeadMoved) => {
-                    tracing::info!("head moved during the merge; evaluating again");
-                    metrics::counter!("seamguard_merges_total", "outcome" => "head_moved")
-                        .increment(1);
-                    Ok((Outcome::RetryAt(Utc::now(), "head moved".into()), None))
-                }
-                Some(MergeAnswer::Refused) | None => {
-                    tracing::info!(error = %e, "GitHub refused the merge");
-                    metrics::counter!("seamguard_merges_total", "outcome" => "refused")
-                        .increment(1);
-                    Ok((
-                        Outcome::Done,
-                        Some(format!(
-                            "GitHub refused the merge: {}. seamguard will try again on the next change to this pull request.",
-                            e.message.trim_end_matches('.')
-                        )),
-                    ))
-                }
-            },
+            Err(e) => {
+                let class = e.status.map_or(merge_answer::MergeAnswer::Refused, |s| {
+                    merge_answer::classify(s, &e.message)
+                });
+                // "Head moved" is only a head move when the pull request
+                // shows another head; otherwise it is an attempt like any
+                // other.
+                let head_moved = class == merge_answer::MergeAnswer::HeadMoved
+                    && client.pull(&work.repo, number).await?.head.sha != head.as_str();
+                (
+                    CallResult::Answered {
+                        answer: class,
+                        head_moved,
+                    },
+                    e.message,
+                )
+            }
+        };
+        let step = merge_answer::next_step(result, attempt, max);
+        tracing::info!(attempt, max, ?result, ?step, "merge answered");
+        match step {
+            MergeStep::Merged => {
+                metrics::counter!("seamguard_merges_total", "outcome" => "merged").increment(1);
+                self.inbox.set_waiting(work, false, Utc::now()).await?;
+                Ok((Outcome::Done, None))
+            }
+            MergeStep::Reevaluate => {
+                tracing::info!("head moved during the merge; evaluating the new head");
+                metrics::counter!("seamguard_merges_total", "outcome" => "head_moved").increment(1);
+                Ok((Outcome::RetryAt(Utc::now(), "head moved".into()), None))
+            }
+            MergeStep::RetryLater => {
+                metrics::counter!("seamguard_merges_total", "outcome" => "pending").increment(1);
+                let wait = merge_backoff(self.cfg.merge_retry_base, attempt);
+                tracing::info!(attempt, wait_ms = wait.as_millis() as u64, %why, "merge not done; retrying later");
+                let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                Ok((
+                    Outcome::RetryAt(at, format!("merge attempt {attempt} of {max}: {why}")),
+                    Some(MergeNote::Retrying {
+                        attempt,
+                        max,
+                        answer: why,
+                        wait,
+                    }),
+                ))
+            }
+            MergeStep::Refused => {
+                tracing::info!(%why, "GitHub refused the merge");
+                metrics::counter!("seamguard_merges_total", "outcome" => "refused").increment(1);
+                Ok((Outcome::Done, Some(MergeNote::Refused { answer: why })))
+            }
+            MergeStep::GaveUp => {
+                tracing::warn!(attempt, %why, "merge attempts exhausted");
+                metrics::counter!("seamguard_merges_total", "outcome" => "gave_up").increment(1);
+                Ok((
+                    Outcome::Done,
+                    Some(MergeNote::GaveUp {
+                        attempts: attempt,
+                        answer: Some(why),
+                    }),
+                ))
+            }
         }
-    }
-
-    async fn retry_merge(
-        &self,
-        work: &Work,
-        number: PrNumber,
-        head: &CommitSha,
-        config: &RepoConfig,
-        why: &str,
-    ) -> Result<(Outcome, Option<String>), EvalError> {
-        let attempts = self
-            .inbox
-            .record_merge_attempt(&work.repo, number, head, "pending")
-            .await?;
-        metrics::counter!("seamguard_merges_total", "outcome" => "pending").increment(1);
-        if attempts >= config.merge.max_attempts {
-            tracing::warn!(attempts, "merge attempts exhausted");
-            return Ok((
-                Outcome::Done,
-                Some(format!(
-                    "Merge attempt {attempts} of {} answered: {why}. seamguard stopped trying for this head.",
-                    config.merge.max_attempts
-                )),
-            ));
-        }
-        let wait = merge_backoff(self.cfg.merge_retry_base, attempts);
-        tracing::info!(attempts, wait_ms = wait.as_millis() as u64, %why, "merge pending; retrying later");
-        let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-        Ok((
-            Outcome::RetryAt(at, format!("merge pending: {why}")),
-            Some(format!(
-                "Merge attempt {attempts} of {} answered: {why}. Trying again in about {}s.",
-                config.merge.max_attempts,
-                wait.as_secs().max(1)
-            )),
-        ))
     }
 
     /// A merge group: post the guards' check run on its head so a merge
@@ -496,19 +524,15 @@ impl Engine {
         last_attempt: bool,
     ) -> Result<Outcome, EvalError> {
         let client = self.gh.installation(work.installation);
-        let runs = client.check_runs(&work.repo, head).await?;
         let mut run =
             CheckRunHandle::new(&client, &self.inbox, work, head.clone(), self.cfg.app_id);
-        run.open(Some(&runs)).await?;
         let mut config_seen: Option<RepoConfig> = None;
-        let result = AssertUnwindSafe(self.merge_group_guards(
-            &client,
-            work,
-            head,
-            base_ref,
-            &mut run,
-            &mut config_seen,
-        ))
+        let result = AssertUnwindSafe(async {
+            let runs = client.check_runs(&work.repo, head).await?;
+            run.open(Some(&runs)).await?;
+            self.merge_group_guards(&client, work, head, base_ref, &mut run, &mut config_seen)
+                .await
+        })
         .catch_unwind()
         .await;
         fail_safe(result, last_attempt, &mut run, config_seen.as_ref()).await
@@ -536,6 +560,7 @@ impl Engine {
         let guards = vec![conflicts.outcome, guards::skipped_for_merge_group()];
         let gate = GateReport::default();
         let conclusion = decision::conclusion(&guards);
+        run.hold(conclusion);
         let plan = MergePlan::NotOptedIn {
             why: "this is a merge queue group; GitHub's queue merges it".into(),
         };
@@ -544,7 +569,7 @@ impl Engine {
             gate: &gate,
             conclusion,
             plan: &plan,
-            merge_note: None,
+            merge: None,
             register_timeout: config.required_checks.register_timeout,
         });
         run.complete(conclusion, output, &conflicts.annotations)

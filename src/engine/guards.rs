@@ -20,6 +20,7 @@ use crate::gate::merge_sources::{
     PrHistory,
 };
 use crate::gate::patch;
+use crate::gate::summary::plural;
 use crate::github::models::{Annotation, Branch, Comparison, DiffFile};
 use crate::github::{GhError, InstallationClient};
 use crate::ids::{CommitSha, PrNumber, RepoName};
@@ -160,7 +161,7 @@ pub(super) async fn conflict_markers(
     let (verdict, headline) = if findings.is_empty() {
         (
             GuardVerdict::Passed,
-            format!("none added ({scanned} files scanned)"),
+            format!("none added ({} scanned)", plural(scanned, "file")),
         )
     } else {
         (
@@ -222,13 +223,13 @@ async fn changed_beyond_listing(
         .map(|e| (e.path.clone(), e.sha.clone()))
         .collect();
     let mut note = format!(
-        "GitHub lists at most {PULL_FILES_CAP} files of a pull request; {} more changed files were found by comparing trees and scanned whole.",
-        changed.len()
+        "GitHub lists at most {PULL_FILES_CAP} files of a pull request; {} more were found by comparing trees and scanned whole.",
+        plural(changed.len(), "changed file")
     );
     if changed.len() > MAX_TREE_FALLBACK_BLOBS {
         note = format!(
-            "GitHub lists at most {PULL_FILES_CAP} files of a pull request; of {} more changed files, the first {MAX_TREE_FALLBACK_BLOBS} were scanned.",
-            changed.len()
+            "GitHub lists at most {PULL_FILES_CAP} files of a pull request; of {} more, the first {MAX_TREE_FALLBACK_BLOBS} were scanned.",
+            plural(changed.len(), "changed file")
         );
         changed.truncate(MAX_TREE_FALLBACK_BLOBS);
     }

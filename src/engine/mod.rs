@@ -46,6 +46,14 @@ pub const MAX_JOB_ATTEMPTS: u32 = 8;
 const JOB_BACKOFF: Duration = Duration::from_secs(5);
 const MAX_JOB_BACKOFF: Duration = Duration::from_secs(10 * 60);
 
+/// An evaluation may ask to run again at once (the head moved during the
+/// merge) this many times in a row; after that its re-runs are backed off
+/// like failed jobs, so no evaluation loops on itself.
+pub const MAX_IMMEDIATE_RERUNS: u32 = 3;
+
+/// A re-run asked for less than this far ahead counts as immediate.
+const IMMEDIATE: Duration = Duration::from_secs(1);
+
 /// Without a due item or a wake-up, the dispatcher still looks this often
 /// (a safety net for a missed notification).
 const IDLE_POLL: Duration = Duration::from_secs(30);
@@ -93,6 +101,12 @@ impl EvalError {
         }
     }
 
+    /// GitHub says the thing asked about is not there (404, 410): nothing
+    /// to come back to.
+    fn is_gone(&self) -> bool {
+        matches!(self, EvalError::GitHub(e) if matches!(e.status, Some(404 | 410)))
+    }
+
     fn retry_after(&self) -> Option<Duration> {
         match self {
             EvalError::GitHub(e) => e.retry_after,
@@ -126,6 +140,23 @@ fn job_backoff(attempt: u32) -> Duration {
         .saturating_mul(1u32 << attempt.min(16))
         .min(MAX_JOB_BACKOFF);
     step.mul_f64(0.5 + rand::random::<f64>() / 2.0)
+}
+
+/// When a job that asked to run again `at` really runs: as asked, unless
+/// it is immediate and the item has already re-run `reruns` times in a row
+/// without completing; then after a job backoff.
+pub fn pace_rerun(
+    at: chrono::DateTime<Utc>,
+    now: chrono::DateTime<Utc>,
+    reruns: u32,
+) -> chrono::DateTime<Utc> {
+    let immediate = at - now < chrono::Duration::from_std(IMMEDIATE).unwrap_or_default();
+    if immediate && reruns >= MAX_IMMEDIATE_RERUNS {
+        let wait = job_backoff(reruns - MAX_IMMEDIATE_RERUNS);
+        now + chrono::Duration::from_std(wait).unwrap_or_default()
+    } else {
+        at
+    }
 }
 
 impl Engine {
@@ -226,7 +257,13 @@ impl Engine {
             .await;
         let report = match result {
             Ok(Ok(Outcome::Done)) => self.inbox.complete(&claim).await,
-            Ok(Ok(Outcome::RetryAt(at, reason))) => self.inbox.retry_at(&claim, at, &reason).await,
+            Ok(Ok(Outcome::RetryAt(at, reason))) => {
+                let paced = pace_rerun(at, Utc::now(), claim.attempts);
+                if paced != at {
+                    tracing::warn!(key = %claim.key, reruns = claim.attempts, %reason, "re-running at once again and again; backing off");
+                }
+                self.inbox.retry_at(&claim, paced, &reason).await
+            }
             Ok(Err(e)) if e.is_transient() && !last_attempt => {
                 let wait = e
                     .retry_after()
@@ -238,10 +275,13 @@ impl Engine {
             Ok(Err(e)) => {
                 tracing::error!(key = %claim.key, error = %e, "job failed");
                 metrics::counter!("seamguard_jobs_failed_total").increment(1);
-                if e.is_transient() {
-                    // GitHub stayed down through every retry: hand the work
-                    // to the reconciler rather than drop what was
-                    // acknowledged.
+                if e.is_transient()
+                    || (matches!(claim.work.target, Target::Pr { .. }) && !e.is_gone())
+                {
+                    // GitHub stayed down through every retry, or the pull
+                    // request could not be read at all (its head unknown,
+                    // so no run to complete): hand the work to the
+                    // reconciler rather than drop what was acknowledged.
                     if let Err(err) = self.inbox.set_waiting(&claim.work, true, Utc::now()).await {
                         tracing::error!(key = %claim.key, error = %err, "could not park the work for the reconciler");
                     }
@@ -271,5 +311,29 @@ impl Engine {
                     .await
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn immediate_reruns_are_bounded_then_backed_off() {
+        let now = Utc::now();
+        for reruns in 0..MAX_IMMEDIATE_RERUNS {
+            assert_eq!(pace_rerun(now, now, reruns), now, "re-run {reruns}");
+        }
+        for reruns in MAX_IMMEDIATE_RERUNS..MAX_IMMEDIATE_RERUNS + 20 {
+            let paced = pace_rerun(now, now, reruns);
+            assert!(
+                paced - now >= chrono::Duration::from_std(JOB_BACKOFF / 2).unwrap(),
+                "re-run {reruns} is backed off: {:?}",
+                paced - now
+            );
+        }
+        // A re-run asked for later is left as asked.
+        let later = now + chrono::Duration::seconds(30);
+        assert_eq!(pace_rerun(later, now, 50), later);
     }
 }

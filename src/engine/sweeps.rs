@@ -209,6 +209,24 @@ impl Engine {
         let n = stale.len();
         for run in stale {
             let client = self.gh.installation(run.installation);
+            // A run GitHub already shows completed (its completion was
+            // written but not recorded) keeps its conclusion: re-completing
+            // a `failure` as `neutral` would let the pull request merge.
+            match client.check_runs(&run.repo, &run.head).await {
+                Ok(runs)
+                    if runs
+                        .iter()
+                        .any(|r| r.id == run.id.0 && r.status == "completed") =>
+                {
+                    self.inbox.check_run_completed(run.id, "watchdog").await?;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(repo = %run.repo, check_run = %run.id, error = %e, "watchdog could not read the check run; trying later");
+                    continue;
+                }
+            }
             let summary = "seamguard started checking this commit but its evaluation did not finish \
                            (the process stopped, or GitHub kept failing). Re-run this check, or push, \
                            to evaluate it again.";

@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use crate::gate::decision::{Conclusion, GuardOutcome, GuardVerdict, MergePlan};
+use crate::gate::merge_answer::clean_message;
 use crate::gate::required_checks::{CheckState, GateReport};
 use crate::github::models::CheckOutput;
 
@@ -27,9 +28,49 @@ pub struct Report<'a> {
     pub gate: &'a GateReport,
     pub conclusion: Conclusion,
     pub plan: &'a MergePlan,
-    /// What happened on the merge call, when one was made.
-    pub merge_note: Option<&'a str>,
+    /// What happened on the merge call (or the branch update), when one
+    /// was made: it replaces the plan's merge line and title.
+    pub merge: Option<&'a MergeNote>,
     pub register_timeout: Duration,
+}
+
+/// What the merge call (or the branch update) answered, for the check run.
+/// GitHub's message is kept raw here and quoted once, cleaned, when shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeNote {
+    /// Attempt `attempt` of `max` answered `answer`; another follows after
+    /// `wait`.
+    Retrying {
+        attempt: u32,
+        max: u32,
+        answer: String,
+        wait: Duration,
+    },
+    /// GitHub refused the merge; the next change to the pull request tries
+    /// again.
+    Refused { answer: String },
+    /// `attempts` calls on this head; the last answered `answer` (unknown
+    /// when the attempts were spent before this evaluation).
+    GaveUp {
+        attempts: u32,
+        answer: Option<String>,
+    },
+    /// Asking GitHub to update the branch failed.
+    UpdateFailed { answer: String },
+}
+
+/// `1 file`, `2 files`: a count and its noun, singular or plural.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// GitHub's words, cleaned and quoted once.
+fn quoted(answer: &str) -> String {
+    format!("“{}”", clean_message(answer))
 }
 
 fn icon(verdict: &GuardVerdict) -> &'static str {
@@ -58,6 +99,38 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
+fn note_text(note: &MergeNote) -> String {
+    match note {
+        MergeNote::Retrying {
+            attempt,
+            max,
+            answer,
+            wait,
+        } => format!(
+            "⏳ merge attempt {attempt} of {max} answered {}; trying again in about {}",
+            quoted(answer),
+            plural(wait.as_secs().max(1) as usize, "second")
+        ),
+        MergeNote::Refused { answer } => format!(
+            "⛔ GitHub refused the merge: {}; seamguard will try again on the next change to this \
+             pull request",
+            quoted(answer)
+        ),
+        MergeNote::GaveUp { attempts, answer } => format!(
+            "🛑 stopped after {} on this head{}; seamguard stopped trying, push a new commit to \
+             try again",
+            plural(*attempts as usize, "merge attempt"),
+            answer
+                .as_deref()
+                .map(|a| format!(" (the last answered {})", quoted(a)))
+                .unwrap_or_default()
+        ),
+        MergeNote::UpdateFailed { answer } => {
+            format!("⛔ updating the branch failed: {}", quoted(answer))
+        }
+    }
+}
+
 fn plan_text(plan: &MergePlan) -> String {
     match plan {
         MergePlan::Merge => "🚀 ready: merging with the head SHA pinned".to_owned(),
@@ -67,8 +140,9 @@ fn plan_text(plan: &MergePlan) -> String {
         MergePlan::Blocked { why } => format!("⛔ blocked: {why}"),
         MergePlan::Waiting { why } => format!("⏳ {why}"),
         MergePlan::GaveUp { attempts } => format!(
-            "🛑 stopped after {attempts} merge attempts on this head; GitHub kept answering \
-             that checks are pending. Push a new commit or re-run this check to try again"
+            "🛑 stopped after {} on this head. seamguard stopped trying; push a new commit to \
+             try again",
+            plural(*attempts as usize, "merge attempt")
         ),
     }
 }
@@ -83,18 +157,28 @@ fn title(report: &Report<'_>) -> String {
     if !failed.is_empty() {
         return failed.join("; ");
     }
-    let merge = match report.plan {
+    let merge = match (report.merge, report.plan) {
+        (Some(MergeNote::Retrying { .. }), _) => "merge pending, retrying",
+        (Some(MergeNote::Refused { .. }), _) => "merge refused",
+        (Some(MergeNote::GaveUp { .. }), _) => "merge attempts exhausted",
+        (Some(MergeNote::UpdateFailed { .. }), _) => "branch update failed",
+        (None, plan) => plan_title(plan),
+    };
+    if merge.is_empty() {
+        "All guards pass".to_owned()
+    } else {
+        format!("All guards pass · {merge}")
+    }
+}
+
+fn plan_title(plan: &MergePlan) -> &'static str {
+    match plan {
         MergePlan::Merge => "merging",
         MergePlan::UpdateBranch => "updating branch",
         MergePlan::Waiting { .. } => "waiting for the merge gate",
         MergePlan::Blocked { .. } => "merge blocked",
         MergePlan::GaveUp { .. } => "merge attempts exhausted",
         MergePlan::NotOptedIn { .. } | MergePlan::Done { .. } => "",
-    };
-    if merge.is_empty() {
-        "All guards pass".to_owned()
-    } else {
-        format!("All guards pass · {merge}")
     }
 }
 
@@ -135,8 +219,8 @@ pub fn render(report: &Report<'_>) -> CheckOutput {
     } else {
         let passed = gate.entries.iter().filter(|e| e.state.is_passed()).count();
         s.push_str(&format!(
-            "**Merge gate:** {passed} of {} required checks passed",
-            gate.entries.len()
+            "**Merge gate:** {passed} of {} passed",
+            plural(gate.entries.len(), "required check")
         ));
     }
     if gate.strict {
@@ -164,10 +248,11 @@ pub fn render(report: &Report<'_>) -> CheckOutput {
             u.source, u.reason
         ));
     }
-    s.push_str(&format!("\n**Merge:** {}\n", plan_text(report.plan)));
-    if let Some(note) = report.merge_note {
-        s.push_str(&format!("\n{note}\n"));
-    }
+    let merge_line = match report.merge {
+        Some(note) => note_text(note),
+        None => plan_text(report.plan),
+    };
+    s.push_str(&format!("\n**Merge:** {merge_line}\n"));
     let details: Vec<&str> = report
         .guards
         .iter()
@@ -195,9 +280,8 @@ pub fn invalid_config(problems: &[String]) -> CheckOutput {
     s.push_str("\nRun `seamguard check-config .github/seamguard.yml` locally to check a fix.\n");
     CheckOutput {
         title: format!(
-            "Invalid configuration ({} problem{})",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
+            "Invalid configuration ({})",
+            plural(problems.len(), "problem")
         ),
         summary: clip(s),
         text: None,
@@ -205,10 +289,27 @@ pub fn invalid_config(problems: &[String]) -> CheckOutput {
     }
 }
 
+/// Said in the summary when GitHub would not take some of the findings'
+/// annotations: the conclusion stands, the findings are in the details.
+pub fn annotations_not_sent(sent: usize, total: usize, answer: &str) -> String {
+    format!(
+        "\n> ⚠️ GitHub took {sent} of {} and refused the rest ({}); every finding is listed \
+         in this check's details.\n",
+        plural(total, "annotation"),
+        quoted(answer)
+    )
+}
+
 /// The check run when seamguard itself failed (fail-safe): the error is in
-/// the summary, and the conclusion is the repository's choice.
-pub fn internal_error(error: &str, conclusion: Conclusion) -> CheckOutput {
+/// the summary, and the conclusion is the repository's choice — unless
+/// `held` (the guards had already found problems on this commit): then it
+/// stays `failure`, since a verdict is never weakened.
+pub fn internal_error(error: &str, conclusion: Conclusion, held: bool) -> CheckOutput {
     let policy = match conclusion {
+        Conclusion::Failure if held => {
+            "seamguard's guards had already found problems on this commit, so this check stays \
+             failed."
+        }
         Conclusion::Failure => {
             "This repository fails closed (`on_internal_error: failure`), so this check fails."
         }
@@ -314,7 +415,7 @@ mod tests {
             gate: &gate,
             conclusion: Conclusion::Success,
             plan: &plan,
-            merge_note: None,
+            merge: None,
             register_timeout: Duration::from_secs(1800),
         });
         insta::assert_snapshot!(format!("{}\n---\n{}", out.title, out.summary));
@@ -335,7 +436,7 @@ mod tests {
             gate: &gate,
             conclusion: Conclusion::Failure,
             plan: &plan,
-            merge_note: None,
+            merge: None,
             register_timeout: Duration::from_secs(1800),
         });
         insta::assert_snapshot!(format!(
@@ -356,9 +457,10 @@ mod tests {
             gate: &gate,
             conclusion: Conclusion::Success,
             plan: &plan,
-            merge_note: Some(
-                "GitHub refused the merge: At least 1 approving review is required by reviewers with write access.",
-            ),
+            merge: Some(&MergeNote::Refused {
+                answer: "At least 1 approving review is required by reviewers with write access."
+                    .into(),
+            }),
             register_timeout: Duration::from_secs(1800),
         });
         insta::assert_snapshot!(format!("{}\n---\n{}", out.title, out.summary));
@@ -371,8 +473,128 @@ mod tests {
             "line 7, column 9: expected one of label, always, never".into(),
         ]);
         insta::assert_snapshot!(format!("{}\n---\n{}", out.title, out.summary));
-        let out = internal_error("panicked at src/gate/x.rs:1: boom", Conclusion::Neutral);
+        let out = internal_error(
+            "panicked at src/gate/x.rs:1: boom",
+            Conclusion::Neutral,
+            false,
+        );
         insta::assert_snapshot!(format!("{}\n---\n{}", out.title, out.summary));
+        let out = internal_error("check-runs: HTTP 404: Not Found", Conclusion::Failure, true);
+        assert!(out.summary.contains("stays failed"), "{}", out.summary);
+    }
+
+    fn one_required_check() -> GateReport {
+        GateReport {
+            entries: vec![GateEntry {
+                check: RequiredCheck {
+                    context: "test".into(),
+                    app_id: None,
+                    sources: vec![Source::Protection],
+                },
+                state: CheckState::Passed {
+                    conclusion: "success".into(),
+                },
+            }],
+            strict: false,
+            unreadable: vec![],
+        }
+    }
+
+    fn merge_line(note: &MergeNote) -> (String, String) {
+        let guards = guards(false);
+        let gate = one_required_check();
+        let out = render(&Report {
+            guards: &guards,
+            gate: &gate,
+            conclusion: Conclusion::Success,
+            plan: &MergePlan::Merge,
+            merge: Some(note),
+            register_timeout: Duration::from_secs(1800),
+        });
+        let line = out
+            .summary
+            .lines()
+            .find(|l| l.starts_with("**Merge:**"))
+            .expect("a merge line")
+            .to_owned();
+        (out.title, line)
+    }
+
+    /// After a refusal or giving up, neither the title nor the merge line
+    /// says "merging", and GitHub's message is quoted once, cleanly.
+    #[test]
+    fn the_merge_line_tells_the_truth() {
+        let ruleset =
+            "Repository rule violations found\n\nChanges must be made through a pull request.\n\n";
+        let (title, line) = merge_line(&MergeNote::GaveUp {
+            attempts: 3,
+            answer: Some(ruleset.into()),
+        });
+        insta::assert_snapshot!(format!("{title}\n{line}"), @r"
+        All guards pass · merge attempts exhausted
+        **Merge:** 🛑 stopped after 3 merge attempts on this head (the last answered “Repository rule violations found: Changes must be made through a pull request.”); seamguard stopped trying, push a new commit to try again
+        ");
+        let (title, line) = merge_line(&MergeNote::Refused {
+            answer: "You're not authorized to push to this branch.".into(),
+        });
+        insta::assert_snapshot!(format!("{title}\n{line}"), @r"
+        All guards pass · merge refused
+        **Merge:** ⛔ GitHub refused the merge: “You're not authorized to push to this branch.”; seamguard will try again on the next change to this pull request
+        ");
+        let (title, line) = merge_line(&MergeNote::Retrying {
+            attempt: 1,
+            max: 6,
+            answer: "Head branch was modified. Review and try the merge again.".into(),
+            wait: Duration::from_millis(1500),
+        });
+        insta::assert_snapshot!(format!("{title}\n{line}"), @r"
+        All guards pass · merge pending, retrying
+        **Merge:** ⏳ merge attempt 1 of 6 answered “Head branch was modified. Review and try the merge again.”; trying again in about 1 second
+        ");
+        for (title, line) in [
+            merge_line(&MergeNote::GaveUp {
+                attempts: 1,
+                answer: None,
+            }),
+            merge_line(&MergeNote::Refused { answer: "x".into() }),
+        ] {
+            assert!(!title.contains("merging"), "{title}");
+            assert!(!line.contains("merging"), "{line}");
+        }
+    }
+
+    /// One of anything is singular.
+    #[test]
+    fn singular_counts() {
+        let guards = guards(false);
+        let gate = one_required_check();
+        let out = render(&Report {
+            guards: &guards,
+            gate: &gate,
+            conclusion: Conclusion::Success,
+            plan: &MergePlan::GaveUp { attempts: 1 },
+            merge: None,
+            register_timeout: Duration::from_secs(1800),
+        });
+        assert!(
+            out.summary.contains("1 of 1 required check passed"),
+            "{}",
+            out.summary
+        );
+        assert!(
+            out.summary
+                .contains("stopped after 1 merge attempt on this head"),
+            "{}",
+            out.summary
+        );
+        assert_eq!(
+            invalid_config(&["x".into()]).title,
+            "Invalid configuration (1 problem)"
+        );
+        let note = annotations_not_sent(50, 51, "Not Found");
+        assert!(note.contains("50 of 51 annotations"), "{note}");
+        assert_eq!(plural(1, "file"), "1 file");
+        assert_eq!(plural(0, "file"), "0 files");
     }
 
     #[test]

@@ -113,6 +113,8 @@ pub struct FaultRule {
     /// Let the fake act first (the merge happens), then answer this.
     pub(crate) after_acting: bool,
     pub(crate) delay: Option<Duration>,
+    /// Matching requests to let through before the first fire.
+    pub(crate) skip: usize,
 }
 
 /// A transport fault for the proxy to apply to a route.
@@ -164,6 +166,7 @@ impl Faults {
             headers: Vec::new(),
             after_acting: false,
             delay: None,
+            skip: 0,
         });
         id
     }
@@ -181,11 +184,16 @@ impl Faults {
     }
 
     /// The first live rule for this request, spending one of its fires.
+    /// A rule still skipping lets this request through (and counts it).
     pub(crate) fn take_rule(&mut self, method: &str, path: &str) -> Option<FaultRule> {
         let rule = self
             .rules
             .iter_mut()
             .find(|r| r.remaining != Some(0) && r.filter.matches(method, path))?;
+        if rule.skip > 0 {
+            rule.skip -= 1;
+            return None;
+        }
         if let Some(n) = rule.remaining.as_mut() {
             *n -= 1;
         }
@@ -292,6 +300,12 @@ impl FaultHandle {
     /// merge that happened behind a 502).
     pub fn after_acting(self) -> Self {
         self.edit(|r| r.after_acting = true)
+    }
+
+    /// Let the first `n` matching requests through, then fire (the second
+    /// batch of annotations, not the first).
+    pub fn after(self, n: usize) -> Self {
+        self.edit(|r| r.skip = n)
     }
 
     /// Hold the answer back for `delay` (to trip a client timeout).
