@@ -195,7 +195,7 @@ fn install_hook_writes_an_executable_hook_once() {
     );
     let script = std::fs::read_to_string(hook_path(&repo)).unwrap();
     assert!(
-        script.contains("exec seamguard pre-push \"$@\""),
+        script.contains("\nseamguard pre-push \"$@\"\nstatus=$?\n"),
         "{script}"
     );
     assert_executable(&hook_path(&repo));
@@ -327,3 +327,53 @@ fn assert_executable(path: &Path) {
 
 #[cfg(not(unix))]
 fn assert_executable(_path: &Path) {}
+
+/// A folder holding an executable `seamguard` with `content`, to stand in
+/// for a broken installation.
+fn fake_seamguard(content: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("seamguard");
+    std::fs::write(&bin, content).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn the_hook_lets_the_push_through_whenever_the_guard_itself_fails() {
+    let repo = pushed_repo();
+    assert_eq!(repo.seamguard(&["install-hook"], "").code, 0);
+    let real = std::fs::read(SEAMGUARD).unwrap();
+    let broken: [(&str, Vec<u8>); 3] = [
+        ("segfaults", b"#!/bin/sh\nkill -SEGV $$\n".to_vec()),
+        ("exits 2", b"#!/bin/sh\nexit 2\n".to_vec()),
+        ("truncated", real[..real.len().min(64 * 1024)].to_vec()),
+    ];
+    for (i, (what, content)) in broken.iter().enumerate() {
+        // Markers the real guard would block: only the guard's failure lets them through.
+        repo.write(&format!("x{i}.txt"), CONFLICT);
+        let head = repo.commit(what);
+        let bin = fake_seamguard(content);
+        let out = repo.git_output(&["push", "-q", "origin", "main"], Some(bin.path()));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{what}: {stderr}");
+        assert!(
+            stderr.contains("seamguard: warning: the guard itself failed"),
+            "{what}: {stderr}"
+        );
+        assert_eq!(repo.git(&["rev-parse", "origin/main"]), head, "{what}");
+    }
+
+    // Findings (exit 1) still block, through the same hook.
+    repo.write("y.txt", CONFLICT);
+    let head = repo.commit("findings");
+    let bin = fake_seamguard(b"#!/bin/sh\necho 'y.txt:1: conflict marker' >&2\nexit 1\n");
+    let out = repo.git_output(&["push", "-q", "origin", "main"], Some(bin.path()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(!stderr.contains("guard itself failed"), "{stderr}");
+    assert_ne!(repo.git(&["rev-parse", "origin/main"]), head);
+}

@@ -42,7 +42,7 @@ fn added_markers_fail_with_path_and_line() {
     );
     assert!(
         run.stderr
-            .contains("conflict markers: 3 in 1 files scanned"),
+            .contains("conflict markers: 3 in 1 file scanned"),
         "{}",
         run.stderr
     );

@@ -10,9 +10,11 @@
 //! every boundary commit the new ones build on, and with no boundary at all
 //! (a first push of a new history) every line is new.
 //!
-//! The installed hook is a short `sh` script that execs `seamguard pre-push`
-//! and lets the push through with a warning when seamguard is not on PATH:
-//! a guard that cannot run must not lock people out of pushing.
+//! The installed hook is a short `sh` script that runs `seamguard pre-push`
+//! and blocks only on its "findings" exit (1); seamguard missing from PATH,
+//! crashing, killed by a signal, unexecutable or exiting 2 lets the push
+//! through with a warning: a guard that cannot run must not lock people out
+//! of pushing.
 
 use std::fs;
 use std::io;
@@ -118,16 +120,32 @@ pub fn push_check(repo: &Repo, remote: Option<&str>, pushed: &PushedRef) -> Resu
 pub const HOOK_SIGNATURE: &str = "# seamguard-managed pre-push hook";
 
 /// The hook script `install-hook` writes.
+///
+/// It runs seamguard rather than `exec`ing it so that it sees how seamguard
+/// ended: exit 1 ("findings") blocks the push, exit 0 lets it through, and
+/// every other outcome — a crash or a signal (128 + N from the shell), a
+/// binary that cannot be executed (126), an internal error (2) — is the
+/// guard failing, not the code, and lets the push through with one warning.
+/// The hook's stdin (git's list of pushed refs) is inherited by seamguard.
 pub fn hook_script() -> String {
     format!(
         "#!/bin/sh\n\
          {HOOK_SIGNATURE}: written by `seamguard install-hook`.\n\
-         # Blocks pushes whose commits add git conflict markers. When seamguard\n\
-         # cannot be found the push goes ahead with a warning (the guard fails open).\n\
-         if command -v seamguard >/dev/null 2>&1; then\n    \
-             exec seamguard pre-push \"$@\"\n\
+         # Blocks pushes whose commits add git conflict markers. Only seamguard's\n\
+         # \"findings\" exit (1) blocks: when seamguard is missing, crashes or fails,\n\
+         # the push goes ahead with a warning (the guard fails open).\n\
+         if ! command -v seamguard >/dev/null 2>&1; then\n    \
+             echo \"seamguard: not found on PATH; this push was not checked for conflict markers\" >&2\n    \
+             exit 0\n\
          fi\n\
-         echo \"seamguard: not found on PATH; this push was not checked for conflict markers\" >&2\n\
+         seamguard pre-push \"$@\"\n\
+         status=$?\n\
+         if [ \"$status\" -eq 1 ]; then\n    \
+             exit 1\n\
+         fi\n\
+         if [ \"$status\" -ne 0 ]; then\n    \
+             echo \"seamguard: warning: the guard itself failed (exit status $status); this push was not checked\" >&2\n\
+         fi\n\
          exit 0\n"
     )
 }
@@ -259,7 +277,8 @@ mod tests {
         let script = hook_script();
         assert!(script.starts_with("#!/bin/sh\n"));
         assert!(script.contains(HOOK_SIGNATURE));
-        assert!(script.contains("exec seamguard pre-push \"$@\"\n"));
+        assert!(script.contains("\nseamguard pre-push \"$@\"\n"));
+        assert!(!script.contains("exec "), "the hook must see how seamguard ended");
         assert!(script.ends_with("exit 0\n"));
     }
 }
