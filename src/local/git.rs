@@ -26,6 +26,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 
+use crate::gate::conflict_markers::parse_marker_size;
 use crate::gate::patch::added_lines;
 use crate::ids::CommitSha;
 
@@ -311,6 +312,55 @@ impl Repo {
         Ok(added_lines(&out))
     }
 
+    /// The conflict-marker width of each path at `rev`, in `paths` order:
+    /// `conflict-marker-size` as `git check-attr` reads it from the
+    /// `.gitattributes` files of that commit's tree (plus the repository's
+    /// `info/attributes` and the user's attributes file, as git does).
+    pub fn marker_widths(&self, rev: &CommitSha, paths: &[&str]) -> Result<Vec<usize>> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut cmd = self.git();
+        cmd.args(["check-attr", "-z", "--stdin"])
+            .arg(format!("--source={}", rev.as_str()))
+            .arg("conflict-marker-size");
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("could not run {}", describe(&cmd)))?;
+        let stdin = child.stdin.take().context("check-attr stdin")?;
+        // Paths go in from a thread: git answers while we still write.
+        let writer = std::thread::spawn({
+            let mut input = Vec::with_capacity(paths.iter().map(|p| p.len() + 1).sum());
+            for path in paths {
+                input.extend_from_slice(path.as_bytes());
+                input.push(0);
+            }
+            move || -> std::io::Result<()> {
+                let mut w = BufWriter::new(stdin);
+                w.write_all(&input)?;
+                w.flush()
+            }
+        });
+        let out = child
+            .wait_with_output()
+            .with_context(|| format!("waiting for {}", describe(&cmd)))?;
+        let wrote = writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("writer panicked")));
+        ensure!(
+            out.status.success(),
+            "{} failed ({}): {}",
+            describe(&cmd),
+            out.status,
+            trim_line(&String::from_utf8_lossy(&out.stderr))
+        );
+        wrote.with_context(|| describe(&cmd))?;
+        parse_check_attr(&out.stdout, paths.len())
+    }
+
     /// Reads each blob and hands it to `visit`, from up to `workers` parallel
     /// `git cat-file --batch` processes. Results come back in `blobs` order.
     pub fn read_blobs<R, F>(&self, blobs: &[ObjectId], workers: usize, visit: F) -> Result<Vec<R>>
@@ -526,6 +576,22 @@ fn parse_diff_tree(out: &[u8]) -> Result<Vec<ChangedFile>> {
     Ok(changes)
 }
 
+/// `<path> NUL <attribute> NUL <value> NUL`, one triple per path asked, in
+/// order; the value `unspecified`, `unset` or `set` means the default width.
+fn parse_check_attr(out: &[u8], expected: usize) -> Result<Vec<usize>> {
+    let fields: Vec<&[u8]> = out.split(|&b| b == 0).collect();
+    // A trailing NUL leaves one empty field at the end.
+    let triples = fields.len() / 3;
+    ensure!(
+        triples == expected,
+        "git check-attr answered for {triples} paths, {expected} were asked"
+    );
+    Ok(fields
+        .chunks_exact(3)
+        .map(|t| parse_marker_size(&String::from_utf8_lossy(t[2])))
+        .collect())
+}
+
 fn parse_sha(hex: &[u8]) -> Result<CommitSha> {
     let text = String::from_utf8_lossy(hex);
     text.parse()
@@ -638,6 +704,14 @@ mod tests {
         assert!(err.to_string().contains("missing"), "{err}");
         let short = format!("{} blob 10\nabc", a.as_str());
         assert!(read_batch(short.as_bytes(), &blobs, &[0], &|_, c: &[u8]| c.len()).is_err());
+    }
+
+    #[test]
+    fn check_attr_output_gives_widths_in_order() {
+        let out = b"a.txt\0conflict-marker-size\x0032\0b c\0conflict-marker-size\0unspecified\0";
+        assert_eq!(parse_check_attr(out, 2).unwrap(), [32, 7]);
+        assert!(parse_check_attr(out, 3).is_err());
+        assert_eq!(parse_check_attr(b"", 0).unwrap(), Vec::<usize>::new());
     }
 
     #[test]
