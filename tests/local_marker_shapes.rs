@@ -60,7 +60,10 @@ fn a_real_merge_under_conflict_marker_size_is_found_at_that_width() {
     let merge = repo.git_output(&["merge", "-q", "main"], None);
     assert!(!merge.status.success(), "the merge must conflict");
     let merged = std::fs::read_to_string(repo.path("doc.adoc")).unwrap();
-    assert!(merged.contains(&format!("{} HEAD\n", "<".repeat(32))), "{merged}");
+    assert!(
+        merged.contains(&format!("{} HEAD\n", "<".repeat(32))),
+        "{merged}"
+    );
     // Documentation that shows seven-wide examples is text at width 32.
     repo.write("guide.adoc", format!("How a conflict looks:\n\n{CONFLICT}"));
     repo.commit("merge, committed with its conflict");
@@ -79,7 +82,10 @@ fn a_real_merge_under_conflict_marker_size_is_found_at_that_width() {
 fn merge_file_with_a_marker_size_is_found_when_the_attribute_says_so() {
     let repo = repo_with_attributes("/notes/*.txt conflict-marker-size=12\n");
     let merged = merge_file(&repo, &["--marker-size=12", "--diff3"]);
-    assert!(merged.starts_with(&format!("a\n{} ", "<".repeat(12))), "{merged}");
+    assert!(
+        merged.starts_with(&format!("a\n{} ", "<".repeat(12))),
+        "{merged}"
+    );
     repo.write("notes/a.txt", &merged);
     // The same bytes where no attribute widens the markers: not a conflict.
     repo.write("other/a.txt", &merged);

@@ -245,25 +245,20 @@ impl Repo {
         }
     }
 
-    /// Commits reachable from `head` and from no ref under `refs/remotes/<remote>/`
-    /// (any remote when `remote` is `None`), and the boundary: the commits just
-    /// outside that set which it builds on.
-    pub fn unpushed(
+    /// Commits reachable from `head` and from none of `exclude`, and the
+    /// boundary: the commits just outside that set which it builds on.
+    pub fn new_commits(
         &self,
         head: &CommitSha,
-        remote: Option<&str>,
+        exclude: &[CommitSha],
     ) -> Result<(Vec<CommitSha>, Vec<CommitSha>)> {
-        let remotes = match remote {
-            Some(name) => format!("--remotes={name}"),
-            None => "--remotes".to_owned(),
-        };
-        let out = self.run([
-            "rev-list",
-            "--boundary",
-            head.as_str(),
-            "--not",
-            remotes.as_str(),
-        ])?;
+        let mut args = vec![
+            "rev-list".to_owned(),
+            "--boundary".to_owned(),
+            head.as_str().to_owned(),
+        ];
+        args.extend(exclude.iter().map(|sha| format!("^{}", sha.as_str())));
+        let out = self.run(&args)?;
         let (mut inside, mut boundary) = (Vec::new(), Vec::new());
         for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             match line.strip_prefix(b"-") {
@@ -272,6 +267,74 @@ impl Repo {
             }
         }
         Ok((inside, boundary))
+    }
+
+    /// The commits at the tips of the refs under `prefix` (`refs/remotes/origin/`).
+    pub fn ref_tips(&self, prefix: &str) -> Result<Vec<CommitSha>> {
+        let out = self.run([
+            "for-each-ref",
+            "--format=%(objectname) %(objecttype) %(*objectname)",
+            prefix,
+        ])?;
+        let mut tips = Vec::new();
+        for line in String::from_utf8_lossy(&out).lines() {
+            let mut fields = line.split(' ');
+            let (oid, kind, peeled) = (fields.next(), fields.next(), fields.next());
+            // An annotated tag points at its commit through the peeled id.
+            let commit = match (kind, peeled) {
+                (Some("commit"), _) => oid,
+                (Some("tag"), Some(p)) if !p.is_empty() => Some(p),
+                _ => None,
+            };
+            if let Some(sha) = commit.and_then(|c| c.parse().ok()) {
+                tips.push(sha);
+            }
+        }
+        tips.sort();
+        tips.dedup();
+        Ok(tips)
+    }
+
+    /// The configured remote whose fetch or push URL is `url`, if any.
+    pub fn remote_named_by_url(&self, url: &str) -> Result<Option<String>> {
+        let out = self
+            .git()
+            .args(["config", "--get-regexp", r"^remote\..*\.(push)?url$"])
+            .stdin(Stdio::null())
+            .output()
+            .context("could not run git config")?;
+        // Exit 1: no remote has a URL at all.
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text.lines().find_map(|line| {
+            let (key, value) = line.split_once(' ')?;
+            let name = key.strip_prefix("remote.")?;
+            let name = name
+                .strip_suffix(".pushurl")
+                .or_else(|| name.strip_suffix(".url"))?;
+            (value == url).then(|| name.to_owned())
+        }))
+    }
+
+    /// Whether `name` is a configured remote (it has a URL or a push URL).
+    pub fn is_remote(&self, name: &str) -> bool {
+        ["url", "pushurl"].iter().any(|key| {
+            self.run(["config", "--get", &format!("remote.{name}.{key}")])
+                .is_ok_and(|out| !out.is_empty())
+        })
+    }
+
+    /// The current branch's upstream remote (`branch.<name>.remote`), if any.
+    pub fn upstream_remote(&self) -> Option<String> {
+        let branch = self
+            .run(["symbolic-ref", "--quiet", "--short", "HEAD"])
+            .ok()?;
+        let branch = trim_line(&String::from_utf8_lossy(&branch)).to_owned();
+        let out = self
+            .run(["config", "--get", &format!("branch.{branch}.remote")])
+            .ok()?;
+        let remote = trim_line(&String::from_utf8_lossy(&out)).to_owned();
+        // `.` means a local branch, not a remote.
+        (!remote.is_empty() && remote != ".").then_some(remote)
     }
 
     /// Every file in the tree of `rev`.

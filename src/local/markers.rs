@@ -190,9 +190,7 @@ fn scan_blobs(
             widths.sort_unstable();
             widths.dedup();
             for &w in &widths {
-                scanners
-                    .entry(w)
-                    .or_insert_with(|| Scanner::with_width(w));
+                scanners.entry(w).or_insert_with(|| Scanner::with_width(w));
             }
             widths
         })

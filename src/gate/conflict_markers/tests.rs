@@ -375,11 +375,7 @@ fn bare_markers_count_when_they_open_or_close_a_block() {
             b"<<<<<<<\n<<<<<<<\nx\n>>>>>>>\n",
             &[(2, 'O'), (4, 'T')],
         ),
-        (
-            "a bare base outside a block",
-            b"|||||||\n=======\n",
-            &[],
-        ),
+        ("a bare base outside a block", b"|||||||\n=======\n", &[]),
         (
             "a separator next to a bare opening that opens nothing",
             b"<<<<<<<\n=======\ntext\n",
