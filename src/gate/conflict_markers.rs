@@ -42,6 +42,7 @@ use std::sync::LazyLock;
 use memchr::memmem::Finder;
 use serde::Serialize;
 
+pub mod attributes;
 mod ignore;
 mod summary;
 
@@ -443,6 +444,37 @@ impl Resolver {
 
 fn starts_line(content: &[u8], at: usize) -> bool {
     at == 0 || content[at - 1] == b'\n'
+}
+
+/// The narrowest marker width looked up in `.gitattributes`: a one-wide
+/// "marker" would make every line starting with `<` or `>` a conflict, and
+/// no repository sets it.
+pub const MIN_LOOKED_UP_WIDTH: usize = 2;
+
+/// Whether `line` could be an opening, base or closing marker at some width
+/// of at least [`MIN_LOOKED_UP_WIDTH`]: it begins with `<<`, `||` or `>>`.
+pub fn could_be_marker_at_some_width(line: &[u8]) -> bool {
+    match line {
+        [c, rest @ ..] if b"<|>".contains(c) => {
+            rest.len() + 1 >= MIN_LOOKED_UP_WIDTH
+                && rest[..MIN_LOOKED_UP_WIDTH - 1].iter().all(|b| b == c)
+        }
+        _ => false,
+    }
+}
+
+/// Whether some line of `content` passes [`could_be_marker_at_some_width`].
+/// When none does, no width finds a marker in it (a separator counts only
+/// with an opening or closing marker), so its `conflict-marker-size` need
+/// not be read, and it need not be scanned at all.
+pub fn could_hold_markers_at_some_width(content: &[u8]) -> bool {
+    if is_binary(content) {
+        return false;
+    }
+    let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', content).map(|i| i + 1));
+    starts
+        .filter(|&at| at < content.len() && b"<|>".contains(&content[at]))
+        .any(|at| could_be_marker_at_some_width(&content[at..]))
 }
 
 /// Line numbers are `u32` (what GitHub annotations take); beyond that, saturate.

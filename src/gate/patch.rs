@@ -16,7 +16,9 @@
 //! line (CRLF files), a lone `\r` is an ordinary byte. A header that does not
 //! parse ends the current hunk and is otherwise ignored.
 
-use super::conflict_markers::{Candidate, Marker, Scanner, resolve, saturating_line};
+use super::conflict_markers::{
+    Candidate, Marker, Scanner, could_be_marker_at_some_width, resolve, saturating_line,
+};
 
 /// The numbers of a hunk header `@@ -old_start,old_len +new_start,new_len @@`.
 /// An omitted length is 1, as in the unified format.
@@ -196,6 +198,13 @@ pub fn scan_patch_with(scanner: &Scanner, patch: &[u8]) -> Vec<Marker> {
         return Vec::new();
     }
     resolve(candidates)
+}
+
+/// Whether a head-side line of the patch could be a marker at some width
+/// (see [`could_be_marker_at_some_width`]); when none can, the path's
+/// `conflict-marker-size` cannot change what [`scan_patch_with`] finds.
+pub fn patch_could_hold_markers_at_some_width(patch: &[u8]) -> bool {
+    head_lines(patch).any(|l| could_be_marker_at_some_width(l.text))
 }
 
 /// The head line numbers a patch adds, in increasing order: for `git diff

@@ -423,6 +423,18 @@ fn a_scanner_finds_markers_of_exactly_its_width() {
 }
 
 #[test]
+fn only_text_with_marker_like_lines_needs_a_width() {
+    assert!(!could_hold_markers_at_some_width(
+        b"Title\n=======\n\n> quote\n<p>\n| a |\n"
+    ));
+    assert!(could_hold_markers_at_some_width(b"x\n<<<<<<<<<<<< HEAD\n"));
+    assert!(could_hold_markers_at_some_width(b">> x"));
+    assert!(could_hold_markers_at_some_width(b"a\n||\n"));
+    assert!(!could_hold_markers_at_some_width(b"\0<<<<<<< a\n"));
+    assert!(!could_hold_markers_at_some_width(b""));
+}
+
+#[test]
 fn marker_sizes_parse_like_git() {
     assert_eq!(parse_marker_size("32"), 32);
     assert_eq!(parse_marker_size(" 9 "), 9);
@@ -626,6 +638,17 @@ proptest! {
     fn scan_matches_the_reference(lines in proptest::collection::vec(edgy_line(), 0..40), crlf: bool, trailing: bool) {
         let content = join(&lines, crlf, trailing);
         prop_assert_eq!(scan(&content), reference_scan(&content));
+    }
+
+    /// Text the width probe rules out has no markers at any width.
+    #[test]
+    fn the_width_probe_never_misses_a_marker(lines in proptest::collection::vec(edgy_line(), 0..30), extra in 0usize..20) {
+        let content = widen(&join(&lines, false, true), extra);
+        if !could_hold_markers_at_some_width(&content) {
+            for width in MIN_LOOKED_UP_WIDTH..40 {
+                prop_assert_eq!(Scanner::with_width(width).scan(&content), vec![]);
+            }
+        }
     }
 
     /// Markers N wide are found by the N-wide scanner exactly where the
