@@ -4,13 +4,14 @@
 //! Prints throughput in GB/s (10^9 bytes per second) for three shapes:
 //! one large file, the same bytes cut into 4 KiB "files" (a repository of
 //! small sources, where per-call overhead shows), and a pathological file
-//! whose every line starts with a marker character. Set
+//! whose every line starts with a marker character; and the large file at a
+//! 32-wide marker size. Set
 //! `SEAMGUARD_BENCH_MIB` to change the corpus size (default 64 MiB).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use seamguard::gate::conflict_markers::scan;
+use seamguard::gate::conflict_markers::{Scanner, scan};
 
 /// Default corpus: large enough to leave the CPU caches, small enough to
 /// generate in well under a second.
@@ -127,6 +128,12 @@ fn main() {
             .sum()
     });
 
+    // A path whose `.gitattributes` sets `conflict-marker-size=32`.
+    let wide = Scanner::with_width(32);
+    measure("one large file, 32-wide markers", text.len(), || {
+        wide.scan(black_box(&text)).len()
+    });
+
     let mut with_conflicts = text.clone();
     with_conflicts.extend_from_slice(b"<<<<<<< HEAD\nours\n=======\ntheirs\n>>>>>>> b\n");
     measure(
@@ -135,8 +142,10 @@ fn main() {
         || scan(black_box(&with_conflicts)).len(),
     );
 
-    // Worst case: every line starts with a marker byte but is not a marker.
-    let hostile: Vec<u8> = b"<<<<<<<<\n=======x\n>>>>>>>\n||||||||\n"
+    // Worst case: every line starts with a marker byte but is not a marker
+    // (the bare `>>>>>>>` and `|||||||` lines are candidates that open and
+    // close nothing).
+    let hostile: Vec<u8> = b"<<<<<<<<\n=======x\n>>>>>>>\n||||||||\n|||||||\n"
         .iter()
         .copied()
         .cycle()

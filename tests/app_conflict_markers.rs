@@ -279,3 +279,184 @@ async fn past_githubs_three_thousand_files_the_trees_are_compared() {
     assert!(text.contains("found by comparing trees"), "{text}");
     assert_eq!(gh.count("GET", "/repos/acme/app/git/trees/*"), 2);
 }
+
+/// The conflicts `git merge-file` writes for one changed line, with `args`
+/// (`--marker-size=N`, `--diff3`, `-L` labels).
+fn git_merge_file(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("ours", "a\nours\nc\n"),
+        ("base", "a\nbase\nc\n"),
+        ("theirs", "a\ntheirs\nc\n"),
+    ] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let out = std::process::Command::new("git")
+        .args(["merge-file", "-p"])
+        .args(args)
+        .args(["ours", "base", "theirs"])
+        .current_dir(dir.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    // One conflict: merge-file exits 1.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn annotated(run: &support::world::CheckRun) -> Vec<(String, u64)> {
+    run.annotations
+        .iter()
+        .map(|a| (a.path.clone(), a.start_line))
+        .collect()
+}
+
+#[tokio::test]
+async fn markers_are_found_at_the_width_gitattributes_sets_at_the_head() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.push(
+        "main",
+        "attributes",
+        &[
+            (
+                ".gitattributes",
+                Some("* text=auto\n*.adoc conflict-marker-size=32\n"),
+            ),
+            (
+                "docs/.gitattributes",
+                Some("notes/*.txt conflict-marker-size=12\n"),
+            ),
+        ],
+    );
+    let wide = git_merge_file(&["--marker-size=32"]);
+    let twelve = git_merge_file(&["--marker-size=12", "--diff3"]);
+    let seven = git_merge_file(&[]);
+    let head = repo.commit(
+        &[&base],
+        "merged docs",
+        &[
+            ("guide.adoc", Some(&wide)),
+            // Seven-wide examples in a 32-wide file are documentation.
+            ("example.adoc", Some(&seven)),
+            ("docs/notes/a.txt", Some(&twelve)),
+            // The same bytes where no attribute widens the markers: text.
+            ("docs/other/a.txt", Some(&twelve)),
+        ],
+    );
+    repo.branch("docs", &head);
+    repo.pr(11).head("docs").base("main").open();
+
+    let run = evaluate_once(&gh, &repo, 11, "opened").await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("failure"),
+        "{}",
+        run.summary()
+    );
+    let expected: Vec<(String, u64)> = [
+        ("docs/notes/a.txt", 2),
+        ("docs/notes/a.txt", 4),
+        ("docs/notes/a.txt", 6),
+        ("docs/notes/a.txt", 8),
+        ("guide.adoc", 2),
+        ("guide.adoc", 4),
+        ("guide.adoc", 6),
+    ]
+    .iter()
+    .map(|(p, l)| (p.to_string(), *l))
+    .collect();
+    let mut got = annotated(&run);
+    got.sort();
+    assert_eq!(got, expected);
+    // The root, then the directories above the files that could hold
+    // markers: docs, docs/notes, docs/other — each once.
+    assert_eq!(
+        gh.count("GET", "/repos/acme/app/contents/.gitattributes"),
+        1
+    );
+    assert_eq!(
+        gh.count("GET", "/repos/acme/app/contents/docs/.gitattributes"),
+        1
+    );
+    assert_eq!(
+        gh.count("GET", "/repos/acme/app/contents/docs/*/.gitattributes"),
+        2
+    );
+}
+
+/// A repository whose root `.gitattributes` exists (and sets nothing wide).
+async fn repo_with_root_attributes() -> (
+    FakeGitHub,
+    support::scenario::RepoHandle,
+    support::world::Sha,
+) {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.push(
+        "main",
+        "attributes",
+        &[(".gitattributes", Some("*.txt conflict-marker-size=7\n"))],
+    );
+    (gh, repo, base)
+}
+
+#[tokio::test]
+async fn a_pull_request_without_marker_like_lines_reads_no_attributes() {
+    let (gh, repo, base) = repo_with_root_attributes().await;
+    let clean = repo.commit(
+        &[&base],
+        "docs",
+        &[(
+            "README.md",
+            Some("Title\n=======\n\n> quoted\n<p>html</p>\n"),
+        )],
+    );
+    repo.branch("clean", &clean);
+    repo.pr(12).head("clean").base("main").open();
+    let run = evaluate_once(&gh, &repo, 12, "opened").await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("success"),
+        "{}",
+        run.summary()
+    );
+    assert_eq!(
+        gh.count("GET", "/repos/acme/app/contents/.gitattributes"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn bare_markers_from_empty_labels_fail() {
+    let (gh, repo, base) = repo_with_root_attributes().await;
+    let bare = git_merge_file(&["-L", "", "-L", "", "-L", ""]);
+    let head = repo.commit(&[&base], "merged", &[("src/merged.txt", Some(&bare))]);
+    repo.branch("merged", &head);
+    repo.pr(13).head("merged").base("main").open();
+    let run = evaluate_once(&gh, &repo, 13, "opened").await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("failure"),
+        "{}",
+        run.summary()
+    );
+    assert_eq!(
+        annotated(&run),
+        [
+            ("src/merged.txt".to_owned(), 2),
+            ("src/merged.txt".to_owned(), 4),
+            ("src/merged.txt".to_owned(), 6)
+        ]
+    );
+    // The root file exists: it and `src/.gitattributes` (absent) were read.
+    assert_eq!(
+        gh.count("GET", "/repos/acme/app/contents/.gitattributes"),
+        1
+    );
+    assert_eq!(
+        gh.count("GET", "/repos/acme/app/contents/src/.gitattributes"),
+        1
+    );
+}

@@ -195,7 +195,7 @@ fn install_hook_writes_an_executable_hook_once() {
     );
     let script = std::fs::read_to_string(hook_path(&repo)).unwrap();
     assert!(
-        script.contains("exec seamguard pre-push \"$@\""),
+        script.contains("\nseamguard pre-push \"$@\"\nstatus=$?\n"),
         "{script}"
     );
     assert_executable(&hook_path(&repo));
@@ -327,3 +327,177 @@ fn assert_executable(path: &Path) {
 
 #[cfg(not(unix))]
 fn assert_executable(_path: &Path) {}
+
+/// A folder holding an executable `seamguard` with `content`, to stand in
+/// for a broken installation.
+fn fake_seamguard(content: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("seamguard");
+    std::fs::write(&bin, content).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn the_hook_lets_the_push_through_whenever_the_guard_itself_fails() {
+    let repo = pushed_repo();
+    assert_eq!(repo.seamguard(&["install-hook"], "").code, 0);
+    let real = std::fs::read(SEAMGUARD).unwrap();
+    let broken: [(&str, Vec<u8>); 3] = [
+        ("segfaults", b"#!/bin/sh\nkill -SEGV $$\n".to_vec()),
+        ("exits 2", b"#!/bin/sh\nexit 2\n".to_vec()),
+        ("truncated", real[..real.len().min(64 * 1024)].to_vec()),
+    ];
+    for (i, (what, content)) in broken.iter().enumerate() {
+        // Markers the real guard would block: only the guard's failure lets them through.
+        repo.write(&format!("x{i}.txt"), CONFLICT);
+        let head = repo.commit(what);
+        let bin = fake_seamguard(content);
+        let out = repo.git_output(&["push", "-q", "origin", "main"], Some(bin.path()));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{what}: {stderr}");
+        assert!(
+            stderr.contains("seamguard: warning: the guard itself failed"),
+            "{what}: {stderr}"
+        );
+        assert_eq!(repo.git(&["rev-parse", "origin/main"]), head, "{what}");
+    }
+
+    // Findings (exit 1) still block, through the same hook.
+    repo.write("y.txt", CONFLICT);
+    let head = repo.commit("findings");
+    let bin = fake_seamguard(b"#!/bin/sh\necho 'y.txt:1: conflict marker' >&2\nexit 1\n");
+    let out = repo.git_output(&["push", "-q", "origin", "main"], Some(bin.path()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(!stderr.contains("guard itself failed"), "{stderr}");
+    assert_ne!(repo.git(&["rev-parse", "origin/main"]), head);
+}
+
+/// `pushed_repo` whose `main` (on origin) holds marker fixtures, with the
+/// hook installed; `origin/HEAD` is set when `with_origin_head`.
+fn repo_with_fixtures_on_main(with_origin_head: bool) -> TestRepo {
+    let repo = pushed_repo();
+    repo.write("fixtures/conflict.txt", CONFLICT);
+    repo.commit("marker fixtures for the parser's tests");
+    repo.git(&["push", "-q", "origin", "main"]);
+    if with_origin_head {
+        repo.git(&["remote", "set-head", "origin", "main"]);
+    }
+    assert_eq!(repo.seamguard(&["install-hook"], "").code, 0);
+    repo
+}
+
+/// A new bare repository next to the test repository.
+fn bare_repo(repo: &TestRepo, name: &str) -> String {
+    let parent = repo.dir.parent().unwrap();
+    repo.git_in(parent, &["init", "-q", "--bare", name]);
+    parent.join(name).to_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_clean_branch_pushed_to_a_url_or_a_new_fork_remote_is_not_blamed_for_main() {
+    let repo = repo_with_fixtures_on_main(true);
+    let bin_dir = Path::new(SEAMGUARD).parent().unwrap();
+    repo.git(&["checkout", "-q", "-b", "topic"]);
+    repo.write("src/clean.rs", "fn clean() {}\n");
+    let clean = repo.commit("clean work");
+
+    // To a URL no remote is configured with.
+    let url = bare_repo(&repo, "fork-by-url.git");
+    let out = repo.git_output(&["push", "-q", &url, "topic"], Some(bin_dir));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        repo.git(&["ls-remote", &url, "refs/heads/topic"]),
+        format!("{clean}\trefs/heads/topic")
+    );
+
+    // To a fork remote that has no remote-tracking refs yet.
+    let fork = bare_repo(&repo, "fork.git");
+    repo.git(&["remote", "add", "fork", &fork]);
+    let out = repo.git_output(&["push", "-q", "fork", "topic"], Some(bin_dir));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The same kind of push with markers of its own is still blocked, and
+    // only for them.
+    repo.git(&["checkout", "-q", "-b", "dirty", "main"]);
+    repo.write("src/dirty.rs", format!("fn d() {{}}\n{CONFLICT}"));
+    repo.commit("dirty work");
+    let url = bare_repo(&repo, "fork-by-url-2.git");
+    let out = repo.git_output(&["push", "-q", &url, "dirty"], Some(bin_dir));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("src/dirty.rs:2: conflict marker"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("fixtures/conflict.txt"), "{stderr}");
+}
+
+#[test]
+fn a_push_to_a_configured_remotes_url_excludes_what_that_remote_has() {
+    // No origin/HEAD: only the remote-tracking refs can exclude main.
+    let repo = repo_with_fixtures_on_main(false);
+    let bin_dir = Path::new(SEAMGUARD).parent().unwrap();
+    repo.git(&["checkout", "-q", "-b", "topic"]);
+    repo.write("src/clean.rs", "fn clean() {}\n");
+    repo.commit("clean work");
+    let origin_url = repo.git(&["remote", "get-url", "origin"]);
+    let out = repo.git_output(&["push", "-q", &origin_url, "topic"], Some(bin_dir));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_remote_shas_of_every_pushed_ref_are_excluded() {
+    let repo = repo_with_fixtures_on_main(false);
+    let main_before = repo.git(&["rev-parse", "main"]);
+    repo.write("README.md", "Title\n=======\n\nMore.\n");
+    let main_now = repo.commit("docs");
+    repo.git(&["checkout", "-q", "-b", "topic"]);
+    repo.write("src/clean.rs", "fn clean() {}\n");
+    let topic = repo.commit("clean work");
+    let url = bare_repo(&repo, "mirror.git");
+
+    // The remote has main's old tip (git says so on main's line): the fixtures
+    // behind it are not this push's.
+    let stdin = format!(
+        "{}{}",
+        line(
+            "refs/heads/main",
+            &main_now,
+            "refs/heads/main",
+            &main_before
+        ),
+        line("refs/heads/topic", &topic, "refs/heads/topic", ZERO)
+    );
+    let run = repo.seamguard(&["pre-push", &url, &url], &stdin);
+    assert_eq!(run.code, 0, "{run:?}");
+
+    // Told nothing about the remote, and no upstream default branch known:
+    // the whole tree is checked, fixtures and all.
+    let stdin = line("refs/heads/topic", &topic, "refs/heads/topic", ZERO);
+    let run = repo.seamguard(&["pre-push", &url, &url], &stdin);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("fixtures/conflict.txt:1:"), "{run:?}");
+
+    // With the upstream's default branch known, only lines that differ from it.
+    repo.git(&["remote", "set-head", "origin", "main"]);
+    let run = repo.seamguard(&["pre-push", &url, &url], &stdin);
+    assert_eq!(run.code, 0, "{run:?}");
+}

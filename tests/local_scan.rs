@@ -41,8 +41,7 @@ fn added_markers_fail_with_path_and_line() {
         run.stdout
     );
     assert!(
-        run.stderr
-            .contains("conflict markers: 3 in 1 files scanned"),
+        run.stderr.contains("conflict markers: 3 in 1 file scanned"),
         "{}",
         run.stderr
     );

@@ -1,7 +1,10 @@
 //! The two guards, fed from GitHub: the I/O around the pure rules.
 //!
 //! - Conflict markers: the comparison's files carry unified-diff patches;
-//!   only added lines are scanned, with head-file line numbers. Where
+//!   only added lines are scanned, with head-file line numbers, at each
+//!   path's `conflict-marker-size` (read from `.gitattributes` at the head,
+//!   and only for files that have a line that could be a marker at some
+//!   width: see [`marker_widths`] for the cost). Where
 //!   GitHub omits a patch (large or binary diffs) the head blob is read and
 //!   scanned whole; where the comparison's file list may be cut (it holds at
 //!   most 300 files) the pull request's file listing (up to 3,000) is read.
@@ -12,7 +15,10 @@
 use std::collections::HashMap;
 
 use crate::config::repo::RepoConfig;
-use crate::gate::conflict_markers::{self, Finding, IgnoreSet};
+use crate::gate::conflict_markers::attributes::{
+    ATTRIBUTES_FILE, AttributesFile, attribute_dirs, marker_width,
+};
+use crate::gate::conflict_markers::{self, DEFAULT_MARKER_WIDTH, Finding, IgnoreSet, Scanner};
 use crate::gate::decision::{GuardOutcome, GuardVerdict};
 
 use crate::gate::merge_sources::{
@@ -112,29 +118,30 @@ pub(super) async fn conflict_markers(
         }
         _ => compare_files,
     };
-    let mut findings: Vec<Finding> = Vec::new();
+    // Only text that could hold a marker at some width is kept: the rest
+    // has no findings whatever its `conflict-marker-size`.
+    let mut texts: Vec<(&str, MarkerText)> = Vec::new();
     let mut scanned = 0usize;
     for file in &files {
         if file.status == "removed" || ignore.is_ignored(&file.filename) {
             continue;
         }
         scanned += 1;
-        let markers = match &file.patch {
-            Some(p) => patch::scan_patch(p.as_bytes()),
-            None => match &file.sha {
-                // No patch: binary or too large. Read the head blob whole.
-                Some(blob) => {
+        match &file.patch {
+            Some(p) if patch::patch_could_hold_markers_at_some_width(p.as_bytes()) => {
+                texts.push((&file.filename, MarkerText::Patch(p)));
+            }
+            Some(_) => {}
+            // No patch: binary or too large. Read the head blob whole.
+            None => {
+                if let Some(blob) = &file.sha {
                     let bytes = client.blob(repo, blob).await?;
-                    conflict_markers::scan(&bytes)
+                    if conflict_markers::could_hold_markers_at_some_width(&bytes) {
+                        texts.push((&file.filename, MarkerText::Whole(bytes)));
+                    }
                 }
-                None => Vec::new(),
-            },
-        };
-        findings.extend(markers.into_iter().map(|m| Finding {
-            path: file.filename.clone(),
-            line: m.line,
-            kind: m.kind,
-        }));
+            }
+        }
     }
     // Files past GitHub's listing: no patch to read, so the head blob is
     // scanned whole (as for a file whose patch GitHub omitted).
@@ -144,8 +151,25 @@ pub(super) async fn conflict_markers(
         }
         scanned += 1;
         let bytes = client.blob(repo, blob).await?;
-        findings.extend(conflict_markers::scan(&bytes).into_iter().map(|m| Finding {
-            path: path.clone(),
+        if conflict_markers::could_hold_markers_at_some_width(&bytes) {
+            texts.push((path, MarkerText::Whole(bytes)));
+        }
+    }
+    let paths: Vec<&str> = texts.iter().map(|(path, _)| *path).collect();
+    let widths = marker_widths(client, repo, head, &paths, &files).await?;
+    let mut scanners: HashMap<usize, Scanner> = HashMap::new();
+    let mut findings: Vec<Finding> = Vec::new();
+    for (path, text) in &texts {
+        let width = widths.get(*path).copied().unwrap_or(DEFAULT_MARKER_WIDTH);
+        let scanner = scanners
+            .entry(width)
+            .or_insert_with(|| Scanner::with_width(width));
+        let markers = match text {
+            MarkerText::Patch(p) => patch::scan_patch_with(scanner, p.as_bytes()),
+            MarkerText::Whole(bytes) => scanner.scan(bytes),
+        };
+        findings.extend(markers.into_iter().map(|m| Finding {
+            path: (*path).to_owned(),
             line: m.line,
             kind: m.kind,
         }));
@@ -192,6 +216,70 @@ pub(super) async fn conflict_markers(
             details,
         },
     })
+}
+
+/// What the marker guard scans of one file.
+enum MarkerText<'a> {
+    /// The pull request's patch: only added lines are findings.
+    Patch(&'a str),
+    /// The head blob, whole (GitHub gave no patch).
+    Whole(Vec<u8>),
+}
+
+/// The `.gitattributes` files one evaluation may read for marker widths:
+/// the root's and those of the directories above the files that could hold
+/// markers, shallowest first. Markers in more directories than this are
+/// rare; deeper ones past it use what the files read say.
+const MAX_ATTRIBUTE_READS: usize = 16;
+
+/// The `conflict-marker-size` of each of `paths` at `head`.
+///
+/// Cost: nothing when `paths` is empty — no changed file has a line that
+/// could be a marker at any width, which is the usual pull request. Else
+/// one read of the root `.gitattributes`, and only when it exists or the
+/// pull request touches a `.gitattributes` somewhere, one read per distinct
+/// directory above `paths` (bounded by [`MAX_ATTRIBUTE_READS`]). Reads go
+/// through the contents API with ETags, so a re-evaluation of the same
+/// head is answered 304 and costs no rate limit.
+async fn marker_widths(
+    client: &InstallationClient,
+    repo: &RepoName,
+    head: &CommitSha,
+    paths: &[&str],
+    files: &[DiffFile],
+) -> Result<HashMap<String, usize>, GhError> {
+    if paths.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let at = Some(head.as_str());
+    let mut read: Vec<AttributesFile> = Vec::new();
+    let root = client.file(repo, ATTRIBUTES_FILE, at).await?;
+    let touches_one = files.iter().any(|f| {
+        f.filename == ATTRIBUTES_FILE || f.filename.ends_with(&format!("/{ATTRIBUTES_FILE}"))
+    });
+    let look_deeper = root.is_some() || touches_one;
+    if let Some(bytes) = root {
+        read.push(AttributesFile::parse("", &bytes));
+    }
+    if look_deeper {
+        let mut dirs: Vec<&str> = paths
+            .iter()
+            .flat_map(|p| attribute_dirs(p))
+            .filter(|d| !d.is_empty())
+            .collect();
+        dirs.sort_by_key(|d| (d.matches('/').count(), *d));
+        dirs.dedup();
+        for dir in dirs.into_iter().take(MAX_ATTRIBUTE_READS - 1) {
+            let path = format!("{dir}/{ATTRIBUTES_FILE}");
+            if let Some(bytes) = client.file(repo, &path, at).await? {
+                read.push(AttributesFile::parse(dir, &bytes));
+            }
+        }
+    }
+    Ok(paths
+        .iter()
+        .map(|p| ((*p).to_owned(), marker_width(p, &read)))
+        .collect())
 }
 
 /// Files changed between the merge base and the head that GitHub's

@@ -1,20 +1,33 @@
 //! The conflict-marker scanner: bytes in, markers (line, kind) out.
 //!
 //! A line is a marker when it begins, at column 0, with `<<<<<<< `,
-//! `||||||| ` or `>>>>>>> ` followed by a non-empty label, or is exactly
-//! `=======` (a `\r` before the newline is allowed). Lines end at `\n` only,
-//! as they do for git and for GitHub's line numbers: a lone `\r` is an
-//! ordinary byte inside a line.
+//! `||||||| ` or `>>>>>>> ` followed by a label, or is exactly `=======` (a
+//! `\r` before the newline is allowed). Lines end at `\n` only, as they do
+//! for git and for GitHub's line numbers: a lone `\r` is an ordinary byte
+//! inside a line. Seven is git's default width; a path whose
+//! `.gitattributes` sets `conflict-marker-size=N` gets N-wide markers, so a
+//! [`Scanner`] is built for one width and finds markers of exactly that
+//! width (git/git sets 32 on files whose text shows 7-wide examples).
 //!
-//! The hard part is the separator. `=======` is also a Markdown rule and a
-//! setext heading underline, so a lone separator counts only *between* an
-//! opening (`<<<<<<<`, or the diff3 `|||||||`) and a closing (`>>>>>>>`)
-//! marker, or on the line *next to* one of them. Whether a separator counts
-//! can depend on a marker that comes after it, so [`Resolver`] holds
-//! separators as pending until the next opening or closing marker (or the
-//! end of input) decides them. The same resolver serves the whole-file scan
-//! here and the patch scan in [`super::patch`], where only added lines are
-//! reported but context lines still count for the separator rule.
+//! Two rules need more than the line itself, and are decided once all
+//! candidates of a file are known ([`resolve`]):
+//!
+//! - A *bare* opening, base or closing marker (nothing after it but
+//!   whitespace: `git merge-file -L '' …`, and jj's conflicts) counts only
+//!   when it opens or closes a block: a bare opening when the next opening
+//!   or closing marker after it closes, a bare closing when the one before
+//!   it opens, a bare base when it sits between the two.
+//! - The separator. `=======` is also a Markdown rule and a setext heading
+//!   underline, so a lone separator counts only *between* an opening
+//!   (`<<<<<<<`, or the diff3 `|||||||`) and a closing (`>>>>>>>`) marker,
+//!   or on the line *next to* one of them. Whether a separator counts can
+//!   depend on a marker that comes after it, so the resolver holds
+//!   separators as pending until the next opening or closing marker (or the
+//!   end of input) decides them.
+//!
+//! The same resolution serves the whole-file scan here and the patch scan
+//! in [`super::patch`], where only added lines are reported but context
+//! lines still count for both rules.
 //!
 //! Speed: text is searched like ripgrep does it, never line by line. Each of
 //! the four marker needles is found with a SIMD substring search
@@ -29,6 +42,7 @@ use std::sync::LazyLock;
 use memchr::memmem::Finder;
 use serde::Serialize;
 
+pub mod attributes;
 mod ignore;
 mod summary;
 
@@ -39,8 +53,23 @@ pub use summary::{SUMMARY_MAX_FILES, render_markdown};
 /// which covers git's window and is what GitHub users expect to be "binary".
 pub const BINARY_PROBE_LEN: usize = 8 * 1024;
 
-/// The width of every git conflict marker (git's default `conflict-marker-size`).
-const MARKER_WIDTH: usize = 7;
+/// git's default `conflict-marker-size`: the width of a marker where no
+/// attribute says otherwise.
+pub const DEFAULT_MARKER_WIDTH: usize = 7;
+
+/// The widest marker looked for. git takes any size, but a wider setting is
+/// not one anybody uses, and it bounds the needle built per width.
+pub const MAX_MARKER_WIDTH: usize = 1024;
+
+/// Reads a `conflict-marker-size` attribute value as git does: a positive
+/// number is the width; anything else (unset, `0`, not a number) is the
+/// default, and so is a width above [`MAX_MARKER_WIDTH`].
+pub fn parse_marker_size(value: &str) -> usize {
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_MARKER_WIDTH).contains(&n) => n,
+        _ => DEFAULT_MARKER_WIDTH,
+    }
+}
 
 /// Which conflict marker a line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -143,37 +172,209 @@ pub fn is_binary(content: &[u8]) -> bool {
     memchr::memchr(0, probe).is_some()
 }
 
-/// Classifies one line (without its `\n`; a trailing `\r` is allowed).
-///
-/// This is the per-line rule only: a [`MarkerKind::Separator`] returned here
-/// still has to pass the lone-separator rule (see [`Resolver`]).
-pub fn classify_line(line: &[u8]) -> Option<MarkerKind> {
-    let kind = match line.first()? {
-        b'<' => MarkerKind::Ours,
-        b'|' => MarkerKind::Base,
-        b'>' => MarkerKind::Theirs,
-        b'=' => {
-            let body = line.strip_suffix(b"\r").unwrap_or(line);
-            return (body == b"=======").then_some(MarkerKind::Separator);
-        }
-        _ => return None,
-    };
-    let rest = line
-        .strip_prefix(kind.marker().as_bytes())?
-        .strip_prefix(b" ")?;
-    let label = rest.strip_suffix(b"\r").unwrap_or(rest);
-    (!label.is_empty()).then_some(kind)
+/// What one line is, by itself: a marker kind, and whether it is bare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineMarker {
+    pub kind: MarkerKind,
+    /// An opening, base or closing marker with nothing after it but
+    /// whitespace; it counts only when it opens or closes a block.
+    pub bare: bool,
 }
 
-/// Decides which candidate markers are findings, fed in line order.
+/// A marker candidate in line order, before the block and separator rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Candidate {
+    pub line: u32,
+    pub marker: LineMarker,
+    /// Whether it may become a finding (an added line) or only gives
+    /// context (an unchanged line of a patch).
+    pub report: bool,
+}
+
+/// Finds markers of one width.
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    width: usize,
+    /// One needle per kind: `width` copies of the marker's character.
+    needles: [(Finder<'static>, MarkerKind); 4],
+}
+
+/// The scanner at git's default width, built once.
+static DEFAULT_SCANNER: LazyLock<Scanner> =
+    LazyLock::new(|| Scanner::with_width(DEFAULT_MARKER_WIDTH));
+
+impl Scanner {
+    /// A scanner for markers `width` characters wide (clamped to
+    /// `1..=MAX_MARKER_WIDTH`).
+    pub fn with_width(width: usize) -> Self {
+        let width = width.clamp(1, MAX_MARKER_WIDTH);
+        let needle = |c: u8| Finder::new(&vec![c; width]).into_owned();
+        Self {
+            width,
+            needles: [
+                (needle(b'<'), MarkerKind::Ours),
+                (needle(b'|'), MarkerKind::Base),
+                (needle(b'='), MarkerKind::Separator),
+                (needle(b'>'), MarkerKind::Theirs),
+            ],
+        }
+    }
+
+    /// The scanner at git's default width (seven).
+    pub fn default_width() -> &'static Scanner {
+        &DEFAULT_SCANNER
+    }
+
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Classifies one line (without its `\n`; a trailing `\r` is allowed).
+    ///
+    /// This is the per-line rule only: a bare marker or a separator returned
+    /// here still has to pass the block and lone-separator rules.
+    pub fn classify_line(&self, line: &[u8]) -> Option<LineMarker> {
+        let (&first, _) = line.split_first()?;
+        let kind = match first {
+            b'<' => MarkerKind::Ours,
+            b'|' => MarkerKind::Base,
+            b'>' => MarkerKind::Theirs,
+            b'=' => MarkerKind::Separator,
+            _ => return None,
+        };
+        let run = line.get(..self.width)?;
+        if run.iter().any(|&b| b != first) {
+            return None;
+        }
+        let rest = &line[self.width..];
+        if kind == MarkerKind::Separator {
+            let rest = rest.strip_suffix(b"\r").unwrap_or(rest);
+            return rest.is_empty().then_some(LineMarker { kind, bare: false });
+        }
+        if rest.iter().all(u8::is_ascii_whitespace) {
+            return Some(LineMarker { kind, bare: true });
+        }
+        let label = rest.strip_prefix(b" ")?;
+        label
+            .iter()
+            .any(|b| !b.is_ascii_whitespace())
+            .then_some(LineMarker { kind, bare: false })
+    }
+
+    /// Scans a whole file. Binary content (see [`is_binary`]) yields nothing.
+    pub fn scan(&self, content: &[u8]) -> Vec<Marker> {
+        if is_binary(content) {
+            return Vec::new();
+        }
+        // Candidates are rare, so this vector almost never allocates.
+        let mut hits: Vec<(usize, LineMarker)> = Vec::new();
+        for (finder, _) in self.needles.iter() {
+            for at in finder.find_iter(content) {
+                if !starts_line(content, at) {
+                    continue;
+                }
+                let line = match memchr::memchr(b'\n', &content[at..]) {
+                    Some(end) => &content[at..at + end],
+                    None => &content[at..],
+                };
+                if let Some(marker) = self.classify_line(line) {
+                    hits.push((at, marker));
+                }
+            }
+        }
+        if hits.is_empty() {
+            return Vec::new();
+        }
+        hits.sort_unstable_by_key(|&(at, _)| at);
+
+        let (mut line, mut counted_to) = (1usize, 0usize);
+        let candidates = hits
+            .into_iter()
+            .map(|(at, marker)| {
+                line += memchr::memchr_iter(b'\n', &content[counted_to..at]).count();
+                counted_to = at;
+                Candidate {
+                    line: saturating_line(line),
+                    marker,
+                    report: true,
+                }
+            })
+            .collect();
+        resolve(candidates)
+    }
+}
+
+/// Classifies one line at the default width; see [`Scanner::classify_line`].
+pub fn classify_line(line: &[u8]) -> Option<LineMarker> {
+    DEFAULT_SCANNER.classify_line(line)
+}
+
+/// Scans a whole file at the default width; see [`Scanner::scan`].
+pub fn scan(content: &[u8]) -> Vec<Marker> {
+    DEFAULT_SCANNER.scan(content)
+}
+
+/// Applies the block rule to bare markers, then the separator rule, to
+/// candidates in line order; returns the findings (reported ones only).
+pub(crate) fn resolve(mut candidates: Vec<Candidate>) -> Vec<Marker> {
+    if candidates.iter().any(|c| c.marker.bare) {
+        keep_bare_markers_that_open_or_close(&mut candidates);
+    }
+    let mut resolver = Resolver::default();
+    for c in candidates {
+        resolver.feed(c.line, c.marker.kind, c.report);
+    }
+    resolver.finish()
+}
+
+/// Drops bare markers that neither open nor close a block. Only openings and
+/// closings decide it (a base sits inside a block, a separator anywhere), so
+/// each candidate is compared with the nearest of those on either side.
+fn keep_bare_markers_that_open_or_close(candidates: &mut Vec<Candidate>) {
+    let structural = |c: &Candidate| matches!(c.marker.kind, MarkerKind::Ours | MarkerKind::Theirs);
+    let mut before = Vec::with_capacity(candidates.len());
+    let mut last = None;
+    for c in candidates.iter() {
+        before.push(last);
+        if structural(c) {
+            last = Some(c.marker.kind);
+        }
+    }
+    let mut after = vec![None; candidates.len()];
+    let mut next = None;
+    for (i, c) in candidates.iter().enumerate().rev() {
+        after[i] = next;
+        if structural(c) {
+            next = Some(c.marker.kind);
+        }
+    }
+    let mut i = 0;
+    candidates.retain(|c| {
+        let (prev, next) = (before[i], after[i]);
+        i += 1;
+        if !c.marker.bare {
+            return true;
+        }
+        let opened = prev == Some(MarkerKind::Ours);
+        let closed = next == Some(MarkerKind::Theirs);
+        match c.marker.kind {
+            MarkerKind::Ours => closed,
+            MarkerKind::Theirs => opened,
+            MarkerKind::Base => opened && closed,
+            MarkerKind::Separator => true,
+        }
+    });
+}
+
+/// Decides which separators are findings, fed in line order.
 ///
-/// Opening and closing markers are always findings. A separator is one when
-/// the line before or after it is an opening or closing marker, or when the
-/// nearest such marker before it opens a conflict and the nearest after it
-/// closes one. Each candidate carries `report`: whether it may become a
-/// finding (an added line) or only gives context (an unchanged line).
+/// Opening and closing markers that reach it are findings. A separator is
+/// one when the line before or after it is an opening or closing marker, or
+/// when the nearest such marker before it opens a conflict and the nearest
+/// after it closes one. Each candidate carries `report`: whether it may
+/// become a finding (an added line) or only gives context (an unchanged line).
 #[derive(Debug, Default)]
-pub struct Resolver {
+struct Resolver {
     out: Vec<Marker>,
     /// The last opening or closing marker seen: its line and kind.
     last_strong: Option<(u32, MarkerKind)>,
@@ -184,12 +385,8 @@ pub struct Resolver {
 }
 
 impl Resolver {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Feeds the next candidate; lines must be strictly increasing.
-    pub fn feed(&mut self, line: u32, kind: MarkerKind, report: bool) {
+    fn feed(&mut self, line: u32, kind: MarkerKind, report: bool) {
         if kind == MarkerKind::Separator {
             self.feed_separator(line, report);
         } else {
@@ -240,66 +437,44 @@ impl Resolver {
 
     /// Ends the input: separators still pending met no closing marker and
     /// stand next to none, so they are not findings.
-    pub fn finish(self) -> Vec<Marker> {
+    fn finish(self) -> Vec<Marker> {
         self.out
     }
-}
-
-/// The four needles. Opening and closing needles include the space that must
-/// follow the marker, so `<<<<<<<<` (eight) never even becomes a candidate.
-static NEEDLES: LazyLock<[(Finder<'static>, MarkerKind); 4]> = LazyLock::new(|| {
-    [
-        (Finder::new(b"<<<<<<< "), MarkerKind::Ours),
-        (Finder::new(b"||||||| "), MarkerKind::Base),
-        (Finder::new(b"======="), MarkerKind::Separator),
-        (Finder::new(b">>>>>>> "), MarkerKind::Theirs),
-    ]
-});
-
-/// Scans a whole file. Binary content (see [`is_binary`]) yields nothing.
-pub fn scan(content: &[u8]) -> Vec<Marker> {
-    if is_binary(content) {
-        return Vec::new();
-    }
-    // Candidates are rare, so this vector almost never allocates.
-    let mut candidates: Vec<(usize, MarkerKind)> = Vec::new();
-    for (finder, kind) in NEEDLES.iter() {
-        for at in finder.find_iter(content) {
-            if starts_line(content, at) && is_marker_at(content, at, *kind) {
-                candidates.push((at, *kind));
-            }
-        }
-    }
-    if candidates.is_empty() {
-        return Vec::new();
-    }
-    candidates.sort_unstable_by_key(|&(at, _)| at);
-
-    let mut resolver = Resolver::new();
-    let (mut line, mut counted_to) = (1usize, 0usize);
-    for (at, kind) in candidates {
-        line += memchr::memchr_iter(b'\n', &content[counted_to..at]).count();
-        counted_to = at;
-        resolver.feed(saturating_line(line), kind, true);
-    }
-    resolver.finish()
 }
 
 fn starts_line(content: &[u8], at: usize) -> bool {
     at == 0 || content[at - 1] == b'\n'
 }
 
-/// Checks what follows a needle hit at a line start, without finding the
-/// line's end: a separator must end its line (after an optional `\r`), a
-/// labelled marker needs at least one label byte before the line ends.
-fn is_marker_at(content: &[u8], at: usize, kind: MarkerKind) -> bool {
-    let after = &content[at + MARKER_WIDTH..];
-    if kind == MarkerKind::Separator {
-        let after = after.strip_prefix(b"\r").unwrap_or(after);
-        return after.is_empty() || after[0] == b'\n';
+/// The narrowest marker width looked up in `.gitattributes`: a one-wide
+/// "marker" would make every line starting with `<` or `>` a conflict, and
+/// no repository sets it.
+pub const MIN_LOOKED_UP_WIDTH: usize = 2;
+
+/// Whether `line` could be an opening, base or closing marker at some width
+/// of at least [`MIN_LOOKED_UP_WIDTH`]: it begins with `<<`, `||` or `>>`.
+pub fn could_be_marker_at_some_width(line: &[u8]) -> bool {
+    match line {
+        [c, rest @ ..] if b"<|>".contains(c) => {
+            rest.len() + 1 >= MIN_LOOKED_UP_WIDTH
+                && rest[..MIN_LOOKED_UP_WIDTH - 1].iter().all(|b| b == c)
+        }
+        _ => false,
     }
-    // Skip the space the needle already matched.
-    !matches!(&after[1..], [] | [b'\n', ..] | [b'\r'] | [b'\r', b'\n', ..])
+}
+
+/// Whether some line of `content` passes [`could_be_marker_at_some_width`].
+/// When none does, no width finds a marker in it (a separator counts only
+/// with an opening or closing marker), so its `conflict-marker-size` need
+/// not be read, and it need not be scanned at all.
+pub fn could_hold_markers_at_some_width(content: &[u8]) -> bool {
+    if is_binary(content) {
+        return false;
+    }
+    let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', content).map(|i| i + 1));
+    starts
+        .filter(|&at| at < content.len() && b"<|>".contains(&content[at]))
+        .any(|at| could_be_marker_at_some_width(&content[at..]))
 }
 
 /// Line numbers are `u32` (what GitHub annotations take); beyond that, saturate.

@@ -16,7 +16,9 @@
 //! line (CRLF files), a lone `\r` is an ordinary byte. A header that does not
 //! parse ends the current hunk and is otherwise ignored.
 
-use super::conflict_markers::{Marker, Resolver, classify_line, saturating_line};
+use super::conflict_markers::{
+    Candidate, Marker, Scanner, could_be_marker_at_some_width, resolve, saturating_line,
+};
 
 /// The numbers of a hunk header `@@ -old_start,old_len +new_start,new_len @@`.
 /// An omitted length is 1, as in the unified format.
@@ -174,15 +176,35 @@ impl<'a> Iterator for HeadLines<'a> {
     }
 }
 
-/// Markers on the lines a patch adds, numbered as in the head file.
+/// Markers on the lines a patch adds, numbered as in the head file, at
+/// git's default marker width.
 pub fn scan_patch(patch: &[u8]) -> Vec<Marker> {
-    let mut resolver = Resolver::new();
-    for head in head_lines(patch) {
-        if let Some(kind) = classify_line(head.text) {
-            resolver.feed(head.line, kind, head.change == LineChange::Added);
-        }
+    scan_patch_with(Scanner::default_width(), patch)
+}
+
+/// [`scan_patch`] with markers of the scanner's width (the path's
+/// `conflict-marker-size`).
+pub fn scan_patch_with(scanner: &Scanner, patch: &[u8]) -> Vec<Marker> {
+    let candidates: Vec<Candidate> = head_lines(patch)
+        .filter_map(|head| {
+            scanner.classify_line(head.text).map(|marker| Candidate {
+                line: head.line,
+                marker,
+                report: head.change == LineChange::Added,
+            })
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Vec::new();
     }
-    resolver.finish()
+    resolve(candidates)
+}
+
+/// Whether a head-side line of the patch could be a marker at some width
+/// (see [`could_be_marker_at_some_width`]); when none can, the path's
+/// `conflict-marker-size` cannot change what [`scan_patch_with`] finds.
+pub fn patch_could_hold_markers_at_some_width(patch: &[u8]) -> bool {
+    head_lines(patch).any(|l| could_be_marker_at_some_width(l.text))
 }
 
 /// The head line numbers a patch adds, in increasing order: for `git diff

@@ -18,7 +18,8 @@ use crate::config::repo::{CONFIG_PATH, RepoConfig};
 use crate::ids::CommitSha;
 use crate::local::git::Repo;
 use crate::local::hook::{
-    InstallError, Installed, PushCheck, install_hook as install, parse_pre_push_input, push_check,
+    InstallError, Installed, PushCheck, RemoteKnowledge, install_hook as install,
+    parse_pre_push_input, push_check,
 };
 use crate::local::markers::Target;
 use crate::local::report::{GuardRun, Report, run_guards};
@@ -235,11 +236,12 @@ fn run_pre_push(args: &PrePushArgs, input: &str) -> Result<PrePushOutcome> {
     }
     let repo = Repo::discover(Path::new("."))?;
     let config = repo_config(&repo)?;
-    let remote = args.remote.as_deref();
+    let remote =
+        RemoteKnowledge::gather(&repo, args.remote.as_deref(), args.url.as_deref(), &pushed)?;
     let mut outcome = PrePushOutcome::default();
     let mut checked: Vec<(Target, Vec<String>)> = Vec::new();
     for r in &pushed {
-        let result = push_check(&repo, remote, r).and_then(|check| {
+        let result = push_check(&repo, &remote, r).and_then(|check| {
             let PushCheck::Check { target, base, head } = check else {
                 return Ok(Vec::new());
             };

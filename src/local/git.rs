@@ -26,6 +26,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 
+use crate::gate::conflict_markers::parse_marker_size;
 use crate::gate::patch::added_lines;
 use crate::ids::CommitSha;
 
@@ -244,25 +245,20 @@ impl Repo {
         }
     }
 
-    /// Commits reachable from `head` and from no ref under `refs/remotes/<remote>/`
-    /// (any remote when `remote` is `None`), and the boundary: the commits just
-    /// outside that set which it builds on.
-    pub fn unpushed(
+    /// Commits reachable from `head` and from none of `exclude`, and the
+    /// boundary: the commits just outside that set which it builds on.
+    pub fn new_commits(
         &self,
         head: &CommitSha,
-        remote: Option<&str>,
+        exclude: &[CommitSha],
     ) -> Result<(Vec<CommitSha>, Vec<CommitSha>)> {
-        let remotes = match remote {
-            Some(name) => format!("--remotes={name}"),
-            None => "--remotes".to_owned(),
-        };
-        let out = self.run([
-            "rev-list",
-            "--boundary",
-            head.as_str(),
-            "--not",
-            remotes.as_str(),
-        ])?;
+        let mut args = vec![
+            "rev-list".to_owned(),
+            "--boundary".to_owned(),
+            head.as_str().to_owned(),
+        ];
+        args.extend(exclude.iter().map(|sha| format!("^{}", sha.as_str())));
+        let out = self.run(&args)?;
         let (mut inside, mut boundary) = (Vec::new(), Vec::new());
         for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             match line.strip_prefix(b"-") {
@@ -271,6 +267,74 @@ impl Repo {
             }
         }
         Ok((inside, boundary))
+    }
+
+    /// The commits at the tips of the refs under `prefix` (`refs/remotes/origin/`).
+    pub fn ref_tips(&self, prefix: &str) -> Result<Vec<CommitSha>> {
+        let out = self.run([
+            "for-each-ref",
+            "--format=%(objectname) %(objecttype) %(*objectname)",
+            prefix,
+        ])?;
+        let mut tips = Vec::new();
+        for line in String::from_utf8_lossy(&out).lines() {
+            let mut fields = line.split(' ');
+            let (oid, kind, peeled) = (fields.next(), fields.next(), fields.next());
+            // An annotated tag points at its commit through the peeled id.
+            let commit = match (kind, peeled) {
+                (Some("commit"), _) => oid,
+                (Some("tag"), Some(p)) if !p.is_empty() => Some(p),
+                _ => None,
+            };
+            if let Some(sha) = commit.and_then(|c| c.parse().ok()) {
+                tips.push(sha);
+            }
+        }
+        tips.sort();
+        tips.dedup();
+        Ok(tips)
+    }
+
+    /// The configured remote whose fetch or push URL is `url`, if any.
+    pub fn remote_named_by_url(&self, url: &str) -> Result<Option<String>> {
+        let out = self
+            .git()
+            .args(["config", "--get-regexp", r"^remote\..*\.(push)?url$"])
+            .stdin(Stdio::null())
+            .output()
+            .context("could not run git config")?;
+        // Exit 1: no remote has a URL at all.
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text.lines().find_map(|line| {
+            let (key, value) = line.split_once(' ')?;
+            let name = key.strip_prefix("remote.")?;
+            let name = name
+                .strip_suffix(".pushurl")
+                .or_else(|| name.strip_suffix(".url"))?;
+            (value == url).then(|| name.to_owned())
+        }))
+    }
+
+    /// Whether `name` is a configured remote (it has a URL or a push URL).
+    pub fn is_remote(&self, name: &str) -> bool {
+        ["url", "pushurl"].iter().any(|key| {
+            self.run(["config", "--get", &format!("remote.{name}.{key}")])
+                .is_ok_and(|out| !out.is_empty())
+        })
+    }
+
+    /// The current branch's upstream remote (`branch.<name>.remote`), if any.
+    pub fn upstream_remote(&self) -> Option<String> {
+        let branch = self
+            .run(["symbolic-ref", "--quiet", "--short", "HEAD"])
+            .ok()?;
+        let branch = trim_line(&String::from_utf8_lossy(&branch)).to_owned();
+        let out = self
+            .run(["config", "--get", &format!("branch.{branch}.remote")])
+            .ok()?;
+        let remote = trim_line(&String::from_utf8_lossy(&out)).to_owned();
+        // `.` means a local branch, not a remote.
+        (!remote.is_empty() && remote != ".").then_some(remote)
     }
 
     /// Every file in the tree of `rev`.
@@ -309,6 +373,55 @@ impl Repo {
             new.as_str(),
         ])?;
         Ok(added_lines(&out))
+    }
+
+    /// The conflict-marker width of each path at `rev`, in `paths` order:
+    /// `conflict-marker-size` as `git check-attr` reads it from the
+    /// `.gitattributes` files of that commit's tree (plus the repository's
+    /// `info/attributes` and the user's attributes file, as git does).
+    pub fn marker_widths(&self, rev: &CommitSha, paths: &[&str]) -> Result<Vec<usize>> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut cmd = self.git();
+        cmd.args(["check-attr", "-z", "--stdin"])
+            .arg(format!("--source={}", rev.as_str()))
+            .arg("conflict-marker-size");
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("could not run {}", describe(&cmd)))?;
+        let stdin = child.stdin.take().context("check-attr stdin")?;
+        // Paths go in from a thread: git answers while we still write.
+        let writer = std::thread::spawn({
+            let mut input = Vec::with_capacity(paths.iter().map(|p| p.len() + 1).sum());
+            for path in paths {
+                input.extend_from_slice(path.as_bytes());
+                input.push(0);
+            }
+            move || -> std::io::Result<()> {
+                let mut w = BufWriter::new(stdin);
+                w.write_all(&input)?;
+                w.flush()
+            }
+        });
+        let out = child
+            .wait_with_output()
+            .with_context(|| format!("waiting for {}", describe(&cmd)))?;
+        let wrote = writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("writer panicked")));
+        ensure!(
+            out.status.success(),
+            "{} failed ({}): {}",
+            describe(&cmd),
+            out.status,
+            trim_line(&String::from_utf8_lossy(&out.stderr))
+        );
+        wrote.with_context(|| describe(&cmd))?;
+        parse_check_attr(&out.stdout, paths.len())
     }
 
     /// Reads each blob and hands it to `visit`, from up to `workers` parallel
@@ -526,6 +639,22 @@ fn parse_diff_tree(out: &[u8]) -> Result<Vec<ChangedFile>> {
     Ok(changes)
 }
 
+/// `<path> NUL <attribute> NUL <value> NUL`, one triple per path asked, in
+/// order; the value `unspecified`, `unset` or `set` means the default width.
+fn parse_check_attr(out: &[u8], expected: usize) -> Result<Vec<usize>> {
+    let fields: Vec<&[u8]> = out.split(|&b| b == 0).collect();
+    // A trailing NUL leaves one empty field at the end.
+    let triples = fields.len() / 3;
+    ensure!(
+        triples == expected,
+        "git check-attr answered for {triples} paths, {expected} were asked"
+    );
+    Ok(fields
+        .chunks_exact(3)
+        .map(|t| parse_marker_size(&String::from_utf8_lossy(t[2])))
+        .collect())
+}
+
 fn parse_sha(hex: &[u8]) -> Result<CommitSha> {
     let text = String::from_utf8_lossy(hex);
     text.parse()
@@ -638,6 +767,14 @@ mod tests {
         assert!(err.to_string().contains("missing"), "{err}");
         let short = format!("{} blob 10\nabc", a.as_str());
         assert!(read_batch(short.as_bytes(), &blobs, &[0], &|_, c: &[u8]| c.len()).is_err());
+    }
+
+    #[test]
+    fn check_attr_output_gives_widths_in_order() {
+        let out = b"a.txt\0conflict-marker-size\x0032\0b c\0conflict-marker-size\0unspecified\0";
+        assert_eq!(parse_check_attr(out, 2).unwrap(), [32, 7]);
+        assert!(parse_check_attr(out, 3).is_err());
+        assert_eq!(parse_check_attr(b"", 0).unwrap(), Vec::<usize>::new());
     }
 
     #[test]

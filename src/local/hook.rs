@@ -4,15 +4,27 @@
 //! <remote sha>`. A deletion (local sha all zeros) pushes no commits. When
 //! the remote already has the branch and we have its old tip, the new
 //! commits are `remote_sha..local_sha` and the lines they add are the diff
-//! between the two. For a new branch (or an old tip we have never fetched)
-//! the new commits are those no ref of that remote has (`--not
-//! --remotes=<remote>`); the lines they add are those added compared with
-//! every boundary commit the new ones build on, and with no boundary at all
-//! (a first push of a new history) every line is new.
+//! between the two.
 //!
-//! The installed hook is a short `sh` script that execs `seamguard pre-push`
-//! and lets the push through with a warning when seamguard is not on PATH:
-//! a guard that cannot run must not lock people out of pushing.
+//! Otherwise (a new branch, or an old tip never fetched) a push checks the
+//! commits that are new *to that remote*: everything reachable from what
+//! the remote is known to have is excluded — the remote SHAs git hands the
+//! hook for every pushed ref, and, when the remote is a configured one
+//! (named, or found by its URL), its remote-tracking refs, its default
+//! branch (`refs/remotes/<remote>/HEAD`) among them. The lines checked are
+//! those added compared with every boundary commit the new ones build on,
+//! and with no boundary at all (a first push of a new history) every line
+//! is new. Only when nothing at all can be excluded (a URL or a fork remote
+//! with no remote-tracking refs yet) is the whole tree checked, and then
+//! only the lines that differ from the upstream's default branch when one
+//! is known (`refs/remotes/<upstream>/HEAD`): a fork starts as a copy of it,
+//! so what `main` already holds is not this push's doing.
+//!
+//! The installed hook is a short `sh` script that runs `seamguard pre-push`
+//! and blocks only on its "findings" exit (1); seamguard missing from PATH,
+//! crashing, killed by a signal, unexecutable or exiting 2 lets the push
+//! through with a warning: a guard that cannot run must not lock people out
+//! of pushing.
 
 use std::fs;
 use std::io;
@@ -67,8 +79,68 @@ pub enum PushCheck {
     },
 }
 
-/// Decides what to check for one pushed ref to `remote` (a remote name or URL).
-pub fn push_check(repo: &Repo, remote: Option<&str>, pushed: &PushedRef) -> Result<PushCheck> {
+/// What is known about the remote of one push, shared by its refs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteKnowledge {
+    /// The configured remote pushed to, when there is one.
+    pub remote: Option<String>,
+    /// Commits the remote has: the remote SHAs of the pushed refs that
+    /// exist here, and the remote's tracking-ref tips.
+    pub has: Vec<CommitSha>,
+    /// The upstream's default branch tip, for the whole-tree fallback.
+    pub upstream_default: Option<CommitSha>,
+}
+
+impl RemoteKnowledge {
+    /// Gathers what the repository knows about `remote` (git's first hook
+    /// argument: a remote name, or a URL) at `url`. `None` (run by hand,
+    /// without arguments) means any remote.
+    pub fn gather(
+        repo: &Repo,
+        remote: Option<&str>,
+        url: Option<&str>,
+        pushed: &[PushedRef],
+    ) -> Result<Self> {
+        let remote = remote.filter(|r| !r.is_empty());
+        let name = match remote {
+            Some(r) if repo.is_remote(r) => Some(r.to_owned()),
+            Some(r) => match repo.remote_named_by_url(r)? {
+                Some(name) => Some(name),
+                None => match url.filter(|u| *u != r) {
+                    Some(u) => repo.remote_named_by_url(u)?,
+                    None => None,
+                },
+            },
+            None => None,
+        };
+        let mut has: Vec<CommitSha> = Vec::new();
+        for r in pushed.iter().filter(|r| !r.remote_sha.is_null()) {
+            if let Some(sha) = repo.resolve_commit(r.remote_sha.as_str())? {
+                has.push(sha);
+            }
+        }
+        match (&name, remote) {
+            (Some(name), _) => has.extend(repo.ref_tips(&format!("refs/remotes/{name}/"))?),
+            // Run by hand: whatever any remote has.
+            (None, None) => has.extend(repo.ref_tips("refs/remotes/")?),
+            (None, Some(_)) => {}
+        }
+        has.sort();
+        has.dedup();
+        let upstream = repo
+            .upstream_remote()
+            .unwrap_or_else(|| "origin".to_owned());
+        let upstream_default = repo.resolve_commit(&format!("refs/remotes/{upstream}/HEAD"))?;
+        Ok(Self {
+            remote: name,
+            has,
+            upstream_default,
+        })
+    }
+}
+
+/// Decides what to check for one pushed ref, given what the remote has.
+pub fn push_check(repo: &Repo, remote: &RemoteKnowledge, pushed: &PushedRef) -> Result<PushCheck> {
     if pushed.local_sha.is_null() {
         return Ok(PushCheck::Skip("deletion"));
     }
@@ -100,7 +172,23 @@ pub fn push_check(repo: &Repo, remote: Option<&str>, pushed: &PushedRef) -> Resu
             head,
         });
     }
-    let (new_commits, boundary) = repo.unpushed(&head, remote.filter(|r| !r.is_empty()))?;
+    if remote.has.is_empty() {
+        // Nothing to exclude: the whole tree, less what the upstream's
+        // default branch already holds.
+        let target = match &remote.upstream_default {
+            Some(upstream) => Target::Added {
+                bases: vec![upstream.clone()],
+                head: head.clone(),
+            },
+            None => Target::All(head.clone()),
+        };
+        return Ok(PushCheck::Check {
+            target,
+            base: remote.upstream_default.clone(),
+            head,
+        });
+    }
+    let (new_commits, boundary) = repo.new_commits(&head, &remote.has)?;
     if new_commits.is_empty() {
         return Ok(PushCheck::Skip("no new commits"));
     }
@@ -118,16 +206,32 @@ pub fn push_check(repo: &Repo, remote: Option<&str>, pushed: &PushedRef) -> Resu
 pub const HOOK_SIGNATURE: &str = "# seamguard-managed pre-push hook";
 
 /// The hook script `install-hook` writes.
+///
+/// It runs seamguard rather than `exec`ing it so that it sees how seamguard
+/// ended: exit 1 ("findings") blocks the push, exit 0 lets it through, and
+/// every other outcome — a crash or a signal (128 + N from the shell), a
+/// binary that cannot be executed (126), an internal error (2) — is the
+/// guard failing, not the code, and lets the push through with one warning.
+/// The hook's stdin (git's list of pushed refs) is inherited by seamguard.
 pub fn hook_script() -> String {
     format!(
         "#!/bin/sh\n\
          {HOOK_SIGNATURE}: written by `seamguard install-hook`.\n\
-         # Blocks pushes whose commits add git conflict markers. When seamguard\n\
-         # cannot be found the push goes ahead with a warning (the guard fails open).\n\
-         if command -v seamguard >/dev/null 2>&1; then\n    \
-             exec seamguard pre-push \"$@\"\n\
+         # Blocks pushes whose commits add git conflict markers. Only seamguard's\n\
+         # \"findings\" exit (1) blocks: when seamguard is missing, crashes or fails,\n\
+         # the push goes ahead with a warning (the guard fails open).\n\
+         if ! command -v seamguard >/dev/null 2>&1; then\n    \
+             echo \"seamguard: not found on PATH; this push was not checked for conflict markers\" >&2\n    \
+             exit 0\n\
          fi\n\
-         echo \"seamguard: not found on PATH; this push was not checked for conflict markers\" >&2\n\
+         seamguard pre-push \"$@\"\n\
+         status=$?\n\
+         if [ \"$status\" -eq 1 ]; then\n    \
+             exit 1\n\
+         fi\n\
+         if [ \"$status\" -ne 0 ]; then\n    \
+             echo \"seamguard: warning: the guard itself failed (exit status $status); this push was not checked\" >&2\n\
+         fi\n\
          exit 0\n"
     )
 }
@@ -259,7 +363,11 @@ mod tests {
         let script = hook_script();
         assert!(script.starts_with("#!/bin/sh\n"));
         assert!(script.contains(HOOK_SIGNATURE));
-        assert!(script.contains("exec seamguard pre-push \"$@\"\n"));
+        assert!(script.contains("\nseamguard pre-push \"$@\"\n"));
+        assert!(
+            !script.contains("exec "),
+            "the hook must see how seamguard ended"
+        );
         assert!(script.ends_with("exit 0\n"));
     }
 }

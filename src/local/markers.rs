@@ -7,6 +7,10 @@
 //! a pushed range) mean "added compared with every one of them"; no base at
 //! all (unrelated history, a root commit) means every line is added.
 //!
+//! Marker width follows `conflict-marker-size`: one `git check-attr` call
+//! at the scanned commit gives every candidate path's width, and each blob
+//! is scanned at the width(s) of the paths that hold it.
+//!
 //! Cost is kept where the markers are: the head blobs of changed files are
 //! streamed and scanned whole (so the lone-separator rule sees the full
 //! file, not three lines of context), and only for the rare file that holds
@@ -16,7 +20,9 @@
 
 use anyhow::Result;
 
-use crate::gate::conflict_markers::{Finding, IgnoreSet, Marker, scan};
+use std::collections::HashMap;
+
+use crate::gate::conflict_markers::{DEFAULT_MARKER_WIDTH, Finding, IgnoreSet, Marker, Scanner};
 use crate::ids::CommitSha;
 use crate::local::git::{FileMode, MAX_BLOB_WORKERS, ObjectId, Repo, group_by_blob};
 
@@ -62,6 +68,8 @@ pub fn scan_conflict_markers(
 struct Candidate {
     path: String,
     blob: ObjectId,
+    /// The path's `conflict-marker-size`.
+    width: usize,
     /// `Some(old)` per base where the file existed; `None` where it is new.
     old_blobs: Vec<Option<ObjectId>>,
 }
@@ -80,9 +88,11 @@ fn scan_all(repo: &Repo, rev: &CommitSha, ignore: &IgnoreSet) -> Result<MarkerSc
         candidates.push(Candidate {
             path: file.path,
             blob: file.blob,
+            width: DEFAULT_MARKER_WIDTH,
             old_blobs: Vec::new(),
         });
     }
+    set_widths(repo, rev, &mut candidates)?;
     let with_markers = scan_blobs(repo, candidates, &mut result)?;
     for (candidate, markers) in with_markers {
         push_findings(&mut result, &candidate.path, markers);
@@ -114,6 +124,7 @@ fn scan_added(
                 candidates.push(Candidate {
                     path: change.path,
                     blob: change.new_blob,
+                    width: DEFAULT_MARKER_WIDTH,
                     old_blobs: vec![change.old_blob],
                 });
             }
@@ -130,6 +141,7 @@ fn scan_added(
         }
     }
 
+    set_widths(repo, head, &mut candidates)?;
     let with_markers = scan_blobs(repo, candidates, &mut result)?;
     for (candidate, markers) in with_markers {
         let mut markers = markers;
@@ -151,22 +163,59 @@ fn scan_added(
     Ok(result)
 }
 
-/// Reads each distinct blob once and returns the candidates that hold markers.
+/// Sets each candidate's marker width from the attributes at `rev`.
+fn set_widths(repo: &Repo, rev: &CommitSha, candidates: &mut [Candidate]) -> Result<()> {
+    let paths: Vec<&str> = candidates.iter().map(|c| c.path.as_str()).collect();
+    let widths = repo.marker_widths(rev, &paths)?;
+    for (candidate, width) in candidates.iter_mut().zip(widths) {
+        candidate.width = width;
+    }
+    Ok(())
+}
+
+/// Reads each distinct blob once and returns the candidates that hold
+/// markers. A blob is scanned once per distinct width among its paths
+/// (almost always one).
 fn scan_blobs(
     repo: &Repo,
     candidates: Vec<Candidate>,
     result: &mut MarkerScan,
 ) -> Result<Vec<(Candidate, Vec<Marker>)>> {
     let (blobs, groups) = group_by_blob(candidates, |c| &c.blob);
-    let scanned = repo.read_blobs(&blobs, MAX_BLOB_WORKERS, |_, content| {
-        (content.len(), scan(content))
+    let mut scanners: HashMap<usize, Scanner> = HashMap::new();
+    let widths_per_blob: Vec<Vec<usize>> = groups
+        .iter()
+        .map(|group| {
+            let mut widths: Vec<usize> = group.iter().map(|c| c.width).collect();
+            widths.sort_unstable();
+            widths.dedup();
+            for &w in &widths {
+                scanners.entry(w).or_insert_with(|| Scanner::with_width(w));
+            }
+            widths
+        })
+        .collect();
+    let index: HashMap<&ObjectId, usize> = blobs.iter().enumerate().map(|(i, b)| (b, i)).collect();
+    let scanned = repo.read_blobs(&blobs, MAX_BLOB_WORKERS, |oid, content| {
+        let widths = &widths_per_blob[index[oid]];
+        let markers: Vec<(usize, Vec<Marker>)> = widths
+            .iter()
+            .map(|w| (*w, scanners[w].scan(content)))
+            .filter(|(_, m)| !m.is_empty())
+            .collect();
+        (content.len(), markers)
     })?;
     let mut with_markers = Vec::new();
     for (group, (len, markers)) in groups.into_iter().zip(scanned) {
         result.files_scanned += group.len();
         result.bytes_scanned += (len * group.len()) as u64;
-        if !markers.is_empty() {
-            with_markers.extend(group.into_iter().map(|c| (c, markers.clone())));
+        if markers.is_empty() {
+            continue;
+        }
+        for candidate in group {
+            if let Some((_, m)) = markers.iter().find(|(w, _)| *w == candidate.width) {
+                with_markers.push((candidate, m.clone()));
+            }
         }
     }
     Ok(with_markers)

@@ -51,10 +51,10 @@ impl GuardSection for MarkerScan {
             n => format!(", {n} ignored by config"),
         };
         format!(
-            "conflict markers: {} in {} files scanned ({} bytes{ignored})",
+            "conflict markers: {} in {} scanned ({}{ignored})",
             self.findings.len(),
-            self.files_scanned,
-            self.bytes_scanned
+            plural(self.files_scanned, "file", "files"),
+            plural_u64(self.bytes_scanned, "byte", "bytes"),
         )
     }
 
@@ -79,6 +79,15 @@ impl GuardSection for MarkerScan {
             "files_ignored": self.files_ignored,
         })
     }
+}
+
+/// `1 file`, `2 files`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    plural_u64(n as u64, one, many)
+}
+
+fn plural_u64(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// All guards' sections from one run.
@@ -367,6 +376,15 @@ mod tests {
         assert_eq!(
             scan.summary(),
             "conflict markers: 1 in 2 files scanned (10 bytes, 1 ignored by config)"
+        );
+        let one = MarkerScan {
+            files_scanned: 1,
+            bytes_scanned: 1,
+            ..MarkerScan::default()
+        };
+        assert_eq!(
+            one.summary(),
+            "conflict markers: 0 in 1 file scanned (1 byte)"
         );
         insta::assert_snapshot!(serde_json::to_string_pretty(&scan.to_json()).unwrap(), @r#"
         {

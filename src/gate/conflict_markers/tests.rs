@@ -79,7 +79,7 @@ fn opening_and_closing_markers_need_column_zero_a_space_and_a_label() {
         ("bare base", b"|||||||\n", &[]),
         ("bare closing", b">>>>>>>\n", &[]),
         ("label", b"<<<<<<< HEAD\n", &[(1, 'O')]),
-        ("label of one space", b"<<<<<<<  \n", &[(1, 'O')]),
+        ("only spaces after it is bare", b"<<<<<<<  \n", &[]),
         (
             "label with spaces and colon",
             b"<<<<<<< HEAD:src/a b.rs\n",
@@ -308,13 +308,18 @@ fn kinds_say_what_they_are() {
 
 #[test]
 fn classify_line_is_the_per_line_rule() {
-    let cases: &[(&[u8], Option<MarkerKind>)] = &[
-        (b"<<<<<<< x", Some(MarkerKind::Ours)),
-        (b"||||||| x", Some(MarkerKind::Base)),
-        (b"=======", Some(MarkerKind::Separator)),
-        (b"=======\r", Some(MarkerKind::Separator)),
-        (b">>>>>>> x\r", Some(MarkerKind::Theirs)),
-        (b">>>>>>> \r", None),
+    let m = |kind, bare| Some(LineMarker { kind, bare });
+    let cases: &[(&[u8], Option<LineMarker>)] = &[
+        (b"<<<<<<< x", m(MarkerKind::Ours, false)),
+        (b"||||||| x", m(MarkerKind::Base, false)),
+        (b"=======", m(MarkerKind::Separator, false)),
+        (b"=======\r", m(MarkerKind::Separator, false)),
+        (b">>>>>>> x\r", m(MarkerKind::Theirs, false)),
+        (b">>>>>>> \r", m(MarkerKind::Theirs, true)),
+        (b"<<<<<<<", m(MarkerKind::Ours, true)),
+        (b"|||||||\t", m(MarkerKind::Base, true)),
+        (b"<<<<<<<<", None),
+        (b"<<<<<<<x", None),
         (b"", None),
         (b"<", None),
         (b"=", None),
@@ -329,6 +334,118 @@ fn classify_line_is_the_per_line_rule() {
     }
 }
 
+#[test]
+fn bare_markers_count_when_they_open_or_close_a_block() {
+    check_table(&[
+        (
+            "git merge-file with empty labels",
+            b"a\n<<<<<<<\nours\n=======\ntheirs\n>>>>>>>\nb\n",
+            &[(2, 'O'), (4, 'S'), (6, 'T')],
+        ),
+        (
+            "diff3 with empty labels",
+            b"<<<<<<<\nours\n|||||||\nbase\n=======\ntheirs\n>>>>>>>\n",
+            &[(1, 'O'), (3, 'B'), (5, 'S'), (7, 'T')],
+        ),
+        (
+            "jj style sections",
+            b"<<<<<<<\n%%%%%%%\n-a\n+b\n+++++++\nc\n>>>>>>>\n",
+            &[(1, 'O'), (7, 'T')],
+        ),
+        (
+            "trailing whitespace and CRLF",
+            b"<<<<<<< \t\r\nx\r\n>>>>>>>\r\n",
+            &[(1, 'O'), (3, 'T')],
+        ),
+        (
+            "bare opening, labelled closing",
+            b"<<<<<<<\nx\n=======\n>>>>>>> b\n",
+            &[(1, 'O'), (3, 'S'), (4, 'T')],
+        ),
+        ("a lone bare opening", b"<<<<<<<\ntext\n", &[]),
+        ("a lone bare closing", b"text\n>>>>>>>\n", &[]),
+        ("closing before opening", b">>>>>>>\nx\n<<<<<<<\n", &[]),
+        (
+            "a bare closing after a closed block",
+            b"<<<<<<< a\n=======\n>>>>>>> b\n>>>>>>>\n",
+            &[(1, 'O'), (2, 'S'), (3, 'T')],
+        ),
+        (
+            "the second of two bare openings opens",
+            b"<<<<<<<\n<<<<<<<\nx\n>>>>>>>\n",
+            &[(2, 'O'), (4, 'T')],
+        ),
+        ("a bare base outside a block", b"|||||||\n=======\n", &[]),
+        (
+            "a separator next to a bare opening that opens nothing",
+            b"<<<<<<<\n=======\ntext\n",
+            &[],
+        ),
+        (
+            "markdown is still clean",
+            b"Title\n=======\n\n<<<<<<<\n\n=======\n",
+            &[],
+        ),
+    ]);
+}
+
+#[test]
+fn a_scanner_finds_markers_of_exactly_its_width() {
+    let wide = format!(
+        "a\n{} ours\nx\n{}\ny\n{} theirs\n",
+        "<".repeat(32),
+        "=".repeat(32),
+        ">".repeat(32)
+    );
+    let scanner = Scanner::with_width(32);
+    assert_eq!(scanner.width(), 32);
+    let kinds: Vec<(u32, MarkerKind)> = scanner
+        .scan(wide.as_bytes())
+        .into_iter()
+        .map(|m| (m.line, m.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (2, MarkerKind::Ours),
+            (4, MarkerKind::Separator),
+            (6, MarkerKind::Theirs)
+        ]
+    );
+    // Seven-wide examples in a 32-wide file are text, and the other way round.
+    let example = b"<<<<<<< HEAD\n=======\n>>>>>>> b\n";
+    assert_eq!(scanner.scan(example), vec![]);
+    assert_eq!(scan(wide.as_bytes()), vec![]);
+    // Narrow widths work too, with the same exactness.
+    let narrow = Scanner::with_width(3);
+    assert_eq!(narrow.scan(b"<<< a\n===\n>>> b\n").len(), 3);
+    assert_eq!(narrow.scan(b"<<<< a\n>>>> b\n"), vec![]);
+}
+
+#[test]
+fn only_text_with_marker_like_lines_needs_a_width() {
+    assert!(!could_hold_markers_at_some_width(
+        b"Title\n=======\n\n> quote\n<p>\n| a |\n"
+    ));
+    assert!(could_hold_markers_at_some_width(b"x\n<<<<<<<<<<<< HEAD\n"));
+    assert!(could_hold_markers_at_some_width(b">> x"));
+    assert!(could_hold_markers_at_some_width(b"a\n||\n"));
+    assert!(!could_hold_markers_at_some_width(b"\0<<<<<<< a\n"));
+    assert!(!could_hold_markers_at_some_width(b""));
+}
+
+#[test]
+fn marker_sizes_parse_like_git() {
+    assert_eq!(parse_marker_size("32"), 32);
+    assert_eq!(parse_marker_size(" 9 "), 9);
+    assert_eq!(parse_marker_size("0"), DEFAULT_MARKER_WIDTH);
+    assert_eq!(parse_marker_size("-3"), DEFAULT_MARKER_WIDTH);
+    assert_eq!(parse_marker_size("set"), DEFAULT_MARKER_WIDTH);
+    assert_eq!(parse_marker_size("unspecified"), DEFAULT_MARKER_WIDTH);
+    assert_eq!(parse_marker_size("100000"), DEFAULT_MARKER_WIDTH);
+    assert_eq!(Scanner::with_width(0).width(), 1);
+}
+
 // ---------------------------------------------------------------------------
 // Property tests.
 
@@ -338,20 +455,47 @@ fn reference_scan(content: &[u8]) -> Vec<Marker> {
     if content.iter().take(BINARY_PROBE_LEN).any(|&b| b == 0) {
         return Vec::new();
     }
-    let kinds: Vec<Option<MarkerKind>> = content
+    let mut kinds: Vec<Option<(MarkerKind, bool)>> = content
         .split(|&b| b == b'\n')
         .map(reference_classify)
         .collect();
+    // Bare markers: kept when the nearest opening/closing on the needed
+    // side(s) makes a block.
+    let structural = |k: &Option<(MarkerKind, bool)>| {
+        k.map(|(k, _)| k)
+            .filter(|k| matches!(k, MarkerKind::Ours | MarkerKind::Theirs))
+    };
+    let decided: Vec<Option<(MarkerKind, bool)>> = (0..kinds.len())
+        .map(|i| {
+            let (kind, bare) = kinds[i]?;
+            if !bare {
+                return Some((kind, bare));
+            }
+            let before = kinds[..i].iter().rev().find_map(structural);
+            let after = kinds[i + 1..].iter().find_map(structural);
+            let opened = before == Some(MarkerKind::Ours);
+            let closed = after == Some(MarkerKind::Theirs);
+            let keep = match kind {
+                MarkerKind::Ours => closed,
+                MarkerKind::Theirs => opened,
+                MarkerKind::Base => opened && closed,
+                MarkerKind::Separator => true,
+            };
+            keep.then_some((kind, bare))
+        })
+        .collect();
+    kinds = decided;
     let strong = |i: usize| {
         kinds
             .get(i)
             .copied()
             .flatten()
+            .map(|(k, _)| k)
             .filter(|k| *k != MarkerKind::Separator)
     };
     let mut out = Vec::new();
     for (i, kind) in kinds.iter().enumerate() {
-        let Some(kind) = *kind else { continue };
+        let Some((kind, _)) = *kind else { continue };
         let counts = if kind != MarkerKind::Separator {
             true
         } else {
@@ -372,20 +516,49 @@ fn reference_scan(content: &[u8]) -> Vec<Marker> {
     out
 }
 
-fn reference_classify(line: &[u8]) -> Option<MarkerKind> {
+/// The per-line rule: `Some((kind, bare))`.
+fn reference_classify(line: &[u8]) -> Option<(MarkerKind, bool)> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line == b"=======" {
-        return Some(MarkerKind::Separator);
+        return Some((MarkerKind::Separator, false));
     }
     let prefixes: [(&[u8], MarkerKind); 3] = [
-        (b"<<<<<<< ", MarkerKind::Ours),
-        (b"||||||| ", MarkerKind::Base),
-        (b">>>>>>> ", MarkerKind::Theirs),
+        (b"<<<<<<<", MarkerKind::Ours),
+        (b"|||||||", MarkerKind::Base),
+        (b">>>>>>>", MarkerKind::Theirs),
     ];
-    prefixes
+    let (rest, kind) = prefixes
         .into_iter()
-        .find(|(prefix, _)| line.starts_with(prefix) && line.len() > prefix.len())
-        .map(|(_, kind)| kind)
+        .find_map(|(prefix, kind)| line.strip_prefix(prefix).map(|rest| (rest, kind)))?;
+    // `line` has lost one trailing CR; any other whitespace is still there.
+    if rest.iter().all(|b| b" \t\r\x0c".contains(b)) {
+        return Some((kind, true));
+    }
+    let label = rest.strip_prefix(b" ")?;
+    label
+        .iter()
+        .any(|b| !b" \t\r\x0c".contains(b))
+        .then_some((kind, false))
+}
+
+/// Widens every line-leading run of seven or more marker characters by
+/// `extra`: text whose markers are `7 + extra` wide.
+fn widen(content: &[u8], extra: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len());
+    for (i, line) in content.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        let run = match line.first() {
+            Some(&c) if b"<|=>".contains(&c) => line.iter().take_while(|&&b| b == c).count(),
+            _ => 0,
+        };
+        if run >= 7 {
+            out.extend(std::iter::repeat_n(line[0], extra));
+        }
+        out.extend_from_slice(line);
+    }
+    out
 }
 
 /// Lines built to sit near the rules' edges: real markers, near misses,
@@ -400,6 +573,8 @@ fn edgy_line() -> impl Strategy<Value = Vec<u8>> {
         1 => Just(b">>>>>>> feature".to_vec()),
         1 => Just(b"<<<<<<< ".to_vec()),
         1 => Just(b"<<<<<<<".to_vec()),
+        1 => Just(b">>>>>>>".to_vec()),
+        1 => Just(b"||||||| \t".to_vec()),
         1 => Just(b"========".to_vec()),
         1 => Just(b" =======".to_vec()),
         1 => Just(b">>>>>>>> x".to_vec()),
@@ -463,6 +638,27 @@ proptest! {
     fn scan_matches_the_reference(lines in proptest::collection::vec(edgy_line(), 0..40), crlf: bool, trailing: bool) {
         let content = join(&lines, crlf, trailing);
         prop_assert_eq!(scan(&content), reference_scan(&content));
+    }
+
+    /// Text the width probe rules out has no markers at any width.
+    #[test]
+    fn the_width_probe_never_misses_a_marker(lines in proptest::collection::vec(edgy_line(), 0..30), extra in 0usize..20) {
+        let content = widen(&join(&lines, false, true), extra);
+        if !could_hold_markers_at_some_width(&content) {
+            for width in MIN_LOOKED_UP_WIDTH..40 {
+                prop_assert_eq!(Scanner::with_width(width).scan(&content), vec![]);
+            }
+        }
+    }
+
+    /// Markers N wide are found by the N-wide scanner exactly where the
+    /// seven-wide ones are found at the default width, and are invisible to it.
+    #[test]
+    fn wider_markers_are_found_at_their_width_only(lines in proptest::collection::vec(edgy_line(), 0..40), extra in 1usize..40, crlf: bool) {
+        let content = join(&lines, crlf, true);
+        let wide = widen(&content, extra);
+        prop_assert_eq!(Scanner::with_width(7 + extra).scan(&wide), scan(&content));
+        prop_assert_eq!(scan(&wide), vec![]);
     }
 
     /// Noise never holds a marker, and injected conflicts are found exactly.

@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::gate::conflict_markers::{MarkerKind, scan};
+use crate::gate::conflict_markers::{MarkerKind, Scanner, scan};
 
 fn found(patch: &[u8]) -> Vec<(u32, MarkerKind)> {
     scan_patch(patch)
@@ -220,7 +220,35 @@ fn patch_line() -> impl Strategy<Value = Vec<u8>> {
         1 => Just(b"=======".to_vec()),
         1 => Just(b"=======\r".to_vec()),
         1 => Just(b">>>>>>> b".to_vec()),
+        1 => Just(b"<<<<<<<".to_vec()),
+        1 => Just(b">>>>>>>\r".to_vec()),
     ]
+}
+
+#[test]
+fn a_patch_is_scanned_at_the_paths_width() {
+    let wide = |c: &str| c.repeat(32);
+    let patch = format!(
+        "@@ -1,2 +1,6 @@\n a\n+{} HEAD\n+x\n+{}\n+{} b\n b\n",
+        wide("<"),
+        wide("="),
+        wide(">")
+    );
+    let at_32: Vec<(u32, MarkerKind)> = scan_patch_with(&Scanner::with_width(32), patch.as_bytes())
+        .into_iter()
+        .map(|m| (m.line, m.kind))
+        .collect();
+    assert_eq!(at_32, [(2, Ours), (4, Sep), (5, Theirs)]);
+    assert_eq!(found(patch.as_bytes()), []);
+}
+
+#[test]
+fn bare_markers_in_a_patch_use_context_lines_for_the_block_rule() {
+    // The closing marker was already there; the added bare opening opens it.
+    let patch = b"@@ -1,2 +1,3 @@\n+<<<<<<<\n x\n >>>>>>>\n";
+    assert_eq!(found(patch), [(1, Ours)]);
+    let lone = b"@@ -1,1 +1,2 @@\n+<<<<<<<\n x\n";
+    assert_eq!(found(lone), []);
 }
 
 proptest! {

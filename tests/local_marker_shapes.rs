@@ -1,0 +1,151 @@
+//! Conflicts as git really writes them — wider markers under
+//! `conflict-marker-size`, bare markers from empty labels — produced by
+//! `git merge` and `git merge-file`, then found by `seamguard scan`.
+
+mod local_support;
+
+use std::path::PathBuf;
+
+use local_support::{CONFLICT, TestRepo};
+
+/// `git merge-file -p` of three versions written next to the repository;
+/// returns the merged text with its conflicts.
+fn merge_file(repo: &TestRepo, extra: &[&str]) -> String {
+    let dir: PathBuf = repo.dir.parent().unwrap().join("merge-file");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in [
+        ("ours", "a\nours\nc\n"),
+        ("base", "a\nbase\nc\n"),
+        ("theirs", "a\ntheirs\nc\n"),
+    ] {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let mut args = vec!["merge-file", "-p"];
+    args.extend_from_slice(extra);
+    let files: Vec<String> = ["ours", "base", "theirs"]
+        .iter()
+        .map(|n| dir.join(n).to_str().unwrap().to_owned())
+        .collect();
+    args.extend(files.iter().map(String::as_str));
+    let out = repo.git_output(&args, None);
+    // merge-file exits with the number of conflicts: one here.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `main` with `.gitattributes` and a README, then branch `feature`.
+fn repo_with_attributes(attributes: &str) -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write(".gitattributes", attributes);
+    repo.write("README.md", "Project\n=======\n");
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo
+}
+
+#[test]
+fn a_real_merge_under_conflict_marker_size_is_found_at_that_width() {
+    let repo = TestRepo::new();
+    repo.write(".gitattributes", "*.adoc conflict-marker-size=32\n");
+    repo.write("doc.adoc", "a\nb\nc\n");
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("doc.adoc", "a\nours\nc\n");
+    repo.commit("ours");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("doc.adoc", "a\ntheirs\nc\n");
+    repo.commit("theirs");
+    repo.git(&["checkout", "-q", "feature"]);
+    // Updating the branch from main: the merge source is fine, the result is not.
+    let merge = repo.git_output(&["merge", "-q", "main"], None);
+    assert!(!merge.status.success(), "the merge must conflict");
+    let merged = std::fs::read_to_string(repo.path("doc.adoc")).unwrap();
+    assert!(
+        merged.contains(&format!("{} HEAD\n", "<".repeat(32))),
+        "{merged}"
+    );
+    // Documentation that shows seven-wide examples is text at width 32.
+    repo.write("guide.adoc", format!("How a conflict looks:\n\n{CONFLICT}"));
+    repo.commit("merge, committed with its conflict");
+
+    let run = repo.seamguard(&["scan", "--base", "main"], "");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.locations(),
+        ["doc.adoc:2", "doc.adoc:4", "doc.adoc:6"],
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("conflict markers: 3 in"), "{run:?}");
+}
+
+#[test]
+fn merge_file_with_a_marker_size_is_found_when_the_attribute_says_so() {
+    let repo = repo_with_attributes("/notes/*.txt conflict-marker-size=12\n");
+    let merged = merge_file(&repo, &["--marker-size=12", "--diff3"]);
+    assert!(
+        merged.starts_with(&format!("a\n{} ", "<".repeat(12))),
+        "{merged}"
+    );
+    repo.write("notes/a.txt", &merged);
+    // The same bytes where no attribute widens the markers: not a conflict.
+    repo.write("other/a.txt", &merged);
+    repo.commit("merged notes");
+
+    let run = repo.seamguard(&["scan", "--base", "main"], "");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.locations(),
+        [
+            "notes/a.txt:2",
+            "notes/a.txt:4",
+            "notes/a.txt:6",
+            "notes/a.txt:8"
+        ],
+        "{run:?}"
+    );
+
+    // The width is the scanned commit's, not the working tree's.
+    repo.write(".gitattributes", "");
+    let run = repo.seamguard(&["scan", "--base", "main"], "");
+    assert_eq!(run.locations().len(), 4, "{run:?}");
+    let run = repo.seamguard(&["scan", "--all"], "");
+    assert_eq!(run.locations().len(), 4, "{run:?}");
+}
+
+#[test]
+fn bare_markers_from_empty_labels_are_found() {
+    let repo = repo_with_attributes("");
+    let merged = merge_file(&repo, &["-L", "", "-L", "", "-L", ""]);
+    // git writes the marker and the (empty) label's space: nothing else.
+    assert_eq!(merged, "a\n<<<<<<< \nours\n=======\ntheirs\n>>>>>>> \nc\n");
+    repo.write("merged.txt", &merged);
+    let diff3 = merge_file(&repo, &["--diff3", "-L", "", "-L", "", "-L", ""]);
+    assert!(diff3.contains("\n||||||| \n"), "{diff3}");
+    repo.write("diff3.txt", &diff3);
+    // jj's conflict style: bare markers around diff and snapshot sections.
+    repo.write(
+        "jj.txt",
+        "a\n<<<<<<<\n%%%%%%%\n-base\n+ours\n+++++++\ntheirs\n>>>>>>>\nc\n",
+    );
+    // Markdown with a bare marker-like line and rules stays clean.
+    repo.write("notes.md", "Title\n=======\n\n<<<<<<<\n\n=======\n");
+    repo.commit("merged with empty labels");
+
+    let run = repo.seamguard(&["scan", "--base", "main"], "");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.locations(),
+        [
+            "diff3.txt:2",
+            "diff3.txt:4",
+            "diff3.txt:6",
+            "diff3.txt:8",
+            "jj.txt:2",
+            "jj.txt:8",
+            "merged.txt:2",
+            "merged.txt:4",
+            "merged.txt:6",
+        ],
+        "{run:?}"
+    );
+}
