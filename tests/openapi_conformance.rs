@@ -80,6 +80,15 @@ async fn requests_github_would_refuse_are_violations() {
     )
     .await;
     send(&gh, "GET", "/repos/acme/app/no-such-thing", None).await;
+    send(
+        &gh,
+        "GET",
+        &format!(
+            "/repos/acme/app/commits/{head}/check-runs?filter=newest&per_page=many&colour=red"
+        ),
+        None,
+    )
+    .await;
     let violations = gh.take_violations();
 
     let expect = [
@@ -88,6 +97,9 @@ async fn requests_github_would_refuse_are_violations() {
         ("annotations", "50"),
         ("summary", "longer than 65535"),
         ("/repos/acme/app/no-such-thing", "no such operation"),
+        ("filter=\"newest\"", "outside"),
+        ("per_page=\"many\"", "is not a \"integer\""),
+        ("\"colour\"", "not in the operation"),
     ];
     assert_eq!(violations.len(), expect.len(), "{violations:#?}");
     for ((at, why), seen) in expect.iter().zip(&violations) {

@@ -543,7 +543,14 @@ impl Responder {
         for hook in world.faults.take_before(&method, &path) {
             (hook.action)(&mut world);
         }
-        let operation = check_request(&mut world, &method, &path, &request.body, body.as_ref());
+        let operation = check_request(
+            &mut world,
+            &method,
+            &path,
+            &query,
+            &request.body,
+            body.as_ref(),
+        );
         let rule = world.faults.take_rule(&method, &path);
         let mut delay = None;
         let answer = match rule {
@@ -653,6 +660,7 @@ fn check_request(
     world: &mut World,
     method: &str,
     path: &str,
+    query: &[(String, String)],
     raw_body: &[u8],
     body: Option<&Value>,
 ) -> Option<&'static Operation> {
@@ -670,7 +678,8 @@ fn check_request(
             .violations
             .push(format!("{}: the request body is not JSON", op.name()));
     }
-    let violations = contract.check_request(op, body);
+    let mut violations = contract.check_query(op, query);
+    violations.extend(contract.check_request(op, body));
     world.conformance.violations.extend(violations);
     Some(op)
 }

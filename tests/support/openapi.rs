@@ -221,6 +221,55 @@ impl Contract {
         }
     }
 
+    /// Checks a request's query against the operation's query parameters:
+    /// each name declared, each value of its type, enum and bounds
+    /// (`per_page` at most 100, `filter` one of `latest`/`all`).
+    pub fn check_query(&self, op: &Operation, query: &[(String, String)]) -> Vec<String> {
+        let name = op.name();
+        let declared: Vec<&Value> = self.operation_value(op)["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| self.resolve(p))
+            .filter(|p| p["in"] == "query")
+            .collect();
+        let mut violations = Vec::new();
+        for (key, value) in query {
+            let Some(parameter) = declared.iter().find(|p| p["name"] == key.as_str()) else {
+                violations.push(format!(
+                    "{name}: query parameter {key:?} is not in the operation"
+                ));
+                continue;
+            };
+            let schema = self.resolve(&parameter["schema"]);
+            let typed = match schema["type"].as_str() {
+                Some("integer") => value.parse::<i64>().ok().map(Value::from),
+                Some("boolean") => value.parse::<bool>().ok().map(Value::from),
+                _ => Some(Value::from(value.as_str())),
+            };
+            let Some(typed) = typed else {
+                violations.push(format!(
+                    "{name}: query {key}={value:?} is not a {}",
+                    schema["type"]
+                ));
+                continue;
+            };
+            let in_enum = schema["enum"].as_array().is_none_or(|e| e.contains(&typed));
+            let n = typed.as_i64();
+            let in_bounds = n.is_none_or(|n| {
+                schema["maximum"].as_i64().is_none_or(|max| n <= max)
+                    && schema["minimum"].as_i64().is_none_or(|min| n >= min)
+            });
+            if !in_enum || !in_bounds {
+                violations.push(format!(
+                    "{name}: query {key}={value:?} is outside {}",
+                    short(&schema.to_string(), MAX_ERROR_CHARS)
+                ));
+            }
+        }
+        violations
+    }
+
     /// Checks an answer the fake serves (`body` is `None` when it is not
     /// JSON), then thins it to what GitHub requires. The violations.
     pub fn check_response(
