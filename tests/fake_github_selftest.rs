@@ -68,6 +68,35 @@ async fn tokens_are_minted_with_a_verified_jwt_and_pull_requests_parse() {
 }
 
 #[tokio::test]
+async fn installation_tokens_are_accepted_only_as_bearer() {
+    let gh = FakeGitHub::start().await;
+    let (repo, _) = feature_pr(&gh);
+    let token = gh.token_for(1);
+    let url = format!("{}repos/acme/app/pulls/7", gh.api_url());
+    let get = |authorization: String| {
+        let url = url.clone();
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("authorization", authorization)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(get(format!("token {token}")).await, 401);
+    assert_eq!(get(format!("Bearer {token}")).await, 200);
+
+    // seamguard's own client sends Bearer: its calls are served.
+    let inst = gh.client().installation(InstallationId(1));
+    inst.pull(&repo.name(), PrNumber(7)).await.expect("served");
+    let last = gh.requests().pop().expect("recorded");
+    assert_eq!(last.auth, SeenAuth::Installation(1));
+}
+
+#[tokio::test]
 async fn bad_app_jwts_and_unknown_installations_are_refused() {
     use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
     let gh = FakeGitHub::start().await;

@@ -1,15 +1,21 @@
 //! GitHub's published OpenAPI description as the fake's contract.
 //!
 //! Every request the fake receives is matched to an operation of
-//! `api.github.com.json` (method and path template); its JSON body is
-//! validated against the operation's request schema, and every JSON answer
-//! the fake serves against the schema of that status. Violations are kept in
+//! `api.github.com.json` (method and path template); its query parameters
+//! are checked against the operation's (names, types, enums), its JSON body
+//! validated against the request schema (enums, required fields, the 65,535
+//! characters of `output.summary`, 50 annotations a call), and every JSON
+//! answer the fake serves against the schema of its status (a 2xx the
+//! operation does not document is a violation too). Violations are kept in
 //! the world and fail the test when its [`super::FakeGitHub`] is dropped.
 //!
-//! Answers are also *thinned* before they are served: every object keeps only
-//! the properties its schema lists as `required` (recursively), so the whole
-//! suite runs against the least GitHub promises — what GitHub Enterprise
-//! Server, or a future api.github.com, may send.
+//! 2xx answers are also *thinned* before they are served: every object keeps
+//! only the properties its schema lists as `required` (recursively), plus
+//! the few optional ones whose absence GitHub uses to say something
+//! ([`MEANINGFUL_OPTIONAL`]), so the whole suite runs against the least
+//! GitHub promises — what GitHub Enterprise Server, or a future
+//! api.github.com, may send. Error bodies are checked but kept whole:
+//! seamguard reads their `message`.
 //!
 //! The description is ~13 MB: it is read and indexed once per test process;
 //! a validator is compiled the first time its operation is used, from the
