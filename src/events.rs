@@ -10,6 +10,7 @@
 
 use serde::Deserialize;
 
+use crate::github::models::null_as_default;
 use crate::ids::{AppId, CommitSha, InstallationId, PrNumber, RepoName};
 use crate::inbox::{Target, Work};
 
@@ -88,7 +89,9 @@ struct InstallationRef {
 
 #[derive(Debug, Deserialize)]
 struct RepositoryRef {
-    id: u64,
+    /// Only tells a fork's pull requests apart; absent, none are dropped.
+    #[serde(default)]
+    id: Option<u64>,
     full_name: String,
 }
 
@@ -127,7 +130,8 @@ struct PrBase {
 
 #[derive(Debug, Deserialize)]
 struct RepoIdRef {
-    id: u64,
+    #[serde(default)]
+    id: Option<u64>,
 }
 
 event_payload! {
@@ -148,20 +152,20 @@ struct CheckPayload {
     head_sha: String,
     #[serde(default)]
     app: Option<AppRef>,
-    #[serde(default)]
+    /// Empty, absent or `null` for pull requests from forks.
+    #[serde(default, deserialize_with = "null_as_default")]
     pull_requests: Vec<PrRef>,
 }
 
 #[derive(Debug, Deserialize)]
 struct AppRef {
-    id: u64,
+    #[serde(default)]
+    id: Option<u64>,
 }
 
 event_payload! {
     struct StatusEvent {
         sha: String,
-        #[allow(dead_code)]
-        state: String,
     }
 }
 
@@ -169,7 +173,7 @@ event_payload! {
     struct PushEvent {
         #[serde(rename = "ref")]
         git_ref: String,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "null_as_default")]
         deleted: bool,
     }
 }
@@ -240,7 +244,8 @@ fn sha(event: &str, path: &str, s: &str) -> Result<CommitSha, PayloadError> {
 /// App's id: its own check runs and suites complete because seamguard
 /// completed them, and must not trigger another evaluation (a loop).
 pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, PayloadError> {
-    let ours = |app: &Option<AppRef>| matches!((app, app_id), (Some(a), Some(id)) if a.id == id.0);
+    let ours =
+        |app: &Option<AppRef>| matches!((app, app_id), (Some(a), Some(id)) if a.id == Some(id.0));
     macro_rules! envelope {
         ($t:ty) => {
             decode::<$t>(event, body)?
@@ -297,7 +302,7 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
             };
             let path = format!("{event}.head_sha");
             let head = sha(event, &path, &check.head_sha)?;
-            let repo_id = repository.as_ref().map(|r| r.id);
+            let repo_id = repository.as_ref().and_then(|r| r.id);
             let targets = if !relevant {
                 vec![]
             } else {
@@ -308,8 +313,8 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
                     // that share the head (forks); keep this repository's.
                     .filter(|pr| {
                         let base_repo = pr.base.as_ref().and_then(|b| b.repo.as_ref());
-                        match (base_repo, repo_id) {
-                            (Some(b), Some(id)) => b.id == id,
+                        match (base_repo.and_then(|b| b.id), repo_id) {
+                            (Some(b), Some(id)) => b == id,
                             _ => true,
                         }
                     })
@@ -662,5 +667,128 @@ mod tests {
         let p = run("star", json!({ "action": "created", "repository": repo() })).unwrap();
         assert!(p.work.is_empty());
         assert!(parse("star", b"[1,", None).is_err());
+    }
+
+    /// Only what seamguard reads, as an Enterprise Server version or a
+    /// trimmed redelivery may send it.
+    fn minimal(event: &str) -> serde_json::Value {
+        let envelope =
+            json!({ "installation": { "id": 5 }, "repository": { "full_name": "acme/app" } });
+        let mut body = match event {
+            "pull_request" => json!({ "action": "opened", "number": 7 }),
+            "pull_request_review" => {
+                json!({ "action": "submitted", "pull_request": { "number": 7 } })
+            }
+            "check_run" => json!({ "action": "completed", "check_run": { "head_sha": SHA } }),
+            "check_suite" => json!({ "action": "completed", "check_suite": { "head_sha": SHA } }),
+            "status" => json!({ "sha": SHA }),
+            "push" => json!({ "ref": "refs/heads/main" }),
+            "merge_group" => json!({ "action": "checks_requested",
+                                     "merge_group": { "head_sha": SHA, "base_ref": "refs/heads/main" } }),
+            _ => unreachable!("{event}"),
+        };
+        body.as_object_mut()
+            .unwrap()
+            .extend(envelope.as_object().unwrap().clone());
+        body
+    }
+
+    /// Shaped like GitHub's deliveries (shared/github-samples/webhooks),
+    /// with `null` wherever GitHub may leave a value out and fields
+    /// seamguard has never seen.
+    fn null_laden(event: &str) -> serde_json::Value {
+        let repository = json!({ "id": null, "full_name": "acme/app", "node_id": null, "owner": null,
+                                 "html_url": "", "default_branch": null, "custom_properties": {} });
+        let installation = json!({ "id": 5, "node_id": null, "account": null });
+        let pull = json!({ "number": 7, "url": "", "base": { "ref": "main", "repo": null },
+                           "head": { "ref": "feature", "repo": null }, "user": null, "body": null,
+                           "milestone": null, "auto_merge": null, "labels": null });
+        let check = json!({ "id": null, "head_sha": SHA, "app": null, "pull_requests": null,
+                            "conclusion": null, "check_suite": null, "output": null,
+                            "details_url": "", "started_at": null });
+        let mut body = match event {
+            "pull_request" => {
+                json!({ "action": "opened", "number": 7, "changes": null, "pull_request": pull })
+            }
+            "pull_request_review" => {
+                json!({ "action": "submitted", "review": null, "pull_request": pull })
+            }
+            "check_run" => {
+                json!({ "action": "completed", "check_run": check, "requested_action": null })
+            }
+            "check_suite" => json!({ "action": "completed", "check_suite": check }),
+            "status" => json!({ "sha": SHA, "state": null, "description": null, "target_url": null,
+                                "commit": { "author": null, "committer": null }, "branches": null }),
+            "push" => {
+                json!({ "ref": "refs/heads/main", "deleted": null, "before": null, "after": null,
+                              "commits": null, "head_commit": null, "pusher": null, "base_ref": null })
+            }
+            "merge_group" => json!({ "action": "checks_requested",
+                                     "merge_group": { "head_sha": SHA, "base_ref": "refs/heads/main",
+                                                      "head_commit": null, "base_sha": null } }),
+            _ => unreachable!("{event}"),
+        };
+        let extra = json!({ "installation": installation, "repository": repository,
+                            "sender": null, "organization": null, "enterprise": null,
+                            "a_field_from_the_future": [1, { "x": null }] });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    }
+
+    #[test]
+    fn minimal_and_null_laden_deliveries_cause_the_same_work() {
+        let commit = Target::Commit {
+            sha: SHA.parse().unwrap(),
+        };
+        for (event, want) in [
+            ("pull_request", vec![pr(7)]),
+            ("pull_request_review", vec![pr(7)]),
+            ("check_run", vec![commit.clone()]),
+            ("check_suite", vec![commit.clone()]),
+            ("status", vec![commit.clone()]),
+            (
+                "push",
+                vec![Target::BaseBranch {
+                    name: "main".into(),
+                }],
+            ),
+            (
+                "merge_group",
+                vec![Target::MergeGroup {
+                    head_sha: SHA.parse().unwrap(),
+                    base_ref: "main".into(),
+                }],
+            ),
+        ] {
+            for body in [minimal(event), null_laden(event)] {
+                let parsed = run(event, body.clone()).unwrap_or_else(|e| panic!("{e}\n{body:#}"));
+                assert_eq!(targets(&parsed), want, "{event}: {body:#}");
+                assert_eq!(parsed.installation, Some(InstallationId(5)), "{event}");
+                assert!(parsed.work.iter().all(|w| w.repo.to_string() == "acme/app"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_check_from_an_app_without_an_id_is_not_taken_for_ours() {
+        let body = json!({ "action": "completed", "installation": { "id": 5 }, "repository": repo(),
+                           "check_run": { "head_sha": SHA, "app": { "id": null, "slug": null },
+                                          "pull_requests": [{ "number": 3, "base": { "repo": { "id": null } } }] } });
+        let parsed = run("check_run", body).unwrap();
+        assert_eq!(targets(&parsed), vec![pr(3)]);
+    }
+
+    #[test]
+    fn a_delivery_missing_what_seamguard_needs_names_it() {
+        let mut body = minimal("check_run");
+        body["check_run"]
+            .as_object_mut()
+            .unwrap()
+            .remove("head_sha");
+        let err = run("check_run", body).unwrap_err();
+        assert_eq!(err.path, "check_run");
+        assert!(err.message.contains("head_sha"), "{err}");
     }
 }

@@ -115,7 +115,7 @@ async fn naive_evaluation(gh: &FakeGitHub, repo: &str, head: &str) -> usize {
         let path = path.replace("{id}", &run_id);
         let mut request = http
             .request(method, format!("{api}{path}"))
-            .header("authorization", format!("token {token}"))
+            .header("authorization", format!("Bearer {token}"))
             .header("user-agent", "naive-bot");
         if let Some(body) = body {
             request = request.json(&body);

@@ -254,7 +254,8 @@ async fn forbidden_protection_falls_back_to_rulesets() {
         .await;
     let run = completed_run(&gh, &head).await;
     let summary = run.summary();
-    assert!(summary.contains("| `test` | ruleset 7"), "{summary}");
+    // Which ruleset is optional in GitHub's answer (the fake leaves it out).
+    assert!(summary.contains("| `test` | ruleset"), "{summary}");
     assert!(summary.contains("could not be read"), "{summary}");
     assert!(merge_calls(&gh, 7).is_empty(), "waiting for test");
 

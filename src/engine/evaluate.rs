@@ -52,23 +52,12 @@ const MAX_MERGE_BACKOFF: Duration = Duration::from_secs(5 * 60);
 const MAX_ERROR_CHARS: usize = 2_000;
 
 fn pr_facts(pr: &PullRequest) -> PrFacts {
-    let state = pr
-        .state
-        .as_ref()
-        .map(|s| format!("{s:?}").to_ascii_lowercase());
     PrFacts {
-        open: state.as_deref() != Some("closed") && pr.closed_at.is_none(),
-        merged: pr.merged_at.is_some() || pr.merged == Some(true),
-        draft: pr.draft.unwrap_or(false),
-        labels: pr
-            .labels
-            .as_ref()
-            .map(|ls| ls.iter().map(|l| l.name.clone()).collect())
-            .unwrap_or_default(),
-        mergeable_state: pr
-            .mergeable_state
-            .as_ref()
-            .map(|s| format!("{s:?}").to_ascii_lowercase()),
+        open: pr.is_open(),
+        merged: pr.is_merged(),
+        draft: pr.is_draft(),
+        labels: pr.label_names(),
+        mergeable_state: pr.mergeable_state.clone(),
     }
 }
 
@@ -215,7 +204,7 @@ impl Engine {
         config_seen: &mut Option<RepoConfig>,
     ) -> Result<Outcome, EvalError> {
         let started = std::time::Instant::now();
-        let base_ref = pr.base.ref_field.clone();
+        let base_ref = pr.base.branch.clone();
         let comparison = client
             .compare_all(&work.repo, &base_ref, head.as_str())
             .await?;

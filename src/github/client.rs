@@ -498,7 +498,9 @@ impl GitHub {
                     .tokens
                     .get(id, Utc::now, || self.mint_token(id))
                     .await?;
-                Ok(Some(format!("token {}", token.secret())))
+                // `Bearer` works for every token type; some Enterprise
+                // Server installations accept nothing else.
+                Ok(Some(format!("Bearer {}", token.secret())))
             }
         }
     }

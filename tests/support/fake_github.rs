@@ -31,6 +31,7 @@ use seamguard::github::{ClientConfig, GitHub, RetryPolicy, Timeouts};
 use seamguard::ids::AppId;
 
 use super::faults::{FaultHandle, Hook, RouteFilter, TransportHandle, Trigger};
+use super::openapi::{self, Operation};
 use super::proxy::{Proxy, TransportFault};
 use super::routes::{self, Answer, Ctx};
 use super::scenario::RepoHandle;
@@ -420,6 +421,17 @@ impl FakeGitHub {
             .collect()
     }
 
+    /// The OpenAPI violations seen so far, forgotten (a test that provokes
+    /// one on purpose takes it, so the fake's drop does not fail on it).
+    pub fn take_violations(&self) -> Vec<String> {
+        std::mem::take(&mut self.shared.lock().conformance.violations)
+    }
+
+    /// A live installation token of `installation`, for raw requests.
+    pub fn token_for(&self, installation: u64) -> String {
+        self.shared.edit(|w| w.mint_token(installation).0)
+    }
+
     /// Forgets the request and attempt logs (the world stays).
     pub fn reset_counts(&self) {
         self.shared.edit(|w| {
@@ -453,6 +465,22 @@ impl FakeGitHub {
                     world.faults.pending()
                 );
             }
+        }
+    }
+}
+
+/// Every fake ends by holding its requests and answers to GitHub's
+/// contract: a violation fails the test that made it.
+impl Drop for FakeGitHub {
+    fn drop(&mut self) {
+        let ledger = self.shared.lock().conformance.clone();
+        openapi::record(&ledger);
+        if !ledger.violations.is_empty() && !std::thread::panicking() {
+            panic!(
+                "the fake GitHub saw {} violation(s) of GitHub's OpenAPI description:\n  {}",
+                ledger.violations.len(),
+                ledger.violations.join("\n  ")
+            );
         }
     }
 }
@@ -515,6 +543,14 @@ impl Responder {
         for hook in world.faults.take_before(&method, &path) {
             (hook.action)(&mut world);
         }
+        let operation = check_request(
+            &mut world,
+            &method,
+            &path,
+            &query,
+            &request.body,
+            body.as_ref(),
+        );
         let rule = world.faults.take_rule(&method, &path);
         let mut delay = None;
         let answer = match rule {
@@ -524,6 +560,10 @@ impl Responder {
             }
             rule => {
                 let served = serve(&mut world, ctx);
+                let served = match operation {
+                    Some(op) => conform(&mut world, op, served),
+                    None => served,
+                };
                 match rule {
                     Some(rule) => {
                         delay = rule.delay;
@@ -614,6 +654,52 @@ fn conditional(
     answer.header("etag", etag)
 }
 
+/// Checks a request against GitHub's OpenAPI description, counting it
+/// under its operation; the operation, when there is one.
+fn check_request(
+    world: &mut World,
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    raw_body: &[u8],
+    body: Option<&Value>,
+) -> Option<&'static Operation> {
+    let contract = openapi::contract();
+    let Some(op) = contract.operation(method, path) else {
+        world.conformance.violations.push(format!(
+            "{method} {path}: no such operation in GitHub's OpenAPI description"
+        ));
+        return None;
+    };
+    *world.conformance.checked.entry(op.name()).or_default() += 1;
+    if body.is_none() && !raw_body.is_empty() {
+        world
+            .conformance
+            .violations
+            .push(format!("{}: the request body is not JSON", op.name()));
+    }
+    let mut violations = contract.check_query(op, query);
+    violations.extend(contract.check_request(op, body));
+    world.conformance.violations.extend(violations);
+    Some(op)
+}
+
+/// Checks a served JSON answer against the operation's response schema and
+/// thins it to the properties GitHub requires.
+fn conform(world: &mut World, op: &Operation, mut answer: Answer) -> Answer {
+    let mut json = answer
+        .content_type
+        .starts_with("application/json")
+        .then(|| serde_json::from_slice::<Value>(&answer.body).ok())
+        .flatten();
+    let violations = openapi::contract().check_response(op, answer.status, json.as_mut());
+    if let Some(json) = json.filter(|_| violations.is_empty()) {
+        answer.body = serde_json::to_vec(&json).expect("JSON serializes");
+    }
+    world.conformance.violations.extend(violations);
+    answer
+}
+
 /// Routes a request and runs its handler.
 fn serve(world: &mut World, mut ctx: Ctx) -> Answer {
     match routes::find(&ctx.method, &ctx.path) {
@@ -683,7 +769,9 @@ fn authenticate(world: &World, key: &DecodingKey, header: Option<String>) -> See
             Err(why) => SeenAuth::Refused(why),
         };
     }
-    if !(scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer")) {
+    // Installation tokens only as `Bearer`, as some Enterprise Server
+    // installations require: a client sending `token …` is caught here.
+    if !scheme.eq_ignore_ascii_case("bearer") {
         return SeenAuth::Refused("Bad credentials".into());
     }
     match world.tokens.get(credential) {

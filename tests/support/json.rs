@@ -1,11 +1,12 @@
 //! GitHub's JSON shapes, built from the world.
 //!
 //! Each builder emits the fields GitHub documents for the object (the
-//! samples in `shared/github-samples/rest` were the reference), not only the
-//! ones seamguard reads today: a client that starts reading another field,
-//! or a strict model such as octocrab's `PullRequest`, keeps working. REST
-//! answers and webhook payloads share these builders, so a pull request
-//! looks the same in `GET /pulls/7` and in a `pull_request` delivery.
+//! samples in `shared/github-samples/rest` were the reference). REST answers
+//! are then checked against GitHub's OpenAPI description and thinned to its
+//! `required` properties before they are served ([`super::openapi`]), so
+//! seamguard is tested against the least GitHub promises; webhook payloads
+//! share these builders whole, so a pull request looks the same in
+//! `GET /pulls/7` and in a `pull_request` delivery.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -173,6 +174,7 @@ pub fn repo(world: &World, repo: &Repo) -> Value {
         "svn_url": format!("{WEB}/{full}"),
         "mirror_url": null,
         "homepage": null,
+        "license": null,
         "default_branch": repo.default_branch,
         "open_issues_count": open,
         "open_issues": open,
@@ -204,7 +206,8 @@ pub fn label(world: &World, repo: &Repo, name: &str) -> Value {
         "node_id": node_id("LA", id),
         "url": format!("{}/repos/{}/labels/{}", world.api_url, repo.full_name(), url_segment(name)),
         "name": name,
-        "description": null,
+        // `pull-request-simple` (the lists) does not allow `null` here.
+        "description": "",
         "color": "ededed",
         "default": false
     })

@@ -10,6 +10,9 @@
 //!   codes; [`json`] builds GitHub's shapes and [`diff`] real patches.
 //! - [`faults`]: canned answers, scripted sequences, "acted, then failed",
 //!   late changes; [`proxy`]: closed, reset and truncated connections.
+//! - [`openapi`]: GitHub's OpenAPI description as the contract every
+//!   request and answer is checked against; answers thinned to what it
+//!   requires.
 //! - [`fake_github`]: [`FakeGitHub`], which starts it all and waits on it.
 //! - [`scenario`]: the story-like set-up API; [`deliveries`]: signed
 //!   webhook deliveries built from the world or from `fixtures/webhooks/`.
@@ -47,6 +50,7 @@ pub mod fake_github;
 pub mod faults;
 pub mod flows;
 pub mod json;
+pub mod openapi;
 pub mod proxy;
 pub mod routes;
 pub mod scenario;

@@ -822,6 +822,8 @@ pub struct World {
     pub enforce_required_checks: bool,
     /// Conditional GETs answered `304 Not Modified`.
     pub not_modified: u64,
+    /// What the OpenAPI conformance layer checked, and what broke it.
+    pub conformance: super::openapi::Ledger,
     pub(crate) faults: Faults,
     next_id: u64,
     token_counter: u64,
@@ -850,6 +852,7 @@ impl World {
             manifest_codes: BTreeMap::new(),
             enforce_required_checks: false,
             not_modified: 0,
+            conformance: Default::default(),
             faults: Faults::default(),
             next_id: 1000,
             token_counter: 0,
