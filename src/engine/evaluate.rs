@@ -245,14 +245,15 @@ impl Engine {
         }
 
         let report = |note: Option<&str>| {
-            summary::render(&summary::Report {
+            let out = summary::render(&summary::Report {
                 guards: &guards,
                 gate: &gate,
                 conclusion: verdict.conclusion,
                 plan: &verdict.plan,
                 merge_note: note,
                 register_timeout: config.required_checks.register_timeout,
-            })
+            });
+            summary::with_notes(out, &config.notes)
         };
         run.complete(verdict.conclusion, report(None), &annotations)
             .await?;
@@ -547,6 +548,7 @@ impl Engine {
             merge_note: None,
             register_timeout: config.required_checks.register_timeout,
         });
+        let output = summary::with_notes(output, &config.notes);
         run.complete(conclusion, output, &conflicts.annotations)
             .await?;
         Ok(Outcome::Done)
@@ -583,11 +585,8 @@ impl Engine {
         if prs.is_empty() {
             return Ok(Outcome::Done);
         }
-        let config = match client
-            .file(&work.repo, crate::config::repo::CONFIG_PATH, Some(branch))
-            .await?
-        {
-            Some(bytes) => RepoConfig::parse(&String::from_utf8_lossy(&bytes)).unwrap_or_default(),
+        let config = match self.configs.read_file(&client, &work.repo, Some(branch)).await? {
+            Some(file) => RepoConfig::parse(&file.text).unwrap_or_default(),
             None => RepoConfig::default(),
         };
         for pr in &prs {

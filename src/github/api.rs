@@ -128,6 +128,32 @@ impl InstallationClient {
         none_on_404(self.gh.send(self.auth, &call).await).map(|r| r.map(|r| r.body.to_vec()))
     }
 
+    /// The entries of the directory `path` at `git_ref` (the default branch
+    /// when `None`), or `None` when there is no such directory (a file of
+    /// that name lists as nothing).
+    pub async fn dir(
+        &self,
+        repo: &RepoName,
+        path: &str,
+        git_ref: Option<&str>,
+    ) -> Result<Option<Vec<DirEntry>>, GhError> {
+        const ROUTE: &str = "GET /repos/{owner}/{repo}/contents/{path}";
+        let mut call = Call::get(
+            ROUTE,
+            format!("{}/contents/{}", repo_path(repo), file_path(path)),
+        );
+        if let Some(git_ref) = git_ref {
+            call = call.query("ref", git_ref);
+        }
+        let Some(reply) = none_on_404(self.gh.send(self.auth, &call).await)? else {
+            return Ok(None);
+        };
+        if reply.body.first() != Some(&b'[') {
+            return Ok(None);
+        }
+        reply.json(ROUTE).map(Some)
+    }
+
     /// A blob's bytes by SHA (files whose patch GitHub omitted).
     pub async fn blob(&self, repo: &RepoName, sha: &str) -> Result<Vec<u8>, GhError> {
         let call = Call::get(

@@ -47,6 +47,17 @@ pub struct AppRef {
     pub slug: Option<String>,
 }
 
+/// One entry of a directory listing (`GET /repos/{owner}/{repo}/contents/{dir}`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct DirEntry {
+    /// `file`, `dir`, `symlink` or `submodule`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    /// The blob SHA for a file: the same bytes have the same SHA, at any commit.
+    pub sha: String,
+}
+
 /// `GET /repos/{owner}/{repo}/commits/{ref}/status`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CombinedStatus {
