@@ -62,7 +62,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "seamguard stopped");
+            // One line, said once: not a log line and then the same words.
             eprintln!("seamguard: {e:#}");
             ExitCode::from(2)
         }
