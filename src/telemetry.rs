@@ -34,6 +34,9 @@ pub fn init_logging(format: LogFormat, filter: &str) {
     let _ = match format {
         LogFormat::Json => builder
             .json()
+            // `message` and the event's fields at the top level of each
+            // line, where log pipelines look for them.
+            .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
             .try_init(),

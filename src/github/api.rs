@@ -393,8 +393,41 @@ impl InstallationClient {
     }
 }
 
+impl InstallationClient {
+    /// How many repositories the installation reaches (`seamguard doctor`).
+    pub async fn repository_count(&self) -> Result<u64, GhError> {
+        let call = Call::get(
+            "GET /installation/repositories",
+            "installation/repositories".to_owned(),
+        )
+        .query("per_page", 1);
+        let page: RepositoryPage = self.gh.json(self.auth, &call).await?;
+        Ok(page.total_count)
+    }
+}
+
 /// Calls the App makes as itself.
 impl GitHub {
+    /// The App itself: its name, owner, permissions and events.
+    pub async fn app_info(&self) -> Result<AppInfo, GhError> {
+        let call = Call::get("GET /app", "app".to_owned());
+        self.json(Auth::App, &call).await
+    }
+
+    /// Every installation of the App.
+    pub async fn app_installations(&self) -> Result<Vec<InstallationInfo>, GhError> {
+        const ROUTE: &str = "GET /app/installations";
+        let call = Call::get(ROUTE, "app/installations".to_owned()).query("per_page", PER_PAGE);
+        self.paginate(Auth::App, call, 100, |r| r.json::<Vec<InstallationInfo>>(ROUTE))
+            .await
+    }
+
+    /// The App's webhook configuration (its secret masked when set).
+    pub async fn app_hook_config(&self) -> Result<HookConfig, GhError> {
+        let call = Call::get("GET /app/hook/config", "app/hook/config".to_owned());
+        self.json(Auth::App, &call).await
+    }
+
     /// One page of the App's webhook deliveries, newest first.
     pub async fn hook_deliveries(
         &self,
