@@ -240,7 +240,7 @@ impl Engine {
         tracing::info!(conclusion = verdict.conclusion.as_str(), plan = ?verdict.plan, "decided");
         for g in &guards {
             if g.verdict == decision::GuardVerdict::Failed {
-                metrics::counter!("seamguard_guard_failures_total", "guard" => g.name).increment(1);
+                metrics::counter!("seamguard_guard_failures_total", "guard" => crate::telemetry::identifier(g.name)).increment(1);
             }
         }
 

@@ -169,7 +169,7 @@ async fn metrics(
     (
         StatusCode::OK,
         [("content-type", "text/plain; version=0.0.4")],
-        telemetry::metrics_handle().render(),
+        telemetry::render_metrics(),
     )
 }
 
