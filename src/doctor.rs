@@ -20,7 +20,7 @@ use chrono::Utc;
 
 use crate::config::manifest::{self, Needs};
 use crate::config::settings::{ServeArgs, Settings};
-use crate::github::{ClientConfig, GitHub, GhError, RetryPolicy, Timeouts};
+use crate::github::{ClientConfig, GhError, GitHub, RetryPolicy, Timeouts};
 use crate::ids::InstallationId;
 use crate::inbox::{Inbox, InboxOptions};
 
@@ -181,7 +181,10 @@ pub async fn checks(settings: &Settings, out: &mut dyn FnMut(&Check)) -> Option<
 fn unreachable(what: &str, e: &GhError, settings: &Settings) -> Check {
     if e.is_status(401) {
         return Check::bad(
-            format!("GitHub refused the App's JWT for {what} (401: {})", e.message),
+            format!(
+                "GitHub refused the App's JWT for {what} (401: {})",
+                e.message
+            ),
             "the key is not this App's, or APP_ID is wrong: download a new private key from the \
              App's settings page and check APP_ID there",
         );
@@ -224,7 +227,11 @@ async fn github_checks(gh: &GitHub, settings: &Settings) -> Vec<Check> {
             return checks;
         }
     };
-    checks.push(app_permissions_check(&needs, &app.permissions, &settings_page));
+    checks.push(app_permissions_check(
+        &needs,
+        &app.permissions,
+        &settings_page,
+    ));
     checks.push(app_events_check(&needs, &app.events, &settings_page));
     match gh.app_installations().await {
         Ok(installations) if installations.is_empty() => checks.push(Check::bad(

@@ -62,7 +62,12 @@ fn main() -> ExitCode {
         Command::CheckConfig { file } => seamguard::config::cli::check_config(&file),
         Command::Manifest => seamguard::config::cli::manifest(),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "seamguard", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "seamguard",
+                &mut std::io::stdout(),
+            );
             ExitCode::SUCCESS
         }
     }

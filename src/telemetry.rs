@@ -47,33 +47,117 @@ pub fn identifier(name: &str) -> String {
 /// `/metrics` lists these even before anything happened, so dashboards
 /// and alerts have a series to read (a rate over nothing is 0, not absent).
 pub const COUNTERS: &[(&str, &str, &str, &[&str])] = &[
-    ("seamguard_deliveries_total", "Webhook deliveries received, by event and outcome.", "*", &[]),
-    ("seamguard_evaluations_total", "Pull request evaluations finished, by outcome (internal_error: completed fail-safe).", "outcome", &["success", "failure", "neutral", "invalid_config", "internal_error"]),
-    ("seamguard_findings_total", "Conflict-marker findings, by marker kind.", "kind", &["ours", "base", "separator", "theirs"]),
-    ("seamguard_guard_failures_total", "Guard verdicts that failed a pull request, by guard.", "guard", &["conflict_markers", "merge_sources"]),
-    ("seamguard_merges_total", "Merge calls, by outcome.", "outcome", &["merged", "pending", "head_moved", "refused"]),
-    ("seamguard_jobs_failed_total", "Jobs that failed and were scheduled again or parked.", "", &[]),
-    ("seamguard_watchdog_completions_total", "Check runs the watchdog completed neutral after their evaluation vanished.", "", &[]),
-    ("seamguard_redeliveries_requested_total", "Failed deliveries seamguard asked GitHub to send again.", "", &[]),
-    ("seamguard_token_refreshes_total", "Installation tokens minted.", "", &[]),
-    ("seamguard_graph_questions_total", "Commit-graph questions the merge-source guard asked GitHub.", "", &[]),
-    ("seamguard_github_requests_total", "GitHub REST requests answered, by route and status.", "*", &[]),
-    ("seamguard_github_retries_total", "GitHub calls retried, by reason (status code or transport).", "reason", &["transport", "408", "429", "500", "502", "503", "504"]),
+    (
+        "seamguard_deliveries_total",
+        "Webhook deliveries received, by event and outcome.",
+        "*",
+        &[],
+    ),
+    (
+        "seamguard_evaluations_total",
+        "Pull request evaluations finished, by outcome (internal_error: completed fail-safe).",
+        "outcome",
+        &[
+            "success",
+            "failure",
+            "neutral",
+            "invalid_config",
+            "internal_error",
+        ],
+    ),
+    (
+        "seamguard_findings_total",
+        "Conflict-marker findings, by marker kind.",
+        "kind",
+        &["ours", "base", "separator", "theirs"],
+    ),
+    (
+        "seamguard_guard_failures_total",
+        "Guard verdicts that failed a pull request, by guard.",
+        "guard",
+        &["conflict_markers", "merge_sources"],
+    ),
+    (
+        "seamguard_merges_total",
+        "Merge calls, by outcome.",
+        "outcome",
+        &["merged", "pending", "head_moved", "refused"],
+    ),
+    (
+        "seamguard_jobs_failed_total",
+        "Jobs that failed and were scheduled again or parked.",
+        "",
+        &[],
+    ),
+    (
+        "seamguard_watchdog_completions_total",
+        "Check runs the watchdog completed neutral after their evaluation vanished.",
+        "",
+        &[],
+    ),
+    (
+        "seamguard_redeliveries_requested_total",
+        "Failed deliveries seamguard asked GitHub to send again.",
+        "",
+        &[],
+    ),
+    (
+        "seamguard_token_refreshes_total",
+        "Installation tokens minted.",
+        "",
+        &[],
+    ),
+    (
+        "seamguard_graph_questions_total",
+        "Commit-graph questions the merge-source guard asked GitHub.",
+        "",
+        &[],
+    ),
+    (
+        "seamguard_github_requests_total",
+        "GitHub REST requests answered, by route and status.",
+        "*",
+        &[],
+    ),
+    (
+        "seamguard_github_retries_total",
+        "GitHub calls retried, by reason (status code or transport).",
+        "reason",
+        &["transport", "408", "429", "500", "502", "503", "504"],
+    ),
 ];
 
 /// Gauges: name and help.
 pub const GAUGES: &[(&str, &str)] = &[
-    ("seamguard_build_info", "The running build: always 1, with version and git_sha labels."),
-    ("seamguard_queue_depth", "Work items in the store, due or scheduled."),
+    (
+        "seamguard_build_info",
+        "The running build: always 1, with version and git_sha labels.",
+    ),
+    (
+        "seamguard_queue_depth",
+        "Work items in the store, due or scheduled.",
+    ),
     ("seamguard_queue_due", "Work items due now."),
-    ("seamguard_queue_oldest_due_age_seconds", "Age of the oldest due work item, in seconds."),
-    ("seamguard_github_rate_limit_remaining", "Requests left in the installation's GitHub rate-limit window."),
+    (
+        "seamguard_queue_oldest_due_age_seconds",
+        "Age of the oldest due work item, in seconds.",
+    ),
+    (
+        "seamguard_github_rate_limit_remaining",
+        "Requests left in the installation's GitHub rate-limit window.",
+    ),
 ];
 
 /// Histograms: name and help.
 pub const HISTOGRAMS: &[(&str, &str)] = &[
-    ("seamguard_evaluation_seconds", "Time to evaluate a pull request, in seconds."),
-    ("seamguard_github_request_seconds", "GitHub REST request latency, by route, in seconds."),
+    (
+        "seamguard_evaluation_seconds",
+        "Time to evaluate a pull request, in seconds.",
+    ),
+    (
+        "seamguard_github_request_seconds",
+        "GitHub REST request latency, by route, in seconds.",
+    ),
 ];
 
 /// Describes every series and creates each at zero (once per process).

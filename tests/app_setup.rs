@@ -312,6 +312,9 @@ async fn behind_a_tls_proxy_the_forwarded_scheme_and_host_are_used() {
         manifest["redirect_url"],
         "https://guard.acme.dev/setup/callback"
     );
-    assert!(!html.contains("GitHub will refuse"), "a public host: no warning");
+    assert!(
+        !html.contains("GitHub will refuse"),
+        "a public host: no warning"
+    );
     shutdown.cancel();
 }

@@ -29,7 +29,11 @@ fn the_systemd_unit_is_hardened() {
 
 #[test]
 fn systemd_analyze_verify_accepts_the_unit() {
-    if Command::new("systemd-analyze").arg("--version").output().is_err() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("systemd-analyze is not installed; skipping");
         return;
     }
@@ -55,7 +59,12 @@ fn version_names_the_commit() {
     let text = String::from_utf8_lossy(&out.stdout);
     let expected = format!("seamguard {} (", env!("CARGO_PKG_VERSION"));
     assert!(text.starts_with(&expected), "{text}");
-    let sha = text.trim().trim_end_matches(')').rsplit('(').next().unwrap();
+    let sha = text
+        .trim()
+        .trim_end_matches(')')
+        .rsplit('(')
+        .next()
+        .unwrap();
     assert!(
         sha == "unknown" || (sha.len() >= 7 && sha.bytes().all(|b| b.is_ascii_hexdigit())),
         "{text}"

@@ -16,7 +16,12 @@ impl Outcome {
     /// The one line that mentions `what`.
     fn line(&self, what: &str) -> &str {
         let found: Vec<&String> = self.lines.iter().filter(|l| l.contains(what)).collect();
-        assert_eq!(found.len(), 1, "one line with {what:?} in:\n{}", self.lines.join("\n"));
+        assert_eq!(
+            found.len(),
+            1,
+            "one line with {what:?} in:\n{}",
+            self.lines.join("\n")
+        );
         found[0]
     }
 
@@ -73,18 +78,30 @@ async fn a_good_deployment_is_all_ticks() {
     assert_eq!(out.code, Some(0), "{}", out.lines.join("\n"));
     assert!(out.failed().is_empty(), "{:?}", out.failed());
     assert!(out.line("private key loads and signs").starts_with('✓'));
-    assert!(out.line("GitHub accepts the App's JWT: App `seamguard`").starts_with('✓'));
-    assert!(out.line("every permission seamguard needs").starts_with('✓'));
+    assert!(
+        out.line("GitHub accepts the App's JWT: App `seamguard`")
+            .starts_with('✓')
+    );
+    assert!(
+        out.line("every permission seamguard needs")
+            .starts_with('✓')
+    );
     assert!(out.line("every event").starts_with('✓'));
     assert_eq!(
         out.line("installation 1 "),
         "✓ installation 1 (acme): 2 repositories, every permission accepted"
     );
-    assert!(out.line("webhook URL https://seamguard.example.org/webhook is public").starts_with('✓'));
+    assert!(
+        out.line("webhook URL https://seamguard.example.org/webhook is public")
+            .starts_with('✓')
+    );
     assert!(out.line("content type is json").starts_with('✓'));
     assert!(out.line("webhook secret is set").starts_with('✓'));
     assert!(out.line("opens and is migrated").starts_with('✓'));
-    assert!(out.line("PUBLIC_URL https://seamguard.example.org/ is public and https").starts_with('✓'));
+    assert!(
+        out.line("PUBLIC_URL https://seamguard.example.org/ is public and https")
+            .starts_with('✓')
+    );
 }
 
 #[tokio::test]
@@ -97,9 +114,15 @@ async fn a_missing_permission_is_named_for_the_app_and_the_installation() {
     let out = doctor(&gh, &[]).await;
     assert_eq!(out.code, Some(1));
     let app = out.line("the App lacks");
-    assert!(app.starts_with("✗ the App lacks the permission merge_queues: read — fix: grant it"), "{app}");
+    assert!(
+        app.starts_with("✗ the App lacks the permission merge_queues: read — fix: grant it"),
+        "{app}"
+    );
     let inst = out.line("installation 1 ");
-    assert!(inst.contains("has not accepted the permission merge_queues: read"), "{inst}");
+    assert!(
+        inst.contains("has not accepted the permission merge_queues: read"),
+        "{inst}"
+    );
     assert!(inst.contains("fix: an owner of acme approves"), "{inst}");
 }
 
@@ -113,7 +136,10 @@ async fn an_installation_that_has_not_accepted_a_new_permission_is_named() {
     });
     let out = doctor(&gh, &[]).await;
     assert_eq!(out.code, Some(1));
-    assert!(out.line("every permission seamguard needs").starts_with('✓'));
+    assert!(
+        out.line("every permission seamguard needs")
+            .starts_with('✓')
+    );
     assert!(out.line("installation 1 ").starts_with("✗ installation 1 (acme): 0 repositories, has not accepted the permission merge_queues: read"));
 }
 
@@ -123,7 +149,10 @@ async fn a_missing_event_is_named() {
     gh.with_world(|w| w.app_meta.events.retain(|e| e != "merge_group"));
     let out = doctor(&gh, &[]).await;
     assert_eq!(out.code, Some(1));
-    assert!(out.line("not subscribed").starts_with("✗ the App is not subscribed to the event merge_group — fix: tick it"));
+    assert!(
+        out.line("not subscribed")
+            .starts_with("✗ the App is not subscribed to the event merge_group — fix: tick it")
+    );
 }
 
 #[tokio::test]
@@ -137,8 +166,16 @@ async fn a_loopback_webhook_url_an_unset_secret_and_a_form_content_type_are_each
     let out = doctor(&gh, &[]).await;
     assert_eq!(out.code, Some(1));
     let url = out.line("webhook URL");
-    assert!(url.starts_with("✗ webhook URL http://127.0.0.1:3000/webhook: `127.0.0.1` is a loopback address"), "{url}");
-    assert!(url.contains("fix: set the Webhook URL at https://github.com/apps/seamguard"), "{url}");
+    assert!(
+        url.starts_with(
+            "✗ webhook URL http://127.0.0.1:3000/webhook: `127.0.0.1` is a loopback address"
+        ),
+        "{url}"
+    );
+    assert!(
+        url.contains("fix: set the Webhook URL at https://github.com/apps/seamguard"),
+        "{url}"
+    );
     assert!(out.line("no secret").starts_with('✗'));
     assert!(out.line("content type is form").starts_with('✗'));
 }
@@ -148,13 +185,27 @@ async fn a_key_that_does_not_load_is_named_with_its_fix() {
     let gh = FakeGitHub::start().await;
     let out = doctor(
         &gh,
-        &[("PRIVATE_KEY_PATH", ""), ("PRIVATE_KEY", "-----BEGIN PRIVATE KEY-----\\nnope\\n-----END PRIVATE KEY-----")],
+        &[
+            ("PRIVATE_KEY_PATH", ""),
+            (
+                "PRIVATE_KEY",
+                "-----BEGIN PRIVATE KEY-----\\nnope\\n-----END PRIVATE KEY-----",
+            ),
+        ],
     )
     .await;
     assert_eq!(out.code, Some(1));
     assert_eq!(out.lines.len(), 1, "{:?}", out.lines);
-    assert!(out.lines[0].starts_with("✗ settings: PRIVATE_KEY: "), "{}", out.lines[0]);
-    assert!(out.lines[0].contains("fix: give the App's private key"), "{}", out.lines[0]);
+    assert!(
+        out.lines[0].starts_with("✗ settings: PRIVATE_KEY: "),
+        "{}",
+        out.lines[0]
+    );
+    assert!(
+        out.lines[0].contains("fix: give the App's private key"),
+        "{}",
+        out.lines[0]
+    );
 }
 
 #[tokio::test]
@@ -164,7 +215,10 @@ async fn a_key_github_refuses_is_named_with_its_fix() {
     let out = doctor(&gh, &[]).await;
     assert_eq!(out.code, Some(1));
     let line = out.line("refused the App's JWT");
-    assert!(line.contains("fix: the key is not this App's, or APP_ID is wrong"), "{line}");
+    assert!(
+        line.contains("fix: the key is not this App's, or APP_ID is wrong"),
+        "{line}"
+    );
 }
 
 #[tokio::test]
@@ -175,7 +229,10 @@ async fn an_unreachable_store_and_a_plain_http_public_url_are_named() {
     let db = format!("sqlite://{}/sub/db.sqlite", file.path().display());
     let out = doctor(
         &gh,
-        &[("DATABASE_URL", &db), ("PUBLIC_URL", "http://seamguard.example.org")],
+        &[
+            ("DATABASE_URL", &db),
+            ("PUBLIC_URL", "http://seamguard.example.org"),
+        ],
     )
     .await;
     assert_eq!(out.code, Some(1));
@@ -183,7 +240,10 @@ async fn an_unreachable_store_and_a_plain_http_public_url_are_named() {
     assert!(store.starts_with("✗ the store sqlite://"), "{store}");
     assert!(store.contains("cannot be opened"), "{store}");
     assert!(store.contains("fix: check DATABASE_URL"), "{store}");
-    assert!(out.line("PUBLIC_URL http://seamguard.example.org/ is not https").starts_with('✗'));
+    assert!(
+        out.line("PUBLIC_URL http://seamguard.example.org/ is not https")
+            .starts_with('✗')
+    );
     // Everything GitHub-side still checks out.
     assert!(out.line("GitHub accepts").starts_with('✓'));
 }
@@ -193,7 +253,11 @@ async fn without_any_credentials_the_doctor_cannot_run() {
     let gh = FakeGitHub::start().await;
     let out = doctor(
         &gh,
-        &[("APP_ID", ""), ("PRIVATE_KEY_PATH", ""), ("WEBHOOK_SECRET", "")],
+        &[
+            ("APP_ID", ""),
+            ("PRIVATE_KEY_PATH", ""),
+            ("WEBHOOK_SECRET", ""),
+        ],
     )
     .await;
     assert_eq!(out.code, Some(2), "{:?}", out.lines);

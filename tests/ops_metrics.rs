@@ -69,7 +69,10 @@ async fn metrics_are_described_labelled_by_identifiers_and_cover_the_dashboard_a
     let head = repo.commit(
         &[&base],
         "feature",
-        &[("notes.txt", Some("<<<<<<< HEAD\na\n=======\nb\n>>>>>>> x\n"))],
+        &[(
+            "notes.txt",
+            Some("<<<<<<< HEAD\na\n=======\nb\n>>>>>>> x\n"),
+        )],
     );
     repo.branch("feature", &head);
     repo.pr(7).head("feature").base("main").open();
@@ -91,10 +94,19 @@ async fn metrics_are_described_labelled_by_identifiers_and_cover_the_dashboard_a
         "seamguard_watchdog_completions_total",
         "seamguard_queue_oldest_due_age_seconds",
     ] {
-        assert!(fresh.families.contains(name), "{name} from the start:\n{}", fresh.text);
+        assert!(
+            fresh.families.contains(name),
+            "{name} from the start:\n{}",
+            fresh.text
+        );
     }
-    assert!(fresh.samples.iter().any(|s| s.metric == "seamguard_evaluations_total"
-        && s.labels.get("outcome") == Some("internal_error")));
+    assert!(
+        fresh
+            .samples
+            .iter()
+            .any(|s| s.metric == "seamguard_evaluations_total"
+                && s.labels.get("outcome") == Some("internal_error"))
+    );
 
     gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
         .await;
@@ -117,9 +129,17 @@ async fn metrics_are_described_labelled_by_identifiers_and_cover_the_dashboard_a
     for name in &after.families {
         let family = family(name, &after.families);
         let help = after.help.get(family).map(String::as_str).unwrap_or("");
-        assert!(!help.trim().is_empty(), "{family} has no HELP:\n{}", after.text);
+        assert!(
+            !help.trim().is_empty(),
+            "{family} has no HELP:\n{}",
+            after.text
+        );
     }
-    for name in after.families.iter().filter(|f| f.starts_with("seamguard_")) {
+    for name in after
+        .families
+        .iter()
+        .filter(|f| f.starts_with("seamguard_"))
+    {
         let family = family(name, &after.families);
         assert!(
             after.text.contains(&format!("# TYPE {family} ")),
@@ -127,17 +147,30 @@ async fn metrics_are_described_labelled_by_identifiers_and_cover_the_dashboard_a
         );
     }
     // Identifiers, not prose or marker text.
-    let identifier = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    for s in after.samples.iter().filter(|s| s.metric.starts_with("seamguard_")) {
+    let identifier = |v: &str| {
+        !v.is_empty()
+            && v.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    for s in after
+        .samples
+        .iter()
+        .filter(|s| s.metric.starts_with("seamguard_"))
+    {
         for key in ["kind", "guard", "outcome", "event"] {
             if let Some(v) = s.labels.get(key) {
                 assert!(identifier(v), "{}{{{key}={v:?}}}", s.metric);
             }
         }
     }
-    assert!(after.samples.iter().any(|s| s.metric == "seamguard_findings_total"
-        && s.labels.get("kind") == Some("ours")
-        && matches!(s.value, prometheus_parse::Value::Counter(v) if v >= 1.0)));
+    assert!(
+        after
+            .samples
+            .iter()
+            .any(|s| s.metric == "seamguard_findings_total"
+                && s.labels.get("kind") == Some("ours")
+                && matches!(s.value, prometheus_parse::Value::Counter(v) if v >= 1.0))
+    );
     // prometheus-parse skips samples whose label values hold `{` (route
     // templates such as `GET /repos/{owner}/{repo}`), which the text format
     // allows; the route-labelled series are read from the text itself.

@@ -65,30 +65,78 @@ pub const EVENT_PERMISSIONS: &[(&str, &str, Access)] = &[
 /// needs (GitHub's "Permissions required for GitHub Apps"). Routes called
 /// with the App's JWT, or with no authentication, need none.
 pub const ROUTE_PERMISSIONS: &[(&str, &[(&str, Access)])] = &[
-    ("GET /repos/{owner}/{repo}/pulls/{pull_number}", &[("pull_requests", Access::Read)]),
-    ("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls", &[("pull_requests", Access::Read)]),
-    ("GET /repos/{owner}/{repo}/pulls", &[("pull_requests", Access::Read)]),
-    ("GET /repos/{owner}/{repo}/pulls/{pull_number}/files", &[("pull_requests", Access::Read)]),
-    ("GET /repos/{owner}/{repo}/contents/{path}", &[("contents", Access::Read)]),
-    ("GET /repos/{owner}/{repo}/git/blobs/{file_sha}", &[("contents", Access::Read)]),
-    ("GET /repos/{owner}/{repo}/git/trees/{tree_sha}", &[("contents", Access::Read)]),
-    ("GET /repos/{owner}/{repo}/compare/{basehead}", &[("contents", Access::Read)]),
-    ("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", &[("checks", Access::Read)]),
-    ("POST /repos/{owner}/{repo}/check-runs", &[("checks", Access::Write)]),
-    ("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", &[("checks", Access::Write)]),
-    ("GET /repos/{owner}/{repo}/commits/{ref}/status", &[("statuses", Access::Read)]),
+    (
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}",
+        &[("pull_requests", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls",
+        &[("pull_requests", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/pulls",
+        &[("pull_requests", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}/files",
+        &[("pull_requests", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/contents/{path}",
+        &[("contents", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/git/blobs/{file_sha}",
+        &[("contents", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/git/trees/{tree_sha}",
+        &[("contents", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/compare/{basehead}",
+        &[("contents", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+        &[("checks", Access::Read)],
+    ),
+    (
+        "POST /repos/{owner}/{repo}/check-runs",
+        &[("checks", Access::Write)],
+    ),
+    (
+        "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}",
+        &[("checks", Access::Write)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/commits/{ref}/status",
+        &[("statuses", Access::Read)],
+    ),
     (
         "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks",
         &[("administration", Access::Read)],
     ),
-    ("GET /repos/{owner}/{repo}/rules/branches/{branch}", &[("metadata", Access::Read)]),
-    ("GET /repos/{owner}/{repo}/branches", &[("metadata", Access::Read)]),
-    ("PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge", &[("contents", Access::Write)]),
+    (
+        "GET /repos/{owner}/{repo}/rules/branches/{branch}",
+        &[("metadata", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/branches",
+        &[("metadata", Access::Read)],
+    ),
+    (
+        "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge",
+        &[("contents", Access::Write)],
+    ),
     (
         "PUT /repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
         // GitHub: "you must also have permissions to write the contents of
         // the head repository".
-        &[("pull_requests", Access::Write), ("contents", Access::Write)],
+        &[
+            ("pull_requests", Access::Write),
+            ("contents", Access::Write),
+        ],
     ),
     ("GET /installation/repositories", &[]),
     ("GET /app", &[]),
@@ -96,7 +144,10 @@ pub const ROUTE_PERMISSIONS: &[(&str, &[(&str, Access)])] = &[
     ("GET /app/hook/config", &[]),
     ("GET /app/hook/deliveries", &[]),
     ("POST /app/hook/deliveries/{delivery_id}/attempts", &[]),
-    ("POST /app/installations/{installation_id}/access_tokens", &[]),
+    (
+        "POST /app/installations/{installation_id}/access_tokens",
+        &[],
+    ),
     ("POST /app-manifests/{code}/conversions", &[]),
 ];
 
@@ -326,7 +377,9 @@ mod tests {
             let (_, permission, level) = EVENT_PERMISSIONS
                 .iter()
                 .find(|(e, _, _)| e == event)
-                .unwrap_or_else(|| panic!("`{event}`: add GitHub's permission for it to EVENT_PERMISSIONS"));
+                .unwrap_or_else(|| {
+                    panic!("`{event}`: add GitHub's permission for it to EVENT_PERMISSIONS")
+                });
             assert!(
                 granted(&needs, permission) >= Some(*level),
                 "`{event}` is only delivered to Apps with `{permission}: {}`",
@@ -368,7 +421,9 @@ mod tests {
             let (_, required) = ROUTE_PERMISSIONS
                 .iter()
                 .find(|(r, _)| r == route)
-                .unwrap_or_else(|| panic!("`{route}`: add GitHub's permission for it to ROUTE_PERMISSIONS"));
+                .unwrap_or_else(|| {
+                    panic!("`{route}`: add GitHub's permission for it to ROUTE_PERMISSIONS")
+                });
             for (permission, level) in *required {
                 assert!(
                     granted(&needs, permission) >= Some(*level),

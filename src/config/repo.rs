@@ -48,7 +48,9 @@ pub fn choose_config_file<'a>(
     let mut found = CONFIG_NAMES.iter().filter(|n| present.contains(n));
     let chosen = found.next().map(|n| format!("{CONFIG_DIR}/{n}"));
     let note = found.next().zip(chosen.as_ref()).map(|(ignored, chosen)| {
-        format!("`{CONFIG_DIR}/{ignored}` is ignored: `{chosen}` exists and wins; delete one of them")
+        format!(
+            "`{CONFIG_DIR}/{ignored}` is ignored: `{chosen}` exists and wins; delete one of them"
+        )
     });
     (chosen, note)
 }
@@ -240,6 +242,14 @@ impl RepoConfig {
             (repo, org) => Err(repo.err().into_iter().chain(org.err()).flatten().collect()),
         }
     }
+}
+
+/// The file as the JSON value an editor checks against
+/// `schema/seamguard.schema.json` (YAML 1.2, as the YAML language server
+/// reads it); `None` for an empty file or YAML that does not load.
+pub fn as_json(text: &str) -> Option<serde_json::Value> {
+    let root = super::yaml::load_strict(text).ok()??;
+    super::yaml::to_json(&root).ok()
 }
 
 /// Compiles one glob the way seamguard matches them everywhere: `*` and `?`

@@ -236,7 +236,11 @@ impl ServeArgs {
 
     /// The bind address: `LISTEN_ADDR`, else Probot's `HOST` and `PORT`.
     fn listen_addr(&self) -> Result<SocketAddr, SettingError> {
-        let (var, text) = match (non_empty(&self.listen_addr), non_empty(&self.host), non_empty(&self.port)) {
+        let (var, text) = match (
+            non_empty(&self.listen_addr),
+            non_empty(&self.host),
+            non_empty(&self.port),
+        ) {
             (Some(addr), _, _) => ("LISTEN_ADDR", addr.to_owned()),
             (None, None, None) => ("LISTEN_ADDR", DEFAULT_LISTEN_ADDR.to_owned()),
             (None, host, port) => {
@@ -271,7 +275,10 @@ impl ServeArgs {
                 .map_err(|e| bad("RUST_LOG", format!("not a tracing filter: {e}")))?;
             return Ok(filter.to_owned());
         }
-        match non_empty(&self.log_level).map(str::to_ascii_lowercase).as_deref() {
+        match non_empty(&self.log_level)
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None => Ok("info".to_owned()),
             Some(level @ ("trace" | "debug" | "info" | "warn" | "error")) => Ok(level.to_owned()),
             Some("fatal") => Ok("error".to_owned()),
@@ -528,11 +535,15 @@ mod tests {
     fn probot_names_are_aliases_and_seamguard_names_win() {
         let s = args(&["--port", "8080"]).validate().unwrap();
         assert_eq!(s.listen_addr.to_string(), "0.0.0.0:8080");
-        let s = args(&["--host", "127.0.0.1", "--port", "9"]).validate().unwrap();
+        let s = args(&["--host", "127.0.0.1", "--port", "9"])
+            .validate()
+            .unwrap();
         assert_eq!(s.listen_addr.to_string(), "127.0.0.1:9");
         let s = args(&["--host", "::1"]).validate().unwrap();
         assert_eq!(s.listen_addr.to_string(), "[::1]:3000");
-        let s = args(&["--listen-addr", "127.0.0.1:1", "--port", "2"]).validate().unwrap();
+        let s = args(&["--listen-addr", "127.0.0.1:1", "--port", "2"])
+            .validate()
+            .unwrap();
         assert_eq!(s.listen_addr.to_string(), "127.0.0.1:1");
 
         let s = args(&["--log-level", "FATAL"]).validate().unwrap();
@@ -544,9 +555,14 @@ mod tests {
 
         let s = args(&["--ghe-host", "github.acme.com"]).validate().unwrap();
         assert_eq!(s.api_url.as_str(), "https://github.acme.com/api/v3");
-        let s = args(&["--ghe-host", "x.dev", "--github-api-url", "https://y.dev/api/v3"])
-            .validate()
-            .unwrap();
+        let s = args(&[
+            "--ghe-host",
+            "x.dev",
+            "--github-api-url",
+            "https://y.dev/api/v3",
+        ])
+        .validate()
+        .unwrap();
         assert_eq!(s.api_url.as_str(), "https://y.dev/api/v3");
     }
 

@@ -585,7 +585,11 @@ impl Engine {
         if prs.is_empty() {
             return Ok(Outcome::Done);
         }
-        let config = match self.configs.read_file(&client, &work.repo, Some(branch)).await? {
+        let config = match self
+            .configs
+            .read_file(&client, &work.repo, Some(branch))
+            .await?
+        {
             Some(file) => RepoConfig::parse(&file.text).unwrap_or_default(),
             None => RepoConfig::default(),
         };

@@ -418,8 +418,10 @@ impl GitHub {
     pub async fn app_installations(&self) -> Result<Vec<InstallationInfo>, GhError> {
         const ROUTE: &str = "GET /app/installations";
         let call = Call::get(ROUTE, "app/installations".to_owned()).query("per_page", PER_PAGE);
-        self.paginate(Auth::App, call, 100, |r| r.json::<Vec<InstallationInfo>>(ROUTE))
-            .await
+        self.paginate(Auth::App, call, 100, |r| {
+            r.json::<Vec<InstallationInfo>>(ROUTE)
+        })
+        .await
     }
 
     /// The App's webhook configuration (its secret masked when set).

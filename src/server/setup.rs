@@ -195,7 +195,12 @@ fn reachability_warning(state: &SetupState, base: &Url) -> String {
          http://localhost:{port}</code> or <code>ngrok http {port}</code>, set <code>PUBLIC_URL</code> \
          to the https URL it prints, and open this page again. Behind a TLS proxy, have it send \
          <code>X-Forwarded-Proto</code> and <code>X-Forwarded-Host</code>.</p></div>",
-        hook = escape(base.join("webhook").map(|u| u.to_string()).unwrap_or_default().as_str()),
+        hook = escape(
+            base.join("webhook")
+                .map(|u| u.to_string())
+                .unwrap_or_default()
+                .as_str()
+        ),
         why = escape(&why),
         port = state.port,
     )

@@ -108,7 +108,11 @@ pub fn installation_repositories(world: &mut World, ctx: &Ctx) -> Answer {
         return Answer::error(401, "Bad credentials");
     };
     let (per, page) = super::page_params(ctx, 30, 100);
-    let reached: Vec<_> = world.repos.values().filter(|r| r.installation == id).collect();
+    let reached: Vec<_> = world
+        .repos
+        .values()
+        .filter(|r| r.installation == id)
+        .collect();
     let repositories: Vec<Value> = reached
         .iter()
         .skip((page - 1) * per)
