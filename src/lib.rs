@@ -7,6 +7,7 @@
 //! local repository for `seamguard scan` and `seamguard pre-push`.
 
 pub mod config;
+pub mod doctor;
 pub mod engine;
 pub mod events;
 pub mod failpoint;

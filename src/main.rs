@@ -1,14 +1,23 @@
-//! The `seamguard` command: serve | scan | pre-push | install-hook | check-config | manifest.
+//! The `seamguard` command: serve | doctor | scan | pre-push | install-hook |
+//! check-config | manifest | completions.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// `seamguard --version`: the release and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("SEAMGUARD_GIT_SHA"),
+    ")"
+);
 
 #[derive(Debug, Parser)]
 #[command(
     name = "seamguard",
-    version,
+    version = VERSION,
     about = "Guards the merge seam of a GitHub repository"
 )]
 struct Cli {
@@ -20,6 +29,8 @@ struct Cli {
 enum Command {
     /// Run the webhook server.
     Serve(Box<seamguard::config::settings::ServeArgs>),
+    /// Check the settings, key, App, installations, webhook and store (exit 0 good, 1 a problem, 2 could not run).
+    Doctor(Box<seamguard::config::settings::ServeArgs>),
     /// Run both guards on a local repository (exit 0 clean, 1 findings, 2 error).
     Scan(seamguard::local::cli::ScanArgs),
     /// The git pre-push hook: checks each pushed range, exits non-zero to block.
@@ -33,16 +44,31 @@ enum Command {
     },
     /// Print the GitHub App manifest (JSON) built from app-manifest.yml.
     Manifest,
+    /// Print a shell completion script, e.g. `seamguard completions bash > /etc/bash_completion.d/seamguard`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => seamguard::server::run(*args),
+        Command::Doctor(args) => seamguard::doctor::run(*args),
         Command::Scan(args) => seamguard::local::cli::scan(args),
         Command::PrePush(args) => seamguard::local::cli::pre_push(args),
         Command::InstallHook(args) => seamguard::local::cli::install_hook(args),
         Command::CheckConfig { file } => seamguard::config::cli::check_config(&file),
         Command::Manifest => seamguard::config::cli::manifest(),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "seamguard",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
     }
 }

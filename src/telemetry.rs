@@ -18,17 +18,219 @@ const EVALUATION_BUCKETS: &[f64] = &[
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
+/// GitHub request latency buckets, in seconds: most REST answers take tens
+/// to hundreds of milliseconds; the top buckets catch a gateway timing out.
+const GITHUB_REQUEST_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The commit this binary was built from (`unknown` outside git).
+pub const GIT_SHA: &str = env!("SEAMGUARD_GIT_SHA");
+
+/// A label value from a display name: `Conflict markers` → `conflict_markers`.
+pub fn identifier(name: &str) -> String {
+    name.trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Every series seamguard writes: its type, name, help and, for the
+/// labelled ones, the label values that exist from the start at zero (`*`:
+/// labels whose values come from traffic, so nothing to create up front).
+/// `/metrics` lists these even before anything happened, so dashboards
+/// and alerts have a series to read (a rate over nothing is 0, not absent).
+pub const COUNTERS: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "seamguard_deliveries_total",
+        "Webhook deliveries received, by event and outcome.",
+        "*",
+        &[],
+    ),
+    (
+        "seamguard_evaluations_total",
+        "Pull request evaluations finished, by outcome (internal_error: completed fail-safe).",
+        "outcome",
+        &[
+            "success",
+            "failure",
+            "neutral",
+            "invalid_config",
+            "internal_error",
+        ],
+    ),
+    (
+        "seamguard_findings_total",
+        "Conflict-marker findings, by marker kind.",
+        "kind",
+        &["ours", "base", "separator", "theirs"],
+    ),
+    (
+        "seamguard_guard_failures_total",
+        "Guard verdicts that failed a pull request, by guard.",
+        "guard",
+        &["conflict_markers", "merge_sources"],
+    ),
+    (
+        "seamguard_merges_total",
+        "Merge calls, by outcome.",
+        "outcome",
+        &["merged", "pending", "head_moved", "refused"],
+    ),
+    (
+        "seamguard_jobs_failed_total",
+        "Jobs that failed and were scheduled again or parked.",
+        "",
+        &[],
+    ),
+    (
+        "seamguard_watchdog_completions_total",
+        "Check runs the watchdog completed neutral after their evaluation vanished.",
+        "",
+        &[],
+    ),
+    (
+        "seamguard_redeliveries_requested_total",
+        "Failed deliveries seamguard asked GitHub to send again.",
+        "",
+        &[],
+    ),
+    (
+        "seamguard_token_refreshes_total",
+        "Installation tokens minted.",
+        "",
+        &[],
+    ),
+    (
+        "seamguard_graph_questions_total",
+        "Commit-graph questions the merge-source guard asked GitHub.",
+        "",
+        &[],
+    ),
+    (
+        "seamguard_github_requests_total",
+        "GitHub REST requests answered, by route and status.",
+        "*",
+        &[],
+    ),
+    (
+        "seamguard_github_retries_total",
+        "GitHub calls retried, by reason (status code or transport).",
+        "reason",
+        &["transport", "408", "429", "500", "502", "503", "504"],
+    ),
+];
+
+/// Gauges: name and help.
+pub const GAUGES: &[(&str, &str)] = &[
+    (
+        "seamguard_build_info",
+        "The running build: always 1, with version and git_sha labels.",
+    ),
+    (
+        "seamguard_queue_depth",
+        "Work items in the store, due or scheduled.",
+    ),
+    ("seamguard_queue_due", "Work items due now."),
+    (
+        "seamguard_queue_oldest_due_age_seconds",
+        "Age of the oldest due work item, in seconds.",
+    ),
+    (
+        "seamguard_github_rate_limit_remaining",
+        "Requests left in the installation's GitHub rate-limit window.",
+    ),
+];
+
+/// Histograms: name and help.
+pub const HISTOGRAMS: &[(&str, &str)] = &[
+    (
+        "seamguard_evaluation_seconds",
+        "Time to evaluate a pull request, in seconds.",
+    ),
+    (
+        "seamguard_github_request_seconds",
+        "GitHub REST request latency, by route, in seconds.",
+    ),
+];
+
+/// Describes every series and creates each at zero (once per process).
+fn register_series() {
+    for (name, help, label, values) in COUNTERS {
+        metrics::describe_counter!(*name, *help);
+        if label.is_empty() {
+            metrics::counter!(*name).absolute(0);
+        }
+        for value in *values {
+            metrics::counter!(*name, *label => *value).absolute(0);
+        }
+    }
+    // Each event seamguard acts on, accepted: the series the "no
+    // deliveries" alert and the dashboard read exist before traffic does.
+    for event in crate::events::KNOWN_EVENTS {
+        metrics::counter!("seamguard_deliveries_total", "event" => *event, "outcome" => "accepted")
+            .absolute(0);
+    }
+    for (name, help) in GAUGES {
+        metrics::describe_gauge!(*name, *help);
+    }
+    for (name, help) in HISTOGRAMS {
+        metrics::describe_histogram!(*name, metrics::Unit::Seconds, *help);
+    }
+    metrics::gauge!(
+        "seamguard_build_info",
+        "version" => env!("CARGO_PKG_VERSION"),
+        "git_sha" => GIT_SHA
+    )
+    .set(1.0);
+    for name in [
+        "seamguard_queue_depth",
+        "seamguard_queue_due",
+        "seamguard_queue_oldest_due_age_seconds",
+    ] {
+        metrics::gauge!(name).set(0.0);
+    }
+    process_collector().describe();
+}
+
+/// CPU, resident memory, open files and start time as `process_*` series.
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
+}
+
+/// The Prometheus text for `GET /metrics`, process metrics read now.
+pub fn render_metrics() -> String {
+    let handle = metrics_handle();
+    process_collector().collect();
+    handle.render()
+}
+
 /// Installs the tracing subscriber (once; later calls are no-ops, as in
 /// tests that start several servers in one process).
 pub fn init_logging(format: LogFormat, filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour is for people at a terminal; in a file or a journal the
+    // escape codes are noise (and `NO_COLOR` asks for none anywhere).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder
             .json()
+            // `message` and the event's fields at the top level of each
+            // line, where log pipelines look for them.
+            .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
             .try_init(),
@@ -47,11 +249,18 @@ pub fn metrics_handle() -> PrometheusHandle {
                     EVALUATION_BUCKETS,
                 )
                 .expect("bucket list is non-empty")
+                .set_buckets_for_metric(
+                    Matcher::Full("seamguard_github_request_seconds".to_owned()),
+                    GITHUB_REQUEST_BUCKETS,
+                )
+                .expect("bucket list is non-empty")
                 .build_recorder();
             let handle = recorder.handle();
             // Another recorder may already be installed (an embedding
             // program); then this handle renders only what it records.
-            let _ = metrics::set_global_recorder(recorder);
+            if metrics::set_global_recorder(recorder).is_ok() {
+                register_series();
+            }
             handle
         })
         .clone()

@@ -148,7 +148,7 @@ async fn a_typical_pull_request_costs_at_most_ten_requests() {
         .await;
     gh.wait_for(
         "the push's fan-out to finish",
-        |w| w.count("GET", "/repos/acme/app/contents/.github/seamguard.yml") >= 1,
+        |w| w.count("GET", "/repos/acme/app/git/blobs/*") >= 1,
         WAIT,
     )
     .await;

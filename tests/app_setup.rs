@@ -111,6 +111,7 @@ async fn registering_the_app_from_its_manifest() {
     assert_eq!(perms["statuses"], "read");
     assert_eq!(perms["administration"], "read");
     assert_eq!(perms["metadata"], "read");
+    assert_eq!(perms["merge_queues"], "read", "merge_group needs it");
     let events: Vec<&str> = manifest["default_events"]
         .as_array()
         .unwrap()
@@ -225,4 +226,95 @@ async fn registering_the_app_from_its_manifest() {
             .validate()
             .unwrap();
     assert_eq!(restarted.app.unwrap().credentials.app_id().0, app.id);
+}
+
+/// Setup mode with no `PUBLIC_URL`, on a loopback port; the base URL.
+async fn setup_without_public_url(
+    gh: &FakeGitHub,
+    dir: &tempfile::TempDir,
+) -> (String, CancellationToken) {
+    let settings = Args::try_parse_from([
+        "serve",
+        "--github-api-url",
+        &gh.api_url(),
+        "--database-url",
+        &format!("sqlite://{}", dir.path().join("db.sqlite").display()),
+        "--credentials-file",
+        &dir.path().join("creds.json").display().to_string(),
+    ])
+    .unwrap()
+    .serve
+    .validate()
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(seamguard::server::serve_on(
+        listener,
+        settings,
+        shutdown.clone(),
+    ));
+    (format!("http://{addr}"), shutdown)
+}
+
+#[tokio::test]
+async fn a_loopback_webhook_url_is_flagged_before_the_click_with_the_fix() {
+    let gh = FakeGitHub::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (base, shutdown) = setup_without_public_url(&gh, &dir).await;
+    let html = reqwest::get(format!("{base}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let text = unescape(&html);
+    let warning = text.find("GitHub will refuse this App").expect(&text);
+    let button = text.find("<button").unwrap();
+    assert!(warning < button, "the warning comes before the button");
+    assert!(
+        text.contains("`127.0.0.1` is a loopback address: GitHub refuses a webhook URL that isn't reachable over the public Internet"),
+        "{text}"
+    );
+    assert!(text.contains("PUBLIC_URL"), "names the fix");
+    assert!(text.contains("ngrok http"), "names a tunnel");
+    let (_, manifest) = form(&html);
+    assert!(
+        manifest["hook_attributes"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn behind_a_tls_proxy_the_forwarded_scheme_and_host_are_used() {
+    let gh = FakeGitHub::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (base, shutdown) = setup_without_public_url(&gh, &dir).await;
+    let html = reqwest::Client::new()
+        .get(format!("{base}/"))
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", "guard.acme.dev, proxy.internal")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (_, manifest) = form(&html);
+    assert_eq!(
+        manifest["hook_attributes"]["url"],
+        "https://guard.acme.dev/webhook"
+    );
+    assert_eq!(
+        manifest["redirect_url"],
+        "https://guard.acme.dev/setup/callback"
+    );
+    assert!(
+        !html.contains("GitHub will refuse"),
+        "a public host: no warning"
+    );
+    shutdown.cancel();
 }

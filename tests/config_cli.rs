@@ -108,6 +108,7 @@ fn manifest_prints_the_app_manifest_as_json() {
             "statuses": "read",
             "administration": "read",
             "metadata": "read",
+            "merge_queues": "read",
         })
     );
     let mut events: Vec<&str> = manifest["default_events"]

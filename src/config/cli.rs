@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::manifest::{PUBLIC_URL_ENV, manifest_json};
-use super::repo::RepoConfig;
+use super::repo::{CONFIG_NAMES, RepoConfig};
 
 /// The file is valid.
 const EXIT_VALID: u8 = 0;
@@ -34,6 +34,15 @@ pub fn check_config(file: &Path) -> ExitCode {
         },
         Err(err) => vec![not_utf8(&bytes, err.valid_up_to())],
     };
+    let mut problems = problems;
+    if let Some(winner) = shadowed_by(file) {
+        problems.insert(
+            0,
+            format!(
+                "1:1: this file is ignored: {winner} beside it wins when both exist; delete one of them"
+            ),
+        );
+    }
     if problems.is_empty() {
         println!("{}: ok", file.display());
         return ExitCode::from(EXIT_VALID);
@@ -42,6 +51,14 @@ pub fn check_config(file: &Path) -> ExitCode {
         println!("{}:{problem}", file.display());
     }
     ExitCode::from(EXIT_PROBLEMS)
+}
+
+/// The name of the file that wins over `file` when both sit side by side
+/// (`seamguard.yml` over `seamguard.yaml`), if it exists.
+fn shadowed_by(file: &Path) -> Option<&'static str> {
+    let [winner, loser] = CONFIG_NAMES;
+    let name = file.file_name()?.to_str()?;
+    (name == loser && file.with_file_name(winner).is_file()).then_some(winner)
 }
 
 /// `line:col: message` for the first byte that is not UTF-8.

@@ -9,6 +9,7 @@
 //! `https://host/seamguard/webhook`).
 
 use anyhow::{Context, bail};
+use serde_json::Value;
 
 use super::yaml;
 
@@ -21,6 +22,188 @@ pub const PLACEHOLDER_URL: &str = "https://seamguard.example.com";
 /// The environment variable `seamguard manifest` (and setup mode) reads the
 /// server's public URL from.
 pub const PUBLIC_URL_ENV: &str = "PUBLIC_URL";
+
+/// A GitHub App permission level; `Write` includes `Read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Access {
+    /// The level as GitHub writes it (`read`, `write`; `admin` counts as write).
+    pub fn parse(text: &str) -> Option<Access> {
+        match text {
+            "read" => Some(Access::Read),
+            "write" | "admin" => Some(Access::Write),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+        }
+    }
+}
+
+/// The permission GitHub requires of an App before it sends each event
+/// (GitHub's "Webhook events and payloads": "a GitHub App must have at least
+/// read-level access for the … permission").
+pub const EVENT_PERMISSIONS: &[(&str, &str, Access)] = &[
+    ("check_run", "checks", Access::Read),
+    ("check_suite", "checks", Access::Read),
+    ("merge_group", "merge_queues", Access::Read),
+    ("pull_request", "pull_requests", Access::Read),
+    ("pull_request_review", "pull_requests", Access::Read),
+    ("push", "contents", Access::Read),
+    ("status", "statuses", Access::Read),
+];
+
+/// Every REST route seamguard calls and the installation permissions it
+/// needs (GitHub's "Permissions required for GitHub Apps"). Routes called
+/// with the App's JWT, or with no authentication, need none.
+pub const ROUTE_PERMISSIONS: &[(&str, &[(&str, Access)])] = &[
+    (
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}",
+        &[("pull_requests", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls",
+        &[("pull_requests", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/pulls",
+        &[("pull_requests", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}/files",
+        &[("pull_requests", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/contents/{path}",
+        &[("contents", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/git/blobs/{file_sha}",
+        &[("contents", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/git/trees/{tree_sha}",
+        &[("contents", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/compare/{basehead}",
+        &[("contents", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+        &[("checks", Access::Read)],
+    ),
+    (
+        "POST /repos/{owner}/{repo}/check-runs",
+        &[("checks", Access::Write)],
+    ),
+    (
+        "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}",
+        &[("checks", Access::Write)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/commits/{ref}/status",
+        &[("statuses", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks",
+        &[("administration", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/rules/branches/{branch}",
+        &[("metadata", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/branches",
+        &[("metadata", Access::Read)],
+    ),
+    (
+        "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge",
+        &[("contents", Access::Write)],
+    ),
+    (
+        "PUT /repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
+        // GitHub: "you must also have permissions to write the contents of
+        // the head repository".
+        &[
+            ("pull_requests", Access::Write),
+            ("contents", Access::Write),
+        ],
+    ),
+    ("GET /installation/repositories", &[]),
+    ("GET /app", &[]),
+    ("GET /app/installations", &[]),
+    ("GET /app/hook/config", &[]),
+    ("GET /app/hook/deliveries", &[]),
+    ("POST /app/hook/deliveries/{delivery_id}/attempts", &[]),
+    (
+        "POST /app/installations/{installation_id}/access_tokens",
+        &[],
+    ),
+    ("POST /app-manifests/{code}/conversions", &[]),
+];
+
+/// What seamguard needs of an App: every permission at its highest level
+/// (the manifest's `default_permissions`) and every event (its
+/// `default_events`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Needs {
+    pub permissions: Vec<(String, Access)>,
+    pub events: Vec<String>,
+}
+
+/// The permissions and events the manifest asks for.
+pub fn needs() -> anyhow::Result<Needs> {
+    let manifest = manifest_json(None)?;
+    let permissions = match &manifest["default_permissions"] {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let level = v.as_str().and_then(Access::parse);
+                level
+                    .map(|l| (k.clone(), l))
+                    .with_context(|| format!("app-manifest.yml: `{k}: {v}` is not read or write"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        _ => bail!("app-manifest.yml has no default_permissions"),
+    };
+    let mut permissions = permissions;
+    permissions.sort();
+    let events = manifest["default_events"]
+        .as_array()
+        .context("app-manifest.yml has no default_events")?
+        .iter()
+        .filter_map(|e| e.as_str().map(str::to_owned))
+        .collect();
+    Ok(Needs {
+        permissions,
+        events,
+    })
+}
+
+/// What `granted` (a permissions object as GitHub sends it for an App or an
+/// installation) lacks of `needs`: `name: level` for each, in manifest order.
+pub fn missing_permissions(needs: &Needs, granted: &Value) -> Vec<String> {
+    needs
+        .permissions
+        .iter()
+        .filter(|(name, level)| {
+            granted[name.as_str()]
+                .as_str()
+                .and_then(Access::parse)
+                .is_none_or(|have| have < *level)
+        })
+        .map(|(name, level)| format!("{name}: {}", level.as_str()))
+        .collect()
+}
 
 /// The GitHub App manifest (app-manifest.yml, embedded at build time with
 /// include_str!) as JSON, with its URLs rooted at `public_url` when given.
@@ -38,6 +221,70 @@ pub fn manifest_json(public_url: Option<&url::Url>) -> anyhow::Result<serde_json
         rebase(&mut json, &base);
     }
     Ok(json)
+}
+
+/// Why GitHub would refuse `url` as the App's webhook URL ("isn't reachable
+/// over the public Internet"), if it would: a loopback, private, link-local
+/// or unspecified address, `localhost`, or a name public DNS cannot hold.
+pub fn not_public(url: &url::Url) -> Option<String> {
+    use std::net::IpAddr;
+    let ip_problem = |ip: IpAddr| -> Option<&'static str> {
+        match ip {
+            IpAddr::V4(v4) => {
+                let [a, b, ..] = v4.octets();
+                if v4.is_loopback() {
+                    Some("a loopback address")
+                } else if v4.is_private() || (a == 100 && (64..128).contains(&b)) {
+                    Some("a private address")
+                } else if v4.is_link_local() {
+                    Some("a link-local address")
+                } else if v4.is_unspecified() || v4.is_broadcast() || v4.is_documentation() {
+                    Some("not a routable address")
+                } else {
+                    None
+                }
+            }
+            IpAddr::V6(v6) => {
+                let first = v6.segments()[0];
+                if v6.is_loopback() {
+                    Some("a loopback address")
+                } else if first & 0xfe00 == 0xfc00 {
+                    Some("a private address")
+                } else if first & 0xffc0 == 0xfe80 {
+                    Some("a link-local address")
+                } else if v6.is_unspecified() {
+                    Some("not a routable address")
+                } else {
+                    v6.to_ipv4_mapped().and_then(|v4| {
+                        (v4.is_loopback() || v4.is_private()).then_some("a private address")
+                    })
+                }
+            }
+        }
+    };
+    let why = match url.host()? {
+        url::Host::Ipv4(ip) => ip_problem(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => ip_problem(IpAddr::V6(ip)),
+        url::Host::Domain(name) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            if name == "localhost" || name.ends_with(".localhost") {
+                Some("a loopback name")
+            } else if [".local", ".internal", ".lan", ".home.arpa"]
+                .iter()
+                .any(|s| name.ends_with(s))
+            {
+                Some("a name only a local network resolves")
+            } else if !name.contains('.') {
+                Some("a name without a domain, which public DNS cannot resolve")
+            } else {
+                None
+            }
+        }
+    }?;
+    Some(format!(
+        "`{}` is {why}: GitHub refuses a webhook URL that isn't reachable over the public Internet",
+        url.host_str().unwrap_or_default()
+    ))
 }
 
 /// The public URL as a prefix to put paths under, without a trailing `/`.
@@ -97,6 +344,7 @@ mod tests {
                 "statuses": "read",
                 "administration": "read",
                 "metadata": "read",
+                "merge_queues": "read",
             })
         );
         assert_eq!(
@@ -112,6 +360,126 @@ mod tests {
             ])
         );
         assert_eq!(manifest["hook_attributes"]["active"], true);
+    }
+
+    fn granted(needs: &Needs, name: &str) -> Option<Access> {
+        needs
+            .permissions
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, level)| *level)
+    }
+
+    #[test]
+    fn every_subscribed_event_has_the_permission_github_requires_for_it() {
+        let needs = needs().unwrap();
+        for event in &needs.events {
+            let (_, permission, level) = EVENT_PERMISSIONS
+                .iter()
+                .find(|(e, _, _)| e == event)
+                .unwrap_or_else(|| {
+                    panic!("`{event}`: add GitHub's permission for it to EVENT_PERMISSIONS")
+                });
+            assert!(
+                granted(&needs, permission) >= Some(*level),
+                "`{event}` is only delivered to Apps with `{permission}: {}`",
+                level.as_str()
+            );
+        }
+    }
+
+    /// The routes named in `src/github/`: every string literal that starts
+    /// with an HTTP method and a `/`.
+    fn routes_called() -> Vec<String> {
+        let sources = [
+            include_str!("../github/api.rs"),
+            include_str!("../github/auth.rs"),
+            include_str!("../github/client.rs"),
+        ];
+        let mut routes = Vec::new();
+        for source in sources {
+            for piece in source.split('"').skip(1).step_by(2) {
+                let is_route = ["GET /", "POST /", "PUT /", "PATCH /", "DELETE /"]
+                    .iter()
+                    .any(|m| piece.starts_with(m));
+                if is_route && piece.matches(char::is_whitespace).count() == 1 {
+                    routes.push(piece.to_owned());
+                }
+            }
+        }
+        routes.sort();
+        routes.dedup();
+        routes
+    }
+
+    #[test]
+    fn every_api_call_has_the_permission_github_requires_for_it() {
+        let needs = needs().unwrap();
+        let routes = routes_called();
+        assert!(routes.len() >= 15, "found the routes: {routes:?}");
+        for route in &routes {
+            let (_, required) = ROUTE_PERMISSIONS
+                .iter()
+                .find(|(r, _)| r == route)
+                .unwrap_or_else(|| {
+                    panic!("`{route}`: add GitHub's permission for it to ROUTE_PERMISSIONS")
+                });
+            for (permission, level) in *required {
+                assert!(
+                    granted(&needs, permission) >= Some(*level),
+                    "`{route}` needs `{permission}: {}`",
+                    level.as_str()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_or_weaker_permission_is_named() {
+        let needs = needs().unwrap();
+        let app = json!({
+            "checks": "write", "contents": "write", "pull_requests": "read",
+            "statuses": "read", "administration": "read", "metadata": "read"
+        });
+        assert_eq!(
+            missing_permissions(&needs, &app),
+            ["merge_queues: read", "pull_requests: write"]
+        );
+    }
+
+    #[test]
+    fn only_public_hosts_can_receive_webhooks() {
+        for private in [
+            "http://localhost:3000",
+            "http://app.localhost",
+            "http://127.0.0.1:3000",
+            "http://10.1.2.3",
+            "http://172.20.0.5",
+            "http://192.168.1.10:8080",
+            "http://100.100.1.1",
+            "http://169.254.1.1",
+            "http://0.0.0.0:3000",
+            "http://[::1]:3000",
+            "http://[fd00::1]",
+            "http://[fe80::1]",
+            "http://myhost:3000",
+            "http://nas.local",
+        ] {
+            assert!(not_public(&url(private)).is_some(), "{private}");
+        }
+        for public in [
+            "https://guard.acme.dev",
+            "https://8.8.8.8",
+            "https://[2001:4860::1]",
+            "https://abc.ngrok-free.app",
+        ] {
+            assert_eq!(not_public(&url(public)), None, "{public}");
+        }
+        assert_eq!(
+            not_public(&url("http://localhost:3000/webhook")).unwrap(),
+            "`localhost` is a loopback name: GitHub refuses a webhook URL that isn't reachable \
+             over the public Internet"
+        );
     }
 
     #[test]

@@ -31,6 +31,30 @@ use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 /// `.github` repository (org-wide defaults).
 pub const CONFIG_PATH: &str = ".github/seamguard.yml";
 
+/// The directory both spellings of the config file live in.
+pub const CONFIG_DIR: &str = ".github";
+
+/// The config file names, in the order they win: `.yml` is read when both
+/// exist, `.yaml` when it is the only one.
+pub const CONFIG_NAMES: [&str; 2] = ["seamguard.yml", "seamguard.yaml"];
+
+/// Which config file to read, given the names present in [`CONFIG_DIR`]:
+/// its path, and a note for the check run when the other spelling is there
+/// too and is ignored.
+pub fn choose_config_file<'a>(
+    present: impl IntoIterator<Item = &'a str>,
+) -> (Option<String>, Option<String>) {
+    let present: Vec<&str> = present.into_iter().collect();
+    let mut found = CONFIG_NAMES.iter().filter(|n| present.contains(n));
+    let chosen = found.next().map(|n| format!("{CONFIG_DIR}/{n}"));
+    let note = found.next().zip(chosen.as_ref()).map(|(ignored, chosen)| {
+        format!(
+            "`{CONFIG_DIR}/{ignored}` is ignored: `{chosen}` exists and wins; delete one of them"
+        )
+    });
+    (chosen, note)
+}
+
 /// Upper bound for `merge.max_attempts`. Each try waits an exponentially
 /// growing backoff and costs API calls against the installation's rate limit;
 /// past a few dozen tries a stuck merge needs a human, not another retry.
@@ -53,6 +77,9 @@ pub struct RepoConfig {
     pub merge: MergeConfig,
     pub required_checks: RequiredChecksConfig,
     pub on_internal_error: OnInternalError,
+    /// What the loader noticed about the files themselves (a second
+    /// spelling it ignored), said in the check run's summary.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +174,7 @@ impl Default for RepoConfig {
                 register_timeout: Duration::from_secs(30 * 60),
             },
             on_internal_error: OnInternalError::Neutral,
+            notes: Vec::new(),
         }
     }
 }
@@ -216,6 +244,14 @@ impl RepoConfig {
     }
 }
 
+/// The file as the JSON value an editor checks against
+/// `schema/seamguard.schema.json` (YAML 1.2, as the YAML language server
+/// reads it); `None` for an empty file or YAML that does not load.
+pub fn as_json(text: &str) -> Option<serde_json::Value> {
+    let root = super::yaml::load_strict(text).ok()??;
+    super::yaml::to_json(&root).ok()
+}
+
 /// Compiles one glob the way seamguard matches them everywhere: `*` and `?`
 /// stay within one path segment (as in GitHub's branch patterns and Actions
 /// path filters), `**` crosses `/`, `{a,b}` and `[ab]` work.
@@ -272,6 +308,28 @@ mod tests {
         assert!(ignore.is_match("tests/fixtures/a/b.txt"));
         assert!(ignore.is_match("src/snapshots/x.snap"));
         assert!(!ignore.is_match("src/main.rs"));
+    }
+
+    #[test]
+    fn yml_wins_over_yaml_and_the_loser_is_named() {
+        assert_eq!(choose_config_file([]), (None, None));
+        assert_eq!(
+            choose_config_file(["CODEOWNERS", "seamguard.yaml"]),
+            (Some(".github/seamguard.yaml".to_owned()), None)
+        );
+        assert_eq!(
+            choose_config_file(["seamguard.yml"]),
+            (Some(".github/seamguard.yml".to_owned()), None)
+        );
+        let (chosen, note) = choose_config_file(["seamguard.yaml", "seamguard.yml"]);
+        assert_eq!(chosen.as_deref(), Some(".github/seamguard.yml"));
+        assert_eq!(
+            note.as_deref(),
+            Some(
+                "`.github/seamguard.yaml` is ignored: `.github/seamguard.yml` exists and wins; \
+                 delete one of them"
+            )
+        );
     }
 
     #[test]

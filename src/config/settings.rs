@@ -34,21 +34,35 @@ pub struct ServeArgs {
     /// Webhook secret; a comma-separated list lets a secret be rotated.
     #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
-    /// REST base URL; GitHub Enterprise Server uses https://HOST/api/v3.
-    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
-    pub github_api_url: String,
+    /// REST base URL; GitHub Enterprise Server uses https://HOST/api/v3
+    /// [default: https://api.github.com].
+    #[arg(long, env = "GITHUB_API_URL")]
+    pub github_api_url: Option<String>,
+    /// Probot's name: the GitHub Enterprise Server host, for
+    /// GITHUB_API_URL=https://HOST/api/v3 (GITHUB_API_URL wins).
+    #[arg(long, env = "GHE_HOST")]
+    pub ghe_host: Option<String>,
     /// The store (created if missing).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://seamguard.db")]
     pub database_url: String,
-    /// Address to bind.
-    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:3000")]
-    pub listen_addr: String,
+    /// Address to bind [default: 0.0.0.0:3000].
+    #[arg(long, env = "LISTEN_ADDR")]
+    pub listen_addr: Option<String>,
+    /// Probot's name: the port to bind, on HOST (LISTEN_ADDR wins).
+    #[arg(long, env = "PORT")]
+    pub port: Option<String>,
+    /// Probot's name: the address to bind, with PORT (LISTEN_ADDR wins).
+    #[arg(long, env = "HOST")]
+    pub host: Option<String>,
     /// `pretty` or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "pretty")]
     pub log_format: String,
-    /// tracing filter, e.g. `info` or `seamguard=debug`.
-    #[arg(long, env = "RUST_LOG", default_value = "info")]
-    pub rust_log: String,
+    /// tracing filter, e.g. `info` or `seamguard=debug` [default: info].
+    #[arg(long, env = "RUST_LOG")]
+    pub rust_log: Option<String>,
+    /// Probot's name: trace, debug, info, warn, error or fatal (RUST_LOG wins).
+    #[arg(long, env = "LOG_LEVEL")]
+    pub log_level: Option<String>,
     /// This server's public URL (setup mode builds the App manifest with it).
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -198,19 +212,87 @@ pub fn http_url(var: &'static str, text: &str) -> Result<Url, SettingError> {
     Ok(url)
 }
 
+/// GitHub's REST root when no setting names another.
+const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// Where `serve` listens when no setting says: every interface, Probot's port.
+const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:3000";
+
+/// Probot's default port, used with `HOST` alone.
+const DEFAULT_PORT: &str = "3000";
+
 impl ServeArgs {
+    /// The REST root: `GITHUB_API_URL`, else Probot's `GHE_HOST`, else github.com.
+    fn api_url(&self) -> Result<Url, SettingError> {
+        if let Some(url) = non_empty(&self.github_api_url) {
+            return http_url("GITHUB_API_URL", url);
+        }
+        match non_empty(&self.ghe_host) {
+            Some(host) if host.contains("://") => http_url("GHE_HOST", &format!("{host}/api/v3")),
+            Some(host) => http_url("GHE_HOST", &format!("https://{host}/api/v3")),
+            None => http_url("GITHUB_API_URL", DEFAULT_API_URL),
+        }
+    }
+
+    /// The bind address: `LISTEN_ADDR`, else Probot's `HOST` and `PORT`.
+    fn listen_addr(&self) -> Result<SocketAddr, SettingError> {
+        let (var, text) = match (
+            non_empty(&self.listen_addr),
+            non_empty(&self.host),
+            non_empty(&self.port),
+        ) {
+            (Some(addr), _, _) => ("LISTEN_ADDR", addr.to_owned()),
+            (None, None, None) => ("LISTEN_ADDR", DEFAULT_LISTEN_ADDR.to_owned()),
+            (None, host, port) => {
+                let port = port.unwrap_or(DEFAULT_PORT);
+                if port.parse::<u16>().is_err() {
+                    return Err(bad("PORT", format!("expected a port number, got {port:?}")));
+                }
+                let host = host.unwrap_or("0.0.0.0");
+                let host = if host.contains(':') && !host.starts_with('[') {
+                    format!("[{host}]")
+                } else {
+                    host.to_owned()
+                };
+                ("HOST", format!("{host}:{port}"))
+            }
+        };
+        text.parse().map_err(|_| {
+            bad(
+                var,
+                match var {
+                    "HOST" => format!("expected an IP address like 0.0.0.0, got {text:?}"),
+                    _ => format!("expected HOST:PORT like 0.0.0.0:3000, got {text:?}"),
+                },
+            )
+        })
+    }
+
+    /// The tracing filter: `RUST_LOG`, else Probot's `LOG_LEVEL`, else `info`.
+    fn rust_log(&self) -> Result<String, SettingError> {
+        if let Some(filter) = non_empty(&self.rust_log) {
+            tracing_subscriber::EnvFilter::try_new(filter)
+                .map_err(|e| bad("RUST_LOG", format!("not a tracing filter: {e}")))?;
+            return Ok(filter.to_owned());
+        }
+        match non_empty(&self.log_level)
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None => Ok("info".to_owned()),
+            Some(level @ ("trace" | "debug" | "info" | "warn" | "error")) => Ok(level.to_owned()),
+            Some("fatal") => Ok("error".to_owned()),
+            Some(other) => Err(bad(
+                "LOG_LEVEL",
+                format!("expected trace, debug, info, warn, error or fatal, got {other:?}"),
+            )),
+        }
+    }
+
     /// Checks every setting; the first problem is the error.
     pub fn validate(&self) -> Result<Settings, SettingError> {
-        let api_url = http_url("GITHUB_API_URL", &self.github_api_url)?;
-        let listen_addr: SocketAddr = self.listen_addr.trim().parse().map_err(|_| {
-            bad(
-                "LISTEN_ADDR",
-                format!(
-                    "expected HOST:PORT like 0.0.0.0:3000, got {:?}",
-                    self.listen_addr
-                ),
-            )
-        })?;
+        let api_url = self.api_url()?;
+        let listen_addr = self.listen_addr()?;
         let log_format = match self.log_format.trim() {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -221,8 +303,7 @@ impl ServeArgs {
                 ));
             }
         };
-        tracing_subscriber::EnvFilter::try_new(&self.rust_log)
-            .map_err(|e| bad("RUST_LOG", format!("not a tracing filter: {e}")))?;
+        let rust_log = self.rust_log()?;
         if !self.database_url.starts_with("sqlite:") {
             return Err(bad(
                 "DATABASE_URL",
@@ -256,7 +337,7 @@ impl ServeArgs {
             database_url: self.database_url.clone(),
             listen_addr,
             log_format,
-            rust_log: self.rust_log.clone(),
+            rust_log,
             public_url,
             credentials_file: self.credentials_file.clone(),
             tuning,
@@ -284,7 +365,13 @@ impl ServeArgs {
             )
         })?;
         let (pem, var) = match (&self.private_key_path, key_inline) {
-            (Some(path), _) => {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "PRIVATE_KEY",
+                    "and PRIVATE_KEY_PATH are both set; keep one (the key itself, or the path of its file)",
+                ));
+            }
+            (Some(path), None) => {
                 let pem = std::fs::read(path).map_err(|e| {
                     bad(
                         "PRIVATE_KEY_PATH",
@@ -293,8 +380,7 @@ impl ServeArgs {
                 })?;
                 (pem, "PRIVATE_KEY_PATH")
             }
-            // Environments that cannot hold newlines often carry `\n`.
-            (None, Some(inline)) => (inline.replace("\\n", "\n").into_bytes(), "PRIVATE_KEY"),
+            (None, Some(inline)) => (inline_pem(inline)?, "PRIVATE_KEY"),
             (None, None) => {
                 return Err(bad(
                     "PRIVATE_KEY_PATH",
@@ -339,6 +425,24 @@ impl ServeArgs {
             credentials,
             webhook_secrets: parse_secrets(&file.webhook_secret)?,
         }))
+    }
+}
+
+/// The PEM of an inline `PRIVATE_KEY`: the PEM itself (environments that
+/// cannot hold newlines often carry `\n`), or, as Probot accepts, the PEM
+/// base64-encoded.
+fn inline_pem(inline: &str) -> Result<Vec<u8>, SettingError> {
+    if inline.contains("-----BEGIN") {
+        return Ok(inline.replace("\\n", "\n").into_bytes());
+    }
+    use base64::Engine as _;
+    let compact: String = inline.split_whitespace().collect();
+    match base64::engine::general_purpose::STANDARD.decode(compact) {
+        Ok(pem) if pem.starts_with(b"-----BEGIN") => Ok(pem),
+        _ => Err(bad(
+            "PRIVATE_KEY",
+            "neither a PEM key (-----BEGIN …) nor a base64-encoded one",
+        )),
     }
 }
 
@@ -406,11 +510,73 @@ mod tests {
             (&["--log-format", "xml"], "LOG_FORMAT"),
             (&["--database-url", "postgres://x"], "DATABASE_URL"),
             (&["--merge-retry-base", "soon"], "MERGE_RETRY_BASE"),
+            (&["--port", "http"], "PORT"),
+            (&["--host", "localhost"], "HOST"),
+            (&["--log-level", "loud"], "LOG_LEVEL"),
+            (
+                &[
+                    "--app-id",
+                    "1",
+                    "--private-key",
+                    "x",
+                    "--private-key-path",
+                    "/k.pem",
+                ],
+                "PRIVATE_KEY",
+            ),
         ];
         for (flags, var) in cases {
             let err = args(flags).validate().unwrap_err();
             assert_eq!(err.var, *var, "{flags:?}: {err}");
         }
+    }
+
+    #[test]
+    fn probot_names_are_aliases_and_seamguard_names_win() {
+        let s = args(&["--port", "8080"]).validate().unwrap();
+        assert_eq!(s.listen_addr.to_string(), "0.0.0.0:8080");
+        let s = args(&["--host", "127.0.0.1", "--port", "9"])
+            .validate()
+            .unwrap();
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:9");
+        let s = args(&["--host", "::1"]).validate().unwrap();
+        assert_eq!(s.listen_addr.to_string(), "[::1]:3000");
+        let s = args(&["--listen-addr", "127.0.0.1:1", "--port", "2"])
+            .validate()
+            .unwrap();
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:1");
+
+        let s = args(&["--log-level", "FATAL"]).validate().unwrap();
+        assert_eq!(s.rust_log, "error");
+        let s = args(&["--log-level", "debug", "--rust-log", "seamguard=trace"])
+            .validate()
+            .unwrap();
+        assert_eq!(s.rust_log, "seamguard=trace");
+
+        let s = args(&["--ghe-host", "github.acme.com"]).validate().unwrap();
+        assert_eq!(s.api_url.as_str(), "https://github.acme.com/api/v3");
+        let s = args(&[
+            "--ghe-host",
+            "x.dev",
+            "--github-api-url",
+            "https://y.dev/api/v3",
+        ])
+        .validate()
+        .unwrap();
+        assert_eq!(s.api_url.as_str(), "https://y.dev/api/v3");
+    }
+
+    #[test]
+    fn an_inline_key_may_be_base64_encoded() {
+        use base64::Engine as _;
+        let pem = "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----\n";
+        let encoded = base64::engine::general_purpose::STANDARD.encode(pem);
+        assert_eq!(inline_pem(&encoded).unwrap(), pem.as_bytes());
+        assert_eq!(
+            inline_pem(&pem.replace('\n', "\\n")).unwrap(),
+            pem.as_bytes()
+        );
+        assert_eq!(inline_pem("bm9wZQ==").unwrap_err().var, "PRIVATE_KEY");
     }
 
     #[test]

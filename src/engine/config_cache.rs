@@ -1,18 +1,24 @@
 //! Repository config, read from GitHub and cached.
 //!
-//! The repository's `.github/seamguard.yml` is read at the base branch's
-//! tip and cached per (repository, base SHA): a push that changes the file
-//! moves the tip, so the next evaluation reads the new file, and an
-//! unchanged base costs no request. The owner's org-wide defaults (the same
-//! path in its `.github` repository) have no SHA at hand; they are cached
-//! per owner for [`ORG_TTL`] and dropped early when a push to that
-//! repository arrives.
+//! The repository's `.github/seamguard.yml` (or `.github/seamguard.yaml`
+//! when that is the only one) is read at the base branch's tip and cached
+//! per (repository, base SHA): a push that changes the file moves the tip,
+//! so the next evaluation reads the new file, and an unchanged base costs no
+//! request. The owner's org-wide defaults (the same path in its `.github`
+//! repository) have no SHA at hand; they are cached per owner for
+//! [`ORG_TTL`] and dropped early when a push to that repository arrives.
+//!
+//! A file is found by listing `.github` once: the listing names both
+//! spellings (so the one ignored can be said) and gives each file's blob
+//! SHA. Blobs are content-addressed, so their text is cached by SHA: a new
+//! base tip with an unchanged config costs the listing only, as many
+//! requests as reading the file by path did.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::config::repo::{CONFIG_PATH, RepoConfig};
+use crate::config::repo::{CONFIG_DIR, RepoConfig, choose_config_file};
 use crate::github::{GhError, InstallationClient};
 use crate::ids::{CommitSha, RepoName};
 
@@ -34,11 +40,31 @@ pub type Loaded = Result<RepoConfig, Vec<String>>;
 #[derive(Default)]
 pub struct ConfigCache {
     repo: Mutex<HashMap<(RepoName, CommitSha), Loaded>>,
-    org: Mutex<HashMap<String, (Instant, Option<String>)>>,
+    org: Mutex<HashMap<String, (Instant, Option<ConfigFile>)>>,
+    /// Config texts by blob SHA (content-addressed, never stale).
+    blobs: Mutex<HashMap<String, String>>,
+}
+
+/// A config file as found: its path, its text, and the loader's note when
+/// the other spelling is there too and was ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFile {
+    pub path: String,
+    pub text: String,
+    pub note: Option<String>,
 }
 
 fn text(bytes: Vec<u8>) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Puts `value` under `key`, clearing `map` first when it is full.
+fn bounded_insert<K: std::hash::Hash + Eq, V>(map: &Mutex<HashMap<K, V>>, key: K, value: V) {
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= MAX_ENTRIES {
+        map.clear();
+    }
+    map.insert(key, value);
 }
 
 impl ConfigCache {
@@ -59,26 +85,68 @@ impl ConfigCache {
         {
             return Ok(hit.clone());
         }
-        let repo_text = client
-            .file(repo, CONFIG_PATH, Some(base.as_str()))
-            .await?
-            .map(text);
-        let org_text = self.org_defaults(client, repo).await?;
-        let loaded = RepoConfig::layered(org_text.as_deref(), repo_text.as_deref())
-            .map_err(|problems| problems.iter().map(|p| p.to_string()).collect::<Vec<_>>());
-        let mut cache = self.repo.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= MAX_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(key, loaded.clone());
+        let repo_file = self.read_file(client, repo, Some(base.as_str())).await?;
+        let org_file = self.org_defaults(client, repo).await?;
+        let loaded = RepoConfig::layered(
+            org_file.as_ref().map(|f| f.text.as_str()),
+            repo_file.as_ref().map(|f| f.text.as_str()),
+        )
+        .map(|mut config| {
+            config.notes.extend(repo_file.and_then(|f| f.note));
+            config.notes.extend(
+                org_file
+                    .and_then(|f| f.note)
+                    .map(|n| format!("Organization defaults: {n}")),
+            );
+            config
+        })
+        .map_err(|problems| problems.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+        bounded_insert(&self.repo, key, loaded.clone());
         Ok(loaded)
+    }
+
+    /// The config file of `repo` at `git_ref` (the default branch when
+    /// `None`): `.github` listed once, the winning spelling's blob read
+    /// unless its text is already cached. `None`: neither file exists.
+    pub async fn read_file(
+        &self,
+        client: &InstallationClient,
+        repo: &RepoName,
+        git_ref: Option<&str>,
+    ) -> Result<Option<ConfigFile>, GhError> {
+        let Some(entries) = client.dir(repo, CONFIG_DIR, git_ref).await? else {
+            return Ok(None);
+        };
+        let files = entries.iter().filter(|e| e.kind == "file");
+        let (Some(path), note) = choose_config_file(files.map(|e| e.name.as_str())) else {
+            return Ok(None);
+        };
+        let name = path.rsplit('/').next().unwrap_or(&path);
+        let Some(entry) = entries.iter().find(|e| e.name == name) else {
+            return Ok(None);
+        };
+        let cached = self
+            .blobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&entry.sha)
+            .cloned();
+        let text = match cached {
+            Some(text) => text,
+            None => {
+                let text = text(client.blob(repo, &entry.sha).await?);
+                bounded_insert(&self.blobs, entry.sha.clone(), text.clone());
+                text
+            }
+        };
+        Ok(Some(ConfigFile { path, text, note }))
     }
 
     async fn org_defaults(
         &self,
         client: &InstallationClient,
         repo: &RepoName,
-    ) -> Result<Option<String>, GhError> {
+    ) -> Result<Option<ConfigFile>, GhError> {
         let owner = repo.owner().to_owned();
         if repo.name() == ORG_CONFIG_REPO {
             // The `.github` repository's own file is its repository config.
@@ -97,16 +165,12 @@ impl ConfigCache {
             RepoName::new(owner.clone(), ORG_CONFIG_REPO).expect("valid repository name");
         // A missing repository, file or access (the App is not installed
         // on `.github`) all mean "no org defaults".
-        let found = match client.file(&org_repo, CONFIG_PATH, None).await {
-            Ok(found) => found.map(text),
+        let found = match self.read_file(client, &org_repo, None).await {
+            Ok(found) => found,
             Err(e) if e.is_status(403) => None,
             Err(e) => return Err(e),
         };
-        let mut org = self.org.lock().unwrap_or_else(|p| p.into_inner());
-        if org.len() >= MAX_ENTRIES {
-            org.clear();
-        }
-        org.insert(owner, (Instant::now(), found.clone()));
+        bounded_insert(&self.org, owner, (Instant::now(), found.clone()));
         Ok(found)
     }
 

@@ -247,19 +247,20 @@ impl Engine {
         tracing::info!(conclusion = verdict.conclusion.as_str(), plan = ?verdict.plan, "decided");
         for g in &guards {
             if g.verdict == decision::GuardVerdict::Failed {
-                metrics::counter!("seamguard_guard_failures_total", "guard" => g.name).increment(1);
+                metrics::counter!("seamguard_guard_failures_total", "guard" => crate::telemetry::identifier(g.name)).increment(1);
             }
         }
 
         let report = |note: Option<&MergeNote>| {
-            summary::render(&summary::Report {
+            let out = summary::render(&summary::Report {
                 guards: &guards,
                 gate: &gate,
                 conclusion: verdict.conclusion,
                 plan: &verdict.plan,
                 merge: note,
                 register_timeout: config.required_checks.register_timeout,
-            })
+            });
+            summary::with_notes(out, &config.notes)
         };
         run.complete(verdict.conclusion, report(None), &annotations)
             .await?;
@@ -561,6 +562,7 @@ impl Engine {
             merge: None,
             register_timeout: config.required_checks.register_timeout,
         });
+        let output = summary::with_notes(output, &config.notes);
         run.complete(conclusion, output, &conflicts.annotations)
             .await?;
         Ok(Outcome::Done)
@@ -597,11 +599,12 @@ impl Engine {
         if prs.is_empty() {
             return Ok(Outcome::Done);
         }
-        let config = match client
-            .file(&work.repo, crate::config::repo::CONFIG_PATH, Some(branch))
+        let config = match self
+            .configs
+            .read_file(&client, &work.repo, Some(branch))
             .await?
         {
-            Some(bytes) => RepoConfig::parse(&String::from_utf8_lossy(&bytes)).unwrap_or_default(),
+            Some(file) => RepoConfig::parse(&file.text).unwrap_or_default(),
             None => RepoConfig::default(),
         };
         for pr in &prs {

@@ -175,7 +175,7 @@ pub(super) async fn conflict_markers(
         }));
     }
     for f in &findings {
-        metrics::counter!("seamguard_findings_total", "kind" => f.kind.marker()).increment(1);
+        metrics::counter!("seamguard_findings_total", "kind" => f.kind.as_str()).increment(1);
     }
     let files_hit = {
         let mut paths: Vec<&str> = findings.iter().map(|f| f.path.as_str()).collect();

@@ -267,6 +267,14 @@ pub fn render(report: &Report<'_>) -> CheckOutput {
     }
 }
 
+/// `out` with the config loader's notes (a file it ignored) under the summary.
+pub fn with_notes(mut out: CheckOutput, notes: &[String]) -> CheckOutput {
+    notes
+        .iter()
+        .for_each(|n| out.summary.push_str(&format!("\n> ℹ️ {n}\n")));
+    out
+}
+
 /// The check run when `.github/seamguard.yml` is invalid: guards and
 /// merging stay off until it is fixed.
 pub fn invalid_config(problems: &[String]) -> CheckOutput {

@@ -128,6 +128,32 @@ impl InstallationClient {
         none_on_404(self.gh.send(self.auth, &call).await).map(|r| r.map(|r| r.body.to_vec()))
     }
 
+    /// The entries of the directory `path` at `git_ref` (the default branch
+    /// when `None`), or `None` when there is no such directory (a file of
+    /// that name lists as nothing).
+    pub async fn dir(
+        &self,
+        repo: &RepoName,
+        path: &str,
+        git_ref: Option<&str>,
+    ) -> Result<Option<Vec<DirEntry>>, GhError> {
+        const ROUTE: &str = "GET /repos/{owner}/{repo}/contents/{path}";
+        let mut call = Call::get(
+            ROUTE,
+            format!("{}/contents/{}", repo_path(repo), file_path(path)),
+        );
+        if let Some(git_ref) = git_ref {
+            call = call.query("ref", git_ref);
+        }
+        let Some(reply) = none_on_404(self.gh.send(self.auth, &call).await)? else {
+            return Ok(None);
+        };
+        if reply.body.first() != Some(&b'[') {
+            return Ok(None);
+        }
+        reply.json(ROUTE).map(Some)
+    }
+
     /// A blob's bytes by SHA (files whose patch GitHub omitted).
     pub async fn blob(&self, repo: &RepoName, sha: &str) -> Result<Vec<u8>, GhError> {
         let call = Call::get(
@@ -367,8 +393,43 @@ impl InstallationClient {
     }
 }
 
+impl InstallationClient {
+    /// How many repositories the installation reaches (`seamguard doctor`).
+    pub async fn repository_count(&self) -> Result<u64, GhError> {
+        let call = Call::get(
+            "GET /installation/repositories",
+            "installation/repositories".to_owned(),
+        )
+        .query("per_page", 1);
+        let page: RepositoryPage = self.gh.json(self.auth, &call).await?;
+        Ok(page.total_count)
+    }
+}
+
 /// Calls the App makes as itself.
 impl GitHub {
+    /// The App itself: its name, owner, permissions and events.
+    pub async fn app_info(&self) -> Result<AppInfo, GhError> {
+        let call = Call::get("GET /app", "app".to_owned());
+        self.json(Auth::App, &call).await
+    }
+
+    /// Every installation of the App.
+    pub async fn app_installations(&self) -> Result<Vec<InstallationInfo>, GhError> {
+        const ROUTE: &str = "GET /app/installations";
+        let call = Call::get(ROUTE, "app/installations".to_owned()).query("per_page", PER_PAGE);
+        self.paginate(Auth::App, call, 100, |r| {
+            r.json::<Vec<InstallationInfo>>(ROUTE)
+        })
+        .await
+    }
+
+    /// The App's webhook configuration (its secret masked when set).
+    pub async fn app_hook_config(&self) -> Result<HookConfig, GhError> {
+        let call = Call::get("GET /app/hook/config", "app/hook/config".to_owned());
+        self.json(Auth::App, &call).await
+    }
+
     /// One page of the App's webhook deliveries, newest first.
     pub async fn hook_deliveries(
         &self,

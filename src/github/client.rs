@@ -574,7 +574,10 @@ impl GitHub {
         if let Some(body) = &call.body {
             request = request.json(body);
         }
+        let started = std::time::Instant::now();
         let outcome = request.send().await;
+        metrics::histogram!("seamguard_github_request_seconds", "route" => call.route)
+            .record(started.elapsed().as_secs_f64());
         let response = match outcome {
             Ok(r) => r,
             Err(e) => return Err(self.transport_error(call, &e)),

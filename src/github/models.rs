@@ -153,6 +153,17 @@ pub struct AppRef {
     pub slug: Option<String>,
 }
 
+/// One entry of a directory listing (`GET /repos/{owner}/{repo}/contents/{dir}`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct DirEntry {
+    /// `file`, `dir`, `symlink` or `submodule`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    /// The blob SHA for a file: the same bytes have the same SHA, at any commit.
+    pub sha: String,
+}
+
 /// `GET /repos/{owner}/{repo}/commits/{ref}/status`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CombinedStatus {
@@ -384,6 +395,68 @@ pub struct Annotation {
     pub annotation_level: &'static str,
     pub title: String,
     pub message: String,
+}
+
+/// An account (user or organization) as GitHub names it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Account {
+    pub login: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// `GET /app`: the App as its settings page has it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AppInfo {
+    pub id: u64,
+    #[serde(default)]
+    pub slug: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    #[serde(default)]
+    pub owner: Option<Account>,
+    /// `name` → `read` / `write`, as GitHub sends it.
+    #[serde(default)]
+    pub permissions: serde_json::Value,
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+/// One entry of `GET /app/installations`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InstallationInfo {
+    pub id: u64,
+    #[serde(default)]
+    pub account: Option<Account>,
+    /// What the installation's owner has accepted (it lags the App's
+    /// permissions until they approve a change).
+    #[serde(default)]
+    pub permissions: serde_json::Value,
+    #[serde(default)]
+    pub repository_selection: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    #[serde(default)]
+    pub suspended_at: Option<String>,
+}
+
+/// `GET /app/hook/config`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HookConfig {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// `********` when a secret is set.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+/// `GET /installation/repositories` (only the count is read).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RepositoryPage {
+    pub total_count: u64,
 }
 
 #[cfg(test)]

@@ -81,7 +81,16 @@ pub struct InstallHookArgs {
 /// missing file (or a bare repository) means the defaults; an invalid one is
 /// an error listing each problem as `file:line:col: message`.
 pub fn load_repo_config(root: &Path) -> Result<RepoConfig> {
-    let path = root.join(CONFIG_PATH);
+    // `.yml` wins; `.yaml` is read when it is the only one.
+    let dir = root.join(crate::config::repo::CONFIG_DIR);
+    let present = crate::config::repo::CONFIG_NAMES.map(|n| dir.join(n).is_file());
+    let (chosen, _) = crate::config::repo::choose_config_file(
+        crate::config::repo::CONFIG_NAMES
+            .iter()
+            .zip(present)
+            .filter_map(|(n, p)| p.then_some(*n)),
+    );
+    let path = root.join(chosen.as_deref().unwrap_or(CONFIG_PATH));
     match std::fs::read(&path) {
         Ok(bytes) => {
             let text = String::from_utf8_lossy(&bytes);

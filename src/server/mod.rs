@@ -81,7 +81,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "seamguard stopped");
+            // One line, said once: not a log line and then the same words.
             eprintln!("seamguard: {e:#}");
             ExitCode::from(2)
         }
@@ -191,7 +191,7 @@ async fn metrics(
     (
         StatusCode::OK,
         [("content-type", "text/plain; version=0.0.4")],
-        telemetry::metrics_handle().render(),
+        telemetry::render_metrics(),
     )
 }
 

@@ -35,6 +35,8 @@ struct SetupState {
     gh: GitHub,
     web_url: Url,
     public_url: Option<Url>,
+    /// The port this server listens on, for the tunnel commands.
+    port: u16,
     credentials_file: std::path::PathBuf,
     /// The one-time `state` token GitHub must hand back.
     token: String,
@@ -102,6 +104,7 @@ pub async fn serve_setup(
         gh,
         web_url: web_url(&settings.api_url),
         public_url: settings.public_url.clone(),
+        port: addr.port(),
         credentials_file: settings.credentials_file.clone(),
         token: hex::encode(rand::random::<[u8; 16]>()),
         used: Mutex::new(false),
@@ -146,16 +149,61 @@ pub async fn serve_setup(
     Ok(outcome)
 }
 
+/// The first value of a header that a proxy may have appended to
+/// (`X-Forwarded-Proto: https, http` names the client's side first).
+fn first_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    let value = headers.get(name)?.to_str().ok()?;
+    let first = value.split(',').next()?.trim();
+    (!first.is_empty()).then_some(first)
+}
+
+/// This server's URL as the browser sees it: `PUBLIC_URL` when set, else
+/// the request's `Host`, with `X-Forwarded-Proto` and `X-Forwarded-Host`
+/// from a TLS proxy in front honoured.
 fn public_base(state: &SetupState, headers: &HeaderMap) -> Url {
     if let Some(u) = &state.public_url {
         return u.clone();
     }
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
+    let scheme = match first_value(headers, "x-forwarded-proto") {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    let host = first_value(headers, "x-forwarded-host")
+        .or_else(|| first_value(headers, "host"))
         .unwrap_or("localhost:3000");
-    Url::parse(&format!("http://{host}/"))
+    Url::parse(&format!("{scheme}://{host}/"))
         .unwrap_or_else(|_| Url::parse("http://localhost:3000/").expect("valid"))
+}
+
+/// The warning shown above the buttons when GitHub would refuse the App
+/// because its webhook URL is not public, with the fix.
+fn reachability_warning(state: &SetupState, base: &Url) -> String {
+    let Some(why) = crate::config::manifest::not_public(base) else {
+        return String::new();
+    };
+    let fix = if state.public_url.is_some() {
+        "<code>PUBLIC_URL</code> is set to this address: set it to this server's public https URL"
+    } else {
+        "Set <code>PUBLIC_URL</code> to this server's public https URL and restart"
+    };
+    format!(
+        "<div role=\"alert\" style=\"border:2px solid #c00;padding:.5rem 1rem;margin:1rem 0\">\
+         <p><strong>GitHub will refuse this App.</strong> Its webhook URL would be \
+         <code>{hook}</code>; {why}.</p>\
+         <p>{fix} (for instance <code>PUBLIC_URL=https://seamguard.example.org</code>). \
+         Developing on this machine? Start a tunnel to it, such as <code>cloudflared tunnel --url \
+         http://localhost:{port}</code> or <code>ngrok http {port}</code>, set <code>PUBLIC_URL</code> \
+         to the https URL it prints, and open this page again. Behind a TLS proxy, have it send \
+         <code>X-Forwarded-Proto</code> and <code>X-Forwarded-Host</code>.</p></div>",
+        hook = escape(
+            base.join("webhook")
+                .map(|u| u.to_string())
+                .unwrap_or_default()
+                .as_str()
+        ),
+        why = escape(&why),
+        port = state.port,
+    )
 }
 
 /// The manifest JSON rooted at `base`, or the error page to show.
@@ -192,7 +240,7 @@ async fn index(
         .unwrap_or_default();
     let body = format!(
         "<p>seamguard has no GitHub App credentials yet. This page registers a new, private GitHub App \
-         for it from its manifest, in three steps:</p>\
+         for it from its manifest, in three steps:</p>{warning}\
          <ol><li>You press a button below; your browser posts seamguard's App manifest to GitHub \
          (name, webhook URL <code>{hook}</code>, and the permissions it needs: checks, contents and \
          pull requests write; statuses, administration and metadata read).</li>\
@@ -218,6 +266,7 @@ async fn index(
         personal = escape(&personal),
         manifest = escape(&manifest),
         base = escape(base.as_str()),
+        warning = reachability_warning(&state, &base),
     );
     (StatusCode::OK, page("Register seamguard on GitHub", &body))
 }
@@ -264,13 +313,14 @@ async fn org(
         .unwrap_or_default();
     let body = format!(
         "<p>Register seamguard as a GitHub App owned by the organization <strong>{o}</strong> \
-         (you must be one of its owners).</p>\
+         (you must be one of its owners).</p>{warning}\
          <form action=\"{action}\" method=\"post\">\
          <input type=\"hidden\" name=\"manifest\" value=\"{manifest}\">\
          <button type=\"submit\">Create the App for {o}</button></form><p><a href=\"/\">Back</a></p>",
         o = escape(&org),
         action = escape(&action),
         manifest = escape(&manifest),
+        warning = reachability_warning(&state, &base),
     );
     (
         StatusCode::OK,

@@ -805,6 +805,8 @@ pub struct World {
     /// The API root clients use (the proxy), without a trailing slash.
     pub api_url: String,
     pub installations: BTreeMap<u64, Installation>,
+    /// The App's permissions, events and webhook configuration.
+    pub app_meta: super::routes::app_meta::AppMeta,
     pub repos: BTreeMap<String, Repo>,
     pub tokens: HashMap<String, Token>,
     pub token_policy: TokenPolicy,
@@ -836,6 +838,7 @@ impl World {
             app_slug: "seamguard".to_owned(),
             api_url,
             installations: BTreeMap::new(),
+            app_meta: Default::default(),
             repos: BTreeMap::new(),
             tokens: HashMap::new(),
             token_policy: TokenPolicy::default(),

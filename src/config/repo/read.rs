@@ -156,6 +156,7 @@ impl Layer {
                 ),
             },
             on_internal_error: or(self.on_internal_error, d.on_internal_error),
+            notes: Vec::new(),
         };
         // The default label is not empty, so an empty one was set somewhere.
         if let (MergeMode::Label, true, Some(at)) = (

@@ -13,6 +13,7 @@
 //! the primary rate limit (403 when it is spent).
 
 pub mod app;
+pub mod app_meta;
 pub mod checks;
 pub mod git;
 pub mod pulls;
@@ -138,6 +139,8 @@ pub enum Access {
     App,
     /// An installation token for `{owner}/{repo}`.
     Repo,
+    /// Any live installation token (the handler reads whose).
+    Installation,
 }
 
 pub type Handler = fn(&mut World, &Ctx) -> Answer;
@@ -167,6 +170,10 @@ macro_rules! route {
 pub const ROUTES: &[Route] = &[
     route!("POST" "/app/installations/{installation_id}/access_tokens", App, app::access_token),
     route!("GET" "/app/hook/deliveries", App, app::hook_deliveries),
+    route!("GET" "/app", App, app_meta::app),
+    route!("GET" "/app/installations", App, app_meta::installations),
+    route!("GET" "/app/hook/config", App, app_meta::hook_config),
+    route!("GET" "/installation/repositories", Installation, app_meta::installation_repositories),
     route!("POST" "/app/hook/deliveries/{delivery_id}/attempts", App, app::redeliver),
     route!("POST" "/app-manifests/{code}/conversions", Anyone, app::manifest_conversion),
     route!("GET" "/repos/{owner}/{repo}/pulls", Repo, pulls::list),
@@ -235,6 +242,11 @@ pub fn find(method: &str, path: &str) -> Result<(&'static Route, Params), u16> {
 pub fn dispatch(world: &mut World, route: &Route, ctx: &Ctx) -> Answer {
     match route.access {
         Access::Anyone => {}
+        Access::Installation => {
+            if !matches!(ctx.auth, SeenAuth::Installation(_)) {
+                return Answer::error(401, "Bad credentials");
+            }
+        }
         Access::App => {
             if ctx.auth != SeenAuth::App {
                 let why = match &ctx.auth {
