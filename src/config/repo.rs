@@ -53,6 +53,20 @@ pub struct RepoConfig {
     pub merge: MergeConfig,
     pub required_checks: RequiredChecksConfig,
     pub on_internal_error: OnInternalError,
+    pub mode: Mode,
+}
+
+/// Whether seamguard's verdict counts (`enforce`) or is only reported
+/// (`shadow`): the way to try seamguard on a repository before requiring its
+/// check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The check run concludes as the guards say and opted-in PRs are merged.
+    Enforce,
+    /// Everything is evaluated as in enforce mode, but the check run always
+    /// ends `neutral` (saying what enforce mode would have concluded) and
+    /// nothing is merged. An invalid config still fails.
+    Shadow,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +161,7 @@ impl Default for RepoConfig {
                 register_timeout: Duration::from_secs(30 * 60),
             },
             on_internal_error: OnInternalError::Neutral,
+            mode: Mode::Enforce,
         }
     }
 }

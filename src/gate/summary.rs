@@ -26,11 +26,18 @@ pub struct Report<'a> {
     pub guards: &'a [GuardOutcome],
     pub gate: &'a GateReport,
     pub conclusion: Conclusion,
+    /// Shadow mode: what enforce mode would have concluded (the check run
+    /// itself is `neutral`).
+    pub shadow_of: Option<Conclusion>,
     pub plan: &'a MergePlan,
     /// What happened on the merge call, when one was made.
     pub merge_note: Option<&'a str>,
     pub register_timeout: Duration,
 }
+
+/// What the check run's title says in shadow mode, before what enforce mode
+/// would have concluded.
+const SHADOW_PREFIX: &str = "Shadow mode";
 
 fn icon(verdict: &GuardVerdict) -> &'static str {
     match verdict {
@@ -70,6 +77,12 @@ fn plan_text(plan: &MergePlan) -> String {
             "🛑 stopped after {attempts} merge attempts on this head; GitHub kept answering \
              that checks are pending. Push a new commit or re-run this check to try again"
         ),
+        MergePlan::WouldMerge { sha } => format!(
+            "👻 shadow mode: would merge now, with `{sha}` pinned (shadow mode never merges)"
+        ),
+        MergePlan::WouldUpdateBranch => {
+            "👻 shadow mode: would update the branch with its base first".to_owned()
+        }
     }
 }
 
@@ -80,21 +93,33 @@ fn title(report: &Report<'_>) -> String {
         .filter(|g| g.verdict == GuardVerdict::Failed)
         .map(|g| g.headline.as_str())
         .collect();
+    let shadow = report.shadow_of.is_some();
     if !failed.is_empty() {
-        return failed.join("; ");
+        return if shadow {
+            format!("{SHADOW_PREFIX} · would fail: {}", failed.join("; "))
+        } else {
+            failed.join("; ")
+        };
     }
     let merge = match report.plan {
         MergePlan::Merge => "merging",
         MergePlan::UpdateBranch => "updating branch",
+        MergePlan::WouldMerge { .. } => "would merge now",
+        MergePlan::WouldUpdateBranch => "would update branch",
         MergePlan::Waiting { .. } => "waiting for the merge gate",
         MergePlan::Blocked { .. } => "merge blocked",
         MergePlan::GaveUp { .. } => "merge attempts exhausted",
         MergePlan::NotOptedIn { .. } | MergePlan::Done { .. } => "",
     };
-    if merge.is_empty() {
-        "All guards pass".to_owned()
+    let pass = if shadow {
+        format!("{SHADOW_PREFIX} · would pass")
     } else {
-        format!("All guards pass · {merge}")
+        "All guards pass".to_owned()
+    };
+    if merge.is_empty() {
+        pass
+    } else {
+        format!("{pass} · {merge}")
     }
 }
 
@@ -165,6 +190,13 @@ pub fn render(report: &Report<'_>) -> CheckOutput {
         ));
     }
     s.push_str(&format!("\n**Merge:** {}\n", plan_text(report.plan)));
+    if let Some(would) = report.shadow_of {
+        s.push_str(&format!(
+            "\n> **Shadow mode** (`mode: shadow`): enforce mode would conclude `{}`. This check \
+             stays neutral and seamguard never merges; set `mode: enforce` to make it count.\n",
+            would.as_str()
+        ));
+    }
     if let Some(note) = report.merge_note {
         s.push_str(&format!("\n{note}\n"));
     }
@@ -313,6 +345,7 @@ mod tests {
             guards: &guards,
             gate: &gate,
             conclusion: Conclusion::Success,
+            shadow_of: None,
             plan: &plan,
             merge_note: None,
             register_timeout: Duration::from_secs(1800),
@@ -334,6 +367,7 @@ mod tests {
             guards: &guards,
             gate: &gate,
             conclusion: Conclusion::Failure,
+            shadow_of: None,
             plan: &plan,
             merge_note: None,
             register_timeout: Duration::from_secs(1800),
@@ -355,10 +389,51 @@ mod tests {
             guards: &guards,
             gate: &gate,
             conclusion: Conclusion::Success,
+            shadow_of: None,
             plan: &plan,
             merge_note: Some(
                 "GitHub refused the merge: At least 1 approving review is required by reviewers with write access.",
             ),
+            register_timeout: Duration::from_secs(1800),
+        });
+        insta::assert_snapshot!(format!("{}\n---\n{}", out.title, out.summary));
+    }
+
+    #[test]
+    fn shadow_mode_would_fail() {
+        let mut guards = guards(true);
+        guards[0].headline = "2 conflict markers".into();
+        let gate = GateReport::default();
+        let plan = MergePlan::Blocked {
+            why: "a guard failed".into(),
+        };
+        let out = render(&Report {
+            guards: &guards,
+            gate: &gate,
+            conclusion: Conclusion::Neutral,
+            shadow_of: Some(Conclusion::Failure),
+            plan: &plan,
+            merge_note: None,
+            register_timeout: Duration::from_secs(1800),
+        });
+        assert_eq!(out.title, "Shadow mode · would fail: 2 conflict markers");
+        insta::assert_snapshot!(format!("{}\n---\n{}", out.title, out.summary));
+    }
+
+    #[test]
+    fn shadow_mode_would_merge() {
+        let guards = guards(false);
+        let gate = GateReport::default();
+        let plan = MergePlan::WouldMerge {
+            sha: "0123456789abcdef0123456789abcdef01234567".parse().unwrap(),
+        };
+        let out = render(&Report {
+            guards: &guards,
+            gate: &gate,
+            conclusion: Conclusion::Neutral,
+            shadow_of: Some(Conclusion::Success),
+            plan: &plan,
+            merge_note: None,
             register_timeout: Duration::from_secs(1800),
         });
         insta::assert_snapshot!(format!("{}\n---\n{}", out.title, out.summary));
