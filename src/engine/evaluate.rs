@@ -662,6 +662,7 @@ fn own_result(head: &CommitSha, app_id: u64, conclusion: Conclusion) -> CheckRun
             slug: None,
         }),
         html_url: None,
+        output: None,
     }
 }
 
