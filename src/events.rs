@@ -762,4 +762,56 @@ mod tests {
         assert!(p.work.is_empty());
         assert!(parse("star", b"[1,", None).is_err());
     }
+
+    #[test]
+    fn commands_are_the_first_words_of_a_line() {
+        assert_eq!(command_in("@seamguard recheck"), Some(Command::Recheck));
+        assert_eq!(
+            command_in("thanks\n  @SeamGuard Explain please"),
+            Some(Command::Explain)
+        );
+        assert_eq!(command_in("ask @seamguard recheck"), None);
+        assert_eq!(command_in("@seamguard merge"), None);
+        assert_eq!(command_in("@seamguardian recheck"), None);
+    }
+
+    #[test]
+    fn issue_comments_become_commands_unless_from_a_bot_or_on_an_issue() {
+        let body = |login: &str, kind: &str, pr: bool| {
+            let mut issue = json!({ "number": 7 });
+            if pr {
+                issue["pull_request"] =
+                    json!({ "url": "https://api.github.com/repos/acme/app/pulls/7" });
+            }
+            json!({
+                "action": "created",
+                "installation": { "id": 1 },
+                "repository": repo(),
+                "issue": issue,
+                "comment": { "id": 55, "body": "@seamguard recheck", "user": { "login": login, "type": kind } }
+            })
+        };
+        let p = run("issue_comment", body("alice", "User", true)).unwrap();
+        assert_eq!(
+            targets(&p),
+            vec![Target::Command {
+                number: PrNumber(7),
+                command: Command::Recheck,
+                author: "alice".into(),
+                comment: Some(55),
+            }]
+        );
+        assert!(
+            run("issue_comment", body("seamguard[bot]", "Bot", true))
+                .unwrap()
+                .work
+                .is_empty()
+        );
+        assert!(
+            run("issue_comment", body("alice", "User", false))
+                .unwrap()
+                .work
+                .is_empty()
+        );
+    }
 }

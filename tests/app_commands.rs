@@ -82,12 +82,7 @@ async fn recheck_from_a_reader_is_refused_with_one_reply() {
     gh.reset_counts();
     let delivery = repo.comment_on(7, "mallory", "User", "@seamguard recheck");
     assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
-    gh.wait_for(
-        "the refusal",
-        bot_replied,
-        WAIT,
-    )
-    .await;
+    gh.wait_for("the refusal", bot_replied, WAIT).await;
     app.stop().await;
     let replies: Vec<_> = repo
         .comments_on(7)
@@ -121,12 +116,7 @@ async fn explain_posts_the_blockers_and_the_page_link() {
 
     let delivery = repo.comment_on(7, "alice", "User", "Thanks!\n@seamguard explain");
     assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
-    gh.wait_for(
-        "the explanation",
-        bot_replied,
-        WAIT,
-    )
-    .await;
+    gh.wait_for("the explanation", bot_replied, WAIT).await;
     app.stop().await;
     let replies: Vec<_> = repo
         .comments_on(7)
@@ -136,7 +126,11 @@ async fn explain_posts_the_blockers_and_the_page_link() {
     assert_eq!(replies.len(), 1, "{replies:#?}");
     let body = &replies[0].body;
     assert!(body.contains("3 conflict markers in 1 file"), "{body}");
-    assert!(body.contains("blocked"), "{body}");
+    assert!(body.contains("- Conflict markers — ❌ fail"), "{body}");
+    assert!(
+        body.contains("- not merging: add the `automerge` label"),
+        "{body}"
+    );
     assert!(
         body.contains("https://seamguard.example.net/acme/app/pull/7"),
         "{body}"
@@ -150,7 +144,12 @@ async fn non_commands_and_seamguards_own_comments_cause_no_work() {
     repo.collaborator("alice", "write");
     gh.reset_counts();
     for d in [
-        repo.comment_on(7, "alice", "User", "Looks good, please ask @seamguard recheck later"),
+        repo.comment_on(
+            7,
+            "alice",
+            "User",
+            "Looks good, please ask @seamguard recheck later",
+        ),
         repo.comment_on(7, "alice", "User", "LGTM"),
         repo.comment_on(7, "seamguard[bot]", "Bot", "@seamguard recheck"),
     ] {
@@ -162,12 +161,7 @@ async fn non_commands_and_seamguards_own_comments_cause_no_work() {
     let marker = repo.comment_on(7, "alice", "User", "@seamguard explain");
     let marker_id = marker.body["comment"]["id"].as_u64().unwrap();
     gh.deliver(&marker, &app.webhook()).await;
-    gh.wait_for(
-        "the explain reply",
-        bot_replied,
-        WAIT,
-    )
-    .await;
+    gh.wait_for("the explain reply", bot_replied, WAIT).await;
     app.stop().await;
     assert_eq!(evaluations(&gh), 0);
     assert_eq!(count(&gh, "POST", "/reactions"), 1, "only the explain");
@@ -204,5 +198,9 @@ async fn the_recheck_button_evaluates_again() {
     .await;
     app.stop().await;
     assert_eq!(evaluations(&gh), 1);
-    assert_eq!(count(&gh, "POST", "/reactions"), 0, "a button has no comment");
+    assert_eq!(
+        count(&gh, "POST", "/reactions"),
+        0,
+        "a button has no comment"
+    );
 }

@@ -42,7 +42,10 @@ async fn conflict_markers_with_automerge_are_neutral_and_never_merged() {
         title,
         "Shadow mode · would fail: 3 conflict markers in 1 file"
     );
-    assert!(run.summary().contains("enforce mode would conclude `failure`"));
+    assert!(
+        run.summary()
+            .contains("enforce mode would conclude `failure`")
+    );
     assert_eq!(run.annotations.len(), 3, "findings are still annotated");
     assert_eq!(merge_calls(&gh), 0);
 }

@@ -83,16 +83,24 @@ pub fn explanation(
     summary: Option<&str>,
     link: Option<&str>,
 ) -> String {
-    let mut s = format!("**seamguard on `{}`**", &head.as_str()[..7.min(head.as_str().len())]);
+    let mut s = format!(
+        "**seamguard on `{}`**",
+        &head.as_str()[..7.min(head.as_str().len())]
+    );
     match title {
         Some(title) => s.push_str(&format!(": {title}\n")),
-        None => s.push_str(": not evaluated yet; comment `@seamguard recheck` to evaluate it now.\n"),
+        None => {
+            s.push_str(": not evaluated yet; comment `@seamguard recheck` to evaluate it now.\n")
+        }
     }
     if let Some(summary) = summary {
         let blockers: Vec<&str> = summary
             .lines()
             .filter(|l| {
-                l.contains("❌") || l.contains("⏳") || l.contains("⚠️") || l.starts_with("**Merge:**")
+                l.contains("❌")
+                    || l.contains("⏳")
+                    || l.contains("⚠️")
+                    || l.starts_with("**Merge:**")
             })
             .take(MAX_EXPLAIN_LINES)
             .collect();
@@ -192,7 +200,10 @@ impl Engine {
                 .await?;
         }
         self.inbox
-            .enqueue(Work::pr(work.installation, work.repo.clone(), number), Utc::now())
+            .enqueue(
+                Work::pr(work.installation, work.repo.clone(), number),
+                Utc::now(),
+            )
             .await?;
         Ok(Outcome::Done)
     }

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use super::{
     ConfigProblem, ConfigSource, ConflictMarkersConfig, MAX_LABEL_CHARS, MAX_MERGE_ATTEMPTS,
-    MAX_REGISTER_TIMEOUT, MergeConfig, MergeMethod, MergeMode, MergeSourcesConfig, Mode, OnInternalError,
-    RepoConfig, RequiredChecksConfig, compile_glob,
+    MAX_REGISTER_TIMEOUT, MergeConfig, MergeMethod, MergeMode, MergeSourcesConfig, Mode,
+    OnInternalError, RepoConfig, RequiredChecksConfig, compile_glob,
 };
 use crate::config::yaml::{self, Kind, Node, Pos, Value};
 

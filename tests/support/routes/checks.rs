@@ -86,7 +86,9 @@ fn check_actions(body: &Value) -> Result<(), Answer> {
     for a in actions {
         for (key, max) in [("label", 20), ("description", 40), ("identifier", 20)] {
             let Some(v) = a.get(key).and_then(Value::as_str) else {
-                return Err(invalid_request(&format!("\"{key}\" is required in \"actions\".")));
+                return Err(invalid_request(&format!(
+                    "\"{key}\" is required in \"actions\"."
+                )));
             };
             if v.chars().count() > max {
                 return Err(invalid_request(&format!(
