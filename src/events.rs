@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::github::models::null_as_default;
 use crate::ids::{AppId, CommitSha, InstallationId, PrNumber, RepoName};
-use crate::inbox::{Target, Work};
+use crate::inbox::{Command, Target, Work};
 
 /// The events seamguard subscribes to and parses. Others are acknowledged,
 /// counted and ignored.
@@ -25,6 +25,7 @@ pub const KNOWN_EVENTS: &[&str] = &[
     "status",
     "push",
     "merge_group",
+    "issue_comment",
     "installation",
     "installation_repositories",
 ];
@@ -137,7 +138,67 @@ struct RepoIdRef {
 event_payload! {
     struct CheckRunEvent {
         check_run: CheckPayload,
+        #[serde(default)]
+        requested_action: Option<RequestedAction>,
+        #[serde(default)]
+        sender: Option<UserRef>,
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct RequestedAction {
+    identifier: String,
+}
+
+/// The check run action ("button") that asks for a re-check; the same
+/// string is sent in the check run's `actions` (at most 20 characters).
+pub const RECHECK_ACTION: &str = "recheck";
+
+#[derive(Debug, Deserialize)]
+struct UserRef {
+    login: String,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+}
+
+event_payload! {
+    struct IssueCommentEvent {
+        issue: IssueRef,
+        comment: CommentRef,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct IssueRef {
+    number: u64,
+    /// Present only when the issue is a pull request.
+    #[serde(default)]
+    pull_request: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CommentRef {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
+    user: UserRef,
+}
+
+/// The command in a comment: a line whose first word is `@seamguard`, and
+/// whose second is `recheck` or `explain` (case-insensitive). A mention
+/// elsewhere in a sentence is not a command.
+pub fn command_in(body: &str) -> Option<Command> {
+    body.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        if !words.next()?.eq_ignore_ascii_case("@seamguard") {
+            return None;
+        }
+        match words.next()?.to_ascii_lowercase().as_str() {
+            "recheck" => Some(Command::Recheck),
+            "explain" => Some(Command::Explain),
+            _ => None,
+        }
+    })
 }
 
 event_payload! {
@@ -282,9 +343,28 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
             };
             (e.action, e.installation, e.repository, targets)
         }
-        "check_run" | "check_suite" => {
+        "check_run" | "check_suite" => 'check: {
             let (action, installation, repository, check) = if event == "check_run" {
                 let e = envelope!(CheckRunEvent);
+                // The "Re-check" button on seamguard's own run: the same as
+                // `@seamguard recheck` from whoever pressed it.
+                if e.action.as_deref() == Some("requested_action") {
+                    let targets = match (&e.requested_action, &e.sender, ours(&e.check_run.app)) {
+                        (Some(a), Some(sender), true) if a.identifier == RECHECK_ACTION => e
+                            .check_run
+                            .pull_requests
+                            .iter()
+                            .map(|pr| Target::Command {
+                                number: PrNumber(pr.number),
+                                command: Command::Recheck,
+                                author: sender.login.clone(),
+                                comment: None,
+                            })
+                            .collect(),
+                        _ => vec![],
+                    };
+                    break 'check (e.action, e.installation, e.repository, targets);
+                }
                 (e.action, e.installation, e.repository, e.check_run)
             } else {
                 let e = envelope!(CheckSuiteEvent);
@@ -360,6 +440,25 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
                         .base_ref
                         .trim_start_matches("refs/heads/")
                         .to_owned(),
+                }],
+                _ => vec![],
+            };
+            (e.action, e.installation, e.repository, targets)
+        }
+        "issue_comment" => {
+            let e = envelope!(IssueCommentEvent);
+            // Bots never command: seamguard's own replies (its login is the
+            // App's slug + `[bot]`) must not loop, and a bot is never a
+            // collaborator whose write access could be checked.
+            let by_bot = e.comment.user.kind.as_deref() == Some("Bot")
+                || e.comment.user.login.ends_with("[bot]");
+            let command = e.comment.body.as_deref().and_then(command_in);
+            let targets = match (e.action.as_deref(), &e.issue.pull_request, command) {
+                (Some("created"), Some(_), Some(command)) if !by_bot => vec![Target::Command {
+                    number: PrNumber(e.issue.number),
+                    command,
+                    author: e.comment.user.login.clone(),
+                    comment: Some(e.comment.id),
                 }],
                 _ => vec![],
             };
@@ -790,5 +889,57 @@ mod tests {
         let err = run("check_run", body).unwrap_err();
         assert_eq!(err.path, "check_run");
         assert!(err.message.contains("head_sha"), "{err}");
+    }
+
+    #[test]
+    fn commands_are_the_first_words_of_a_line() {
+        assert_eq!(command_in("@seamguard recheck"), Some(Command::Recheck));
+        assert_eq!(
+            command_in("thanks\n  @SeamGuard Explain please"),
+            Some(Command::Explain)
+        );
+        assert_eq!(command_in("ask @seamguard recheck"), None);
+        assert_eq!(command_in("@seamguard merge"), None);
+        assert_eq!(command_in("@seamguardian recheck"), None);
+    }
+
+    #[test]
+    fn issue_comments_become_commands_unless_from_a_bot_or_on_an_issue() {
+        let body = |login: &str, kind: &str, pr: bool| {
+            let mut issue = json!({ "number": 7 });
+            if pr {
+                issue["pull_request"] =
+                    json!({ "url": "https://api.github.com/repos/acme/app/pulls/7" });
+            }
+            json!({
+                "action": "created",
+                "installation": { "id": 1 },
+                "repository": repo(),
+                "issue": issue,
+                "comment": { "id": 55, "body": "@seamguard recheck", "user": { "login": login, "type": kind } }
+            })
+        };
+        let p = run("issue_comment", body("alice", "User", true)).unwrap();
+        assert_eq!(
+            targets(&p),
+            vec![Target::Command {
+                number: PrNumber(7),
+                command: Command::Recheck,
+                author: "alice".into(),
+                comment: Some(55),
+            }]
+        );
+        assert!(
+            run("issue_comment", body("seamguard[bot]", "Bot", true))
+                .unwrap()
+                .work
+                .is_empty()
+        );
+        assert!(
+            run("issue_comment", body("alice", "User", false))
+                .unwrap()
+                .work
+                .is_empty()
+        );
     }
 }

@@ -126,6 +126,7 @@ async fn registering_the_app_from_its_manifest() {
         "push",
         "status",
         "merge_group",
+        "issue_comment",
     ] {
         assert!(events.contains(&e), "{e} in {events:?}");
     }

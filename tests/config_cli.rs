@@ -123,6 +123,7 @@ fn manifest_prints_the_app_manifest_as_json() {
         [
             "check_run",
             "check_suite",
+            "issue_comment",
             "merge_group",
             "pull_request",
             "pull_request_review",

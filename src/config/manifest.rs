@@ -356,7 +356,8 @@ mod tests {
                 "pull_request_review",
                 "push",
                 "status",
-                "merge_group"
+                "merge_group",
+                "issue_comment"
             ])
         );
         assert_eq!(manifest["hook_attributes"]["active"], true);

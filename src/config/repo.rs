@@ -80,6 +80,20 @@ pub struct RepoConfig {
     /// What the loader noticed about the files themselves (a second
     /// spelling it ignored), said in the check run's summary.
     pub notes: Vec<String>,
+    pub mode: Mode,
+}
+
+/// Whether seamguard's verdict counts (`enforce`) or is only reported
+/// (`shadow`): the way to try seamguard on a repository before requiring its
+/// check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The check run concludes as the guards say and opted-in PRs are merged.
+    Enforce,
+    /// Everything is evaluated as in enforce mode, but the check run always
+    /// ends `neutral` (saying what enforce mode would have concluded) and
+    /// nothing is merged. An invalid config still fails.
+    Shadow,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +189,7 @@ impl Default for RepoConfig {
             },
             on_internal_error: OnInternalError::Neutral,
             notes: Vec::new(),
+            mode: Mode::Enforce,
         }
     }
 }

@@ -35,6 +35,18 @@ use crate::inbox::Inbox;
 /// GitHub accepts at most 50 annotations per create or update call.
 pub const ANNOTATION_BATCH: usize = 50;
 
+/// The "Re-check" button every completed run offers. GitHub caps an
+/// action's label at 20 characters, its description at 40 and its
+/// identifier at 20; pressing it sends `check_run` `requested_action` with
+/// the identifier, which runs the same as `@seamguard recheck`.
+fn actions() -> serde_json::Value {
+    json!([{
+        "label": "Re-check",
+        "description": "Evaluate this pull request again",
+        "identifier": crate::events::RECHECK_ACTION,
+    }])
+}
+
 /// The `external_id` seamguard gives its runs: the head it judged.
 fn external_id(head: &CommitSha) -> String {
     format!("seamguard:{head}")
@@ -237,6 +249,7 @@ impl<'a> CheckRunHandle<'a> {
                 "conclusion": conclusion.as_str(),
                 "completed_at": Utc::now().to_rfc3339(),
                 "output": body_output,
+                "actions": actions(),
             })
         };
         let mut refused: Option<(usize, GhError)> = None;

@@ -243,7 +243,8 @@ impl Engine {
             )
             .await?;
         let attempts = self.inbox.merge_attempts(&work.repo, number, head).await?;
-        let verdict = decision::decide(facts, &config, &guards, &gate, attempts);
+        let verdict =
+            decision::decide(facts, &config, &guards, &gate, attempts).under(config.mode, head);
         tracing::info!(conclusion = verdict.conclusion.as_str(), plan = ?verdict.plan, "decided");
         for g in &guards {
             if g.verdict == decision::GuardVerdict::Failed {
@@ -256,6 +257,7 @@ impl Engine {
                 guards: &guards,
                 gate: &gate,
                 conclusion: verdict.conclusion,
+                shadow_of: verdict.shadow_of,
                 plan: &verdict.plan,
                 merge: note,
                 register_timeout: config.required_checks.register_timeout,
@@ -549,16 +551,23 @@ impl Engine {
             guards::conflict_markers(client, &work.repo, None, head, &comparison, &config).await?;
         let guards = vec![conflicts.outcome, guards::skipped_for_merge_group()];
         let gate = GateReport::default();
-        let conclusion = decision::conclusion(&guards);
-        run.hold(conclusion);
         let plan = MergePlan::NotOptedIn {
             why: "this is a merge queue group; GitHub's queue merges it".into(),
         };
+        let verdict = decision::Verdict {
+            conclusion: decision::conclusion(&guards),
+            plan,
+            shadow_of: None,
+        }
+        .under(config.mode, head);
+        let conclusion = verdict.conclusion;
+        run.hold(conclusion);
         let output = summary::render(&summary::Report {
             guards: &guards,
             gate: &gate,
             conclusion,
-            plan: &plan,
+            shadow_of: verdict.shadow_of,
+            plan: &verdict.plan,
             merge: None,
             register_timeout: config.required_checks.register_timeout,
         });
@@ -670,6 +679,7 @@ fn own_result(head: &CommitSha, app_id: u64, conclusion: Conclusion) -> CheckRun
             slug: None,
         }),
         html_url: None,
+        output: None,
     }
 }
 

@@ -26,6 +26,7 @@ use crate::ids::AppId;
 use crate::inbox::{Claim, Inbox, StoreError, Target};
 
 pub mod check_run;
+pub mod commands;
 pub mod config_cache;
 mod evaluate;
 mod guards;
@@ -126,6 +127,10 @@ pub struct Inner {
     inbox: Inbox,
     cfg: EngineConfig,
     configs: config_cache::ConfigCache,
+    /// Write-access answers for commands, kept briefly.
+    permissions: commands::PermissionCache,
+    /// `PUBLIC_URL`: where the pull request pages are (`explain` links them).
+    public_url: Option<url::Url>,
 }
 
 impl std::ops::Deref for Engine {
@@ -167,8 +172,20 @@ impl Engine {
                 inbox,
                 cfg,
                 configs: config_cache::ConfigCache::default(),
+                permissions: commands::PermissionCache::default(),
+                public_url: None,
             }),
         }
+    }
+
+    /// Sets `PUBLIC_URL`, which `@seamguard explain` links the pull
+    /// request's page under. Call before [`start`](Self::start).
+    pub fn with_public_url(mut self, public_url: Option<url::Url>) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.public_url = public_url,
+            None => tracing::warn!("the engine is already shared; PUBLIC_URL not set"),
+        }
+        self
     }
 
     /// Runs the dispatcher and the sweeps until `shutdown`; in-flight jobs
@@ -308,6 +325,15 @@ impl Engine {
             Target::BaseBranch { name } => self.fan_out_base(work, name).await,
             Target::MergeGroup { head_sha, base_ref } => {
                 self.evaluate_merge_group(work, head_sha, base_ref, last_attempt)
+                    .await
+            }
+            Target::Command {
+                number,
+                command,
+                author,
+                comment,
+            } => {
+                self.run_command(work, *number, *command, author, *comment)
                     .await
             }
         }

@@ -5,9 +5,15 @@
 //! reports the guards only (DESIGN.md: the gate's waiting never holds the
 //! check run open). The merge plan reads the guards, the gate, the pull
 //! request and the repository's opt-in.
+//!
+//! Shadow mode (`mode: shadow`) is applied last, by [`Verdict::under`]: the
+//! guards and the gate are decided exactly as in enforce mode, then the
+//! posted conclusion becomes `neutral` and a merge becomes "would merge",
+//! keeping what enforce mode would have done so the words can say it.
 
-use crate::config::repo::{MergeMode, RepoConfig};
+use crate::config::repo::{MergeMode, Mode, RepoConfig};
 use crate::gate::required_checks::{GateReport, GateStatus};
+use crate::ids::CommitSha;
 
 /// A guard's verdict, as the decision and the summary see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +80,10 @@ pub enum MergePlan {
     Waiting { why: String },
     /// `merge.max_attempts` pending answers for this head: stop trying.
     GaveUp { attempts: u32 },
+    /// Shadow mode: enforce mode would merge now, with this head pinned.
+    WouldMerge { sha: CommitSha },
+    /// Shadow mode: enforce mode would update the branch first.
+    WouldUpdateBranch,
 }
 
 impl MergePlan {
@@ -87,8 +97,32 @@ impl MergePlan {
 /// The decision for one head commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
+    /// The conclusion the check run is completed with.
     pub conclusion: Conclusion,
     pub plan: MergePlan,
+    /// Shadow mode: the conclusion enforce mode would have posted.
+    pub shadow_of: Option<Conclusion>,
+}
+
+impl Verdict {
+    /// The verdict as `mode` acts on it. Enforce: unchanged. Shadow: the
+    /// check run is always `neutral` (it never blocks), and a merge or a
+    /// branch update becomes its "would" form; every other plan (waiting,
+    /// blocked, not opted in) already says what enforce mode would do.
+    pub fn under(self, mode: Mode, head: &CommitSha) -> Verdict {
+        match mode {
+            Mode::Enforce => self,
+            Mode::Shadow => Verdict {
+                conclusion: Conclusion::Neutral,
+                plan: match self.plan {
+                    MergePlan::Merge => MergePlan::WouldMerge { sha: head.clone() },
+                    MergePlan::UpdateBranch => MergePlan::WouldUpdateBranch,
+                    plan => plan,
+                },
+                shadow_of: Some(self.conclusion),
+            },
+        }
+    }
 }
 
 /// The guards' conclusion: any failed guard fails the check run.
@@ -118,7 +152,11 @@ pub fn decide(
 ) -> Verdict {
     let conclusion = conclusion(guards);
     let plan = plan(pr, config, conclusion, gate, merge_attempts);
-    Verdict { conclusion, plan }
+    Verdict {
+        conclusion,
+        plan,
+        shadow_of: None,
+    }
 }
 
 fn plan(
@@ -396,5 +434,24 @@ mod tests {
             decide(&behind, &cfg, &[], &g, 0).plan,
             MergePlan::UpdateBranch
         );
+    }
+
+    #[test]
+    fn shadow_mode_is_neutral_and_never_merges() {
+        let head: CommitSha = "a".repeat(40).parse().unwrap();
+        let open_gate = gate(&[("test", passed())]);
+        let cfg = RepoConfig::default();
+        let failed = decide(&pr(), &cfg, &[guard(GuardVerdict::Failed)], &open_gate, 0)
+            .under(Mode::Shadow, &head);
+        assert_eq!(failed.conclusion, Conclusion::Neutral);
+        assert_eq!(failed.shadow_of, Some(Conclusion::Failure));
+        assert!(matches!(failed.plan, MergePlan::Blocked { .. }));
+
+        let ready = decide(&pr(), &cfg, &[guard(GuardVerdict::Passed)], &open_gate, 0);
+        assert_eq!(ready.clone().under(Mode::Enforce, &head), ready);
+        let shadow = ready.under(Mode::Shadow, &head);
+        assert_eq!(shadow.conclusion, Conclusion::Neutral);
+        assert_eq!(shadow.shadow_of, Some(Conclusion::Success));
+        assert_eq!(shadow.plan, MergePlan::WouldMerge { sha: head });
     }
 }

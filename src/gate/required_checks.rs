@@ -361,6 +361,7 @@ mod tests {
                 slug: None,
             }),
             html_url: None,
+            output: None,
         }
     }
 

@@ -27,6 +27,9 @@ pub struct Report<'a> {
     pub guards: &'a [GuardOutcome],
     pub gate: &'a GateReport,
     pub conclusion: Conclusion,
+    /// Shadow mode: what enforce mode would have concluded (the check run
+    /// itself is `neutral`).
+    pub shadow_of: Option<Conclusion>,
     pub plan: &'a MergePlan,
     /// What happened on the merge call (or the branch update), when one
     /// was made: it replaces the plan's merge line and title.
@@ -72,6 +75,10 @@ pub fn plural(n: usize, noun: &str) -> String {
 fn quoted(answer: &str) -> String {
     format!("“{}”", clean_message(answer))
 }
+
+/// What the check run's title says in shadow mode, before what enforce mode
+/// would have concluded.
+const SHADOW_PREFIX: &str = "Shadow mode";
 
 fn icon(verdict: &GuardVerdict) -> &'static str {
     match verdict {
@@ -144,6 +151,12 @@ fn plan_text(plan: &MergePlan) -> String {
              try again",
             plural(*attempts as usize, "merge attempt")
         ),
+        MergePlan::WouldMerge { sha } => format!(
+            "👻 shadow mode: would merge now, with `{sha}` pinned (shadow mode never merges)"
+        ),
+        MergePlan::WouldUpdateBranch => {
+            "👻 shadow mode: would update the branch with its base first".to_owned()
+        }
     }
 }
 
@@ -154,8 +167,13 @@ fn title(report: &Report<'_>) -> String {
         .filter(|g| g.verdict == GuardVerdict::Failed)
         .map(|g| g.headline.as_str())
         .collect();
+    let shadow = report.shadow_of.is_some();
     if !failed.is_empty() {
-        return failed.join("; ");
+        return if shadow {
+            format!("{SHADOW_PREFIX} · would fail: {}", failed.join("; "))
+        } else {
+            failed.join("; ")
+        };
     }
     let merge = match (report.merge, report.plan) {
         (Some(MergeNote::Retrying { .. }), _) => "merge pending, retrying",
@@ -164,10 +182,15 @@ fn title(report: &Report<'_>) -> String {
         (Some(MergeNote::UpdateFailed { .. }), _) => "branch update failed",
         (None, plan) => plan_title(plan),
     };
-    if merge.is_empty() {
-        "All guards pass".to_owned()
+    let pass = if shadow {
+        format!("{SHADOW_PREFIX} · would pass")
     } else {
-        format!("All guards pass · {merge}")
+        "All guards pass".to_owned()
+    };
+    if merge.is_empty() {
+        pass
+    } else {
+        format!("{pass} · {merge}")
     }
 }
 
@@ -175,6 +198,8 @@ fn plan_title(plan: &MergePlan) -> &'static str {
     match plan {
         MergePlan::Merge => "merging",
         MergePlan::UpdateBranch => "updating branch",
+        MergePlan::WouldMerge { .. } => "would merge now",
+        MergePlan::WouldUpdateBranch => "would update branch",
         MergePlan::Waiting { .. } => "waiting for the merge gate",
         MergePlan::Blocked { .. } => "merge blocked",
         MergePlan::GaveUp { .. } => "merge attempts exhausted",
@@ -253,6 +278,13 @@ pub fn render(report: &Report<'_>) -> CheckOutput {
         None => plan_text(report.plan),
     };
     s.push_str(&format!("\n**Merge:** {merge_line}\n"));
+    if let Some(would) = report.shadow_of {
+        s.push_str(&format!(
+            "\n> **Shadow mode** (`mode: shadow`): enforce mode would conclude `{}`. This check \
+             stays neutral and seamguard never merges; set `mode: enforce` to make it count.\n",
+            would.as_str()
+        ));
+    }
     let details: Vec<&str> = report
         .guards
         .iter()
@@ -422,6 +454,7 @@ mod tests {
             guards: &guards,
             gate: &gate,
             conclusion: Conclusion::Success,
+            shadow_of: None,
             plan: &plan,
             merge: None,
             register_timeout: Duration::from_secs(1800),
@@ -443,6 +476,7 @@ mod tests {
             guards: &guards,
             gate: &gate,
             conclusion: Conclusion::Failure,
+            shadow_of: None,
             plan: &plan,
             merge: None,
             register_timeout: Duration::from_secs(1800),
@@ -464,11 +498,52 @@ mod tests {
             guards: &guards,
             gate: &gate,
             conclusion: Conclusion::Success,
+            shadow_of: None,
             plan: &plan,
             merge: Some(&MergeNote::Refused {
                 answer: "At least 1 approving review is required by reviewers with write access."
                     .into(),
             }),
+            register_timeout: Duration::from_secs(1800),
+        });
+        insta::assert_snapshot!(format!("{}\n---\n{}", out.title, out.summary));
+    }
+
+    #[test]
+    fn shadow_mode_would_fail() {
+        let mut guards = guards(true);
+        guards[0].headline = "2 conflict markers".into();
+        let gate = GateReport::default();
+        let plan = MergePlan::Blocked {
+            why: "a guard failed".into(),
+        };
+        let out = render(&Report {
+            guards: &guards,
+            gate: &gate,
+            conclusion: Conclusion::Neutral,
+            shadow_of: Some(Conclusion::Failure),
+            plan: &plan,
+            merge: None,
+            register_timeout: Duration::from_secs(1800),
+        });
+        assert_eq!(out.title, "Shadow mode · would fail: 2 conflict markers");
+        insta::assert_snapshot!(format!("{}\n---\n{}", out.title, out.summary));
+    }
+
+    #[test]
+    fn shadow_mode_would_merge() {
+        let guards = guards(false);
+        let gate = GateReport::default();
+        let plan = MergePlan::WouldMerge {
+            sha: "0123456789abcdef0123456789abcdef01234567".parse().unwrap(),
+        };
+        let out = render(&Report {
+            guards: &guards,
+            gate: &gate,
+            conclusion: Conclusion::Neutral,
+            shadow_of: Some(Conclusion::Success),
+            plan: &plan,
+            merge: None,
             register_timeout: Duration::from_secs(1800),
         });
         insta::assert_snapshot!(format!("{}\n---\n{}", out.title, out.summary));
@@ -515,6 +590,7 @@ mod tests {
             guards: &guards,
             gate: &gate,
             conclusion: Conclusion::Success,
+            shadow_of: None,
             plan: &MergePlan::Merge,
             merge: Some(note),
             register_timeout: Duration::from_secs(1800),
@@ -580,6 +656,7 @@ mod tests {
             guards: &guards,
             gate: &gate,
             conclusion: Conclusion::Success,
+            shadow_of: None,
             plan: &MergePlan::GaveUp { attempts: 1 },
             merge: None,
             register_timeout: Duration::from_secs(1800),

@@ -391,6 +391,59 @@ impl InstallationClient {
         );
         self.gh.send(self.auth, &call).await.map(|_| ())
     }
+
+    /// `login`'s permission on the repository: `admin`, `write` (which
+    /// includes `maintain`), `read` (which includes `triage`) or `none`.
+    pub async fn collaborator_permission(
+        &self,
+        repo: &RepoName,
+        login: &str,
+    ) -> Result<CollaboratorPermission, GhError> {
+        let call = Call::get(
+            "GET /repos/{owner}/{repo}/collaborators/{username}/permission",
+            format!(
+                "{}/collaborators/{}/permission",
+                repo_path(repo),
+                segment(login)
+            ),
+        );
+        self.gh.json(self.auth, &call).await
+    }
+
+    /// Reacts to an issue (or pull request) comment. Idempotent on GitHub's
+    /// side: the same reaction twice answers 200 and adds nothing.
+    pub async fn react_to_comment(
+        &self,
+        repo: &RepoName,
+        comment: u64,
+        content: &str,
+    ) -> Result<(), GhError> {
+        let call = Call::with_body(
+            "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+            Method::POST,
+            format!("{}/issues/comments/{comment}/reactions", repo_path(repo)),
+            json!({ "content": content }),
+        );
+        self.gh.send(self.auth, &call).await.map(|_| ())
+    }
+
+    /// Comments on a pull request. Not replayed blindly: a second POST would
+    /// post the comment twice.
+    pub async fn comment_on_pull(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+        body: &str,
+    ) -> Result<(), GhError> {
+        let call = Call::with_body(
+            "POST /repos/{owner}/{repo}/issues/{issue_number}/comments",
+            Method::POST,
+            format!("{}/issues/{}/comments", repo_path(repo), pr.0),
+            json!({ "body": body }),
+        )
+        .replay(Replay::IfNotSent);
+        self.gh.send(self.auth, &call).await.map(|_| ())
+    }
 }
 
 impl InstallationClient {

@@ -143,6 +143,32 @@ pub struct CheckRun {
     pub app: Option<AppRef>,
     #[serde(default, deserialize_with = "non_empty")]
     pub html_url: Option<String>,
+    /// The run's title and summary (the check-run list includes them).
+    #[serde(default)]
+    pub output: Option<CheckRunOutput>,
+}
+
+/// The output of a check run as GitHub returns it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct CheckRunOutput {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+}
+
+/// `GET /repos/{owner}/{repo}/collaborators/{username}/permission`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CollaboratorPermission {
+    /// The legacy base role: `admin`, `write`, `read` or `none`.
+    pub permission: String,
+}
+
+impl CollaboratorPermission {
+    /// Write access or more (`maintain` is reported as `write`).
+    pub fn can_write(&self) -> bool {
+        matches!(self.permission.as_str(), "admin" | "write")
+    }
 }
 
 /// The App that owns a check run or check suite.

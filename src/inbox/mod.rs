@@ -40,4 +40,4 @@ mod writer;
 
 pub use error::StoreError;
 pub use store::{Inbox, InboxOptions};
-pub use work::{Claim, Ingested, NewDelivery, OpenCheckRun, QueueStats, Target, Work};
+pub use work::{Claim, Command, Ingested, NewDelivery, OpenCheckRun, QueueStats, Target, Work};

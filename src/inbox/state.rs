@@ -36,6 +36,23 @@ pub(crate) async fn record_merge_attempt(
     Ok(u32::try_from(attempts).unwrap_or(u32::MAX))
 }
 
+/// Forgets the merge attempts counted on one head (a person asked for a
+/// re-check: "gave up" is cleared for this head only).
+pub(crate) async fn forget_merge_attempts(
+    conn: &mut SqliteConnection,
+    repo: &str,
+    pr: i64,
+    head: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM merge_attempts WHERE repo = ?1 AND pr = ?2 AND head = ?3")
+        .bind(repo)
+        .bind(pr)
+        .bind(head)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Records `at` as the first sighting of `head` unless one is stored;
 /// returns the stored one.
 pub(crate) async fn first_seen(

@@ -455,6 +455,22 @@ impl Inbox {
             .await
     }
 
+    /// Forgets the merge attempts on this head, so a re-check requested by
+    /// a person may try to merge again (`merge.max_attempts` counts afresh).
+    pub async fn forget_merge_attempts(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+        head: &CommitSha,
+    ) -> Result<(), StoreError> {
+        let (repo, pr, head) = (repo.to_string(), columns::id(pr.0), head.to_string());
+        self.writer
+            .call(never, move |c| {
+                async move { state::forget_merge_attempts(c, &repo, pr, &head).await }.boxed()
+            })
+            .await
+    }
+
     /// When seamguard first saw `head` in `repo`: `now` on the first call,
     /// the stored time on every later one.
     pub async fn first_seen(

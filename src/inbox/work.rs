@@ -39,6 +39,35 @@ pub enum Target {
         head_sha: CommitSha,
         base_ref: String,
     },
+    /// A person's command on a pull request: `@seamguard recheck` or
+    /// `explain` in a comment, or the check run's "Re-check" button.
+    Command {
+        number: PrNumber,
+        command: Command,
+        /// Who asked (their write access is checked before anything runs).
+        author: String,
+        /// The comment that holds the command; `None` for the button.
+        comment: Option<u64>,
+    },
+}
+
+/// What a person can ask seamguard to do on a pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    /// Evaluate now, and clear a "gave up" state for the current head.
+    Recheck,
+    /// Reply with the blockers and a link.
+    Explain,
+}
+
+impl Command {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Command::Recheck => "recheck",
+            Command::Explain => "explain",
+        }
+    }
 }
 
 impl Work {
@@ -75,7 +104,9 @@ impl Work {
 
     /// The coalescing key: triggers with the same key are one work item.
     ///
-    /// `acme/app#7`, `acme/app@<sha>`, `acme/app:main`, `acme/app:mg:<sha>`.
+    /// `acme/app#7`, `acme/app@<sha>`, `acme/app:main`, `acme/app:mg:<sha>`,
+    /// and per command `acme/app#7!recheck:c123` (comment 123) or
+    /// `acme/app#7!recheck:button` (repeated clicks coalesce).
     /// The installation is not part of the key: a reinstalled app still means
     /// the same pull request.
     pub fn key(&self) -> String {
@@ -85,6 +116,15 @@ impl Work {
             Target::Commit { sha } => format!("{repo}@{sha}"),
             Target::BaseBranch { name } => format!("{repo}:{name}"),
             Target::MergeGroup { head_sha, .. } => format!("{repo}:mg:{head_sha}"),
+            Target::Command {
+                number,
+                command,
+                comment,
+                ..
+            } => match comment {
+                Some(id) => format!("{repo}#{}!{}:c{id}", number.0, command.as_str()),
+                None => format!("{repo}#{}!{}:button", number.0, command.as_str()),
+            },
         }
     }
 }

@@ -238,7 +238,8 @@ async fn serve_app(
             redelivery_interval: tuning.redelivery_interval,
             delivery_retention: tuning.delivery_retention,
         },
-    );
+    )
+    .with_public_url(settings.public_url.clone());
     let tracker = TaskTracker::new();
     let work_stop = CancellationToken::new();
     engine.start(work_stop.clone(), &tracker);

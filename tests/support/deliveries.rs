@@ -189,7 +189,7 @@ impl FakeGitHub {
 }
 
 /// The fields every App delivery about a repository carries.
-fn envelope(world: &World, repo: &Repo, action: Option<&str>) -> Value {
+pub(crate) fn envelope(world: &World, repo: &Repo, action: Option<&str>) -> Value {
     let mut v = json!({
         "repository": gh::repo(world, repo),
         "sender": gh::user(&world.api_url, "octocat", "User"),
@@ -212,7 +212,7 @@ fn envelope(world: &World, repo: &Repo, action: Option<&str>) -> Value {
     v
 }
 
-fn merge(mut base: Value, extra: Value) -> Value {
+pub(crate) fn merge(mut base: Value, extra: Value) -> Value {
     if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
         b.extend(e);
     }

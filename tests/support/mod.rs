@@ -44,6 +44,7 @@
 
 pub mod app;
 pub mod binary;
+pub mod conversation;
 pub mod deliveries;
 pub mod diff;
 pub mod fake_github;

@@ -313,6 +313,8 @@ pub struct Repo {
     pub rulesets: Vec<Ruleset>,
     /// Paths whose diff GitHub deems too large: no `patch` field.
     pub large_files: BTreeSet<String>,
+    /// Permissions, comments and reactions (`routes::issues`).
+    pub conversation: super::routes::issues::Conversation,
     commit_count: i64,
 }
 
@@ -335,6 +337,7 @@ impl Repo {
             protection: BTreeMap::new(),
             rulesets: Vec::new(),
             large_files: BTreeSet::new(),
+            conversation: Default::default(),
             commit_count: 0,
         }
     }

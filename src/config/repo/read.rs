@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use super::{
     ConfigProblem, ConfigSource, ConflictMarkersConfig, MAX_LABEL_CHARS, MAX_MERGE_ATTEMPTS,
-    MAX_REGISTER_TIMEOUT, MergeConfig, MergeMethod, MergeMode, MergeSourcesConfig, OnInternalError,
-    RepoConfig, RequiredChecksConfig, compile_glob,
+    MAX_REGISTER_TIMEOUT, MergeConfig, MergeMethod, MergeMode, MergeSourcesConfig, Mode,
+    OnInternalError, RepoConfig, RequiredChecksConfig, compile_glob,
 };
 use crate::config::yaml::{self, Kind, Node, Pos, Value};
 
@@ -23,6 +23,7 @@ const TOP_LEVEL: &[&str] = &[
     "merge",
     "required_checks",
     "on_internal_error",
+    "mode",
 ];
 
 /// The keys of each section.
@@ -52,6 +53,8 @@ const ON_INTERNAL_ERROR: &[(&str, OnInternalError)] = &[
     ("neutral", OnInternalError::Neutral),
     ("failure", OnInternalError::Failure),
 ];
+
+const MODES: &[(&str, Mode)] = &[("enforce", Mode::Enforce), ("shadow", Mode::Shadow)];
 
 /// How durations are written in the messages that ask for one.
 const DURATION_EXAMPLES: &str = "`30m`, `1h30m` or `90s`";
@@ -98,6 +101,7 @@ pub(super) struct Layer {
     checks_extra: Option<Set<Vec<String>>>,
     checks_register_timeout: Option<Set<Duration>>,
     on_internal_error: Option<Set<OnInternalError>>,
+    mode: Option<Set<Mode>>,
 }
 
 impl Layer {
@@ -120,6 +124,7 @@ impl Layer {
                 .checks_register_timeout
                 .or(under.checks_register_timeout),
             on_internal_error: self.on_internal_error.or(under.on_internal_error),
+            mode: self.mode.or(under.mode),
         }
     }
 
@@ -157,6 +162,7 @@ impl Layer {
             },
             on_internal_error: or(self.on_internal_error, d.on_internal_error),
             notes: Vec::new(),
+            mode: or(self.mode, d.mode),
         };
         // The default label is not empty, so an empty one was set somewhere.
         if let (MergeMode::Label, true, Some(at)) = (
@@ -253,6 +259,10 @@ impl Reader {
                 "on_internal_error" => {
                     let choice = self.choice("on_internal_error", value, ON_INTERNAL_ERROR);
                     layer.on_internal_error = self.set(value, choice);
+                }
+                "mode" => {
+                    let choice = self.choice("mode", value, MODES);
+                    layer.mode = self.set(value, choice);
                 }
                 section => {
                     let keys = section_keys(section);
@@ -768,7 +778,7 @@ mod tests {
         }
         for key in TOP_LEVEL {
             assert!(
-                *key == "on_internal_error" || !section_keys(key).is_empty(),
+                ["on_internal_error", "mode"].contains(key) || !section_keys(key).is_empty(),
                 "{key}"
             );
         }

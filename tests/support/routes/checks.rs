@@ -70,6 +70,36 @@ struct RunPatch {
     completed_at: Option<DateTime<Utc>>,
 }
 
+/// GitHub's limits on a check run's `actions`: at most 3, each with a
+/// label of at most 20 characters, a description of at most 40 and an
+/// identifier of at most 20.
+fn check_actions(body: &Value) -> Result<(), Answer> {
+    let Some(actions) = body.get("actions") else {
+        return Ok(());
+    };
+    let Some(actions) = actions.as_array() else {
+        return Err(invalid_request("For 'actions', the value is not an array."));
+    };
+    if actions.len() > 3 {
+        return Err(invalid_request("Only 3 actions are allowed per request."));
+    }
+    for a in actions {
+        for (key, max) in [("label", 20), ("description", 40), ("identifier", 20)] {
+            let Some(v) = a.get(key).and_then(Value::as_str) else {
+                return Err(invalid_request(&format!(
+                    "\"{key}\" is required in \"actions\"."
+                )));
+            };
+            if v.chars().count() > max {
+                return Err(invalid_request(&format!(
+                    "For 'actions/{key}', {v:?} is longer than {max} characters."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn read_patch(body: &Value) -> Result<RunPatch, Answer> {
     let text = |key: &str| -> Result<Option<String>, Answer> {
         match body.get(key) {
@@ -88,6 +118,7 @@ fn read_patch(body: &Value) -> Result<RunPatch, Answer> {
             )));
         }
     }
+    check_actions(body)?;
     let conclusion = text("conclusion")?;
     if let Some(c) = &conclusion {
         if !CONCLUSIONS.contains(&c.as_str()) {

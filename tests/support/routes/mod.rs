@@ -16,6 +16,7 @@ pub mod app;
 pub mod app_meta;
 pub mod checks;
 pub mod git;
+pub mod issues;
 pub mod pulls;
 
 use serde_json::{Value, json};
@@ -194,6 +195,9 @@ pub const ROUTES: &[Route] = &[
     route!("GET" "/repos/{owner}/{repo}/commits/{ref}/status", Repo, checks::combined_status),
     route!("GET" "/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks", Repo, checks::protection_checks),
     route!("GET" "/repos/{owner}/{repo}/rules/branches/{branch}", Repo, checks::branch_rules),
+    route!("GET" "/repos/{owner}/{repo}/collaborators/{username}/permission", Repo, issues::permission),
+    route!("POST" "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", Repo, issues::react),
+    route!("POST" "/repos/{owner}/{repo}/issues/{issue_number}/comments", Repo, issues::comment),
 ];
 
 /// Matches `path` against a template; the captured parameters, decoded.

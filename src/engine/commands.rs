@@ -1,0 +1,277 @@
+//! Commands people give seamguard on a pull request: `@seamguard recheck`
+//! and `@seamguard explain` in a comment, and the check run's "Re-check"
+//! button (the same as `recheck`).
+//!
+//! A command is its own work item (keyed per comment, so two comments are
+//! two commands), but it never evaluates under its own key: `recheck`
+//! enqueues the pull request's ordinary work item, so the one-worker-per-PR
+//! lease and coalescing hold for commands too. Only people with write
+//! access may command: their permission is asked of GitHub and kept for
+//! [`PERMISSION_TTL`]; anyone else gets one short reply and nothing else.
+//!
+//! A job can be retried after a transient failure; the reaction is
+//! idempotent on GitHub's side, and a reply is posted with
+//! `Replay::IfNotSent`, so a retry never posts it twice blindly.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use url::Url;
+
+use super::check_run::find_own;
+use super::{Engine, EvalError, Outcome};
+use crate::github::InstallationClient;
+use crate::ids::{CommitSha, PrNumber, RepoName};
+use crate::inbox::{Command, Work};
+
+/// How long a permission answer is trusted. Short, so a revoked
+/// collaborator loses the commands within a minute; long enough that a
+/// burst of comments asks GitHub once.
+pub const PERMISSION_TTL: Duration = Duration::from_secs(60);
+
+/// Bound on remembered permission answers: a busy installation's active
+/// commenters fit; past it the cache is emptied rather than grown.
+const MAX_CACHED_PERMISSIONS: usize = 10_000;
+
+/// The reaction that acknowledges an accepted command.
+const ACK_REACTION: &str = "+1";
+
+/// Lines of the check run's summary an `explain` reply quotes at most.
+const MAX_EXPLAIN_LINES: usize = 12;
+
+/// Write-access answers per (repository, login), kept briefly.
+#[derive(Default)]
+pub struct PermissionCache {
+    entries: Mutex<HashMap<(RepoName, String), (Instant, bool)>>,
+}
+
+impl PermissionCache {
+    fn get(&self, repo: &RepoName, login: &str) -> Option<bool> {
+        let entries = self.entries.lock().expect("permission cache lock");
+        entries
+            .get(&(repo.clone(), login.to_owned()))
+            .filter(|(at, _)| at.elapsed() < PERMISSION_TTL)
+            .map(|(_, can)| *can)
+    }
+
+    fn put(&self, repo: &RepoName, login: &str, can_write: bool) {
+        let mut entries = self.entries.lock().expect("permission cache lock");
+        if entries.len() >= MAX_CACHED_PERMISSIONS {
+            entries.clear();
+        }
+        entries.insert(
+            (repo.clone(), login.to_owned()),
+            (Instant::now(), can_write),
+        );
+    }
+}
+
+/// The reply to someone without write access.
+pub fn refusal(login: &str) -> String {
+    format!(
+        "@{login} only people with write access to this repository can give seamguard commands."
+    )
+}
+
+/// The `explain` reply: the check run's title and its merge line (the
+/// blockers), then where to read more.
+pub fn explanation(
+    head: &CommitSha,
+    title: Option<&str>,
+    summary: Option<&str>,
+    link: Option<&str>,
+) -> String {
+    let mut s = format!(
+        "**seamguard on `{}`**",
+        &head.as_str()[..7.min(head.as_str().len())]
+    );
+    match title {
+        Some(title) => s.push_str(&format!(": {title}\n")),
+        None => {
+            s.push_str(": not evaluated yet; comment `@seamguard recheck` to evaluate it now.\n")
+        }
+    }
+    if let Some(summary) = summary {
+        let blockers: Vec<&str> = summary
+            .lines()
+            .filter(|l| {
+                l.contains("❌")
+                    || l.contains("⏳")
+                    || l.contains("⚠️")
+                    || l.starts_with("**Merge:**")
+            })
+            .take(MAX_EXPLAIN_LINES)
+            .collect();
+        if !blockers.is_empty() {
+            s.push('\n');
+            for line in blockers {
+                let line = line.trim_start_matches("**Merge:**").trim();
+                let cells: Vec<&str> = line
+                    .trim_matches('|')
+                    .split(" | ")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                s.push_str(&format!("- {}\n", cells.join(" — ")));
+            }
+        }
+    }
+    if let Some(link) = link {
+        s.push_str(&format!("\nDetails: {link}\n"));
+    }
+    s
+}
+
+/// The pull request's page under `PUBLIC_URL`.
+fn page_link(public: &Url, repo: &RepoName, pr: PrNumber) -> String {
+    format!(
+        "{}/{}/{}/pull/{}",
+        public.as_str().trim_end_matches('/'),
+        repo.owner(),
+        repo.name(),
+        pr.0
+    )
+}
+
+impl Engine {
+    /// Runs one command: check the author's write access, acknowledge, act.
+    pub(crate) async fn run_command(
+        &self,
+        work: &Work,
+        number: PrNumber,
+        command: Command,
+        author: &str,
+        comment: Option<u64>,
+    ) -> Result<Outcome, EvalError> {
+        let client = self.gh.installation(work.installation);
+        if !self.can_write(&client, &work.repo, author).await? {
+            tracing::info!(%author, command = command.as_str(), "command from a user without write access; refused");
+            metrics::counter!("seamguard_commands_total", "command" => command.as_str(), "outcome" => "refused").increment(1);
+            client
+                .comment_on_pull(&work.repo, number, &refusal(author))
+                .await?;
+            return Ok(Outcome::Done);
+        }
+        if let Some(id) = comment {
+            client
+                .react_to_comment(&work.repo, id, ACK_REACTION)
+                .await?;
+        }
+        metrics::counter!("seamguard_commands_total", "command" => command.as_str(), "outcome" => "accepted").increment(1);
+        match command {
+            Command::Recheck => self.recheck(&client, work, number).await,
+            Command::Explain => self.explain(&client, work, number).await,
+        }
+    }
+
+    async fn can_write(
+        &self,
+        client: &InstallationClient,
+        repo: &RepoName,
+        login: &str,
+    ) -> Result<bool, EvalError> {
+        if let Some(can) = self.permissions.get(repo, login) {
+            return Ok(can);
+        }
+        let can = match client.collaborator_permission(repo, login).await {
+            Ok(p) => p.can_write(),
+            // Not a user GitHub knows as a collaborator: no write access.
+            Err(e) if e.is_status(404) => false,
+            Err(e) => return Err(e.into()),
+        };
+        self.permissions.put(repo, login, can);
+        Ok(can)
+    }
+
+    /// Evaluate now, under the pull request's own work item. Merge attempts
+    /// on the current head are forgotten first, so a "gave up" ends.
+    async fn recheck(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        number: PrNumber,
+    ) -> Result<Outcome, EvalError> {
+        let pr = client.pull(&work.repo, number).await?;
+        if let Ok(head) = pr.head.sha.parse::<CommitSha>() {
+            self.inbox
+                .forget_merge_attempts(&work.repo, number, &head)
+                .await?;
+        }
+        self.inbox
+            .enqueue(
+                Work::pr(work.installation, work.repo.clone(), number),
+                Utc::now(),
+            )
+            .await?;
+        Ok(Outcome::Done)
+    }
+
+    /// Reply with the blockers of the head's evaluation and a link: the
+    /// pull request's page when `PUBLIC_URL` is set, else the check run.
+    async fn explain(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        number: PrNumber,
+    ) -> Result<Outcome, EvalError> {
+        let pr = client.pull(&work.repo, number).await?;
+        let head: CommitSha = pr
+            .head
+            .sha
+            .parse()
+            .map_err(|e| EvalError::Internal(anyhow::anyhow!("pull request head: {e}")))?;
+        let runs = client.check_runs(&work.repo, &head).await?;
+        let own = find_own(&runs, self.cfg.app_id);
+        let output = own.and_then(|r| r.output.as_ref());
+        let link = match &self.public_url {
+            Some(public) => Some(page_link(public, &work.repo, number)),
+            None => own.and_then(|r| r.html_url.clone()),
+        };
+        let body = explanation(
+            &head,
+            output.and_then(|o| o.title.as_deref()),
+            output.and_then(|o| o.summary.as_deref()),
+            link.as_deref(),
+        );
+        client.comment_on_pull(&work.repo, number, &body).await?;
+        Ok(Outcome::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explanation_quotes_blockers_and_links() {
+        let head: CommitSha = "0123456789abcdef0123456789abcdef01234567".parse().unwrap();
+        let summary = "| guard | verdict | |\n|---|---|---|\n\
+                       | Conflict markers | ❌ fail | 2 conflict markers |\n\
+                       | Merge sources | ✅ pass | 1 commit |\n\n\
+                       **Merge:** ⛔ blocked: a guard failed\n";
+        let text = explanation(
+            &head,
+            Some("2 conflict markers"),
+            Some(summary),
+            Some("https://seamguard.example.com/acme/app/pull/7"),
+        );
+        insta::assert_snapshot!(text, @r"
+        **seamguard on `0123456`**: 2 conflict markers
+
+        - Conflict markers — ❌ fail — 2 conflict markers
+        - ⛔ blocked: a guard failed
+
+        Details: https://seamguard.example.com/acme/app/pull/7
+        ");
+    }
+
+    #[test]
+    fn refusal_names_the_author() {
+        assert_eq!(
+            refusal("mallory"),
+            "@mallory only people with write access to this repository can give seamguard commands."
+        );
+    }
+}
