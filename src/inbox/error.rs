@@ -20,6 +20,17 @@ pub enum StoreError {
     /// [`Inbox::close`](super::Inbox::close) was called, or the writer stopped.
     #[error("store is closed")]
     Closed,
+    /// Another process holds the embedded store's lock: SQLite serves one
+    /// process (several replicas need PostgreSQL).
+    #[error(
+        "DATABASE_URL {url} is in use by another seamguard process ({holder}, holding {lock}); \
+         the embedded SQLite store serves one process: stop that one, or use postgres:// for several replicas"
+    )]
+    Locked {
+        url: String,
+        lock: String,
+        holder: String,
+    },
     /// `DATABASE_URL` does not name a usable SQLite database.
     #[error("invalid database url {url:?}: {why}")]
     InvalidUrl { url: String, why: String },

@@ -25,7 +25,7 @@ use super::queue::{self, Finished, NewWork};
 use super::retention;
 use super::state;
 use super::work::{Claim, Ingested, NewDelivery, OpenCheckRun, QueueStats, Work};
-use super::writer::{IngestOp, Writer};
+use super::writer::{IngestOp, Reopen, Writer};
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
 
 static MIGRATOR: Migrator = sqlx::migrate!("src/inbox/migrations");
@@ -49,6 +49,8 @@ const JOURNAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 /// Rows one prune chunk deletes per table: a few milliseconds of writer
 /// time, so ingests keep committing while a large backlog is pruned.
 const PRUNE_CHUNK: i64 = 5_000;
+/// The `meta` row `/readyz` writes to prove the store can commit.
+const READY_PROBE_KEY: &str = "readyz.probe";
 /// Stale check runs returned per watchdog sweep; the rest come next sweep.
 const STALE_CHECK_RUNS_LIMIT: i64 = 500;
 
@@ -83,6 +85,9 @@ pub struct Inbox {
     writer: Writer,
     reader: SqlitePool,
     wakeups: Arc<Notify>,
+    /// The exclusive lock beside the database file, held until
+    /// [`Inbox::close`] or the last clone is dropped.
+    lock: Arc<std::sync::Mutex<Option<std::fs::File>>>,
 }
 
 impl fmt::Debug for Inbox {
@@ -100,6 +105,55 @@ impl fmt::Debug for Inbox {
 async fn migrate(mut conn: SqliteConnection) -> Result<SqliteConnection, StoreError> {
     MIGRATOR.run_direct(None, &mut conn, false).await?;
     Ok(conn)
+}
+
+/// The lock file beside a database: `seamguard.db` → `seamguard.db.lock`.
+fn lock_path(db: &std::path::Path) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    name.into()
+}
+
+/// Takes the exclusive lock that makes the embedded store single-process,
+/// and writes this process's id into the lock file so a second process can
+/// say who holds it. The lock is the kernel's (`flock`): it goes away with
+/// the process however it ends, so a crash never leaves a stale lock.
+fn lock_beside(url: &str, db: &std::path::Path) -> Result<std::fs::File, StoreError> {
+    use std::io::{Read, Seek, Write};
+    let path = lock_path(db);
+    let cannot = |e: std::io::Error| StoreError::InvalidUrl {
+        url: url.to_owned(),
+        why: format!("cannot open the lock file {}: {e}", path.display()),
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(cannot)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            return Err(StoreError::Locked {
+                url: url.to_owned(),
+                lock: path.display().to_string(),
+                holder: match holder.trim() {
+                    "" => "its process id not yet written".to_owned(),
+                    pid => pid.to_owned(),
+                },
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(cannot(e)),
+    }
+    let pid = format!("pid {}\n", std::process::id());
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| file.write_all(pid.as_bytes()))
+        .map_err(cannot)?;
+    Ok(file)
 }
 
 /// Opens the database's WAL file so the writer's syncer can fsync it, and
@@ -171,11 +225,14 @@ impl Inbox {
             // instead of spilling to a temporary file: −9 % CPU per
             // delivery on ingest (BENCHMARKS.md).
             .pragma("temp_store", "memory");
+        // Before anything touches the database: a second process must not
+        // migrate, release leases or write.
+        let lock = lock_beside(database_url, base.get_filename())?;
         let conn = SqliteConnection::connect_with(&write).await?;
         let mut conn = migrate(conn).await?;
         let wal = open_wal(&base, &mut conn).await?;
 
-        let read = base.pragma("query_only", "ON");
+        let read = base.clone().pragma("query_only", "ON");
         let reader = SqlitePoolOptions::new()
             .max_connections(opts.read_connections.max(1))
             .acquire_timeout(opts.busy_timeout)
@@ -183,17 +240,31 @@ impl Inbox {
             .await?;
 
         let wakeups = Arc::new(Notify::new());
+        let reopen: Reopen = Box::new(move |hand_over_fsync| {
+            let (write, base) = (write.clone(), base.clone());
+            Box::pin(async move {
+                let mut conn = SqliteConnection::connect_with(&write).await?;
+                let wal = if hand_over_fsync {
+                    open_wal(&base, &mut conn).await?
+                } else {
+                    None
+                };
+                Ok((conn, wal))
+            })
+        });
         let writer = Writer::spawn(
             conn,
             opts.queue_capacity,
             opts.max_batch,
             wakeups.clone(),
             wal,
+            reopen,
         );
         Ok(Inbox {
             writer,
             reader,
             wakeups,
+            lock: Arc::new(std::sync::Mutex::new(Some(lock))),
         })
     }
 
@@ -342,14 +413,12 @@ impl Inbox {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sqlite_schema")
             .fetch_one(&self.reader)
             .await?;
-        // A round trip through the writer: its batch takes the write lock.
+        // A real write through the writer: a disk that is full, or a writer
+        // that cannot commit, fails here, not only on the next delivery.
+        let at = columns::millis(Utc::now()).to_string();
         self.writer
-            .call(never, |c| {
-                async move {
-                    sqlx::query("SELECT 1").execute(c).await?;
-                    Ok(())
-                }
-                .boxed()
+            .call(never, move |c| {
+                async move { state::set_meta(c, READY_PROBE_KEY, &at).await }.boxed()
             })
             .await
     }
@@ -629,6 +698,10 @@ impl Inbox {
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+        // Unlocked once closed, so the same process may open it again.
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
+        }
     }
 }
 
