@@ -188,6 +188,8 @@ async fn serve_app(
             StoreError::Locked { .. } => anyhow::anyhow!(e),
             e => anyhow::anyhow!("DATABASE_URL: cannot open {}: {e}", settings.database_url),
         })?;
+    // The embedded store's lock proves no other process runs its work;
+    // a shared store releases nothing (another replica may be running it).
     let released = inbox.release_all_leases().await?;
     if released > 0 {
         tracing::info!(
@@ -219,6 +221,7 @@ async fn serve_app(
             reconcile_interval: tuning.reconcile_interval,
             redelivery_interval: tuning.redelivery_interval,
             delivery_retention: tuning.delivery_retention,
+            lease: tuning.work_lease,
         },
     );
     let tracker = TaskTracker::new();
