@@ -808,3 +808,39 @@ on_both_backends! {
     #[tokio::test]
     a_closed_store_fails_ping_and_ingest,
 }
+
+/// PostgreSQL mechanics: two replicas on one database. A commit on one
+/// wakes the other's dispatcher (`NOTIFY`), and the sweeps' advisory lock
+/// is held by one replica at a time and moves when its holder goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_wake_each_other_and_take_turns_at_the_sweeps() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let one = db.open().await;
+    let two = db.open().await;
+    // Drain the wake-ups from start-up and the listener's (re)connect.
+    let wakeups = two.wakeups();
+    while wakeups.notified().now_or_never().is_some() {}
+    one.ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), wakeups.notified())
+        .await
+        .expect("the other replica was woken by the commit");
+    assert_eq!(claimed(&two, t(1), 10).await, ["acme/app#7"]);
+    assert!(
+        claimed(&one, t(1), 10).await.is_empty(),
+        "one worker per key"
+    );
+
+    assert!(one.sweep_leader().await.unwrap());
+    assert!(!two.sweep_leader().await.unwrap(), "one replica at a time");
+    assert!(one.sweep_leader().await.unwrap(), "kept while alive");
+    one.close().await;
+    assert!(
+        two.sweep_leader().await.unwrap(),
+        "moves when its holder goes"
+    );
+    two.close().await;
+}
