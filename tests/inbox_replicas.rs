@@ -61,7 +61,7 @@ async fn replicas_killed_at_random_lose_nothing_and_never_act_twice() {
         .iter()
         .map(|d| replica_env(&gh, d.path(), &db))
         .collect();
-    let mut replicas = vec![Process::spawn(&envs[0]), Process::spawn(&envs[1])];
+    let mut replicas = [Process::spawn(&envs[0]), Process::spawn(&envs[1])];
     let client = reqwest::Client::new();
 
     let mut acknowledged: Vec<Delivery> = Vec::new();
@@ -108,20 +108,21 @@ async fn replicas_killed_at_random_lose_nothing_and_never_act_twice() {
         WAIT * 2,
     )
     .await;
-    let world = gh.world();
-    for (n, head) in &heads {
-        let runs: Vec<_> = world
-            .check_runs_named("seamguard")
-            .filter(|r| r.head_sha.as_str() == head.as_str())
-            .collect();
-        assert_eq!(
-            runs.len(),
-            1,
-            "one check run on the head of #{n}: {runs:#?}"
-        );
-        assert!(runs[0].is_completed(), "#{n} left in progress");
+    {
+        let world = gh.world();
+        for (n, head) in &heads {
+            let runs: Vec<_> = world
+                .check_runs_named("seamguard")
+                .filter(|r| r.head_sha.as_str() == head.as_str())
+                .collect();
+            assert_eq!(
+                runs.len(),
+                1,
+                "one check run on the head of #{n}: {runs:#?}"
+            );
+            assert!(runs[0].is_completed(), "#{n} left in progress");
+        }
     }
-    drop(world);
     for n in 1..=PRS {
         assert_eq!(
             gh.count("PUT", &format!("/pulls/{n}/merge")),

@@ -78,7 +78,9 @@ pub struct Inbox {
 #[derive(Clone)]
 enum Backend {
     Sqlite(SqliteInbox),
-    Postgres(PgInbox),
+    /// Boxed behind an `Arc`: it is much larger than the SQLite handle,
+    /// and every clone of the inbox is the same store anyway.
+    Postgres(std::sync::Arc<PgInbox>),
 }
 
 impl fmt::Debug for Inbox {
@@ -106,7 +108,9 @@ impl Inbox {
     /// `postgres://…`. A schema newer than this build knows is refused.
     pub async fn open(database_url: &str, opts: InboxOptions) -> Result<Inbox, StoreError> {
         let backend = if is_postgres(database_url) {
-            Backend::Postgres(PgInbox::open(database_url, &opts).await?)
+            Backend::Postgres(std::sync::Arc::new(
+                PgInbox::open(database_url, &opts).await?,
+            ))
         } else {
             Backend::Sqlite(SqliteInbox::open(database_url, &opts).await?)
         };
