@@ -244,6 +244,7 @@ async fn the_watchdog_never_turns_a_failure_neutral() {
             github_retry_base: std::time::Duration::from_millis(1),
             reconcile_interval: None,
             redelivery_interval: None,
+            lease: seamguard::engine::LEASE,
             delivery_retention: std::time::Duration::from_secs(3600),
         },
     );

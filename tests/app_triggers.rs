@@ -258,6 +258,7 @@ async fn the_watchdog_completes_a_run_its_evaluation_abandoned() {
             reconcile_interval: None,
             redelivery_interval: None,
             delivery_retention: Duration::from_secs(3600),
+            lease: seamguard::engine::LEASE,
         },
     );
     assert_eq!(engine.watchdog().await.unwrap(), 1);

@@ -1,37 +1,40 @@
 //! The inbox as a queue: deduplication, coalescing, leases, retries,
-//! restarts and retention, against a real SQLite file in a temp directory.
+//! restarts and retention. One suite, two backends: every behavioural test
+//! runs against a SQLite file in a temp directory (`sqlite::`) and against
+//! a fresh PostgreSQL database (`postgres::`, when `SEAMGUARD_TEST_POSTGRES`
+//! is set); the few that are about one backend's mechanics say so.
+
+mod inbox_backends;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
+use inbox_backends::{Backend, TestDb};
 use seamguard::ids::{DeliveryId, InstallationId, PrNumber, RepoName};
 use seamguard::inbox::{Claim, Inbox, InboxOptions, Ingested, NewDelivery, StoreError, Work};
 use sqlx::Connection;
-use tempfile::TempDir;
 
 const LEASE: Duration = Duration::from_secs(60);
 
 struct Store {
-    dir: TempDir,
+    db: TestDb,
     inbox: Inbox,
 }
 
 impl Store {
-    async fn open() -> Self {
-        Self::open_with(InboxOptions::default()).await
+    /// A fresh store of `backend`; `None` when that backend is not
+    /// available (PostgreSQL not configured).
+    async fn open(backend: Backend) -> Option<Self> {
+        Self::open_with(backend, InboxOptions::default()).await
     }
 
-    async fn open_with(opts: InboxOptions) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let inbox = Inbox::open(&url(&dir), opts).await.unwrap();
-        Self { dir, inbox }
+    async fn open_with(backend: Backend, opts: InboxOptions) -> Option<Self> {
+        let db = TestDb::new(backend).await?;
+        let inbox = Inbox::open(&db.url, opts).await.unwrap();
+        Some(Self { db, inbox })
     }
-}
-
-fn url(dir: &TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("inbox.db").display())
 }
 
 /// A fixed clock: `t(s)` is `s` seconds after an arbitrary epoch.
@@ -69,9 +72,10 @@ async fn claimed(inbox: &Inbox, now: DateTime<Utc>, max: usize) -> Vec<String> {
     keys(&claims).into_iter().map(str::to_owned).collect()
 }
 
-#[tokio::test]
-async fn a_duplicate_delivery_is_acknowledged_but_not_enqueued_again() {
-    let s = Store::open().await;
+async fn a_duplicate_delivery_is_acknowledged_but_not_enqueued_again(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let inbox = &s.inbox;
 
     assert_eq!(
@@ -110,9 +114,10 @@ async fn a_duplicate_delivery_is_acknowledged_but_not_enqueued_again() {
     assert_eq!(inbox.queue_stats(t(2)).await.unwrap().depth, 0);
 }
 
-#[tokio::test]
-async fn old_and_new_ids_arriving_together_are_told_apart() {
-    let s = Store::open().await;
+async fn old_and_new_ids_arriving_together_are_told_apart(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     for id in ["old-1", "old-2"] {
         store(&s.inbox, delivery(id, t(0), vec![])).await;
     }
@@ -147,9 +152,10 @@ async fn old_and_new_ids_arriving_together_are_told_apart() {
     assert_eq!(claimed, ["acme/app#2", "acme/app#4", "acme/app#5"]);
 }
 
-#[tokio::test]
-async fn a_duplicate_inside_one_batch_is_stored_once() {
-    let s = Store::open().await;
+async fn a_duplicate_inside_one_batch_is_stored_once(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let results = futures::future::join_all(
         (0..20).map(|_| s.inbox.ingest(delivery("same", t(0), vec![pr(1)]))),
     )
@@ -165,9 +171,10 @@ async fn a_duplicate_inside_one_batch_is_stored_once() {
     assert_eq!((stored, duplicates), (1, 19));
 }
 
-#[tokio::test]
-async fn a_delivery_without_work_is_only_recorded() {
-    let s = Store::open().await;
+async fn a_delivery_without_work_is_only_recorded(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     assert_eq!(
         s.inbox
             .ingest(delivery("ping", t(0), vec![]))
@@ -185,9 +192,10 @@ async fn a_delivery_without_work_is_only_recorded() {
     assert_eq!(s.inbox.next_due().await.unwrap(), None);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_hundred_concurrent_deliveries_for_one_pr_are_one_work_item() {
-    let s = Store::open().await;
+async fn two_hundred_concurrent_deliveries_for_one_pr_are_one_work_item(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let tasks: Vec<_> = (0..200)
         .map(|i| {
             let inbox = s.inbox.clone();
@@ -221,9 +229,10 @@ async fn two_hundred_concurrent_deliveries_for_one_pr_are_one_work_item() {
     assert!(s.inbox.claim(t(11), 10, LEASE).await.unwrap().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_keys_are_each_claimed_by_exactly_one_worker() {
-    let s = Store::open().await;
+async fn many_keys_are_each_claimed_by_exactly_one_worker(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let ingests = (0..300).map(|i| {
         s.inbox
             .ingest(delivery(&format!("d-{i}"), t(0), vec![pr(i % 100)]))
@@ -255,9 +264,10 @@ async fn many_keys_are_each_claimed_by_exactly_one_worker() {
     assert_eq!(distinct.len(), 100);
 }
 
-#[tokio::test]
-async fn a_trigger_during_a_run_keeps_the_item_for_another_run() {
-    let s = Store::open().await;
+async fn a_trigger_during_a_run_keeps_the_item_for_another_run(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let inbox = &s.inbox;
     store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
     let first = inbox.claim(t(1), 10, LEASE).await.unwrap();
@@ -284,9 +294,10 @@ async fn a_trigger_during_a_run_keeps_the_item_for_another_run() {
     assert_eq!(inbox.queue_stats(t(4)).await.unwrap().depth, 0);
 }
 
-#[tokio::test]
-async fn a_scheduled_trigger_during_a_run_keeps_its_time() {
-    let s = Store::open().await;
+async fn a_scheduled_trigger_during_a_run_keeps_its_time(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let inbox = &s.inbox;
     inbox.enqueue(pr(7), t(0)).await.unwrap();
     let claim = inbox.claim(t(0), 1, LEASE).await.unwrap();
@@ -296,9 +307,10 @@ async fn a_scheduled_trigger_during_a_run_keeps_its_time() {
     assert_eq!(claimed(inbox, t(300), 1).await, ["acme/app#7"]);
 }
 
-#[tokio::test]
-async fn an_expired_lease_makes_the_item_claimable_again() {
-    let s = Store::open().await;
+async fn an_expired_lease_makes_the_item_claimable_again(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let inbox = &s.inbox;
     store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
     let crashed = inbox.claim(t(0), 10, LEASE).await.unwrap();
@@ -318,9 +330,10 @@ async fn an_expired_lease_makes_the_item_claimable_again() {
     assert_eq!(again[0].attempts, 1, "the lost run counts as an attempt");
 }
 
-#[tokio::test]
-async fn a_stale_claim_cannot_finish_the_new_holders_run() {
-    let s = Store::open().await;
+async fn a_stale_claim_cannot_finish_the_new_holders_run(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let inbox = &s.inbox;
     store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
     let slow = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
@@ -340,9 +353,10 @@ async fn a_stale_claim_cannot_finish_the_new_holders_run() {
     assert_eq!(inbox.queue_stats(t(62)).await.unwrap().depth, 0);
 }
 
-#[tokio::test]
-async fn retry_at_schedules_the_item_no_earlier_than_asked() {
-    let s = Store::open().await;
+async fn retry_at_schedules_the_item_no_earlier_than_asked(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let inbox = &s.inbox;
     store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
     let claim = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
@@ -361,9 +375,10 @@ async fn retry_at_schedules_the_item_no_earlier_than_asked() {
     assert_eq!(again[0].attempts, 1);
 }
 
-#[tokio::test]
-async fn a_trigger_during_a_run_overrides_the_retry_backoff() {
-    let s = Store::open().await;
+async fn a_trigger_during_a_run_overrides_the_retry_backoff(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let inbox = &s.inbox;
     store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
     let claim = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
@@ -372,9 +387,10 @@ async fn a_trigger_during_a_run_overrides_the_retry_backoff() {
     assert_eq!(claimed(inbox, t(5), 10).await, ["acme/app#7"]);
 }
 
-#[tokio::test]
-async fn enqueue_coalesces_to_the_earliest_due_time() {
-    let s = Store::open().await;
+async fn enqueue_coalesces_to_the_earliest_due_time(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let inbox = &s.inbox;
     inbox.enqueue(pr(1), t(100)).await.unwrap();
     inbox.enqueue(pr(1), t(50)).await.unwrap();
@@ -385,9 +401,10 @@ async fn enqueue_coalesces_to_the_earliest_due_time() {
     assert_eq!(claimed(inbox, t(50), 10).await, ["acme/app#1"]);
 }
 
-#[tokio::test]
-async fn claims_come_earliest_first_and_at_most_max() {
-    let s = Store::open().await;
+async fn claims_come_earliest_first_and_at_most_max(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let inbox = &s.inbox;
     inbox.enqueue(pr(3), t(3)).await.unwrap();
     inbox.enqueue(pr(1), t(1)).await.unwrap();
@@ -397,9 +414,10 @@ async fn claims_come_earliest_first_and_at_most_max() {
     assert_eq!(claimed(inbox, t(9), 2).await, ["acme/app#3"]);
 }
 
-#[tokio::test]
-async fn work_kinds_keep_their_own_keys() {
-    let s = Store::open().await;
+async fn work_kinds_keep_their_own_keys(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let repo: RepoName = "acme/app".parse().unwrap();
     let sha = "6dcb09b5b57875f334f61aebed695e2e4193db5e".parse().unwrap();
     let work = vec![
@@ -424,7 +442,7 @@ async fn work_kinds_keep_their_own_keys() {
 
 #[tokio::test]
 async fn after_a_crash_unfinished_work_resumes() {
-    let Store { dir, inbox } = Store::open().await;
+    let Store { db, inbox } = Store::open(Backend::Sqlite).await.unwrap();
     store(&inbox, delivery("d-1", t(0), vec![pr(1)])).await;
     store(&inbox, delivery("d-2", t(0), vec![pr(2)])).await;
     let running = inbox
@@ -436,9 +454,7 @@ async fn after_a_crash_unfinished_work_resumes() {
     drop(running);
     drop(inbox);
 
-    let restarted = Inbox::open(&url(&dir), InboxOptions::default())
-        .await
-        .unwrap();
+    let restarted = Inbox::open(&db.url, InboxOptions::default()).await.unwrap();
     assert!(
         restarted
             .has_delivery(&"d-2".parse().unwrap())
@@ -465,9 +481,10 @@ async fn after_a_crash_unfinished_work_resumes() {
     );
 }
 
-#[tokio::test]
-async fn prune_removes_old_deliveries_and_keeps_the_dedup_window() {
-    let s = Store::open().await;
+async fn prune_removes_old_deliveries_and_keeps_the_dedup_window(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let inbox = &s.inbox;
     store(inbox, delivery("old", t(0), vec![])).await;
     store(inbox, delivery("recent", t(7200), vec![])).await;
@@ -500,9 +517,10 @@ async fn prune_removes_old_deliveries_and_keeps_the_dedup_window() {
     );
 }
 
-#[tokio::test]
-async fn prune_leaves_queued_work_alone() {
-    let s = Store::open().await;
+async fn prune_leaves_queued_work_alone(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     store(&s.inbox, delivery("d-1", t(0), vec![pr(7)])).await;
     s.inbox
         .prune(t(1_000_000), Duration::from_secs(1))
@@ -511,9 +529,10 @@ async fn prune_leaves_queued_work_alone() {
     assert_eq!(claimed(&s.inbox, t(1_000_000), 10).await, ["acme/app#7"]);
 }
 
-#[tokio::test]
-async fn prune_works_through_a_large_backlog() {
-    let s = Store::open().await;
+async fn prune_works_through_a_large_backlog(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let ingests = (0..12_345).map(|i| {
         s.inbox
             .ingest(delivery(&format!("d-{i}"), t(i % 100), vec![]))
@@ -530,9 +549,10 @@ async fn prune_works_through_a_large_backlog() {
     assert!(!s.inbox.has_delivery(&"d-0".parse().unwrap()).await.unwrap());
 }
 
-#[tokio::test]
-async fn wakeups_are_notified_after_an_ingest_commits() {
-    let s = Store::open().await;
+async fn wakeups_are_notified_after_an_ingest_commits(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let wakeups = s.inbox.wakeups();
     store(&s.inbox, delivery("d-1", t(0), vec![pr(7)])).await;
     // The permit was stored at the commit: this returns at once.
@@ -543,7 +563,7 @@ async fn wakeups_are_notified_after_an_ingest_commits() {
 
 #[tokio::test]
 async fn only_commits_that_make_work_due_wake_the_dispatcher() {
-    let s = Store::open().await;
+    let s = Store::open(Backend::Sqlite).await.unwrap();
     let inbox = &s.inbox;
     let wakeups = inbox.wakeups();
     let woken = || wakeups.notified().now_or_never().is_some();
@@ -572,9 +592,10 @@ async fn only_commits_that_make_work_due_wake_the_dispatcher() {
     assert!(!woken(), "state writes");
 }
 
-#[tokio::test]
-async fn a_waiting_dispatcher_is_woken_by_an_ingest() {
-    let s = Store::open().await;
+async fn a_waiting_dispatcher_is_woken_by_an_ingest(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let wakeups = s.inbox.wakeups();
     let dispatcher = {
         let inbox = s.inbox.clone();
@@ -596,9 +617,10 @@ async fn a_waiting_dispatcher_is_woken_by_an_ingest() {
     assert_eq!(keys(&claims), ["acme/app#7"]);
 }
 
-#[tokio::test]
-async fn queue_stats_report_depth_and_the_age_of_the_oldest_due_item() {
-    let s = Store::open().await;
+async fn queue_stats_report_depth_and_the_age_of_the_oldest_due_item(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     let inbox = &s.inbox;
     assert_eq!(inbox.queue_stats(t(0)).await.unwrap().oldest_due_age, None);
     inbox.enqueue(pr(1), t(0)).await.unwrap();
@@ -620,9 +642,10 @@ async fn queue_stats_report_depth_and_the_age_of_the_oldest_due_item() {
     assert_eq!(stats.oldest_due_age, Some(Duration::from_secs(5)));
 }
 
-#[tokio::test]
-async fn a_closed_store_fails_ping_and_ingest() {
-    let s = Store::open().await;
+async fn a_closed_store_fails_ping_and_ingest(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
     s.inbox.ping().await.unwrap();
     let other_handle = s.inbox.clone();
     s.inbox.close().await;
@@ -643,12 +666,16 @@ async fn a_closed_store_fails_ping_and_ingest() {
 
 #[tokio::test]
 async fn a_store_locked_by_another_process_fails_ping_and_ingest_until_released() {
-    let s = Store::open_with(InboxOptions {
-        busy_timeout: Duration::from_millis(100),
-        ..InboxOptions::default()
-    })
-    .await;
-    let mut intruder = sqlx::SqliteConnection::connect(&url(&s.dir)).await.unwrap();
+    let s = Store::open_with(
+        Backend::Sqlite,
+        InboxOptions {
+            busy_timeout: Duration::from_millis(100),
+            ..InboxOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut intruder = sqlx::SqliteConnection::connect(&s.db.url).await.unwrap();
     sqlx::query("BEGIN EXCLUSIVE")
         .execute(&mut intruder)
         .await
@@ -695,7 +722,7 @@ async fn open_refuses_what_is_not_a_usable_database() {
     .await;
     assert!(opened.is_err());
 
-    for url in ["sqlite::memory:", "postgres://localhost/seamguard"] {
+    for url in ["sqlite::memory:", "mysql://localhost/seamguard"] {
         let opened = Inbox::open(url, InboxOptions::default()).await;
         assert!(
             matches!(opened, Err(StoreError::InvalidUrl { .. })),
@@ -721,4 +748,99 @@ async fn open_creates_the_file_and_reopens_it() {
     inbox.close().await;
     let again = Inbox::open(&url, InboxOptions::default()).await.unwrap();
     assert_eq!(again.meta("cursor").await.unwrap().as_deref(), Some("17"));
+}
+
+/// Each shared test, once per backend.
+macro_rules! on_both_backends {
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
+        mod sqlite {
+            $( $(#[$attr])* async fn $name() { super::$name(super::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( $(#[$attr])* async fn $name() { super::$name(super::Backend::Postgres).await } )*
+        }
+    };
+}
+
+on_both_backends! {
+    #[tokio::test]
+    a_duplicate_delivery_is_acknowledged_but_not_enqueued_again,
+    #[tokio::test]
+    old_and_new_ids_arriving_together_are_told_apart,
+    #[tokio::test]
+    a_duplicate_inside_one_batch_is_stored_once,
+    #[tokio::test]
+    a_delivery_without_work_is_only_recorded,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    two_hundred_concurrent_deliveries_for_one_pr_are_one_work_item,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    many_keys_are_each_claimed_by_exactly_one_worker,
+    #[tokio::test]
+    a_trigger_during_a_run_keeps_the_item_for_another_run,
+    #[tokio::test]
+    a_scheduled_trigger_during_a_run_keeps_its_time,
+    #[tokio::test]
+    an_expired_lease_makes_the_item_claimable_again,
+    #[tokio::test]
+    a_stale_claim_cannot_finish_the_new_holders_run,
+    #[tokio::test]
+    retry_at_schedules_the_item_no_earlier_than_asked,
+    #[tokio::test]
+    a_trigger_during_a_run_overrides_the_retry_backoff,
+    #[tokio::test]
+    enqueue_coalesces_to_the_earliest_due_time,
+    #[tokio::test]
+    claims_come_earliest_first_and_at_most_max,
+    #[tokio::test]
+    work_kinds_keep_their_own_keys,
+    #[tokio::test]
+    prune_removes_old_deliveries_and_keeps_the_dedup_window,
+    #[tokio::test]
+    prune_leaves_queued_work_alone,
+    #[tokio::test]
+    prune_works_through_a_large_backlog,
+    #[tokio::test]
+    wakeups_are_notified_after_an_ingest_commits,
+    #[tokio::test]
+    a_waiting_dispatcher_is_woken_by_an_ingest,
+    #[tokio::test]
+    queue_stats_report_depth_and_the_age_of_the_oldest_due_item,
+    #[tokio::test]
+    a_closed_store_fails_ping_and_ingest,
+}
+
+/// PostgreSQL mechanics: two replicas on one database. A commit on one
+/// wakes the other's dispatcher (`NOTIFY`), and the sweeps' advisory lock
+/// is held by one replica at a time and moves when its holder goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_wake_each_other_and_take_turns_at_the_sweeps() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let one = db.open().await;
+    let two = db.open().await;
+    // Drain the wake-ups from start-up and the listener's (re)connect.
+    let wakeups = two.wakeups();
+    while wakeups.notified().now_or_never().is_some() {}
+    one.ingest(delivery("d-1", t(0), vec![pr(7)]))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), wakeups.notified())
+        .await
+        .expect("the other replica was woken by the commit");
+    assert_eq!(claimed(&two, t(1), 10).await, ["acme/app#7"]);
+    assert!(
+        claimed(&one, t(1), 10).await.is_empty(),
+        "one worker per key"
+    );
+
+    assert!(one.sweep_leader().await.unwrap());
+    assert!(!two.sweep_leader().await.unwrap(), "one replica at a time");
+    assert!(one.sweep_leader().await.unwrap(), "kept while alive");
+    one.close().await;
+    assert!(
+        two.sweep_leader().await.unwrap(),
+        "moves when its holder goes"
+    );
+    two.close().await;
 }

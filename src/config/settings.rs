@@ -90,7 +90,15 @@ pub struct ServeArgs {
     /// How long in-flight work may run after SIGTERM before exit.
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "20s")]
     pub shutdown_grace: String,
+    /// A claimed work item's lease, renewed while it runs: when a replica
+    /// dies, another takes its work this long after its last renewal.
+    #[arg(long, env = "WORK_LEASE", default_value = "60s")]
+    pub work_lease: String,
 }
+
+/// Renewal runs at a third of the lease; below a second the renewals
+/// themselves would be most of the store's traffic.
+const MIN_WORK_LEASE: Duration = Duration::from_secs(1);
 
 /// A setting that is missing or invalid: the variable and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,6 +152,7 @@ pub struct Tuning {
     pub github_retry_base: Duration,
     pub merge_retry_base: Duration,
     pub shutdown_grace: Duration,
+    pub work_lease: Duration,
 }
 
 /// The App's credentials once validated.
@@ -304,12 +313,25 @@ impl ServeArgs {
             }
         };
         let rust_log = self.rust_log()?;
-        if !self.database_url.starts_with("sqlite:") {
+        let url = &self.database_url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return Err(bad(
                 "DATABASE_URL",
                 format!(
-                    "expected a sqlite: URL such as sqlite://seamguard.db, got {:?}",
-                    self.database_url
+                    "expected sqlite://PATH (one process) or postgres://… (several replicas), got {url:?}"
+                ),
+            ));
+        }
+        let work_lease = duration("WORK_LEASE", &self.work_lease)?;
+        if work_lease < MIN_WORK_LEASE {
+            return Err(bad(
+                "WORK_LEASE",
+                format!(
+                    "must be at least {}",
+                    humantime::format_duration(MIN_WORK_LEASE)
                 ),
             ));
         }
@@ -330,6 +352,7 @@ impl ServeArgs {
             github_retry_base: duration("GITHUB_RETRY_BASE", &self.github_retry_base)?,
             merge_retry_base: duration("MERGE_RETRY_BASE", &self.merge_retry_base)?,
             shutdown_grace: duration("SHUTDOWN_GRACE", &self.shutdown_grace)?,
+            work_lease,
         };
         Ok(Settings {
             app: self.app_settings()?,
@@ -508,7 +531,8 @@ mod tests {
             (&["--github-api-url", "ftp://x"], "GITHUB_API_URL"),
             (&["--listen-addr", "localhost"], "LISTEN_ADDR"),
             (&["--log-format", "xml"], "LOG_FORMAT"),
-            (&["--database-url", "postgres://x"], "DATABASE_URL"),
+            (&["--database-url", "mysql://x"], "DATABASE_URL"),
+            (&["--work-lease", "10ms"], "WORK_LEASE"),
             (&["--merge-retry-base", "soon"], "MERGE_RETRY_BASE"),
             (&["--port", "http"], "PORT"),
             (&["--host", "localhost"], "HOST"),

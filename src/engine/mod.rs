@@ -34,9 +34,10 @@ pub mod sweeps;
 
 pub use evaluate::merge_backoff;
 
-/// A claimed item is leased for this long; an evaluation takes seconds, so
-/// a lease that runs out means the worker died and the item is taken again.
-pub const LEASE: Duration = Duration::from_secs(5 * 60);
+/// A claimed item is leased for this long unless `WORK_LEASE` says
+/// otherwise. The lease is renewed while the work runs (every third of it),
+/// so only a dead worker's lease runs out, and its item is taken again.
+pub const LEASE: Duration = Duration::from_secs(60);
 
 /// A job that fails transiently is retried this many times (with backoff)
 /// before the check run is completed fail-safe.
@@ -69,6 +70,8 @@ pub struct EngineConfig {
     pub reconcile_interval: Option<Duration>,
     pub redelivery_interval: Option<Duration>,
     pub delivery_retention: Duration,
+    /// The lease on a claimed item, renewed while it runs.
+    pub lease: Duration,
 }
 
 /// How a job ended.
@@ -209,7 +212,7 @@ impl Engine {
             }
             let free = slots.available_permits();
             if free > 0 {
-                match self.inbox.claim(Utc::now(), free, LEASE).await {
+                match self.inbox.claim(Utc::now(), free, self.cfg.lease).await {
                     Ok(claims) => {
                         for claim in claims {
                             let permit = slots
@@ -269,9 +272,13 @@ impl Engine {
 
     async fn run_in(&self, claim: Claim) {
         let last_attempt = claim.attempts + 1 >= MAX_JOB_ATTEMPTS;
-        let result = AssertUnwindSafe(self.process(&claim, last_attempt))
-            .catch_unwind()
-            .await;
+        let work = AssertUnwindSafe(self.process(&claim, last_attempt)).catch_unwind();
+        // The lease is renewed for as long as the work runs, so a slow
+        // evaluation is never taken over by another worker or replica.
+        let result = tokio::select! {
+            result = work => result,
+            never = self.renew_lease(&claim) => match never {},
+        };
         let report = match result {
             Ok(Ok(Outcome::Done)) => self.inbox.complete(&claim).await,
             Ok(Ok(Outcome::RetryAt(at, reason))) => {
@@ -314,6 +321,29 @@ impl Engine {
         if let Err(e) = report {
             // The lease runs out and the item is taken again: nothing lost.
             tracing::error!(key = %claim.key, error = %e, "could not report the job to the store");
+        }
+    }
+
+    /// Renews `claim`'s lease every third of its length, forever (the
+    /// caller drops this future when the work ends). A failed renewal is
+    /// tried again at the next tick; a lost lease is logged, since its new
+    /// holder will evaluate again and the evaluation is idempotent.
+    async fn renew_lease(&self, claim: &Claim) -> std::convert::Infallible {
+        let lease = self.cfg.lease;
+        let mut tick = tokio::time::interval(lease / 3);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match self.inbox.renew(claim, Utc::now(), lease).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(key = %claim.key, "the lease on this work was lost; another worker holds it now")
+                }
+                Err(e) => {
+                    tracing::warn!(key = %claim.key, error = %e, "could not renew the lease; trying again")
+                }
+            }
         }
     }
 

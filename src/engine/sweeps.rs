@@ -14,6 +14,13 @@
 //!   [`WATCHDOG_AFTER`] (its evaluation died with the process, or GitHub
 //!   refused every completion) is completed `neutral` with an explanation.
 //! - **Retention.** Old deliveries are pruned so the store stays bounded.
+//!
+//! With several replicas on one store, each sweep runs only on the replica
+//! that holds the store's sweep lock ([`Inbox::sweep_leader`], asked at
+//! every tick): one replica at a time, and another as soon as that one's
+//! session ends.
+//!
+//! [`Inbox::sweep_leader`]: crate::inbox::Inbox::sweep_leader
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -26,6 +33,7 @@ use tokio_util::task::TaskTracker;
 use super::Engine;
 use crate::gate::decision::Conclusion;
 use crate::ids::DeliveryId;
+use crate::inbox::Inbox;
 
 /// Redeliveries asked for in one sweep: GitHub rate-limits the App's own
 /// calls too, and a backlog drains over a few sweeps.
@@ -53,28 +61,41 @@ const CURSOR_KEY: &str = "hook_deliveries.newest_seen";
 pub(super) fn start(engine: Engine, shutdown: CancellationToken, tracker: &TaskTracker) {
     if let Some(every) = engine.cfg.redelivery_interval {
         let (e, s) = (engine.clone(), shutdown.clone());
-        tracker.spawn(every_until(s, every, true, move || {
-            let e = e.clone();
-            async move {
-                if let Err(err) = e.sweep_deliveries().await {
-                    tracing::warn!(error = %err, "missed-webhook sweep failed");
+        tracker.spawn(every_until(
+            engine.inbox.clone(),
+            s,
+            every,
+            true,
+            move || {
+                let e = e.clone();
+                async move {
+                    if let Err(err) = e.sweep_deliveries().await {
+                        tracing::warn!(error = %err, "missed-webhook sweep failed");
+                    }
                 }
-            }
-        }));
+            },
+        ));
     }
     if let Some(every) = engine.cfg.reconcile_interval {
         let (e, s) = (engine.clone(), shutdown.clone());
-        tracker.spawn(every_until(s, every, false, move || {
-            let e = e.clone();
-            async move {
-                if let Err(err) = e.reconcile().await {
-                    tracing::warn!(error = %err, "reconciler failed");
+        tracker.spawn(every_until(
+            engine.inbox.clone(),
+            s,
+            every,
+            false,
+            move || {
+                let e = e.clone();
+                async move {
+                    if let Err(err) = e.reconcile().await {
+                        tracing::warn!(error = %err, "reconciler failed");
+                    }
                 }
-            }
-        }));
+            },
+        ));
     }
     let e = engine.clone();
     tracker.spawn(every_until(
+        engine.inbox.clone(),
         shutdown,
         HOUSEKEEPING_INTERVAL,
         true,
@@ -94,8 +115,13 @@ pub(super) fn start(engine: Engine, shutdown: CancellationToken, tracker: &TaskT
     ));
 }
 
-async fn every_until<F, Fut>(shutdown: CancellationToken, every: Duration, at_start: bool, mut f: F)
-where
+async fn every_until<F, Fut>(
+    inbox: Inbox,
+    shutdown: CancellationToken,
+    every: Duration,
+    at_start: bool,
+    mut f: F,
+) where
     F: FnMut() -> Fut,
     Fut: Future<Output = ()>,
 {
@@ -106,8 +132,22 @@ where
         }
     }
     loop {
+        let lead = async {
+            match inbox.sweep_leader().await {
+                Ok(lead) => lead,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not ask the store who runs the sweeps");
+                    false
+                }
+            }
+        };
         tokio::select! {
-            _ = f() => {}
+            lead = lead => if lead {
+                tokio::select! {
+                    _ = f() => {}
+                    _ = shutdown.cancelled() => return,
+                }
+            },
             _ = shutdown.cancelled() => return,
         }
         tokio::select! {

@@ -17,9 +17,27 @@ pub enum StoreError {
     /// The schema could not be brought up to date at open.
     #[error("store migration failed: {0}")]
     Migration(#[source] Arc<sqlx::migrate::MigrateError>),
+    /// The database's schema is newer than this build knows (a newer
+    /// seamguard migrated it): running on would misread it.
+    #[error(
+        "DATABASE_URL: the store's schema is at migration {found}, newer than this seamguard knows \
+         (up to {known}); run the newer seamguard, or restore a database it has not migrated"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
     /// [`Inbox::close`](super::Inbox::close) was called, or the writer stopped.
     #[error("store is closed")]
     Closed,
+    /// Another process holds the embedded store's lock: SQLite serves one
+    /// process (several replicas need PostgreSQL).
+    #[error(
+        "DATABASE_URL {url} is in use by another seamguard process ({holder}, holding {lock}); \
+         the embedded SQLite store serves one process: stop that one, or use postgres:// for several replicas"
+    )]
+    Locked {
+        url: String,
+        lock: String,
+        holder: String,
+    },
     /// `DATABASE_URL` does not name a usable SQLite database.
     #[error("invalid database url {url:?}: {why}")]
     InvalidUrl { url: String, why: String },
@@ -50,6 +68,20 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 }
 
 impl StoreError {
+    /// A migration error, with "newer than known" told apart.
+    pub(crate) fn from_migration(
+        e: sqlx::migrate::MigrateError,
+        migrator: &sqlx::migrate::Migrator,
+    ) -> Self {
+        match e {
+            sqlx::migrate::MigrateError::VersionMissing(found) => Self::SchemaTooNew {
+                found,
+                known: migrator.iter().map(|m| m.version).max().unwrap_or(0),
+            },
+            e => e.into(),
+        }
+    }
+
     pub(crate) fn encoding(what: impl Into<String>, source: serde_json::Error) -> Self {
         Self::Encoding {
             what: what.into(),

@@ -21,18 +21,24 @@
 //! **Time is an argument.** Everything that compares times takes `now`, so
 //! tests move the clock instead of sleeping.
 //!
-//! **A narrow interface.** [`Inbox`] is a concrete type whose methods are
-//! each a small transaction on plain tables. A server database for several
-//! replicas can provide the same methods: `claim` becomes an
-//! `UPDATE … WHERE key IN (SELECT … FOR UPDATE SKIP LOCKED)`, the lease
-//! token already makes finishing safe across processes, and group commit
-//! becomes the database's own. Only [`Inbox::release_all_leases`] is
-//! specific to one embedded process (with replicas, expiry alone recovers).
+//! **A narrow interface, two backends.** [`Inbox`] is the one type the
+//! engine and the server see; `DATABASE_URL` picks what is behind it
+//! (`store`): the embedded SQLite store for one process (`sqlite`, with its
+//! single writer in `writer` and its SQL in `queue`, `state`, `retention`),
+//! or PostgreSQL for several replicas (`postgres`), where `claim` is an
+//! `UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)`, the lease token makes
+//! finishing safe across processes, leases are renewed while work runs,
+//! wake-ups are `NOTIFY`, and the sweeps run under an advisory lock. Only
+//! [`Inbox::release_all_leases`] differs in kind: the embedded store's file
+//! lock proves no other process lives, so it releases every lease at start;
+//! a shared store releases none (expiry recovers a dead replica's).
 
 mod columns;
 mod error;
+mod postgres;
 mod queue;
 mod retention;
+mod sqlite;
 mod state;
 mod store;
 mod work;

@@ -235,3 +235,20 @@ pub(crate) async fn release_all(conn: &mut SqliteConnection) -> Result<u64, Stor
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Moves a live lease's expiry to `lease_until`; false when the lease was
+/// lost (expired and taken, or finished).
+pub(crate) async fn renew(
+    conn: &mut SqliteConnection,
+    key: &str,
+    token: i64,
+    lease_until: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE work_items SET due_at = ?3 WHERE key = ?1 AND lease_token = ?2")
+        .bind(key)
+        .bind(token)
+        .bind(lease_until)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}

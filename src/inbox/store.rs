@@ -1,56 +1,44 @@
-//! [`Inbox`]: the handle the server, the dispatcher and the engine share.
+//! [`Inbox`]: the handle the server, the dispatcher and the engine share,
+//! over one of two backends chosen by `DATABASE_URL`.
 //!
-//! Writes go to the single writer (see `writer`); reads go to a small pool
-//! of `query_only` connections, which WAL lets read beside the writer
-//! without blocking it. A read issued after a write returned sees that
-//! write: the writer answers only after the commit.
+//! - `sqlite://PATH` (the default): the embedded store, one process
+//!   (`sqlite`); a second process on the same file refuses to start.
+//! - `postgres://…` or `postgresql://…`: a server database shared by any
+//!   number of replicas (`postgres`): leases with `FOR UPDATE SKIP LOCKED`,
+//!   wake-ups with `LISTEN`/`NOTIFY`, sweeps under an advisory lock.
+//!
+//! Both give the same answers to the same calls; one behavioural test suite
+//! runs against each (`tests/inbox_*.rs`). An enum rather than a trait
+//! object: the set of backends is closed, and every call site stays a plain
+//! async method call.
 
 use std::fmt;
-use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::FutureExt;
-use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Connection, SqliteConnection};
-use tokio::sync::Notify;
 
-use super::columns::{self, PARKED};
 use super::error::StoreError;
-use super::queue::{self, Finished, NewWork};
-use super::retention;
-use super::state;
+use super::postgres::PgInbox;
+use super::sqlite::SqliteInbox;
 use super::work::{Claim, Ingested, NewDelivery, OpenCheckRun, QueueStats, Work};
-use super::writer::{IngestOp, Writer};
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
-
-static MIGRATOR: Migrator = sqlx::migrate!("src/inbox/migrations");
 
 /// Reads are short point lookups; two connections let `/readyz` and a
 /// metrics scrape run beside the dispatcher without queueing.
-const DEFAULT_READ_CONNECTIONS: u32 = 2;
+pub(crate) const DEFAULT_READ_CONNECTIONS: u32 = 2;
 /// One transaction of 512 deliveries commits in a few milliseconds; larger
 /// batches add latency without throughput once the fsync is shared.
-const DEFAULT_MAX_BATCH: usize = 512;
+pub(crate) const DEFAULT_MAX_BATCH: usize = 512;
 /// Writes waiting for the writer. Beyond this, callers wait (backpressure)
 /// instead of the queue growing without bound during a disk stall.
-const DEFAULT_QUEUE_CAPACITY: usize = 8192;
+pub(crate) const DEFAULT_QUEUE_CAPACITY: usize = 8192;
 /// How long to wait for a lock another process holds (a second seamguard on
 /// the same file, a `sqlite3` shell) before failing: well inside GitHub's
 /// 10-second delivery timeout, long enough to ride out a checkpoint.
-const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// After a checkpoint the WAL file is truncated back to this size, so one
-/// burst does not leave a large file behind for good.
-const JOURNAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
-/// Rows one prune chunk deletes per table: a few milliseconds of writer
-/// time, so ingests keep committing while a large backlog is pruned.
-const PRUNE_CHUNK: i64 = 5_000;
-/// Stale check runs returned per watchdog sweep; the rest come next sweep.
-const STALE_CHECK_RUNS_LIMIT: i64 = 500;
+pub(crate) const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Ingest batches, claims and the engine's small writes in flight at once;
+/// a few more than the workers, and far below PostgreSQL's 100.
+pub(crate) const DEFAULT_POSTGRES_CONNECTIONS: u32 = 10;
 
 /// Tuning for [`Inbox::open`]; the defaults suit one process on a small
 /// machine.
@@ -64,6 +52,9 @@ pub struct InboxOptions {
     pub queue_capacity: usize,
     /// How long to wait on a lock held by another connection.
     pub busy_timeout: Duration,
+    /// Connections to PostgreSQL (the server's own group commit shares
+    /// the fsync among the transactions in flight).
+    pub postgres_connections: u32,
 }
 
 impl Default for InboxOptions {
@@ -73,6 +64,7 @@ impl Default for InboxOptions {
             max_batch: DEFAULT_MAX_BATCH,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            postgres_connections: DEFAULT_POSTGRES_CONNECTIONS,
         }
     }
 }
@@ -80,206 +72,100 @@ impl Default for InboxOptions {
 /// The durable inbox. Cheap to clone; every clone is the same store.
 #[derive(Clone)]
 pub struct Inbox {
-    writer: Writer,
-    reader: SqlitePool,
-    wakeups: Arc<Notify>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(SqliteInbox),
+    /// Boxed behind an `Arc`: it is much larger than the SQLite handle,
+    /// and every clone of the inbox is the same store anyway.
+    Postgres(std::sync::Arc<PgInbox>),
 }
 
 impl fmt::Debug for Inbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Inbox")
-            .field("closed", &self.writer.is_closed())
-            .finish_non_exhaustive()
+        match &self.backend {
+            Backend::Sqlite(s) => s.fmt(f),
+            Backend::Postgres(p) => p.fmt(f),
+        }
     }
 }
 
-/// Applies the embedded migrations on the connection itself
-/// (`run_direct`): `Migrator::run` goes through `Acquire`, whose future rustc
-/// cannot prove `Send` for every lifetime, and `Inbox::open` must be
-/// awaitable inside a spawned task.
-async fn migrate(mut conn: SqliteConnection) -> Result<SqliteConnection, StoreError> {
-    MIGRATOR.run_direct(None, &mut conn, false).await?;
-    Ok(conn)
-}
-
-/// Opens the database's WAL file so the writer's syncer can fsync it, and
-/// then moves the write connection to `synchronous=NORMAL` (the syncer
-/// answers a batch only after its fsync; see `writer`). When the file
-/// cannot be opened (a VFS that names it differently, say) the connection
-/// stays `FULL`, which fsyncs inside each commit: slower, as durable.
-async fn open_wal(
-    opts: &SqliteConnectOptions,
-    conn: &mut SqliteConnection,
-) -> Result<Option<std::fs::File>, StoreError> {
-    // SQLite names the WAL after the database's real path (symlinks
-    // resolved); the migrations have written to it, so it exists.
-    let db = opts.get_filename();
-    let wal = std::fs::canonicalize(db).map(|real| {
-        let mut name = real.into_os_string();
-        name.push("-wal");
-        std::path::PathBuf::from(name)
-    });
-    match wal.and_then(|path| std::fs::OpenOptions::new().write(true).open(path)) {
-        Ok(file) => {
-            sqlx::query("PRAGMA synchronous = NORMAL")
-                .execute(&mut *conn)
-                .await?;
-            Ok(Some(file))
+/// Calls the same method on whichever backend this is.
+macro_rules! each {
+    ($self:ident, $b:ident => $call:expr) => {
+        match &$self.backend {
+            Backend::Sqlite($b) => $call,
+            Backend::Postgres($b) => $call,
         }
-        Err(e) => {
-            tracing::warn!(
-                error = %e,
-                database = %db.display(),
-                "the store's WAL file cannot be opened for fsync; committing with synchronous=FULL"
-            );
-            Ok(None)
-        }
-    }
+    };
 }
 
 impl Inbox {
-    /// Opens the store at `database_url` (`sqlite://path`), creating the file
-    /// and its directory if missing, switching it to WAL and applying the
-    /// migrations.
+    /// Opens the store `database_url` names and brings its schema up to
+    /// date: `sqlite://PATH` (created if missing, with its directory) or
+    /// `postgres://…`. A schema newer than this build knows is refused.
     pub async fn open(database_url: &str, opts: InboxOptions) -> Result<Inbox, StoreError> {
-        let base = parse_url(database_url)?.busy_timeout(opts.busy_timeout);
-        // SQLite creates the file but not its directory.
-        if let Some(dir) = base
-            .get_filename()
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| StoreError::InvalidUrl {
-                    url: database_url.to_owned(),
-                    why: format!("cannot create {}: {e}", dir.display()),
-                })?;
-        }
+        let backend = if is_postgres(database_url) {
+            Backend::Postgres(std::sync::Arc::new(
+                PgInbox::open(database_url, &opts).await?,
+            ))
+        } else {
+            Backend::Sqlite(SqliteInbox::open(database_url, &opts).await?)
+        };
+        Ok(Inbox { backend })
+    }
 
-        let write = base
-            .clone()
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL in WAL mode fsyncs the log at every commit: the 202 means
-            // the delivery survives a power cut, not only a crash. (Once the
-            // WAL file is open the writer's syncer takes over that fsync; see
-            // `open_wal`.)
-            .synchronous(SqliteSynchronous::Full)
-            .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT_BYTES.to_string())
-            // The statement journal of the batched upserts stays in memory
-            // instead of spilling to a temporary file: −9 % CPU per
-            // delivery on ingest (BENCHMARKS.md).
-            .pragma("temp_store", "memory");
-        let conn = SqliteConnection::connect_with(&write).await?;
-        let mut conn = migrate(conn).await?;
-        let wal = open_wal(&base, &mut conn).await?;
-
-        let read = base.pragma("query_only", "ON");
-        let reader = SqlitePoolOptions::new()
-            .max_connections(opts.read_connections.max(1))
-            .acquire_timeout(opts.busy_timeout)
-            .connect_with(read)
-            .await?;
-
-        let wakeups = Arc::new(Notify::new());
-        let writer = Writer::spawn(
-            conn,
-            opts.queue_capacity,
-            opts.max_batch,
-            wakeups.clone(),
-            wal,
-        );
-        Ok(Inbox {
-            writer,
-            reader,
-            wakeups,
-        })
+    /// Whether several processes may share this store.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
     }
 
     /// Stores a delivery and upserts its work items in the same transaction.
-    /// `Ok` means it is on disk. A delivery id already stored (within the
-    /// retention window) changes nothing and answers `Duplicate`.
+    /// `Ok` means it is committed durably. A delivery id already stored
+    /// (within the retention window) changes nothing and answers `Duplicate`.
     pub async fn ingest(&self, d: NewDelivery) -> Result<Ingested, StoreError> {
-        let received_at = columns::millis(d.received_at);
-        let work = d
-            .work
-            .iter()
-            .map(|w| {
-                Ok(NewWork {
-                    key: w.key(),
-                    payload: columns::encode_work(w)?,
-                    due: received_at,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        self.writer
-            .ingest(IngestOp {
-                id: columns::delivery_key(d.id.as_str()).into_owned(),
-                event: d.event,
-                action: d.action,
-                installation: d.installation.map(|i| columns::id(i.0)),
-                received_at,
-                work,
-            })
-            .await
+        each!(self, b => b.ingest(d).await)
     }
 
     /// Schedules `work` to run no earlier than `not_before` (schedules,
     /// reconciler, merge retries). An existing item for the same key keeps
     /// the earlier due time; if it is running, it runs again afterwards.
     pub async fn enqueue(&self, work: Work, not_before: DateTime<Utc>) -> Result<(), StoreError> {
-        let row = NewWork {
-            key: work.key(),
-            payload: columns::encode_work(&work)?,
-            due: columns::millis(not_before),
-        };
-        self.writer
-            .call(always, move |c| {
-                async move { queue::upsert(c, &[row.as_row()]).await }.boxed()
-            })
-            .await
+        each!(self, b => b.enqueue(work, not_before).await)
     }
 
     /// Leases up to `max` items due at `now`, earliest first. Each key is
-    /// held by one claim at a time: it is not returned again until the claim
-    /// is completed or retried, or `lease` runs out.
+    /// held by one claim at a time, across every process on the store: it
+    /// is not returned again until the claim is completed or retried, or
+    /// `lease` runs out.
     pub async fn claim(
         &self,
         now: DateTime<Utc>,
         max: usize,
         lease: Duration,
     ) -> Result<Vec<Claim>, StoreError> {
-        if max == 0 {
-            return Ok(Vec::new());
-        }
-        let now_ms = columns::millis(now);
-        let lease_until = columns::after(now, lease);
-        let max = i64::try_from(max).unwrap_or(i64::MAX);
-        let token = rand::random::<i64>();
-        self.writer
-            .call(never, move |c| {
-                queue::claim(c, now_ms, max, lease_until, token).boxed()
-            })
-            .await
+        each!(self, b => b.claim(now, max, lease).await)
+    }
+
+    /// Extends a claim's lease to `now + lease` while its work runs, so a
+    /// slow evaluation is never taken over. False when the lease was
+    /// already lost (it ran out and another worker holds the key).
+    pub async fn renew(
+        &self,
+        claim: &Claim,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        each!(self, b => b.renew(claim, now, lease).await)
     }
 
     /// Finishes a claim: the item is deleted, unless a trigger arrived while
     /// it ran, in which case it stays, due at that trigger's time. A claim
     /// whose lease was lost to another worker changes nothing.
     pub async fn complete(&self, claim: &Claim) -> Result<(), StoreError> {
-        let (key, token) = (claim.key.clone(), claim.token);
-        let finished = self
-            .writer
-            .call(
-                |finished| *finished == Finished::Rerun,
-                move |c| async move { queue::complete(c, &key, token).await }.boxed(),
-            )
-            .await?;
-        if finished == Finished::LeaseLost {
-            tracing::warn!(key = %claim.key, "completed a claim whose lease had been lost; its current holder finishes it");
-        }
-        Ok(())
+        each!(self, b => b.complete(claim).await)
     }
 
     /// Gives a claim back to run again no earlier than `not_before` (or
@@ -291,125 +177,65 @@ impl Inbox {
         not_before: DateTime<Utc>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let (key, token, reason) = (claim.key.clone(), claim.token, reason.to_owned());
-        let due = columns::millis(not_before);
-        let kept = self
-            .writer
-            .call(
-                |kept| *kept,
-                move |c| async move { queue::retry(c, &key, token, due, &reason).await }.boxed(),
-            )
-            .await?;
-        if !kept {
-            tracing::warn!(key = %claim.key, "retried a claim whose lease had been lost; its current holder decides");
-        }
-        Ok(())
+        each!(self, b => b.retry_at(claim, not_before, reason).await)
     }
 
     /// When the next item becomes claimable (a due item, or a lease that
     /// expires), for the dispatcher's sleep; `None` when the queue is empty.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let due: Option<i64> =
-            sqlx::query_scalar("SELECT min(due_at) FROM work_items WHERE due_at < ?1")
-                .bind(PARKED)
-                .fetch_one(&self.reader)
-                .await?;
-        due.map(columns::time).transpose()
+        each!(self, b => b.next_due().await)
     }
 
-    /// Notified after each commit that made work due: an ingest with work,
-    /// an enqueue, a complete that keeps its item for a rerun, a retry, a
-    /// release. Meant for one dispatcher:
+    /// Notified after each commit that made work due, by this process or
+    /// (PostgreSQL) any other on the store. Meant for one dispatcher:
     /// `notify_one` keeps a permit when nobody waits, so a wake-up between
     /// an empty claim and the wait is not lost.
-    pub fn wakeups(&self) -> Arc<Notify> {
-        self.wakeups.clone()
+    pub fn wakeups(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        each!(self, b => b.wakeups())
     }
 
-    /// Makes every leased item claimable again. For start-up of the single
-    /// process that embeds the store: no worker of a previous run is alive.
+    /// Makes every leased item claimable again, for start-up. Only the
+    /// embedded store does this (its lock proves no other process lives);
+    /// on a shared store it releases nothing and answers 0, since another
+    /// replica's leases may be live; expiry recovers a dead one's.
     pub async fn release_all_leases(&self) -> Result<u64, StoreError> {
-        self.writer
-            .call(|released| *released > 0, |c| queue::release_all(c).boxed())
-            .await
+        match &self.backend {
+            Backend::Sqlite(b) => b.release_all_leases().await,
+            Backend::Postgres(_) => Ok(0),
+        }
+    }
+
+    /// Whether this process should run the periodic sweeps now: always on
+    /// the embedded store; on a shared one, while it holds the sweeps'
+    /// advisory lock (one replica at a time; another takes it when that
+    /// one's session ends).
+    pub async fn sweep_leader(&self) -> Result<bool, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(true),
+            Backend::Postgres(b) => b.sweep_leader().await,
+        }
     }
 
     /// Checks that the store can be read and written (`/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        if self.writer.is_closed() {
-            return Err(StoreError::Closed);
-        }
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sqlite_schema")
-            .fetch_one(&self.reader)
-            .await?;
-        // A round trip through the writer: its batch takes the write lock.
-        self.writer
-            .call(never, |c| {
-                async move {
-                    sqlx::query("SELECT 1").execute(c).await?;
-                    Ok(())
-                }
-                .boxed()
-            })
-            .await
+        each!(self, b => b.ping().await)
     }
 
     /// Queue depth and age, for `/metrics`.
     pub async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, StoreError> {
-        let now_ms = columns::millis(now);
-        let (depth, due, leased, oldest): (i64, i64, i64, Option<i64>) = sqlx::query_as(
-            "SELECT count(*),
-                    coalesce(sum(due_at <= ?1), 0),
-                    coalesce(sum(lease_token IS NOT NULL AND due_at > ?1), 0),
-                    min(CASE WHEN due_at <= ?1 THEN due_at END)
-             FROM work_items",
-        )
-        .bind(now_ms)
-        .fetch_one(&self.reader)
-        .await?;
-        let (depth, due, leased) = (
-            columns::count(depth),
-            columns::count(due),
-            columns::count(leased),
-        );
-        Ok(QueueStats {
-            depth,
-            due,
-            leased,
-            scheduled: depth.saturating_sub(due + leased),
-            oldest_due_age: oldest
-                .map(|t| Duration::from_millis(columns::count(now_ms.saturating_sub(t)))),
-        })
+        each!(self, b => b.queue_stats(now).await)
     }
 
     /// Removes deliveries received before `now - older_than`, and per-PR
     /// records not touched since (see `retention`). Returns the rows removed.
     /// Runs in bounded chunks, so ingests keep flowing meanwhile.
     pub async fn prune(&self, now: DateTime<Utc>, older_than: Duration) -> Result<u64, StoreError> {
-        let cutoff = columns::millis(now).saturating_sub(columns::duration_ms(older_than));
-        let mut removed = 0;
-        loop {
-            let chunk = self
-                .writer
-                .call(never, move |c| {
-                    retention::prune_chunk(c, cutoff, PRUNE_CHUNK).boxed()
-                })
-                .await?;
-            removed += chunk.removed;
-            if !chunk.more {
-                return Ok(removed);
-            }
-        }
+        each!(self, b => b.prune(now, older_than).await)
     }
 
     /// Whether a delivery with this id is stored.
     pub async fn has_delivery(&self, id: &DeliveryId) -> Result<bool, StoreError> {
-        let found: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = ?1)")
-                .bind(columns::delivery_key(id.as_str()))
-                .fetch_one(&self.reader)
-                .await?;
-        Ok(found)
+        each!(self, b => b.has_delivery(id).await)
     }
 
     /// Merge attempts recorded on this head of this pull request.
@@ -419,15 +245,7 @@ impl Inbox {
         pr: PrNumber,
         head: &CommitSha,
     ) -> Result<u32, StoreError> {
-        let attempts: Option<i64> = sqlx::query_scalar(
-            "SELECT attempts FROM merge_attempts WHERE repo = ?1 AND pr = ?2 AND head = ?3",
-        )
-        .bind(repo.to_string())
-        .bind(columns::id(pr.0))
-        .bind(head.as_str())
-        .fetch_optional(&self.reader)
-        .await?;
-        Ok(attempts.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
+        each!(self, b => b.merge_attempts(repo, pr, head).await)
     }
 
     /// Counts a merge attempt on this head (with its outcome, for diagnosis)
@@ -439,20 +257,7 @@ impl Inbox {
         head: &CommitSha,
         outcome: &str,
     ) -> Result<u32, StoreError> {
-        let (repo, pr, head, outcome) = (
-            repo.to_string(),
-            columns::id(pr.0),
-            head.to_string(),
-            outcome.to_owned(),
-        );
-        // Only retention reads this time; the wall clock is good enough.
-        let at = columns::millis(Utc::now());
-        self.writer
-            .call(never, move |c| {
-                async move { state::record_merge_attempt(c, &repo, pr, &head, &outcome, at).await }
-                    .boxed()
-            })
-            .await
+        each!(self, b => b.record_merge_attempt(repo, pr, head, outcome).await)
     }
 
     /// Forgets the merge attempts on this head, so a re-check requested by
@@ -463,12 +268,7 @@ impl Inbox {
         pr: PrNumber,
         head: &CommitSha,
     ) -> Result<(), StoreError> {
-        let (repo, pr, head) = (repo.to_string(), columns::id(pr.0), head.to_string());
-        self.writer
-            .call(never, move |c| {
-                async move { state::forget_merge_attempts(c, &repo, pr, &head).await }.boxed()
-            })
-            .await
+        each!(self, b => b.forget_merge_attempts(repo, pr, head).await)
     }
 
     /// When seamguard first saw `head` in `repo`: `now` on the first call,
@@ -479,25 +279,7 @@ impl Inbox {
         head: &CommitSha,
         now: DateTime<Utc>,
     ) -> Result<DateTime<Utc>, StoreError> {
-        let (repo, head) = (repo.to_string(), head.to_string());
-        let seen: Option<i64> =
-            sqlx::query_scalar("SELECT seen_at FROM first_seen WHERE repo = ?1 AND head = ?2")
-                .bind(&repo)
-                .bind(&head)
-                .fetch_optional(&self.reader)
-                .await?;
-        let seen = match seen {
-            Some(seen) => seen,
-            None => {
-                let at = columns::millis(now);
-                self.writer
-                    .call(never, move |c| {
-                        async move { state::first_seen(c, &repo, &head, at).await }.boxed()
-                    })
-                    .await?
-            }
-        };
-        columns::time(seen)
+        each!(self, b => b.first_seen(repo, head, now).await)
     }
 
     /// Records a check run seamguard opened on `head`, as in progress.
@@ -509,18 +291,7 @@ impl Inbox {
         id: CheckRunId,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let (repo, head) = (repo.to_string(), head.to_string());
-        let (id, installation, at) = (
-            columns::id(id.0),
-            columns::id(installation.0),
-            columns::millis(now),
-        );
-        self.writer
-            .call(never, move |c| {
-                async move { state::check_run_opened(c, id, &repo, installation, &head, at).await }
-                    .boxed()
-            })
-            .await
+        each!(self, b => b.check_run_opened(repo, installation, head, id, now).await)
     }
 
     /// Records a check run as completed, with a digest of the output sent,
@@ -530,23 +301,12 @@ impl Inbox {
         id: CheckRunId,
         output_digest: &str,
     ) -> Result<(), StoreError> {
-        let (id, digest) = (columns::id(id.0), output_digest.to_owned());
-        let at = columns::millis(Utc::now());
-        self.writer
-            .call(never, move |c| {
-                async move { state::check_run_completed(c, id, &digest, at).await }.boxed()
-            })
-            .await
+        each!(self, b => b.check_run_completed(id, output_digest).await)
     }
 
     /// The digest recorded when this check run was last completed.
     pub async fn check_run_digest(&self, id: CheckRunId) -> Result<Option<String>, StoreError> {
-        let digest: Option<Option<String>> =
-            sqlx::query_scalar("SELECT digest FROM check_runs WHERE id = ?1")
-                .bind(columns::id(id.0))
-                .fetch_optional(&self.reader)
-                .await?;
-        Ok(digest.flatten())
+        each!(self, b => b.check_run_digest(id).await)
     }
 
     /// Check runs still in progress that were opened before `opened_before`,
@@ -555,28 +315,7 @@ impl Inbox {
         &self,
         opened_before: DateTime<Utc>,
     ) -> Result<Vec<OpenCheckRun>, StoreError> {
-        let rows: Vec<(i64, String, i64, String, i64)> = sqlx::query_as(
-            "SELECT id, repo, installation, head, opened_at FROM check_runs
-             WHERE completed_at IS NULL AND opened_at < ?1
-             ORDER BY opened_at, id LIMIT ?2",
-        )
-        .bind(columns::millis(opened_before))
-        .bind(STALE_CHECK_RUNS_LIMIT)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.into_iter()
-            .map(|(id, repo, installation, head, opened_at)| {
-                Ok(OpenCheckRun {
-                    id: CheckRunId(columns::unid(id)),
-                    repo: RepoName::from_str(&repo)
-                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
-                    installation: InstallationId(columns::unid(installation)),
-                    head: CommitSha::from_str(&head)
-                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
-                    opened_at: columns::time(opened_at)?,
-                })
-            })
-            .collect()
+        each!(self, b => b.stale_check_runs(opened_before).await)
     }
 
     /// Marks `work` as waiting on checks (or not), so the reconciler
@@ -587,223 +326,33 @@ impl Inbox {
         waiting: bool,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let key = work.key();
-        let payload = if waiting {
-            Some(columns::encode_work(work)?)
-        } else {
-            None
-        };
-        let at = columns::millis(now);
-        self.writer
-            .call(never, move |c| {
-                async move { state::set_waiting(c, &key, payload.as_deref(), at).await }.boxed()
-            })
-            .await
+        each!(self, b => b.set_waiting(work, waiting, now).await)
     }
 
     /// Up to `limit` waiting work items, least recently marked first, so a
     /// reconciler that enqueues them in turn gets round all of them.
     pub async fn waiting(&self, limit: usize) -> Result<Vec<Work>, StoreError> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT key, payload FROM waiting ORDER BY updated_at, key LIMIT ?1")
-                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                .fetch_all(&self.reader)
-                .await?;
-        let mut works = Vec::with_capacity(rows.len());
-        for (key, payload) in rows {
-            match columns::decode_work(&key, &payload) {
-                Ok(work) => works.push(work),
-                // Retention removes it once nobody refreshes it.
-                Err(e) => {
-                    tracing::warn!(key, error = %e, "skipping a waiting mark whose payload does not decode")
-                }
-            }
-        }
-        Ok(works)
+        each!(self, b => b.waiting(limit).await)
     }
 
     /// A small stored value, e.g. the hook-deliveries cursor.
     pub async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let value = sqlx::query_scalar("SELECT value FROM meta WHERE key = ?1")
-            .bind(key)
-            .fetch_optional(&self.reader)
-            .await?;
-        Ok(value)
+        each!(self, b => b.meta(key).await)
     }
 
+    /// Stores a small value under `key`, replacing any.
     pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let (key, value) = (key.to_owned(), value.to_owned());
-        self.writer
-            .call(never, move |c| {
-                async move { state::set_meta(c, &key, &value).await }.boxed()
-            })
-            .await
+        each!(self, b => b.set_meta(key, value).await)
     }
 
     /// Stops the writer after the batch in flight and closes every
     /// connection. Later calls on any clone fail with [`StoreError::Closed`].
     pub async fn close(&self) {
-        self.writer.close().await;
-        self.reader.close().await;
+        each!(self, b => b.close().await)
     }
 }
 
-/// For writes that never make work due.
-fn never<T>(_: &T) -> bool {
-    false
-}
-
-/// For writes that may always make work due.
-fn always<T>(_: &T) -> bool {
-    true
-}
-
-fn parse_url(url: &str) -> Result<SqliteConnectOptions, StoreError> {
-    let invalid = |why: &str| StoreError::InvalidUrl {
-        url: url.to_owned(),
-        why: why.to_owned(),
-    };
-    if !url.starts_with("sqlite:") {
-        return Err(invalid(
-            "expected sqlite://PATH (only the embedded SQLite store is built)",
-        ));
-    }
-    if url.contains(":memory:") || url.contains("mode=memory") {
-        return Err(invalid(
-            "an in-memory database cannot be shared by the writer and the readers; use a file",
-        ));
-    }
-    SqliteConnectOptions::from_str(url).map_err(|e| invalid(&e.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use futures::FutureExt;
-
-    use super::*;
-
-    /// Rows stored before migration 0002 hold ids as sent; the migration
-    /// must key them exactly as `delivery_key` keys new ones, or a
-    /// redelivery after an upgrade would be taken for a new delivery.
-    #[tokio::test]
-    async fn the_migration_keys_stored_ids_as_new_ones_are_keyed() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("m.db").display());
-        let inbox = Inbox::open(&url, InboxOptions::default()).await.unwrap();
-        let ids = [
-            "58474f00-b361-11eb-836d-0e4f3503ccbe",
-            "0B989BA4-242F-11E5-81E1-C7B6966D2516",
-            "58474f00-b361-41eb-836d-0e4f3503ccbe",
-            "58474f00-b361-11eb-836d-0e4f3503ccb",
-            "58474f00-b361-11eb-836d-0e4f3503cczz",
-            "58474f00-b361-11eb-836d-0e4f3503ccbe0",
-            "--------------1---------------------",
-            "d-1",
-        ];
-        // As the previous version stored them (as sent), then migrated.
-        let rows: Vec<String> = ids
-            .iter()
-            .map(|id| format!("('{id}', 'ping', 0)"))
-            .collect();
-        let sql = format!(
-            "INSERT INTO deliveries (id, event, received_at) VALUES {};\n{}",
-            rows.join(", "),
-            include_str!("migrations/0002_delivery_keys.sql")
-        );
-        inbox
-            .writer
-            .call(
-                |_| false,
-                move |c| {
-                    async move {
-                        // Fixed test ids, no outside input.
-                        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                            .execute(&mut *c)
-                            .await?;
-                        Ok(())
-                    }
-                    .boxed()
-                },
-            )
-            .await
-            .unwrap();
-        let mut stored: Vec<String> = sqlx::query_scalar("SELECT id FROM deliveries")
-            .fetch_all(&inbox.reader)
-            .await
-            .unwrap();
-        let mut expected: Vec<String> = ids
-            .iter()
-            .map(|id| columns::delivery_key(id).into_owned())
-            .collect();
-        stored.sort();
-        expected.sort();
-        assert_eq!(stored, expected);
-        assert!(stored.contains(&"1E5242F0B989BA4 81E1-C7B6966D2516".to_owned()));
-        for id in ids {
-            assert!(
-                inbox.has_delivery(&id.parse().unwrap()).await.unwrap(),
-                "{id}"
-            );
-        }
-        inbox.close().await;
-    }
-
-    /// The syncer's fsync is what makes a 202 durable, so the WAL file must
-    /// be found on a fresh store and on a reopened one (SQLite deletes the
-    /// WAL when the last connection closes); only then may the writer's
-    /// connection leave `synchronous=FULL`.
-    #[tokio::test]
-    async fn the_wal_is_found_and_only_then_is_the_commit_fsync_handed_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("s.db").display());
-        for _ in 0..2 {
-            Inbox::open(&url, InboxOptions::default())
-                .await
-                .unwrap()
-                .close()
-                .await;
-            let base = parse_url(&url).unwrap();
-            let mut conn = migrate(
-                SqliteConnection::connect_with(&base.clone().journal_mode(SqliteJournalMode::Wal))
-                    .await
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-            assert!(open_wal(&base, &mut conn).await.unwrap().is_some());
-            assert_eq!(
-                synchronous(&mut conn).await,
-                1,
-                "NORMAL once the syncer owns the fsync"
-            );
-            conn.close().await.unwrap();
-        }
-
-        // A database whose WAL cannot be opened keeps FULL.
-        let elsewhere = parse_url(&format!(
-            "sqlite://{}",
-            dir.path().join("missing/none.db").display()
-        ))
-        .unwrap();
-        let mut conn = SqliteConnection::connect_with(
-            &parse_url(&url)
-                .unwrap()
-                .synchronous(SqliteSynchronous::Full),
-        )
-        .await
-        .unwrap();
-        assert!(open_wal(&elsewhere, &mut conn).await.unwrap().is_none());
-        assert_eq!(
-            synchronous(&mut conn).await,
-            2,
-            "FULL when there is no WAL to fsync"
-        );
-    }
-
-    async fn synchronous(conn: &mut SqliteConnection) -> i64 {
-        sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(conn)
-            .await
-            .unwrap()
-    }
+/// Whether `url` names a PostgreSQL database.
+pub(crate) fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }

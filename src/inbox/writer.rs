@@ -34,6 +34,13 @@
 //! own savepoint, so one failing job is rolled back and answered with its
 //! error without failing the rest of the batch.
 //!
+//! **The writer heals.** A failed batch (disk full, an I/O error) is rolled
+//! back and answered with its error, and the connection is left in
+//! autocommit, so the next batch begins afresh: deliveries are accepted
+//! again as soon as the cause is gone, with no restart. When not even the
+//! rollback works, the connection is replaced by a fresh one before the
+//! next batch (and, with a syncer, its WAL file handed to the syncer).
+//!
 //! Any two writes in one batch were sent concurrently (a caller waits for its
 //! answer before sending again), so running deliveries first and then the
 //! jobs in arrival order is a valid serial order.
@@ -50,6 +57,17 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use super::error::StoreError;
 use super::queue::{self, NewWork, WorkRow};
 use super::work::Ingested;
+
+/// Opens a fresh write connection after a failure a rollback could not
+/// clear (the connection's worker died, an I/O error left it unusable). The
+/// flag says whether the syncer owns the fsync: then the new connection
+/// runs `synchronous=NORMAL` and its WAL file comes back with it; without
+/// one, it must stay `synchronous=FULL`.
+pub(crate) type Reopen = Box<
+    dyn Fn(bool) -> BoxFuture<'static, Result<(SqliteConnection, Option<File>), StoreError>>
+        + Send
+        + Sync,
+>;
 
 /// A delivery ready for the fast path: already encoded to column values.
 pub(crate) struct IngestOp {
@@ -142,12 +160,15 @@ impl Writer {
     /// `wal` is the database's WAL file, opened: when given, the connection
     /// must run `synchronous=NORMAL` and the syncer makes each commit
     /// durable; when `None`, the connection must run `synchronous=FULL`.
+    /// `reopen` replaces the connection when a failed batch left it
+    /// unusable.
     pub(crate) fn spawn(
         conn: SqliteConnection,
         queue: usize,
         max_batch: usize,
         wakeups: Arc<Notify>,
         wal: Option<File>,
+        reopen: Reopen,
     ) -> Self {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let (stopped_tx, stopped) = watch::channel(false);
@@ -157,7 +178,7 @@ impl Writer {
                 let notify = wakeups.clone();
                 match std::thread::Builder::new()
                     .name("inbox-syncer".to_owned())
-                    .spawn(move || sync_loop(&wal, &pending, &notify))
+                    .spawn(move || sync_loop(wal, &pending, &notify))
                 {
                     Ok(thread) => (Durability::Syncer(committed), Some(thread)),
                     Err(e) => {
@@ -180,7 +201,7 @@ impl Writer {
                     .build()
                 {
                     Ok(runtime) => {
-                        runtime.block_on(run(conn, rx, max_batch.max(1), wakeups, durable));
+                        runtime.block_on(run(conn, rx, max_batch.max(1), wakeups, durable, reopen));
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "the inbox writer's runtime did not start")
@@ -247,12 +268,16 @@ impl Writer {
 }
 
 async fn run(
-    mut conn: SqliteConnection,
+    conn: SqliteConnection,
     mut rx: mpsc::Receiver<Message>,
     max_batch: usize,
     wakeups: Arc<Notify>,
     durable: Durability,
+    reopen: Reopen,
 ) {
+    // `None` after a failure left the connection unusable: the next batch
+    // opens another before it runs.
+    let mut conn = Some(conn);
     let mut messages = Vec::with_capacity(max_batch);
     let mut closing = false;
     while !closing {
@@ -269,7 +294,28 @@ async fn run(
                 Message::Close => closing = true,
             }
         }
-        commit_batch(&mut conn, ingests, jobs, &wakeups, &durable).await;
+        if conn.is_none() {
+            match reopen(matches!(durable, Durability::Syncer(_))).await {
+                Ok((fresh, wal)) => {
+                    if let (Durability::Syncer(syncer), Some(wal)) = (&durable, wal) {
+                        // Queued behind the batches of the old connection,
+                        // which the old file's fsync still covers.
+                        let _ = syncer.send(ToSyncer::Wal(wal));
+                    }
+                    tracing::info!("the inbox writer reopened its connection");
+                    conn = Some(fresh);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the inbox writer cannot reopen its connection");
+                    fail(ingests, jobs, &e);
+                    continue;
+                }
+            }
+        }
+        let Some(live) = conn.as_mut() else { continue };
+        if !commit_batch(live, ingests, jobs, &wakeups, &durable).await {
+            conn = None;
+        }
     }
     rx.close();
     while let Some(message) = rx.recv().await {
@@ -281,8 +327,35 @@ async fn run(
             Message::Close => {}
         }
     }
-    if let Err(e) = conn.close().await {
+    if let Some(conn) = conn
+        && let Err(e) = conn.close().await
+    {
         tracing::warn!(error = %e, "closing the inbox writer connection failed");
+    }
+}
+
+/// Answers every write of a batch that could not run with `e`.
+fn fail(ingests: Vec<(IngestOp, IngestReply)>, jobs: Vec<Box<dyn Job>>, e: &StoreError) {
+    for (_, reply) in ingests {
+        let _ = reply.send(Err(e.clone()));
+    }
+    for job in jobs {
+        job.settle(Err(e.clone()));
+    }
+}
+
+/// Brings the connection back to autocommit after a failed batch, so the
+/// next one can begin: a failure may leave the transaction open (an error
+/// mid-batch) or SQLite may have rolled it back itself (`SQLITE_FULL` at
+/// commit). Returns false when even that fails: the connection is replaced.
+async fn recover(conn: &mut SqliteConnection) -> bool {
+    match sqlx::query("ROLLBACK").execute(&mut *conn).await {
+        Ok(_) => true,
+        Err(sqlx::Error::Database(e)) if e.message().contains("no transaction is active") => true,
+        Err(e) => {
+            tracing::error!(error = %e, "the inbox writer could not roll back a failed batch; reopening its connection");
+            false
+        }
     }
 }
 
@@ -293,9 +366,17 @@ enum Durability {
     /// `synchronous=FULL`: the commit itself fsync'd the WAL.
     AtCommit,
     /// The syncer fsyncs the WAL, then answers.
-    Syncer(std_mpsc::Sender<Committed>),
+    Syncer(std_mpsc::Sender<ToSyncer>),
     /// The syncer could not start: nothing can be promised.
     Failed(StoreError),
+}
+
+/// What the writer hands the syncer, in commit order.
+enum ToSyncer {
+    /// A batch to make durable and answer.
+    Batch(Committed),
+    /// The WAL of a reopened connection: later batches are fsync'd there.
+    Wal(File),
 }
 
 /// A committed batch, waiting to be answered.
@@ -343,11 +424,36 @@ fn io_error(e: std::io::Error) -> StoreError {
 /// The syncer: takes every batch committed since its last fsync, fsyncs
 /// the WAL once for all of them, answers them in order. Ends when the
 /// writer drops its sender.
-fn sync_loop(wal: &File, pending: &std_mpsc::Receiver<Committed>, wakeups: &Notify) {
+fn sync_loop(mut wal: File, pending: &std_mpsc::Receiver<ToSyncer>, wakeups: &Notify) {
     let mut poisoned: Option<StoreError> = None;
     while let Ok(first) = pending.recv() {
-        let group: Vec<Committed> = std::iter::once(first).chain(pending.try_iter()).collect();
-        let durable = match &poisoned {
+        let mut group = Vec::new();
+        for message in std::iter::once(first).chain(pending.try_iter()) {
+            match message {
+                ToSyncer::Batch(committed) => group.push(committed),
+                ToSyncer::Wal(file) => {
+                    // The batches before it were written to the old file.
+                    sync_group(&wal, &mut poisoned, std::mem::take(&mut group), wakeups);
+                    wal = file;
+                }
+            }
+        }
+        sync_group(&wal, &mut poisoned, group, wakeups);
+    }
+}
+
+/// One fsync for `group`, then its answers.
+fn sync_group(
+    wal: &File,
+    poisoned: &mut Option<StoreError>,
+    group: Vec<Committed>,
+    wakeups: &Notify,
+) {
+    if group.is_empty() {
+        return;
+    }
+    {
+        let durable = match &*poisoned {
             Some(e) => Err(e.clone()),
             None => wal.sync_data().map_err(|e| {
                 tracing::error!(
@@ -356,7 +462,7 @@ fn sync_loop(wal: &File, pending: &std_mpsc::Receiver<Committed>, wakeups: &Noti
                      restart seamguard once the disk is healthy"
                 );
                 let e = io_error(e);
-                poisoned = Some(e.clone());
+                *poisoned = Some(e.clone());
                 e
             }),
         };
@@ -366,15 +472,17 @@ fn sync_loop(wal: &File, pending: &std_mpsc::Receiver<Committed>, wakeups: &Noti
     }
 }
 
+/// Runs, commits and answers one batch. Returns false when the connection
+/// is unusable after a failure and must be replaced.
 async fn commit_batch(
     conn: &mut SqliteConnection,
     ingests: Vec<(IngestOp, IngestReply)>,
     mut jobs: Vec<Box<dyn Job>>,
     wakeups: &Notify,
     durable: &Durability,
-) {
+) -> bool {
     if ingests.is_empty() && jobs.is_empty() {
-        return;
+        return true;
     }
     let (ops, replies): (Vec<IngestOp>, Vec<IngestReply>) = ingests.into_iter().unzip();
     let outcome = execute(conn, &ops, &mut jobs).await;
@@ -382,13 +490,16 @@ async fn commit_batch(
         Ok(done) => done,
         Err(e) => {
             tracing::error!(error = %e, deliveries = ops.len(), writes = jobs.len(), "inbox batch failed");
+            // Clean up before answering: a caller that retries at once
+            // must find a writer that can begin.
+            let usable = recover(conn).await;
             for reply in replies {
                 let _ = reply.send(Err(e.clone()));
             }
             for job in jobs {
                 job.settle(Err(e.clone()));
             }
-            return;
+            return usable;
         }
     };
     let committed = Committed {
@@ -399,39 +510,52 @@ async fn commit_batch(
     match durable {
         Durability::AtCommit => committed.answer(Ok(()), wakeups),
         Durability::Syncer(syncer) => {
-            if let Err(std_mpsc::SendError(committed)) = syncer.send(committed) {
+            if let Err(std_mpsc::SendError(ToSyncer::Batch(committed))) =
+                syncer.send(ToSyncer::Batch(committed))
+            {
                 // The syncer is gone (it panicked): nothing is durable.
                 committed.answer(Err(StoreError::Closed), wakeups);
             }
         }
         Durability::Failed(e) => committed.answer(Err(e.clone()), wakeups),
     }
+    true
 }
 
 /// Runs one batch in one transaction. Returns each delivery's outcome and
-/// whether work may have become due.
+/// whether work may have become due. On an error the transaction may still
+/// be open: the caller rolls it back (`recover`).
+///
+/// The transaction is driven with plain statements, not sqlx's
+/// `Transaction`: sqlx counts its depth itself, and when SQLite ends a
+/// transaction on its own (a `COMMIT` that fails with `SQLITE_FULL` rolls
+/// back) that count stays up and every later `BEGIN` was refused until a
+/// restart (issue 13).
 async fn execute(
     conn: &mut SqliteConnection,
     ingests: &[IngestOp],
     jobs: &mut [Box<dyn Job>],
 ) -> Result<(Vec<Ingested>, bool), StoreError> {
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    let ingested = store_deliveries(&mut tx, ingests).await?;
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    let ingested = store_deliveries(conn, ingests).await?;
     let mut wake = ingests
         .iter()
         .zip(&ingested)
         .any(|(op, result)| *result == Ingested::Stored && !op.work.is_empty());
     for job in jobs.iter_mut() {
-        let mut savepoint = tx.begin().await?;
-        match job.run(&mut savepoint).await {
+        sqlx::query("SAVEPOINT job").execute(&mut *conn).await?;
+        match job.run(conn).await {
             Ran::Done { wakes } => {
-                savepoint.commit().await?;
+                sqlx::query("RELEASE job").execute(&mut *conn).await?;
                 wake |= wakes;
             }
-            Ran::Failed => savepoint.rollback().await?,
+            Ran::Failed => {
+                sqlx::query("ROLLBACK TO job").execute(&mut *conn).await?;
+                sqlx::query("RELEASE job").execute(&mut *conn).await?;
+            }
         }
     }
-    tx.commit().await?;
+    sqlx::query("COMMIT").execute(&mut *conn).await?;
     Ok((ingested, wake))
 }
 
@@ -575,9 +699,13 @@ mod tests {
                 .unwrap();
         }
         let wakeups = Arc::new(Notify::new());
+        let reopen: Reopen = Box::new(move |_| {
+            let opts = opts.clone();
+            Box::pin(async move { Ok((SqliteConnection::connect_with(&opts).await?, None)) })
+        });
         (
             dir,
-            Writer::spawn(conn, 16, 16, wakeups.clone(), wal),
+            Writer::spawn(conn, 16, 16, wakeups.clone(), wal, reopen),
             wakeups,
         )
     }

@@ -31,7 +31,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::settings::{AppSettings, ServeArgs, Settings};
 use crate::engine::{Engine, EngineConfig};
 use crate::github::{ClientConfig, GitHub, RetryPolicy, Timeouts};
-use crate::inbox::{Inbox, InboxOptions};
+use crate::inbox::{Inbox, InboxOptions, StoreError};
 use crate::telemetry;
 
 pub mod setup;
@@ -205,7 +205,13 @@ async fn serve_app(
     let _ = telemetry::metrics_handle();
     let inbox = Inbox::open(&settings.database_url, InboxOptions::default())
         .await
-        .map_err(|e| anyhow::anyhow!("DATABASE_URL: cannot open {}: {e}", settings.database_url))?;
+        .map_err(|e| match e {
+            // Already one line naming DATABASE_URL and the other process.
+            StoreError::Locked { .. } => anyhow::anyhow!(e),
+            e => anyhow::anyhow!("DATABASE_URL: cannot open {}: {e}", settings.database_url),
+        })?;
+    // The embedded store's lock proves no other process runs its work;
+    // a shared store releases nothing (another replica may be running it).
     let released = inbox.release_all_leases().await?;
     if released > 0 {
         tracing::info!(
@@ -237,6 +243,7 @@ async fn serve_app(
             reconcile_interval: tuning.reconcile_interval,
             redelivery_interval: tuning.redelivery_interval,
             delivery_retention: tuning.delivery_retention,
+            lease: tuning.work_lease,
         },
     )
     .with_public_url(settings.public_url.clone());

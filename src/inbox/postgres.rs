@@ -1,0 +1,868 @@
+//! The shared backend of [`Inbox`](super::Inbox): PostgreSQL, any number of
+//! `seamguard serve` replicas on one database.
+//!
+//! The rules are the embedded store's (see `queue` for a work item's life);
+//! what changes is who enforces them:
+//!
+//! - **Ingest** commits before it answers, with the server's own durability
+//!   (`synchronous_commit` left as configured, `on` by default). Concurrent
+//!   deliveries are gathered into one transaction (group commit, as the
+//!   embedded writer does) by a small batcher with a few transactions in
+//!   flight. Rows are written in key order, so two replicas' batches that
+//!   share keys wait on each other instead of deadlocking.
+//! - **Claims** pick due rows with `FOR UPDATE SKIP LOCKED` and lease them in
+//!   the same statement: two replicas claiming at once never get the same
+//!   key, and neither waits for the other. Every finishing statement matches
+//!   the lease token, and `complete` deletes only a row with no rerun
+//!   recorded (PostgreSQL re-checks the condition on a row a concurrent
+//!   upsert just changed), so a trigger that lands mid-finish is kept.
+//! - **Wake-ups** go through `NOTIFY seamguard_work` in the committing
+//!   transaction; each replica `LISTEN`s and wakes its dispatcher. The
+//!   dispatcher's poll (and its sleep until the next due time or lease
+//!   expiry) stays as the safety net for a notification lost with a
+//!   connection.
+//! - **Sweeps** run where the session-level advisory lock
+//!   [`SWEEPS_LOCK`] is held, on a connection kept for it: when that
+//!   replica dies its session ends, the lock is released, and the next
+//!   replica to look takes it.
+//! - **Start-up** releases nobody's leases: another replica may be running
+//!   them; a dead one's leases run out and are claimed again.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
+use sqlx::{Connection, Row};
+use tokio::sync::{Mutex, Notify, Semaphore, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::columns::{self, PARKED};
+use super::error::StoreError;
+use super::store::InboxOptions;
+use super::work::{Claim, Ingested, NewDelivery, OpenCheckRun, QueueStats, Work};
+use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
+
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("src/inbox/migrations_postgres");
+
+/// The channel every replica listens on for "work became due".
+const WAKE_CHANNEL: &str = "seamguard_work";
+/// The advisory lock whose holder runs the sweeps (an arbitrary constant:
+/// "seamguard" in ASCII, so it is recognisable in `pg_locks`).
+const SWEEPS_LOCK: i64 = 0x7365_616d_6775_6172;
+/// Ingest transactions in flight at once: enough to keep the server's
+/// group commit busy while the next batch gathers, few enough to leave
+/// connections for claims and the engine.
+const INGEST_TRANSACTIONS: usize = 4;
+/// After the listener's connection fails, try again this often.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
+/// Rows one prune chunk deletes per table, as on the embedded store.
+const PRUNE_CHUNK: i64 = 5_000;
+/// Stale check runs returned per watchdog sweep.
+const STALE_CHECK_RUNS_LIMIT: i64 = 500;
+/// The `meta` row `/readyz` writes to prove the store can commit.
+const READY_PROBE_KEY: &str = "readyz.probe";
+
+/// A delivery queued for the batcher.
+struct Pending {
+    id: String,
+    event: String,
+    action: Option<String>,
+    installation: Option<i64>,
+    received_at: i64,
+    /// (key, payload, due)
+    work: Vec<(String, String, i64)>,
+    reply: oneshot::Sender<Result<Ingested, StoreError>>,
+}
+
+/// The shared store. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct PgInbox {
+    pool: PgPool,
+    connect: PgConnectOptions,
+    ingests: mpsc::Sender<Pending>,
+    wakeups: Arc<Notify>,
+    /// The connection holding [`SWEEPS_LOCK`], while this replica leads.
+    leader: Arc<Mutex<Option<PgConnection>>>,
+    stop: CancellationToken,
+}
+
+impl fmt::Debug for PgInbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgInbox")
+            .field("closed", &self.pool.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgInbox {
+    pub(crate) async fn open(url: &str, opts: &InboxOptions) -> Result<PgInbox, StoreError> {
+        let connect = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
+            url: url.to_owned(),
+            why: e.to_string(),
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.postgres_connections.max(2))
+            .acquire_timeout(opts.busy_timeout)
+            .connect_with(connect.clone())
+            .await?;
+        {
+            let mut conn = pool.acquire().await?;
+            // Replicas starting together: the migrator's own advisory lock
+            // lets one migrate while the others wait.
+            MIGRATOR
+                .run_direct(None, &mut *conn, false)
+                .await
+                .map_err(|e| StoreError::from_migration(e, &MIGRATOR))?;
+        }
+        let wakeups = Arc::new(Notify::new());
+        let stop = CancellationToken::new();
+        let (ingests, queue) = mpsc::channel(opts.queue_capacity.max(1));
+        tokio::spawn(batch_ingests(
+            pool.clone(),
+            queue,
+            opts.max_batch.max(1),
+            wakeups.clone(),
+        ));
+        tokio::spawn(listen(pool.clone(), wakeups.clone(), stop.clone()));
+        Ok(PgInbox {
+            pool,
+            connect,
+            ingests,
+            wakeups,
+            leader: Arc::new(Mutex::new(None)),
+            stop,
+        })
+    }
+
+    pub(crate) async fn ingest(&self, d: NewDelivery) -> Result<Ingested, StoreError> {
+        if self.pool.is_closed() {
+            return Err(StoreError::Closed);
+        }
+        let received_at = columns::millis(d.received_at);
+        let work = d
+            .work
+            .iter()
+            .map(|w| Ok((w.key(), columns::encode_work(w)?, received_at)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            id: columns::delivery_key(d.id.as_str()).into_owned(),
+            event: d.event,
+            action: d.action,
+            installation: d.installation.map(|i| columns::id(i.0)),
+            received_at,
+            work,
+            reply,
+        };
+        self.ingests
+            .send(pending)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    pub(crate) async fn enqueue(
+        &self,
+        work: Work,
+        not_before: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let row = (
+            work.key(),
+            columns::encode_work(&work)?,
+            columns::millis(not_before),
+        );
+        let mut tx = self.pool.begin().await?;
+        upsert(&mut tx, &[row]).await?;
+        notify(&mut tx).await?;
+        tx.commit().await?;
+        self.wakeups.notify_one();
+        Ok(())
+    }
+
+    pub(crate) async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        max: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claim>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let now_ms = columns::millis(now);
+        let lease_until = columns::after(now, lease);
+        let until = columns::time(lease_until)?;
+        let token = rand::random::<i64>();
+        // A row still leased here had its lease expire: that run counts as
+        // an attempt. Triggers recorded during it are covered by this run.
+        let rows: Vec<(String, String, i32, i64)> = sqlx::query_as(
+            "WITH picked AS (
+                 SELECT key, due_at FROM work_items
+                 WHERE due_at <= $1 ORDER BY due_at, key LIMIT $2
+                 FOR UPDATE SKIP LOCKED
+             )
+             UPDATE work_items w
+             SET lease_token = $3, claimed_at = $1, due_at = $4, rerun_at = NULL,
+                 attempts = w.attempts + CASE WHEN w.lease_token IS NULL THEN 0 ELSE 1 END
+             FROM picked WHERE w.key = picked.key
+             RETURNING w.key, w.payload, w.attempts, picked.due_at",
+        )
+        .bind(now_ms)
+        .bind(i64::try_from(max).unwrap_or(i64::MAX))
+        .bind(token)
+        .bind(lease_until)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut rows = rows;
+        rows.sort_by(|a, b| (a.3, &a.0).cmp(&(b.3, &b.0)));
+        let mut claims = Vec::with_capacity(rows.len());
+        for (key, payload, attempts, _) in rows {
+            match columns::decode_work(&key, &payload) {
+                Ok(work) => claims.push(Claim {
+                    work,
+                    attempts: u32::try_from(attempts).unwrap_or(0),
+                    key,
+                    lease_until: until,
+                    token,
+                }),
+                Err(e) => {
+                    tracing::error!(key, error = %e, "parking a work item whose payload does not decode");
+                    sqlx::query(
+                        "UPDATE work_items SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL,
+                             due_at = $2, last_error = $3
+                         WHERE key = $1 AND lease_token = $4",
+                    )
+                    .bind(&key)
+                    .bind(PARKED)
+                    .bind(e.to_string())
+                    .bind(token)
+                    .execute(&self.pool)
+                    .await?;
+                }
+            }
+        }
+        Ok(claims)
+    }
+
+    pub(crate) async fn renew(
+        &self,
+        claim: &Claim,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE work_items SET due_at = $3 WHERE key = $1 AND lease_token = $2")
+                .bind(&claim.key)
+                .bind(claim.token)
+                .bind(columns::after(now, lease))
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn complete(&self, claim: &Claim) -> Result<(), StoreError> {
+        // Delete only a row without a rerun: an upsert that records one
+        // concurrently makes PostgreSQL re-check this condition on the
+        // updated row, and the row stays.
+        let deleted = sqlx::query(
+            "DELETE FROM work_items WHERE key = $1 AND lease_token = $2 AND rerun_at IS NULL",
+        )
+        .bind(&claim.key)
+        .bind(claim.token)
+        .execute(&self.pool)
+        .await?;
+        if deleted.rows_affected() > 0 {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        let rerun = sqlx::query(
+            "UPDATE work_items
+             SET lease_token = NULL, claimed_at = NULL, due_at = rerun_at, rerun_at = NULL,
+                 attempts = 0, last_error = NULL
+             WHERE key = $1 AND lease_token = $2 AND rerun_at IS NOT NULL",
+        )
+        .bind(&claim.key)
+        .bind(claim.token)
+        .execute(&mut *tx)
+        .await?;
+        if rerun.rows_affected() > 0 {
+            notify(&mut tx).await?;
+            tx.commit().await?;
+            self.wakeups.notify_one();
+        } else {
+            tx.commit().await?;
+            tracing::warn!(key = %claim.key, "completed a claim whose lease had been lost; its current holder finishes it");
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn retry_at(
+        &self,
+        claim: &Claim,
+        not_before: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE work_items
+             SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL,
+                 due_at = least($3, coalesce(rerun_at, $3)),
+                 attempts = attempts + 1, last_error = $4
+             WHERE key = $1 AND lease_token = $2",
+        )
+        .bind(&claim.key)
+        .bind(claim.token)
+        .bind(columns::millis(not_before))
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() > 0 {
+            notify(&mut tx).await?;
+        }
+        tx.commit().await?;
+        if done.rows_affected() > 0 {
+            self.wakeups.notify_one();
+        } else {
+            tracing::warn!(key = %claim.key, "retried a claim whose lease had been lost; its current holder decides");
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let due: Option<i64> =
+            sqlx::query_scalar("SELECT min(due_at) FROM work_items WHERE due_at < $1")
+                .bind(PARKED)
+                .fetch_one(&self.pool)
+                .await?;
+        due.map(columns::time).transpose()
+    }
+
+    pub(crate) fn wakeups(&self) -> Arc<Notify> {
+        self.wakeups.clone()
+    }
+
+    pub(crate) async fn sweep_leader(&self) -> Result<bool, StoreError> {
+        let mut leader = self.leader.lock().await;
+        if let Some(conn) = leader.as_mut() {
+            if conn.ping().await.is_ok() {
+                return Ok(true);
+            }
+            // The session (and with it the lock) is gone.
+            tracing::warn!("lost the sweeps' advisory lock with its connection");
+            *leader = None;
+        }
+        let mut conn = PgConnection::connect_with(&self.connect).await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(SWEEPS_LOCK)
+            .fetch_one(&mut conn)
+            .await?;
+        if got {
+            tracing::info!("this replica runs the sweeps");
+            *leader = Some(conn);
+        } else {
+            let _ = conn.close().await;
+        }
+        Ok(got)
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        if self.pool.is_closed() {
+            return Err(StoreError::Closed);
+        }
+        let at = columns::millis(Utc::now()).to_string();
+        self.set_meta(READY_PROBE_KEY, &at).await
+    }
+
+    pub(crate) async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, StoreError> {
+        let now_ms = columns::millis(now);
+        let (depth, due, leased, oldest): (i64, i64, i64, Option<i64>) = sqlx::query_as(
+            "SELECT count(*),
+                    count(*) FILTER (WHERE due_at <= $1),
+                    count(*) FILTER (WHERE lease_token IS NOT NULL AND due_at > $1),
+                    min(due_at) FILTER (WHERE due_at <= $1)
+             FROM work_items",
+        )
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        let (depth, due, leased) = (
+            columns::count(depth),
+            columns::count(due),
+            columns::count(leased),
+        );
+        Ok(QueueStats {
+            depth,
+            due,
+            leased,
+            scheduled: depth.saturating_sub(due + leased),
+            oldest_due_age: oldest
+                .map(|t| Duration::from_millis(columns::count(now_ms.saturating_sub(t)))),
+        })
+    }
+
+    pub(crate) async fn prune(
+        &self,
+        now: DateTime<Utc>,
+        older_than: Duration,
+    ) -> Result<u64, StoreError> {
+        const CHUNKS: [&str; 5] = [
+            "DELETE FROM deliveries WHERE id IN
+                 (SELECT id FROM deliveries WHERE received_at < $1 ORDER BY received_at LIMIT $2)",
+            "DELETE FROM merge_attempts WHERE (repo, pr, head) IN
+                 (SELECT repo, pr, head FROM merge_attempts WHERE updated_at < $1 LIMIT $2)",
+            "DELETE FROM first_seen WHERE (repo, head) IN
+                 (SELECT repo, head FROM first_seen WHERE seen_at < $1 LIMIT $2)",
+            "DELETE FROM check_runs WHERE id IN
+                 (SELECT id FROM check_runs WHERE completed_at < $1 LIMIT $2)",
+            "DELETE FROM waiting WHERE key IN
+                 (SELECT key FROM waiting WHERE updated_at < $1 LIMIT $2)",
+        ];
+        let cutoff = columns::millis(now).saturating_sub(columns::duration_ms(older_than));
+        let mut removed = 0;
+        loop {
+            let mut more = false;
+            for sql in CHUNKS {
+                let done = sqlx::query(sql)
+                    .bind(cutoff)
+                    .bind(PRUNE_CHUNK)
+                    .execute(&self.pool)
+                    .await?;
+                removed += done.rows_affected();
+                more |= done.rows_affected() >= PRUNE_CHUNK as u64;
+            }
+            if !more {
+                return Ok(removed);
+            }
+        }
+    }
+
+    pub(crate) async fn has_delivery(&self, id: &DeliveryId) -> Result<bool, StoreError> {
+        let found: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = $1)")
+                .bind(columns::delivery_key(id.as_str()).as_ref())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(found)
+    }
+
+    pub(crate) async fn merge_attempts(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+        head: &CommitSha,
+    ) -> Result<u32, StoreError> {
+        let attempts: Option<i32> = sqlx::query_scalar(
+            "SELECT attempts FROM merge_attempts WHERE repo = $1 AND pr = $2 AND head = $3",
+        )
+        .bind(repo.to_string())
+        .bind(columns::id(pr.0))
+        .bind(head.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(attempts.map_or(0, |n| u32::try_from(n).unwrap_or(0)))
+    }
+
+    pub(crate) async fn record_merge_attempt(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+        head: &CommitSha,
+        outcome: &str,
+    ) -> Result<u32, StoreError> {
+        let attempts: i32 = sqlx::query_scalar(
+            "INSERT INTO merge_attempts (repo, pr, head, attempts, last_outcome, updated_at)
+             VALUES ($1, $2, $3, 1, $4, $5)
+             ON CONFLICT (repo, pr, head) DO UPDATE SET
+                 attempts = merge_attempts.attempts + 1,
+                 last_outcome = excluded.last_outcome, updated_at = excluded.updated_at
+             RETURNING attempts",
+        )
+        .bind(repo.to_string())
+        .bind(columns::id(pr.0))
+        .bind(head.as_str())
+        .bind(outcome)
+        .bind(columns::millis(Utc::now()))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u32::try_from(attempts).unwrap_or(0))
+    }
+
+    pub(crate) async fn forget_merge_attempts(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+        head: &CommitSha,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM merge_attempts WHERE repo = $1 AND pr = $2 AND head = $3")
+            .bind(repo.to_string())
+            .bind(columns::id(pr.0))
+            .bind(head.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn first_seen(
+        &self,
+        repo: &RepoName,
+        head: &CommitSha,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        // The no-op update makes RETURNING give the stored row too.
+        let seen: i64 = sqlx::query_scalar(
+            "INSERT INTO first_seen (repo, head, seen_at) VALUES ($1, $2, $3)
+             ON CONFLICT (repo, head) DO UPDATE SET seen_at = first_seen.seen_at
+             RETURNING seen_at",
+        )
+        .bind(repo.to_string())
+        .bind(head.as_str())
+        .bind(columns::millis(now))
+        .fetch_one(&self.pool)
+        .await?;
+        columns::time(seen)
+    }
+
+    pub(crate) async fn check_run_opened(
+        &self,
+        repo: &RepoName,
+        installation: InstallationId,
+        head: &CommitSha,
+        id: CheckRunId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO check_runs (id, repo, installation, head, opened_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET
+                 repo = excluded.repo, installation = excluded.installation, head = excluded.head,
+                 opened_at = excluded.opened_at, completed_at = NULL, digest = NULL",
+        )
+        .bind(columns::id(id.0))
+        .bind(repo.to_string())
+        .bind(columns::id(installation.0))
+        .bind(head.as_str())
+        .bind(columns::millis(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn check_run_completed(
+        &self,
+        id: CheckRunId,
+        output_digest: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE check_runs SET completed_at = $2, digest = $3 WHERE id = $1")
+            .bind(columns::id(id.0))
+            .bind(columns::millis(Utc::now()))
+            .bind(output_digest)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn check_run_digest(
+        &self,
+        id: CheckRunId,
+    ) -> Result<Option<String>, StoreError> {
+        let digest: Option<Option<String>> =
+            sqlx::query_scalar("SELECT digest FROM check_runs WHERE id = $1")
+                .bind(columns::id(id.0))
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(digest.flatten())
+    }
+
+    pub(crate) async fn stale_check_runs(
+        &self,
+        opened_before: DateTime<Utc>,
+    ) -> Result<Vec<OpenCheckRun>, StoreError> {
+        let rows: Vec<(i64, String, i64, String, i64)> = sqlx::query_as(
+            "SELECT id, repo, installation, head, opened_at FROM check_runs
+             WHERE completed_at IS NULL AND opened_at < $1
+             ORDER BY opened_at, id LIMIT $2",
+        )
+        .bind(columns::millis(opened_before))
+        .bind(STALE_CHECK_RUNS_LIMIT)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, repo, installation, head, opened_at)| {
+                Ok(OpenCheckRun {
+                    id: CheckRunId(columns::unid(id)),
+                    repo: RepoName::from_str(&repo)
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    installation: InstallationId(columns::unid(installation)),
+                    head: CommitSha::from_str(&head)
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    opened_at: columns::time(opened_at)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn set_waiting(
+        &self,
+        work: &Work,
+        waiting: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let key = work.key();
+        if waiting {
+            sqlx::query(
+                "INSERT INTO waiting (key, payload, since, updated_at) VALUES ($1, $2, $3, $3)
+                 ON CONFLICT (key) DO UPDATE SET payload = excluded.payload, updated_at = excluded.updated_at",
+            )
+            .bind(key)
+            .bind(columns::encode_work(work)?)
+            .bind(columns::millis(now))
+            .execute(&self.pool)
+            .await?;
+        } else {
+            sqlx::query("DELETE FROM waiting WHERE key = $1")
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn waiting(&self, limit: usize) -> Result<Vec<Work>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT key, payload FROM waiting ORDER BY updated_at, key LIMIT $1")
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+        let mut works = Vec::with_capacity(rows.len());
+        for (key, payload) in rows {
+            match columns::decode_work(&key, &payload) {
+                Ok(work) => works.push(work),
+                Err(e) => {
+                    tracing::warn!(key, error = %e, "skipping a waiting mark whose payload does not decode")
+                }
+            }
+        }
+        Ok(works)
+    }
+
+    pub(crate) async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let value = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(value)
+    }
+
+    pub(crate) async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn close(&self) {
+        self.stop.cancel();
+        if let Some(conn) = self.leader.lock().await.take() {
+            let _ = conn.close().await;
+        }
+        self.pool.close().await;
+    }
+}
+
+/// `NOTIFY`, delivered to every listener when `tx` commits.
+async fn notify(tx: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(WAKE_CHANNEL)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Upserts work rows (each key once), in key order. An idle row becomes due
+/// at the earlier of its two due times; a leased row keeps its lease and
+/// records the trigger in `rerun_at`.
+async fn upsert(conn: &mut PgConnection, rows: &[(String, String, i64)]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut sorted: Vec<&(String, String, i64)> = rows.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let keys: Vec<&str> = sorted.iter().map(|r| r.0.as_str()).collect();
+    let payloads: Vec<&str> = sorted.iter().map(|r| r.1.as_str()).collect();
+    let dues: Vec<i64> = sorted.iter().map(|r| r.2).collect();
+    sqlx::query(
+        "INSERT INTO work_items (key, payload, due_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ORDER BY 1
+         ON CONFLICT (key) DO UPDATE SET
+             payload  = excluded.payload,
+             due_at   = CASE WHEN work_items.lease_token IS NULL
+                             THEN least(work_items.due_at, excluded.due_at)
+                             ELSE work_items.due_at END,
+             rerun_at = CASE WHEN work_items.lease_token IS NULL THEN NULL
+                             ELSE least(coalesce(work_items.rerun_at, excluded.due_at), excluded.due_at) END",
+    )
+    .bind(keys)
+    .bind(payloads)
+    .bind(dues)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Gathers concurrent ingests into one transaction each, a few in flight.
+async fn batch_ingests(
+    pool: PgPool,
+    mut queue: mpsc::Receiver<Pending>,
+    max_batch: usize,
+    wakeups: Arc<Notify>,
+) {
+    let in_flight = Arc::new(Semaphore::new(INGEST_TRANSACTIONS));
+    loop {
+        // Wait for a free transaction first, so deliveries gather meanwhile.
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = Vec::with_capacity(max_batch);
+        if queue.recv_many(&mut batch, max_batch).await == 0 {
+            return;
+        }
+        let (pool, wakeups) = (pool.clone(), wakeups.clone());
+        tokio::spawn(async move {
+            let result = store_batch(&pool, &batch).await;
+            match result {
+                Ok((answers, wake)) => {
+                    if wake {
+                        wakeups.notify_one();
+                    }
+                    for (pending, answer) in batch.into_iter().zip(answers) {
+                        let _ = pending.reply.send(Ok(answer));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, deliveries = batch.len(), "inbox batch failed");
+                    for pending in batch {
+                        let _ = pending.reply.send(Err(e.clone()));
+                    }
+                }
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// One transaction: the batch's new deliveries and their work, coalesced.
+async fn store_batch(
+    pool: &PgPool,
+    batch: &[Pending],
+) -> Result<(Vec<Ingested>, bool), StoreError> {
+    let mut seen = HashSet::with_capacity(batch.len());
+    let first: Vec<bool> = batch.iter().map(|d| seen.insert(d.id.as_str())).collect();
+    let mut rows: Vec<&Pending> = batch
+        .iter()
+        .zip(&first)
+        .filter(|(_, f)| **f)
+        .map(|(d, _)| d)
+        .collect();
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut tx = pool.begin().await?;
+    let stored: HashSet<String> = sqlx::query(
+        "INSERT INTO deliveries (id, event, action, installation, received_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) ORDER BY 1
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id",
+    )
+    .bind(rows.iter().map(|d| d.id.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| d.event.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| d.action.as_deref()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| d.installation).collect::<Vec<_>>())
+    .bind(rows.iter().map(|d| d.received_at).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|row| row.try_get::<String, _>(0))
+    .collect::<Result<_, _>>()?;
+
+    let answers: Vec<Ingested> = batch
+        .iter()
+        .zip(&first)
+        .map(|(d, first)| {
+            if *first && stored.contains(&d.id) {
+                Ingested::Stored
+            } else {
+                Ingested::Duplicate
+            }
+        })
+        .collect();
+    // Coalesce by key: the earliest due time, the latest payload.
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut work: Vec<(String, String, i64)> = Vec::new();
+    for (d, answer) in batch.iter().zip(&answers) {
+        if *answer != Ingested::Stored {
+            continue;
+        }
+        for (key, payload, due) in &d.work {
+            match index.get(key.as_str()) {
+                Some(&i) => {
+                    work[i].1.clone_from(payload);
+                    work[i].2 = work[i].2.min(*due);
+                }
+                None => {
+                    index.insert(key.as_str(), work.len());
+                    work.push((key.clone(), payload.clone(), *due));
+                }
+            }
+        }
+    }
+    let wake = !work.is_empty();
+    if wake {
+        upsert(&mut tx, &work).await?;
+        notify(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok((answers, wake))
+}
+
+/// Wakes this replica's dispatcher on every `NOTIFY` from any replica. A
+/// lost connection is retried; every (re)connect wakes the dispatcher once,
+/// for what may have been missed meanwhile.
+async fn listen(pool: PgPool, wakeups: Arc<Notify>, stop: CancellationToken) {
+    loop {
+        let listener = listen_once(&pool, &wakeups);
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            result = listener => {
+                if let Err(e) = result {
+                    if pool.is_closed() {
+                        return;
+                    }
+                    tracing::warn!(error = %e, "listening for work notifications failed; retrying");
+                }
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(LISTEN_RETRY) => {}
+        }
+    }
+}
+
+/// One listening session: returns only with the error that ended it.
+async fn listen_once(pool: &PgPool, wakeups: &Notify) -> Result<(), sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(WAKE_CHANNEL).await?;
+    wakeups.notify_one();
+    loop {
+        // `None` is a lost connection that the listener re-opens: anything
+        // may have been missed meanwhile, so wake either way.
+        let _ = listener.try_recv().await?;
+        wakeups.notify_one();
+    }
+}
