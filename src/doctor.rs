@@ -290,12 +290,17 @@ async fn installation_check(
     needs: &Needs,
     inst: &crate::github::models::InstallationInfo,
 ) -> Check {
-    let account = inst
-        .account
-        .as_ref()
-        .map(|a| a.login.as_str())
-        .unwrap_or("?");
-    let name = format!("installation {} ({account})", inst.id);
+    // GitHub may leave the account out (`null`): then the installation is
+    // named by its id alone.
+    let account = inst.account.as_ref().map(|a| a.login.as_str());
+    let name = match account {
+        Some(login) => format!("installation {} ({login})", inst.id),
+        None => format!("installation {}", inst.id),
+    };
+    let owner = account.map_or_else(
+        || "an owner of the installation's account".to_owned(),
+        |login| format!("an owner of {login}"),
+    );
     let approve = inst
         .html_url
         .clone()
@@ -323,7 +328,7 @@ async fn installation_check(
                 "{name}: {repos}, has not accepted the permission {}",
                 missing.join(", ")
             ),
-            format!("an owner of {account} approves the App's new permissions at {approve}"),
+            format!("{owner} approves the App's new permissions at {approve}"),
         )
     }
 }

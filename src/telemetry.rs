@@ -137,6 +137,10 @@ pub const GAUGES: &[(&str, &str)] = &[
         "seamguard_queue_depth",
         "Work items in the store, due or scheduled.",
     ),
+    (
+        "seamguard_webhook_body_bytes_in_flight",
+        "Bytes of webhook bodies being read now, against the in-flight body budget.",
+    ),
     ("seamguard_queue_due", "Work items due now."),
     (
         "seamguard_queue_oldest_due_age_seconds",

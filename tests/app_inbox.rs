@@ -191,8 +191,11 @@ async fn a_store_that_cannot_write_answers_503_never_202() {
     assert_eq!(status, 503, "not stored, so not acknowledged");
     sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
     drop(locker);
-    // GitHub's redelivery (same id) is then stored and evaluated.
-    assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
+    // GitHub's redelivery (same id) is then stored and evaluated: 202, or
+    // 200 when the write given up on at the deadline landed once the lock
+    // was released (stored either way, never lost).
+    let again = gh.deliver(&delivery, &app.webhook()).await;
+    assert!(matches!(again, 200 | 202), "redelivery answered {again}");
     a_run_completed(&gh, "the evaluation").await;
     app.stop().await;
 }

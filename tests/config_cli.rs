@@ -105,6 +105,7 @@ fn manifest_prints_the_app_manifest_as_json() {
             "checks": "write",
             "contents": "write",
             "pull_requests": "write",
+            "issues": "write",
             "statuses": "read",
             "administration": "read",
             "metadata": "read",

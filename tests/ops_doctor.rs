@@ -88,8 +88,8 @@ async fn a_good_deployment_is_all_ticks() {
     );
     assert!(out.line("every event").starts_with('✓'));
     assert_eq!(
-        out.line("installation 1 "),
-        "✓ installation 1 (acme): 2 repositories, every permission accepted"
+        out.line("installation 1:"),
+        "✓ installation 1: 2 repositories, every permission accepted"
     );
     assert!(
         out.line("webhook URL https://seamguard.example.org/webhook is public")
@@ -118,12 +118,15 @@ async fn a_missing_permission_is_named_for_the_app_and_the_installation() {
         app.starts_with("✗ the App lacks the permission merge_queues: read — fix: grant it"),
         "{app}"
     );
-    let inst = out.line("installation 1 ");
+    let inst = out.line("installation 1:");
     assert!(
         inst.contains("has not accepted the permission merge_queues: read"),
         "{inst}"
     );
-    assert!(inst.contains("fix: an owner of acme approves"), "{inst}");
+    assert!(
+        inst.contains("fix: an owner of the installation's account approves"),
+        "{inst}"
+    );
 }
 
 #[tokio::test]
@@ -140,7 +143,9 @@ async fn an_installation_that_has_not_accepted_a_new_permission_is_named() {
         out.line("every permission seamguard needs")
             .starts_with('✓')
     );
-    assert!(out.line("installation 1 ").starts_with("✗ installation 1 (acme): 0 repositories, has not accepted the permission merge_queues: read"));
+    assert!(out.line("installation 1:").starts_with(
+        "✗ installation 1: 0 repositories, has not accepted the permission merge_queues: read"
+    ));
 }
 
 #[tokio::test]

@@ -54,6 +54,7 @@ impl Access {
 pub const EVENT_PERMISSIONS: &[(&str, &str, Access)] = &[
     ("check_run", "checks", Access::Read),
     ("check_suite", "checks", Access::Read),
+    ("issue_comment", "issues", Access::Read),
     ("merge_group", "merge_queues", Access::Read),
     ("pull_request", "pull_requests", Access::Read),
     ("pull_request_review", "pull_requests", Access::Read),
@@ -137,6 +138,18 @@ pub const ROUTE_PERMISSIONS: &[(&str, &[(&str, Access)])] = &[
             ("pull_requests", Access::Write),
             ("contents", Access::Write),
         ],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/collaborators/{username}/permission",
+        &[("metadata", Access::Read)],
+    ),
+    (
+        "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+        &[("issues", Access::Write)],
+    ),
+    (
+        "POST /repos/{owner}/{repo}/issues/{issue_number}/comments",
+        &[("issues", Access::Write)],
     ),
     ("GET /installation/repositories", &[]),
     ("GET /app", &[]),
@@ -341,6 +354,7 @@ mod tests {
                 "checks": "write",
                 "contents": "write",
                 "pull_requests": "write",
+                "issues": "write",
                 "statuses": "read",
                 "administration": "read",
                 "metadata": "read",
@@ -439,7 +453,7 @@ mod tests {
     fn a_missing_or_weaker_permission_is_named() {
         let needs = needs().unwrap();
         let app = json!({
-            "checks": "write", "contents": "write", "pull_requests": "read",
+            "checks": "write", "contents": "write", "pull_requests": "read", "issues": "write",
             "statuses": "read", "administration": "read", "metadata": "read"
         });
         assert_eq!(

@@ -230,7 +230,12 @@ impl Engine {
         let guards = vec![conflicts.outcome, sources];
         let annotations = conflicts.annotations;
         let guards_conclusion = decision::conclusion(&guards);
-        run.hold(guards_conclusion);
+        // The floor is what this evaluation will post: in shadow mode that
+        // is always `neutral`, whatever the guards found.
+        run.hold(match config.mode {
+            crate::config::repo::Mode::Enforce => guards_conclusion,
+            crate::config::repo::Mode::Shadow => Conclusion::Neutral,
+        });
         let gate = self
             .read_gate(
                 client,

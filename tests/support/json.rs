@@ -41,7 +41,10 @@ fn node_id(kind: &str, id: u64) -> String {
 /// A user or organization (`simple-user`).
 pub fn user(api: &str, login: &str, kind: &str) -> Value {
     let id = id_of("user", login);
-    let u = format!("{api}/users/{login}");
+    // A Bot's login (`seamguard[bot]`) is percent-encoded in its URLs, as
+    // GitHub does: `[` and `]` are not allowed in a URI's path.
+    let path = login.replace('[', "%5B").replace(']', "%5D");
+    let u = format!("{api}/users/{path}");
     json!({
         "login": login,
         "id": id,
@@ -49,7 +52,7 @@ pub fn user(api: &str, login: &str, kind: &str) -> Value {
         "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"),
         "gravatar_id": "",
         "url": u,
-        "html_url": format!("{WEB}/{login}"),
+        "html_url": format!("{WEB}/{path}"),
         "followers_url": format!("{u}/followers"),
         "following_url": format!("{u}/following{{/other_user}}"),
         "gists_url": format!("{u}/gists{{/gist_id}}"),

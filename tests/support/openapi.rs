@@ -60,7 +60,21 @@ const MEANINGFUL_OPTIONAL: &[&str] = &[
     "parameters",
     // a rule's required check: only from this App (absent: from any).
     "integration_id",
+    // integration (`GET /app`): what the App may do and hears; absent
+    // means none, which `seamguard doctor` reports.
+    "permissions",
+    "events",
+    // webhook-config (`GET /app/hook/config`): absent means unset, which
+    // `seamguard doctor` reports.
+    "content_type",
+    "secret",
+    "url",
 ];
+
+/// Objects served whole, not thinned: an App's and an installation's
+/// `permissions` (every key is optional in the description, yet the answer
+/// is the permissions themselves).
+const KEEP_WHOLE: &[&str] = &["permissions"];
 
 /// A schema error quotes the value it is about; past this many characters
 /// (51 annotations) the quote says no more.
@@ -358,6 +372,10 @@ impl Contract {
                     if !required.contains(key.as_str())
                         && !MEANINGFUL_OPTIONAL.contains(&key.as_str())
                     {
+                        continue;
+                    }
+                    if KEEP_WHOLE.contains(&key.as_str()) {
+                        out.insert(key.clone(), v.clone());
                         continue;
                     }
                     let sub = properties.and_then(|p| p.get(key)).or(additional);

@@ -114,11 +114,29 @@ pub fn contents(world: &mut World, ctx: &Ctx) -> Answer {
         .map(|(name, kind)| {
             let p = format!("{prefix}{name}");
             let blob = tree.get(&p);
+            let sha = blob.map(|b| b.sha.clone()).unwrap_or_default();
+            let encoded = p.split('/').map(url_segment).collect::<Vec<_>>().join("/");
+            let u = format!("{api}/repos/{full}/contents/{encoded}");
+            let (git, html, download) = if kind == "file" {
+                (
+                    format!("{api}/repos/{full}/git/blobs/{sha}"),
+                    format!("{}/{full}/blob/{git_ref}/{encoded}", gh::WEB),
+                    Value::String(format!(
+                        "https://raw.githubusercontent.com/{full}/{git_ref}/{encoded}"
+                    )),
+                )
+            } else {
+                (
+                    format!("{api}/repos/{full}/git/trees/{sha}"),
+                    format!("{}/{full}/tree/{git_ref}/{encoded}", gh::WEB),
+                    Value::Null,
+                )
+            };
             json!({
-                "type": kind, "name": name, "path": p,
-                "sha": blob.map(|b| b.sha.clone()).unwrap_or_default(),
+                "type": kind, "name": name, "path": p, "sha": sha,
                 "size": blob.map(|b| b.bytes.len()).unwrap_or(0),
-                "url": format!("{api}/repos/{full}/contents/{}", p.split('/').map(url_segment).collect::<Vec<_>>().join("/"))
+                "url": u, "git_url": git, "html_url": html, "download_url": download,
+                "_links": { "self": u, "git": git, "html": html }
             })
         })
         .collect();
