@@ -142,18 +142,25 @@ async fn a_typical_pull_request_costs_at_most_ten_requests() {
     let (repo, _) = typical_pull_request(&gh, "acme/app");
     let base = repo.branch_tip("main");
     let app = Seamguard::start(&gh).await;
-    // Warm the installation token: it lives an hour and is not part of an
-    // evaluation's cost.
+    // Warm the installation token and the config cache with a whole
+    // evaluation of the pull request before it is opted in: the token lives
+    // an hour and the config is cached per base SHA, so neither is part of
+    // a typical evaluation's cost.
+    repo.remove_label(7, "automerge");
     gh.deliver(&repo.push_event("main", &base), &app.webhook())
         .await;
     gh.wait_for(
         "the push's fan-out to finish",
+        // A pull request that is not opted in is not evaluated on a base
+        // push: the fan-out ends once the config (a listing, then its blob)
+        // says so.
         |w| w.count("GET", "/repos/acme/app/git/blobs/*") >= 1,
         WAIT,
     )
     .await;
     gh.reset_counts();
 
+    repo.add_label(7, "automerge");
     gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
         .await;
     gh.wait_for("the merge", |w| w.repo("acme/app").pulls[&7].merged, WAIT)

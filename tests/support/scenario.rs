@@ -209,6 +209,14 @@ impl RepoHandle {
         self
     }
 
+    pub fn remove_label(&self, number: u64, label: &str) -> &Self {
+        self.edit(|r| {
+            let pr = r.pulls.get_mut(&number).expect("pull request exists");
+            pr.labels.retain(|l| l != label);
+        });
+        self
+    }
+
     pub fn close_pr(&self, number: u64) -> &Self {
         self.edit(|r| {
             let pr = r.pulls.get_mut(&number).expect("pull request exists");
