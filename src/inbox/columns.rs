@@ -17,7 +17,9 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 
 use super::error::StoreError;
-use super::work::Work;
+use super::work::{OpenCheckRun, Work};
+use crate::ids::{CheckRunId, CommitSha, InstallationId, RepoName};
+use std::str::FromStr;
 
 /// A `due_at` no clock reaches: the item is kept but never claimed. Used for
 /// a row whose payload no longer decodes; its key's next trigger replaces
@@ -65,6 +67,35 @@ pub(crate) fn encode_work(work: &Work) -> Result<String, StoreError> {
 
 pub(crate) fn decode_work(key: &str, payload: &str) -> Result<Work, StoreError> {
     serde_json::from_str(payload).map_err(|e| StoreError::encoding(format!("work {key}"), e))
+}
+
+/// A `check_runs` row (id, repo, installation, head, opened_at) as the
+/// watchdog reads it, both backends alike.
+pub(crate) fn open_check_run(
+    (id, repo, installation, head, opened_at): (i64, String, i64, String, i64),
+) -> Result<OpenCheckRun, StoreError> {
+    Ok(OpenCheckRun {
+        id: CheckRunId(unid(id)),
+        repo: RepoName::from_str(&repo).map_err(|e| StoreError::Invalid(e.to_string()))?,
+        installation: InstallationId(unid(installation)),
+        head: CommitSha::from_str(&head).map_err(|e| StoreError::Invalid(e.to_string()))?,
+        opened_at: time(opened_at)?,
+    })
+}
+
+/// The waiting marks read back as work, both backends alike. A mark whose
+/// payload does not decode is skipped (retention removes it once nobody
+/// refreshes it).
+pub(crate) fn decode_waiting(rows: Vec<(String, String)>) -> Vec<Work> {
+    rows.into_iter()
+        .filter_map(|(key, payload)| match decode_work(&key, &payload) {
+            Ok(work) => Some(work),
+            Err(e) => {
+                tracing::warn!(key, error = %e, "skipping a waiting mark whose payload does not decode");
+                None
+            }
+        })
+        .collect()
 }
 
 /// The stored form of a delivery id. A version-1 UUID

@@ -589,19 +589,7 @@ impl PgInbox {
         .bind(STALE_CHECK_RUNS_LIMIT)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(id, repo, installation, head, opened_at)| {
-                Ok(OpenCheckRun {
-                    id: CheckRunId(columns::unid(id)),
-                    repo: RepoName::from_str(&repo)
-                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
-                    installation: InstallationId(columns::unid(installation)),
-                    head: CommitSha::from_str(&head)
-                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
-                    opened_at: columns::time(opened_at)?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(columns::open_check_run).collect()
     }
 
     pub(crate) async fn set_waiting(
@@ -636,16 +624,7 @@ impl PgInbox {
                 .bind(i64::try_from(limit).unwrap_or(i64::MAX))
                 .fetch_all(&self.pool)
                 .await?;
-        let mut works = Vec::with_capacity(rows.len());
-        for (key, payload) in rows {
-            match columns::decode_work(&key, &payload) {
-                Ok(work) => works.push(work),
-                Err(e) => {
-                    tracing::warn!(key, error = %e, "skipping a waiting mark whose payload does not decode")
-                }
-            }
-        }
-        Ok(works)
+        Ok(columns::decode_waiting(rows))
     }
 
     pub(crate) async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
