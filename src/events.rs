@@ -318,7 +318,7 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
             let relevant = match e.action.as_deref() {
                 Some(
                     "opened" | "reopened" | "synchronize" | "ready_for_review" | "labeled"
-                    | "unlabeled" | "enqueued" | "auto_merge_enabled",
+                    | "unlabeled" | "enqueued" | "dequeued" | "auto_merge_enabled",
                 ) => true,
                 // An edit matters only when it retargets the base branch.
                 Some("edited") => e.changes.as_ref().is_some_and(|c| c.base.is_some()),
@@ -568,6 +568,8 @@ mod tests {
             ("ready_for_review", json!(null), true),
             ("labeled", json!(null), true),
             ("unlabeled", json!(null), true),
+            ("enqueued", json!(null), true),
+            ("dequeued", json!(null), true),
             ("edited", json!({ "title": { "from": "x" } }), false),
             (
                 "edited",

@@ -58,6 +58,14 @@ fn corpus() -> Vec<String> {
         "merge_sources:\n  extra: []\n",
         "conflict_markers:\n  enabled: true\n  ignore: []\nmerge_sources:\n  enabled: true\n  allowed: []\n  max_commits: 100\nmerge:\n  mode: label\n  label: automerge\n  method: squash\n  max_attempts: 6\n  update_branch: false\nrequired_checks:\n  extra: []\n  register_timeout: 30m\non_internal_error: neutral\n",
         &format!("merge:\n  label: {}\n", "x".repeat(50)),
+        "merge:\n  priority_label: urgent\n",
+        "merge:\n  priority_label: null\n",
+        "merge:\n  priority_label: \"\"\n",
+        "merge:\n  priority_label: \" \"\n",
+        "merge:\n  priority_label: 1\n",
+        "merge:\n  priority_label: [urgent]\n",
+        &format!("merge:\n  priority_label: {}\n", "p".repeat(50)),
+        &format!("merge:\n  priority_label: {}\n", "p".repeat(51)),
         &format!("merge:\n  label: {}\n", "x".repeat(51)),
     ]
     .iter()
@@ -147,7 +155,7 @@ fn the_schema_accepts_exactly_what_the_parser_accepts() {
 fn the_schema_names_every_key_the_parser_reads() {
     let schema: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
     let props = schema["properties"].as_object().unwrap();
-    let full = "conflict_markers:\n  enabled: true\n  ignore: []\nmerge_sources:\n  enabled: true\n  allowed: []\n  max_commits: 1\nmerge:\n  mode: label\n  label: a\n  method: merge\n  max_attempts: 1\n  update_branch: true\nrequired_checks:\n  extra: []\n  register_timeout: 1m\non_internal_error: failure\n";
+    let full = "conflict_markers:\n  enabled: true\n  ignore: []\nmerge_sources:\n  enabled: true\n  allowed: []\n  max_commits: 1\nmerge:\n  mode: label\n  label: a\n  method: merge\n  max_attempts: 1\n  update_branch: true\n  priority_label: urgent\nrequired_checks:\n  extra: []\n  register_timeout: 1m\non_internal_error: failure\n";
     assert!(RepoConfig::parse(full).is_ok());
     let value = as_json(full).unwrap();
     for (key, inner) in value.as_object().unwrap() {

@@ -1287,6 +1287,7 @@ mod rules {
                 app_id: None,
             }],
             strict: false,
+            merge_queue: false,
         };
         let cases: &[(&[&str], &[&str], &str, bool)] = &[
             (&["~DEFAULT_BRANCH"], &[], "main", true),

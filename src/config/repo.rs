@@ -144,8 +144,11 @@ pub struct MergeConfig {
     pub method: MergeMethod,
     /// Merge tries on pending wording or transient errors, per head SHA.
     pub max_attempts: u32,
-    /// Call update-branch when a strict policy needs the branch up to date.
+    /// Call update-branch when a strict policy needs the branch up to date
+    /// (one pull request at a time per base branch).
     pub update_branch: bool,
+    /// A label that puts a pull request first in its strict base's line.
+    pub priority_label: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +185,7 @@ impl Default for RepoConfig {
                 method: MergeMethod::Squash,
                 max_attempts: 6,
                 update_branch: false,
+                priority_label: None,
             },
             required_checks: RequiredChecksConfig {
                 extra: Vec::new(),

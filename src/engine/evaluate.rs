@@ -36,10 +36,14 @@ use super::guards;
 use super::{Engine, EvalError, Outcome};
 use crate::config::repo::{OnInternalError, RepoConfig};
 use crate::gate::decision::{self, Conclusion, MergePlan, PrFacts};
-use crate::gate::merge_answer::{self, CallResult, MergeStep};
-use crate::gate::required_checks::{self, GateReport, Requirements, Unreadable};
+use crate::gate::merge_answer::{self, CallResult, MergeStep, clean_message};
+use crate::gate::merge_queue::{self, QueueStep};
+use crate::gate::never_comes;
+use crate::gate::required_checks::{self, GateReport, GateStatus, Requirements, Unreadable};
+use crate::gate::strict_line::{self, Place};
 use crate::gate::summary::{self, CHECK_NAME, MergeNote};
 use crate::github::models::{CheckRun, Comparison, PullRequest};
+use crate::github::api::Enqueued;
 use crate::github::{GhError, InstallationClient};
 use crate::ids::{CommitSha, PrNumber};
 use crate::inbox::{Target, Work};
@@ -47,6 +51,10 @@ use crate::inbox::{Target, Work};
 /// Merge retries back off exponentially from the configured base up to
 /// this, so a slow CI is polled a few times a minute at most.
 const MAX_MERGE_BACKOFF: Duration = Duration::from_secs(5 * 60);
+
+/// Base histories kept (one per repository and base SHA in play); the
+/// cache starts over past this.
+const MAX_BASE_HISTORIES: usize = 1_024;
 
 /// Internal-error messages in a check run stay readable.
 const MAX_ERROR_CHARS: usize = 2_000;
@@ -162,6 +170,7 @@ impl Engine {
                 "pull request is closed; nothing to do"
             );
             self.inbox.set_waiting(work, false, Utc::now()).await?;
+            self.leave_line(work, number).await?;
             return Ok(Outcome::Done);
         }
         // From here the head is known: whatever fails, the run on it ends
@@ -241,6 +250,7 @@ impl Engine {
                 client,
                 work,
                 &base_ref,
+                &base_tip,
                 head,
                 runs,
                 guards_conclusion,
@@ -248,8 +258,13 @@ impl Engine {
             )
             .await?;
         let attempts = self.inbox.merge_attempts(&work.repo, number, head).await?;
-        let verdict =
+        let mut verdict =
             decision::decide(facts, &config, &guards, &gate, attempts).under(config.mode, head);
+        if in_strict_line(&gate, &config) {
+            verdict.plan = self
+                .take_place(work, number, &base_ref, facts, &gate, head, &config, verdict.plan)
+                .await?;
+        }
         tracing::info!(conclusion = verdict.conclusion.as_str(), plan = ?verdict.plan, "decided");
         for g in &guards {
             if g.verdict == decision::GuardVerdict::Failed {
@@ -269,8 +284,11 @@ impl Engine {
             });
             summary::with_notes(out, &config.notes)
         };
-        run.complete(verdict.conclusion, report(None), &annotations)
-            .await?;
+        // An enqueue is said once, with where GitHub's queue has it.
+        if verdict.plan != MergePlan::Enqueue {
+            run.complete(verdict.conclusion, report(None), &annotations)
+                .await?;
+        }
         metrics::histogram!("seamguard_evaluation_seconds").record(started.elapsed().as_secs_f64());
         metrics::counter!("seamguard_evaluations_total", "outcome" => verdict.conclusion.as_str())
             .increment(1);
@@ -287,16 +305,21 @@ impl Engine {
                 }
                 Ok(outcome)
             }
+            MergePlan::Enqueue => {
+                let (outcome, note) = self
+                    .enqueue(client, work, number, pr, head, &config)
+                    .await?;
+                run.complete(verdict.conclusion, report(note.as_ref()), &annotations)
+                    .await?;
+                Ok(outcome)
+            }
             MergePlan::UpdateBranch => {
-                match client.update_branch(&work.repo, number, head).await {
-                    Ok(()) => tracing::info!("asked GitHub to update the branch"),
-                    Err(e) => {
-                        let note = MergeNote::UpdateFailed { answer: e.message };
-                        run.complete(verdict.conclusion, report(Some(&note)), &annotations)
-                            .await?;
-                    }
+                let (outcome, note) = self.update_branch(client, work, number, pr, head).await?;
+                if let Some(note) = note {
+                    run.complete(verdict.conclusion, report(Some(&note)), &annotations)
+                        .await?;
                 }
-                Ok(Outcome::Done)
+                Ok(outcome)
             }
             _ => Ok(Outcome::Done),
         }
@@ -340,6 +363,7 @@ impl Engine {
         client: &InstallationClient,
         work: &Work,
         base_ref: &str,
+        base_tip: &CommitSha,
         head: &CommitSha,
         runs: &[CheckRun],
         guards: Conclusion,
@@ -389,7 +413,80 @@ impl Engine {
         let overdue = Utc::now() - first_seen
             > chrono::Duration::from_std(config.required_checks.register_timeout)
                 .unwrap_or_default();
-        Ok(required_checks::gate(&req, &runs, &statuses, overdue))
+        let mut gate = required_checks::gate(&req, &runs, &statuses, overdue);
+        if !gate.missing().is_empty() {
+            gate.evidence = self
+                .never_comes(client, work, base_ref, base_tip, &gate)
+                .await;
+        }
+        Ok(gate)
+    }
+
+    /// Evidence from the base's recent history about each required check
+    /// missing on the head: one GraphQL read per base SHA, cached. A failed
+    /// read is no evidence (logged), never a failed evaluation.
+    async fn never_comes(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        base_ref: &str,
+        base_tip: &CommitSha,
+        gate: &GateReport,
+    ) -> Vec<never_comes::CheckEvidence> {
+        let key = (work.repo.clone(), base_tip.clone());
+        let cached = self
+            .base_histories
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        let history = match cached {
+            Some(h) => h,
+            None => match client
+                .base_history(&work.repo, base_tip, never_comes::HISTORY_DEPTH)
+                .await
+            {
+                Ok(commits) => {
+                    let history = never_comes::BaseHistory {
+                        commits: commits
+                            .into_iter()
+                            .map(|c| {
+                                c.into_iter()
+                                    .map(|(context, app_id)| never_comes::Seen { context, app_id })
+                                    .collect()
+                            })
+                            .collect(),
+                    };
+                    let mut cache = self
+                        .base_histories
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    if cache.len() >= MAX_BASE_HISTORIES {
+                        cache.clear();
+                    }
+                    cache.insert(key, history.clone());
+                    history
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "base history unreadable; no evidence about missing checks");
+                    return Vec::new();
+                }
+            },
+        };
+        gate.entries
+            .iter()
+            .filter(|e| matches!(e.state, required_checks::CheckState::Missing { .. }))
+            .filter_map(|e| {
+                never_comes::evidence(&e.check, &history, gate.merge_queue.is_some()).map(
+                    |evidence| never_comes::CheckEvidence {
+                        context: e.check.context.clone(),
+                        app_id: e.check.app_id,
+                        base: base_ref.to_owned(),
+                        evidence,
+                    },
+                )
+            })
+            .collect()
     }
 
     /// Merges with the head pinned and reads GitHub's answer. Returns the
@@ -468,6 +565,7 @@ impl Engine {
             MergeStep::Merged => {
                 metrics::counter!("seamguard_merges_total", "outcome" => "merged").increment(1);
                 self.inbox.set_waiting(work, false, Utc::now()).await?;
+                self.leave_line(work, number).await?;
                 Ok((Outcome::Done, None))
             }
             MergeStep::Reevaluate => {
@@ -493,17 +591,272 @@ impl Engine {
             MergeStep::Refused => {
                 tracing::info!(%why, "GitHub refused the merge");
                 metrics::counter!("seamguard_merges_total", "outcome" => "refused").increment(1);
+                self.leave_line(work, number).await?;
                 Ok((Outcome::Done, Some(MergeNote::Refused { answer: why })))
             }
             MergeStep::GaveUp => {
                 tracing::warn!(attempt, %why, "merge attempts exhausted");
                 metrics::counter!("seamguard_merges_total", "outcome" => "gave_up").increment(1);
+                self.leave_line(work, number).await?;
                 Ok((
                     Outcome::Done,
                     Some(MergeNote::GaveUp {
                         attempts: attempt,
                         answer: Some(why),
                     }),
+                ))
+            }
+        }
+    }
+
+    /// A strict base's line: join it (or keep the place), or leave it when
+    /// the pull request is no longer ready; only the first in line keeps a
+    /// merge or an update as its plan — the others wait, told where they
+    /// stand.
+    #[allow(clippy::too_many_arguments)]
+    async fn take_place(
+        &self,
+        work: &Work,
+        number: PrNumber,
+        base: &str,
+        facts: &PrFacts,
+        gate: &GateReport,
+        head: &CommitSha,
+        config: &RepoConfig,
+        plan: MergePlan,
+    ) -> Result<MergePlan, EvalError> {
+        let ready = match &plan {
+            MergePlan::Merge | MergePlan::UpdateBranch => true,
+            // Its required checks are running (or not registered yet).
+            MergePlan::Waiting { .. } => !facts.draft && gate.status() == GateStatus::Waiting,
+            _ => false,
+        };
+        if !ready {
+            self.leave_line(work, number).await?;
+            return Ok(plan);
+        }
+        let priority = config
+            .merge
+            .priority_label
+            .as_ref()
+            .is_some_and(|l| facts.labels.contains(l));
+        let now = Utc::now();
+        let line = self
+            .inbox
+            .line_join(&work.repo, base, number, priority, now)
+            .await?;
+        Ok(match strict_line::place(&line, number, now) {
+            Place::First => {
+                let updating = line
+                    .iter()
+                    .find(|e| e.pr == number)
+                    .and_then(|e| e.updating_head.as_deref())
+                    == Some(head.as_str());
+                match plan {
+                    MergePlan::UpdateBranch if updating => MergePlan::Waiting {
+                        why: format!(
+                            "1st in line for `{base}`; the branch is being updated with its base"
+                        ),
+                    },
+                    MergePlan::Waiting { why } => MergePlan::Waiting {
+                        why: format!("1st in line for `{base}`; {why}"),
+                    },
+                    plan => plan,
+                }
+            }
+            Place::Behind {
+                place,
+                lead,
+                lead_updating,
+                lead_stale,
+            } => {
+                if lead_stale {
+                    tracing::info!(lead = lead.0, "first in line looks stuck; evaluating it");
+                    self.enqueue_pr(work, lead).await?;
+                }
+                let mut text = strict_line::behind_text(place, base, lead, lead_updating);
+                if let MergePlan::Waiting { why } = &plan {
+                    text.push_str(&format!(" (this one is also {why})"));
+                }
+                MergePlan::InLine { text }
+            }
+        })
+    }
+
+    /// Takes the pull request out of its base's line, and has the new first
+    /// in line evaluated (it may be updated or merged now).
+    pub(crate) async fn leave_line(&self, work: &Work, number: PrNumber) -> Result<(), EvalError> {
+        if let Some(base) = self.inbox.line_leave(&work.repo, number).await? {
+            tracing::info!(%base, "left the line");
+            if let Some(next) = self.inbox.line(&work.repo, &base).await?.first() {
+                self.enqueue_pr(work, next.pr).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings the first in line up to date: `update-branch` with the head
+    /// pinned, or — where GitHub refuses it to the App — the base merged
+    /// into the head branch. Says so when neither is possible (a fork), and
+    /// then steps out of the line so the next one goes.
+    async fn update_branch(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        number: PrNumber,
+        pr: &PullRequest,
+        head: &CommitSha,
+    ) -> Result<(Outcome, Option<MergeNote>), EvalError> {
+        let refused = match client.update_branch(&work.repo, number, head).await {
+            Ok(()) => {
+                tracing::info!("asked GitHub to update the branch");
+                self.inbox
+                    .line_updating(&work.repo, number, Some(head), Utc::now())
+                    .await?;
+                metrics::counter!("seamguard_branch_updates_total", "how" => "update_branch")
+                    .increment(1);
+                return Ok((Outcome::Done, None));
+            }
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(e) => e,
+        };
+        if refused.is_status(422) && refused.message.contains("expected head sha") {
+            tracing::info!("head moved before the update; evaluating the new head");
+            return Ok((Outcome::RetryAt(Utc::now(), "head moved".into()), None));
+        }
+        let answer = clean_message(&refused.message);
+        let same_repo = pr
+            .head
+            .repo
+            .as_ref()
+            .is_some_and(|r| r.full_name.eq_ignore_ascii_case(&work.repo.to_string()));
+        if !same_repo {
+            self.leave_line(work, number).await?;
+            let why = format!(
+                "GitHub refused `update-branch` (“{answer}”), and the head branch is in a fork, \
+                 where seamguard cannot merge the base in"
+            );
+            return Ok((Outcome::Done, Some(MergeNote::CannotUpdate { why })));
+        }
+        tracing::info!(%answer, "update-branch refused; merging the base into the head branch");
+        match client
+            .merge_into_branch(&work.repo, &pr.head.branch, &pr.base.branch)
+            .await
+        {
+            Ok(_) => {
+                self.inbox
+                    .line_updating(&work.repo, number, Some(head), Utc::now())
+                    .await?;
+                metrics::counter!("seamguard_branch_updates_total", "how" => "merge_base_in")
+                    .increment(1);
+                Ok((Outcome::Done, None))
+            }
+            Err(e) if e.is_transient() => Err(e.into()),
+            Err(e) => {
+                self.leave_line(work, number).await?;
+                let why = format!(
+                    "GitHub refused `update-branch` (“{answer}”) and merging `{}` into `{}` (“{}”)",
+                    pr.base.branch,
+                    pr.head.branch,
+                    clean_message(&e.message)
+                );
+                Ok((Outcome::Done, Some(MergeNote::CannotUpdate { why })))
+            }
+        }
+    }
+
+    /// The base requires GitHub's merge queue: read where the pull request
+    /// stands there, and enqueue this head once, pinned. Never `PUT
+    /// …/merge`. A refusal on a head that moved evaluates the new head.
+    async fn enqueue(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        number: PrNumber,
+        pr: &PullRequest,
+        head: &CommitSha,
+        config: &RepoConfig,
+    ) -> Result<(Outcome, Option<MergeNote>), EvalError> {
+        let base = pr.base.branch.clone();
+        let state = client.queue_state(&work.repo, number).await?;
+        let enqueued_before = self.inbox.merge_attempts(&work.repo, number, head).await? > 0;
+        match merge_queue::step(&state, head.as_str(), enqueued_before) {
+            QueueStep::Queued { position, state } => {
+                tracing::info!(?position, %state, "in the merge queue");
+                return Ok((
+                    Outcome::Done,
+                    Some(MergeNote::Queued {
+                        base,
+                        position,
+                        state,
+                    }),
+                ));
+            }
+            QueueStep::Removed { reason } => {
+                tracing::info!(?reason, "removed from the merge queue; not enqueuing this head again");
+                return Ok((Outcome::Done, Some(MergeNote::Dequeued { base, reason })));
+            }
+            QueueStep::HeadMoved => {
+                tracing::info!("head moved before enqueuing; evaluating the new head");
+                return Ok((Outcome::RetryAt(Utc::now(), "head moved".into()), None));
+            }
+            QueueStep::Enqueue => {}
+        }
+        if !merge_answer::may_call(0, config.merge.max_attempts) {
+            return Ok((
+                Outcome::Done,
+                Some(MergeNote::EnqueueRefused {
+                    answer: "merge.max_attempts is 0".into(),
+                }),
+            ));
+        }
+        let Some(node_id) = pr.node_id.as_deref() else {
+            return Err(EvalError::Internal(anyhow::anyhow!(
+                "the pull request has no node_id to enqueue with"
+            )));
+        };
+        let answer = match client.enqueue(node_id, head).await {
+            Ok(answer) => answer,
+            Err(e) if e.is_transient() => {
+                // GitHub may have enqueued before the answer was lost: the
+                // next evaluation reads the queue before enqueuing again.
+                tracing::warn!(error = %e, "enqueue failed ambiguously; reading the queue next");
+                let at = Utc::now() + chrono::Duration::from_std(self.cfg.merge_retry_base).unwrap_or_default();
+                return Ok((
+                    Outcome::RetryAt(at, format!("enqueue failed: {}", e.message)),
+                    Some(MergeNote::EnqueueRefused { answer: e.message }),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match answer {
+            Enqueued::Queued(entry) => {
+                self.inbox
+                    .record_merge_attempt(&work.repo, number, head, "enqueued")
+                    .await?;
+                metrics::counter!("seamguard_merges_total", "outcome" => "enqueued").increment(1);
+                tracing::info!(position = ?entry.position, "enqueued with the head pinned");
+                Ok((
+                    Outcome::Done,
+                    Some(MergeNote::Queued {
+                        base,
+                        position: entry.position,
+                        state: entry.state,
+                    }),
+                ))
+            }
+            Enqueued::Refused { kind, message } => {
+                let now = client.pull(&work.repo, number).await?;
+                if now.head.sha != head.as_str() {
+                    tracing::info!(?kind, %message, "head moved; evaluating the new head");
+                    return Ok((Outcome::RetryAt(Utc::now(), "head moved".into()), None));
+                }
+                tracing::info!(?kind, %message, "GitHub refused to enqueue");
+                metrics::counter!("seamguard_merges_total", "outcome" => "enqueue_refused")
+                    .increment(1);
+                Ok((
+                    Outcome::Done,
+                    Some(MergeNote::EnqueueRefused { answer: message }),
                 ))
             }
         }
@@ -644,6 +997,16 @@ impl Engine {
         self.inbox.enqueue(pr_work, Utc::now()).await?;
         Ok(())
     }
+}
+
+/// One at a time on a strict base: branches must be up to date, there is
+/// no merge queue (GitHub's queue does this itself), seamguard may update
+/// branches (`merge.update_branch`), and it acts (not shadow mode).
+fn in_strict_line(gate: &GateReport, config: &RepoConfig) -> bool {
+    gate.strict
+        && gate.merge_queue.is_none()
+        && config.merge.update_branch
+        && config.mode == crate::config::repo::Mode::Enforce
 }
 
 /// DESIGN: a 403 from one requirement source means "this source requires

@@ -22,7 +22,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::github::{GhError, GitHub};
-use crate::ids::AppId;
+use crate::ids::{AppId, CommitSha, RepoName};
 use crate::inbox::{Claim, Inbox, StoreError, Target};
 
 pub mod check_run;
@@ -132,6 +132,11 @@ pub struct Inner {
     configs: config_cache::ConfigCache,
     /// Write-access answers for commands, kept briefly.
     permissions: commands::PermissionCache,
+    /// The checks seen on each base SHA's recent history (evidence for
+    /// checks that will never come), per (repository, base SHA).
+    base_histories: std::sync::Mutex<
+        std::collections::HashMap<(RepoName, CommitSha), crate::gate::never_comes::BaseHistory>,
+    >,
     /// `PUBLIC_URL`: where the pull request pages are (`explain` links them).
     public_url: Option<url::Url>,
 }
@@ -176,6 +181,7 @@ impl Engine {
                 cfg,
                 configs: config_cache::ConfigCache::default(),
                 permissions: commands::PermissionCache::default(),
+                base_histories: Default::default(),
                 public_url: None,
             }),
         }

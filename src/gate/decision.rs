@@ -70,6 +70,9 @@ pub enum MergePlan {
     Merge,
     /// The branch must be up to date first: ask GitHub to update it.
     UpdateBranch,
+    /// The base requires GitHub's merge queue: enqueue with the head
+    /// pinned (never `PUT …/merge`).
+    Enqueue,
     /// The pull request did not opt in.
     NotOptedIn { why: String },
     /// Nothing to do: merged or closed.
@@ -80,17 +83,22 @@ pub enum MergePlan {
     Waiting { why: String },
     /// `merge.max_attempts` pending answers for this head: stop trying.
     GaveUp { attempts: u32 },
+    /// A strict base's line: another pull request is updated and merged
+    /// first (`text` says where this one stands).
+    InLine { text: String },
     /// Shadow mode: enforce mode would merge now, with this head pinned.
     WouldMerge { sha: CommitSha },
     /// Shadow mode: enforce mode would update the branch first.
     WouldUpdateBranch,
+    /// Shadow mode: enforce mode would add it to the merge queue.
+    WouldEnqueue,
 }
 
 impl MergePlan {
     /// Is the pull request waiting on something that an event (or the
     /// reconciler) will bring?
     pub fn is_waiting(&self) -> bool {
-        matches!(self, MergePlan::Waiting { .. })
+        matches!(self, MergePlan::Waiting { .. } | MergePlan::InLine { .. })
     }
 }
 
@@ -117,6 +125,7 @@ impl Verdict {
                 plan: match self.plan {
                     MergePlan::Merge => MergePlan::WouldMerge { sha: head.clone() },
                     MergePlan::UpdateBranch => MergePlan::WouldUpdateBranch,
+                    MergePlan::Enqueue => MergePlan::WouldEnqueue,
                     plan => plan,
                 },
                 shadow_of: Some(self.conclusion),
@@ -231,6 +240,10 @@ fn plan(
             attempts: merge_attempts,
         };
     }
+    if gate.merge_queue.is_some() {
+        // GitHub's queue brings the branch up to date and merges it.
+        return MergePlan::Enqueue;
+    }
     if gate.strict && pr.mergeable_state.as_deref() == Some("behind") {
         return if config.merge.update_branch {
             MergePlan::UpdateBranch
@@ -284,6 +297,8 @@ mod tests {
                 })
                 .collect(),
             strict: false,
+            merge_queue: None,
+            evidence: vec![],
             unreadable: vec![],
         }
     }
@@ -433,6 +448,34 @@ mod tests {
         assert_eq!(
             decide(&behind, &cfg, &[], &g, 0).plan,
             MergePlan::UpdateBranch
+        );
+    }
+
+    #[test]
+    fn a_merge_queue_base_enqueues_instead_of_merging_or_updating() {
+        let mut g = gate(&[("test", passed())]);
+        g.strict = true;
+        g.merge_queue = Some(crate::gate::required_checks::MergeQueueRule {
+            ruleset: crate::gate::required_checks::Source::Config,
+            merge_method: None,
+        });
+        let behind = PrFacts {
+            mergeable_state: Some("behind".into()),
+            ..pr()
+        };
+        let cfg = RepoConfig::default();
+        let ok = [guard(GuardVerdict::Passed)];
+        assert_eq!(decide(&behind, &cfg, &ok, &g, 0).plan, MergePlan::Enqueue);
+        assert_eq!(decide(&pr(), &cfg, &ok, &g, 0).plan, MergePlan::Enqueue);
+        let waiting = GateReport {
+            merge_queue: g.merge_queue.clone(),
+            ..gate(&[("test", CheckState::Missing { overdue: false })])
+        };
+        assert!(decide(&pr(), &cfg, &ok, &waiting, 0).plan.is_waiting());
+        let head: CommitSha = "b".repeat(40).parse().unwrap();
+        assert_eq!(
+            decide(&pr(), &cfg, &ok, &g, 0).under(Mode::Shadow, &head).plan,
+            MergePlan::WouldEnqueue
         );
     }
 

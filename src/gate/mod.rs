@@ -5,14 +5,22 @@
 //!   unified diff onto it (only added lines, head-file line numbers).
 //! - [`merge_sources`]: which merged-in history a pull request may carry.
 //! - [`required_checks`]: the real gate — what is required, where it stands.
+//! - [`never_comes`]: evidence from the base's history that a required check
+//!   may never report.
 //! - [`merge_answer`]: what GitHub's answer to a merge call means.
+//! - [`merge_queue`]: enqueue once per head where the base requires GitHub's
+//!   merge queue, and where a queued pull request stands.
+//! - [`strict_line`]: one at a time on a strict base: the line's places and words.
 //! - [`decision`]: snapshot → check run conclusion and merge plan.
 //! - [`summary`]: the check run's words.
 
 pub mod conflict_markers;
 pub mod decision;
 pub mod merge_answer;
+pub mod merge_queue;
 pub mod merge_sources;
+pub mod never_comes;
 pub mod patch;
 pub mod required_checks;
+pub mod strict_line;
 pub mod summary;

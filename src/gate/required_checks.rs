@@ -77,7 +77,18 @@ pub struct Requirements {
     pub checks: Vec<RequiredCheck>,
     /// Classic protection or a ruleset wants the branch up to date.
     pub strict: bool,
+    /// A ruleset's `merge_queue` rule applies: merges go through GitHub's
+    /// merge queue, never `PUT …/merge`.
+    pub merge_queue: Option<MergeQueueRule>,
     pub unreadable: Vec<Unreadable>,
+}
+
+/// A `merge_queue` rule that applies to the base branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeQueueRule {
+    pub ruleset: Source,
+    /// `MERGE`, `SQUASH` or `REBASE`, when the rule says.
+    pub merge_method: Option<String>,
 }
 
 /// GitHub's `app_id` of -1 (or none) means "any App".
@@ -133,6 +144,21 @@ pub fn requirements(
             );
         }
     }
+    let merge_queue = rules
+        .iter()
+        .find(|r| r.kind == "merge_queue")
+        .map(|rule| MergeQueueRule {
+            ruleset: Source::Ruleset {
+                id: rule.ruleset_id,
+                source: rule.ruleset_source.clone(),
+            },
+            merge_method: rule
+                .parameters
+                .as_ref()
+                .and_then(|p| p.get("merge_method"))
+                .and_then(|m| m.as_str())
+                .map(str::to_owned),
+        });
     for context in extra {
         add(context, None, Source::Config);
     }
@@ -146,6 +172,7 @@ pub fn requirements(
             })
             .collect(),
         strict,
+        merge_queue,
         unreadable: Vec::new(),
     }
 }
@@ -276,7 +303,11 @@ pub struct GateEntry {
 pub struct GateReport {
     pub entries: Vec<GateEntry>,
     pub strict: bool,
+    pub merge_queue: Option<MergeQueueRule>,
     pub unreadable: Vec<Unreadable>,
+    /// What the base's recent history says about required checks missing
+    /// on the head (filled by the engine when some are).
+    pub evidence: Vec<crate::gate::never_comes::CheckEvidence>,
 }
 
 /// Overall: every required check passed, one failed, or some are waiting.
@@ -336,7 +367,9 @@ pub fn gate(
             })
             .collect(),
         strict: req.strict,
+        merge_queue: req.merge_queue.clone(),
         unreadable: req.unreadable.clone(),
+        evidence: Vec::new(),
     }
 }
 
@@ -551,6 +584,22 @@ mod tests {
             run("test", 1, "completed", Some("success"), 20),
         ];
         assert_eq!(gate(&req, &runs, &[], false).status(), GateStatus::Open);
+    }
+
+    #[test]
+    fn a_merge_queue_rule_is_read_from_the_rules() {
+        let queue = BranchRule {
+            kind: "merge_queue".into(),
+            ruleset_source_type: Some("Repository".into()),
+            ruleset_source: Some("acme/app".into()),
+            ruleset_id: Some(9),
+            parameters: Some(json!({ "merge_method": "SQUASH", "grouping_strategy": "ALLGREEN" })),
+        };
+        let req = requirements(None, &[rule(1, json!([{ "context": "test" }]), false), queue], &[]);
+        let mq = req.merge_queue.expect("merge queue rule");
+        assert_eq!(mq.merge_method.as_deref(), Some("SQUASH"));
+        assert_eq!(mq.ruleset.to_string(), "ruleset 9 (acme/app)");
+        assert!(requirements(None, &[rule(1, json!([]), true)], &[]).merge_queue.is_none());
     }
 
     #[test]

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use crate::gate::decision::{Conclusion, GuardOutcome, GuardVerdict, MergePlan};
 use crate::gate::merge_answer::clean_message;
+use crate::gate::merge_queue;
+use crate::gate::never_comes;
 use crate::gate::required_checks::{CheckState, GateReport};
 use crate::github::models::CheckOutput;
 
@@ -60,6 +62,20 @@ pub enum MergeNote {
     },
     /// Asking GitHub to update the branch failed.
     UpdateFailed { answer: String },
+    /// In the merge queue of `base` (GitHub's position and state).
+    Queued {
+        base: String,
+        position: Option<u32>,
+        state: String,
+    },
+    /// seamguard enqueued this head and GitHub took it out again, for
+    /// GitHub's `reason`.
+    Dequeued { base: String, reason: Option<String> },
+    /// GitHub refused to enqueue.
+    EnqueueRefused { answer: String },
+    /// Neither `update-branch` nor merging the base into the head branch
+    /// is possible (`why`); the pull request left its base's line.
+    CannotUpdate { why: String },
 }
 
 /// `1 file`, `2 files`: a count and its noun, singular or plural.
@@ -135,6 +151,45 @@ fn note_text(note: &MergeNote) -> String {
         MergeNote::UpdateFailed { answer } => {
             format!("⛔ updating the branch failed: {}", quoted(answer))
         }
+        MergeNote::Queued {
+            base,
+            position,
+            state,
+        } => {
+            let at = position
+                .map(|p| format!(" at position {p}"))
+                .unwrap_or_default();
+            let state = if state.is_empty() {
+                String::new()
+            } else {
+                format!(", `{state}`")
+            };
+            format!(
+                "🚂 queued in `{base}`'s merge queue{at}{state}, with the head SHA pinned; \
+                 GitHub's queue merges it"
+            )
+        }
+        MergeNote::Dequeued { base, reason } => match reason.as_deref() {
+            Some("MERGE") => format!("✅ merged by `{base}`'s merge queue"),
+            Some(code) => format!(
+                "⛔ GitHub removed it from `{base}`'s merge queue: {} (`{code}`); seamguard \
+                 enqueues again when a new commit is pushed",
+                merge_queue::reason_text(code)
+            ),
+            None => format!(
+                "⛔ it is no longer in `{base}`'s merge queue (GitHub did not say why); \
+                 seamguard enqueues again when a new commit is pushed"
+            ),
+        },
+        MergeNote::CannotUpdate { why } => format!(
+            "⛔ the branch is behind its base and seamguard cannot update it: {why}; update it \
+             (or allow edits by maintainers), and it takes its place in line again"
+        ),
+        MergeNote::EnqueueRefused { answer } => format!(
+            "⛔ GitHub refused to add it to the merge queue: {}; seamguard will try again on the \
+             next change to this pull request",
+            quoted(answer)
+        ),
     }
 }
 
@@ -142,10 +197,14 @@ fn plan_text(plan: &MergePlan) -> String {
     match plan {
         MergePlan::Merge => "🚀 ready: merging with the head SHA pinned".to_owned(),
         MergePlan::UpdateBranch => "🔄 updating the branch with its base first".to_owned(),
+        MergePlan::Enqueue => {
+            "🚂 ready: adding it to the merge queue with the head SHA pinned".to_owned()
+        }
         MergePlan::NotOptedIn { why } => format!("not merging: {why}"),
         MergePlan::Done { why } => format!("nothing to do: {why}"),
         MergePlan::Blocked { why } => format!("⛔ blocked: {why}"),
         MergePlan::Waiting { why } => format!("⏳ {why}"),
+        MergePlan::InLine { text } => format!("⏳ {text}"),
         MergePlan::GaveUp { attempts } => format!(
             "🛑 stopped after {} on this head. seamguard stopped trying; push a new commit to \
              try again",
@@ -156,6 +215,9 @@ fn plan_text(plan: &MergePlan) -> String {
         ),
         MergePlan::WouldUpdateBranch => {
             "👻 shadow mode: would update the branch with its base first".to_owned()
+        }
+        MergePlan::WouldEnqueue => {
+            "👻 shadow mode: would add it to the merge queue (shadow mode never merges)".to_owned()
         }
     }
 }
@@ -180,6 +242,13 @@ fn title(report: &Report<'_>) -> String {
         (Some(MergeNote::Refused { .. }), _) => "merge refused",
         (Some(MergeNote::GaveUp { .. }), _) => "merge attempts exhausted",
         (Some(MergeNote::UpdateFailed { .. }), _) => "branch update failed",
+        (Some(MergeNote::Queued { .. }), _) => "in the merge queue",
+        (Some(MergeNote::Dequeued { reason, .. }), _) if reason.as_deref() == Some("MERGE") => {
+            "merged by the merge queue"
+        }
+        (Some(MergeNote::Dequeued { .. }), _) => "removed from the merge queue",
+        (Some(MergeNote::EnqueueRefused { .. }), _) => "merge queue refused",
+        (Some(MergeNote::CannotUpdate { .. }), _) => "cannot update the branch",
         (None, plan) => plan_title(plan),
     };
     let pass = if shadow {
@@ -198,9 +267,12 @@ fn plan_title(plan: &MergePlan) -> &'static str {
     match plan {
         MergePlan::Merge => "merging",
         MergePlan::UpdateBranch => "updating branch",
+        MergePlan::Enqueue => "enqueuing",
+        MergePlan::WouldEnqueue => "would enqueue",
         MergePlan::WouldMerge { .. } => "would merge now",
         MergePlan::WouldUpdateBranch => "would update branch",
         MergePlan::Waiting { .. } => "waiting for the merge gate",
+        MergePlan::InLine { .. } => "waiting in line",
         MergePlan::Blocked { .. } => "merge blocked",
         MergePlan::GaveUp { .. } => "merge attempts exhausted",
         MergePlan::NotOptedIn { .. } | MergePlan::Done { .. } => "",
@@ -251,6 +323,9 @@ pub fn render(report: &Report<'_>) -> CheckOutput {
     if gate.strict {
         s.push_str(" · the branch must be up to date");
     }
+    if gate.merge_queue.is_some() {
+        s.push_str(" · merges go through GitHub's merge queue");
+    }
     s.push('\n');
     if !gate.entries.is_empty() {
         s.push_str("\n| required check | from | state |\n|---|---|---|\n");
@@ -260,10 +335,27 @@ pub fn render(report: &Report<'_>) -> CheckOutput {
             if let Some(app) = e.check.app_id {
                 name.push_str(&format!(" (app {app})"));
             }
+            let mut state = state_text(&e.state, report.register_timeout);
+            let seen = gate
+                .evidence
+                .iter()
+                .find(|v| v.context == e.check.context && v.app_id == e.check.app_id);
+            if let (CheckState::Missing { overdue }, Some(v)) = (&e.state, seen) {
+                let observed = never_comes::observed(&v.evidence, &v.base);
+                state = if *overdue {
+                    format!(
+                        "⚠️ never registered (waited {}); {observed}; {}",
+                        humantime::format_duration(report.register_timeout),
+                        never_comes::likely_fix(&v.evidence)
+                    )
+                } else {
+                    format!("⏳ not registered yet; {observed}")
+                };
+            }
             s.push_str(&format!(
                 "| {name} | {} | {} |\n",
                 cell(&from.join(", ")),
-                state_text(&e.state, report.register_timeout)
+                cell(&state)
             ));
         }
     }
@@ -436,6 +528,8 @@ mod tests {
                 },
             ],
             strict: false,
+            merge_queue: None,
+            evidence: vec![],
             unreadable: vec![Unreadable {
                 source: "classic branch protection",
                 reason: "HTTP 403: Resource not accessible by integration".into(),
@@ -579,6 +673,8 @@ mod tests {
                 },
             }],
             strict: false,
+            merge_queue: None,
+            evidence: vec![],
             unreadable: vec![],
         }
     }

@@ -5,9 +5,11 @@
 //! authentication and classification happen below, in [`super::client`].
 
 use reqwest::Method;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::client::{Auth, Call, GhError, GitHub, Replay};
+use super::client::{Auth, Call, ErrorKind, GhError, GitHub, Replay};
 use super::models::*;
 use crate::ids::{CheckRunId, CommitSha, InstallationId, PrNumber, RepoName};
 
@@ -51,6 +53,52 @@ fn none_on_404<T>(r: Result<T, GhError>) -> Result<Option<T>, GhError> {
         Err(e) if e.is_status(404) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// GraphQL's endpoint relative to the REST root: `https://api.github.com/graphql`
+/// beside `https://api.github.com/`, and `https://HOST/api/graphql` beside
+/// Enterprise Server's `https://HOST/api/v3/` (a `..` at the root stays there).
+const GRAPHQL_PATH: &str = "../graphql";
+
+/// Adds the pull request to its base's merge queue, only while its head is
+/// `expectedHeadOid` (GitHub refuses a stale head).
+pub const ENQUEUE_MUTATION: &str = "mutation Enqueue($pullRequestId: ID!, $expectedHeadOid: GitObjectID!) { \
+enqueuePullRequest(input: {pullRequestId: $pullRequestId, expectedHeadOid: $expectedHeadOid}) { \
+mergeQueueEntry { position state } } }";
+
+/// A pull request's merge queue entry (if any) and the last time it left
+/// the queue, with GitHub's reason.
+pub const QUEUE_STATE_QUERY: &str = "query QueueState($owner: String!, $name: String!, $number: Int!) { \
+repository(owner: $owner, name: $name) { pullRequest(number: $number) { headRefOid \
+mergeQueueEntry { position state } \
+timelineItems(last: 1, itemTypes: [REMOVED_FROM_MERGE_QUEUE_EVENT]) { \
+nodes { ... on RemovedFromMergeQueueEvent { reason createdAt } } } } } }";
+
+/// The check runs and statuses of the base's last commits, from one commit
+/// (`$oid`, the base tip), in one request.
+pub const BASE_HISTORY_QUERY: &str = "query BaseHistory($owner: String!, $name: String!, $oid: GitObjectID!, $depth: Int!) { \
+repository(owner: $owner, name: $name) { object(oid: $oid) { ... on Commit { \
+history(first: $depth) { nodes { statusCheckRollup { contexts(first: 100) { nodes { \
+... on CheckRun { name checkSuite { app { databaseId } } } \
+... on StatusContext { context } } } } } } } } } }";
+
+/// What `enqueuePullRequest` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enqueued {
+    /// In the queue (GitHub's position when it said one).
+    Queued(QueueEntry),
+    /// GitHub refused (its `errors`): a stale head, a pull request that is
+    /// not mergeable, a queue that is not enabled.
+    Refused { kind: Option<String>, message: String },
+}
+
+/// The `errors` of a GraphQL answer, as one message.
+fn graphql_message(errors: &[GraphQlError]) -> String {
+    errors
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Calls made on behalf of one installation.
@@ -392,6 +440,31 @@ impl InstallationClient {
         self.gh.send(self.auth, &call).await.map(|_| ())
     }
 
+    /// Merges `base` into the branch `head` (`POST /repos/{owner}/{repo}/merges`):
+    /// the way to update a branch when `update-branch` is refused (GitHub
+    /// does not enable it for every App). `true` when a merge commit was
+    /// made, `false` when `head` already had everything (204).
+    pub async fn merge_into_branch(
+        &self,
+        repo: &RepoName,
+        head: &str,
+        base: &str,
+    ) -> Result<bool, GhError> {
+        let call = Call::with_body(
+            "POST /repos/{owner}/{repo}/merges",
+            Method::POST,
+            format!("{}/merges", repo_path(repo)),
+            json!({
+                "base": head,
+                "head": base,
+                "commit_message": format!("Merge branch '{base}' into {head}"),
+            }),
+        )
+        .replay(Replay::IfNotSent);
+        let reply = self.gh.send(self.auth, &call).await?;
+        Ok(reply.status.as_u16() == 201)
+    }
+
     /// `login`'s permission on the repository: `admin`, `write` (which
     /// includes `maintain`), `read` (which includes `triage`) or `none`.
     pub async fn collaborator_permission(
@@ -443,6 +516,240 @@ impl InstallationClient {
         )
         .replay(Replay::IfNotSent);
         self.gh.send(self.auth, &call).await.map(|_| ())
+    }
+}
+
+/// GitHub's GraphQL answer envelope.
+#[derive(Deserialize)]
+struct GraphQlReply<D> {
+    #[serde(default = "Option::default")]
+    data: Option<D>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    errors: Vec<GraphQlError>,
+}
+
+impl InstallationClient {
+    /// One GraphQL document through the same seam as every REST call
+    /// (auth, classification, retries). `data` with the `errors` GitHub
+    /// sent beside it; a `RATE_LIMITED` error is transient like a 429.
+    async fn graphql<D: DeserializeOwned>(
+        &self,
+        route: &'static str,
+        query: &str,
+        variables: serde_json::Value,
+        replay: Replay,
+    ) -> Result<(Option<D>, Vec<GraphQlError>), GhError> {
+        let call = Call::with_body(
+            route,
+            Method::POST,
+            GRAPHQL_PATH.to_owned(),
+            json!({ "query": query, "variables": variables }),
+        )
+        .replay(replay);
+        let reply: GraphQlReply<D> = self.gh.json(self.auth, &call).await?;
+        if reply
+            .errors
+            .iter()
+            .any(|e| e.kind.as_deref() == Some("RATE_LIMITED"))
+        {
+            return Err(GhError {
+                route,
+                kind: ErrorKind::Transient,
+                status: Some(200),
+                message: graphql_message(&reply.errors),
+                retry_after: None,
+            });
+        }
+        Ok((reply.data, reply.errors))
+    }
+
+    /// Adds a pull request to its base's merge queue with the head pinned.
+    /// Not replayed blindly: after an ambiguous failure the caller reads the
+    /// queue state first.
+    pub async fn enqueue(
+        &self,
+        node_id: &str,
+        expected_head: &CommitSha,
+    ) -> Result<Enqueued, GhError> {
+        #[derive(Deserialize)]
+        struct Data {
+            #[serde(rename = "enqueuePullRequest")]
+            enqueue: Option<Payload>,
+        }
+        #[derive(Deserialize)]
+        struct Payload {
+            #[serde(rename = "mergeQueueEntry")]
+            entry: Option<QueueEntry>,
+        }
+        let (data, errors) = self
+            .graphql::<Data>(
+                "POST /graphql enqueuePullRequest",
+                ENQUEUE_MUTATION,
+                json!({ "pullRequestId": node_id, "expectedHeadOid": expected_head.as_str() }),
+                Replay::IfNotSent,
+            )
+            .await?;
+        match data.and_then(|d| d.enqueue).and_then(|p| p.entry) {
+            Some(entry) if errors.is_empty() => Ok(Enqueued::Queued(entry)),
+            _ => Ok(Enqueued::Refused {
+                kind: errors.first().and_then(|e| e.kind.clone()),
+                message: if errors.is_empty() {
+                    "GitHub answered without a merge queue entry".to_owned()
+                } else {
+                    graphql_message(&errors)
+                },
+            }),
+        }
+    }
+
+    /// The checks seen on the last `depth` commits of history from `tip`,
+    /// newest first: per commit, each context with the App that reported it
+    /// (none for a commit status).
+    pub async fn base_history(
+        &self,
+        repo: &RepoName,
+        tip: &CommitSha,
+        depth: usize,
+    ) -> Result<Vec<Vec<(String, Option<u64>)>>, GhError> {
+        #[derive(Deserialize)]
+        struct Data {
+            repository: Option<RepoData>,
+        }
+        #[derive(Deserialize)]
+        struct RepoData {
+            object: Option<Object>,
+        }
+        #[derive(Deserialize)]
+        struct Object {
+            history: Option<Nodes<CommitNode>>,
+        }
+        #[derive(Deserialize)]
+        #[serde(bound(deserialize = "T: Deserialize<'de>"))]
+        struct Nodes<T> {
+            #[serde(default, deserialize_with = "null_as_default")]
+            nodes: Vec<Option<T>>,
+        }
+        #[derive(Deserialize)]
+        struct CommitNode {
+            #[serde(rename = "statusCheckRollup", default)]
+            rollup: Option<Rollup>,
+        }
+        #[derive(Deserialize)]
+        struct Rollup {
+            contexts: Option<Nodes<Context>>,
+        }
+        #[derive(Deserialize)]
+        struct Context {
+            #[serde(default)]
+            name: Option<String>,
+            #[serde(default)]
+            context: Option<String>,
+            #[serde(rename = "checkSuite", default)]
+            suite: Option<Suite>,
+        }
+        #[derive(Deserialize)]
+        struct Suite {
+            #[serde(default)]
+            app: Option<App>,
+        }
+        #[derive(Deserialize)]
+        struct App {
+            #[serde(rename = "databaseId", default)]
+            id: Option<u64>,
+        }
+        const ROUTE: &str = "POST /graphql BaseHistory";
+        let (data, errors) = self
+            .graphql::<Data>(
+                ROUTE,
+                BASE_HISTORY_QUERY,
+                json!({ "owner": repo.owner(), "name": repo.name(), "oid": tip.as_str(), "depth": depth }),
+                Replay::Safe,
+            )
+            .await?;
+        let Some(history) = data
+            .and_then(|d| d.repository)
+            .and_then(|r| r.object)
+            .and_then(|o| o.history)
+        else {
+            return Err(GhError {
+                route: ROUTE,
+                kind: ErrorKind::Permanent,
+                status: Some(200),
+                message: graphql_message(&errors),
+                retry_after: None,
+            });
+        };
+        Ok(history
+            .nodes
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                c.rollup
+                    .and_then(|r| r.contexts)
+                    .map(|n| n.nodes)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|ctx| {
+                        let app = ctx.suite.and_then(|s| s.app).and_then(|a| a.id);
+                        ctx.name.or(ctx.context).map(|n| (n, app))
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// The pull request's merge queue entry and its last removal.
+    pub async fn queue_state(&self, repo: &RepoName, pr: PrNumber) -> Result<QueueState, GhError> {
+        #[derive(Deserialize)]
+        struct Data {
+            repository: Option<RepoData>,
+        }
+        #[derive(Deserialize)]
+        struct RepoData {
+            #[serde(rename = "pullRequest")]
+            pull: Option<PullData>,
+        }
+        #[derive(Deserialize)]
+        struct PullData {
+            #[serde(rename = "headRefOid", default)]
+            head: Option<String>,
+            #[serde(rename = "mergeQueueEntry", default)]
+            entry: Option<QueueEntry>,
+            #[serde(rename = "timelineItems", default)]
+            timeline: Option<Timeline>,
+        }
+        #[derive(Deserialize)]
+        struct Timeline {
+            #[serde(default, deserialize_with = "null_as_default")]
+            nodes: Vec<Option<QueueRemoval>>,
+        }
+        const ROUTE: &str = "POST /graphql QueueState";
+        let (data, errors) = self
+            .graphql::<Data>(
+                ROUTE,
+                QUEUE_STATE_QUERY,
+                json!({ "owner": repo.owner(), "name": repo.name(), "number": pr.0 }),
+                Replay::Safe,
+            )
+            .await?;
+        let pull = data.and_then(|d| d.repository).and_then(|r| r.pull);
+        match pull {
+            Some(p) => Ok(QueueState {
+                head: p.head,
+                entry: p.entry,
+                last_removal: p
+                    .timeline
+                    .and_then(|t| t.nodes.into_iter().flatten().next_back()),
+            }),
+            None => Err(GhError {
+                route: ROUTE,
+                kind: ErrorKind::Permanent,
+                status: Some(200),
+                message: graphql_message(&errors),
+                retry_after: None,
+            }),
+        }
     }
 }
 

@@ -55,6 +55,9 @@ where
 #[derive(Debug, Clone, Deserialize)]
 pub struct PullRequest {
     pub number: u64,
+    /// The GraphQL id (`enqueuePullRequest` takes it).
+    #[serde(default, deserialize_with = "non_empty")]
+    pub node_id: Option<String>,
     /// `open` or `closed`.
     #[serde(default, deserialize_with = "null_as_default")]
     pub state: String,
@@ -104,6 +107,15 @@ pub struct PullRef {
     #[serde(rename = "ref")]
     pub branch: String,
     pub sha: String,
+    /// The repository the branch lives in (`null` once a fork is deleted).
+    #[serde(default)]
+    pub repo: Option<RepoRef>,
+}
+
+/// A repository as a pull request's side names it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RepoRef {
+    pub full_name: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -748,4 +760,45 @@ mod tests {
         assert!(c.html_url.is_none());
         assert_eq!(refused::<ManifestConversion>(json!({ "id": 9 })), ".");
     }
+}
+
+/// One entry of GraphQL's `errors` array. GitHub answers HTTP 200 with
+/// `errors` (and `data` null or partial) when a query or mutation fails.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GraphQlError {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub message: String,
+    /// `NOT_FOUND`, `FORBIDDEN`, `UNPROCESSABLE`, `RATE_LIMITED`, … (GitHub
+    /// leaves it out for parse and validation errors).
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// A merge queue entry, as GraphQL's `MergeQueueEntry` answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct QueueEntry {
+    /// 0 for the entry at the head of the queue.
+    #[serde(default)]
+    pub position: Option<u32>,
+    /// `QUEUED`, `AWAITING_CHECKS`, `MERGEABLE`, `UNMERGEABLE`, `LOCKED`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub state: String,
+}
+
+/// The last time a pull request left the merge queue without merging.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct QueueRemoval {
+    /// GitHub's reason (`CI_FAILURE`, `MERGE_CONFLICT`, `MANUAL`, …).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub reason: String,
+    #[serde(default, rename = "createdAt", deserialize_with = "lenient_time")]
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Where a pull request stands with the merge queue of its base.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueState {
+    pub head: Option<String>,
+    pub entry: Option<QueueEntry>,
+    pub last_removal: Option<QueueRemoval>,
 }

@@ -46,4 +46,6 @@ mod writer;
 
 pub use error::StoreError;
 pub use store::{Inbox, InboxOptions};
-pub use work::{Claim, Command, Ingested, NewDelivery, OpenCheckRun, QueueStats, Target, Work};
+pub use work::{
+    Claim, Command, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Target, Work,
+};

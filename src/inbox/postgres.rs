@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 use super::columns::{self, PARKED};
 use super::error::StoreError;
 use super::store::InboxOptions;
-use super::work::{Claim, Ingested, NewDelivery, OpenCheckRun, QueueStats, Work};
+use super::work::{Claim, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work};
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("src/inbox/migrations_postgres");
@@ -464,6 +464,98 @@ impl PgInbox {
         .fetch_optional(&self.pool)
         .await?;
         Ok(attempts.map_or(0, |n| u32::try_from(n).unwrap_or(0)))
+    }
+
+    pub(crate) async fn line_join(
+        &self,
+        repo: &RepoName,
+        base: &str,
+        pr: PrNumber,
+        priority: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LineEntry>, StoreError> {
+        sqlx::query(
+            "INSERT INTO strict_queue
+                 (repo, pr, base, priority, entered_at, updating_head, updated_at)
+             VALUES ($1, $2, $3, $4, $5, NULL, $5)
+             ON CONFLICT (repo, pr) DO UPDATE SET
+                 entered_at = CASE WHEN strict_queue.base = excluded.base
+                     THEN strict_queue.entered_at ELSE excluded.entered_at END,
+                 updating_head = CASE WHEN strict_queue.base = excluded.base
+                     THEN strict_queue.updating_head ELSE NULL END,
+                 base = excluded.base,
+                 priority = excluded.priority,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(repo.to_string())
+        .bind(columns::id(pr.0))
+        .bind(base)
+        .bind(priority)
+        .bind(columns::millis(now))
+        .execute(&self.pool)
+        .await?;
+        self.line(repo, base).await
+    }
+
+    pub(crate) async fn line_leave(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+    ) -> Result<Option<String>, StoreError> {
+        let base: Option<String> = sqlx::query_scalar(
+            "DELETE FROM strict_queue WHERE repo = $1 AND pr = $2 RETURNING base",
+        )
+        .bind(repo.to_string())
+        .bind(columns::id(pr.0))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(base)
+    }
+
+    pub(crate) async fn line(
+        &self,
+        repo: &RepoName,
+        base: &str,
+    ) -> Result<Vec<LineEntry>, StoreError> {
+        let rows: Vec<(i64, bool, i64, Option<String>, i64)> = sqlx::query_as(
+            "SELECT pr, priority, entered_at, updating_head, updated_at FROM strict_queue
+             WHERE repo = $1 AND base = $2 ORDER BY priority DESC, entered_at, pr",
+        )
+        .bind(repo.to_string())
+        .bind(base)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(pr, priority, entered, updating, updated)| {
+                Ok(LineEntry {
+                    pr: PrNumber(columns::unid(pr)),
+                    priority,
+                    entered_at: columns::time(entered)?,
+                    updating_head: updating,
+                    updated_at: columns::time(updated)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn line_updating(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+        head: Option<&CommitSha>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE strict_queue SET updating_head = $3, updated_at = $4
+             WHERE repo = $1 AND pr = $2",
+        )
+        .bind(repo.to_string())
+        .bind(columns::id(pr.0))
+        .bind(head.map(|h| h.to_string()))
+        .bind(columns::millis(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     pub(crate) async fn record_merge_attempt(

@@ -25,7 +25,7 @@ use super::queue::{self, Finished, NewWork};
 use super::retention;
 use super::state;
 use super::store::InboxOptions;
-use super::work::{Claim, Ingested, NewDelivery, OpenCheckRun, QueueStats, Work};
+use super::work::{Claim, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work};
 use super::writer::{IngestOp, Reopen, Writer};
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
 
@@ -495,6 +495,133 @@ impl SqliteInbox {
         .fetch_optional(&self.reader)
         .await?;
         Ok(attempts.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
+    }
+
+    pub(crate) async fn line_join(
+        &self,
+        repo: &RepoName,
+        base: &str,
+        pr: PrNumber,
+        priority: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LineEntry>, StoreError> {
+        let (r, b, n, at) = (
+            repo.to_string(),
+            base.to_owned(),
+            columns::id(pr.0),
+            columns::millis(now),
+        );
+        self.writer
+            .call(never, move |c| {
+                async move {
+                    sqlx::query(
+                        "INSERT INTO strict_queue
+                             (repo, pr, base, priority, entered_at, updating_head, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?5)
+                         ON CONFLICT (repo, pr) DO UPDATE SET
+                             entered_at = CASE WHEN strict_queue.base = excluded.base
+                                 THEN strict_queue.entered_at ELSE excluded.entered_at END,
+                             updating_head = CASE WHEN strict_queue.base = excluded.base
+                                 THEN strict_queue.updating_head ELSE NULL END,
+                             base = excluded.base,
+                             priority = excluded.priority,
+                             updated_at = excluded.updated_at",
+                    )
+                    .bind(&r)
+                    .bind(n)
+                    .bind(&b)
+                    .bind(i64::from(priority))
+                    .bind(at)
+                    .execute(&mut *c)
+                    .await?;
+                    Ok(())
+                }
+                .boxed()
+            })
+            .await?;
+        self.line(repo, base).await
+    }
+
+    pub(crate) async fn line_leave(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+    ) -> Result<Option<String>, StoreError> {
+        let (r, n) = (repo.to_string(), columns::id(pr.0));
+        self.writer
+            .call(never, move |c| {
+                async move {
+                    let base: Option<String> = sqlx::query_scalar(
+                        "DELETE FROM strict_queue WHERE repo = ?1 AND pr = ?2 RETURNING base",
+                    )
+                    .bind(&r)
+                    .bind(n)
+                    .fetch_optional(&mut *c)
+                    .await?;
+                    Ok(base)
+                }
+                .boxed()
+            })
+            .await
+    }
+
+    pub(crate) async fn line(
+        &self,
+        repo: &RepoName,
+        base: &str,
+    ) -> Result<Vec<LineEntry>, StoreError> {
+        let rows: Vec<(i64, i64, i64, Option<String>, i64)> = sqlx::query_as(
+            "SELECT pr, priority, entered_at, updating_head, updated_at FROM strict_queue
+             WHERE repo = ?1 AND base = ?2 ORDER BY priority DESC, entered_at, pr",
+        )
+        .bind(repo.to_string())
+        .bind(base)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(pr, priority, entered, updating, updated)| {
+                Ok(LineEntry {
+                    pr: PrNumber(columns::unid(pr)),
+                    priority: priority != 0,
+                    entered_at: columns::time(entered)?,
+                    updating_head: updating,
+                    updated_at: columns::time(updated)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn line_updating(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+        head: Option<&CommitSha>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (r, n, h, at) = (
+            repo.to_string(),
+            columns::id(pr.0),
+            head.map(|h| h.to_string()),
+            columns::millis(now),
+        );
+        self.writer
+            .call(never, move |c| {
+                async move {
+                    sqlx::query(
+                        "UPDATE strict_queue SET updating_head = ?3, updated_at = ?4
+                         WHERE repo = ?1 AND pr = ?2",
+                    )
+                    .bind(&r)
+                    .bind(n)
+                    .bind(h.as_deref())
+                    .bind(at)
+                    .execute(&mut *c)
+                    .await?;
+                    Ok(())
+                }
+                .boxed()
+            })
+            .await
     }
 
     /// Counts a merge attempt on this head (with its outcome, for diagnosis)

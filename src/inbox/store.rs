@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use super::error::StoreError;
 use super::postgres::PgInbox;
 use super::sqlite::SqliteInbox;
-use super::work::{Claim, Ingested, NewDelivery, OpenCheckRun, QueueStats, Work};
+use super::work::{Claim, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work};
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
 
 /// Reads are short point lookups; two connections let `/readyz` and a
@@ -246,6 +246,48 @@ impl Inbox {
         head: &CommitSha,
     ) -> Result<u32, StoreError> {
         each!(self, b => b.merge_attempts(repo, pr, head).await)
+    }
+
+    /// Puts pull request `pr` in the line of the strict base `base` (or
+    /// keeps its place there, with `priority` updated) and returns that
+    /// line: priority first, then the oldest entry. A pull request is in
+    /// one line at a time; moving to another base starts at its end.
+    pub async fn line_join(
+        &self,
+        repo: &RepoName,
+        base: &str,
+        pr: PrNumber,
+        priority: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LineEntry>, StoreError> {
+        each!(self, b => b.line_join(repo, base, pr, priority, now).await)
+    }
+
+    /// Takes `pr` out of whatever line it is in (merged, closed, no longer
+    /// ready); returns the base of that line when it was in one.
+    pub async fn line_leave(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+    ) -> Result<Option<String>, StoreError> {
+        each!(self, b => b.line_leave(repo, pr).await)
+    }
+
+    /// The line of `base`, first in line first.
+    pub async fn line(&self, repo: &RepoName, base: &str) -> Result<Vec<LineEntry>, StoreError> {
+        each!(self, b => b.line(repo, base).await)
+    }
+
+    /// Records that seamguard asked GitHub to update `pr` at `head` (or,
+    /// with `None`, that no update is under way).
+    pub async fn line_updating(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+        head: Option<&CommitSha>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        each!(self, b => b.line_updating(repo, pr, head, now).await)
     }
 
     /// Counts a merge attempt on this head (with its outcome, for diagnosis)

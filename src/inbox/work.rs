@@ -273,3 +273,16 @@ mod tests {
         assert_eq!(serde_json::from_str::<Work>(&json).unwrap(), mg);
     }
 }
+
+/// One pull request in the line of a strict base branch (see
+/// [`crate::inbox::Inbox::line_join`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineEntry {
+    pub pr: PrNumber,
+    /// Carries `merge.priority_label`: ahead of every entry without it.
+    pub priority: bool,
+    pub entered_at: DateTime<Utc>,
+    /// The head seamguard asked GitHub to update, while that is under way.
+    pub updating_head: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}

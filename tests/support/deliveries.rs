@@ -309,6 +309,15 @@ impl RepoHandle {
                     .unwrap_or_else(|| "automerge".to_owned());
                 extra["label"] = gh::label(world, repo, &name);
             }
+            if action == "dequeued" {
+                let reason = repo
+                    .queue_removals
+                    .iter()
+                    .rev()
+                    .find(|r| r.number == number)
+                    .map_or("UNKNOWN_REMOVAL_REASON", |r| r.reason.as_str());
+                extra["reason"] = json!(reason);
+            }
             if action == "synchronize" {
                 let before = repo.commit(&pr.head_sha).parents.first().cloned();
                 extra["before"] = json!(before);

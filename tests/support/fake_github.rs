@@ -664,6 +664,11 @@ fn check_request(
     raw_body: &[u8],
     body: Option<&Value>,
 ) -> Option<&'static Operation> {
+    // GraphQL is not in the REST description: `routes::graphql` holds it
+    // to GitHub's schema instead.
+    if method == "POST" && path == "/graphql" {
+        return None;
+    }
     let contract = openapi::contract();
     let Some(op) = contract.operation(method, path) else {
         world.conformance.violations.push(format!(

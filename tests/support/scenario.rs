@@ -217,6 +217,25 @@ impl RepoHandle {
         self
     }
 
+    /// `PUT …/update-branch` answers 403 `Resource not accessible by
+    /// integration` (GitHub's description does not enable it for Apps).
+    pub fn refuse_update_branch(&self) -> &Self {
+        self.edit(|r| r.update_branch_forbidden = true);
+        self
+    }
+
+    /// The merge queue of the repository: numbers in order.
+    pub fn queued(&self) -> Vec<u64> {
+        self.read(|_, r| r.queue.iter().map(|e| e.number).collect())
+    }
+
+    /// GitHub takes #`number` out of the merge queue for `reason`
+    /// (`CI_FAILURE`, `MANUAL`, …).
+    pub fn dequeue(&self, number: u64, reason: &str) -> &Self {
+        self.edit(|r| r.dequeue(number, reason));
+        self
+    }
+
     pub fn close_pr(&self, number: u64) -> &Self {
         self.edit(|r| {
             let pr = r.pulls.get_mut(&number).expect("pull request exists");
@@ -239,6 +258,7 @@ impl RepoHandle {
                 exclude: Vec::new(),
                 required: Vec::new(),
                 strict: false,
+                merge_queue: false,
             });
         });
         RulesetBuilder {
@@ -537,6 +557,11 @@ impl RulesetBuilder {
 
     pub fn strict(self) -> Self {
         self.edit(|s| s.strict = true)
+    }
+
+    /// Adds a `merge_queue` rule: merges only through the merge queue.
+    pub fn merge_queue(self) -> Self {
+        self.edit(|s| s.merge_queue = true)
     }
 
     /// The ruleset belongs to the organization, not the repository.

@@ -273,6 +273,8 @@ pub struct Ruleset {
     pub exclude: Vec<String>,
     pub required: Vec<RequiredCheck>,
     pub strict: bool,
+    /// A `merge_queue` rule: merges go through the queue only.
+    pub merge_queue: bool,
 }
 
 impl Ruleset {
@@ -294,6 +296,23 @@ impl Ruleset {
     }
 }
 
+/// One pull request in the fake's merge queue.
+#[derive(Debug, Clone)]
+pub struct QueueEntry {
+    pub number: u64,
+    pub head_sha: Sha,
+    pub enqueued_at: DateTime<Utc>,
+}
+
+/// A pull request taken out of the merge queue (GitHub's
+/// `RemovedFromMergeQueueEvent`).
+#[derive(Debug, Clone)]
+pub struct QueueRemoval {
+    pub number: u64,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Repo {
     pub id: u64,
@@ -311,6 +330,14 @@ pub struct Repo {
     pub statuses: Vec<Status>,
     pub protection: BTreeMap<String, Protection>,
     pub rulesets: Vec<Ruleset>,
+    /// The merge queue: pull request numbers in order, each with the head
+    /// it was enqueued at.
+    pub queue: Vec<QueueEntry>,
+    /// Pull requests that left the queue without merging, oldest first.
+    pub queue_removals: Vec<QueueRemoval>,
+    /// `update-branch` answers 403, as for an App GitHub has not enabled
+    /// that operation for.
+    pub update_branch_forbidden: bool,
     /// Paths whose diff GitHub deems too large: no `patch` field.
     pub large_files: BTreeSet<String>,
     /// Permissions, comments and reactions (`routes::issues`).
@@ -336,6 +363,9 @@ impl Repo {
             statuses: Vec::new(),
             protection: BTreeMap::new(),
             rulesets: Vec::new(),
+            queue: Vec::new(),
+            queue_removals: Vec::new(),
+            update_branch_forbidden: false,
             large_files: BTreeSet::new(),
             conversation: Default::default(),
             commit_count: 0,
@@ -429,11 +459,36 @@ impl Repo {
         );
         self.branches.insert(branch.to_owned(), sha.to_owned());
         let now = Utc::now();
+        let mut moved = Vec::new();
         for pr in self.pulls.values_mut() {
             if pr.is_open() && pr.head_repo.is_none() && pr.head_ref == branch {
                 pr.head_sha = sha.to_owned();
                 pr.updated_at = now;
+                moved.push(pr.number);
             }
+        }
+        // GitHub takes a pull request out of the queue when its head moves.
+        for n in moved {
+            self.dequeue(n, "UNKNOWN_REMOVAL_REASON");
+        }
+    }
+
+    /// Is a merge queue required on `branch` (an active ruleset's rule)?
+    pub fn merge_queue_required(&self, branch: &str) -> bool {
+        self.rulesets_for(branch).iter().any(|r| r.merge_queue)
+    }
+
+    /// Takes #`number` out of the merge queue for `reason` (nothing when
+    /// it is not queued).
+    pub fn dequeue(&mut self, number: u64, reason: &str) {
+        let before = self.queue.len();
+        self.queue.retain(|e| e.number != number);
+        if self.queue.len() != before {
+            self.queue_removals.push(QueueRemoval {
+                number,
+                reason: reason.to_owned(),
+                at: Utc::now(),
+            });
         }
     }
 

@@ -32,7 +32,14 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("merge_sources", &["enabled", "allowed", "max_commits"]),
     (
         "merge",
-        &["mode", "label", "method", "max_attempts", "update_branch"],
+        &[
+            "mode",
+            "label",
+            "method",
+            "max_attempts",
+            "update_branch",
+            "priority_label",
+        ],
     ),
     ("required_checks", &["extra", "register_timeout"]),
 ];
@@ -98,6 +105,8 @@ pub(super) struct Layer {
     merge_method: Option<Set<MergeMethod>>,
     merge_max_attempts: Option<Set<u32>>,
     merge_update_branch: Option<Set<bool>>,
+    /// `Some(None)`: explicitly no priority label (`priority_label: null`).
+    merge_priority_label: Option<Set<Option<String>>>,
     checks_extra: Option<Set<Vec<String>>>,
     checks_register_timeout: Option<Set<Duration>>,
     on_internal_error: Option<Set<OnInternalError>>,
@@ -119,6 +128,7 @@ impl Layer {
             merge_method: self.merge_method.or(under.merge_method),
             merge_max_attempts: self.merge_max_attempts.or(under.merge_max_attempts),
             merge_update_branch: self.merge_update_branch.or(under.merge_update_branch),
+            merge_priority_label: self.merge_priority_label.or(under.merge_priority_label),
             checks_extra: self.checks_extra.or(under.checks_extra),
             checks_register_timeout: self
                 .checks_register_timeout
@@ -152,6 +162,7 @@ impl Layer {
                 method: or(self.merge_method, d.merge.method),
                 max_attempts: or(self.merge_max_attempts, d.merge.max_attempts),
                 update_branch: or(self.merge_update_branch, d.merge.update_branch),
+                priority_label: or(self.merge_priority_label, d.merge.priority_label),
             },
             required_checks: RequiredChecksConfig {
                 extra: or(self.checks_extra, d.required_checks.extra),
@@ -327,6 +338,23 @@ impl Reader {
             ("merge", "update_branch") => {
                 let v = self.boolean(path, value);
                 layer.merge_update_branch = self.set(value, v);
+            }
+            ("merge", "priority_label") => {
+                let v = if value.is_null() {
+                    Some(None)
+                } else {
+                    match self.label(path, value) {
+                        Some(l) if l.trim().is_empty() => {
+                            self.problem(
+                                value,
+                                format!("`{path}` is blank; name a label, or null for none"),
+                            );
+                            None
+                        }
+                        l => l.map(Some),
+                    }
+                };
+                layer.merge_priority_label = self.set(value, v);
             }
             ("required_checks", "extra") => {
                 let v = self.list(path, value, Item::CheckName);

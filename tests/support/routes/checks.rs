@@ -518,6 +518,23 @@ pub fn branch_rules(world: &mut World, ctx: &Ctx) -> Answer {
                 }
             }));
         }
+        if set.merge_queue {
+            rules.push(json!({
+                "type": "merge_queue",
+                "ruleset_source_type": source_type,
+                "ruleset_source": source,
+                "ruleset_id": set.id,
+                "parameters": {
+                    "check_response_timeout_minutes": 60,
+                    "grouping_strategy": "ALLGREEN",
+                    "max_entries_to_build": 5,
+                    "max_entries_to_merge": 5,
+                    "merge_method": "SQUASH",
+                    "min_entries_to_merge": 1,
+                    "min_entries_to_merge_wait_minutes": 5
+                }
+            }));
+        }
     }
     let (page, link) = paginate(ctx, &rules, DEFAULT_PER_PAGE, MAX_PER_PAGE);
     paged(200, Value::Array(page), link)

@@ -16,6 +16,7 @@ pub mod app;
 pub mod app_meta;
 pub mod checks;
 pub mod git;
+pub mod graphql;
 pub mod issues;
 pub mod pulls;
 
@@ -198,6 +199,8 @@ pub const ROUTES: &[Route] = &[
     route!("GET" "/repos/{owner}/{repo}/collaborators/{username}/permission", Repo, issues::permission),
     route!("POST" "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", Repo, issues::react),
     route!("POST" "/repos/{owner}/{repo}/issues/{issue_number}/comments", Repo, issues::comment),
+    route!("POST" "/repos/{owner}/{repo}/merges", Repo, pulls::merges),
+    route!("POST" "/graphql", Installation, graphql::graphql),
 ];
 
 /// Matches `path` against a template; the captured parameters, decoded.

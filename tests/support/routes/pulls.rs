@@ -181,6 +181,12 @@ pub fn merge(world: &mut World, ctx: &Ctx) -> Answer {
     if !pr.is_open() {
         return Answer::error(405, "Pull Request is not mergeable");
     }
+    if repo.merge_queue_required(&pr.base_ref) {
+        return Answer::error(
+            405,
+            "Repository rule violations found\n\nChanges must be made through the merge queue\n\n",
+        );
+    }
     if let Some(sha) = body["sha"].as_str() {
         if sha != pr.head_sha {
             return Answer::error(
@@ -202,6 +208,10 @@ pub fn merge(world: &mut World, ctx: &Ctx) -> Answer {
         if let Some(why) = required_checks_refusal(repo, &pr.base_ref, &pr.head_sha) {
             return Answer::error(405, &why);
         }
+    }
+    // A strict base refuses a head that does not contain its tip.
+    if repo.required_checks(&pr.base_ref).1 && !repo.is_ancestor(&base_tip, &pr.head_sha) {
+        return Answer::error(405, "Head branch is out of date");
     }
     let Ok(tree) = repo.merge_trees(&base_tip, &pr.head_sha) else {
         return Answer::error(405, "Pull Request is not mergeable");
@@ -279,6 +289,9 @@ pub fn update_branch(world: &mut World, ctx: &Ctx) -> Answer {
     let Some(pr) = number(ctx).and_then(|n| repo.pulls.get(&n)).cloned() else {
         return Answer::not_found();
     };
+    if repo.update_branch_forbidden {
+        return Answer::error(403, "Resource not accessible by integration");
+    }
     let body = ctx.body.clone().unwrap_or(Value::Null);
     if let Some(expected) = body["expected_head_sha"].as_str() {
         if expected != pr.head_sha {
@@ -311,4 +324,40 @@ pub fn update_branch(world: &mut World, ctx: &Ctx) -> Answer {
         202,
         json!({ "message": "Updating pull request branch.", "url": html }),
     )
+}
+
+/// `POST /repos/{owner}/{repo}/merges`: merges `head` (a branch or a SHA)
+/// into the branch `base`: 201 with the merge commit, 204 when `base`
+/// already contains `head`, 409 on a conflict, 404 when either is missing.
+pub fn merges(world: &mut World, ctx: &Ctx) -> Answer {
+    let body = ctx.body.clone().unwrap_or(Value::Null);
+    let (Some(base), Some(head)) = (body["base"].as_str(), body["head"].as_str()) else {
+        return Answer::invalid("base and head are required");
+    };
+    let key = ctx.repo_key();
+    let repo = world.repo_mut(&key);
+    let Some(base_tip) = repo.tip(base).cloned() else {
+        return Answer::error(404, "Base does not exist");
+    };
+    let Some(head_sha) = repo.resolve(head) else {
+        return Answer::error(404, "Head does not exist");
+    };
+    if repo.is_ancestor(&head_sha, &base_tip) {
+        return Answer {
+            status: 204,
+            body: Vec::new(),
+            content_type: "application/json; charset=utf-8",
+            headers: Vec::new(),
+        };
+    }
+    let Ok(tree) = repo.merge_trees(&base_tip, &head_sha) else {
+        return Answer::error(409, "Merge conflict");
+    };
+    let message = body["commit_message"]
+        .as_str()
+        .map_or_else(|| format!("Merge {head} into {base}"), str::to_owned);
+    let sha = repo.add_commit(&[base_tip, head_sha], &message, tree);
+    repo.set_branch(base, &sha);
+    let repo = world.repo(&key);
+    Answer::json(201, gh::commit(world, repo, repo.commit(&sha)))
 }

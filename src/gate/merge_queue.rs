@@ -1,0 +1,124 @@
+//! Where the base requires GitHub's merge queue: whether to enqueue, and
+//! how to say where a pull request stands. Pure.
+//!
+//! seamguard enqueues a head once. The queue state is read from GitHub at
+//! every evaluation (never remembered): an entry means "queued, say where";
+//! no entry after seamguard enqueued this very head means GitHub took it
+//! out again — merged, or dequeued for a reason GitHub names — and the same
+//! head is not enqueued a second time (it would fail the same way). A new
+//! head is a new chance: GitHub drops a pull request from the queue when
+//! its head moves, and the mutation pins `expectedHeadOid`, so a stale head
+//! is never enqueued.
+
+use crate::github::models::QueueState;
+
+/// What to do about the merge queue for the evaluated head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueStep {
+    /// Call `enqueuePullRequest` with the head pinned.
+    Enqueue,
+    /// Already in the queue.
+    Queued {
+        position: Option<u32>,
+        state: String,
+    },
+    /// seamguard enqueued this head and it is no longer queued.
+    Removed { reason: Option<String> },
+    /// GitHub shows another head than the one evaluated: evaluate that one.
+    HeadMoved,
+}
+
+/// The step for `head`, given GitHub's queue state and whether seamguard
+/// already enqueued this head.
+pub fn step(state: &QueueState, head: &str, enqueued_this_head: bool) -> QueueStep {
+    if state.head.as_deref().is_some_and(|h| h != head) {
+        return QueueStep::HeadMoved;
+    }
+    if let Some(entry) = &state.entry {
+        return QueueStep::Queued {
+            position: entry.position,
+            state: entry.state.clone(),
+        };
+    }
+    if enqueued_this_head {
+        return QueueStep::Removed {
+            reason: state.last_removal.as_ref().map(|r| r.reason.clone()),
+        };
+    }
+    QueueStep::Enqueue
+}
+
+/// GitHub's dequeue reason in words (the code is shown beside it).
+pub fn reason_text(reason: &str) -> &'static str {
+    match reason {
+        "CI_FAILURE" => "a required check failed on the merge group",
+        "CI_TIMEOUT" => "a required check did not report on the merge group in time",
+        "MERGE_CONFLICT" => "it conflicts with the pull requests ahead of it",
+        "MANUAL" => "someone removed it",
+        "ALREADY_MERGED" => "it was already merged",
+        "QUEUE_CLEARED" => "the queue was cleared",
+        "ROLL_BACK" => "the queue rolled back",
+        "BRANCH_PROTECTIONS" => "the branch's protections refused it",
+        "GIT_TREE_INVALID" | "INVALID_MERGE_COMMIT" => "GitHub could not build its merge commit",
+        "MERGE" => "it merged",
+        _ => "GitHub did not say why",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::models::{QueueEntry, QueueRemoval};
+
+    fn state(entry: bool, removal: Option<&str>) -> QueueState {
+        QueueState {
+            head: Some("h1".into()),
+            entry: entry.then(|| QueueEntry {
+                position: Some(1),
+                state: "QUEUED".into(),
+            }),
+            last_removal: removal.map(|r| QueueRemoval {
+                reason: r.into(),
+                created_at: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn enqueue_once_per_head() {
+        assert_eq!(step(&state(false, None), "h1", false), QueueStep::Enqueue);
+        assert_eq!(
+            step(&state(true, None), "h1", true),
+            QueueStep::Queued {
+                position: Some(1),
+                state: "QUEUED".into()
+            }
+        );
+        // Queued by a person before seamguard saw it: not enqueued again.
+        assert!(matches!(
+            step(&state(true, None), "h1", false),
+            QueueStep::Queued { .. }
+        ));
+        assert_eq!(
+            step(&state(false, Some("CI_FAILURE")), "h1", true),
+            QueueStep::Removed {
+                reason: Some("CI_FAILURE".into())
+            }
+        );
+        // An earlier head's removal does not stop a new head.
+        assert_eq!(
+            step(&state(false, Some("CI_FAILURE")), "h1", false),
+            QueueStep::Enqueue
+        );
+        // GitHub shows another head than the one evaluated.
+        assert_eq!(step(&state(true, None), "h2", false), QueueStep::HeadMoved);
+        assert_eq!(step(&state(false, None), "h2", true), QueueStep::HeadMoved);
+    }
+
+    #[test]
+    fn every_reason_has_words() {
+        for r in ["CI_FAILURE", "MERGE_CONFLICT", "MANUAL", "UNKNOWN_REMOVAL_REASON"] {
+            assert!(!reason_text(r).is_empty());
+        }
+    }
+}

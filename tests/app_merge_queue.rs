@@ -1,0 +1,247 @@
+//! Where the base requires GitHub's merge queue (a ruleset `merge_queue`
+//! rule), an opted-in pull request whose guards and gate pass is enqueued
+//! with GraphQL `enqueuePullRequest`, `expectedHeadOid` pinned to the
+//! evaluated head — once, and never through `PUT …/merge`. The check run
+//! says where it stands; `enqueued`/`dequeued` deliveries update it, a
+//! failure with GitHub's reason.
+
+mod support;
+
+use support::flows::{WAIT, feature_pr};
+use support::{FakeGitHub, RepoHandle, Seamguard, Sha, World};
+
+/// The `expectedHeadOid` of every `enqueuePullRequest` the fake received.
+fn enqueues(w: &World) -> Vec<String> {
+    w.requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/graphql")
+        .filter_map(|r| {
+            let body = r.body.as_ref()?;
+            body["query"]
+                .as_str()?
+                .contains("enqueuePullRequest")
+                .then(|| {
+                    body["variables"]["expectedHeadOid"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+        })
+        .collect()
+}
+
+fn queue_reads(w: &World) -> usize {
+    w.requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/graphql")
+        .filter(|r| {
+            r.body
+                .as_ref()
+                .and_then(|b| b["query"].as_str())
+                .is_some_and(|q| q.contains("QueueState"))
+        })
+        .count()
+}
+
+fn merge_calls(w: &World) -> usize {
+    w.requests
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/merge"))
+        .count()
+}
+
+fn summary_on(w: &World, head: &Sha) -> String {
+    w.check_runs_named("seamguard")
+        .filter(|r| &r.head_sha == head && r.is_completed())
+        .last()
+        .map(|r| r.summary().to_owned())
+        .unwrap_or_default()
+}
+
+/// `acme/app` whose `main` requires `test` and the merge queue, with
+/// pull request #7 opted in and `test` green on its head.
+async fn queued_repo() -> (FakeGitHub, RepoHandle, Sha) {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    repo.ruleset(1)
+        .on("~DEFAULT_BRANCH")
+        .requires(&["test"])
+        .merge_queue();
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
+    repo.check_run(&head, "test").completed("success");
+    (gh, repo, head)
+}
+
+async fn wait_summary(gh: &FakeGitHub, head: &Sha, what: &'static str, needle: &'static str) {
+    let h = head.clone();
+    gh.wait_for(
+        what,
+        move |w| summary_on(w, &h).contains(needle),
+        WAIT,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_green_pull_request_is_enqueued_once_with_its_head_pinned_and_never_merged_directly() {
+    let (gh, repo, head) = queued_repo().await;
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
+        .await;
+    wait_summary(&gh, &head, "the run to say it is queued", "merge queue at position 1").await;
+    assert_eq!(repo.queued(), vec![7]);
+
+    // GitHub's own `enqueued` delivery, then a re-check: read, not redone.
+    let reads = gh.with_world(|w| queue_reads(w));
+    gh.deliver(&repo.pull_request_event("enqueued", 7), &app.webhook())
+        .await;
+    gh.wait_for(
+        "the enqueued delivery to be evaluated",
+        move |w| queue_reads(w) > reads,
+        WAIT,
+    )
+    .await;
+    app.stop().await;
+
+    let (calls, merges, summary) =
+        gh.with_world(|w| (enqueues(w), merge_calls(w), summary_on(w, &head)));
+    println!("enqueuePullRequest calls: {calls:?}; PUT merge calls: {merges}");
+    assert_eq!(calls, vec![head.to_string()], "enqueued once, pinned");
+    assert_eq!(merges, 0, "never PUT …/merge on a merge-queue base");
+    assert!(
+        summary.contains("queued in `main`'s merge queue at position 1"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("merges go through GitHub's merge queue"),
+        "{summary}"
+    );
+    let title = gh.with_world(|w| {
+        w.check_runs_named("seamguard")
+            .find(|r| r.head_sha == head)
+            .and_then(|r| r.output.as_ref().map(|o| o.title.clone()))
+            .unwrap_or_default()
+    });
+    assert_eq!(title, "All guards pass · in the merge queue");
+}
+
+#[tokio::test]
+async fn a_push_while_queued_never_enqueues_the_stale_head() {
+    let (gh, repo, head) = queued_repo().await;
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
+        .await;
+    wait_summary(&gh, &head, "queued", "merge queue at position 1").await;
+
+    // A push: GitHub drops the pull request from the queue.
+    let new_head = repo.push("feature", "more", &[("feature", Some("y\n"))]);
+    assert!(repo.queued().is_empty());
+    gh.deliver(&repo.pull_request_event("synchronize", 7), &app.webhook())
+        .await;
+    wait_summary(&gh, &new_head, "the new head to wait for `test`", "waiting for `test`").await;
+    assert!(repo.queued().is_empty(), "not enqueued before its checks");
+
+    // Its `test` passes: the new head, and only it, is enqueued.
+    let run = repo.check_run(&new_head, "test").completed("success");
+    gh.deliver(&repo.check_run_event("completed", run.id().0), &app.webhook())
+        .await;
+    wait_summary(&gh, &new_head, "the new head queued", "merge queue at position 1").await;
+    app.stop().await;
+    let calls = gh.with_world(|w| enqueues(w));
+    println!("enqueuePullRequest calls: {calls:?}");
+    assert_eq!(calls, vec![head.to_string(), new_head.to_string()]);
+    assert_eq!(gh.with_world(|w| merge_calls(w)), 0);
+}
+
+#[tokio::test]
+async fn a_push_just_before_the_enqueue_never_queues_the_stale_head() {
+    let (gh, repo, head) = queued_repo().await;
+    // The push lands between seamguard's read of the pull request and its
+    // GraphQL calls.
+    gh.before_next("POST /graphql", move |w| {
+        let repo = w.repo_mut("acme/app");
+        let tip = repo.tip("feature").cloned().expect("feature");
+        let sha = repo.commit_changes(&[tip], "racing push", &[("feature", Some(&b"z\n"[..]))]);
+        repo.set_branch("feature", &sha);
+    });
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
+        .await;
+    let new_head = {
+        let h = head.clone();
+        gh.wait_for(
+            "the moved head to be evaluated",
+            move |w| {
+                let pr = &w.repo("acme/app").pulls[&7];
+                pr.head_sha != h && summary_on(w, &pr.head_sha).contains("waiting for `test`")
+            },
+            WAIT,
+        )
+        .await;
+        repo.pull(7).head_sha
+    };
+    app.stop().await;
+    assert!(repo.queued().is_empty(), "the stale head was never queued");
+    let answers: Vec<u16> = gh.with_world(|w| {
+        w.requests
+            .iter()
+            .filter(|r| r.path == "/graphql")
+            .map(|r| r.status)
+            .collect()
+    });
+    let calls = gh.with_world(|w| enqueues(w));
+    println!("enqueue calls {calls:?}, GraphQL answers {answers:?}, new head {new_head}");
+    assert!(
+        calls.iter().all(|h| h == head.as_str()),
+        "only the evaluated head was ever pinned: {calls:?}"
+    );
+    assert!(calls.len() <= 1);
+    assert_eq!(gh.with_world(|w| merge_calls(w)), 0);
+}
+
+#[tokio::test]
+async fn a_dequeue_for_a_failure_is_said_with_githubs_reason_and_not_retried_on_that_head() {
+    let (gh, repo, head) = queued_repo().await;
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
+        .await;
+    wait_summary(&gh, &head, "queued", "merge queue at position 1").await;
+    repo.dequeue(7, "CI_FAILURE");
+    let delivery = repo.pull_request_event("dequeued", 7);
+    assert_eq!(delivery.body["reason"], "CI_FAILURE");
+    gh.deliver(&delivery, &app.webhook()).await;
+    wait_summary(&gh, &head, "the run to say it left the queue", "removed it from").await;
+    app.stop().await;
+    let summary = gh.with_world(|w| summary_on(w, &head));
+    assert!(
+        summary.contains(
+            "GitHub removed it from `main`'s merge queue: a required check failed on the merge \
+             group (`CI_FAILURE`)"
+        ),
+        "{summary}"
+    );
+    assert_eq!(gh.with_world(|w| enqueues(w)).len(), 1, "not re-enqueued");
+    assert!(repo.queued().is_empty());
+}
+
+#[tokio::test]
+async fn the_fake_holds_graphql_documents_to_githubs_schema() {
+    use support::routes::graphql::validate;
+    assert_eq!(
+        validate(seamguard::github::api::ENQUEUE_MUTATION),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        validate(seamguard::github::api::QUEUE_STATE_QUERY),
+        Vec::<String>::new()
+    );
+    for bad in [
+        "query { repository(owner: \"a\", name: \"b\") { nope } }",
+        "query($n: String!) { repository(owner: \"a\", name: \"b\") { pullRequest(number: $n) { id } } }",
+        "query { repository(owner: \"a\") { id } }",
+        "mutation($id: ID!) { enqueuePullRequest(input: {pullRequestId: $id}) { mergeQueueEntry } }",
+        "mutation($id: ID!, $x: Int) { enqueuePullRequest(input: {pullRequestId: $id}) { clientMutationId } }",
+    ] {
+        assert!(!validate(bad).is_empty(), "accepted: {bad}");
+    }
+}
