@@ -245,3 +245,34 @@ async fn the_fake_holds_graphql_documents_to_githubs_schema() {
         assert!(!validate(bad).is_empty(), "accepted: {bad}");
     }
 }
+
+#[tokio::test]
+async fn the_fake_refuses_a_stale_head_as_github_does() {
+    use seamguard::github::api::Enqueued;
+    use seamguard::ids::{CommitSha, InstallationId, PrNumber};
+    let (gh, repo, head) = queued_repo().await;
+    let client = gh.client().installation(InstallationId(gh.installation_id()));
+    let pr = client.pull(&repo.name(), PrNumber(7)).await.expect("pull");
+    let node = pr.node_id.expect("node_id");
+    let stale: CommitSha = repo.commit(&[&head], "x", &[]).parse().expect("sha");
+    let refused = client.enqueue(&node, &stale).await.expect("an answer");
+    assert!(
+        matches!(&refused, Enqueued::Refused { kind: Some(k), .. } if k == "UNPROCESSABLE"),
+        "{refused:?}"
+    );
+    assert!(repo.queued().is_empty());
+    let pinned: CommitSha = head.parse().expect("sha");
+    let queued = client.enqueue(&node, &pinned).await.expect("an answer");
+    assert!(matches!(queued, Enqueued::Queued(ref e) if e.position == Some(1)), "{queued:?}");
+    assert_eq!(repo.queued(), vec![7]);
+    let state = client.queue_state(&repo.name(), PrNumber(7)).await.expect("state");
+    assert_eq!(state.head.as_deref(), Some(head.as_str()));
+    assert!(state.entry.is_some() && state.last_removal.is_none());
+    repo.dequeue(7, "MERGE_CONFLICT");
+    let state = client.queue_state(&repo.name(), PrNumber(7)).await.expect("state");
+    assert_eq!(state.entry, None);
+    assert_eq!(
+        state.last_removal.map(|r| r.reason).as_deref(),
+        Some("MERGE_CONFLICT")
+    );
+}
