@@ -131,6 +131,8 @@ async fn run_ci_until_merged(
         });
         behind.extend(now_behind);
         if all_merged {
+            // What the fake counted at each merge, besides what was seen here.
+            behind.extend(repo.read_behind_seen());
             return (ci_runs, behind);
         }
         assert!(
@@ -171,8 +173,20 @@ async fn label_in_order(gh: &FakeGitHub, repo: &RepoHandle, app: &Seamguard, n: 
         gh.wait_for(
             "the labeled pull request to be evaluated",
             move |w| {
+                let pr = &w.repo("acme/app").pulls[&i];
                 w.check_runs_named("seamguard")
-                    .any(|r| r.is_completed() && r.head_sha == head)
+                    .filter(|r| r.is_completed() && r.head_sha == head)
+                    .any(|r| {
+                        // The evaluation's own merge or update is done too.
+                        let title = r.output.as_ref().map_or("", |o| o.title.as_str());
+                        if title.ends_with("· merging") {
+                            pr.merged
+                        } else if title.ends_with("· updating branch") {
+                            pr.head_sha != head
+                        } else {
+                            true
+                        }
+                    })
             },
             support::flows::WAIT,
         )

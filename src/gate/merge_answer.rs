@@ -50,6 +50,9 @@ const PENDING_WORDINGS: &[&str] = &[
     "are in progress",
     // A merge from another actor (or a previous attempt) is running.
     "merge already in progress",
+    // `Head branch is out of date.` on a strict base that moved since the
+    // evaluation: evaluating again updates the branch.
+    "is out of date",
 ];
 
 /// Classifies a merge refusal by HTTP status and GitHub's message.

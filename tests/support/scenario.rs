@@ -224,6 +224,12 @@ impl RepoHandle {
         self
     }
 
+    /// The open pull requests the fake saw behind their base right after a
+    /// merge moved it.
+    pub fn read_behind_seen(&self) -> Vec<u64> {
+        self.read(|_, r| r.behind_seen.iter().copied().collect())
+    }
+
     /// The merge queue of the repository: numbers in order.
     pub fn queued(&self) -> Vec<u64> {
         self.read(|_, r| r.queue.iter().map(|e| e.number).collect())

@@ -338,6 +338,9 @@ pub struct Repo {
     /// `update-branch` answers 403, as for an App GitHub has not enabled
     /// that operation for.
     pub update_branch_forbidden: bool,
+    /// Every open pull request that was behind its base right after the
+    /// base moved (a merge), counted by the fake.
+    pub behind_seen: BTreeSet<u64>,
     /// Paths whose diff GitHub deems too large: no `patch` field.
     pub large_files: BTreeSet<String>,
     /// Permissions, comments and reactions (`routes::issues`).
@@ -366,6 +369,7 @@ impl Repo {
             queue: Vec::new(),
             queue_removals: Vec::new(),
             update_branch_forbidden: false,
+            behind_seen: BTreeSet::new(),
             large_files: BTreeSet::new(),
             conversation: Default::default(),
             commit_count: 0,

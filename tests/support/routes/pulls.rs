@@ -268,6 +268,14 @@ pub fn merge(world: &mut World, ctx: &Ctx) -> Answer {
         }
     };
     repo.set_branch(&pr.base_ref, &sha);
+    let behind: Vec<u64> = repo
+        .pulls
+        .values()
+        .filter(|p| p.is_open() && p.number != pr.number && p.base_ref == pr.base_ref)
+        .filter(|p| !repo.is_ancestor(&sha, &p.head_sha))
+        .map(|p| p.number)
+        .collect();
+    repo.behind_seen.extend(behind);
     let now = Utc::now();
     let stored = repo.pulls.get_mut(&pr.number).expect("pull exists");
     stored.state = PullState::Closed;
