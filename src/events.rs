@@ -320,6 +320,9 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
                     "opened" | "reopened" | "synchronize" | "ready_for_review" | "labeled"
                     | "unlabeled" | "enqueued" | "dequeued" | "auto_merge_enabled",
                 ) => true,
+                // A closed pull request leaves its strict base's line, and
+                // the next in line goes.
+                Some("closed") => true,
                 // An edit matters only when it retargets the base branch.
                 Some("edited") => e.changes.as_ref().is_some_and(|c| c.base.is_some()),
                 _ => false,
@@ -576,7 +579,7 @@ mod tests {
                 json!({ "base": { "ref": { "from": "develop" } } }),
                 true,
             ),
-            ("closed", json!(null), false),
+            ("closed", json!(null), true),
             ("assigned", json!(null), false),
         ] {
             let p = run(

@@ -367,3 +367,39 @@ async fn all_at_once(n: u64) -> usize {
     }
     ci_runs
 }
+
+/// The first in line loses its label (then another closes): it leaves the
+/// line, and the next one is updated at once — no event needed from it.
+#[tokio::test]
+async fn leaving_the_line_lets_the_next_go_first() {
+    let gh = FakeGitHub::start().await;
+    let repo = strict_repo(&gh, 4, "merge:\n  update_branch: true\n");
+    let app = Seamguard::start(&gh).await;
+    label_in_order(&gh, &repo, &app, 4).await;
+    // #1 merged; #2 is being updated; #3 and #4 wait.
+    let h3 = repo.pull(3).head_sha;
+    repo.remove_label(2, "automerge");
+    gh.deliver(&repo.pull_request_event("unlabeled", 2), &app.webhook())
+        .await;
+    gh.wait_for(
+        "#3 to be updated once #2 left",
+        move |w| w.repo("acme/app").pulls[&3].head_sha != h3,
+        support::flows::WAIT,
+    )
+    .await;
+    let h4 = repo.pull(4).head_sha;
+    repo.close_pr(3);
+    gh.deliver(&repo.pull_request_event("closed", 3), &app.webhook())
+        .await;
+    gh.wait_for(
+        "#4 to be updated once #3 closed",
+        move |w| w.repo("acme/app").pulls[&4].head_sha != h4,
+        support::flows::WAIT,
+    )
+    .await;
+    app.stop().await;
+    let f = gh.with_world(|w| figures(w));
+    println!("merged {:?}, update-branch calls {}", f.merged, f.update_calls);
+    assert_eq!(f.merged, vec![1]);
+    assert_eq!(f.update_calls, 3, "#2, then #3, then #4: one each");
+}

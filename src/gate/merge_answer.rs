@@ -198,6 +198,12 @@ mod tests {
             ),
             (
                 405,
+                "Head branch is out of date",
+                MergeAnswer::Pending,
+                "strict base that moved since the evaluation",
+            ),
+            (
+                405,
                 "Merge already in progress",
                 MergeAnswer::Pending,
                 "github.com, concurrent merge",
