@@ -74,12 +74,8 @@ async fn queued_repo() -> (FakeGitHub, RepoHandle, Sha) {
 
 async fn wait_summary(gh: &FakeGitHub, head: &Sha, what: &'static str, needle: &'static str) {
     let h = head.clone();
-    gh.wait_for(
-        what,
-        move |w| summary_on(w, &h).contains(needle),
-        WAIT,
-    )
-    .await;
+    gh.wait_for(what, move |w| summary_on(w, &h).contains(needle), WAIT)
+        .await;
 }
 
 #[tokio::test]
@@ -88,7 +84,13 @@ async fn a_green_pull_request_is_enqueued_once_with_its_head_pinned_and_never_me
     let app = Seamguard::start(&gh).await;
     gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
         .await;
-    wait_summary(&gh, &head, "the run to say it is queued", "merge queue at position 1").await;
+    wait_summary(
+        &gh,
+        &head,
+        "the run to say it is queued",
+        "merge queue at position 1",
+    )
+    .await;
     assert_eq!(repo.queued(), vec![7]);
 
     // GitHub's own `enqueued` delivery, then a re-check: read, not redone.
@@ -138,14 +140,29 @@ async fn a_push_while_queued_never_enqueues_the_stale_head() {
     assert!(repo.queued().is_empty());
     gh.deliver(&repo.pull_request_event("synchronize", 7), &app.webhook())
         .await;
-    wait_summary(&gh, &new_head, "the new head to wait for `test`", "waiting for `test`").await;
+    wait_summary(
+        &gh,
+        &new_head,
+        "the new head to wait for `test`",
+        "waiting for `test`",
+    )
+    .await;
     assert!(repo.queued().is_empty(), "not enqueued before its checks");
 
     // Its `test` passes: the new head, and only it, is enqueued.
     let run = repo.check_run(&new_head, "test").completed("success");
-    gh.deliver(&repo.check_run_event("completed", run.id().0), &app.webhook())
-        .await;
-    wait_summary(&gh, &new_head, "the new head queued", "merge queue at position 1").await;
+    gh.deliver(
+        &repo.check_run_event("completed", run.id().0),
+        &app.webhook(),
+    )
+    .await;
+    wait_summary(
+        &gh,
+        &new_head,
+        "the new head queued",
+        "merge queue at position 1",
+    )
+    .await;
     app.stop().await;
     let calls = gh.with_world(|w| enqueues(w));
     println!("enqueuePullRequest calls: {calls:?}");
@@ -210,7 +227,13 @@ async fn a_dequeue_for_a_failure_is_said_with_githubs_reason_and_not_retried_on_
     let delivery = repo.pull_request_event("dequeued", 7);
     assert_eq!(delivery.body["reason"], "CI_FAILURE");
     gh.deliver(&delivery, &app.webhook()).await;
-    wait_summary(&gh, &head, "the run to say it left the queue", "removed it from").await;
+    wait_summary(
+        &gh,
+        &head,
+        "the run to say it left the queue",
+        "removed it from",
+    )
+    .await;
     app.stop().await;
     let summary = gh.with_world(|w| summary_on(w, &head));
     assert!(
@@ -251,7 +274,9 @@ async fn the_fake_refuses_a_stale_head_as_github_does() {
     use seamguard::github::api::Enqueued;
     use seamguard::ids::{CommitSha, InstallationId, PrNumber};
     let (gh, repo, head) = queued_repo().await;
-    let client = gh.client().installation(InstallationId(gh.installation_id()));
+    let client = gh
+        .client()
+        .installation(InstallationId(gh.installation_id()));
     let pr = client.pull(&repo.name(), PrNumber(7)).await.expect("pull");
     let node = pr.node_id.expect("node_id");
     let stale: CommitSha = repo.commit(&[&head], "x", &[]).parse().expect("sha");
@@ -263,13 +288,22 @@ async fn the_fake_refuses_a_stale_head_as_github_does() {
     assert!(repo.queued().is_empty());
     let pinned: CommitSha = head.parse().expect("sha");
     let queued = client.enqueue(&node, &pinned).await.expect("an answer");
-    assert!(matches!(queued, Enqueued::Queued(ref e) if e.position == Some(1)), "{queued:?}");
+    assert!(
+        matches!(queued, Enqueued::Queued(ref e) if e.position == Some(1)),
+        "{queued:?}"
+    );
     assert_eq!(repo.queued(), vec![7]);
-    let state = client.queue_state(&repo.name(), PrNumber(7)).await.expect("state");
+    let state = client
+        .queue_state(&repo.name(), PrNumber(7))
+        .await
+        .expect("state");
     assert_eq!(state.head.as_deref(), Some(head.as_str()));
     assert!(state.entry.is_some() && state.last_removal.is_none());
     repo.dequeue(7, "MERGE_CONFLICT");
-    let state = client.queue_state(&repo.name(), PrNumber(7)).await.expect("state");
+    let state = client
+        .queue_state(&repo.name(), PrNumber(7))
+        .await
+        .expect("state");
     assert_eq!(state.entry, None);
     assert_eq!(
         state.last_removal.map(|r| r.reason).as_deref(),

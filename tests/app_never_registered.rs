@@ -45,10 +45,16 @@ fn repo_with_history(gh: &FakeGitHub, config: &str) -> RepoHandle {
     let repo = gh.repo("acme/app");
     repo.push("main", "config", &[(".github/seamguard.yml", Some(config))]);
     for i in 0..3 {
-        let sha = repo.push("main", &format!("work {i}"), &[(&format!("w{i}"), Some("x\n"))]);
+        let sha = repo.push(
+            "main",
+            &format!("work {i}"),
+            &[(&format!("w{i}"), Some("x\n"))],
+        );
         repo.check_run(&sha, "lint").completed("success");
     }
-    repo.ruleset(1).on("~DEFAULT_BRANCH").requires(&["lint", "test"]);
+    repo.ruleset(1)
+        .on("~DEFAULT_BRANCH")
+        .requires(&["lint", "test"]);
     repo
 }
 
@@ -77,7 +83,10 @@ async fn a_context_never_reported_on_the_base_is_said_at_once_and_explained_afte
         "{first}"
     );
     assert!(!row(&first, "lint").contains("either"), "{first}");
-    assert!(!first.contains("may never come"), "not claimed before the timeout: {first}");
+    assert!(
+        !first.contains("may never come"),
+        "not claimed before the timeout: {first}"
+    );
 
     // `register_timeout` (1 s) passes: the time is the point of the test.
     tokio::time::sleep(Duration::from_millis(1_200)).await;
@@ -147,5 +156,9 @@ async fn a_check_seen_on_the_base_gets_no_such_words_and_no_history_read_when_no
     repo.check_run(&head, "test").in_progress();
     gh.reset_counts();
     support::flows::evaluate_once(&gh, &repo, 7, "synchronize").await;
-    assert_eq!(gh.with_world(|w| history_reads(w)), 0, "nothing missing: no read");
+    assert_eq!(
+        gh.with_world(|w| history_reads(w)),
+        0,
+        "nothing missing: no read"
+    );
 }

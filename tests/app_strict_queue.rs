@@ -118,7 +118,11 @@ async fn run_ci_until_merged(
             let open: Vec<_> = r.pulls.values().filter(|p| p.is_open()).collect();
             let heads: Vec<Sha> = open
                 .iter()
-                .filter(|p| !r.check_runs.iter().any(|c| c.head_sha == p.head_sha && c.name == "test"))
+                .filter(|p| {
+                    !r.check_runs
+                        .iter()
+                        .any(|c| c.head_sha == p.head_sha && c.name == "test")
+                })
                 .map(|p| p.head_sha.clone())
                 .collect();
             let now_behind: Vec<u64> = open
@@ -151,8 +155,11 @@ async fn run_ci_until_merged(
         running = still;
         for (_, _, run) in done {
             let run = run.completed("success");
-            gh.deliver(&repo.check_run_event("completed", run.id().0), &app.webhook())
-                .await;
+            gh.deliver(
+                &repo.check_run_event("completed", run.id().0),
+                &app.webhook(),
+            )
+            .await;
         }
         if tip != main {
             gh.deliver(&repo.push_event("main", &main), &app.webhook())
@@ -206,8 +213,11 @@ async fn five_ready_pull_requests_merge_in_order_one_update_at_a_time() {
     gh.wait_for(
         "#3 to say it is 2nd in line behind #2",
         move |w| {
-            w.check_runs_named("seamguard")
-                .any(|r| r.head_sha == h3 && r.summary().contains("2nd in line for `main`; updating #2 now"))
+            w.check_runs_named("seamguard").any(|r| {
+                r.head_sha == h3
+                    && r.summary()
+                        .contains("2nd in line for `main`; updating #2 now")
+            })
         },
         support::flows::WAIT,
     )
@@ -225,7 +235,11 @@ async fn five_ready_pull_requests_merge_in_order_one_update_at_a_time() {
         behind.len()
     );
     assert_eq!(f.merged, vec![1, 2, 3, 4, 5], "all five, in order");
-    assert!(f.overlaps.is_empty(), "two branches updated at once: {:?}", f.overlaps);
+    assert!(
+        f.overlaps.is_empty(),
+        "two branches updated at once: {:?}",
+        f.overlaps
+    );
     assert!(
         f.update_calls <= behind.len(),
         "{} update-branch calls for {} behind",
@@ -246,7 +260,10 @@ async fn a_refused_update_branch_falls_back_to_merging_the_base_into_the_head() 
     run_ci_until_merged(&gh, &repo, &app, 2).await;
     app.stop().await;
     let f = gh.with_world(|w| figures(w));
-    println!("update-branch calls {}, base merged in {}", f.update_calls, f.merges_in);
+    println!(
+        "update-branch calls {}, base merged in {}",
+        f.update_calls, f.merges_in
+    );
     assert_eq!(f.merged, vec![1, 2]);
     assert_eq!((f.update_calls, f.merges_in), (1, 1));
 }
@@ -294,7 +311,10 @@ async fn a_fork_that_cannot_be_updated_says_so_and_steps_out_of_line() {
             .map(|r| r.summary().to_owned())
             .unwrap_or_default()
     });
-    assert!(summary.contains("the head branch is in a fork"), "{summary}");
+    assert!(
+        summary.contains("the head branch is in a fork"),
+        "{summary}"
+    );
     assert_eq!(gh.with_world(|w| figures(w).merges_in), 0);
 }
 
@@ -343,7 +363,9 @@ async fn all_at_once(n: u64) -> usize {
     use seamguard::ids::{CommitSha, InstallationId, PrNumber};
     let gh = FakeGitHub::start().await;
     let repo = strict_repo(&gh, n, "merge:\n  update_branch: true\n");
-    let client = gh.client().installation(InstallationId(gh.installation_id()));
+    let client = gh
+        .client()
+        .installation(InstallationId(gh.installation_id()));
     let name = repo.name();
     let mut ci_runs = 0;
     for next in 1..=n {
@@ -399,7 +421,10 @@ async fn leaving_the_line_lets_the_next_go_first() {
     .await;
     app.stop().await;
     let f = gh.with_world(|w| figures(w));
-    println!("merged {:?}, update-branch calls {}", f.merged, f.update_calls);
+    println!(
+        "merged {:?}, update-branch calls {}",
+        f.merged, f.update_calls
+    );
     assert_eq!(f.merged, vec![1]);
     assert_eq!(f.update_calls, 3, "#2, then #3, then #4: one each");
 }

@@ -49,21 +49,29 @@ async fn the_line_keeps_order_places_and_priority(backend: Backend) {
     // Another base is another line; moving there starts at its end.
     assert_eq!(join(&inbox, "release", 5, false, 70).await, vec![5]);
     assert_eq!(join(&inbox, "release", 7, false, 80).await, vec![5, 7]);
-    assert_eq!(numbers(&inbox.line(&repo(), "main").await.unwrap()), vec![41, 9]);
+    assert_eq!(
+        numbers(&inbox.line(&repo(), "main").await.unwrap()),
+        vec![41, 9]
+    );
     // Leaving names the line it left.
     assert_eq!(
-        inbox.line_leave(&repo(), PrNumber(41)).await.unwrap().as_deref(),
+        inbox
+            .line_leave(&repo(), PrNumber(41))
+            .await
+            .unwrap()
+            .as_deref(),
         Some("main")
     );
     assert_eq!(inbox.line_leave(&repo(), PrNumber(41)).await.unwrap(), None);
-    assert_eq!(numbers(&inbox.line(&repo(), "main").await.unwrap()), vec![9]);
+    assert_eq!(
+        numbers(&inbox.line(&repo(), "main").await.unwrap()),
+        vec![9]
+    );
     let other: RepoName = "acme/other".parse().unwrap();
     assert!(inbox.line(&other, "main").await.unwrap().is_empty());
 }
 
-async fn the_updating_head_is_kept_until_the_base_changes_and_survives_a_restart(
-    backend: Backend,
-) {
+async fn the_updating_head_is_kept_until_the_base_changes_and_survives_a_restart(backend: Backend) {
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
@@ -88,7 +96,10 @@ async fn the_updating_head_is_kept_until_the_base_changes_and_survives_a_restart
         .line_updating(&repo(), PrNumber(7), None, t(40))
         .await
         .unwrap();
-    assert_eq!(inbox.line(&repo(), "main").await.unwrap()[0].updating_head, None);
+    assert_eq!(
+        inbox.line(&repo(), "main").await.unwrap()[0].updating_head,
+        None
+    );
     inbox
         .line_updating(&repo(), PrNumber(7), Some(&head), t(50))
         .await

@@ -42,8 +42,8 @@ use crate::gate::never_comes;
 use crate::gate::required_checks::{self, GateReport, GateStatus, Requirements, Unreadable};
 use crate::gate::strict_line::{self, Place};
 use crate::gate::summary::{self, CHECK_NAME, MergeNote};
-use crate::github::models::{CheckRun, Comparison, PullRequest};
 use crate::github::api::Enqueued;
+use crate::github::models::{CheckRun, Comparison, PullRequest};
 use crate::github::{GhError, InstallationClient};
 use crate::ids::{CommitSha, PrNumber};
 use crate::inbox::{Target, Work};
@@ -262,7 +262,16 @@ impl Engine {
             decision::decide(facts, &config, &guards, &gate, attempts).under(config.mode, head);
         if in_strict_line(&gate, &config) {
             verdict.plan = self
-                .take_place(work, number, &base_ref, facts, &gate, head, &config, verdict.plan)
+                .take_place(
+                    work,
+                    number,
+                    &base_ref,
+                    facts,
+                    &gate,
+                    head,
+                    &config,
+                    verdict.plan,
+                )
                 .await?;
         }
         tracing::info!(conclusion = verdict.conclusion.as_str(), plan = ?verdict.plan, "decided");
@@ -793,7 +802,10 @@ impl Engine {
                 ));
             }
             QueueStep::Removed { reason } => {
-                tracing::info!(?reason, "removed from the merge queue; not enqueuing this head again");
+                tracing::info!(
+                    ?reason,
+                    "removed from the merge queue; not enqueuing this head again"
+                );
                 return Ok((Outcome::Done, Some(MergeNote::Dequeued { base, reason })));
             }
             QueueStep::HeadMoved => {
@@ -821,7 +833,8 @@ impl Engine {
                 // GitHub may have enqueued before the answer was lost: the
                 // next evaluation reads the queue before enqueuing again.
                 tracing::warn!(error = %e, "enqueue failed ambiguously; reading the queue next");
-                let at = Utc::now() + chrono::Duration::from_std(self.cfg.merge_retry_base).unwrap_or_default();
+                let at = Utc::now()
+                    + chrono::Duration::from_std(self.cfg.merge_retry_base).unwrap_or_default();
                 return Ok((
                     Outcome::RetryAt(at, format!("enqueue failed: {}", e.message)),
                     Some(MergeNote::EnqueueRefused { answer: e.message }),

@@ -474,7 +474,9 @@ mod tests {
         assert!(decide(&pr(), &cfg, &ok, &waiting, 0).plan.is_waiting());
         let head: CommitSha = "b".repeat(40).parse().unwrap();
         assert_eq!(
-            decide(&pr(), &cfg, &ok, &g, 0).under(Mode::Shadow, &head).plan,
+            decide(&pr(), &cfg, &ok, &g, 0)
+                .under(Mode::Shadow, &head)
+                .plan,
             MergePlan::WouldEnqueue
         );
     }

@@ -117,7 +117,12 @@ mod tests {
 
     #[test]
     fn every_reason_has_words() {
-        for r in ["CI_FAILURE", "MERGE_CONFLICT", "MANUAL", "UNKNOWN_REMOVAL_REASON"] {
+        for r in [
+            "CI_FAILURE",
+            "MERGE_CONFLICT",
+            "MANUAL",
+            "UNKNOWN_REMOVAL_REASON",
+        ] {
             assert!(!reason_text(r).is_empty());
         }
     }

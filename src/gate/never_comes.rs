@@ -58,7 +58,11 @@ pub struct CheckEvidence {
 
 /// The evidence about `check`, when there is any (`None`: it did report on
 /// the base's recent history, or there is no history to read).
-pub fn evidence(check: &RequiredCheck, history: &BaseHistory, merge_queue: bool) -> Option<Evidence> {
+pub fn evidence(
+    check: &RequiredCheck,
+    history: &BaseHistory,
+    merge_queue: bool,
+) -> Option<Evidence> {
     let commits = history.commits.len();
     if commits == 0 {
         return None;
@@ -96,9 +100,9 @@ pub fn evidence(check: &RequiredCheck, history: &BaseHistory, merge_queue: bool)
 /// The observation, in words (shown from the first evaluation).
 pub fn observed(e: &Evidence, base: &str) -> String {
     match e {
-        Evidence::NeverOnBase { commits } | Evidence::NeverOnMergeGroup { commits } => format!(
-            "not reported on any of the last {commits} commits of `{base}` either"
-        ),
+        Evidence::NeverOnBase { commits } | Evidence::NeverOnMergeGroup { commits } => {
+            format!("not reported on any of the last {commits} commits of `{base}` either")
+        }
         Evidence::AppNeverReported {
             app,
             others,
@@ -180,7 +184,10 @@ mod tests {
             })
         );
         assert_eq!(evidence(&check("lint", Some(15368)), &history, false), None);
-        assert_eq!(evidence(&check("test", None), &BaseHistory::default(), false), None);
+        assert_eq!(
+            evidence(&check("test", None), &BaseHistory::default(), false),
+            None
+        );
         let e = evidence(&check("lint", Some(7)), &history, false).unwrap();
         assert_eq!(
             observed(&e, "main"),

@@ -595,11 +595,19 @@ mod tests {
             ruleset_id: Some(9),
             parameters: Some(json!({ "merge_method": "SQUASH", "grouping_strategy": "ALLGREEN" })),
         };
-        let req = requirements(None, &[rule(1, json!([{ "context": "test" }]), false), queue], &[]);
+        let req = requirements(
+            None,
+            &[rule(1, json!([{ "context": "test" }]), false), queue],
+            &[],
+        );
         let mq = req.merge_queue.expect("merge queue rule");
         assert_eq!(mq.merge_method.as_deref(), Some("SQUASH"));
         assert_eq!(mq.ruleset.to_string(), "ruleset 9 (acme/app)");
-        assert!(requirements(None, &[rule(1, json!([]), true)], &[]).merge_queue.is_none());
+        assert!(
+            requirements(None, &[rule(1, json!([]), true)], &[])
+                .merge_queue
+                .is_none()
+        );
     }
 
     #[test]

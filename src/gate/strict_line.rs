@@ -99,14 +99,21 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st",
+                "111th"
+            ]
         );
     }
 
     #[test]
     fn places_in_a_line() {
         let now = Utc::now();
-        let line = [entry(41, true, 5, now), entry(7, false, 0, now), entry(9, false, 0, now)];
+        let line = [
+            entry(41, true, 5, now),
+            entry(7, false, 0, now),
+            entry(9, false, 0, now),
+        ];
         assert_eq!(place(&line, PrNumber(41), now), Place::First);
         assert_eq!(
             place(&line, PrNumber(9), now),
@@ -128,7 +135,10 @@ mod tests {
         let stale = [entry(41, false, 3600, now), entry(7, false, 0, now)];
         assert!(matches!(
             place(&stale, PrNumber(7), now),
-            Place::Behind { lead_stale: true, .. }
+            Place::Behind {
+                lead_stale: true,
+                ..
+            }
         ));
     }
 }

@@ -70,7 +70,10 @@ pub enum MergeNote {
     },
     /// seamguard enqueued this head and GitHub took it out again, for
     /// GitHub's `reason`.
-    Dequeued { base: String, reason: Option<String> },
+    Dequeued {
+        base: String,
+        reason: Option<String>,
+    },
     /// GitHub refused to enqueue.
     EnqueueRefused { answer: String },
     /// Neither `update-branch` nor merging the base into the head branch

@@ -89,7 +89,10 @@ pub enum Enqueued {
     Queued(QueueEntry),
     /// GitHub refused (its `errors`): a stale head, a pull request that is
     /// not mergeable, a queue that is not enabled.
-    Refused { kind: Option<String>, message: String },
+    Refused {
+        kind: Option<String>,
+        message: String,
+    },
 }
 
 /// The `errors` of a GraphQL answer, as one message.

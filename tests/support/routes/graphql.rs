@@ -173,7 +173,9 @@ impl Parser {
     fn operation(&mut self) -> Result<Operation, String> {
         let kind = self.name()?;
         if kind != "query" && kind != "mutation" {
-            return Err(format!("Parse error on \"{kind}\": expected query or mutation"));
+            return Err(format!(
+                "Parse error on \"{kind}\": expected query or mutation"
+            ));
         }
         if matches!(self.peek(), Some(Tok::Name(_))) {
             self.name()?;
@@ -441,9 +443,7 @@ fn fits(declared: &str, wanted: &str) -> bool {
 
 fn enum_ok(ty: &str, v: &str) -> bool {
     match ty {
-        "PullRequestTimelineItemsItemType" => v
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c == '_'),
+        "PullRequestTimelineItemsItemType" => v.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
         _ => false,
     }
 }
@@ -471,7 +471,8 @@ impl Checker<'_> {
             }
             Val::Object(fields) => {
                 let Some(def) = input_fields(named(ty)) else {
-                    self.errors.push(format!("Argument {at} is not an input object"));
+                    self.errors
+                        .push(format!("Argument {at} is not an input object"));
                     return;
                 };
                 for (k, v) in fields {
@@ -511,12 +512,12 @@ impl Checker<'_> {
                         .push(format!("Argument {at} has an invalid value ({e})"));
                 }
             }
-            Val::Int(_) if named(ty) != "Int" => {
-                self.errors.push(format!("Argument {at} has an invalid value"))
-            }
-            Val::Str(_) if named(ty) == "Int" || named(ty) == "Boolean" => {
-                self.errors.push(format!("Argument {at} has an invalid value"))
-            }
+            Val::Int(_) if named(ty) != "Int" => self
+                .errors
+                .push(format!("Argument {at} has an invalid value")),
+            Val::Str(_) if named(ty) == "Int" || named(ty) == "Boolean" => self
+                .errors
+                .push(format!("Argument {at} has an invalid value")),
             Val::Int(_) | Val::Str(_) => {}
         }
     }
@@ -528,9 +529,8 @@ impl Checker<'_> {
                     if fragment_allowed(parent, on) {
                         self.selection(on, selection);
                     } else {
-                        self.errors.push(format!(
-                            "Fragment on {on} can't be spread inside {parent}"
-                        ));
+                        self.errors
+                            .push(format!("Fragment on {on} can't be spread inside {parent}"));
                     }
                 }
                 Selection::Field {
@@ -547,9 +547,9 @@ impl Checker<'_> {
                     for (arg, v) in args {
                         match def.args.iter().find(|(n, _)| n == arg) {
                             Some((_, t)) => self.value(v, t, &format!("'{arg}' on '{name}'")),
-                            None => self.errors.push(format!(
-                                "Field '{name}' doesn't accept argument '{arg}'"
-                            )),
+                            None => self
+                                .errors
+                                .push(format!("Field '{name}' doesn't accept argument '{arg}'")),
                         }
                     }
                     for (arg, t) in def.args.iter().filter(|(_, t)| t.ends_with('!')) {
@@ -612,10 +612,7 @@ fn check_variables(vars: &[(String, String)], given: &Map<String, Value>) -> Vec
 enum Obj {
     Repo(String),
     Pull(String, u64),
-    Entry {
-        position: usize,
-        entry: QueueEntry,
-    },
+    Entry { position: usize, entry: QueueEntry },
     Removal(QueueRemoval),
     Timeline(Vec<QueueRemoval>),
     Payload(Option<Box<Obj>>),
@@ -721,9 +718,7 @@ fn field_of(
         (Obj::Repo(key), "id") => Out::Leaf(json!(format!("R_{key}"))),
         (Obj::Pull(key, n), "id") => Out::Leaf(json!(pull_node_id(world, key, *n))),
         (Obj::Pull(_, n), "number") => Out::Leaf(json!(n)),
-        (Obj::Pull(key, n), "headRefOid") => {
-            Out::Leaf(json!(world.repo(key).pulls[n].head_sha))
-        }
+        (Obj::Pull(key, n), "headRefOid") => Out::Leaf(json!(world.repo(key).pulls[n].head_sha)),
         (Obj::Pull(key, n), "mergeQueueEntry") => Out::One(entry_of(world, key, *n)),
         (Obj::Pull(key, n), "timelineItems") => {
             let types = a("itemTypes").unwrap_or(Value::Null);
@@ -855,9 +850,9 @@ fn project(world: &World, obj: &Obj, sel: &[Selection], vars: &Map<String, Value
                 let v = match field_of(world, obj, name, args, vars) {
                     Out::Leaf(v) => v,
                     Out::One(o) => o.map_or(Value::Null, |o| project(world, &o, sel, vars)),
-                    Out::Many(items) => Value::Array(
-                        items.iter().map(|o| project(world, o, sel, vars)).collect(),
-                    ),
+                    Out::Many(items) => {
+                        Value::Array(items.iter().map(|o| project(world, o, sel, vars)).collect())
+                    }
                 };
                 out.insert(key, v);
             }
@@ -933,7 +928,9 @@ fn enqueue(world: &mut World, installation: u64, input: &Value) -> Result<Obj, (
 fn answer(world: &mut World, installation: u64, body: &Value) -> Result<Value, Vec<Value>> {
     let fail = |m: String| vec![error(None, "", &m)];
     let Some(query) = body["query"].as_str() else {
-        return Err(fail("A query attribute must be specified and must be a string.".into()));
+        return Err(fail(
+            "A query attribute must be specified and must be a string.".into(),
+        ));
     };
     let vars = match &body["variables"] {
         Value::Object(m) => m.clone(),
@@ -942,7 +939,11 @@ fn answer(world: &mut World, installation: u64, body: &Value) -> Result<Value, V
     };
     let toks = lex(query).map_err(fail)?;
     let op = Parser { toks, at: 0 }.operation().map_err(fail)?;
-    let root = if op.kind == "mutation" { "Mutation" } else { "Query" };
+    let root = if op.kind == "mutation" {
+        "Mutation"
+    } else {
+        "Query"
+    };
     let mut checker = Checker {
         vars: &op.variables,
         used: Vec::new(),
@@ -952,7 +953,9 @@ fn answer(world: &mut World, installation: u64, body: &Value) -> Result<Value, V
     let mut errors = checker.errors;
     for (v, _) in &op.variables {
         if !checker.used.contains(v) {
-            errors.push(format!("Variable ${v} is declared by the operation but not used"));
+            errors.push(format!(
+                "Variable ${v} is declared by the operation but not used"
+            ));
         }
     }
     errors.extend(check_variables(&op.variables, &vars));
@@ -980,7 +983,10 @@ fn answer(world: &mut World, installation: u64, body: &Value) -> Result<Value, V
                 let full = format!(
                     "{}/{}",
                     owner.as_ref().and_then(|v| v.as_str()).unwrap_or_default(),
-                    repo_name.as_ref().and_then(|v| v.as_str()).unwrap_or_default()
+                    repo_name
+                        .as_ref()
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
                 );
                 let visible = world
                     .repos
@@ -1048,7 +1054,11 @@ pub fn validate(query: &str) -> Vec<String> {
         Ok(op) => op,
         Err(e) => return vec![e],
     };
-    let root = if op.kind == "mutation" { "Mutation" } else { "Query" };
+    let root = if op.kind == "mutation" {
+        "Mutation"
+    } else {
+        "Query"
+    };
     let mut c = Checker {
         vars: &op.variables,
         used: Vec::new(),
@@ -1057,7 +1067,9 @@ pub fn validate(query: &str) -> Vec<String> {
     c.selection(root, &op.selection);
     for (v, _) in &op.variables {
         if !c.used.contains(v) {
-            c.errors.push(format!("Variable ${v} is declared by the operation but not used"));
+            c.errors.push(format!(
+                "Variable ${v} is declared by the operation but not used"
+            ));
         }
     }
     c.errors
