@@ -321,3 +321,33 @@ async fn drafts_unlabelled_and_closed_prs_are_never_merged() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_merge_method_the_repository_turned_off_is_said_before_any_merge_call() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    repo.protection("main").requires(&["test"]);
+    repo.disallow_merge_method("squash"); // seamguard's default method
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
+    let test = repo.check_run(&head, "test").completed("success");
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(
+        &repo.check_run_event("completed", test.id().0),
+        &app.webhook(),
+    )
+    .await;
+    let run = completed_run(&gh, &head).await;
+    assert!(
+        run.summary().contains(
+            "the repository does not allow `squash` merges (it allows `merge`, `rebase`)"
+        ),
+        "{}",
+        run.summary()
+    );
+    assert!(
+        merge_calls(&gh, 7).is_empty(),
+        "no merge call collects GitHub's refusal"
+    );
+    assert!(!merged(&gh.world(), "acme/app", 7));
+    app.stop().await;
+}

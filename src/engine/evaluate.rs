@@ -35,7 +35,7 @@ use super::check_run::CheckRunHandle;
 use super::guards;
 use super::{Engine, EvalError, Outcome};
 use crate::config::repo::{OnInternalError, RepoConfig};
-use crate::gate::decision::{self, Conclusion, MergePlan, PrFacts};
+use crate::gate::decision::{self, AllowedMethods, Conclusion, MergePlan, PrFacts};
 use crate::gate::merge_answer::{self, CallResult, MergeStep, clean_message};
 use crate::gate::merge_queue::{self, QueueStep};
 use crate::gate::never_comes;
@@ -66,6 +66,16 @@ fn pr_facts(pr: &PullRequest) -> PrFacts {
         draft: pr.is_draft(),
         labels: pr.label_names(),
         mergeable_state: pr.mergeable_state.clone(),
+        allowed: pr
+            .base
+            .repo
+            .as_ref()
+            .map(|r| AllowedMethods {
+                merge: r.allow_merge_commit,
+                squash: r.allow_squash_merge,
+                rebase: r.allow_rebase_merge,
+            })
+            .unwrap_or_default(),
     }
 }
 

@@ -11,7 +11,7 @@
 //! posted conclusion becomes `neutral` and a merge becomes "would merge",
 //! keeping what enforce mode would have done so the words can say it.
 
-use crate::config::repo::{MergeMode, Mode, RepoConfig};
+use crate::config::repo::{MergeMethod, MergeMode, Mode, RepoConfig};
 use crate::gate::required_checks::{GateReport, GateStatus};
 use crate::ids::CommitSha;
 
@@ -43,6 +43,38 @@ pub struct PrFacts {
     pub labels: Vec<String>,
     /// GitHub's `mergeable_state` (`clean`, `behind`, `dirty`, `blocked`...).
     pub mergeable_state: Option<String>,
+    /// The merge methods the base repository allows, as GitHub said them
+    /// with the pull request (`None`: not said, so not held against it).
+    pub allowed: AllowedMethods,
+}
+
+/// The repository's `allow_merge_commit`, `allow_squash_merge` and
+/// `allow_rebase_merge`; each `None` when the answer left it out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AllowedMethods {
+    pub merge: Option<bool>,
+    pub squash: Option<bool>,
+    pub rebase: Option<bool>,
+}
+
+impl AllowedMethods {
+    /// `Some(false)` only when GitHub said the method is off.
+    pub fn allows(&self, method: MergeMethod) -> Option<bool> {
+        match method {
+            MergeMethod::Merge => self.merge,
+            MergeMethod::Squash => self.squash,
+            MergeMethod::Rebase => self.rebase,
+        }
+    }
+
+    /// The methods GitHub said are on, in `merge.method`'s spelling.
+    fn on(&self) -> Vec<&'static str> {
+        [MergeMethod::Merge, MergeMethod::Squash, MergeMethod::Rebase]
+            .into_iter()
+            .filter(|m| self.allows(*m) == Some(true))
+            .map(MergeMethod::as_str)
+            .collect()
+    }
 }
 
 /// The check run's conclusion for the guards.
@@ -241,8 +273,30 @@ fn plan(
         };
     }
     if gate.merge_queue.is_some() {
-        // GitHub's queue brings the branch up to date and merges it.
+        // GitHub's queue brings the branch up to date and merges it, with
+        // the method its rule names.
         return MergePlan::Enqueue;
+    }
+    if pr.allowed.allows(config.merge.method) == Some(false) {
+        // Said before any merge call (or a branch update that could only
+        // end in a refused merge), instead of collecting GitHub's refusal.
+        let on = pr.allowed.on();
+        return MergePlan::Blocked {
+            why: if on.is_empty() {
+                format!(
+                    "the repository does not allow `{}` merges; set `merge.method` to a method \
+                     its settings allow",
+                    config.merge.method.as_str()
+                )
+            } else {
+                format!(
+                    "the repository does not allow `{}` merges (it allows {}); set \
+                     `merge.method` to one of them",
+                    config.merge.method.as_str(),
+                    list(&on)
+                )
+            },
+        };
     }
     if gate.strict && pr.mergeable_state.as_deref() == Some("behind") {
         return if config.merge.update_branch {
@@ -271,6 +325,7 @@ mod tests {
             draft: false,
             labels: vec!["automerge".into()],
             mergeable_state: Some("clean".into()),
+            allowed: AllowedMethods::default(),
         }
     }
 
@@ -429,6 +484,73 @@ mod tests {
             0,
         );
         assert_eq!(v.conclusion, Conclusion::Success);
+    }
+
+    #[test]
+    fn a_method_the_repository_does_not_allow_is_said_before_any_merge_call() {
+        let config = RepoConfig::default(); // squash
+        let green = gate(&[("ci", passed())]);
+        let squash_off = PrFacts {
+            allowed: AllowedMethods {
+                merge: Some(true),
+                squash: Some(false),
+                rebase: Some(true),
+            },
+            ..pr()
+        };
+        let plan = decide(
+            &squash_off,
+            &config,
+            &[guard(GuardVerdict::Passed)],
+            &green,
+            0,
+        )
+        .plan;
+        assert_eq!(
+            plan,
+            MergePlan::Blocked {
+                why: "the repository does not allow `squash` merges (it allows `merge`, \
+                      `rebase`); set `merge.method` to one of them"
+                    .into()
+            }
+        );
+        // Unknown (the answer left the fields out) is never held against it,
+        // and an allowed method merges.
+        let unknown = PrFacts {
+            allowed: AllowedMethods {
+                squash: None,
+                ..squash_off.allowed
+            },
+            ..pr()
+        };
+        assert_eq!(
+            decide(&unknown, &config, &[guard(GuardVerdict::Passed)], &green, 0).plan,
+            MergePlan::Merge
+        );
+        let allowed = PrFacts {
+            allowed: AllowedMethods {
+                squash: Some(true),
+                ..squash_off.allowed
+            },
+            ..pr()
+        };
+        assert_eq!(
+            decide(&allowed, &config, &[guard(GuardVerdict::Passed)], &green, 0).plan,
+            MergePlan::Merge
+        );
+        // A still-waiting pull request says what it waits on first.
+        let waiting = gate(&[("ci", CheckState::Missing { overdue: false })]);
+        assert!(matches!(
+            decide(
+                &squash_off,
+                &config,
+                &[guard(GuardVerdict::Passed)],
+                &waiting,
+                0
+            )
+            .plan,
+            MergePlan::Waiting { .. }
+        ));
     }
 
     #[test]

@@ -112,10 +112,18 @@ pub struct PullRef {
     pub repo: Option<RepoRef>,
 }
 
-/// A repository as a pull request's side names it.
+/// A repository as a pull request's side names it. The base's repository
+/// also says which merge methods it allows (absent on some answers: then
+/// unknown, and nothing is refused on its account).
 #[derive(Debug, Clone, Deserialize)]
 pub struct RepoRef {
     pub full_name: String,
+    #[serde(default)]
+    pub allow_merge_commit: Option<bool>,
+    #[serde(default)]
+    pub allow_squash_merge: Option<bool>,
+    #[serde(default)]
+    pub allow_rebase_merge: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -184,7 +184,10 @@ pub fn repo(world: &World, repo: &Repo) -> Value {
         "visibility": if repo.private { "private" } else { "public" },
         "pushed_at": created,
         "created_at": created,
-        "updated_at": created
+        "updated_at": created,
+        "allow_merge_commit": !repo.methods_off.contains("merge"),
+        "allow_squash_merge": !repo.methods_off.contains("squash"),
+        "allow_rebase_merge": !repo.methods_off.contains("rebase")
     });
     let constant = json!({
         "language": "Rust", "forks_count": 0, "stargazers_count": 0, "watchers_count": 0,

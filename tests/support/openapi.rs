@@ -50,6 +50,10 @@ const MULTI_SEGMENT_PARAMS: &[&str] = &["path"];
 /// diff too large or binary for a `patch`, a file that was not renamed, a
 /// rule without parameters). Everything else optional is thinned away.
 const MEANINGFUL_OPTIONAL: &[&str] = &[
+    // repository: the merge methods its settings allow (absent: unknown).
+    "allow_merge_commit",
+    "allow_squash_merge",
+    "allow_rebase_merge",
     // diff-entry: absent for binary files and diffs over GitHub's limit.
     "patch",
     // diff-entry: present only for a renamed file.

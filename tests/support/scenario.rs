@@ -224,6 +224,15 @@ impl RepoHandle {
         self
     }
 
+    /// Turns a merge method off in the repository's settings (`merge`,
+    /// `squash` or `rebase`), as a repository admin can.
+    pub fn disallow_merge_method(&self, method: &str) -> &Self {
+        self.edit(|r| {
+            r.methods_off.insert(method.to_owned());
+        });
+        self
+    }
+
     /// The open pull requests the fake saw behind their base right after a
     /// merge moved it.
     pub fn read_behind_seen(&self) -> Vec<u64> {

@@ -338,6 +338,9 @@ pub struct Repo {
     /// `update-branch` answers 403, as for an App GitHub has not enabled
     /// that operation for.
     pub update_branch_forbidden: bool,
+    /// Merge methods the repository's settings turn off (`merge`,
+    /// `squash`, `rebase`): `allow_*_merge: false`, and merges refused.
+    pub methods_off: BTreeSet<String>,
     /// Every open pull request that was behind its base right after the
     /// base moved (a merge), counted by the fake.
     pub behind_seen: BTreeSet<u64>,
@@ -369,6 +372,7 @@ impl Repo {
             queue: Vec::new(),
             queue_removals: Vec::new(),
             update_branch_forbidden: false,
+            methods_off: BTreeSet::new(),
             behind_seen: BTreeSet::new(),
             large_files: BTreeSet::new(),
             conversation: Default::default(),

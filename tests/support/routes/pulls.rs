@@ -181,6 +181,14 @@ pub fn merge(world: &mut World, ctx: &Ctx) -> Answer {
     if !pr.is_open() {
         return Answer::error(405, "Pull Request is not mergeable");
     }
+    if repo.methods_off.contains(method) {
+        let what = match method {
+            "merge" => "Merge commits",
+            "squash" => "Squash merges",
+            _ => "Rebase merges",
+        };
+        return Answer::error(405, &format!("{what} are not allowed on this repository."));
+    }
     if repo.merge_queue_required(&pr.base_ref) {
         return Answer::error(
             405,
