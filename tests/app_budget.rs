@@ -137,7 +137,12 @@ async fn the_same_burst_without_the_governor_runs_into_them() {
 /// Two seamguards on one PostgreSQL database, each against the same fake.
 async fn two_replicas(gh: &FakeGitHub, db: &TestDb) -> (Seamguard, Seamguard) {
     let flag = limits_flag(2);
-    let flags = ["--database-url", db.url.as_str(), "--github-rate-limits", flag.as_str()];
+    let flags = [
+        "--database-url",
+        db.url.as_str(),
+        "--github-rate-limits",
+        flag.as_str(),
+    ];
     let a = Seamguard::start_with(gh, &flags).await;
     let b = Seamguard::start_with(gh, &flags).await;
     (a, b)

@@ -400,12 +400,15 @@ impl Governor {
             return;
         }
         // GitHub's word when it gives one (`Retry-After: 0` means now);
-        // otherwise the minute it asks for.
+        // otherwise the minute GitHub asks for after a secondary limit. A
+        // bare 429 that says no more (a proxy's, say) is left to the
+        // client's backoff.
         let wait = match super::client::retry_after(headers, now) {
             Some(w) => chrono::Duration::from_std(w).unwrap_or_default(),
-            None => chrono::Duration::milliseconds(
+            None if names_secondary_limit(body) => chrono::Duration::milliseconds(
                 (budget::DEFAULT_PAUSE_SECS as f64 * 1000.0 / self.limits.speed) as i64,
             ),
+            None => return,
         };
         let until = now + wait;
         metrics::counter!("seamguard_github_secondary_limits_total").increment(1);
@@ -447,9 +450,13 @@ impl Governor {
 /// detection (GitHub's two wordings over the years). A 403 for the spent
 /// primary window is not one: its headers already say when it resets.
 pub fn is_secondary_limit(status: u16, body: &str) -> bool {
+    status == 429 || (status == 403 && names_secondary_limit(body))
+}
+
+/// GitHub's wordings of a secondary limit.
+fn names_secondary_limit(body: &str) -> bool {
     let text = body.to_ascii_lowercase();
-    status == 429
-        || (status == 403 && (text.contains("secondary rate limit") || text.contains("abuse")))
+    text.contains("secondary rate limit") || text.contains("abuse")
 }
 
 /// The error of a call held back for later.
