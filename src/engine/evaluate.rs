@@ -153,6 +153,11 @@ impl Engine {
         last_attempt: bool,
         span: &tracing::Span,
     ) -> Result<Outcome, EvalError> {
+        // No reads spent on an evaluation whose writes GitHub's budget
+        // would refuse now: the work waits whole, and runs once.
+        if let Some(e) = self.gh.writes_deferred(work.installation) {
+            return Err(EvalError::GitHub(e));
+        }
         let client = self.gh.installation(work.installation);
         let pr = client.pull(&work.repo, number).await?;
         let head: CommitSha = pr

@@ -396,6 +396,14 @@ impl GitHub {
         self.inner.governor.affordable(installation, priority)
     }
 
+    /// A deferral for work on `installation` that would spend reads and
+    /// then find its writes refused (see `Governor::writes_deferred`).
+    pub fn writes_deferred(&self, installation: InstallationId) -> Option<GhError> {
+        self.inner
+            .governor
+            .writes_deferred(installation, "evaluation (GitHub's budget)")
+    }
+
     /// The App's credentials; `None` in setup mode (before the App exists).
     pub fn app(&self) -> Option<&AppCredentials> {
         self.inner.app.as_ref()

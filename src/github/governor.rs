@@ -123,6 +123,10 @@ struct Account {
     paused_until: Option<DateTime<Utc>>,
     pause_read_at: Option<DateTime<Utc>>,
     primary: Option<PrimaryWindow>,
+    /// A content-creating window refused even a `High` write until then:
+    /// an evaluation started before it would spend its reads and be
+    /// deferred at its first write, reading everything again later.
+    writes_full_until: Option<(Limit, DateTime<Utc>)>,
 }
 
 impl Account {
@@ -290,7 +294,16 @@ impl Governor {
                         }
                         continue;
                     }
-                    Ok(LeaseAnswer::Denied { limit, until }) => (limit, Some(until)),
+                    Ok(LeaseAnswer::Denied { limit, until }) => {
+                        if priority == Priority::High
+                            && matches!(limit, Limit::ContentMinute | Limit::ContentHour)
+                        {
+                            let mut accounts = self.lock();
+                            let account = accounts.entry(id.0).or_default();
+                            account.writes_full_until = Some((limit, until));
+                        }
+                        (limit, Some(until))
+                    }
                     Err(e) => {
                         return Err(GhError {
                             route,
@@ -423,6 +436,27 @@ impl Governor {
         }
     }
 
+    /// When work that ends in writes should not start for `id`: a
+    /// content-creating window refused a `High` write until later (or the
+    /// installation is paused). The error is the deferral to hand back.
+    pub fn writes_deferred(&self, id: InstallationId, route: &'static str) -> Option<GhError> {
+        if !self.enabled {
+            return None;
+        }
+        let now = Utc::now();
+        let accounts = self.lock();
+        let account = accounts.get(&id.0)?;
+        let full = account.writes_full_until.filter(|(_, u)| *u > now);
+        let paused = account
+            .paused_until
+            .filter(|u| *u > now)
+            .map(|u| (Limit::Paused, u));
+        let (limit, until) = paused.or(full)?;
+        metrics::counter!("seamguard_github_requests_deferred_total", "limit" => limit.as_str())
+            .increment(1);
+        Some(deferred(route, limit, until, now))
+    }
+
     /// Whether a call of `priority` would be sent now for `id` without
     /// waiting on the pause or the primary window: the reconciler asks
     /// before it enqueues a round of sweeps.
@@ -526,6 +560,8 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::Deferred);
         assert!(err.retry_after.is_some());
         assert!(err.message.contains("content-creating"), "{}", err.message);
+        // Nothing says yet that writes are refused even to High.
+        assert!(governor.writes_deferred(id, "evaluation").is_none());
         // A completion still goes.
         let ticket = governor
             .admit(id, route, &reqwest::Method::PATCH, Priority::High)
@@ -552,9 +588,46 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::Deferred);
         assert!(err.message.contains("secondary"), "{}", err.message);
         assert!(ledger.paused_until(id.0, Utc::now()).is_some());
+        assert!(
+            governor
+                .writes_deferred(id, "evaluation")
+                .is_some_and(|e| e.is_deferred())
+        );
         assert!(!governor.affordable(id, Priority::Background));
         // Another installation is not paused.
         assert!(governor.affordable(InstallationId(6), Priority::Background));
+    }
+
+    #[tokio::test]
+    async fn a_write_refused_to_high_defers_whole_evaluations_until_then() {
+        let ledger = Arc::new(MemoryLedger::default());
+        let governor = Arc::new(Governor::new(ledger.clone(), Limits::default()));
+        let id = InstallationId(11);
+        let fill = [LedgerAsk {
+            window: budget::CONTENT_HOUR,
+            want: budget::CONTENT_HOUR.cap,
+            cap: budget::CONTENT_HOUR.cap,
+        }];
+        assert_eq!(ledger.lease(id.0, Utc::now(), &fill), LeaseAnswer::Granted);
+        let err = governor
+            .admit(id, "PUT /merge", &reqwest::Method::PUT, Priority::High)
+            .await
+            .err()
+            .expect("the hour's writes are spent");
+        assert!(err.is_deferred());
+        let whole = governor
+            .writes_deferred(id, "evaluation")
+            .expect("evaluations wait whole");
+        assert!(
+            whole
+                .retry_after
+                .is_some_and(|w| w > Duration::from_secs(60))
+        );
+        assert!(
+            governor
+                .writes_deferred(InstallationId(12), "evaluation")
+                .is_none()
+        );
     }
 
     #[tokio::test]
