@@ -529,7 +529,7 @@ async fn run(day: &Day, governor: bool) -> anyhow::Result<Report> {
         }
     }
     let mut seen: Vec<_> = seen.into_iter().collect();
-    seen.sort_by(|a, b| b.1.cmp(&a.1));
+    seen.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     for (message, n) in seen.iter().take(6) {
         eprintln!(
             "  governor {}: {n} × {message}",
