@@ -125,6 +125,56 @@ pub const COUNTERS: &[(&str, &str, &str, &[&str])] = &[
         "reason",
         &["transport", "408", "429", "500", "502", "503", "504"],
     ),
+    (
+        "seamguard_github_budget_spent_total",
+        "GitHub budget spent by this process, by limit: requests (primary), points (rest_points, graphql_points) or content-creating requests (content_minute, content_hour).",
+        "limit",
+        &[
+            "primary",
+            "rest_points",
+            "graphql_points",
+            "content_minute",
+            "content_hour",
+        ],
+    ),
+    (
+        "seamguard_github_budget_waits_total",
+        "GitHub requests the budget governor held for a moment before sending, by the limit that was full.",
+        "limit",
+        BUDGET_LIMITS,
+    ),
+    (
+        "seamguard_github_requests_deferred_total",
+        "GitHub work the budget governor put back in the store for later, by the limit that was full (sweep: a reconciler round skipped for an installation short of budget).",
+        "limit",
+        &[
+            "primary",
+            "concurrency",
+            "rest_points",
+            "graphql_points",
+            "content_minute",
+            "content_hour",
+            "secondary_pause",
+            "sweep",
+        ],
+    ),
+    (
+        "seamguard_github_secondary_limits_total",
+        "Secondary-rate-limit answers from GitHub (403 or 429); each pauses the installation for every replica.",
+        "",
+        &[],
+    ),
+];
+
+/// The limits the governor counts (`github::budget::Limit`).
+pub const BUDGET_LIMITS: &[&str] = &[
+    "primary",
+    "concurrency",
+    "rest_points",
+    "graphql_points",
+    "content_minute",
+    "content_hour",
+    "secondary_pause",
 ];
 
 /// Gauges: name and help.
@@ -149,6 +199,10 @@ pub const GAUGES: &[(&str, &str)] = &[
     (
         "seamguard_github_rate_limit_remaining",
         "Requests left in the installation's GitHub rate-limit window.",
+    ),
+    (
+        "seamguard_github_budget_remaining",
+        "GitHub budget left per installation and limit: requests in the primary window (from GitHub's headers), and what this process sees left under seamguard's cap of each counted limit.",
     ),
 ];
 

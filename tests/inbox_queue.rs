@@ -375,6 +375,86 @@ async fn retry_at_schedules_the_item_no_earlier_than_asked(backend: Backend) {
     assert_eq!(again[0].attempts, 1);
 }
 
+async fn defer_schedules_the_item_without_counting_an_attempt(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
+    let inbox = &s.inbox;
+    store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
+    let claim = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
+    inbox
+        .defer(&claim, t(40), "waiting for GitHub's rate limit")
+        .await
+        .unwrap();
+    assert_eq!(inbox.next_due().await.unwrap(), Some(t(40)));
+    assert!(inbox.claim(t(39), 10, LEASE).await.unwrap().is_empty());
+    let again = inbox.claim(t(40), 10, LEASE).await.unwrap();
+    assert_eq!(keys(&again), ["acme/app#7"]);
+    assert_eq!(again[0].attempts, 0, "held back, not tried");
+}
+
+/// GitHub's budget through the store: leases are all or nothing and never
+/// pass a cap; a pause holds until its time, the latest one winning.
+async fn the_budget_ledger_caps_leases_and_keeps_pauses(backend: Backend) {
+    use seamguard::github::budget::{CONTENT_MINUTE, LeaseAnswer, LedgerAsk, REST_POINTS};
+    use seamguard::github::governor::BudgetStore;
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
+    let inbox = &s.inbox;
+    let id = InstallationId(9);
+    let ask = |want| {
+        [
+            LedgerAsk {
+                window: REST_POINTS,
+                want: 5 * want,
+                cap: REST_POINTS.cap,
+            },
+            LedgerAsk {
+                window: CONTENT_MINUTE,
+                want,
+                cap: 10,
+            },
+        ]
+    };
+    assert_eq!(
+        inbox.lease(id, t(0), &ask(6)).await.unwrap(),
+        LeaseAnswer::Granted
+    );
+    let refused = inbox.lease(id, t(1), &ask(5)).await.unwrap();
+    assert!(
+        matches!(refused, LeaseAnswer::Denied { until, .. } if until > t(1)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        inbox.lease(id, t(1), &ask(4)).await.unwrap(),
+        LeaseAnswer::Granted
+    );
+    // Another installation has its own budget.
+    assert_eq!(
+        inbox
+            .lease(InstallationId(10), t(1), &ask(10))
+            .await
+            .unwrap(),
+        LeaseAnswer::Granted
+    );
+    // Past the window (and its guard bucket), the units are back.
+    assert_eq!(
+        inbox.lease(id, t(80), &ask(10)).await.unwrap(),
+        LeaseAnswer::Granted
+    );
+
+    assert_eq!(inbox.paused_until(id, t(0)).await.unwrap(), None);
+    inbox.pause(id, t(60)).await.unwrap();
+    inbox.pause(id, t(30)).await.unwrap();
+    assert_eq!(inbox.paused_until(id, t(10)).await.unwrap(), Some(t(60)));
+    assert_eq!(inbox.paused_until(id, t(61)).await.unwrap(), None);
+    assert_eq!(
+        inbox.paused_until(InstallationId(10), t(10)).await.unwrap(),
+        None
+    );
+}
+
 async fn a_trigger_during_a_run_overrides_the_retry_backoff(backend: Backend) {
     let Some(s) = Store::open(backend).await else {
         return;
@@ -786,6 +866,10 @@ on_both_backends! {
     #[tokio::test]
     retry_at_schedules_the_item_no_earlier_than_asked,
     #[tokio::test]
+    defer_schedules_the_item_without_counting_an_attempt,
+    #[tokio::test]
+    the_budget_ledger_caps_leases_and_keeps_pauses,
+    #[tokio::test]
     a_trigger_during_a_run_overrides_the_retry_backoff,
     #[tokio::test]
     enqueue_coalesces_to_the_earliest_due_time,
@@ -807,6 +891,37 @@ on_both_backends! {
     queue_stats_report_depth_and_the_age_of_the_oldest_due_item,
     #[tokio::test]
     a_closed_store_fails_ping_and_ingest,
+}
+
+/// Replicas leasing GitHub's budget at the same moment take turns: the sum
+/// of their grants never passes the cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_leasing_at_once_never_pass_the_cap_together() {
+    use seamguard::github::budget::{CONTENT_MINUTE, LeaseAnswer, LedgerAsk};
+    use seamguard::github::governor::BudgetStore;
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let replicas = [db.open().await, db.open().await];
+    let ask = [LedgerAsk {
+        window: CONTENT_MINUTE,
+        want: 1,
+        cap: 25,
+    }];
+    let id = InstallationId(3);
+    let tasks: Vec<_> = (0..80)
+        .map(|i| {
+            let inbox = replicas[i % 2].clone();
+            tokio::spawn(async move { inbox.lease(id, t(0), &ask).await.unwrap() })
+        })
+        .collect();
+    let mut granted = 0;
+    for task in tasks {
+        if task.await.unwrap() == LeaseAnswer::Granted {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 25);
 }
 
 /// PostgreSQL mechanics: two replicas on one database. A commit on one

@@ -94,6 +94,16 @@ pub struct ServeArgs {
     /// dies, another takes its work this long after its last renewal.
     #[arg(long, env = "WORK_LEASE", default_value = "60s")]
     pub work_lease: String,
+    /// The GitHub budget governor: `on` keeps each installation inside
+    /// GitHub's primary and secondary rate limits; `off` only for comparison.
+    #[arg(long, env = "GITHUB_GOVERNOR", default_value = "on")]
+    pub github_governor: String,
+    /// GitHub's rate limits where they differ from GitHub.com's (an
+    /// Enterprise Server's own): `key=value,…` of `rest_points`,
+    /// `graphql_points`, `content_minute`, `content_hour`, `concurrency`,
+    /// and `replicas` (how many share an installation's concurrency).
+    #[arg(long, env = "GITHUB_RATE_LIMITS", default_value = "")]
+    pub github_rate_limits: String,
 }
 
 /// Renewal runs at a third of the lease; below a second the renewals
@@ -153,6 +163,8 @@ pub struct Tuning {
     pub merge_retry_base: Duration,
     pub shutdown_grace: Duration,
     pub work_lease: Duration,
+    /// GitHub's limits the budget governor keeps under, and whether it runs.
+    pub github_limits: crate::github::budget::Limits,
 }
 
 /// The App's credentials once validated.
@@ -341,6 +353,18 @@ impl ServeArgs {
         if self.workers == 0 {
             return Err(bad("WORKERS", "must be at least 1"));
         }
+        let mut github_limits = crate::github::budget::Limits::parse(&self.github_rate_limits)
+            .map_err(|e| bad("GITHUB_RATE_LIMITS", e))?;
+        github_limits.enabled = match self.github_governor.trim() {
+            "on" => true,
+            "off" => false,
+            other => {
+                return Err(bad(
+                    "GITHUB_GOVERNOR",
+                    format!("expected on or off, got {other:?}"),
+                ));
+            }
+        };
         let tuning = Tuning {
             workers: self.workers,
             delivery_retention: duration("DELIVERY_RETENTION", &self.delivery_retention)?,
@@ -353,6 +377,7 @@ impl ServeArgs {
             merge_retry_base: duration("MERGE_RETRY_BASE", &self.merge_retry_base)?,
             shutdown_grace: duration("SHUTDOWN_GRACE", &self.shutdown_grace)?,
             work_lease,
+            github_limits,
         };
         Ok(Settings {
             app: self.app_settings()?,

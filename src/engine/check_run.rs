@@ -20,6 +20,14 @@
 //! (its *floor*) and never completes below it; the fail-safe completion
 //! also honours a `failure` the run already showed from an earlier
 //! evaluation of the same head.
+//!
+//! GitHub's budget: the `in_progress` run is only a sign of progress, so it
+//! is created at [`Priority::Low`], and when even that is not affordable
+//! now it is not created at all — the completion then creates the run
+//! with its result, one content-creating request instead of two.
+//! Completions go at [`Priority::High`]. An evaluation deferred for the
+//! budget says so in its open run, when there is one and a write is
+//! affordable.
 
 use chrono::Utc;
 use serde_json::json;
@@ -28,7 +36,7 @@ use sha2::{Digest, Sha256};
 use crate::gate::decision::Conclusion;
 use crate::gate::summary::{self, CHECK_NAME};
 use crate::github::models::{Annotation, CheckOutput, CheckRun};
-use crate::github::{GhError, InstallationClient};
+use crate::github::{GhError, InstallationClient, Priority};
 use crate::ids::{AppId, CheckRunId, CommitSha, InstallationId, RepoName};
 use crate::inbox::Inbox;
 
@@ -115,6 +123,11 @@ pub struct CheckRunHandle<'a> {
     floor: Option<Conclusion>,
     /// The run already showed `failure` when this evaluation found it.
     shown_failure: bool,
+    /// The `in_progress` run was skipped to save GitHub's budget: the
+    /// completion creates the run.
+    lazy: bool,
+    /// This evaluation wrote a completion.
+    completed: bool,
 }
 
 impl<'a> CheckRunHandle<'a> {
@@ -137,6 +150,8 @@ impl<'a> CheckRunHandle<'a> {
             id: None,
             floor: None,
             shown_failure: false,
+            lazy: false,
+            completed: false,
         }
     }
 
@@ -166,17 +181,24 @@ impl<'a> CheckRunHandle<'a> {
         Ok(conclusion)
     }
 
-    /// Makes sure the run exists and shows `in_progress`. `existing` is the
-    /// head's check-run list when the caller already read it.
-    pub async fn open(&mut self, existing: Option<&[CheckRun]>) -> Result<CheckRunId, GhError> {
-        if let Some(id) = self.id {
-            return Ok(id);
+    /// Makes sure the run exists and shows `in_progress` — or, when GitHub's
+    /// budget is short, leaves it to the completion to create. `existing`
+    /// is the head's check-run list when the caller already read it.
+    pub async fn open(&mut self, existing: Option<&[CheckRun]>) -> Result<(), GhError> {
+        if self.id.is_some() {
+            return Ok(());
         }
         if let Some(run) = existing.and_then(|runs| find_own(runs, self.app_id)) {
-            let id = CheckRunId(run.id);
-            self.id = Some(id);
+            self.id = Some(CheckRunId(run.id));
             self.shown_failure = run.conclusion.as_deref() == Some("failure");
-            return Ok(id);
+            return Ok(());
+        }
+        if existing.is_some() && !self.client.affordable(Priority::Low) {
+            tracing::info!(
+                "GitHub's budget is short; the check run will be created with its result"
+            );
+            self.lazy = true;
+            return Ok(());
         }
         let body = json!({
             "name": CHECK_NAME,
@@ -189,21 +211,34 @@ impl<'a> CheckRunHandle<'a> {
                 "summary": "seamguard is checking this commit for conflict markers and merge sources, and reading the merge gate.",
             },
         });
-        let run = match self.client.create_check_run(self.repo, body.clone()).await {
+        self.create(body, Priority::Low).await.map(|_| ())
+    }
+
+    /// Creates the run with `body` (looking for it after an ambiguous
+    /// failure, so it is never created twice) and records it for the
+    /// watchdog.
+    async fn create(
+        &mut self,
+        body: serde_json::Value,
+        priority: Priority,
+    ) -> Result<CheckRunId, GhError> {
+        let client = self.client.at(priority);
+        let run = match client.create_check_run(self.repo, body.clone()).await {
             Ok(run) => run,
-            Err(e) if e.is_transient() => {
+            Err(e) if e.is_transient() && !e.is_deferred() => {
                 // The POST may have created the run: look before creating.
                 tracing::warn!(error = %e, "creating the check run failed ambiguously; looking for it");
-                let runs = self.client.check_runs(self.repo, &self.head).await?;
+                let runs = client.check_runs(self.repo, &self.head).await?;
                 match find_own(&runs, self.app_id) {
                     Some(run) => run.clone(),
-                    None => self.client.create_check_run(self.repo, body).await?,
+                    None => client.create_check_run(self.repo, body).await?,
                 }
             }
             Err(e) => return Err(e),
         };
         let id = CheckRunId(run.id);
         self.id = Some(id);
+        self.lazy = false;
         if let Err(e) = self
             .inbox
             .check_run_opened(self.repo, self.installation, &self.head, id, Utc::now())
@@ -212,6 +247,56 @@ impl<'a> CheckRunHandle<'a> {
             tracing::warn!(error = %e, "could not record the open check run for the watchdog");
         }
         Ok(id)
+    }
+
+    /// Writes a completion: an update of the run, or its creation when the
+    /// `in_progress` run was skipped or never made.
+    async fn write_completion(
+        &mut self,
+        mut body: serde_json::Value,
+    ) -> Result<CheckRunId, GhError> {
+        match self.id {
+            Some(id) => {
+                self.client
+                    .at(Priority::High)
+                    .update_check_run(self.repo, id, body)
+                    .await?;
+                Ok(id)
+            }
+            None => {
+                body["name"] = json!(CHECK_NAME);
+                body["head_sha"] = json!(self.head.as_str());
+                body["external_id"] = json!(external_id(&self.head));
+                self.create(body, Priority::High).await
+            }
+        }
+    }
+
+    /// Says in the open run that this evaluation waits for GitHub's rate
+    /// limits (`why`: which, until when). Only an `in_progress` run this
+    /// evaluation did not complete, and only when a write is affordable
+    /// now: the note must not spend what the work itself waits for.
+    pub async fn note_budget_wait(&mut self, why: &str) {
+        let Some(id) = self.id.filter(|_| !self.completed && !self.shown_failure) else {
+            return;
+        };
+        if !self.client.affordable(Priority::Low) {
+            return;
+        }
+        let body = json!({
+            "output": {
+                "title": "Waiting for GitHub's rate limit",
+                "summary": summary::budget_wait(why),
+            },
+        });
+        if let Err(e) = self
+            .client
+            .at(Priority::Low)
+            .update_check_run(self.repo, id, body)
+            .await
+        {
+            tracing::debug!(error = %e, "could not say that the evaluation waits for GitHub's budget");
+        }
     }
 
     /// Completes the run with `conclusion` (never below the floor) and
@@ -226,9 +311,11 @@ impl<'a> CheckRunHandle<'a> {
         annotations: &[Annotation],
     ) -> Result<(), GhError> {
         let conclusion = stricter(conclusion, self.floor);
-        let id = self.open(None).await?;
         let digest = digest(conclusion, &output, annotations);
-        let previous = self.inbox.check_run_digest(id).await.ok().flatten();
+        let previous = match self.id {
+            Some(id) => self.inbox.check_run_digest(id).await.ok().flatten(),
+            None => None,
+        };
         if previous.as_deref() == Some(digest.as_str()) {
             tracing::debug!("check run already shows this result");
             self.floor = Some(conclusion);
@@ -253,12 +340,8 @@ impl<'a> CheckRunHandle<'a> {
             })
         };
         let mut refused: Option<(usize, GhError)> = None;
-        match self
-            .client
-            .update_check_run(self.repo, id, completion(&output, first))
-            .await
-        {
-            Ok(_) => {}
+        let id = match self.write_completion(completion(&output, first)).await {
+            Ok(id) => id,
             // GitHub would not take the annotations: write the conclusion
             // without them, and say so.
             Err(e) if !first.is_empty() && !e.is_transient() => {
@@ -266,21 +349,21 @@ impl<'a> CheckRunHandle<'a> {
                 output
                     .summary
                     .push_str(&summary::annotations_not_sent(0, total, &e.message));
-                self.client
-                    .update_check_run(self.repo, id, completion(&output, &[]))
-                    .await?;
+                let id = self.write_completion(completion(&output, &[])).await?;
                 refused = Some((0, e));
+                id
             }
             Err(e) => return Err(e),
-        }
+        };
         self.floor = Some(conclusion);
+        self.completed = true;
+        let high = self.client.at(Priority::High);
         if refused.is_none() {
             let mut sent = first.len();
             for batch in batches {
                 let mut more = output.clone();
                 more.annotations = batch.to_vec();
-                match self
-                    .client
+                match high
                     .update_check_run(self.repo, id, json!({ "output": more }))
                     .await
                 {
@@ -296,8 +379,7 @@ impl<'a> CheckRunHandle<'a> {
                 output
                     .summary
                     .push_str(&summary::annotations_not_sent(*sent, total, &e.message));
-                if let Err(e) = self
-                    .client
+                if let Err(e) = high
                     .update_check_run(self.repo, id, json!({ "output": output }))
                     .await
                 {

@@ -44,7 +44,7 @@ use crate::gate::strict_line::{self, Place};
 use crate::gate::summary::{self, CHECK_NAME, MergeNote};
 use crate::github::api::Enqueued;
 use crate::github::models::{CheckRun, Comparison, PullRequest};
-use crate::github::{GhError, InstallationClient};
+use crate::github::{GhError, InstallationClient, Priority};
 use crate::ids::{CommitSha, PrNumber};
 use crate::inbox::{Target, Work};
 
@@ -121,6 +121,12 @@ async fn fail_safe(
 ) -> Result<Outcome, EvalError> {
     let error = match result {
         Ok(Ok(outcome)) => return Ok(outcome),
+        // Waiting for GitHub's budget is not a failure, however often: the
+        // work goes back to the store for then, and the open run says why.
+        Ok(Err(EvalError::GitHub(e))) if e.is_deferred() => {
+            run.note_budget_wait(&e.message).await;
+            return Err(EvalError::GitHub(e));
+        }
         Ok(Err(e)) if e.is_transient() && !last_attempt => return Err(e),
         Ok(Err(e)) => e.to_string(),
         Err(panic) => panic_message(panic.as_ref()),
@@ -165,6 +171,11 @@ impl Engine {
         last_attempt: bool,
         span: &tracing::Span,
     ) -> Result<Outcome, EvalError> {
+        // No reads spent on an evaluation whose writes GitHub's budget
+        // would refuse now: the work waits whole, and runs once.
+        if let Some(e) = self.gh.writes_deferred(work.installation) {
+            return Err(EvalError::GitHub(e));
+        }
         let client = self.gh.installation(work.installation);
         let pr = client.pull(&work.repo, number).await?;
         let head: CommitSha = pr
@@ -533,7 +544,17 @@ impl Engine {
             return Ok((Outcome::Done, Some(note)));
         }
         let method = config.merge.method.as_str();
-        let answer = client.merge(&work.repo, number, head, method).await;
+        let answer = client
+            .at(Priority::High)
+            .merge(&work.repo, number, head, method)
+            .await;
+        if let Err(e) = &answer
+            && e.is_deferred()
+        {
+            // Never sent: not an attempt. The work waits in the store.
+            tracing::info!(error = %e, "merge waits for GitHub's budget");
+            return Err(EvalError::GitHub(e.clone()));
+        }
         let label = match &answer {
             Ok(_) => "merged",
             Err(e) if e.is_transient() => "failed",

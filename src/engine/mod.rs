@@ -56,6 +56,10 @@ pub const MAX_IMMEDIATE_RERUNS: u32 = 3;
 /// A re-run asked for less than this far ahead counts as immediate.
 const IMMEDIATE: Duration = Duration::from_secs(1);
 
+/// A budget deferral always says when; should one not, look again after
+/// this long.
+const BUDGET_DEFER_FALLBACK: Duration = Duration::from_secs(5);
+
 /// Without a due item or a wake-up, the dispatcher still looks this often
 /// (a safety net for a missed notification).
 const IDLE_POLL: Duration = Duration::from_secs(30);
@@ -103,6 +107,11 @@ impl EvalError {
             EvalError::Store(_) => true,
             EvalError::Internal(_) => false,
         }
+    }
+
+    /// Held back by the budget governor: GitHub's limits are spent for now.
+    fn is_deferred(&self) -> bool {
+        matches!(self, EvalError::GitHub(e) if e.is_deferred())
     }
 
     /// GitHub says the thing asked about is not there (404, 410): nothing
@@ -293,6 +302,14 @@ impl Engine {
                     tracing::warn!(key = %claim.key, reruns = claim.attempts, %reason, "re-running at once again and again; backing off");
                 }
                 self.inbox.retry_at(&claim, paced, &reason).await
+            }
+            Ok(Err(e)) if e.is_deferred() => {
+                // Not a failure and not an attempt: the work waits in the
+                // store until GitHub's budget has room, however long.
+                let wait = e.retry_after().unwrap_or(BUDGET_DEFER_FALLBACK);
+                tracing::info!(key = %claim.key, reason = %e, wait_ms = wait.as_millis() as u64, "deferred for GitHub's budget");
+                let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                self.inbox.defer(&claim, at, &e.to_string()).await
             }
             Ok(Err(e)) if e.is_transient() && !last_attempt => {
                 let wait = e

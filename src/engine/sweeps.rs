@@ -229,9 +229,21 @@ impl Engine {
     /// Re-evaluates pull requests that were waiting on checks.
     pub async fn reconcile(&self) -> anyhow::Result<usize> {
         let waiting = self.inbox.waiting(RECONCILE_BATCH).await?;
-        let n = waiting.len();
+        let mut n = 0;
         for work in waiting {
+            // Re-evaluations that events asked for come first: while an
+            // installation's budget is short, its sweep waits for the next
+            // round (the work stays marked waiting; nothing is dropped).
+            if !self
+                .gh
+                .affordable(work.installation, crate::github::Priority::Background)
+            {
+                metrics::counter!("seamguard_github_requests_deferred_total", "limit" => "sweep")
+                    .increment(1);
+                continue;
+            }
             self.inbox.enqueue(work, Utc::now()).await?;
+            n += 1;
         }
         if n > 0 {
             tracing::info!(
@@ -248,7 +260,10 @@ impl Engine {
         let stale = self.inbox.stale_check_runs(before).await?;
         let n = stale.len();
         for run in stale {
-            let client = self.gh.installation(run.installation);
+            let client = self
+                .gh
+                .installation(run.installation)
+                .at(crate::github::Priority::Background);
             // A run GitHub already shows completed (its completion was
             // written but not recorded) keeps its conclusion: re-completing
             // a `failure` as `neutral` would let the pull request merge.

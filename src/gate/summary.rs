@@ -435,6 +435,15 @@ pub fn annotations_not_sent(sent: usize, total: usize, answer: &str) -> String {
     )
 }
 
+/// The open check run's summary while its evaluation waits for GitHub's
+/// rate limits (`why` says which and until when).
+pub fn budget_wait(why: &str) -> String {
+    format!(
+        "seamguard is {why}: this installation has spent what GitHub allows for now. \
+         The evaluation is kept and continues by itself then; nothing needs doing."
+    )
+}
+
 /// The check run when seamguard itself failed (fail-safe): the error is in
 /// the summary, and the conclusion is the repository's choice — unless
 /// `held` (the guards had already found problems on this commit): then it

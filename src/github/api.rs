@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use super::budget::Priority;
 use super::client::{Auth, Call, ErrorKind, GhError, GitHub, Replay};
 use super::models::*;
 use crate::ids::{CheckRunId, CommitSha, InstallationId, PrNumber, RepoName};
@@ -109,6 +110,9 @@ fn graphql_message(errors: &[GraphQlError]) -> String {
 pub struct InstallationClient {
     gh: GitHub,
     auth: Auth,
+    /// Set by the call site ([`at`](Self::at)): what these calls are worth
+    /// when GitHub's budget is short; `None` leaves each call's own.
+    priority: Option<Priority>,
 }
 
 impl GitHub {
@@ -116,17 +120,44 @@ impl GitHub {
         InstallationClient {
             gh: self.clone(),
             auth: Auth::Installation(id),
+            priority: None,
         }
     }
 }
 
 impl InstallationClient {
+    /// The same client, its calls sent at `priority` (merges and check-run
+    /// completions `High`, `in_progress` updates `Low`, sweeps
+    /// `Background`).
+    pub fn at(&self, priority: Priority) -> InstallationClient {
+        InstallationClient {
+            priority: Some(priority),
+            ..self.clone()
+        }
+    }
+
+    /// Whether a call at `priority` would go now (not held by a pause or
+    /// the primary window's reserve).
+    pub fn affordable(&self, priority: Priority) -> bool {
+        match self.auth {
+            Auth::Installation(id) => self.gh.affordable(id, priority),
+            _ => true,
+        }
+    }
+
+    fn prio(&self, call: Call) -> Call {
+        match self.priority {
+            Some(p) => call.priority(p),
+            None => call,
+        }
+    }
+
     pub async fn pull(&self, repo: &RepoName, pr: PrNumber) -> Result<PullRequest, GhError> {
         let call = Call::get(
             "GET /repos/{owner}/{repo}/pulls/{pull_number}",
             format!("{}/pulls/{}", repo_path(repo), pr.0),
         );
-        self.gh.json(self.auth, &call).await
+        self.gh.json(self.auth, &self.prio(call)).await
     }
 
     /// Open pull requests whose head is `sha` (works for forks, where
@@ -140,7 +171,9 @@ impl InstallationClient {
         let call = Call::get(ROUTE, format!("{}/commits/{}/pulls", repo_path(repo), sha))
             .query("per_page", PER_PAGE);
         self.gh
-            .paginate(self.auth, call, 10, |r| r.json::<Vec<PullRequest>>(ROUTE))
+            .paginate(self.auth, self.prio(call), 10, |r| {
+                r.json::<Vec<PullRequest>>(ROUTE)
+            })
             .await
     }
 
@@ -156,7 +189,9 @@ impl InstallationClient {
             .query("base", branch)
             .query("per_page", PER_PAGE);
         self.gh
-            .paginate(self.auth, call, 30, |r| r.json::<Vec<PullRequest>>(ROUTE))
+            .paginate(self.auth, self.prio(call), 30, |r| {
+                r.json::<Vec<PullRequest>>(ROUTE)
+            })
             .await
     }
 
@@ -176,7 +211,8 @@ impl InstallationClient {
         if let Some(git_ref) = git_ref {
             call = call.query("ref", git_ref);
         }
-        none_on_404(self.gh.send(self.auth, &call).await).map(|r| r.map(|r| r.body.to_vec()))
+        none_on_404(self.gh.send(self.auth, &self.prio(call)).await)
+            .map(|r| r.map(|r| r.body.to_vec()))
     }
 
     /// The entries of the directory `path` at `git_ref` (the default branch
@@ -196,7 +232,7 @@ impl InstallationClient {
         if let Some(git_ref) = git_ref {
             call = call.query("ref", git_ref);
         }
-        let Some(reply) = none_on_404(self.gh.send(self.auth, &call).await)? else {
+        let Some(reply) = none_on_404(self.gh.send(self.auth, &self.prio(call)).await)? else {
             return Ok(None);
         };
         if reply.body.first() != Some(&b'[') {
@@ -212,7 +248,12 @@ impl InstallationClient {
             format!("{}/git/blobs/{}", repo_path(repo), segment(sha)),
         )
         .accept("application/vnd.github.raw+json");
-        Ok(self.gh.send(self.auth, &call).await?.body.to_vec())
+        Ok(self
+            .gh
+            .send(self.auth, &self.prio(call))
+            .await?
+            .body
+            .to_vec())
     }
 
     /// The whole file tree of a commit (`recursive=1`).
@@ -222,7 +263,7 @@ impl InstallationClient {
             format!("{}/git/trees/{}", repo_path(repo), segment(commit)),
         )
         .query("recursive", 1);
-        self.gh.json(self.auth, &call).await
+        self.gh.json(self.auth, &self.prio(call)).await
     }
 
     /// Every check run on `sha` (all apps).
@@ -239,7 +280,7 @@ impl InstallationClient {
         .query("filter", "latest")
         .query("per_page", PER_PAGE);
         self.gh
-            .paginate(self.auth, call, MAX_CHECK_RUN_PAGES, |r| {
+            .paginate(self.auth, self.prio(call), MAX_CHECK_RUN_PAGES, |r| {
                 Ok(r.json::<CheckRunList>(ROUTE)?.check_runs)
             })
             .await
@@ -255,7 +296,7 @@ impl InstallationClient {
         let call = Call::get(ROUTE, format!("{}/commits/{}/status", repo_path(repo), sha))
             .query("per_page", PER_PAGE);
         self.gh
-            .paginate(self.auth, call, 10, |r| {
+            .paginate(self.auth, self.prio(call), 10, |r| {
                 Ok(r.json::<CombinedStatus>(ROUTE)?.statuses)
             })
             .await
@@ -277,7 +318,7 @@ impl InstallationClient {
                 segment(branch)
             ),
         );
-        none_on_404(self.gh.json(self.auth, &call).await)
+        none_on_404(self.gh.json(self.auth, &self.prio(call)).await)
     }
 
     /// The rules (from every ruleset, repository and organization) that
@@ -295,7 +336,9 @@ impl InstallationClient {
         .query("per_page", PER_PAGE);
         let rules = self
             .gh
-            .paginate(self.auth, call, 10, |r| r.json::<Vec<BranchRule>>(ROUTE))
+            .paginate(self.auth, self.prio(call), 10, |r| {
+                r.json::<Vec<BranchRule>>(ROUTE)
+            })
             .await;
         Ok(none_on_404(rules)?.unwrap_or_default())
     }
@@ -320,7 +363,7 @@ impl InstallationClient {
         )
         .query("per_page", PER_PAGE)
         .query("page", page);
-        self.gh.json(self.auth, &call).await
+        self.gh.json(self.auth, &self.prio(call)).await
     }
 
     /// Every commit of `base...head` (all pages) and the first page's
@@ -356,7 +399,7 @@ impl InstallationClient {
         let call = Call::get(ROUTE, format!("{}/pulls/{}/files", repo_path(repo), pr.0))
             .query("per_page", PER_PAGE);
         self.gh
-            .paginate(self.auth, call, MAX_FILE_PAGES, |r| {
+            .paginate(self.auth, self.prio(call), MAX_FILE_PAGES, |r| {
                 r.json::<Vec<DiffFile>>(ROUTE)
             })
             .await
@@ -368,7 +411,7 @@ impl InstallationClient {
         let call =
             Call::get(ROUTE, format!("{}/branches", repo_path(repo))).query("per_page", PER_PAGE);
         self.gh
-            .paginate(self.auth, call, MAX_BRANCH_PAGES, |r| {
+            .paginate(self.auth, self.prio(call), MAX_BRANCH_PAGES, |r| {
                 r.json::<Vec<Branch>>(ROUTE)
             })
             .await
@@ -388,7 +431,7 @@ impl InstallationClient {
             body,
         )
         .replay(Replay::IfNotSent);
-        self.gh.json(self.auth, &call).await
+        self.gh.json(self.auth, &self.prio(call)).await
     }
 
     /// Updates a check run (idempotent: the same body twice is the same run).
@@ -404,7 +447,7 @@ impl InstallationClient {
             format!("{}/check-runs/{}", repo_path(repo), id.0),
             body,
         );
-        self.gh.json(self.auth, &call).await
+        self.gh.json(self.auth, &self.prio(call)).await
     }
 
     /// Merges with the head SHA pinned. Never replayed blindly: after an
@@ -423,7 +466,7 @@ impl InstallationClient {
             json!({ "sha": sha.as_str(), "merge_method": method }),
         )
         .replay(Replay::IfNotSent);
-        self.gh.json(self.auth, &call).await
+        self.gh.json(self.auth, &self.prio(call)).await
     }
 
     /// Brings the head branch up to date with its base, only if the head is
@@ -440,7 +483,7 @@ impl InstallationClient {
             format!("{}/pulls/{}/update-branch", repo_path(repo), pr.0),
             json!({ "expected_head_sha": expected_head.as_str() }),
         );
-        self.gh.send(self.auth, &call).await.map(|_| ())
+        self.gh.send(self.auth, &self.prio(call)).await.map(|_| ())
     }
 
     /// Merges `base` into the branch `head` (`POST /repos/{owner}/{repo}/merges`):
@@ -483,7 +526,7 @@ impl InstallationClient {
                 segment(login)
             ),
         );
-        self.gh.json(self.auth, &call).await
+        self.gh.json(self.auth, &self.prio(call)).await
     }
 
     /// Reacts to an issue (or pull request) comment. Idempotent on GitHub's
@@ -500,7 +543,7 @@ impl InstallationClient {
             format!("{}/issues/comments/{comment}/reactions", repo_path(repo)),
             json!({ "content": content }),
         );
-        self.gh.send(self.auth, &call).await.map(|_| ())
+        self.gh.send(self.auth, &self.prio(call)).await.map(|_| ())
     }
 
     /// Comments on a pull request. Not replayed blindly: a second POST would
@@ -518,7 +561,7 @@ impl InstallationClient {
             json!({ "body": body }),
         )
         .replay(Replay::IfNotSent);
-        self.gh.send(self.auth, &call).await.map(|_| ())
+        self.gh.send(self.auth, &self.prio(call)).await.map(|_| ())
     }
 }
 
@@ -586,7 +629,7 @@ impl InstallationClient {
         }
         let (data, errors) = self
             .graphql::<Data>(
-                "POST /graphql enqueuePullRequest",
+                "POST /graphql mutation enqueuePullRequest",
                 ENQUEUE_MUTATION,
                 json!({ "pullRequestId": node_id, "expectedHeadOid": expected_head.as_str() }),
                 Replay::IfNotSent,
@@ -660,7 +703,7 @@ impl InstallationClient {
             #[serde(rename = "databaseId", default)]
             id: Option<u64>,
         }
-        const ROUTE: &str = "POST /graphql BaseHistory";
+        const ROUTE: &str = "POST /graphql query BaseHistory";
         let (data, errors) = self
             .graphql::<Data>(
                 ROUTE,
@@ -727,7 +770,7 @@ impl InstallationClient {
             #[serde(default, deserialize_with = "null_as_default")]
             nodes: Vec<Option<QueueRemoval>>,
         }
-        const ROUTE: &str = "POST /graphql QueueState";
+        const ROUTE: &str = "POST /graphql query QueueState";
         let (data, errors) = self
             .graphql::<Data>(
                 ROUTE,
@@ -764,7 +807,7 @@ impl InstallationClient {
             "installation/repositories".to_owned(),
         )
         .query("per_page", 1);
-        let page: RepositoryPage = self.gh.json(self.auth, &call).await?;
+        let page: RepositoryPage = self.gh.json(self.auth, &self.prio(call)).await?;
         Ok(page.total_count)
     }
 }

@@ -12,6 +12,11 @@
 //! [`Replay::IfNotSent`]: they are retried automatically only when the
 //! failure proves GitHub did not act (rate limited, connection refused).
 //! After an ambiguous failure the caller reads state before trying again.
+//!
+//! Every installation call passes the budget governor ([`super::governor`])
+//! first: GitHub's primary and secondary rate limits, spent by priority
+//! ([`Call::priority`]); what does not fit soon comes back
+//! [`ErrorKind::Deferred`], for the engine to run later.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,7 +31,9 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::auth::{AppCredentials, InstallationToken, TokenCache};
+use super::budget::{Limits, MemoryLedger, Priority};
 use super::classify::{self, Class};
+use super::governor::{BudgetStore, Governor};
 use crate::ids::InstallationId;
 
 /// GitHub asks every client to name itself.
@@ -140,6 +147,8 @@ pub struct Call {
     pub body: Option<serde_json::Value>,
     pub accept: &'static str,
     pub replay: Replay,
+    /// What the call is worth when GitHub's budget is short.
+    pub priority: Priority,
 }
 
 impl Call {
@@ -152,6 +161,7 @@ impl Call {
             body: None,
             accept: "application/vnd.github+json",
             replay: Replay::Safe,
+            priority: Priority::Normal,
         }
     }
 
@@ -180,6 +190,11 @@ impl Call {
 
     pub fn replay(mut self, replay: Replay) -> Self {
         self.replay = replay;
+        self
+    }
+
+    pub fn priority(mut self, priority: Priority) -> Self {
+        self.priority = priority;
         self
     }
 }
@@ -242,6 +257,9 @@ pub enum ErrorKind {
     Permanent,
     /// GitHub answered 2xx with a body we could not read.
     Decode,
+    /// Never sent: GitHub's rate budget for the installation is spent until
+    /// `retry_after`. Not a failure: run the work again then.
+    Deferred,
 }
 
 /// A failed GitHub call, with everything needed to decide what next.
@@ -258,7 +276,15 @@ pub struct GhError {
 
 impl GhError {
     pub fn is_transient(&self) -> bool {
-        matches!(self.kind, ErrorKind::Transient | ErrorKind::Ambiguous)
+        matches!(
+            self.kind,
+            ErrorKind::Transient | ErrorKind::Ambiguous | ErrorKind::Deferred
+        )
+    }
+
+    /// Held back by the budget governor, never sent to GitHub.
+    pub fn is_deferred(&self) -> bool {
+        self.kind == ErrorKind::Deferred
     }
 
     pub fn is_status(&self, status: u16) -> bool {
@@ -273,6 +299,9 @@ impl GhError {
     }
 
     fn reason(&self) -> String {
+        if self.kind == ErrorKind::Deferred {
+            return "budget".to_owned();
+        }
         match self.status {
             Some(s) => s.to_string(),
             None => "transport".to_owned(),
@@ -308,6 +337,7 @@ struct Inner {
     tokens: TokenCache,
     retry: RetryPolicy,
     windows: Mutex<HashMap<Auth, RateWindow>>,
+    governor: Arc<Governor>,
     etags: Mutex<HashMap<(Auth, &'static str, String), Cached>>,
 }
 
@@ -340,9 +370,38 @@ impl GitHub {
                 tokens: TokenCache::default(),
                 retry: config.retry,
                 windows: Mutex::new(HashMap::new()),
+                governor: Arc::new(Governor::new(
+                    Arc::new(MemoryLedger::default()),
+                    Limits::default(),
+                )),
                 etags: Mutex::new(HashMap::new()),
             }),
         })
+    }
+
+    /// Governs installation calls with `store`'s budget (shared by every
+    /// replica on a PostgreSQL store) under `limits`. Call before the
+    /// client is cloned.
+    pub fn with_budget(mut self, store: Arc<dyn BudgetStore>, limits: Limits) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.governor = Arc::new(Governor::new(store, limits)),
+            None => tracing::warn!("the GitHub client is already shared; budget store not set"),
+        }
+        self
+    }
+
+    /// Whether a call of `priority` for `installation` would go now, as far
+    /// as the pause and the primary window tell (sweeps ask before a round).
+    pub fn affordable(&self, installation: InstallationId, priority: Priority) -> bool {
+        self.inner.governor.affordable(installation, priority)
+    }
+
+    /// A deferral for work on `installation` that would spend reads and
+    /// then find its writes refused (see `Governor::writes_deferred`).
+    pub fn writes_deferred(&self, installation: InstallationId) -> Option<GhError> {
+        self.inner
+            .governor
+            .writes_deferred(installation, "evaluation (GitHub's budget)")
     }
 
     /// The App's credentials; `None` in setup mode (before the App exists).
@@ -530,7 +589,19 @@ impl GitHub {
     }
 
     async fn send_once(&self, auth: Auth, call: &Call) -> Result<Reply, GhError> {
-        self.respect_rate_limit(auth, call.route).await?;
+        // Held until the answer is read: one of the requests in flight.
+        let _ticket = match auth {
+            Auth::Installation(id) => Some(
+                self.inner
+                    .governor
+                    .admit(id, call.route, &call.method, call.priority)
+                    .await?,
+            ),
+            _ => {
+                self.respect_rate_limit(auth, call.route).await?;
+                None
+            }
+        };
         let authorization = self.authorization(auth).await?;
         let mut url = self.inner.api.join(&call.path).map_err(|e| GhError {
             route: call.route,
@@ -589,6 +660,17 @@ impl GitHub {
             Ok(b) => b,
             Err(e) => return Err(self.transport_error(call, &e)),
         };
+        if let Auth::Installation(id) = auth {
+            let text = if status.is_client_error() {
+                String::from_utf8_lossy(&body)
+            } else {
+                Default::default()
+            };
+            self.inner
+                .governor
+                .observe(id, status.as_u16(), &headers, &text, Utc::now())
+                .await;
+        }
         metrics::counter!(
             "seamguard_github_requests_total",
             "route" => call.route,
@@ -675,6 +757,15 @@ impl GitHub {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok())
         };
+        // The window kept is REST's (`core`); GraphQL answers carry their
+        // own (`graphql`), with other numbers, which must not stand for it.
+        let resource = headers
+            .get("x-ratelimit-resource")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("core");
+        if !resource.eq_ignore_ascii_case("core") {
+            return;
+        }
         let (Some(remaining), Some(reset)) =
             (num("x-ratelimit-remaining"), num("x-ratelimit-reset"))
         else {

@@ -45,12 +45,18 @@ use super::columns::{self, PARKED};
 use super::error::StoreError;
 use super::store::InboxOptions;
 use super::work::{Claim, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work};
+use crate::github::budget::{LeaseAnswer, LedgerAsk, Window, decide_lease};
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("src/inbox/migrations_postgres");
 
 /// The channel every replica listens on for "work became due".
 const WAKE_CHANNEL: &str = "seamguard_work";
+/// The first key of the per-installation advisory lock the budget ledger
+/// is leased under (the second is the installation); the two-key form
+/// never collides with the sweeps' one-key lock.
+const BUDGET_LOCK: i32 = 0x5EA9_B0D6;
+
 /// The advisory lock whose holder runs the sweeps (an arbitrary constant:
 /// "seamguard" in ASCII, so it is recognisable in `pg_locks`).
 const SWEEPS_LOCK: i64 = 0x7365_616d_6775_6172;
@@ -328,6 +334,38 @@ impl PgInbox {
             self.wakeups.notify_one();
         } else {
             tracing::warn!(key = %claim.key, "retried a claim whose lease had been lost; its current holder decides");
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn defer(
+        &self,
+        claim: &Claim,
+        not_before: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE work_items
+             SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL,
+                 due_at = least($3, coalesce(rerun_at, $3)),
+                 last_error = $4
+             WHERE key = $1 AND lease_token = $2",
+        )
+        .bind(&claim.key)
+        .bind(claim.token)
+        .bind(columns::millis(not_before))
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() > 0 {
+            notify(&mut tx).await?;
+        }
+        tx.commit().await?;
+        if done.rows_affected() > 0 {
+            self.wakeups.notify_one();
+        } else {
+            tracing::warn!(key = %claim.key, "deferred a claim whose lease had been lost; its current holder decides");
         }
         Ok(())
     }
@@ -737,6 +775,104 @@ impl PgInbox {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Leases GitHub budget for `installation`, all or nothing, under a
+    /// transaction-scoped advisory lock per installation: replicas asking
+    /// at once take turns, so the sum of their grants never passes a cap.
+    pub(crate) async fn budget_lease(
+        &self,
+        installation: InstallationId,
+        now: DateTime<Utc>,
+        asks: &[LedgerAsk],
+    ) -> Result<LeaseAnswer, StoreError> {
+        let inst = installation.0 as i64;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(BUDGET_LOCK)
+            .bind((installation.0 % i32::MAX as u64) as i32)
+            .execute(&mut *tx)
+            .await?;
+        let rows: Vec<(String, i64, i32)> = sqlx::query_as(
+            "SELECT budget_limit, bucket, spent FROM github_budget WHERE installation = $1",
+        )
+        .bind(inst)
+        .fetch_all(&mut *tx)
+        .await?;
+        let spent_of = |w: &Window| -> Vec<(i64, u32)> {
+            rows.iter()
+                .filter(|(l, _, _)| l == w.limit.as_str())
+                .map(|(_, b, s)| (*b, (*s).max(0) as u32))
+                .collect()
+        };
+        let answer = decide_lease(asks, now, spent_of);
+        if answer == LeaseAnswer::Granted {
+            for ask in asks {
+                let bucket = ask.window.bucket(now);
+                sqlx::query(
+                    "INSERT INTO github_budget (installation, budget_limit, bucket, spent)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (installation, budget_limit, bucket)
+                     DO UPDATE SET spent = github_budget.spent + excluded.spent",
+                )
+                .bind(inst)
+                .bind(ask.window.limit.as_str())
+                .bind(bucket)
+                .bind(ask.want as i32)
+                .execute(&mut *tx)
+                .await?;
+                // Buckets that left the window: once per bucket, not per lease.
+                let first = ask.window.first_counted(bucket);
+                if spent_of(&ask.window).iter().any(|(b, _)| *b < first) {
+                    sqlx::query(
+                        "DELETE FROM github_budget
+                         WHERE installation = $1 AND budget_limit = $2 AND bucket < $3",
+                    )
+                    .bind(inst)
+                    .bind(ask.window.limit.as_str())
+                    .bind(first)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(answer)
+    }
+
+    /// Records a pause every replica honours (a later one already there
+    /// wins).
+    pub(crate) async fn budget_pause(
+        &self,
+        installation: InstallationId,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO github_pauses (installation, until_ms) VALUES ($1, $2)
+             ON CONFLICT (installation)
+             DO UPDATE SET until_ms = greatest(github_pauses.until_ms, excluded.until_ms)",
+        )
+        .bind(installation.0 as i64)
+        .bind(columns::millis(until))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The pause in force for `installation` at `now`.
+    pub(crate) async fn budget_paused_until(
+        &self,
+        installation: InstallationId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let until: Option<i64> = sqlx::query_scalar(
+            "SELECT until_ms FROM github_pauses WHERE installation = $1 AND until_ms > $2",
+        )
+        .bind(installation.0 as i64)
+        .bind(columns::millis(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        until.map(columns::time).transpose()
     }
 
     pub(crate) async fn close(&self) {

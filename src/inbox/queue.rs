@@ -221,6 +221,31 @@ pub(crate) async fn retry(
     Ok(done.rows_affected() > 0)
 }
 
+/// As [`retry`], without counting an attempt (the work was held back, not
+/// tried).
+pub(crate) async fn defer(
+    conn: &mut SqliteConnection,
+    key: &str,
+    token: i64,
+    not_before: i64,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE work_items
+         SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL,
+             due_at = min(?3, coalesce(rerun_at, ?3)),
+             last_error = ?4
+         WHERE key = ?1 AND lease_token = ?2",
+    )
+    .bind(key)
+    .bind(token)
+    .bind(not_before)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// Makes every leased item due again, from when it was claimed (it was due
 /// then at the latest). The interrupted run counts as an attempt.
 pub(crate) async fn release_all(conn: &mut SqliteConnection) -> Result<u64, StoreError> {

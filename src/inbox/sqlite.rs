@@ -371,6 +371,27 @@ impl SqliteInbox {
         Ok(())
     }
 
+    pub(crate) async fn defer(
+        &self,
+        claim: &Claim,
+        not_before: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let (key, token, reason) = (claim.key.clone(), claim.token, reason.to_owned());
+        let due = columns::millis(not_before);
+        let kept = self
+            .writer
+            .call(
+                |kept| *kept,
+                move |c| async move { queue::defer(c, &key, token, due, &reason).await }.boxed(),
+            )
+            .await?;
+        if !kept {
+            tracing::warn!(key = %claim.key, "deferred a claim whose lease had been lost; its current holder decides");
+        }
+        Ok(())
+    }
+
     /// When the next item becomes claimable (a due item, or a lease that
     /// expires), for the dispatcher's sleep; `None` when the queue is empty.
     pub(crate) async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {

@@ -21,6 +21,8 @@ use super::error::StoreError;
 use super::postgres::PgInbox;
 use super::sqlite::SqliteInbox;
 use super::work::{Claim, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work};
+use crate::github::budget::{LeaseAnswer, LedgerAsk, MemoryLedger};
+use crate::github::governor::BudgetStore;
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
 
 /// Reads are short point lookups; two connections let `/readyz` and a
@@ -73,6 +75,8 @@ impl Default for InboxOptions {
 #[derive(Clone)]
 pub struct Inbox {
     backend: Backend,
+    /// GitHub's budget on the embedded store: one process, so in memory.
+    ledger: std::sync::Arc<MemoryLedger>,
 }
 
 #[derive(Clone)]
@@ -114,7 +118,10 @@ impl Inbox {
         } else {
             Backend::Sqlite(SqliteInbox::open(database_url, &opts).await?)
         };
-        Ok(Inbox { backend })
+        Ok(Inbox {
+            backend,
+            ledger: Default::default(),
+        })
     }
 
     /// Whether several processes may share this store.
@@ -178,6 +185,18 @@ impl Inbox {
         reason: &str,
     ) -> Result<(), StoreError> {
         each!(self, b => b.retry_at(claim, not_before, reason).await)
+    }
+
+    /// Gives a claim back to run no earlier than `not_before` without
+    /// counting an attempt: the work was not tried, only held back (GitHub's
+    /// rate budget is spent until then). A lost lease changes nothing.
+    pub async fn defer(
+        &self,
+        claim: &Claim,
+        not_before: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        each!(self, b => b.defer(claim, not_before, reason).await)
     }
 
     /// When the next item becomes claimable (a due item, or a lease that
@@ -391,6 +410,68 @@ impl Inbox {
     /// connection. Later calls on any clone fail with [`StoreError::Closed`].
     pub async fn close(&self) {
         each!(self, b => b.close().await)
+    }
+}
+
+/// GitHub's rate budget per installation (`github::governor`): on
+/// PostgreSQL a ledger every replica leases from, so together they spend no
+/// more than one would, and a pause one replica was told of holds for all;
+/// on the embedded store (one process) the same, in memory.
+impl BudgetStore for Inbox {
+    fn lease<'a>(
+        &'a self,
+        installation: InstallationId,
+        now: DateTime<Utc>,
+        asks: &'a [LedgerAsk],
+    ) -> futures::future::BoxFuture<'a, Result<LeaseAnswer, String>> {
+        Box::pin(async move {
+            match &self.backend {
+                Backend::Sqlite(_) => Ok(self.ledger.lease(installation.0, now, asks)),
+                Backend::Postgres(b) => b
+                    .budget_lease(installation, now, asks)
+                    .await
+                    .map_err(|e| e.to_string()),
+            }
+        })
+    }
+
+    fn pause(
+        &self,
+        installation: InstallationId,
+        until: DateTime<Utc>,
+    ) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            match &self.backend {
+                Backend::Sqlite(_) => {
+                    self.ledger.pause(installation.0, until);
+                    Ok(())
+                }
+                Backend::Postgres(b) => b
+                    .budget_pause(installation, until)
+                    .await
+                    .map_err(|e| e.to_string()),
+            }
+        })
+    }
+
+    fn paused_until(
+        &self,
+        installation: InstallationId,
+        now: DateTime<Utc>,
+    ) -> futures::future::BoxFuture<'_, Result<Option<DateTime<Utc>>, String>> {
+        Box::pin(async move {
+            match &self.backend {
+                Backend::Sqlite(_) => Ok(self.ledger.paused_until(installation.0, now)),
+                Backend::Postgres(b) => b
+                    .budget_paused_until(installation, now)
+                    .await
+                    .map_err(|e| e.to_string()),
+            }
+        })
+    }
+
+    fn shared(&self) -> bool {
+        self.is_shared()
     }
 }
 

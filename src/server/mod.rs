@@ -231,7 +231,12 @@ async fn serve_app(
             timeouts: Timeouts::default(),
         },
         Some(app.credentials.clone()),
-    )?;
+    )?
+    // GitHub's budget is the store's: shared by every replica on PostgreSQL.
+    .with_budget(
+        std::sync::Arc::new(inbox.clone()),
+        tuning.github_limits.clone(),
+    );
     let engine = Engine::new(
         gh,
         inbox.clone(),

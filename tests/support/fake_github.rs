@@ -362,6 +362,22 @@ impl FakeGitHub {
         });
     }
 
+    /// Enforces GitHub's primary and secondary rate limits per
+    /// installation from now on (see [`super::limits`]).
+    pub fn enforce_rate_limits(&self, limits: super::limits::RateLimits) {
+        self.shared
+            .edit(|w| w.limits = Some(super::limits::Enforcer::new(limits)));
+    }
+
+    /// Secondary-limit answers the fake gave (with limits enforced).
+    pub fn secondary_answers(&self) -> u64 {
+        self.shared
+            .lock()
+            .limits
+            .as_ref()
+            .map_or(0, |l| l.secondary_answers)
+    }
+
     /// Makes merges wait for green required checks, answering 405 with
     /// GitHub's wording (`Required status check "test" is expected.`).
     pub fn enforce_required_checks(&self) {
@@ -574,6 +590,16 @@ impl Responder {
             }
         };
 
+        let installation = match &auth {
+            SeenAuth::Installation(id) => Some(*id),
+            _ => None,
+        };
+        let now = Utc::now();
+        if answer.status == 304
+            && let (Some(limits), Some(id)) = (world.limits.as_mut(), installation)
+        {
+            limits.refund(id, now);
+        }
         let seq = world.requests.len() as u64 + 1;
         let route = routes::find(&method, &path).ok().map(|(r, _)| r.pattern);
         world.requests.push(Recorded {
@@ -586,26 +612,28 @@ impl Responder {
             accept: header("accept"),
             body,
             status: answer.status,
+            at: std::time::Instant::now(),
         });
         for hook in world.faults.take_after_request() {
             (hook.action)(&mut world);
         }
 
-        let rate = &world.rate;
+        let rate = world.rate.clone();
+        let (limit, remaining, used, reset) = match (world.limits.as_mut(), installation) {
+            (Some(limits), Some(id)) => limits.headers(id, now),
+            _ => (
+                rate.limit,
+                rate.remaining,
+                rate.limit.saturating_sub(rate.remaining),
+                rate.reset.timestamp(),
+            ),
+        };
         let mut template = ResponseTemplate::new(answer.status)
             .insert_header("content-type", answer.content_type)
-            .insert_header("x-ratelimit-limit", rate.limit.to_string().as_str())
-            .insert_header("x-ratelimit-remaining", rate.remaining.to_string().as_str())
-            .insert_header(
-                "x-ratelimit-reset",
-                rate.reset.timestamp().to_string().as_str(),
-            )
-            .insert_header(
-                "x-ratelimit-used",
-                (rate.limit.saturating_sub(rate.remaining))
-                    .to_string()
-                    .as_str(),
-            )
+            .insert_header("x-ratelimit-limit", limit.to_string().as_str())
+            .insert_header("x-ratelimit-remaining", remaining.to_string().as_str())
+            .insert_header("x-ratelimit-reset", reset.to_string().as_str())
+            .insert_header("x-ratelimit-used", used.to_string().as_str())
             .insert_header("x-ratelimit-resource", "core")
             .insert_header("x-github-api-version-selected", "2022-11-28")
             .insert_header("x-github-request-id", format!("FAKE:{seq:08X}").as_str());

@@ -10,6 +10,8 @@
 //!   codes; [`json`] builds GitHub's shapes and [`diff`] real patches.
 //! - [`faults`]: canned answers, scripted sequences, "acted, then failed",
 //!   late changes; [`proxy`]: closed, reset and truncated connections.
+//! - [`limits`]: GitHub's primary and secondary rate limits per
+//!   installation, opt-in per scenario, on a clock that may run fast.
 //! - [`openapi`]: GitHub's OpenAPI description as the contract every
 //!   request and answer is checked against; answers thinned to what it
 //!   requires.
@@ -51,6 +53,7 @@ pub mod fake_github;
 pub mod faults;
 pub mod flows;
 pub mod json;
+pub mod limits;
 pub mod openapi;
 pub mod proxy;
 pub mod routes;

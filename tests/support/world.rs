@@ -810,6 +810,8 @@ pub struct Recorded {
     pub body: Option<Value>,
     /// The status the fake answered.
     pub status: u16,
+    /// When the fake answered it (benchmarks time merges by it).
+    pub at: std::time::Instant,
 }
 
 impl Recorded {
@@ -877,6 +879,10 @@ pub struct World {
     pub tokens: HashMap<String, Token>,
     pub token_policy: TokenPolicy,
     pub rate: RateLimit,
+    /// GitHub's primary and secondary limits per installation, when the
+    /// scenario asks for them (`FakeGitHub::enforce_rate_limits`); `rate`
+    /// is then unused.
+    pub limits: Option<super::limits::Enforcer>,
     pub requests: Vec<Recorded>,
     pub attempts: Vec<Attempt>,
     pub hook_deliveries: Vec<HookDelivery>,
@@ -913,6 +919,7 @@ impl World {
                 remaining: DEFAULT_RATE_LIMIT,
                 reset: Utc::now() + Duration::hours(1),
             },
+            limits: None,
             requests: Vec::new(),
             attempts: Vec::new(),
             hook_deliveries: Vec::new(),

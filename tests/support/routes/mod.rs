@@ -273,6 +273,12 @@ pub fn dispatch(world: &mut World, route: &Route, ctx: &Ctx) -> Answer {
                 SeenAuth::Installation(_) => return Answer::not_found(),
                 _ => return Answer::error(401, "Bad credentials"),
             }
+            if let Some(limits) = world.limits.as_mut() {
+                match limits.admit(inst, &ctx.method, chrono::Utc::now()) {
+                    Some(refusal) => return refusal,
+                    None => return (route.handler)(world, ctx),
+                }
+            }
             // A new window once the reset time has passed, as GitHub does.
             let now = chrono::Utc::now();
             if now >= world.rate.reset {

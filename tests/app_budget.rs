@@ -1,0 +1,249 @@
+//! GitHub's rate budget, end to end: the fake enforces GitHub's secondary
+//! limits per installation (shrunk, on a clock ten times faster), and
+//! seamguard — told the same numbers — stays inside them: a burst of pull
+//! requests is evaluated with zero secondary-limit answers, where the same
+//! burst with the governor off runs into them. With PostgreSQL
+//! (`SEAMGUARD_TEST_POSTGRES`), two replicas on one database share one
+//! budget, and a secondary-limit pause one of them is told of holds the
+//! other too.
+
+mod inbox_backends;
+mod support;
+
+use std::time::Duration;
+
+use inbox_backends::{Backend, TestDb};
+use support::flows::feature_pr;
+use support::limits::RateLimits;
+use support::{FakeGitHub, Seamguard, SeenAuth};
+
+/// Bursts are paced over several (compressed) minutes: allow for it.
+const SETTLE: Duration = Duration::from_secs(120);
+
+/// Pull requests in the burst.
+const BURST: u64 = 10;
+
+/// The fake's clock runs this much faster: a minute lasts six seconds.
+const SPEED: f64 = 10.0;
+
+/// GitHub's limits, shrunk so a burst of ten pull requests passes them:
+/// each evaluation costs about 8 reads and 2–3 writes (25 points, 2–3
+/// content-creating requests).
+fn small_limits() -> RateLimits {
+    RateLimits {
+        points_per_minute: 90,
+        content_per_minute: 8,
+        content_per_hour: 500,
+        block_secs: 60,
+        speed: SPEED,
+        ..RateLimits::default()
+    }
+}
+
+/// The same numbers, as seamguard is told them (`GITHUB_RATE_LIMITS`).
+fn limits_flag(replicas: u32) -> String {
+    format!("rest_points=90,content_minute=8,content_hour=500,speed={SPEED},replicas={replicas}")
+}
+
+/// `BURST` pull requests on `acme/app`, every other one opted in to
+/// merging. Returns their heads.
+fn burst(gh: &FakeGitHub) -> Vec<support::Sha> {
+    let repo = gh.repo("acme/app");
+    (1..=BURST)
+        .map(|n| {
+            let labels: &[&str] = if n % 2 == 0 { &["automerge"] } else { &[] };
+            feature_pr(&repo, n, &format!("feature-{n}"), labels)
+        })
+        .collect()
+}
+
+fn all_completed(w: &support::World, heads: &[support::Sha]) -> bool {
+    heads.iter().all(|h| {
+        w.check_runs_named("seamguard")
+            .any(|r| &r.head_sha == h && r.is_completed())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_stays_inside_the_secondary_limits() {
+    let gh = FakeGitHub::start().await;
+    let heads = burst(&gh);
+    gh.enforce_rate_limits(small_limits());
+    let flag = limits_flag(1);
+    let app = Seamguard::start_with(&gh, &["--github-rate-limits", &flag]).await;
+    let repo = gh.repo("acme/app");
+    for n in 1..=BURST {
+        assert_eq!(
+            gh.deliver(&repo.pull_request_event("opened", n), &app.webhook())
+                .await,
+            202
+        );
+    }
+    let h = heads.clone();
+    gh.wait_for(
+        "every pull request of the burst evaluated",
+        move |w| all_completed(w, &h),
+        SETTLE,
+    )
+    .await;
+    let merged = gh.wait_for(
+        "every opted-in pull request merged",
+        |w| {
+            (1..=BURST)
+                .filter(|n| n % 2 == 0)
+                .all(|n| support::flows::merged(w, "acme/app", n))
+        },
+        SETTLE,
+    );
+    merged.await;
+    assert_eq!(gh.secondary_answers(), 0, "no secondary-limit answer");
+    // Exactly one run per head: nothing was created twice while waiting.
+    for head in &heads {
+        let runs = gh
+            .world()
+            .check_runs_named("seamguard")
+            .filter(|r| &r.head_sha == head)
+            .count();
+        assert_eq!(runs, 1, "one run on {head}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_burst_without_the_governor_runs_into_them() {
+    let gh = FakeGitHub::start().await;
+    burst(&gh);
+    gh.enforce_rate_limits(small_limits());
+    let flag = limits_flag(1);
+    let app = Seamguard::start_with(
+        &gh,
+        &["--github-rate-limits", &flag, "--github-governor", "off"],
+    )
+    .await;
+    let repo = gh.repo("acme/app");
+    for n in 1..=BURST {
+        gh.deliver(&repo.pull_request_event("opened", n), &app.webhook())
+            .await;
+    }
+    gh.wait_for(
+        "a secondary-limit answer",
+        |w| w.limits.as_ref().is_some_and(|l| l.secondary_answers > 0),
+        SETTLE,
+    )
+    .await;
+    app.stop().await;
+}
+
+/// Two seamguards on one PostgreSQL database, each against the same fake.
+async fn two_replicas(gh: &FakeGitHub, db: &TestDb) -> (Seamguard, Seamguard) {
+    let flag = limits_flag(2);
+    let flags = [
+        "--database-url",
+        db.url.as_str(),
+        "--github-rate-limits",
+        flag.as_str(),
+    ];
+    let a = Seamguard::start_with(gh, &flags).await;
+    let b = Seamguard::start_with(gh, &flags).await;
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_together_spend_what_one_would() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let gh = FakeGitHub::start().await;
+    let heads = burst(&gh);
+    gh.enforce_rate_limits(small_limits());
+    let (a, b) = two_replicas(&gh, &db).await;
+    let repo = gh.repo("acme/app");
+    for n in 1..=BURST {
+        let to = if n % 2 == 0 { &a } else { &b };
+        assert_eq!(
+            gh.deliver(&repo.pull_request_event("opened", n), &to.webhook())
+                .await,
+            202
+        );
+    }
+    let h = heads.clone();
+    gh.wait_for(
+        "every pull request of the burst evaluated by one replica or the other",
+        move |w| all_completed(w, &h),
+        SETTLE,
+    )
+    .await;
+    assert_eq!(
+        gh.secondary_answers(),
+        0,
+        "the replicas leased one budget: no secondary-limit answer"
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_seen_by_one_replica_holds_for_the_other() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    feature_pr(&repo, 7, "seven", &[]);
+    let eight = feature_pr(&repo, 8, "eight", &[]);
+    let (a, b) = two_replicas(&gh, &db).await;
+    // Replica A's first read of #7 is answered with a secondary limit:
+    // come back in four seconds.
+    gh.fail_next(
+        "GET /pulls/7",
+        403,
+        r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#,
+    )
+    .header("retry-after", "4");
+    assert_eq!(
+        gh.deliver(&repo.pull_request_event("opened", 7), &a.webhook())
+            .await,
+        202
+    );
+    gh.wait_for(
+        "the secondary-limit answer",
+        |w| w.requests.iter().any(|r| r.status == 403),
+        SETTLE,
+    )
+    .await;
+    let told = std::time::Instant::now();
+    // Past the time a replica trusts its last reading of the shared pause.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let installation_requests = |gh: &FakeGitHub| {
+        gh.requests()
+            .iter()
+            .filter(|r| matches!(r.auth, SeenAuth::Installation(_)))
+            .count()
+    };
+    let before = installation_requests(&gh);
+    assert_eq!(
+        gh.deliver(&repo.pull_request_event("opened", 8), &b.webhook())
+            .await,
+        202
+    );
+    // Replica B has work, and GitHub said to wait: it waits too.
+    tokio::time::sleep(
+        Duration::from_secs(4).saturating_sub(told.elapsed() + Duration::from_millis(400)),
+    )
+    .await;
+    assert_eq!(
+        installation_requests(&gh),
+        before,
+        "no request for the installation while the pause holds: {:#?}",
+        &gh.requests()[before..]
+    );
+    let h = [eight];
+    gh.wait_for(
+        "#8 evaluated after the pause",
+        move |w| all_completed(w, &h),
+        SETTLE,
+    )
+    .await;
+    a.stop().await;
+    b.stop().await;
+}
