@@ -63,7 +63,12 @@ pub fn find_own(runs: &[CheckRun], app_id: AppId) -> Option<&CheckRun> {
 /// A digest of what a completion writes: `ann:<hex>|out:<hex>`, so a
 /// re-evaluation can skip an identical update and never re-sends the same
 /// annotations (GitHub appends them; sending twice would show each twice).
-fn digest(conclusion: Conclusion, output: &CheckOutput, annotations: &[Annotation]) -> String {
+fn digest(
+    conclusion: Conclusion,
+    output: &CheckOutput,
+    annotations: &[Annotation],
+    details_url: Option<&str>,
+) -> String {
     let hash = |parts: &[&[u8]]| {
         let mut h = Sha256::new();
         for p in parts {
@@ -76,7 +81,11 @@ fn digest(conclusion: Conclusion, output: &CheckOutput, annotations: &[Annotatio
     format!(
         "ann:{}|out:{}",
         hash(&[&ann]),
-        hash(&[conclusion.as_str().as_bytes(), &out])
+        hash(&[
+            conclusion.as_str().as_bytes(),
+            &out,
+            details_url.unwrap_or_default().as_bytes()
+        ])
     )
 }
 
@@ -115,6 +124,9 @@ pub struct CheckRunHandle<'a> {
     floor: Option<Conclusion>,
     /// The run already showed `failure` when this evaluation found it.
     shown_failure: bool,
+    /// The pull request's page (signed), sent as the run's `details_url`
+    /// on create and on every completion, when `PUBLIC_URL` is set.
+    pub details_url: Option<String>,
 }
 
 impl<'a> CheckRunHandle<'a> {
@@ -137,6 +149,7 @@ impl<'a> CheckRunHandle<'a> {
             id: None,
             floor: None,
             shown_failure: false,
+            details_url: None,
         }
     }
 
@@ -178,7 +191,7 @@ impl<'a> CheckRunHandle<'a> {
             self.shown_failure = run.conclusion.as_deref() == Some("failure");
             return Ok(id);
         }
-        let body = json!({
+        let mut body = json!({
             "name": CHECK_NAME,
             "head_sha": self.head.as_str(),
             "status": "in_progress",
@@ -189,6 +202,9 @@ impl<'a> CheckRunHandle<'a> {
                 "summary": "seamguard is checking this commit for conflict markers and merge sources, and reading the merge gate.",
             },
         });
+        if let Some(url) = &self.details_url {
+            body["details_url"] = json!(url);
+        }
         let run = match self.client.create_check_run(self.repo, body.clone()).await {
             Ok(run) => run,
             Err(e) if e.is_transient() => {
@@ -227,7 +243,9 @@ impl<'a> CheckRunHandle<'a> {
     ) -> Result<(), GhError> {
         let conclusion = stricter(conclusion, self.floor);
         let id = self.open(None).await?;
-        let digest = digest(conclusion, &output, annotations);
+        // The link is part of what is written: a fresh one (a new day's
+        // expiry) is sent even when the rest is unchanged.
+        let digest = digest(conclusion, &output, annotations, self.details_url.as_deref());
         let previous = self.inbox.check_run_digest(id).await.ok().flatten();
         if previous.as_deref() == Some(digest.as_str()) {
             tracing::debug!("check run already shows this result");
@@ -241,16 +259,21 @@ impl<'a> CheckRunHandle<'a> {
         let total = annotations.len();
         let mut batches = annotations.chunks(ANNOTATION_BATCH);
         let first = batches.next().unwrap_or_default();
+        let details_url = self.details_url.clone();
         let completion = |output: &CheckOutput, batch: &[Annotation]| {
             let mut body_output = output.clone();
             body_output.annotations = batch.to_vec();
-            json!({
+            let mut body = json!({
                 "status": "completed",
                 "conclusion": conclusion.as_str(),
                 "completed_at": Utc::now().to_rfc3339(),
                 "output": body_output,
                 "actions": actions(),
-            })
+            });
+            if let Some(url) = &details_url {
+                body["details_url"] = json!(url);
+            }
+            body
         };
         let mut refused: Option<(usize, GhError)> = None;
         match self

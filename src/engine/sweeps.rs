@@ -231,7 +231,9 @@ impl Engine {
         let waiting = self.inbox.waiting(RECONCILE_BATCH).await?;
         let n = waiting.len();
         for work in waiting {
-            self.inbox.enqueue(work, Utc::now()).await?;
+            self.inbox
+                .enqueue_because(work, Utc::now(), "reconciler sweep")
+                .await?;
         }
         if n > 0 {
             tracing::info!(

@@ -55,6 +55,13 @@ where
 #[derive(Debug, Clone, Deserialize)]
 pub struct PullRequest {
     pub number: u64,
+    /// For the pull request's page.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub title: String,
+    /// `https://github.com/OWNER/REPO/pull/N`: the page links files under
+    /// the repository's web address, GitHub Enterprise's too.
+    #[serde(default, deserialize_with = "non_empty")]
+    pub html_url: Option<String>,
     /// `open` or `closed`.
     #[serde(default, deserialize_with = "null_as_default")]
     pub state: String,
