@@ -216,7 +216,12 @@ pub fn gate_view(gate: &GateReport, since: &[Option<DateTime<Utc>>]) -> GateView
 /// The decision in a word or two, and its one-line reason, from the plan
 /// and (when a merge call or branch update was made) its answer.
 pub fn decision(plan: &MergePlan, note: Option<&MergeNote>, merged: bool) -> (String, String) {
-    let reason = summary::merge_line(plan, note);
+    // The check run's merge line, without its leading emoji (the page has
+    // its own badges, and not every machine has an emoji font).
+    let line = summary::merge_line(plan, note);
+    let reason = line
+        .trim_start_matches(|c: char| !c.is_ascii() || c.is_whitespace())
+        .to_owned();
     if merged {
         return ("merged".into(), "merged with the head SHA pinned".into());
     }
@@ -331,8 +336,8 @@ mod tests {
             None,
         );
         assert_eq!(lines, ["`ci` must finish and pass"]);
-        let (word, _) = decision(&plan, None, false);
-        assert_eq!(word, "waiting");
+        let (word, reason) = decision(&plan, None, false);
+        assert_eq!((word.as_str(), reason.as_str()), ("waiting", "waiting for `ci`"));
         let (word, reason) = decision(&MergePlan::Merge, None, true);
         assert_eq!((word.as_str(), reason.as_str()), ("merged", "merged with the head SHA pinned"));
     }
