@@ -182,7 +182,10 @@ async fn a_pull_request_page_through_blocked_waiting_merged_in_a_browser() {
     );
     let run = completed_run(&gh, &blocked_head).await;
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
-    let details = run.details_url.clone().expect("the run carries details_url");
+    let details = run
+        .details_url
+        .clone()
+        .expect("the run carries details_url");
     let url = on(&base_url, &details);
     let page = page_showing(&url, "blocked", &blocked_head).await;
     assert!(
@@ -206,7 +209,10 @@ async fn a_pull_request_page_through_blocked_waiting_merged_in_a_browser() {
         "delivery ",
         "(pull_request.opened)",
     ] {
-        assert!(page.contains(shown), "blocked page lacks {shown:?}:\n{page}");
+        assert!(
+            page.contains(shown),
+            "blocked page lacks {shown:?}:\n{page}"
+        );
     }
     if let Some(dom) = dom_of("blocked", url.clone()).await {
         for shown in ["blocked", "Conflict markers", &file_link, "never reported"] {
@@ -230,14 +236,20 @@ async fn a_pull_request_page_through_blocked_waiting_merged_in_a_browser() {
         "<span class=\"badge pending\">pending</span> in progress",
         "(pull_request.synchronize)",
     ] {
-        assert!(page.contains(shown), "waiting page lacks {shown:?}:\n{page}");
+        assert!(
+            page.contains(shown),
+            "waiting page lacks {shown:?}:\n{page}"
+        );
     }
     assert!(
         !page.contains("fix the Conflict markers finding"),
         "the guards pass now:\n{page}"
     );
     if let Some(dom) = dom_of("waiting", url.clone()).await {
-        assert!(dom.contains("waiting") && dom.contains("must finish and pass"), "{dom}");
+        assert!(
+            dom.contains("waiting") && dom.contains("must finish and pass"),
+            "{dom}"
+        );
     }
 
     // 3. Merged: `test` passes, seamguard merges with the head pinned.
@@ -260,7 +272,10 @@ async fn a_pull_request_page_through_blocked_waiting_merged_in_a_browser() {
         assert!(page.contains(shown), "merged page lacks {shown:?}:\n{page}");
     }
     // The history lists every evaluation, newest first, each with its cost.
-    let history = page.split("id=\"history\"").nth(1).expect("history section");
+    let history = page
+        .split("id=\"history\"")
+        .nth(1)
+        .expect("history section");
     assert!(history.matches("<tr><td>").count() >= 3, "{history}");
     if let Some(dom) = dom_of("merged", url.clone()).await {
         assert!(dom.contains("merged with the head SHA pinned"), "{dom}");
@@ -274,7 +289,11 @@ async fn a_pull_request_page_through_blocked_waiting_merged_in_a_browser() {
 
     // Forged, expired, misplaced: the same 404 as a path that does not exist.
     let client = reqwest::Client::new();
-    let unknown = client.get(format!("{base_url}/no/such/path")).send().await.unwrap();
+    let unknown = client
+        .get(format!("{base_url}/no/such/path"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 404);
     assert_eq!(unknown.text().await.unwrap(), NOT_FOUND);
     let signer = PageSigner::from_webhook_secret(WEBHOOK_SECRET.as_bytes());
@@ -295,13 +314,7 @@ async fn a_pull_request_page_through_blocked_waiting_merged_in_a_browser() {
         assert_eq!(answer.text().await.unwrap(), NOT_FOUND, "{refused}");
     }
     if let Some(chromium) = &browser {
-        let dom = in_browser(
-            chromium,
-            &forged,
-            &shots.join("forged.png"),
-            profile.path(),
-        )
-        .await;
+        let dom = in_browser(chromium, &forged, &shots.join("forged.png"), profile.path()).await;
         assert!(
             !dom.contains("acme") && !dom.contains("Parse the new format"),
             "{dom}"
@@ -313,9 +326,16 @@ async fn a_pull_request_page_through_blocked_waiting_merged_in_a_browser() {
     assert_eq!(landing.status(), 200);
     let landing = landing.text().await.unwrap();
     assert!(landing.contains(env!("CARGO_PKG_VERSION")));
-    assert!(landing.contains("<span class=\"badge pass\">ok</span>"), "{landing}");
+    assert!(
+        landing.contains("<span class=\"badge pass\">ok</span>"),
+        "{landing}"
+    );
     assert!(!landing.contains("acme"), "{landing}");
-    let status = client.get(format!("{base_url}/status")).send().await.unwrap();
+    let status = client
+        .get(format!("{base_url}/status"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(status.status(), 401);
     let status = client
         .get(format!("{base_url}/status"))

@@ -54,7 +54,10 @@ async fn the_history_keeps_the_newest_evaluations_of_each_pull_request(backend: 
             .await
             .unwrap();
     }
-    inbox.record_evaluation(&evaluation(8, t(0), 1000)).await.unwrap();
+    inbox
+        .record_evaluation(&evaluation(8, t(0), 1000))
+        .await
+        .unwrap();
 
     let kept = inbox
         .evaluations(&repo(), PrNumber(7), HISTORY_PER_PR * 2)
@@ -62,7 +65,11 @@ async fn the_history_keeps_the_newest_evaluations_of_each_pull_request(backend: 
         .unwrap();
     assert_eq!(kept.len(), HISTORY_PER_PR, "bounded per pull request");
     let newest = HISTORY_PER_PR as u32 + extra - 1;
-    assert_eq!(kept[0], evaluation(7, t(i64::from(newest)), newest), "newest first, whole");
+    assert_eq!(
+        kept[0],
+        evaluation(7, t(i64::from(newest)), newest),
+        "newest first, whole"
+    );
     assert_eq!(kept.last().unwrap().requests, extra, "the oldest ones went");
     // Another pull request's history is its own.
     let other = inbox.evaluations(&repo(), PrNumber(8), 10).await.unwrap();
@@ -71,7 +78,10 @@ async fn the_history_keeps_the_newest_evaluations_of_each_pull_request(backend: 
     // Across pull requests, for /status: newest first.
     let recent = inbox.recent_evaluations(3).await.unwrap();
     assert_eq!(
-        recent.iter().map(|e| (e.pr.0, e.requests)).collect::<Vec<_>>(),
+        recent
+            .iter()
+            .map(|e| (e.pr.0, e.requests))
+            .collect::<Vec<_>>(),
         [(7, newest), (7, newest - 1), (7, newest - 2)]
     );
 }
@@ -80,8 +90,14 @@ async fn the_history_goes_with_the_delivery_retention(backend: Backend) {
     let Some((_db, inbox)) = open(backend).await else {
         return;
     };
-    inbox.record_evaluation(&evaluation(7, t(0), 1)).await.unwrap();
-    inbox.record_evaluation(&evaluation(7, t(7200), 2)).await.unwrap();
+    inbox
+        .record_evaluation(&evaluation(7, t(0), 1))
+        .await
+        .unwrap();
+    inbox
+        .record_evaluation(&evaluation(7, t(7200), 2))
+        .await
+        .unwrap();
     let removed = inbox
         .prune(t(3 * 3600), Duration::from_secs(2 * 3600))
         .await
@@ -123,7 +139,10 @@ async fn a_claim_names_its_latest_cause(backend: Backend) {
     let claims = inbox.claim(t(3), 10, LEASE).await.unwrap();
     assert_eq!(claims[0].cause.as_deref(), Some("reconciler sweep"));
     // A failed run is listed for /status with its error until it is done.
-    inbox.retry_at(&claims[0], t(60), "GitHub failed: 502").await.unwrap();
+    inbox
+        .retry_at(&claims[0], t(60), "GitHub failed: 502")
+        .await
+        .unwrap();
     let failed = inbox.failed_jobs().await.unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].key, "acme/app#7");

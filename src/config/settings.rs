@@ -638,10 +638,7 @@ mod tests {
         let s = args(&["--status-token", "0123456789abcdef-long"])
             .validate()
             .unwrap();
-        assert_eq!(
-            s.status_token.unwrap().expose(),
-            b"0123456789abcdef-long"
-        );
+        assert_eq!(s.status_token.unwrap().expose(), b"0123456789abcdef-long");
         let e = args(&["--status-token", "short"]).validate().unwrap_err();
         assert_eq!(e.var, "STATUS_TOKEN");
     }

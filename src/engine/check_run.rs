@@ -245,7 +245,12 @@ impl<'a> CheckRunHandle<'a> {
         let id = self.open(None).await?;
         // The link is part of what is written: a fresh one (a new day's
         // expiry) is sent even when the rest is unchanged.
-        let digest = digest(conclusion, &output, annotations, self.details_url.as_deref());
+        let digest = digest(
+            conclusion,
+            &output,
+            annotations,
+            self.details_url.as_deref(),
+        );
         let previous = self.inbox.check_run_digest(id).await.ok().flatten();
         if previous.as_deref() == Some(digest.as_str()) {
             tracing::debug!("check run already shows this result");

@@ -243,7 +243,9 @@ impl Engine {
                 repo_url: repo_web_url(&pr, self.gh.api_url(), &work.repo),
                 head: head.to_string(),
                 base: pr.base.branch.clone(),
-                conclusion: failsafe_conclusion(config_seen.as_ref()).as_str().to_owned(),
+                conclusion: failsafe_conclusion(config_seen.as_ref())
+                    .as_str()
+                    .to_owned(),
                 headline: "seamguard hit an internal error".to_owned(),
                 unblock: vec![
                     "comment `@seamguard recheck` to try again; the check run has the error".into(),
@@ -300,8 +302,16 @@ impl Engine {
                 ..PageSnapshot::default()
             };
             let reason = "the repository config on the base branch is invalid".to_owned();
-            self.record(work, number, head, recording, "blocked".into(), reason, &page)
-                .await;
+            self.record(
+                work,
+                number,
+                head,
+                recording,
+                "blocked".into(),
+                reason,
+                &page,
+            )
+            .await;
             return Ok(Outcome::Done);
         };
         *config_seen = Some(config.clone());

@@ -371,10 +371,7 @@ impl Engine {
             (None, n) => format!("retry {n}"),
         };
         match &work.target {
-            Target::Pr { number } => {
-                self.evaluate_pr(work, *number, last_attempt, &cause)
-                    .await
-            }
+            Target::Pr { number } => self.evaluate_pr(work, *number, last_attempt, &cause).await,
             Target::Commit { sha } => self.fan_out_commit(work, sha, &cause).await,
             Target::BaseBranch { name } => self.fan_out_base(work, name, &cause).await,
             Target::MergeGroup { head_sha, base_ref } => {

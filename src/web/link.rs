@@ -161,13 +161,7 @@ mod tests {
         assert!(!signer.verify(&repo("acme/app"), PrNumber(8), exp, &sig, now()));
         assert!(!signer.verify(&repo("acme/other"), PrNumber(7), exp, &sig, now()));
         assert!(!signer.verify(&repo("evil/app"), PrNumber(7), exp, &sig, now()));
-        assert!(!signer.verify(
-            &repo("acme/app"),
-            PrNumber(7),
-            exp + 86_400,
-            &sig,
-            now()
-        ));
+        assert!(!signer.verify(&repo("acme/app"), PrNumber(7), exp + 86_400, &sig, now()));
     }
 
     #[test]

@@ -173,7 +173,11 @@ pub async fn status(State(web): State<Arc<WebState>>, headers: HeaderMap) -> Res
         .collect();
     let queue = web.inbox.queue_stats(now).await.ok();
     let failed = web.inbox.failed_jobs().await.unwrap_or_default();
-    let budgets = web.gh.as_ref().map(GitHub::rate_budgets).unwrap_or_default();
+    let budgets = web
+        .gh
+        .as_ref()
+        .map(GitHub::rate_budgets)
+        .unwrap_or_default();
     html(views::status(&views::StatusView {
         recent: &recent,
         queue,

@@ -272,12 +272,10 @@ pub fn unblock(
         }
     }
     match (note, plan) {
-        (Some(MergeNote::Refused { .. }), _) | (Some(MergeNote::UpdateFailed { .. }), _) => {
-            lines.push("resolve what GitHub answered, then push or comment `@seamguard recheck`".into())
-        }
-        (Some(MergeNote::GaveUp { .. }), _) | (None, MergePlan::GaveUp { .. }) => lines.push(
-            "push a new commit, or comment `@seamguard recheck` to try merging again".into(),
-        ),
+        (Some(MergeNote::Refused { .. }), _) | (Some(MergeNote::UpdateFailed { .. }), _) => lines
+            .push("resolve what GitHub answered, then push or comment `@seamguard recheck`".into()),
+        (Some(MergeNote::GaveUp { .. }), _) | (None, MergePlan::GaveUp { .. }) => lines
+            .push("push a new commit, or comment `@seamguard recheck` to try merging again".into()),
         (None, MergePlan::NotOptedIn { why }) => lines.push(why.clone()),
         (None, MergePlan::Blocked { why }) if lines.is_empty() => lines.push(why.clone()),
         (None, MergePlan::Waiting { why }) if lines.is_empty() => lines.push(why.clone()),
@@ -337,9 +335,15 @@ mod tests {
         );
         assert_eq!(lines, ["`ci` must finish and pass"]);
         let (word, reason) = decision(&plan, None, false);
-        assert_eq!((word.as_str(), reason.as_str()), ("waiting", "waiting for `ci`"));
+        assert_eq!(
+            (word.as_str(), reason.as_str()),
+            ("waiting", "waiting for `ci`")
+        );
         let (word, reason) = decision(&MergePlan::Merge, None, true);
-        assert_eq!((word.as_str(), reason.as_str()), ("merged", "merged with the head SHA pinned"));
+        assert_eq!(
+            (word.as_str(), reason.as_str()),
+            ("merged", "merged with the head SHA pinned")
+        );
     }
 
     #[test]
