@@ -53,7 +53,23 @@ fn layout(title: &str, where_: &str, body: Markup) -> Markup {
 
 /// The link to `path` at line `line` of the head commit on GitHub.
 fn file_link(repo_url: Option<&str>, head: &str, path: &str, line: u32) -> Option<String> {
-    repo_url.map(|r| format!("{}/blob/{head}/{path}#L{line}", r.trim_end_matches('/')))
+    // Each path segment percent-encoded (a space, `#` or `?` in a file
+    // name must not end the path).
+    let path: Vec<String> = path
+        .split('/')
+        .map(|seg| {
+            url::form_urlencoded::byte_serialize(seg.as_bytes())
+                .collect::<String>()
+                .replace('+', "%20")
+        })
+        .collect();
+    repo_url.map(|r| {
+        format!(
+            "{}/blob/{head}/{}#L{line}",
+            r.trim_end_matches('/'),
+            path.join("/")
+        )
+    })
 }
 
 /// Merge attempts on the latest head, oldest first, from its history.
@@ -325,4 +341,131 @@ pub fn status(v: &StatusView<'_>) -> Markup {
             }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::snapshot::{CheckView, Finding, GateView, GuardView, MergeView};
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    const HEAD: &str = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+
+    fn evaluation(secs: i64, decision: &str, reason: &str, requests: u32) -> Evaluation {
+        Evaluation {
+            repo: "acme/app".parse().unwrap(),
+            pr: PrNumber(7),
+            at: at(secs),
+            cause: "delivery d-1 (pull_request.opened)".into(),
+            head: HEAD.parse().unwrap(),
+            decision: decision.into(),
+            reason: reason.into(),
+            requests,
+            snapshot: String::new(),
+        }
+    }
+
+    fn waiting() -> PageSnapshot {
+        PageSnapshot {
+            title: "Parse <the> new format".into(),
+            repo_url: Some("https://github.com/acme/app".into()),
+            head: HEAD.into(),
+            base: "main".into(),
+            conclusion: "success".into(),
+            shadow_of: None,
+            headline: "All guards pass · merge pending, retrying".into(),
+            unblock: vec!["`test` must finish and pass".into()],
+            guards: vec![GuardView {
+                name: "Conflict markers".into(),
+                verdict: "pass".into(),
+                headline: "none added (1 file scanned)".into(),
+                details: String::new(),
+                findings: vec![Finding {
+                    path: "src/a b.rs".into(),
+                    line: 3,
+                    message: "a marker".into(),
+                }],
+                findings_left_out: 2,
+            }],
+            gate: GateView {
+                strict: true,
+                checks: vec![CheckView {
+                    context: "test".into(),
+                    app_id: Some(15368),
+                    sources: vec!["branch protection".into(), "ruleset 42".into()],
+                    state: "missing".into(),
+                    detail: "not registered yet".into(),
+                    since: Some(at(0)),
+                    never_reported: true,
+                    overdue: false,
+                }],
+                unreadable: vec!["repository rulesets could not be read (HTTP 403)".into()],
+            },
+            merge: MergeView {
+                plan: "merge attempt 1 of 6 answered “Required status check is expected”".into(),
+                attempt: Some(Attempt {
+                    at: Some(at(60)),
+                    number: 1,
+                    answer: "Required status check \"test\" is expected".into(),
+                }),
+                next_retry: Some(at(90)),
+                max_attempts: 6,
+            },
+        }
+    }
+
+    /// The markup broken at each tag, so a wording change is a readable diff.
+    fn lines(markup: Markup) -> String {
+        let html = markup.into_string();
+        // The words, not the styling.
+        let html = match (html.find("<style>"), html.find("</style>")) {
+            (Some(a), Some(b)) => format!("{}<style>…{}", &html[..a], &html[b..]),
+            _ => html,
+        };
+        html.replace('>', ">\n")
+    }
+
+    #[test]
+    fn the_page_shows_every_section_escaped() {
+        let repo: RepoName = "acme/app".parse().unwrap();
+        let history = vec![
+            (
+                evaluation(60, "waiting", "merge attempt 1 of 6", 9),
+                waiting(),
+            ),
+            (
+                evaluation(0, "blocked", "blocked: a guard failed", 12),
+                PageSnapshot::default(),
+            ),
+        ];
+        let html = pull_page(&repo, PrNumber(7), &history).into_string();
+        assert!(
+            html.contains("Parse &lt;the&gt; new format"),
+            "escaped: {html}"
+        );
+        assert!(!html.contains("<the>"));
+        assert!(!html.to_ascii_lowercase().contains("<script"));
+        insta::assert_snapshot!(lines(pull_page(&repo, PrNumber(7), &history)));
+    }
+
+    #[test]
+    fn a_page_without_history_says_so() {
+        let repo: RepoName = "acme/app".parse().unwrap();
+        let html = pull_page(&repo, PrNumber(7), &[]).into_string();
+        assert!(
+            html.contains("has not evaluated this pull request yet"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn the_landing_page_names_no_repository() {
+        let html = landing(true).into_string();
+        assert!(html.contains(VERSION) && html.contains("badge pass"));
+        let html = landing(false).into_string();
+        assert!(html.contains("store unavailable"));
+    }
 }
