@@ -18,3 +18,4 @@ pub mod inbox;
 pub mod local;
 pub mod server;
 pub mod telemetry;
+pub mod web;

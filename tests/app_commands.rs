@@ -132,9 +132,10 @@ async fn explain_posts_the_blockers_and_the_page_link() {
         "{body}"
     );
     assert!(
-        body.contains("https://seamguard.example.net/acme/app/pull/7"),
-        "{body}"
+        body.contains("https://seamguard.example.net/acme/app/pull/7?exp="),
+        "the signed link to the page: {body}"
     );
+    assert!(body.contains("&sig="), "{body}");
 }
 
 #[tokio::test]

@@ -66,6 +66,9 @@ pub struct ServeArgs {
     /// This server's public URL (setup mode builds the App manifest with it).
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Bearer token for the operator page /status; unset: no such page.
+    #[arg(long, env = "STATUS_TOKEN", hide_env_values = true)]
+    pub status_token: Option<String>,
     /// Credentials file written by setup mode, read when APP_ID is unset.
     #[arg(long, env = "CREDENTIALS_FILE", default_value = DEFAULT_CREDENTIALS_FILE)]
     pub credentials_file: PathBuf,
@@ -109,6 +112,10 @@ pub struct ServeArgs {
 /// Renewal runs at a third of the lease; below a second the renewals
 /// themselves would be most of the store's traffic.
 const MIN_WORK_LEASE: Duration = Duration::from_secs(1);
+
+/// A `/status` token shorter than this is refused: it is a password
+/// reachable from the internet.
+const MIN_STATUS_TOKEN: usize = 16;
 
 /// A setting that is missing or invalid: the variable and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -185,6 +192,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub rust_log: String,
     pub public_url: Option<Url>,
+    /// `STATUS_TOKEN`: the bearer token `/status` answers; `None`, no page.
+    pub status_token: Option<Secret>,
     pub credentials_file: PathBuf,
     pub tuning: Tuning,
 }
@@ -365,6 +374,16 @@ impl ServeArgs {
                 ));
             }
         };
+        let status_token = match non_empty(&self.status_token) {
+            Some(t) if t.trim().len() < MIN_STATUS_TOKEN => {
+                return Err(bad(
+                    "STATUS_TOKEN",
+                    format!("must be at least {MIN_STATUS_TOKEN} characters (it guards /status)"),
+                ));
+            }
+            Some(t) => Some(Secret::new(t.trim().as_bytes().to_vec())),
+            None => None,
+        };
         let tuning = Tuning {
             workers: self.workers,
             delivery_retention: duration("DELIVERY_RETENTION", &self.delivery_retention)?,
@@ -387,6 +406,7 @@ impl ServeArgs {
             log_format,
             rust_log,
             public_url,
+            status_token,
             credentials_file: self.credentials_file.clone(),
             tuning,
         })
@@ -635,5 +655,16 @@ mod tests {
         assert_eq!(secrets[1].expose(), b"new");
         assert!(!format!("{secrets:?}").contains("new"));
         assert!(parse_secrets("a,,b").is_err());
+    }
+
+    #[test]
+    fn a_status_token_is_optional_and_never_short() {
+        assert!(args(&[]).validate().unwrap().status_token.is_none());
+        let s = args(&["--status-token", "0123456789abcdef-long"])
+            .validate()
+            .unwrap();
+        assert_eq!(s.status_token.unwrap().expose(), b"0123456789abcdef-long");
+        let e = args(&["--status-token", "short"]).validate().unwrap_err();
+        assert_eq!(e.var, "STATUS_TOKEN");
     }
 }

@@ -71,7 +71,12 @@ pub fn find_own(runs: &[CheckRun], app_id: AppId) -> Option<&CheckRun> {
 /// A digest of what a completion writes: `ann:<hex>|out:<hex>`, so a
 /// re-evaluation can skip an identical update and never re-sends the same
 /// annotations (GitHub appends them; sending twice would show each twice).
-fn digest(conclusion: Conclusion, output: &CheckOutput, annotations: &[Annotation]) -> String {
+fn digest(
+    conclusion: Conclusion,
+    output: &CheckOutput,
+    annotations: &[Annotation],
+    details_url: Option<&str>,
+) -> String {
     let hash = |parts: &[&[u8]]| {
         let mut h = Sha256::new();
         for p in parts {
@@ -84,7 +89,11 @@ fn digest(conclusion: Conclusion, output: &CheckOutput, annotations: &[Annotatio
     format!(
         "ann:{}|out:{}",
         hash(&[&ann]),
-        hash(&[conclusion.as_str().as_bytes(), &out])
+        hash(&[
+            conclusion.as_str().as_bytes(),
+            &out,
+            details_url.unwrap_or_default().as_bytes()
+        ])
     )
 }
 
@@ -128,6 +137,9 @@ pub struct CheckRunHandle<'a> {
     lazy: bool,
     /// This evaluation wrote a completion.
     completed: bool,
+    /// The pull request's page (signed), sent as the run's `details_url`
+    /// on create and on every completion, when `PUBLIC_URL` is set.
+    pub details_url: Option<String>,
 }
 
 impl<'a> CheckRunHandle<'a> {
@@ -152,6 +164,7 @@ impl<'a> CheckRunHandle<'a> {
             shown_failure: false,
             lazy: false,
             completed: false,
+            details_url: None,
         }
     }
 
@@ -219,9 +232,12 @@ impl<'a> CheckRunHandle<'a> {
     /// watchdog.
     async fn create(
         &mut self,
-        body: serde_json::Value,
+        mut body: serde_json::Value,
         priority: Priority,
     ) -> Result<CheckRunId, GhError> {
+        if let Some(url) = &self.details_url {
+            body["details_url"] = json!(url);
+        }
         let client = self.client.at(priority);
         let run = match client.create_check_run(self.repo, body.clone()).await {
             Ok(run) => run,
@@ -311,7 +327,14 @@ impl<'a> CheckRunHandle<'a> {
         annotations: &[Annotation],
     ) -> Result<(), GhError> {
         let conclusion = stricter(conclusion, self.floor);
-        let digest = digest(conclusion, &output, annotations);
+        // The link is part of what is written: a fresh one (a new day's
+        // expiry) is sent even when the rest is unchanged.
+        let digest = digest(
+            conclusion,
+            &output,
+            annotations,
+            self.details_url.as_deref(),
+        );
         let previous = match self.id {
             Some(id) => self.inbox.check_run_digest(id).await.ok().flatten(),
             None => None,
@@ -328,16 +351,21 @@ impl<'a> CheckRunHandle<'a> {
         let total = annotations.len();
         let mut batches = annotations.chunks(ANNOTATION_BATCH);
         let first = batches.next().unwrap_or_default();
+        let details_url = self.details_url.clone();
         let completion = |output: &CheckOutput, batch: &[Annotation]| {
             let mut body_output = output.clone();
             body_output.annotations = batch.to_vec();
-            json!({
+            let mut body = json!({
                 "status": "completed",
                 "conclusion": conclusion.as_str(),
                 "completed_at": Utc::now().to_rfc3339(),
                 "output": body_output,
                 "actions": actions(),
-            })
+            });
+            if let Some(url) = &details_url {
+                body["details_url"] = json!(url);
+            }
+            body
         };
         let mut refused: Option<(usize, GhError)> = None;
         let id = match self.write_completion(completion(&output, first)).await {

@@ -199,10 +199,20 @@ impl Engine {
                 .forget_merge_attempts(&work.repo, number, &head)
                 .await?;
         }
+        let cause = match &work.target {
+            crate::inbox::Target::Command {
+                author,
+                comment: Some(_),
+                ..
+            } => format!("@seamguard recheck by @{author}"),
+            crate::inbox::Target::Command { author, .. } => format!("Re-check button by @{author}"),
+            _ => "recheck".to_owned(),
+        };
         self.inbox
-            .enqueue(
+            .enqueue_because(
                 Work::pr(work.installation, work.repo.clone(), number),
                 Utc::now(),
+                &cause,
             )
             .await?;
         Ok(Outcome::Done)
@@ -225,9 +235,10 @@ impl Engine {
         let runs = client.check_runs(&work.repo, &head).await?;
         let own = find_own(&runs, self.cfg.app_id);
         let output = own.and_then(|r| r.output.as_ref());
-        let link = match &self.public_url {
-            Some(public) => Some(page_link(public, &work.repo, number)),
-            None => own.and_then(|r| r.html_url.clone()),
+        let link = match (&self.links, &self.public_url) {
+            (Some(links), _) => Some(links.url(&work.repo, number, Utc::now())),
+            (None, Some(public)) => Some(page_link(public, &work.repo, number)),
+            (None, None) => own.and_then(|r| r.html_url.clone()),
         };
         let body = explanation(
             &head,

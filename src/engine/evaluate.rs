@@ -46,7 +46,8 @@ use crate::github::api::Enqueued;
 use crate::github::models::{CheckRun, Comparison, PullRequest};
 use crate::github::{GhError, InstallationClient, Priority};
 use crate::ids::{CommitSha, PrNumber};
-use crate::inbox::{Target, Work};
+use crate::inbox::{Evaluation, Target, Work};
+use crate::web::snapshot::{self, Attempt, MergeView, PageSnapshot};
 
 /// Merge retries back off exponentially from the configured base up to
 /// this, so a slow CI is polled a few times a minute at most.
@@ -58,6 +59,37 @@ const MAX_BASE_HISTORIES: usize = 1_024;
 
 /// Internal-error messages in a check run stay readable.
 const MAX_ERROR_CHARS: usize = 2_000;
+
+/// What an evaluation's history entry needs besides what it decides: what
+/// caused it, and the count of its GitHub requests so far.
+pub(crate) struct Recording<'a> {
+    pub cause: &'a str,
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl Recording<'_> {
+    fn requests(&self) -> u32 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The repository's web address from the pull request's (`…/pull/N`),
+/// else from the API root (`api.github.com` → `github.com`; GitHub
+/// Enterprise's `HOST/api/v3` → `HOST`).
+fn repo_web_url(pr: &PullRequest, api: &url::Url, repo: &crate::ids::RepoName) -> Option<String> {
+    if let Some(html) = &pr.html_url
+        && let Some((base, _)) = html.rsplit_once("/pull/")
+    {
+        return Some(base.to_owned());
+    }
+    let host = api.host_str()?;
+    let web = match host {
+        "api.github.com" => "github.com".to_owned(),
+        h => h.to_owned(),
+    };
+    let port = api.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Some(format!("{}://{web}{port}/{repo}", api.scheme()))
+}
 
 fn pr_facts(pr: &PullRequest) -> PrFacts {
     PrFacts {
@@ -118,9 +150,9 @@ async fn fail_safe(
     last_attempt: bool,
     run: &mut CheckRunHandle<'_>,
     config: Option<&RepoConfig>,
-) -> Result<Outcome, EvalError> {
+) -> Result<(Outcome, Option<String>), EvalError> {
     let error = match result {
-        Ok(Ok(outcome)) => return Ok(outcome),
+        Ok(Ok(outcome)) => return Ok((outcome, None)),
         // Waiting for GitHub's budget is not a failure, however often: the
         // work goes back to the store for then, and the open run says why.
         Ok(Err(EvalError::GitHub(e))) if e.is_deferred() => {
@@ -141,7 +173,7 @@ async fn fail_safe(
         conclusion = conclusion.as_str(),
         "check run completed fail-safe"
     );
-    Ok(Outcome::Done)
+    Ok((Outcome::Done, Some(error)))
 }
 
 impl Engine {
@@ -152,6 +184,7 @@ impl Engine {
         work: &Work,
         number: PrNumber,
         last_attempt: bool,
+        cause: &str,
     ) -> Result<Outcome, EvalError> {
         let span = tracing::info_span!(
             "evaluation",
@@ -159,9 +192,17 @@ impl Engine {
             pr = number.0,
             head = tracing::field::Empty
         );
-        self.evaluate_pr_in(work, number, last_attempt, &span)
-            .instrument(span.clone())
-            .await
+        let recording = Recording {
+            cause,
+            requests: Default::default(),
+        };
+        let counter = recording.requests.clone();
+        crate::github::counting_requests(
+            counter,
+            self.evaluate_pr_in(work, number, last_attempt, &span, &recording)
+                .instrument(span.clone()),
+        )
+        .await
     }
 
     async fn evaluate_pr_in(
@@ -170,6 +211,7 @@ impl Engine {
         number: PrNumber,
         last_attempt: bool,
         span: &tracing::Span,
+        recording: &Recording<'_>,
     ) -> Result<Outcome, EvalError> {
         // No reads spent on an evaluation whose writes GitHub's budget
         // would refuse now: the work waits whole, and runs once.
@@ -198,6 +240,10 @@ impl Engine {
         // completed (fail-safe) or the job retries.
         let mut run =
             CheckRunHandle::new(&client, &self.inbox, work, head.clone(), self.cfg.app_id);
+        run.details_url = self
+            .links
+            .as_ref()
+            .map(|l| l.url(&work.repo, number, Utc::now()));
         let mut config_seen: Option<RepoConfig> = None;
         let result = AssertUnwindSafe(async {
             let runs = client.check_runs(&work.repo, &head).await?;
@@ -212,12 +258,43 @@ impl Engine {
                 &runs,
                 &mut run,
                 &mut config_seen,
+                recording,
             )
             .await
         })
         .catch_unwind()
         .await;
-        fail_safe(result, last_attempt, &mut run, config_seen.as_ref()).await
+        let (outcome, error) =
+            fail_safe(result, last_attempt, &mut run, config_seen.as_ref()).await?;
+        if let Some(error) = error {
+            // The history says what went wrong, as the check run does.
+            let page = PageSnapshot {
+                title: pr.title.clone(),
+                repo_url: repo_web_url(&pr, self.gh.api_url(), &work.repo),
+                head: head.to_string(),
+                base: pr.base.branch.clone(),
+                conclusion: failsafe_conclusion(config_seen.as_ref())
+                    .as_str()
+                    .to_owned(),
+                headline: "seamguard hit an internal error".to_owned(),
+                unblock: vec![
+                    "comment `@seamguard recheck` to try again; the check run has the error".into(),
+                ],
+                ..PageSnapshot::default()
+            };
+            let reason: String = error.chars().take(200).collect();
+            self.record(
+                work,
+                number,
+                &head,
+                recording,
+                "internal error".to_owned(),
+                reason,
+                &page,
+            )
+            .await;
+        }
+        Ok(outcome)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -232,6 +309,7 @@ impl Engine {
         runs: &[CheckRun],
         run: &mut CheckRunHandle<'_>,
         config_seen: &mut Option<RepoConfig>,
+        recording: &Recording<'_>,
     ) -> Result<Outcome, EvalError> {
         let started = std::time::Instant::now();
         let base_ref = pr.base.branch.clone();
@@ -240,6 +318,30 @@ impl Engine {
             .await?;
         let Some((base_tip, config)) = self.config_at_base(client, work, &comparison, run).await?
         else {
+            let page = PageSnapshot {
+                title: pr.title.clone(),
+                repo_url: repo_web_url(pr, self.gh.api_url(), &work.repo),
+                head: head.to_string(),
+                base: base_ref.clone(),
+                conclusion: Conclusion::Failure.as_str().to_owned(),
+                headline: "invalid .github/seamguard.yml".to_owned(),
+                unblock: vec![
+                    "fix `.github/seamguard.yml` on the base branch (the check run lists each problem)"
+                        .into(),
+                ],
+                ..PageSnapshot::default()
+            };
+            let reason = "the repository config on the base branch is invalid".to_owned();
+            self.record(
+                work,
+                number,
+                head,
+                recording,
+                "blocked".into(),
+                reason,
+                &page,
+            )
+            .await;
             return Ok(Outcome::Done);
         };
         *config_seen = Some(config.clone());
@@ -266,7 +368,7 @@ impl Engine {
             crate::config::repo::Mode::Enforce => guards_conclusion,
             crate::config::repo::Mode::Shadow => Conclusion::Neutral,
         });
-        let gate = self
+        let (gate, since) = self
             .read_gate(
                 client,
                 work,
@@ -326,14 +428,15 @@ impl Engine {
             .set_waiting(work, verdict.plan.is_waiting(), Utc::now())
             .await?;
 
-        match verdict.plan {
+        let (outcome, note, attempt) = match verdict.plan {
             MergePlan::Merge => {
-                let (outcome, note) = self.merge(client, work, number, head, &config).await?;
-                if let Some(note) = note {
-                    run.complete(verdict.conclusion, report(Some(&note)), &annotations)
+                let (outcome, note, attempt) =
+                    self.merge(client, work, number, head, &config).await?;
+                if let Some(note) = &note {
+                    run.complete(verdict.conclusion, report(Some(note)), &annotations)
                         .await?;
                 }
-                Ok(outcome)
+                (outcome, note, attempt)
             }
             MergePlan::Enqueue => {
                 let (outcome, note) = self
@@ -341,17 +444,86 @@ impl Engine {
                     .await?;
                 run.complete(verdict.conclusion, report(note.as_ref()), &annotations)
                     .await?;
-                Ok(outcome)
+                (outcome, note, None)
             }
             MergePlan::UpdateBranch => {
                 let (outcome, note) = self.update_branch(client, work, number, pr, head).await?;
-                if let Some(note) = note {
-                    run.complete(verdict.conclusion, report(Some(&note)), &annotations)
+                if let Some(note) = &note {
+                    run.complete(verdict.conclusion, report(Some(note)), &annotations)
                         .await?;
                 }
-                Ok(outcome)
+                (outcome, note, None)
             }
-            _ => Ok(Outcome::Done),
+            _ => (Outcome::Done, None, None),
+        };
+
+        // The history entry: what the page shows of this evaluation.
+        let merged = attempt.as_ref().is_some_and(|a| a.answer == MERGED);
+        let (decision, reason) = snapshot::decision(&verdict.plan, note.as_ref(), merged);
+        let page = PageSnapshot {
+            title: pr.title.clone(),
+            repo_url: repo_web_url(pr, self.gh.api_url(), &work.repo),
+            head: head.to_string(),
+            base: base_ref.clone(),
+            conclusion: snapshot::conclusion_word(verdict.conclusion),
+            shadow_of: verdict.shadow_of.map(snapshot::conclusion_word),
+            headline: report(note.as_ref()).title,
+            unblock: if merged {
+                Vec::new()
+            } else {
+                snapshot::unblock(&guards, &gate, &verdict.plan, note.as_ref())
+            },
+            guards: snapshot::guard_views(&guards, &annotations, guards::CONFLICT_GUARD),
+            gate: snapshot::gate_view(&gate, &since),
+            merge: MergeView {
+                plan: reason.clone(),
+                attempt,
+                next_retry: match &outcome {
+                    Outcome::RetryAt(at, _) if !merged => Some(*at),
+                    _ => None,
+                },
+                max_attempts: config.merge.max_attempts,
+            },
+        };
+        self.record(work, number, head, recording, decision, reason, &page)
+            .await;
+        Ok(outcome)
+    }
+
+    /// Adds this evaluation to the pull request's history. A failure to
+    /// write it is logged, never the evaluation's failure: the check run
+    /// and the merge are what count.
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &self,
+        work: &Work,
+        number: PrNumber,
+        head: &CommitSha,
+        recording: &Recording<'_>,
+        decision: String,
+        reason: String,
+        page: &PageSnapshot,
+    ) {
+        let snapshot = match serde_json::to_string(page) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not encode the page snapshot");
+                return;
+            }
+        };
+        let evaluation = Evaluation {
+            repo: work.repo.clone(),
+            pr: number,
+            at: Utc::now(),
+            cause: recording.cause.to_owned(),
+            head: head.clone(),
+            decision,
+            reason,
+            requests: recording.requests(),
+            snapshot,
+        };
+        if let Err(e) = self.inbox.record_evaluation(&evaluation).await {
+            tracing::warn!(error = %e, "could not record the evaluation in the history");
         }
     }
 
@@ -398,7 +570,7 @@ impl Engine {
         runs: &[CheckRun],
         guards: Conclusion,
         config: &RepoConfig,
-    ) -> Result<GateReport, EvalError> {
+    ) -> Result<(GateReport, Vec<Option<DateTime<Utc>>>), EvalError> {
         let mut unreadable = Vec::new();
         let protection = requires_nothing_if_forbidden(
             client.protection_checks(&work.repo, base_ref).await,
@@ -449,7 +621,12 @@ impl Engine {
                 .never_comes(client, work, base_ref, base_tip, &gate)
                 .await;
         }
-        Ok(gate)
+        let since = gate
+            .entries
+            .iter()
+            .map(|e| state_since(e, &runs, &statuses, first_seen))
+            .collect();
+        Ok((gate, since))
     }
 
     /// Evidence from the base's recent history about each required check
@@ -531,7 +708,7 @@ impl Engine {
         number: PrNumber,
         head: &CommitSha,
         config: &RepoConfig,
-    ) -> Result<(Outcome, Option<MergeNote>), EvalError> {
+    ) -> Result<(Outcome, Option<MergeNote>, Option<Attempt>), EvalError> {
         let max = config.merge.max_attempts;
         let before = self.inbox.merge_attempts(&work.repo, number, head).await?;
         if !merge_answer::may_call(before, max) {
@@ -541,7 +718,7 @@ impl Engine {
                 attempts: before,
                 answer: None,
             };
-            return Ok((Outcome::Done, Some(note)));
+            return Ok((Outcome::Done, Some(note), None));
         }
         let method = config.merge.method.as_str();
         let answer = client
@@ -601,24 +778,32 @@ impl Engine {
         };
         let step = merge_answer::next_step(result, attempt, max);
         tracing::info!(attempt, max, ?result, ?step, "merge answered");
-        match step {
+        let made = Attempt {
+            at: Some(Utc::now()),
+            number: attempt,
+            answer: match step {
+                MergeStep::Merged => MERGED.to_owned(),
+                _ => crate::gate::merge_answer::clean_message(&why),
+            },
+        };
+        let (outcome, note) = match step {
             MergeStep::Merged => {
                 metrics::counter!("seamguard_merges_total", "outcome" => "merged").increment(1);
                 self.inbox.set_waiting(work, false, Utc::now()).await?;
                 self.leave_line(work, number).await?;
-                Ok((Outcome::Done, None))
+                (Outcome::Done, None)
             }
             MergeStep::Reevaluate => {
                 tracing::info!("head moved during the merge; evaluating the new head");
                 metrics::counter!("seamguard_merges_total", "outcome" => "head_moved").increment(1);
-                Ok((Outcome::RetryAt(Utc::now(), "head moved".into()), None))
+                (Outcome::RetryAt(Utc::now(), "head moved".into()), None)
             }
             MergeStep::RetryLater => {
                 metrics::counter!("seamguard_merges_total", "outcome" => "pending").increment(1);
                 let wait = merge_backoff(self.cfg.merge_retry_base, attempt);
                 tracing::info!(attempt, wait_ms = wait.as_millis() as u64, %why, "merge not done; retrying later");
                 let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                Ok((
+                (
                     Outcome::RetryAt(at, format!("merge attempt {attempt} of {max}: {why}")),
                     Some(MergeNote::Retrying {
                         attempt,
@@ -626,27 +811,28 @@ impl Engine {
                         answer: why,
                         wait,
                     }),
-                ))
+                )
             }
             MergeStep::Refused => {
                 tracing::info!(%why, "GitHub refused the merge");
                 metrics::counter!("seamguard_merges_total", "outcome" => "refused").increment(1);
                 self.leave_line(work, number).await?;
-                Ok((Outcome::Done, Some(MergeNote::Refused { answer: why })))
+                (Outcome::Done, Some(MergeNote::Refused { answer: why }))
             }
             MergeStep::GaveUp => {
                 tracing::warn!(attempt, %why, "merge attempts exhausted");
                 metrics::counter!("seamguard_merges_total", "outcome" => "gave_up").increment(1);
                 self.leave_line(work, number).await?;
-                Ok((
+                (
                     Outcome::Done,
                     Some(MergeNote::GaveUp {
                         attempts: attempt,
                         answer: Some(why),
                     }),
-                ))
+                )
             }
-        }
+        };
+        Ok((outcome, note, Some(made)))
     }
 
     /// A strict base's line: join it (or keep the place), or leave it when
@@ -929,7 +1115,9 @@ impl Engine {
         })
         .catch_unwind()
         .await;
-        fail_safe(result, last_attempt, &mut run, config_seen.as_ref()).await
+        fail_safe(result, last_attempt, &mut run, config_seen.as_ref())
+            .await
+            .map(|(outcome, _)| outcome)
     }
 
     async fn merge_group_guards(
@@ -985,6 +1173,7 @@ impl Engine {
         &self,
         work: &Work,
         sha: &CommitSha,
+        cause: &str,
     ) -> Result<Outcome, EvalError> {
         let client = self.gh.installation(work.installation);
         let prs = client.pulls_for_commit(&work.repo, sha).await?;
@@ -992,7 +1181,7 @@ impl Engine {
             .iter()
             .filter(|p| p.head.sha == sha.as_str() && p.closed_at.is_none())
         {
-            self.enqueue_pr(work, PrNumber(pr.number)).await?;
+            self.enqueue_pr(work, PrNumber(pr.number), cause).await?;
         }
         Ok(Outcome::Done)
     }
@@ -1003,6 +1192,7 @@ impl Engine {
         &self,
         work: &Work,
         branch: &str,
+        cause: &str,
     ) -> Result<Outcome, EvalError> {
         self.configs.pushed(&work.repo);
         let client = self.gh.installation(work.installation);
@@ -1026,19 +1216,26 @@ impl Engine {
                 crate::config::repo::MergeMode::Label => facts.labels.contains(&config.merge.label),
             };
             if opted_in && !facts.draft {
-                self.enqueue_pr(work, PrNumber(pr.number)).await?;
+                self.enqueue_pr(work, PrNumber(pr.number), cause).await?;
             }
         }
         Ok(Outcome::Done)
     }
 
-    async fn enqueue_pr(&self, work: &Work, number: PrNumber) -> Result<(), EvalError> {
+    async fn enqueue_pr(
+        &self,
+        work: &Work,
+        number: PrNumber,
+        cause: &str,
+    ) -> Result<(), EvalError> {
         let pr_work = Work {
             installation: work.installation,
             repo: work.repo.clone(),
             target: Target::Pr { number },
         };
-        self.inbox.enqueue(pr_work, Utc::now()).await?;
+        self.inbox
+            .enqueue_because(pr_work, Utc::now(), &format!("{cause}, via {}", work.key()))
+            .await?;
         Ok(())
     }
 }
@@ -1051,6 +1248,42 @@ fn in_strict_line(gate: &GateReport, config: &RepoConfig) -> bool {
         && gate.merge_queue.is_none()
         && config.merge.update_branch
         && config.mode == crate::config::repo::Mode::Enforce
+}
+
+/// How a merge that went through is written in the history.
+const MERGED: &str = "merged";
+
+/// Since when a required check has been in its state: its latest run's
+/// completion (or start, while it runs) or its latest status; for a check
+/// that never reported, since the head was first seen.
+fn state_since(
+    entry: &required_checks::GateEntry,
+    runs: &[CheckRun],
+    statuses: &[crate::github::models::CommitStatus],
+    first_seen: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let check = &entry.check;
+    let run = runs
+        .iter()
+        .filter(|r| r.name == check.context)
+        .filter(|r| match check.app_id {
+            Some(app) => r.app.as_ref().is_some_and(|a| a.id == app),
+            None => true,
+        })
+        .max_by_key(|r| (r.started_at.or(r.completed_at), r.id));
+    let status = statuses
+        .iter()
+        .filter(|s| s.context == check.context)
+        .max_by_key(|s| s.updated_at);
+    match entry.state {
+        required_checks::CheckState::Missing { .. } => Some(first_seen),
+        required_checks::CheckState::Pending { .. } => run
+            .and_then(|r| r.started_at)
+            .or_else(|| status.and_then(|s| s.updated_at)),
+        _ => run
+            .and_then(|r| r.completed_at.or(r.started_at))
+            .or_else(|| status.and_then(|s| s.updated_at)),
+    }
 }
 
 /// DESIGN: a 403 from one requirement source means "this source requires

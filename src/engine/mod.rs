@@ -148,6 +148,9 @@ pub struct Inner {
     >,
     /// `PUBLIC_URL`: where the pull request pages are (`explain` links them).
     public_url: Option<url::Url>,
+    /// Signed links to the pull request pages: every check run's
+    /// `details_url`, and `explain`'s link. `None` without `PUBLIC_URL`.
+    links: Option<crate::web::link::PageLinks>,
 }
 
 impl std::ops::Deref for Engine {
@@ -192,6 +195,7 @@ impl Engine {
                 permissions: commands::PermissionCache::default(),
                 base_histories: Default::default(),
                 public_url: None,
+                links: None,
             }),
         }
     }
@@ -202,6 +206,16 @@ impl Engine {
         match Arc::get_mut(&mut self.inner) {
             Some(inner) => inner.public_url = public_url,
             None => tracing::warn!("the engine is already shared; PUBLIC_URL not set"),
+        }
+        self
+    }
+
+    /// Sets the signed page links the check runs' `details_url` and
+    /// `explain` use. Call before [`start`](Self::start).
+    pub fn with_page_links(mut self, links: Option<crate::web::link::PageLinks>) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.links = links,
+            None => tracing::warn!("the engine is already shared; page links not set"),
         }
         self
     }
@@ -372,10 +386,17 @@ impl Engine {
 
     async fn process(&self, claim: &Claim, last_attempt: bool) -> Result<Outcome, EvalError> {
         let work = &claim.work;
+        // What the history names as this run's cause.
+        let cause = match (&claim.cause, claim.attempts) {
+            (Some(c), 0) => c.clone(),
+            (Some(c), n) => format!("{c}, run {}", n + 1),
+            (None, 0) => "scheduled".to_owned(),
+            (None, n) => format!("retry {n}"),
+        };
         match &work.target {
-            Target::Pr { number } => self.evaluate_pr(work, *number, last_attempt).await,
-            Target::Commit { sha } => self.fan_out_commit(work, sha).await,
-            Target::BaseBranch { name } => self.fan_out_base(work, name).await,
+            Target::Pr { number } => self.evaluate_pr(work, *number, last_attempt, &cause).await,
+            Target::Commit { sha } => self.fan_out_commit(work, sha, &cause).await,
+            Target::BaseBranch { name } => self.fan_out_base(work, name, &cause).await,
             Target::MergeGroup { head_sha, base_ref } => {
                 self.evaluate_merge_group(work, head_sha, base_ref, last_attempt)
                     .await

@@ -242,7 +242,9 @@ impl Engine {
                     .increment(1);
                 continue;
             }
-            self.inbox.enqueue(work, Utc::now()).await?;
+            self.inbox
+                .enqueue_because(work, Utc::now(), "reconciler sweep")
+                .await?;
             n += 1;
         }
         if n > 0 {

@@ -225,6 +225,15 @@ fn plan_text(plan: &MergePlan) -> String {
     }
 }
 
+/// The merge line: what the merge call answered when one was made, else
+/// the plan (the check run's `**Merge:**` line, and the page's reason).
+pub fn merge_line(plan: &MergePlan, note: Option<&MergeNote>) -> String {
+    match note {
+        Some(note) => note_text(note),
+        None => plan_text(plan),
+    }
+}
+
 fn title(report: &Report<'_>) -> String {
     let failed: Vec<&str> = report
         .guards

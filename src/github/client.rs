@@ -36,6 +36,35 @@ use super::classify::{self, Class};
 use super::governor::{BudgetStore, Governor};
 use crate::ids::InstallationId;
 
+tokio::task_local! {
+    /// The requests of the task in [`counting_requests`].
+    static REQUESTS: Arc<std::sync::atomic::AtomicU32>;
+}
+
+/// Runs `work`, counting every request it sends to GitHub (retries too, a
+/// 304 too: each is a request GitHub answered) in `counter`. An evaluation
+/// runs in one task, so this is its cost, for its history.
+pub async fn counting_requests<F: std::future::Future>(
+    counter: Arc<std::sync::atomic::AtomicU32>,
+    work: F,
+) -> F::Output {
+    REQUESTS.scope(counter, work).await
+}
+
+fn count_request() {
+    let _ = REQUESTS.try_with(|c| c.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+}
+
+/// One installation's primary rate-limit window as last answered, for
+/// `/status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateBudget {
+    /// `app` for the App's JWT, else the installation id.
+    pub who: String,
+    pub remaining: u64,
+    pub reset: DateTime<Utc>,
+}
+
 /// GitHub asks every client to name itself.
 const USER_AGENT: &str = concat!("seamguard/", env!("CARGO_PKG_VERSION"));
 
@@ -413,6 +442,26 @@ impl GitHub {
         &self.inner.api
     }
 
+    /// The rate-limit windows GitHub last reported, per installation (and
+    /// for the App itself), for the operator's `/status`.
+    pub fn rate_budgets(&self) -> Vec<RateBudget> {
+        let windows = self.inner.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let mut budgets: Vec<RateBudget> = windows
+            .iter()
+            .map(|(auth, w)| RateBudget {
+                who: match auth {
+                    Auth::App => "app".to_owned(),
+                    Auth::Installation(id) => format!("installation {id}"),
+                    Auth::Anonymous => "anonymous".to_owned(),
+                },
+                remaining: w.remaining,
+                reset: w.reset,
+            })
+            .collect();
+        budgets.sort_by(|a, b| a.who.cmp(&b.who));
+        budgets
+    }
+
     /// Sends a call: authenticated, classified, retried. A 401 on an
     /// installation token drops the cached token, mints a new one and tries
     /// once more.
@@ -646,6 +695,7 @@ impl GitHub {
             request = request.json(body);
         }
         let started = std::time::Instant::now();
+        count_request();
         let outcome = request.send().await;
         metrics::histogram!("seamguard_github_request_seconds", "route" => call.route)
             .record(started.elapsed().as_secs_f64());

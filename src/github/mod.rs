@@ -22,5 +22,6 @@ pub mod models;
 pub use api::InstallationClient;
 pub use budget::Priority;
 pub use client::{
-    Auth, Call, ClientConfig, ErrorKind, GhError, GitHub, Replay, RetryPolicy, Timeouts,
+    Auth, Call, ClientConfig, ErrorKind, GhError, GitHub, RateBudget, Replay, RetryPolicy,
+    Timeouts, counting_requests,
 };

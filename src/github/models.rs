@@ -58,6 +58,13 @@ pub struct PullRequest {
     /// The GraphQL id (`enqueuePullRequest` takes it).
     #[serde(default, deserialize_with = "non_empty")]
     pub node_id: Option<String>,
+    /// For the pull request's page.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub title: String,
+    /// `https://github.com/OWNER/REPO/pull/N`: the page links files under
+    /// the repository's web address, GitHub Enterprise's too.
+    #[serde(default, deserialize_with = "non_empty")]
+    pub html_url: Option<String>,
     /// `open` or `closed`.
     #[serde(default, deserialize_with = "null_as_default")]
     pub state: String,

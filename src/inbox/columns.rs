@@ -65,6 +65,36 @@ pub(crate) fn encode_work(work: &Work) -> Result<String, StoreError> {
     serde_json::to_string(work).map_err(|e| StoreError::encoding(format!("work {}", work.key()), e))
 }
 
+/// The payload of work asked for by `cause`: the work's JSON with a
+/// `cause` member beside it, which [`decode_work`] ignores and
+/// [`decode_cause`] reads. Coalescing keeps the latest payload, so a
+/// claim names the latest trigger.
+pub(crate) fn encode_work_because(work: &Work, cause: &str) -> Result<String, StoreError> {
+    let mut value = serde_json::to_value(work)
+        .map_err(|e| StoreError::encoding(format!("work {}", work.key()), e))?;
+    if let Some(object) = value.as_object_mut() {
+        object.insert("cause".into(), serde_json::Value::from(cause));
+    }
+    Ok(value.to_string())
+}
+
+/// The cause a delivery's work carries: `delivery <id> (<event>.<action>)`.
+pub(crate) fn delivery_cause(d: &super::work::NewDelivery) -> String {
+    match &d.action {
+        Some(action) => format!("delivery {} ({}.{action})", d.id, d.event),
+        None => format!("delivery {} ({})", d.id, d.event),
+    }
+}
+
+/// The `cause` a payload carries, if any.
+pub(crate) fn decode_cause(payload: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Cause {
+        cause: Option<String>,
+    }
+    serde_json::from_str::<Cause>(payload).ok()?.cause
+}
+
 pub(crate) fn decode_work(key: &str, payload: &str) -> Result<Work, StoreError> {
     serde_json::from_str(payload).map_err(|e| StoreError::encoding(format!("work {key}"), e))
 }
@@ -153,6 +183,22 @@ mod tests {
         ] {
             assert_eq!(delivery_key(id), id);
         }
+    }
+
+    #[test]
+    fn a_cause_rides_beside_the_work_and_is_ignored_by_it() {
+        let work = Work::pr(
+            InstallationId(42),
+            "acme/app".parse().unwrap(),
+            crate::ids::PrNumber(7),
+        );
+        let payload = encode_work_because(&work, "delivery d-1 (pull_request)").unwrap();
+        assert_eq!(decode_work("k", &payload).unwrap(), work);
+        assert_eq!(
+            decode_cause(&payload).as_deref(),
+            Some("delivery d-1 (pull_request)")
+        );
+        assert_eq!(decode_cause(&encode_work(&work).unwrap()), None);
     }
 
     #[test]

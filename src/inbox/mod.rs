@@ -35,6 +35,7 @@
 
 mod columns;
 mod error;
+mod history;
 mod postgres;
 mod queue;
 mod retention;
@@ -45,7 +46,9 @@ mod work;
 mod writer;
 
 pub use error::StoreError;
+pub use history::HISTORY_PER_PR;
 pub use store::{Inbox, InboxOptions};
 pub use work::{
-    Claim, Command, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Target, Work,
+    Claim, Command, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats,
+    Target, Work,
 };

@@ -43,8 +43,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::columns::{self, PARKED};
 use super::error::StoreError;
+use super::history;
 use super::store::InboxOptions;
-use super::work::{Claim, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work};
+use super::work::{
+    Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats,
+    Work,
+};
 use crate::github::budget::{LeaseAnswer, LedgerAsk, Window, decide_lease};
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
 
@@ -150,10 +154,17 @@ impl PgInbox {
             return Err(StoreError::Closed);
         }
         let received_at = columns::millis(d.received_at);
+        let cause = columns::delivery_cause(&d);
         let work = d
             .work
             .iter()
-            .map(|w| Ok((w.key(), columns::encode_work(w)?, received_at)))
+            .map(|w| {
+                Ok((
+                    w.key(),
+                    columns::encode_work_because(w, &cause)?,
+                    received_at,
+                ))
+            })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
@@ -176,10 +187,11 @@ impl PgInbox {
         &self,
         work: Work,
         not_before: DateTime<Utc>,
+        cause: &str,
     ) -> Result<(), StoreError> {
         let row = (
             work.key(),
-            columns::encode_work(&work)?,
+            columns::encode_work_because(&work, cause)?,
             columns::millis(not_before),
         );
         let mut tx = self.pool.begin().await?;
@@ -234,6 +246,7 @@ impl PgInbox {
                     key,
                     lease_until: until,
                     token,
+                    cause: columns::decode_cause(&payload),
                 }),
                 Err(e) => {
                     tracing::error!(key, error = %e, "parking a work item whose payload does not decode");
@@ -447,7 +460,7 @@ impl PgInbox {
         now: DateTime<Utc>,
         older_than: Duration,
     ) -> Result<u64, StoreError> {
-        const CHUNKS: [&str; 5] = [
+        const CHUNKS: [&str; 6] = [
             "DELETE FROM deliveries WHERE id IN
                  (SELECT id FROM deliveries WHERE received_at < $1 ORDER BY received_at LIMIT $2)",
             "DELETE FROM merge_attempts WHERE (repo, pr, head) IN
@@ -458,6 +471,8 @@ impl PgInbox {
                  (SELECT id FROM check_runs WHERE completed_at < $1 LIMIT $2)",
             "DELETE FROM waiting WHERE key IN
                  (SELECT key FROM waiting WHERE updated_at < $1 LIMIT $2)",
+            "DELETE FROM evaluations WHERE id IN
+                 (SELECT id FROM evaluations WHERE at < $1 ORDER BY at LIMIT $2)",
         ];
         let cutoff = columns::millis(now).saturating_sub(columns::duration_ms(older_than));
         let mut removed = 0;
@@ -755,6 +770,58 @@ impl PgInbox {
                 .fetch_all(&self.pool)
                 .await?;
         Ok(columns::decode_waiting(rows))
+    }
+
+    pub(crate) async fn record_evaluation(&self, e: &Evaluation) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        history::insert_postgres(&mut tx, e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn evaluations(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+        limit: usize,
+    ) -> Result<Vec<Evaluation>, StoreError> {
+        let rows: Vec<history::Row> = sqlx::query_as(concat!(
+            "SELECT ",
+            history::evaluation_columns!(),
+            " FROM evaluations WHERE repo = $1 AND pr = $2 ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(repo.to_string())
+        .bind(columns::id(pr.0))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        history::decode_all(rows)
+    }
+
+    pub(crate) async fn recent_evaluations(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<Evaluation>, StoreError> {
+        let rows: Vec<history::Row> = sqlx::query_as(concat!(
+            "SELECT ",
+            history::evaluation_columns!(),
+            " FROM evaluations ORDER BY at DESC, id DESC LIMIT $1"
+        ))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        history::decode_all(rows)
+    }
+
+    pub(crate) async fn failed_jobs(&self) -> Result<Vec<FailedJob>, StoreError> {
+        let rows: Vec<(String, i64, String, i64)> = sqlx::query_as(
+            "SELECT key, attempts::bigint, last_error, due_at FROM work_items
+             WHERE last_error IS NOT NULL ORDER BY key LIMIT $1",
+        )
+        .bind(history::FAILED_JOBS_LIMIT)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(history::failed_job).collect())
     }
 
     pub(crate) async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {

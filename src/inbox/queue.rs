@@ -106,6 +106,7 @@ pub(crate) async fn claim(
             Ok(work) => claims.push(Claim {
                 work,
                 attempts: u32::try_from(attempts + i64::from(expired)).unwrap_or(u32::MAX),
+                cause: columns::decode_cause(&payload),
                 key,
                 lease_until: until,
                 token,

@@ -4,7 +4,8 @@
 //! deduplication window *is* the retention age; a redelivery of an older id
 //! is evaluated again, which is harmless because evaluations are
 //! idempotent), merge-attempt counts and first sightings of heads, completed
-//! check runs, and waiting marks nobody refreshed. Never removed: work items
+//! check runs, waiting marks nobody refreshed, and evaluations in the pull
+//! requests' histories. Never removed: work items
 //! (they are the queue) and check runs still in progress (the watchdog's).
 //!
 //! Each chunk is one writer job, so a large backlog never holds the writer
@@ -21,7 +22,7 @@ pub(crate) struct Pruned {
 }
 
 /// Each statement deletes at most `?2` rows older than `?1`.
-const CHUNKS: [&str; 5] = [
+const CHUNKS: [&str; 6] = [
     "DELETE FROM deliveries WHERE id IN
          (SELECT id FROM deliveries WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)",
     "DELETE FROM merge_attempts WHERE (repo, pr, head) IN
@@ -32,6 +33,8 @@ const CHUNKS: [&str; 5] = [
          (SELECT id FROM check_runs WHERE completed_at < ?1 LIMIT ?2)",
     "DELETE FROM waiting WHERE key IN
          (SELECT key FROM waiting WHERE updated_at < ?1 LIMIT ?2)",
+    "DELETE FROM evaluations WHERE id IN
+         (SELECT id FROM evaluations WHERE at < ?1 ORDER BY at LIMIT ?2)",
 ];
 
 pub(crate) async fn prune_chunk(

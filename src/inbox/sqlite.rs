@@ -21,11 +21,15 @@ use tokio::sync::Notify;
 
 use super::columns::{self, PARKED};
 use super::error::StoreError;
+use super::history;
 use super::queue::{self, Finished, NewWork};
 use super::retention;
 use super::state;
 use super::store::InboxOptions;
-use super::work::{Claim, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work};
+use super::work::{
+    Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats,
+    Work,
+};
 use super::writer::{IngestOp, Reopen, Writer};
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
 
@@ -247,13 +251,14 @@ impl SqliteInbox {
     /// retention window) changes nothing and answers `Duplicate`.
     pub(crate) async fn ingest(&self, d: NewDelivery) -> Result<Ingested, StoreError> {
         let received_at = columns::millis(d.received_at);
+        let cause = columns::delivery_cause(&d);
         let work = d
             .work
             .iter()
             .map(|w| {
                 Ok(NewWork {
                     key: w.key(),
-                    payload: columns::encode_work(w)?,
+                    payload: columns::encode_work_because(w, &cause)?,
                     due: received_at,
                 })
             })
@@ -277,10 +282,11 @@ impl SqliteInbox {
         &self,
         work: Work,
         not_before: DateTime<Utc>,
+        cause: &str,
     ) -> Result<(), StoreError> {
         let row = NewWork {
             key: work.key(),
-            payload: columns::encode_work(&work)?,
+            payload: columns::encode_work_because(&work, cause)?,
             due: columns::millis(not_before),
         };
         self.writer
@@ -816,6 +822,62 @@ impl SqliteInbox {
                 .fetch_all(&self.reader)
                 .await?;
         Ok(columns::decode_waiting(rows))
+    }
+
+    /// Adds an evaluation to its pull request's history (trimmed to
+    /// [`history::HISTORY_PER_PR`] in the same transaction).
+    pub(crate) async fn record_evaluation(&self, e: &Evaluation) -> Result<(), StoreError> {
+        let e = e.clone();
+        self.writer
+            .call(never, move |c| {
+                async move { history::insert_sqlite(c, &e).await }.boxed()
+            })
+            .await
+    }
+
+    pub(crate) async fn evaluations(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+        limit: usize,
+    ) -> Result<Vec<Evaluation>, StoreError> {
+        let rows: Vec<history::Row> = sqlx::query_as(concat!(
+            "SELECT ",
+            history::evaluation_columns!(),
+            " FROM evaluations WHERE repo = ?1 AND pr = ?2 ORDER BY id DESC LIMIT ?3"
+        ))
+        .bind(repo.to_string())
+        .bind(columns::id(pr.0))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.reader)
+        .await?;
+        history::decode_all(rows)
+    }
+
+    pub(crate) async fn recent_evaluations(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<Evaluation>, StoreError> {
+        let rows: Vec<history::Row> = sqlx::query_as(concat!(
+            "SELECT ",
+            history::evaluation_columns!(),
+            " FROM evaluations ORDER BY at DESC, id DESC LIMIT ?1"
+        ))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.reader)
+        .await?;
+        history::decode_all(rows)
+    }
+
+    pub(crate) async fn failed_jobs(&self) -> Result<Vec<FailedJob>, StoreError> {
+        let rows: Vec<(String, i64, String, i64)> = sqlx::query_as(
+            "SELECT key, attempts, last_error, due_at FROM work_items
+             WHERE last_error IS NOT NULL ORDER BY key LIMIT ?1",
+        )
+        .bind(history::FAILED_JOBS_LIMIT)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.into_iter().map(history::failed_job).collect())
     }
 
     /// A small stored value, e.g. the hook-deliveries cursor.

@@ -20,7 +20,10 @@ use chrono::{DateTime, Utc};
 use super::error::StoreError;
 use super::postgres::PgInbox;
 use super::sqlite::SqliteInbox;
-use super::work::{Claim, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work};
+use super::work::{
+    Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats,
+    Work,
+};
 use crate::github::budget::{LeaseAnswer, LedgerAsk, MemoryLedger};
 use crate::github::governor::BudgetStore;
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
@@ -140,7 +143,18 @@ impl Inbox {
     /// reconciler, merge retries). An existing item for the same key keeps
     /// the earlier due time; if it is running, it runs again afterwards.
     pub async fn enqueue(&self, work: Work, not_before: DateTime<Utc>) -> Result<(), StoreError> {
-        each!(self, b => b.enqueue(work, not_before).await)
+        self.enqueue_because(work, not_before, "scheduled").await
+    }
+
+    /// [`enqueue`](Self::enqueue), naming what asked for it (a sweep, a
+    /// command, a fan-out): the evaluation's history shows it as the cause.
+    pub async fn enqueue_because(
+        &self,
+        work: Work,
+        not_before: DateTime<Utc>,
+        cause: &str,
+    ) -> Result<(), StoreError> {
+        each!(self, b => b.enqueue(work, not_before, cause).await)
     }
 
     /// Leases up to `max` items due at `now`, earliest first. Each key is
@@ -394,6 +408,33 @@ impl Inbox {
     /// reconciler that enqueues them in turn gets round all of them.
     pub async fn waiting(&self, limit: usize) -> Result<Vec<Work>, StoreError> {
         each!(self, b => b.waiting(limit).await)
+    }
+
+    /// Adds an evaluation to its pull request's history, keeping the
+    /// newest [`HISTORY_PER_PR`](super::HISTORY_PER_PR) of that pull
+    /// request (older ones also go with `prune`).
+    pub async fn record_evaluation(&self, e: &Evaluation) -> Result<(), StoreError> {
+        each!(self, b => b.record_evaluation(e).await)
+    }
+
+    /// The newest `limit` evaluations of one pull request, newest first.
+    pub async fn evaluations(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+        limit: usize,
+    ) -> Result<Vec<Evaluation>, StoreError> {
+        each!(self, b => b.evaluations(repo, pr, limit).await)
+    }
+
+    /// The newest `limit` evaluations of any pull request, for `/status`.
+    pub async fn recent_evaluations(&self, limit: usize) -> Result<Vec<Evaluation>, StoreError> {
+        each!(self, b => b.recent_evaluations(limit).await)
+    }
+
+    /// Work items whose last run failed (retrying or parked), for `/status`.
+    pub async fn failed_jobs(&self) -> Result<Vec<FailedJob>, StoreError> {
+        each!(self, b => b.failed_jobs().await)
     }
 
     /// A small stored value, e.g. the hook-deliveries cursor.

@@ -176,6 +176,10 @@ pub struct Claim {
     pub lease_until: DateTime<Utc>,
     /// Identifies this lease, so a stale claim cannot finish someone else's.
     pub(crate) token: i64,
+    /// What last asked for this work: `delivery <id> (<event>)` for a
+    /// webhook, or the sweep or command that enqueued it. `None` for rows
+    /// stored before causes were kept.
+    pub cause: Option<String>,
 }
 
 /// How full the queue is, for `/metrics`.
@@ -192,6 +196,36 @@ pub struct QueueStats {
     /// How long the longest-waiting due item has been due; `None` when
     /// nothing is due.
     pub oldest_due_age: Option<Duration>,
+}
+
+/// One evaluation of one pull request, as its history keeps it: what the
+/// page's history table and `/status` list, and the snapshot the page
+/// renders (`web::snapshot::PageSnapshot` as JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub repo: RepoName,
+    pub pr: PrNumber,
+    pub at: DateTime<Utc>,
+    /// The delivery or sweep that caused it.
+    pub cause: String,
+    pub head: CommitSha,
+    /// One word or two: `blocked`, `waiting`, `merged`…
+    pub decision: String,
+    /// The one-line reason.
+    pub reason: String,
+    /// GitHub requests this evaluation made.
+    pub requests: u32,
+    pub snapshot: String,
+}
+
+/// A work item whose last run failed, for `/status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedJob {
+    pub key: String,
+    pub attempts: u32,
+    pub last_error: String,
+    /// When it runs again; `None` when it is parked.
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 /// A check run seamguard opened and has not completed.

@@ -148,6 +148,8 @@ pub async fn serve_on(
 pub struct AppState {
     pub inbox: Inbox,
     pub webhook: Arc<webhook::WebhookState>,
+    /// The pages: pull requests', `/`, `/status`.
+    pub web: Arc<crate::web::WebState>,
 }
 
 /// The App's router: webhook, health, readiness, metrics.
@@ -157,6 +159,11 @@ pub fn router(state: AppState) -> Router {
         // and the shared body budget.
         .route("/webhook", post(webhook::receive))
         .with_state(state.webhook.clone());
+    let pages = Router::new()
+        .route("/", get(crate::web::landing))
+        .route("/status", get(crate::web::status))
+        .route("/{owner}/{repo}/pull/{number}", get(crate::web::pull_page))
+        .with_state(state.web.clone());
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -165,6 +172,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .with_state(state)
         .merge(webhook_routes)
+        .merge(pages)
+        // An unknown path and a refused page answer the same.
+        .fallback(crate::web::not_found)
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
@@ -219,6 +229,21 @@ async fn serve_app(
             "resuming work left unfinished by the last run"
         );
     }
+    // The page links' key: derived from the first webhook secret (see
+    // `web::link`), so it needs no setting and every replica agrees.
+    let signer = crate::web::link::PageSigner::from_webhook_secret(
+        app.webhook_secrets
+            .first()
+            .map(|s| s.expose())
+            .unwrap_or_default(),
+    );
+    let links = settings
+        .public_url
+        .clone()
+        .map(|public_url| crate::web::link::PageLinks {
+            public_url,
+            signer: signer.clone(),
+        });
     let tuning = &settings.tuning;
     let gh = GitHub::new(
         ClientConfig {
@@ -238,7 +263,7 @@ async fn serve_app(
         tuning.github_limits.clone(),
     );
     let engine = Engine::new(
-        gh,
+        gh.clone(),
         inbox.clone(),
         EngineConfig {
             app_id: app.credentials.app_id(),
@@ -251,7 +276,8 @@ async fn serve_app(
             lease: tuning.work_lease,
         },
     )
-    .with_public_url(settings.public_url.clone());
+    .with_public_url(settings.public_url.clone())
+    .with_page_links(links.clone());
     let tracker = TaskTracker::new();
     let work_stop = CancellationToken::new();
     engine.start(work_stop.clone(), &tracker);
@@ -262,6 +288,13 @@ async fn serve_app(
             app_id: Some(app.credentials.app_id()),
             inbox: inbox.clone(),
             budget: webhook::BodyBudget::default(),
+        }),
+        web: Arc::new(crate::web::WebState {
+            inbox: inbox.clone(),
+            signer,
+            links,
+            status_token: settings.status_token.clone(),
+            gh: Some(gh),
         }),
     };
     tracing::info!(%addr, api = %settings.api_url, app_id = %app.credentials.app_id(), "seamguard listening on {addr}");

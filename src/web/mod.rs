@@ -1,0 +1,188 @@
+//! The pages people read: each pull request's page (the `seamguard` check
+//! run's details link), the public landing page `/`, and the operator's
+//! `/status`.
+//!
+//! Every page is rendered from the store alone: an evaluation writes its
+//! snapshot ([`snapshot::PageSnapshot`]) into the pull request's history,
+//! and the page reads it back. No page asks GitHub anything, so a page view
+//! costs no rate limit and shows exactly what the evaluation saw.
+//!
+//! Who may see what: a pull request's page answers only a link signed by
+//! this server ([`link`]); anything else — no signature, a forged or
+//! expired one, a link for another pull request — gets the same 404 as an
+//! unknown path, so a guess learns nothing, not even whether the
+//! repository exists. `/status` answers only `Authorization: Bearer
+//! <STATUS_TOKEN>` (compared in constant time), and not at all when no
+//! token is set. `/` shows nothing about any repository.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+
+use crate::config::settings::Secret;
+use crate::github::GitHub;
+use crate::ids::{PrNumber, RepoName};
+use crate::inbox::{HISTORY_PER_PR, Inbox};
+
+pub mod link;
+pub mod snapshot;
+pub mod views;
+
+use link::{PageLinks, PageSigner};
+use snapshot::PageSnapshot;
+
+/// Evaluations listed on `/status`.
+const STATUS_RECENT: usize = 30;
+
+/// The body of every 404: an unknown path and a page without a valid
+/// signature are indistinguishable.
+pub const NOT_FOUND: &str = "Not Found\n";
+
+/// What the pages need. Shared by the routes.
+pub struct WebState {
+    pub inbox: Inbox,
+    /// Checks the links of pull request pages.
+    pub signer: PageSigner,
+    /// Where the pages are, to link them from `/status`; `None` links
+    /// them relative to this server.
+    pub links: Option<PageLinks>,
+    /// `STATUS_TOKEN`; `None`: no `/status`.
+    pub status_token: Option<Secret>,
+    /// For the rate-limit budgets on `/status` (read from memory; no
+    /// call is made).
+    pub gh: Option<GitHub>,
+}
+
+/// The 404 every refusal answers.
+pub async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        NOT_FOUND,
+    )
+        .into_response()
+}
+
+fn html(markup: maud::Markup) -> Response {
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(markup.into_string()),
+    )
+        .into_response()
+}
+
+/// `GET /{owner}/{repo}/pull/{number}?exp=…&sig=…`.
+pub async fn pull_page(
+    State(web): State<Arc<WebState>>,
+    Path((owner, name, number)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let (Ok(repo), Ok(number)) = (RepoName::new(owner, name), number.parse::<u64>()) else {
+        return not_found().await;
+    };
+    let number = PrNumber(number);
+    let exp = query.get("exp").and_then(|e| e.parse::<i64>().ok());
+    let sig = query.get("sig");
+    let (Some(exp), Some(sig)) = (exp, sig) else {
+        return not_found().await;
+    };
+    if !web.signer.verify(&repo, number, exp, sig, Utc::now()) {
+        return not_found().await;
+    }
+    let history = match web.inbox.evaluations(&repo, number, HISTORY_PER_PR).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the pull request's history");
+            return (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response();
+        }
+    };
+    let history: Vec<_> = history
+        .into_iter()
+        .map(|e| {
+            let snap = serde_json::from_str::<PageSnapshot>(&e.snapshot).unwrap_or_default();
+            (e, snap)
+        })
+        .collect();
+    html(views::pull_page(&repo, number, &history))
+}
+
+/// `GET /`: the public landing page.
+pub async fn landing(State(web): State<Arc<WebState>>) -> Response {
+    let healthy = web.inbox.ping().await.is_ok();
+    html(views::landing(healthy))
+}
+
+/// Whether `headers` carry `Authorization: Bearer <token>`. Both sides are
+/// hashed first, so the constant-time compare does not leak the length.
+fn bearer_matches(headers: &HeaderMap, token: &Secret) -> bool {
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let a = Sha256::digest(given.trim().as_bytes());
+    let b = Sha256::digest(token.expose());
+    subtle::ConstantTimeEq::ct_eq(a.as_slice(), b.as_slice()).into()
+}
+
+/// `GET /status`: only with `STATUS_TOKEN` set, and only for its bearer.
+pub async fn status(State(web): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+    let Some(token) = &web.status_token else {
+        return not_found().await;
+    };
+    if !bearer_matches(&headers, token) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token is required\n",
+        )
+            .into_response();
+    }
+    let now = Utc::now();
+    let recent = web
+        .inbox
+        .recent_evaluations(STATUS_RECENT)
+        .await
+        .unwrap_or_default();
+    let recent: Vec<_> = recent
+        .into_iter()
+        .map(|e| {
+            let exp = PageSigner::expiry(now);
+            let link = match &web.links {
+                Some(links) => links.url(&e.repo, e.pr, now),
+                None => format!(
+                    "/{}/{}/pull/{}?exp={exp}&sig={}",
+                    e.repo.owner(),
+                    e.repo.name(),
+                    e.pr.0,
+                    web.signer.sign(&e.repo, e.pr, exp)
+                ),
+            };
+            (e, Some(link))
+        })
+        .collect();
+    let queue = web.inbox.queue_stats(now).await.ok();
+    let failed = web.inbox.failed_jobs().await.unwrap_or_default();
+    let budgets = web
+        .gh
+        .as_ref()
+        .map(GitHub::rate_budgets)
+        .unwrap_or_default();
+    html(views::status(&views::StatusView {
+        recent: &recent,
+        queue,
+        budgets: &budgets,
+        failed: &failed,
+        now,
+    }))
+}

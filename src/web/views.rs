@@ -1,0 +1,471 @@
+//! The pages' markup: maud templates, checked at compile time, every value
+//! escaped by the template engine. No scripts: everything is readable
+//! with JavaScript off.
+
+use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use super::snapshot::{Attempt, PageSnapshot};
+use crate::github::RateBudget;
+use crate::ids::{PrNumber, RepoName};
+use crate::inbox::{Evaluation, FailedJob, QueueStats};
+
+const CSS: &str = include_str!("style.css");
+
+/// The version shown in the footer and on the landing page.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(7)]
+}
+
+/// `blocked` → `blocked`, `gave up` → `gave-up`: a CSS class.
+fn class(word: &str) -> String {
+    word.replace(' ', "-")
+}
+
+fn layout(title: &str, where_: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="robots" content="noindex";
+                title { (title) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header.top {
+                    span.brand { "seamguard" }
+                    span.place { (where_) }
+                }
+                main { (body) }
+                footer { "seamguard " (VERSION) " · guards the merge seam" }
+            }
+        }
+    }
+}
+
+/// The link to `path` at line `line` of the head commit on GitHub.
+fn file_link(repo_url: Option<&str>, head: &str, path: &str, line: u32) -> Option<String> {
+    // Each path segment percent-encoded (a space, `#` or `?` in a file
+    // name must not end the path).
+    let path: Vec<String> = path
+        .split('/')
+        .map(|seg| {
+            url::form_urlencoded::byte_serialize(seg.as_bytes())
+                .collect::<String>()
+                .replace('+', "%20")
+        })
+        .collect();
+    repo_url.map(|r| {
+        format!(
+            "{}/blob/{head}/{}#L{line}",
+            r.trim_end_matches('/'),
+            path.join("/")
+        )
+    })
+}
+
+/// Merge attempts on the latest head, oldest first, from its history.
+fn attempts_on_head<'a>(history: &'a [(Evaluation, PageSnapshot)], head: &str) -> Vec<&'a Attempt> {
+    let mut attempts: Vec<&Attempt> = history
+        .iter()
+        .filter(|(e, _)| e.head.as_str() == head)
+        .filter_map(|(_, s)| s.merge.attempt.as_ref())
+        .collect();
+    attempts.reverse();
+    attempts
+}
+
+/// The pull request's page: `history` newest first, each evaluation with
+/// its decoded snapshot.
+pub fn pull_page(
+    repo: &RepoName,
+    number: PrNumber,
+    history: &[(Evaluation, PageSnapshot)],
+) -> Markup {
+    let where_ = format!("{repo}#{}", number.0);
+    let Some((latest, snap)) = history.first() else {
+        return layout(
+            &format!("{where_} · seamguard"),
+            &where_,
+            html! {
+                div.card {
+                    h1 { (repo.to_string()) " #" (number.0) }
+                    p { "seamguard has not evaluated this pull request yet. Comment "
+                        code { "@seamguard recheck" } " on it to evaluate it now." }
+                }
+            },
+        );
+    };
+    let head = latest.head.as_str();
+    let attempts = attempts_on_head(history, head);
+    let body = html! {
+        h1 { (snap.title) " " span.muted { "#" (number.0) } }
+        div.sub {
+            (repo.to_string()) " · head " code { (short(head)) } " → " code { (snap.base) }
+            " · evaluated " (when(latest.at))
+        }
+        section.card.verdict.(class(&latest.decision)) id="verdict" {
+            div.word { (latest.decision) }
+            div.reason { (latest.reason) }
+            div.muted {
+                "check run: " span.badge.(snap.conclusion) { (snap.conclusion) } " " (snap.headline)
+            }
+            @if let Some(would) = &snap.shadow_of {
+                p.note { "Shadow mode: enforce mode would conclude " strong { (would) }
+                    "; this check stays neutral and seamguard never merges." }
+            }
+            @if !snap.unblock.is_empty() {
+                h2 style="margin-top:12px" { "What would unblock it" }
+                ul { @for line in &snap.unblock { li { (line) } } }
+            }
+        }
+        section.card id="guards" {
+            h2 { "Guards" }
+            table {
+                thead { tr { th { "guard" } th { "verdict" } th { "" } } }
+                tbody {
+                    @for g in &snap.guards {
+                        tr {
+                            td { (g.name) }
+                            td { span.badge.(g.verdict) { (g.verdict) } }
+                            td {
+                                (g.headline)
+                                @if !g.findings.is_empty() {
+                                    ul.findings {
+                                        @for f in &g.findings {
+                                            li {
+                                                @match file_link(snap.repo_url.as_deref(), head, &f.path, f.line) {
+                                                    Some(url) => { a.mono href=(url) { (f.path) ":" (f.line) } }
+                                                    None => { span.mono { (f.path) ":" (f.line) } }
+                                                }
+                                                " — " (f.message)
+                                            }
+                                        }
+                                    }
+                                    @if g.findings_left_out > 0 {
+                                        p.muted { "… and " (g.findings_left_out) " more (see the check run's annotations)" }
+                                    }
+                                }
+                                @if !g.details.trim().is_empty() {
+                                    details { summary { "details" } pre { (g.details) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section.card id="gate" {
+            h2 { "Merge gate" }
+            @if snap.gate.checks.is_empty() {
+                p.muted { "No required checks on " code { (snap.base) } "." }
+            } @else {
+                table {
+                    thead { tr { th { "required check" } th { "required by" } th { "state" } th { "since" } } }
+                    tbody {
+                        @for c in &snap.gate.checks {
+                            tr {
+                                td {
+                                    code { (c.context) }
+                                    @if let Some(app) = c.app_id { span.muted { " (app " (app) ")" } }
+                                }
+                                td { (c.sources.join(", ")) }
+                                td {
+                                    span.badge.(c.state) { (c.state) } " " (c.detail)
+                                    @if c.never_reported { div.note { "never reported on this head" } }
+                                }
+                                td { @if let Some(t) = c.since { (when(t)) } }
+                            }
+                        }
+                    }
+                }
+            }
+            @if snap.gate.strict { p.muted { "The branch must be up to date with its base." } }
+            @for u in &snap.gate.unreadable { p.note { (u) "; it is treated as requiring nothing." } }
+        }
+        section.card id="merge" {
+            h2 { "Merge" }
+            p { (snap.merge.plan) }
+            @if attempts.is_empty() {
+                p.muted { "No merge attempts on this head." }
+            } @else {
+                table {
+                    thead { tr { th { "attempt" } th { "time" } th { "GitHub answered" } } }
+                    tbody {
+                        @for a in &attempts {
+                            tr {
+                                td { (a.number) " of " (snap.merge.max_attempts) }
+                                td { @if let Some(t) = a.at { (when(t)) } }
+                                td { (a.answer) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(t) = snap.merge.next_retry {
+                p { "Next retry: " (when(t)) }
+            }
+        }
+        section.card id="history" {
+            h2 { "History" }
+            table {
+                thead { tr { th { "time" } th { "cause" } th { "head" } th { "decision" } th { "reason" } th { "GitHub requests" } } }
+                tbody {
+                    @for (e, _) in history {
+                        tr {
+                            td { (when(e.at)) }
+                            td.mono { (e.cause) }
+                            td { code { (short(e.head.as_str())) } }
+                            td { span.badge.(class(&e.decision)) { (e.decision) } }
+                            td { (e.reason) }
+                            td { (e.requests) }
+                        }
+                    }
+                }
+            }
+        }
+        p.muted { "Shown from seamguard's store as of its last evaluation; this page never asks GitHub." }
+    };
+    layout(&format!("{where_} · seamguard"), &where_, body)
+}
+
+/// `/`: what this is, the version, health. Nothing private.
+pub fn landing(healthy: bool) -> Markup {
+    layout(
+        "seamguard",
+        "",
+        html! {
+            section.card {
+                h1 { "seamguard" }
+                p { "A GitHub App that stands at the merge seam of a repository: it fails pull requests whose head adds git conflict markers or merges history from the wrong branch, reads the branch's real required checks, and merges opted-in pull requests only when that gate says so, with the head SHA pinned." }
+                p { "Each pull request it checks gets a page, linked from its " code { "seamguard" } " check run." }
+            }
+            section.card {
+                table {
+                    tbody {
+                        tr { th { "version" } td { (VERSION) } }
+                        tr { th { "health" } td {
+                            @if healthy { span.badge.pass { "ok" } } @else { span.badge.fail { "store unavailable" } }
+                        } }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// Everything `/status` shows.
+pub struct StatusView<'a> {
+    pub recent: &'a [(Evaluation, Option<String>)],
+    pub queue: Option<QueueStats>,
+    pub budgets: &'a [RateBudget],
+    pub failed: &'a [FailedJob],
+    pub now: DateTime<Utc>,
+}
+
+/// `/status`: the operator's overview.
+pub fn status(v: &StatusView<'_>) -> Markup {
+    layout(
+        "status · seamguard",
+        "status",
+        html! {
+            h1 { "Status" }
+            div.sub { "as of " (when(v.now)) }
+            section.card id="queue" {
+                h2 { "Queue" }
+                @match &v.queue {
+                    Some(q) => { table { tbody {
+                        tr { th { "work items" } td { (q.depth) } }
+                        tr { th { "due now" } td { (q.due) } }
+                        tr { th { "running" } td { (q.leased) } }
+                        tr { th { "scheduled" } td { (q.scheduled) } }
+                        tr { th { "oldest due for" } td { @match q.oldest_due_age {
+                            Some(age) => { (humantime::format_duration(std::time::Duration::from_secs(age.as_secs())).to_string()) }
+                            None => { "nothing due" }
+                        } } }
+                    } } }
+                    None => { p.note { "the store could not be read" } }
+                }
+            }
+            section.card id="budgets" {
+                h2 { "Rate-limit budgets" }
+                @if v.budgets.is_empty() {
+                    p.muted { "GitHub has not reported a rate-limit window since this process started." }
+                } @else {
+                    table {
+                        thead { tr { th { "who" } th { "remaining" } th { "resets" } } }
+                        tbody { @for b in v.budgets { tr { td { (b.who) } td { (b.remaining) } td { (when(b.reset)) } } } }
+                    }
+                }
+            }
+            section.card id="failed" {
+                h2 { "Failed jobs" }
+                @if v.failed.is_empty() {
+                    p.muted { "None." }
+                } @else {
+                    table {
+                        thead { tr { th { "work" } th { "attempts" } th { "next run" } th { "last error" } } }
+                        tbody { @for f in v.failed { tr {
+                            td.mono { (f.key) }
+                            td { (f.attempts) }
+                            td { @match f.due_at { Some(t) => { (when(t)) } None => { "parked" } } }
+                            td { (f.last_error) }
+                        } } }
+                    }
+                }
+            }
+            section.card id="recent" {
+                h2 { "Recent evaluations" }
+                table {
+                    thead { tr { th { "time" } th { "pull request" } th { "cause" } th { "decision" } th { "reason" } th { "requests" } } }
+                    tbody { @for (e, link) in v.recent { tr {
+                        td { (when(e.at)) }
+                        td { @match link {
+                            Some(l) => { a href=(l) { (e.repo.to_string()) "#" (e.pr.0) } }
+                            None => { span { (e.repo.to_string()) "#" (e.pr.0) } }
+                        } }
+                        td.mono { (e.cause) }
+                        td { span.badge.(class(&e.decision)) { (e.decision) } }
+                        td { (e.reason) }
+                        td { (e.requests) }
+                    } } }
+                }
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::snapshot::{CheckView, Finding, GateView, GuardView, MergeView};
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    const HEAD: &str = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+
+    fn evaluation(secs: i64, decision: &str, reason: &str, requests: u32) -> Evaluation {
+        Evaluation {
+            repo: "acme/app".parse().unwrap(),
+            pr: PrNumber(7),
+            at: at(secs),
+            cause: "delivery d-1 (pull_request.opened)".into(),
+            head: HEAD.parse().unwrap(),
+            decision: decision.into(),
+            reason: reason.into(),
+            requests,
+            snapshot: String::new(),
+        }
+    }
+
+    fn waiting() -> PageSnapshot {
+        PageSnapshot {
+            title: "Parse <the> new format".into(),
+            repo_url: Some("https://github.com/acme/app".into()),
+            head: HEAD.into(),
+            base: "main".into(),
+            conclusion: "success".into(),
+            shadow_of: None,
+            headline: "All guards pass · merge pending, retrying".into(),
+            unblock: vec!["`test` must finish and pass".into()],
+            guards: vec![GuardView {
+                name: "Conflict markers".into(),
+                verdict: "pass".into(),
+                headline: "none added (1 file scanned)".into(),
+                details: String::new(),
+                findings: vec![Finding {
+                    path: "src/a b.rs".into(),
+                    line: 3,
+                    message: "a marker".into(),
+                }],
+                findings_left_out: 2,
+            }],
+            gate: GateView {
+                strict: true,
+                checks: vec![CheckView {
+                    context: "test".into(),
+                    app_id: Some(15368),
+                    sources: vec!["branch protection".into(), "ruleset 42".into()],
+                    state: "missing".into(),
+                    detail: "not registered yet".into(),
+                    since: Some(at(0)),
+                    never_reported: true,
+                    overdue: false,
+                }],
+                unreadable: vec!["repository rulesets could not be read (HTTP 403)".into()],
+            },
+            merge: MergeView {
+                plan: "merge attempt 1 of 6 answered “Required status check is expected”".into(),
+                attempt: Some(Attempt {
+                    at: Some(at(60)),
+                    number: 1,
+                    answer: "Required status check \"test\" is expected".into(),
+                }),
+                next_retry: Some(at(90)),
+                max_attempts: 6,
+            },
+        }
+    }
+
+    /// The markup broken at each tag, so a wording change is a readable diff.
+    fn lines(markup: Markup) -> String {
+        let html = markup.into_string();
+        // The words, not the styling.
+        let html = match (html.find("<style>"), html.find("</style>")) {
+            (Some(a), Some(b)) => format!("{}<style>…{}", &html[..a], &html[b..]),
+            _ => html,
+        };
+        html.replace('>', ">\n")
+    }
+
+    #[test]
+    fn the_page_shows_every_section_escaped() {
+        let repo: RepoName = "acme/app".parse().unwrap();
+        let history = vec![
+            (
+                evaluation(60, "waiting", "merge attempt 1 of 6", 9),
+                waiting(),
+            ),
+            (
+                evaluation(0, "blocked", "blocked: a guard failed", 12),
+                PageSnapshot::default(),
+            ),
+        ];
+        let html = pull_page(&repo, PrNumber(7), &history).into_string();
+        assert!(
+            html.contains("Parse &lt;the&gt; new format"),
+            "escaped: {html}"
+        );
+        assert!(!html.contains("<the>"));
+        assert!(!html.to_ascii_lowercase().contains("<script"));
+        insta::assert_snapshot!(lines(pull_page(&repo, PrNumber(7), &history)));
+    }
+
+    #[test]
+    fn a_page_without_history_says_so() {
+        let repo: RepoName = "acme/app".parse().unwrap();
+        let html = pull_page(&repo, PrNumber(7), &[]).into_string();
+        assert!(
+            html.contains("has not evaluated this pull request yet"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn the_landing_page_names_no_repository() {
+        let html = landing(true).into_string();
+        assert!(html.contains(VERSION) && html.contains("badge pass"));
+        let html = landing(false).into_string();
+        assert!(html.contains("store unavailable"));
+    }
+}
