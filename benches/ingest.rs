@@ -1,22 +1,34 @@
-//! Webhook ingestion over loopback: `seamguard serve` with its durable
-//! store against a bare axum endpoint that only verifies the signature,
-//! side by side in one run, driven by the same load client.
+//! Webhook ingestion over loopback: `seamguard serve` with each of its
+//! stores against a bare axum endpoint that only verifies the signature,
+//! side by side in one run, driven by the same load client; then the lease
+//! hand-over between two replicas after a SIGKILL.
 //!
-//! `cargo bench --bench ingest` (`-- --quick` for a short run,
-//! `-- --connections 256,512` for other closed-loop loads;
-//! `SEAMGUARD_BENCH_BIN=path` measures another seamguard binary, to compare
-//! a change with the build before it). Never part of `cargo test`.
+//! `SEAMGUARD_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test cargo
+//! bench --bench ingest` (`-- --quick` for a short run, `-- --connections
+//! 256,512` for other closed-loop loads, `-- --no-handover` without the
+//! hand-over; `SEAMGUARD_BENCH_BIN=path` measures another seamguard binary,
+//! to compare a change with the build before it). Without
+//! `SEAMGUARD_TEST_POSTGRES` the PostgreSQL targets and the hand-over are
+//! left out, with one line saying so. Never part of `cargo test`.
 //!
-//! - (a) the real release binary (`target/release/seamguard serve`) in its
-//!   own process, SQLite store on disk in a temporary directory, one worker,
-//!   sweeps off, JSON logs at `warn`. `GITHUB_API_URL` points at a loopback
-//!   port where nothing listens, so the evaluations the deliveries cause
-//!   fail at connect and back off: the engine costs almost nothing and what
-//!   is measured is the request path (verify, parse, group commit, 202).
-//! - (b) this same benchmark binary re-executed with `--bare-endpoint`: an
-//!   axum router in its own process whose handler checks
+//! The targets, each in its own process(es):
+//!
+//! - the bare endpoint: this same benchmark binary re-executed with
+//!   `--bare-endpoint`, an axum router whose handler checks
 //!   `X-Hub-Signature-256` with seamguard's own `verify_signature` (same
 //!   secret, constant-time comparison) and answers 202. Nothing is stored.
+//! - seamguard on SQLite: the real release binary (`target/release/seamguard
+//!   serve`), store on disk in a temporary directory, one worker, sweeps
+//!   off, JSON logs at `warn`. `GITHUB_API_URL` points at a loopback port
+//!   where nothing listens, so the evaluations the deliveries cause fail at
+//!   connect and back off: the engine costs almost nothing and what is
+//!   measured is the request path (verify, parse, commit, 202).
+//! - seamguard on PostgreSQL, one replica: the same, on a fresh database
+//!   created for the run (and dropped after it) on the server
+//!   `SEAMGUARD_TEST_POSTGRES` names.
+//! - seamguard on PostgreSQL, two replicas: two `serve` processes on one
+//!   fresh database; the client's connections alternate between them, as
+//!   a load balancer spreads GitHub's.
 //!
 //! The load: signed `pull_request` `synchronize` deliveries of 8 KiB
 //! (installation, repository and a pull request whose long body pads it),
@@ -28,7 +40,8 @@
 //! keep-alive connections, on one thread of this process, so it never takes
 //! more than one of the machine's cores from the server under test.
 //!
-//! In this order, each phase on (b) then (a):
+//! In this order, each phase on every target in turn, the bare endpoint
+//! first:
 //!
 //! - Open loop at [`OPEN_LOOP_RATE`]/s on the fresh processes: deliveries
 //!   are scheduled at a fixed rate whatever the answers (by a pacer
@@ -43,10 +56,19 @@
 //! - The open loop again, now with the store holding every delivery of the
 //!   sweep.
 //!
-//! Every answer must be 202. At the end seamguard is killed with SIGKILL
-//! (no chance to flush anything) and the `deliveries` table must hold
-//! exactly the deliveries it acknowledged: a benchmark that loses
-//! deliveries proves nothing.
+//! Every answer must be 202. At the end every seamguard process is killed
+//! with SIGKILL (no chance to flush anything) and each store's
+//! `deliveries` table must hold exactly the deliveries its target
+//! acknowledged: a benchmark that loses deliveries proves nothing.
+//!
+//! The hand-over (PostgreSQL): two replicas of the release binary against
+//! the tests' fake GitHub on a fresh database, `WORK_LEASE=10s`. A pull
+//! request is delivered to the one replica running; once its check run is
+//! open and its compare is in flight (the fake holds that answer), a second
+//! replica starts and the first is killed with SIGKILL; the figure is the
+//! time from the kill until the fake has the same check run completed by
+//! the survivor (one run on the head, not two). Three kills, the survivor
+//! of each the next one killed.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -73,6 +95,9 @@ use seamguard::config::settings::Secret;
 
 #[path = "common/ids.rs"]
 mod ids;
+/// The tests' fake GitHub, for the lease hand-over.
+#[path = "../tests/support/mod.rs"]
+mod support;
 use seamguard::server::webhook::{sign, verify_signature};
 
 /// The argument that turns this binary into the bare endpoint (b).
@@ -165,7 +190,9 @@ fn main() -> anyhow::Result<()> {
     } else {
         Ids::GitHub
     };
-    runtime.block_on(run(durations, &connections, ids))
+    // `--no-handover` leaves out the lease hand-over (PostgreSQL only).
+    let handover = !args.iter().any(|a| a == "--no-handover");
+    runtime.block_on(run(durations, &connections, ids, handover))
 }
 
 // ---- (b) the bare endpoint ------------------------------------------------
@@ -213,7 +240,7 @@ fn bare_endpoint() -> anyhow::Result<()> {
 
 /// A server process under test.
 struct Server {
-    name: &'static str,
+    name: String,
     child: Child,
     addr: SocketAddr,
     /// Its last log lines, for a diagnosis if it dies.
@@ -250,7 +277,7 @@ const KEPT_LOG_LINES: usize = 50;
 
 /// Starts `cmd` and waits for the line saying where it listens, read from
 /// `from_stderr` or stdout; the stream is drained for the rest of its life.
-fn start(name: &'static str, mut cmd: Command, from_stderr: bool) -> anyhow::Result<Server> {
+fn start(name: String, mut cmd: Command, from_stderr: bool) -> anyhow::Result<Server> {
     cmd.stdin(Stdio::null());
     if from_stderr {
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
@@ -279,7 +306,7 @@ fn start(name: &'static str, mut cmd: Command, from_stderr: bool) -> anyhow::Res
         }
     });
     let mut server = Server {
-        name,
+        name: name.clone(),
         child,
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         log,
@@ -314,9 +341,10 @@ fn dead_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-fn start_seamguard(dir: &Path) -> anyhow::Result<Server> {
+/// `seamguard serve` on `database_url` (SQLite in `dir`, or a PostgreSQL
+/// database shared by replicas), with `dir` for its other files.
+fn start_seamguard(name: String, dir: &Path, database_url: &str) -> anyhow::Result<Server> {
     let key = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/test-app-key.pem");
-    let db = dir.join("seamguard.db");
     let binary = std::env::var_os(BINARY_VAR)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_seamguard")));
@@ -331,7 +359,7 @@ fn start_seamguard(dir: &Path) -> anyhow::Result<Server> {
             "GITHUB_API_URL",
             format!("http://127.0.0.1:{}/", dead_port()?),
         )
-        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("DATABASE_URL", database_url)
         .env("LISTEN_ADDR", "127.0.0.1:0")
         .env("CREDENTIALS_FILE", dir.join("credentials.json"))
         .env("WORKERS", "1")
@@ -345,13 +373,13 @@ fn start_seamguard(dir: &Path) -> anyhow::Result<Server> {
             "RUST_LOG",
             "warn,seamguard::server=info,seamguard::server::webhook=warn",
         );
-    start("seamguard", cmd, true)
+    start(name, cmd, true)
 }
 
 fn start_bare() -> anyhow::Result<Server> {
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.arg(BARE_ENDPOINT_ARG).env(BARE_SECRET_VAR, SECRET);
-    start("bare endpoint", cmd, false)
+    start("bare endpoint".to_owned(), cmd, false)
 }
 
 // ---- /proc ----------------------------------------------------------------
@@ -385,9 +413,14 @@ struct Cpu {
 }
 
 impl Cpu {
-    fn now(server: &Server) -> anyhow::Result<Self> {
+    /// The target's processes together (both replicas), and the client.
+    fn now(target: &Target) -> anyhow::Result<Self> {
+        let mut server = 0.0;
+        for s in &target.servers {
+            server += cpu_seconds(&s.pid().to_string())?;
+        }
         Ok(Self {
-            server: cpu_seconds(&server.pid().to_string())?,
+            server,
             client: cpu_seconds("self")?,
         })
     }
@@ -636,10 +669,12 @@ impl Outcome {
 }
 
 /// C connections, each sending as soon as answered, for `warmup` and then
-/// the measured `window`. Every delivery counts toward the store check;
-/// only those answered inside the window count toward throughput.
+/// the measured `window`; with several replicas the connections are spread
+/// over them in turn (as a load balancer spreads GitHub's). Every delivery
+/// counts toward the store check; only those answered inside the window
+/// count toward throughput.
 async fn closed_loop(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     load: &Arc<Load>,
     connections: usize,
     warmup: Duration,
@@ -649,7 +684,8 @@ async fn closed_loop(
     let measure_from = start + warmup;
     let end = measure_from + window;
     let mut tasks = JoinSet::new();
-    for _ in 0..connections {
+    for i in 0..connections {
+        let addr = addrs[i % addrs.len()];
         let mut sender = connect(addr).await?;
         let load = load.clone();
         tasks.spawn(async move {
@@ -687,19 +723,21 @@ async fn closed_loop(
 }
 
 /// Deliveries scheduled at `rate` per second, evenly spaced, for `window`
-/// over a pool of connections; latency from the scheduled time. Samples
-/// the server's RSS meanwhile; returns the largest sample (KiB).
+/// over a pool of connections (spread over the replicas in turn); latency
+/// from the scheduled time. Samples the servers' RSS meanwhile; returns
+/// the largest sample of their sum (KiB).
 async fn open_loop(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     load: &Arc<Load>,
     rate: u64,
     window: Duration,
-    pid: u32,
+    pids: Vec<u32>,
 ) -> anyhow::Result<(Outcome, u64, Instant)> {
     let (queue, jobs) = mpsc::unbounded_channel::<Instant>();
     let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
     let mut tasks = JoinSet::new();
-    for _ in 0..OPEN_LOOP_CONNECTIONS {
+    for i in 0..OPEN_LOOP_CONNECTIONS {
+        let addr = addrs[i % addrs.len()];
         let mut sender = connect(addr).await?;
         let (load, jobs) = (load.clone(), jobs.clone());
         tasks.spawn(async move {
@@ -726,7 +764,8 @@ async fn open_loop(
     let pacer = std::thread::spawn(move || -> anyhow::Result<u64> {
         let count = (window.as_secs_f64() * rate as f64) as u32;
         let period = Duration::from_secs(1) / rate as u32;
-        let mut max_rss = vm_kib(pid, "VmRSS")?;
+        let rss = || -> anyhow::Result<u64> { pids.iter().map(|&p| vm_kib(p, "VmRSS")).sum() };
+        let mut max_rss = rss()?;
         let mut sampled = start;
         for i in 0..count {
             let scheduled = start + period * i;
@@ -736,7 +775,7 @@ async fn open_loop(
             queue.send(scheduled)?;
             if sampled.elapsed() >= RSS_SAMPLE_EVERY {
                 sampled = Instant::now();
-                max_rss = max_rss.max(vm_kib(pid, "VmRSS")?);
+                max_rss = max_rss.max(rss()?);
             }
         }
         Ok(max_rss)
@@ -773,10 +812,20 @@ async fn expect_refused_forgery(addr: SocketAddr, load: &Load) -> anyhow::Result
     Ok(())
 }
 
-/// Rows in the store's `deliveries` table.
+/// Rows in a SQLite store's `deliveries` table.
 async fn stored_deliveries(db: &Path) -> anyhow::Result<i64> {
     let options = sqlx::sqlite::SqliteConnectOptions::new().filename(db);
     let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+    let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM deliveries")
+        .fetch_one(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(count)
+}
+
+/// Rows in a PostgreSQL store's `deliveries` table.
+async fn stored_deliveries_pg(url: &str) -> anyhow::Result<i64> {
+    let mut conn = sqlx::PgConnection::connect(url).await?;
     let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM deliveries")
         .fetch_one(&mut conn)
         .await?;
@@ -832,21 +881,81 @@ fn statuses(o: &Outcome) -> String {
         .join(" ")
 }
 
-/// The two servers under load, and what seamguard acknowledged.
+/// Where a target keeps what it acknowledges.
+enum Store {
+    /// The bare endpoint: nothing.
+    Nothing,
+    Sqlite(PathBuf),
+    /// A fresh PostgreSQL database (its URL), shared by the target's
+    /// replicas.
+    Postgres(String),
+}
+
+/// A system under test: one process, or several replicas on one store,
+/// and what it acknowledged.
+struct Target {
+    name: String,
+    servers: Vec<Server>,
+    store: Store,
+    /// Deliveries answered 202: all must be in the store.
+    acknowledged: u64,
+    /// The processes' RSS after start, KiB.
+    idle_rss: u64,
+}
+
+impl Target {
+    fn new(name: &str, servers: Vec<Server>, store: Store) -> anyhow::Result<Self> {
+        let mut idle_rss = 0;
+        for s in &servers {
+            idle_rss += vm_kib(s.pid(), "VmRSS")?;
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            servers,
+            store,
+            acknowledged: 0,
+            idle_rss,
+        })
+    }
+
+    fn addrs(&self) -> Vec<SocketAddr> {
+        self.servers.iter().map(|s| s.addr).collect()
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        self.servers.iter().map(Server::pid).collect()
+    }
+
+    fn ensure_alive(&mut self) -> anyhow::Result<()> {
+        self.servers.iter_mut().try_for_each(Server::ensure_alive)
+    }
+
+    fn rss(&self, field: &str) -> anyhow::Result<u64> {
+        self.servers.iter().map(|s| vm_kib(s.pid(), field)).sum()
+    }
+
+    /// SIGKILL every process (no chance to flush anything), then the rows
+    /// in its store; `None` for the bare endpoint.
+    async fn kill_and_count(&mut self) -> anyhow::Result<Option<i64>> {
+        for server in &mut self.servers {
+            server.child.kill()?;
+            server.child.wait()?;
+        }
+        Ok(match &self.store {
+            Store::Nothing => None,
+            Store::Sqlite(db) => Some(stored_deliveries(db).await?),
+            Store::Postgres(url) => Some(stored_deliveries_pg(url).await?),
+        })
+    }
+}
+
+/// The targets under load, the bare endpoint first (every ratio is to it).
 struct Bench {
     load: Arc<Load>,
-    bare: Server,
-    seamguard: Server,
-    /// Deliveries seamguard answered 202: all must be in its store.
-    acknowledged: u64,
+    targets: Vec<Target>,
 }
 
 impl Bench {
-    /// Each server in turn, the bare endpoint first.
-    fn servers(&mut self) -> [(bool, &mut Server); 2] {
-        [(false, &mut self.bare), (true, &mut self.seamguard)]
-    }
-
     /// The closed-loop sweep: max throughput at each connection count.
     async fn throughput(&mut self, d: &Durations, concurrencies: &[usize]) -> anyhow::Result<()> {
         println!();
@@ -855,42 +964,41 @@ impl Bench {
             d.warmup, d.closed
         );
         println!(
-            "| server | connections | deliveries/s | vs bare | p50 ms | p99 ms | server CPU µs/delivery | client CPU µs/delivery |"
+            "| target | connections | deliveries/s | vs bare | p50 ms | p99 ms | server CPU µs/delivery | client CPU µs/delivery |"
         );
         println!("|---|---:|---:|---:|---:|---:|---:|---:|");
         let load = self.load.clone();
-        let mut best = [0.0f64; 2];
-        let mut acknowledged = 0;
+        let mut best = vec![0.0f64; self.targets.len()];
         for &connections in concurrencies {
             let mut bare_rate = f64::NAN;
-            for (is_seamguard, server) in self.servers() {
-                let before = Cpu::now(server)?;
+            for (i, target) in self.targets.iter_mut().enumerate() {
+                let before = Cpu::now(target)?;
                 let (warm, mut measured) =
-                    closed_loop(server.addr, &load, connections, d.warmup, d.closed).await?;
+                    closed_loop(&target.addrs(), &load, connections, d.warmup, d.closed).await?;
                 // CPU over warm-up and window, per delivery of both.
-                let cpu = Cpu::now(server)?.since(before);
-                server.ensure_alive()?;
+                let cpu = Cpu::now(target)?.since(before);
+                target.ensure_alive()?;
                 let total = (warm.answered() + measured.answered()) as f64;
                 for o in [&warm, &measured] {
                     ensure!(
                         o.accepted() == o.answered(),
                         "{}: not every answer was 202: {}",
-                        server.name,
+                        target.name,
                         statuses(o)
                     );
                 }
+                target.acknowledged += warm.accepted() + measured.accepted();
                 let rate = measured.per_second();
-                let versus = if is_seamguard {
-                    acknowledged += warm.accepted() + measured.accepted();
-                    format!("{:.2}", rate / bare_rate)
-                } else {
+                let versus = if i == 0 {
                     bare_rate = rate;
                     String::new()
+                } else {
+                    format!("{:.2}", rate / bare_rate)
                 };
-                best[usize::from(is_seamguard)] = best[usize::from(is_seamguard)].max(rate);
+                best[i] = best[i].max(rate);
                 println!(
                     "| {} | {connections} | {rate:.0} | {versus} | {:.2} | {:.2} | {:.0} | {:.0} |",
-                    server.name,
+                    target.name,
                     measured.quantile_ms(0.50),
                     measured.quantile_ms(0.99),
                     cpu.server / total * 1e6,
@@ -898,14 +1006,15 @@ impl Bench {
                 );
             }
         }
-        self.acknowledged += acknowledged;
         println!();
-        println!(
-            "max throughput: seamguard {:.0}/s, bare endpoint {:.0}/s, ratio {:.2}",
-            best[1],
-            best[0],
-            best[1] / best[0]
-        );
+        println!("max throughput over the sweep:");
+        for (target, rate) in self.targets.iter().zip(&best) {
+            println!(
+                "  {}: {rate:.0}/s, {:.2} of the bare endpoint's",
+                target.name,
+                rate / best[0]
+            );
+        }
         Ok(())
     }
 
@@ -918,28 +1027,31 @@ impl Bench {
             d.open
         );
         println!(
-            "| server | deliveries | achieved/s | p50 ms | p99 ms | p99.9 ms | max ms | RSS (max sampled) |"
+            "| target | deliveries | achieved/s | p50 ms | p99 ms | p99.9 ms | max ms | RSS (max sampled) |"
         );
         println!("|---|---:|---:|---:|---:|---:|---:|---:|");
         let load = self.load.clone();
         let mut stalls = Vec::new();
-        let mut acknowledged = 0;
-        for (is_seamguard, server) in self.servers() {
-            let (mut seen, rss, start) =
-                open_loop(server.addr, &load, OPEN_LOOP_RATE, d.open, server.pid()).await?;
-            server.ensure_alive()?;
+        for target in &mut self.targets {
+            let (mut seen, rss, start) = open_loop(
+                &target.addrs(),
+                &load,
+                OPEN_LOOP_RATE,
+                d.open,
+                target.pids(),
+            )
+            .await?;
+            target.ensure_alive()?;
             ensure!(
                 seen.accepted() == seen.answered(),
                 "{}: not every answer was 202: {}",
-                server.name,
+                target.name,
                 statuses(&seen)
             );
-            if is_seamguard {
-                acknowledged += seen.accepted();
-            }
+            target.acknowledged += seen.accepted();
             println!(
                 "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} MiB |",
-                server.name,
+                target.name,
                 seen.answered(),
                 seen.per_second(),
                 seen.quantile_ms(0.50),
@@ -948,9 +1060,8 @@ impl Bench {
                 seen.quantile_ms(1.0),
                 mib(rss),
             );
-            stalls.push((server.name, stall_summary(&mut seen.slow, start)));
+            stalls.push((target.name.clone(), stall_summary(&mut seen.slow, start)));
         }
-        self.acknowledged += acknowledged;
         for (name, summary) in stalls {
             println!("{name}: {summary}");
         }
@@ -958,12 +1069,146 @@ impl Bench {
     }
 }
 
-async fn run(d: Durations, concurrencies: &[usize], ids: Ids) -> anyhow::Result<()> {
+/// Fresh PostgreSQL databases on one server, dropped at the end of the run
+/// (whatever happened), so runs never see each other's rows.
+struct PgDatabases {
+    server: String,
+    names: Vec<String>,
+}
+
+impl PgDatabases {
+    fn new(server: &str) -> Self {
+        Self {
+            server: server.to_owned(),
+            names: Vec::new(),
+        }
+    }
+
+    /// Creates a database and returns its URL.
+    async fn create(&mut self, label: &str) -> anyhow::Result<String> {
+        let name = format!("seamguard_bench_{}_{label}", std::process::id());
+        let mut conn = sqlx::PgConnection::connect(&self.server)
+            .await
+            .with_context(|| format!("connecting to {}", self.server))?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name}"
+        )))
+        .execute(&mut conn)
+        .await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        self.names.push(name.clone());
+        let mut url = url::Url::parse(&self.server).context("the PostgreSQL URL")?;
+        url.set_path(&format!("/{name}"));
+        Ok(url.to_string())
+    }
+
+    async fn drop_all(&mut self) -> anyhow::Result<()> {
+        if self.names.is_empty() {
+            return Ok(());
+        }
+        let mut conn = sqlx::PgConnection::connect(&self.server).await?;
+        for name in self.names.drain(..) {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await?;
+        }
+        conn.close().await?;
+        Ok(())
+    }
+}
+
+/// The PostgreSQL server the PostgreSQL targets and the hand-over run on
+/// (each run creates and drops its own databases there).
+const POSTGRES_VAR: &str = "SEAMGUARD_TEST_POSTGRES";
+
+async fn run(
+    d: Durations,
+    concurrencies: &[usize],
+    ids: Ids,
+    handover: bool,
+) -> anyhow::Result<()> {
+    let postgres = std::env::var(POSTGRES_VAR).ok().filter(|u| !u.is_empty());
+    let mut databases = PgDatabases::new(postgres.as_deref().unwrap_or_default());
+    let result = run_targets(d, concurrencies, ids, postgres.as_deref(), &mut databases).await;
+    let result = match result {
+        Ok(()) if handover => match &postgres {
+            Some(_) => hand_over(&mut databases).await,
+            None => Ok(()),
+        },
+        other => other,
+    };
+    let dropped = databases.drop_all().await;
+    result?;
+    dropped.context("dropping the benchmark's databases")
+}
+
+async fn run_targets(
+    d: Durations,
+    concurrencies: &[usize],
+    ids: Ids,
+    postgres: Option<&str>,
+    databases: &mut PgDatabases,
+) -> anyhow::Result<()> {
     let load = Arc::new(Load::new(ids)?);
     let dir = tempfile::tempdir()?;
-    let db = dir.path().join("seamguard.db");
-    let seamguard = start_seamguard(dir.path())?;
+    let mut targets = Vec::new();
     let bare = start_bare()?;
+    println!("(b) bare endpoint pid {} on {}", bare.pid(), bare.addr);
+    targets.push(Target::new("bare endpoint", vec![bare], Store::Nothing)?);
+
+    let sqlite_dir = dir.path().join("sqlite");
+    std::fs::create_dir_all(&sqlite_dir)?;
+    let db = sqlite_dir.join("seamguard.db");
+    let sqlite = start_seamguard(
+        "seamguard, SQLite".to_owned(),
+        &sqlite_dir,
+        &format!("sqlite://{}", db.display()),
+    )?;
+    println!(
+        "(a) seamguard pid {} on {}, store {}",
+        sqlite.pid(),
+        sqlite.addr,
+        db.display()
+    );
+    targets.push(Target::new(
+        "seamguard, SQLite",
+        vec![sqlite],
+        Store::Sqlite(db),
+    )?);
+
+    match postgres {
+        Some(_) => {
+            for replicas in [1usize, 2] {
+                let url = databases.create(&format!("r{replicas}")).await?;
+                let name = match replicas {
+                    1 => "seamguard, PostgreSQL, 1 replica".to_owned(),
+                    n => format!("seamguard, PostgreSQL, {n} replicas"),
+                };
+                let mut servers = Vec::new();
+                for r in 0..replicas {
+                    let replica_dir = dir.path().join(format!("pg{replicas}-{r}"));
+                    std::fs::create_dir_all(&replica_dir)?;
+                    let server = start_seamguard(format!("{name} #{}", r + 1), &replica_dir, &url)?;
+                    println!(
+                        "({}) {name}: replica pid {} on {}",
+                        if replicas == 1 { 'c' } else { 'd' },
+                        server.pid(),
+                        server.addr
+                    );
+                    servers.push(server);
+                }
+                targets.push(Target::new(&name, servers, Store::Postgres(url))?);
+            }
+        }
+        None => println!(
+            "PostgreSQL targets skipped: set {POSTGRES_VAR} (e.g. postgres://postgres@127.0.0.1:5432/test)"
+        ),
+    }
     println!(
         "ingest benchmark: {} cores; {}-byte signed pull_request deliveries over {PRS} PRs; \
          delivery ids: {}",
@@ -974,59 +1219,167 @@ async fn run(d: Durations, concurrencies: &[usize], ids: Ids) -> anyhow::Result<
             Ids::Random => "random (--random-ids)",
         }
     );
-    println!(
-        "(a) seamguard pid {} on {}, store {}",
-        seamguard.pid(),
-        seamguard.addr,
-        db.display()
-    );
-    println!("(b) bare endpoint pid {} on {}", bare.pid(), bare.addr);
-    for server in [&seamguard, &bare] {
-        expect_refused_forgery(server.addr, &load).await?;
+    for target in &targets {
+        for addr in target.addrs() {
+            expect_refused_forgery(addr, &load).await?;
+        }
     }
-    let idle = [
-        vm_kib(bare.pid(), "VmRSS")?,
-        vm_kib(seamguard.pid(), "VmRSS")?,
-    ];
-    let mut bench = Bench {
-        load,
-        bare,
-        seamguard,
-        acknowledged: 0,
-    };
+    let mut bench = Bench { load, targets };
 
-    // Latency first, on a fresh process: its RSS is that of this load
+    // Latency first, on fresh processes: their RSS is that of this load
     // alone. Then throughput, then latency again with a large store.
     bench.latency(&d, "fresh store").await?;
     bench.throughput(&d, concurrencies).await?;
-    let stored_so_far = bench.acknowledged;
     bench
-        .latency(&d, &format!("store holding {stored_so_far} deliveries"))
+        .latency(&d, "the store holding every delivery so far")
         .await?;
 
     println!();
-    for (i, (_, server)) in bench.servers().into_iter().enumerate() {
+    for target in &bench.targets {
         println!(
-            "RSS of {}: idle after start {:.1} MiB, now {:.1} MiB, peak (VmHWM) {:.1} MiB",
-            server.name,
-            mib(idle[i]),
-            mib(vm_kib(server.pid(), "VmRSS")?),
-            mib(vm_kib(server.pid(), "VmHWM")?),
+            "RSS of {} (all its processes): idle after start {:.1} MiB, now {:.1} MiB, peak (VmHWM) {:.1} MiB",
+            target.name,
+            mib(target.idle_rss),
+            mib(target.rss("VmRSS")?),
+            mib(target.rss("VmHWM")?),
         );
     }
 
-    // SIGKILL: whatever was acknowledged must already be on disk.
-    let acknowledged = bench.acknowledged;
-    bench.seamguard.child.kill()?;
-    bench.seamguard.child.wait()?;
-    let stored = stored_deliveries(&db).await?;
+    // SIGKILL: whatever was acknowledged must already be stored.
+    for target in &mut bench.targets {
+        let acknowledged = target.acknowledged;
+        let Some(stored) = target.kill_and_count().await? else {
+            continue;
+        };
+        println!(
+            "store check after SIGKILL, {}: {acknowledged} deliveries acknowledged with 202, \
+             {stored} rows in `deliveries`",
+            target.name
+        );
+        ensure!(
+            stored as u64 == acknowledged,
+            "{}: the store holds {stored} deliveries but {acknowledged} were acknowledged",
+            target.name
+        );
+    }
+    Ok(())
+}
+
+// ---- lease hand-over ------------------------------------------------------
+
+/// The lease of the hand-over runs: long against the few milliseconds an
+/// evaluation's renewal takes, short enough for several kills in a run.
+const HANDOVER_LEASE: Duration = Duration::from_secs(10);
+/// Kills measured.
+const HANDOVERS: u64 = 3;
+/// The target (issue 14): taken over within the lease and five seconds.
+const HANDOVER_SLACK: Duration = Duration::from_secs(5);
+
+/// A replica killed with SIGKILL in the middle of an evaluation (its check
+/// run open, the compare that follows hanging): the time from the kill
+/// until the other replica has completed that same check run, read from
+/// the fake GitHub. Two replicas of the release binary on a fresh database;
+/// each round the survivor is the next one killed.
+async fn hand_over(databases: &mut PgDatabases) -> anyhow::Result<()> {
+    use support::binary::Process;
+    use support::flows::feature_pr;
+
+    let url = databases.create("handover").await?;
+    let gh = support::FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let dirs: Vec<tempfile::TempDir> = (0..=HANDOVERS)
+        .map(|_| tempfile::tempdir())
+        .collect::<Result<_, _>>()?;
+    let env = |dir: &Path| {
+        let mut env = support::binary::env(&gh, dir);
+        for (k, v) in &mut env {
+            match k.as_str() {
+                "DATABASE_URL" => v.clone_from(&url),
+                "RUST_LOG" => *v = "warn,seamguard::server=info".to_owned(),
+                _ => {}
+            }
+        }
+        env.push((
+            "WORK_LEASE".to_owned(),
+            format!("{}s", HANDOVER_LEASE.as_secs()),
+        ));
+        env
+    };
+    println!();
     println!(
-        "store check after SIGKILL: {acknowledged} deliveries acknowledged with 202, \
-         {stored} rows in `deliveries`"
+        "lease hand-over: two replicas on PostgreSQL, WORK_LEASE={}s; a replica killed \
+         (SIGKILL) with its check run open and its compare in flight",
+        HANDOVER_LEASE.as_secs()
     );
-    ensure!(
-        stored as u64 == acknowledged,
-        "the store holds {stored} deliveries but {acknowledged} were acknowledged"
+    println!("| kill | pull request | completed by the other replica after | target |");
+    println!("|---:|---:|---:|---:|");
+    let target = HANDOVER_LEASE + HANDOVER_SLACK;
+    let mut alive = Process::spawn(&env(dirs[0].path()));
+    let mut worst = Duration::ZERO;
+    for round in 1..=HANDOVERS {
+        let pr = 6 + round;
+        let head = feature_pr(&repo, pr, &format!("feature-{pr}"), &[]);
+        // The evaluation stops after opening its check run: the compare
+        // that follows hangs (long past the kill), once.
+        gh.fail_next("GET /compare/*", 502, "{}")
+            .delay(Duration::from_secs(300));
+        let delivery = repo.pull_request_event("opened", pr);
+        ensure!(
+            gh.deliver(&delivery, &alive.webhook()).await == 202,
+            "the delivery for #{pr} was not acknowledged"
+        );
+        let h = head.clone();
+        gh.wait_for(
+            "the replica opened its run and is comparing",
+            move |w| {
+                w.check_runs_named("seamguard")
+                    .any(|r| r.head_sha == h && !r.is_completed())
+                    && w.attempts.iter().any(|a| {
+                        a.method == "GET" && a.path.contains("/compare/") && a.path.contains(&h)
+                    })
+            },
+            support::flows::WAIT,
+        )
+        .await;
+        let survivor = Process::spawn(&env(dirs[round as usize].path()));
+        alive.kill9();
+        let killed = Instant::now();
+        let h = head.clone();
+        gh.wait_for(
+            "the other replica completed the run",
+            move |w| {
+                w.check_runs_named("seamguard")
+                    .any(|r| r.head_sha == h && r.is_completed())
+            },
+            target + Duration::from_secs(30),
+        )
+        .await;
+        let took = killed.elapsed();
+        worst = worst.max(took);
+        let runs = gh
+            .world()
+            .check_runs_named("seamguard")
+            .filter(|r| r.head_sha == head)
+            .count();
+        ensure!(
+            runs == 1,
+            "#{pr}: {runs} seamguard runs on its head, not one"
+        );
+        println!(
+            "| {round} | #{pr} | {:.2} s | < {:.0} s |",
+            took.as_secs_f64(),
+            target.as_secs_f64()
+        );
+        alive = survivor;
+    }
+    println!(
+        "hand-over: worst {:.2} s with a {:.0} s lease (target: lease + {:.0} s = {:.0} s) — {}",
+        worst.as_secs_f64(),
+        HANDOVER_LEASE.as_secs_f64(),
+        HANDOVER_SLACK.as_secs_f64(),
+        target.as_secs_f64(),
+        if worst < target { "met" } else { "MISSED" }
     );
+    drop(alive);
     Ok(())
 }

@@ -6,9 +6,16 @@
 //! either: tokens, keys and webhook secrets have redacting `Debug`
 //! implementations and are never fields of a span or an event.
 
+use std::fmt;
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, JsonFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::settings::LogFormat;
 
@@ -285,15 +292,96 @@ pub fn init_logging(format: LogFormat, filter: &str) {
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder
-            .json()
-            // `message` and the event's fields at the top level of each
-            // line, where log pipelines look for them.
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(JsonFields::new())
+            .event_format(FlatJson)
             .try_init(),
         LogFormat::Pretty => builder.with_target(false).try_init(),
     };
+}
+
+/// `LOG_FORMAT=json`: one JSON object per line with `timestamp`, `level`,
+/// `target`, `message`, the event's fields, and the fields of every span
+/// the event is in — all at the top level, so each line of a job carries
+/// its `installation_id`, `repo` and `pr` where log pipelines filter on
+/// them. Inner spans win over outer ones and the event over its spans when
+/// a name repeats; `span` names the innermost span.
+///
+/// tracing-subscriber's own JSON format nests span fields under `span`
+/// (one level) or `spans` (a list); neither can be filtered on as a field.
+struct FlatJson;
+
+impl<S, N> FormatEvent<S, N> for FlatJson
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'w> FormatFields<'w> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        let mut line = Map::new();
+        line.insert(
+            "timestamp".into(),
+            chrono::Utc::now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                .into(),
+        );
+        line.insert("level".into(), meta.level().as_str().into());
+        if let Some(scope) = ctx.event_scope() {
+            let mut innermost = None;
+            for span in scope.from_root() {
+                let extensions = span.extensions();
+                // The span's fields as the JSON field formatter stored them.
+                if let Some(fields) = extensions.get::<FormattedFields<N>>()
+                    && let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(fields)
+                {
+                    line.extend(fields);
+                }
+                innermost = Some(span.name());
+            }
+            if let Some(name) = innermost {
+                line.insert("span".into(), name.into());
+            }
+        }
+        event.record(&mut JsonVisitor(&mut line));
+        line.insert("target".into(), meta.target().into());
+        writeln!(writer, "{}", Value::Object(line))
+    }
+}
+
+/// Records an event's fields into a JSON object: numbers and booleans as
+/// themselves, everything else as its text.
+struct JsonVisitor<'a>(&'a mut Map<String, Value>);
+
+impl Visit for JsonVisitor<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let name = field.name();
+        // `log` records bridged into tracing carry their metadata as
+        // `log.*` fields, already on the line as target and level.
+        if name.starts_with("log.") {
+            return;
+        }
+        let name = name.strip_prefix("r#").unwrap_or(name);
+        self.0.insert(name.into(), format!("{value:?}").into());
+    }
 }
 
 /// The process's Prometheus recorder, installed on first use.

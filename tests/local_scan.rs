@@ -472,3 +472,54 @@ fn scan_blocks_a_merge_of_develop_and_passes_after_reset() {
     let run = repo.seamguard(&["scan", "--base", "main"], "");
     assert_eq!(run.code, 0, "{run:?}");
 }
+
+#[test]
+fn staged_markers_fail_at_the_staged_line_numbers_and_unstaged_ones_do_not_count() {
+    // The base holds a fixture with markers; the index adds one conflict
+    // above it; the working tree has another conflict that is not staged.
+    let repo = repo_with_feature_branch(&[("notes.txt", &format!("top\n{CONFLICT}bottom\n"))]);
+    repo.write(
+        "src/lib.rs",
+        format!("fn a() {{}}\n{CONFLICT}fn b() {{}}\n"),
+    );
+    repo.write("notes.txt", format!("new\ntop\n{CONFLICT}bottom\n"));
+    repo.git(&["add", "src/lib.rs", "notes.txt"]);
+    repo.write("unstaged.rs", CONFLICT);
+    repo.write("src/lib.rs", "fn a() {}\nfn b() {}\n");
+
+    let run = repo.seamguard(&["scan", "--staged"], "");
+    assert_eq!(run.code, 1, "{run:?}");
+    // The staged src/lib.rs, not the resolved working copy; of notes.txt
+    // only what the index adds (its line 1), not the fixture's markers.
+    assert_eq!(
+        run.locations(),
+        ["src/lib.rs:2", "src/lib.rs:4", "src/lib.rs:6"]
+    );
+
+    // Once the resolution is staged, the index is clean.
+    repo.git(&["add", "src/lib.rs"]);
+    let run = repo.seamguard(&["scan", "--staged"], "");
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("conflict markers: 0 in 2 files scanned"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn staged_scan_works_before_the_first_commit_and_reads_staged_attributes() {
+    let repo = TestRepo::new();
+    // Markers of width 9 for *.txt, as staged: a 7-wide block is text there.
+    repo.write(".gitattributes", "*.txt conflict-marker-size=9\n");
+    repo.write("a.txt", CONFLICT);
+    repo.write("b.rs", CONFLICT);
+    repo.git(&["add", "."]);
+    let run = repo.seamguard(&["scan", "--staged"], "");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.locations(), ["b.rs:1", "b.rs:3", "b.rs:5"]);
+    // --staged judges the index alone: no revision or base with it.
+    let run = repo.seamguard(&["scan", "--staged", "--base", "main"], "");
+    assert_eq!(run.code, 2, "{run:?}");
+}

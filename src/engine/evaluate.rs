@@ -131,6 +131,32 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Logs the decision as fields a log pipeline can filter on: `verdict`
+/// (the posted conclusion), `plan` and its `reason`, `shadow_of` in shadow
+/// mode, and the guards by verdict (`failed_guards`, `passed_guards`,
+/// `skipped_guards`: comma-separated identifiers such as
+/// `conflict_markers`).
+fn log_decision(verdict: &decision::Verdict, guards: &[decision::GuardOutcome]) {
+    let named = |v: decision::GuardVerdict| {
+        guards
+            .iter()
+            .filter(|g| g.verdict == v)
+            .map(|g| crate::telemetry::identifier(g.name))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    tracing::info!(
+        verdict = verdict.conclusion.as_str(),
+        plan = verdict.plan.as_str(),
+        reason = verdict.plan.reason().unwrap_or(""),
+        shadow_of = verdict.shadow_of.map(Conclusion::as_str),
+        failed_guards = named(decision::GuardVerdict::Failed),
+        passed_guards = named(decision::GuardVerdict::Passed),
+        skipped_guards = named(decision::GuardVerdict::Skipped),
+        "decided"
+    );
+}
+
 /// The conclusion an internal error gets under the repository's policy.
 fn failsafe_conclusion(config: Option<&RepoConfig>) -> Conclusion {
     match config.map(|c| c.on_internal_error) {
@@ -397,7 +423,7 @@ impl Engine {
                 )
                 .await?;
         }
-        tracing::info!(conclusion = verdict.conclusion.as_str(), plan = ?verdict.plan, "decided");
+        log_decision(&verdict, &guards);
         for g in &guards {
             if g.verdict == decision::GuardVerdict::Failed {
                 metrics::counter!("seamguard_guard_failures_total", "guard" => crate::telemetry::identifier(g.name)).increment(1);
@@ -743,7 +769,7 @@ impl Engine {
             .await?;
         let (result, why) = match answer {
             Ok(result) => {
-                tracing::info!(sha = ?result.sha, "merged");
+                tracing::info!(sha = result.sha.as_deref().unwrap_or(""), "merged");
                 (CallResult::Merged, String::new())
             }
             Err(e) if e.is_transient() => {
@@ -777,7 +803,13 @@ impl Engine {
             }
         };
         let step = merge_answer::next_step(result, attempt, max);
-        tracing::info!(attempt, max, ?result, ?step, "merge answered");
+        tracing::info!(
+            attempt,
+            max,
+            result = result.as_str(),
+            step = step.as_str(),
+            "merge answered"
+        );
         let made = Attempt {
             at: Some(Utc::now()),
             number: attempt,
@@ -1150,6 +1182,7 @@ impl Engine {
             shadow_of: None,
         }
         .under(config.mode, head);
+        log_decision(&verdict, &guards);
         let conclusion = verdict.conclusion;
         run.hold(conclusion);
         let output = summary::render(&summary::Report {

@@ -295,7 +295,15 @@ impl Engine {
 
     /// Runs one claimed item and reports back to the inbox.
     async fn run(&self, claim: Claim) {
-        let span = tracing::info_span!("job", key = %claim.key, attempt = claim.attempts + 1);
+        // `installation_id` and `repo` are on the job span, so every line
+        // the job logs (down to the GitHub client's) names them.
+        let span = tracing::info_span!(
+            "job",
+            installation_id = claim.work.installation.0,
+            repo = %claim.work.repo,
+            key = %claim.key,
+            attempt = claim.attempts + 1
+        );
         self.run_in(claim).instrument(span).await
     }
 

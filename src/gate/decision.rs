@@ -24,6 +24,17 @@ pub enum GuardVerdict {
     Skipped,
 }
 
+impl GuardVerdict {
+    /// The verdict's identifier, for logs: `passed`, `failed`, `skipped`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            GuardVerdict::Passed => "passed",
+            GuardVerdict::Failed => "failed",
+            GuardVerdict::Skipped => "skipped",
+        }
+    }
+}
+
 /// One guard's outcome: its verdict, a one-line headline for the summary
 /// table, and its own Markdown section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +138,32 @@ pub enum MergePlan {
 }
 
 impl MergePlan {
+    /// The plan's identifier, for logs and labels: `merge`, `waiting`, ...
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MergePlan::Merge => "merge",
+            MergePlan::UpdateBranch => "update_branch",
+            MergePlan::NotOptedIn { .. } => "not_opted_in",
+            MergePlan::Done { .. } => "done",
+            MergePlan::Blocked { .. } => "blocked",
+            MergePlan::Waiting { .. } => "waiting",
+            MergePlan::GaveUp { .. } => "gave_up",
+            MergePlan::WouldMerge { .. } => "would_merge",
+            MergePlan::WouldUpdateBranch => "would_update_branch",
+        }
+    }
+
+    /// Why, in words, where the plan carries a reason.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            MergePlan::NotOptedIn { why }
+            | MergePlan::Done { why }
+            | MergePlan::Blocked { why }
+            | MergePlan::Waiting { why } => Some(why),
+            _ => None,
+        }
+    }
+
     /// Is the pull request waiting on something that an event (or the
     /// reconciler) will bring?
     pub fn is_waiting(&self) -> bool {

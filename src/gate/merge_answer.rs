@@ -85,6 +85,25 @@ pub enum CallResult {
     Failed,
 }
 
+impl CallResult {
+    /// The call's result as an identifier, for logs: `merged`, `failed`,
+    /// or the answer's kind (`pending`, `head_moved`, `head_unmoved`,
+    /// `not_authorized`, `refused`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CallResult::Merged => "merged",
+            CallResult::Failed => "failed",
+            CallResult::Answered { answer, head_moved } => match answer {
+                MergeAnswer::Pending => "pending",
+                MergeAnswer::HeadMoved if *head_moved => "head_moved",
+                MergeAnswer::HeadMoved => "head_unmoved",
+                MergeAnswer::NotAuthorized => "not_authorized",
+                MergeAnswer::Refused => "refused",
+            },
+        }
+    }
+}
+
 /// What the merger does after a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MergeStep {
@@ -98,6 +117,19 @@ pub enum MergeStep {
     Refused,
     /// `merge.max_attempts` calls on this head: stop trying.
     GaveUp,
+}
+
+impl MergeStep {
+    /// The step's identifier, for logs: `merged`, `retry_later`, ...
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MergeStep::Merged => "merged",
+            MergeStep::RetryLater => "retry_later",
+            MergeStep::Reevaluate => "reevaluate",
+            MergeStep::Refused => "refused",
+            MergeStep::GaveUp => "gave_up",
+        }
+    }
 }
 
 /// May the merger call the merge endpoint for a head that has had

@@ -22,7 +22,7 @@ use crate::local::hook::{
     parse_pre_push_input, push_check,
 };
 use crate::local::markers::Target;
-use crate::local::report::{GuardRun, Report, run_guards};
+use crate::local::report::{GuardRun, Report, run_guards, run_staged_guards};
 
 /// Exit code for usage and internal errors.
 const EXIT_ERROR: u8 = 2;
@@ -53,6 +53,10 @@ pub struct ScanArgs {
     /// Scan every file at REV whole, not only the lines added since the base.
     #[arg(long)]
     pub all: bool,
+    /// Scan what is staged (the lines the index adds compared with HEAD)
+    /// for conflict markers: the form for a pre-commit hook.
+    #[arg(long, conflicts_with_all = ["rev", "base", "all"])]
+    pub staged: bool,
 }
 
 /// `seamguard pre-push` (git passes the remote's name and URL).
@@ -143,6 +147,9 @@ pub fn scan(args: ScanArgs) -> ExitCode {
 fn run_scan(args: &ScanArgs) -> Result<Report> {
     let repo = Repo::discover(args.path.as_deref().unwrap_or(Path::new(".")))?;
     let config = repo_config(&repo)?;
+    if args.staged {
+        return run_staged_guards(&repo, &config);
+    }
     let head = repo.commit(&args.rev)?;
     let (target, base) = if args.all {
         let base = match &args.base {

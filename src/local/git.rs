@@ -110,6 +110,15 @@ pub struct ChangedFile {
     pub old_blob: Option<ObjectId>,
 }
 
+/// Where `.gitattributes` is read from.
+#[derive(Debug, Clone, Copy)]
+pub enum AttrSource<'a> {
+    /// The tree of a commit.
+    Commit(&'a CommitSha),
+    /// The index: what is staged.
+    Index,
+}
+
 /// A local repository, addressed by its top-level folder (or, when bare, its git dir).
 #[derive(Debug, Clone)]
 pub struct Repo {
@@ -360,6 +369,32 @@ impl Repo {
         parse_diff_tree(&out)
     }
 
+    /// Files the index (what `git commit` would record) adds or modifies
+    /// compared with `base`, renames followed; with no `base` (a repository
+    /// with no commit yet) every staged file is new. The index's blobs are
+    /// in the object store already: `git add` wrote them.
+    pub fn diff_staged(&self, base: Option<&CommitSha>) -> Result<Vec<ChangedFile>> {
+        let empty_tree;
+        let base = match base {
+            Some(base) => base.as_str(),
+            None => {
+                // The empty tree's id in this repository's hash (not written).
+                let out = self.run(["hash-object", "-t", "tree", "/dev/null"])?;
+                empty_tree = trim_line(&String::from_utf8_lossy(&out)).to_owned();
+                empty_tree.as_str()
+            }
+        };
+        let out = self.run([
+            "diff-index",
+            "--cached",
+            "-z",
+            "--find-renames",
+            "--no-ext-diff",
+            base,
+        ])?;
+        parse_diff_tree(&out)
+    }
+
     /// The line numbers of `new` that are not in `old` (git's own line diff).
     pub fn added_lines(&self, old: &ObjectId, new: &ObjectId) -> Result<Vec<u32>> {
         let out = self.run([
@@ -379,14 +414,17 @@ impl Repo {
     /// `conflict-marker-size` as `git check-attr` reads it from the
     /// `.gitattributes` files of that commit's tree (plus the repository's
     /// `info/attributes` and the user's attributes file, as git does).
-    pub fn marker_widths(&self, rev: &CommitSha, paths: &[&str]) -> Result<Vec<usize>> {
+    pub fn marker_widths(&self, source: AttrSource<'_>, paths: &[&str]) -> Result<Vec<usize>> {
         if paths.is_empty() {
             return Ok(Vec::new());
         }
         let mut cmd = self.git();
-        cmd.args(["check-attr", "-z", "--stdin"])
-            .arg(format!("--source={}", rev.as_str()))
-            .arg("conflict-marker-size");
+        cmd.args(["check-attr", "-z", "--stdin"]);
+        match source {
+            AttrSource::Commit(rev) => cmd.arg(format!("--source={}", rev.as_str())),
+            AttrSource::Index => cmd.arg("--cached"),
+        };
+        cmd.arg("conflict-marker-size");
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

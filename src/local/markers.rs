@@ -1,9 +1,10 @@
 //! The conflict-marker guard on a local repository's committed tree.
 //!
-//! Two targets. [`Target::All`] scans every regular file at a commit,
+//! Three targets. [`Target::All`] scans every regular file at a commit,
 //! whole. [`Target::Added`] reports only markers on lines the head adds
 //! compared with its bases, numbered as in the head file: the rule of a
-//! pull request. Several bases (criss-cross merge bases, or the boundary of
+//! pull request. [`Target::Staged`] is the same rule for what is staged
+//! (the index against the current commit), for a pre-commit hook. Several bases (criss-cross merge bases, or the boundary of
 //! a pushed range) mean "added compared with every one of them"; no base at
 //! all (unrelated history, a root commit) means every line is added.
 //!
@@ -24,7 +25,7 @@ use std::collections::HashMap;
 
 use crate::gate::conflict_markers::{DEFAULT_MARKER_WIDTH, Finding, IgnoreSet, Marker, Scanner};
 use crate::ids::CommitSha;
-use crate::local::git::{FileMode, MAX_BLOB_WORKERS, ObjectId, Repo, group_by_blob};
+use crate::local::git::{AttrSource, FileMode, MAX_BLOB_WORKERS, ObjectId, Repo, group_by_blob};
 
 /// What to scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +37,10 @@ pub enum Target {
         bases: Vec<CommitSha>,
         head: CommitSha,
     },
+    /// Lines the index (what is staged) adds compared with `base`, the
+    /// current commit; `None` before the first commit. Numbered as in the
+    /// staged file.
+    Staged { base: Option<CommitSha> },
 }
 
 /// The guard's result, with enough numbers to say what was looked at.
@@ -60,6 +65,7 @@ pub fn scan_conflict_markers(
         Target::All(rev) => scan_all(repo, rev, ignore),
         Target::Added { bases, head } if bases.is_empty() => scan_all(repo, head, ignore),
         Target::Added { bases, head } => scan_added(repo, bases, head, ignore),
+        Target::Staged { base } => scan_staged(repo, base.as_ref(), ignore),
     }
 }
 
@@ -92,7 +98,7 @@ fn scan_all(repo: &Repo, rev: &CommitSha, ignore: &IgnoreSet) -> Result<MarkerSc
             old_blobs: Vec::new(),
         });
     }
-    set_widths(repo, rev, &mut candidates)?;
+    set_widths(repo, AttrSource::Commit(rev), &mut candidates)?;
     let with_markers = scan_blobs(repo, candidates, &mut result)?;
     for (candidate, markers) in with_markers {
         push_findings(&mut result, &candidate.path, markers);
@@ -141,8 +147,45 @@ fn scan_added(
         }
     }
 
-    set_widths(repo, head, &mut candidates)?;
+    set_widths(repo, AttrSource::Commit(head), &mut candidates)?;
     let with_markers = scan_blobs(repo, candidates, &mut result)?;
+    keep_added(repo, with_markers, &mut result)?;
+    Ok(result)
+}
+
+/// The index against `base`: one comparison, widths from the staged
+/// `.gitattributes`, then the same path as a commit's added lines.
+fn scan_staged(repo: &Repo, base: Option<&CommitSha>, ignore: &IgnoreSet) -> Result<MarkerScan> {
+    let mut result = MarkerScan::default();
+    let mut candidates = Vec::new();
+    for change in repo.diff_staged(base)? {
+        if change.new_mode != FileMode::Regular {
+            continue;
+        }
+        if ignore.is_ignored(&change.path) {
+            result.files_ignored += 1;
+            continue;
+        }
+        candidates.push(Candidate {
+            path: change.path,
+            blob: change.new_blob,
+            width: DEFAULT_MARKER_WIDTH,
+            old_blobs: vec![change.old_blob],
+        });
+    }
+    set_widths(repo, AttrSource::Index, &mut candidates)?;
+    let with_markers = scan_blobs(repo, candidates, &mut result)?;
+    keep_added(repo, with_markers, &mut result)?;
+    Ok(result)
+}
+
+/// Keeps, of each candidate's markers, those on lines added compared with
+/// every one of its old blobs (a new file: all of them), as findings.
+fn keep_added(
+    repo: &Repo,
+    with_markers: Vec<(Candidate, Vec<Marker>)>,
+    result: &mut MarkerScan,
+) -> Result<()> {
     for (candidate, markers) in with_markers {
         let mut markers = markers;
         for old in &candidate.old_blobs {
@@ -157,16 +200,16 @@ fn scan_added(
                 break;
             }
         }
-        push_findings(&mut result, &candidate.path, markers);
+        push_findings(result, &candidate.path, markers);
     }
     result.findings.sort();
-    Ok(result)
+    Ok(())
 }
 
-/// Sets each candidate's marker width from the attributes at `rev`.
-fn set_widths(repo: &Repo, rev: &CommitSha, candidates: &mut [Candidate]) -> Result<()> {
+/// Sets each candidate's marker width from the attributes at `source`.
+fn set_widths(repo: &Repo, source: AttrSource<'_>, candidates: &mut [Candidate]) -> Result<()> {
     let paths: Vec<&str> = candidates.iter().map(|c| c.path.as_str()).collect();
-    let widths = repo.marker_widths(rev, &paths)?;
+    let widths = repo.marker_widths(source, &paths)?;
     for (candidate, width) in candidates.iter_mut().zip(widths) {
         candidate.width = width;
     }

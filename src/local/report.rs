@@ -5,7 +5,8 @@
 //! JSON document, and turns them into the exit code: 0 clean, 1 findings.
 //! [`run_guards`] is the single place where guards are run for
 //! `seamguard scan` and `seamguard pre-push`, so a second guard joins both
-//! commands by adding one section there.
+//! commands by adding one section there; [`run_staged_guards`] is its
+//! counterpart for `seamguard scan --staged`.
 
 use std::process::ExitCode;
 
@@ -207,6 +208,24 @@ pub fn run_guards(run: &GuardRun<'_>) -> Result<Report> {
         }
     }
 
+    Ok(report)
+}
+
+/// The guards for what is staged (`seamguard scan --staged`, a pre-commit
+/// hook): the conflict-marker guard on the lines the index adds compared
+/// with `HEAD`. The merge-source guard has nothing to judge yet: staged
+/// changes are no commit, and the merge commits being made are checked on
+/// push.
+pub fn run_staged_guards(repo: &Repo, config: &RepoConfig) -> Result<Report> {
+    let mut report = Report::default();
+    let markers = &config.conflict_markers;
+    if markers.enabled {
+        let ignore = IgnoreSet::new(&markers.ignore)?;
+        let base = repo.resolve_commit("HEAD")?;
+        let scan = scan_conflict_markers(repo, &Target::Staged { base }, &ignore)
+            .context("conflict-marker guard")?;
+        report.push(scan);
+    }
     Ok(report)
 }
 

@@ -322,6 +322,7 @@ pub async fn receive(
         "delivery",
         delivery = %id,
         event,
+        installation_id = tracing::field::Empty,
         repo = tracing::field::Empty,
         pr = tracing::field::Empty
     );
@@ -342,6 +343,9 @@ pub async fn receive(
                 .into_response();
         }
     };
+    if let Some(installation) = parsed.installation {
+        span.record("installation_id", installation.0);
+    }
     if let Some(first) = parsed.work.first() {
         span.record("repo", tracing::field::display(&first.repo));
         if let crate::inbox::Target::Pr { number } = first.target {
