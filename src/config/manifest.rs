@@ -131,6 +131,12 @@ pub const ROUTE_PERMISSIONS: &[(&str, &[(&str, Access)])] = &[
         &[("contents", Access::Write)],
     ),
     (
+        // Merging the base into the head branch (when update-branch is
+        // refused): a commit on the head branch.
+        "POST /repos/{owner}/{repo}/merges",
+        &[("contents", Access::Write)],
+    ),
+    (
         "PUT /repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
         // GitHub: "you must also have permissions to write the contents of
         // the head repository".

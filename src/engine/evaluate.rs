@@ -930,7 +930,8 @@ impl Engine {
             } => {
                 if lead_stale {
                     tracing::info!(lead = lead.0, "first in line looks stuck; evaluating it");
-                    self.enqueue_pr(work, lead).await?;
+                    self.enqueue_pr(work, lead, "the first in line looks stuck")
+                        .await?;
                 }
                 let mut text = strict_line::behind_text(place, base, lead, lead_updating);
                 if let MergePlan::Waiting { why } = &plan {
@@ -947,7 +948,7 @@ impl Engine {
         if let Some(base) = self.inbox.line_leave(&work.repo, number).await? {
             tracing::info!(%base, "left the line");
             if let Some(next) = self.inbox.line(&work.repo, &base).await?.first() {
-                self.enqueue_pr(work, next.pr).await?;
+                self.enqueue_pr(work, next.pr, "the next in line").await?;
             }
         }
         Ok(())

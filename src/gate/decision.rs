@@ -150,6 +150,9 @@ impl MergePlan {
             MergePlan::GaveUp { .. } => "gave_up",
             MergePlan::WouldMerge { .. } => "would_merge",
             MergePlan::WouldUpdateBranch => "would_update_branch",
+            MergePlan::Enqueue => "enqueue",
+            MergePlan::InLine { .. } => "in_line",
+            MergePlan::WouldEnqueue => "would_enqueue",
         }
     }
 

@@ -770,7 +770,10 @@ mod tests {
             vec![(GRAPHQL_POINTS, 1)]
         );
         assert_eq!(Api::of_route("POST /graphql"), Api::GraphqlMutation);
-        assert_eq!(Api::of_route("POST /repos/{owner}/{repo}/check-runs"), Api::Rest);
+        assert_eq!(
+            Api::of_route("POST /repos/{owner}/{repo}/check-runs"),
+            Api::Rest
+        );
     }
 
     #[test]

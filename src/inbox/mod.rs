@@ -49,6 +49,6 @@ pub use error::StoreError;
 pub use history::HISTORY_PER_PR;
 pub use store::{Inbox, InboxOptions};
 pub use work::{
-    Claim, Command, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats,
-    Target, Work,
+    Claim, Command, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun,
+    QueueStats, Target, Work,
 };

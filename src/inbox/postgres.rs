@@ -46,8 +46,7 @@ use super::error::StoreError;
 use super::history;
 use super::store::InboxOptions;
 use super::work::{
-    Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats,
-    Work,
+    Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
 };
 use crate::github::budget::{LeaseAnswer, LedgerAsk, Window, decide_lease};
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};

@@ -21,8 +21,7 @@ use super::error::StoreError;
 use super::postgres::PgInbox;
 use super::sqlite::SqliteInbox;
 use super::work::{
-    Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats,
-    Work,
+    Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
 };
 use crate::github::budget::{LeaseAnswer, LedgerAsk, MemoryLedger};
 use crate::github::governor::BudgetStore;

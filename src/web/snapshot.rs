@@ -230,6 +230,13 @@ pub fn decision(plan: &MergePlan, note: Option<&MergeNote>, merged: bool) -> (St
         (Some(MergeNote::Refused { .. }), _) => "blocked",
         (Some(MergeNote::GaveUp { .. }), _) => "gave up",
         (Some(MergeNote::UpdateFailed { .. }), _) => "blocked",
+        (Some(MergeNote::Queued { .. }), _) => "queued",
+        (Some(MergeNote::Dequeued { .. }), _) => "blocked",
+        (Some(MergeNote::EnqueueRefused { .. }), _) => "blocked",
+        (Some(MergeNote::CannotUpdate { .. }), _) => "blocked",
+        (None, MergePlan::Enqueue) => "queueing",
+        (None, MergePlan::InLine { .. }) => "in line",
+        (None, MergePlan::WouldEnqueue) => "would enqueue",
         (None, MergePlan::Merge) => "merging",
         (None, MergePlan::UpdateBranch) => "updating branch",
         (None, MergePlan::NotOptedIn { .. }) => "not opted in",
@@ -272,13 +279,18 @@ pub fn unblock(
         }
     }
     match (note, plan) {
-        (Some(MergeNote::Refused { .. }), _) | (Some(MergeNote::UpdateFailed { .. }), _) => lines
+        (Some(MergeNote::Refused { .. }), _)
+        | (Some(MergeNote::UpdateFailed { .. }), _)
+        | (Some(MergeNote::EnqueueRefused { .. }), _)
+        | (Some(MergeNote::CannotUpdate { .. }), _)
+        | (Some(MergeNote::Dequeued { .. }), _) => lines
             .push("resolve what GitHub answered, then push or comment `@seamguard recheck`".into()),
         (Some(MergeNote::GaveUp { .. }), _) | (None, MergePlan::GaveUp { .. }) => lines
             .push("push a new commit, or comment `@seamguard recheck` to try merging again".into()),
         (None, MergePlan::NotOptedIn { why }) => lines.push(why.clone()),
         (None, MergePlan::Blocked { why }) if lines.is_empty() => lines.push(why.clone()),
         (None, MergePlan::Waiting { why }) if lines.is_empty() => lines.push(why.clone()),
+        (None, MergePlan::InLine { text }) if lines.is_empty() => lines.push(text.clone()),
         _ => {}
     }
     lines
@@ -305,6 +317,8 @@ mod tests {
                 state,
             }],
             strict: false,
+            merge_queue: None,
+            evidence: Vec::new(),
             unreadable: Vec::new(),
         }
     }
