@@ -1,11 +1,13 @@
 //! An organization's day, replayed (issue 18): the real `seamguard` binary
 //! against the tests' fake GitHub, which enforces GitHub's primary and
-//! secondary rate limits per installation on a clock running `SPEED` times
-//! faster than real time (seamguard is told the same speed with
+//! secondary rate limits per installation on a clock running the scale's
+//! `speed` times faster than real time (seamguard is told the same speed with
 //! `GITHUB_RATE_LIMITS=speed=…`, so budgets refill as they would).
 //!
-//! `cargo bench --bench org_day` (`-- --quick` for a small day). Never part
-//! of `cargo test`.
+//! `cargo bench --bench org_day` (`-- --quick` for a small day; `-- --fits`
+//! for a day that fits GitHub's hourly write budget, governor on only, to
+//! measure the time from the last check to the merge when the budget
+//! allows it). Never part of `cargo test`.
 //!
 //! The day, generated from a fixed seed: `repos` repositories of one
 //! installation, each requiring 3–8 checks by a ruleset; 30 % of them opt
@@ -37,9 +39,6 @@ use support::binary::{self, Process};
 use support::limits::RateLimits;
 use support::{FakeGitHub, SeenAuth, Sha};
 
-/// The replay's clock against real time: a simulated minute is a second.
-const SPEED: f64 = 60.0;
-
 /// An agent's burst: this many pull requests within a simulated minute.
 const BURST: usize = 25;
 
@@ -60,18 +59,38 @@ struct Scale {
     prs: usize,
     /// The simulated span over which pull requests open.
     minutes: u64,
+    /// The replay's clock against real time (60: a simulated minute is a
+    /// second).
+    speed: f64,
+    /// Which runs: governor on, off.
+    governors: &'static [bool],
 }
 
 const FULL: Scale = Scale {
     repos: 50,
     prs: 400,
     minutes: 120,
+    speed: 60.0,
+    governors: &[true, false],
 };
 
 const QUICK: Scale = Scale {
     repos: 10,
     prs: 60,
     minutes: 20,
+    speed: 60.0,
+    governors: &[true, false],
+};
+
+/// A day GitHub's budget allows: about 35 pull requests an hour, so some
+/// 300 content-creating requests in the busiest hour against 500, on a
+/// slower clock so that a second of replay time is measurable.
+const FITS: Scale = Scale {
+    repos: 30,
+    prs: 140,
+    minutes: 240,
+    speed: 30.0,
+    governors: &[true],
 };
 
 /// A small deterministic generator (xorshift64*): the same day every run.
@@ -224,6 +243,9 @@ struct Report {
     peak_rss_kib: u64,
     store_bytes: u64,
     deferred: f64,
+    skipped_updates: f64,
+    /// Content-creating requests in the busiest simulated hour.
+    peak_writes_hour: usize,
     replay: Duration,
 }
 
@@ -272,7 +294,7 @@ fn percentile<T: Copy + Ord>(v: &[T], p: f64) -> Option<T> {
     Some(v[i])
 }
 
-async fn run(day: &Day, governor: bool) -> anyhow::Result<Report> {
+async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
     let gh = FakeGitHub::start().await;
     let mut repos = Vec::new();
     for plan in &day.repos {
@@ -293,13 +315,13 @@ async fn run(day: &Day, governor: bool) -> anyhow::Result<Report> {
         repos.push(repo);
     }
     gh.enforce_rate_limits(RateLimits {
-        speed: SPEED,
+        speed,
         ..RateLimits::default()
     });
     let dir = tempfile::tempdir()?;
     let mut env = binary::env(&gh, dir.path());
     let scaled =
-        |real: Duration| format!("{}ms", (real.as_secs_f64() * 1000.0 / SPEED).ceil() as u64);
+        |real: Duration| format!("{}ms", (real.as_secs_f64() * 1000.0 / speed).ceil() as u64);
     for (k, v) in &mut env {
         match k.as_str() {
             "RUST_LOG" => *v = "info".to_owned(),
@@ -308,7 +330,7 @@ async fn run(day: &Day, governor: bool) -> anyhow::Result<Report> {
             _ => {}
         }
     }
-    env.push(("GITHUB_RATE_LIMITS".into(), format!("speed={SPEED}")));
+    env.push(("GITHUB_RATE_LIMITS".into(), format!("speed={speed}")));
     env.push((
         "GITHUB_GOVERNOR".into(),
         if governor { "on" } else { "off" }.into(),
@@ -323,7 +345,7 @@ async fn run(day: &Day, governor: bool) -> anyhow::Result<Report> {
     let mut last_check: HashMap<usize, Instant> = HashMap::new();
     let started = Instant::now();
     for event in &day.events {
-        let due = started + Duration::from_secs_f64(event.at as f64 / 1000.0 / SPEED);
+        let due = started + Duration::from_secs_f64(event.at as f64 / 1000.0 / speed);
         tokio::time::sleep_until(due.into()).await;
         let pr = &day.prs[event.pr];
         let plan = &day.repos[pr.repo];
@@ -421,6 +443,8 @@ async fn run(day: &Day, governor: bool) -> anyhow::Result<Report> {
         if (depth == 0.0 && merged == ready.len()) || Instant::now() > deadline {
             report.evaluations = metric_sum(&metrics, "seamguard_evaluations_total");
             report.deferred = metric_sum(&metrics, "seamguard_github_requests_deferred_total");
+            report.skipped_updates =
+                metric_sum(&metrics, "seamguard_check_run_updates_skipped_total");
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -496,6 +520,23 @@ async fn run(day: &Day, governor: bool) -> anyhow::Result<Report> {
             *per_pr.entry(i).or_default() += 1;
         }
     }
+    let mut writes: Vec<Instant> = world
+        .requests
+        .iter()
+        .filter(|r| matches!(r.auth, SeenAuth::Installation(_)))
+        .filter(|r| matches!(r.method.as_str(), "POST" | "PATCH" | "PUT" | "DELETE"))
+        .filter(|r| r.path != "/graphql")
+        .map(|r| r.at)
+        .collect();
+    writes.sort_unstable();
+    let hour = Duration::from_secs_f64(3600.0 / speed);
+    let mut first = 0;
+    for (i, at) in writes.iter().enumerate() {
+        while at.saturating_duration_since(writes[first]) >= hour {
+            first += 1;
+        }
+        report.peak_writes_hour = report.peak_writes_hour.max(i + 1 - first);
+    }
     report.merges = merge_at.len();
     for (i, at) in &merge_at {
         report.per_merged.push(per_pr.get(i).copied().unwrap_or(0));
@@ -541,31 +582,43 @@ async fn run(day: &Day, governor: bool) -> anyhow::Result<Report> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let scale = if quick { &QUICK } else { &FULL };
+    let flag = |name: &str| std::env::args().any(|a| a == name);
+    let scale = if flag("--fits") {
+        &FITS
+    } else if flag("--quick") {
+        &QUICK
+    } else {
+        &FULL
+    };
+    let speed = scale.speed;
     let day = plan(scale);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     println!(
-        "org_day: {} repositories, {} pull requests, {} events over {} simulated minutes at {SPEED}x",
+        "org_day: {} repositories, {} pull requests, {} events over {} simulated minutes at {speed}x",
         scale.repos,
         scale.prs,
         day.events.len(),
         scale.minutes
     );
     let mut reports = Vec::new();
-    for governor in [true, false] {
-        let report = rt.block_on(run(&day, governor))?;
+    for &governor in scale.governors {
+        let report = rt.block_on(run(&day, governor, speed))?;
         reports.push((governor, report));
     }
-    let replay = |d: Duration| format!("{:.2} s", d.as_secs_f64() * SPEED);
+    let replay = |d: Duration| format!("{:.2} s", d.as_secs_f64() * speed);
     println!();
-    println!("| | governor on | governor off |");
-    println!("|---|---|---|");
+    let names: Vec<&str> = reports
+        .iter()
+        .map(|(g, _)| if *g { "governor on" } else { "governor off" })
+        .collect();
+    println!("| | {} |", names.join(" | "));
+    println!("|---|{}", "---|".repeat(names.len()));
     let row = |name: &str, f: &dyn Fn(&Report) -> String| {
-        println!("| {name} | {} | {} |", f(&reports[0].1), f(&reports[1].1));
+        let cells: Vec<String> = reports.iter().map(|(_, r)| f(r)).collect();
+        println!("| {name} | {} |", cells.join(" | "));
     };
     row("deliveries", &|r| r.deliveries.to_string());
     row("evaluations", &|r| format!("{:.0}", r.evaluations));
@@ -588,6 +641,12 @@ fn main() -> anyhow::Result<()> {
     row("secondary-limit answers", &|r| r.secondary.to_string());
     row("work deferred by the governor", &|r| {
         format!("{:.0}", r.deferred)
+    });
+    row("content-creating requests, busiest simulated hour", &|r| {
+        r.peak_writes_hour.to_string()
+    });
+    row("progress-only check-run updates left for later", &|r| {
+        format!("{:.0}", r.skipped_updates)
     });
     row("primary budget, peak share of a window", &|r| {
         format!("{:.1} %", r.primary_share * 100.0)

@@ -28,6 +28,9 @@ pub const KNOWN_EVENTS: &[&str] = &[
     "issue_comment",
     "installation",
     "installation_repositories",
+    "branch_protection_rule",
+    "repository_ruleset",
+    "repository",
 ];
 
 /// Longest `X-GitHub-Event` accepted. GitHub's longest names are about 30
@@ -108,6 +111,19 @@ event_payload! {
 struct PullRequestChanges {
     #[serde(default)]
     base: Option<serde_json::Value>,
+}
+
+event_payload! {
+    struct RepositoryEvent {
+        #[serde(default)]
+        changes: Option<RepositoryChanges>,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RepositoryChanges {
+    #[serde(default)]
+    default_branch: Option<serde_json::Value>,
 }
 
 event_payload! {
@@ -467,6 +483,32 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
             };
             (e.action, e.installation, e.repository, targets)
         }
+        "branch_protection_rule" | "repository_ruleset" => {
+            // Any change to what a repository's branches require. An
+            // organization's ruleset arrives without a repository: nothing
+            // to re-read for one repository (the cache's TTL bounds it).
+            let e = envelope!(OtherEvent);
+            let targets = match (e.action.as_deref(), &e.repository) {
+                (Some("created" | "edited" | "deleted"), Some(_)) => vec![Target::Requirements],
+                _ => vec![],
+            };
+            (e.action, e.installation, e.repository, targets)
+        }
+        "repository" => {
+            // A new default branch moves rulesets that target
+            // `~DEFAULT_BRANCH`; other edits change no requirement.
+            let e = envelope!(RepositoryEvent);
+            let moved = e.action.as_deref() == Some("edited")
+                && e.changes
+                    .as_ref()
+                    .is_some_and(|c| c.default_branch.is_some());
+            let targets = if moved {
+                vec![Target::Requirements]
+            } else {
+                vec![]
+            };
+            (e.action, e.installation, e.repository, targets)
+        }
         "ping" => {
             let e = envelope!(PingEvent);
             (e.action, e.installation, e.repository, vec![])
@@ -592,6 +634,55 @@ mod tests {
             let want = if want { vec![pr(7)] } else { vec![] };
             assert_eq!(targets(&p), want, "{action}");
         }
+    }
+
+    #[test]
+    fn changes_to_what_branches_require_read_them_again() {
+        let requirements = vec![Target::Requirements];
+        for (event, body, want) in [
+            (
+                "branch_protection_rule",
+                json!({ "action": "edited", "rule": { "name": "main" } }),
+                requirements.clone(),
+            ),
+            (
+                "branch_protection_rule",
+                json!({ "action": "deleted", "rule": { "name": "main" } }),
+                requirements.clone(),
+            ),
+            (
+                "repository_ruleset",
+                json!({ "action": "created", "repository_ruleset": { "id": 9 } }),
+                requirements.clone(),
+            ),
+            (
+                "repository",
+                json!({ "action": "edited",
+                        "changes": { "default_branch": { "from": "master" } } }),
+                requirements.clone(),
+            ),
+            (
+                "repository",
+                json!({ "action": "edited", "changes": { "description": { "from": "" } } }),
+                vec![],
+            ),
+            ("repository", json!({ "action": "archived" }), vec![]),
+        ] {
+            let mut body = body;
+            body["installation"] = json!({ "id": 5 });
+            body["repository"] = repo();
+            let p = run(event, body.clone()).unwrap();
+            assert_eq!(targets(&p), want, "{event} {body}");
+        }
+        // An organization's ruleset names no repository: nothing to do,
+        // and not a malformed delivery.
+        let org = run(
+            "repository_ruleset",
+            json!({ "action": "edited", "installation": { "id": 5 },
+                    "organization": { "login": "acme" }, "repository_ruleset": { "id": 3 } }),
+        )
+        .unwrap();
+        assert!(org.work.is_empty());
     }
 
     #[test]

@@ -145,6 +145,12 @@ pub const COUNTERS: &[(&str, &str, &str, &[&str])] = &[
         ],
     ),
     (
+        "seamguard_check_run_updates_skipped_total",
+        "Check-run updates that only showed progress (same conclusion and title) and were left for a later evaluation because GitHub's budget had no room for them now.",
+        "",
+        &[],
+    ),
+    (
         "seamguard_github_budget_waits_total",
         "GitHub requests the budget governor held for a moment before sending, by the limit that was full.",
         "limit",

@@ -1,7 +1,8 @@
 //! API economy: a full evaluation of a typical pull request — 10 changed
 //! files, 3 commits, no merge commits, 5 required checks, a config file —
 //! costs at most 10 GitHub requests, none repeated; a re-evaluation with
-//! nothing new is answered mostly by conditional requests (304s).
+//! nothing new costs at most 6, answered mostly by conditional requests
+//! (304s), and reads no requirement it read a moment ago.
 
 mod support;
 
@@ -15,6 +16,9 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// The budget from the operations issue.
 const MAX_REQUESTS: usize = 10;
+
+/// A re-evaluation that changes nothing (issue 18).
+const MAX_UNCHANGED: usize = 6;
 
 /// The typical pull request #7 of `name`: 3 commits over 10 files, a
 /// config file on the base, 5 required checks (2 from classic protection, 3
@@ -233,26 +237,108 @@ async fn a_re_evaluation_with_nothing_new_rides_on_conditional_requests() {
     .await;
     gh.wait_for(
         "the second evaluation",
-        |w| w.count("GET", "/rules/branches/main") >= 1,
+        |w| w.count("GET", "/repos/acme/app/compare/*") >= 1,
         WAIT,
     )
     .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let not_modified = gh.with_world(|w| w.not_modified) - before;
     let requests = gh.requests();
+    let list: Vec<String> = requests
+        .iter()
+        .map(|r| format!("{} {} -> {}", r.method, r.path, r.status))
+        .collect();
     eprintln!(
-        "re-evaluation: {} requests, {} answered 304 Not Modified",
+        "re-evaluation: {} requests, {} answered 304 Not Modified\n  {}",
         requests.len(),
-        not_modified
+        not_modified,
+        list.join("\n  ")
     );
     assert!(
-        not_modified >= 3,
+        requests.len() <= MAX_UNCHANGED,
+        "a re-evaluation that changes nothing: {} requests\n{}",
+        requests.len(),
+        list.join("\n")
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.path.contains("/protection/") || r.path.contains("/rules/branches/")),
+        "what the branch requires was read a moment ago and nothing announced a change"
+    );
+    assert!(
+        not_modified >= 2,
         "conditional requests were used: {not_modified}"
     );
     assert_eq!(
         requests.iter().filter(|r| r.method == "PATCH").count(),
         0,
         "an unchanged result is not written again"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn kept_etags_die_with_the_token_and_a_re_evaluation_is_still_whole() {
+    let gh = FakeGitHub::start().await;
+    // Every token is refreshed before its next use: less than the client's
+    // five-minute margin is left two seconds after it is minted.
+    gh.set_token_lifetime(Duration::from_secs(5 * 60 + 2));
+    let repo = gh.repo("acme/app");
+    let base = repo.branch_tip("main");
+    let head = repo.commit(&[&base], "work", &[("src/a.rs", Some("fn a() {}\n"))]);
+    repo.branch("feature", &head);
+    repo.pr(7).head("feature").base("main").open();
+    repo.ruleset(9).on("~DEFAULT_BRANCH").requires(&["test"]);
+    let test = repo.check_run(&head, "test").in_progress();
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+        .await;
+    a_run_completed(&gh, "the first evaluation").await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    gh.reset_counts();
+    let before = gh.with_world(|w| w.not_modified);
+
+    gh.deliver(
+        &repo.check_run_event("completed", test.id().0),
+        &app.webhook(),
+    )
+    .await;
+    gh.wait_for(
+        "the second evaluation",
+        |w| w.count("GET", "/repos/acme/app/compare/*") >= 1,
+        WAIT,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let requests = gh.requests();
+    let minted = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/access_tokens"))
+        .count();
+    let not_modified = gh.with_world(|w| w.not_modified) - before;
+    let conditional = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.status == 200)
+        .count();
+    eprintln!(
+        "re-evaluation on a fresh token: {} requests ({minted} token), {not_modified} answered 304, {conditional} answered 200 in full",
+        requests.len()
+    );
+    assert_eq!(minted, 1, "the token was refreshed before use");
+    assert_eq!(
+        not_modified, 0,
+        "GitHub does not honour an ETag kept from another token"
+    );
+    assert!(
+        requests.len() <= MAX_UNCHANGED + minted,
+        "{} requests",
+        requests.len()
+    );
+    assert_eq!(
+        requests.iter().filter(|r| r.method == "PATCH").count(),
+        0,
+        "the full answers were read as the same result: nothing to write"
     );
     app.stop().await;
 }

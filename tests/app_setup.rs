@@ -127,6 +127,7 @@ async fn registering_the_app_from_its_manifest() {
         "status",
         "merge_group",
         "issue_comment",
+        "repository_ruleset",
     ] {
         assert!(events.contains(&e), "{e} in {events:?}");
     }

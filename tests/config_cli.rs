@@ -122,6 +122,7 @@ fn manifest_prints_the_app_manifest_as_json() {
     assert_eq!(
         events,
         [
+            "branch_protection_rule",
             "check_run",
             "check_suite",
             "issue_comment",
@@ -129,6 +130,8 @@ fn manifest_prints_the_app_manifest_as_json() {
             "pull_request",
             "pull_request_review",
             "push",
+            "repository",
+            "repository_ruleset",
             "status"
         ]
     );

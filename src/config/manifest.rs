@@ -52,6 +52,7 @@ impl Access {
 /// (GitHub's "Webhook events and payloads": "a GitHub App must have at least
 /// read-level access for the … permission").
 pub const EVENT_PERMISSIONS: &[(&str, &str, Access)] = &[
+    ("branch_protection_rule", "administration", Access::Read),
     ("check_run", "checks", Access::Read),
     ("check_suite", "checks", Access::Read),
     ("issue_comment", "issues", Access::Read),
@@ -59,6 +60,8 @@ pub const EVENT_PERMISSIONS: &[(&str, &str, Access)] = &[
     ("pull_request", "pull_requests", Access::Read),
     ("pull_request_review", "pull_requests", Access::Read),
     ("push", "contents", Access::Read),
+    ("repository", "metadata", Access::Read),
+    ("repository_ruleset", "administration", Access::Read),
     ("status", "statuses", Access::Read),
 ];
 
@@ -377,7 +380,10 @@ mod tests {
                 "push",
                 "status",
                 "merge_group",
-                "issue_comment"
+                "issue_comment",
+                "branch_protection_rule",
+                "repository_ruleset",
+                "repository"
             ])
         );
         assert_eq!(manifest["hook_attributes"]["active"], true);

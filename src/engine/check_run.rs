@@ -25,7 +25,11 @@
 //! is created at [`Priority::Low`], and when even that is not affordable
 //! now it is not created at all — the completion then creates the run
 //! with its result, one content-creating request instead of two.
-//! Completions go at [`Priority::High`]. An evaluation deferred for the
+//! Completions go at [`Priority::High`] — except one that only shows
+//! progress over what the run already shows (the same conclusion, title
+//! and annotations; one more required check passed): that goes at
+//! [`Priority::Low`], impatient, and is left for a later evaluation when
+//! the budget has no room for it at once. An evaluation deferred for the
 //! budget says so in its open run, when there is one and a write is
 //! affordable.
 
@@ -68,9 +72,12 @@ pub fn find_own(runs: &[CheckRun], app_id: AppId) -> Option<&CheckRun> {
         .max_by_key(|r| r.id)
 }
 
-/// A digest of what a completion writes: `ann:<hex>|out:<hex>`, so a
-/// re-evaluation can skip an identical update and never re-sends the same
-/// annotations (GitHub appends them; sending twice would show each twice).
+/// A digest of what a completion writes: `ann:<hex>|out:<hex>|key:<hex>`,
+/// so a re-evaluation can skip an identical update and never re-sends the
+/// same annotations (GitHub appends them; sending twice would show each
+/// twice). `key` covers what a glance at the checks list shows — the
+/// conclusion and the title: an update that keeps both (and the
+/// annotations) only shows progress, such as one more check passed.
 fn digest(
     conclusion: Conclusion,
     output: &CheckOutput,
@@ -87,14 +94,33 @@ fn digest(
     let ann = serde_json::to_vec(annotations).unwrap_or_default();
     let out = serde_json::to_vec(output).unwrap_or_default();
     format!(
-        "ann:{}|out:{}",
+        "ann:{}|out:{}|key:{}",
         hash(&[&ann]),
         hash(&[
             conclusion.as_str().as_bytes(),
             &out,
             details_url.unwrap_or_default().as_bytes()
+        ]),
+        hash(&[
+            conclusion.as_str().as_bytes(),
+            b"\0",
+            output.title.as_bytes()
         ])
     )
+}
+
+/// Whether a completion with digest `next` only shows progress over the one
+/// written (`previous`): the same annotations, conclusion and title. Digests
+/// written before the key was part of them never match.
+fn only_progress(previous: &str, next: &str) -> bool {
+    let key = |d: &str| {
+        d.split('|')
+            .find(|p| p.starts_with("key:"))
+            .map(str::to_owned)
+    };
+    annotations_part(previous) == annotations_part(next)
+        && key(previous).is_some()
+        && key(previous) == key(next)
 }
 
 /// Orders conclusions by strictness: `failure` blocks, `neutral` and
@@ -344,6 +370,12 @@ impl<'a> CheckRunHandle<'a> {
             self.floor = Some(conclusion);
             return Ok(());
         }
+        // Progress only (one more check passed, the same verdict and title)
+        // is written when GitHub's budget has room now, never waited for:
+        // the next evaluation, or the page, shows it.
+        let progress = previous
+            .as_deref()
+            .is_some_and(|p| only_progress(p, &digest));
         let annotations = match &previous {
             Some(p) if annotations_part(p) == annotations_part(&digest) => &[][..],
             _ => annotations,
@@ -368,8 +400,27 @@ impl<'a> CheckRunHandle<'a> {
             body
         };
         let mut refused: Option<(usize, GhError)> = None;
-        let id = match self.write_completion(completion(&output, first)).await {
+        let written = match self.id.filter(|_| progress) {
+            Some(id) => self
+                .client
+                .at(Priority::Low)
+                .impatient()
+                .update_check_run(self.repo, id, completion(&output, first))
+                .await
+                .map(|_| id),
+            None => self.write_completion(completion(&output, first)).await,
+        };
+        let id = match written {
             Ok(id) => id,
+            Err(e) if progress && e.is_deferred() => {
+                tracing::info!(
+                    "GitHub's budget is short; this update only shows progress and is left for later"
+                );
+                metrics::counter!("seamguard_check_run_updates_skipped_total").increment(1);
+                self.floor = Some(conclusion);
+                self.completed = true;
+                return Ok(());
+            }
             // GitHub would not take the annotations: write the conclusion
             // without them, and say so.
             Err(e) if !first.is_empty() && !e.is_transient() => {
@@ -420,5 +471,51 @@ impl<'a> CheckRunHandle<'a> {
             tracing::warn!(error = %e, "could not record the completed check run");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(title: &str, summary: &str) -> CheckOutput {
+        CheckOutput {
+            title: title.to_owned(),
+            summary: summary.to_owned(),
+            text: None,
+            annotations: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn progress_is_the_same_verdict_title_and_annotations_with_other_words() {
+        let waiting = "All guards pass · waiting for the merge gate";
+        let before = digest(
+            Conclusion::Success,
+            &output(waiting, "test: pending"),
+            &[],
+            None,
+        );
+        let after = digest(
+            Conclusion::Success,
+            &output(waiting, "test: success"),
+            &[],
+            None,
+        );
+        assert_ne!(before, after, "the update is not skipped as identical");
+        assert!(only_progress(&before, &after));
+
+        let merged = digest(
+            Conclusion::Success,
+            &output("All guards pass · merging", "test: success"),
+            &[],
+            None,
+        );
+        assert!(!only_progress(&before, &merged), "a new title is news");
+        let failed = digest(Conclusion::Failure, &output(waiting, "x"), &[], None);
+        assert!(!only_progress(&before, &failed), "a new conclusion is news");
+        // A digest written before keys were part of it is never "progress".
+        let old = before.rsplit_once("|key:").unwrap().0;
+        assert!(!only_progress(old, &after));
     }
 }

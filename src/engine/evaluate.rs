@@ -33,6 +33,7 @@ use tracing::Instrument;
 
 use super::check_run::CheckRunHandle;
 use super::guards;
+use super::requirements_cache;
 use super::{Engine, EvalError, Outcome};
 use crate::config::repo::{OnInternalError, RepoConfig};
 use crate::gate::decision::{self, AllowedMethods, Conclusion, MergePlan, PrFacts};
@@ -394,21 +395,32 @@ impl Engine {
             crate::config::repo::Mode::Enforce => guards_conclusion,
             crate::config::repo::Mode::Shadow => Conclusion::Neutral,
         });
-        let (gate, since) = self
-            .read_gate(
-                client,
-                work,
-                &base_ref,
-                &base_tip,
-                head,
-                runs,
-                guards_conclusion,
-                &config,
-            )
-            .await?;
         let attempts = self.inbox.merge_attempts(&work.repo, number, head).await?;
-        let mut verdict =
-            decision::decide(facts, &config, &guards, &gate, attempts).under(config.mode, head);
+        let mut fresh = false;
+        let (gate, since, verdict) = loop {
+            let (gate, since, read_now) = self
+                .read_gate(
+                    client,
+                    work,
+                    &base_ref,
+                    &base_tip,
+                    head,
+                    runs,
+                    guards_conclusion,
+                    &config,
+                    fresh,
+                )
+                .await?;
+            let verdict =
+                decision::decide(facts, &config, &guards, &gate, attempts).under(config.mode, head);
+            // Acting on GitHub takes the gate GitHub holds now, never one
+            // read a while ago.
+            if read_now || !verdict.plan.acts() {
+                break (gate, since, verdict);
+            }
+            fresh = true;
+        };
+        let mut verdict = verdict;
         if in_strict_line(&gate, &config) {
             verdict.plan = self
                 .take_place(
@@ -583,20 +595,28 @@ impl Engine {
         }
     }
 
-    /// Reads the gate now: protection ∪ rulesets ∪ extra, and the states on
-    /// the head. seamguard's own run is judged by this evaluation's guards.
-    #[allow(clippy::too_many_arguments)]
-    async fn read_gate(
+    /// What `base_ref` requires (protection and rulesets): read from
+    /// GitHub when `fresh` or when this replica holds no read that still
+    /// stands (see [`requirements_cache`](super::requirements_cache)). The
+    /// flag says whether it was read now.
+    async fn requirements_of(
         &self,
         client: &InstallationClient,
         work: &Work,
         base_ref: &str,
-        base_tip: &CommitSha,
-        head: &CommitSha,
-        runs: &[CheckRun],
-        guards: Conclusion,
-        config: &RepoConfig,
-    ) -> Result<(GateReport, Vec<Option<DateTime<Utc>>>), EvalError> {
+        fresh: bool,
+    ) -> Result<(requirements_cache::Read, bool), EvalError> {
+        let generation = self
+            .inbox
+            .meta(&requirements_cache::generation_key(&work.repo))
+            .await?;
+        if !fresh
+            && let Some(read) = self
+                .requirements
+                .get(&work.repo, base_ref, generation.as_deref())
+        {
+            return Ok((read, false));
+        }
         let mut unreadable = Vec::new();
         let protection = requires_nothing_if_forbidden(
             client.protection_checks(&work.repo, base_ref).await,
@@ -610,12 +630,40 @@ impl Engine {
             &mut unreadable,
         )?
         .unwrap_or_default();
+        let read = requirements_cache::Read {
+            protection,
+            rules,
+            unreadable,
+        };
+        self.requirements
+            .put(&work.repo, base_ref, generation, read.clone());
+        Ok((read, true))
+    }
+
+    /// Reads the gate: protection ∪ rulesets ∪ extra (from GitHub when
+    /// `fresh`, else perhaps as read shortly before), and the states on the
+    /// head. seamguard's own run is judged by this evaluation's guards. The
+    /// flag says whether the requirements were read now.
+    #[allow(clippy::too_many_arguments)]
+    async fn read_gate(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        base_ref: &str,
+        base_tip: &CommitSha,
+        head: &CommitSha,
+        runs: &[CheckRun],
+        guards: Conclusion,
+        config: &RepoConfig,
+        fresh: bool,
+    ) -> Result<(GateReport, Vec<Option<DateTime<Utc>>>, bool), EvalError> {
+        let (read, read_now) = self.requirements_of(client, work, base_ref, fresh).await?;
         let mut req: Requirements = required_checks::requirements(
-            protection.as_ref(),
-            &rules,
+            read.protection.as_ref(),
+            &read.rules,
             &config.required_checks.extra,
         );
-        req.unreadable = unreadable;
+        req.unreadable = read.unreadable;
 
         // seamguard's own run: the result this evaluation is writing.
         let mut runs: Vec<CheckRun> = runs
@@ -652,7 +700,7 @@ impl Engine {
             .iter()
             .map(|e| state_since(e, &runs, &statuses, first_seen))
             .collect();
-        Ok((gate, since))
+        Ok((gate, since, read_now))
     }
 
     /// Evidence from the base's recent history about each required check
@@ -1229,16 +1277,45 @@ impl Engine {
         cause: &str,
     ) -> Result<Outcome, EvalError> {
         self.configs.pushed(&work.repo);
+        self.fan_out(work, Some(branch), cause).await
+    }
+
+    /// What the repository's branches require changed (announced by a
+    /// `branch_protection_rule`, `repository_ruleset` or `repository`
+    /// delivery): every replica reads them again from now on (a new
+    /// generation in the store), and the opted-in pull requests are
+    /// evaluated against them — a check no longer required may have been
+    /// all that held one back.
+    pub(crate) async fn requirements_changed(
+        &self,
+        work: &Work,
+        cause: &str,
+    ) -> Result<Outcome, EvalError> {
+        self.inbox
+            .set_meta(
+                &requirements_cache::generation_key(&work.repo),
+                &requirements_cache::new_generation(),
+            )
+            .await?;
+        self.requirements.forget(&work.repo);
+        tracing::info!("the repository's requirements changed; reading them again");
+        self.fan_out(work, None, cause).await
+    }
+
+    /// Evaluates the open, opted-in pull requests based on `branch` (on
+    /// any branch when `None`).
+    async fn fan_out(
+        &self,
+        work: &Work,
+        branch: Option<&str>,
+        cause: &str,
+    ) -> Result<Outcome, EvalError> {
         let client = self.gh.installation(work.installation);
         let prs = client.open_pulls_on(&work.repo, branch).await?;
         if prs.is_empty() {
             return Ok(Outcome::Done);
         }
-        let config = match self
-            .configs
-            .read_file(&client, &work.repo, Some(branch))
-            .await?
-        {
+        let config = match self.configs.read_file(&client, &work.repo, branch).await? {
             Some(file) => RepoConfig::parse(&file.text).unwrap_or_default(),
             None => RepoConfig::default(),
         };

@@ -30,6 +30,7 @@ pub mod commands;
 pub mod config_cache;
 mod evaluate;
 mod guards;
+pub mod requirements_cache;
 pub mod sweeps;
 
 pub use evaluate::merge_backoff;
@@ -139,6 +140,8 @@ pub struct Inner {
     inbox: Inbox,
     cfg: EngineConfig,
     configs: config_cache::ConfigCache,
+    /// What each base branch requires, as read shortly before.
+    requirements: requirements_cache::RequirementsCache,
     /// Write-access answers for commands, kept briefly.
     permissions: commands::PermissionCache,
     /// The checks seen on each base SHA's recent history (evidence for
@@ -192,6 +195,7 @@ impl Engine {
                 inbox,
                 cfg,
                 configs: config_cache::ConfigCache::default(),
+                requirements: requirements_cache::RequirementsCache::default(),
                 permissions: commands::PermissionCache::default(),
                 base_histories: Default::default(),
                 public_url: None,
@@ -405,6 +409,7 @@ impl Engine {
             Target::Pr { number } => self.evaluate_pr(work, *number, last_attempt, &cause).await,
             Target::Commit { sha } => self.fan_out_commit(work, sha, &cause).await,
             Target::BaseBranch { name } => self.fan_out_base(work, name, &cause).await,
+            Target::Requirements => self.requirements_changed(work, &cause).await,
             Target::MergeGroup { head_sha, base_ref } => {
                 self.evaluate_merge_group(work, head_sha, base_ref, last_attempt)
                     .await

@@ -167,6 +167,16 @@ impl MergePlan {
         }
     }
 
+    /// Does carrying out the plan change something on GitHub (a merge, an
+    /// enqueue, an update of the branch)? Such a plan is only made on
+    /// requirements read in the same evaluation.
+    pub fn acts(&self) -> bool {
+        matches!(
+            self,
+            MergePlan::Merge | MergePlan::UpdateBranch | MergePlan::Enqueue
+        )
+    }
+
     /// Is the pull request waiting on something that an event (or the
     /// reconciler) will bring?
     pub fn is_waiting(&self) -> bool {

@@ -5,8 +5,10 @@
 //! opened; the `test` job registered three minutes later and failed. Here
 //! the list comes from the branch's configuration — classic protection ∪
 //! every ruleset rule that applies to the base ∪ the repository's `extra` —
-//! read at every evaluation, and a required check that has not registered
-//! yet is *waiting*, never "not required".
+//! read from GitHub before any evaluation acts on them (an evaluation that
+//! only reports may use a read made minutes before, which a change GitHub
+//! announces invalidates: `engine::requirements_cache`), and a required
+//! check that has not registered yet is *waiting*, never "not required".
 //!
 //! Everything here is pure: the GitHub reads happen in the engine.
 

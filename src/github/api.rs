@@ -113,6 +113,8 @@ pub struct InstallationClient {
     /// Set by the call site ([`at`](Self::at)): what these calls are worth
     /// when GitHub's budget is short; `None` leaves each call's own.
     priority: Option<Priority>,
+    /// Set by [`impatient`](Self::impatient): sent now or deferred at once.
+    impatient: bool,
 }
 
 impl GitHub {
@@ -121,6 +123,7 @@ impl GitHub {
             gh: self.clone(),
             auth: Auth::Installation(id),
             priority: None,
+            impatient: false,
         }
     }
 }
@@ -145,10 +148,25 @@ impl InstallationClient {
         }
     }
 
+    /// The same client, its calls sent only if GitHub's budget has room
+    /// now (a [`Deferred`](super::ErrorKind::Deferred) error otherwise, at
+    /// once): for writes that only show progress.
+    pub fn impatient(&self) -> InstallationClient {
+        InstallationClient {
+            impatient: true,
+            ..self.clone()
+        }
+    }
+
     fn prio(&self, call: Call) -> Call {
-        match self.priority {
+        let call = match self.priority {
             Some(p) => call.priority(p),
             None => call,
+        };
+        if self.impatient {
+            call.impatient()
+        } else {
+            call
         }
     }
 
@@ -177,17 +195,19 @@ impl InstallationClient {
             .await
     }
 
-    /// Open pull requests based on `branch`.
+    /// Open pull requests based on `branch`, or on any branch.
     pub async fn open_pulls_on(
         &self,
         repo: &RepoName,
-        branch: &str,
+        branch: Option<&str>,
     ) -> Result<Vec<PullRequest>, GhError> {
         const ROUTE: &str = "GET /repos/{owner}/{repo}/pulls";
-        let call = Call::get(ROUTE, format!("{}/pulls", repo_path(repo)))
-            .query("state", "open")
-            .query("base", branch)
-            .query("per_page", PER_PAGE);
+        let mut call =
+            Call::get(ROUTE, format!("{}/pulls", repo_path(repo))).query("state", "open");
+        if let Some(branch) = branch {
+            call = call.query("base", branch);
+        }
+        let call = call.query("per_page", PER_PAGE);
         self.gh
             .paginate(self.auth, self.prio(call), 30, |r| {
                 r.json::<Vec<PullRequest>>(ROUTE)

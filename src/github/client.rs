@@ -178,6 +178,10 @@ pub struct Call {
     pub replay: Replay,
     /// What the call is worth when GitHub's budget is short.
     pub priority: Priority,
+    /// Whether the call may wait for budget (and be deferred after
+    /// [`INLINE_WAIT`](super::governor::INLINE_WAIT)); `false`: sent now or
+    /// deferred at once (a write worth making only if it costs no wait).
+    pub patient: bool,
 }
 
 impl Call {
@@ -191,6 +195,7 @@ impl Call {
             accept: "application/vnd.github+json",
             replay: Replay::Safe,
             priority: Priority::Normal,
+            patient: true,
         }
     }
 
@@ -224,6 +229,12 @@ impl Call {
 
     pub fn priority(mut self, priority: Priority) -> Self {
         self.priority = priority;
+        self
+    }
+
+    /// Sent now or not at all: deferred at once rather than wait for budget.
+    pub fn impatient(mut self) -> Self {
+        self.patient = false;
         self
     }
 }
@@ -643,7 +654,7 @@ impl GitHub {
             Auth::Installation(id) => Some(
                 self.inner
                     .governor
-                    .admit(id, call.route, &call.method, call.priority)
+                    .admit(id, call.route, &call.method, call.priority, call.patient)
                     .await?,
             ),
             _ => {

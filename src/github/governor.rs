@@ -193,14 +193,16 @@ impl Governor {
     }
 
     /// Waits until the request fits every limit of `id`, for at most
-    /// [`INLINE_WAIT`]; after that a [`ErrorKind::Deferred`] error says
-    /// which limit is full and when to come back.
+    /// [`INLINE_WAIT`] (not at all unless `patient`); after that a
+    /// [`ErrorKind::Deferred`] error says which limit is full and when to
+    /// come back.
     pub async fn admit(
         self: &Arc<Self>,
         id: InstallationId,
         route: &'static str,
         method: &reqwest::Method,
         priority: Priority,
+        patient: bool,
     ) -> Result<Ticket, GhError> {
         if !self.enabled {
             return Ok(Ticket { governor: None });
@@ -321,7 +323,7 @@ impl Governor {
                 .map(|u| (u - now).to_std().unwrap_or_default())
                 .unwrap_or(IN_FLIGHT_POLL);
             let waited = (now - started).to_std().unwrap_or_default();
-            if waited + wait > INLINE_WAIT {
+            if !patient || waited + wait > INLINE_WAIT {
                 metrics::counter!("seamguard_github_requests_deferred_total", "limit" => limit.as_str())
                     .increment(1);
                 let until = until.unwrap_or(now + chrono::Duration::seconds(1));
@@ -552,8 +554,17 @@ mod tests {
         }];
         assert_eq!(ledger.lease(id.0, now, &fill), LeaseAnswer::Granted);
         let route = "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}";
+        // A write worth making only now is refused at once, not waited for.
+        let started = std::time::Instant::now();
         let err = governor
-            .admit(id, route, &reqwest::Method::PATCH, Priority::Low)
+            .admit(id, route, &reqwest::Method::PATCH, Priority::Low, false)
+            .await
+            .err()
+            .expect("the Low share is spent");
+        assert!(err.is_deferred());
+        assert!(started.elapsed() < Duration::from_secs(1), "not waited for");
+        let err = governor
+            .admit(id, route, &reqwest::Method::PATCH, Priority::Low, true)
             .await
             .err()
             .expect("the Low share is spent");
@@ -564,7 +575,7 @@ mod tests {
         assert!(governor.writes_deferred(id, "evaluation").is_none());
         // A completion still goes.
         let ticket = governor
-            .admit(id, route, &reqwest::Method::PATCH, Priority::High)
+            .admit(id, route, &reqwest::Method::PATCH, Priority::High, true)
             .await
             .expect("High has the rest of the cap");
         drop(ticket);
@@ -581,7 +592,7 @@ mod tests {
             )
             .await;
         let err = governor
-            .admit(id, "GET /x", &reqwest::Method::GET, Priority::High)
+            .admit(id, "GET /x", &reqwest::Method::GET, Priority::High, true)
             .await
             .err()
             .expect("paused");
@@ -610,7 +621,13 @@ mod tests {
         }];
         assert_eq!(ledger.lease(id.0, Utc::now(), &fill), LeaseAnswer::Granted);
         let err = governor
-            .admit(id, "PUT /merge", &reqwest::Method::PUT, Priority::High)
+            .admit(
+                id,
+                "PUT /merge",
+                &reqwest::Method::PUT,
+                Priority::High,
+                true,
+            )
             .await
             .err()
             .expect("the hour's writes are spent");
@@ -647,6 +664,7 @@ mod tests {
                     "POST /x",
                     &reqwest::Method::POST,
                     Priority::Background,
+                    true,
                 )
                 .await
                 .expect("no governor");

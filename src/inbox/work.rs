@@ -39,6 +39,10 @@ pub enum Target {
         head_sha: CommitSha,
         base_ref: String,
     },
+    /// The repository's branch protection, rulesets or default branch
+    /// changed: what its branches require must be read again, and its
+    /// opted-in pull requests evaluated against it.
+    Requirements,
     /// A person's command on a pull request: `@seamguard recheck` or
     /// `explain` in a comment, or the check run's "Re-check" button.
     Command {
@@ -116,6 +120,8 @@ impl Work {
             Target::Commit { sha } => format!("{repo}@{sha}"),
             Target::BaseBranch { name } => format!("{repo}:{name}"),
             Target::MergeGroup { head_sha, .. } => format!("{repo}:mg:{head_sha}"),
+            // `!` follows no repository name and no pull request key.
+            Target::Requirements => format!("{repo}!requirements"),
             Target::Command {
                 number,
                 command,
@@ -270,6 +276,14 @@ mod tests {
                     },
                 },
                 "acme/app:mg:6dcb09b5b57875f334f61aebed695e2e4193db5e",
+            ),
+            (
+                Work {
+                    installation: inst,
+                    repo: repo(),
+                    target: Target::Requirements,
+                },
+                "acme/app!requirements",
             ),
         ];
         for (work, key) in cases {

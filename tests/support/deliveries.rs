@@ -419,6 +419,35 @@ impl RepoHandle {
         })
     }
 
+    /// A `repository_ruleset` delivery (`created`, `edited`, `deleted`) for
+    /// ruleset `id` as it is now (a deleted one by its id alone).
+    pub fn ruleset_event(&self, action: &str, id: u64) -> Delivery {
+        self.read(|world, repo| {
+            let ruleset = repo.rulesets.iter().find(|s| s.id == id);
+            let include: Vec<&str> = ruleset
+                .map(|s| s.include.iter().map(String::as_str).collect())
+                .unwrap_or_default();
+            let extra = json!({
+                "repository_ruleset": {
+                    "id": id,
+                    "name": ruleset.map_or_else(|| format!("ruleset {id}"), |s| s.name.clone()),
+                    "target": "branch",
+                    "source_type": "Repository",
+                    "source": repo.full_name(),
+                    "enforcement": ruleset.map_or("active", |s| s.enforcement.as_str()),
+                    "conditions": { "ref_name": { "include": include, "exclude": [] } },
+                    "node_id": format!("RRS_{id}"),
+                    "created_at": time(Utc::now()),
+                    "updated_at": time(Utc::now())
+                }
+            });
+            Delivery::new(
+                "repository_ruleset",
+                merge(envelope(world, repo, Some(action)), extra),
+            )
+        })
+    }
+
     /// A `push` delivery: `branch` moved from `before` to its current tip.
     pub fn push_event(&self, branch: &str, before: &Sha) -> Delivery {
         self.read(|world, repo| {

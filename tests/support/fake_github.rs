@@ -585,7 +585,13 @@ impl Responder {
                         delay = rule.delay;
                         canned(&rule.body, rule.status, &rule.headers)
                     }
-                    None => conditional(&mut world, &method, served, header("if-none-match")),
+                    None => conditional(
+                        &mut world,
+                        &method,
+                        served,
+                        header("if-none-match"),
+                        header("authorization"),
+                    ),
                 }
             }
         };
@@ -649,14 +655,17 @@ impl Responder {
 }
 
 /// GitHub's conditional requests: every successful GET carries an `ETag`
-/// (a weak validator of the body and its type); a request whose
-/// `If-None-Match` names it is answered `304 Not Modified` with no body, and
-/// does not count against the rate limit.
+/// (a weak validator of the body, its type and the credentials: GitHub's
+/// answers `Vary` on `Authorization`, so a new token's first request never
+/// matches an ETag kept from the old one); a request whose `If-None-Match`
+/// names it is answered `304 Not Modified` with no body, and does not count
+/// against the rate limit.
 fn conditional(
     world: &mut World,
     method: &str,
     answer: Answer,
     if_none_match: Option<String>,
+    authorization: Option<String>,
 ) -> Answer {
     if method != "GET" || answer.status != 200 {
         return answer;
@@ -664,6 +673,7 @@ fn conditional(
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     h.update(answer.content_type.as_bytes());
+    h.update(authorization.unwrap_or_default().as_bytes());
     h.update(&answer.body);
     let etag = format!("W/\"{}\"", hex::encode(&h.finalize()[..16]));
     let matches = if_none_match

@@ -39,6 +39,9 @@ impl Default for AppMeta {
                 "status",
                 "merge_group",
                 "issue_comment",
+                "branch_protection_rule",
+                "repository_ruleset",
+                "repository",
             ]
             .map(str::to_owned)
             .to_vec(),
