@@ -168,10 +168,11 @@ async fn a_revoked_token_is_replaced_once() {
     let repo = c.gh.repo("acme/app");
     c.gh.deliver(&repo.pull_request_event("synchronize", 7), &c.app.webhook())
         .await;
-    // The gate is read last; an unchanged result is not written again.
+    // The comparison comes after the check runs; an unchanged result is
+    // not written again.
     c.gh.wait_for(
         "the evaluation after the revocation",
-        |w| w.count("GET", "/rules/branches/main") >= 1,
+        |w| w.count("GET", "/repos/acme/app/compare/*") >= 1,
         WAIT,
     )
     .await;
