@@ -538,6 +538,32 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
         report.peak_writes_hour = report.peak_writes_hour.max(i + 1 - first);
     }
     report.merges = merge_at.len();
+    let slowest = merge_at
+        .iter()
+        .filter_map(|(i, at)| Some((at.saturating_duration_since(*last_check.get(i)?), *i)))
+        .max();
+    if let Some((wait, i)) = slowest {
+        let pr = &day.prs[i];
+        eprintln!(
+            "  slowest merge: {}#{} {:.0} s of replay time after its last check; its requests:",
+            day.repos[pr.repo].name,
+            pr.number,
+            wait.as_secs_f64() * speed
+        );
+        let last = last_check[&i];
+        for r in world.requests.iter().filter(|r| {
+            r.path.contains(&format!("/{}/", day.repos[pr.repo].name))
+                && r.at + Duration::from_secs(1) >= last
+        }) {
+            eprintln!(
+                "    +{:>8.1} s {} {} -> {}",
+                r.at.saturating_duration_since(last).as_secs_f64() * speed,
+                r.method,
+                r.path,
+                r.status
+            );
+        }
+    }
     for (i, at) in &merge_at {
         report.per_merged.push(per_pr.get(i).copied().unwrap_or(0));
         if let Some(last) = last_check.get(i) {
@@ -560,6 +586,7 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
     // What went wrong, if anything: the commonest warnings and errors.
     let log = process.log();
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut deferrals: HashMap<String, usize> = HashMap::new();
     for line in log.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
@@ -568,6 +595,19 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
             let message = v["message"].as_str().unwrap_or_default().to_owned();
             *seen.entry(message).or_default() += 1;
         }
+        if v["message"].as_str() == Some("GitHub budget spent; deferring") {
+            let why = format!(
+                "{} at {}",
+                v["limit"].as_str().unwrap_or("?"),
+                v["priority"].as_str().unwrap_or("?")
+            );
+            *deferrals.entry(why).or_default() += 1;
+        }
+    }
+    let mut deferrals: Vec<_> = deferrals.into_iter().collect();
+    deferrals.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    for (why, n) in &deferrals {
+        eprintln!("  deferred: {n} × {why}");
     }
     let mut seen: Vec<_> = seen.into_iter().collect();
     seen.sort_by_key(|(_, n)| std::cmp::Reverse(*n));

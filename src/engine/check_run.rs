@@ -22,9 +22,11 @@
 //! evaluation of the same head.
 //!
 //! GitHub's budget: the `in_progress` run is only a sign of progress, so it
-//! is created at [`Priority::Low`], and when even that is not affordable
-//! now it is not created at all — the completion then creates the run
-//! with its result, one content-creating request instead of two.
+//! is created at [`Priority::Low`], impatient, and when that is not
+//! affordable at once it is not created at all — the completion then
+//! creates the run with its result, one content-creating request instead
+//! of two. (Waiting for `Low`'s share of the hour once held a ready pull
+//! request back for 40 simulated minutes in the replay.)
 //! Completions go at [`Priority::High`] — except one that only shows
 //! progress over what the run already shows (the same conclusion, title
 //! and annotations; one more required check passed): that goes at
@@ -250,7 +252,18 @@ impl<'a> CheckRunHandle<'a> {
                 "summary": "seamguard is checking this commit for conflict markers and merge sources, and reading the merge gate.",
             },
         });
-        self.create(body, Priority::Low).await.map(|_| ())
+        match self.create(body, Priority::Low).await {
+            Ok(_) => Ok(()),
+            // Sent only if the budget has room at once: otherwise the
+            // completion creates the run with its result, and the
+            // evaluation goes on rather than wait for a sign of progress.
+            Err(e) if e.is_deferred() => {
+                tracing::info!(error = %e, "no budget for the in_progress run now; it will be created with its result");
+                self.lazy = true;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Creates the run with `body` (looking for it after an ambiguous
@@ -265,7 +278,14 @@ impl<'a> CheckRunHandle<'a> {
             body["details_url"] = json!(url);
         }
         let client = self.client.at(priority);
-        let run = match client.create_check_run(self.repo, body.clone()).await {
+        // A `Low` creation (the `in_progress` run) is worth making only now;
+        // a deferral means nothing was sent.
+        let first = if priority == Priority::Low {
+            client.impatient()
+        } else {
+            client.clone()
+        };
+        let run = match first.create_check_run(self.repo, body.clone()).await {
             Ok(run) => run,
             Err(e) if e.is_transient() && !e.is_deferred() => {
                 // The POST may have created the run: look before creating.
@@ -334,6 +354,7 @@ impl<'a> CheckRunHandle<'a> {
         if let Err(e) = self
             .client
             .at(Priority::Low)
+            .impatient()
             .update_check_run(self.repo, id, body)
             .await
         {
