@@ -551,10 +551,15 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
             wait.as_secs_f64() * speed
         );
         let last = last_check[&i];
-        for r in world.requests.iter().filter(|r| {
-            r.path.contains(&format!("/{}/", day.repos[pr.repo].name))
-                && r.at + Duration::from_secs(1) >= last
-        }) {
+        for r in world
+            .requests
+            .iter()
+            .filter(|r| {
+                r.path.contains(&format!("/{}/", day.repos[pr.repo].name))
+                    && r.at + Duration::from_secs(1) >= last
+            })
+            .take(30)
+        {
             eprintln!(
                 "    +{:>8.1} s {} {} -> {}",
                 r.at.saturating_duration_since(last).as_secs_f64() * speed,
