@@ -211,9 +211,11 @@ async fn a_typical_pull_request_costs_at_most_ten_requests() {
     }
 }
 
-#[tokio::test]
-async fn a_re_evaluation_with_nothing_new_rides_on_conditional_requests() {
-    let gh = FakeGitHub::start().await;
+/// Pull request #7 waits on `test` (a ruleset's, running). seamguard
+/// evaluates it once; after `pause`, another app's check completes without
+/// changing anything and it is evaluated again. Answers the second
+/// evaluation's requests and how many were answered 304.
+async fn evaluate_twice(gh: &FakeGitHub, pause: Duration) -> (Vec<support::Recorded>, u64) {
     let repo = gh.repo("acme/app");
     let base = repo.branch_tip("main");
     let head = repo.commit(&[&base], "work", &[("src/a.rs", Some("fn a() {}\n"))]);
@@ -221,15 +223,13 @@ async fn a_re_evaluation_with_nothing_new_rides_on_conditional_requests() {
     repo.pr(7).head("feature").base("main").open();
     repo.ruleset(9).on("~DEFAULT_BRANCH").requires(&["test"]);
     let test = repo.check_run(&head, "test").in_progress();
-    let app = Seamguard::start(&gh).await;
+    let app = Seamguard::start(gh).await;
     gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
         .await;
-    a_run_completed(&gh, "the first evaluation").await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    a_run_completed(gh, "the first evaluation").await;
+    tokio::time::sleep(pause).await;
     gh.reset_counts();
     let before = gh.with_world(|w| w.not_modified);
-
-    // A check run of another app completes without changing anything.
     gh.deliver(
         &repo.check_run_event("completed", test.id().0),
         &app.webhook(),
@@ -244,6 +244,14 @@ async fn a_re_evaluation_with_nothing_new_rides_on_conditional_requests() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let not_modified = gh.with_world(|w| w.not_modified) - before;
     let requests = gh.requests();
+    app.stop().await;
+    (requests, not_modified)
+}
+
+#[tokio::test]
+async fn a_re_evaluation_with_nothing_new_rides_on_conditional_requests() {
+    let gh = FakeGitHub::start().await;
+    let (requests, not_modified) = evaluate_twice(&gh, Duration::from_millis(200)).await;
     let list: Vec<String> = requests
         .iter()
         .map(|r| format!("{} {} -> {}", r.method, r.path, r.status))
@@ -275,7 +283,6 @@ async fn a_re_evaluation_with_nothing_new_rides_on_conditional_requests() {
         0,
         "an unchanged result is not written again"
     );
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -284,39 +291,11 @@ async fn kept_etags_die_with_the_token_and_a_re_evaluation_is_still_whole() {
     // Every token is refreshed before its next use: less than the client's
     // five-minute margin is left two seconds after it is minted.
     gh.set_token_lifetime(Duration::from_secs(5 * 60 + 2));
-    let repo = gh.repo("acme/app");
-    let base = repo.branch_tip("main");
-    let head = repo.commit(&[&base], "work", &[("src/a.rs", Some("fn a() {}\n"))]);
-    repo.branch("feature", &head);
-    repo.pr(7).head("feature").base("main").open();
-    repo.ruleset(9).on("~DEFAULT_BRANCH").requires(&["test"]);
-    let test = repo.check_run(&head, "test").in_progress();
-    let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
-        .await;
-    a_run_completed(&gh, "the first evaluation").await;
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
-    gh.reset_counts();
-    let before = gh.with_world(|w| w.not_modified);
-
-    gh.deliver(
-        &repo.check_run_event("completed", test.id().0),
-        &app.webhook(),
-    )
-    .await;
-    gh.wait_for(
-        "the second evaluation",
-        |w| w.count("GET", "/repos/acme/app/compare/*") >= 1,
-        WAIT,
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let requests = gh.requests();
+    let (requests, not_modified) = evaluate_twice(&gh, Duration::from_millis(2_500)).await;
     let minted = requests
         .iter()
         .filter(|r| r.path.ends_with("/access_tokens"))
         .count();
-    let not_modified = gh.with_world(|w| w.not_modified) - before;
     let conditional = requests
         .iter()
         .filter(|r| r.method == "GET" && r.status == 200)
@@ -340,5 +319,4 @@ async fn kept_etags_die_with_the_token_and_a_re_evaluation_is_still_whole() {
         0,
         "the full answers were read as the same result: nothing to write"
     );
-    app.stop().await;
 }

@@ -9,9 +9,22 @@ mod support;
 use std::time::Duration;
 
 use support::flows::{completed_run, feature_pr, merged};
-use support::{FakeGitHub, Seamguard};
+use support::scenario::RepoHandle;
+use support::{FakeGitHub, Seamguard, Sha};
 
 const WAIT: Duration = Duration::from_secs(30);
+
+/// `acme/app` merging by label, and its pull request #7 opted in.
+fn opted_in_pr(gh: &FakeGitHub) -> (RepoHandle, Sha) {
+    let repo = gh.repo("acme/app");
+    repo.push(
+        "main",
+        "config",
+        &[(".github/seamguard.yml", Some("merge:\n  mode: label\n"))],
+    );
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
+    (repo, head)
+}
 
 fn rules_reads(gh: &FakeGitHub) -> usize {
     gh.count("GET", "/repos/acme/app/rules/branches/main")
@@ -33,13 +46,7 @@ async fn evaluations(gh: &FakeGitHub, n: usize, what: &str) {
 #[tokio::test]
 async fn a_check_required_since_the_last_read_still_holds_back_the_merge() {
     let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    repo.push(
-        "main",
-        "config",
-        &[(".github/seamguard.yml", Some("merge:\n  mode: label\n"))],
-    );
-    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
+    let (repo, head) = opted_in_pr(&gh);
     repo.ruleset(9).on("~DEFAULT_BRANCH").requires(&["test"]);
     let test = repo.check_run(&head, "test").in_progress();
     let app = Seamguard::start(&gh).await;
@@ -80,13 +87,7 @@ async fn a_check_required_since_the_last_read_still_holds_back_the_merge() {
 #[tokio::test]
 async fn a_ruleset_change_is_read_by_the_next_evaluation_and_frees_a_waiting_pull_request() {
     let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    repo.push(
-        "main",
-        "config",
-        &[(".github/seamguard.yml", Some("merge:\n  mode: label\n"))],
-    );
-    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
+    let (repo, head) = opted_in_pr(&gh);
     repo.ruleset(9)
         .on("~DEFAULT_BRANCH")
         .requires(&["test", "nightly"]);
