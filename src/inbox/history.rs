@@ -9,8 +9,6 @@
 
 use std::str::FromStr;
 
-use sqlx::{PgConnection, SqliteConnection};
-
 use super::columns;
 use super::error::StoreError;
 use super::work::{Evaluation, FailedJob};
@@ -42,7 +40,6 @@ macro_rules! evaluation_columns {
         "repo, pr, at, cause, head, decision, reason, requests, snapshot"
     };
 }
-pub(crate) use evaluation_columns;
 
 pub(crate) fn decode(
     (repo, pr, at, cause, head, decision, reason, requests, snapshot): Row,
@@ -78,61 +75,37 @@ pub(crate) fn failed_job(
     }
 }
 
-/// Inserts `e` and trims its pull request's history to [`HISTORY_PER_PR`].
-pub(crate) async fn insert_sqlite(
-    conn: &mut SqliteConnection,
-    e: &Evaluation,
-) -> Result<(), StoreError> {
-    let repo = e.repo.to_string();
-    let pr = columns::id(e.pr.0);
-    sqlx::query(
-        "INSERT INTO evaluations (repo, pr, at, cause, head, decision, reason, requests, snapshot)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )
-    .bind(&repo)
-    .bind(pr)
-    .bind(columns::millis(e.at))
-    .bind(&e.cause)
-    .bind(e.head.as_str())
-    .bind(&e.decision)
-    .bind(&e.reason)
-    .bind(i64::from(e.requests))
-    .bind(&e.snapshot)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "DELETE FROM evaluations WHERE repo = ?1 AND pr = ?2 AND id <=
-             (SELECT id FROM evaluations WHERE repo = ?1 AND pr = ?2
-              ORDER BY id DESC LIMIT 1 OFFSET ?3)",
-    )
-    .bind(&repo)
-    .bind(pr)
-    .bind(HISTORY_PER_PR as i64)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
+// The statements below are written once for both backends, with `$N`
+// placeholders, which SQLite reads as numbered parameters too (each
+// statement names them in increasing order).
 
-/// [`insert_sqlite`] on PostgreSQL, inside the caller's transaction.
-pub(crate) async fn insert_postgres(
-    conn: &mut PgConnection,
+/// Inserts `e` and trims its pull request's history to [`HISTORY_PER_PR`],
+/// on the caller's connection (inside its transaction, where it has one).
+pub(crate) async fn insert<DB: sqlx::Database>(
+    conn: &mut DB::Connection,
     e: &Evaluation,
-) -> Result<(), StoreError> {
+) -> Result<(), StoreError>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
     let repo = e.repo.to_string();
     let pr = columns::id(e.pr.0);
     sqlx::query(
         "INSERT INTO evaluations (repo, pr, at, cause, head, decision, reason, requests, snapshot)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(&repo)
+    .bind(repo.clone())
     .bind(pr)
     .bind(columns::millis(e.at))
-    .bind(&e.cause)
-    .bind(e.head.as_str())
-    .bind(&e.decision)
-    .bind(&e.reason)
+    .bind(e.cause.clone())
+    .bind(e.head.to_string())
+    .bind(e.decision.clone())
+    .bind(e.reason.clone())
     .bind(i64::from(e.requests))
-    .bind(&e.snapshot)
+    .bind(e.snapshot.clone())
     .execute(&mut *conn)
     .await?;
     sqlx::query(
@@ -140,10 +113,58 @@ pub(crate) async fn insert_postgres(
              (SELECT id FROM evaluations WHERE repo = $1 AND pr = $2
               ORDER BY id DESC LIMIT 1 OFFSET $3)",
     )
-    .bind(&repo)
+    .bind(repo)
     .bind(pr)
     .bind(HISTORY_PER_PR as i64)
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// The last `limit` evaluations of pull request `pr`, newest first.
+pub(crate) async fn of_pr<'e, DB: sqlx::Database>(
+    exec: impl sqlx::Executor<'e, Database = DB>,
+    repo: &RepoName,
+    pr: PrNumber,
+    limit: usize,
+) -> Result<Vec<Evaluation>, StoreError>
+where
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Row: for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let rows: Vec<Row> = sqlx::query_as(concat!(
+        "SELECT ",
+        evaluation_columns!(),
+        " FROM evaluations WHERE repo = $1 AND pr = $2 ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(repo.to_string())
+    .bind(columns::id(pr.0))
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(exec)
+    .await?;
+    decode_all(rows)
+}
+
+/// The last `limit` evaluations of any pull request, newest first.
+pub(crate) async fn recent<'e, DB: sqlx::Database>(
+    exec: impl sqlx::Executor<'e, Database = DB>,
+    limit: usize,
+) -> Result<Vec<Evaluation>, StoreError>
+where
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Row: for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let rows: Vec<Row> = sqlx::query_as(concat!(
+        "SELECT ",
+        evaluation_columns!(),
+        " FROM evaluations ORDER BY at DESC, id DESC LIMIT $1"
+    ))
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(exec)
+    .await?;
+    decode_all(rows)
 }

@@ -773,7 +773,7 @@ impl PgInbox {
 
     pub(crate) async fn record_evaluation(&self, e: &Evaluation) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        history::insert_postgres(&mut tx, e).await?;
+        history::insert::<sqlx::Postgres>(&mut tx, e).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -784,32 +784,14 @@ impl PgInbox {
         pr: PrNumber,
         limit: usize,
     ) -> Result<Vec<Evaluation>, StoreError> {
-        let rows: Vec<history::Row> = sqlx::query_as(concat!(
-            "SELECT ",
-            history::evaluation_columns!(),
-            " FROM evaluations WHERE repo = $1 AND pr = $2 ORDER BY id DESC LIMIT $3"
-        ))
-        .bind(repo.to_string())
-        .bind(columns::id(pr.0))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        history::decode_all(rows)
+        history::of_pr(&self.pool, repo, pr, limit).await
     }
 
     pub(crate) async fn recent_evaluations(
         &self,
         limit: usize,
     ) -> Result<Vec<Evaluation>, StoreError> {
-        let rows: Vec<history::Row> = sqlx::query_as(concat!(
-            "SELECT ",
-            history::evaluation_columns!(),
-            " FROM evaluations ORDER BY at DESC, id DESC LIMIT $1"
-        ))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        history::decode_all(rows)
+        history::recent(&self.pool, limit).await
     }
 
     pub(crate) async fn failed_jobs(&self) -> Result<Vec<FailedJob>, StoreError> {

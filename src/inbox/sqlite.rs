@@ -829,7 +829,7 @@ impl SqliteInbox {
         let e = e.clone();
         self.writer
             .call(never, move |c| {
-                async move { history::insert_sqlite(c, &e).await }.boxed()
+                async move { history::insert::<sqlx::Sqlite>(c, &e).await }.boxed()
             })
             .await
     }
@@ -840,32 +840,14 @@ impl SqliteInbox {
         pr: PrNumber,
         limit: usize,
     ) -> Result<Vec<Evaluation>, StoreError> {
-        let rows: Vec<history::Row> = sqlx::query_as(concat!(
-            "SELECT ",
-            history::evaluation_columns!(),
-            " FROM evaluations WHERE repo = ?1 AND pr = ?2 ORDER BY id DESC LIMIT ?3"
-        ))
-        .bind(repo.to_string())
-        .bind(columns::id(pr.0))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.reader)
-        .await?;
-        history::decode_all(rows)
+        history::of_pr(&self.reader, repo, pr, limit).await
     }
 
     pub(crate) async fn recent_evaluations(
         &self,
         limit: usize,
     ) -> Result<Vec<Evaluation>, StoreError> {
-        let rows: Vec<history::Row> = sqlx::query_as(concat!(
-            "SELECT ",
-            history::evaluation_columns!(),
-            " FROM evaluations ORDER BY at DESC, id DESC LIMIT ?1"
-        ))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.reader)
-        .await?;
-        history::decode_all(rows)
+        history::recent(&self.reader, limit).await
     }
 
     pub(crate) async fn failed_jobs(&self) -> Result<Vec<FailedJob>, StoreError> {
