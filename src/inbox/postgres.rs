@@ -324,30 +324,7 @@ impl PgInbox {
         not_before: DateTime<Utc>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE work_items
-             SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL,
-                 due_at = least($3, coalesce(rerun_at, $3)),
-                 attempts = attempts + 1, last_error = $4
-             WHERE key = $1 AND lease_token = $2",
-        )
-        .bind(&claim.key)
-        .bind(claim.token)
-        .bind(columns::millis(not_before))
-        .bind(reason)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() > 0 {
-            notify(&mut tx).await?;
-        }
-        tx.commit().await?;
-        if done.rows_affected() > 0 {
-            self.wakeups.notify_one();
-        } else {
-            tracing::warn!(key = %claim.key, "retried a claim whose lease had been lost; its current holder decides");
-        }
-        Ok(())
+        self.give_back(claim, not_before, reason, true).await
     }
 
     pub(crate) async fn defer(
@@ -356,18 +333,31 @@ impl PgInbox {
         not_before: DateTime<Utc>,
         reason: &str,
     ) -> Result<(), StoreError> {
+        self.give_back(claim, not_before, reason, false).await
+    }
+
+    /// The lease released and the row due again, counting an attempt when
+    /// `counted` (see `queue::retry`).
+    async fn give_back(
+        &self,
+        claim: &Claim,
+        not_before: DateTime<Utc>,
+        reason: &str,
+        counted: bool,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE work_items
              SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL,
                  due_at = least($3, coalesce(rerun_at, $3)),
-                 last_error = $4
+                 attempts = attempts + $5, last_error = $4
              WHERE key = $1 AND lease_token = $2",
         )
         .bind(&claim.key)
         .bind(claim.token)
         .bind(columns::millis(not_before))
         .bind(reason)
+        .bind(i32::from(counted))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() > 0 {
@@ -377,7 +367,7 @@ impl PgInbox {
         if done.rows_affected() > 0 {
             self.wakeups.notify_one();
         } else {
-            tracing::warn!(key = %claim.key, "deferred a claim whose lease had been lost; its current holder decides");
+            tracing::warn!(key = %claim.key, counted, "gave back a claim whose lease had been lost; its current holder decides");
         }
         Ok(())
     }

@@ -196,52 +196,31 @@ pub(crate) async fn complete(
     })
 }
 
-/// Releases the lease and schedules the item again. A trigger that arrived
-/// during the run wins over the backoff: new information is worth a look
-/// now. Returns false when the lease was lost.
+/// Releases the lease and schedules the item again, counting an attempt
+/// when `counted` (not for work held back by GitHub's budget, which was
+/// not tried). A trigger that arrived during the run wins over the backoff:
+/// new information is worth a look now. Returns false when the lease was
+/// lost.
 pub(crate) async fn retry(
     conn: &mut SqliteConnection,
     key: &str,
     token: i64,
     not_before: i64,
     reason: &str,
+    counted: bool,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE work_items
          SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL,
              due_at = min(?3, coalesce(rerun_at, ?3)),
-             attempts = attempts + 1, last_error = ?4
+             attempts = attempts + ?5, last_error = ?4
          WHERE key = ?1 AND lease_token = ?2",
     )
     .bind(key)
     .bind(token)
     .bind(not_before)
     .bind(reason)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() > 0)
-}
-
-/// As [`retry`], without counting an attempt (the work was held back, not
-/// tried).
-pub(crate) async fn defer(
-    conn: &mut SqliteConnection,
-    key: &str,
-    token: i64,
-    not_before: i64,
-    reason: &str,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE work_items
-         SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL,
-             due_at = min(?3, coalesce(rerun_at, ?3)),
-             last_error = ?4
-         WHERE key = ?1 AND lease_token = ?2",
-    )
-    .bind(key)
-    .bind(token)
-    .bind(not_before)
-    .bind(reason)
+    .bind(i64::from(counted))
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() > 0)

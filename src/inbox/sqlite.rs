@@ -361,26 +361,25 @@ impl SqliteInbox {
         not_before: DateTime<Utc>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let (key, token, reason) = (claim.key.clone(), claim.token, reason.to_owned());
-        let due = columns::millis(not_before);
-        let kept = self
-            .writer
-            .call(
-                |kept| *kept,
-                move |c| async move { queue::retry(c, &key, token, due, &reason).await }.boxed(),
-            )
-            .await?;
-        if !kept {
-            tracing::warn!(key = %claim.key, "retried a claim whose lease had been lost; its current holder decides");
-        }
-        Ok(())
+        self.give_back(claim, not_before, reason, true).await
     }
 
+    /// As [`retry_at`](Self::retry_at), without counting an attempt.
     pub(crate) async fn defer(
         &self,
         claim: &Claim,
         not_before: DateTime<Utc>,
         reason: &str,
+    ) -> Result<(), StoreError> {
+        self.give_back(claim, not_before, reason, false).await
+    }
+
+    async fn give_back(
+        &self,
+        claim: &Claim,
+        not_before: DateTime<Utc>,
+        reason: &str,
+        counted: bool,
     ) -> Result<(), StoreError> {
         let (key, token, reason) = (claim.key.clone(), claim.token, reason.to_owned());
         let due = columns::millis(not_before);
@@ -388,11 +387,13 @@ impl SqliteInbox {
             .writer
             .call(
                 |kept| *kept,
-                move |c| async move { queue::defer(c, &key, token, due, &reason).await }.boxed(),
+                move |c| {
+                    async move { queue::retry(c, &key, token, due, &reason, counted).await }.boxed()
+                },
             )
             .await?;
         if !kept {
-            tracing::warn!(key = %claim.key, "deferred a claim whose lease had been lost; its current holder decides");
+            tracing::warn!(key = %claim.key, counted, "gave back a claim whose lease had been lost; its current holder decides");
         }
         Ok(())
     }
