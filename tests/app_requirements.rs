@@ -47,7 +47,11 @@ async fn evaluations(gh: &FakeGitHub, n: usize, what: &str) {
 async fn a_check_required_since_the_last_read_still_holds_back_the_merge() {
     let gh = FakeGitHub::start().await;
     let (repo, head) = opted_in_pr(&gh);
-    repo.ruleset(9).on("~DEFAULT_BRANCH").requires(&["test"]);
+    // `ci/legacy` is a commit status: every evaluation reads the statuses.
+    repo.ruleset(9)
+        .on("~DEFAULT_BRANCH")
+        .requires(&["test", "ci/legacy"]);
+    repo.status(&head, "ci/legacy", "success");
     let test = repo.check_run(&head, "test").in_progress();
     let app = Seamguard::start(&gh).await;
     gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
@@ -61,7 +65,7 @@ async fn a_check_required_since_the_last_read_still_holds_back_the_merge() {
     // says `test` is all, and `test` passes.
     repo.ruleset(9)
         .on("~DEFAULT_BRANCH")
-        .requires(&["test", "lint"]);
+        .requires(&["test", "ci/legacy", "lint"]);
     let test = test.completed("success");
     gh.deliver(
         &repo.check_run_event("completed", test.id().0),
@@ -75,6 +79,11 @@ async fn a_check_required_since_the_last_read_still_holds_back_the_merge() {
     assert!(!gh.with_world(|w| merged(w, "acme/app", 7)), "not merged");
     assert_eq!(gh.count("PUT", "/repos/acme/app/pulls/7/merge"), 0);
     assert_eq!(rules_reads(&gh), 2, "read again before acting");
+    assert_eq!(
+        gh.count("GET", &format!("/repos/acme/app/commits/{head}/status")),
+        2,
+        "the second look at the gate reads the statuses no second time"
+    );
     let run = completed_run(&gh, &head).await;
     assert!(
         run.summary().contains("lint"),

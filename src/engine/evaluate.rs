@@ -44,7 +44,7 @@ use crate::gate::required_checks::{self, GateReport, GateStatus, Requirements, U
 use crate::gate::strict_line::{self, Place};
 use crate::gate::summary::{self, CHECK_NAME, MergeNote};
 use crate::github::api::Enqueued;
-use crate::github::models::{CheckRun, Comparison, PullRequest};
+use crate::github::models::{CheckRun, CommitStatus, Comparison, PullRequest};
 use crate::github::{GhError, InstallationClient, Priority};
 use crate::ids::{CommitSha, PrNumber};
 use crate::inbox::{Evaluation, Target, Work};
@@ -397,6 +397,9 @@ impl Engine {
         });
         let attempts = self.inbox.merge_attempts(&work.repo, number, head).await?;
         let mut fresh = false;
+        // A second look at the gate (requirements read afresh before
+        // acting) asks GitHub for nothing else again.
+        let mut statuses_read = None;
         let (gate, since, verdict) = loop {
             let (gate, since, read_now) = self
                 .read_gate(
@@ -409,6 +412,7 @@ impl Engine {
                     guards_conclusion,
                     &config,
                     fresh,
+                    &mut statuses_read,
                 )
                 .await?;
             let verdict =
@@ -656,6 +660,7 @@ impl Engine {
         guards: Conclusion,
         config: &RepoConfig,
         fresh: bool,
+        statuses_read: &mut Option<Vec<CommitStatus>>,
     ) -> Result<(GateReport, Vec<Option<DateTime<Utc>>>, bool), EvalError> {
         let (read, read_now) = self.requirements_of(client, work, base_ref, fresh).await?;
         let mut req: Requirements = required_checks::requirements(
@@ -680,10 +685,15 @@ impl Engine {
             .checks
             .iter()
             .any(|c| c.app_id.is_none() && !runs.iter().any(|r| r.name == c.context));
-        let statuses = if needs_statuses {
-            client.statuses(&work.repo, head).await?
-        } else {
-            Vec::new()
+        let statuses = match (needs_statuses, &*statuses_read) {
+            (false, _) => Vec::new(),
+            // Read by this evaluation's first look at the gate.
+            (true, Some(read)) => read.clone(),
+            (true, None) => {
+                let read = client.statuses(&work.repo, head).await?;
+                *statuses_read = Some(read.clone());
+                read
+            }
         };
         let first_seen: DateTime<Utc> = self.inbox.first_seen(&work.repo, head, Utc::now()).await?;
         let overdue = Utc::now() - first_seen
