@@ -323,12 +323,18 @@ impl Governor {
                 .map(|u| (u - now).to_std().unwrap_or_default())
                 .unwrap_or(IN_FLIGHT_POLL);
             let waited = (now - started).to_std().unwrap_or_default();
-            if !patient || waited + wait > INLINE_WAIT {
+            let until_or_soon = until.unwrap_or(now + chrono::Duration::seconds(1));
+            if !patient {
+                // Not deferred: the caller skips what was worth sending
+                // only now (and counts that where it matters).
+                tracing::debug!(route, installation = %id, limit = limit.as_str(), "GitHub budget has no room now; not sent");
+                return Err(deferred(route, limit, until_or_soon, now));
+            }
+            if waited + wait > INLINE_WAIT {
                 metrics::counter!("seamguard_github_requests_deferred_total", "limit" => limit.as_str())
                     .increment(1);
-                let until = until.unwrap_or(now + chrono::Duration::seconds(1));
-                tracing::info!(route, installation = %id, limit = limit.as_str(), priority = priority.as_str(), %until, "GitHub budget spent; deferring");
-                return Err(deferred(route, limit, until, now));
+                tracing::info!(route, installation = %id, limit = limit.as_str(), priority = priority.as_str(), until = %until_or_soon, "GitHub budget spent; deferring");
+                return Err(deferred(route, limit, until_or_soon, now));
             }
             metrics::counter!("seamguard_github_budget_waits_total", "limit" => limit.as_str())
                 .increment(1);
