@@ -489,10 +489,12 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
             && let Some(n) = parts.get(pos + 1).and_then(|n| n.parse::<u64>().ok())
         {
             owner = by_path.get(&(repo.clone(), n)).copied();
-            if r.method == "PUT" && r.path.ends_with("/merge") && r.status == 200 {
-                if let Some(i) = owner {
-                    merge_at.insert(i, r.at);
-                }
+            if r.method == "PUT"
+                && r.path.ends_with("/merge")
+                && r.status == 200
+                && let Some(i) = owner
+            {
+                merge_at.insert(i, r.at);
             }
         }
         if owner.is_none() {

@@ -131,10 +131,10 @@ async fn naive_evaluation(gh: &FakeGitHub, repo: &str, head: &str) -> usize {
             answer.status()
         );
         let value: serde_json::Value = answer.json().await.unwrap_or_default();
-        if let Some(id) = value.get("id").and_then(|id| id.as_u64()) {
-            if path.ends_with("/check-runs") {
-                run_id = id.to_string();
-            }
+        if let Some(id) = value.get("id").and_then(|id| id.as_u64())
+            && path.ends_with("/check-runs")
+        {
+            run_id = id.to_string();
         }
     }
     gh.requests().len()

@@ -30,10 +30,10 @@ fn metric_names(expr: &str) -> Vec<String> {
 /// The family a sample name belongs to (`x_bucket` → `x` for a histogram).
 fn family<'a>(name: &'a str, families: &BTreeSet<String>) -> &'a str {
     for suffix in ["_bucket", "_sum", "_count"] {
-        if let Some(base) = name.strip_suffix(suffix) {
-            if families.contains(base) {
-                return base;
-            }
+        if let Some(base) = name.strip_suffix(suffix)
+            && families.contains(base)
+        {
+            return base;
         }
     }
     name

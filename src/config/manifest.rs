@@ -330,10 +330,10 @@ fn public_base(url: &url::Url) -> anyhow::Result<String> {
 fn rebase(value: &mut serde_json::Value, base: &str) {
     match value {
         serde_json::Value::String(s) => {
-            if let Some(rest) = s.strip_prefix(PLACEHOLDER_URL) {
-                if rest.is_empty() || rest.starts_with('/') {
-                    *s = format!("{base}{rest}");
-                }
+            if let Some(rest) = s.strip_prefix(PLACEHOLDER_URL)
+                && (rest.is_empty() || rest.starts_with('/'))
+            {
+                *s = format!("{base}{rest}");
             }
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(|v| rebase(v, base)),

@@ -345,10 +345,10 @@ impl<G: CommitGraph> Evaluation<'_, G> {
         if self.in_base(parent).await? {
             return Ok(Some(AllowedBy::Base));
         }
-        if let Some(fork) = self.graph.merge_base(first, parent).await? {
-            if !self.in_base(&fork).await? {
-                return Ok(Some(AllowedBy::OwnLine));
-            }
+        if let Some(fork) = self.graph.merge_base(first, parent).await?
+            && !self.in_base(&fork).await?
+        {
+            return Ok(Some(AllowedBy::OwnLine));
         }
         if self.patterns.is_empty() {
             return Ok(None);

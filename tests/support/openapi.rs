@@ -430,10 +430,10 @@ impl Contract {
         if !type_ok {
             return false;
         }
-        if let Some(values) = schema["enum"].as_array() {
-            if !values.contains(value) {
-                return false;
-            }
+        if let Some(values) = schema["enum"].as_array()
+            && !values.contains(value)
+        {
+            return false;
         }
         let Some(object) = value.as_object() else {
             return true;

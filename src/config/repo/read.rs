@@ -470,12 +470,11 @@ impl Reader {
         max: u64,
         alternative: &str,
     ) -> Option<u64> {
-        if let Some(Value::Int(Some(n))) = node.scalar().map(yaml::Scalar::value) {
-            if let Ok(n) = u64::try_from(n) {
-                if (min..=max).contains(&n) {
-                    return Some(n);
-                }
-            }
+        if let Some(Value::Int(Some(n))) = node.scalar().map(yaml::Scalar::value)
+            && let Ok(n) = u64::try_from(n)
+            && (min..=max).contains(&n)
+        {
+            return Some(n);
         }
         let range = if max == u64::MAX {
             format!("a whole number of at least {min}")
@@ -559,15 +558,15 @@ impl Reader {
                 );
                 continue;
             }
-            if let Item::Glob = item {
-                if let Err(err) = compile_glob(text) {
-                    let text = yaml::ellipsize(text);
-                    self.problem(
-                        node,
-                        format!("`{path}`: `{text}` is not a valid glob: {}", err.kind()),
-                    );
-                    continue;
-                }
+            if let Item::Glob = item
+                && let Err(err) = compile_glob(text)
+            {
+                let text = yaml::ellipsize(text);
+                self.problem(
+                    node,
+                    format!("`{path}`: `{text}` is not a valid glob: {}", err.kind()),
+                );
+                continue;
             }
             out.push(text.to_owned());
         }

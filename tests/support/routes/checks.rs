@@ -111,21 +111,21 @@ fn read_patch(body: &Value) -> Result<RunPatch, Answer> {
         }
     };
     let status = text("status")?;
-    if let Some(s) = &status {
-        if !STATUSES.contains(&s.as_str()) {
-            return Err(invalid_request(&format!(
-                "For 'status', {s:?} is not a valid value."
-            )));
-        }
+    if let Some(s) = &status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(invalid_request(&format!(
+            "For 'status', {s:?} is not a valid value."
+        )));
     }
     check_actions(body)?;
     let conclusion = text("conclusion")?;
-    if let Some(c) = &conclusion {
-        if !CONCLUSIONS.contains(&c.as_str()) {
-            return Err(invalid_request(&format!(
-                "For 'conclusion', {c:?} is not a valid value."
-            )));
-        }
+    if let Some(c) = &conclusion
+        && !CONCLUSIONS.contains(&c.as_str())
+    {
+        return Err(invalid_request(&format!(
+            "For 'conclusion', {c:?} is not a valid value."
+        )));
     }
     let mut output = None;
     let mut annotations = Vec::new();

@@ -195,13 +195,13 @@ pub fn merge(world: &mut World, ctx: &Ctx) -> Answer {
             "Repository rule violations found\n\nChanges must be made through the merge queue\n\n",
         );
     }
-    if let Some(sha) = body["sha"].as_str() {
-        if sha != pr.head_sha {
-            return Answer::error(
-                409,
-                "Head branch was modified. Review and try the merge again.",
-            );
-        }
+    if let Some(sha) = body["sha"].as_str()
+        && sha != pr.head_sha
+    {
+        return Answer::error(
+            409,
+            "Head branch was modified. Review and try the merge again.",
+        );
     }
     if pr.draft {
         return Answer::error(405, "Pull Request is still a draft");
@@ -212,10 +212,8 @@ pub fn merge(world: &mut World, ctx: &Ctx) -> Answer {
     let Some(base_tip) = repo.tip(&pr.base_ref).cloned() else {
         return Answer::error(405, "Pull Request is not mergeable");
     };
-    if enforce {
-        if let Some(why) = required_checks_refusal(repo, &pr.base_ref, &pr.head_sha) {
-            return Answer::error(405, &why);
-        }
+    if enforce && let Some(why) = required_checks_refusal(repo, &pr.base_ref, &pr.head_sha) {
+        return Answer::error(405, &why);
     }
     // A strict base refuses a head that does not contain its tip.
     if repo.required_checks(&pr.base_ref).1 && !repo.is_ancestor(&base_tip, &pr.head_sha) {
@@ -309,10 +307,10 @@ pub fn update_branch(world: &mut World, ctx: &Ctx) -> Answer {
         return Answer::error(403, "Resource not accessible by integration");
     }
     let body = ctx.body.clone().unwrap_or(Value::Null);
-    if let Some(expected) = body["expected_head_sha"].as_str() {
-        if expected != pr.head_sha {
-            return Answer::error(422, "expected head sha didn't match current head ref.");
-        }
+    if let Some(expected) = body["expected_head_sha"].as_str()
+        && expected != pr.head_sha
+    {
+        return Answer::error(422, "expected head sha didn't match current head ref.");
     }
     if !pr.is_open() {
         return Answer::error(422, "Cannot update a closed pull request.");
