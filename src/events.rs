@@ -888,7 +888,7 @@ mod tests {
         body
     }
 
-    /// Shaped like GitHub's deliveries (shared/github-samples/webhooks),
+    /// Shaped like GitHub's deliveries (`fixtures/github/`'s examples),
     /// with `null` wherever GitHub may leave a value out and fields
     /// seamguard has never seen.
     fn null_laden(event: &str) -> serde_json::Value {

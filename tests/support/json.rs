@@ -1,7 +1,7 @@
 //! GitHub's JSON shapes, built from the world.
 //!
 //! Each builder emits the fields GitHub documents for the object (the
-//! samples in `shared/github-samples/rest` were the reference). REST answers
+//! examples of GitHub's OpenAPI description were the reference). REST answers
 //! are then checked against GitHub's OpenAPI description and thinned to its
 //! `required` properties before they are served ([`super::openapi`]), so
 //! seamguard is tested against the least GitHub promises; webhook payloads

@@ -14,7 +14,8 @@
 //!   installation, opt-in per scenario, on a clock that may run fast.
 //! - [`openapi`]: GitHub's OpenAPI description as the contract every
 //!   request and answer is checked against; answers thinned to what it
-//!   requires.
+//!   requires. [`data`] reads it, and GitHub's other publications the
+//!   repository carries, from `fixtures/github/`.
 //! - [`fake_github`]: [`FakeGitHub`], which starts it all and waits on it.
 //! - [`scenario`]: the story-like set-up API; [`deliveries`]: signed
 //!   webhook deliveries built from the world or from `fixtures/webhooks/`.
@@ -47,6 +48,7 @@
 pub mod app;
 pub mod binary;
 pub mod conversation;
+pub mod data;
 pub mod deliveries;
 pub mod diff;
 pub mod fake_github;

@@ -17,7 +17,8 @@
 //! api.github.com, may send. Error bodies are checked but kept whole:
 //! seamguard reads their `message`.
 //!
-//! The description is ~13 MB: it is read and indexed once per test process;
+//! The description is ~13 MB (0.9 MB gzipped, in `fixtures/github/`): it
+//! is read and indexed once per test process;
 //! a validator is compiled the first time its operation is used, from the
 //! operation's schema and the components it reaches (OpenAPI 3.0's
 //! `nullable` rewritten as JSON Schema's `null` type), so a test binary pays
@@ -30,15 +31,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Map, Value, json};
 
-/// Where CI and the workstations keep GitHub's description: a `shared/`
-/// folder beside the clone (or beside a folder holding worktrees of it).
-const SPEC_DIR: &str = "shared/github-openapi";
-
-/// Names the description's file directly, wherever it is.
-const SPEC_ENV: &str = "SEAMGUARD_GITHUB_OPENAPI";
-
-/// The api.github.com description (the Enterprise Server one sits beside it).
-const SPEC_FILE: &str = "api.github.com.json";
+/// GitHub's description, carried in the repository (see
+/// `fixtures/github/README.md` for its source, version and licence).
+const SPEC_FILE: &str = "fixtures/github/api.github.com.json.gz";
 
 /// Path parameters that may span several segments (a file path in
 /// `contents/{path}`); every other parameter is one segment.
@@ -134,36 +129,7 @@ impl Ledger {
 /// The contract of this test process, loaded on first use.
 pub fn contract() -> &'static Contract {
     static CONTRACT: OnceLock<Contract> = OnceLock::new();
-    CONTRACT.get_or_init(|| {
-        let path = spec_path();
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| {
-            panic!(
-                "GitHub's OpenAPI description is missing at {} ({e}). The fake GitHub checks \
-                 every request against it: put the `shared/` folder (with \
-                 github-openapi/{SPEC_FILE}) beside the seamguard clone, or name the file \
-                 in ${SPEC_ENV}.",
-                path.display()
-            )
-        });
-        let doc: Value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
-        Contract::new(doc)
-    })
-}
-
-/// `$SEAMGUARD_GITHUB_OPENAPI`, else the nearest `shared/github-openapi/`
-/// above the clone (the message names the first place looked).
-pub fn spec_path() -> PathBuf {
-    if let Some(path) = std::env::var_os(SPEC_ENV) {
-        return PathBuf::from(path);
-    }
-    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .skip(1)
-        .map(|dir| dir.join(SPEC_DIR).join(SPEC_FILE))
-        .find(|path| path.exists())
-        .unwrap_or_else(|| manifest.join("..").join(SPEC_DIR).join(SPEC_FILE))
+    CONTRACT.get_or_init(|| Contract::new(super::data::gzipped_json(SPEC_FILE)))
 }
 
 impl Contract {
