@@ -267,6 +267,28 @@ async fn the_fake_holds_graphql_documents_to_githubs_schema() {
     ] {
         assert!(!validate(bad).is_empty(), "accepted: {bad}");
     }
+    // The whole published schema, not a slice of what seamguard asks today.
+    assert_eq!(
+        validate(seamguard::github::api::BASE_HISTORY_QUERY),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        validate("query { viewer { login repositories(first: 1) { totalCount } } }"),
+        Vec::<String>::new()
+    );
+    // Variables are coerced to their declared types before anything runs.
+    use support::routes::graphql::validate_request;
+    let query = "query($owner: String!, $name: String!, $number: Int!) { \
+                 repository(owner: $owner, name: $name) { pullRequest(number: $number) { id } } }";
+    let good = serde_json::json!({ "owner": "acme", "name": "app", "number": 7 });
+    assert_eq!(validate_request(query, &good), Vec::<String>::new());
+    for bad in [
+        serde_json::json!({ "owner": "acme", "name": "app", "number": "seven" }),
+        serde_json::json!({ "owner": "acme", "name": "app" }),
+        serde_json::json!({ "owner": "acme", "name": null, "number": 7 }),
+    ] {
+        assert!(!validate_request(query, &bad).is_empty(), "accepted: {bad}");
+    }
 }
 
 #[tokio::test]

@@ -1,20 +1,32 @@
-//! `POST /graphql`: the slice of GitHub's GraphQL API seamguard uses, as
+//! `POST /graphql`: the parts of GitHub's GraphQL API seamguard uses, as
 //! strict as GitHub is.
 //!
-//! The document is lexed and parsed (one operation, variable definitions,
-//! fields with arguments, aliases, inline fragments), then validated against
-//! a small copy of the types of GitHub's public schema that it may touch:
-//! every field must exist on its type, every argument must be known and its
-//! variable declared with the argument's type, required arguments must be
-//! there, leaves take no selection and objects need one, every declared
-//! variable must be used and given a value of its type. A document that
-//! fails answers as GitHub does (HTTP 200, `errors` with a message, no
-//! `data`) and is also a conformance violation, so the test that sent it
-//! fails. A valid one is executed against the world, and the answer holds
-//! exactly the selected fields, as GraphQL answers do; a failed mutation
-//! answers `errors` with GitHub's `type` (`NOT_FOUND`, `UNPROCESSABLE`) and
-//! a `data` whose field is null.
+//! Every document is parsed and validated by `apollo-compiler` against
+//! GitHub's published schema (`fixtures/github/schema.graphql.gz`, read
+//! once per test process): fields, arguments and their types, fragments,
+//! variables declared, used and of input types; then the request's
+//! variables are coerced to their declared types, as GitHub does before it
+//! executes anything. A document or variables GitHub would refuse answer as
+//! GitHub does (HTTP 200, `errors` with a message and its location, no
+//! `data`) and are also a conformance violation, so the test that sent them
+//! fails.
+//!
+//! A valid document is executed against the world: the answer holds exactly
+//! the selected fields under their response keys, as GraphQL answers do. The
+//! fake resolves the objects seamguard reads (a repository's pull request,
+//! its merge-queue entry and removals, a commit's history and status
+//! rollup) and the `enqueuePullRequest` mutation; a non-null field the fake
+//! does not model would be answered `null`, which GitHub never does, so
+//! that is a violation too (the fake must grow, not guess). A failed
+//! mutation answers `errors` with GitHub's `type` (`NOT_FOUND`,
+//! `UNPROCESSABLE`) and a `data` whose field is null.
 
+use std::sync::OnceLock;
+
+use apollo_compiler::ast::{OperationType, Value as Literal};
+use apollo_compiler::executable::{Field, Operation, Selection, SelectionSet};
+use apollo_compiler::validation::Valid;
+use apollo_compiler::{ExecutableDocument, Node, Schema};
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
@@ -22,587 +34,86 @@ use super::{Answer, Ctx};
 use crate::support::json as gh;
 use crate::support::world::{QueueEntry, QueueRemoval, SeenAuth, World};
 
-// ---------------------------------------------------------------- lexing
+/// GitHub's schema, carried in the repository.
+const SCHEMA_FILE: &str = "fixtures/github/schema.graphql.gz";
 
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Name(String),
-    Var(String),
-    Punct(char),
-    Spread,
-    Str(String),
-    Int(i64),
-}
+/// What apollo-compiler says when it builds GitHub's schema as published:
+/// `EnterpriseOwnerInfo` defines two fields twice (a strict SDL validator
+/// refuses the file; GitHub's own tooling does not). Anything else is news.
+const KNOWN_SCHEMA_ERRORS: &[&str] = &[
+    "duplicate definitions for the `repositoryDeployKeySetting` field of object type `EnterpriseOwnerInfo`",
+    "duplicate definitions for the `repositoryDeployKeySettingOrganizations` field of object type `EnterpriseOwnerInfo`",
+];
 
-fn lex(src: &str) -> Result<Vec<Tok>, String> {
-    let b = src.as_bytes();
-    let mut i = 0;
-    let mut out = Vec::new();
-    while i < b.len() {
-        let c = b[i] as char;
-        match c {
-            ' ' | '\t' | '\n' | '\r' | ',' => i += 1,
-            '#' => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
+/// GitHub's published schema, built once per test process. The SDL itself
+/// is not validated (see [`KNOWN_SCHEMA_ERRORS`]); documents are.
+pub fn schema() -> &'static Valid<Schema> {
+    static SCHEMA: OnceLock<Valid<Schema>> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let sdl = crate::support::data::gzipped_text(SCHEMA_FILE);
+        let schema = match Schema::parse(sdl, "schema.graphql") {
+            Ok(schema) => schema,
+            Err(with_errors) => {
+                let unexpected: Vec<String> = with_errors
+                    .errors
+                    .iter()
+                    .map(|d| d.error.to_string())
+                    .filter(|m| !KNOWN_SCHEMA_ERRORS.contains(&m.as_str()))
+                    .collect();
+                assert!(
+                    unexpected.is_empty(),
+                    "GitHub's schema ({SCHEMA_FILE}) does not build: {unexpected:#?}"
+                );
+                with_errors.partial
             }
-            '{' | '}' | '(' | ')' | ':' | '!' | '[' | ']' | '=' | '@' => {
-                out.push(Tok::Punct(c));
-                i += 1;
-            }
-            '.' if src[i..].starts_with("...") => {
-                out.push(Tok::Spread);
-                i += 3;
-            }
-            '"' => {
-                let start = i + 1;
-                let end = src[start..]
-                    .find('"')
-                    .ok_or("Parse error: unterminated string")?;
-                out.push(Tok::Str(src[start..start + end].to_owned()));
-                i = start + end + 1;
-            }
-            '$' | 'a'..='z' | 'A'..='Z' | '_' => {
-                let start = if c == '$' { i + 1 } else { i };
-                let mut j = start;
-                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
-                    j += 1;
-                }
-                let name = src[start..j].to_owned();
-                out.push(if c == '$' {
-                    Tok::Var(name)
-                } else {
-                    Tok::Name(name)
-                });
-                i = j;
-            }
-            '-' | '0'..='9' => {
-                let mut j = i + 1;
-                while j < b.len() && b[j].is_ascii_digit() {
-                    j += 1;
-                }
-                let n = src[i..j]
-                    .parse()
-                    .map_err(|_| format!("Parse error on {:?}", &src[i..j]))?;
-                out.push(Tok::Int(n));
-                i = j;
-            }
-            other => return Err(format!("Parse error on \"{other}\" (error) at offset {i}")),
-        }
-    }
-    Ok(out)
-}
-
-// ---------------------------------------------------------------- parsing
-
-#[derive(Debug, Clone)]
-enum Val {
-    Var(String),
-    Int(i64),
-    Str(String),
-    Enum(String),
-    List(Vec<Val>),
-    Object(Vec<(String, Val)>),
-}
-
-#[derive(Debug, Clone)]
-enum Selection {
-    Field {
-        alias: Option<String>,
-        name: String,
-        args: Vec<(String, Val)>,
-        selection: Option<Vec<Selection>>,
-    },
-    Fragment {
-        on: String,
-        selection: Vec<Selection>,
-    },
-}
-
-#[derive(Debug)]
-struct Operation {
-    kind: String,
-    variables: Vec<(String, String)>,
-    selection: Vec<Selection>,
-}
-
-struct Parser {
-    toks: Vec<Tok>,
-    at: usize,
-}
-
-impl Parser {
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.at)
-    }
-
-    fn next(&mut self) -> Result<Tok, String> {
-        let t = self
-            .toks
-            .get(self.at)
-            .cloned()
-            .ok_or("Parse error on end of document")?;
-        self.at += 1;
-        Ok(t)
-    }
-
-    fn expect(&mut self, c: char) -> Result<(), String> {
-        match self.next()? {
-            Tok::Punct(p) if p == c => Ok(()),
-            t => Err(format!("Parse error on {t:?}: expected {c:?}")),
-        }
-    }
-
-    fn eat(&mut self, c: char) -> bool {
-        if self.peek() == Some(&Tok::Punct(c)) {
-            self.at += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn name(&mut self) -> Result<String, String> {
-        match self.next()? {
-            Tok::Name(n) => Ok(n),
-            t => Err(format!("Parse error on {t:?}: expected a name")),
-        }
-    }
-
-    fn operation(&mut self) -> Result<Operation, String> {
-        let kind = self.name()?;
-        if kind != "query" && kind != "mutation" {
-            return Err(format!(
-                "Parse error on \"{kind}\": expected query or mutation"
-            ));
-        }
-        if matches!(self.peek(), Some(Tok::Name(_))) {
-            self.name()?;
-        }
-        let mut variables = Vec::new();
-        if self.eat('(') {
-            while !self.eat(')') {
-                let Tok::Var(v) = self.next()? else {
-                    return Err("Parse error: expected a variable definition".into());
-                };
-                self.expect(':')?;
-                variables.push((v, self.type_ref()?));
-            }
-        }
-        let selection = self.selection_set()?;
-        if self.at != self.toks.len() {
-            return Err("Parse error: one operation per document".into());
-        }
-        Ok(Operation {
-            kind,
-            variables,
-            selection,
-        })
-    }
-
-    fn type_ref(&mut self) -> Result<String, String> {
-        let mut t = if self.eat('[') {
-            let inner = self.type_ref()?;
-            self.expect(']')?;
-            format!("[{inner}]")
-        } else {
-            self.name()?
         };
-        if self.eat('!') {
-            t.push('!');
-        }
-        Ok(t)
-    }
-
-    fn selection_set(&mut self) -> Result<Vec<Selection>, String> {
-        self.expect('{')?;
-        let mut out = Vec::new();
-        while !self.eat('}') {
-            if self.peek() == Some(&Tok::Spread) {
-                self.at += 1;
-                if self.name()? != "on" {
-                    return Err("Parse error: only inline fragments are supported".into());
-                }
-                let on = self.name()?;
-                out.push(Selection::Fragment {
-                    on,
-                    selection: self.selection_set()?,
-                });
-                continue;
-            }
-            let mut name = self.name()?;
-            let mut alias = None;
-            if self.eat(':') {
-                alias = Some(name);
-                name = self.name()?;
-            }
-            let mut args = Vec::new();
-            if self.eat('(') {
-                while !self.eat(')') {
-                    let arg = self.name()?;
-                    self.expect(':')?;
-                    args.push((arg, self.value()?));
-                }
-            }
-            let selection = if self.peek() == Some(&Tok::Punct('{')) {
-                Some(self.selection_set()?)
-            } else {
-                None
-            };
-            out.push(Selection::Field {
-                alias,
-                name,
-                args,
-                selection,
-            });
-        }
-        if out.is_empty() {
-            return Err("Parse error: an empty selection".into());
-        }
-        Ok(out)
-    }
-
-    fn value(&mut self) -> Result<Val, String> {
-        Ok(match self.next()? {
-            Tok::Var(v) => Val::Var(v),
-            Tok::Int(n) => Val::Int(n),
-            Tok::Str(s) => Val::Str(s),
-            Tok::Name(n) => Val::Enum(n),
-            Tok::Punct('[') => {
-                let mut items = Vec::new();
-                while !self.eat(']') {
-                    items.push(self.value()?);
-                }
-                Val::List(items)
-            }
-            Tok::Punct('{') => {
-                let mut fields = Vec::new();
-                while !self.eat('}') {
-                    let k = self.name()?;
-                    self.expect(':')?;
-                    fields.push((k, self.value()?));
-                }
-                Val::Object(fields)
-            }
-            t => return Err(format!("Parse error on {t:?}: expected a value")),
-        })
-    }
+        Valid::assume_valid(schema)
+    })
 }
 
-// ---------------------------------------------------------------- schema
-
-/// A field of the schema slice: its type and its arguments with theirs.
-struct FieldDef {
-    ty: &'static str,
-    args: &'static [(&'static str, &'static str)],
+/// A document GitHub would accept: parsed, validated, with its one
+/// operation's variables coerced. `Err` holds GitHub-shaped error entries.
+struct Request {
+    document: Valid<ExecutableDocument>,
+    operation: Node<Operation>,
+    variables: Map<String, Value>,
 }
 
-/// The fields of GitHub's types that the fake knows (GitHub's public
-/// schema, `schema.docs.graphql`, trimmed to what seamguard may ask).
-fn field(parent: &str, name: &str) -> Option<FieldDef> {
-    let f = |ty: &'static str, args: &'static [(&'static str, &'static str)]| {
-        Some(FieldDef { ty, args })
-    };
-    match (parent, name) {
-        (_, "__typename") => f("String!", &[]),
-        ("Query", "repository") => f(
-            "Repository",
-            &[
-                ("owner", "String!"),
-                ("name", "String!"),
-                ("followRenames", "Boolean"),
-            ],
-        ),
-        ("Mutation", "enqueuePullRequest") => f(
-            "EnqueuePullRequestPayload",
-            &[("input", "EnqueuePullRequestInput!")],
-        ),
-        ("EnqueuePullRequestPayload", "clientMutationId") => f("String", &[]),
-        ("EnqueuePullRequestPayload", "mergeQueueEntry") => f("MergeQueueEntry", &[]),
-        ("Repository", "id") => f("ID!", &[]),
-        ("Repository", "nameWithOwner") => f("String!", &[]),
-        ("Repository", "pullRequest") => f("PullRequest", &[("number", "Int!")]),
-        ("PullRequest", "id") => f("ID!", &[]),
-        ("PullRequest", "number") => f("Int!", &[]),
-        ("PullRequest", "headRefOid") => f("GitObjectID!", &[]),
-        ("PullRequest", "mergeQueueEntry") => f("MergeQueueEntry", &[]),
-        ("PullRequest", "timelineItems") => f(
-            "PullRequestTimelineItemsConnection!",
-            &[
-                ("after", "String"),
-                ("before", "String"),
-                ("first", "Int"),
-                ("last", "Int"),
-                ("itemTypes", "[PullRequestTimelineItemsItemType!]"),
-                ("since", "DateTime"),
-                ("skip", "Int"),
-            ],
-        ),
-        ("PullRequestTimelineItemsConnection", "nodes") => f("[PullRequestTimelineItems]", &[]),
-        ("PullRequestTimelineItemsConnection", "totalCount") => f("Int!", &[]),
-        ("MergeQueueEntry", "id") => f("ID!", &[]),
-        ("MergeQueueEntry", "position") => f("Int!", &[]),
-        ("MergeQueueEntry", "state") => f("MergeQueueEntryState!", &[]),
-        ("MergeQueueEntry", "enqueuedAt") => f("DateTime!", &[]),
-        ("Repository", "object") => f(
-            "GitObject",
-            &[("oid", "GitObjectID"), ("expression", "String")],
-        ),
-        ("Commit", "oid") => f("GitObjectID!", &[]),
-        ("Commit", "history") => f(
-            "CommitHistoryConnection!",
-            &[
-                ("after", "String"),
-                ("before", "String"),
-                ("first", "Int"),
-                ("last", "Int"),
-                ("path", "String"),
-                ("since", "GitTimestamp"),
-                ("until", "GitTimestamp"),
-            ],
-        ),
-        ("Commit", "statusCheckRollup") => f("StatusCheckRollup", &[]),
-        ("CommitHistoryConnection", "nodes") => f("[Commit]", &[]),
-        ("CommitHistoryConnection", "totalCount") => f("Int!", &[]),
-        ("StatusCheckRollup", "state") => f("StatusState!", &[]),
-        ("StatusCheckRollup", "contexts") => f(
-            "StatusCheckRollupContextConnection!",
-            &[
-                ("after", "String"),
-                ("before", "String"),
-                ("first", "Int"),
-                ("last", "Int"),
-            ],
-        ),
-        ("StatusCheckRollupContextConnection", "nodes") => f("[StatusCheckRollupContext]", &[]),
-        ("StatusCheckRollupContextConnection", "totalCount") => f("Int!", &[]),
-        ("CheckRun", "name") => f("String!", &[]),
-        ("CheckRun", "checkSuite") => f("CheckSuite!", &[]),
-        ("CheckSuite", "app") => f("App", &[]),
-        ("App", "databaseId") => f("Int", &[]),
-        ("App", "slug") => f("String!", &[]),
-        ("StatusContext", "context") => f("String!", &[]),
-        ("StatusContext", "state") => f("StatusState!", &[]),
-        ("RemovedFromMergeQueueEvent", "id") => f("ID!", &[]),
-        ("RemovedFromMergeQueueEvent", "reason") => f("String", &[]),
-        ("RemovedFromMergeQueueEvent", "createdAt") => f("DateTime!", &[]),
-        _ => None,
-    }
-}
-
-/// Input object fields.
-fn input_fields(ty: &str) -> Option<&'static [(&'static str, &'static str)]> {
-    match ty {
-        "EnqueuePullRequestInput" => Some(&[
-            ("clientMutationId", "String"),
-            ("expectedHeadOid", "GitObjectID"),
-            ("jump", "Boolean"),
-            ("pullRequestId", "ID!"),
-        ]),
-        _ => None,
-    }
-}
-
-/// Scalars and enums: leaves, which take no selection.
-fn is_leaf(ty: &str) -> bool {
-    matches!(
-        ty,
-        "String"
-            | "Int"
-            | "Boolean"
-            | "ID"
-            | "GitObjectID"
-            | "GitTimestamp"
-            | "DateTime"
-            | "MergeQueueEntryState"
-            | "StatusState"
-    )
-}
-
-/// Which types an inline fragment on `on` may spread into `parent`.
-fn fragment_allowed(parent: &str, on: &str) -> bool {
-    parent == on
-        || matches!(
-            (parent, on),
-            ("PullRequestTimelineItems", "RemovedFromMergeQueueEvent")
-                | ("GitObject", "Commit")
-                | ("StatusCheckRollupContext", "CheckRun" | "StatusContext")
-        )
-}
-
-fn named(ty: &str) -> &str {
-    ty.trim_matches(|c| c == '[' || c == ']' || c == '!')
-}
-
-/// A variable of declared type `declared` may stand where `wanted` is
-/// expected: the same type, or the non-null form of a nullable one.
-fn fits(declared: &str, wanted: &str) -> bool {
-    declared == wanted || declared.strip_suffix('!') == Some(wanted)
-}
-
-fn enum_ok(ty: &str, v: &str) -> bool {
-    match ty {
-        "PullRequestTimelineItemsItemType" => v.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
-        _ => false,
-    }
-}
-
-struct Checker<'a> {
-    vars: &'a [(String, String)],
-    used: Vec<String>,
-    errors: Vec<String>,
-}
-
-impl Checker<'_> {
-    fn value(&mut self, v: &Val, ty: &str, at: &str) {
-        match v {
-            Val::Var(name) => {
-                self.used.push(name.clone());
-                match self.vars.iter().find(|(n, _)| n == name) {
-                    None => self
-                        .errors
-                        .push(format!("Variable ${name} is used by {at} but not declared")),
-                    Some((_, declared)) if !fits(declared, ty) => self.errors.push(format!(
-                        "Type mismatch on variable ${name} and argument {at} ({declared} / {ty})"
-                    )),
-                    Some(_) => {}
-                }
-            }
-            Val::Object(fields) => {
-                let Some(def) = input_fields(named(ty)) else {
-                    self.errors
-                        .push(format!("Argument {at} is not an input object"));
-                    return;
-                };
-                for (k, v) in fields {
-                    match def.iter().find(|(n, _)| n == k) {
-                        Some((_, t)) => self.value(v, t, &format!("{at}.{k}")),
-                        None => self.errors.push(format!(
-                            "InputObject '{}' doesn't accept argument '{k}'",
-                            named(ty)
-                        )),
-                    }
-                }
-                for (k, t) in def.iter().filter(|(_, t)| t.ends_with('!')) {
-                    if !fields.iter().any(|(n, _)| n == k) {
-                        self.errors.push(format!(
-                            "Argument '{k}' on InputObject '{}' is required. Expected type {t}",
-                            named(ty)
-                        ));
-                    }
-                }
-            }
-            Val::List(items) => {
-                if !ty.starts_with('[') {
-                    self.errors.push(format!("Argument {at} is not a list"));
-                }
-                let inner = ty.trim_end_matches('!');
-                let inner = inner
-                    .strip_prefix('[')
-                    .and_then(|s| s.strip_suffix(']'))
-                    .unwrap_or(inner);
-                for item in items {
-                    self.value(item, inner, at);
-                }
-            }
-            Val::Enum(e) => {
-                if !enum_ok(named(ty), e) {
-                    self.errors
-                        .push(format!("Argument {at} has an invalid value ({e})"));
-                }
-            }
-            Val::Int(_) if named(ty) != "Int" => self
+fn prepare(
+    query: &str,
+    operation_name: Option<&str>,
+    variables: &Map<String, Value>,
+) -> Result<Request, Vec<Value>> {
+    let schema = schema();
+    let document = ExecutableDocument::parse_and_validate(schema, query, "query.graphql").map_err(
+        |with_errors| {
+            with_errors
                 .errors
-                .push(format!("Argument {at} has an invalid value")),
-            Val::Str(_) if named(ty) == "Int" || named(ty) == "Boolean" => self
-                .errors
-                .push(format!("Argument {at} has an invalid value")),
-            Val::Int(_) | Val::Str(_) => {}
-        }
-    }
-
-    fn selection(&mut self, parent: &str, sel: &[Selection]) {
-        for s in sel {
-            match s {
-                Selection::Fragment { on, selection } => {
-                    if fragment_allowed(parent, on) {
-                        self.selection(on, selection);
-                    } else {
-                        self.errors
-                            .push(format!("Fragment on {on} can't be spread inside {parent}"));
-                    }
-                }
-                Selection::Field {
-                    name,
-                    args,
-                    selection,
-                    ..
-                } => {
-                    let Some(def) = field(parent, name) else {
-                        self.errors
-                            .push(format!("Field '{name}' doesn't exist on type '{parent}'"));
-                        continue;
-                    };
-                    for (arg, v) in args {
-                        match def.args.iter().find(|(n, _)| n == arg) {
-                            Some((_, t)) => self.value(v, t, &format!("'{arg}' on '{name}'")),
-                            None => self
-                                .errors
-                                .push(format!("Field '{name}' doesn't accept argument '{arg}'")),
-                        }
-                    }
-                    for (arg, t) in def.args.iter().filter(|(_, t)| t.ends_with('!')) {
-                        if !args.iter().any(|(n, _)| n == arg) {
-                            self.errors.push(format!(
-                                "Field '{name}' is missing required arguments: {arg} ({t})"
-                            ));
-                        }
-                    }
-                    let ty = named(def.ty);
-                    match (is_leaf(ty), selection) {
-                        (true, Some(_)) => self.errors.push(format!(
-                            "Selections can't be made on scalars (field '{name}' returns {ty})"
-                        )),
-                        (false, None) => self.errors.push(format!(
-                            "Field must have selections (field '{name}' returns {ty} but has no selections)"
-                        )),
-                        (false, Some(sel)) => self.selection(ty, sel),
-                        (true, None) => {}
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Checks the request's variables against their declarations.
-fn check_variables(vars: &[(String, String)], given: &Map<String, Value>) -> Vec<String> {
-    let mut errors = Vec::new();
-    for (name, ty) in vars {
-        let v = given.get(name).unwrap_or(&Value::Null);
-        let ok = match (named(ty), v) {
-            (_, Value::Null) => !ty.ends_with('!'),
-            ("Int", v) => v.is_i64() || v.is_u64(),
-            ("Boolean", v) => v.is_boolean(),
-            ("GitObjectID", Value::String(s)) => {
-                s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
-            }
-            ("String" | "ID" | "DateTime", v) => v.is_string(),
-            _ => false,
-        };
-        if !ok {
-            errors.push(format!(
-                "Variable ${name} of type {ty} was provided invalid value {v}"
-            ));
-        }
-    }
-    for k in given.keys() {
-        if !vars.iter().any(|(n, _)| n == k) {
-            errors.push(format!("Variable ${k} was provided but not declared"));
-        }
-    }
-    errors
+                .iter()
+                .map(|d| serde_json::to_value(d.to_json()).expect("an error serializes"))
+                .collect::<Vec<_>>()
+        },
+    )?;
+    let operation = document
+        .operations
+        .get(operation_name)
+        .map_err(|e| vec![error(None, "", &e.message().to_string())])?;
+    let given: apollo_compiler::response::JsonMap = variables
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), v.clone().into()))
+        .collect();
+    let coerced = apollo_compiler::request::coerce_variable_values(schema, operation, &given)
+        .map_err(|e| vec![error(None, "", &e.message().to_string())])?;
+    let variables = serde_json::to_value(coerced.into_inner())
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    let operation = operation.clone();
+    Ok(Request {
+        document,
+        operation,
+        variables,
+    })
 }
 
 // ---------------------------------------------------------------- execution
@@ -653,26 +164,6 @@ enum Out {
     Many(Vec<Obj>),
 }
 
-fn arg<'a>(args: &'a [(String, Val)], name: &str) -> Option<&'a Val> {
-    args.iter().find(|(n, _)| n == name).map(|(_, v)| v)
-}
-
-/// An argument's value with variables substituted, as JSON.
-fn resolve(v: &Val, vars: &Map<String, Value>) -> Value {
-    match v {
-        Val::Var(n) => vars.get(n).cloned().unwrap_or(Value::Null),
-        Val::Int(n) => json!(n),
-        Val::Str(s) | Val::Enum(s) => json!(s),
-        Val::List(items) => Value::Array(items.iter().map(|i| resolve(i, vars)).collect()),
-        Val::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (k.clone(), resolve(v, vars)))
-                .collect(),
-        ),
-    }
-}
-
 /// The GraphQL node id of a pull request (the REST answer's `node_id`).
 fn pull_node_id(world: &World, repo: &str, number: u64) -> String {
     let r = world.repo(repo);
@@ -694,14 +185,8 @@ fn entry_of(world: &World, repo: &str, number: u64) -> Option<Obj> {
         })
 }
 
-fn field_of(
-    world: &World,
-    obj: &Obj,
-    name: &str,
-    args: &[(String, Val)],
-    vars: &Map<String, Value>,
-) -> Out {
-    let a = |n: &str| arg(args, n).map(|v| resolve(v, vars));
+fn field_of(world: &World, obj: &Obj, name: &str, args: &Map<String, Value>) -> Out {
+    let a = |n: &str| args.get(n).cloned().filter(|v| !v.is_null());
     match (obj, name) {
         (o, "__typename") => Out::Leaf(json!(o.type_name())),
         (Obj::Repo(key), "pullRequest") => {
@@ -827,38 +312,119 @@ fn field_of(
     }
 }
 
-/// The selected fields of `obj`, and only those.
-fn project(world: &World, obj: &Obj, sel: &[Selection], vars: &Map<String, Value>) -> Value {
+/// What executing a document noticed that GitHub would never answer.
+#[derive(Default)]
+struct Noticed {
+    violations: Vec<String>,
+}
+
+/// An argument's value with variables substituted, as JSON.
+fn literal(value: &Literal, vars: &Map<String, Value>) -> Value {
+    match value {
+        Literal::Null => Value::Null,
+        Literal::Variable(name) => vars.get(name.as_str()).cloned().unwrap_or(Value::Null),
+        Literal::Enum(name) => json!(name.as_str()),
+        Literal::String(s) => json!(s),
+        Literal::Boolean(b) => json!(b),
+        Literal::Int(i) => i.as_str().parse::<i64>().map_or(Value::Null, Value::from),
+        Literal::Float(f) => f.try_to_f64().map_or(Value::Null, Value::from),
+        Literal::List(items) => Value::Array(items.iter().map(|i| literal(i, vars)).collect()),
+        Literal::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), literal(v, vars)))
+                .collect(),
+        ),
+    }
+}
+
+/// A field's arguments, resolved.
+fn arguments(field: &Field, vars: &Map<String, Value>) -> Map<String, Value> {
+    field
+        .arguments
+        .iter()
+        .map(|a| (a.name.to_string(), literal(&a.value, vars)))
+        .collect()
+}
+
+/// The selected fields of `obj`, and only those, under their response keys.
+fn project(
+    world: &World,
+    doc: &ExecutableDocument,
+    obj: &Obj,
+    set: &SelectionSet,
+    vars: &Map<String, Value>,
+    noticed: &mut Noticed,
+) -> Value {
     let mut out = Map::new();
-    for s in sel {
-        match s {
-            Selection::Fragment { on, selection } => {
-                if on == obj.type_name()
-                    && let Value::Object(m) = project(world, obj, selection, vars)
-                {
-                    out.extend(m);
+    project_into(world, doc, obj, set, vars, noticed, &mut out);
+    Value::Object(out)
+}
+
+fn project_into(
+    world: &World,
+    doc: &ExecutableDocument,
+    obj: &Obj,
+    set: &SelectionSet,
+    vars: &Map<String, Value>,
+    noticed: &mut Noticed,
+    out: &mut Map<String, Value>,
+) {
+    for selection in &set.selections {
+        match selection {
+            Selection::InlineFragment(f) => {
+                let applies = f
+                    .type_condition
+                    .as_ref()
+                    .is_none_or(|t| t.as_str() == obj.type_name());
+                if applies {
+                    project_into(world, doc, obj, &f.selection_set, vars, noticed, out);
                 }
             }
-            Selection::Field {
-                alias,
-                name,
-                args,
-                selection,
-            } => {
-                let key = alias.clone().unwrap_or_else(|| name.clone());
-                let sel = selection.as_deref().unwrap_or(&[]);
-                let v = match field_of(world, obj, name, args, vars) {
-                    Out::Leaf(v) => v,
-                    Out::One(o) => o.map_or(Value::Null, |o| project(world, &o, sel, vars)),
-                    Out::Many(items) => {
-                        Value::Array(items.iter().map(|o| project(world, o, sel, vars)).collect())
-                    }
-                };
-                out.insert(key, v);
+            Selection::FragmentSpread(spread) => {
+                let fragment = &doc.fragments[&spread.fragment_name];
+                if fragment.selection_set.ty.as_str() == obj.type_name() {
+                    project_into(world, doc, obj, &fragment.selection_set, vars, noticed, out);
+                }
+            }
+            Selection::Field(field) => {
+                let key = field.response_key().to_string();
+                let value = resolve_field(world, doc, obj, field, vars, noticed);
+                if value.is_null() && field.definition.ty.is_non_null() {
+                    noticed.violations.push(format!(
+                        "the fake answered null for the non-null field `{}.{}`: it does not \
+                         model it yet",
+                        obj.type_name(),
+                        field.name
+                    ));
+                }
+                out.insert(key, value);
             }
         }
     }
-    Value::Object(out)
+}
+
+fn resolve_field(
+    world: &World,
+    doc: &ExecutableDocument,
+    obj: &Obj,
+    field: &Node<Field>,
+    vars: &Map<String, Value>,
+    noticed: &mut Noticed,
+) -> Value {
+    let args = arguments(field, vars);
+    match field_of(world, obj, field.name.as_str(), &args) {
+        Out::Leaf(v) => v,
+        Out::One(o) => o.map_or(Value::Null, |o| {
+            project(world, doc, &o, &field.selection_set, vars, noticed)
+        }),
+        Out::Many(items) => Value::Array(
+            items
+                .iter()
+                .map(|o| project(world, doc, o, &field.selection_set, vars, noticed))
+                .collect(),
+        ),
+    }
 }
 
 /// GitHub's GraphQL error entry.
@@ -925,75 +491,61 @@ fn enqueue(world: &mut World, installation: u64, input: &Value) -> Result<Obj, (
     Ok(entry_of(world, &key, number).expect("just queued"))
 }
 
-fn answer(world: &mut World, installation: u64, body: &Value) -> Result<Value, Vec<Value>> {
-    let fail = |m: String| vec![error(None, "", &m)];
+/// Executes a request for `installation`: the answer, or request errors
+/// (no `data`), each also a violation to report.
+fn answer(
+    world: &mut World,
+    installation: u64,
+    body: &Value,
+    noticed: &mut Noticed,
+) -> Result<Value, Vec<Value>> {
+    let fail = |m: &str| vec![error(None, "", m)];
     let Some(query) = body["query"].as_str() else {
         return Err(fail(
-            "A query attribute must be specified and must be a string.".into(),
+            "A query attribute must be specified and must be a string.",
         ));
     };
-    let vars = match &body["variables"] {
+    let given = match &body["variables"] {
         Value::Object(m) => m.clone(),
         Value::Null => Map::new(),
-        _ => return Err(fail("Variables must be an object".into())),
+        _ => return Err(fail("Variables must be an object")),
     };
-    let toks = lex(query).map_err(fail)?;
-    let op = Parser { toks, at: 0 }.operation().map_err(fail)?;
-    let root = if op.kind == "mutation" {
-        "Mutation"
-    } else {
-        "Query"
+    let request = prepare(query, body["operationName"].as_str(), &given)?;
+    let doc = &request.document;
+    let vars = &request.variables;
+    let operation = &request.operation;
+    let root = match operation.operation_type {
+        OperationType::Mutation => "Mutation",
+        _ => "Query",
     };
-    let mut checker = Checker {
-        vars: &op.variables,
-        used: Vec::new(),
-        errors: Vec::new(),
-    };
-    checker.selection(root, &op.selection);
-    let mut errors = checker.errors;
-    for (v, _) in &op.variables {
-        if !checker.used.contains(v) {
-            errors.push(format!(
-                "Variable ${v} is declared by the operation but not used"
-            ));
-        }
-    }
-    errors.extend(check_variables(&op.variables, &vars));
-    if !errors.is_empty() {
-        return Err(errors.into_iter().map(|m| error(None, "", &m)).collect());
-    }
     let mut data = Map::new();
     let mut field_errors = Vec::new();
-    for s in &op.selection {
-        let Selection::Field {
-            alias,
-            name,
-            args,
-            selection,
-        } = s
-        else {
-            return Err(fail("fragments at the root are not supported".into()));
+    for selection in &operation.selection_set.selections {
+        let Selection::Field(field) = selection else {
+            return Err(fail("the fake answers fields at the root, not fragments"));
         };
-        let key = alias.clone().unwrap_or_else(|| name.clone());
-        let sel = selection.as_deref().unwrap_or(&[]);
-        let value = match name.as_str() {
+        let key = field.response_key().to_string();
+        let args = arguments(field, vars);
+        let value = match field.name.as_str() {
             "repository" => {
-                let owner = arg(args, "owner").map(|v| resolve(v, &vars));
-                let repo_name = arg(args, "name").map(|v| resolve(v, &vars));
                 let full = format!(
                     "{}/{}",
-                    owner.as_ref().and_then(|v| v.as_str()).unwrap_or_default(),
-                    repo_name
-                        .as_ref()
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
+                    args["owner"].as_str().unwrap_or_default(),
+                    args["name"].as_str().unwrap_or_default()
                 );
                 let visible = world
                     .repos
-                    .get(&full)
+                    .get(&full.to_ascii_lowercase())
                     .is_some_and(|r| r.installation == installation);
                 if visible {
-                    project(world, &Obj::Repo(full), sel, &vars)
+                    project(
+                        world,
+                        doc,
+                        &Obj::Repo(full.clone()),
+                        &field.selection_set,
+                        vars,
+                        noticed,
+                    )
                 } else {
                     field_errors.push(error(
                         Some("NOT_FOUND"),
@@ -1003,20 +555,27 @@ fn answer(world: &mut World, installation: u64, body: &Value) -> Result<Value, V
                     Value::Null
                 }
             }
-            "enqueuePullRequest" => {
-                let input = arg(args, "input")
-                    .map(|v| resolve(v, &vars))
-                    .unwrap_or(Value::Null);
-                match enqueue(world, installation, &input) {
-                    Ok(entry) => project(world, &Obj::Payload(Some(Box::new(entry))), sel, &vars),
-                    Err((kind, message)) => {
-                        field_errors.push(error(Some(&kind), &key, &message));
-                        Value::Null
-                    }
+            "enqueuePullRequest" => match enqueue(world, installation, &args["input"]) {
+                Ok(entry) => project(
+                    world,
+                    doc,
+                    &Obj::Payload(Some(Box::new(entry))),
+                    &field.selection_set,
+                    vars,
+                    noticed,
+                ),
+                Err((kind, message)) => {
+                    field_errors.push(error(Some(&kind), &key, &message));
+                    Value::Null
                 }
-            }
+            },
             "__typename" => json!(root),
-            _ => Value::Null,
+            other => {
+                noticed
+                    .violations
+                    .push(format!("the fake does not answer `{root}.{other}` yet"));
+                Value::Null
+            }
         };
         data.insert(key, value);
     }
@@ -1027,50 +586,55 @@ fn answer(world: &mut World, installation: u64, body: &Value) -> Result<Value, V
     Ok(out)
 }
 
-/// `POST /graphql`. Validation failures are also conformance violations.
+/// `POST /graphql`. Request errors, and answers GitHub would never give,
+/// are also conformance violations.
 pub fn graphql(world: &mut World, ctx: &Ctx) -> Answer {
     let SeenAuth::Installation(installation) = ctx.auth else {
         return Answer::error(401, "Bad credentials");
     };
     let body = ctx.body.clone().unwrap_or(Value::Null);
-    match answer(world, installation, &body) {
+    let mut noticed = Noticed::default();
+    let answer = match answer(world, installation, &body, &mut noticed) {
         Ok(v) => Answer::json(200, v),
         Err(errors) => {
             for e in &errors {
-                world.conformance.violations.push(format!(
-                    "POST /graphql: {}",
-                    e["message"].as_str().unwrap_or_default()
-                ));
+                noticed
+                    .violations
+                    .push(e["message"].as_str().unwrap_or_default().to_owned());
             }
             Answer::json(200, json!({ "errors": errors }))
         }
+    };
+    world.conformance.violations.extend(
+        noticed
+            .violations
+            .into_iter()
+            .map(|v| format!("POST /graphql: {v}")),
+    );
+    answer
+}
+
+/// The validation errors of a document against GitHub's schema (empty:
+/// GitHub would accept it), for tests of the fake itself.
+pub fn validate(query: &str) -> Vec<String> {
+    match ExecutableDocument::parse_and_validate(schema(), query, "query.graphql") {
+        Ok(_) => Vec::new(),
+        Err(with_errors) => with_errors
+            .errors
+            .iter()
+            .map(|d| d.error.to_string())
+            .collect(),
     }
 }
 
-/// The validation errors of a document (empty: GitHub would accept it),
-/// for tests of the fake itself.
-pub fn validate(query: &str) -> Vec<String> {
-    let op = match lex(query).and_then(|toks| Parser { toks, at: 0 }.operation()) {
-        Ok(op) => op,
-        Err(e) => return vec![e],
-    };
-    let root = if op.kind == "mutation" {
-        "Mutation"
-    } else {
-        "Query"
-    };
-    let mut c = Checker {
-        vars: &op.variables,
-        used: Vec::new(),
-        errors: Vec::new(),
-    };
-    c.selection(root, &op.selection);
-    for (v, _) in &op.variables {
-        if !c.used.contains(v) {
-            c.errors.push(format!(
-                "Variable ${v} is declared by the operation but not used"
-            ));
-        }
+/// As [`validate`], then the variables coerced to their declared types.
+pub fn validate_request(query: &str, variables: &Value) -> Vec<String> {
+    let given = variables.as_object().cloned().unwrap_or_default();
+    match prepare(query, None, &given) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors
+            .iter()
+            .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+            .collect(),
     }
-    c.errors
 }
