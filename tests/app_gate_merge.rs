@@ -5,8 +5,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use support::flows::{WAIT, completed_run, feature_pr, merged};
 use support::{FakeGitHub, Seamguard, Sha, World};
 
@@ -158,19 +156,13 @@ async fn permanent_pending_stops_at_max_attempts_and_says_so() {
         WAIT,
     )
     .await;
-    // Give a (wrong) further attempt time to show; then a new event for the
-    // same head must not restart the attempts either.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let reads = gh.count("GET", "/repos/acme/app/pulls/7");
+    // No further attempt comes; then a new event for the same head must
+    // not restart the attempts either.
+    gh.wait_idle().await;
+    assert_eq!(merge_calls(&gh, 7).len(), 3, "nothing after the last");
     gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
         .await;
-    gh.wait_for(
-        "the re-evaluation",
-        |w| w.count("GET", "/repos/acme/app/pulls/7") > reads,
-        WAIT,
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    gh.wait_idle().await;
     assert_eq!(
         merge_calls(&gh, 7).len(),
         3,
@@ -208,7 +200,7 @@ async fn a_502_after_github_merged_is_not_merged_twice() {
         WAIT,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    gh.wait_idle().await;
     // ...and nothing is merged again.
     assert_eq!(merge_calls(&gh, 7).len(), 1);
     app.stop().await;

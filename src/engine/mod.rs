@@ -129,6 +129,10 @@ impl EvalError {
     }
 }
 
+/// Every engine started in this process, held weakly: a stopped engine's
+/// last clone drops and it leaves the list. Read by [`Engine::in_process`].
+static STARTED: std::sync::Mutex<Vec<std::sync::Weak<Inner>>> = std::sync::Mutex::new(Vec::new());
+
 /// The engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
@@ -224,9 +228,37 @@ impl Engine {
         self
     }
 
+    /// The engines started in this process that are still running. A test
+    /// that runs seamguard in-process asks their stores whether anything is
+    /// due or leased, to know seamguard is idle before it asserts that
+    /// something did not happen.
+    pub fn in_process() -> Vec<Engine> {
+        let mut started = STARTED.lock().unwrap_or_else(|p| p.into_inner());
+        started.retain(|weak| weak.strong_count() > 0);
+        started
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .map(|inner| Engine { inner })
+            .collect()
+    }
+
+    /// The GitHub API root this engine calls.
+    pub fn github_api(&self) -> &url::Url {
+        self.gh.api_url()
+    }
+
+    /// The store this engine takes its work from.
+    pub fn store(&self) -> &Inbox {
+        &self.inbox
+    }
+
     /// Runs the dispatcher and the sweeps until `shutdown`; in-flight jobs
     /// are tracked by `tracker` so the caller can wait for them.
     pub fn start(&self, shutdown: CancellationToken, tracker: &TaskTracker) {
+        STARTED
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::downgrade(&self.inner));
         let engine = self.clone();
         let (s, t) = (shutdown.clone(), tracker.clone());
         tracker.spawn(async move { engine.dispatch(s, t).await });

@@ -55,6 +55,10 @@ pub struct Shared {
     notify: Notify,
     jwt_key: DecodingKey,
     prefix: String,
+    /// Connections the proxy has accepted and not finished: a request of
+    /// seamguard's that has not had its whole answer (see
+    /// [`FakeGitHub::wait_idle`]).
+    pub(crate) in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -137,6 +141,7 @@ impl FakeGitHub {
             notify: Notify::new(),
             jwt_key,
             prefix: options.api_prefix.trim_end_matches('/').to_owned(),
+            in_flight: Default::default(),
         });
         Mock::given(any())
             .respond_with(Responder {
@@ -264,6 +269,12 @@ impl FakeGitHub {
                 },
             );
         });
+    }
+
+    /// The fake's change notification (every answered request, every
+    /// change through the scenario API).
+    pub(crate) fn shared_notify(&self) -> &Notify {
+        &self.shared.notify
     }
 
     /// The world, locked for reading. Do not hold it across an `.await`.

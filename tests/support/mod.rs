@@ -54,6 +54,7 @@ pub mod diff;
 pub mod fake_github;
 pub mod faults;
 pub mod flows;
+pub mod idle;
 pub mod json;
 pub mod limits;
 pub mod openapi;

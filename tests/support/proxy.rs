@@ -82,9 +82,11 @@ impl Proxy {
                             accepted = listener.accept() => {
                                 let Ok((socket, _)) = accepted else { break };
                                 let shared = shared.clone();
+                                let counted = InFlight::enter(shared.clone());
                                 tokio::spawn(async move {
                                     // A client that hangs up is not an error of the fake.
                                     let _ = serve(socket, upstream, shared).await;
+                                    drop(counted);
                                 });
                             }
                         }
@@ -100,6 +102,28 @@ impl Proxy {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+}
+
+/// One connection counted in [`Shared::in_flight`] from its accept until
+/// its answer is sent (or it is broken), whatever way the task ends.
+struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    fn enter(shared: Arc<Shared>) -> Self {
+        shared
+            .in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(shared)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.changed();
     }
 }
 
