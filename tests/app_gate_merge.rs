@@ -5,16 +5,8 @@
 
 mod support;
 
-use support::flows::{WAIT, completed_run, feature_pr, merged};
-use support::{FakeGitHub, Seamguard, Sha, World};
-
-fn merge_calls(gh: &FakeGitHub, n: u64) -> Vec<serde_json::Value> {
-    gh.requests()
-        .into_iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with(&format!("/pulls/{n}/merge")))
-        .map(|r| r.body.unwrap_or_default())
-        .collect()
-}
+use support::flows::{WAIT, merged};
+use support::{FakeGitHub, Ready, Seamguard, Sha, World, ready};
 
 fn seamguard_on<'a>(w: &'a World, sha: &Sha) -> Option<&'a support::CheckRun> {
     w.check_runs_named("seamguard").find(|r| &r.head_sha == sha)
@@ -22,14 +14,13 @@ fn seamguard_on<'a>(w: &'a World, sha: &Sha) -> Option<&'a support::CheckRun> {
 
 #[tokio::test]
 async fn a_late_check_is_waited_for_then_one_pinned_merge() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
+    let s = ready().opted_in().open().await;
+    let (gh, repo, head) = (&s.gh, &s.repo, &s.head);
     repo.ruleset(42)
         .on("~DEFAULT_BRANCH")
         .requires(&["lint", "test"]);
-    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
-    let lint = repo.check_run(&head, "lint").completed("success");
-    let app = Seamguard::start(&gh).await;
+    let lint = repo.check_run(head, "lint").completed("success");
+    let app = s.start().await;
 
     gh.deliver(
         &repo.check_run_event("completed", lint.id().0),
@@ -39,19 +30,20 @@ async fn a_late_check_is_waited_for_then_one_pinned_merge() {
     gh.wait_for(
         "the gate read with test missing",
         |w| {
-            seamguard_on(w, &head)
+            seamguard_on(w, head)
                 .is_some_and(|r| r.is_completed() && r.summary().contains("not registered yet"))
         },
         WAIT,
     )
     .await;
+    gh.wait_idle().await;
     assert!(
-        merge_calls(&gh, 7).is_empty(),
+        s.merge_calls().is_empty(),
         "no merge while test has not registered"
     );
 
     // `test` registers late, runs, then passes.
-    let test = repo.check_run(&head, "test").in_progress();
+    let test = repo.check_run(head, "test").in_progress();
     gh.deliver(
         &repo.check_run_event("created", test.id().0),
         &app.webhook(),
@@ -63,10 +55,9 @@ async fn a_late_check_is_waited_for_then_one_pinned_merge() {
         &app.webhook(),
     )
     .await;
-    gh.wait_for("the merge", |w| merged(w, "acme/app", 7), WAIT)
-        .await;
+    s.wait_merged().await;
 
-    let calls = merge_calls(&gh, 7);
+    let calls = s.merge_calls();
     assert_eq!(calls.len(), 1, "{calls:#?}");
     assert_eq!(calls[0]["sha"], head.as_str(), "the head SHA is pinned");
     assert_eq!(calls[0]["merge_method"], "squash");
@@ -75,18 +66,16 @@ async fn a_late_check_is_waited_for_then_one_pinned_merge() {
 
 #[tokio::test]
 async fn a_failed_required_check_blocks_the_merge() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    repo.protection("main").requires(&["test"]);
-    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
-    let test = repo.check_run(&head, "test").completed("failure");
-    let app = Seamguard::start(&gh).await;
-    gh.deliver(
-        &repo.check_run_event("completed", test.id().0),
+    let s = ready().opted_in().open().await;
+    s.repo.protection("main").requires(&["test"]);
+    let test = s.repo.check_run(&s.head, "test").completed("failure");
+    let app = s.start().await;
+    s.deliver(
+        &s.repo.check_run_event("completed", test.id().0),
         &app.webhook(),
     )
     .await;
-    let run = completed_run(&gh, &head).await;
+    let run = s.completed_run().await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("success"),
@@ -98,77 +87,99 @@ async fn a_failed_required_check_blocks_the_merge() {
         "{}",
         run.summary()
     );
-    assert!(merge_calls(&gh, 7).is_empty());
+    s.wait_idle().await;
+    assert!(s.merge_calls().is_empty());
     app.stop().await;
 }
 
-async fn merged_after_pending(wording: &str) -> (FakeGitHub, Sha) {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
-    let body = serde_json::json!({ "message": wording }).to_string();
-    gh.fail_next("PUT /pulls/7/merge", 405, &body).times(2);
-    let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
-        .await;
-    gh.wait_for("the merge", |w| merged(w, "acme/app", 7), WAIT)
-        .await;
+/// Classic protection that the App may not read requires `passed` (green)
+/// and `pending` (running): the gate sees nothing to wait for and merges,
+/// and GitHub, which enforces what it requires, answers its pending wording
+/// until the pending checks pass, just before the third merge call.
+async fn merged_after_pending(passed: &[&str], pending: &[&str]) -> Ready {
+    let s = ready().opted_in().open().await;
+    let required: Vec<&str> = passed.iter().chain(pending).copied().collect();
+    s.repo.protection("main").requires(&required).unreadable();
+    for check in passed {
+        s.repo.check_run(&s.head, check).completed("success");
+    }
+    let running: Vec<u64> = pending
+        .iter()
+        .map(|check| s.repo.check_run(&s.head, check).in_progress().id().0)
+        .collect();
+    s.before_nth("PUT /pulls/7/merge", 3, move |w| {
+        for id in running {
+            w.repo_mut("acme/app").complete_check_run(id, "success");
+        }
+    });
+    let app = s.start().await;
+    s.send(&app, "labeled").await;
+    s.wait_merged().await;
     app.stop().await;
-    (gh, head)
+    s
+}
+
+/// The messages GitHub refused merge calls of #`n` with, in order.
+fn refusals(gh: &FakeGitHub, n: u64) -> Vec<String> {
+    gh.requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with(&format!("/pulls/{n}/merge")))
+        .filter_map(|r| r.message)
+        .collect()
 }
 
 #[tokio::test]
 async fn singular_pending_wording_twice_then_merged() {
-    let (gh, head) = merged_after_pending(r#"Required status check "test" is expected."#).await;
-    let calls = merge_calls(&gh, 7);
+    let s = merged_after_pending(&[], &["test"]).await;
+    let calls = s.merge_calls();
     assert_eq!(calls.len(), 3, "two pending answers, then the merge");
-    assert!(calls.iter().all(|c| c["sha"] == head.as_str()));
+    assert!(calls.iter().all(|c| c["sha"] == s.head.as_str()));
+    assert_eq!(
+        refusals(&s, 7),
+        [r#"Required status check "test" is expected."#; 2]
+    );
 }
 
 #[tokio::test]
 async fn plural_pending_wording_is_retried_too() {
-    let (gh, _) = merged_after_pending("2 of 3 required status checks are expected.").await;
-    assert_eq!(merge_calls(&gh, 7).len(), 3);
+    let s = merged_after_pending(&["lint"], &["test", "deploy"]).await;
+    assert_eq!(s.merge_calls().len(), 3);
+    assert_eq!(
+        refusals(&s, 7),
+        ["2 of 3 required status checks are expected."; 2]
+    );
 }
 
 #[tokio::test]
 async fn permanent_pending_stops_at_max_attempts_and_says_so() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    repo.push(
-        "main",
-        "config",
-        &[(".github/seamguard.yml", Some("merge:\n  max_attempts: 3\n"))],
-    );
-    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
-    gh.fail_next(
-        "PUT /pulls/7/merge",
-        405,
-        r#"{"message":"Required status check \"deploy\" is expected."}"#,
-    )
-    .always();
-    let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
+    let s = ready()
+        .config("merge:\n  max_attempts: 3\n")
+        .opted_in()
+        .open()
         .await;
-    gh.wait_for(
+    // `deploy` is required where seamguard cannot see it, and never comes.
+    s.repo.protection("main").requires(&["deploy"]).unreadable();
+    let app = s.start().await;
+    s.send(&app, "labeled").await;
+    let head = s.head.clone();
+    s.wait_for(
         "the summary saying it stopped",
-        |w| seamguard_on(w, &head).is_some_and(|r| r.summary().contains("stopped trying")),
+        move |w| seamguard_on(w, &head).is_some_and(|r| r.summary().contains("stopped trying")),
         WAIT,
     )
     .await;
     // No further attempt comes; then a new event for the same head must
     // not restart the attempts either.
-    gh.wait_idle().await;
-    assert_eq!(merge_calls(&gh, 7).len(), 3, "nothing after the last");
-    gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
-        .await;
-    gh.wait_idle().await;
+    s.wait_idle().await;
+    assert_eq!(s.merge_calls().len(), 3, "nothing after the last");
+    s.send(&app, "labeled").await;
+    s.wait_idle().await;
     assert_eq!(
-        merge_calls(&gh, 7).len(),
-        3,
+        refusals(&s, 7),
+        [r#"Required status check "deploy" is expected."#; 3],
         "exactly max_attempts merge calls"
     );
-    let run = gh
+    let run = s
         .world()
         .check_runs_named("seamguard")
         .next()
@@ -184,45 +195,44 @@ async fn permanent_pending_stops_at_max_attempts_and_says_so() {
 
 #[tokio::test]
 async fn a_502_after_github_merged_is_not_merged_twice() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    feature_pr(&repo, 7, "feature", &["automerge"]);
-    gh.act_then_fail_next("PUT /pulls/7/merge", 502, "<html>502 Bad Gateway</html>");
-    let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
-        .await;
-    gh.wait_for("the merge", |w| merged(w, "acme/app", 7), WAIT)
-        .await;
-    // The pull request is read after the 502...
-    gh.wait_for(
-        "the read after the ambiguous merge",
-        |w| w.count("GET", "/repos/acme/app/pulls/7") >= 2,
-        WAIT,
-    )
-    .await;
-    gh.wait_idle().await;
-    // ...and nothing is merged again.
-    assert_eq!(merge_calls(&gh, 7).len(), 1);
+    let s = ready().opted_in().open().await;
+    s.act_then_fail_next("PUT /pulls/7/merge", 502, "<html>502 Bad Gateway</html>");
+    let app = s.start().await;
+    s.send(&app, "labeled").await;
+    s.wait_merged().await;
+    s.wait_idle().await;
+    // The pull request is read after the 502, and nothing is merged again.
+    let requests = s.requests();
+    let merge = requests
+        .iter()
+        .position(|r| r.method == "PUT" && r.path.ends_with("/pulls/7/merge"))
+        .expect("the merge call");
+    assert!(
+        requests[merge..]
+            .iter()
+            .any(|r| r.method == "GET" && r.path == "/repos/acme/app/pulls/7"),
+        "the pull request is read after the ambiguous merge"
+    );
+    assert_eq!(s.merge_calls().len(), 1);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_moved_head_is_evaluated_again_from_scratch() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    let first = feature_pr(&repo, 7, "feature", &["automerge"]);
+    let s = ready().opted_in().open().await;
+    let (gh, first) = (&s.gh, &s.head);
     // Just before the merge call lands, someone pushes to the branch.
-    let pushed = repo.commit(&[&first], "one more", &[("src/g.rs", Some("fn g() {}\n"))]);
+    let pushed = s
+        .repo
+        .commit(&[first], "one more", &[("src/g.rs", Some("fn g() {}\n"))]);
     let p = pushed.clone();
     gh.before_next("PUT /pulls/7/merge", move |w| {
         w.repo_mut("acme/app").set_branch("feature", &p);
     });
-    let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
-        .await;
-    gh.wait_for("the merge", |w| merged(w, "acme/app", 7), WAIT)
-        .await;
-    let calls = merge_calls(&gh, 7);
+    let app = s.start().await;
+    s.send(&app, "labeled").await;
+    s.wait_merged().await;
+    let calls = s.merge_calls();
     assert_eq!(calls.len(), 2, "{calls:#?}");
     assert_eq!(calls[0]["sha"], first.as_str());
     assert_eq!(
@@ -236,30 +246,28 @@ async fn a_moved_head_is_evaluated_again_from_scratch() {
 
 #[tokio::test]
 async fn forbidden_protection_falls_back_to_rulesets() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
+    let s = ready().opted_in().open().await;
+    let (repo, head) = (&s.repo, &s.head);
     repo.protection_forbidden("main");
     repo.ruleset(7).on("refs/heads/main").requires(&["test"]);
-    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
-    let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
-        .await;
-    let run = completed_run(&gh, &head).await;
+    let app = s.start().await;
+    s.send(&app, "opened").await;
+    let run = s.completed_run().await;
     let summary = run.summary();
     // Which ruleset is optional in GitHub's answer (the fake leaves it out).
     assert!(summary.contains("| `test` | ruleset"), "{summary}");
     assert!(summary.contains("could not be read"), "{summary}");
-    assert!(merge_calls(&gh, 7).is_empty(), "waiting for test");
+    s.wait_idle().await;
+    assert!(s.merge_calls().is_empty(), "waiting for test");
 
     // test passes: the ruleset gate opens.
-    let test = repo.check_run(&head, "test").completed("success");
-    gh.deliver(
+    let test = repo.check_run(head, "test").completed("success");
+    s.deliver(
         &repo.check_run_event("completed", test.id().0),
         &app.webhook(),
     )
     .await;
-    gh.wait_for("the merge", |w| merged(w, "acme/app", 7), WAIT)
-        .await;
+    s.wait_merged().await;
     app.stop().await;
 }
 
@@ -295,7 +303,23 @@ async fn drafts_unlabelled_and_closed_prs_are_never_merged() {
         WAIT,
     )
     .await;
-    assert!(merge_calls(&gh, 1).is_empty() && merge_calls(&gh, 2).is_empty());
+    gh.wait_idle().await;
+    assert_eq!(gh.count("PUT", "/pulls/2/merge"), 0, "#2 is not opted in");
+    // GitHub says `draft` only in a field its description makes optional,
+    // and its `mergeable_state` (`draft`) is `unknown` on the first read
+    // after a push: seamguard may try, and GitHub refuses a draft.
+    let draft_merges: Vec<_> = gh
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/pulls/1/merge"))
+        .collect();
+    assert!(
+        draft_merges
+            .iter()
+            .all(|r| r.message.as_deref() == Some("Pull Request is still a draft")),
+        "{draft_merges:#?}"
+    );
+    assert!(!merged(&gh.world(), "acme/app", 1));
     let summaries: Vec<String> = gh
         .world()
         .check_runs_named("seamguard")
@@ -316,19 +340,18 @@ async fn drafts_unlabelled_and_closed_prs_are_never_merged() {
 
 #[tokio::test]
 async fn a_merge_method_the_repository_turned_off_is_said_before_any_merge_call() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
+    let s = ready().opted_in().open().await;
+    let repo = &s.repo;
     repo.protection("main").requires(&["test"]);
     repo.disallow_merge_method("squash"); // seamguard's default method
-    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
-    let test = repo.check_run(&head, "test").completed("success");
-    let app = Seamguard::start(&gh).await;
-    gh.deliver(
+    let test = repo.check_run(&s.head, "test").completed("success");
+    let app = s.start().await;
+    s.deliver(
         &repo.check_run_event("completed", test.id().0),
         &app.webhook(),
     )
     .await;
-    let run = completed_run(&gh, &head).await;
+    let run = s.completed_run().await;
     assert!(
         run.summary().contains(
             "the repository does not allow `squash` merges (it allows `merge`, `rebase`)"
@@ -336,10 +359,11 @@ async fn a_merge_method_the_repository_turned_off_is_said_before_any_merge_call(
         "{}",
         run.summary()
     );
+    s.wait_idle().await;
     assert!(
-        merge_calls(&gh, 7).is_empty(),
+        s.merge_calls().is_empty(),
         "no merge call collects GitHub's refusal"
     );
-    assert!(!merged(&gh.world(), "acme/app", 7));
+    assert!(!s.merged());
     app.stop().await;
 }

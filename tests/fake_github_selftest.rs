@@ -759,14 +759,15 @@ async fn enforced_required_checks_refuse_with_githubs_wording() {
         merge().await.unwrap_err().message,
         "Required status check \"test\" is expected."
     );
-    assert_eq!(
+    let state = || async {
         inst.pull(&repo.name(), PrNumber(7))
             .await
             .unwrap()
             .mergeable_state
-            .as_deref(),
-        Some("blocked")
-    );
+    };
+    // Read once since the push: GitHub is still computing it.
+    assert_eq!(state().await.as_deref(), Some("unknown"));
+    assert_eq!(state().await.as_deref(), Some("blocked"));
     repo.status(&head, "test", "success");
     assert!(merge().await.unwrap().merged);
 }
@@ -828,7 +829,7 @@ async fn transport_faults_surface_as_transient_errors() {
         );
 
         // Every time: the retries run out and the error is transient.
-        gh.transport_fault_next("GET /pulls/7", fault).times(100);
+        gh.transport_fault_next("GET /pulls/7", fault).always();
         let err = inst.pull(&repo.name(), PrNumber(7)).await.unwrap_err();
         assert!(
             err.is_transient() && err.status.is_none(),
@@ -1374,4 +1375,122 @@ mod rules {
         assert_eq!(r.merge_trees(&x, &y).unwrap_err(), ["f"]);
         assert_ne!(x, y, "SHAs differ with content");
     }
+}
+
+#[tokio::test]
+async fn mergeability_is_unknown_for_the_first_read_after_each_push() {
+    let gh = FakeGitHub::start().await;
+    let (repo, _) = feature_pr(&gh);
+    let inst = gh.client().installation(InstallationId(1));
+    let read = || async {
+        let pr = inst.pull(&repo.name(), PrNumber(7)).await.unwrap();
+        (pr.mergeable_state, gh.requests().last().unwrap().clone())
+    };
+    let (state, first) = read().await;
+    assert_eq!(state.as_deref(), Some("unknown"));
+    assert!(first.status == 200);
+    assert_eq!(read().await.0.as_deref(), Some("clean"));
+    // A push to the head, then one to the base: unknown once each time.
+    repo.push("feature", "more", &[("src/b.rs", Some("fn b() {}\n"))]);
+    assert_eq!(read().await.0.as_deref(), Some("unknown"));
+    assert_eq!(read().await.0.as_deref(), Some("clean"));
+    repo.push("main", "base moves", &[("CHANGELOG.md", Some("v2\n"))]);
+    assert_eq!(read().await.0.as_deref(), Some("unknown"));
+    assert_eq!(read().await.0.as_deref(), Some("clean"));
+    // The raw answer says `mergeable: null` while unknown.
+    repo.push("feature", "again", &[("src/c.rs", Some("fn c() {}\n"))]);
+    let token = gh.token_for(1);
+    let raw: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}repos/acme/app/pulls/7", gh.api_url()))
+        .bearer_auth(token)
+        .header("user-agent", "selftest")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(raw["mergeable"], serde_json::Value::Null);
+    assert_eq!(raw["mergeable_state"], "unknown");
+}
+
+#[tokio::test]
+async fn required_checks_are_enforced_by_default_even_where_the_app_cannot_read_them() {
+    let gh = FakeGitHub::start().await;
+    let (repo, head) = feature_pr(&gh);
+    repo.protection("main").requires(&["test"]).unreadable();
+    let inst = gh.client().installation(InstallationId(1));
+    let protection = inst.protection_checks(&repo.name(), "main").await;
+    assert!(
+        matches!(&protection, Err(e) if e.is_status(403)),
+        "{protection:?}"
+    );
+    let (name, head_sha) = (repo.name(), sha(&head));
+    let refused = inst
+        .merge(&name, PrNumber(7), &head_sha, "merge")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.message,
+        "Required status check \"test\" is expected."
+    );
+    repo.check_run(&head, "test").completed("success");
+    assert!(
+        inst.merge(&name, PrNumber(7), &head_sha, "merge")
+            .await
+            .unwrap()
+            .merged
+    );
+}
+
+#[tokio::test]
+#[should_panic(expected = "the test scripted 3 fault(s) that never fired")]
+async fn a_scripted_fault_that_never_fired_fails_the_test() {
+    let gh = FakeGitHub::start().await;
+    feature_pr(&gh);
+    gh.fail_next("PUT /pulls/7/merge", 502, "{}");
+    gh.transport_fault_next("GET /commits/*/check-runs", TransportFault::Reset)
+        .always();
+    gh.before_next("GET /pulls/7/files", |_| {});
+    // Optional ones, and fired ones, do not count.
+    gh.fail_next("GET /pulls/7", 502, "{}").optional();
+    gh.fail_next("GET /compare/*", 502, "{}")
+        .times(2)
+        .optional();
+    gh.after_requests(1, |_| {});
+    let inst = gh.client().installation(InstallationId(1));
+    let _ = inst.pull(&"acme/app".parse().unwrap(), PrNumber(7)).await;
+}
+
+#[tokio::test]
+async fn seamguard_is_idle_only_when_nothing_is_due_leased_or_in_flight() {
+    let gh = FakeGitHub::start().await;
+    let (repo, head) = feature_pr(&gh);
+    let app = support::Seamguard::start(&gh).await;
+    let before = gh.activity().await;
+    assert_eq!(before.engines, 1, "{before:?}");
+    assert!(before.is_idle(chrono::Utc::now(), support::idle::IDLE_HORIZON));
+    // The evaluation's first read is held back (then answered 502, and
+    // retried): meanwhile its work is leased and the read in flight.
+    gh.fail_next("GET /pulls/7", 502, "{}")
+        .delay(Duration::from_millis(500));
+    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+        .await;
+    gh.wait_for(
+        "the held read",
+        |w| w.attempts("GET", "/pulls/7") >= 1,
+        WAIT,
+    )
+    .await;
+    let busy = gh.activity().await;
+    assert!(busy.leased == 1 && busy.in_flight >= 1, "{busy:?}");
+    assert!(!busy.is_idle(chrono::Utc::now(), support::idle::IDLE_HORIZON));
+    gh.wait_idle().await;
+    assert!(
+        gh.world()
+            .check_runs_named("seamguard")
+            .any(|r| r.head_sha == head && r.is_completed()),
+        "idle only once the evaluation has ended"
+    );
+    app.stop().await;
 }

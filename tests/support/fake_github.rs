@@ -30,7 +30,7 @@ use seamguard::github::auth::AppCredentials;
 use seamguard::github::{ClientConfig, GitHub, RetryPolicy, Timeouts};
 use seamguard::ids::AppId;
 
-use super::faults::{FaultHandle, Hook, RouteFilter, TransportHandle, Trigger};
+use super::faults::{FaultHandle, Hook, HookHandle, RouteFilter, TransportHandle, Trigger};
 use super::openapi::{self, Operation};
 use super::proxy::{Proxy, TransportFault};
 use super::routes::{self, Answer, Ctx};
@@ -320,25 +320,63 @@ impl FakeGitHub {
 
     /// Runs `f` on the world once `n` more requests have been answered (a
     /// check that registers late, a branch that moves mid-evaluation).
-    pub fn after_requests(&self, n: usize, f: impl FnOnce(&mut World) + Send + 'static) {
-        self.shared.edit(|w| {
+    pub fn after_requests(
+        &self,
+        n: usize,
+        f: impl FnOnce(&mut World) + Send + 'static,
+    ) -> HookHandle {
+        let id = self.shared.edit(|w| {
+            let id = w.faults.id();
             w.faults.hooks.push(Hook {
+                id,
                 trigger: Trigger::AfterRequests(n.max(1)),
                 action: Box::new(f),
-            })
+                what: format!("a change after {n} more requests"),
+                optional: false,
+            });
+            id
         });
+        HookHandle {
+            shared: self.shared.clone(),
+            id,
+        }
     }
 
     /// Runs `f` on the world just before the next request matching `route`
     /// is answered.
-    pub fn before_next(&self, route: &str, f: impl FnOnce(&mut World) + Send + 'static) {
+    pub fn before_next(
+        &self,
+        route: &str,
+        f: impl FnOnce(&mut World) + Send + 'static,
+    ) -> HookHandle {
+        self.before_nth(route, 1, f)
+    }
+
+    /// Runs `f` on the world just before the `n`-th request from now that
+    /// matches `route` is answered (1: the next; a check that passes
+    /// before the third merge call).
+    pub fn before_nth(
+        &self,
+        route: &str,
+        n: usize,
+        f: impl FnOnce(&mut World) + Send + 'static,
+    ) -> HookHandle {
         let filter = RouteFilter::parse(route);
-        self.shared.edit(|w| {
+        let id = self.shared.edit(|w| {
+            let id = w.faults.id();
             w.faults.hooks.push(Hook {
-                trigger: Trigger::Before(filter),
+                id,
+                what: format!("a change before request {n} of {filter}"),
+                trigger: Trigger::Before(filter, n.max(1) - 1),
                 action: Box::new(f),
-            })
+                optional: false,
+            });
+            id
         });
+        HookHandle {
+            shared: self.shared.clone(),
+            id,
+        }
     }
 
     /// Revokes every installation token handed out so far: the next call
@@ -390,9 +428,16 @@ impl FakeGitHub {
     }
 
     /// Makes merges wait for green required checks, answering 405 with
-    /// GitHub's wording (`Required status check "test" is expected.`).
+    /// GitHub's wording (`Required status check "test" is expected.`). The
+    /// default, as on GitHub; kept for the tests that say so.
     pub fn enforce_required_checks(&self) {
         self.shared.edit(|w| w.enforce_required_checks = true);
+    }
+
+    /// Reads of a pull request that answer unknown mergeability after each
+    /// push (1 by default; 0 computes it at once).
+    pub fn set_unknown_reads_after_push(&self, reads: u32) {
+        self.shared.edit(|w| w.unknown_reads_after_push = reads);
     }
 
     /// A manifest code that converts (once) into a new App's credentials.
@@ -497,16 +542,32 @@ impl FakeGitHub {
 }
 
 /// Every fake ends by holding its requests and answers to GitHub's
-/// contract: a violation fails the test that made it.
+/// contract, and the test to its script: a violation fails the test that
+/// made it, and so does a fault the test installed that never fired (the
+/// test did not exercise what it meant to), unless marked optional.
 impl Drop for FakeGitHub {
     fn drop(&mut self) {
-        let ledger = self.shared.lock().conformance.clone();
+        let (ledger, unfired) = {
+            let world = self.shared.lock();
+            (world.conformance.clone(), world.faults.unfired())
+        };
         openapi::record(&ledger);
-        if !ledger.violations.is_empty() && !std::thread::panicking() {
+        if std::thread::panicking() {
+            return;
+        }
+        if !ledger.violations.is_empty() {
             panic!(
                 "the fake GitHub saw {} violation(s) of GitHub's OpenAPI description:\n  {}",
                 ledger.violations.len(),
                 ledger.violations.join("\n  ")
+            );
+        }
+        if !unfired.is_empty() {
+            panic!(
+                "the test scripted {} fault(s) that never fired (mark one `.optional()` if \
+                 that is expected):\n  {}",
+                unfired.len(),
+                unfired.join("\n  ")
             );
         }
     }
@@ -629,6 +690,10 @@ impl Responder {
             accept: header("accept"),
             body,
             status: answer.status,
+            message: (answer.status >= 400)
+                .then(|| serde_json::from_slice::<Value>(&answer.body).ok())
+                .flatten()
+                .and_then(|v| v["message"].as_str().map(str::to_owned)),
             at: std::time::Instant::now(),
         });
         for hook in world.faults.take_after_request() {

@@ -30,6 +30,17 @@ pub struct RouteFilter {
     segments: Vec<String>,
 }
 
+impl std::fmt::Display for RouteFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} /{}",
+            self.method.as_deref().unwrap_or("*"),
+            self.segments.join("/")
+        )
+    }
+}
+
 /// Percent-decodes `s` (invalid escapes are kept as they are).
 pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -115,6 +126,10 @@ pub struct FaultRule {
     pub(crate) delay: Option<Duration>,
     /// Matching requests to let through before the first fire.
     pub(crate) skip: usize,
+    /// Times it fired.
+    pub(crate) fired: usize,
+    /// May end the test without firing (see [`Faults::unfired`]).
+    pub(crate) optional: bool,
 }
 
 /// A transport fault for the proxy to apply to a route.
@@ -126,18 +141,25 @@ pub struct TransportRule {
     pub(crate) fault: TransportFault,
     /// Drop the request before the fake sees it (GitHub never acted).
     pub(crate) before_github: bool,
+    pub(crate) fired: usize,
+    pub(crate) optional: bool,
 }
 
 pub(crate) enum Trigger {
     /// After this many more requests have been answered.
     AfterRequests(usize),
-    /// Just before the next request matching the route is answered.
-    Before(RouteFilter),
+    /// Just before a request matching the route is answered, once `skip`
+    /// earlier matching requests have been.
+    Before(RouteFilter, usize),
 }
 
 pub(crate) struct Hook {
+    pub(crate) id: u64,
     pub(crate) trigger: Trigger,
     pub(crate) action: Box<dyn FnOnce(&mut World) + Send>,
+    /// What the test said it is for, for the message when it never ran.
+    pub(crate) what: String,
+    pub(crate) optional: bool,
 }
 
 /// The faults installed on a fake.
@@ -150,7 +172,7 @@ pub struct Faults {
 }
 
 impl Faults {
-    fn id(&mut self) -> u64 {
+    pub(crate) fn id(&mut self) -> u64 {
         self.next += 1;
         self.next
     }
@@ -167,6 +189,8 @@ impl Faults {
             after_acting: false,
             delay: None,
             skip: 0,
+            fired: 0,
+            optional: false,
         });
         id
     }
@@ -179,6 +203,8 @@ impl Faults {
             remaining: Some(1),
             fault,
             before_github: false,
+            fired: 0,
+            optional: false,
         });
         id
     }
@@ -197,6 +223,7 @@ impl Faults {
         if let Some(n) = rule.remaining.as_mut() {
             *n -= 1;
         }
+        rule.fired += 1;
         Some(rule.clone())
     }
 
@@ -208,15 +235,23 @@ impl Faults {
         if let Some(n) = rule.remaining.as_mut() {
             *n -= 1;
         }
+        rule.fired += 1;
         Some(rule.clone())
     }
 
     /// Hooks due before answering a request to this route.
     pub(crate) fn take_before(&mut self, method: &str, path: &str) -> Vec<Hook> {
-        let (due, keep) = std::mem::take(&mut self.hooks)
-            .into_iter()
-            .partition(|h| matches!(&h.trigger, Trigger::Before(f) if f.matches(method, path)));
-        self.hooks = keep;
+        let mut due = Vec::new();
+        for hook in std::mem::take(&mut self.hooks) {
+            match hook.trigger {
+                Trigger::Before(ref f, 0) if f.matches(method, path) => due.push(hook),
+                Trigger::Before(f, skip) if f.matches(method, path) => self.hooks.push(Hook {
+                    trigger: Trigger::Before(f, skip - 1),
+                    ..hook
+                }),
+                _ => self.hooks.push(hook),
+            }
+        }
         due
     }
 
@@ -232,6 +267,43 @@ impl Faults {
             .partition(|h| matches!(h.trigger, Trigger::AfterRequests(0)));
         self.hooks = keep;
         due
+    }
+
+    /// What the test scripted that never happened: canned answers and
+    /// transport faults with fires left (an `always` one that never fired),
+    /// and changes whose moment never came. Each is a test that did not
+    /// exercise what it meant to, unless it was marked optional.
+    pub fn unfired(&self) -> Vec<String> {
+        let left = |remaining: Option<usize>, fired: usize| match remaining {
+            Some(n) if n > 0 => Some(format!("{n} of {} fires left", n + fired)),
+            None if fired == 0 => Some("never fired".to_owned()),
+            _ => None,
+        };
+        let mut out: Vec<String> = self
+            .rules
+            .iter()
+            .filter(|r| !r.optional)
+            .filter_map(|r| {
+                left(r.remaining, r.fired)
+                    .map(|why| format!("a {} answer to {} ({why})", r.status, r.filter))
+            })
+            .collect();
+        out.extend(
+            self.transport
+                .iter()
+                .filter(|r| !r.optional)
+                .filter_map(|r| {
+                    left(r.remaining, r.fired)
+                        .map(|why| format!("{:?} on {} ({why})", r.fault, r.filter))
+                }),
+        );
+        out.extend(
+            self.hooks
+                .iter()
+                .filter(|h| !h.optional)
+                .map(|h| format!("{} (never ran)", h.what)),
+        );
+        out
     }
 
     /// Are any canned answers or transport faults still waiting to fire?
@@ -312,6 +384,13 @@ impl FaultHandle {
     pub fn delay(self, delay: Duration) -> Self {
         self.edit(|r| r.delay = Some(delay))
     }
+
+    /// The test passes whether or not this fires (by default a fault that
+    /// never fired fails the test when the fake is dropped: the test did not
+    /// exercise what it scripted).
+    pub fn optional(self) -> Self {
+        self.edit(|r| r.optional = true)
+    }
 }
 
 /// A transport fault just installed; refine it in place.
@@ -340,10 +419,38 @@ impl TransportHandle {
         self.edit(|r| r.remaining = Some(n))
     }
 
+    /// Apply the fault to every matching request until the test ends.
+    pub fn always(self) -> Self {
+        self.edit(|r| r.remaining = None)
+    }
+
     /// Drop the request before it reaches the fake: GitHub never acted. By
     /// default the request is served and the *answer* is lost, the harder
     /// case for a client.
     pub fn before_github(self) -> Self {
         self.edit(|r| r.before_github = true)
+    }
+
+    /// The test passes whether or not this fires.
+    pub fn optional(self) -> Self {
+        self.edit(|r| r.optional = true)
+    }
+}
+
+/// A scripted change to the world just installed.
+pub struct HookHandle {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) id: u64,
+}
+
+impl HookHandle {
+    /// The test passes whether or not its moment comes.
+    pub fn optional(self) -> Self {
+        let mut world = self.shared.lock();
+        if let Some(h) = world.faults.hooks.iter_mut().find(|h| h.id == self.id) {
+            h.optional = true;
+        }
+        drop(world);
+        self
     }
 }

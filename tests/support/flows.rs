@@ -11,16 +11,9 @@ pub const WAIT: Duration = Duration::from_secs(30);
 
 /// Pull request #`n` from `branch` to `main`: one commit on main's tip
 /// adding a file named after the branch, with `labels`. Returns the head.
+/// (The default scenario, [`super::ready`], is this for #7 from `feature`.)
 pub fn feature_pr(repo: &RepoHandle, n: u64, branch: &str, labels: &[&str]) -> Sha {
-    let base = repo.branch_tip("main");
-    let head = repo.commit(&[&base], branch, &[(branch, Some("x\n"))]);
-    repo.branch(branch, &head);
-    let mut pr = repo.pr(n).head(branch).base("main");
-    for label in labels {
-        pr = pr.label(label);
-    }
-    pr.open();
-    head
+    super::ready::open_pr(repo, n, branch, &[(branch, "x\n")], labels)
 }
 
 /// Has pull request #`n` of `repo` merged?

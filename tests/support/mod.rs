@@ -20,7 +20,9 @@
 //! - [`scenario`]: the story-like set-up API; [`deliveries`]: signed
 //!   webhook deliveries built from the world or from `fixtures/webhooks/`.
 //!
-//! Use it from a test file with `mod support;`:
+//! Most tests start from the default scenario ([`ready`]: `acme/app` and
+//! pull request #7, in one line); the rest from the scenario API. Use it
+//! from a test file with `mod support;`:
 //!
 //! ```ignore
 //! let gh = FakeGitHub::start().await;            // App 4242, installation 1
@@ -59,6 +61,7 @@ pub mod json;
 pub mod limits;
 pub mod openapi;
 pub mod proxy;
+pub mod ready;
 pub mod routes;
 pub mod scenario;
 pub mod world;
@@ -67,5 +70,6 @@ pub use app::Seamguard;
 pub use deliveries::{Delivery, WEBHOOK_SECRET, sign};
 pub use fake_github::{APP_ID, FakeGitHub, INSTALLATION_ID, Options};
 pub use proxy::TransportFault;
+pub use ready::{Ready, ready};
 pub use scenario::{GITHUB_ACTIONS_APP_ID, RepoHandle};
 pub use world::{CheckRun, Recorded, SeenAuth, Sha, World};

@@ -504,6 +504,7 @@ impl PrBuilder {
                     created_at: now,
                     updated_at: now,
                     mergeable_state: self.mergeable_state,
+                    mergeability: Default::default(),
                 },
             );
         });
@@ -631,6 +632,14 @@ impl ProtectionBuilder {
     pub fn strict(self) -> Self {
         self.edit(|_, _, s| *s = true)
     }
+
+    /// The App may not read this protection (`administration: read` not
+    /// granted): GitHub answers it 403, and still enforces it at merge.
+    pub fn unreadable(self) -> Self {
+        let branch = self.branch.clone();
+        self.repo.edit(|r| r.unreadable_protection.insert(branch));
+        self
+    }
 }
 
 /// A check run of another App; each call changes it at once.
@@ -669,12 +678,9 @@ impl CheckRunHandle {
 
     /// Completes the run with `conclusion` (`success`, `failure`, ...).
     pub fn completed(self, conclusion: &str) -> Self {
-        let conclusion = conclusion.to_owned();
-        self.edit(|c| {
-            c.status = "completed".to_owned();
-            c.conclusion = Some(conclusion);
-            c.completed_at = Some(Utc::now());
-        })
+        let id = self.id;
+        self.repo.edit(|r| r.complete_check_run(id, conclusion));
+        self
     }
 
     pub fn output(self, title: &str, summary: &str) -> Self {

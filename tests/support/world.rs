@@ -159,6 +159,23 @@ pub struct Pull {
     /// A forced `mergeable_state` (`dirty`, `blocked`, `unstable`...);
     /// otherwise it is computed from the repository.
     pub mergeable_state: Option<String>,
+    /// Whether GitHub has computed mergeability for the current head and
+    /// base (see [`Mergeability`]).
+    pub mergeability: Mergeability,
+}
+
+/// GitHub computes a pull request's mergeability in the background after
+/// every push to its head or its base: until then `mergeable` is `null` and
+/// `mergeable_state` is `unknown`. The fake does the same, deterministically:
+/// the first [`World::unknown_reads_after_push`] reads of the pull request
+/// after its head or its base's tip moved answer unknown; later reads are
+/// computed.
+#[derive(Debug, Clone, Default)]
+pub struct Mergeability {
+    /// The (head, base tip) whose mergeability is computed.
+    pub computed_for: Option<(Sha, Sha)>,
+    /// Reads answered unknown for this (head, base tip) so far.
+    pub unknown_reads: Option<((Sha, Sha), u32)>,
 }
 
 impl Pull {
@@ -346,6 +363,9 @@ pub struct Repo {
     pub behind_seen: BTreeSet<u64>,
     /// Paths whose diff GitHub deems too large: no `patch` field.
     pub large_files: BTreeSet<String>,
+    /// Branches whose classic protection the App may not read (403) while
+    /// GitHub still enforces it at merge.
+    pub unreadable_protection: BTreeSet<String>,
     /// Permissions, comments and reactions (`routes::issues`).
     pub conversation: super::routes::issues::Conversation,
     commit_count: i64,
@@ -375,6 +395,7 @@ impl Repo {
             methods_off: BTreeSet::new(),
             behind_seen: BTreeSet::new(),
             large_files: BTreeSet::new(),
+            unreadable_protection: BTreeSet::new(),
             conversation: Default::default(),
             commit_count: 0,
         }
@@ -479,6 +500,19 @@ impl Repo {
         for n in moved {
             self.dequeue(n, "UNKNOWN_REMOVAL_REASON");
         }
+    }
+
+    /// Completes the check run `id` with `conclusion` (another App's run,
+    /// from inside a scripted change).
+    pub fn complete_check_run(&mut self, id: u64, conclusion: &str) {
+        let run = self
+            .check_runs
+            .iter_mut()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("fake GitHub: no check run {id}"));
+        run.status = "completed".to_owned();
+        run.conclusion = Some(conclusion.to_owned());
+        run.completed_at = Some(Utc::now());
     }
 
     /// Is a merge queue required on `branch` (an active ruleset's rule)?
@@ -716,12 +750,47 @@ impl Repo {
         }
     }
 
-    /// `mergeable_state` as GitHub would compute it, unless forced.
+    /// The (head, base tip) pair GitHub's mergeability is about.
+    pub fn mergeability_key(&self, pr: &Pull) -> (Sha, Sha) {
+        let base = self.tip(&pr.base_ref).cloned().unwrap_or_default();
+        (pr.head_sha.clone(), base)
+    }
+
+    /// Has GitHub computed the mergeability of `pr` as it is now (or was
+    /// its state forced)?
+    pub fn mergeability_known(&self, pr: &Pull) -> bool {
+        pr.mergeable_state.is_some()
+            || pr.mergeability.computed_for.as_ref() == Some(&self.mergeability_key(pr))
+    }
+
+    /// Counts one read of pull request `number` (`GET /pulls/{n}`): the
+    /// read that GitHub's background job answers before it is done.
+    pub fn read_mergeability(&mut self, number: u64, unknown_reads: u32) {
+        let Some(pr) = self.pulls.get(&number) else {
+            return;
+        };
+        if self.mergeability_known(pr) {
+            return;
+        }
+        let key = self.mergeability_key(pr);
+        let pr = self.pulls.get_mut(&number).expect("just read");
+        let reads = match &pr.mergeability.unknown_reads {
+            Some((k, n)) if *k == key => n + 1,
+            _ => 1,
+        };
+        pr.mergeability.unknown_reads = Some((key.clone(), reads));
+        if reads >= unknown_reads {
+            pr.mergeability.computed_for = Some(key);
+        }
+    }
+
+    /// `mergeable_state` as GitHub would compute it, unless forced; `unknown`
+    /// until GitHub has computed it after a push.
     pub fn mergeable_state(&self, pr: &Pull) -> String {
         if let Some(forced) = &pr.mergeable_state {
             return forced.clone();
         }
-        if !pr.is_open() {
+        if !pr.is_open() || !self.mergeability_known(pr) {
             return "unknown".to_owned();
         }
         if pr.draft {
@@ -810,6 +879,8 @@ pub struct Recorded {
     pub body: Option<Value>,
     /// The status the fake answered.
     pub status: u16,
+    /// The `message` of an error answer (a 405's wording).
+    pub message: Option<String>,
     /// When the fake answered it (benchmarks time merges by it).
     pub at: std::time::Instant,
 }
@@ -892,8 +963,13 @@ pub struct World {
     pub redeliveries_sent: usize,
     pub manifest_codes: BTreeMap<String, ManifestApp>,
     /// Whether a merge is refused (405) while required checks are not green,
-    /// with GitHub's exact wording. Off by default: tests script 405s.
+    /// with GitHub's exact wording. On, as on GitHub: a test that wants a
+    /// pending wording makes a check required and pending (perhaps where
+    /// seamguard cannot read it, [`Repo::unreadable_protection`]).
     pub enforce_required_checks: bool,
+    /// Reads of a pull request answered with unknown mergeability after
+    /// each push to its head or base ([`Mergeability`]); 1 by default.
+    pub unknown_reads_after_push: u32,
     /// Conditional GETs answered `304 Not Modified`.
     pub not_modified: u64,
     /// What the OpenAPI conformance layer checked, and what broke it.
@@ -926,7 +1002,8 @@ impl World {
             redeliveries: Vec::new(),
             redeliveries_sent: 0,
             manifest_codes: BTreeMap::new(),
-            enforce_required_checks: false,
+            enforce_required_checks: true,
+            unknown_reads_after_push: 1,
             not_modified: 0,
             conformance: Default::default(),
             faults: Faults::default(),

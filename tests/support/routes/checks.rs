@@ -441,6 +441,9 @@ pub fn protection_checks(world: &mut World, ctx: &Ctx) -> Answer {
         repo.full_name(),
         gh::url_segment(branch)
     );
+    if repo.unreadable_protection.contains(branch) {
+        return Answer::error(403, "Resource not accessible by integration");
+    }
     match repo.protection.get(branch) {
         None => Answer::error(404, "Branch not protected"),
         Some(Protection::Forbidden) => Answer::error(403, "Resource not accessible by integration"),

@@ -4,9 +4,9 @@
 //! commit, a squash, or the pull request's commits replayed for a rebase)
 //! and the pull request closes as merged. The refusals are GitHub's, with
 //! GitHub's words: 409 when the pinned `sha` is not the head, 405 when the
-//! pull request is closed, conflicting or a draft, and — only when the
-//! fake is asked to enforce them — 405 for required checks that are not
-//! green yet, singular and plural wording alike.
+//! pull request is closed, conflicting or a draft, and 405 for required
+//! checks that are not green yet, singular and plural wording alike (as
+//! GitHub enforces them, whether seamguard could read them or not).
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -27,13 +27,17 @@ fn number(ctx: &Ctx) -> Option<u64> {
     ctx.param("number").parse().ok()
 }
 
-/// `GET /repos/{owner}/{repo}/pulls/{number}`.
+/// `GET /repos/{owner}/{repo}/pulls/{number}`: the read that, after a
+/// push, answers unknown mergeability until GitHub has computed it.
 pub fn get(world: &mut World, ctx: &Ctx) -> Answer {
     let repo = ctx.repo(world);
-    match number(ctx).and_then(|n| repo.pulls.get(&n)) {
-        Some(pr) => Answer::json(200, gh::pull(world, repo, pr)),
-        None => Answer::not_found(),
-    }
+    let Some(pr) = number(ctx).and_then(|n| repo.pulls.get(&n)) else {
+        return Answer::not_found();
+    };
+    let answer = Answer::json(200, gh::pull(world, repo, pr));
+    let (n, reads) = (pr.number, world.unknown_reads_after_push);
+    world.repo_mut(&ctx.repo_key()).read_mergeability(n, reads);
+    answer
 }
 
 /// `GET /repos/{owner}/{repo}/pulls?state=&base=&head=`, newest first.
