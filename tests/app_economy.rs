@@ -169,7 +169,7 @@ async fn a_typical_pull_request_costs_at_most_ten_requests() {
         .await;
     gh.wait_for("the merge", |w| w.repo("acme/app").pulls[&7].merged, WAIT)
         .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    gh.wait_idle().await;
     let requests = gh.requests();
     let list: Vec<String> = requests
         .iter()
@@ -221,6 +221,9 @@ async fn evaluate_twice(gh: &FakeGitHub, pause: Duration) -> (Vec<support::Recor
     let head = repo.commit(&[&base], "work", &[("src/a.rs", Some("fn a() {}\n"))]);
     repo.branch("feature", &head);
     repo.pr(7).head("feature").base("main").open();
+    // Opened a while ago: GitHub computed its mergeability long before the
+    // re-evaluation, which is what this measures.
+    repo.settle_mergeability(7);
     repo.ruleset(9).on("~DEFAULT_BRANCH").requires(&["test"]);
     let test = repo.check_run(&head, "test").in_progress();
     let app = Seamguard::start(gh).await;
@@ -241,7 +244,7 @@ async fn evaluate_twice(gh: &FakeGitHub, pause: Duration) -> (Vec<support::Recor
         WAIT,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    gh.wait_idle().await;
     let not_modified = gh.with_world(|w| w.not_modified) - before;
     let requests = gh.requests();
     app.stop().await;

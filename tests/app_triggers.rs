@@ -12,7 +12,7 @@ use seamguard::engine::{Engine, EngineConfig};
 use seamguard::ids::{AppId, CheckRunId, InstallationId, RepoName};
 use seamguard::inbox::{Inbox, InboxOptions};
 use support::flows::{WAIT, a_run_completed, completed_run, feature_pr, merged};
-use support::{FakeGitHub, Seamguard};
+use support::{FakeGitHub, Seamguard, ready};
 
 #[tokio::test]
 async fn a_forks_check_names_only_a_sha_and_its_pull_request_is_found() {
@@ -40,13 +40,12 @@ async fn a_forks_check_names_only_a_sha_and_its_pull_request_is_found() {
 
 #[tokio::test]
 async fn a_required_commit_status_opens_the_gate() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
+    let s = ready().opted_in().open().await;
+    let (gh, repo, head) = (&s.gh, &s.repo, &s.head);
     repo.protection("main").requires(&["ci/legacy"]);
-    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
-    repo.status(&head, "ci/legacy", "pending");
-    let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.status_event(&head, "ci/legacy"), &app.webhook())
+    repo.status(head, "ci/legacy", "pending");
+    let app = s.start().await;
+    gh.deliver(&repo.status_event(head, "ci/legacy"), &app.webhook())
         .await;
     gh.wait_for(
         "waiting on the status",
@@ -57,11 +56,10 @@ async fn a_required_commit_status_opens_the_gate() {
         WAIT,
     )
     .await;
-    repo.status(&head, "ci/legacy", "success");
-    gh.deliver(&repo.status_event(&head, "ci/legacy"), &app.webhook())
+    repo.status(head, "ci/legacy", "success");
+    gh.deliver(&repo.status_event(head, "ci/legacy"), &app.webhook())
         .await;
-    gh.wait_for("the merge", |w| merged(w, "acme/app", 7), WAIT)
-        .await;
+    s.wait_merged().await;
     app.stop().await;
 }
 
@@ -78,7 +76,7 @@ async fn a_push_to_the_base_re_evaluates_its_opted_in_pull_requests() {
         .await;
     gh.wait_for("#7 merged", |w| merged(w, "acme/app", 7), WAIT)
         .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    gh.wait_idle().await;
     assert_eq!(
         gh.count("GET", "/repos/acme/app/pulls/8"),
         0,
@@ -107,6 +105,7 @@ async fn a_merge_group_gets_the_guards_check_run_on_its_head() {
     let run = completed_run(&gh, &group_head).await;
     assert_eq!(run.conclusion.as_deref(), Some("success"));
     assert!(run.summary().contains("merge queue"), "{}", run.summary());
+    gh.wait_idle().await;
     assert_eq!(
         gh.count("PUT", "/merge"),
         0,
@@ -117,13 +116,11 @@ async fn a_merge_group_gets_the_guards_check_run_on_its_head() {
 
 #[tokio::test]
 async fn the_reconciler_recovers_a_lost_check_run_event() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
+    let s = ready().opted_in().open().await;
+    let (gh, repo, head) = (&s.gh, &s.repo, &s.head);
     repo.ruleset(1).on("~DEFAULT_BRANCH").requires(&["test"]);
-    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
-    let app = Seamguard::start_with(&gh, &["--reconcile-interval", "100ms"]).await;
-    gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
-        .await;
+    let app = s.start_with(&["--reconcile-interval", "100ms"]).await;
+    s.send(&app, "labeled").await;
     gh.wait_for(
         "waiting for test",
         |w| {
@@ -134,79 +131,70 @@ async fn the_reconciler_recovers_a_lost_check_run_event() {
     )
     .await;
     // `test` passes, and GitHub's webhook for it is lost.
-    repo.check_run(&head, "test").completed("success");
-    gh.wait_for(
-        "the merge, found by the reconciler",
-        |w| merged(w, "acme/app", 7),
-        WAIT,
-    )
-    .await;
+    repo.check_run(head, "test").completed("success");
+    s.wait_merged().await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_strict_base_and_a_branch_behind_is_updated_when_allowed() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    repo.push(
-        "main",
-        "config",
-        &[(
-            ".github/seamguard.yml",
-            Some("merge:\n  update_branch: true\n"),
-        )],
-    );
+    let s = ready()
+        .config("merge:\n  update_branch: true\n")
+        .opted_in()
+        .open()
+        .await;
+    let (repo, head) = (&s.repo, &s.head);
     repo.ruleset(1)
         .on("~DEFAULT_BRANCH")
         .requires(&["lint"])
         .strict();
-    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
-    repo.check_run(&head, "lint").completed("success");
+    repo.check_run(head, "lint").completed("success");
     repo.push("main", "main moves on", &[("other.txt", Some("o\n"))]);
-    let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("labeled", 7), &app.webhook())
-        .await;
-    gh.wait_for(
+    let app = s.start().await;
+    s.send(&app, "labeled").await;
+    s.wait_for(
         "the branch update",
         |w| w.count("PUT", "/pulls/7/update-branch") == 1,
         WAIT,
     )
     .await;
-    let call = gh
-        .requests()
-        .into_iter()
+    let requests = s.requests();
+    let call = requests
+        .iter()
         .find(|r| r.path.ends_with("/update-branch"))
         .unwrap();
-    assert_eq!(call.body.unwrap()["expected_head_sha"], head.as_str());
-    assert_eq!(
-        gh.count("PUT", "/pulls/7/merge"),
-        0,
-        "not merged while behind"
+    assert_eq!(call.body.as_ref().unwrap()["expected_head_sha"], head.as_str());
+    // Right after the push GitHub has not computed `behind` yet (the first
+    // read says `unknown`): a merge call may come first, and GitHub refuses
+    // it. Nothing merges while behind.
+    let merges: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/pulls/7/merge") && r.seq < call.seq)
+        .collect();
+    assert!(
+        merges
+            .iter()
+            .all(|r| r.message.as_deref() == Some("Head branch is out of date")),
+        "not merged while behind: {merges:#?}"
     );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_check_that_never_registers_is_said_plainly() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    repo.push(
-        "main",
-        "config",
-        &[(
-            ".github/seamguard.yml",
-            Some("required_checks:\n  register_timeout: 1s\n"),
-        )],
-    );
-    repo.ruleset(1).on("~DEFAULT_BRANCH").requires(&["test"]);
-    feature_pr(&repo, 7, "feature", &["automerge"]);
-    let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+    let s = ready()
+        .config("required_checks:\n  register_timeout: 1s\n")
+        .opted_in()
+        .open()
         .await;
-    a_run_completed(&gh, "the first evaluation").await;
+    s.repo.ruleset(1).on("~DEFAULT_BRANCH").requires(&["test"]);
+    let app = s.start().await;
+    s.send(&app, "opened").await;
+    a_run_completed(&s, "the first evaluation").await;
+    // The registration timeout passes (time, not an assertion).
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    gh.deliver(&repo.pull_request_event("synchronize", 7), &app.webhook())
-        .await;
+    s.send(&app, "synchronize").await;
+    let gh = &s.gh;
     gh.wait_for(
         "the overdue wording",
         |w| {
@@ -221,12 +209,11 @@ async fn a_check_that_never_registers_is_said_plainly() {
 
 #[tokio::test]
 async fn the_watchdog_completes_a_run_its_evaluation_abandoned() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    let head = feature_pr(&repo, 7, "feature", &[]);
+    let s = ready().open().await;
+    let (gh, repo, head) = (&s.gh, &s.repo, &s.head);
     // A run left in progress by an evaluation that died 20 minutes ago.
     let stale = repo
-        .check_run(&head, "seamguard")
+        .check_run(head, "seamguard")
         .app(gh.app_id())
         .in_progress();
     let dir = tempfile::tempdir().unwrap();

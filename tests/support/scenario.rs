@@ -199,6 +199,22 @@ impl RepoHandle {
         })
     }
 
+    /// GitHub has computed #`number`'s mergeability for its current head
+    /// and base (someone looked at the pull request since the last push),
+    /// so the next read is not `unknown`.
+    pub fn settle_mergeability(&self, number: u64) -> &Self {
+        self.edit(|r| {
+            let pr = r.pulls.get(&number).expect("pull request exists");
+            let key = r.mergeability_key(pr);
+            r.pulls
+                .get_mut(&number)
+                .expect("pull request exists")
+                .mergeability
+                .computed_for = Some(key);
+        });
+        self
+    }
+
     pub fn add_label(&self, number: u64, label: &str) -> &Self {
         self.edit(|r| {
             let pr = r.pulls.get_mut(&number).expect("pull request exists");
