@@ -7,43 +7,38 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::flows::completed_run;
-use support::{FakeGitHub, Seamguard, Sha, TransportFault};
+use support::{FakeGitHub, Ready, Seamguard, TransportFault, ready};
 
 const WAIT: Duration = Duration::from_secs(30);
 
 struct Case {
-    gh: FakeGitHub,
-    head: Sha,
+    s: Ready,
     app: Seamguard,
+}
+
+impl std::ops::Deref for Case {
+    type Target = Ready;
+    fn deref(&self) -> &Ready {
+        &self.s
+    }
 }
 
 /// A repository with one pull request (#7, no required checks, not opted in
 /// to merging) and seamguard running; `arm` installs the fault.
 async fn case(arm: impl FnOnce(&FakeGitHub)) -> Case {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    let base = repo.branch_tip("main");
-    let head = repo.commit(&[&base], "feature", &[("src/f.rs", Some("fn f() {}\n"))]);
-    repo.branch("feature", &head);
-    repo.pr(7).head("feature").base("main").open();
-    repo.ruleset(1).on("~DEFAULT_BRANCH").requires(&["lint"]);
-    repo.check_run(&head, "lint").completed("success");
-    arm(&gh);
-    let app = Seamguard::start(&gh).await;
-    assert_eq!(
-        gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
-            .await,
-        202
-    );
-    Case { gh, head, app }
+    let s = ready().file("src/f.rs", "fn f() {}\n").open().await;
+    s.repo.ruleset(1).on("~DEFAULT_BRANCH").requires(&["lint"]);
+    s.repo.check_run(&s.head, "lint").completed("success");
+    arm(&s);
+    let app = s.start().await;
+    s.send(&app, "opened").await;
+    Case { s, app }
 }
 
 impl Case {
     async fn completed(&self) -> support::CheckRun {
-        completed_run(&self.gh, &self.head).await;
+        self.completed_run().await;
         let runs: Vec<_> = self
-            .gh
             .world()
             .check_runs_named("seamguard")
             .cloned()
@@ -62,7 +57,7 @@ async fn recovers(route: &str, arm: impl FnOnce(&FakeGitHub)) -> Case {
         "{}",
         run.summary()
     );
-    let attempts = c.gh.attempts(route);
+    let attempts = c.attempts(route);
     assert_eq!(attempts, 2, "{route}: one failure, one retry");
     c
 }
@@ -154,7 +149,7 @@ async fn a_create_that_failed_ambiguously_is_looked_up_not_repeated() {
     .await;
     let run = c.completed().await;
     assert_eq!(run.conclusion.as_deref(), Some("success"));
-    assert_eq!(c.gh.attempts("POST /check-runs"), 1);
+    assert_eq!(c.attempts("POST /check-runs"), 1);
 }
 
 #[tokio::test]
@@ -163,21 +158,20 @@ async fn a_revoked_token_is_replaced_once() {
     c.completed().await;
     // Revoke, and evaluate again: the first call is refused (401), the
     // client mints a new token and the evaluation finishes.
-    c.gh.revoke_tokens();
-    c.gh.reset_counts();
-    let repo = c.gh.repo("acme/app");
-    c.gh.deliver(&repo.pull_request_event("synchronize", 7), &c.app.webhook())
-        .await;
+    c.revoke_tokens();
+    c.reset_counts();
+    c.send(&c.app, "synchronize").await;
     // The comparison comes after the check runs; an unchanged result is
     // not written again.
-    c.gh.wait_for(
+    c.wait_for(
         "the evaluation after the revocation",
         |w| w.count("GET", "/repos/acme/app/compare/*") >= 1,
         WAIT,
     )
     .await;
-    assert_eq!(c.gh.count("POST", "/app/installations/1/access_tokens"), 1);
-    let unauthorized = c.gh.requests().iter().filter(|r| r.status == 401).count();
+    c.wait_idle().await;
+    assert_eq!(c.count("POST", "/app/installations/1/access_tokens"), 1);
+    let unauthorized = c.requests().iter().filter(|r| r.status == 401).count();
     assert_eq!(unauthorized, 1, "one refusal, then the new token works");
 }
 
@@ -188,15 +182,15 @@ async fn a_permanent_404_is_not_retried() {
     })
     .await;
     // The job gives up at once: nothing else is asked.
-    c.gh.wait_for(
+    c.wait_for(
         "the failed read",
         |w| w.attempts("GET", "/pulls/7") >= 1,
         WAIT,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(c.gh.attempts("GET /pulls/7"), 1);
-    assert_eq!(c.gh.world().check_runs_named("seamguard").count(), 0);
+    c.wait_idle().await;
+    assert_eq!(c.attempts("GET /pulls/7"), 1);
+    assert_eq!(c.world().check_runs_named("seamguard").count(), 0);
 }
 
 #[tokio::test]
@@ -217,7 +211,7 @@ async fn a_permanent_422_on_completion_ends_the_run_neutral_with_the_error() {
         run.summary()
     );
     // The refused completion, then the fail-safe one: no retry loop.
-    assert_eq!(c.gh.attempts("PATCH /check-runs/*"), 2);
+    assert_eq!(c.attempts("PATCH /check-runs/*"), 2);
 }
 
 #[tokio::test]
@@ -230,7 +224,7 @@ async fn a_nearly_spent_rate_limit_is_waited_out_before_github_says_no() {
     .await;
     let run = c.completed().await;
     assert_eq!(run.conclusion.as_deref(), Some("success"));
-    let refused = c.gh.requests().iter().filter(|r| r.status == 403).count();
+    let refused = c.requests().iter().filter(|r| r.status == 403).count();
     assert_eq!(refused, 0, "seamguard slowed down before GitHub said no");
     assert!(
         started.elapsed() >= Duration::from_secs(1),

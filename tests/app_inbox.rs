@@ -5,21 +5,15 @@
 
 mod support;
 
-use std::time::Duration;
-
 use futures::future::join_all;
-use support::flows::{WAIT, a_run_completed, feature_pr};
-use support::{Delivery, FakeGitHub, Seamguard};
+use support::flows::{WAIT, a_run_completed};
+use support::{Delivery, ready};
 
 #[tokio::test]
 async fn a_duplicate_delivery_id_is_evaluated_once() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    let base = repo.branch_tip("main");
-    let head = repo.commit(&[&base], "feature", &[("a", Some("a\n"))]);
-    repo.branch("feature", &head);
-    repo.pr(7).head("feature").base("main").open();
-    let app = Seamguard::start(&gh).await;
+    let s = ready().open().await;
+    let (gh, repo) = (&s.gh, &s.repo);
+    let app = s.start().await;
 
     let delivery = repo.pull_request_event("opened", 7);
     assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
@@ -28,8 +22,8 @@ async fn a_duplicate_delivery_id_is_evaluated_once() {
         200,
         "GitHub's redelivery reuses the id"
     );
-    a_run_completed(&gh, "the evaluation").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    a_run_completed(gh, "the evaluation").await;
+    gh.wait_idle().await;
     assert_eq!(
         gh.count("GET", "/repos/acme/app/pulls/7"),
         1,
@@ -59,15 +53,14 @@ fn assert_one_at_a_time(requests: &[support::Recorded]) -> usize {
 
 #[tokio::test]
 async fn a_storm_of_200_deliveries_is_one_evaluation_at_a_time_and_one_merge() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
+    let s = ready().opted_in().open().await;
+    let (gh, repo, head) = (&s.gh, &s.repo, s.head.clone());
     repo.ruleset(1)
         .on("~DEFAULT_BRANCH")
         .requires(&["lint", "deploy"]);
-    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
     let lint = repo.check_run(&head, "lint").completed("success");
     repo.status(&head, "ci/legacy", "success");
-    let app = Seamguard::start(&gh).await;
+    let app = s.start().await;
 
     let storm = |n: usize| -> Vec<Delivery> {
         (0..n)
@@ -98,7 +91,7 @@ async fn a_storm_of_200_deliveries_is_one_evaluation_at_a_time_and_one_merge() {
         WAIT,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    gh.wait_idle().await;
     let evaluations = assert_one_at_a_time(&gh.requests());
     eprintln!("200 deliveries → {evaluations} evaluations of #7");
     assert!(
@@ -117,9 +110,8 @@ async fn a_storm_of_200_deliveries_is_one_evaluation_at_a_time_and_one_merge() {
             .map(|d| d.send(&url, support::WEBHOOK_SECRET)),
     )
     .await;
-    gh.wait_for("the merge", |w| w.repo("acme/app").pulls[&7].merged, WAIT)
-        .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.wait_merged().await;
+    gh.wait_idle().await;
     assert_eq!(gh.count("PUT", "/pulls/7/merge"), 1, "at most one merge");
     assert_eq!(gh.world().check_runs_named("seamguard").count(), 1);
     app.stop().await;
@@ -127,12 +119,8 @@ async fn a_storm_of_200_deliveries_is_one_evaluation_at_a_time_and_one_merge() {
 
 #[tokio::test]
 async fn a_failed_delivery_in_githubs_log_is_redelivered_once() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    let base = repo.branch_tip("main");
-    let head = repo.commit(&[&base], "feature", &[("a", Some("a\n"))]);
-    repo.branch("feature", &head);
-    repo.pr(7).head("feature").base("main").open();
+    let s = ready().open().await;
+    let (gh, repo) = (&s.gh, &s.repo);
     // GitHub tried while seamguard was down: 502 in the App's delivery log.
     let missed = repo.pull_request_event("opened", 7);
     let id = gh.log_delivery(&missed, 502);
@@ -140,7 +128,7 @@ async fn a_failed_delivery_in_githubs_log_is_redelivered_once() {
     let fine = repo.pull_request_event("labeled", 7);
     gh.log_delivery(&fine, 202);
 
-    let app = Seamguard::start_with(&gh, &["--redelivery-interval", "100ms"]).await;
+    let app = s.start_with(&["--redelivery-interval", "100ms"]).await;
     let attempts = format!("/app/hook/deliveries/{id}/attempts");
     gh.wait_for(
         "the redelivery request",
@@ -150,7 +138,7 @@ async fn a_failed_delivery_in_githubs_log_is_redelivered_once() {
     .await;
     // GitHub redelivers it (same GUID): seamguard stores and evaluates it.
     assert_eq!(gh.perform_redeliveries(&app.webhook()).await, vec![202]);
-    a_run_completed(&gh, "the evaluation of the recovered delivery").await;
+    a_run_completed(gh, "the evaluation of the recovered delivery").await;
     // Later sweeps neither ask again nor ask for the delivered ones.
     let sweeps = gh.count("GET", "/app/hook/deliveries");
     gh.wait_for(
@@ -171,10 +159,9 @@ async fn a_failed_delivery_in_githubs_log_is_redelivered_once() {
 #[tokio::test]
 async fn a_store_that_cannot_write_answers_503_never_202() {
     use sqlx::Connection;
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    feature_pr(&repo, 7, "feature", &[]);
-    let app = Seamguard::start(&gh).await;
+    let s = ready().open().await;
+    let (gh, repo) = (&s.gh, &s.repo);
+    let app = s.start().await;
     let db = app.dir.path().join("seamguard.db");
     // Another process holds the database's write lock.
     let mut locker = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
@@ -197,6 +184,6 @@ async fn a_store_that_cannot_write_answers_503_never_202() {
     // was released (stored either way, never lost).
     let again = gh.deliver(&delivery, &app.webhook()).await;
     assert!(matches!(again, 200 | 202), "redelivery answered {again}");
-    a_run_completed(&gh, "the evaluation").await;
+    a_run_completed(gh, "the evaluation").await;
     app.stop().await;
 }

@@ -30,8 +30,9 @@ fn rules_reads(gh: &FakeGitHub) -> usize {
     gh.count("GET", "/repos/acme/app/rules/branches/main")
 }
 
-/// Waits until `n` evaluations of #7 are in its history... as the fake sees
-/// them: `n` comparisons of the base with the head.
+/// Waits until `n` evaluations of #7 have run... as the fake sees them:
+/// `n` comparisons of the base with the head, and then seamguard idle (the
+/// evaluation's last writes land after its comparison).
 async fn evaluations(gh: &FakeGitHub, n: usize, what: &str) {
     gh.wait_for(
         what,
@@ -39,8 +40,12 @@ async fn evaluations(gh: &FakeGitHub, n: usize, what: &str) {
         WAIT,
     )
     .await;
-    // The evaluation's last writes land after its comparison.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    gh.wait_idle().await;
+    assert_eq!(
+        gh.count("GET", "/repos/acme/app/compare/*"),
+        n,
+        "{what}: exactly {n} evaluations so far"
+    );
 }
 
 #[tokio::test]

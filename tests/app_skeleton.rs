@@ -7,30 +7,22 @@ mod support;
 use std::time::Duration;
 
 use support::flows::a_run_completed;
-use support::{FakeGitHub, Seamguard};
+use support::{FakeGitHub, Seamguard, ready};
 
 const WAIT: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn an_opened_pull_request_gets_one_completed_check_run() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    let base = repo.branch_tip("main");
-    let head = repo.commit(&[&base], "add a", &[("src/a.rs", Some("fn a() {}\n"))]);
-    repo.branch("feature", &head);
-    repo.pr(7).head("feature").base("main").open();
-    let app = Seamguard::start(&gh).await;
+    let s = ready().file("src/a.rs", "fn a() {}\n").open().await;
+    let (gh, head) = (&s.gh, &s.head);
+    let app = s.start().await;
+    s.send(&app, "opened").await;
 
-    let status = gh
-        .deliver(&repo.pull_request_event("opened", 7), &app.webhook())
-        .await;
-    assert_eq!(status, 202);
-
-    a_run_completed(&gh, "a completed seamguard check run").await;
+    a_run_completed(gh, "a completed seamguard check run").await;
     let runs: Vec<_> = gh.world().check_runs_named("seamguard").cloned().collect();
     assert_eq!(runs.len(), 1, "{runs:#?}");
     let run = &runs[0];
-    assert_eq!(run.head_sha, head);
+    assert_eq!(&run.head_sha, head);
     assert_eq!(run.conclusion.as_deref(), Some("success"));
     assert_eq!(run.app_id, gh.app_id());
     let summary = run.summary();
@@ -41,13 +33,9 @@ async fn an_opened_pull_request_gets_one_completed_check_run() {
 
 #[tokio::test]
 async fn a_wrong_signature_is_401_and_github_hears_nothing() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    let base = repo.branch_tip("main");
-    let head = repo.commit(&[&base], "add a", &[("a.txt", Some("a\n"))]);
-    repo.branch("feature", &head);
-    repo.pr(7).head("feature").base("main").open();
-    let app = Seamguard::start(&gh).await;
+    let s = ready().open().await;
+    let (gh, repo) = (&s.gh, &s.repo);
+    let app = s.start().await;
     gh.reset_counts();
 
     let delivery = repo.pull_request_event("opened", 7);
@@ -69,8 +57,8 @@ async fn a_wrong_signature_is_401_and_github_hears_nothing() {
         .status();
     assert_eq!(status, 401);
 
-    // Give a (wrongly) started evaluation every chance to show up.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A (wrongly) stored delivery would be due, or leased, now.
+    gh.wait_idle().await;
     assert!(gh.requests().is_empty(), "{:#?}", gh.requests());
 }
 
@@ -145,6 +133,7 @@ async fn malformed_deliveries_are_400_and_oversized_ones_413() {
         post(&app, signed(&huge, Some("push"), Some("d-6"))).await,
         413
     );
+    gh.wait_idle().await;
     // The same delivery id again: 200, not processed again.
     assert_eq!(
         post(

@@ -163,7 +163,10 @@ async fn a_strict_base_and_a_branch_behind_is_updated_when_allowed() {
         .iter()
         .find(|r| r.path.ends_with("/update-branch"))
         .unwrap();
-    assert_eq!(call.body.as_ref().unwrap()["expected_head_sha"], head.as_str());
+    assert_eq!(
+        call.body.as_ref().unwrap()["expected_head_sha"],
+        head.as_str()
+    );
     // Right after the push GitHub has not computed `behind` yet (the first
     // read says `unknown`): a merge call may come first, and GitHub refuses
     // it. Nothing merges while behind.
