@@ -211,31 +211,22 @@ async fn a_pause_seen_by_one_replica_holds_for_the_other() {
         SETTLE,
     )
     .await;
-    let told = std::time::Instant::now();
-    // Past the time a replica trusts its last reading of the shared pause.
+    // When GitHub answered: the pause runs four seconds from then (seamguard
+    // reads the answer later still).
+    let paused_until = gh
+        .requests()
+        .iter()
+        .find(|r| r.status == 403)
+        .map(|r| r.at + Duration::from_secs(4))
+        .expect("the secondary-limit answer");
+    // Past the time a replica trusts its last reading of the shared pause
+    // (time passing, not an assertion).
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    let installation_requests = |gh: &FakeGitHub| {
-        gh.requests()
-            .iter()
-            .filter(|r| matches!(r.auth, SeenAuth::Installation(_)))
-            .count()
-    };
-    let before = installation_requests(&gh);
+    let before = gh.requests().len();
     assert_eq!(
         gh.deliver(&repo.pull_request_event("opened", 8), &b.webhook())
             .await,
         202
-    );
-    // Replica B has work, and GitHub said to wait: it waits too.
-    tokio::time::sleep(
-        Duration::from_secs(4).saturating_sub(told.elapsed() + Duration::from_millis(400)),
-    )
-    .await;
-    assert_eq!(
-        installation_requests(&gh),
-        before,
-        "no request for the installation while the pause holds: {:#?}",
-        &gh.requests()[before..]
     );
     let h = [eight];
     gh.wait_for(
@@ -244,6 +235,17 @@ async fn a_pause_seen_by_one_replica_holds_for_the_other() {
         SETTLE,
     )
     .await;
+    // Replica B had work, and GitHub said to wait: it waited too. Not one
+    // request for the installation went out before the pause ended.
+    let early: Vec<_> = gh.requests()[before..]
+        .iter()
+        .filter(|r| matches!(r.auth, SeenAuth::Installation(_)) && r.at < paused_until)
+        .cloned()
+        .collect();
+    assert!(
+        early.is_empty(),
+        "requests for the installation while the pause held: {early:#?}"
+    );
     a.stop().await;
     b.stop().await;
 }

@@ -30,7 +30,7 @@ async fn the_binary_acknowledges_and_posts_one_check_run() {
         .await
         .status();
     assert_eq!(status, 400);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.wait_idle(&gh).await;
     assert!(gh.requests().is_empty(), "{:#?}", gh.requests());
 
     // The real thing: 202, then exactly one completed run on the head.

@@ -95,6 +95,35 @@ impl Process {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// Waits until the binary has nothing to do: its `/metrics` report an
+    /// empty queue (nothing due, leased or scheduled) and `gh` has none of
+    /// its requests in flight. The in-process [`FakeGitHub::wait_idle`]
+    /// reads the store; a separate process is asked over HTTP.
+    pub async fn wait_idle(&self, gh: &FakeGitHub) {
+        let client = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + super::flows::WAIT;
+        let mut last = String::new();
+        loop {
+            if let Ok(r) = client.get(self.url("/metrics")).send().await {
+                last = r.text().await.unwrap_or_default();
+                let gauge = |name: &str| {
+                    last.lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                };
+                let empty = gauge("seamguard_queue_depth ") == Some(0.0);
+                if empty && gh.in_flight() == 0 {
+                    return;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the binary did not become idle; its metrics:\n{last}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
