@@ -83,6 +83,7 @@ async fn recheck_from_a_reader_is_refused_with_one_reply() {
     let delivery = repo.comment_on(7, "mallory", "User", "@seamguard recheck");
     assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
     gh.wait_for("the refusal", bot_replied, WAIT).await;
+    gh.wait_idle().await;
     app.stop().await;
     let replies: Vec<_> = repo
         .comments_on(7)
@@ -163,6 +164,7 @@ async fn non_commands_and_seamguards_own_comments_cause_no_work() {
     let marker_id = marker.body["comment"]["id"].as_u64().unwrap();
     gh.deliver(&marker, &app.webhook()).await;
     gh.wait_for("the explain reply", bot_replied, WAIT).await;
+    gh.wait_idle().await;
     app.stop().await;
     assert_eq!(evaluations(&gh), 0);
     assert_eq!(count(&gh, "POST", "/reactions"), 1, "only the explain");

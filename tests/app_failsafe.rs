@@ -37,6 +37,7 @@ async fn a_panicking_guard_fails_open_or_closed_and_the_server_keeps_serving() {
         run.summary()
     );
     assert!(run.summary().contains("fails open"), "{}", run.summary());
+    gh.wait_idle().await;
     assert_eq!(gh.count("PUT", "/pulls/1/merge"), 0);
 
     // A merge queue's group fails safe the same way.
@@ -114,6 +115,7 @@ async fn an_unreadable_answer_before_the_run_existed_still_completes_one() {
     gh.deliver(&repo.pull_request_event("opened", 1), &app.webhook())
         .await;
     let run = completed_run(&gh, &head).await;
+    gh.wait_idle().await;
     app.stop().await;
     assert_eq!(
         run.conclusion.as_deref(),
@@ -194,6 +196,7 @@ async fn a_refused_second_annotation_batch_never_weakens_the_failure() {
             "{}",
             run.summary()
         );
+        gh.wait_idle().await;
         assert_eq!(gh.count("PUT", &format!("/pulls/{n}/merge")), 0);
     }
     app.stop().await;

@@ -115,6 +115,7 @@ async fn event_names_with_digits_are_acknowledged_and_ignored() {
     let mut bad = Delivery::new("projects_v2_item", json!({ "action": "edited" }));
     bad.event = "Projects-V2".to_owned();
     assert_eq!(gh.deliver(&bad, &app.webhook()).await, 400);
+    gh.wait_idle().await;
     assert!(gh.requests().is_empty(), "{:#?}", gh.requests());
 }
 
@@ -151,6 +152,7 @@ async fn a_signed_body_with_bytes_after_its_json_value_is_400() {
             String::from_utf8_lossy(trailing)
         );
     }
+    app.wait_idle(&gh).await;
     assert!(gh.requests().is_empty(), "{:#?}", gh.requests());
     // The operator reads why.
     let log = app.log();

@@ -103,6 +103,7 @@ async fn a_green_pull_request_is_enqueued_once_with_its_head_pinned_and_never_me
         WAIT,
     )
     .await;
+    gh.wait_idle().await;
     app.stop().await;
 
     let (calls, merges, summary) =
@@ -147,6 +148,7 @@ async fn a_push_while_queued_never_enqueues_the_stale_head() {
         "waiting for `test`",
     )
     .await;
+    gh.wait_idle().await;
     assert!(repo.queued().is_empty(), "not enqueued before its checks");
 
     // Its `test` passes: the new head, and only it, is enqueued.
@@ -163,6 +165,7 @@ async fn a_push_while_queued_never_enqueues_the_stale_head() {
         "merge queue at position 1",
     )
     .await;
+    gh.wait_idle().await;
     app.stop().await;
     let calls = gh.with_world(|w| enqueues(w));
     println!("enqueuePullRequest calls: {calls:?}");
@@ -197,6 +200,7 @@ async fn a_push_just_before_the_enqueue_never_queues_the_stale_head() {
         .await;
         repo.pull(7).head_sha
     };
+    gh.wait_idle().await;
     app.stop().await;
     assert!(repo.queued().is_empty(), "the stale head was never queued");
     let answers: Vec<u16> = gh.with_world(|w| {
@@ -234,6 +238,7 @@ async fn a_dequeue_for_a_failure_is_said_with_githubs_reason_and_not_retried_on_
         "removed it from",
     )
     .await;
+    gh.wait_idle().await;
     app.stop().await;
     let summary = gh.with_world(|w| summary_on(w, &head));
     assert!(

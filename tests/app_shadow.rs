@@ -4,8 +4,8 @@
 
 mod support;
 
-use support::FakeGitHub;
-use support::flows::{completed_run, evaluate_once};
+use support::flows::evaluate_once;
+use support::{FakeGitHub, ready};
 
 fn merge_calls(gh: &FakeGitHub) -> usize {
     gh.requests()
@@ -16,26 +16,17 @@ fn merge_calls(gh: &FakeGitHub) -> usize {
 
 #[tokio::test]
 async fn conflict_markers_with_automerge_are_neutral_and_never_merged() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    repo.config_on("main", "mode: shadow\n");
-    let base = repo.branch_tip("main");
-    let head = repo.commit(
-        &[&base],
-        "half-resolved merge",
-        &[(
+    let s = ready()
+        .config("mode: shadow\n")
+        .file(
             "src/lib.rs",
-            Some("<<<<<<< HEAD\nours\n=======\ntheirs\n>>>>>>> develop\n"),
-        )],
-    );
-    repo.branch("feature", &head);
-    repo.pr(7)
-        .head("feature")
-        .base("main")
-        .label("automerge")
-        .open();
+            "<<<<<<< HEAD\nours\n=======\ntheirs\n>>>>>>> develop\n",
+        )
+        .opted_in()
+        .open()
+        .await;
 
-    let run = evaluate_once(&gh, &repo, 7, "labeled").await;
+    let run = evaluate_once(&s, &s.repo, 7, "labeled").await;
     assert_eq!(run.conclusion.as_deref(), Some("neutral"));
     let title = run.output.as_ref().unwrap().title.clone();
     assert_eq!(
@@ -47,17 +38,15 @@ async fn conflict_markers_with_automerge_are_neutral_and_never_merged() {
             .contains("enforce mode would conclude `failure`")
     );
     assert_eq!(run.annotations.len(), 3, "findings are still annotated");
-    assert_eq!(merge_calls(&gh), 0);
+    assert_eq!(merge_calls(&s), 0);
 }
 
 #[tokio::test]
 async fn a_clean_opted_in_pull_request_says_would_merge_with_the_pinned_sha() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    repo.config_on("main", "mode: shadow\n");
-    let head = support::flows::feature_pr(&repo, 7, "feature", &["automerge"]);
+    let s = ready().config("mode: shadow\n").opted_in().open().await;
+    let head = &s.head;
 
-    let run = evaluate_once(&gh, &repo, 7, "labeled").await;
+    let run = evaluate_once(&s, &s.repo, 7, "labeled").await;
     assert_eq!(run.conclusion.as_deref(), Some("neutral"));
     assert_eq!(
         run.output.as_ref().unwrap().title,
@@ -69,21 +58,22 @@ async fn a_clean_opted_in_pull_request_says_would_merge_with_the_pinned_sha() {
         "{}",
         run.summary()
     );
-    assert_eq!(merge_calls(&gh), 0);
-    assert!(!repo.pull(7).merged);
+    assert_eq!(merge_calls(&s), 0);
+    assert!(!s.merged());
 }
 
 #[tokio::test]
 async fn an_invalid_config_still_fails_in_shadow_mode() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    repo.config_on("main", "mode: shadow\nmerge:\n  mode: sometimes\n");
-    let head = support::flows::feature_pr(&repo, 7, "feature", &["automerge"]);
-    let app = support::Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+    let s = ready()
+        .config("mode: shadow\nmerge:\n  mode: sometimes\n")
+        .opted_in()
+        .open()
         .await;
-    let run = completed_run(&gh, &head).await;
+    let app = s.start().await;
+    s.send(&app, "opened").await;
+    let run = s.completed_run().await;
+    s.wait_idle().await;
     app.stop().await;
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
-    assert_eq!(merge_calls(&gh), 0);
+    assert_eq!(merge_calls(&s), 0);
 }

@@ -303,6 +303,7 @@ async fn a_fork_that_cannot_be_updated_says_so_and_steps_out_of_line() {
         support::flows::WAIT,
     )
     .await;
+    gh.wait_idle().await;
     app.stop().await;
     let summary = gh.with_world(|w| {
         w.check_runs_named("seamguard")

@@ -64,8 +64,9 @@ pub async fn evaluate_once(gh: &FakeGitHub, repo: &RepoHandle, pr: u64, action: 
     );
     let head = repo.pull(pr).head_sha;
     completed_run(gh, &head).await;
-    // A graceful stop lets the evaluation finish its last writes (further
-    // annotation batches) before the run is read.
+    // The evaluation's last writes (further annotation batches, a merge)
+    // land after the run completes.
+    gh.wait_idle().await;
     app.stop().await;
     let runs: Vec<CheckRun> = gh.world().check_runs_named("seamguard").cloned().collect();
     assert_eq!(runs.len(), 1, "exactly one seamguard run: {runs:#?}");
