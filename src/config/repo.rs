@@ -26,6 +26,8 @@ use std::fmt;
 use std::time::Duration;
 
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use schemars::JsonSchema;
+use serde::Serialize;
 
 /// Where the repository config lives, in the repository and in the owner's
 /// `.github` repository (org-wide defaults).
@@ -69,24 +71,60 @@ pub const MAX_REGISTER_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 60 * 60)
 /// could never be put on a pull request.
 pub const MAX_LABEL_CHARS: usize = 50;
 
+/// The URL the schema names itself by (`$id`).
+const SCHEMA_ID: &str =
+    "https://raw.githubusercontent.com/seamguard/seamguard/main/schema/seamguard.schema.json";
+
 /// The whole repository configuration, defaults filled in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The JSON Schema editors use (`schema/seamguard.schema.json`) is generated
+/// from these types ([`json_schema`]): a key's description is its doc
+/// comment's first paragraph, its default the [`Default`] value, its bounds
+/// the attributes beside it. A new key is one field here (and its reading
+/// in `read`); the schema test says when the committed file is stale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(
+    deny_unknown_fields,
+    default,
+    title = "seamguard repository config (.github/seamguard.yml)",
+    description = "Every key is optional. Checked by `seamguard check-config FILE`; this schema \
+                   agrees with it, except that it cannot check glob syntax or duration bounds \
+                   (longer than zero, at most 7 days).",
+    extend("$id" = SCHEMA_ID)
+)]
 pub struct RepoConfig {
+    /// The guard that fails a pull request adding git conflict markers.
+    #[schemars(with = "Option<ConflictMarkersConfig>")]
     pub conflict_markers: ConflictMarkersConfig,
+    /// The guard that fails a pull request merging in history from a
+    /// branch that is not its base.
+    #[schemars(with = "Option<MergeSourcesConfig>")]
     pub merge_sources: MergeSourcesConfig,
+    /// Whether and how seamguard merges pull requests.
+    #[schemars(with = "Option<MergeConfig>")]
     pub merge: MergeConfig,
+    /// Checks required on top of branch protection and rulesets.
+    #[schemars(with = "Option<RequiredChecksConfig>")]
     pub required_checks: RequiredChecksConfig,
+    /// neutral: a guard's internal error ends the check run neutral (fail
+    /// open); failure: fail closed.
     pub on_internal_error: OnInternalError,
     /// What the loader noticed about the files themselves (a second
     /// spelling it ignored), said in the check run's summary.
+    #[serde(skip)]
+    #[schemars(skip)]
     pub notes: Vec<String>,
+    /// enforce: the check run concludes as the guards say and opted-in pull
+    /// requests are merged; shadow: everything is evaluated, reported and
+    /// not acted on.
     pub mode: Mode,
 }
 
 /// Whether seamguard's verdict counts (`enforce`) or is only reported
 /// (`shadow`): the way to try seamguard on a repository before requiring its
 /// check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// The check run concludes as the guards say and opted-in PRs are merged.
     Enforce,
@@ -96,30 +134,46 @@ pub enum Mode {
     Shadow,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A pattern a name must match: something other than spaces.
+const NOT_BLANK: &str = r"\S";
+
+/// What `required_checks.register_timeout` accepts: humantime's units.
+const DURATION_PATTERN: &str = r"^\s*([0-9]+\s*(nsec|ns|usec|us|msec|ms|seconds|second|sec|s|minutes|minute|min|m|hours|hour|hr|h|days|day|d|weeks|week|w)\s*)+$";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields, default)]
 pub struct ConflictMarkersConfig {
     pub enabled: bool,
-    /// Globs of paths allowed to hold markers.
+    /// Globs of paths allowed to hold markers (`*` stays within a path
+    /// segment, `**` crosses `/`).
+    #[schemars(inner(pattern(NOT_BLANK)))]
     pub ignore: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields, default)]
 pub struct MergeSourcesConfig {
     pub enabled: bool,
     /// Branch globs whose history may be merged in, besides the base.
+    #[schemars(inner(pattern(NOT_BLANK)))]
     pub allowed: Vec<String>,
-    /// Above this many commits the drift note becomes a finding.
+    /// Above this many commits from another line, the drift note becomes a
+    /// finding; null for no limit.
+    #[schemars(range(min = 1))]
     pub max_commits: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// label: merge pull requests carrying `merge.label`; always; never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum MergeMode {
     Label,
     Always,
     Never,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum MergeMethod {
     Merge,
     Squash,
@@ -137,29 +191,41 @@ impl MergeMethod {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields, default, transform = label_named_when_merging_by_label)]
 pub struct MergeConfig {
     pub mode: MergeMode,
+    /// The label that opts a pull request in (GitHub allows 50 characters).
+    #[schemars(length(max = MAX_LABEL_CHARS))]
     pub label: String,
     pub method: MergeMethod,
-    /// Merge tries on pending wording or transient errors, per head SHA.
+    /// Merge tries per head on pending wording or transient errors.
+    #[schemars(range(min = 1, max = MAX_MERGE_ATTEMPTS))]
     pub max_attempts: u32,
-    /// Call update-branch when a strict policy needs the branch up to date
-    /// (one pull request at a time per base branch).
+    /// Update the branch with its base when a strict policy needs it up to
+    /// date (one pull request at a time per base branch).
     pub update_branch: bool,
-    /// A label that puts a pull request first in its strict base's line.
+    /// A label that puts a pull request first in line on a strict base;
+    /// null for none.
+    #[schemars(length(max = MAX_LABEL_CHARS), pattern(NOT_BLANK))]
     pub priority_label: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields, default)]
 pub struct RequiredChecksConfig {
-    /// Contexts required on top of protection and rulesets.
+    /// Check names required on top of protection and rulesets.
+    #[schemars(inner(pattern(NOT_BLANK)))]
     pub extra: Vec<String>,
-    /// After this long, the summary says a required check never registered.
+    /// After this long, the summary says a required check never registered
+    /// (e.g. 30m, 1h30m).
+    #[serde(serialize_with = "humantime_text")]
+    #[schemars(with = "String", pattern(DURATION_PATTERN))]
     pub register_timeout: Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum OnInternalError {
     /// Fail open: the check run ends `neutral`.
     Neutral,
@@ -170,32 +236,109 @@ pub enum OnInternalError {
 impl Default for RepoConfig {
     fn default() -> Self {
         Self {
-            conflict_markers: ConflictMarkersConfig {
-                enabled: true,
-                ignore: Vec::new(),
-            },
-            merge_sources: MergeSourcesConfig {
-                enabled: true,
-                allowed: Vec::new(),
-                max_commits: None,
-            },
-            merge: MergeConfig {
-                mode: MergeMode::Label,
-                label: "automerge".to_owned(),
-                method: MergeMethod::Squash,
-                max_attempts: 6,
-                update_branch: false,
-                priority_label: None,
-            },
-            required_checks: RequiredChecksConfig {
-                extra: Vec::new(),
-                register_timeout: Duration::from_secs(30 * 60),
-            },
+            conflict_markers: ConflictMarkersConfig::default(),
+            merge_sources: MergeSourcesConfig::default(),
+            merge: MergeConfig::default(),
+            required_checks: RequiredChecksConfig::default(),
             on_internal_error: OnInternalError::Neutral,
             notes: Vec::new(),
             mode: Mode::Enforce,
         }
     }
+}
+
+impl Default for ConflictMarkersConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ignore: Vec::new(),
+        }
+    }
+}
+
+impl Default for MergeSourcesConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allowed: Vec::new(),
+            max_commits: None,
+        }
+    }
+}
+
+impl Default for MergeConfig {
+    fn default() -> Self {
+        Self {
+            mode: MergeMode::Label,
+            label: "automerge".to_owned(),
+            method: MergeMethod::Squash,
+            max_attempts: 6,
+            update_branch: false,
+            priority_label: None,
+        }
+    }
+}
+
+impl Default for RequiredChecksConfig {
+    fn default() -> Self {
+        Self {
+            extra: Vec::new(),
+            register_timeout: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// A duration as the config writes it (`30m`), for the schema's defaults.
+fn humantime_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&humantime::format_duration(*d).to_string())
+}
+
+/// `merge.label` must name a label unless `merge.mode` is `always` or
+/// `never` (the one rule that spans keys).
+fn label_named_when_merging_by_label(schema: &mut schemars::Schema) {
+    schema.insert(
+        "if".to_owned(),
+        serde_json::json!({
+            "not": {
+                "type": "object",
+                "required": ["mode"],
+                "properties": { "mode": { "enum": ["always", "never"] } }
+            }
+        }),
+    );
+    schema.insert(
+        "then".to_owned(),
+        serde_json::json!({ "properties": { "label": { "pattern": NOT_BLANK } } }),
+    );
+}
+
+/// Keeps the first paragraph of every description, on one line: what a
+/// user reads in an editor, not the notes for this crate's readers that
+/// follow it.
+fn first_paragraphs(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::String(d)) = map.get_mut("description") {
+                let first = d.split("\n\n").next().unwrap_or_default();
+                *d = first.split_whitespace().collect::<Vec<_>>().join(" ");
+            }
+            map.values_mut().for_each(first_paragraphs);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(first_paragraphs),
+        _ => {}
+    }
+}
+
+/// The JSON Schema of `.github/seamguard.yml` that editors check against
+/// (committed as `schema/seamguard.schema.json`; a test keeps the two
+/// equal), generated from the types above.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<RepoConfig>()
+        .to_value();
+    first_paragraphs(&mut schema);
+    schema
 }
 
 /// Which file a problem (or a key's value) came from.
