@@ -16,7 +16,10 @@
 //!   request and answer is checked against; answers thinned to what it
 //!   requires. [`data`] reads it, and GitHub's other publications the
 //!   repository carries, from `fixtures/github/`.
-//! - [`fake_github`]: [`FakeGitHub`], which starts it all and waits on it.
+//! - [`fake_github`]: [`FakeGitHub`], which starts it all and waits on it;
+//!   [`idle`]: waiting until seamguard has nothing left to do, the only
+//!   moment a test may assert that something did not happen.
+//! - [`ready`]: the default scenario, `acme/app` and pull request #7.
 //! - [`scenario`]: the story-like set-up API; [`deliveries`]: signed
 //!   webhook deliveries built from the world or from `fixtures/webhooks/`.
 //!
@@ -33,13 +36,31 @@
 //! repo.pr(7).head("feature").base("main").label("automerge").open();
 //! repo.ruleset(42).on("~DEFAULT_BRANCH").requires(&["lint", "test"]);
 //! repo.check_run(&head, "lint").completed("success");
-//! gh.fail_next("PUT /pulls/7/merge", 405, r#"{"message":"Required status check \"test\" is expected."}"#);
+//! gh.fail_next("GET /pulls/7", 502, "bad gateway");
 //! gh.transport_fault_next("GET /pulls/7", TransportFault::Reset);
 //! // seamguard: GITHUB_API_URL = gh.api_url(), or gh.client() in-process;
 //! // gh.env() for the real binary; gh.deliver(&repo.pull_request_event("opened", 7), url).
 //! gh.wait_for("a completed seamguard run",
 //!     |w| w.check_runs_named("seamguard").any(|r| r.is_completed()), WAIT).await;
+//! gh.wait_idle().await;                          // then: nothing else happened
 //! ```
+//!
+//! The same with the default scenario:
+//!
+//! ```ignore
+//! let s = ready().opted_in().open().await;       // the fake, acme/app, #7
+//! s.repo.ruleset(42).on("~DEFAULT_BRANCH").requires(&["lint"]);
+//! let app = s.start().await;
+//! s.send(&app, "labeled").await;
+//! s.wait_merged().await;
+//! ```
+//!
+//! The fake refuses what GitHub refuses, by default: merges wait for
+//! required checks (405, GitHub's wording), a pull request's mergeability is
+//! `unknown` on the first read after a push, and every request, answer and
+//! GraphQL document is held to GitHub's published descriptions. A scripted
+//! fault that never fires fails the test when the fake is dropped, unless
+//! marked `.optional()`.
 //!
 //! wiremock's server and the proxy run on threads of their own, so a test
 //! may block its thread (on a child process, say) without stalling them.
