@@ -4,8 +4,8 @@
 
 mod support;
 
-use support::FakeGitHub;
 use support::flows::evaluate_once;
+use support::{FakeGitHub, ready};
 
 fn lines(n: usize, prefix: &str) -> String {
     (1..=n).map(|i| format!("{prefix} {i}\n")).collect()
@@ -13,10 +13,7 @@ fn lines(n: usize, prefix: &str) -> String {
 
 #[tokio::test]
 async fn added_markers_fail_with_annotations_at_head_lines() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
     let original = lines(40, "line");
-    let base = repo.push("main", "a long file", &[("src/lib.rs", Some(&original))]);
     // The head edits line 20 into a half-resolved conflict: the markers sit
     // at head lines 20, 22 and 24, well inside the file.
     let mut edited: Vec<String> = original.lines().map(str::to_owned).collect();
@@ -31,18 +28,14 @@ async fn added_markers_fail_with_annotations_at_head_lines() {
         ],
     );
     let edited = edited.join("\n") + "\n";
-    let head = repo.commit(
-        &[&base],
-        "half-resolved merge",
-        &[
-            ("src/lib.rs", Some(&edited)),
-            ("docs/guide.md", Some("# Guide\n\ntext\n")),
-        ],
-    );
-    repo.branch("feature", &head);
-    repo.pr(3).head("feature").base("main").open();
+    let s = ready()
+        .base_file("src/lib.rs", &original)
+        .file("src/lib.rs", &edited)
+        .file("docs/guide.md", "# Guide\n\ntext\n")
+        .open()
+        .await;
 
-    let run = evaluate_once(&gh, &repo, 3, "opened").await;
+    let run = evaluate_once(&s, &s.repo, 7, "opened").await;
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     let at: Vec<(String, u64, u64, String)> = run
         .annotations
@@ -73,15 +66,10 @@ async fn added_markers_fail_with_annotations_at_head_lines() {
 
 #[tokio::test]
 async fn markdown_rules_and_setext_headings_pass() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    let base = repo.branch_tip("main");
     let doc = "Title\n=======\n\nSome text.\n\n=======\n\nMore text.\n";
-    let head = repo.commit(&[&base], "docs", &[("README.md", Some(doc))]);
-    repo.branch("docs", &head);
-    repo.pr(4).head("docs").base("main").open();
+    let s = ready().file("README.md", doc).open().await;
 
-    let run = evaluate_once(&gh, &repo, 4, "opened").await;
+    let run = evaluate_once(&s, &s.repo, 7, "opened").await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("success"),
@@ -93,17 +81,16 @@ async fn markdown_rules_and_setext_headings_pass() {
 
 #[tokio::test]
 async fn markers_only_in_context_lines_are_not_the_pull_requests() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
     // main already carries a fixture with markers; the PR edits next to it.
     let fixture = "a\n<<<<<<< ours\nb\n=======\nc\n>>>>>>> theirs\nd\n";
-    let base = repo.push("main", "fixture", &[("tests/fixture.txt", Some(fixture))]);
     let edited = fixture.replace("d\n", "d\ne\n");
-    let head = repo.commit(&[&base], "extend", &[("tests/fixture.txt", Some(&edited))]);
-    repo.branch("feature", &head);
-    repo.pr(5).head("feature").base("main").open();
+    let s = ready()
+        .base_file("tests/fixture.txt", fixture)
+        .file("tests/fixture.txt", &edited)
+        .open()
+        .await;
 
-    let run = evaluate_once(&gh, &repo, 5, "opened").await;
+    let run = evaluate_once(&s, &s.repo, 7, "opened").await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("success"),
@@ -114,17 +101,12 @@ async fn markers_only_in_context_lines_are_not_the_pull_requests() {
 
 #[tokio::test]
 async fn a_hundred_and_twenty_findings_go_out_in_three_batches() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    let base = repo.branch_tip("main");
     let block = "<<<<<<< HEAD\nx\n=======\ny\n>>>>>>> b\n";
     // 40 conflict blocks in one file: 120 marker lines.
-    let content = block.repeat(40);
-    let head = repo.commit(&[&base], "many", &[("big.txt", Some(&content))]);
-    repo.branch("feature", &head);
-    repo.pr(6).head("feature").base("main").open();
+    let s = ready().file("big.txt", &block.repeat(40)).open().await;
+    let gh = &s.gh;
 
-    let run = evaluate_once(&gh, &repo, 6, "opened").await;
+    let run = evaluate_once(gh, &s.repo, 7, "opened").await;
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     assert_eq!(run.annotations.len(), 120);
     let patches: Vec<usize> = gh

@@ -38,6 +38,7 @@ pub struct ReadyBuilder {
     labels: Vec<String>,
     config: Option<String>,
     files: Vec<(String, String)>,
+    base_files: Vec<(String, String)>,
 }
 
 /// The default scenario: `ready().open().await`.
@@ -47,6 +48,7 @@ pub fn ready() -> ReadyBuilder {
         labels: Vec::new(),
         config: None,
         files: Vec::new(),
+        base_files: Vec::new(),
     }
 }
 
@@ -74,6 +76,13 @@ impl ReadyBuilder {
         self
     }
 
+    /// `main` holds `path` before #7 branches off (a file the pull request
+    /// then edits, or lives beside).
+    pub fn base_file(mut self, path: &str, content: &str) -> Self {
+        self.base_files.push((path.to_owned(), content.to_owned()));
+        self
+    }
+
     /// Another fake than the default (App, installation, API prefix).
     pub fn options(mut self, options: Options) -> Self {
         self.options = options;
@@ -86,6 +95,14 @@ impl ReadyBuilder {
         let repo = gh.repo(REPO);
         if let Some(yaml) = &self.config {
             repo.config_on("main", yaml);
+        }
+        if !self.base_files.is_empty() {
+            let changes: Vec<(&str, Option<&str>)> = self
+                .base_files
+                .iter()
+                .map(|(p, c)| (p.as_str(), Some(c.as_str())))
+                .collect();
+            repo.push("main", "the base's files", &changes);
         }
         let files: Vec<(&str, &str)> = if self.files.is_empty() {
             vec![(BRANCH, "x\n")]
