@@ -6,7 +6,7 @@
 mod support;
 
 use support::flows::{WAIT, completed_run, feature_pr};
-use support::{FakeGitHub, RepoHandle, Seamguard, Sha};
+use support::{FakeGitHub, RepoHandle, Seamguard, Sha, ready};
 
 fn count(gh: &FakeGitHub, method: &str, suffix: &str) -> usize {
     gh.requests()
@@ -99,21 +99,17 @@ async fn recheck_from_a_reader_is_refused_with_one_reply() {
 
 #[tokio::test]
 async fn explain_posts_the_blockers_and_the_page_link() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    let base = repo.branch_tip("main");
-    let head = repo.commit(
-        &[&base],
-        "half-resolved",
-        &[("a.txt", Some("<<<<<<< HEAD\na\n=======\nb\n>>>>>>> x\n"))],
-    );
-    repo.branch("feature", &head);
-    repo.pr(7).head("feature").base("main").open();
-    repo.collaborator("alice", "admin");
-    let app = Seamguard::start_with(&gh, &["--public-url", "https://seamguard.example.net"]).await;
-    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+    let s = ready()
+        .file("a.txt", "<<<<<<< HEAD\na\n=======\nb\n>>>>>>> x\n")
+        .open()
         .await;
-    completed_run(&gh, &head).await;
+    let (gh, repo) = (&s.gh, &s.repo);
+    repo.collaborator("alice", "admin");
+    let app = s
+        .start_with(&["--public-url", "https://seamguard.example.net"])
+        .await;
+    s.send(&app, "opened").await;
+    s.completed_run().await;
 
     let delivery = repo.comment_on(7, "alice", "User", "Thanks!\n@seamguard explain");
     assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);

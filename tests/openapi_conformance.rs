@@ -19,13 +19,11 @@ use support::{FakeGitHub, INSTALLATION_ID};
 
 /// A repository with PR 7 from `feature` onto `main`.
 async fn fake_with_pr() -> (FakeGitHub, String) {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    let base = repo.branch_tip("main");
-    let head = repo.commit(&[&base], "add", &[("src/a.rs", Some("fn a() {}\n"))]);
-    repo.branch("feature", &head);
-    repo.pr(7).head("feature").base("main").open();
-    (gh, head)
+    let s = support::ready()
+        .file("src/a.rs", "fn a() {}\n")
+        .open()
+        .await;
+    (s.gh, s.head)
 }
 
 /// Sends one raw request with an installation token; the status and JSON.

@@ -7,8 +7,8 @@ mod support;
 
 use std::collections::{BTreeSet, HashMap};
 
+use support::Seamguard;
 use support::flows::completed_run;
-use support::{FakeGitHub, Seamguard};
 
 /// The metric names a PromQL expression reads (ours and the process's).
 fn metric_names(expr: &str) -> Vec<String> {
@@ -63,20 +63,12 @@ async fn scrape(app: &Seamguard) -> Scraped {
 
 #[tokio::test]
 async fn metrics_are_described_labelled_by_identifiers_and_cover_the_dashboard_and_alerts() {
-    let gh = FakeGitHub::start().await;
-    let repo = gh.repo("acme/app");
-    let base = repo.branch_tip("main");
-    let head = repo.commit(
-        &[&base],
-        "feature",
-        &[(
-            "notes.txt",
-            Some("<<<<<<< HEAD\na\n=======\nb\n>>>>>>> x\n"),
-        )],
-    );
-    repo.branch("feature", &head);
-    repo.pr(7).head("feature").base("main").open();
-    let app = Seamguard::start(&gh).await;
+    let s = support::ready()
+        .file("notes.txt", "<<<<<<< HEAD\na\n=======\nb\n>>>>>>> x\n")
+        .open()
+        .await;
+    let (gh, repo, head) = (&s.gh, &s.repo, s.head.clone());
+    let app = s.start().await;
 
     // From the start: build info, process series, zero-valued counters.
     let fresh = scrape(&app).await;
