@@ -102,7 +102,7 @@ async fn metrics_are_described_labelled_by_identifiers_and_cover_the_dashboard_a
 
     gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
         .await;
-    let run = completed_run(&gh, &head).await;
+    let run = completed_run(gh, &head).await;
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     // The evaluation's own series are written just after its check run
     // completes: wait for them to show.
