@@ -1,0 +1,140 @@
+//! The GitHub seam under hostile or racing answers (issue 23): a `Link`
+//! header that points elsewhere never gets a token sent there, and workers
+//! refused together keep the one fresh token instead of dropping each
+//! other's.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use seamguard::github::ErrorKind;
+use seamguard::ids::{InstallationId, PrNumber};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use support::FakeGitHub;
+
+/// A second loopback port that answers every request with `[]` and keeps
+/// what it was sent: any token that reaches it is a token that leaked.
+struct Collector {
+    port: u16,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Collector {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let sink = sink.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    let mut got = Vec::new();
+                    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    sink.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&got).into_owned());
+                    let _ = stream
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n[]",
+                        )
+                        .await;
+                });
+            }
+        });
+        Self { port, seen }
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn a_next_link_off_the_api_root_ends_pagination_and_sends_no_token() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let collector = Collector::start().await;
+    let inst = gh
+        .client()
+        .installation(InstallationId(gh.installation_id()));
+    let api = gh.api_url();
+    let root = api.trim_end_matches('/');
+    let elsewhere = format!("127.0.0.1:{}", collector.port);
+    for link in [
+        // The root, then a scheme-relative remainder: joined naively it
+        // names the collector's host.
+        format!("{root}///{elsewhere}/repos/acme/app/branches?page=2"),
+        // Another port of the same host.
+        format!("http://{elsewhere}/repos/acme/app/branches?page=2"),
+        // Scheme-relative outright.
+        format!("//{elsewhere}/branches?page=2"),
+    ] {
+        gh.fail_next("GET /repos/acme/app/branches", 200, "[]")
+            .header("link", &format!("<{link}>; rel=\"next\""));
+        let err = inst
+            .branches(&repo.name())
+            .await
+            .expect_err("a link off the API root ends pagination with an error");
+        assert_eq!(err.kind, ErrorKind::Permanent, "{link}: {err}");
+        assert!(err.message.contains("pagination link"), "{link}: {err}");
+        assert!(
+            collector.seen().is_empty(),
+            "{link}: a request reached another port: {:#?}",
+            collector.seen()
+        );
+    }
+    // A link under the root is followed as before.
+    gh.fail_next("GET /repos/acme/app/branches", 200, "[]")
+        .header(
+            "link",
+            &format!("<{root}/repos/acme/app/branches?page=2>; rel=\"next\""),
+        );
+    inst.branches(&repo.name())
+        .await
+        .expect("a link under the API root is followed");
+    assert_eq!(gh.count("GET", "/repos/acme/app/branches"), 5);
+}
+
+#[tokio::test]
+async fn workers_refused_together_mint_one_token_not_one_each() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    support::flows::feature_pr(&repo, 7, "feature", &[]);
+    let inst = gh
+        .client()
+        .installation(InstallationId(gh.installation_id()));
+    let mints = || gh.count("POST", "/app/installations/1/access_tokens");
+    inst.pull(&repo.name(), PrNumber(7)).await.expect("warm up");
+    assert_eq!(mints(), 1);
+
+    // Two workers send with the same token, and GitHub refuses it to both:
+    // one at once, the other a moment later, after the first has minted a
+    // new token. The late refusal is of the old token; the new one stays.
+    let bad_credentials = r#"{"message":"Bad credentials"}"#;
+    gh.fail_next("GET /repos/acme/app/pulls/7", 401, bad_credentials);
+    gh.fail_next("GET /repos/acme/app/branches", 401, bad_credentials)
+        .delay(Duration::from_millis(500));
+    let name = repo.name();
+    let (pull, branches) = tokio::join!(inst.pull(&name, PrNumber(7)), inst.branches(&name));
+    pull.expect("the first worker retries with a fresh token");
+    branches.expect("the second worker retries with the same fresh token");
+    assert_eq!(
+        mints(),
+        2,
+        "one token minted for both refusals: {:#?}",
+        gh.requests()
+            .iter()
+            .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+            .collect::<Vec<_>>()
+    );
+}
