@@ -1,7 +1,8 @@
-//! The GitHub seam under hostile or racing answers (issue 23): a `Link`
-//! header that points elsewhere never gets a token sent there, and workers
+//! The App under hostile input and racing answers (issue 23): a `Link`
+//! header that points elsewhere never gets a token sent there; workers
 //! refused together keep the one fresh token instead of dropping each
-//! other's.
+//! other's; a flood of commands from someone without write access costs
+//! one reply per pull request a day, not one each.
 
 mod support;
 
@@ -13,7 +14,8 @@ use seamguard::ids::{InstallationId, PrNumber};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use support::FakeGitHub;
+use support::flows::{WAIT, feature_pr};
+use support::{FakeGitHub, Seamguard};
 
 /// A second loopback port that answers every request with `[]` and keeps
 /// what it was sent: any token that reaches it is a token that leaked.
@@ -109,7 +111,7 @@ async fn a_next_link_off_the_api_root_ends_pagination_and_sends_no_token() {
 async fn workers_refused_together_mint_one_token_not_one_each() {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
-    support::flows::feature_pr(&repo, 7, "feature", &[]);
+    feature_pr(&repo, 7, "feature", &[]);
     let inst = gh
         .client()
         .installation(InstallationId(gh.installation_id()));
@@ -137,4 +139,70 @@ async fn workers_refused_together_mint_one_token_not_one_each() {
             .map(|r| format!("{} {} {}", r.method, r.path, r.status))
             .collect::<Vec<_>>()
     );
+}
+
+/// Waits until seamguard's queue holds no work item (every delivered
+/// command has run to its end).
+async fn queue_drained(app: &Seamguard) {
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut last = String::new();
+    while tokio::time::Instant::now() < deadline {
+        last = client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let depth = last
+            .lines()
+            .find_map(|l| l.strip_prefix("seamguard_queue_depth "))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        if depth == Some(0.0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the queue never drained:\n{last}");
+}
+
+#[tokio::test]
+async fn a_flood_of_commands_from_a_reader_gets_one_reply_per_pull_request() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    feature_pr(&repo, 7, "feature", &[]);
+    feature_pr(&repo, 8, "other", &[]);
+    repo.collaborator("mallory", "read");
+    repo.collaborator("eve", "read");
+    let app = Seamguard::start(&gh).await;
+
+    for n in 0..10 {
+        let comment = if n % 2 == 0 {
+            "@seamguard recheck"
+        } else {
+            "@seamguard explain"
+        };
+        let delivery = repo.comment_on(7, "mallory", "User", comment);
+        assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
+    }
+    // Another pull request, and another person: each told once too.
+    let delivery = repo.comment_on(8, "mallory", "User", "@seamguard recheck");
+    assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
+    let delivery = repo.comment_on(7, "eve", "User", "@seamguard recheck");
+    assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
+    queue_drained(&app).await;
+    app.stop().await;
+
+    let replies = |pr: u64, to: &str| {
+        repo.comments_on(pr)
+            .into_iter()
+            .filter(|c| c.user == "seamguard[bot]" && c.body.contains(&format!("@{to} ")))
+            .count()
+    };
+    assert_eq!(replies(7, "mallory"), 1, "{:#?}", repo.comments_on(7));
+    assert_eq!(replies(8, "mallory"), 1, "{:#?}", repo.comments_on(8));
+    assert_eq!(replies(7, "eve"), 1, "{:#?}", repo.comments_on(7));
+    assert_eq!(gh.count("POST", "/reactions"), 0, "nothing accepted");
 }
