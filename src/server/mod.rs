@@ -88,24 +88,36 @@ pub fn run(args: ServeArgs) -> ExitCode {
     }
 }
 
+/// Resolves on SIGINT or SIGTERM. A handler that cannot be installed
+/// is said once and then never fires: it must not read as a signal and stop
+/// the server the moment it starts.
 async fn wait_for_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
     #[cfg(unix)]
     let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        term.recv().await;
+        Ok(())
     };
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+    let term = std::future::pending::<std::io::Result<()>>();
+    until_signal(tokio::signal::ctrl_c(), term).await
+}
+
+/// The first of `interrupt` and `terminate` that fires; one that fails (its
+/// handler could not be installed) is logged and waits forever instead.
+async fn until_signal(
+    interrupt: impl Future<Output = std::io::Result<()>>,
+    terminate: impl Future<Output = std::io::Result<()>>,
+) {
+    async fn or_never(name: &'static str, signal: impl Future<Output = std::io::Result<()>>) {
+        if let Err(e) = signal.await {
+            tracing::warn!(error = %e, "cannot listen for {name}; it will not stop the server");
+            std::future::pending::<()>().await;
+        }
+    }
     tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        _ = or_never("SIGINT", interrupt) => {}
+        _ = or_never("SIGTERM", terminate) => {}
     }
 }
 
@@ -353,4 +365,33 @@ pub async fn serve_http(listener: TcpListener, app: Router, shutdown: Cancellati
     drop(listener);
     connections.close();
     connections.wait().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+
+    fn failed() -> std::future::Ready<std::io::Result<()>> {
+        std::future::ready(Err(std::io::Error::other("no signal handler")))
+    }
+
+    #[tokio::test]
+    async fn a_signal_handler_that_cannot_be_installed_is_not_a_signal() {
+        let pending = std::future::pending::<std::io::Result<()>>;
+        assert!(until_signal(failed(), pending()).now_or_never().is_none());
+        assert!(until_signal(pending(), failed()).now_or_never().is_none());
+        assert!(until_signal(failed(), failed()).now_or_never().is_none());
+        // A real signal still stops it, whichever handler failed.
+        assert!(
+            until_signal(failed(), std::future::ready(Ok(())))
+                .now_or_never()
+                .is_some()
+        );
+        assert!(
+            until_signal(std::future::ready(Ok(())), pending())
+                .now_or_never()
+                .is_some()
+        );
+    }
 }
