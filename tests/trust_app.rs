@@ -2,7 +2,8 @@
 //! header that points elsewhere never gets a token sent there; workers
 //! refused together keep the one fresh token instead of dropping each
 //! other's; a flood of commands from someone without write access costs
-//! one reply per pull request a day, not one each.
+//! one reply per pull request a day, not one each; a config bomb on the
+//! base branch is refused with its line, at a bounded cost.
 
 mod support;
 
@@ -14,7 +15,7 @@ use seamguard::ids::{InstallationId, PrNumber};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use support::flows::{WAIT, feature_pr};
+use support::flows::{WAIT, completed_run, feature_pr};
 use support::{FakeGitHub, Seamguard};
 
 /// A second loopback port that answers every request with `[]` and keeps
@@ -205,4 +206,47 @@ async fn a_flood_of_commands_from_a_reader_gets_one_reply_per_pull_request() {
     assert_eq!(replies(8, "mallory"), 1, "{:#?}", repo.comments_on(8));
     assert_eq!(replies(7, "eve"), 1, "{:#?}", repo.comments_on(7));
     assert_eq!(gh.count("POST", "/reactions"), 0, "nothing accepted");
+}
+
+#[tokio::test]
+async fn config_bombs_on_the_base_fail_the_run_with_their_line() {
+    let gh = FakeGitHub::start().await;
+    // One long string aliased two thousand times: a 90 KB file that
+    // expands to 80 MB of globs.
+    let long = "x".repeat(40 * 1024);
+    let mut bomb = format!("conflict_markers:\n  ignore:\n    - &a \"{long}\"\n");
+    for _ in 0..2_000 {
+        bomb.push_str("    - *a\n");
+    }
+    let aliases = gh.repo("acme/aliases");
+    aliases.config_on("main", &bomb);
+    let head = feature_pr(&aliases, 7, "feature", &[]);
+    // And a file past the size read at all.
+    let big = gh.repo("acme/big");
+    big.config_on("main", &format!("# {}\n", "y".repeat(1021)).repeat(100));
+    let big_head = feature_pr(&big, 7, "feature", &[]);
+
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(&aliases.pull_request_event("opened", 7), &app.webhook())
+        .await;
+    gh.deliver(&big.pull_request_event("opened", 7), &app.webhook())
+        .await;
+    let run = completed_run(&gh, &head).await;
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    let summary = run.summary();
+    assert!(
+        summary.contains("9:7: too many aliases"),
+        "the alias that crossed the bound, by line: {summary}"
+    );
+    let run = completed_run(&gh, &big_head).await;
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    let summary = run.summary();
+    assert!(summary.contains("too large"), "{summary}");
+    assert!(
+        !gh.requests()
+            .iter()
+            .any(|r| r.path.contains("/acme/big/git/blobs/")),
+        "a file over the size read is not fetched"
+    );
+    app.stop().await;
 }
