@@ -115,6 +115,12 @@ pub const COUNTERS: &[(&str, &str, &str, &[&str])] = &[
         &[],
     ),
     (
+        "seamguard_store_probes_total",
+        "Store health probes (a write each) made for /readyz and /: at most one a second.",
+        "",
+        &[],
+    ),
+    (
         "seamguard_graph_questions_total",
         "Commit-graph questions the merge-source guard asked GitHub.",
         "",

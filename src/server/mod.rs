@@ -20,6 +20,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -28,12 +29,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::settings::{AppSettings, ServeArgs, Settings};
+use crate::config::settings::{AppSettings, ServeArgs, Settings, redact};
 use crate::engine::{Engine, EngineConfig};
 use crate::github::{ClientConfig, GitHub, RetryPolicy, Timeouts};
 use crate::inbox::{Inbox, InboxOptions, StoreError};
 use crate::telemetry;
 
+pub mod health;
 pub mod setup;
 pub mod webhook;
 
@@ -53,7 +55,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let settings = match args.validate() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("seamguard: {e}");
+            eprintln!("seamguard: {}", redact(&e.to_string()));
             return ExitCode::from(2);
         }
     };
@@ -82,7 +84,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line, said once: not a log line and then the same words.
-            eprintln!("seamguard: {e:#}");
+            eprintln!("seamguard: {}", redact(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -162,6 +164,10 @@ pub struct AppState {
     pub webhook: Arc<webhook::WebhookState>,
     /// The pages: pull requests', `/`, `/status`.
     pub web: Arc<crate::web::WebState>,
+    /// The store's health, probed at most once a second (`/readyz`, `/`).
+    pub health: Arc<health::Health>,
+    /// `METRICS_TOKEN`: the bearer `/metrics` asks for; `None`, open.
+    pub metrics_token: Option<crate::config::settings::Secret>,
 }
 
 /// The App's router: webhook, health, readiness, metrics.
@@ -189,19 +195,28 @@ pub fn router(state: AppState) -> Router {
         .fallback(crate::web::not_found)
 }
 
+/// `GET /readyz`: whether the store commits, probed at most once a second.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.inbox.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n"),
-        Err(e) => {
-            tracing::warn!(error = %e, "store unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
-        }
+    if state.health.check(&state.inbox).await {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
     }
 }
 
-async fn metrics(
-    State(state): State<AppState>,
-) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+/// `GET /metrics`: Prometheus text; with `METRICS_TOKEN` set, only for
+/// its bearer (installation ids and traffic are not for everyone).
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(token) = &state.metrics_token
+        && !crate::web::bearer_matches(&headers, token)
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token is required\n",
+        )
+            .into_response();
+    }
     if let Ok(stats) = state.inbox.queue_stats(Utc::now()).await {
         metrics::gauge!("seamguard_queue_depth").set(stats.depth as f64);
         metrics::gauge!("seamguard_queue_due").set(stats.due as f64);
@@ -215,6 +230,7 @@ async fn metrics(
         [("content-type", "text/plain; version=0.0.4")],
         telemetry::render_metrics(),
     )
+        .into_response()
 }
 
 async fn serve_app(
@@ -229,8 +245,11 @@ async fn serve_app(
         .await
         .map_err(|e| match e {
             // Already one line naming DATABASE_URL and the other process.
-            StoreError::Locked { .. } => anyhow::anyhow!(e),
-            e => anyhow::anyhow!("DATABASE_URL: cannot open {}: {e}", settings.database_url),
+            StoreError::Locked { .. } => anyhow::anyhow!(redact(&e.to_string())),
+            e => anyhow::anyhow!(redact(&format!(
+                "DATABASE_URL: cannot open {}: {e}",
+                settings.database_url
+            ))),
         })?;
     // The embedded store's lock proves no other process runs its work;
     // a shared store releases nothing (another replica may be running it).
@@ -293,8 +312,11 @@ async fn serve_app(
     let tracker = TaskTracker::new();
     let work_stop = CancellationToken::new();
     engine.start(work_stop.clone(), &tracker);
+    let health = Arc::new(health::Health::default());
     let state = AppState {
         inbox: inbox.clone(),
+        health: health.clone(),
+        metrics_token: settings.metrics_token.clone(),
         webhook: Arc::new(webhook::WebhookState {
             secrets: app.webhook_secrets.clone(),
             app_id: Some(app.credentials.app_id()),
@@ -307,9 +329,10 @@ async fn serve_app(
             links,
             status_token: settings.status_token.clone(),
             gh: Some(gh),
+            health,
         }),
     };
-    tracing::info!(%addr, api = %settings.api_url, app_id = %app.credentials.app_id(), "seamguard listening on {addr}");
+    tracing::info!(%addr, api = %redact(settings.api_url.as_str()), app_id = %app.credentials.app_id(), "seamguard listening on {addr}");
     serve_http(listener, router(state), shutdown.clone()).await;
     // HTTP has stopped; let in-flight evaluations finish, bounded.
     work_stop.cancel();
