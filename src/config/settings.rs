@@ -330,6 +330,11 @@ const DEFAULT_API_URL: &str = "https://api.github.com";
 /// Where `serve` listens when no setting says: every interface, Probot's port.
 const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:3000";
 
+/// Where setup mode listens when no setting says: this machine only. The
+/// person registering the App is at its console; nobody else should reach
+/// the setup pages unless `LISTEN_ADDR`, `HOST` or `PUBLIC_URL` ask for it.
+const SETUP_HOST: &str = "127.0.0.1";
+
 /// Probot's default port, used with `HOST` alone.
 const DEFAULT_PORT: &str = "3000";
 
@@ -346,21 +351,24 @@ impl ServeArgs {
         }
     }
 
-    /// The bind address: `LISTEN_ADDR`, else Probot's `HOST` and `PORT`.
-    fn listen_addr(&self) -> Result<SocketAddr, SettingError> {
+    /// The bind address: `LISTEN_ADDR`, else Probot's `HOST` and `PORT`;
+    /// with none of them, every interface, or loopback for setup mode
+    /// (`setup`) unless `PUBLIC_URL` says GitHub reaches it from outside.
+    fn listen_addr(&self, setup: bool) -> Result<SocketAddr, SettingError> {
+        let loopback = setup && non_empty(&self.public_url).is_none();
         let (var, text) = match (
             non_empty(&self.listen_addr),
             non_empty(&self.host),
             non_empty(&self.port),
         ) {
             (Some(addr), _, _) => ("LISTEN_ADDR", addr.to_owned()),
-            (None, None, None) => ("LISTEN_ADDR", DEFAULT_LISTEN_ADDR.to_owned()),
+            (None, None, None) if !loopback => ("LISTEN_ADDR", DEFAULT_LISTEN_ADDR.to_owned()),
             (None, host, port) => {
                 let port = port.unwrap_or(DEFAULT_PORT);
                 if port.parse::<u16>().is_err() {
                     return Err(bad("PORT", format!("expected a port number, got {port:?}")));
                 }
-                let host = host.unwrap_or("0.0.0.0");
+                let host = host.unwrap_or(if loopback { SETUP_HOST } else { "0.0.0.0" });
                 let host = if host.contains(':') && !host.starts_with('[') {
                     format!("[{host}]")
                 } else {
@@ -404,7 +412,8 @@ impl ServeArgs {
     /// Checks every setting; the first problem is the error.
     pub fn validate(&self) -> Result<Settings, SettingError> {
         let api_url = self.api_url()?;
-        let listen_addr = self.listen_addr()?;
+        let app = self.app_settings()?;
+        let listen_addr = self.listen_addr(app.is_none())?;
         let log_format = match self.log_format.trim() {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -474,7 +483,7 @@ impl ServeArgs {
             github_limits,
         };
         Ok(Settings {
-            app: self.app_settings()?,
+            app,
             api_url,
             database_url: self.database_url.clone(),
             listen_addr,
@@ -644,11 +653,20 @@ mod tests {
     }
 
     #[test]
-    fn no_credentials_at_all_means_setup_mode() {
+    fn no_credentials_at_all_means_setup_mode_on_loopback() {
         let s = args(&[]).validate().unwrap();
         assert!(s.app.is_none());
-        assert_eq!(s.listen_addr.to_string(), "0.0.0.0:3000");
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:3000");
         assert_eq!(s.api_url.as_str(), "https://api.github.com/");
+        // Unless a setting says where to listen or that GitHub reaches it.
+        let s = args(&["--port", "8080"]).validate().unwrap();
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:8080");
+        let s = args(&["--listen-addr", "0.0.0.0:3000"]).validate().unwrap();
+        assert_eq!(s.listen_addr.to_string(), "0.0.0.0:3000");
+        let s = args(&["--public-url", "https://guard.example.org"])
+            .validate()
+            .unwrap();
+        assert_eq!(s.listen_addr.to_string(), "0.0.0.0:3000");
     }
 
     #[test]
@@ -696,7 +714,7 @@ mod tests {
     #[test]
     fn probot_names_are_aliases_and_seamguard_names_win() {
         let s = args(&["--port", "8080"]).validate().unwrap();
-        assert_eq!(s.listen_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:8080", "setup mode");
         let s = args(&["--host", "127.0.0.1", "--port", "9"])
             .validate()
             .unwrap();

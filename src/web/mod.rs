@@ -30,6 +30,7 @@ use crate::ids::{PrNumber, RepoName};
 use crate::inbox::{HISTORY_PER_PR, Inbox};
 
 pub mod link;
+pub mod setup;
 pub mod snapshot;
 pub mod views;
 

@@ -28,7 +28,8 @@ fn class(word: &str) -> String {
     word.replace(' ', "-")
 }
 
-fn layout(title: &str, where_: &str, body: Markup) -> Markup {
+/// The frame every page shares: head, style, header and footer.
+pub(super) fn layout(title: &str, where_: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
