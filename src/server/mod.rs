@@ -9,8 +9,10 @@
 //!
 //! Connections are served by hyper directly (not `axum::serve`) so that a
 //! client that trickles its request headers is cut off after
-//! [`HEADER_READ_TIMEOUT`]; the webhook handler bounds body bytes and body
-//! time itself ([`webhook`]).
+//! [`HEADER_READ_TIMEOUT`], and so that their number stays within the
+//! process's descriptors: [`connections`] bounds them and closes idle ones
+//! when the server is crowded. The webhook handler bounds body bytes and
+//! body time itself ([`webhook`]).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -35,6 +37,7 @@ use crate::github::{ClientConfig, GitHub, RetryPolicy, Timeouts};
 use crate::inbox::{Inbox, InboxOptions, StoreError};
 use crate::telemetry;
 
+pub mod connections;
 pub mod health;
 pub mod setup;
 pub mod webhook;
@@ -350,10 +353,22 @@ async fn serve_app(
 
 /// Serves `app` on `listener` over HTTP/1.1 until `shutdown`, then stops
 /// accepting, lets each connection finish the request it is in, and returns
-/// once every connection has closed.
+/// once every connection has closed. At most as many connections as the
+/// descriptor limit allows are held ([`connections`]).
 pub async fn serve_http(listener: TcpListener, app: Router, shutdown: CancellationToken) {
-    let connections = TaskTracker::new();
+    let limit = connections::descriptor_limit();
+    let held = connections::Connections::new(connections::max_for(limit));
+    tracing::debug!(
+        descriptors = limit,
+        max_connections = held.max(),
+        "connections bounded"
+    );
+    let tasks = TaskTracker::new();
     loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = held.room() => {}
+        }
         let stream = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
@@ -365,9 +380,13 @@ pub async fn serve_http(listener: TcpListener, app: Router, shutdown: Cancellati
                 }
             },
         };
-        let service = TowerToHyperService::new(app.clone());
+        let connection = Arc::new(held.accepted());
+        let service = ConnectionService {
+            inner: TowerToHyperService::new(app.clone()),
+            connection: connection.clone(),
+        };
         let stop = shutdown.clone();
-        connections.spawn(async move {
+        tasks.spawn(async move {
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT);
@@ -375,6 +394,8 @@ pub async fn serve_http(listener: TcpListener, app: Router, shutdown: Cancellati
             let mut conn = std::pin::pin!(conn);
             let served = tokio::select! {
                 served = conn.as_mut() => served,
+                // Closed to make room: idle, so nothing is cut short.
+                _ = connection.shed().cancelled() => return,
                 _ = stop.cancelled() => {
                     conn.as_mut().graceful_shutdown();
                     conn.await
@@ -386,8 +407,62 @@ pub async fn serve_http(listener: TcpListener, app: Router, shutdown: Cancellati
         });
     }
     drop(listener);
-    connections.close();
-    connections.wait().await;
+    tasks.close();
+    tasks.wait().await;
+}
+
+/// The router for one connection: each request marks the connection busy
+/// until its answer has been written.
+struct ConnectionService {
+    inner: TowerToHyperService<Router>,
+    connection: Arc<connections::Connection>,
+}
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for ConnectionService {
+    type Response = hyper::Response<Answer>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>,
+    >;
+
+    fn call(&self, request: hyper::Request<hyper::body::Incoming>) -> Self::Future {
+        let busy = self.connection.busy();
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let response = match answer.await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            Ok(response.map(|body| Answer { body, _busy: busy }))
+        })
+    }
+}
+
+/// An answer's body, holding its connection busy until hyper has written
+/// it and let it go.
+struct Answer {
+    body: axum::body::Body,
+    _busy: connections::Busy,
+}
+
+impl http_body::Body for Answer {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 #[cfg(test)]
