@@ -185,7 +185,9 @@ fn raise_own_limit() -> u64 {
         limit.rlim_cur = limit.rlim_max;
         libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
     }
-    limit.rlim_cur as u64
+    #[allow(clippy::unnecessary_cast, reason = "rlim_t is not u64 everywhere")]
+    let soft = limit.rlim_cur as u64;
+    soft
 }
 
 #[tokio::test]

@@ -56,6 +56,7 @@ pub fn descriptor_limit() -> Option<u64> {
         };
         // SAFETY: getrlimit only writes `limit`.
         let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        #[allow(clippy::unnecessary_cast, reason = "rlim_t is not u64 everywhere")]
         (read == 0).then_some(limit.rlim_cur as u64)
     }
     #[cfg(not(unix))]

@@ -291,17 +291,17 @@ fn hook_url(base: &Url) -> String {
 }
 
 /// The manifest JSON rooted at `base`, or the error page to show.
-fn manifest_for(base: &Url) -> Result<String, Response> {
+fn manifest_for(base: &Url) -> Result<String, Box<Response>> {
     crate::config::manifest::manifest_json(Some(base))
         .map(|m| m.to_string())
         .map_err(|e| {
-            show(
+            Box::new(show(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 pages::failed(
                     "Setup failed",
                     &format!("The App manifest could not be built: {e}"),
                 ),
-            )
+            ))
         })
 }
 
@@ -337,7 +337,7 @@ async fn index(
     let base = public_base(&state, &headers);
     let manifest = match manifest_for(&base) {
         Ok(m) => m,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let personal = state
         .web_url
@@ -398,7 +398,7 @@ async fn org(
     let base = public_base(&state, &headers);
     let manifest = match manifest_for(&base) {
         Ok(m) => m,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let action = state
         .web_url
