@@ -11,7 +11,9 @@
 //! and a connection is *idle* whenever no request of it is being served
 //! (waiting for its first request, between keep-alive requests, or still
 //! sending its headers). When the server is full, the oldest idle
-//! connection is closed to make room for the next; once it is crowded
+//! connection is closed to make room for the next (given [`SHED_FLUSH`] to
+//! finish writing an answer it may still hold, and counted until it is
+//! gone, so the count is of descriptors really open); once it is crowded
 //! (three quarters full), a connection idle for [`CROWDED_IDLE`] is closed
 //! too. A connection whose request is being served is never closed here:
 //! those are bounded by the body budget and the body's deadlines
@@ -43,6 +45,10 @@ const MIN_CONNECTIONS: usize = 16;
 /// client to send its request right after connecting, far shorter than
 /// the header timeout an uncrowded server allows.
 pub const CROWDED_IDLE: Duration = Duration::from_secs(1);
+
+/// How long a connection being closed to make room may take to flush an
+/// answer already written to it (an idle one closes at once).
+pub const SHED_FLUSH: Duration = Duration::from_millis(100);
 
 /// This process's (soft) limit on open descriptors. It is read, never
 /// raised: the service manager sets it (`LimitNOFILE` in the systemd unit),
@@ -91,9 +97,11 @@ struct Inner {
 }
 
 impl Inner {
-    /// Closes the idle connection `id` (already out of `idle`).
+    /// Asks the idle connection `id` (already out of `idle`) to close; it
+    /// keeps its place until it has.
     fn shed(&mut self, id: u64) {
-        if let Some(slot) = self.open.remove(&id) {
+        if let Some(slot) = self.open.get_mut(&id) {
+            slot.idle_since = None;
             slot.shed.cancel();
             metrics::counter!("seamguard_connections_shed_total").increment(1);
         }
@@ -132,8 +140,8 @@ impl Connections {
     }
 
     /// Waits until one more connection may be accepted: at once when there
-    /// is room, or after closing the oldest idle connection when full, or
-    /// when a busy one finishes if every connection is busy.
+    /// is room; when full, once the oldest idle connection, closed for it,
+    /// is gone; when every connection is busy, once one closes or idles.
     pub async fn room(&self) {
         loop {
             let changed = self.changed.notified();
@@ -144,7 +152,6 @@ impl Connections {
                 }
                 if let Some((_, id)) = inner.idle.pop_first() {
                     inner.shed(id);
-                    return;
                 }
             }
             changed.await;
@@ -274,10 +281,14 @@ mod tests {
         let first = all.accepted();
         let second = all.accepted();
         let _serving = second.busy();
-        // Full: room is made by closing the idle one, never the busy one.
-        assert!(all.room().now_or_never().is_some());
+        // Full: the idle one is asked to close, never the busy one, and
+        // the place is free once it has.
+        let mut room = Box::pin(all.room());
+        assert!((&mut room).now_or_never().is_none());
         assert!(first.shed().is_cancelled());
         assert!(!second.shed().is_cancelled());
+        drop(first);
+        room.await;
         assert_eq!(all.open(), 1);
     }
 
@@ -288,10 +299,14 @@ mod tests {
         let serving = only.busy();
         let mut room = Box::pin(all.room());
         assert!((&mut room).now_or_never().is_none(), "nothing to close");
-        // Its request answered, the connection is idle again: room is made.
+        assert!(!only.shed().is_cancelled());
+        // Its request answered, the connection is idle again: it is asked
+        // to close, and room is made when it has.
         drop(serving);
-        room.await;
+        assert!((&mut room).now_or_never().is_none());
         assert!(only.shed().is_cancelled());
+        drop(only);
+        room.await;
     }
 
     #[tokio::test]

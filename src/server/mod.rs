@@ -394,8 +394,13 @@ pub async fn serve_http(listener: TcpListener, app: Router, shutdown: Cancellati
             let mut conn = std::pin::pin!(conn);
             let served = tokio::select! {
                 served = conn.as_mut() => served,
-                // Closed to make room: idle, so nothing is cut short.
-                _ = connection.shed().cancelled() => return,
+                // Closed to make room: idle, so nothing is cut short but
+                // an answer still being flushed, which gets a moment.
+                _ = connection.shed().cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(connections::SHED_FLUSH, conn.as_mut()).await;
+                    return;
+                }
                 _ = stop.cancelled() => {
                     conn.as_mut().graceful_shutdown();
                     conn.await
