@@ -13,15 +13,17 @@
 //!    a second, signed `ping` deliveries are sent one after another for
 //!    [`SLOW_BODIES_FOR`], each given GitHub's 10 s.
 //! 2. *Idle connections*: the server runs with 1,024 descriptors (soft and
-//!    hard, systemd's default); [`IDLE`] connections are opened and held,
-//!    sending nothing; then [`IDLE_SIGNED`] signed deliveries are sent.
+//!    hard, systemd's default); [`IDLE`] clients each open a connection and
+//!    send nothing, opening another 100 ms after the server closes theirs;
+//!    once more than 1,024 are open, [`IDLE_SIGNED`] signed deliveries are
+//!    sent.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -90,32 +92,53 @@ async fn slow_bodies(server: &Server) -> anyhow::Result<()> {
 }
 
 async fn idle_connections(server: &Server) -> anyhow::Result<()> {
-    let mut held = Vec::new();
-    let opening: Vec<_> = (0..IDLE)
-        .map(|_| {
-            let addr = server.addr;
-            tokio::spawn(async move {
-                tokio::time::timeout(Duration::from_secs(30), TcpStream::connect(addr)).await
-            })
-        })
+    let stop = Arc::new(AtomicBool::new(false));
+    let opened = Arc::new(AtomicUsize::new(0));
+    let holders: Vec<_> = (0..IDLE)
+        .map(|_| tokio::spawn(hold_idle(server.addr, opened.clone(), stop.clone())))
         .collect();
-    for o in opening {
-        if let Ok(Ok(Ok(stream))) = o.await {
-            held.push(stream);
-        }
+    // Once more are open than the server has descriptors, the rest wait in
+    // its queue: the kernel completes connections it has not accepted.
+    let started = Instant::now();
+    while opened.load(Ordering::Relaxed) <= DESCRIPTORS as usize
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut answers = Vec::new();
     for n in 0..IDLE_SIGNED {
         answers.push(deliver(server.addr, 1_000_000 + n).await);
     }
+    stop.store(true, Ordering::Relaxed);
+    for h in holders {
+        h.abort();
+    }
     report(
         &format!(
-            "idle connections: {} held against {DESCRIPTORS} descriptors",
-            held.len()
+            "idle connections: {IDLE} clients holding one each ({} open at the start) against \
+             {DESCRIPTORS} descriptors, reconnecting 100 ms after being closed",
+            opened.load(Ordering::Relaxed)
         ),
         &answers,
     );
     Ok(())
+}
+
+/// An idle client: connects and sends nothing; when the server closes the
+/// connection, connects again a tenth of a second later, until `stop`.
+async fn hold_idle(addr: SocketAddr, opened: Arc<AtomicUsize>, stop: Arc<AtomicBool>) {
+    let mut first = true;
+    while !stop.load(Ordering::Relaxed) {
+        let connect = tokio::time::timeout(Duration::from_secs(30), TcpStream::connect(addr));
+        if let Ok(Ok(mut stream)) = connect.await {
+            if std::mem::take(&mut first) {
+                opened.fetch_add(1, Ordering::Relaxed);
+            }
+            let mut buf = [0u8; 64];
+            let _ = stream.read(&mut buf).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Prints the statuses and the latency percentiles of `answers`.

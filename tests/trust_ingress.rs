@@ -153,6 +153,23 @@ async fn unsigned_slow_bodies_holding_the_budget_never_crowd_out_signed_deliveri
     );
 }
 
+/// An idle client: connects and sends nothing; when the server closes the
+/// connection, connects again a tenth of a second later, until `stop`.
+async fn hold_idle(addr: std::net::SocketAddr, opened: Arc<AtomicUsize>, stop: Arc<AtomicBool>) {
+    let mut first = true;
+    while !stop.load(Ordering::Relaxed) {
+        if let Ok(Ok(mut stream)) = tokio::time::timeout(GUARD, TcpStream::connect(addr)).await {
+            if std::mem::take(&mut first) {
+                opened.fetch_add(1, Ordering::Relaxed);
+            }
+            let mut buf = [0u8; 64];
+            // Returns when the server closes it.
+            let _ = stream.read(&mut buf).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Lowers the child's descriptor limit to `n` (soft and hard): systemd's
 /// default is 1,024.
 fn limit_descriptors(cmd: &mut std::process::Command, n: u64) {
@@ -205,38 +222,38 @@ async fn idle_connections_past_the_descriptor_limit_never_block_a_signed_deliver
     });
 
     // More idle connections than the process has descriptors, opened
-    // together and held: they send nothing.
+    // together and held: they send nothing, and one the server closes is
+    // opened again a moment later, as a persistent client would.
+    let stop = Arc::new(AtomicBool::new(false));
     let opened = Arc::new(AtomicUsize::new(0));
-    let idle: Vec<_> = (0..IDLE)
-        .map(|_| {
-            let (addr, opened) = (app.addr, opened.clone());
-            tokio::spawn(async move {
-                let stream = tokio::time::timeout(GUARD, TcpStream::connect(addr))
-                    .await
-                    .ok()?
-                    .ok()?;
-                opened.fetch_add(1, Ordering::Relaxed);
-                Some(stream)
-            })
-        })
+    let holders: Vec<_> = (0..IDLE)
+        .map(|_| tokio::spawn(hold_idle(app.addr, opened.clone(), stop.clone())))
         .collect();
-    let mut held = Vec::new();
-    for c in idle {
-        held.extend(c.await.unwrap());
+    // Once more are open than the server has descriptors, every one of
+    // them counts (the kernel completes connections it has not accepted).
+    let deadline = tokio::time::Instant::now() + GUARD;
+    while opened.load(Ordering::Relaxed) <= DESCRIPTORS as usize {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} connections opened",
+            opened.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(held.len() > DESCRIPTORS as usize, "{} held", held.len());
 
     // Each signed delivery is answered while GitHub still waits.
     let mut answers = Vec::new();
     for _ in 0..SIGNED {
         answers.push(deliver(&app.webhook(), &ping()).await);
     }
+    stop.store(true, Ordering::Relaxed);
+    for h in holders {
+        h.abort();
+    }
     assert!(
         answers.iter().all(|a| a == &Ok(202)),
-        "signed deliveries past {} idle connections: {answers:?}",
-        held.len()
+        "signed deliveries past {IDLE} idle connections: {answers:?}"
     );
-    drop(held);
     // And the server is well afterwards.
     let status = reqwest::get(app.url("/healthz")).await.unwrap().status();
     assert_eq!(status, 200);
