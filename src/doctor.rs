@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::config::manifest::{self, Needs};
-use crate::config::settings::{ServeArgs, Settings};
+use crate::config::settings::{ServeArgs, Settings, redact};
 use crate::github::{ClientConfig, GhError, GitHub, RetryPolicy, Timeouts};
 use crate::ids::InstallationId;
 use crate::inbox::{Inbox, InboxOptions};
@@ -93,7 +93,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
                 }
                 _ => "correct that setting; `seamguard serve --help` lists each",
             };
-            println!("{}", Check::bad(format!("settings: {e}"), fix));
+            println!(
+                "{}",
+                redact(&Check::bad(format!("settings: {e}"), fix).to_string())
+            );
             return ExitCode::from(EXIT_PROBLEM);
         }
     };
@@ -107,7 +110,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_CANNOT_RUN);
         }
     };
-    let Some(checks) = runtime.block_on(checks(&settings, &mut |c| println!("{c}"))) else {
+    let Some(checks) = runtime.block_on(checks(&settings, &mut |c| {
+        println!("{}", redact(&c.to_string()))
+    })) else {
         return ExitCode::from(EXIT_CANNOT_RUN);
     };
     if checks.iter().all(|c| c.ok) {
@@ -370,16 +375,20 @@ fn hook_checks(hook: &crate::github::models::HookConfig, page: &str) -> Vec<Chec
 }
 
 async fn store_check(database_url: &str) -> Check {
+    // Shown without its password; errors may quote the URL too.
+    let shown = redact(database_url);
     match Inbox::open(database_url, InboxOptions::default()).await {
         Ok(inbox) => match inbox.ping().await {
-            Ok(()) => Check::good(format!("the store {database_url} opens and is migrated")),
+            Ok(()) => Check::good(format!("the store {shown} opens and is migrated")),
             Err(e) => Check::bad(
-                format!("the store {database_url} opened but does not answer: {e}"),
+                redact(&format!(
+                    "the store {shown} opened but does not answer: {e}"
+                )),
                 "check DATABASE_URL and the database's health",
             ),
         },
         Err(e) => Check::bad(
-            format!("the store {database_url} cannot be opened: {e}"),
+            redact(&format!("the store {shown} cannot be opened: {e}")),
             "check DATABASE_URL: for sqlite, the directory must be writable by this user",
         ),
     }

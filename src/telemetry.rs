@@ -115,6 +115,18 @@ pub const COUNTERS: &[(&str, &str, &str, &[&str])] = &[
         &[],
     ),
     (
+        "seamguard_connections_shed_total",
+        "Idle HTTP connections closed to make room when the server was crowded.",
+        "",
+        &[],
+    ),
+    (
+        "seamguard_store_probes_total",
+        "Store health probes (a write each) made for /readyz and /: at most one a second.",
+        "",
+        &[],
+    ),
+    (
         "seamguard_graph_questions_total",
         "Commit-graph questions the merge-source guard asked GitHub.",
         "",
@@ -203,6 +215,10 @@ pub const GAUGES: &[(&str, &str)] = &[
     (
         "seamguard_webhook_body_bytes_in_flight",
         "Bytes of webhook bodies being read now, against the in-flight body budget.",
+    ),
+    (
+        "seamguard_connections_open",
+        "HTTP connections held now, against the bound the descriptor limit sets.",
     ),
     ("seamguard_queue_due", "Work items due now."),
     (

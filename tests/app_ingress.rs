@@ -50,6 +50,19 @@ async fn start_request(app: &Process, head: &str, body_start: &[u8]) -> TcpStrea
     stream
 }
 
+/// Keeps sending spaces on `stream` at 160 KiB/s (above seamguard's
+/// minimum body rate) until the connection fails or the task is aborted,
+/// which closes it.
+fn keep_sending(stream: TcpStream) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut stream = stream;
+        let chunk = [b' '; 16 * 1024];
+        while stream.write_all(&chunk).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+}
+
 /// What came back on a raw connection: the status line's code and the
 /// headers, or `None` when the server closed it without an answer.
 async fn answer(stream: &mut TcpStream) -> Option<(u16, String)> {
@@ -172,13 +185,15 @@ async fn bodies_past_the_memory_budget_are_503_with_retry_after_and_come_back() 
     let dir = tempfile::tempdir().unwrap();
     let app = Process::spawn(&env(&gh, dir.path()));
 
-    // Two large deliveries in flight, their bodies still arriving: 48 MiB
-    // of the 64 MiB budget.
+    // Two large deliveries in flight, their bodies still arriving (at a
+    // pace above the minimum rate, so they are not cut off for it): 48 MiB
+    // of the 64 MiB budget, all that large bodies may hold.
     let large = 24 * MIB;
     let mut slow = Vec::new();
     for n in 0..2 {
         let head = raw_head("push", &format!("large-{n}"), b"{}", large);
-        slow.push(start_request(&app, &head, &[b' '; 4096]).await);
+        let stream = start_request(&app, &head, &[b' '; 4096]).await;
+        slow.push(keep_sending(stream));
     }
     wait_for_in_flight(&app, "48 MiB of bodies in flight", |v| {
         v >= (2 * large) as f64
@@ -202,7 +217,10 @@ async fn bodies_past_the_memory_budget_are_503_with_retry_after_and_come_back() 
 
     // The large clients go away; their budget comes back, and so does the
     // refused delivery (redelivered, as GitHub would be asked to).
-    drop(slow);
+    for sender in slow {
+        sender.abort();
+        let _ = sender.await;
+    }
     wait_for_in_flight(&app, "the budget released", |v| v == 0.0).await;
     let push = Delivery::new(
         "push",

@@ -5,4 +5,4 @@ pub mod cli;
 pub mod manifest;
 pub mod repo;
 pub mod settings;
-mod yaml;
+pub(crate) mod yaml;

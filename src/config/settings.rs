@@ -36,14 +36,19 @@ pub struct ServeArgs {
     pub webhook_secret: Option<String>,
     /// REST base URL; GitHub Enterprise Server uses https://HOST/api/v3
     /// [default: https://api.github.com].
-    #[arg(long, env = "GITHUB_API_URL")]
+    #[arg(long, env = "GITHUB_API_URL", hide_env_values = true)]
     pub github_api_url: Option<String>,
     /// Probot's name: the GitHub Enterprise Server host, for
     /// GITHUB_API_URL=https://HOST/api/v3 (GITHUB_API_URL wins).
-    #[arg(long, env = "GHE_HOST")]
+    #[arg(long, env = "GHE_HOST", hide_env_values = true)]
     pub ghe_host: Option<String>,
     /// The store (created if missing).
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://seamguard.db")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://seamguard.db",
+        hide_env_values = true
+    )]
     pub database_url: String,
     /// Address to bind [default: 0.0.0.0:3000].
     #[arg(long, env = "LISTEN_ADDR")]
@@ -64,11 +69,15 @@ pub struct ServeArgs {
     #[arg(long, env = "LOG_LEVEL")]
     pub log_level: Option<String>,
     /// This server's public URL (setup mode builds the App manifest with it).
-    #[arg(long, env = "PUBLIC_URL")]
+    #[arg(long, env = "PUBLIC_URL", hide_env_values = true)]
     pub public_url: Option<String>,
     /// Bearer token for the operator page /status; unset: no such page.
     #[arg(long, env = "STATUS_TOKEN", hide_env_values = true)]
     pub status_token: Option<String>,
+    /// Bearer token for /metrics; unset: /metrics is open (bind it to a
+    /// private address).
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Credentials file written by setup mode, read when APP_ID is unset.
     #[arg(long, env = "CREDENTIALS_FILE", default_value = DEFAULT_CREDENTIALS_FILE)]
     pub credentials_file: PathBuf,
@@ -113,8 +122,8 @@ pub struct ServeArgs {
 /// themselves would be most of the store's traffic.
 const MIN_WORK_LEASE: Duration = Duration::from_secs(1);
 
-/// A `/status` token shorter than this is refused: it is a password
-/// reachable from the internet.
+/// A `/status` or `/metrics` token shorter than this is refused: it is a
+/// password reachable from the internet.
 const MIN_STATUS_TOKEN: usize = 16;
 
 /// A setting that is missing or invalid: the variable and what is wrong.
@@ -194,6 +203,8 @@ pub struct Settings {
     pub public_url: Option<Url>,
     /// `STATUS_TOKEN`: the bearer token `/status` answers; `None`, no page.
     pub status_token: Option<Secret>,
+    /// `METRICS_TOKEN`: the bearer token `/metrics` asks for; `None`, open.
+    pub metrics_token: Option<Secret>,
     pub credentials_file: PathBuf,
     pub tuning: Tuning,
 }
@@ -242,11 +253,87 @@ pub fn http_url(var: &'static str, text: &str) -> Result<Url, SettingError> {
     Ok(url)
 }
 
+/// What a redacted secret reads as.
+const REDACTED: &str = "***";
+
+/// Names of URL query parameters that carry a secret (PostgreSQL's
+/// `?password=`, tokens in a proxy URL).
+const SECRET_PARAMS: &[&str] = &["password", "sslpassword", "token", "secret", "key"];
+
+/// `text` with the password of every URL in it replaced by `***`
+/// (`postgres://seamguard:***@db/seamguard`), and the values of query
+/// parameters named like a secret too. Whatever seamguard shows of a
+/// setting or of an error that may quote one passes through here: a
+/// password is never printed, logged or rendered.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        // The URL runs to the first character no URL holds unescaped.
+        let end = after
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
+            .unwrap_or(after.len());
+        let (url, tail) = after.split_at(end);
+        out.push_str(&redact_url_rest(url));
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Redacts one URL after its `scheme://`: the password of its userinfo
+/// and secret-named query values.
+fn redact_url_rest(url: &str) -> String {
+    let authority_end = url.find(['/', '?', '#']).unwrap_or(url.len());
+    let (authority, path) = url.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:{REDACTED}@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    let (path, fragment) = match path.split_once('#') {
+        Some((p, f)) => (p, Some(f)),
+        None => (path, None),
+    };
+    let path = match path.split_once('?') {
+        Some((p, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _))
+                        if SECRET_PARAMS
+                            .iter()
+                            .any(|s| k.to_ascii_lowercase().contains(s)) =>
+                    {
+                        format!("{k}={REDACTED}")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{p}?{}", query.join("&"))
+        }
+        None => path.to_owned(),
+    };
+    match fragment {
+        Some(f) => format!("{authority}{path}#{f}"),
+        None => format!("{authority}{path}"),
+    }
+}
+
 /// GitHub's REST root when no setting names another.
 const DEFAULT_API_URL: &str = "https://api.github.com";
 
 /// Where `serve` listens when no setting says: every interface, Probot's port.
 const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:3000";
+
+/// Where setup mode listens when no setting says: this machine only. The
+/// person registering the App is at its console; nobody else should reach
+/// the setup pages unless `LISTEN_ADDR`, `HOST` or `PUBLIC_URL` ask for it.
+const SETUP_HOST: &str = "127.0.0.1";
 
 /// Probot's default port, used with `HOST` alone.
 const DEFAULT_PORT: &str = "3000";
@@ -264,21 +351,24 @@ impl ServeArgs {
         }
     }
 
-    /// The bind address: `LISTEN_ADDR`, else Probot's `HOST` and `PORT`.
-    fn listen_addr(&self) -> Result<SocketAddr, SettingError> {
+    /// The bind address: `LISTEN_ADDR`, else Probot's `HOST` and `PORT`;
+    /// with none of them, every interface, or loopback for setup mode
+    /// (`setup`) unless `PUBLIC_URL` says GitHub reaches it from outside.
+    fn listen_addr(&self, setup: bool) -> Result<SocketAddr, SettingError> {
+        let loopback = setup && non_empty(&self.public_url).is_none();
         let (var, text) = match (
             non_empty(&self.listen_addr),
             non_empty(&self.host),
             non_empty(&self.port),
         ) {
             (Some(addr), _, _) => ("LISTEN_ADDR", addr.to_owned()),
-            (None, None, None) => ("LISTEN_ADDR", DEFAULT_LISTEN_ADDR.to_owned()),
+            (None, None, None) if !loopback => ("LISTEN_ADDR", DEFAULT_LISTEN_ADDR.to_owned()),
             (None, host, port) => {
                 let port = port.unwrap_or(DEFAULT_PORT);
                 if port.parse::<u16>().is_err() {
                     return Err(bad("PORT", format!("expected a port number, got {port:?}")));
                 }
-                let host = host.unwrap_or("0.0.0.0");
+                let host = host.unwrap_or(if loopback { SETUP_HOST } else { "0.0.0.0" });
                 let host = if host.contains(':') && !host.starts_with('[') {
                     format!("[{host}]")
                 } else {
@@ -322,7 +412,8 @@ impl ServeArgs {
     /// Checks every setting; the first problem is the error.
     pub fn validate(&self) -> Result<Settings, SettingError> {
         let api_url = self.api_url()?;
-        let listen_addr = self.listen_addr()?;
+        let app = self.app_settings()?;
+        let listen_addr = self.listen_addr(app.is_none())?;
         let log_format = match self.log_format.trim() {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -342,7 +433,8 @@ impl ServeArgs {
             return Err(bad(
                 "DATABASE_URL",
                 format!(
-                    "expected sqlite://PATH (one process) or postgres://… (several replicas), got {url:?}"
+                    "expected sqlite://PATH (one process) or postgres://… (several replicas), got {:?}",
+                    redact(url)
                 ),
             ));
         }
@@ -374,16 +466,8 @@ impl ServeArgs {
                 ));
             }
         };
-        let status_token = match non_empty(&self.status_token) {
-            Some(t) if t.trim().len() < MIN_STATUS_TOKEN => {
-                return Err(bad(
-                    "STATUS_TOKEN",
-                    format!("must be at least {MIN_STATUS_TOKEN} characters (it guards /status)"),
-                ));
-            }
-            Some(t) => Some(Secret::new(t.trim().as_bytes().to_vec())),
-            None => None,
-        };
+        let status_token = bearer_token("STATUS_TOKEN", "/status", &self.status_token)?;
+        let metrics_token = bearer_token("METRICS_TOKEN", "/metrics", &self.metrics_token)?;
         let tuning = Tuning {
             workers: self.workers,
             delivery_retention: duration("DELIVERY_RETENTION", &self.delivery_retention)?,
@@ -399,7 +483,7 @@ impl ServeArgs {
             github_limits,
         };
         Ok(Settings {
-            app: self.app_settings()?,
+            app,
             api_url,
             database_url: self.database_url.clone(),
             listen_addr,
@@ -407,6 +491,7 @@ impl ServeArgs {
             rust_log,
             public_url,
             status_token,
+            metrics_token,
             credentials_file: self.credentials_file.clone(),
             tuning,
         })
@@ -496,6 +581,23 @@ impl ServeArgs {
     }
 }
 
+/// An optional bearer token guarding `page`: unset is `None`; set, it must
+/// be long enough to be a password.
+fn bearer_token(
+    var: &'static str,
+    page: &str,
+    value: &Option<String>,
+) -> Result<Option<Secret>, SettingError> {
+    match non_empty(value) {
+        Some(t) if t.len() < MIN_STATUS_TOKEN => Err(bad(
+            var,
+            format!("must be at least {MIN_STATUS_TOKEN} characters (it guards {page})"),
+        )),
+        Some(t) => Ok(Some(Secret::new(t.as_bytes().to_vec()))),
+        None => Ok(None),
+    }
+}
+
 /// The PEM of an inline `PRIVATE_KEY`: the PEM itself (environments that
 /// cannot hold newlines often carry `\n`), or, as Probot accepts, the PEM
 /// base64-encoded.
@@ -551,11 +653,20 @@ mod tests {
     }
 
     #[test]
-    fn no_credentials_at_all_means_setup_mode() {
+    fn no_credentials_at_all_means_setup_mode_on_loopback() {
         let s = args(&[]).validate().unwrap();
         assert!(s.app.is_none());
-        assert_eq!(s.listen_addr.to_string(), "0.0.0.0:3000");
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:3000");
         assert_eq!(s.api_url.as_str(), "https://api.github.com/");
+        // Unless a setting says where to listen or that GitHub reaches it.
+        let s = args(&["--port", "8080"]).validate().unwrap();
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:8080");
+        let s = args(&["--listen-addr", "0.0.0.0:3000"]).validate().unwrap();
+        assert_eq!(s.listen_addr.to_string(), "0.0.0.0:3000");
+        let s = args(&["--public-url", "https://guard.example.org"])
+            .validate()
+            .unwrap();
+        assert_eq!(s.listen_addr.to_string(), "0.0.0.0:3000");
     }
 
     #[test]
@@ -603,7 +714,7 @@ mod tests {
     #[test]
     fn probot_names_are_aliases_and_seamguard_names_win() {
         let s = args(&["--port", "8080"]).validate().unwrap();
-        assert_eq!(s.listen_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:8080", "setup mode");
         let s = args(&["--host", "127.0.0.1", "--port", "9"])
             .validate()
             .unwrap();
@@ -658,6 +769,31 @@ mod tests {
     }
 
     #[test]
+    fn passwords_in_urls_are_never_shown() {
+        assert_eq!(
+            redact("DATABASE_URL: cannot open postgres://seamguard:hunter2@db:5432/sg: refused"),
+            "DATABASE_URL: cannot open postgres://seamguard:***@db:5432/sg: refused"
+        );
+        assert_eq!(
+            redact("\"postgresql://u:p@ss:w@h/d?sslmode=require&password=x#f\" and https://a:b@c/"),
+            "\"postgresql://u:***@h/d?sslmode=require&password=***#f\" and https://a:***@c/"
+        );
+        for plain in [
+            "sqlite://seamguard.db",
+            "sqlite:///var/lib/seamguard/seamguard.db",
+            "postgres://seamguard@db/sg",
+            "https://api.github.com/",
+            "no url at all",
+        ] {
+            assert_eq!(redact(plain), plain);
+        }
+        let e = args(&["--database-url", "mysql://root:hunter2@db/x"])
+            .validate()
+            .unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
     fn a_status_token_is_optional_and_never_short() {
         assert!(args(&[]).validate().unwrap().status_token.is_none());
         let s = args(&["--status-token", "0123456789abcdef-long"])
@@ -666,5 +802,8 @@ mod tests {
         assert_eq!(s.status_token.unwrap().expose(), b"0123456789abcdef-long");
         let e = args(&["--status-token", "short"]).validate().unwrap_err();
         assert_eq!(e.var, "STATUS_TOKEN");
+        assert!(args(&[]).validate().unwrap().metrics_token.is_none());
+        let e = args(&["--metrics-token", "short"]).validate().unwrap_err();
+        assert_eq!(e.var, "METRICS_TOKEN");
     }
 }

@@ -15,11 +15,16 @@
 //! - for mappings, every entry in order, duplicates included, so the reader
 //!   can report a duplicate key instead of silently keeping one of them.
 //!
-//! Aliases are expanded by copying the anchored node; the copy is bounded by
-//! [`MAX_NODES`] so a "billion laughs" file cannot exhaust memory, and nesting
-//! is bounded by [`MAX_DEPTH`] so dropping or walking the tree cannot overflow
-//! the stack. Syntax errors are fatal in the parser, so they end loading with
-//! one problem at the place the parser gave up.
+//! What a file may cost is bounded before and while it is loaded: a text
+//! over [`MAX_TEXT_BYTES`] is refused unread, at the line where it passes
+//! the bound. Aliases are expanded by copying the anchored node, and each
+//! anchor remembers how many values and bytes of text it holds, so a copy
+//! is charged at once: past [`MAX_NODES`] values or [`MAX_EXPANDED_BYTES`]
+//! of text ("billion laughs", or one long string aliased ten thousand
+//! times) loading stops with "too many aliases" at the alias that crossed
+//! it. Nesting is bounded by [`MAX_DEPTH`] so dropping or walking the tree
+//! cannot overflow the stack. Syntax errors are fatal in the parser, so
+//! they end loading with one problem at the place the parser gave up.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -29,6 +34,17 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 /// A repository config has about thirty nodes; this leaves room for long
 /// glob lists while stopping alias bombs (each alias copies its target).
 pub(crate) const MAX_NODES: usize = 10_000;
+
+/// The largest text loaded. Real configs are a few KiB (the reference
+/// with every key and comments is under 2 KiB); 64 KiB leaves room for
+/// hundreds of globs and keeps a hostile file's parse in the milliseconds.
+pub(crate) const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+/// The most text (scalar bytes) a document may hold once its aliases are
+/// expanded: four times the largest file, so aliases can still share a
+/// long list, while one long string aliased thousands of times (which took
+/// gigabytes and a minute) stops at once.
+pub(crate) const MAX_EXPANDED_BYTES: usize = 4 * MAX_TEXT_BYTES;
 
 /// The config schema is three levels deep; anything past this is a mistake or
 /// an attack, and the bound keeps recursive walks and drops off the stack edge.
@@ -198,14 +214,6 @@ impl Node {
     pub fn is_null(&self) -> bool {
         self.scalar().is_some_and(|s| s.value() == Value::Null)
     }
-
-    fn size(&self) -> usize {
-        1 + match &self.kind {
-            Kind::Scalar(_) => 0,
-            Kind::Seq(items) => items.iter().map(Node::size).sum(),
-            Kind::Map(entries) => entries.iter().map(|(k, v)| k.size() + v.size()).sum(),
-        }
-    }
 }
 
 /// Keeps quoted user text short in messages: one line, at most 60 characters.
@@ -243,9 +251,27 @@ pub(crate) struct Loaded {
     pub problems: Vec<LoadProblem>,
 }
 
+/// The problem of a text of `bytes` bytes, over [`MAX_TEXT_BYTES`], at
+/// `line` (where it passes the bound, when the text was read).
+pub(crate) fn too_large(bytes: u64, line: usize) -> LoadProblem {
+    LoadProblem {
+        pos: Pos { line, column: 1 },
+        message: format!(
+            "too large: the file is {} KiB and seamguard reads at most {} KiB \
+             (a config is a few KiB); it passes the limit on this line",
+            bytes.div_ceil(1024),
+            MAX_TEXT_BYTES / 1024
+        ),
+    }
+}
+
 /// Loads one YAML document. A syntax error, a second document or a size
 /// bound ends loading: `Err` then holds every problem found up to there.
 pub(crate) fn load(text: &str) -> Result<Loaded, Vec<LoadProblem>> {
+    if text.len() > MAX_TEXT_BYTES {
+        let line = memchr::memchr_iter(b'\n', &text.as_bytes()[..MAX_TEXT_BYTES]).count() + 1;
+        return Err(vec![too_large(text.len() as u64, line)]);
+    }
     let mut builder = Builder::default();
     for event in Parser::new_from_str(text) {
         let (event, span) = match event {
@@ -311,13 +337,24 @@ enum Frame {
     },
 }
 
+/// An anchored node and what a copy of it costs.
+struct Anchored {
+    node: Node,
+    /// Values in it (itself included).
+    nodes: usize,
+    /// Bytes of scalar text in it.
+    bytes: usize,
+}
+
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
     root: Option<Node>,
     documents: usize,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, Anchored>,
     nodes: usize,
+    /// Bytes of scalar text so far, aliases expanded.
+    bytes: usize,
     problems: Vec<LoadProblem>,
 }
 
@@ -340,6 +377,7 @@ impl Builder {
                 if let Some(tag) = tag {
                     plain &= self.check_tag(&tag, pos);
                 }
+                let bytes = text.len();
                 let node = Node {
                     pos,
                     kind: Kind::Scalar(Scalar {
@@ -347,7 +385,7 @@ impl Builder {
                         plain,
                     }),
                 };
-                self.count(1, pos)?;
+                self.count(1, bytes, pos)?;
                 self.finish(node, anchor);
             }
             Event::Alias(id) => {
@@ -357,9 +395,11 @@ impl Builder {
                         message: "alias to an unknown anchor".to_owned(),
                     });
                 };
-                let mut copy = target.clone();
+                // Charged before the copy is made: a bomb stops here.
+                let (nodes, bytes) = (target.nodes, target.bytes);
+                self.alias(nodes, bytes, pos)?;
+                let mut copy = self.anchors[&id].node.clone();
                 copy.pos = pos;
-                self.count(copy.size(), pos)?;
                 self.finish(copy, 0);
             }
             Event::SequenceStart(anchor, tag) => {
@@ -412,7 +452,7 @@ impl Builder {
                     ),
                     None => return Ok(()),
                 };
-                self.count(1, pos)?;
+                self.count(1, 0, pos)?;
                 self.finish(node, anchor);
             }
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
@@ -431,12 +471,31 @@ impl Builder {
         Ok(())
     }
 
-    fn count(&mut self, nodes: usize, pos: Pos) -> Result<(), LoadProblem> {
+    /// Charges one value of `bytes` bytes of text written in the file.
+    fn count(&mut self, nodes: usize, bytes: usize, pos: Pos) -> Result<(), LoadProblem> {
         self.nodes = self.nodes.saturating_add(nodes);
+        self.bytes = self.bytes.saturating_add(bytes);
         if self.nodes > MAX_NODES {
             return Err(LoadProblem {
                 pos,
-                message: format!("more than {MAX_NODES} values (after expanding aliases)"),
+                message: format!("more than {MAX_NODES} values"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Charges the copy an alias makes, or says there are too many.
+    fn alias(&mut self, nodes: usize, bytes: usize, pos: Pos) -> Result<(), LoadProblem> {
+        self.nodes = self.nodes.saturating_add(nodes);
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.nodes > MAX_NODES || self.bytes > MAX_EXPANDED_BYTES {
+            return Err(LoadProblem {
+                pos,
+                message: format!(
+                    "too many aliases: expanded, they make more than {MAX_NODES} values or \
+                     {} KiB of text",
+                    MAX_EXPANDED_BYTES / 1024
+                ),
             });
         }
         Ok(())
@@ -445,7 +504,15 @@ impl Builder {
     /// Places a completed node in its parent (or as the root).
     fn finish(&mut self, node: Node, anchor: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            let (nodes, bytes) = weight(&node);
+            self.anchors.insert(
+                anchor,
+                Anchored {
+                    node: node.clone(),
+                    nodes,
+                    bytes,
+                },
+            );
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
@@ -472,6 +539,23 @@ impl Builder {
         });
         true
     }
+}
+
+/// The values in `node` (itself included) and the bytes of scalar text.
+/// Walked once per anchor, over a tree already within the bounds.
+fn weight(node: &Node) -> (usize, usize) {
+    match &node.kind {
+        Kind::Scalar(s) => (1, s.text.len()),
+        Kind::Seq(items) => items.iter().map(weight).fold((1, 0), add),
+        Kind::Map(entries) => entries
+            .iter()
+            .flat_map(|(k, v)| [weight(k), weight(v)])
+            .fold((1, 0), add),
+    }
+}
+
+fn add(a: (usize, usize), b: (usize, usize)) -> (usize, usize) {
+    (a.0 + b.0, a.1 + b.1)
 }
 
 /// Converts a loaded tree to JSON (for the App manifest): mapping keys must
@@ -681,7 +765,38 @@ mod tests {
         }
         let found = problems(&bomb);
         assert_eq!(found.len(), 1);
-        assert!(found[0].contains("more than 10000 values"), "{found:?}");
+        assert!(found[0].contains("too many aliases"), "{found:?}");
+
+        // One long string, aliased thousands of times: few values, but
+        // gigabytes of text once expanded. Refused at the alias that
+        // crosses the bound, with its line.
+        let long = "x".repeat(40 * 1024);
+        let mut bomb = format!("a: &a \"{long}\"\nlist:\n");
+        for _ in 0..2_000 {
+            bomb.push_str("  - *a\n");
+        }
+        assert!(bomb.len() < MAX_TEXT_BYTES);
+        let found = problems(&bomb);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("8:5: too many aliases: expanded, they make more than"),
+            "{found:?}"
+        );
+        // Aliases within the bound still work.
+        let node = root(&format!("a: &a \"{long}\"\nb: [*a, *a]\n"));
+        assert!(matches!(&node.kind, Kind::Map(e) if e.len() == 2));
+
+        // A file over the size bound is refused unread, at the line where
+        // it passes the bound.
+        let line = format!("# {}\n", "y".repeat(1021));
+        let big = line.repeat(100);
+        assert_eq!(
+            problems(&big),
+            [
+                "65:1: too large: the file is 100 KiB and seamguard reads at most 64 KiB \
+              (a config is a few KiB); it passes the limit on this line"
+            ]
+        );
 
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
         let found = problems(&deep);

@@ -7,7 +7,12 @@
 //! enqueues the pull request's ordinary work item, so the one-worker-per-PR
 //! lease and coalescing hold for commands too. Only people with write
 //! access may command: their permission is asked of GitHub and kept for
-//! [`PERMISSION_TTL`]; anyone else gets one short reply and nothing else.
+//! [`PERMISSION_TTL`]; anyone else gets one short reply and nothing else —
+//! one per person and pull request per [`REFUSAL_QUIET`]. Every reply spends
+//! the installation's content-creating budget, and anyone who can comment
+//! can comment a hundred times: the time of the last refusal is kept in the
+//! store (every replica sees it), and until the quiet period ends further
+//! commands from that person on that pull request are ignored silently.
 //!
 //! A job can be retried after a transient failure; the reaction is
 //! idempotent on GitHub's side, and a reply is posted with
@@ -35,6 +40,14 @@ pub const PERMISSION_TTL: Duration = Duration::from_secs(60);
 /// commenters fit; past it the cache is emptied rather than grown.
 const MAX_CACHED_PERMISSIONS: usize = 10_000;
 
+/// After a refusal reply, how long the same person's commands on the same
+/// pull request get no other: a day says "no" once to a person who tried,
+/// and costs a flood of comments nothing.
+pub const REFUSAL_QUIET: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The prefix of the store's keys that remember refusals.
+const REFUSAL_KEY_PREFIX: &str = "command-refusal";
+
 /// The reaction that acknowledges an accepted command.
 const ACK_REACTION: &str = "+1";
 
@@ -45,11 +58,20 @@ const MAX_EXPLAIN_LINES: usize = 12;
 #[derive(Default)]
 pub struct PermissionCache {
     entries: Mutex<HashMap<(RepoName, String), (Instant, bool)>>,
+    /// Held while a refusal is decided and recorded, so two commands of
+    /// one person that run at once in this process reply at most once.
+    refusing: tokio::sync::Mutex<()>,
 }
 
 impl PermissionCache {
+    /// The entries, even after a thread panicked holding them: they are
+    /// plain answers with times, never left half-written.
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<(RepoName, String), (Instant, bool)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn get(&self, repo: &RepoName, login: &str) -> Option<bool> {
-        let entries = self.entries.lock().expect("permission cache lock");
+        let entries = self.entries();
         entries
             .get(&(repo.clone(), login.to_owned()))
             .filter(|(at, _)| at.elapsed() < PERMISSION_TTL)
@@ -57,7 +79,7 @@ impl PermissionCache {
     }
 
     fn put(&self, repo: &RepoName, login: &str, can_write: bool) {
-        let mut entries = self.entries.lock().expect("permission cache lock");
+        let mut entries = self.entries();
         if entries.len() >= MAX_CACHED_PERMISSIONS {
             entries.clear();
         }
@@ -73,6 +95,28 @@ pub fn refusal(login: &str) -> String {
     format!(
         "@{login} only people with write access to this repository can give seamguard commands."
     )
+}
+
+/// The store key remembering when `login` was last refused on `repo#number`
+/// (names lower-cased: GitHub treats them without case).
+fn refusal_key(repo: &RepoName, number: PrNumber, login: &str) -> String {
+    format!(
+        "{REFUSAL_KEY_PREFIX}:{}/{}#{}:{}",
+        repo.owner().to_ascii_lowercase(),
+        repo.name().to_ascii_lowercase(),
+        number.0,
+        login.to_ascii_lowercase()
+    )
+}
+
+/// Whether a refusal recorded as `last` (Unix milliseconds, as stored)
+/// still keeps `now` quiet.
+fn still_quiet(last: Option<&str>, now: chrono::DateTime<Utc>) -> bool {
+    let Some(last) = last.and_then(|v| v.parse::<i64>().ok()) else {
+        return false;
+    };
+    let quiet = i64::try_from(REFUSAL_QUIET.as_millis()).unwrap_or(i64::MAX);
+    now.timestamp_millis().saturating_sub(last) < quiet
 }
 
 /// The `explain` reply: the check run's title and its merge line (the
@@ -147,12 +191,7 @@ impl Engine {
     ) -> Result<Outcome, EvalError> {
         let client = self.gh.installation(work.installation);
         if !self.can_write(&client, &work.repo, author).await? {
-            tracing::info!(%author, command = command.as_str(), "command from a user without write access; refused");
-            metrics::counter!("seamguard_commands_total", "command" => command.as_str(), "outcome" => "refused").increment(1);
-            client
-                .comment_on_pull(&work.repo, number, &refusal(author))
-                .await?;
-            return Ok(Outcome::Done);
+            return self.refuse(&client, work, number, command, author).await;
         }
         if let Some(id) = comment {
             client
@@ -164,6 +203,37 @@ impl Engine {
             Command::Recheck => self.recheck(&client, work, number).await,
             Command::Explain => self.explain(&client, work, number).await,
         }
+    }
+
+    /// Replies to a command from someone without write access, unless that
+    /// person was already told on this pull request within
+    /// [`REFUSAL_QUIET`]: then nothing at all. The refusal is recorded
+    /// before the reply is posted, so a retried job never replies twice.
+    async fn refuse(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        number: PrNumber,
+        command: Command,
+        author: &str,
+    ) -> Result<Outcome, EvalError> {
+        let key = refusal_key(&work.repo, number, author);
+        let _one_at_a_time = self.permissions.refusing.lock().await;
+        let now = Utc::now();
+        if still_quiet(self.inbox.meta(&key).await?.as_deref(), now) {
+            tracing::info!(%author, command = command.as_str(), "command from a user without write access; already told today, ignored");
+            metrics::counter!("seamguard_commands_total", "command" => command.as_str(), "outcome" => "ignored").increment(1);
+            return Ok(Outcome::Done);
+        }
+        self.inbox
+            .set_meta(&key, &now.timestamp_millis().to_string())
+            .await?;
+        tracing::info!(%author, command = command.as_str(), "command from a user without write access; refused");
+        metrics::counter!("seamguard_commands_total", "command" => command.as_str(), "outcome" => "refused").increment(1);
+        client
+            .comment_on_pull(&work.repo, number, &refusal(author))
+            .await?;
+        Ok(Outcome::Done)
     }
 
     async fn can_write(
@@ -276,6 +346,42 @@ mod tests {
 
         Details: https://seamguard.example.com/acme/app/pull/7
         ");
+    }
+
+    #[test]
+    fn a_refusal_keeps_its_person_and_pull_request_quiet_for_a_day() {
+        let repo: RepoName = "Acme/App".parse().unwrap();
+        assert_eq!(
+            refusal_key(&repo, PrNumber(7), "Mallory"),
+            "command-refusal:acme/app#7:mallory"
+        );
+        assert_ne!(
+            refusal_key(&repo, PrNumber(7), "mallory"),
+            refusal_key(&repo, PrNumber(8), "mallory")
+        );
+        let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap();
+        let day = REFUSAL_QUIET.as_millis() as i64;
+        assert!(!still_quiet(None, at(day)));
+        assert!(!still_quiet(Some("not a time"), at(day)));
+        assert!(still_quiet(Some("1000"), at(1000 + day - 1)));
+        assert!(!still_quiet(Some("1000"), at(1000 + day)));
+    }
+
+    #[test]
+    fn a_poisoned_permission_cache_still_answers() {
+        let cache = std::sync::Arc::new(PermissionCache::default());
+        let repo: RepoName = "acme/app".parse().unwrap();
+        cache.put(&repo, "alice", true);
+        let held = cache.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = held.entries.lock().unwrap();
+            panic!("a panic while the cache is held");
+        })
+        .join();
+        assert!(cache.entries.is_poisoned());
+        assert_eq!(cache.get(&repo, "alice"), Some(true));
+        cache.put(&repo, "bob", false);
+        assert_eq!(cache.get(&repo, "bob"), Some(false));
     }
 
     #[test]

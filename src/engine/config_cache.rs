@@ -13,12 +13,20 @@
 //! SHA. Blobs are content-addressed, so their text is cached by SHA: a new
 //! base tip with an unchanged config costs the listing only, as many
 //! requests as reading the file by path did.
+//!
+//! What a config may cost is bounded: a file the listing says is over
+//! [`yaml::MAX_TEXT_BYTES`] is not fetched (its problem is "too large"),
+//! and the parse — whose alias expansion is bounded too — runs on the
+//! blocking pool, never on the async workers that answer webhooks.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::config::repo::{CONFIG_DIR, RepoConfig, choose_config_file};
+use crate::config::repo::{
+    CONFIG_DIR, ConfigProblem, ConfigSource, RepoConfig, choose_config_file,
+};
+use crate::config::yaml;
 use crate::github::{GhError, InstallationClient};
 use crate::ids::{CommitSha, RepoName};
 
@@ -52,6 +60,56 @@ pub struct ConfigFile {
     pub path: String,
     pub text: String,
     pub note: Option<String>,
+    /// `Some(bytes)`: the file is over the size read, and was not fetched
+    /// (`text` is empty).
+    pub too_large: Option<u64>,
+}
+
+/// The "too large" problem of a file that was not fetched.
+fn too_large(source: ConfigSource, bytes: u64) -> ConfigProblem {
+    let problem = yaml::too_large(bytes, 1);
+    ConfigProblem {
+        source,
+        line: problem.pos.line,
+        column: problem.pos.column,
+        message: problem.message,
+    }
+}
+
+/// Reads the repository's file over the org's defaults, off the async
+/// workers: a hostile file costs a blocking thread, bounded, not a worker.
+async fn parse(org: Option<ConfigFile>, repo: Option<ConfigFile>) -> Loaded {
+    let unread: Vec<ConfigProblem> = [(ConfigSource::Repo, &repo), (ConfigSource::Org, &org)]
+        .into_iter()
+        .filter_map(|(source, file)| Some(too_large(source, file.as_ref()?.too_large?)))
+        .collect();
+    if !unread.is_empty() {
+        return Err(unread.iter().map(ToString::to_string).collect());
+    }
+    let parsed = tokio::task::spawn_blocking(move || {
+        RepoConfig::layered(
+            org.as_ref().map(|f| f.text.as_str()),
+            repo.as_ref().map(|f| f.text.as_str()),
+        )
+        .map(|mut config| {
+            config.notes.extend(repo.and_then(|f| f.note));
+            config.notes.extend(
+                org.and_then(|f| f.note)
+                    .map(|n| format!("Organization defaults: {n}")),
+            );
+            config
+        })
+        .map_err(|problems| problems.iter().map(|p| p.to_string()).collect::<Vec<_>>())
+    })
+    .await;
+    match parsed {
+        Ok(loaded) => loaded,
+        // A panic in the parser is the evaluation's, as if it ran inline.
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => Err(vec![format!("1:1: the config was not read: {e}")]),
+        },
+    }
 }
 
 fn text(bytes: Vec<u8>) -> String {
@@ -87,20 +145,7 @@ impl ConfigCache {
         }
         let repo_file = self.read_file(client, repo, Some(base.as_str())).await?;
         let org_file = self.org_defaults(client, repo).await?;
-        let loaded = RepoConfig::layered(
-            org_file.as_ref().map(|f| f.text.as_str()),
-            repo_file.as_ref().map(|f| f.text.as_str()),
-        )
-        .map(|mut config| {
-            config.notes.extend(repo_file.and_then(|f| f.note));
-            config.notes.extend(
-                org_file
-                    .and_then(|f| f.note)
-                    .map(|n| format!("Organization defaults: {n}")),
-            );
-            config
-        })
-        .map_err(|problems| problems.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+        let loaded = parse(org_file, repo_file).await;
         bounded_insert(&self.repo, key, loaded.clone());
         Ok(loaded)
     }
@@ -125,6 +170,14 @@ impl ConfigCache {
         let Some(entry) = entries.iter().find(|e| e.name == name) else {
             return Ok(None);
         };
+        if let Some(size) = entry.size.filter(|s| *s > yaml::MAX_TEXT_BYTES as u64) {
+            return Ok(Some(ConfigFile {
+                path,
+                text: String::new(),
+                note,
+                too_large: Some(size),
+            }));
+        }
         let cached = self
             .blobs
             .lock()
@@ -139,7 +192,12 @@ impl ConfigCache {
                 text
             }
         };
-        Ok(Some(ConfigFile { path, text, note }))
+        Ok(Some(ConfigFile {
+            path,
+            text,
+            note,
+            too_large: None,
+        }))
     }
 
     async fn org_defaults(

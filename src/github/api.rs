@@ -59,7 +59,7 @@ fn none_on_404<T>(r: Result<T, GhError>) -> Result<Option<T>, GhError> {
 /// GraphQL's endpoint relative to the REST root: `https://api.github.com/graphql`
 /// beside `https://api.github.com/`, and `https://HOST/api/graphql` beside
 /// Enterprise Server's `https://HOST/api/v3/` (a `..` at the root stays there).
-const GRAPHQL_PATH: &str = "../graphql";
+pub(super) const GRAPHQL_PATH: &str = "../graphql";
 
 /// Adds the pull request to its base's merge queue, only while its head is
 /// `expectedHeadOid` (GitHub refuses a stale head).

@@ -180,15 +180,11 @@ impl TokenCache {
         Ok(token)
     }
 
-    /// Forgets whatever token is cached for this installation (GitHub
-    /// refused it: revoked, or the installation was re-created).
-    pub async fn invalidate_current(&self, id: InstallationId) {
-        let slot = self.slot(id);
-        *slot.lock().await = None;
-    }
-
-    /// Forgets `token` for this installation (GitHub answered 401 with it),
-    /// unless another caller already replaced it.
+    /// Forgets `token` for this installation (GitHub answered 401 with it:
+    /// revoked, or the installation was re-created), unless another caller
+    /// already replaced it. There is deliberately no "forget whatever is
+    /// cached": workers refused together would drop each other's fresh
+    /// tokens and mint one each.
     pub async fn invalidate(&self, id: InstallationId, token: &InstallationToken) {
         let slot = self.slot(id);
         let mut cached = slot.lock().await;

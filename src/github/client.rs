@@ -283,6 +283,24 @@ impl Reply {
     }
 }
 
+/// Whether `url` has the scheme, host and port of `api`, and no userinfo.
+fn same_origin(api: &Url, url: &Url) -> bool {
+    url.scheme() == api.scheme()
+        && url.host_str() == api.host_str()
+        && url.port_or_known_default() == api.port_or_known_default()
+        && url.username().is_empty()
+        && url.password().is_none()
+}
+
+/// The path of `url` below the API root `api` (without a leading slash),
+/// when `url` is on the root's origin and its path is under the root's and
+/// holds no empty segment (`a//b`: a join of it could name another host).
+fn below_api_root(api: &Url, url: &Url) -> Option<String> {
+    let rest = url.path().strip_prefix(api.path())?;
+    (same_origin(api, url) && !rest.starts_with('/') && !rest.contains("//"))
+        .then(|| rest.to_owned())
+}
+
 /// How a call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -500,8 +518,11 @@ impl GitHub {
                 let Auth::Installation(id) = auth else {
                     return Err(e);
                 };
-                tracing::warn!(route = call.route, installation = %id, "token refused; minting a new one");
-                self.inner.tokens.invalidate_current(id).await;
+                // `send_once` already dropped the refused token from the
+                // cache (only that one: a worker refused at the same time
+                // must not drop the token another just minted); the next
+                // attempt gets a fresh one, minted once for all of them.
+                tracing::warn!(route = call.route, installation = %id, "token refused; trying once more with a fresh one");
                 self.send_with_retries(auth, call, &parse).await
             }
             other => other,
@@ -530,15 +551,19 @@ impl GitHub {
         Ok(out)
     }
 
-    /// Same route, the page GitHub linked to. Refuses links that leave the
-    /// API root: a token is never sent anywhere else.
+    /// Same route, the page GitHub linked to. The link is resolved first
+    /// (against the page it came on, as a browser would), then must stay
+    /// under `GITHUB_API_URL`: the same scheme, host and port, a path below
+    /// the API root's, and no empty segment that a later join could read as
+    /// another host (`//evil.example/…`). Anything else ends pagination
+    /// with an error: a token is never sent anywhere else.
     fn call_for_url(&self, call: &Call, next: &str) -> Result<Call, GhError> {
-        let url = Url::parse(next).map_err(|e| self.bad_link(call.route, next, &e.to_string()))?;
-        let root = self.inner.api.as_str();
-        let Some(rest) = url.as_str().strip_prefix(root) else {
-            return Err(self.bad_link(call.route, next, "outside the API root"));
-        };
-        let path = rest.split('?').next().unwrap_or_default().to_owned();
+        let here = self.url_for(call)?;
+        let url = here
+            .join(next)
+            .map_err(|e| self.bad_link(call.route, next, &e.to_string()))?;
+        let path = below_api_root(&self.inner.api, &url)
+            .ok_or_else(|| self.bad_link(call.route, next, "outside the API root"))?;
         let query = url
             .query_pairs()
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -548,6 +573,28 @@ impl GitHub {
             query,
             ..call.clone()
         })
+    }
+
+    /// The absolute URL of `call`, which must stay on the API root's
+    /// origin, under its path (or be GraphQL's endpoint beside it): a path
+    /// that joins to another host (`//evil.example/…`) is never sent.
+    fn url_for(&self, call: &Call) -> Result<Url, GhError> {
+        let bad = |why: String| GhError {
+            route: call.route,
+            kind: ErrorKind::Permanent,
+            status: None,
+            message: format!("bad path {:?}: {why}", call.path),
+            retry_after: None,
+        };
+        let api = &self.inner.api;
+        let url = api.join(&call.path).map_err(|e| bad(e.to_string()))?;
+        let graphql = api.join(super::api::GRAPHQL_PATH).ok();
+        let allowed = below_api_root(api, &url).is_some()
+            || graphql.is_some_and(|g| same_origin(api, &url) && url.path() == g.path());
+        if !allowed {
+            return Err(bad("outside the API root".to_owned()));
+        }
+        Ok(url)
     }
 
     fn bad_link(&self, route: &'static str, next: &str, why: &str) -> GhError {
@@ -593,7 +640,12 @@ impl GitHub {
             .await
     }
 
-    async fn authorization(&self, auth: Auth) -> Result<Option<String>, GhError> {
+    /// The `Authorization` value for `auth`, and the installation token it
+    /// carries (to drop exactly that one if GitHub refuses it).
+    async fn authorization(
+        &self,
+        auth: Auth,
+    ) -> Result<Option<(String, Option<InstallationToken>)>, GhError> {
         match auth {
             Auth::Anonymous => Ok(None),
             Auth::App => {
@@ -609,7 +661,7 @@ impl GitHub {
                         sign_error("no App credentials are configured".to_owned())
                     })?;
                 let jwt = app.jwt(Utc::now()).map_err(|e| sign_error(e.to_string()))?;
-                Ok(Some(format!("Bearer {jwt}")))
+                Ok(Some((format!("Bearer {jwt}"), None)))
             }
             Auth::Installation(id) => {
                 let token = self
@@ -619,7 +671,7 @@ impl GitHub {
                     .await?;
                 // `Bearer` works for every token type; some Enterprise
                 // Server installations accept nothing else.
-                Ok(Some(format!("Bearer {}", token.secret())))
+                Ok(Some((format!("Bearer {}", token.secret()), Some(token))))
             }
         }
     }
@@ -662,14 +714,11 @@ impl GitHub {
                 None
             }
         };
-        let authorization = self.authorization(auth).await?;
-        let mut url = self.inner.api.join(&call.path).map_err(|e| GhError {
-            route: call.route,
-            kind: ErrorKind::Permanent,
-            status: None,
-            message: format!("bad path {:?}: {e}", call.path),
-            retry_after: None,
-        })?;
+        let (authorization, token) = match self.authorization(auth).await? {
+            Some((value, token)) => (Some(value), token),
+            None => (None, None),
+        };
+        let mut url = self.url_for(call)?;
         if !call.query.is_empty() {
             url.query_pairs_mut().extend_pairs(call.query.iter());
         }
@@ -773,7 +822,13 @@ impl GitHub {
         }
         let text = String::from_utf8_lossy(&body);
         let message = error_message(&text);
-        let kind = match classify::classify_status(status.as_u16(), &text) {
+        let class = classify::classify_status(status.as_u16(), &text);
+        if let (Class::Unauthorized, Auth::Installation(id), Some(token)) = (class, auth, &token) {
+            // Race-free: forgets this token only if it is still the cached
+            // one, never a replacement another worker minted meanwhile.
+            self.inner.tokens.invalidate(id, token).await;
+        }
+        let kind = match class {
             Class::Transient if status.is_server_error() => ErrorKind::Ambiguous,
             Class::Transient => ErrorKind::Transient,
             Class::Unauthorized if auth == Auth::Anonymous => ErrorKind::Permanent,
@@ -967,6 +1022,44 @@ mod tests {
 
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("12"));
         assert_eq!(retry_after(&h, now), None);
+    }
+
+    #[test]
+    fn a_link_must_stay_under_the_api_root() {
+        let under = |api: &str, link: &str| {
+            let api = Url::parse(api).unwrap();
+            let link = Url::parse(api.as_str()).unwrap().join(link).unwrap();
+            below_api_root(&api, &link)
+        };
+        let gh = "https://api.github.com/";
+        assert_eq!(
+            under(gh, "https://api.github.com/repositories/1/pulls?page=2").as_deref(),
+            Some("repositories/1/pulls")
+        );
+        // A scheme-relative remainder, another host, port, scheme or path,
+        // and credentials in the URL are all refused.
+        for link in [
+            "https://api.github.com///evil.example/x",
+            "https://api.github.com/repos//x",
+            "https://evil.example/repos",
+            "https://api.github.com:8443/repos",
+            "http://api.github.com/repos",
+            "https://user:pw@api.github.com/repos",
+            "//evil.example/repos",
+        ] {
+            assert_eq!(under(gh, link), None, "{link}");
+        }
+        let ghe = "https://ghe.example.com/api/v3/";
+        assert_eq!(
+            under(ghe, "/api/v3/repos/a/b/pulls?page=3").as_deref(),
+            Some("repos/a/b/pulls")
+        );
+        assert_eq!(under(ghe, "/api/v3/../../admin"), None);
+        assert_eq!(under(ghe, "https://ghe.example.com/other/v3/repos"), None);
+        assert_eq!(
+            under(ghe, "https://ghe.example.com:443/api/v3/repos").as_deref(),
+            Some("repos")
+        );
     }
 
     #[test]

@@ -215,6 +215,9 @@ pub struct DirEntry {
     pub name: String,
     /// The blob SHA for a file: the same bytes have the same SHA, at any commit.
     pub sha: String,
+    /// Bytes in the file (a file too large to read is refused unread).
+    #[serde(default)]
+    pub size: Option<u64>,
 }
 
 /// `GET /repos/{owner}/{repo}/commits/{ref}/status`.

@@ -305,8 +305,8 @@ pub fn install_hook(args: InstallHookArgs) -> ExitCode {
             path.display(),
             backup.display()
         ),
-        Err(InstallError::Refused(hook)) => {
-            eprintln!("seamguard: {}", InstallError::Refused(hook));
+        Err(refused @ (InstallError::Refused(_) | InstallError::RefusedLink { .. })) => {
+            eprintln!("seamguard: {refused}");
             return ExitCode::from(1);
         }
         Err(InstallError::Failed(e)) => {

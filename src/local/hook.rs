@@ -25,6 +25,15 @@
 //! crashing, killed by a signal, unexecutable or exiting 2 lets the push
 //! through with a warning: a guard that cannot run must not lock people out
 //! of pushing.
+//!
+//! `install-hook` never loses someone's hook. It replaces only a hook that
+//! is, byte for byte, a script seamguard wrote (the SHA-256 of every
+//! version is kept in [`KNOWN_HOOK_DIGESTS`]); a hook that merely mentions
+//! seamguard — say ours with a `run-my-scanner || exit 1` line added — is
+//! someone's, refused without `--force` and kept as a backup with it. It
+//! never writes through a symbolic link (it says where the link points):
+//! the new script goes to a fresh file created exclusively beside the hook
+//! and renamed over it, so a link is replaced, never followed.
 
 use std::fs;
 use std::io;
@@ -236,6 +245,21 @@ pub fn hook_script() -> String {
     )
 }
 
+/// The SHA-256 of every hook script seamguard has written, oldest first;
+/// the last is [`hook_script`]'s. A hook with one of these digests is ours
+/// and is updated in place; any other hook is someone's.
+pub const KNOWN_HOOK_DIGESTS: &[&str] = &[
+    // `exec seamguard pre-push`: any failure of seamguard blocked the push.
+    "507d9a1aa1df995dc13fe86f9ad41958b11b21608b8a31706aaff718a611dae5",
+    // Blocks only on the "findings" exit; fails open otherwise.
+    "a0058b19d739697b71d8f56db6b189aca563b865ffb10575db8779f3a73792d0",
+];
+
+fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
 /// What `install-hook` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Installed {
@@ -243,17 +267,20 @@ pub enum Installed {
     New(PathBuf),
     /// Ours was there already, byte for byte.
     Unchanged(PathBuf),
-    /// An older version of ours was there; rewritten.
+    /// An older version of ours, byte for byte, was there; rewritten.
     Updated(PathBuf),
-    /// Someone else's hook was there; moved to `backup` (`--force`).
+    /// Someone else's hook (or a symbolic link) was there; moved to
+    /// `backup` (`--force`).
     Replaced { path: PathBuf, backup: PathBuf },
 }
 
 /// Why `install-hook` did not install.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
-    #[error("{} already exists and is not seamguard's; rerun with --force to replace it (it will be kept as a backup)", .0.display())]
+    #[error("{} already exists and is not a hook seamguard wrote (or was edited since); rerun with --force to replace it (it will be kept as a backup)", .0.display())]
     Refused(PathBuf),
+    #[error("{} is a symbolic link to {}; seamguard does not write through it. Rerun with --force to replace the link itself (it will be kept as a backup)", .path.display(), .target.display())]
+    RefusedLink { path: PathBuf, target: PathBuf },
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
 }
@@ -266,8 +293,8 @@ pub fn install_hook(path: &Path, force: bool) -> Result<Installed, InstallError>
     let hook = hooks_dir.join("pre-push");
     let script = hook_script();
 
-    let existing = match fs::read(&hook) {
-        Ok(bytes) => Some(bytes),
+    let found = match fs::symlink_metadata(&hook) {
+        Ok(meta) => Some(meta),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => {
             return Err(anyhow!(e)
@@ -275,30 +302,79 @@ pub fn install_hook(path: &Path, force: bool) -> Result<Installed, InstallError>
                 .into());
         }
     };
-    let outcome = match existing {
+    let outcome = match found {
         None => Installed::New(hook.clone()),
-        Some(bytes) if bytes == script.as_bytes() => {
-            make_executable(&hook)?;
-            return Ok(Installed::Unchanged(hook));
+        Some(meta) if meta.file_type().is_symlink() => {
+            if !force {
+                let target = fs::read_link(&hook)
+                    .with_context(|| format!("reading the link {}", hook.display()))?;
+                return Err(InstallError::RefusedLink { path: hook, target });
+            }
+            set_aside(&hook)?
         }
-        Some(bytes) if String::from_utf8_lossy(&bytes).contains(HOOK_SIGNATURE) => {
-            Installed::Updated(hook.clone())
-        }
-        Some(_) if !force => return Err(InstallError::Refused(hook)),
-        Some(_) => {
-            let backup = free_backup_path(&hook);
-            fs::rename(&hook, &backup)
-                .with_context(|| format!("moving {} to {}", hook.display(), backup.display()))?;
-            Installed::Replaced {
-                path: hook.clone(),
-                backup,
+        Some(meta) if meta.is_file() => {
+            let bytes = fs::read(&hook).with_context(|| format!("reading {}", hook.display()))?;
+            if bytes == script.as_bytes() {
+                make_executable(&hook)?;
+                return Ok(Installed::Unchanged(hook));
+            }
+            if KNOWN_HOOK_DIGESTS.contains(&digest(&bytes).as_str()) {
+                Installed::Updated(hook.clone())
+            } else if force {
+                set_aside(&hook)?
+            } else {
+                return Err(InstallError::Refused(hook));
             }
         }
+        // A directory or a device where the hook goes: someone's.
+        Some(_) if force => set_aside(&hook)?,
+        Some(_) => return Err(InstallError::Refused(hook)),
     };
     fs::create_dir_all(&hooks_dir).with_context(|| format!("creating {}", hooks_dir.display()))?;
-    fs::write(&hook, script).with_context(|| format!("writing {}", hook.display()))?;
-    make_executable(&hook)?;
+    write_beside(&hook, script.as_bytes())?;
     Ok(outcome)
+}
+
+/// Moves whatever is at `hook` (a link is moved, not followed) to a free
+/// backup name beside it.
+fn set_aside(hook: &Path) -> Result<Installed, InstallError> {
+    let backup = free_backup_path(hook);
+    fs::rename(hook, &backup)
+        .with_context(|| format!("moving {} to {}", hook.display(), backup.display()))?;
+    Ok(Installed::Replaced {
+        path: hook.to_owned(),
+        backup,
+    })
+}
+
+/// Writes `bytes` as the executable file `path`: into a fresh file created
+/// exclusively beside it (no existing file or link is ever opened), then
+/// renamed over `path`, which replaces a link rather than writing through it.
+fn write_beside(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".pre-push.seamguard-{}.tmp",
+        hex::encode(rand::random::<[u8; 8]>())
+    ));
+    let written = (|| -> io::Result<()> {
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o755);
+        }
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })();
+    let renamed = written.and_then(|()| fs::rename(&tmp, path));
+    if let Err(e) = renamed {
+        let _ = fs::remove_file(&tmp);
+        return Err(anyhow!(e).context(format!("writing {}", path.display())));
+    }
+    make_executable(path)
 }
 
 /// `git rev-parse --git-path hooks`, run at the top level so that a relative
@@ -314,14 +390,16 @@ fn hooks_dir(repo: &Repo) -> Result<PathBuf> {
     })
 }
 
+/// The first backup name nothing (not even a dangling link) holds.
 fn free_backup_path(hook: &Path) -> PathBuf {
+    let free = |p: &PathBuf| fs::symlink_metadata(p).is_err();
     let first = hook.with_file_name("pre-push.seamguard-backup");
-    if !first.exists() {
+    if free(&first) {
         return first;
     }
     (1..)
         .map(|n| hook.with_file_name(format!("pre-push.seamguard-backup.{n}")))
-        .find(|p| !p.exists())
+        .find(free)
         .unwrap_or(first)
 }
 
@@ -356,6 +434,15 @@ mod tests {
         assert!(refs[1].local_sha.is_null());
         assert!(parse_pre_push_input("refs/heads/x abc").is_err());
         assert!(parse_pre_push_input("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_current_script_is_the_last_known_version() {
+        assert_eq!(
+            KNOWN_HOOK_DIGESTS.last().copied(),
+            Some(digest(hook_script().as_bytes()).as_str()),
+            "a changed hook script needs its digest added to KNOWN_HOOK_DIGESTS"
+        );
     }
 
     #[test]

@@ -9,8 +9,10 @@
 //!
 //! Connections are served by hyper directly (not `axum::serve`) so that a
 //! client that trickles its request headers is cut off after
-//! [`HEADER_READ_TIMEOUT`]; the webhook handler bounds body bytes and body
-//! time itself ([`webhook`]).
+//! [`HEADER_READ_TIMEOUT`], and so that their number stays within the
+//! process's descriptors: [`connections`] bounds them and closes idle ones
+//! when the server is crowded. The webhook handler bounds body bytes and
+//! body time itself ([`webhook`]).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -20,6 +22,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -28,12 +31,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::settings::{AppSettings, ServeArgs, Settings};
+use crate::config::settings::{AppSettings, ServeArgs, Settings, redact};
 use crate::engine::{Engine, EngineConfig};
 use crate::github::{ClientConfig, GitHub, RetryPolicy, Timeouts};
 use crate::inbox::{Inbox, InboxOptions, StoreError};
 use crate::telemetry;
 
+pub mod connections;
+pub mod health;
 pub mod setup;
 pub mod webhook;
 
@@ -53,7 +58,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let settings = match args.validate() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("seamguard: {e}");
+            eprintln!("seamguard: {}", redact(&e.to_string()));
             return ExitCode::from(2);
         }
     };
@@ -82,30 +87,42 @@ pub fn run(args: ServeArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line, said once: not a log line and then the same words.
-            eprintln!("seamguard: {e:#}");
+            eprintln!("seamguard: {}", redact(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
 }
 
+/// Resolves on SIGINT or SIGTERM. A handler that cannot be installed
+/// is said once and then never fires: it must not read as a signal and stop
+/// the server the moment it starts.
 async fn wait_for_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
     #[cfg(unix)]
     let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        term.recv().await;
+        Ok(())
     };
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+    let term = std::future::pending::<std::io::Result<()>>();
+    until_signal(tokio::signal::ctrl_c(), term).await
+}
+
+/// The first of `interrupt` and `terminate` that fires; one that fails (its
+/// handler could not be installed) is logged and waits forever instead.
+async fn until_signal(
+    interrupt: impl Future<Output = std::io::Result<()>>,
+    terminate: impl Future<Output = std::io::Result<()>>,
+) {
+    async fn or_never(name: &'static str, signal: impl Future<Output = std::io::Result<()>>) {
+        if let Err(e) = signal.await {
+            tracing::warn!(error = %e, "cannot listen for {name}; it will not stop the server");
+            std::future::pending::<()>().await;
+        }
+    }
     tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        _ = or_never("SIGINT", interrupt) => {}
+        _ = or_never("SIGTERM", terminate) => {}
     }
 }
 
@@ -150,6 +167,10 @@ pub struct AppState {
     pub webhook: Arc<webhook::WebhookState>,
     /// The pages: pull requests', `/`, `/status`.
     pub web: Arc<crate::web::WebState>,
+    /// The store's health, probed at most once a second (`/readyz`, `/`).
+    pub health: Arc<health::Health>,
+    /// `METRICS_TOKEN`: the bearer `/metrics` asks for; `None`, open.
+    pub metrics_token: Option<crate::config::settings::Secret>,
 }
 
 /// The App's router: webhook, health, readiness, metrics.
@@ -177,19 +198,28 @@ pub fn router(state: AppState) -> Router {
         .fallback(crate::web::not_found)
 }
 
+/// `GET /readyz`: whether the store commits, probed at most once a second.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.inbox.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n"),
-        Err(e) => {
-            tracing::warn!(error = %e, "store unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
-        }
+    if state.health.check(&state.inbox).await {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
     }
 }
 
-async fn metrics(
-    State(state): State<AppState>,
-) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+/// `GET /metrics`: Prometheus text; with `METRICS_TOKEN` set, only for
+/// its bearer (installation ids and traffic are not for everyone).
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(token) = &state.metrics_token
+        && !crate::web::bearer_matches(&headers, token)
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token is required\n",
+        )
+            .into_response();
+    }
     if let Ok(stats) = state.inbox.queue_stats(Utc::now()).await {
         metrics::gauge!("seamguard_queue_depth").set(stats.depth as f64);
         metrics::gauge!("seamguard_queue_due").set(stats.due as f64);
@@ -203,6 +233,7 @@ async fn metrics(
         [("content-type", "text/plain; version=0.0.4")],
         telemetry::render_metrics(),
     )
+        .into_response()
 }
 
 async fn serve_app(
@@ -217,8 +248,11 @@ async fn serve_app(
         .await
         .map_err(|e| match e {
             // Already one line naming DATABASE_URL and the other process.
-            StoreError::Locked { .. } => anyhow::anyhow!(e),
-            e => anyhow::anyhow!("DATABASE_URL: cannot open {}: {e}", settings.database_url),
+            StoreError::Locked { .. } => anyhow::anyhow!(redact(&e.to_string())),
+            e => anyhow::anyhow!(redact(&format!(
+                "DATABASE_URL: cannot open {}: {e}",
+                settings.database_url
+            ))),
         })?;
     // The embedded store's lock proves no other process runs its work;
     // a shared store releases nothing (another replica may be running it).
@@ -281,8 +315,11 @@ async fn serve_app(
     let tracker = TaskTracker::new();
     let work_stop = CancellationToken::new();
     engine.start(work_stop.clone(), &tracker);
+    let health = Arc::new(health::Health::default());
     let state = AppState {
         inbox: inbox.clone(),
+        health: health.clone(),
+        metrics_token: settings.metrics_token.clone(),
         webhook: Arc::new(webhook::WebhookState {
             secrets: app.webhook_secrets.clone(),
             app_id: Some(app.credentials.app_id()),
@@ -295,9 +332,10 @@ async fn serve_app(
             links,
             status_token: settings.status_token.clone(),
             gh: Some(gh),
+            health,
         }),
     };
-    tracing::info!(%addr, api = %settings.api_url, app_id = %app.credentials.app_id(), "seamguard listening on {addr}");
+    tracing::info!(%addr, api = %redact(settings.api_url.as_str()), app_id = %app.credentials.app_id(), "seamguard listening on {addr}");
     serve_http(listener, router(state), shutdown.clone()).await;
     // HTTP has stopped; let in-flight evaluations finish, bounded.
     work_stop.cancel();
@@ -315,10 +353,22 @@ async fn serve_app(
 
 /// Serves `app` on `listener` over HTTP/1.1 until `shutdown`, then stops
 /// accepting, lets each connection finish the request it is in, and returns
-/// once every connection has closed.
+/// once every connection has closed. At most as many connections as the
+/// descriptor limit allows are held ([`connections`]).
 pub async fn serve_http(listener: TcpListener, app: Router, shutdown: CancellationToken) {
-    let connections = TaskTracker::new();
+    let limit = connections::descriptor_limit();
+    let held = connections::Connections::new(connections::max_for(limit));
+    tracing::debug!(
+        descriptors = limit,
+        max_connections = held.max(),
+        "connections bounded"
+    );
+    let tasks = TaskTracker::new();
     loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = held.room() => {}
+        }
         let stream = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
@@ -330,9 +380,13 @@ pub async fn serve_http(listener: TcpListener, app: Router, shutdown: Cancellati
                 }
             },
         };
-        let service = TowerToHyperService::new(app.clone());
+        let connection = Arc::new(held.accepted());
+        let service = ConnectionService {
+            inner: TowerToHyperService::new(app.clone()),
+            connection: connection.clone(),
+        };
         let stop = shutdown.clone();
-        connections.spawn(async move {
+        tasks.spawn(async move {
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT);
@@ -340,6 +394,13 @@ pub async fn serve_http(listener: TcpListener, app: Router, shutdown: Cancellati
             let mut conn = std::pin::pin!(conn);
             let served = tokio::select! {
                 served = conn.as_mut() => served,
+                // Closed to make room: idle, so nothing is cut short but
+                // an answer still being flushed, which gets a moment.
+                _ = connection.shed().cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(connections::SHED_FLUSH, conn.as_mut()).await;
+                    return;
+                }
                 _ = stop.cancelled() => {
                     conn.as_mut().graceful_shutdown();
                     conn.await
@@ -351,6 +412,89 @@ pub async fn serve_http(listener: TcpListener, app: Router, shutdown: Cancellati
         });
     }
     drop(listener);
-    connections.close();
-    connections.wait().await;
+    tasks.close();
+    tasks.wait().await;
+}
+
+/// The router for one connection: each request marks the connection busy
+/// until its answer has been written.
+struct ConnectionService {
+    inner: TowerToHyperService<Router>,
+    connection: Arc<connections::Connection>,
+}
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for ConnectionService {
+    type Response = hyper::Response<Answer>;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>,
+    >;
+
+    fn call(&self, request: hyper::Request<hyper::body::Incoming>) -> Self::Future {
+        let busy = self.connection.busy();
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let response = match answer.await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            Ok(response.map(|body| Answer { body, _busy: busy }))
+        })
+    }
+}
+
+/// An answer's body, holding its connection busy until hyper has written
+/// it and let it go.
+struct Answer {
+    body: axum::body::Body,
+    _busy: connections::Busy,
+}
+
+impl http_body::Body for Answer {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+
+    fn failed() -> std::future::Ready<std::io::Result<()>> {
+        std::future::ready(Err(std::io::Error::other("no signal handler")))
+    }
+
+    #[tokio::test]
+    async fn a_signal_handler_that_cannot_be_installed_is_not_a_signal() {
+        let pending = std::future::pending::<std::io::Result<()>>;
+        assert!(until_signal(failed(), pending()).now_or_never().is_none());
+        assert!(until_signal(pending(), failed()).now_or_never().is_none());
+        assert!(until_signal(failed(), failed()).now_or_never().is_none());
+        // A real signal still stops it, whichever handler failed.
+        assert!(
+            until_signal(failed(), std::future::ready(Ok(())))
+                .now_or_never()
+                .is_some()
+        );
+        assert!(
+            until_signal(std::future::ready(Ok(())), pending())
+                .now_or_never()
+                .is_some()
+        );
+    }
 }

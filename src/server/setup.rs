@@ -1,27 +1,40 @@
 //! Setup mode: register the GitHub App from its manifest, from a browser.
 //!
 //! `seamguard serve` with no App credentials anywhere starts here instead of
-//! failing. `GET /` explains what will happen and offers a button that posts
-//! the manifest (`app-manifest.yml`, with this server's public URL) to
-//! GitHub's app-creation form, for a personal account or an organization.
-//! GitHub sends the browser back to `/setup/callback?code=…&state=…`; the
-//! code is exchanged (`POST /app-manifests/{code}/conversions`) for the new
-//! App's id, key and webhook secret, which are written to the credentials
-//! file with mode 0600. Then the server switches to serving the App on the
-//! same address. The `state` parameter is this server's one-time token: a
-//! callback without it, or a code GitHub refuses, gets a clear page.
+//! failing. Setup belongs to the person at the console: at start (and after
+//! a failed exchange) it prints one line with a one-time link,
+//! `http://localhost:3000/?setup=<secret>`, like a notebook server's token.
+//! `/`, `/org` and `/setup/callback` without that secret show only where to
+//! find the link; with it, `/` posts the manifest (`app-manifest.yml`, with
+//! this server's public URL) to GitHub's app-creation form. The manifest's
+//! `state` is derived from the secret (an HMAC), so the callback GitHub
+//! sends back, `/setup/callback?code=…&state=…`, proves it came from a form
+//! only the link could show. The secret is claimed under a lock *before*
+//! the code is exchanged (`POST /app-manifests/{code}/conversions`): at most
+//! one exchange runs per secret; a failed one retires the secret and prints
+//! a new link. The new App's id, key and webhook secret are written to the
+//! credentials file, which is never overwritten: through a fresh name
+//! created exclusively with mode 0600 (no link followed) before a byte of
+//! the key is written, then linked into place, which fails if the file
+//! exists. Then the server switches to serving the App on the same address.
 //!
-//! Plain server-rendered HTML, no JavaScript.
+//! Setup mode binds loopback unless `LISTEN_ADDR` (or `HOST`) or
+//! `PUBLIC_URL` say otherwise (`config::settings`). Pages come from the
+//! templates in `web::setup`, are never cached, and send no `Referer` (the
+//! link's secret is in the address bar). No JavaScript.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Html;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -30,6 +43,19 @@ use crate::config::settings::{AppSettings, CredentialsFile, Secret, Settings};
 use crate::github::auth::AppCredentials;
 use crate::github::{ClientConfig, GitHub, RetryPolicy, Timeouts};
 use crate::ids::AppId;
+use crate::web::setup as pages;
+
+/// Bytes of randomness in a setup secret: 256 bits, nothing to guess.
+const SECRET_BYTES: usize = 32;
+
+/// What the manifest `state` is an HMAC of, under the setup secret.
+const STATE_CONTEXT: &[u8] = b"seamguard setup: GitHub App manifest state";
+
+/// The current one-time secret and whether an exchange has claimed it.
+struct OneTime {
+    secret: String,
+    claimed: bool,
+}
 
 struct SetupState {
     gh: GitHub,
@@ -37,11 +63,102 @@ struct SetupState {
     public_url: Option<Url>,
     /// The port this server listens on, for the tunnel commands.
     port: u16,
+    /// Where the console's link points (without its secret).
+    console: Url,
     credentials_file: std::path::PathBuf,
-    /// The one-time `state` token GitHub must hand back.
-    token: String,
-    used: Mutex<bool>,
+    one_time: Mutex<OneTime>,
     done: Mutex<Option<tokio::sync::oneshot::Sender<AppSettings>>>,
+}
+
+/// The outcome of claiming the secret for an exchange.
+enum Claim {
+    /// Claimed: this request runs the one exchange.
+    Won,
+    /// The `state` is not the current secret's.
+    Forbidden,
+    /// Another request already claimed it.
+    Taken,
+}
+
+impl SetupState {
+    fn one_time(&self) -> std::sync::MutexGuard<'_, OneTime> {
+        self.one_time.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current secret when `given` is it.
+    fn secret_if(&self, given: Option<&str>) -> Option<String> {
+        let one = self.one_time();
+        given
+            .filter(|g| same(g, &one.secret))
+            .map(|_| one.secret.clone())
+    }
+
+    /// Claims the secret whose manifest state `state` is, atomically.
+    fn claim(&self, state: Option<&str>) -> Claim {
+        let mut one = self.one_time();
+        if !state.is_some_and(|s| same(s, &manifest_state(&one.secret))) {
+            return Claim::Forbidden;
+        }
+        if one.claimed {
+            return Claim::Taken;
+        }
+        one.claimed = true;
+        Claim::Won
+    }
+
+    /// Retires the claimed secret after a failed exchange and prints a
+    /// fresh link.
+    fn renew(&self) {
+        let secret = new_secret();
+        *self.one_time() = OneTime {
+            secret: secret.clone(),
+            claimed: false,
+        };
+        self.announce(&secret);
+    }
+
+    /// The console's one line.
+    fn announce(&self, secret: &str) {
+        let mut link = self.console.clone();
+        link.set_query(Some(&format!("setup={secret}")));
+        tracing::warn!(
+            "setup mode: open {link} to register the GitHub App (only this link can, once)"
+        );
+    }
+}
+
+fn new_secret() -> String {
+    hex::encode(rand::random::<[u8; SECRET_BYTES]>())
+}
+
+/// The manifest `state` for `secret`: only the link's holder sees it, and
+/// the secret itself never travels to GitHub.
+fn manifest_state(secret: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
+    mac.update(STATE_CONTEXT);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Compares two secrets in constant time (their digests, so the length
+/// does not show either).
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    subtle::ConstantTimeEq::ct_eq(a.as_slice(), b.as_slice()).into()
+}
+
+/// Where the console link points: `PUBLIC_URL`, else this machine.
+fn console_base(addr: SocketAddr, public_url: Option<&Url>) -> Url {
+    if let Some(u) = public_url {
+        return u.clone();
+    }
+    let ip = addr.ip();
+    let text = if ip.is_loopback() || ip.is_unspecified() {
+        format!("http://localhost:{}/", addr.port())
+    } else {
+        format!("http://{addr}/")
+    };
+    Url::parse(&text).expect("an address makes a URL")
 }
 
 /// GitHub's web root for an API root: `api.github.com` → `github.com`,
@@ -60,26 +177,22 @@ pub fn web_url(api: &Url) -> Url {
     web
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+/// A setup page: never cached, and no `Referer` leaves it (the address
+/// may hold the secret).
+fn show(status: StatusCode, markup: maud::Markup) -> Response {
+    (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(markup.into_string()),
+    )
+        .into_response()
 }
 
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} · seamguard</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}\
-         code,pre{{background:#f4f4f4;padding:.1rem .3rem;border-radius:3px}}\
-         button{{font-size:1rem;padding:.5rem 1rem;cursor:pointer}} form{{margin:1rem 0}}\
-         label{{display:block;margin:.5rem 0}}</style></head>\
-         <body><h1>{t}</h1>\n{body}\n</body></html>\n",
-        t = escape(title)
-    ))
+fn locked() -> Response {
+    show(StatusCode::FORBIDDEN, pages::locked())
 }
 
 /// Setup mode on `listener` until the App is registered (returns its
@@ -100,14 +213,18 @@ pub async fn serve_setup(
         None,
     )?;
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let secret = new_secret();
     let state = Arc::new(SetupState {
         gh,
         web_url: web_url(&settings.api_url),
         public_url: settings.public_url.clone(),
         port: addr.port(),
+        console: console_base(addr, settings.public_url.as_ref()),
         credentials_file: settings.credentials_file.clone(),
-        token: hex::encode(rand::random::<[u8; 16]>()),
-        used: Mutex::new(false),
+        one_time: Mutex::new(OneTime {
+            secret: secret.clone(),
+            claimed: false,
+        }),
         done: Mutex::new(Some(tx)),
     });
     let app = Router::new()
@@ -125,27 +242,18 @@ pub async fn serve_setup(
                 )
             }),
         )
-        .with_state(state);
-    tracing::warn!(%addr, "no App credentials: starting in setup mode; open http://{addr}/ to register the GitHub App");
-    let registered = CancellationToken::new();
-    let stop = shutdown.clone();
-    let reg = registered.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    _ = stop.cancelled() => {}
-                    _ = reg.cancelled() => {}
-                }
-            })
-            .await
-    });
+        .fallback(crate::web::not_found)
+        .with_state(state.clone());
+    tracing::warn!(%addr, "setup mode listening on {addr} (no App credentials yet)");
+    state.announce(&secret);
+    let stop = shutdown.child_token();
+    let server = tokio::spawn(super::serve_http(listener, app, stop.clone()));
     let outcome = tokio::select! {
         app = rx => app.ok(),
         _ = shutdown.cancelled() => None,
     };
-    registered.cancel();
-    server.await??;
+    stop.cancel();
+    server.await?;
     Ok(outcome)
 }
 
@@ -175,105 +283,91 @@ fn public_base(state: &SetupState, headers: &HeaderMap) -> Url {
         .unwrap_or_else(|_| Url::parse("http://localhost:3000/").expect("valid"))
 }
 
-/// The warning shown above the buttons when GitHub would refuse the App
-/// because its webhook URL is not public, with the fix.
-fn reachability_warning(state: &SetupState, base: &Url) -> String {
-    let Some(why) = crate::config::manifest::not_public(base) else {
-        return String::new();
-    };
-    let fix = if state.public_url.is_some() {
-        "<code>PUBLIC_URL</code> is set to this address: set it to this server's public https URL"
-    } else {
-        "Set <code>PUBLIC_URL</code> to this server's public https URL and restart"
-    };
-    format!(
-        "<div role=\"alert\" style=\"border:2px solid #c00;padding:.5rem 1rem;margin:1rem 0\">\
-         <p><strong>GitHub will refuse this App.</strong> Its webhook URL would be \
-         <code>{hook}</code>; {why}.</p>\
-         <p>{fix} (for instance <code>PUBLIC_URL=https://seamguard.example.org</code>). \
-         Developing on this machine? Start a tunnel to it, such as <code>cloudflared tunnel --url \
-         http://localhost:{port}</code> or <code>ngrok http {port}</code>, set <code>PUBLIC_URL</code> \
-         to the https URL it prints, and open this page again. Behind a TLS proxy, have it send \
-         <code>X-Forwarded-Proto</code> and <code>X-Forwarded-Host</code>.</p></div>",
-        hook = escape(
-            base.join("webhook")
-                .map(|u| u.to_string())
-                .unwrap_or_default()
-                .as_str()
-        ),
-        why = escape(&why),
-        port = state.port,
-    )
+/// The webhook URL of the manifest rooted at `base`.
+fn hook_url(base: &Url) -> String {
+    base.join("webhook")
+        .map(|u| u.to_string())
+        .unwrap_or_default()
 }
 
 /// The manifest JSON rooted at `base`, or the error page to show.
-fn manifest_for(base: &Url) -> Result<String, (StatusCode, Html<String>)> {
+fn manifest_for(base: &Url) -> Result<String, Box<Response>> {
     crate::config::manifest::manifest_json(Some(base))
         .map(|m| m.to_string())
         .map_err(|e| {
-            (
+            Box::new(show(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                page(
+                pages::failed(
                     "Setup failed",
-                    &format!(
-                        "<p>The App manifest could not be built: {}</p>",
-                        escape(&e.to_string())
-                    ),
+                    &format!("The App manifest could not be built: {e}"),
                 ),
-            )
+            ))
         })
 }
 
+/// The warning shown above the buttons when GitHub would refuse the App
+/// because its webhook URL is not public.
+fn reachability<'a>(
+    state: &SetupState,
+    hook: &'a str,
+    why: &'a Option<String>,
+) -> Option<pages::Reachability<'a>> {
+    why.as_deref().map(|why| pages::Reachability {
+        hook,
+        why,
+        public_url_set: state.public_url.is_some(),
+        port: state.port,
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct SetupQuery {
+    setup: Option<String>,
+}
+
+/// `/?setup=…`: the registration page, for the link's holder only.
 async fn index(
     State(state): State<Arc<SetupState>>,
     headers: HeaderMap,
-) -> (StatusCode, Html<String>) {
+    Query(q): Query<SetupQuery>,
+) -> Response {
+    let Some(secret) = state.secret_if(q.setup.as_deref()) else {
+        return locked();
+    };
     let base = public_base(&state, &headers);
     let manifest = match manifest_for(&base) {
         Ok(m) => m,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let personal = state
         .web_url
-        .join(&format!("settings/apps/new?state={}", state.token))
+        .join(&format!(
+            "settings/apps/new?state={}",
+            manifest_state(&secret)
+        ))
         .map(|u| u.to_string())
         .unwrap_or_default();
-    let body = format!(
-        "<p>seamguard has no GitHub App credentials yet. This page registers a new, private GitHub App \
-         for it from its manifest, in three steps:</p>{warning}\
-         <ol><li>You press a button below; your browser posts seamguard's App manifest to GitHub \
-         (name, webhook URL <code>{hook}</code>, and the permissions it needs: checks, contents and \
-         pull requests write; statuses, administration and metadata read).</li>\
-         <li>GitHub asks you to confirm and create the App, then sends you back here.</li>\
-         <li>seamguard exchanges the one-time code for the App's id, private key and webhook secret, \
-         saves them to <code>{file}</code> (readable only by this user), and starts serving. Install \
-         the App on your repositories from the link it shows.</li></ol>\
-         <form action=\"{personal}\" method=\"post\">\
-         <input type=\"hidden\" name=\"manifest\" value=\"{manifest}\">\
-         <button type=\"submit\">Create the App on my personal account</button></form>\
-         <form method=\"get\" action=\"/org\"><label>Or for an organization: \
-         <input name=\"org\" required pattern=\"[A-Za-z0-9][A-Za-z0-9-]*\" placeholder=\"my-org\"></label>\
-         <button type=\"submit\">Continue</button></form>\
-         <p><small>This server's public URL is <code>{base}</code>; set <code>PUBLIC_URL</code> if \
-         GitHub must reach it at another address.</small></p>",
-        hook = escape(
-            base.join("webhook")
-                .map(|u| u.to_string())
-                .unwrap_or_default()
-                .as_str()
-        ),
-        file = escape(&state.credentials_file.display().to_string()),
-        personal = escape(&personal),
-        manifest = escape(&manifest),
-        base = escape(base.as_str()),
-        warning = reachability_warning(&state, &base),
-    );
-    (StatusCode::OK, page("Register seamguard on GitHub", &body))
+    let hook = hook_url(&base);
+    let why = crate::config::manifest::not_public(&base);
+    let file = state.credentials_file.display().to_string();
+    show(
+        StatusCode::OK,
+        pages::register(&pages::Register {
+            hook: &hook,
+            file: &file,
+            personal_action: &personal,
+            manifest: &manifest,
+            base: base.as_str(),
+            setup: &secret,
+            warning: reachability(&state, &hook, &why),
+        }),
+    )
 }
 
 #[derive(serde::Deserialize)]
 struct OrgQuery {
     org: Option<String>,
+    setup: Option<String>,
 }
 
 /// Without JavaScript a form cannot put a typed value into its action URL,
@@ -283,48 +377,48 @@ async fn org(
     State(state): State<Arc<SetupState>>,
     headers: HeaderMap,
     Query(q): Query<OrgQuery>,
-) -> (StatusCode, Html<String>) {
+) -> Response {
+    let Some(secret) = state.secret_if(q.setup.as_deref()) else {
+        return locked();
+    };
     let org = q.org.unwrap_or_default();
     let valid = !org.is_empty()
         && org.len() <= 39
         && org.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !org.starts_with('-');
     if !valid {
-        return (
+        return show(
             StatusCode::BAD_REQUEST,
-            page(
+            pages::failed(
                 "Not an organization name",
-                "<p>Organization names are letters, digits and hyphens.</p><p><a href=\"/\">Back</a></p>",
+                "Organization names are letters, digits and hyphens; go back and correct it.",
             ),
         );
     }
     let base = public_base(&state, &headers);
     let manifest = match manifest_for(&base) {
         Ok(m) => m,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let action = state
         .web_url
         .join(&format!(
             "organizations/{org}/settings/apps/new?state={}",
-            state.token
+            manifest_state(&secret)
         ))
         .map(|u| u.to_string())
         .unwrap_or_default();
-    let body = format!(
-        "<p>Register seamguard as a GitHub App owned by the organization <strong>{o}</strong> \
-         (you must be one of its owners).</p>{warning}\
-         <form action=\"{action}\" method=\"post\">\
-         <input type=\"hidden\" name=\"manifest\" value=\"{manifest}\">\
-         <button type=\"submit\">Create the App for {o}</button></form><p><a href=\"/\">Back</a></p>",
-        o = escape(&org),
-        action = escape(&action),
-        manifest = escape(&manifest),
-        warning = reachability_warning(&state, &base),
-    );
-    (
+    let hook = hook_url(&base);
+    let why = crate::config::manifest::not_public(&base);
+    show(
         StatusCode::OK,
-        page("Register seamguard for an organization", &body),
+        pages::register_org(
+            &org,
+            &action,
+            &manifest,
+            reachability(&state, &hook, &why),
+            &secret,
+        ),
     )
 }
 
@@ -334,72 +428,87 @@ struct Callback {
     state: Option<String>,
 }
 
-async fn callback(
-    State(state): State<Arc<SetupState>>,
-    Query(q): Query<Callback>,
-) -> (StatusCode, Html<String>) {
-    let bad = |status, title: &str, msg: &str| {
-        (
-            status,
-            page(
-                title,
-                &format!("<p>{msg}</p><p><a href=\"/\">Start again</a></p>"),
-            ),
-        )
-    };
+async fn callback(State(state): State<Arc<SetupState>>, Query(q): Query<Callback>) -> Response {
+    let file_name = state.credentials_file.display().to_string();
+    let failed = |status, title: &str, msg: &str| show(status, pages::failed(title, msg));
     let Some(code) = q.code.filter(|c| !c.is_empty() && c.len() <= 200) else {
-        return bad(
-            StatusCode::BAD_REQUEST,
-            "Missing code",
-            "GitHub's callback carries a <code>code</code> parameter; this request had none.",
-        );
+        return match state.claim_check(q.state.as_deref()) {
+            false => locked(),
+            true => failed(
+                StatusCode::BAD_REQUEST,
+                "Missing code",
+                "GitHub's callback carries a `code` parameter; this request had none.",
+            ),
+        };
     };
-    if q.state.as_deref() != Some(state.token.as_str()) {
-        return bad(
-            StatusCode::BAD_REQUEST,
-            "Unexpected callback",
-            "This callback does not carry the token this server issued. Start the registration from this server's page.",
-        );
+    if std::fs::symlink_metadata(&state.credentials_file).is_ok() {
+        // Checked before the claim: nothing is exchanged that could not
+        // be saved, and the code stays good for GitHub's hour.
+        return match state.claim_check(q.state.as_deref()) {
+            false => locked(),
+            true => failed(
+                StatusCode::CONFLICT,
+                "Credentials file exists",
+                &format!(
+                    "`{file_name}` already exists, and seamguard never overwrites a credentials \
+                     file. Move it away and open this page again, or start `seamguard serve` \
+                     with it."
+                ),
+            ),
+        };
     }
-    if *state.used.lock().unwrap_or_else(|p| p.into_inner()) {
-        return bad(
-            StatusCode::CONFLICT,
-            "Already registered",
-            "This setup already created an App; the server is switching to serving it.",
-        );
+    match state.claim(q.state.as_deref()) {
+        Claim::Won => {}
+        Claim::Forbidden => return locked(),
+        Claim::Taken => {
+            return failed(
+                StatusCode::CONFLICT,
+                "Already used",
+                "This setup link was already used to register an App; the server is switching to \
+                 serving it (or, if that failed, printed a new link on its console).",
+            );
+        }
     }
     let conversion = match state.gh.convert_manifest(&code).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "manifest conversion failed");
+            state.renew();
             let msg = if e.is_status(404) || e.is_status(422) {
-                "GitHub did not accept this code: it is unknown, expired (codes last one hour) or was already used. Start again to create the App.".to_owned()
+                "GitHub did not accept this code: it is unknown, expired (codes last one hour) or \
+                 was already used. A new setup link was printed on seamguard's console; open it to \
+                 create the App again."
+                    .to_owned()
             } else {
                 format!(
-                    "GitHub could not be reached to finish the registration ({}). Reload this page to try again.",
-                    escape(&e.message)
+                    "GitHub could not be reached to finish the registration ({}). A new setup link \
+                     was printed on seamguard's console; open it to try again.",
+                    e.message
                 )
             };
-            return bad(StatusCode::BAD_GATEWAY, "Registration not finished", &msg);
+            return failed(StatusCode::BAD_GATEWAY, "Registration not finished", &msg);
         }
     };
-    let Some(secret) = conversion.webhook_secret.clone().filter(|s| !s.is_empty()) else {
-        return bad(
+    let gone = |why: String| {
+        tracing::error!(app_id = conversion.id, "{why}");
+        failed(
             StatusCode::BAD_GATEWAY,
             "Registration not finished",
-            "GitHub's answer had no webhook secret.",
-        );
+            &format!(
+                "{why} The App {} (id {}) exists on GitHub; delete it in its settings and restart \
+                 `seamguard serve` to register another.",
+                conversion.slug.as_deref().unwrap_or("seamguard"),
+                conversion.id
+            ),
+        )
+    };
+    let Some(secret) = conversion.webhook_secret.clone().filter(|s| !s.is_empty()) else {
+        return gone("GitHub's answer had no webhook secret.".to_owned());
     };
     let credentials =
         match AppCredentials::from_pem(AppId(conversion.id), conversion.pem.as_bytes()) {
             Ok(c) => c,
-            Err(e) => {
-                return bad(
-                    StatusCode::BAD_GATEWAY,
-                    "Registration not finished",
-                    &format!("GitHub's key did not load: {}", escape(&e.to_string())),
-                );
-            }
+            Err(e) => return gone(format!("GitHub's key did not load: {e}.")),
         };
     let file = CredentialsFile {
         app_id: conversion.id,
@@ -409,17 +518,8 @@ async fn callback(
         html_url: conversion.html_url.clone(),
     };
     if let Err(e) = write_private(&state.credentials_file, &file) {
-        return bad(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Could not save the credentials",
-            &format!(
-                "Writing {} failed: {}",
-                escape(&state.credentials_file.display().to_string()),
-                escape(&e.to_string())
-            ),
-        );
+        return gone(format!("Writing `{file_name}` failed: {e}."));
     }
-    *state.used.lock().unwrap_or_else(|p| p.into_inner()) = true;
     tracing::info!(app_id = conversion.id, file = %state.credentials_file.display(), "App registered; credentials saved");
     if let Some(tx) = state.done.lock().unwrap_or_else(|p| p.into_inner()).take() {
         let _ = tx.send(AppSettings {
@@ -430,64 +530,89 @@ async fn callback(
     let install = conversion
         .html_url
         .as_deref()
-        .map(|u| format!("<p>Next, <a href=\"{0}/installations/new\">install the App</a> on the repositories it should guard.</p>", escape(u)))
-        .unwrap_or_default();
-    let body = format!(
-        "<p>The GitHub App <strong>{slug}</strong> (id {id}) is registered. Its id, private key and webhook \
-         secret are saved in <code>{file}</code> with mode 0600.</p>{install}\
-         <p>This server is switching to serving the App now. To start it again later, run:</p>\
-         <pre>seamguard serve</pre><p>in this directory (it reads <code>{file}</code>), or set \
-         <code>APP_ID</code>, <code>PRIVATE_KEY_PATH</code> and <code>WEBHOOK_SECRET</code>.</p>",
-        slug = escape(conversion.slug.as_deref().unwrap_or("seamguard")),
-        id = conversion.id,
-        file = escape(&state.credentials_file.display().to_string()),
-    );
-    (StatusCode::OK, page("seamguard is registered", &body))
-}
-
-/// Where GitHub sends the browser after someone installs the App (the
-/// manifest's `setup_url`), in setup mode and when serving.
-pub async fn installed() -> Html<String> {
-    page(
-        "seamguard is installed",
-        "<p>seamguard now guards the repositories you selected. Each pull request gets a \
-         <code>seamguard</code> check: conflict markers, merge sources, and the merge gate.</p>\
-         <p>Configure it per repository in <code>.github/seamguard.yml</code> (org-wide defaults go in \
-         the same path of your organization's <code>.github</code> repository). To have seamguard merge \
-         a pull request, add the <code>automerge</code> label, or set <code>merge.mode: always</code>.</p>",
-    )
-}
-
-/// `/setup/callback` once the App exists: a reused link gets a clear page.
-pub async fn already_registered() -> (StatusCode, Html<String>) {
-    (
-        StatusCode::CONFLICT,
-        page(
-            "Already registered",
-            "<p>This server already has its GitHub App and is serving it. A setup code can be used \
-             only once; nothing was changed.</p>",
+        .map(|u| format!("{}/installations/new", u.trim_end_matches('/')));
+    show(
+        StatusCode::OK,
+        pages::registered(
+            conversion.slug.as_deref().unwrap_or("seamguard"),
+            conversion.id,
+            &file_name,
+            install.as_deref(),
         ),
     )
 }
 
-/// Writes the credentials readable by this user only (0600), atomically.
-pub fn write_private(path: &Path, file: &CredentialsFile) -> std::io::Result<()> {
-    use std::io::Write;
-    let json = serde_json::to_vec_pretty(file)?;
-    let tmp = path.with_extension("tmp");
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut f = options.open(&tmp)?;
-        f.write_all(&json)?;
-        f.sync_all()?;
+impl SetupState {
+    /// Whether `state` is the current secret's manifest state (without
+    /// claiming it): only then does a callback learn more than the locked
+    /// page.
+    fn claim_check(&self, state: Option<&str>) -> bool {
+        let one = self.one_time();
+        state.is_some_and(|s| same(s, &manifest_state(&one.secret)))
     }
-    std::fs::rename(&tmp, path)
+}
+
+/// Where GitHub sends the browser after someone installs the App (the
+/// manifest's `setup_url`), in setup mode and when serving.
+pub async fn installed() -> Response {
+    show(StatusCode::OK, pages::installed())
+}
+
+/// `/setup/callback` once the App exists: a reused link gets a clear page.
+pub async fn already_registered() -> Response {
+    show(StatusCode::CONFLICT, pages::already_registered())
+}
+
+/// Writes the credentials readable by this user only, never replacing a
+/// file: into a fresh name beside `path`, created exclusively (no existing
+/// file or link is opened) with mode 0600 before a byte is written, synced,
+/// then hard-linked to `path` — which fails if anything is there — and the
+/// fresh name removed.
+pub fn write_private(path: &Path, file: &CredentialsFile) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(file)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "credentials".to_owned());
+    let tmp = dir.join(format!(
+        ".{name}.{}.tmp",
+        hex::encode(rand::random::<[u8; 8]>())
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let written = options.open(&tmp).and_then(|mut f| {
+        f.write_all(&json)?;
+        f.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    // The fresh name goes either way; `path` is the file now, or nothing.
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!(
+                    "{} already exists; seamguard never overwrites a credentials file",
+                    path.display()
+                ),
+            ));
+        }
+        other => other?,
+    }
+    // The new name is durable once its directory is.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,11 +13,17 @@
 //! body is buffered whole before anything else is known about it; every
 //! buffered body is charged to one [`BodyBudget`] of [`BODY_BUDGET`] bytes,
 //! by its `Content-Length` before a byte of it is read (or by the capacity
-//! its buffer grows to, when it has none). A delivery that does not fit is
-//! answered 503 with `Retry-After` at once, without reading its body: nothing
-//! is stored, so nothing is lost — GitHub's redelivery or the missed-delivery
-//! sweep brings it back. A body that does not arrive within
-//! [`BODY_READ_TIMEOUT`] is dropped with 408, releasing its share; a store
+//! its buffer grows to, when it has none). Anyone can declare 25 MiB, so
+//! bodies over [`SMALL_BODY`] share only part of the budget: the last
+//! [`SMALL_RESERVE`] is for small bodies, which is what GitHub sends nearly
+//! always, and no number of unsigned large declarations can crowd them out.
+//! A delivery that does not fit is answered 503 with `Retry-After` at once,
+//! without reading its body: nothing is stored, so nothing is lost —
+//! GitHub's redelivery or the missed-delivery sweep brings it back. A body
+//! must keep arriving at [`MIN_BODY_RATE`] after a [`BODY_GRACE`] (a client
+//! trickling a byte at a time holds its share for two seconds, not ten),
+//! and whole within [`BODY_READ_TIMEOUT`]; otherwise it is dropped with
+//! 408, releasing its share; a store
 //! that does not commit within [`INGEST_DEADLINE`] (a write lock held by
 //! another process, a stalled disk) gets 503 with `Retry-After` well before
 //! GitHub's own timeout. That abandoned commit may still land later; the
@@ -49,10 +55,27 @@ pub const MAX_BODY: usize = 25 * 1024 * 1024;
 /// ordinary (~10 KiB) ones, on a process that idles at ~15 MiB.
 pub const BODY_BUDGET: usize = 64 * 1024 * 1024;
 
+/// A body up to this size is *small*: GitHub's deliveries nearly always
+/// are (a large pull request's event is tens of KiB).
+pub const SMALL_BODY: usize = 1024 * 1024;
+
+/// The part of [`BODY_BUDGET`] only small bodies may use: sixteen at their
+/// largest, or thousands of ordinary deliveries, whatever large bodies hold.
+pub const SMALL_RESERVE: usize = 16 * 1024 * 1024;
+
 /// How long a client may take to send its body. GitHub counts a delivery
 /// failed when it has no answer within 10 s, so a body still arriving then
 /// can no longer be acknowledged in time; its budget is better spent.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a body may take before it must arrive at [`MIN_BODY_RATE`]:
+/// room for a connection's slow start and a pause in transit.
+pub const BODY_GRACE: Duration = Duration::from_secs(2);
+
+/// The slowest a body may arrive after [`BODY_GRACE`], on average since it
+/// started: 1 Mbit/s, a hundredth of what GitHub sends at, so only a
+/// client holding its share on purpose is cut off.
+pub const MIN_BODY_RATE: u64 = 128 * 1024;
 
 /// How long the store may take to commit a delivery before the handler
 /// gives up with 503: half of GitHub's 10 s, leaving the rest for the body
@@ -65,35 +88,57 @@ pub const INGEST_DEADLINE: Duration = Duration::from_secs(5);
 const RETRY_AFTER_SECONDS: u64 = 10;
 
 /// The shared allowance of body bytes in memory ([`BODY_BUDGET`] unless a
-/// test or benchmark asks for another).
+/// test or benchmark asks for another), of which bodies over [`SMALL_BODY`]
+/// may hold all but [`SMALL_RESERVE`].
 pub struct BodyBudget {
     total: usize,
-    bytes: Arc<Semaphore>,
+    small_body: usize,
+    /// Every charged byte.
+    all: Arc<Semaphore>,
+    /// The bytes of bodies over `small_body`, charged here as well.
+    large: Arc<Semaphore>,
 }
 
 impl BodyBudget {
+    /// A budget of `total` bytes with the default reserve for small bodies
+    /// (a quarter of `total` at most).
     pub fn new(total: usize) -> Self {
+        Self::with_reserve(total, SMALL_RESERVE.min(total / 4), SMALL_BODY)
+    }
+
+    /// A budget of `total` bytes of which `reserve` is for bodies of at
+    /// most `small_body` bytes.
+    pub fn with_reserve(total: usize, reserve: usize, small_body: usize) -> Self {
         Self {
             total,
-            bytes: Arc::new(Semaphore::new(total)),
+            small_body,
+            all: Arc::new(Semaphore::new(total)),
+            large: Arc::new(Semaphore::new(total.saturating_sub(reserve))),
         }
     }
 
     /// Bytes currently charged to bodies being read or handled.
     pub fn in_flight(&self) -> usize {
-        self.total - self.bytes.available_permits()
+        self.total - self.all.available_permits()
     }
 
     /// Charges `bytes` now, or refuses: a delivery never waits for budget
     /// (waiting would spend GitHub's 10 s holding a connection open).
     fn take(&self, bytes: usize) -> Result<Charge, Refusal> {
-        let permits = u32::try_from(bytes).map_err(|_| Refusal::OverBudget)?;
-        self.bytes
-            .clone()
-            .try_acquire_many_owned(permits)
-            .map(|permit| Charge { permit })
-            .map_err(|_| Refusal::OverBudget)
+        let mut charge = Charge {
+            all: take(&self.all, 0)?,
+            large: None,
+        };
+        charge.grow(self, bytes)?;
+        Ok(charge)
     }
+}
+
+fn take(pool: &Arc<Semaphore>, bytes: usize) -> Result<OwnedSemaphorePermit, Refusal> {
+    let permits = u32::try_from(bytes).map_err(|_| Refusal::OverBudget)?;
+    pool.clone()
+        .try_acquire_many_owned(permits)
+        .map_err(|_| Refusal::OverBudget)
 }
 
 impl Default for BodyBudget {
@@ -104,18 +149,34 @@ impl Default for BodyBudget {
 
 /// Bytes charged to one body, given back when it is dropped.
 struct Charge {
-    permit: OwnedSemaphorePermit,
+    all: OwnedSemaphorePermit,
+    /// The same bytes in the large bodies' share, once over `small_body`.
+    large: Option<OwnedSemaphorePermit>,
 }
 
 impl Charge {
     fn bytes(&self) -> usize {
-        self.permit.num_permits()
+        self.all.num_permits()
     }
 
-    /// Charges `more` bytes on top, or refuses.
+    /// Charges `more` bytes on top, or refuses (keeping what it had).
     fn grow(&mut self, budget: &BodyBudget, more: usize) -> Result<(), Refusal> {
-        let extra = budget.take(more)?;
-        self.permit.merge(extra.permit);
+        let total = self.bytes() + more;
+        // A large body takes its whole size from the large share first, so
+        // it never eats into the small bodies' reserve.
+        let large = if total > budget.small_body {
+            let held = self.large.as_ref().map_or(0, |p| p.num_permits());
+            Some(take(&budget.large, total - held)?)
+        } else {
+            None
+        };
+        let all = take(&budget.all, more)?;
+        self.all.merge(all);
+        match (&mut self.large, large) {
+            (Some(held), Some(extra)) => held.merge(extra),
+            (slot @ None, Some(extra)) => *slot = Some(extra),
+            (_, None) => {}
+        }
         Ok(())
     }
 }
@@ -190,6 +251,8 @@ enum Refusal {
     TooLarge,
     OverBudget,
     TimedOut,
+    /// Arriving slower than [`MIN_BODY_RATE`] after [`BODY_GRACE`].
+    TooSlow,
     Broken(String),
 }
 
@@ -199,6 +262,7 @@ impl Refusal {
             Refusal::TooLarge => "too_large",
             Refusal::OverBudget => "over_budget",
             Refusal::TimedOut => "body_timeout",
+            Refusal::TooSlow => "body_too_slow",
             Refusal::Broken(_) => "bad_request",
         }
     }
@@ -211,6 +275,9 @@ impl Refusal {
             Refusal::OverBudget => retry_later("too many bodies in flight; redeliver later\n"),
             Refusal::TimedOut => {
                 (StatusCode::REQUEST_TIMEOUT, "body not received in time\n").into_response()
+            }
+            Refusal::TooSlow => {
+                (StatusCode::REQUEST_TIMEOUT, "body arriving too slowly\n").into_response()
             }
             Refusal::Broken(_) => (StatusCode::BAD_REQUEST, "body not received\n").into_response(),
         }
@@ -234,9 +301,17 @@ fn content_length(headers: &HeaderMap) -> Option<usize> {
     header(headers, "content-length").and_then(|v| v.trim().parse().ok())
 }
 
+/// When a body that has delivered `received` bytes since `started` falls
+/// behind the slowest pace allowed ([`MIN_BODY_RATE`] after [`BODY_GRACE`]).
+fn behind_at(started: tokio::time::Instant, received: usize) -> tokio::time::Instant {
+    let allowed = Duration::from_secs_f64(received as f64 / MIN_BODY_RATE as f64);
+    started + BODY_GRACE + allowed
+}
+
 /// Reads the whole body into one buffer, charged to `budget` before it
 /// grows: by `declared` up front when the client sent `Content-Length`,
-/// else by the buffer's capacity as it doubles.
+/// else by the buffer's capacity as it doubles. The next bytes must come
+/// before the body falls behind [`MIN_BODY_RATE`].
 async fn read_body(
     body: Body,
     declared: Option<usize>,
@@ -248,7 +323,12 @@ async fn read_body(
     let mut charge = budget.take(declared.unwrap_or(0))?;
     let mut buf: Vec<u8> = Vec::with_capacity(charge.bytes());
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
+    let started = tokio::time::Instant::now();
+    loop {
+        let next = tokio::time::timeout_at(behind_at(started, buf.len()), stream.next());
+        let Some(chunk) = next.await.map_err(|_| Refusal::TooSlow)? else {
+            break;
+        };
         let chunk = chunk.map_err(|e| Refusal::Broken(e.to_string()))?;
         let needed = buf.len() + chunk.len();
         if needed > MAX_BODY {
@@ -406,7 +486,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_declared_length_is_charged_before_the_body_is_read() {
-        let budget = BodyBudget::new(1000);
+        let budget = BodyBudget::with_reserve(1000, 0, 1000);
         let held = budget.take(700).unwrap();
         // Refused on its Content-Length alone: the body is never polled.
         let never_read =
@@ -433,8 +513,72 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn large_bodies_never_take_the_small_bodies_reserve() {
+        // 1000 bytes, of which 400 are for bodies of at most 100.
+        let budget = BodyBudget::with_reserve(1000, 400, 100);
+        let never_read =
+            || Body::from_stream(futures::stream::pending::<Result<Bytes, std::io::Error>>());
+        let large = budget.take(500).unwrap();
+        // Another large body fits only in what is left of the large share.
+        assert_eq!(
+            read_body(never_read(), Some(200), &budget).await.err(),
+            Some(Refusal::OverBudget)
+        );
+        let mid = budget.take(100).unwrap();
+        assert_eq!(budget.in_flight(), 600);
+        // Small bodies still fit, up to the whole budget.
+        let small: Vec<Charge> = (0..4).map(|_| budget.take(100).unwrap()).collect();
+        assert_eq!(budget.in_flight(), 1000);
+        assert_eq!(budget.take(1).err(), Some(Refusal::OverBudget));
+        drop((large, mid, small));
+        assert_eq!(budget.in_flight(), 0);
+        // A body without a length moves to the large share as it grows
+        // past the small size, and is refused there when it is full.
+        let held = budget.take(600).unwrap();
+        assert_eq!(
+            read_body(chunked(&[50, 50, 50]), None, &budget).await.err(),
+            Some(Refusal::OverBudget)
+        );
+        drop(held);
+        assert_eq!(budget.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_falls_behind_the_minimum_rate_is_cut_off() {
+        let budget = BodyBudget::new(64 * 1024 * 1024);
+        // One byte, then nothing: cut off once the grace is over, long
+        // before the body's deadline would have.
+        let trickle = Body::from_stream(
+            futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"{"))])
+                .chain(futures::stream::pending()),
+        );
+        let read = tokio::time::timeout(
+            BODY_READ_TIMEOUT,
+            read_body(trickle, Some(25 * 1024 * 1024), &budget),
+        )
+        .await
+        .expect("cut off before the body's deadline");
+        assert_eq!(read.err(), Some(Refusal::TooSlow));
+        assert_eq!(budget.in_flight(), 0, "its share is back");
+        // A body that keeps twice the pace is read to the end.
+        let chunk = MIN_BODY_RATE as usize / 2;
+        let steady = futures::stream::unfold(0, move |n| async move {
+            (n < 12).then_some(())?;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            Some((
+                Ok::<_, std::io::Error>(Bytes::from(vec![b' '; chunk])),
+                n + 1,
+            ))
+        });
+        let (body, _) = read_body(Body::from_stream(steady), None, &budget)
+            .await
+            .unwrap();
+        assert_eq!(body.len(), 12 * chunk);
+    }
+
+    #[tokio::test]
     async fn without_a_length_the_buffer_is_charged_as_it_grows() {
-        let budget = BodyBudget::new(1000);
+        let budget = BodyBudget::with_reserve(1000, 0, 1000);
         let (body, charge) = read_body(chunked(&[10, 10, 10, 300]), None, &budget)
             .await
             .unwrap();

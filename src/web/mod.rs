@@ -30,6 +30,7 @@ use crate::ids::{PrNumber, RepoName};
 use crate::inbox::{HISTORY_PER_PR, Inbox};
 
 pub mod link;
+pub mod setup;
 pub mod snapshot;
 pub mod views;
 
@@ -56,6 +57,9 @@ pub struct WebState {
     /// For the rate-limit budgets on `/status` (read from memory; no
     /// call is made).
     pub gh: Option<GitHub>,
+    /// The store's health, probed at most once a second: `/` shows it
+    /// without a write of its own.
+    pub health: Arc<crate::server::health::Health>,
 }
 
 /// The 404 every refusal answers.
@@ -114,15 +118,16 @@ pub async fn pull_page(
     html(views::pull_page(&repo, number, &history))
 }
 
-/// `GET /`: the public landing page.
+/// `GET /`: the public landing page. Its health is the last probe's (at
+/// most a second old): a flood of `/` makes no store writes.
 pub async fn landing(State(web): State<Arc<WebState>>) -> Response {
-    let healthy = web.inbox.ping().await.is_ok();
+    let healthy = web.health.check_or_last(&web.inbox).await;
     html(views::landing(healthy))
 }
 
 /// Whether `headers` carry `Authorization: Bearer <token>`. Both sides are
 /// hashed first, so the constant-time compare does not leak the length.
-fn bearer_matches(headers: &HeaderMap, token: &Secret) -> bool {
+pub(crate) fn bearer_matches(headers: &HeaderMap, token: &Secret) -> bool {
     let Some(given) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -28,7 +28,8 @@ fn class(word: &str) -> String {
     word.replace(' ', "-")
 }
 
-fn layout(title: &str, where_: &str, body: Markup) -> Markup {
+/// The frame every page shares: head, style, header and footer.
+pub(super) fn layout(title: &str, where_: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -237,8 +238,9 @@ pub fn pull_page(
     layout(&format!("{where_} · seamguard"), &where_, body)
 }
 
-/// `/`: what this is, the version, health. Nothing private.
-pub fn landing(healthy: bool) -> Markup {
+/// `/`: what this is, the version, health (`None`: not known yet).
+/// Nothing private.
+pub fn landing(healthy: Option<bool>) -> Markup {
     layout(
         "seamguard",
         "",
@@ -253,7 +255,11 @@ pub fn landing(healthy: bool) -> Markup {
                     tbody {
                         tr { th { "version" } td { (VERSION) } }
                         tr { th { "health" } td {
-                            @if healthy { span.badge.pass { "ok" } } @else { span.badge.fail { "store unavailable" } }
+                            @match healthy {
+                                Some(true) => span.badge.pass { "ok" },
+                                Some(false) => span.badge.fail { "store unavailable" },
+                                None => span.badge { "checking" },
+                            }
                         } }
                     }
                 }
@@ -463,9 +469,9 @@ mod tests {
 
     #[test]
     fn the_landing_page_names_no_repository() {
-        let html = landing(true).into_string();
+        let html = landing(Some(true)).into_string();
         assert!(html.contains(VERSION) && html.contains("badge pass"));
-        let html = landing(false).into_string();
+        let html = landing(Some(false)).into_string();
         assert!(html.contains("store unavailable"));
     }
 }

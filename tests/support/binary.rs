@@ -51,6 +51,12 @@ impl Process {
     /// Starts `seamguard serve` with exactly `env` (nothing inherited but
     /// PATH) and waits until it listens.
     pub fn spawn(env: &[(String, String)]) -> Self {
+        Self::spawn_with(env, |_| {})
+    }
+
+    /// As [`Process::spawn`], with `configure` applied to the command
+    /// before it starts (a lower descriptor limit in `pre_exec`, say).
+    pub fn spawn_with(env: &[(String, String)], configure: impl FnOnce(&mut Command)) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_seamguard"));
         cmd.arg("serve")
             .env_clear()
@@ -59,6 +65,7 @@ impl Process {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        configure(&mut cmd);
         let mut child = cmd.spawn().expect("spawn seamguard");
         let stderr = child.stderr.take().expect("piped stderr");
         let log = Arc::new(Mutex::new(String::new()));
