@@ -204,10 +204,13 @@ impl FromStr for DeliveryId {
 
     /// GitHub sends a GUID; anything printable up to 100 characters is
     /// accepted so a proxy that rewrites the format does not lose deliveries.
+    /// The id is kept lower-cased: a GUID's case carries nothing, and a
+    /// signed body replayed under `ABC…` instead of `abc…` is the same
+    /// delivery, stored (and acted on) once.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let ok = !s.is_empty() && s.len() <= 100 && s.bytes().all(|b| b.is_ascii_graphic());
         if ok {
-            Ok(Self(s.to_owned()))
+            Ok(Self(s.to_ascii_lowercase()))
         } else {
             Err(IdError {
                 what: "delivery id",
@@ -221,6 +224,13 @@ impl FromStr for DeliveryId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delivery_ids_ignore_case() {
+        let a: DeliveryId = "58474F00-B361-11EB-836D-0E4F3503CCBE".parse().unwrap();
+        let b: DeliveryId = "58474f00-b361-11eb-836d-0e4f3503ccbe".parse().unwrap();
+        assert_eq!(a, b);
+    }
 
     #[test]
     fn repo_name_round_trips() {

@@ -250,3 +250,33 @@ async fn config_bombs_on_the_base_fail_the_run_with_their_line() {
     );
     app.stop().await;
 }
+
+/// A captured signed delivery sent again under its id upper-cased is the
+/// same delivery: acknowledged as a duplicate, evaluated once.
+#[tokio::test]
+async fn a_replay_under_an_upper_cased_id_is_a_duplicate() {
+    let s = support::ready().open().await;
+    let app = s.start().await;
+    let d = s.repo.pull_request_event("opened", 7);
+    assert_eq!(s.gh.deliver(&d, &app.webhook()).await, 202);
+    s.completed_run().await;
+    s.gh.wait_idle().await;
+    let runs_before = s.gh.count("POST", "/check-runs");
+    let reads_before = s.gh.count("GET", "/repos/acme/app/pulls/7");
+    let mut replay = d.clone();
+    replay.guid = d.guid.to_ascii_uppercase();
+    assert_ne!(replay.guid, d.guid, "the id has letters to change");
+    assert_eq!(
+        s.gh.deliver(&replay, &app.webhook()).await,
+        200,
+        "answered as a duplicate"
+    );
+    s.gh.wait_idle().await;
+    assert_eq!(s.gh.count("POST", "/check-runs"), runs_before);
+    assert_eq!(
+        s.gh.count("GET", "/repos/acme/app/pulls/7"),
+        reads_before,
+        "not evaluated again"
+    );
+    app.stop().await;
+}

@@ -952,9 +952,10 @@ mod tests {
             .map(|id| format!("('{id}', 'ping', 0)"))
             .collect();
         let sql = format!(
-            "INSERT INTO deliveries (id, event, received_at) VALUES {};\n{}",
+            "INSERT INTO deliveries (id, event, received_at) VALUES {};\n{}\n{}",
             rows.join(", "),
-            include_str!("migrations/0002_delivery_keys.sql")
+            include_str!("migrations/0002_delivery_keys.sql"),
+            include_str!("migrations/0005_delivery_ids_lower_case.sql")
         );
         inbox
             .writer
@@ -979,12 +980,12 @@ mod tests {
             .unwrap();
         let mut expected: Vec<String> = ids
             .iter()
-            .map(|id| columns::delivery_key(id).into_owned())
+            .map(|id| columns::delivery_key(&id.to_ascii_lowercase()).into_owned())
             .collect();
         stored.sort();
         expected.sort();
         assert_eq!(stored, expected);
-        assert!(stored.contains(&"1E5242F0B989BA4 81E1-C7B6966D2516".to_owned()));
+        assert!(stored.contains(&"1e5242f0b989ba4 81e1-c7b6966d2516".to_owned()));
         for id in ids {
             assert!(
                 inbox.has_delivery(&id.parse().unwrap()).await.unwrap(),
