@@ -55,6 +55,39 @@ pub struct Parsed {
     pub action: Option<String>,
     pub installation: Option<InstallationId>,
     pub work: Vec<Work>,
+    /// Who pushed or opted in a pull request's head, for the opt-in rule
+    /// (`pull_request` `opened`, `reopened`, `synchronize`, `labeled`).
+    pub activity: Option<PrActivity>,
+}
+
+/// Who did something on a pull request, as a delivery's `sender` said.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct Actor {
+    pub login: String,
+    /// GitHub said the sender is a `Bot` (an App's `[bot]` user).
+    pub bot: bool,
+}
+
+/// What an [`Actor`] did to a pull request's head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Activity {
+    /// Opened the pull request at this head, or pushed it.
+    Pushed,
+    /// Added a label while this was the head.
+    Labeled { label: String },
+    /// Commanded `@seamguard recheck` (or pressed Re-check) while this was
+    /// the head; recorded by the engine once write access is confirmed.
+    Rechecked,
+}
+
+/// One thing done to one head of one pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrActivity {
+    pub repo: RepoName,
+    pub pr: PrNumber,
+    pub head: CommitSha,
+    pub actor: Actor,
+    pub what: Activity,
 }
 
 /// Why a body is not the JSON of its event.
@@ -104,7 +137,30 @@ event_payload! {
         number: u64,
         #[serde(default)]
         changes: Option<PullRequestChanges>,
+        #[serde(default)]
+        pull_request: Option<PullRequestHead>,
+        #[serde(default)]
+        sender: Option<UserRef>,
+        #[serde(default)]
+        label: Option<LabelRef>,
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct PullRequestHead {
+    #[serde(default)]
+    head: Option<HeadRef>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HeadRef {
+    #[serde(default, deserialize_with = "null_as_default")]
+    sha: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct LabelRef {
+    name: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -328,9 +384,33 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
             decode::<$t>(event, body)?
         };
     }
+    // Who pushed or labelled which head: kept beside the work, never part
+    // of it (work says what to evaluate, not why).
+    let mut pending_activity: Option<(PrNumber, CommitSha, Actor, Activity)> = None;
     let (action, installation, repository, targets): (_, _, _, Vec<Target>) = match event {
         "pull_request" => {
             let e = envelope!(PullRequestEvent);
+            let what = match (e.action.as_deref(), &e.label) {
+                (Some("opened" | "reopened" | "synchronize"), _) => Some(Activity::Pushed),
+                (Some("labeled"), Some(l)) => Some(Activity::Labeled {
+                    label: l.name.clone(),
+                }),
+                _ => None,
+            };
+            let head_sha = e
+                .pull_request
+                .as_ref()
+                .and_then(|p| p.head.as_ref())
+                .map(|h| h.sha.as_str())
+                .filter(|s| !s.is_empty());
+            if let (Some(what), Some(head_sha), Some(sender)) = (what, head_sha, &e.sender) {
+                let head = sha(event, "pull_request.head.sha", head_sha)?;
+                let actor = Actor {
+                    login: sender.login.clone(),
+                    bot: sender.kind.as_deref() == Some("Bot"),
+                };
+                pending_activity = Some((PrNumber(e.number), head, actor, what));
+            }
             let relevant = match e.action.as_deref() {
                 Some(
                     "opened" | "reopened" | "synchronize" | "ready_for_review" | "labeled"
@@ -572,10 +652,21 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
             });
         }
     };
+    let activity = match (pending_activity, work.first()) {
+        (Some((pr, head, actor, what)), Some(w)) => Some(PrActivity {
+            repo: w.repo.clone(),
+            pr,
+            head,
+            actor,
+            what,
+        }),
+        _ => None,
+    };
     Ok(Parsed {
         action,
         installation,
         work,
+        activity,
     })
 }
 
@@ -602,6 +693,37 @@ mod tests {
         Target::Pr {
             number: PrNumber(n),
         }
+    }
+
+    #[test]
+    fn who_pushed_or_labelled_which_head_is_read_beside_the_work() {
+        let head = json!({ "sha": SHA });
+        let body = |action: &str| {
+            json!({ "action": action, "number": 7, "installation": { "id": 5 },
+                    "repository": repo(), "pull_request": { "number": 7, "head": head },
+                    "sender": { "login": "mallory", "type": "User" },
+                    "label": { "name": "automerge" } })
+        };
+        let pushed = run("pull_request", body("synchronize"))
+            .unwrap()
+            .activity
+            .unwrap();
+        assert_eq!(pushed.what, Activity::Pushed);
+        assert_eq!(pushed.actor.login, "mallory");
+        assert!(!pushed.actor.bot);
+        assert_eq!(pushed.head.as_str(), SHA);
+        assert_eq!(pushed.repo.to_string(), "acme/app");
+        let labelled = run("pull_request", body("labeled"))
+            .unwrap()
+            .activity
+            .unwrap();
+        assert_eq!(
+            labelled.what,
+            Activity::Labeled {
+                label: "automerge".into()
+            }
+        );
+        assert_eq!(run("pull_request", body("closed")).unwrap().activity, None);
     }
 
     #[test]

@@ -92,26 +92,18 @@ async fn a_failed_required_check_blocks_the_merge() {
     app.stop().await;
 }
 
-/// Classic protection that the App may not read requires `passed` (green)
-/// and `pending` (running): the gate sees nothing to wait for and merges,
-/// and GitHub, which enforces what it requires, answers its pending wording
-/// until the pending checks pass, just before the third merge call.
-async fn merged_after_pending(passed: &[&str], pending: &[&str]) -> Ready {
+/// GitHub answers the merge of #7 with its pending wording `times` times
+/// (a check it expects that seamguard's read did not show: GitHub's view
+/// of its own gate can run ahead of what its API said a moment before),
+/// then merges.
+async fn merged_after_pending(wording: &str, times: usize) -> Ready {
     let s = ready().opted_in().open().await;
-    let required: Vec<&str> = passed.iter().chain(pending).copied().collect();
-    s.repo.protection("main").requires(&required).unreadable();
-    for check in passed {
-        s.repo.check_run(&s.head, check).completed("success");
-    }
-    let running: Vec<u64> = pending
-        .iter()
-        .map(|check| s.repo.check_run(&s.head, check).in_progress().id().0)
-        .collect();
-    s.before_nth("PUT /pulls/7/merge", 3, move |w| {
-        for id in running {
-            w.repo_mut("acme/app").complete_check_run(id, "success");
-        }
-    });
+    let body = serde_json::json!({
+        "message": wording,
+        "documentation_url": "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"
+    })
+    .to_string();
+    s.fail_next("PUT /pulls/7/merge", 405, &body).times(times);
     let app = s.start().await;
     s.send(&app, "labeled").await;
     s.wait_merged().await;
@@ -130,7 +122,7 @@ fn refusals(gh: &FakeGitHub, n: u64) -> Vec<String> {
 
 #[tokio::test]
 async fn singular_pending_wording_twice_then_merged() {
-    let s = merged_after_pending(&[], &["test"]).await;
+    let s = merged_after_pending(r#"Required status check "test" is expected."#, 2).await;
     let calls = s.merge_calls();
     assert_eq!(calls.len(), 3, "two pending answers, then the merge");
     assert!(calls.iter().all(|c| c["sha"] == s.head.as_str()));
@@ -142,7 +134,7 @@ async fn singular_pending_wording_twice_then_merged() {
 
 #[tokio::test]
 async fn plural_pending_wording_is_retried_too() {
-    let s = merged_after_pending(&["lint"], &["test", "deploy"]).await;
+    let s = merged_after_pending("2 of 3 required status checks are expected.", 2).await;
     assert_eq!(s.merge_calls().len(), 3);
     assert_eq!(
         refusals(&s, 7),
@@ -157,8 +149,13 @@ async fn permanent_pending_stops_at_max_attempts_and_says_so() {
         .opted_in()
         .open()
         .await;
-    // `deploy` is required where seamguard cannot see it, and never comes.
-    s.repo.protection("main").requires(&["deploy"]).unreadable();
+    // GitHub expects `deploy`, which never comes.
+    let body = serde_json::json!({
+        "message": r#"Required status check "deploy" is expected."#,
+        "documentation_url": "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"
+    })
+    .to_string();
+    s.fail_next("PUT /pulls/7/merge", 405, &body).always();
     let app = s.start().await;
     s.send(&app, "labeled").await;
     let head = s.head.clone();
@@ -245,7 +242,7 @@ async fn a_moved_head_is_evaluated_again_from_scratch() {
 }
 
 #[tokio::test]
-async fn forbidden_protection_falls_back_to_rulesets() {
+async fn forbidden_protection_is_reported_and_nothing_merges_until_it_can_be_read() {
     let s = ready().opted_in().open().await;
     let (repo, head) = (&s.repo, &s.head);
     repo.protection_forbidden("main");
@@ -257,17 +254,37 @@ async fn forbidden_protection_falls_back_to_rulesets() {
     // Which ruleset is optional in GitHub's answer (the fake leaves it out).
     assert!(summary.contains("| `test` | ruleset"), "{summary}");
     assert!(summary.contains("could not be read"), "{summary}");
-    s.wait_idle().await;
-    assert!(s.merge_calls().is_empty(), "waiting for test");
 
-    // test passes: the ruleset gate opens.
+    // test passes: the rulesets' gate opens, but what the protection
+    // requires is unknown, so nothing merges.
     let test = repo.check_run(head, "test").completed("success");
     s.deliver(
         &repo.check_run_event("completed", test.id().0),
         &app.webhook(),
     )
     .await;
+    let h = head.clone();
+    s.wait_for(
+        "the run to say it will not merge on what it could not read",
+        move |w| {
+            seamguard_on(w, &h)
+                .is_some_and(|r| r.is_completed() && r.summary().contains("`administration: read`"))
+        },
+        WAIT,
+    )
+    .await;
+    s.wait_idle().await;
+    assert!(s.merge_calls().is_empty(), "{:#?}", s.merge_calls());
+
+    // The permission is granted; a recheck reads the protection and merges.
+    repo.edit(|r| r.protection.remove("main"));
+    s.deliver(
+        &repo.comment_on(7, "octocat", "User", "@seamguard recheck"),
+        &app.webhook(),
+    )
+    .await;
     s.wait_merged().await;
+    assert_eq!(s.merge_calls()[0]["sha"], head.as_str());
     app.stop().await;
 }
 

@@ -172,6 +172,15 @@ pub enum MergeMode {
     Never,
 }
 
+/// Whose pull requests `merge.mode: always` merges: `writers` (opened by
+/// someone with write access to the repository) or `anyone`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlwaysAuthors {
+    Writers,
+    Anyone,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MergeMethod {
@@ -209,6 +218,9 @@ pub struct MergeConfig {
     /// null for none.
     #[schemars(length(max = MAX_LABEL_CHARS), pattern(NOT_BLANK))]
     pub priority_label: Option<String>,
+    /// Under `mode: always`, whose pull requests merge without a label:
+    /// `writers` (opened by someone with write access) or `anyone`.
+    pub always_authors: AlwaysAuthors,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
@@ -275,6 +287,7 @@ impl Default for MergeConfig {
             max_attempts: 6,
             update_branch: false,
             priority_label: None,
+            always_authors: AlwaysAuthors::Writers,
         }
     }
 }

@@ -236,7 +236,7 @@ impl Engine {
         Ok(Outcome::Done)
     }
 
-    async fn can_write(
+    pub(super) async fn can_write(
         &self,
         client: &InstallationClient,
         repo: &RepoName,
@@ -268,6 +268,21 @@ impl Engine {
             self.inbox
                 .forget_merge_attempts(&work.repo, number, &head)
                 .await?;
+            // Someone with write access asked for this head: it is opted
+            // in again even if someone without pushed it (gate::opt_in).
+            if let crate::inbox::Target::Command { author, .. } = &work.target {
+                let vouch = crate::events::PrActivity {
+                    repo: work.repo.clone(),
+                    pr: number,
+                    head,
+                    actor: crate::events::Actor {
+                        login: author.clone(),
+                        bot: false,
+                    },
+                    what: crate::events::Activity::Rechecked,
+                };
+                self.inbox.record_activity(&vouch, Utc::now()).await?;
+            }
         }
         let cause = match &work.target {
             crate::inbox::Target::Command {

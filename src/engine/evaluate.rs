@@ -40,6 +40,7 @@ use crate::gate::decision::{self, AllowedMethods, Conclusion, MergePlan, PrFacts
 use crate::gate::merge_answer::{self, CallResult, MergeStep, clean_message};
 use crate::gate::merge_queue::{self, QueueStep};
 use crate::gate::never_comes;
+use crate::gate::opt_in::HeadFacts;
 use crate::gate::required_checks::{self, GateReport, GateStatus, Requirements, Unreadable};
 use crate::gate::strict_line::{self, Place};
 use crate::gate::summary::{self, CHECK_NAME, MergeNote};
@@ -92,8 +93,9 @@ fn repo_web_url(pr: &PullRequest, api: &url::Url, repo: &crate::ids::RepoName) -
     Some(format!("{}://{web}{port}/{repo}", api.scheme()))
 }
 
-fn pr_facts(pr: &PullRequest) -> PrFacts {
+fn pr_facts(pr: &PullRequest, vouch: HeadFacts) -> PrFacts {
     PrFacts {
+        vouch,
         open: pr.is_open(),
         merged: pr.is_merged(),
         draft: pr.is_draft(),
@@ -252,11 +254,10 @@ impl Engine {
             .sha
             .parse()
             .map_err(|e| EvalError::Internal(anyhow::anyhow!("pull request head: {e}")))?;
-        let facts = pr_facts(&pr);
         span.record("head", tracing::field::display(&head));
-        if !facts.open {
+        if !pr.is_open() {
             tracing::info!(
-                merged = facts.merged,
+                merged = pr.is_merged(),
                 "pull request is closed; nothing to do"
             );
             self.inbox.set_waiting(work, false, Utc::now()).await?;
@@ -280,7 +281,6 @@ impl Engine {
                 work,
                 number,
                 &pr,
-                &facts,
                 &head,
                 &runs,
                 &mut run,
@@ -331,7 +331,6 @@ impl Engine {
         work: &Work,
         number: PrNumber,
         pr: &PullRequest,
-        facts: &PrFacts,
         head: &CommitSha,
         runs: &[CheckRun],
         run: &mut CheckRunHandle<'_>,
@@ -395,6 +394,10 @@ impl Engine {
             crate::config::repo::Mode::Enforce => guards_conclusion,
             crate::config::repo::Mode::Shadow => Conclusion::Neutral,
         });
+        let vouch = self
+            .vouch(client, &work.repo, number, pr, head, &config)
+            .await?;
+        let facts = &pr_facts(pr, vouch);
         let attempts = self.inbox.merge_attempts(&work.repo, number, head).await?;
         let mut fresh = false;
         // A second look at the gate (requirements read afresh before
@@ -419,7 +422,9 @@ impl Engine {
                 decision::decide(facts, &config, &guards, &gate, attempts).under(config.mode, head);
             // Acting on GitHub takes the gate GitHub holds now, never one
             // read a while ago.
-            if read_now || !verdict.plan.acts() {
+            // A source that could not be read blocks acting: it is read
+            // afresh too, so a permission granted since counts at once.
+            if read_now || (!verdict.plan.acts() && gate.unreadable.is_empty()) {
                 break (gate, since, verdict);
             }
             fresh = true;
@@ -835,7 +840,7 @@ impl Engine {
                 // before any retry. A merge is never attempted twice blindly.
                 tracing::warn!(error = %e, "merge call failed ambiguously; reading the pull request");
                 let after = client.pull(&work.repo, number).await?;
-                if pr_facts(&after).merged {
+                if after.is_merged() {
                     tracing::info!("the pull request did merge");
                     (CallResult::Merged, String::new())
                 } else {
@@ -1330,13 +1335,16 @@ impl Engine {
             None => RepoConfig::default(),
         };
         for pr in &prs {
-            let facts = pr_facts(pr);
+            // Who stands behind each head is the evaluation's to ask; here
+            // only the settings choose what to look at.
             let opted_in = match config.merge.mode {
                 crate::config::repo::MergeMode::Never => false,
                 crate::config::repo::MergeMode::Always => true,
-                crate::config::repo::MergeMode::Label => facts.labels.contains(&config.merge.label),
+                crate::config::repo::MergeMode::Label => {
+                    pr.label_names().contains(&config.merge.label)
+                }
             };
-            if opted_in && !facts.draft {
+            if opted_in && !pr.is_draft() {
                 self.enqueue_pr(work, PrNumber(pr.number), cause).await?;
             }
         }
@@ -1407,8 +1415,10 @@ fn state_since(
     }
 }
 
-/// DESIGN: a 403 from one requirement source means "this source requires
-/// nothing" (logged, and said in the summary), never a failed evaluation.
+/// A 403 from one requirement source is reported, never a failed
+/// evaluation: the source is recorded as unreadable, the summary says so,
+/// and the decision makes no acting plan on it (what it requires is
+/// unknown, not nothing).
 fn requires_nothing_if_forbidden<T>(
     read: Result<T, GhError>,
     source: &'static str,
@@ -1417,7 +1427,7 @@ fn requires_nothing_if_forbidden<T>(
     match read {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.is_status(403) => {
-            tracing::info!(error = %e, source, "requirement source unreadable; it requires nothing");
+            tracing::warn!(error = %e, source, "requirement source unreadable; nothing will be merged on it");
             unreadable.push(Unreadable {
                 source,
                 reason: format!("HTTP 403: {}", e.message),

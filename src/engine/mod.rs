@@ -32,6 +32,7 @@ mod evaluate;
 mod guards;
 pub mod requirements_cache;
 pub mod sweeps;
+mod vouch;
 
 pub use evaluate::merge_backoff;
 
@@ -158,6 +159,9 @@ pub struct Inner {
     /// Signed links to the pull request pages: every check run's
     /// `details_url`, and `explain`'s link. `None` without `PUBLIC_URL`.
     links: Option<crate::web::link::PageLinks>,
+    /// This App's slug, asked of GitHub the first time a bot's push must
+    /// be told apart from the App's own.
+    own_slug: tokio::sync::OnceCell<String>,
 }
 
 impl std::ops::Deref for Engine {
@@ -204,6 +208,7 @@ impl Engine {
                 base_histories: Default::default(),
                 public_url: None,
                 links: None,
+                own_slug: tokio::sync::OnceCell::new(),
             }),
         }
     }

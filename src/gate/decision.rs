@@ -11,7 +11,8 @@
 //! posted conclusion becomes `neutral` and a merge becomes "would merge",
 //! keeping what enforce mode would have done so the words can say it.
 
-use crate::config::repo::{MergeMethod, MergeMode, Mode, RepoConfig};
+use crate::config::repo::{MergeMethod, Mode, RepoConfig};
+use crate::gate::opt_in::{self, HeadFacts, OptIn, OptInSettings};
 use crate::gate::required_checks::{GateReport, GateStatus};
 use crate::ids::CommitSha;
 
@@ -57,6 +58,8 @@ pub struct PrFacts {
     /// The merge methods the base repository allows, as GitHub said them
     /// with the pull request (`None`: not said, so not held against it).
     pub allowed: AllowedMethods,
+    /// Who stands behind the head: its author, pusher, and who opted it in.
+    pub vouch: HeadFacts,
 }
 
 /// The repository's `allow_merge_commit`, `allow_squash_merge` and
@@ -267,21 +270,17 @@ fn plan(
             why: "closed".into(),
         };
     }
-    match config.merge.mode {
-        MergeMode::Never => {
-            return MergePlan::NotOptedIn {
-                why: "merging is off for this repository (`merge.mode: never`)".into(),
-            };
+    let settings = OptInSettings {
+        mode: config.merge.mode,
+        label: &config.merge.label,
+        always_authors: config.merge.always_authors,
+    };
+    let labelled = pr.labels.iter().any(|l| l == &config.merge.label);
+    match opt_in::opt_in(&settings, labelled, &pr.vouch) {
+        OptIn::In => {}
+        OptIn::Out { why } | OptIn::Stopped { why, .. } => {
+            return MergePlan::NotOptedIn { why };
         }
-        MergeMode::Label if !pr.labels.iter().any(|l| l == &config.merge.label) => {
-            return MergePlan::NotOptedIn {
-                why: format!(
-                    "add the `{}` label to have seamguard merge it",
-                    config.merge.label
-                ),
-            };
-        }
-        MergeMode::Label | MergeMode::Always => {}
     }
     if pr.draft {
         return MergePlan::Waiting {
@@ -311,6 +310,23 @@ fn plan(
             };
         }
         GateStatus::Open => {}
+    }
+    if !gate.unreadable.is_empty() {
+        // An acting plan never rests on requirements that could not be
+        // read: what they would require is unknown, not nothing.
+        let what: Vec<String> = gate
+            .unreadable
+            .iter()
+            .map(|u| format!("{} ({})", u.source, u.reason))
+            .collect();
+        return MergePlan::Blocked {
+            why: format!(
+                "seamguard could not read {}; it merges nothing it cannot see the rules for. \
+                 Grant the App `administration: read` (accept the permission in the \
+                 installation's settings) and comment `@seamguard recheck`",
+                what.join(" and ")
+            ),
+        };
     }
     if pr.mergeable_state.as_deref() == Some("dirty") {
         return MergePlan::Blocked {
@@ -366,6 +382,7 @@ fn plan(
 mod tests {
     use super::*;
     use crate::config::repo::RepoConfig;
+    use crate::gate::opt_in::{Access, Person};
     use crate::gate::required_checks::{CheckState, GateEntry, RequiredCheck};
 
     fn pr() -> PrFacts {
@@ -376,6 +393,15 @@ mod tests {
             labels: vec!["automerge".into()],
             mergeable_state: Some("clean".into()),
             allowed: AllowedMethods::default(),
+            vouch: HeadFacts {
+                head: "1111111111111111111111111111111111111111".parse().unwrap(),
+                author: Person {
+                    login: "octocat".into(),
+                    access: Access::Write,
+                },
+                pushed_by: None,
+                vouched_by: vec![],
+            },
         }
     }
 
@@ -505,6 +531,52 @@ mod tests {
             is(decide(&pr(), &cfg, &ok, &open_gate, 5)),
             MergePlan::Merge
         );
+    }
+
+    #[test]
+    fn a_push_nobody_with_write_access_stands_behind_stops_merging() {
+        let ok = [guard(GuardVerdict::Passed)];
+        let open_gate = gate(&[("test", passed())]);
+        let mut fork = pr();
+        fork.vouch.author.access = Access::NoWrite;
+        fork.vouch.pushed_by = Some(Person {
+            login: "mallory".into(),
+            access: Access::NoWrite,
+        });
+        let plan = decide(&fork, &RepoConfig::default(), &ok, &open_gate, 0).plan;
+        let MergePlan::NotOptedIn { why } = plan else {
+            panic!("{plan:?}");
+        };
+        assert!(why.contains("@mallory pushed `1111111`"), "{why}");
+        fork.vouch.vouched_by.push(Person {
+            login: "maintainer".into(),
+            access: Access::Write,
+        });
+        assert_eq!(
+            decide(&fork, &RepoConfig::default(), &ok, &open_gate, 0).plan,
+            MergePlan::Merge
+        );
+    }
+
+    #[test]
+    fn requirements_that_could_not_be_read_never_carry_an_acting_plan() {
+        let ok = [guard(GuardVerdict::Passed)];
+        let mut unreadable = gate(&[("test", passed())]);
+        unreadable
+            .unreadable
+            .push(crate::gate::required_checks::Unreadable {
+                source: "classic branch protection",
+                reason: "HTTP 403: Resource not accessible by integration".into(),
+            });
+        let plan = decide(&pr(), &RepoConfig::default(), &ok, &unreadable, 0).plan;
+        let MergePlan::Blocked { why } = plan else {
+            panic!("{plan:?}");
+        };
+        assert!(
+            why.contains("could not read classic branch protection"),
+            "{why}"
+        );
+        assert!(why.contains("`administration: read`"), "{why}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod merge_answer;
 pub mod merge_queue;
 pub mod merge_sources;
 pub mod never_comes;
+pub mod opt_in;
 pub mod patch;
 pub mod required_checks;
 pub mod strict_line;

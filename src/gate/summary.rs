@@ -373,7 +373,8 @@ pub fn render(report: &Report<'_>) -> CheckOutput {
     }
     for u in &gate.unreadable {
         s.push_str(&format!(
-            "\n> {} could not be read ({}); it is treated as requiring nothing.\n",
+            "\n> ⚠️ {} could not be read ({}): what it requires is unknown, so seamguard \
+             will not merge, enqueue or update this pull request until it can be read.\n",
             u.source, u.reason
         ));
     }

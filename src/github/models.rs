@@ -85,6 +85,9 @@ pub struct PullRequest {
     pub mergeable_state: Option<String>,
     pub head: PullRef,
     pub base: PullRef,
+    /// The author (the opt-in rule asks their write access).
+    #[serde(default)]
+    pub user: Option<Account>,
 }
 
 impl PullRequest {

@@ -33,6 +33,7 @@
 //! lock proves no other process lives, so it releases every lease at start;
 //! a shared store releases none (expiry recovers a dead replica's).
 
+mod activity;
 mod columns;
 mod error;
 mod history;
@@ -45,6 +46,7 @@ mod store;
 mod work;
 mod writer;
 
+pub use activity::HeadActivity;
 pub use error::StoreError;
 pub use history::HISTORY_PER_PR;
 pub use store::{Inbox, InboxOptions};

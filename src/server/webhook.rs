@@ -434,6 +434,20 @@ pub async fn receive(
     }
     let known = events::KNOWN_EVENTS.contains(&event);
     let work_items = parsed.work.len();
+    drop(_enter);
+    // Who pushed or labelled the head is stored before the work that reads
+    // it, so no evaluation of this head runs without it.
+    if let Some(activity) = &parsed.activity {
+        let at = chrono::Utc::now();
+        let stored =
+            tokio::time::timeout(INGEST_DEADLINE, state.inbox.record_activity(activity, at)).await;
+        if !matches!(stored, Ok(Ok(()))) {
+            let _enter = span.enter();
+            tracing::error!("could not store who pushed or labelled the head");
+            count(event, "store_error");
+            return retry_later("store unavailable; redeliver later\n");
+        }
+    }
     let delivery = NewDelivery {
         id,
         event: event.to_owned(),
@@ -442,7 +456,6 @@ pub async fn receive(
         received_at: chrono::Utc::now(),
         work: parsed.work,
     };
-    drop(_enter);
     let stored = tokio::time::timeout(INGEST_DEADLINE, state.inbox.ingest(delivery)).await;
     let _enter = span.enter();
     match stored {

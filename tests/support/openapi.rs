@@ -63,6 +63,9 @@ const MEANINGFUL_OPTIONAL: &[&str] = &[
     // means none, which `seamguard doctor` reports.
     "permissions",
     "events",
+    // integration: the slug names the App's `[bot]` user (absent: seamguard
+    // cannot tell its own branch updates apart, and asks like anyone's).
+    "slug",
     // webhook-config (`GET /app/hook/config`): absent means unset, which
     // `seamguard doctor` reports.
     "content_type",

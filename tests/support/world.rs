@@ -396,7 +396,19 @@ impl Repo {
             behind_seen: BTreeSet::new(),
             large_files: BTreeSet::new(),
             unreadable_protection: BTreeSet::new(),
-            conversation: Default::default(),
+            // The repository's owner administers it, and `octocat` (who
+            // opens, pushes and labels the scenarios' pull requests)
+            // maintains it; anyone else reads, as GitHub answers for a
+            // public repository's visitor.
+            conversation: super::routes::issues::Conversation {
+                permissions: [
+                    (owner.to_owned(), "admin".to_owned()),
+                    ("octocat".to_owned(), "write".to_owned()),
+                ]
+                .into_iter()
+                .collect(),
+                ..Default::default()
+            },
             commit_count: 0,
         }
     }

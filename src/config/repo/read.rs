@@ -10,9 +10,9 @@
 use std::time::Duration;
 
 use super::{
-    ConfigProblem, ConfigSource, ConflictMarkersConfig, MAX_LABEL_CHARS, MAX_MERGE_ATTEMPTS,
-    MAX_REGISTER_TIMEOUT, MergeConfig, MergeMethod, MergeMode, MergeSourcesConfig, Mode,
-    OnInternalError, RepoConfig, RequiredChecksConfig, compile_glob,
+    AlwaysAuthors, ConfigProblem, ConfigSource, ConflictMarkersConfig, MAX_LABEL_CHARS,
+    MAX_MERGE_ATTEMPTS, MAX_REGISTER_TIMEOUT, MergeConfig, MergeMethod, MergeMode,
+    MergeSourcesConfig, Mode, OnInternalError, RepoConfig, RequiredChecksConfig, compile_glob,
 };
 use crate::config::yaml::{self, Kind, Node, Pos, Value};
 
@@ -39,6 +39,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
             "max_attempts",
             "update_branch",
             "priority_label",
+            "always_authors",
         ],
     ),
     ("required_checks", &["extra", "register_timeout"]),
@@ -48,6 +49,11 @@ const MERGE_MODES: &[(&str, MergeMode)] = &[
     ("label", MergeMode::Label),
     ("always", MergeMode::Always),
     ("never", MergeMode::Never),
+];
+
+const ALWAYS_AUTHORS: &[(&str, AlwaysAuthors)] = &[
+    ("writers", AlwaysAuthors::Writers),
+    ("anyone", AlwaysAuthors::Anyone),
 ];
 
 const MERGE_METHODS: &[(&str, MergeMethod)] = &[
@@ -107,6 +113,7 @@ pub(super) struct Layer {
     merge_update_branch: Option<Set<bool>>,
     /// `Some(None)`: explicitly no priority label (`priority_label: null`).
     merge_priority_label: Option<Set<Option<String>>>,
+    merge_always_authors: Option<Set<AlwaysAuthors>>,
     checks_extra: Option<Set<Vec<String>>>,
     checks_register_timeout: Option<Set<Duration>>,
     on_internal_error: Option<Set<OnInternalError>>,
@@ -129,6 +136,7 @@ impl Layer {
             merge_max_attempts: self.merge_max_attempts.or(under.merge_max_attempts),
             merge_update_branch: self.merge_update_branch.or(under.merge_update_branch),
             merge_priority_label: self.merge_priority_label.or(under.merge_priority_label),
+            merge_always_authors: self.merge_always_authors.or(under.merge_always_authors),
             checks_extra: self.checks_extra.or(under.checks_extra),
             checks_register_timeout: self
                 .checks_register_timeout
@@ -163,6 +171,7 @@ impl Layer {
                 max_attempts: or(self.merge_max_attempts, d.merge.max_attempts),
                 update_branch: or(self.merge_update_branch, d.merge.update_branch),
                 priority_label: or(self.merge_priority_label, d.merge.priority_label),
+                always_authors: or(self.merge_always_authors, d.merge.always_authors),
             },
             required_checks: RequiredChecksConfig {
                 extra: or(self.checks_extra, d.required_checks.extra),
@@ -338,6 +347,10 @@ impl Reader {
             ("merge", "update_branch") => {
                 let v = self.boolean(path, value);
                 layer.merge_update_branch = self.set(value, v);
+            }
+            ("merge", "always_authors") => {
+                let v = self.choice(path, value, ALWAYS_AUTHORS);
+                layer.merge_always_authors = self.set(value, v);
             }
             ("merge", "priority_label") => {
                 let v = if value.is_null() {

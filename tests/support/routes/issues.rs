@@ -67,15 +67,22 @@ fn comment_json(world: &World, repo_key: &str, c: &IssueComment) -> serde_json::
 pub fn permission(world: &mut World, ctx: &Ctx) -> Answer {
     let login = ctx.param("username");
     let repo = ctx.repo(world);
-    let permission = repo
+    let role = repo
         .conversation
         .permissions
         .get(login)
         .cloned()
         .unwrap_or_else(|| "read".to_owned());
+    // As GitHub answers: `permission` is one of admin, write, read, none
+    // (maintain reads as write, triage as read); `role_name` is the role.
+    let permission = match role.as_str() {
+        "maintain" => "write",
+        "triage" => "read",
+        other => other,
+    };
     Answer::json(
         200,
-        json!({ "permission": permission, "role_name": permission, "user": null }),
+        json!({ "permission": permission, "role_name": role, "user": null }),
     )
 }
 
