@@ -129,7 +129,7 @@ fn problems_in_both_files_are_reported_and_tagged() {
     // The repository sets `merge.mode`, but the org's bad value is still
     // reported: the org file is wrong for every repository that uses it.
     assert_snapshot!(layered_problems(Some(org), Some(repo)), @r"
-    repo 3:3: unknown key `retries` in `merge`; known keys: `mode`, `label`, `method`, `max_attempts`, `update_branch`, `priority_label`
+    repo 3:3: unknown key `retries` in `merge`; known keys: `mode`, `label`, `method`, `max_attempts`, `update_branch`, `priority_label`, `always_authors`
     org  2:11: `merge.method` must be one of `merge`, `squash`, `rebase`, found the string `fast-forward`
     org  5:12: `conflict_markers.ignore`: `a[` is not a valid glob: unclosed character class; missing ']'
     ");

@@ -629,6 +629,62 @@ async fn prune_works_through_a_large_backlog(backend: Backend) {
     assert!(!s.inbox.has_delivery(&"d-0".parse().unwrap()).await.unwrap());
 }
 
+async fn head_activity_is_read_back_and_pruned_with_the_retention_age(backend: Backend) {
+    use seamguard::events::{Activity, Actor, PrActivity};
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
+    let repo: seamguard::ids::RepoName = "Acme/App".parse().unwrap();
+    let head: seamguard::ids::CommitSha =
+        "1111111111111111111111111111111111111111".parse().unwrap();
+    let activity = |login: &str, what: Activity| PrActivity {
+        repo: repo.clone(),
+        pr: seamguard::ids::PrNumber(7),
+        head: head.clone(),
+        actor: Actor {
+            login: login.into(),
+            bot: false,
+        },
+        what,
+    };
+    let inbox = &s.inbox;
+    inbox
+        .record_activity(&activity("mallory", Activity::Pushed), t(0))
+        .await
+        .unwrap();
+    inbox
+        .record_activity(
+            &activity(
+                "octocat",
+                Activity::Labeled {
+                    label: "AutoMerge".into(),
+                },
+            ),
+            t(7200),
+        )
+        .await
+        .unwrap();
+    let other: seamguard::ids::RepoName = "acme/app".parse().unwrap();
+    let seen = inbox
+        .head_activity(&other, seamguard::ids::PrNumber(7), &head, "automerge")
+        .await
+        .unwrap();
+    assert_eq!(seen.pushed_by.unwrap().login, "mallory");
+    assert_eq!(seen.vouched_by.len(), 1);
+    assert_eq!(seen.vouched_by[0].login, "octocat");
+
+    inbox
+        .prune(t(3 * 3600), Duration::from_secs(2 * 3600))
+        .await
+        .unwrap();
+    let seen = inbox
+        .head_activity(&other, seamguard::ids::PrNumber(7), &head, "automerge")
+        .await
+        .unwrap();
+    assert_eq!(seen.pushed_by, None, "older than the retention age");
+    assert_eq!(seen.vouched_by.len(), 1, "still within it");
+}
+
 async fn wakeups_are_notified_after_an_ingest_commits(backend: Backend) {
     let Some(s) = Store::open(backend).await else {
         return;
@@ -883,6 +939,8 @@ on_both_backends! {
     prune_leaves_queued_work_alone,
     #[tokio::test]
     prune_works_through_a_large_backlog,
+    #[tokio::test]
+    head_activity_is_read_back_and_pruned_with_the_retention_age,
     #[tokio::test]
     wakeups_are_notified_after_an_ingest_commits,
     #[tokio::test]

@@ -42,13 +42,31 @@ async fn run_saying(s: &Ready, sha: &Sha, words: &str) -> String {
         .unwrap()
 }
 
-/// A fork's pull request by `mallory` (read access), requiring `test`.
+/// #7 comes from `mallory/app`, a fork, and `mallory` (who reads
+/// `acme/app`, no more) opened it.
+fn from_mallorys_fork(s: &Ready) {
+    s.repo.edit(|r| {
+        let pr = r.pulls.get_mut(&7).unwrap();
+        pr.user = "mallory".to_owned();
+        pr.head_repo = Some("mallory/app".to_owned());
+    });
+}
+
+/// A fork's pull request by `mallory`, labelled, requiring `test`.
 async fn forks_pull_request() -> Ready {
     let s = ready().opted_in().open().await;
-    s.repo
-        .edit(|r| r.pulls.get_mut(&7).unwrap().user = "mallory".to_owned());
+    from_mallorys_fork(&s);
     s.repo.protection("main").requires(&["test"]);
     s
+}
+
+/// A commit on #7's head, pushed to the fork (#7's head moves to it).
+fn push_to_fork(s: &Ready, message: &str, changes: &[(&str, Option<&str>)]) -> Sha {
+    let head = s.repo.read(|_, r| r.pulls[&7].head_sha.clone());
+    let sha = s.repo.commit(&[&head], message, changes);
+    s.repo
+        .edit(|r| r.pulls.get_mut(&7).unwrap().head_sha = sha.clone());
+    sha
 }
 
 async fn pass_test(s: &Ready, app: &Seamguard, sha: &Sha) {
@@ -66,8 +84,8 @@ async fn a_push_without_write_access_after_the_label_stops_merging_until_a_write
     run_saying(&s, &s.head, "waiting for `test`").await;
 
     // mallory pushes B, and `test` passes on it.
-    let b = s.repo.push(
-        "feature",
+    let b = push_to_fork(
+        &s,
         "one more thing",
         &[("src/payload.rs", Some("fn main() {}\n"))],
     );
@@ -108,7 +126,7 @@ async fn a_recheck_by_someone_without_write_access_does_not_opt_a_head_in() {
     let app = s.start().await;
     deliver(&s, &app, &by(&s, "opened", "mallory")).await;
     deliver(&s, &app, &by(&s, "labeled", "octocat")).await;
-    let b = s.repo.push("feature", "more", &[("src/x.rs", Some("x\n"))]);
+    let b = push_to_fork(&s, "more", &[("src/x.rs", Some("x\n"))]);
     deliver(&s, &app, &by(&s, "synchronize", "mallory")).await;
     pass_test(&s, &app, &b).await;
     run_saying(&s, &b, "merging stopped").await;
@@ -130,7 +148,7 @@ async fn a_writer_labelling_the_pushed_head_again_opts_it_in() {
     let app = s.start().await;
     deliver(&s, &app, &by(&s, "opened", "mallory")).await;
     deliver(&s, &app, &by(&s, "labeled", "octocat")).await;
-    let b = s.repo.push("feature", "more", &[("src/y.rs", Some("y\n"))]);
+    let b = push_to_fork(&s, "more", &[("src/y.rs", Some("y\n"))]);
     deliver(&s, &app, &by(&s, "synchronize", "mallory")).await;
     pass_test(&s, &app, &b).await;
     run_saying(&s, &b, "merging stopped").await;
@@ -145,12 +163,12 @@ async fn a_writer_labelling_the_pushed_head_again_opts_it_in() {
 #[tokio::test]
 async fn pushes_by_people_with_write_access_keep_the_opt_in() {
     let s = ready().opted_in().open().await;
+    // octocat (write) works from a fork of their own; mallory opened #7.
+    from_mallorys_fork(&s);
     s.repo.protection("main").requires(&["test"]);
     let app = s.start().await;
     deliver(&s, &app, &by(&s, "labeled", "octocat")).await;
-    let b = s
-        .repo
-        .push("feature", "fixup", &[("src/z.rs", Some("z\n"))]);
+    let b = push_to_fork(&s, "fixup", &[("src/z.rs", Some("z\n"))]);
     deliver(&s, &app, &by(&s, "synchronize", "octocat")).await;
     pass_test(&s, &app, &b).await;
     s.wait_merged().await;
@@ -166,10 +184,21 @@ async fn pushes_by_people_with_write_access_keep_the_opt_in() {
 }
 
 #[tokio::test]
+async fn a_branch_of_the_repository_itself_needs_no_question() {
+    // Pushing a branch of acme/app takes write access: whoever pushed the
+    // head had it, so GitHub is not asked.
+    let s = ready().opted_in().open().await;
+    let app = s.start().await;
+    deliver(&s, &app, &by(&s, "labeled", "octocat")).await;
+    s.wait_merged().await;
+    assert_eq!(s.gh.count("GET", "/permission"), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn always_mode_merges_only_pull_requests_of_people_with_write_access() {
     let s = ready().config("merge:\n  mode: always\n").open().await;
-    s.repo
-        .edit(|r| r.pulls.get_mut(&7).unwrap().user = "mallory".to_owned());
+    from_mallorys_fork(&s);
     let app = s.start().await;
     deliver(&s, &app, &by(&s, "opened", "mallory")).await;
     let summary = run_saying(&s, &s.head, "opened it without write access").await;
@@ -185,8 +214,7 @@ async fn always_mode_with_anyone_merges_an_outsiders_pull_request() {
         .config("merge:\n  mode: always\n  always_authors: anyone\n")
         .open()
         .await;
-    s.repo
-        .edit(|r| r.pulls.get_mut(&7).unwrap().user = "mallory".to_owned());
+    from_mallorys_fork(&s);
     let app = s.start().await;
     deliver(&s, &app, &by(&s, "opened", "mallory")).await;
     s.wait_merged().await;
@@ -202,9 +230,7 @@ async fn the_apps_own_branch_update_keeps_the_opt_in() {
     deliver(&s, &app, &by(&s, "opened", "mallory")).await;
     deliver(&s, &app, &by(&s, "labeled", "octocat")).await;
     // seamguard itself brought the branch up to date: its `[bot]` pushed B.
-    let b = s
-        .repo
-        .push("feature", "Merge branch 'main' into feature", &[]);
+    let b = push_to_fork(&s, "Merge branch 'main' into feature", &[]);
     let mut d = s.repo.pull_request_event("synchronize", 7);
     let (api, bot) = {
         let w = s.gh.world();
@@ -224,9 +250,7 @@ async fn another_bot_pushing_is_not_the_app() {
     let app = s.start().await;
     deliver(&s, &app, &by(&s, "opened", "mallory")).await;
     deliver(&s, &app, &by(&s, "labeled", "octocat")).await;
-    let b = s
-        .repo
-        .push("feature", "bump", &[("Cargo.lock", Some("x\n"))]);
+    let b = push_to_fork(&s, "bump", &[("Cargo.lock", Some("x\n"))]);
     let mut d = s.repo.pull_request_event("synchronize", 7);
     let api = s.gh.world().api_url.clone();
     d.body["sender"] = support::json::user(&api, "some-other-app[bot]", "Bot");

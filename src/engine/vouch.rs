@@ -32,23 +32,39 @@ impl Engine {
             .map(|u| u.login.clone())
             .unwrap_or_default();
         let labelled = pr.label_names().iter().any(|l| l == &config.merge.label);
+        // A fork's deleted repository is no longer the base's: a fork.
+        let in_base_repository = match (&pr.head.repo, &pr.base.repo) {
+            (Some(h), Some(b)) => h.full_name.eq_ignore_ascii_case(&b.full_name),
+            _ => false,
+        };
         let read = match config.merge.mode {
             MergeMode::Never => false,
-            MergeMode::Label => labelled,
+            // A branch of the base repository was pushed by someone with
+            // write access (pushing it takes that): nothing to ask.
+            MergeMode::Label => labelled && !in_base_repository,
             MergeMode::Always => config.merge.always_authors == AlwaysAuthors::Writers,
         };
+        let unasked = |author: String| HeadFacts {
+            head: head.clone(),
+            in_base_repository,
+            author: Person {
+                login: author,
+                access: Access::NoWrite,
+            },
+            pushed_by: None,
+            vouched_by: Vec::new(),
+        };
         if !read {
-            // The rule answers from the settings alone; nobody is asked,
-            // and nobody is taken to have write access.
-            return Ok(HeadFacts {
-                head: head.clone(),
-                author: Person {
-                    login: author,
-                    access: Access::NoWrite,
-                },
-                pushed_by: None,
-                vouched_by: Vec::new(),
-            });
+            // The rule answers from the settings and the branch's home
+            // alone; nobody is asked, nobody taken to have write access.
+            return Ok(unasked(author));
+        }
+        if in_base_repository {
+            // `always` for writers: only the author's access matters.
+            let access = self.access_of(client, repo, &author, false).await?;
+            let mut facts = unasked(author);
+            facts.author.access = access;
+            return Ok(facts);
         }
         let seen = self
             .inbox
@@ -78,6 +94,7 @@ impl Engine {
         };
         Ok(HeadFacts {
             head: head.clone(),
+            in_base_repository,
             author: person(&author),
             pushed_by: seen.pushed_by.as_ref().map(|a| person(&a.login)),
             vouched_by: vouchers.iter().map(|l| person(l)).collect(),

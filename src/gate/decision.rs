@@ -395,6 +395,7 @@ mod tests {
             allowed: AllowedMethods::default(),
             vouch: HeadFacts {
                 head: "1111111111111111111111111111111111111111".parse().unwrap(),
+                in_base_repository: false,
                 author: Person {
                     login: "octocat".into(),
                     access: Access::Write,

@@ -56,6 +56,8 @@ impl Person {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeadFacts {
     pub head: CommitSha,
+    /// The head branch lives in the base repository (not a fork).
+    pub in_base_repository: bool,
     /// The pull request's author.
     pub author: Person,
     /// Who pushed this head (the sender of the delivery that brought it),
@@ -159,7 +161,7 @@ pub fn opt_in(settings: &OptInSettings<'_>, labelled: bool, facts: &HeadFacts) -
         }
         MergeMode::Label | MergeMode::Always => {}
     }
-    if facts.vouched_by.iter().any(Person::trusted) {
+    if facts.in_base_repository || facts.vouched_by.iter().any(Person::trusted) {
         return OptIn::In;
     }
     match &facts.pushed_by {
@@ -202,6 +204,7 @@ mod tests {
     fn facts(author: Access, pushed: Option<Access>, vouched: &[Access]) -> HeadFacts {
         HeadFacts {
             head: HEAD.parse().unwrap(),
+            in_base_repository: false,
             author: person("alice", author),
             pushed_by: pushed.map(|a| person("bob", a)),
             vouched_by: vouched.iter().map(|a| person("maint", *a)).collect(),
@@ -240,6 +243,9 @@ mod tests {
             ("always: outsider's, vouched",      &always, false, facts(NoWrite, Some(NoWrite), &[Write]), "in"),
             ("always: outsider pushed to a writer's", &always, false, facts(Write, Some(NoWrite), &[]), "stopped"),
             ("always, anyone",                   &anyone, false, facts(NoWrite, Some(NoWrite), &[]), "in"),
+            ("a branch of the base repository",  &label, true,  HeadFacts { in_base_repository: true, ..facts(NoWrite, None, &[]) }, "in"),
+            ("always: a reader's pull request from a branch of the base repository",
+                                                 &always, false, HeadFacts { in_base_repository: true, ..facts(NoWrite, None, &[]) }, "out"),
         ];
         for (name, s, labelled, f, want) in rows {
             let got = match opt_in(s, *labelled, f) {

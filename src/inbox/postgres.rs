@@ -449,7 +449,7 @@ impl PgInbox {
         now: DateTime<Utc>,
         older_than: Duration,
     ) -> Result<u64, StoreError> {
-        const CHUNKS: [&str; 6] = [
+        const CHUNKS: [&str; 8] = [
             "DELETE FROM deliveries WHERE id IN
                  (SELECT id FROM deliveries WHERE received_at < $1 ORDER BY received_at LIMIT $2)",
             "DELETE FROM merge_attempts WHERE (repo, pr, head) IN
@@ -462,6 +462,12 @@ impl PgInbox {
                  (SELECT key FROM waiting WHERE updated_at < $1 LIMIT $2)",
             "DELETE FROM evaluations WHERE id IN
                  (SELECT id FROM evaluations WHERE at < $1 ORDER BY at LIMIT $2)",
+            "DELETE FROM meta WHERE key IN
+                 (SELECT key FROM meta WHERE key >= 'head:' AND key < 'head;'
+                  AND (value::json ->> 'at')::bigint < $1 LIMIT $2)",
+            "DELETE FROM meta WHERE key IN
+                 (SELECT key FROM meta WHERE key >= 'command-refusal:' AND key < 'command-refusal;'
+                  AND value::bigint < $1 LIMIT $2)",
         ];
         let cutoff = columns::millis(now).saturating_sub(columns::duration_ms(older_than));
         let mut removed = 0;

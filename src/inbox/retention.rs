@@ -5,7 +5,9 @@
 //! is evaluated again, which is harmless because evaluations are
 //! idempotent), merge-attempt counts and first sightings of heads, completed
 //! check runs, waiting marks nobody refreshed, and evaluations in the pull
-//! requests' histories. Never removed: work items
+//! requests' histories, who pushed and opted in each head (a head older
+//! than that with nothing since counts as its author's push), and when a
+//! person's command was last refused. Never removed: work items
 //! (they are the queue) and check runs still in progress (the watchdog's).
 //!
 //! Each chunk is one writer job, so a large backlog never holds the writer
@@ -22,7 +24,7 @@ pub(crate) struct Pruned {
 }
 
 /// Each statement deletes at most `?2` rows older than `?1`.
-const CHUNKS: [&str; 6] = [
+const CHUNKS: [&str; 8] = [
     "DELETE FROM deliveries WHERE id IN
          (SELECT id FROM deliveries WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)",
     "DELETE FROM merge_attempts WHERE (repo, pr, head) IN
@@ -35,6 +37,14 @@ const CHUNKS: [&str; 6] = [
          (SELECT key FROM waiting WHERE updated_at < ?1 LIMIT ?2)",
     "DELETE FROM evaluations WHERE id IN
          (SELECT id FROM evaluations WHERE at < ?1 ORDER BY at LIMIT ?2)",
+    // Who pushed and opted in each head (`activity`): JSON with `at`.
+    "DELETE FROM meta WHERE key IN
+         (SELECT key FROM meta WHERE key >= 'head:' AND key < 'head;'
+          AND json_extract(value, '$.at') < ?1 LIMIT ?2)",
+    // When a person's command was last refused (`engine::commands`): millis.
+    "DELETE FROM meta WHERE key IN
+         (SELECT key FROM meta WHERE key >= 'command-refusal:' AND key < 'command-refusal;'
+          AND CAST(value AS INTEGER) < ?1 LIMIT ?2)",
 ];
 
 pub(crate) async fn prune_chunk(

@@ -94,17 +94,13 @@ fn lock_beside(url: &str, db: &std::path::Path) -> Result<std::fs::File, StoreEr
         url: url.to_owned(),
         why: format!("cannot open the lock file {}: {e}", path.display()),
     };
-    let mut file = std::fs::OpenOptions::new()
+    let mut file = private_options()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(&path)
         .map_err(cannot)?;
-    // `File::try_lock` is Rust 1.89: the toolchain here is newer, but
-    // raising `rust-version` turns on 1.89 lints across the whole crate;
-    // that bump is its own change (noted in the store's report).
-    #[allow(clippy::incompatible_msrv)]
     let locked = file.try_lock();
     match locked {
         Ok(()) => {}
@@ -128,6 +124,29 @@ fn lock_beside(url: &str, db: &std::path::Path) -> Result<std::fs::File, StoreEr
         .and_then(|()| file.write_all(pid.as_bytes()))
         .map_err(cannot)?;
     Ok(file)
+}
+
+/// Open options that create a file readable by its owner only (0600).
+fn private_options() -> std::fs::OpenOptions {
+    let mut o = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o
+}
+
+/// The store holds private repository names, titles and findings: its
+/// file is created 0600 before SQLite opens it, and SQLite gives its `-wal`
+/// and `-shm` files the database file's mode. A file that already exists
+/// keeps the mode its owner gave it.
+fn create_private(db: &std::path::Path) -> std::io::Result<()> {
+    match private_options().write(true).create_new(true).open(db) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Opens the database's WAL file so the writer's syncer can fsync it, and
@@ -188,6 +207,12 @@ impl SqliteInbox {
                 })?;
         }
 
+        if base.get_filename() != std::path::Path::new(":memory:") {
+            create_private(base.get_filename()).map_err(|e| StoreError::InvalidUrl {
+                url: database_url.to_owned(),
+                why: format!("cannot create {}: {e}", base.get_filename().display()),
+            })?;
+        }
         let write = base
             .clone()
             .create_if_missing(true)
@@ -925,6 +950,30 @@ mod tests {
     use futures::FutureExt;
 
     use super::*;
+
+    /// The store's files hold private data: created 0600 whatever the
+    /// umask (the database, its WAL and shared memory, and the lock).
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_stores_files_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let url = format!("sqlite://{}", db.display());
+        let inbox = SqliteInbox::open(&url, &InboxOptions::default())
+            .await
+            .unwrap();
+        inbox.set_meta("k", "v").await.unwrap();
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let entry = entry.unwrap();
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", entry.path().display());
+            seen += 1;
+        }
+        assert!(seen >= 3, "the database, its WAL and the lock at least");
+        inbox.close().await;
+    }
 
     /// Rows stored before migration 0002 hold ids as sent; the migration
     /// must key them exactly as `delivery_key` keys new ones, or a
