@@ -195,6 +195,8 @@ async fn ingest(inbox: &Inbox, n: u64) {
         installation: Some(InstallationId(42)),
         received_at: Utc::now(),
         work: vec![Work::pr(InstallationId(42), repo, PrNumber(n % PRS))],
+        // As the webhook handler stores it: a second key per delivery.
+        body_digest: Some(<sha2::Sha256 as sha2::Digest>::digest(n.to_be_bytes()).into()),
     };
     let stored = inbox.ingest(delivery).await.expect("ingest");
     assert_eq!(stored, Ingested::Stored);

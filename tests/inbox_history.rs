@@ -120,6 +120,7 @@ async fn a_claim_names_its_latest_cause(backend: Backend) {
             installation: Some(InstallationId(42)),
             received_at: t(0),
             work: vec![work.clone()],
+            body_digest: None,
         })
         .await
         .unwrap();

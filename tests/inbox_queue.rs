@@ -54,6 +54,7 @@ fn delivery(id: &str, at: DateTime<Utc>, work: Vec<Work>) -> NewDelivery {
         installation: Some(InstallationId(42)),
         received_at: at,
         work,
+        body_digest: None,
     }
 }
 
@@ -685,6 +686,37 @@ async fn head_activity_is_read_back_and_pruned_with_the_retention_age(backend: B
     assert_eq!(seen.vouched_by.len(), 1, "still within it");
 }
 
+async fn the_same_signed_body_under_another_id_is_a_duplicate(backend: Backend) {
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
+    let body = |id: &str, digest: u8| NewDelivery {
+        body_digest: Some([digest; 32]),
+        ..delivery(id, t(0), vec![pr(7)])
+    };
+    assert_eq!(
+        s.inbox.ingest(body("d-1", 1)).await.unwrap(),
+        Ingested::Stored
+    );
+    assert_eq!(
+        s.inbox.ingest(body("d-2", 1)).await.unwrap(),
+        Ingested::Duplicate,
+        "a replay under a new id"
+    );
+    assert_eq!(
+        s.inbox.ingest(body("d-3", 2)).await.unwrap(),
+        Ingested::Stored
+    );
+    // In one batch too: the first of two identical bodies is stored.
+    let (a, b) = futures::join!(
+        s.inbox.ingest(body("d-4", 3)),
+        s.inbox.ingest(body("d-5", 3))
+    );
+    let mut answers = [a.unwrap(), b.unwrap()];
+    answers.sort_by_key(|a| *a == Ingested::Duplicate);
+    assert_eq!(answers, [Ingested::Stored, Ingested::Duplicate]);
+}
+
 async fn wakeups_are_notified_after_an_ingest_commits(backend: Backend) {
     let Some(s) = Store::open(backend).await else {
         return;
@@ -941,6 +973,8 @@ on_both_backends! {
     prune_works_through_a_large_backlog,
     #[tokio::test]
     head_activity_is_read_back_and_pruned_with_the_retention_age,
+    #[tokio::test]
+    the_same_signed_body_under_another_id_is_a_duplicate,
     #[tokio::test]
     wakeups_are_notified_after_an_ingest_commits,
     #[tokio::test]

@@ -280,3 +280,27 @@ async fn a_replay_under_an_upper_cased_id_is_a_duplicate() {
     );
     app.stop().await;
 }
+
+/// A captured signed delivery sent again under a new id is the same body:
+/// acknowledged as a duplicate, never evaluated twice.
+#[tokio::test]
+async fn a_replay_of_a_signed_body_under_a_new_id_is_a_duplicate() {
+    let s = support::ready().open().await;
+    let app = s.start().await;
+    let d = s.repo.pull_request_event("opened", 7);
+    assert_eq!(s.gh.deliver(&d, &app.webhook()).await, 202);
+    s.completed_run().await;
+    s.gh.wait_idle().await;
+    let reads_before = s.gh.count("GET", "/repos/acme/app/pulls/7");
+    let mut replay = d.clone();
+    replay.guid = support::deliveries::new_guid();
+    assert_ne!(replay.guid, d.guid);
+    assert_eq!(s.gh.deliver(&replay, &app.webhook()).await, 200);
+    s.gh.wait_idle().await;
+    assert_eq!(
+        s.gh.count("GET", "/repos/acme/app/pulls/7"),
+        reads_before,
+        "not evaluated again"
+    );
+    app.stop().await;
+}

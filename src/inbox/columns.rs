@@ -128,6 +128,13 @@ pub(crate) fn decode_waiting(rows: Vec<(String, String)>) -> Vec<Work> {
         .collect()
 }
 
+/// The deduplication key of a delivery's body digest: `sha256 <hex>`. No
+/// [`delivery_key`] can equal it: a version-1 key holds 15 characters
+/// before its space, and no other id holds a space.
+pub(crate) fn digest_key(digest: &[u8; 32]) -> String {
+    format!("sha256 {}", hex::encode(digest))
+}
+
 /// The stored form of a delivery id. A version-1 UUID
 /// (`tttttttt-mmmm-1hhh-cccc-nnnnnnnnnnnn`: time low, mid, high) becomes
 /// `hhhmmmmtttttttt cccc-nnnnnnnnnnnn`, its 60-bit timestamp first, so keys

@@ -79,6 +79,8 @@ const READY_PROBE_KEY: &str = "readyz.probe";
 /// A delivery queued for the batcher.
 struct Pending {
     id: String,
+    /// The body digest's key (`columns::digest_key`), kept beside the id.
+    digest: Option<String>,
     event: String,
     action: Option<String>,
     installation: Option<i64>,
@@ -168,6 +170,7 @@ impl PgInbox {
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
             id: columns::delivery_key(d.id.as_str()).into_owned(),
+            digest: d.body_digest.as_ref().map(columns::digest_key),
             event: d.event,
             action: d.action,
             installation: d.installation.map(|i| columns::id(i.0)),
@@ -1014,15 +1017,32 @@ async fn store_batch(
     pool: &PgPool,
     batch: &[Pending],
 ) -> Result<(Vec<Ingested>, bool), StoreError> {
-    let mut seen = HashSet::with_capacity(batch.len());
-    let first: Vec<bool> = batch.iter().map(|d| seen.insert(d.id.as_str())).collect();
-    let mut rows: Vec<&Pending> = batch
+    // A key (an id, or a body's digest) twice in one statement would
+    // conflict with itself: only a delivery whose keys are all new to the
+    // batch is sent; the rest are duplicates.
+    let mut seen = HashSet::with_capacity(batch.len() * 2);
+    let first: Vec<bool> = batch
+        .iter()
+        .map(|d| {
+            let keys = std::iter::once(d.id.as_str()).chain(d.digest.as_deref());
+            let new = keys.clone().all(|k| !seen.contains(k));
+            if new {
+                seen.extend(keys);
+            }
+            new
+        })
+        .collect();
+    let mut rows: Vec<(&str, &Pending)> = batch
         .iter()
         .zip(&first)
         .filter(|(_, f)| **f)
-        .map(|(d, _)| d)
+        .flat_map(|(d, _)| {
+            std::iter::once(d.id.as_str())
+                .chain(d.digest.as_deref())
+                .map(move |key| (key, d))
+        })
         .collect();
-    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    rows.sort_by(|a, b| a.0.cmp(b.0));
     let mut tx = pool.begin().await?;
     let stored: HashSet<String> = sqlx::query(
         "INSERT INTO deliveries (id, event, action, installation, received_at)
@@ -1030,11 +1050,11 @@ async fn store_batch(
          ON CONFLICT (id) DO NOTHING
          RETURNING id",
     )
-    .bind(rows.iter().map(|d| d.id.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|d| d.event.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|d| d.action.as_deref()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|d| d.installation).collect::<Vec<_>>())
-    .bind(rows.iter().map(|d| d.received_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(k, _)| *k).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, d)| d.event.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, d)| d.action.as_deref()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, d)| d.installation).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, d)| d.received_at).collect::<Vec<_>>())
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
@@ -1045,7 +1065,8 @@ async fn store_batch(
         .iter()
         .zip(&first)
         .map(|(d, first)| {
-            if *first && stored.contains(&d.id) {
+            let new = |k: &str| stored.contains(k);
+            if *first && new(&d.id) && d.digest.as_deref().is_none_or(new) {
                 Ingested::Stored
             } else {
                 Ingested::Duplicate

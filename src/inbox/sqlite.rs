@@ -290,6 +290,7 @@ impl SqliteInbox {
         self.writer
             .ingest(IngestOp {
                 id: columns::delivery_key(d.id.as_str()).into_owned(),
+                digest: d.body_digest.as_ref().map(columns::digest_key),
                 event: d.event,
                 action: d.action,
                 installation: d.installation.map(|i| columns::id(i.0)),

@@ -72,6 +72,8 @@ pub(crate) type Reopen = Box<
 /// A delivery ready for the fast path: already encoded to column values.
 pub(crate) struct IngestOp {
     pub id: String,
+    /// The body digest's key (`columns::digest_key`), kept beside the id.
+    pub digest: Option<String>,
     pub event: String,
     pub action: Option<String>,
     pub installation: Option<i64>,
@@ -571,22 +573,37 @@ async fn store_deliveries(
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    // An id sent twice in one statement would conflict with itself, so only
-    // its first occurrence in the batch is sent; the rest are duplicates.
-    let mut seen = HashSet::with_capacity(batch.len());
-    let first: Vec<bool> = batch.iter().map(|d| seen.insert(d.id.as_str())).collect();
+    // A key (an id, or a body's digest) sent twice in one statement would
+    // conflict with itself, so only a delivery whose keys are all new to
+    // the batch is sent; the rest are duplicates.
+    let mut seen = HashSet::with_capacity(batch.len() * 2);
+    let first: Vec<bool> = batch
+        .iter()
+        .map(|d| {
+            let keys = std::iter::once(d.id.as_str()).chain(d.digest.as_deref());
+            let new = keys.clone().all(|k| !seen.contains(k));
+            if new {
+                seen.extend(keys);
+            }
+            new
+        })
+        .collect();
     let rows: Vec<DeliveryRow<'_>> = batch
         .iter()
         .zip(&first)
         .filter(|(_, first)| **first)
-        .map(|(d, _)| {
-            (
-                d.id.as_str(),
-                d.event.as_str(),
-                d.action.as_deref(),
-                d.installation,
-                d.received_at,
-            )
+        .flat_map(|(d, _)| {
+            std::iter::once(d.id.as_str())
+                .chain(d.digest.as_deref())
+                .map(move |key| {
+                    (
+                        key,
+                        d.event.as_str(),
+                        d.action.as_deref(),
+                        d.installation,
+                        d.received_at,
+                    )
+                })
         })
         .collect();
     let rows =
@@ -619,7 +636,8 @@ async fn store_deliveries(
         .iter()
         .zip(&first)
         .map(|(d, first)| {
-            if *first && !stored.contains(d.id.as_str()) {
+            let new = |k: &str| !stored.contains(k);
+            if *first && new(&d.id) && d.digest.as_deref().is_none_or(new) {
                 Ingested::Stored
             } else {
                 Ingested::Duplicate

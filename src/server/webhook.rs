@@ -408,6 +408,9 @@ pub async fn receive(
     );
     let _enter = span.enter();
     let parsed = events::parse(event, &body, state.app_id);
+    // A captured signed body replayed under another id is the same
+    // delivery: its digest is a deduplication key beside the id.
+    let body_digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&body).into();
     // The parsed delivery owns what it needs: the body's budget is free
     // before the store is waited on.
     drop((body, charge));
@@ -455,6 +458,7 @@ pub async fn receive(
         installation: parsed.installation,
         received_at: chrono::Utc::now(),
         work: parsed.work,
+        body_digest: Some(body_digest),
     };
     let stored = tokio::time::timeout(INGEST_DEADLINE, state.inbox.ingest(delivery)).await;
     let _enter = span.enter();
