@@ -371,9 +371,30 @@ pub async fn receive(
             return refusal.into_response();
         }
     };
+    ingest_read(&state, &headers, body, Some(charge)).await
+}
+
+/// What `POST /webhook` does with a body it has read whole: verify, parse,
+/// store, and the answer GitHub would get. The webhook proxy
+/// (`server::proxy`) feeds each delivery it receives here, so a delivery
+/// that arrives through it is refused, stored and deduplicated exactly as
+/// one posted to `/webhook`.
+pub async fn ingest(state: &WebhookState, headers: &HeaderMap, body: Bytes) -> Response {
+    ingest_read(state, headers, body, None).await
+}
+
+/// [`ingest`], with the body's charge to the budget given back once the
+/// body is parsed.
+async fn ingest_read(
+    state: &WebhookState,
+    headers: &HeaderMap,
+    body: Bytes,
+    charge: Option<Charge>,
+) -> Response {
+    let event_header = header(headers, "x-github-event").unwrap_or("");
     if let Err(e) = verify_signature(
         &state.secrets,
-        header(&headers, "x-hub-signature-256"),
+        header(headers, "x-hub-signature-256"),
         &body,
     ) {
         tracing::warn!(reason = ?e, "webhook signature refused");
@@ -389,7 +410,7 @@ pub async fn receive(
             .into_response();
     }
     let event = event_header;
-    let Some(id) = header(&headers, "x-github-delivery").and_then(|d| d.parse::<DeliveryId>().ok())
+    let Some(id) = header(headers, "x-github-delivery").and_then(|d| d.parse::<DeliveryId>().ok())
     else {
         count(event, "bad_request");
         return (
