@@ -392,3 +392,50 @@ fn a_proxy_url_that_is_not_a_url_exits_2_naming_it() {
         "{stderr}"
     );
 }
+
+/// The stand-in is held to what the `smee-client` npm package reads: that
+/// client, run against it, forwards a delivery to `POST /webhook` whose
+/// signature verifies (so its `JSON.stringify` of the stand-in's escaped
+/// body is GitHub's bytes again) and becomes a check run. Needs Node.js and
+/// the package: `SEAMGUARD_SMEE_CLIENT` names its `bin/smee.js` (.ci/run
+/// installs it); skipped without it unless `SEAMGUARD_REQUIRE_SMEE_CLIENT`
+/// is set.
+#[tokio::test]
+async fn the_smee_client_package_reads_the_stand_in_as_it_reads_smee_io() {
+    let Some(smee) = std::env::var_os("SEAMGUARD_SMEE_CLIENT") else {
+        assert!(
+            std::env::var_os("SEAMGUARD_REQUIRE_SMEE_CLIENT").is_none(),
+            "SEAMGUARD_SMEE_CLIENT must name smee-client's bin/smee.js"
+        );
+        eprintln!("SEAMGUARD_SMEE_CLIENT is unset; skipping");
+        return;
+    };
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = feature_pr(&repo, 7, "feature", &[]);
+    let channel = Channel::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // No proxy setting: smee-client posts to /webhook.
+    let app = Process::spawn(&env(&gh, dir.path()));
+    let mut client = std::process::Command::new("node")
+        .arg(smee)
+        .args(["--url", &channel.url, "--target", &app.webhook()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("node runs smee-client");
+    channel.wait_open(1).await;
+
+    let delivery = repo.pull_request_event("opened", 7).set(
+        "/pull_request/title",
+        "Café ✓ 😀 <b>bold</b> & \"quoted\" \\ bell\u{7}",
+    );
+    channel.post(&delivery, "a-wrong-secret").await;
+    wait_metric(&app, REFUSED, 1.0).await;
+    channel.post(&delivery, support::WEBHOOK_SECRET).await;
+    let run = support::flows::completed_run(&gh, &head).await;
+    assert_eq!(run.conclusion.as_deref(), Some("success"));
+    assert_eq!(metric(&app, ACCEPTED).await, 1.0);
+    let _ = client.kill();
+    let _ = client.wait();
+}

@@ -153,21 +153,25 @@ async fn read_channel(
         ));
     }
     opened();
-    // Bytes received since the last complete event, bounded.
+    // Bytes received since the last complete event: the parser buffers an
+    // event whole, so a stream that never completes one is cut off.
     let pending = Arc::new(AtomicUsize::new(0));
     let counted = pending.clone();
-    let bytes = futures::stream::unfold(Some(response), |response| async move {
-        let mut response = response?;
-        match response.chunk().await {
-            Ok(Some(chunk)) => Some((Ok(chunk), Some(response))),
-            Ok(None) => None,
-            Err(e) => Some((Err(e), None)),
+    let bytes = futures::stream::unfold(Some(response), move |response| {
+        let counted = counted.clone();
+        async move {
+            let mut response = response?;
+            let chunk = match response.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => return None,
+                Err(e) => return Some((Err(std::io::Error::other(e)), None)),
+            };
+            if counted.fetch_add(chunk.len(), Ordering::Relaxed) + chunk.len() > MAX_EVENT {
+                let e = std::io::Error::other("an event larger than any delivery");
+                return Some((Err(e), None));
+            }
+            Some((Ok(chunk), Some(response)))
         }
-    })
-    .map(move |chunk| {
-        let chunk = chunk?;
-        counted.fetch_add(chunk.len(), Ordering::Relaxed);
-        Ok::<_, reqwest::Error>(chunk)
     });
     let mut events = std::pin::pin!(bytes.eventsource());
     loop {
@@ -179,9 +183,7 @@ async fn read_channel(
             Some(Ok(event)) => event,
             Some(Err(e)) => return Err(format!("the stream broke: {e}")),
         };
-        if pending.swap(0, Ordering::Relaxed) > MAX_EVENT {
-            return Err("an event larger than any delivery".to_owned());
-        }
+        pending.store(0, Ordering::Relaxed);
         match event.event.as_str() {
             // smee.io's events that carry no delivery.
             "ready" | "ping" => {}
