@@ -439,3 +439,102 @@ async fn the_smee_client_package_reads_the_stand_in_as_it_reads_smee_io() {
     let _ = client.kill();
     let _ = client.wait();
 }
+
+/// README's quick start, as written: a channel in `WEBHOOK_PROXY_URL`,
+/// `serve` with no credentials (setup mode), the setup link, the App
+/// created on GitHub, installed on a repository; a pull request adding a
+/// conflict marker gets a failed `seamguard` check with an annotation at
+/// the marker — every delivery through the channel.
+#[tokio::test]
+async fn the_first_ten_minutes_as_the_readme_writes_them() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = support::ready::open_pr(
+        &repo,
+        7,
+        "feature",
+        &[(
+            "notes.txt",
+            "intro\n<<<<<<< HEAD\nours\n=======\ntheirs\n>>>>>>> main\n",
+        )],
+        &[],
+    );
+    let channel = Channel::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = proxy_env(&gh, dir.path(), &channel);
+    env.retain(|(k, _)| !matches!(k.as_str(), "APP_ID" | "PRIVATE_KEY_PATH" | "WEBHOOK_SECRET"));
+    let app = Process::spawn(&env);
+    assert_eq!(channel.open(), 0, "setup mode holds no channel yet");
+
+    // 2–3: the console's link, the page naming the channel, the form.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let secret: String = loop {
+        let log = app.log();
+        if let Some(rest) = log.split("?setup=").nth(1) {
+            break rest.chars().take_while(char::is_ascii_hexdigit).collect();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no setup link: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let html = reqwest::get(app.url(&format!("/?setup={secret}")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The manifest's webhook URL is the channel (GitHub would refuse this
+    // loopback one, and the page says so, naming the setting).
+    assert!(
+        html.contains(&format!("<code>{}</code>", channel.url)),
+        "{html}"
+    );
+    assert!(
+        html.contains("<code>WEBHOOK_PROXY_URL</code> is set to this address"),
+        "{html}"
+    );
+    let state: String = html
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    // GitHub creates the App (the fake's own id, so its JWTs are good)
+    // and sends the browser back with a code.
+    let created = gh.manifest_code("good-code");
+    gh.with_world(|w| {
+        w.manifest_codes.get_mut("good-code").unwrap().id = support::fake_github::APP_ID;
+    });
+    let answer = reqwest::get(app.url(&format!("/setup/callback?code=good-code&state={state}")))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    // Serving: connected out to the channel.
+    channel.wait_open(1).await;
+
+    // 4–5: installed; a pull request adding a conflict marker.
+    channel
+        .post(
+            &repo.pull_request_event("opened", 7),
+            &created.webhook_secret,
+        )
+        .await;
+    let run = support::flows::completed_run(&gh, &head).await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("failure"),
+        "{}",
+        run.summary()
+    );
+    assert!(
+        run.annotations
+            .iter()
+            .any(|a| a.path == "notes.txt" && a.start_line == 2),
+        "{:?}",
+        run.annotations
+    );
+    assert!(app.log().contains("webhook proxy connected"));
+}
