@@ -14,8 +14,9 @@
 //! own client does it, with JavaScript's `JSON.stringify` ([`js_json`]), as
 //! Probot's webhooks library does. Each delivery then goes through the
 //! same function as `POST /webhook` ([`webhook::ingest`]): a bad signature
-//! is refused, the delivery is stored before it counts as received, and a
-//! delivery id seen before is not processed again. Nothing about the App's
+//! is refused, the body is charged to the same body budget, the delivery is
+//! stored before it counts as received, and a delivery id seen before is
+//! not processed again. Nothing about the App's
 //! behaviour differs from a direct delivery.
 //!
 //! When the store cannot take a delivery (503 at `/webhook`), nobody can
