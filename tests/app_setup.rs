@@ -369,6 +369,9 @@ async fn a_loopback_webhook_url_is_flagged_before_the_click_with_the_fix() {
     assert!(!html.contains('`'), "no raw Markdown: {html}");
     assert!(html.contains("PUBLIC_URL"), "names the fix");
     assert!(html.contains("ngrok http"), "names a tunnel");
+    // The webhook proxy is offered first, before a tunnel.
+    let proxy = html.find("WEBHOOK_PROXY_URL").expect("offers the proxy");
+    assert!(proxy < html.find("ngrok http").unwrap(), "proxy first");
     let (_, manifest) = form(&html);
     assert!(
         manifest["hook_attributes"]["url"]
@@ -376,6 +379,43 @@ async fn a_loopback_webhook_url_is_flagged_before_the_click_with_the_fix() {
             .unwrap()
             .starts_with("http://127.0.0.1:")
     );
+}
+
+#[tokio::test]
+async fn with_a_webhook_proxy_the_manifest_names_its_channel_and_the_page_says_so() {
+    let gh = FakeGitHub::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let channel = "https://smee.io/AbC123xyz";
+    let app = Process::spawn(&setup_env(
+        &gh,
+        dir.path(),
+        &[("WEBHOOK_PROXY_URL", channel)],
+    ));
+    assert!(app.addr.ip().is_loopback(), "still loopback: {}", app.addr);
+    let secret = nth_secret(&app, 1).await;
+    let (status, html) = get(&app.url(&format!("/?setup={secret}"))).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(!html.contains("GitHub will refuse"), "{html}");
+    assert!(
+        html.contains(&format!(
+            "Deliveries come through the webhook proxy <code>{channel}</code>"
+        )),
+        "{html}"
+    );
+    let (_, manifest) = form(&html);
+    assert_eq!(manifest["hook_attributes"]["url"], channel);
+    // The browser's URLs stay this server's.
+    assert!(
+        manifest["redirect_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"),
+        "{manifest}"
+    );
+    // The organization's form carries the same webhook URL.
+    let (_, html) = get(&app.url(&format!("/org?org=acme&setup={secret}"))).await;
+    let (_, manifest) = form(&html);
+    assert_eq!(manifest["hook_attributes"]["url"], channel);
 }
 
 #[tokio::test]

@@ -71,6 +71,11 @@ pub struct ServeArgs {
     /// This server's public URL (setup mode builds the App manifest with it).
     #[arg(long, env = "PUBLIC_URL", hide_env_values = true)]
     pub public_url: Option<String>,
+    /// Probot's name: a webhook proxy channel (smee.io's protocol, e.g.
+    /// https://smee.io/<channel>) to receive deliveries through when GitHub
+    /// cannot reach this server; setup mode registers it as the webhook URL.
+    #[arg(long, env = "WEBHOOK_PROXY_URL", hide_env_values = true)]
+    pub webhook_proxy_url: Option<String>,
     /// Bearer token for the operator page /status; unset: no such page.
     #[arg(long, env = "STATUS_TOKEN", hide_env_values = true)]
     pub status_token: Option<String>,
@@ -201,6 +206,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub rust_log: String,
     pub public_url: Option<Url>,
+    /// `WEBHOOK_PROXY_URL`: the channel deliveries come through as well as
+    /// `POST /webhook` (`server::proxy`).
+    pub webhook_proxy_url: Option<Url>,
     /// `STATUS_TOKEN`: the bearer token `/status` answers; `None`, no page.
     pub status_token: Option<Secret>,
     /// `METRICS_TOKEN`: the bearer token `/metrics` asks for; `None`, open.
@@ -451,6 +459,9 @@ impl ServeArgs {
         let public_url = non_empty(&self.public_url)
             .map(|u| http_url("PUBLIC_URL", u))
             .transpose()?;
+        let webhook_proxy_url = non_empty(&self.webhook_proxy_url)
+            .map(|u| http_url("WEBHOOK_PROXY_URL", u))
+            .transpose()?;
         if self.workers == 0 {
             return Err(bad("WORKERS", "must be at least 1"));
         }
@@ -490,6 +501,7 @@ impl ServeArgs {
             log_format,
             rust_log,
             public_url,
+            webhook_proxy_url,
             status_token,
             metrics_token,
             credentials_file: self.credentials_file.clone(),
@@ -685,6 +697,7 @@ mod tests {
             ),
             (&["--github-api-url", "not a url"], "GITHUB_API_URL"),
             (&["--github-api-url", "ftp://x"], "GITHUB_API_URL"),
+            (&["--webhook-proxy-url", "smee.io/abc"], "WEBHOOK_PROXY_URL"),
             (&["--listen-addr", "localhost"], "LISTEN_ADDR"),
             (&["--log-format", "xml"], "LOG_FORMAT"),
             (&["--database-url", "mysql://x"], "DATABASE_URL"),

@@ -39,6 +39,7 @@ use crate::telemetry;
 
 pub mod connections;
 pub mod health;
+pub mod proxy;
 pub mod setup;
 pub mod webhook;
 
@@ -335,8 +336,20 @@ async fn serve_app(
             health,
         }),
     };
+    // WEBHOOK_PROXY_URL: deliveries through the proxy channel too, into
+    // the same handler as `POST /webhook`; stopped with HTTP.
+    let proxy = settings.webhook_proxy_url.clone().map(|url| {
+        tokio::spawn(proxy::run(
+            url,
+            state.webhook.clone(),
+            shutdown.child_token(),
+        ))
+    });
     tracing::info!(%addr, api = %redact(settings.api_url.as_str()), app_id = %app.credentials.app_id(), "seamguard listening on {addr}");
     serve_http(listener, router(state), shutdown.clone()).await;
+    if let Some(proxy) = proxy {
+        let _ = proxy.await;
+    }
     // HTTP has stopped; let in-flight evaluations finish, bounded.
     work_stop.cancel();
     tracker.close();

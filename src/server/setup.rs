@@ -61,6 +61,8 @@ struct SetupState {
     gh: GitHub,
     web_url: Url,
     public_url: Option<Url>,
+    /// `WEBHOOK_PROXY_URL`: the manifest's webhook URL when set.
+    proxy: Option<Url>,
     /// The port this server listens on, for the tunnel commands.
     port: u16,
     /// Where the console's link points (without its secret).
@@ -218,6 +220,7 @@ pub async fn serve_setup(
         gh,
         web_url: web_url(&settings.api_url),
         public_url: settings.public_url.clone(),
+        proxy: settings.webhook_proxy_url.clone(),
         port: addr.port(),
         console: console_base(addr, settings.public_url.as_ref()),
         credentials_file: settings.credentials_file.clone(),
@@ -283,17 +286,23 @@ fn public_base(state: &SetupState, headers: &HeaderMap) -> Url {
         .unwrap_or_else(|_| Url::parse("http://localhost:3000/").expect("valid"))
 }
 
-/// The webhook URL of the manifest rooted at `base`.
-fn hook_url(base: &Url) -> String {
-    base.join("webhook")
-        .map(|u| u.to_string())
-        .unwrap_or_default()
+/// The webhook URL of the manifest rooted at `base`: the proxy channel
+/// when `WEBHOOK_PROXY_URL` is set (GitHub posts there; seamguard reads it).
+fn hook_url(base: &Url, proxy: Option<&Url>) -> Url {
+    match proxy {
+        Some(proxy) => proxy.clone(),
+        None => base.join("webhook").unwrap_or_else(|_| base.clone()),
+    }
 }
 
-/// The manifest JSON rooted at `base`, or the error page to show.
-fn manifest_for(base: &Url) -> Result<String, Box<Response>> {
+/// The manifest JSON rooted at `base`, its webhook URL `hook`, or the
+/// error page to show.
+fn manifest_for(base: &Url, hook: &Url) -> Result<String, Box<Response>> {
     crate::config::manifest::manifest_json(Some(base))
-        .map(|m| m.to_string())
+        .map(|mut m| {
+            m["hook_attributes"]["url"] = hook.as_str().into();
+            m.to_string()
+        })
         .map_err(|e| {
             Box::new(show(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -316,6 +325,7 @@ fn reachability<'a>(
         hook,
         why,
         public_url_set: state.public_url.is_some(),
+        proxy_set: state.proxy.is_some(),
         port: state.port,
     })
 }
@@ -335,7 +345,8 @@ async fn index(
         return locked();
     };
     let base = public_base(&state, &headers);
-    let manifest = match manifest_for(&base) {
+    let hook = hook_url(&base, state.proxy.as_ref());
+    let manifest = match manifest_for(&base, &hook) {
         Ok(m) => m,
         Err(page) => return *page,
     };
@@ -347,8 +358,8 @@ async fn index(
         ))
         .map(|u| u.to_string())
         .unwrap_or_default();
-    let hook = hook_url(&base);
-    let why = crate::config::manifest::not_public(&base);
+    let why = crate::config::manifest::not_public(&hook);
+    let hook = hook.to_string();
     let file = state.credentials_file.display().to_string();
     show(
         StatusCode::OK,
@@ -359,6 +370,7 @@ async fn index(
             manifest: &manifest,
             base: base.as_str(),
             setup: &secret,
+            proxy: state.proxy.is_some(),
             warning: reachability(&state, &hook, &why),
         }),
     )
@@ -396,7 +408,8 @@ async fn org(
         );
     }
     let base = public_base(&state, &headers);
-    let manifest = match manifest_for(&base) {
+    let hook = hook_url(&base, state.proxy.as_ref());
+    let manifest = match manifest_for(&base, &hook) {
         Ok(m) => m,
         Err(page) => return *page,
     };
@@ -408,8 +421,8 @@ async fn org(
         ))
         .map(|u| u.to_string())
         .unwrap_or_default();
-    let hook = hook_url(&base);
-    let why = crate::config::manifest::not_public(&base);
+    let why = crate::config::manifest::not_public(&hook);
+    let hook = hook.to_string();
     show(
         StatusCode::OK,
         pages::register_org(

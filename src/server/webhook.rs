@@ -371,9 +371,46 @@ pub async fn receive(
             return refusal.into_response();
         }
     };
+    ingest_read(&state, &headers, body, charge).await
+}
+
+/// What `POST /webhook` does with a body it has read whole: verify, parse,
+/// store, and the answer GitHub would get. The webhook proxy
+/// (`server::proxy`) feeds each delivery it receives here, so a delivery
+/// that arrives through it is refused, stored and deduplicated exactly as
+/// one posted to `/webhook`: a body over [`MAX_BODY`] is refused, and one
+/// is charged to the body budget while it is parsed (503 when it does not
+/// fit).
+pub async fn ingest(state: &WebhookState, headers: &HeaderMap, body: Bytes) -> Response {
+    let charged = if body.len() > MAX_BODY {
+        Err(Refusal::TooLarge)
+    } else {
+        state.budget.take(body.len())
+    };
+    match charged {
+        Ok(charge) => ingest_read(state, headers, body, charge).await,
+        Err(refusal) => {
+            count(
+                header(headers, "x-github-event").unwrap_or(""),
+                refusal.outcome(),
+            );
+            refusal.into_response()
+        }
+    }
+}
+
+/// [`ingest`], with the body's charge to the budget given back once the
+/// body is parsed.
+async fn ingest_read(
+    state: &WebhookState,
+    headers: &HeaderMap,
+    body: Bytes,
+    charge: Charge,
+) -> Response {
+    let event_header = header(headers, "x-github-event").unwrap_or("");
     if let Err(e) = verify_signature(
         &state.secrets,
-        header(&headers, "x-hub-signature-256"),
+        header(headers, "x-hub-signature-256"),
         &body,
     ) {
         tracing::warn!(reason = ?e, "webhook signature refused");
@@ -389,7 +426,7 @@ pub async fn receive(
             .into_response();
     }
     let event = event_header;
-    let Some(id) = header(&headers, "x-github-delivery").and_then(|d| d.parse::<DeliveryId>().ok())
+    let Some(id) = header(headers, "x-github-delivery").and_then(|d| d.parse::<DeliveryId>().ok())
     else {
         count(event, "bad_request");
         return (

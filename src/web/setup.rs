@@ -36,6 +36,8 @@ pub struct Reachability<'a> {
     pub why: &'a str,
     /// `PUBLIC_URL` is set (to this unusable address).
     pub public_url_set: bool,
+    /// `WEBHOOK_PROXY_URL` is set (to this unusable address).
+    pub proxy_set: bool,
     /// This server's port, for the tunnel commands.
     pub port: u16,
 }
@@ -47,18 +49,33 @@ fn reachability(warning: Option<&Reachability<'_>>) -> Markup {
     html! {
         section.card.alert role="alert" {
             p { strong { "GitHub will refuse this App." } " Its webhook URL would be " code { (w.hook) } "; " (with_code(w.why)) "." }
+            @if w.proxy_set {
+                p {
+                    code { "WEBHOOK_PROXY_URL" } " is set to this address: set it to a channel GitHub can reach, such as a new one from "
+                    a href="https://smee.io/new" { "smee.io/new" } ", and restart."
+                }
+            } @else {
             p {
+                "Quickest, with no public address and no tunnel: a webhook proxy. Create a channel at "
+                a href="https://smee.io/new" { "smee.io/new" } ", start seamguard again with "
+                code { "WEBHOOK_PROXY_URL" } " set to its URL (for instance "
+                code { "WEBHOOK_PROXY_URL=https://smee.io/AbC123 seamguard serve" } "), and open the new setup link it prints. "
+                "GitHub then sends deliveries to the channel and seamguard reads them from it."
+            }
+            p {
+                "For a server: "
                 @if w.public_url_set {
                     code { "PUBLIC_URL" } " is set to this address: set it to this server's public https URL"
                 } @else {
-                    "Set " code { "PUBLIC_URL" } " to this server's public https URL and restart"
+                    "set " code { "PUBLIC_URL" } " to this server's public https URL and restart"
                 }
                 " (for instance " code { "PUBLIC_URL=https://seamguard.example.org" } "). "
-                "Developing on this machine? Start a tunnel to it, such as "
+                "Or start a tunnel to this machine, such as "
                 code { "cloudflared tunnel --url http://localhost:" (w.port) }
                 " or " code { "ngrok http " (w.port) } ", set " code { "PUBLIC_URL" }
                 " to the https URL it prints, and open the setup link again. Behind a TLS proxy, have it send "
                 code { "X-Forwarded-Proto" } " and " code { "X-Forwarded-Host" } "."
+            }
             }
         }
     }
@@ -78,6 +95,8 @@ pub struct Register<'a> {
     pub base: &'a str,
     /// The console's secret, carried on to the organization step.
     pub setup: &'a str,
+    /// The webhook URL is `WEBHOOK_PROXY_URL`'s channel.
+    pub proxy: bool,
     pub warning: Option<Reachability<'a>>,
 }
 
@@ -93,6 +112,11 @@ pub fn register(r: &Register<'_>) -> Markup {
                     li { "You press a button below; your browser posts seamguard's App manifest to GitHub (name, webhook URL " code { (r.hook) } ", and the permissions it needs: checks, contents and pull requests write; statuses, administration and metadata read)." }
                     li { "GitHub asks you to confirm and create the App, then sends you back here." }
                     li { "seamguard exchanges the one-time code for the App's id, private key and webhook secret, saves them to " code { (r.file) } " (readable only by this user), and starts serving. Install the App on your repositories from the link it shows." }
+                }
+            }
+            @if r.proxy && r.warning.is_none() {
+                section.card {
+                    p { "Deliveries come through the webhook proxy " code { (r.hook) } " (" code { "WEBHOOK_PROXY_URL" } "): it is the App's webhook URL, and seamguard connects out to it once the App is registered. No public address or tunnel is needed." }
                 }
             }
             (reachability(r.warning.as_ref()))
