@@ -9,8 +9,11 @@
 //! the target directory: fsync is real.
 //!
 //! Run: `cargo bench --bench inbox_ingest` (`-- --quick` for a short run).
+//! `-- --digest-vs` instead runs closed loops with and without the body
+//! digest beside each id (the replay key), alternately in one run.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -24,8 +27,20 @@ mod ids;
 /// Distinct pull requests the deliveries are spread over.
 const PRS: u64 = 1_000;
 
+/// Whether deliveries carry their body digest (as the webhook handler's do).
+static DIGEST: AtomicBool = AtomicBool::new(true);
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    if std::env::args().any(|a| a == "--digest-vs") {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(digest_vs());
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -90,6 +105,30 @@ async fn run(quick: bool) {
             bench.size_mib()
         );
         bench.finish().await;
+    }
+}
+
+/// Closed loops with and without the digest key, alternating, three rounds.
+async fn digest_vs() {
+    println!(
+        "{:<36} {:>10} {:>12} {:>9} {:>9} {:>9}",
+        "scenario", "deliveries", "per second", "p50 ms", "p99 ms", "max ms"
+    );
+    for round in 1..=3 {
+        for concurrency in [1usize, 128, 512] {
+            let total = if concurrency == 1 { 500 } else { 25_000 };
+            for digest in [false, true] {
+                DIGEST.store(digest, Ordering::Relaxed);
+                let bench = Bench::open().await;
+                let (elapsed, latencies) = bench.closed_loop(concurrency, total).await;
+                let name = format!(
+                    "r{round} {concurrency} callers, {}",
+                    if digest { "id + digest" } else { "id only" }
+                );
+                report(&name, total, elapsed, latencies);
+                bench.finish().await;
+            }
+        }
     }
 }
 
@@ -196,7 +235,9 @@ async fn ingest(inbox: &Inbox, n: u64) {
         received_at: Utc::now(),
         work: vec![Work::pr(InstallationId(42), repo, PrNumber(n % PRS))],
         // As the webhook handler stores it: a second key per delivery.
-        body_digest: Some(<sha2::Sha256 as sha2::Digest>::digest(n.to_be_bytes()).into()),
+        body_digest: DIGEST
+            .load(Ordering::Relaxed)
+            .then(|| <sha2::Sha256 as sha2::Digest>::digest(n.to_be_bytes()).into()),
     };
     let stored = inbox.ingest(delivery).await.expect("ingest");
     assert_eq!(stored, Ingested::Stored);

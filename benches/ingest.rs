@@ -437,7 +437,10 @@ impl Cpu {
 
 /// The signed bodies, one per pull request.
 struct Load {
-    bodies: Vec<(Bytes, String)>,
+    /// Each pull request's body, and where its 16-digit sequence number
+    /// goes: every delivery is its own bytes (the same signed body again
+    /// would be a replay, answered as a duplicate without being stored).
+    bodies: Vec<(Bytes, usize)>,
     next_id: AtomicU64,
     ids: Ids,
 }
@@ -456,9 +459,11 @@ impl Load {
     fn new(ids: Ids) -> anyhow::Result<Self> {
         let bodies = (1..=PRS)
             .map(|n| {
-                let body = Bytes::from(payload(n)?);
-                let signature = sign(SECRET.as_bytes(), &body);
-                Ok((body, signature))
+                let body = payload(n)?;
+                let at = memchr::memmem::find(&body, SEQ_FIELD.as_bytes())
+                    .map(|i| i + SEQ_FIELD.len())
+                    .ok_or_else(|| anyhow::anyhow!("no sequence field"))?;
+                Ok((Bytes::from(body), at))
             })
             .collect::<anyhow::Result<_>>()?;
         Ok(Self {
@@ -471,7 +476,11 @@ impl Load {
     /// The next delivery: a fresh id, the body of pull request `id % PRS`.
     fn request(&self, addr: SocketAddr) -> hyper::Request<Full<Bytes>> {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (body, signature) = &self.bodies[(n % PRS) as usize];
+        let (body, at) = &self.bodies[(n % PRS) as usize];
+        let mut bytes = body.to_vec();
+        bytes[*at..*at + 16].copy_from_slice(format!("{n:016}").as_bytes());
+        let signature = sign(SECRET.as_bytes(), &bytes);
+        let body = Bytes::from(bytes);
         hyper::Request::post("/webhook")
             .header("host", addr.to_string())
             .header("content-type", "application/json")
@@ -487,7 +496,7 @@ impl Load {
             .header("x-github-hook-id", "1")
             .header("x-github-hook-installation-target-type", "integration")
             .header("x-hub-signature-256", signature.as_str())
-            .body(Full::new(body.clone()))
+            .body(Full::new(body))
             .expect("a valid request")
     }
 }
@@ -497,6 +506,9 @@ const PROSE: &str = "The retry loop now reads the answer before it decides, so a
     response lost on the way back is no longer taken for a refusal. Timeouts \
     are named constants with a reason each, and the connection pool is shared \
     between the two clients instead of one per request. ";
+
+/// The field each delivery's sequence number is written after.
+const SEQ_FIELD: &str = "\"bench_seq\":\"";
 
 /// A `pull_request` `synchronize` delivery for PR `n`, padded to
 /// [`PAYLOAD_BYTES`] by its body (a long description with a checklist, as
@@ -593,6 +605,7 @@ fn payload(n: u64) -> anyhow::Result<Vec<u8>> {
         .to_owned()
         + &text;
     event["pull_request"]["body"] = json!(body);
+    event["bench_seq"] = json!("0000000000000000");
     while serde_json::to_vec(&event)?.len() > PAYLOAD_BYTES {
         let mut body = event["pull_request"]["body"]
             .as_str()

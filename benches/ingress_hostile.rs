@@ -202,7 +202,9 @@ async fn trickler(addr: SocketAddr, declared: usize, stop: Arc<AtomicBool>) {
 /// Sends signed `ping` number `n` on a new connection; its status (`None`:
 /// no answer within GitHub's wait) and how long it took.
 async fn deliver(addr: SocketAddr, n: usize) -> (Option<u16>, Duration) {
-    let body = br#"{"zen":"Keep it logically awesome.","hook_id":1}"#;
+    // Each its own bytes: the same signed body again is a replay (200).
+    let body = format!(r#"{{"zen":"Keep it logically awesome.","hook_id":{n}}}"#);
+    let body = body.as_bytes();
     let head = format!(
         "POST /webhook HTTP/1.1\r\nhost: seamguard\r\ncontent-type: application/json\r\n\
          x-github-event: ping\r\nx-github-delivery: 00000000-0000-11f0-8000-{n:012}\r\n\

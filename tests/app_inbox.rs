@@ -81,7 +81,14 @@ async fn a_storm_of_200_deliveries_is_one_evaluation_at_a_time_and_one_merge() {
             .map(|d| d.send(&url, support::WEBHOOK_SECRET)),
     )
     .await;
-    assert!(answers.iter().all(|s| s.status() == 202));
+    // The storm repeats three bodies: each is stored once (202), and its
+    // replays under new ids are duplicates (200).
+    assert!(
+        answers
+            .iter()
+            .all(|s| matches!(s.status().as_u16(), 200 | 202))
+    );
+    assert!(answers.iter().filter(|s| s.status() == 202).count() >= 3);
     gh.wait_for(
         "the storm to drain",
         |w| {

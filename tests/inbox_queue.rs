@@ -703,6 +703,10 @@ async fn the_same_signed_body_under_another_id_is_a_duplicate(backend: Backend) 
         Ingested::Duplicate,
         "a replay under a new id"
     );
+    assert!(
+        s.inbox.has_delivery(&"d-2".parse().unwrap()).await.unwrap(),
+        "acknowledged, so its id is stored too"
+    );
     assert_eq!(
         s.inbox.ingest(body("d-3", 2)).await.unwrap(),
         Ingested::Stored

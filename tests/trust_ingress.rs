@@ -28,11 +28,14 @@ const GITHUB_WAITS: Duration = Duration::from_secs(8);
 /// Signed deliveries sent while the budget or the descriptors are held.
 const SIGNED: usize = 10;
 
-/// A signed `ping`: stored like any delivery, no work.
+/// A signed `ping`: stored like any delivery, no work. Each is its own
+/// body (the same bytes again would be a replay, answered as a duplicate).
 fn ping() -> Delivery {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let hook = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Delivery::new(
         "ping",
-        json!({ "zen": "Keep it logically awesome.", "hook_id": 1 }),
+        json!({ "zen": "Keep it logically awesome.", "hook_id": hook }),
     )
 }
 

@@ -153,7 +153,8 @@ pub struct NewDelivery {
     pub received_at: DateTime<Utc>,
     /// What this delivery asks to evaluate (may be empty, e.g. `ping`).
     pub work: Vec<Work>,
-    /// SHA-256 of the signed body: the same body again under another id
+    /// SHA-256 of the event name and the signed body: the same event and
+    /// body again under another id
     /// (a captured delivery replayed) is a duplicate too, within the
     /// retention window. `None` deduplicates by id only.
     pub body_digest: Option<[u8; 32]>,

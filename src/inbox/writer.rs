@@ -573,39 +573,37 @@ async fn store_deliveries(
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    // A key (an id, or a body's digest) sent twice in one statement would
-    // conflict with itself, so only a delivery whose keys are all new to
-    // the batch is sent; the rest are duplicates.
+    // A key sent twice in one statement would conflict with itself: an id
+    // (or a body's digest) repeated within the batch is sent once, by its
+    // first delivery. A delivery whose body was seen under another id
+    // still has its own id stored (it was acknowledged), but is a duplicate.
     let mut seen = HashSet::with_capacity(batch.len() * 2);
-    let first: Vec<bool> = batch
+    let firsts: Vec<(bool, bool)> = batch
         .iter()
         .map(|d| {
-            let keys = std::iter::once(d.id.as_str()).chain(d.digest.as_deref());
-            let new = keys.clone().all(|k| !seen.contains(k));
-            if new {
-                seen.extend(keys);
-            }
-            new
+            let id = seen.insert(d.id.as_str());
+            let digest = d.digest.as_deref().is_none_or(|k| seen.insert(k));
+            (id, digest)
         })
         .collect();
     let rows: Vec<DeliveryRow<'_>> = batch
         .iter()
-        .zip(&first)
-        .filter(|(_, first)| **first)
-        .flat_map(|(d, _)| {
-            std::iter::once(d.id.as_str())
-                .chain(d.digest.as_deref())
-                .map(move |key| {
-                    (
-                        key,
-                        d.event.as_str(),
-                        d.action.as_deref(),
-                        d.installation,
-                        d.received_at,
-                    )
-                })
+        .zip(&firsts)
+        .flat_map(|(d, (id, digest))| {
+            let id = id.then_some(d.id.as_str());
+            let digest = d.digest.as_deref().filter(|_| *digest);
+            id.into_iter().chain(digest).map(move |key| {
+                (
+                    key,
+                    d.event.as_str(),
+                    d.action.as_deref(),
+                    d.installation,
+                    d.received_at,
+                )
+            })
         })
         .collect();
+    let first: Vec<bool> = firsts.iter().map(|(id, digest)| *id && *digest).collect();
     let rows =
         serde_json::to_string(&rows).map_err(|e| StoreError::encoding("delivery batch", e))?;
     // Ask for the ids already stored (nearly always none) rather than have

@@ -446,8 +446,16 @@ async fn ingest_read(
     let _enter = span.enter();
     let parsed = events::parse(event, &body, state.app_id);
     // A captured signed body replayed under another id is the same
-    // delivery: its digest is a deduplication key beside the id.
-    let body_digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&body).into();
+    // delivery: the digest of the event and body is a deduplication key
+    // beside the id.
+    let body_digest: [u8; 32] = {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(event.as_bytes());
+        h.update([0]);
+        h.update(&body);
+        h.finalize().into()
+    };
     // The parsed delivery owns what it needs: the body's budget is free
     // before the store is waited on.
     drop((body, charge));
