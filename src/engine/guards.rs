@@ -201,10 +201,24 @@ pub(super) async fn conflict_markers(
         paths.dedup();
         paths.len()
     };
+    // Named in the summary's table itself: a file not scanned is never
+    // passed in silence.
     let skipped = if too_large.is_empty() {
         String::new()
     } else {
-        format!("; {} too large to scan", plural(too_large.len(), "file"))
+        let mut names: Vec<String> = too_large
+            .iter()
+            .take(TOO_LARGE_IN_HEADLINE)
+            .map(|p| format!("`{p}`"))
+            .collect();
+        if too_large.len() > TOO_LARGE_IN_HEADLINE {
+            names.push(format!("{} more", too_large.len() - TOO_LARGE_IN_HEADLINE));
+        }
+        format!(
+            "; not scanned, over {} MiB: {}",
+            MAX_SCANNED_BLOB_BYTES / (1024 * 1024),
+            names.join(", ")
+        )
     };
     let (verdict, headline) = if findings.is_empty() {
         (
@@ -250,7 +264,11 @@ pub(super) async fn conflict_markers(
 /// it: never passed in silence.
 pub const MAX_SCANNED_BLOB_BYTES: usize = 16 * 1024 * 1024;
 
-/// The files listed in the summary as too large to scan; past it, a count.
+/// The files named in the summary's table as too large to scan; past it,
+/// a count (the details list more).
+const TOO_LARGE_IN_HEADLINE: usize = 3;
+
+/// The files listed in the details as too large to scan; past it, a count.
 const TOO_LARGE_LISTED: usize = 20;
 
 /// The summary's paragraph naming the files too large to scan.
