@@ -9,6 +9,16 @@
 //! [`Scanner`] is built for one width and finds markers of exactly that
 //! width (git/git sets 32 on files whose text shows 7-wide examples).
 //!
+//! Complete blocks of any other width count too, whatever the attributes
+//! say: an opening line of N `<`, an optional base line of N `|`, a
+//! separator of exactly N `=` and a closing line of N `>`, one after the
+//! other among the lines of that width, N ≥ 8 (seven is the default width;
+//! a seven-wide block where an attribute sets another width is an example
+//! in documentation, as git/git's are). `git merge-file --marker-size=10`
+//! writes such blocks with no attribute saying so, and an attribute may
+//! change after a conflict was committed. A lone line of another width (a
+//! Markdown rule of ten `=`) is not a marker. See [`block_width_counts`].
+//!
 //! Two rules need more than the line itself, and are decided once all
 //! candidates of a file are known ([`resolve`]):
 //!
