@@ -5,7 +5,8 @@
 # Usage: benches/scan_vs_git_grep.sh [SIZE_MB] [FILE_KB]
 #   SIZE_MB  total size of the generated text tree (default 500)
 #   FILE_KB  average file size (default 16)
-# Environment: KEEP=1 keeps the generated repository (its path is printed);
+# Environment: KEEP=1 keeps the generated repository (its path is printed),
+# REUSE=path times a kept one again; SEAMGUARD_BIN=path skips the build;
 # RUNS (default 5) timed runs per command; CARGO_TARGET_DIR as usual;
 # BEFORE=path/to/seamguard times another build too, in the same run (with
 # hyperfine); ATTRIBUTES=1 commits a root `.gitattributes` that widens the
@@ -25,17 +26,26 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
-say "building seamguard (release)"
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" --bin seamguard
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-SEAMGUARD=$TARGET_DIR/release/seamguard
+if [[ -n "${SEAMGUARD_BIN:-}" ]]; then
+    SEAMGUARD=$SEAMGUARD_BIN
+else
+    say "building seamguard (release)"
+    cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" --bin seamguard
+    TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+    SEAMGUARD=$TARGET_DIR/release/seamguard
+fi
 test -x "$SEAMGUARD"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/seamguard-bench.XXXXXX")
 if [[ "${KEEP:-0}" != 1 ]]; then trap 'rm -rf "$WORK"' EXIT; fi
 REPO=$WORK/repo
+if [[ -n "${REUSE:-}" ]]; then
+    # A repository kept by an earlier run (KEEP=1): time it again.
+    REPO=$REUSE
+fi
 mkdir -p "$REPO"
 
+if [[ -z "${REUSE:-}" ]]; then
 say "generating ${SIZE_MB} MB of text in ${FILE_KB} KB files under $REPO"
 python3 - "$REPO" "$SIZE_MB" "$FILE_KB" <<'PY'
 import os, random, sys
@@ -76,7 +86,9 @@ fi
 git -C "$REPO" add -A
 git -C "$REPO" -c user.name=bench -c user.email=bench@example.com commit -q -m tree
 git -C "$REPO" repack -a -d -q
+fi
 git -C "$REPO" count-objects -vH | grep -E 'size-pack|in-pack' >&2
+echo "tree: $(git -C "$REPO" ls-tree -r HEAD | wc -l) files" >&2
 
 GREP="git grep -lE '^(<<<<<<< |=======\$|>>>>>>> )' HEAD"
 SCAN="$SEAMGUARD scan --all"
