@@ -119,10 +119,10 @@ import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 g = r["git grep"]
 for name, x in r.items():
-    print(f"{name:32} median {x['median']:.3f} s (mean {x['mean']:.3f} ± {x['stddev']:.3f}, user {x['user']:.2f} s, system {x['system']:.2f} s)")
+    print(f"{name:32} median {x['median']:.3f} s (mean {x['mean']:.3f} ± {x['stddev']:.3f}, min {x['min']:.3f}, user {x['user']:.2f} s, system {x['system']:.2f} s)")
 for name, x in r.items():
     if name != "git grep":
-        print(f"ratio ({name} / git grep, medians): {x['median'] / g['median']:.2f}")
+        print(f"ratio ({name} / git grep): medians {x['median'] / g['median']:.2f}, minima {x['min'] / g['min']:.2f}, CPU (user+system) {(x['user'] + x['system']) / (g['user'] + g['system']):.2f}")
 PY
 else
     time_it() {
