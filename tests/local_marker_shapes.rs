@@ -226,3 +226,35 @@ fn bare_markers_from_empty_labels_are_found() {
         "{run:?}"
     );
 }
+
+#[test]
+fn widths_come_from_the_remotes_base_for_scan_and_pre_push() {
+    let repo = TestRepo::new();
+    repo.add_bare_origin();
+    repo.write(".gitattributes", "*.md text\n");
+    repo.commit("base");
+    repo.git(&["push", "-q", "-u", "origin", "main"]);
+    repo.git(&["remote", "set-head", "origin", "main"]);
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let merged = merge_file(&repo, &[]);
+    // The branch widens every marker to 40, which would hide its own.
+    repo.write(".gitattributes", "* conflict-marker-size=40\n");
+    repo.write("merged.txt", &merged);
+    let head = repo.commit("hide the markers");
+
+    // The default base: the remote's default branch (its merge base).
+    let run = repo.seamguard(&["scan"], "");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.locations(),
+        ["merged.txt:2", "merged.txt:4", "merged.txt:6"],
+        "{run:?}"
+    );
+    // The push of the new branch is blocked for the same markers.
+    let zero = "0".repeat(head.len());
+    let stdin = format!("refs/heads/feature {head} refs/heads/feature {zero}\n");
+    let remote = repo.git(&["remote", "get-url", "origin"]);
+    let run = repo.seamguard(&["pre-push", "origin", remote.trim()], &stdin);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("merged.txt:2:"), "{}", run.stderr);
+}
