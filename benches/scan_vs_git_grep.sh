@@ -5,8 +5,12 @@
 # Usage: benches/scan_vs_git_grep.sh [SIZE_MB] [FILE_KB]
 #   SIZE_MB  total size of the generated text tree (default 500)
 #   FILE_KB  average file size (default 16)
-# Environment: KEEP=1 keeps the generated repository (its path is printed);
-# RUNS (default 5) timed runs per command; CARGO_TARGET_DIR as usual.
+# Environment: KEEP=1 keeps the generated repository (its path is printed),
+# REUSE=path times a kept one again; SEAMGUARD_BIN=path skips the build;
+# RUNS (default 5) timed runs per command; CARGO_TARGET_DIR as usual;
+# BEFORE=path/to/seamguard times another build too, in the same run (with
+# hyperfine); ATTRIBUTES=1 commits a root `.gitattributes` that widens the
+# markers of `*.adoc` (none in the tree), so widths must be asked of git.
 #
 # The tree is source-like text with `=`, `<`, `>` and `|` everywhere, a few
 # Markdown setext headings, and a handful of real conflicts so both tools
@@ -22,17 +26,26 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
-say "building seamguard (release)"
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" --bin seamguard
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-SEAMGUARD=$TARGET_DIR/release/seamguard
+if [[ -n "${SEAMGUARD_BIN:-}" ]]; then
+    SEAMGUARD=$SEAMGUARD_BIN
+else
+    say "building seamguard (release)"
+    cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" --bin seamguard
+    TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+    SEAMGUARD=$TARGET_DIR/release/seamguard
+fi
 test -x "$SEAMGUARD"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/seamguard-bench.XXXXXX")
 if [[ "${KEEP:-0}" != 1 ]]; then trap 'rm -rf "$WORK"' EXIT; fi
 REPO=$WORK/repo
+if [[ -n "${REUSE:-}" ]]; then
+    # A repository kept by an earlier run (KEEP=1): time it again.
+    REPO=$REUSE
+fi
 mkdir -p "$REPO"
 
+if [[ -z "${REUSE:-}" ]]; then
 say "generating ${SIZE_MB} MB of text in ${FILE_KB} KB files under $REPO"
 python3 - "$REPO" "$SIZE_MB" "$FILE_KB" <<'PY'
 import os, random, sys
@@ -67,10 +80,15 @@ PY
 
 say "committing and packing"
 git -C "$REPO" init -q -b main
+if [[ "${ATTRIBUTES:-0}" == 1 ]]; then
+    printf '*.adoc conflict-marker-size=32\n' >"$REPO/.gitattributes"
+fi
 git -C "$REPO" add -A
 git -C "$REPO" -c user.name=bench -c user.email=bench@example.com commit -q -m tree
 git -C "$REPO" repack -a -d -q
+fi
 git -C "$REPO" count-objects -vH | grep -E 'size-pack|in-pack' >&2
+echo "tree: $(git -C "$REPO" ls-tree -r HEAD | wc -l) files" >&2
 
 GREP="git grep -lE '^(<<<<<<< |=======\$|>>>>>>> )' HEAD"
 SCAN="$SEAMGUARD scan --all"
@@ -88,16 +106,23 @@ say "timing ($RUNS runs each, 1 warm-up)"
 cd "$REPO"
 if command -v hyperfine >/dev/null; then
     # Both exit 1 when they find something: -i keeps those runs.
+    before=()
+    if [[ -n "${BEFORE:-}" ]]; then
+        before=(-n "seamguard scan --all (before)" "$BEFORE scan --all")
+    fi
     hyperfine -N -i -w 1 -r "$RUNS" --export-json "$WORK/times.json" \
         -n "seamguard scan --all" "$SCAN" \
+        "${before[@]}" \
         -n "git grep" "$GREP" >&2
     python3 - "$WORK/times.json" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-s, g = r["seamguard scan --all"], r["git grep"]
-print(f"seamguard scan --all: median {s['median']:.3f} s (mean {s['mean']:.3f} ± {s['stddev']:.3f})")
-print(f"git grep:             median {g['median']:.3f} s (mean {g['mean']:.3f} ± {g['stddev']:.3f})")
-print(f"ratio (seamguard / git grep, medians): {s['median'] / g['median']:.2f}")
+g = r["git grep"]
+for name, x in r.items():
+    print(f"{name:32} median {x['median']:.3f} s (mean {x['mean']:.3f} ± {x['stddev']:.3f}, min {x['min']:.3f}, user {x['user']:.2f} s, system {x['system']:.2f} s)")
+for name, x in r.items():
+    if name != "git grep":
+        print(f"ratio ({name} / git grep): medians {x['median'] / g['median']:.2f}, minima {x['min'] / g['min']:.2f}, CPU (user+system) {(x['user'] + x['system']) / (g['user'] + g['system']):.2f}")
 PY
 else
     time_it() {

@@ -297,7 +297,7 @@ fn annotated(run: &support::world::CheckRun) -> Vec<(String, u64)> {
 }
 
 #[tokio::test]
-async fn markers_are_found_at_the_width_gitattributes_sets_at_the_head() {
+async fn markers_are_found_at_the_width_gitattributes_sets_at_the_base() {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
     let base = repo.push(
@@ -325,7 +325,8 @@ async fn markers_are_found_at_the_width_gitattributes_sets_at_the_head() {
             // Seven-wide examples in a 32-wide file are documentation.
             ("example.adoc", Some(&seven)),
             ("docs/notes/a.txt", Some(&twelve)),
-            // The same bytes where no attribute widens the markers: text.
+            // The same bytes where no attribute widens the markers: still
+            // a complete block, so a conflict at any width.
             ("docs/other/a.txt", Some(&twelve)),
         ],
     );
@@ -344,6 +345,10 @@ async fn markers_are_found_at_the_width_gitattributes_sets_at_the_head() {
         ("docs/notes/a.txt", 4),
         ("docs/notes/a.txt", 6),
         ("docs/notes/a.txt", 8),
+        ("docs/other/a.txt", 2),
+        ("docs/other/a.txt", 4),
+        ("docs/other/a.txt", 6),
+        ("docs/other/a.txt", 8),
         ("guide.adoc", 2),
         ("guide.adoc", 4),
         ("guide.adoc", 6),
@@ -442,5 +447,179 @@ async fn bare_markers_from_empty_labels_fail() {
     assert_eq!(
         gh.count("GET", "/repos/acme/app/contents/src/.gitattributes"),
         1
+    );
+}
+
+#[tokio::test]
+async fn a_block_of_any_width_is_a_conflict_without_an_attribute() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.push("main", "readme", &[("README.md", Some("# App\n"))]);
+    // What `git merge-file --marker-size=10` writes, with no attribute
+    // saying so; and a Markdown rule of ten `=` that is not a conflict.
+    let ten = git_merge_file(&["--marker-size=10"]);
+    assert!(ten.contains(&format!("\n{}\n", "=".repeat(10))), "{ten}");
+    let head = repo.commit(
+        &[&base],
+        "merged",
+        &[
+            ("src/merged.txt", Some(&ten)),
+            ("docs/rule.md", Some("Title\n==========\n\ntext\n")),
+        ],
+    );
+    repo.branch("merged", &head);
+    repo.pr(14).head("merged").base("main").open();
+    let run = evaluate_once(&gh, &repo, 14, "opened").await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("failure"),
+        "{}",
+        run.summary()
+    );
+    assert_eq!(
+        annotated(&run),
+        [
+            ("src/merged.txt".to_owned(), 2),
+            ("src/merged.txt".to_owned(), 4),
+            ("src/merged.txt".to_owned(), 6)
+        ]
+    );
+    assert!(run.annotations[0].message.contains("<<<<<<<"));
+}
+
+#[tokio::test]
+async fn a_pull_request_cannot_widen_its_own_markers_away() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.push(
+        "main",
+        "attributes",
+        &[(".gitattributes", Some("*.md text\n"))],
+    );
+    let seven = git_merge_file(&[]);
+    // The head sets every marker 40 wide, which would hide its 7-wide ones.
+    let head = repo.commit(
+        &[&base],
+        "hide",
+        &[
+            (".gitattributes", Some("* conflict-marker-size=40\n")),
+            ("src/merged.txt", Some(&seven)),
+        ],
+    );
+    repo.branch("hide", &head);
+    repo.pr(15).head("hide").base("main").open();
+    let run = evaluate_once(&gh, &repo, 15, "opened").await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("failure"),
+        "{}",
+        run.summary()
+    );
+    assert_eq!(
+        annotated(&run),
+        [
+            ("src/merged.txt".to_owned(), 2),
+            ("src/merged.txt".to_owned(), 4),
+            ("src/merged.txt".to_owned(), 6)
+        ]
+    );
+    // Both the base's and the head's attributes were read.
+    assert_eq!(
+        gh.count("GET", "/repos/acme/app/contents/.gitattributes"),
+        2
+    );
+}
+
+#[tokio::test]
+async fn markers_at_the_heads_new_width_are_found_too() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.push("main", "readme", &[("README.md", Some("# App\n"))]);
+    let twelve = git_merge_file(&["--marker-size=12", "--diff3"]);
+    // Lone 12-wide opening lines (no block) count only at the head's width.
+    let lone = format!("a\n{} x\nb\n{} y\n", "<".repeat(12), ">".repeat(12));
+    let head = repo.commit(
+        &[&base],
+        "widen",
+        &[
+            (".gitattributes", Some("*.txt conflict-marker-size=12\n")),
+            ("notes/a.txt", Some(&twelve)),
+            ("notes/lone.txt", Some(&lone)),
+        ],
+    );
+    repo.branch("widen", &head);
+    repo.pr(16).head("widen").base("main").open();
+    let run = evaluate_once(&gh, &repo, 16, "opened").await;
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    let got = annotated(&run);
+    assert!(got.contains(&("notes/lone.txt".to_owned(), 2)), "{got:?}");
+    assert!(got.contains(&("notes/a.txt".to_owned(), 8)), "{got:?}");
+}
+
+#[tokio::test]
+async fn a_file_too_large_to_scan_is_named_and_the_others_are_scanned() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.push("main", "readme", &[("README.md", Some("# App\n"))]);
+    // Larger than the scan reads (16 MiB), with a conflict in it.
+    let mut huge = "<<<<<<< a\n1\n=======\n2\n>>>>>>> b\n".to_owned();
+    huge.push_str(&format!("{}\n", "x".repeat(1023)).repeat(17 * 1024));
+    let conflict = "top\n<<<<<<< a\n1\n=======\n2\n>>>>>>> b\n";
+    let head = repo.commit(
+        &[&base],
+        "big",
+        &[
+            ("data/huge.txt", Some(&huge)),
+            ("src/other.txt", Some(conflict)),
+        ],
+    );
+    repo.mark_large("data/huge.txt");
+    repo.branch("big", &head);
+    repo.pr(17).head("big").base("main").open();
+    let run = evaluate_once(&gh, &repo, 17, "opened").await;
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    assert_eq!(
+        annotated(&run),
+        [
+            ("src/other.txt".to_owned(), 2),
+            ("src/other.txt".to_owned(), 4),
+            ("src/other.txt".to_owned(), 6)
+        ]
+    );
+    let summary = run.summary();
+    assert!(
+        summary.contains("3 conflict markers in 1 file; not scanned, over 16 MiB: `data/huge.txt`"),
+        "{summary}"
+    );
+    let text = run
+        .output
+        .as_ref()
+        .unwrap()
+        .text
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        text.contains("**Not scanned for conflict markers** (larger than 16 MiB"),
+        "{text}"
+    );
+    assert!(text.contains("- `data/huge.txt`"), "{text}");
+}
+
+#[tokio::test]
+async fn a_clean_pull_request_with_a_file_too_large_says_so_when_it_passes() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.push("main", "readme", &[("README.md", Some("# App\n"))]);
+    let huge = format!("{}\n", "y".repeat(1023)).repeat(17 * 1024);
+    let head = repo.commit(&[&base], "big", &[("data/huge.txt", Some(&huge))]);
+    repo.mark_large("data/huge.txt");
+    repo.branch("big", &head);
+    repo.pr(18).head("big").base("main").open();
+    let run = evaluate_once(&gh, &repo, 18, "opened").await;
+    assert_eq!(run.conclusion.as_deref(), Some("success"));
+    let summary = run.summary();
+    assert!(
+        summary.contains("none added (1 file scanned; not scanned, over 16 MiB: `data/huge.txt`)"),
+        "{summary}"
     );
 }

@@ -87,10 +87,92 @@ fn merge_file_with_a_marker_size_is_found_when_the_attribute_says_so() {
         "{merged}"
     );
     repo.write("notes/a.txt", &merged);
-    // The same bytes where no attribute widens the markers: not a conflict.
+    // Lone 12-wide lines where the attribute does not reach: text.
+    let lone = format!("{} x\n{} y\n", "<".repeat(12), ">".repeat(12));
+    repo.write("other/lone.txt", &lone);
+    // A complete 12-wide block there is a conflict all the same.
     repo.write("other/a.txt", &merged);
+    repo.write("notes/lone.txt", &lone);
     repo.commit("merged notes");
 
+    let run = repo.seamguard(&["scan", "--base", "main"], "");
+    assert_eq!(run.code, 1, "{run:?}");
+    let expected = [
+        "notes/a.txt:2",
+        "notes/a.txt:4",
+        "notes/a.txt:6",
+        "notes/a.txt:8",
+        "notes/lone.txt:1",
+        "notes/lone.txt:2",
+        "other/a.txt:2",
+        "other/a.txt:4",
+        "other/a.txt:6",
+        "other/a.txt:8",
+    ];
+    assert_eq!(run.locations(), expected, "{run:?}");
+
+    // The width is the committed one, not the working tree's.
+    repo.write(".gitattributes", "");
+    let run = repo.seamguard(&["scan", "--base", "main"], "");
+    assert_eq!(run.locations(), expected, "{run:?}");
+    let run = repo.seamguard(&["scan", "--all"], "");
+    assert_eq!(run.locations(), expected, "{run:?}");
+}
+
+#[test]
+fn merge_file_with_a_marker_size_and_no_attribute_is_found_as_a_block() {
+    let repo = repo_with_attributes("");
+    let merged = merge_file(&repo, &["--marker-size=10"]);
+    assert!(
+        merged.starts_with(&format!("a\n{} ", "<".repeat(10))),
+        "{merged}"
+    );
+    repo.write("merged.txt", &merged);
+    // A Markdown rule of ten `=` is not a conflict.
+    repo.write("rule.md", "Title\n==========\n\ntext\n");
+    repo.commit("merged");
+    let run = repo.seamguard(&["scan", "--base", "main"], "");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.locations(),
+        ["merged.txt:2", "merged.txt:4", "merged.txt:6"],
+        "{run:?}"
+    );
+    let run = repo.seamguard(&["scan", "--all"], "");
+    assert_eq!(run.locations().len(), 3, "{run:?}");
+}
+
+#[test]
+fn a_branch_cannot_widen_its_own_markers_away() {
+    let repo = repo_with_attributes("*.md text\n");
+    let merged = merge_file(&repo, &[]);
+    // The branch sets every marker 40 wide, which would hide its 7-wide ones.
+    repo.write(".gitattributes", "* conflict-marker-size=40\n");
+    repo.write("merged.txt", &merged);
+    repo.commit("hide the markers");
+    let run = repo.seamguard(&["scan", "--base", "main"], "");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.locations(),
+        ["merged.txt:2", "merged.txt:4", "merged.txt:6"],
+        "{run:?}"
+    );
+    // Staged the same way, before a commit: the current commit's widths.
+    repo.git(&["reset", "-q", "--soft", "HEAD~1"]);
+    let run = repo.seamguard(&["scan", "--staged"], "");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.locations().len(), 3, "{run:?}");
+}
+
+#[test]
+fn markers_at_the_branchs_new_width_are_found_too() {
+    let repo = repo_with_attributes("");
+    let merged = merge_file(&repo, &["--marker-size=12", "--diff3"]);
+    repo.write(".gitattributes", "*.txt conflict-marker-size=12\n");
+    let lone = format!("a\n{} x\nb\n{} y\n", "<".repeat(12), ">".repeat(12));
+    repo.write("notes/lone.txt", &lone);
+    repo.write("notes/a.txt", &merged);
+    repo.commit("widen");
     let run = repo.seamguard(&["scan", "--base", "main"], "");
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
@@ -99,17 +181,12 @@ fn merge_file_with_a_marker_size_is_found_when_the_attribute_says_so() {
             "notes/a.txt:2",
             "notes/a.txt:4",
             "notes/a.txt:6",
-            "notes/a.txt:8"
+            "notes/a.txt:8",
+            "notes/lone.txt:2",
+            "notes/lone.txt:4"
         ],
         "{run:?}"
     );
-
-    // The width is the scanned commit's, not the working tree's.
-    repo.write(".gitattributes", "");
-    let run = repo.seamguard(&["scan", "--base", "main"], "");
-    assert_eq!(run.locations().len(), 4, "{run:?}");
-    let run = repo.seamguard(&["scan", "--all"], "");
-    assert_eq!(run.locations().len(), 4, "{run:?}");
 }
 
 #[test]
@@ -148,4 +225,36 @@ fn bare_markers_from_empty_labels_are_found() {
         ],
         "{run:?}"
     );
+}
+
+#[test]
+fn widths_come_from_the_remotes_base_for_scan_and_pre_push() {
+    let repo = TestRepo::new();
+    repo.add_bare_origin();
+    repo.write(".gitattributes", "*.md text\n");
+    repo.commit("base");
+    repo.git(&["push", "-q", "-u", "origin", "main"]);
+    repo.git(&["remote", "set-head", "origin", "main"]);
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let merged = merge_file(&repo, &[]);
+    // The branch widens every marker to 40, which would hide its own.
+    repo.write(".gitattributes", "* conflict-marker-size=40\n");
+    repo.write("merged.txt", &merged);
+    let head = repo.commit("hide the markers");
+
+    // The default base: the remote's default branch (its merge base).
+    let run = repo.seamguard(&["scan"], "");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.locations(),
+        ["merged.txt:2", "merged.txt:4", "merged.txt:6"],
+        "{run:?}"
+    );
+    // The push of the new branch is blocked for the same markers.
+    let zero = "0".repeat(head.len());
+    let stdin = format!("refs/heads/feature {head} refs/heads/feature {zero}\n");
+    let remote = repo.git(&["remote", "get-url", "origin"]);
+    let run = repo.seamguard(&["pre-push", "origin", remote.trim()], &stdin);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("merged.txt:2:"), "{}", run.stderr);
 }

@@ -2,12 +2,14 @@
 //!
 //! - Conflict markers: the comparison's files carry unified-diff patches;
 //!   only added lines are scanned, with head-file line numbers, at each
-//!   path's `conflict-marker-size` (read from `.gitattributes` at the head,
-//!   and only for files that have a line that could be a marker at some
-//!   width: see [`marker_widths`] for the cost). Where
-//!   GitHub omits a patch (large or binary diffs) the head blob is read and
-//!   scanned whole; where the comparison's file list may be cut (it holds at
-//!   most 300 files) the pull request's file listing (up to 3,000) is read.
+//!   path's `conflict-marker-size` (read from `.gitattributes` at the merge
+//!   base, and at the head too when the pull request edits one; only for
+//!   files that have a line that could be a marker at some width: see
+//!   [`MarkerWidths`] for the cost). Where GitHub omits a patch (large or
+//!   binary diffs) the head blob is read, up to [`MAX_SCANNED_BLOB_BYTES`],
+//!   scanned whole and dropped; a larger one is named in the summary as not
+//!   scanned. Where the comparison's file list may be cut (it holds at most
+//!   300 files) the pull request's file listing (up to 3,000) is read.
 //! - Merge sources: the comparison's commits (all pages) give the merge
 //!   commits; ancestry and merge bases come from the compare API, each
 //!   distinct question asked once per evaluation ([`GitHubGraph`]).
@@ -16,9 +18,10 @@ use std::collections::HashMap;
 
 use crate::config::repo::RepoConfig;
 use crate::gate::conflict_markers::attributes::{
-    ATTRIBUTES_FILE, AttributesFile, attribute_dirs, marker_width,
+    ATTRIBUTES_FILE, AttributesFile, MAX_ATTRIBUTES_BYTES, MAX_RULES_PER_FILE, attribute_dirs,
+    marker_width,
 };
-use crate::gate::conflict_markers::{self, DEFAULT_MARKER_WIDTH, Finding, IgnoreSet, Scanner};
+use crate::gate::conflict_markers::{self, Finding, IgnoreSet, Scanner};
 use crate::gate::decision::{GuardOutcome, GuardVerdict};
 
 use crate::gate::merge_sources::{
@@ -118,29 +121,45 @@ pub(super) async fn conflict_markers(
         }
         _ => compare_files,
     };
-    // Only text that could hold a marker at some width is kept: the rest
-    // has no findings whatever its `conflict-marker-size`.
-    let mut texts: Vec<(&str, MarkerText)> = Vec::new();
+    // Widths come from the base; from the head too when the pull request
+    // edits a `.gitattributes` (a marker at either width is a finding).
+    let edits_attributes = files.iter().any(|f| is_attributes_file(&f.filename))
+        || beyond_listing
+            .iter()
+            .any(|(path, _)| is_attributes_file(path));
+    let mut sources = vec![comparison.merge_base_commit.sha.clone()];
+    if edits_attributes {
+        sources.push(head.as_str().to_owned());
+    }
+    let mut widths = MarkerWidths::new(client, repo, sources, edits_attributes);
+    let mut scanners: HashMap<usize, Scanner> = HashMap::new();
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut too_large: Vec<&str> = Vec::new();
     let mut scanned = 0usize;
+    // Each file is scanned as soon as it is read, then dropped: at most
+    // one blob (of at most `MAX_SCANNED_BLOB_BYTES`) is held at a time.
+    let mut blobs: Vec<(&str, &str)> = Vec::new();
     for file in &files {
         if file.status == "removed" || ignore.is_ignored(&file.filename) {
             continue;
         }
         scanned += 1;
         match &file.patch {
+            // Only text that could hold a marker at some width is scanned:
+            // the rest has no findings whatever its `conflict-marker-size`.
             Some(p) if patch::patch_could_hold_markers_at_some_width(p.as_bytes()) => {
-                texts.push((&file.filename, MarkerText::Patch(p)));
+                let mut markers = Vec::new();
+                for width in widths.of(&file.filename).await? {
+                    let scanner = scanners
+                        .entry(width)
+                        .or_insert_with(|| Scanner::with_width(width));
+                    markers.extend(patch::scan_patch_with(scanner, p.as_bytes()));
+                }
+                push_findings(&mut findings, &file.filename, markers);
             }
             Some(_) => {}
             // No patch: binary or too large. Read the head blob whole.
-            None => {
-                if let Some(blob) = &file.sha {
-                    let bytes = client.blob(repo, blob).await?;
-                    if conflict_markers::could_hold_markers_at_some_width(&bytes) {
-                        texts.push((&file.filename, MarkerText::Whole(bytes)));
-                    }
-                }
-            }
+            None => blobs.extend(file.sha.as_deref().map(|b| (file.filename.as_str(), b))),
         }
     }
     // Files past GitHub's listing: no patch to read, so the head blob is
@@ -150,30 +169,30 @@ pub(super) async fn conflict_markers(
             continue;
         }
         scanned += 1;
-        let bytes = client.blob(repo, blob).await?;
-        if conflict_markers::could_hold_markers_at_some_width(&bytes) {
-            texts.push((path, MarkerText::Whole(bytes)));
-        }
+        blobs.push((path.as_str(), blob.as_str()));
     }
-    let paths: Vec<&str> = texts.iter().map(|(path, _)| *path).collect();
-    let widths = marker_widths(client, repo, head, &paths, &files).await?;
-    let mut scanners: HashMap<usize, Scanner> = HashMap::new();
-    let mut findings: Vec<Finding> = Vec::new();
-    for (path, text) in &texts {
-        let width = widths.get(*path).copied().unwrap_or(DEFAULT_MARKER_WIDTH);
-        let scanner = scanners
-            .entry(width)
-            .or_insert_with(|| Scanner::with_width(width));
-        let markers = match text {
-            MarkerText::Patch(p) => patch::scan_patch_with(scanner, p.as_bytes()),
-            MarkerText::Whole(bytes) => scanner.scan(bytes),
+    for (path, blob) in blobs {
+        let Some(bytes) = client
+            .blob_capped(repo, blob, MAX_SCANNED_BLOB_BYTES)
+            .await?
+        else {
+            too_large.push(path);
+            continue;
         };
-        findings.extend(markers.into_iter().map(|m| Finding {
-            path: (*path).to_owned(),
-            line: m.line,
-            kind: m.kind,
-        }));
+        if !conflict_markers::could_hold_markers_at_some_width(&bytes) {
+            continue;
+        }
+        let mut markers = Vec::new();
+        for width in widths.of(path).await? {
+            let scanner = scanners
+                .entry(width)
+                .or_insert_with(|| Scanner::with_width(width));
+            markers.extend(scanner.scan(&bytes));
+        }
+        drop(bytes);
+        push_findings(&mut findings, path, markers);
     }
+    notes.extend(widths.notes);
     for f in &findings {
         metrics::counter!("seamguard_findings_total", "kind" => f.kind.as_str()).increment(1);
     }
@@ -182,16 +201,35 @@ pub(super) async fn conflict_markers(
         paths.dedup();
         paths.len()
     };
+    // Named in the summary's table itself: a file not scanned is never
+    // passed in silence.
+    let skipped = if too_large.is_empty() {
+        String::new()
+    } else {
+        let mut names: Vec<String> = too_large
+            .iter()
+            .take(TOO_LARGE_IN_HEADLINE)
+            .map(|p| format!("`{p}`"))
+            .collect();
+        if too_large.len() > TOO_LARGE_IN_HEADLINE {
+            names.push(format!("{} more", too_large.len() - TOO_LARGE_IN_HEADLINE));
+        }
+        format!(
+            "; not scanned, over {} MiB: {}",
+            MAX_SCANNED_BLOB_BYTES / (1024 * 1024),
+            names.join(", ")
+        )
+    };
     let (verdict, headline) = if findings.is_empty() {
         (
             GuardVerdict::Passed,
-            format!("none added ({} scanned)", plural(scanned, "file")),
+            format!("none added ({} scanned{skipped})", plural(scanned, "file")),
         )
     } else {
         (
             GuardVerdict::Failed,
             format!(
-                "{} conflict marker{} in {} file{}",
+                "{} conflict marker{} in {} file{}{skipped}",
                 findings.len(),
                 if findings.len() == 1 { "" } else { "s" },
                 files_hit,
@@ -204,6 +242,9 @@ pub(super) async fn conflict_markers(
     } else {
         conflict_markers::render_markdown(&findings)
     };
+    if !too_large.is_empty() {
+        details.push_str(&too_large_note(&too_large));
+    }
     for note in notes {
         details.push_str(&format!("\n\n> {note}\n"));
     }
@@ -218,68 +259,184 @@ pub(super) async fn conflict_markers(
     })
 }
 
-/// What the marker guard scans of one file.
-enum MarkerText<'a> {
-    /// The pull request's patch: only added lines are findings.
-    Patch(&'a str),
-    /// The head blob, whole (GitHub gave no patch).
-    Whole(Vec<u8>),
+/// The most bytes of one blob read for the marker scan (a file GitHub
+/// gave no patch for). A larger file is not scanned, and the summary names
+/// it: never passed in silence.
+pub const MAX_SCANNED_BLOB_BYTES: usize = 16 * 1024 * 1024;
+
+/// The files named in the summary's table as too large to scan; past it,
+/// a count (the details list more).
+const TOO_LARGE_IN_HEADLINE: usize = 3;
+
+/// The files listed in the details as too large to scan; past it, a count.
+const TOO_LARGE_LISTED: usize = 20;
+
+/// The summary's paragraph naming the files too large to scan.
+fn too_large_note(paths: &[&str]) -> String {
+    let mut text = format!(
+        "\n\n**Not scanned for conflict markers** (larger than {} MiB, GitHub gave no diff):\n",
+        MAX_SCANNED_BLOB_BYTES / (1024 * 1024)
+    );
+    for path in paths.iter().take(TOO_LARGE_LISTED) {
+        text.push_str(&format!("- `{path}`\n"));
+    }
+    if paths.len() > TOO_LARGE_LISTED {
+        text.push_str(&format!(
+            "- and {} more\n",
+            plural(paths.len() - TOO_LARGE_LISTED, "file")
+        ));
+    }
+    text
 }
 
-/// The `.gitattributes` files one evaluation may read for marker widths:
-/// the root's and those of the directories above the files that could hold
-/// markers, shallowest first. Markers in more directories than this are
-/// rare; deeper ones past it use what the files read say.
+/// One file's markers (at each of its widths) as findings, in line order.
+fn push_findings(
+    findings: &mut Vec<Finding>,
+    path: &str,
+    mut markers: Vec<conflict_markers::Marker>,
+) {
+    markers.sort_unstable();
+    markers.dedup();
+    findings.extend(markers.into_iter().map(|m| Finding {
+        path: path.to_owned(),
+        line: m.line,
+        kind: m.kind,
+    }));
+}
+
+/// Whether `path` is a `.gitattributes` file.
+fn is_attributes_file(path: &str) -> bool {
+    path == ATTRIBUTES_FILE || path.ends_with(&format!("/{ATTRIBUTES_FILE}"))
+}
+
+/// The `.gitattributes` files one evaluation may read for marker widths,
+/// per commit they are read at: the root's and those of the directories
+/// above the files that could hold markers. Markers in more directories
+/// than this are rare; deeper ones past it use what the files read say.
 const MAX_ATTRIBUTE_READS: usize = 16;
 
-/// The `conflict-marker-size` of each of `paths` at `head`.
+/// The `conflict-marker-size` of paths, read lazily from `.gitattributes`
+/// at the base (the merge base: what the pull request's diff is against,
+/// which the pull request cannot change) and, when the pull request edits
+/// a `.gitattributes`, at the head too.
 ///
-/// Cost: nothing when `paths` is empty — no changed file has a line that
-/// could be a marker at any width, which is the usual pull request. Else
-/// one read of the root `.gitattributes`, and only when it exists or the
-/// pull request touches a `.gitattributes` somewhere, one read per distinct
-/// directory above `paths` (bounded by [`MAX_ATTRIBUTE_READS`]). Reads go
-/// through the contents API with ETags, so a re-evaluation of the same
-/// head is answered 304 and costs no rate limit.
-async fn marker_widths(
-    client: &InstallationClient,
-    repo: &RepoName,
-    head: &CommitSha,
-    paths: &[&str],
-    files: &[DiffFile],
-) -> Result<HashMap<String, usize>, GhError> {
-    if paths.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let at = Some(head.as_str());
-    let mut read: Vec<AttributesFile> = Vec::new();
-    let root = client.file(repo, ATTRIBUTES_FILE, at).await?;
-    let touches_one = files.iter().any(|f| {
-        f.filename == ATTRIBUTES_FILE || f.filename.ends_with(&format!("/{ATTRIBUTES_FILE}"))
-    });
-    let look_deeper = root.is_some() || touches_one;
-    if let Some(bytes) = root {
-        read.push(AttributesFile::parse("", &bytes));
-    }
-    if look_deeper {
-        let mut dirs: Vec<&str> = paths
-            .iter()
-            .flat_map(|p| attribute_dirs(p))
-            .filter(|d| !d.is_empty())
-            .collect();
-        dirs.sort_by_key(|d| (d.matches('/').count(), *d));
-        dirs.dedup();
-        for dir in dirs.into_iter().take(MAX_ATTRIBUTE_READS - 1) {
-            let path = format!("{dir}/{ATTRIBUTES_FILE}");
-            if let Some(bytes) = client.file(repo, &path, at).await? {
-                read.push(AttributesFile::parse(dir, &bytes));
-            }
+/// Cost: nothing until a file has a line that could be a marker at some
+/// width — the usual pull request. Then, per commit read, one read of the
+/// root `.gitattributes`, and only when it exists or the pull request
+/// touches a `.gitattributes` somewhere, one read per distinct directory
+/// above such files (bounded by [`MAX_ATTRIBUTE_READS`]). Reads go through
+/// the contents API with ETags, so a re-evaluation is answered 304 and
+/// costs no rate limit. Each read is capped at [`MAX_ATTRIBUTES_BYTES`].
+struct MarkerWidths<'a> {
+    client: &'a InstallationClient,
+    repo: &'a RepoName,
+    sources: Vec<AttributeSource>,
+    /// Look below the root even where it has no `.gitattributes`.
+    look_deeper: bool,
+    /// What the summary should say about attributes that were not read.
+    notes: Vec<String>,
+}
+
+/// The `.gitattributes` files read at one commit.
+struct AttributeSource {
+    commit: String,
+    /// `None` until the root's was asked for.
+    root: Option<Option<AttributesFile>>,
+    /// Each directory asked for, and its file if it has one.
+    dirs: HashMap<String, Option<AttributesFile>>,
+}
+
+impl<'a> MarkerWidths<'a> {
+    fn new(
+        client: &'a InstallationClient,
+        repo: &'a RepoName,
+        commits: Vec<String>,
+        look_deeper: bool,
+    ) -> Self {
+        Self {
+            client,
+            repo,
+            sources: commits
+                .into_iter()
+                .map(|commit| AttributeSource {
+                    commit,
+                    root: None,
+                    dirs: HashMap::new(),
+                })
+                .collect(),
+            look_deeper,
+            notes: Vec::new(),
         }
     }
-    Ok(paths
-        .iter()
-        .map(|p| ((*p).to_owned(), marker_width(p, &read)))
-        .collect())
+
+    /// Reads one `.gitattributes` at `commit`, within the cap.
+    async fn read(&mut self, commit: &str, dir: &str) -> Result<Option<AttributesFile>, GhError> {
+        let path = if dir.is_empty() {
+            ATTRIBUTES_FILE.to_owned()
+        } else {
+            format!("{dir}/{ATTRIBUTES_FILE}")
+        };
+        match self
+            .client
+            .file_capped(self.repo, &path, Some(commit), MAX_ATTRIBUTES_BYTES)
+            .await
+        {
+            Ok(bytes) => Ok(bytes.map(|b| {
+                let file = AttributesFile::parse(dir, &b);
+                if file.truncated() {
+                    self.notes.push(format!(
+                        "`{path}` sets `conflict-marker-size` on more than {MAX_RULES_PER_FILE} patterns; only the first {MAX_RULES_PER_FILE} were read."
+                    ));
+                }
+                file
+            })),
+            Err(e) if e.is_too_large() => {
+                self.notes.push(format!(
+                    "`{path}` is larger than {} KiB and was not read for marker widths.",
+                    MAX_ATTRIBUTES_BYTES / 1024
+                ));
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The distinct widths of `path`, one per commit read (usually one).
+    async fn of(&mut self, path: &str) -> Result<Vec<usize>, GhError> {
+        let mut widths = Vec::new();
+        for i in 0..self.sources.len() {
+            let commit = self.sources[i].commit.clone();
+            if self.sources[i].root.is_none() {
+                let root = self.read(&commit, "").await?;
+                self.sources[i].root = Some(root);
+            }
+            let has_root = matches!(self.sources[i].root, Some(Some(_)));
+            if has_root || self.look_deeper {
+                for dir in attribute_dirs(path).into_iter().filter(|d| !d.is_empty()) {
+                    let source = &self.sources[i];
+                    if source.dirs.contains_key(dir) || source.dirs.len() + 1 >= MAX_ATTRIBUTE_READS
+                    {
+                        continue;
+                    }
+                    let file = self.read(&commit, dir).await?;
+                    self.sources[i].dirs.insert(dir.to_owned(), file);
+                }
+            }
+            let source = &self.sources[i];
+            let files: Vec<AttributesFile> = source
+                .root
+                .iter()
+                .flatten()
+                .chain(source.dirs.values().flatten())
+                .cloned()
+                .collect();
+            let width = marker_width(path, &files);
+            if !widths.contains(&width) {
+                widths.push(width);
+            }
+        }
+        Ok(widths)
+    }
 }
 
 /// Files changed between the merge base and the head that GitHub's

@@ -9,6 +9,16 @@
 //! [`Scanner`] is built for one width and finds markers of exactly that
 //! width (git/git sets 32 on files whose text shows 7-wide examples).
 //!
+//! Complete blocks of any other width count too, whatever the attributes
+//! say: an opening line of N `<`, an optional base line of N `|`, a
+//! separator of exactly N `=` and a closing line of N `>`, one after the
+//! other among the lines of that width, N ≥ 8 (seven is the default width;
+//! a seven-wide block where an attribute sets another width is an example
+//! in documentation, as git/git's are). `git merge-file --marker-size=10`
+//! writes such blocks with no attribute saying so, and an attribute may
+//! change after a conflict was committed. A lone line of another width (a
+//! Markdown rule of ten `=`) is not a marker. See [`block_width_counts`].
+//!
 //! Two rules need more than the line itself, and are decided once all
 //! candidates of a file are known ([`resolve`]):
 //!
@@ -261,17 +271,60 @@ impl Scanner {
             .then_some(LineMarker { kind, bare: false })
     }
 
-    /// Scans a whole file. Binary content (see [`is_binary`]) yields nothing.
+    /// Scans a whole file: markers of this scanner's width, and complete
+    /// blocks of any other width (see [`block_width_counts`]). Binary
+    /// content (see [`is_binary`]) yields nothing.
     pub fn scan(&self, content: &[u8]) -> Vec<Marker> {
         if is_binary(content) {
             return Vec::new();
         }
+        let mut wide_openings: Vec<usize> = Vec::new();
+        let mut markers = self.scan_exact(content, &mut wide_openings);
+        if self.width > DEFAULT_MARKER_WIDTH {
+            // This width's `<` needle cannot see narrower openings.
+            for at in DEFAULT_SCANNER.needles[0].0.find_iter(content) {
+                if starts_line(content, at) {
+                    note_wide_opening(&content[at..], self.width, &mut wide_openings);
+                }
+            }
+        }
+        if wide_openings.is_empty() {
+            return markers;
+        }
+        wide_openings.sort_unstable();
+        wide_openings.dedup();
+        for n in wide_openings {
+            let other = Scanner::with_width(n);
+            let candidates = other.candidates(content, &mut Vec::new());
+            markers.extend(complete_blocks(&candidates));
+        }
+        markers.sort_unstable();
+        markers.dedup();
+        markers
+    }
+
+    /// Markers of exactly this width, by the block and separator rules;
+    /// notes in `wide_openings` the width of each opening line of another
+    /// width that may start an any-width block.
+    fn scan_exact(&self, content: &[u8], wide_openings: &mut Vec<usize>) -> Vec<Marker> {
+        let candidates = self.candidates(content, wide_openings);
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        resolve(candidates)
+    }
+
+    /// Every line of this width's marker shape, in line order.
+    fn candidates(&self, content: &[u8], wide_openings: &mut Vec<usize>) -> Vec<Candidate> {
         // Candidates are rare, so this vector almost never allocates.
         let mut hits: Vec<(usize, LineMarker)> = Vec::new();
-        for (finder, _) in self.needles.iter() {
+        for (finder, kind) in self.needles.iter() {
             for at in finder.find_iter(content) {
                 if !starts_line(content, at) {
                     continue;
+                }
+                if *kind == MarkerKind::Ours && self.width <= DEFAULT_MARKER_WIDTH {
+                    note_wide_opening(&content[at..], self.width, wide_openings);
                 }
                 let line = match memchr::memchr(b'\n', &content[at..]) {
                     Some(end) => &content[at..at + end],
@@ -288,8 +341,7 @@ impl Scanner {
         hits.sort_unstable_by_key(|&(at, _)| at);
 
         let (mut line, mut counted_to) = (1usize, 0usize);
-        let candidates = hits
-            .into_iter()
+        hits.into_iter()
             .map(|(at, marker)| {
                 line += memchr::memchr_iter(b'\n', &content[counted_to..at]).count();
                 counted_to = at;
@@ -299,9 +351,74 @@ impl Scanner {
                     report: true,
                 }
             })
-            .collect();
-        resolve(candidates)
+            .collect()
     }
+}
+
+/// Whether a complete block of markers `n` wide is a conflict in a file
+/// whose attributes say `width`: any block wider than git's default is
+/// (`git merge-file --marker-size=10` writes one with no attribute saying
+/// so, and an attribute may have changed since), except at the file's own
+/// width, where every marker counts anyway. A seven-wide block in a file
+/// whose attribute widens its markers is what git/git's documentation shows
+/// as an example, and stays text.
+pub fn block_width_counts(n: usize, width: usize) -> bool {
+    n > DEFAULT_MARKER_WIDTH && n != width && n <= MAX_MARKER_WIDTH
+}
+
+/// The width of the run of `<` that `line` starts with, noted when an
+/// any-width block of that width could start there.
+fn note_wide_opening(line: &[u8], width: usize, wide_openings: &mut Vec<usize>) {
+    let limit = line.len().min(MAX_MARKER_WIDTH + 1);
+    let n = line[..limit].iter().take_while(|&&b| b == b'<').count();
+    if block_width_counts(n, width) && !wide_openings.contains(&n) {
+        wide_openings.push(n);
+    }
+}
+
+/// The width of an opening line (`<` repeated, then a space and a label,
+/// or nothing), if an any-width block of that width could start there.
+pub(crate) fn wide_opening_width(line: &[u8], width: usize) -> Option<usize> {
+    let mut found = Vec::new();
+    note_wide_opening(line, width, &mut found);
+    found.pop()
+}
+
+/// The markers of complete blocks among `candidates` (all of one width, in
+/// line order): an opening, an optional base, a separator and a closing,
+/// one right after the other among the markers of that width. Only
+/// reported candidates become markers; the others (context lines of a
+/// patch) still complete a block.
+pub(crate) fn complete_blocks(candidates: &[Candidate]) -> Vec<Marker> {
+    use MarkerKind::*;
+    let kind = |i: usize| candidates.get(i).map(|c| c.marker.kind);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < candidates.len() {
+        if kind(i) != Some(Ours) {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        if kind(j) == Some(Base) {
+            j += 1;
+        }
+        if kind(j) == Some(Separator) && kind(j + 1) == Some(Theirs) {
+            out.extend(
+                candidates[i..=j + 1]
+                    .iter()
+                    .filter(|c| c.report)
+                    .map(|c| Marker {
+                        line: c.line,
+                        kind: c.marker.kind,
+                    }),
+            );
+            i = j + 2;
+        } else {
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Classifies one line at the default width; see [`Scanner::classify_line`].

@@ -17,7 +17,8 @@
 //! parse ends the current hunk and is otherwise ignored.
 
 use super::conflict_markers::{
-    Candidate, Marker, Scanner, could_be_marker_at_some_width, resolve, saturating_line,
+    Candidate, Marker, Scanner, complete_blocks, could_be_marker_at_some_width, resolve,
+    saturating_line, wide_opening_width,
 };
 
 /// The numbers of a hunk header `@@ -old_start,old_len +new_start,new_len @@`.
@@ -184,9 +185,20 @@ pub fn scan_patch(patch: &[u8]) -> Vec<Marker> {
 
 /// [`scan_patch`] with markers of the scanner's width (the path's
 /// `conflict-marker-size`).
+///
+/// Complete blocks of another width count too, as in
+/// [`Scanner::scan`]: their lines are found among the patch's head-side
+/// lines (context lines complete a block; only added ones are reported).
 pub fn scan_patch_with(scanner: &Scanner, patch: &[u8]) -> Vec<Marker> {
+    let mut wide_openings: Vec<usize> = Vec::new();
     let candidates: Vec<Candidate> = head_lines(patch)
         .filter_map(|head| {
+            if head.text.first() == Some(&b'<')
+                && let Some(n) = wide_opening_width(head.text, scanner.width())
+                && !wide_openings.contains(&n)
+            {
+                wide_openings.push(n);
+            }
             scanner.classify_line(head.text).map(|marker| Candidate {
                 line: head.line,
                 marker,
@@ -194,10 +206,30 @@ pub fn scan_patch_with(scanner: &Scanner, patch: &[u8]) -> Vec<Marker> {
             })
         })
         .collect();
-    if candidates.is_empty() {
-        return Vec::new();
+    let mut markers = if candidates.is_empty() {
+        Vec::new()
+    } else {
+        resolve(candidates)
+    };
+    if wide_openings.is_empty() {
+        return markers;
     }
-    resolve(candidates)
+    for n in wide_openings {
+        let other = Scanner::with_width(n);
+        let candidates: Vec<Candidate> = head_lines(patch)
+            .filter_map(|head| {
+                other.classify_line(head.text).map(|marker| Candidate {
+                    line: head.line,
+                    marker,
+                    report: head.change == LineChange::Added,
+                })
+            })
+            .collect();
+        markers.extend(complete_blocks(&candidates));
+    }
+    markers.sort_unstable();
+    markers.dedup();
+    markers
 }
 
 /// Whether a head-side line of the patch could be a marker at some width

@@ -276,6 +276,51 @@ impl InstallationClient {
             .to_vec())
     }
 
+    /// A blob's bytes by SHA, read only up to `cap` bytes: `None` when the
+    /// blob is larger (its answer is not read further, so a 100 MB blob
+    /// costs at most `cap` bytes of memory).
+    pub async fn blob_capped(
+        &self,
+        repo: &RepoName,
+        sha: &str,
+        cap: usize,
+    ) -> Result<Option<Vec<u8>>, GhError> {
+        let call = Call::get(
+            "GET /repos/{owner}/{repo}/git/blobs/{file_sha}",
+            format!("{}/git/blobs/{}", repo_path(repo), segment(sha)),
+        )
+        .accept("application/vnd.github.raw+json")
+        .max_body(cap);
+        match self.gh.send(self.auth, &self.prio(call)).await {
+            Ok(reply) => Ok(Some(reply.body.to_vec())),
+            Err(e) if e.is_too_large() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A file's bytes at `git_ref`, read only up to `cap` bytes:
+    /// `Ok(None)` when there is no such file, `Err` with
+    /// [`GhError::is_too_large`] when it is larger.
+    pub async fn file_capped(
+        &self,
+        repo: &RepoName,
+        path: &str,
+        git_ref: Option<&str>,
+        cap: usize,
+    ) -> Result<Option<Vec<u8>>, GhError> {
+        let mut call = Call::get(
+            "GET /repos/{owner}/{repo}/contents/{path}",
+            format!("{}/contents/{}", repo_path(repo), file_path(path)),
+        )
+        .accept("application/vnd.github.raw+json")
+        .max_body(cap);
+        if let Some(git_ref) = git_ref {
+            call = call.query("ref", git_ref);
+        }
+        none_on_404(self.gh.send(self.auth, &self.prio(call)).await)
+            .map(|r| r.map(|r| r.body.to_vec()))
+    }
+
     /// The whole file tree of a commit (`recursive=1`).
     pub async fn tree(&self, repo: &RepoName, commit: &str) -> Result<Tree, GhError> {
         let call = Call::get(

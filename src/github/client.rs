@@ -182,7 +182,16 @@ pub struct Call {
     /// [`INLINE_WAIT`](super::governor::INLINE_WAIT)); `false`: sent now or
     /// deferred at once (a write worth making only if it costs no wait).
     pub patient: bool,
+    /// The most bytes of the answer read: a longer body is not read
+    /// further and the call fails with [`ErrorKind::TooLarge`].
+    pub max_body: usize,
 }
+
+/// The largest answer read from GitHub for a call that sets no cap of its
+/// own: far above any comparison page or file listing GitHub gives (it
+/// withholds patches of large diffs), and a bound on what one hostile or
+/// broken answer can cost.
+pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
 
 impl Call {
     pub fn get(route: &'static str, path: String) -> Self {
@@ -196,6 +205,7 @@ impl Call {
             replay: Replay::Safe,
             priority: Priority::Normal,
             patient: true,
+            max_body: MAX_ANSWER_BYTES,
         }
     }
 
@@ -229,6 +239,12 @@ impl Call {
 
     pub fn priority(mut self, priority: Priority) -> Self {
         self.priority = priority;
+        self
+    }
+
+    /// Reads at most `bytes` of the answer (see [`Call::max_body`]).
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
         self
     }
 
@@ -318,6 +334,9 @@ pub enum ErrorKind {
     /// Never sent: GitHub's rate budget for the installation is spent until
     /// `retry_after`. Not a failure: run the work again then.
     Deferred,
+    /// The answer was longer than the call's [`Call::max_body`]; it was not
+    /// read further. Not retried: the same answer would come again.
+    TooLarge,
 }
 
 /// A failed GitHub call, with everything needed to decide what next.
@@ -343,6 +362,11 @@ impl GhError {
     /// Held back by the budget governor, never sent to GitHub.
     pub fn is_deferred(&self) -> bool {
         self.kind == ErrorKind::Deferred
+    }
+
+    /// The answer was longer than the call allows (see [`Call::max_body`]).
+    pub fn is_too_large(&self) -> bool {
+        self.kind == ErrorKind::TooLarge
     }
 
     pub fn is_status(&self, status: u16) -> bool {
@@ -766,9 +790,29 @@ impl GitHub {
         let status = response.status();
         let headers = response.headers().clone();
         self.record_rate_window(auth, &headers);
-        let body = match response.bytes().await {
+        let body = match read_capped(response, call.max_body).await {
             Ok(b) => b,
-            Err(e) => return Err(self.transport_error(call, &e)),
+            Err(BodyError::Transport(e)) => return Err(self.transport_error(call, &e)),
+            Err(BodyError::TooLarge(declared)) => {
+                metrics::counter!("seamguard_github_answers_too_large_total", "route" => call.route)
+                    .increment(1);
+                return Err(GhError {
+                    route: call.route,
+                    kind: ErrorKind::TooLarge,
+                    status: Some(status.as_u16()),
+                    message: match declared {
+                        Some(n) => format!(
+                            "answer of {n} bytes is larger than the {} read for this call",
+                            call.max_body
+                        ),
+                        None => format!(
+                            "answer is larger than the {} bytes read for this call",
+                            call.max_body
+                        ),
+                    },
+                    retry_after: None,
+                });
+            }
         };
         if let Auth::Installation(id) = auth {
             let text = if status.is_client_error() {
@@ -995,6 +1039,34 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     text
+}
+
+/// Why an answer's body was not read whole.
+enum BodyError {
+    Transport(reqwest::Error),
+    /// Longer than allowed; the length it declared, if it did.
+    TooLarge(Option<u64>),
+}
+
+/// Reads an answer's body as it streams in, stopping (and dropping the
+/// connection) as soon as it passes `cap` bytes: a declared length above
+/// the cap is refused before any byte is read.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Bytes, BodyError> {
+    let declared = response.content_length();
+    if let Some(n) = declared
+        && n > cap as u64
+    {
+        return Err(BodyError::TooLarge(Some(n)));
+    }
+    // A declared length sizes the buffer once; never above the cap.
+    let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(cap));
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > cap {
+            return Err(BodyError::TooLarge(declared));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(body))
 }
 
 #[cfg(test)]

@@ -462,6 +462,45 @@ impl Repo {
         parse_check_attr(&out.stdout, paths.len())
     }
 
+    /// Whether an attributes file outside the repository's trees exists:
+    /// `info/attributes` in the git dir, the user's (`core.attributesFile`,
+    /// else `$XDG_CONFIG_HOME/git/attributes` or
+    /// `~/.config/git/attributes`) or the system's (`/etc/gitattributes`,
+    /// `/usr/local/etc/gitattributes`, unless `GIT_ATTR_NOSYSTEM`). With
+    /// none, and no `.gitattributes` in a tree, every width is the default.
+    /// Two small git calls.
+    pub fn has_attributes_outside_trees(&self) -> Result<bool> {
+        let out = self.run(["rev-parse", "--git-path", "info/attributes"])?;
+        let info = PathBuf::from(trim_line(&String::from_utf8_lossy(&out)));
+        let info = if info.is_absolute() {
+            info
+        } else {
+            self.root.join(info)
+        };
+        let mut files = vec![info];
+        let mut cmd = self.git();
+        cmd.args(["config", "--path", "--get", "core.attributesFile"]);
+        let configured = cmd
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("could not run {}", describe(&cmd)))?;
+        let configured = trim_line(&String::from_utf8_lossy(&configured.stdout)).to_owned();
+        if !configured.is_empty() {
+            files.push(PathBuf::from(configured));
+        } else if let Some(xdg) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+            files.push(PathBuf::from(xdg).join("git/attributes"));
+        } else if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            files.push(PathBuf::from(home).join(".config/git/attributes"));
+        }
+        let no_system = std::env::var("GIT_ATTR_NOSYSTEM")
+            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
+        if !no_system {
+            files.push(PathBuf::from("/etc/gitattributes"));
+            files.push(PathBuf::from("/usr/local/etc/gitattributes"));
+        }
+        Ok(files.iter().any(|f| f.exists()))
+    }
+
     /// Reads each blob and hands it to `visit`, from up to `workers` parallel
     /// `git cat-file --batch` processes. Results come back in `blobs` order.
     pub fn read_blobs<R, F>(&self, blobs: &[ObjectId], workers: usize, visit: F) -> Result<Vec<R>>

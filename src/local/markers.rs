@@ -8,9 +8,23 @@
 //! a pushed range) mean "added compared with every one of them"; no base at
 //! all (unrelated history, a root commit) means every line is added.
 //!
-//! Marker width follows `conflict-marker-size`: one `git check-attr` call
-//! at the scanned commit gives every candidate path's width, and each blob
-//! is scanned at the width(s) of the paths that hold it.
+//! Marker width follows `conflict-marker-size`, read from where the
+//! change cannot weaken it: for [`Target::Added`] the first base's
+//! attributes, for [`Target::Staged`] the current commit's. When the change
+//! itself edits a `.gitattributes`, its own attributes (the head's, or the
+//! index's) are read as well and a file is scanned at both widths: a
+//! marker at either is a finding. [`Target::All`] reads the scanned
+//! commit's. Complete blocks of any other width count whatever the width
+//! (see [`Scanner::scan`]).
+//!
+//! Widths are asked of git (`git check-attr`, one call per attribute
+//! source) only for files that have a line that could be a marker at some
+//! width, after every blob was scanned at the default width; only those
+//! whose width turns out not to be the default are read again. When
+//! nothing can set an attribute (no `.gitattributes` in the scanned tree,
+//! no `info/attributes`, no user or system attributes file) git is not
+//! asked at all: the usual `scan --all` spawns `ls-tree` and the blob
+//! readers, nothing else.
 //!
 //! Cost is kept where the markers are: the head blobs of changed files are
 //! streamed and scanned whole (so the lone-separator rule sees the full
@@ -23,7 +37,10 @@ use anyhow::Result;
 
 use std::collections::HashMap;
 
-use crate::gate::conflict_markers::{DEFAULT_MARKER_WIDTH, Finding, IgnoreSet, Marker, Scanner};
+use crate::gate::conflict_markers::attributes::ATTRIBUTES_FILE;
+use crate::gate::conflict_markers::{
+    DEFAULT_MARKER_WIDTH, Finding, IgnoreSet, Marker, Scanner, could_hold_markers_at_some_width,
+};
 use crate::ids::CommitSha;
 use crate::local::git::{AttrSource, FileMode, MAX_BLOB_WORKERS, ObjectId, Repo, group_by_blob};
 
@@ -74,16 +91,31 @@ pub fn scan_conflict_markers(
 struct Candidate {
     path: String,
     blob: ObjectId,
-    /// The path's `conflict-marker-size`.
-    width: usize,
     /// `Some(old)` per base where the file existed; `None` where it is new.
     old_blobs: Vec<Option<ObjectId>>,
+}
+
+/// Where widths are read from, and whether anything could set one.
+struct WidthSources<'a> {
+    /// One or two sources: the trusted one first, then the change's own
+    /// when it edits a `.gitattributes`.
+    sources: Vec<AttrSource<'a>>,
+    /// `false` when no attributes file exists anywhere git would read one:
+    /// every width is the default, and git need not be asked.
+    any: bool,
+}
+
+/// Whether `path` is a `.gitattributes` file.
+fn is_attributes_file(path: &str) -> bool {
+    path == ATTRIBUTES_FILE || path.ends_with(&format!("/{ATTRIBUTES_FILE}"))
 }
 
 fn scan_all(repo: &Repo, rev: &CommitSha, ignore: &IgnoreSet) -> Result<MarkerScan> {
     let mut result = MarkerScan::default();
     let mut candidates = Vec::new();
+    let mut tree_has_attributes = false;
     for file in repo.ls_tree(rev)? {
+        tree_has_attributes |= is_attributes_file(&file.path);
         if file.mode != FileMode::Regular {
             continue;
         }
@@ -94,12 +126,14 @@ fn scan_all(repo: &Repo, rev: &CommitSha, ignore: &IgnoreSet) -> Result<MarkerSc
         candidates.push(Candidate {
             path: file.path,
             blob: file.blob,
-            width: DEFAULT_MARKER_WIDTH,
             old_blobs: Vec::new(),
         });
     }
-    set_widths(repo, AttrSource::Commit(rev), &mut candidates)?;
-    let with_markers = scan_blobs(repo, candidates, &mut result)?;
+    let widths = WidthSources {
+        sources: vec![AttrSource::Commit(rev)],
+        any: tree_has_attributes || repo.has_attributes_outside_trees()?,
+    };
+    let with_markers = scan_blobs(repo, candidates, &widths, &mut result)?;
     for (candidate, markers) in with_markers {
         push_findings(&mut result, &candidate.path, markers);
     }
@@ -114,12 +148,14 @@ fn scan_added(
     ignore: &IgnoreSet,
 ) -> Result<MarkerScan> {
     let mut result = MarkerScan::default();
+    let mut edits_attributes = false;
     // A file is a candidate only if it changed compared with every base.
     let mut candidates: Vec<Candidate> = Vec::new();
     for (i, base) in bases.iter().enumerate() {
         let changes = repo.diff_tree(base, head)?;
         if i == 0 {
             for change in changes {
+                edits_attributes |= is_attributes_file(&change.path);
                 if change.new_mode != FileMode::Regular {
                     continue;
                 }
@@ -130,12 +166,11 @@ fn scan_added(
                 candidates.push(Candidate {
                     path: change.path,
                     blob: change.new_blob,
-                    width: DEFAULT_MARKER_WIDTH,
                     old_blobs: vec![change.old_blob],
                 });
             }
         } else {
-            let mut by_path: std::collections::HashMap<String, Option<ObjectId>> =
+            let mut by_path: HashMap<String, Option<ObjectId>> =
                 changes.into_iter().map(|c| (c.path, c.old_blob)).collect();
             candidates.retain_mut(|c| match by_path.remove(&c.path) {
                 Some(old) => {
@@ -146,19 +181,25 @@ fn scan_added(
             });
         }
     }
-
-    set_widths(repo, AttrSource::Commit(head), &mut candidates)?;
-    let with_markers = scan_blobs(repo, candidates, &mut result)?;
+    let mut sources = vec![AttrSource::Commit(&bases[0])];
+    if edits_attributes {
+        sources.push(AttrSource::Commit(head));
+    }
+    let widths = WidthSources { sources, any: true };
+    let with_markers = scan_blobs(repo, candidates, &widths, &mut result)?;
     keep_added(repo, with_markers, &mut result)?;
     Ok(result)
 }
 
-/// The index against `base`: one comparison, widths from the staged
-/// `.gitattributes`, then the same path as a commit's added lines.
+/// The index against `base`: one comparison, widths from the current
+/// commit's attributes (and the index's too when a `.gitattributes` is
+/// staged), then the same path as a commit's added lines.
 fn scan_staged(repo: &Repo, base: Option<&CommitSha>, ignore: &IgnoreSet) -> Result<MarkerScan> {
     let mut result = MarkerScan::default();
     let mut candidates = Vec::new();
+    let mut edits_attributes = false;
     for change in repo.diff_staged(base)? {
+        edits_attributes |= is_attributes_file(&change.path);
         if change.new_mode != FileMode::Regular {
             continue;
         }
@@ -169,12 +210,19 @@ fn scan_staged(repo: &Repo, base: Option<&CommitSha>, ignore: &IgnoreSet) -> Res
         candidates.push(Candidate {
             path: change.path,
             blob: change.new_blob,
-            width: DEFAULT_MARKER_WIDTH,
             old_blobs: vec![change.old_blob],
         });
     }
-    set_widths(repo, AttrSource::Index, &mut candidates)?;
-    let with_markers = scan_blobs(repo, candidates, &mut result)?;
+    let sources = match base {
+        // Before the first commit the index is all there is.
+        None => vec![AttrSource::Index],
+        Some(base) if edits_attributes => {
+            vec![AttrSource::Commit(base), AttrSource::Index]
+        }
+        Some(base) => vec![AttrSource::Commit(base)],
+    };
+    let widths = WidthSources { sources, any: true };
+    let with_markers = scan_blobs(repo, candidates, &widths, &mut result)?;
     keep_added(repo, with_markers, &mut result)?;
     Ok(result)
 }
@@ -206,59 +254,110 @@ fn keep_added(
     Ok(())
 }
 
-/// Sets each candidate's marker width from the attributes at `source`.
-fn set_widths(repo: &Repo, source: AttrSource<'_>, candidates: &mut [Candidate]) -> Result<()> {
-    let paths: Vec<&str> = candidates.iter().map(|c| c.path.as_str()).collect();
-    let widths = repo.marker_widths(source, &paths)?;
-    for (candidate, width) in candidates.iter_mut().zip(widths) {
-        candidate.width = width;
-    }
-    Ok(())
+/// What the first read of a blob learned.
+struct FirstRead {
+    len: usize,
+    /// Markers at the default width (complete blocks of any width included).
+    markers: Vec<Marker>,
+    /// Whether some line could be a marker at another width, so the width
+    /// the attributes give matters.
+    width_matters: bool,
 }
 
-/// Reads each distinct blob once and returns the candidates that hold
-/// markers. A blob is scanned once per distinct width among its paths
-/// (almost always one).
+/// Reads each distinct blob once, scanning it at the default width, and
+/// returns the candidates that hold markers. Paths whose blob could hold
+/// markers at some width then get their widths from `widths`; the few
+/// blobs with a width other than the default are read again and scanned at
+/// each of their widths (the union is kept).
 fn scan_blobs(
     repo: &Repo,
     candidates: Vec<Candidate>,
+    widths: &WidthSources<'_>,
     result: &mut MarkerScan,
 ) -> Result<Vec<(Candidate, Vec<Marker>)>> {
     let (blobs, groups) = group_by_blob(candidates, |c| &c.blob);
-    let mut scanners: HashMap<usize, Scanner> = HashMap::new();
-    let widths_per_blob: Vec<Vec<usize>> = groups
-        .iter()
-        .map(|group| {
-            let mut widths: Vec<usize> = group.iter().map(|c| c.width).collect();
-            widths.sort_unstable();
-            widths.dedup();
-            for &w in &widths {
-                scanners.entry(w).or_insert_with(|| Scanner::with_width(w));
-            }
-            widths
-        })
-        .collect();
-    let index: HashMap<&ObjectId, usize> = blobs.iter().enumerate().map(|(i, b)| (b, i)).collect();
-    let scanned = repo.read_blobs(&blobs, MAX_BLOB_WORKERS, |oid, content| {
-        let widths = &widths_per_blob[index[oid]];
-        let markers: Vec<(usize, Vec<Marker>)> = widths
-            .iter()
-            .map(|w| (*w, scanners[w].scan(content)))
-            .filter(|(_, m)| !m.is_empty())
-            .collect();
-        (content.len(), markers)
+    let probe = widths.any;
+    let first = repo.read_blobs(&blobs, MAX_BLOB_WORKERS, |_, content| FirstRead {
+        len: content.len(),
+        markers: Scanner::default_width().scan(content),
+        width_matters: probe && could_hold_markers_at_some_width(content),
     })?;
-    let mut with_markers = Vec::new();
-    for (group, (len, markers)) in groups.into_iter().zip(scanned) {
-        result.files_scanned += group.len();
-        result.bytes_scanned += (len * group.len()) as u64;
-        if markers.is_empty() {
-            continue;
-        }
-        for candidate in group {
-            if let Some((_, m)) = markers.iter().find(|(w, _)| *w == candidate.width) {
-                with_markers.push((candidate, m.clone()));
+
+    // The paths whose width matters, and the width(s) of each.
+    let mut path_widths: HashMap<String, Vec<usize>> = HashMap::new();
+    let asked: Vec<&str> = groups
+        .iter()
+        .zip(&first)
+        .filter(|(_, read)| read.width_matters)
+        .flat_map(|(group, _)| group.iter().map(|c| c.path.as_str()))
+        .collect();
+    if !asked.is_empty() {
+        for source in &widths.sources {
+            let found = repo.marker_widths(*source, &asked)?;
+            for (path, width) in asked.iter().zip(found) {
+                let entry = path_widths.entry((*path).to_owned()).or_default();
+                if !entry.contains(&width) {
+                    entry.push(width);
+                }
             }
+        }
+    }
+    drop(asked);
+    let widths_of = |path: &str| -> Vec<usize> {
+        path_widths
+            .get(path)
+            .cloned()
+            .unwrap_or_else(|| vec![DEFAULT_MARKER_WIDTH])
+    };
+
+    // Blobs to read again: those with a path at another width.
+    let mut again: Vec<ObjectId> = Vec::new();
+    let mut again_widths: Vec<Vec<usize>> = Vec::new();
+    for (blob, group) in blobs.iter().zip(&groups) {
+        let mut ws: Vec<usize> = group
+            .iter()
+            .flat_map(|c| widths_of(&c.path))
+            .filter(|&w| w != DEFAULT_MARKER_WIDTH)
+            .collect();
+        if !ws.is_empty() {
+            ws.sort_unstable();
+            ws.dedup();
+            again.push(blob.clone());
+            again_widths.push(ws);
+        }
+    }
+    let index: HashMap<&ObjectId, usize> = again.iter().enumerate().map(|(i, b)| (b, i)).collect();
+    let rescanned = repo.read_blobs(&again, MAX_BLOB_WORKERS, |oid, content| {
+        again_widths[index[oid]]
+            .iter()
+            .map(|&w| (w, Scanner::with_width(w).scan(content)))
+            .collect::<Vec<(usize, Vec<Marker>)>>()
+    })?;
+    let rescanned: HashMap<&ObjectId, Vec<(usize, Vec<Marker>)>> =
+        again.iter().zip(rescanned).collect();
+
+    let mut with_markers = Vec::new();
+    for ((blob, group), read) in blobs.iter().zip(groups).zip(first) {
+        result.files_scanned += group.len();
+        result.bytes_scanned += (read.len * group.len()) as u64;
+        let at_other = rescanned.get(blob);
+        for candidate in group {
+            let mut markers: Vec<Marker> = Vec::new();
+            for w in widths_of(&candidate.path) {
+                if w == DEFAULT_MARKER_WIDTH {
+                    markers.extend(&read.markers);
+                } else if let Some((_, m)) =
+                    at_other.and_then(|r| r.iter().find(|(width, _)| *width == w))
+                {
+                    markers.extend(m);
+                }
+            }
+            if markers.is_empty() {
+                continue;
+            }
+            markers.sort_unstable();
+            markers.dedup();
+            with_markers.push((candidate, markers));
         }
     }
     Ok(with_markers)

@@ -24,6 +24,19 @@ const ATTRIBUTE: &str = "conflict-marker-size";
 /// The file git reads attributes from, in each directory.
 pub const ATTRIBUTES_FILE: &str = ".gitattributes";
 
+/// The most `conflict-marker-size` rules compiled from one file: real
+/// files set it on a handful of patterns (git/git: three). Rules past it
+/// are not compiled (each is a glob matched against every path asked).
+pub const MAX_RULES_PER_FILE: usize = 256;
+
+/// The longest pattern compiled; a longer one is skipped, as a line git
+/// would not match against any real path.
+pub const MAX_PATTERN_LEN: usize = 1024;
+
+/// The largest `.gitattributes` read through GitHub (real ones are a few
+/// KiB; git/git's is under 2 KiB).
+pub const MAX_ATTRIBUTES_BYTES: usize = 256 * 1024;
+
 /// One `.gitattributes` file: the directory it sits in (`""` for the root,
 /// `docs/api` for `docs/api/.gitattributes`) and the rules in it that touch
 /// `conflict-marker-size`, in file order.
@@ -31,6 +44,8 @@ pub const ATTRIBUTES_FILE: &str = ".gitattributes";
 pub struct AttributesFile {
     dir: String,
     rules: Vec<(GlobMatcher, usize)>,
+    /// Whether rules past [`MAX_RULES_PER_FILE`] were left out.
+    truncated: bool,
 }
 
 impl AttributesFile {
@@ -39,8 +54,28 @@ impl AttributesFile {
     pub fn parse(dir: &str, content: &[u8]) -> Self {
         let dir = dir.trim_matches('/').to_owned();
         let text = String::from_utf8_lossy(content);
-        let rules = text.lines().filter_map(|line| rule(&dir, line)).collect();
-        Self { dir, rules }
+        let mut rules = Vec::new();
+        let mut truncated = false;
+        for line in text.lines() {
+            if rules.len() == MAX_RULES_PER_FILE {
+                truncated = touches_attribute(line);
+                if truncated {
+                    break;
+                }
+                continue;
+            }
+            rules.extend(rule(&dir, line));
+        }
+        Self {
+            dir,
+            rules,
+            truncated,
+        }
+    }
+
+    /// Whether some rules were left out (more than [`MAX_RULES_PER_FILE`]).
+    pub fn truncated(&self) -> bool {
+        self.truncated
     }
 
     /// The directory this file applies to.
@@ -67,7 +102,7 @@ fn rule(dir: &str, line: &str) -> Option<(GlobMatcher, usize)> {
     let mut tokens = line.split_ascii_whitespace();
     let pattern = tokens.next()?;
     let width = tokens.filter_map(attribute_width).next_back()?;
-    if pattern.starts_with('!') || pattern.ends_with('/') {
+    if pattern.starts_with('!') || pattern.ends_with('/') || pattern.len() > MAX_PATTERN_LEN {
         return None;
     }
     let relative = match pattern.strip_prefix('/') {
@@ -87,6 +122,11 @@ fn rule(dir: &str, line: &str) -> Option<(GlobMatcher, usize)> {
         .ok()?
         .compile_matcher();
     Some((matcher, width))
+}
+
+/// Whether a line mentions the attribute at all (cheap: no glob built).
+fn touches_attribute(line: &str) -> bool {
+    line.contains(ATTRIBUTE)
 }
 
 /// `conflict-marker-size=N` → N; `-…`, `!…` or a bare name → the default.
@@ -194,6 +234,23 @@ mod tests {
         assert_eq!(width("docs/api/sub/only-here.md", &files), 7);
         assert_eq!(width("docs/api/x/a.md", &files), 13);
         assert_eq!(width("x/a.md", &files), 7);
+    }
+
+    #[test]
+    fn rules_are_capped_per_file_and_long_patterns_skipped() {
+        let many: String = (0..10_000)
+            .map(|i| format!("f{i}.txt conflict-marker-size=9\n"))
+            .collect();
+        let file = AttributesFile::parse("", many.as_bytes());
+        assert_eq!(file.rules.len(), MAX_RULES_PER_FILE);
+        assert!(file.truncated());
+        assert_eq!(marker_width("f0.txt", std::slice::from_ref(&file)), 9);
+        assert_eq!(marker_width("f9999.txt", &[file]), 7);
+        let long = format!("{}* conflict-marker-size=9\n", "a".repeat(MAX_PATTERN_LEN));
+        let file = AttributesFile::parse("", long.as_bytes());
+        assert!(file.rules.is_empty() && !file.truncated());
+        let fine = AttributesFile::parse("", b"*.txt conflict-marker-size=9\n");
+        assert!(!fine.truncated());
     }
 
     #[test]

@@ -412,10 +412,14 @@ fn a_scanner_finds_markers_of_exactly_its_width() {
             (6, MarkerKind::Theirs)
         ]
     );
-    // Seven-wide examples in a 32-wide file are text, and the other way round.
+    // Seven-wide examples in a 32-wide file are text; a complete 32-wide
+    // block is a conflict at any width (see the any-width block rule).
     let example = b"<<<<<<< HEAD\n=======\n>>>>>>> b\n";
     assert_eq!(scanner.scan(example), vec![]);
-    assert_eq!(scan(wide.as_bytes()), vec![]);
+    assert_eq!(scan(wide.as_bytes()), scanner.scan(wide.as_bytes()));
+    // Lone 32-wide lines are not a block, so text at the default width.
+    let lone = format!("{} ours\nx\n{}\n", "<".repeat(32), "=".repeat(32));
+    assert_eq!(scan(lone.as_bytes()), vec![]);
     // Narrow widths work too, with the same exactness.
     let narrow = Scanner::with_width(3);
     assert_eq!(narrow.scan(b"<<< a\n===\n>>> b\n").len(), 3);
@@ -657,8 +661,56 @@ proptest! {
     fn wider_markers_are_found_at_their_width_only(lines in proptest::collection::vec(edgy_line(), 0..40), extra in 1usize..40, crlf: bool) {
         let content = join(&lines, crlf, true);
         let wide = widen(&content, extra);
-        prop_assert_eq!(Scanner::with_width(7 + extra).scan(&wide), scan(&content));
-        prop_assert_eq!(scan(&wide), vec![]);
+        let at_width = Scanner::with_width(7 + extra).scan(&wide);
+        prop_assert_eq!(&at_width, &scan(&content));
+        // At the default width only complete blocks of them count: never a
+        // marker the wide scanner does not find itself.
+        for m in scan(&wide) {
+            prop_assert!(at_width.contains(&m), "{:?} not in {:?}", m, at_width);
+        }
+    }
+
+    /// A complete block of any width from 8 up is found at the default
+    /// width, exactly where the scanner of its width finds it; any line of
+    /// it alone is not.
+    #[test]
+    fn complete_blocks_of_any_width_are_found(
+        noise in proptest::collection::vec(noise_line(), 0..20),
+        at in any::<prop::sample::Index>(),
+        n in 8usize..64,
+        diff3: bool,
+        crlf: bool,
+    ) {
+        let mut block = vec![format!("{} ours", "<".repeat(n)).into_bytes(), b"x".to_vec()];
+        if diff3 {
+            block.push(format!("{} base", "|".repeat(n)).into_bytes());
+            block.push(b"y".to_vec());
+        }
+        block.push("=".repeat(n).into_bytes());
+        block.push(b"z".to_vec());
+        block.push(format!("{} theirs", ">".repeat(n)).into_bytes());
+        let at = at.index(noise.len() + 1);
+        let mut lines = noise.clone();
+        lines.splice(at..at, block.clone());
+        let content = join(&lines, crlf, true);
+        let found = scan(&content);
+        let offsets: &[usize] = if diff3 { &[0, 2, 4, 6] } else { &[0, 2, 4] };
+        let lines: Vec<usize> = found.iter().map(|m| m.line as usize).collect();
+        let expected: Vec<usize> = offsets.iter().map(|o| at + 1 + o).collect();
+        prop_assert_eq!(lines, expected);
+        // Each is what the scanner of its width finds there too.
+        let at_n = Scanner::with_width(n).scan(&content);
+        for m in &found {
+            prop_assert!(at_n.contains(m), "{:?} not in {:?}", m, at_n);
+        }
+        // Without its closing line the block is incomplete: nothing (when
+        // no noise line could stand in for it).
+        if noise.iter().any(|l| l.first().is_some_and(|c| b"<|=>".contains(c))) {
+            return Ok(());
+        }
+        let mut cut = noise.clone();
+        cut.splice(at..at, block[..block.len() - 1].iter().cloned());
+        prop_assert_eq!(scan(&join(&cut, crlf, true)), vec![]);
     }
 
     /// Noise never holds a marker, and injected conflicts are found exactly.
@@ -702,4 +754,73 @@ proptest! {
         let content = parts.join("\n");
         prop_assert_eq!(scan(content.as_bytes()), vec![]);
     }
+}
+
+#[test]
+fn complete_blocks_of_another_width_are_conflicts() {
+    let ten = |c: &str| c.repeat(10);
+    let block = format!(
+        "a\n{} ours\nx\n{} base\ny\n{}\nz\n{} theirs\nb\n",
+        ten("<"),
+        ten("|"),
+        ten("="),
+        ten(">")
+    );
+    let kinds = |markers: Vec<Marker>| -> Vec<(u32, char)> {
+        markers
+            .into_iter()
+            .map(|m| (m.line, short(m.kind)))
+            .collect()
+    };
+    let expected = [(2, 'O'), (4, 'B'), (6, 'S'), (8, 'T')];
+    assert_eq!(kinds(scan(block.as_bytes())), expected);
+    // At an attribute's width too (a block ten wide in a 32-wide file).
+    assert_eq!(
+        kinds(Scanner::with_width(32).scan(block.as_bytes())),
+        expected
+    );
+    assert_eq!(
+        kinds(Scanner::with_width(3).scan(block.as_bytes())),
+        expected
+    );
+    // Bare markers of the same width form a block as well.
+    let bare = format!("{}\n{}\n{}\n", ten("<"), ten("="), ten(">"));
+    assert_eq!(kinds(scan(bare.as_bytes())), [(1, 'O'), (2, 'S'), (3, 'T')]);
+    check_table(&[
+        (
+            "a Markdown rule of ten",
+            b"Title\n==========\n\ntext\n",
+            &[],
+        ),
+        (
+            "widths that differ",
+            b"<<<<<<<<<< a\nx\n=========\ny\n>>>>>>>>>> b\n",
+            &[],
+        ),
+        (
+            "out of order",
+            b">>>>>>>>>> a\nx\n==========\ny\n<<<<<<<<<< b\n",
+            &[],
+        ),
+        ("no separator", b"<<<<<<<<<< a\nx\n>>>>>>>>>> b\n", &[]),
+        (
+            "a separator with text after it",
+            b"<<<<<<<<<< a\n========== x\n>>>>>>>>>> b\n",
+            &[],
+        ),
+        (
+            "eight wide, CRLF",
+            b"<<<<<<<< a\r\n1\r\n========\r\n2\r\n>>>>>>>> b\r\n",
+            &[(1, 'O'), (3, 'S'), (5, 'T')],
+        ),
+    ]);
+    // Seven wide in a file whose attribute widens its markers stays text
+    // (git/git's documentation shows such examples).
+    assert_eq!(
+        Scanner::with_width(32).scan(b"<<<<<<< a\n=======\n>>>>>>> b\n"),
+        vec![]
+    );
+    assert!(!block_width_counts(7, 32));
+    assert!(block_width_counts(10, 7));
+    assert!(!block_width_counts(32, 32));
 }

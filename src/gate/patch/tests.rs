@@ -239,7 +239,23 @@ fn a_patch_is_scanned_at_the_paths_width() {
         .map(|m| (m.line, m.kind))
         .collect();
     assert_eq!(at_32, [(2, Ours), (4, Sep), (5, Theirs)]);
-    assert_eq!(found(patch.as_bytes()), []);
+    // A complete block of any width is a conflict at the default width too.
+    assert_eq!(found(patch.as_bytes()), [(2, Ours), (4, Sep), (5, Theirs)]);
+    // A lone wide line is not.
+    let lone = format!("@@ -1,1 +1,2 @@\n a\n+{} HEAD\n", wide("<"));
+    assert_eq!(found(lone.as_bytes()), []);
+}
+
+#[test]
+fn a_wide_block_completed_by_context_lines_reports_the_added_ones() {
+    let ten = |c: &str| c.repeat(10);
+    let patch = format!(
+        "@@ -1,3 +1,4 @@\n {} a\n x\n+{}\n {} b\n",
+        ten("<"),
+        ten("="),
+        ten(">")
+    );
+    assert_eq!(found(patch.as_bytes()), [(3, Sep)]);
 }
 
 #[test]
