@@ -95,6 +95,7 @@ impl Repo {
                 sha: sha(c),
                 parents: self.parents[c].iter().map(|p| sha(p)).collect(),
                 subject: self.subjects[c].clone(),
+                authored: None,
             })
             .collect();
         PrHistory {
@@ -103,6 +104,7 @@ impl Repo {
             head: sha(head),
             total_commits: commits.len() as u64,
             commits,
+            base_authored: None,
         }
     }
 
@@ -208,6 +210,29 @@ impl CommitGraph for MemGraph {
             .collect())
     }
 
+    async fn commits_between(
+        &mut self,
+        exclude: &CommitSha,
+        tip: &CommitSha,
+        limit: u64,
+    ) -> Result<Option<Vec<PrCommit>>, GraphError> {
+        let (e, t) = (self.name(exclude)?, self.name(tip)?);
+        self.asked.push(format!("commits_between {e} {t}"));
+        let excluded = self.repo.ancestors(&e);
+        let beyond: Vec<PrCommit> = self
+            .repo
+            .ancestors(&t)
+            .difference(&excluded)
+            .map(|c| PrCommit {
+                sha: sha(c),
+                parents: self.repo.parents[c].iter().map(|p| sha(p)).collect(),
+                subject: self.repo.subjects[c].clone(),
+                authored: None,
+            })
+            .collect();
+        Ok((beyond.len() as u64 <= limit).then_some(beyond))
+    }
+
     async fn branches_at(&mut self, at: &CommitSha) -> Result<Vec<String>, GraphError> {
         let name = self.name(at)?;
         self.asked.push(format!("branches_at {name}"));
@@ -225,6 +250,7 @@ fn policy(allowed: &[&str], max_commits: Option<u64>) -> MergeSourcePolicy {
     MergeSourcePolicy {
         allowed: allowed.iter().map(|s| s.to_string()).collect(),
         max_commits,
+        ..MergeSourcePolicy::default()
     }
 }
 
@@ -268,6 +294,15 @@ fn findings(repo: &Repo, report: &MergeSourceReport) -> Vec<String> {
                 name(parent),
                 name(unknown),
                 if *unknown_is_base { " (base)" } else { "" }
+            ),
+            Finding::ForeignHistory {
+                branch,
+                fork_point,
+                brings_in,
+                own_commits,
+            } => format!(
+                "foreign from {branch} at {} brings {brings_in} own {own_commits}",
+                name(fork_point)
             ),
             Finding::TooManyCommits { total, max } => format!("too many {total} > {max}"),
         })
@@ -938,7 +973,7 @@ proptest! {
             .collect();
         if !shared.is_empty() {
             let c = &shared[extra.index(shared.len())];
-            wider.commits.push(PrCommit { sha: sha(c), parents: repo.parents[c].iter().map(|p| sha(p)).collect(), subject: String::new() });
+            wider.commits.push(PrCommit { sha: sha(c), parents: repo.parents[c].iter().map(|p| sha(p)).collect(), subject: String::new(), authored: None });
             wider.total_commits += 1;
         }
         let exact = run(&pr, &policy(&[], None), &mut repo.graph());

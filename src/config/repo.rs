@@ -161,7 +161,15 @@ pub struct MergeSourcesConfig {
     /// finding; null for no limit.
     #[schemars(range(min = 1))]
     pub max_commits: Option<u64>,
+    /// Globs of long-lived branches (besides the protected ones) whose
+    /// history must not arrive on the base without a merge commit: a branch
+    /// cut from, rebased onto or reset to one of them is foreign history.
+    #[schemars(inner(pattern(NOT_BLANK)))]
+    pub long_lived: Vec<String>,
 }
+
+/// The long-lived branches when `merge_sources.long_lived` is not set.
+pub const DEFAULT_LONG_LIVED: [&str; 4] = ["develop", "dev", "staging", "release/*"];
 
 /// label: merge pull requests carrying `merge.label`; always; never.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -262,6 +270,7 @@ impl Default for MergeSourcesConfig {
             enabled: true,
             allowed: Vec::new(),
             max_commits: None,
+            long_lived: DEFAULT_LONG_LIVED.map(str::to_owned).to_vec(),
         }
     }
 }
@@ -454,6 +463,7 @@ mod tests {
             enabled: true,
             allowed: vec!["release/*".to_owned()],
             max_commits: None,
+            long_lived: Vec::new(),
         }
         .allowed_matcher()
         .unwrap();

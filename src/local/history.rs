@@ -12,6 +12,10 @@
 //! read the same as on GitHub. `repo_root` names the repository: a `GIT_DIR`
 //! inherited from a hook that ran us must not send git to another one, so the
 //! variables that override discovery are removed from git's environment.
+//!
+//! Foreign history needs long-lived branches; locally protection is unknown,
+//! so they are the `long_lived` globs and the remote's default branch (given
+//! by the caller), matched against the same branch names.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -33,25 +37,27 @@ const DISCOVERY_OVERRIDES: [&str; 4] = [
 ];
 
 /// Runs the merge-source rule on `base_rev..head_rev` of the repository at
-/// `repo_root`. `base_rev` is also how the base is named in the report.
+/// `repo_root`. `base_rev` is also how the base is named in the report;
+/// `default_branch` (the remote's, without the remote) counts as long-lived.
 pub fn check_merge_sources(
     repo_root: &Path,
     base_rev: &str,
     head_rev: &str,
-    allowed: &[String],
-    max_commits: Option<u64>,
+    policy: &MergeSourcePolicy,
+    default_branch: Option<&str>,
 ) -> anyhow::Result<MergeSourceReport> {
     let mut graph = LocalGraph::open(repo_root);
+    graph.default_branch = default_branch.map(str::to_owned);
     let base_tip = graph.resolve(base_rev).context("resolving the base")?;
     let head = graph.resolve(head_rev).context("resolving the head")?;
-    let history = graph.pr_history(base_rev, &base_tip, &head)?;
-    let policy = MergeSourcePolicy {
-        allowed: allowed.to_vec(),
-        max_commits,
-    };
+    let mut history = graph.pr_history(base_rev, &base_tip, &head)?;
+    // Only a PR small enough for the quiet rule needs the base's date.
+    if history.total_commits <= merge_sources::QUIET_MAX_COMMITS {
+        history.base_authored = graph.authored(&base_tip)?;
+    }
     // Every answer of LocalGraph is ready at once (git runs synchronously),
     // so a plain executor drives the rule, inside or outside a tokio runtime.
-    futures::executor::block_on(merge_sources::check(&history, &policy, &mut graph))
+    futures::executor::block_on(merge_sources::check(&history, policy, &mut graph))
         .with_context(|| format!("checking merge sources of {base_rev}..{head_rev}"))
 }
 
@@ -69,6 +75,8 @@ pub struct LocalGraph {
     root: PathBuf,
     branches: Option<Vec<LocalBranch>>,
     git_runs: u64,
+    /// The remote's default branch: long-lived, besides the globs.
+    pub default_branch: Option<String>,
 }
 
 impl LocalGraph {
@@ -78,6 +86,7 @@ impl LocalGraph {
             root: repo_root.to_owned(),
             branches: None,
             git_runs: 0,
+            default_branch: None,
         }
     }
 
@@ -105,6 +114,15 @@ impl LocalGraph {
         parse_sha(&out.stdout).with_context(|| format!("git rev-parse {rev:?} printed no commit"))
     }
 
+    /// When `sha` was authored (Unix seconds), or `None` if git cannot say.
+    pub fn authored(&mut self, sha: &CommitSha) -> anyhow::Result<Option<i64>> {
+        let out = self.git(&["show", "-s", "--format=%at", sha.as_str()])?;
+        if !out.status.success() {
+            anyhow::bail!("git show {sha} failed: {}", stderr(&out));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+    }
+
     /// The PR's commits, `base_tip..head`, oldest first, from one `git rev-list`.
     pub fn pr_history(
         &mut self,
@@ -120,7 +138,7 @@ impl LocalGraph {
             "rev-list",
             "--topo-order",
             "--reverse",
-            "--format=%H %P%x00%s",
+            "--format=%H %P%x00%at%x00%s",
             head.as_str(),
             &not_base,
         ])?;
@@ -135,6 +153,7 @@ impl LocalGraph {
             head: head.clone(),
             total_commits: commits.len() as u64,
             commits,
+            base_authored: None,
         })
     }
 
@@ -265,16 +284,55 @@ impl CommitGraph for LocalGraph {
         names.dedup();
         Ok(names)
     }
+
+    async fn long_lived_branches(
+        &mut self,
+        globs: &[String],
+    ) -> Result<Vec<(String, CommitSha)>, GraphError> {
+        let mut names = globs.to_vec();
+        // The default branch by name, with glob characters escaped.
+        if let Some(default) = &self.default_branch {
+            names.push(globset::escape(default));
+        }
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.branches_matching(&names).await
+    }
+
+    async fn commits_between(
+        &mut self,
+        exclude: &CommitSha,
+        tip: &CommitSha,
+        limit: u64,
+    ) -> Result<Option<Vec<PrCommit>>, GraphError> {
+        let not_exclude = format!("^{exclude}");
+        let max = format!("--max-count={}", limit.saturating_add(1));
+        let out = self.git(&[
+            "rev-list",
+            &max,
+            "--format=%H %P%x00%at%x00",
+            tip.as_str(),
+            &not_exclude,
+        ])?;
+        if !out.status.success() {
+            return Err(self.failure(&[tip, exclude], &out));
+        }
+        let commits = parse_rev_list(&String::from_utf8_lossy(&out.stdout))
+            .map_err(|err| GraphError::Other(format!("git rev-list: {err:#}")))?;
+        Ok((commits.len() as u64 <= limit).then_some(commits))
+    }
 }
 
-/// Parses `rev-list --format=%H %P%x00%s` output: a `commit <sha>` header
-/// line, then `<sha> <parents…>\0<subject>`, per commit.
+/// Parses `rev-list --format=%H %P%x00%at%x00%s` output: a `commit <sha>`
+/// header line, then `<sha> <parents…>\0<author time>\0<subject>`, per commit.
 fn parse_rev_list(text: &str) -> anyhow::Result<Vec<PrCommit>> {
     let mut commits = Vec::new();
     for line in text.lines().filter(|l| !l.starts_with("commit ")) {
-        let (ids, subject) = line
+        let (ids, rest) = line
             .split_once('\0')
             .with_context(|| format!("unexpected git rev-list line {line:?}"))?;
+        let (authored, subject) = rest.split_once('\0').unwrap_or(("", rest));
         let mut ids = ids.split_ascii_whitespace().map(str::parse::<CommitSha>);
         let sha = ids
             .next()
@@ -284,6 +342,7 @@ fn parse_rev_list(text: &str) -> anyhow::Result<Vec<PrCommit>> {
             sha,
             parents,
             subject: subject.to_owned(),
+            authored: authored.parse().ok(),
         });
     }
     Ok(commits)
@@ -349,7 +408,7 @@ mod tests {
     #[test]
     fn rev_list_output_parses_with_headers_parents_and_odd_subjects() {
         let text = format!(
-            "commit {a}\n{a} {b}\0Fix: a | b\ncommit {c}\n{c} {a} {b}\0\ncommit {b}\n{b}\0root\n",
+            "commit {a}\n{a} {b}\x001767225600\x00Fix: a | b\ncommit {c}\n{c} {a} {b}\x00\x00\ncommit {b}\n{b}\x001\x00root\n",
             a = sha('a'),
             b = sha('b'),
             c = sha('c'),
@@ -357,6 +416,8 @@ mod tests {
         let commits = parse_rev_list(&text).unwrap();
         assert_eq!(commits.len(), 3);
         assert_eq!(commits[0].subject, "Fix: a | b");
+        assert_eq!(commits[0].authored, Some(1_767_225_600));
+        assert_eq!(commits[1].authored, None);
         assert_eq!(commits[1].parents.len(), 2);
         assert_eq!(commits[1].subject, "");
         assert!(commits[2].parents.is_empty());
