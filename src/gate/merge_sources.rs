@@ -97,6 +97,9 @@ pub trait CommitGraph {
         &mut self,
         globs: &[String],
     ) -> Result<Vec<(String, CommitSha)>, GraphError> {
+        if globs.is_empty() {
+            return Ok(Vec::new());
+        }
         self.branches_matching(globs).await
     }
     /// The commits reachable from `tip` and not from `exclude`, each with its
