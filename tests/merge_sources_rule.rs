@@ -95,7 +95,6 @@ impl Repo {
                 sha: sha(c),
                 parents: self.parents[c].iter().map(|p| sha(p)).collect(),
                 subject: self.subjects[c].clone(),
-                authored: None,
             })
             .collect();
         PrHistory {
@@ -104,7 +103,6 @@ impl Repo {
             head: sha(head),
             total_commits: commits.len() as u64,
             commits,
-            base_authored: None,
         }
     }
 
@@ -227,7 +225,6 @@ impl CommitGraph for MemGraph {
                 sha: sha(c),
                 parents: self.repo.parents[c].iter().map(|p| sha(p)).collect(),
                 subject: self.repo.subjects[c].clone(),
-                authored: None,
             })
             .collect();
         Ok((beyond.len() as u64 <= limit).then_some(beyond))
@@ -973,7 +970,7 @@ proptest! {
             .collect();
         if !shared.is_empty() {
             let c = &shared[extra.index(shared.len())];
-            wider.commits.push(PrCommit { sha: sha(c), parents: repo.parents[c].iter().map(|p| sha(p)).collect(), subject: String::new(), authored: None });
+            wider.commits.push(PrCommit { sha: sha(c), parents: repo.parents[c].iter().map(|p| sha(p)).collect(), subject: String::new()});
             wider.total_commits += 1;
         }
         let exact = run(&pr, &policy(&[], None), &mut repo.graph());

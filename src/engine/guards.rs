@@ -381,10 +381,6 @@ pub(super) async fn merge_sources(
         head: head.clone(),
         commits,
         total_commits: comparison.total_commits,
-        // The comparison's base is the base tip it was asked for.
-        base_authored: (comparison.base_commit.sha == base_tip.as_str())
-            .then(|| authored(&comparison.base_commit))
-            .flatten(),
     };
     let policy = MergeSourcePolicy {
         allowed: config.merge_sources.allowed.clone(),
@@ -444,17 +440,7 @@ fn pr_commit(c: &CompareCommit) -> Result<PrCommit, GhError> {
             .next()
             .unwrap_or_default()
             .to_owned(),
-        authored: authored(c),
     })
-}
-
-/// When the commit was authored (Unix seconds), when GitHub said.
-fn authored(c: &CompareCommit) -> Option<i64> {
-    c.commit
-        .author
-        .as_ref()
-        .and_then(|a| a.date)
-        .map(|d| d.timestamp())
 }
 
 /// One line for the summary table.

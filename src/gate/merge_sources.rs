@@ -132,8 +132,6 @@ pub struct PrCommit {
     pub parents: Vec<CommitSha>,
     /// The first line of the message.
     pub subject: String,
-    /// When it was authored (Unix seconds), when known.
-    pub authored: Option<i64>,
 }
 
 /// What the rule needs to know about a PR.
@@ -150,8 +148,6 @@ pub struct PrHistory {
     /// How many commits the PR carries; more than `commits.len()` when the
     /// list was cut short (then the list is not trusted to answer "in base").
     pub total_commits: u64,
-    /// When the base tip was authored (Unix seconds), when known.
-    pub base_authored: Option<i64>,
 }
 
 /// The repository's `merge_sources` settings.
@@ -504,7 +500,6 @@ mod tests {
             sha: sha(n),
             parents: parents.iter().map(|&p| sha(p)).collect(),
             subject: format!("commit {n}"),
-            authored: None,
         }
     }
 
@@ -515,7 +510,6 @@ mod tests {
             head: sha(head),
             total_commits: commits.len() as u64,
             commits,
-            base_authored: None,
         }
     }
 

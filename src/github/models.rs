@@ -299,7 +299,7 @@ pub struct Comparison {
     pub behind_by: u64,
     #[serde(default, deserialize_with = "null_as_default")]
     pub total_commits: u64,
-    pub base_commit: CompareCommit,
+    pub base_commit: ShaRef,
     pub merge_base_commit: ShaRef,
     #[serde(default, deserialize_with = "null_as_default")]
     pub commits: Vec<CompareCommit>,
@@ -325,16 +325,6 @@ pub struct CompareCommit {
 pub struct CommitDetail {
     #[serde(default, deserialize_with = "null_as_default")]
     pub message: String,
-    /// The git author (GitHub's description promises none of its fields).
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub author: Option<GitActor>,
-}
-
-/// A commit's git author or committer.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct GitActor {
-    #[serde(default, deserialize_with = "lenient_time")]
-    pub date: Option<DateTime<Utc>>,
 }
 
 /// One changed file of a pull request or comparison.

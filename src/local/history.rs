@@ -50,11 +50,7 @@ pub fn check_merge_sources(
     graph.default_branch = default_branch.map(str::to_owned);
     let base_tip = graph.resolve(base_rev).context("resolving the base")?;
     let head = graph.resolve(head_rev).context("resolving the head")?;
-    let mut history = graph.pr_history(base_rev, &base_tip, &head)?;
-    // Only a PR small enough for the quiet rule needs the base's date.
-    if history.total_commits <= merge_sources::QUIET_MAX_COMMITS {
-        history.base_authored = graph.authored(&base_tip)?;
-    }
+    let history = graph.pr_history(base_rev, &base_tip, &head)?;
     // Every answer of LocalGraph is ready at once (git runs synchronously),
     // so a plain executor drives the rule, inside or outside a tokio runtime.
     futures::executor::block_on(merge_sources::check(&history, policy, &mut graph))
@@ -114,15 +110,6 @@ impl LocalGraph {
         parse_sha(&out.stdout).with_context(|| format!("git rev-parse {rev:?} printed no commit"))
     }
 
-    /// When `sha` was authored (Unix seconds), or `None` if git cannot say.
-    pub fn authored(&mut self, sha: &CommitSha) -> anyhow::Result<Option<i64>> {
-        let out = self.git(&["show", "-s", "--format=%at", sha.as_str()])?;
-        if !out.status.success() {
-            anyhow::bail!("git show {sha} failed: {}", stderr(&out));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().parse().ok())
-    }
-
     /// The PR's commits, `base_tip..head`, oldest first, from one `git rev-list`.
     pub fn pr_history(
         &mut self,
@@ -138,7 +125,7 @@ impl LocalGraph {
             "rev-list",
             "--topo-order",
             "--reverse",
-            "--format=%H %P%x00%at%x00%s",
+            "--format=%H %P%x00%s",
             head.as_str(),
             &not_base,
         ])?;
@@ -153,7 +140,6 @@ impl LocalGraph {
             head: head.clone(),
             total_commits: commits.len() as u64,
             commits,
-            base_authored: None,
         })
     }
 
@@ -311,7 +297,7 @@ impl CommitGraph for LocalGraph {
         let out = self.git(&[
             "rev-list",
             &max,
-            "--format=%H %P%x00%at%x00",
+"--format=%H %P%x00",
             tip.as_str(),
             &not_exclude,
         ])?;
@@ -324,15 +310,14 @@ impl CommitGraph for LocalGraph {
     }
 }
 
-/// Parses `rev-list --format=%H %P%x00%at%x00%s` output: a `commit <sha>`
-/// header line, then `<sha> <parents…>\0<author time>\0<subject>`, per commit.
+/// Parses `rev-list --format=%H %P%x00%s` output: a `commit <sha>` header
+/// line, then `<sha> <parents…>\0<subject>`, per commit.
 fn parse_rev_list(text: &str) -> anyhow::Result<Vec<PrCommit>> {
     let mut commits = Vec::new();
     for line in text.lines().filter(|l| !l.starts_with("commit ")) {
-        let (ids, rest) = line
+        let (ids, subject) = line
             .split_once('\0')
             .with_context(|| format!("unexpected git rev-list line {line:?}"))?;
-        let (authored, subject) = rest.split_once('\0').unwrap_or(("", rest));
         let mut ids = ids.split_ascii_whitespace().map(str::parse::<CommitSha>);
         let sha = ids
             .next()
@@ -342,7 +327,6 @@ fn parse_rev_list(text: &str) -> anyhow::Result<Vec<PrCommit>> {
             sha,
             parents,
             subject: subject.to_owned(),
-            authored: authored.parse().ok(),
         });
     }
     Ok(commits)
@@ -408,7 +392,7 @@ mod tests {
     #[test]
     fn rev_list_output_parses_with_headers_parents_and_odd_subjects() {
         let text = format!(
-            "commit {a}\n{a} {b}\x001767225600\x00Fix: a | b\ncommit {c}\n{c} {a} {b}\x00\x00\ncommit {b}\n{b}\x001\x00root\n",
+            "commit {a}\n{a} {b}\0Fix: a | b\ncommit {c}\n{c} {a} {b}\0\ncommit {b}\n{b}\0root\n",
             a = sha('a'),
             b = sha('b'),
             c = sha('c'),
@@ -416,8 +400,6 @@ mod tests {
         let commits = parse_rev_list(&text).unwrap();
         assert_eq!(commits.len(), 3);
         assert_eq!(commits[0].subject, "Fix: a | b");
-        assert_eq!(commits[0].authored, Some(1_767_225_600));
-        assert_eq!(commits[1].authored, None);
         assert_eq!(commits[1].parents.len(), 2);
         assert_eq!(commits[1].subject, "");
         assert!(commits[2].parents.is_empty());

@@ -27,8 +27,9 @@
 //! work, `git rebase --onto <base> F`).
 //!
 //! Cost, per evaluation: nothing when the PR carries at most
-//! [`QUIET_MAX_COMMITS`] commits, all authored after the base tip (a branch
-//! that young has no room for a long-lived branch's backlog); else one
+//! [`QUIET_MAX_COMMITS`] commits, no merge, all made after the base tip —
+//! built on it, which the graph proves and clocks would not (a branch that
+//! young has no room for a long-lived branch's backlog); else one
 //! branch listing (shared with the allowed branches), and per long-lived
 //! branch at most one comparison (`merge_base`, then more of the same
 //! comparison's pages only when M is a PR commit), bounded by
@@ -40,9 +41,10 @@ use std::collections::{HashMap, HashSet};
 use super::{BranchPatterns, CommitGraph, Evaluation, Finding, GraphError, PrCommit, optional};
 use crate::ids::CommitSha;
 
-/// A PR with at most this many commits, every one authored after the base
-/// tip, is not asked about: it has room for at most this many commits it did
-/// not write (the incident carried 1,468), and the typical PR costs nothing.
+/// A PR of at most this many commits without a merge, built on the base's
+/// current tip, is not asked about: it has room for at most this many
+/// commits it did not write (the incident carried 1,468), and the typical
+/// PR — a few commits on a fresh base — costs nothing.
 pub const QUIET_MAX_COMMITS: u64 = 5;
 
 /// Commits of a long-lived branch beyond the PR's head that are read to
@@ -54,7 +56,7 @@ pub const MAX_WALK_COMMITS: u64 = 500;
 /// What the foreign-history rule looked at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ForeignCheck {
-    /// Not asked: few commits, all authored after the base tip.
+    /// Not asked: few commits, without a merge, built on the base's tip.
     Quiet { commits: u64 },
     /// The long-lived branches compared with the PR (names, sorted).
     Checked { branches: Vec<String> },
@@ -167,15 +169,19 @@ impl<G: CommitGraph> Evaluation<'_, G> {
 }
 
 /// `Some(commits)` when the PR is small and young enough not to be asked
-/// about (see [`QUIET_MAX_COMMITS`]); unknown dates are never young.
+/// about (see [`QUIET_MAX_COMMITS`]): every parent of its commits is one of
+/// them or the base tip itself.
 fn quiet(pr: &super::PrHistory) -> Option<u64> {
-    let base = pr.base_authored?;
+    let listed: HashSet<&CommitSha> = pr.commits.iter().map(|c| &c.sha).collect();
     let young = pr.total_commits <= QUIET_MAX_COMMITS
         && pr.commits.len() as u64 == pr.total_commits
-        && pr
-            .commits
-            .iter()
-            .all(|c| c.authored.is_some_and(|at| at > base));
+        && pr.commits.iter().all(|c| {
+            c.parents.len() == 1
+                && c
+                    .parents
+                    .iter()
+                    .all(|p| *p == pr.base_tip || listed.contains(p))
+        });
     young.then_some(pr.total_commits)
 }
 
