@@ -564,11 +564,7 @@ impl<'a> GitHubGraph<'a> {
             Err(e) => return Err(self.fail(e, head)),
         };
         let facts = CompareFacts {
-            commits: c
-                .commits
-                .iter()
-                .filter_map(|c| pr_commit(c).ok())
-                .collect(),
+            commits: c.commits.iter().filter_map(|c| pr_commit(c).ok()).collect(),
             status: c.status,
             ahead_by: c.ahead_by,
             merge_base: c.merge_base_commit.sha.parse().ok(),
@@ -691,12 +687,13 @@ impl CommitGraph for GitHubGraph<'_> {
                 break;
             }
             for c in &next.commits {
-                facts.commits.push(pr_commit(c).map_err(|e| GraphError::Other(e.to_string()))?);
+                facts
+                    .commits
+                    .push(pr_commit(c).map_err(|e| GraphError::Other(e.to_string()))?);
             }
         }
         let commits = facts.commits.clone();
-        self.compares
-            .insert((exclude.clone(), tip.clone()), facts);
+        self.compares.insert((exclude.clone(), tip.clone()), facts);
         Ok(Some(commits))
     }
 }

@@ -297,7 +297,7 @@ impl CommitGraph for LocalGraph {
         let out = self.git(&[
             "rev-list",
             &max,
-"--format=%H %P%x00",
+            "--format=%H %P%x00",
             tip.as_str(),
             &not_exclude,
         ])?;

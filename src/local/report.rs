@@ -188,7 +188,9 @@ pub fn run_guards(run: &GuardRun<'_>) -> Result<Report> {
         let default_branch = remote_default_branch(run.repo.root());
         let base = match (&run.base, &default_branch) {
             // Named when it is the default branch: the fix names it.
-            (Some(base), Some((name, tip))) if base.as_str() == tip => Some(format!("origin/{name}")),
+            (Some(base), Some((name, tip))) if base.as_str() == tip => {
+                Some(format!("origin/{name}"))
+            }
             (Some(base), _) => Some(base.to_string()),
             (None, Some((name, _))) => Some(format!("origin/{name}")),
             (None, None) => None,

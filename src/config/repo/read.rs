@@ -29,7 +29,10 @@ const TOP_LEVEL: &[&str] = &[
 /// The keys of each section.
 const SECTIONS: &[(&str, &[&str])] = &[
     ("conflict_markers", &["enabled", "ignore"]),
-    ("merge_sources", &["enabled", "allowed", "max_commits", "long_lived"]),
+    (
+        "merge_sources",
+        &["enabled", "allowed", "max_commits", "long_lived"],
+    ),
     (
         "merge",
         &[

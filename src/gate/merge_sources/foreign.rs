@@ -94,10 +94,9 @@ impl<G: CommitGraph> Evaluation<'_, G> {
             if self.list_complete && !own_line.contains(&fork) {
                 continue;
             }
-            if findings
-                .iter()
-                .any(|f| matches!(f, Finding::ForeignHistory { fork_point, .. } if *fork_point == fork))
-            {
+            if findings.iter().any(
+                |f| matches!(f, Finding::ForeignHistory { fork_point, .. } if *fork_point == fork),
+            ) {
                 continue;
             }
             let brings_in = match self.list_complete {
@@ -136,10 +135,8 @@ impl<G: CommitGraph> Evaluation<'_, G> {
             // Too far to follow: report where the histories meet.
             return Ok(Some(merge_base));
         };
-        let first_parent: HashMap<&CommitSha, Option<&CommitSha>> = beyond
-            .iter()
-            .map(|c| (&c.sha, c.parents.first()))
-            .collect();
+        let first_parent: HashMap<&CommitSha, Option<&CommitSha>> =
+            beyond.iter().map(|c| (&c.sha, c.parents.first())).collect();
         let mut at = tip;
         // Bounded by the list so a malformed one cannot loop.
         for _ in 0..=beyond.len() {
@@ -177,8 +174,7 @@ fn quiet(pr: &super::PrHistory) -> Option<u64> {
         && pr.commits.len() as u64 == pr.total_commits
         && pr.commits.iter().all(|c| {
             c.parents.len() == 1
-                && c
-                    .parents
+                && c.parents
                     .iter()
                     .all(|p| *p == pr.base_tip || listed.contains(p))
         });
@@ -189,9 +185,9 @@ fn quiet(pr: &super::PrHistory) -> Option<u64> {
 /// `origin/main`).
 fn is_base(base_ref: &str, name: &str) -> bool {
     base_ref == name
-        || base_ref
-            .strip_suffix(name)
-            .is_some_and(|remote| remote.ends_with('/') && !remote[..remote.len() - 1].contains('/'))
+        || base_ref.strip_suffix(name).is_some_and(|remote| {
+            remote.ends_with('/') && !remote[..remote.len() - 1].contains('/')
+        })
 }
 
 /// How many of `commits` are reachable from `from` (itself included).

@@ -7,9 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::{
-    AllowedBy, AllowedSources, CommitCount, Finding, MergeCommit, MergeSourceReport,
-};
+use super::{AllowedBy, AllowedSources, CommitCount, Finding, MergeCommit, MergeSourceReport};
 use crate::ids::CommitSha;
 
 /// Table rows shown in the summary; beyond this the rest are counted. A
