@@ -97,7 +97,8 @@ pub struct RepoConfig {
     #[schemars(with = "Option<ConflictMarkersConfig>")]
     pub conflict_markers: ConflictMarkersConfig,
     /// The guard that fails a pull request merging in history from a
-    /// branch that is not its base.
+    /// branch that is not its base, or carrying a long-lived branch's
+    /// history without a merge.
     #[schemars(with = "Option<MergeSourcesConfig>")]
     pub merge_sources: MergeSourcesConfig,
     /// Whether and how seamguard merges pull requests.
