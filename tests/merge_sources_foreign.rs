@@ -488,3 +488,35 @@ async fn requests_per_evaluation_foreign_and_clean() {
     // Asked but clean: the listing and one compare for develop.
     assert_eq!(older_requests, clean_requests + 2, "{older_requests}");
 }
+
+#[test]
+fn check_config_knows_long_lived() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |yaml: &str| {
+        let file = dir.path().join("seamguard.yml");
+        std::fs::write(&file, yaml).unwrap();
+        let out = Command::new(SEAMGUARD)
+            .args(["check-config", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).replace(file.to_str().unwrap(), "FILE"),
+        )
+    };
+    assert_eq!(
+        check("merge_sources:\n  long_lived: [develop, \"release/**\", trunk]\n"),
+        (Some(0), "FILE: ok\n".to_owned())
+    );
+    let (code, out) = check("merge_sources:\n  long_lived: [\"release/{1,2\"]\n");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.starts_with(
+            "FILE:2:16: `merge_sources.long_lived`: `release/{1,2` is not a valid glob"
+        ),
+        "{out}"
+    );
+    let (code, out) = check("merge_sources:\n  long_lived: develop\n");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("`merge_sources.long_lived`"), "{out}");
+}

@@ -7,8 +7,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use futures::executor::block_on;
 use proptest::prelude::*;
 use seamguard::gate::merge_sources::{
-    AllowedBy, CommitGraph, Finding, GraphError, MergeSourcePolicy, MergeSourceReport,
-    PatternMatch, PrCommit, PrHistory, check,
+    AllowedBy, CommitGraph, Finding, ForeignCheck, GraphError, MergeSourcePolicy,
+    MergeSourceReport, PatternMatch, PrCommit, PrHistory, check,
 };
 use seamguard::ids::CommitSha;
 use sha2::{Digest, Sha256};
@@ -978,4 +978,120 @@ proptest! {
         prop_assert_eq!(exact.findings, loose.findings);
         prop_assert_eq!(exact.allowed_merges, loose.allowed_merges);
     }
+}
+
+/// Foreign history on hand-built graphs, with the questions each costs.
+fn foreign_policy(allowed: &[&str]) -> MergeSourcePolicy {
+    MergeSourcePolicy {
+        allowed: allowed.iter().map(|s| s.to_string()).collect(),
+        long_lived: vec!["develop".into(), "release/*".into()],
+        ..MergeSourcePolicy::default()
+    }
+}
+
+/// main: m0; d1..d50 on m0 (each test points `develop` where it is).
+fn git_flow() -> Repo {
+    let mut repo = Repo::default();
+    repo.commit("m0", &[]);
+    repo.line("d", "m0", 50);
+    repo.branch("main", "m0");
+    repo
+}
+
+#[test]
+fn foreign_history_is_found_where_developments_line_meets_the_pr() {
+    // Cut from develop at d50, which then moved on to d52.
+    let mut repo = git_flow();
+    let head = repo.line("f", "d50", 3);
+    let tip = repo.line("later", "d50", 2);
+    repo.branch("develop", &tip).branch("feature", &head);
+    let mut graph = repo.graph();
+    let report = run(&repo.pr("m0", &head), &foreign_policy(&[]), &mut graph);
+    assert_eq!(
+        findings(&repo, &report),
+        ["foreign from develop at d50 brings 50 own 3"]
+    );
+    assert_eq!(
+        graph.asked,
+        [
+            "branches_matching develop,release/*",
+            "merge_base f3 later2",
+            "is_ancestor d50 m0",
+            "commits_between f3 later2",
+        ]
+    );
+    let text = report.render_text();
+    assert!(text[1].contains("git rebase --onto main "), "{}", text[1]);
+
+    // Reset to develop's tip: found without following its line.
+    let mut repo = git_flow();
+    let head = repo.line("f", "d50", 2);
+    repo.branch("feature", &head).branch("develop", "d50");
+    let mut graph = repo.graph();
+    let report = run(&repo.pr("m0", &head), &foreign_policy(&[]), &mut graph);
+    assert_eq!(
+        findings(&repo, &report),
+        ["foreign from develop at d50 brings 50 own 2"]
+    );
+    assert_eq!(
+        graph.asked,
+        ["branches_matching develop,release/*", "is_ancestor d50 m0"]
+    );
+
+    // An allowed branch is not foreign.
+    let mut repo = git_flow();
+    let release = repo.line("r", "m0", 10);
+    let head = repo.line("f", &release, 2);
+    repo.branch("release/2.1", &release)
+        .branch("develop", "d50");
+    let report = run(
+        &repo.pr("m0", &head),
+        &foreign_policy(&["release/*"]),
+        &mut repo.graph(),
+    );
+    assert!(report.passed(), "{:?}", findings(&repo, &report));
+    let report = run(
+        &repo.pr("m0", &head),
+        &foreign_policy(&[]),
+        &mut repo.graph(),
+    );
+    assert_eq!(
+        findings(&repo, &report),
+        ["foreign from release/2.1 at r10 brings 10 own 2"]
+    );
+}
+
+#[test]
+fn a_branch_merged_into_develop_is_not_foreign_and_a_young_pr_costs_nothing() {
+    // Cut from main (6 commits), also merged into develop with a merge commit.
+    let mut repo = git_flow();
+    let head = repo.line("f", "m0", 6);
+    repo.commit("D", &["d50", &head]).branch("develop", "D");
+    let mut graph = repo.graph();
+    let report = run(&repo.pr("m0", &head), &foreign_policy(&[]), &mut graph);
+    assert!(report.passed(), "{:?}", findings(&repo, &report));
+    assert_eq!(
+        report.foreign,
+        ForeignCheck::Checked {
+            branches: vec!["develop".into()]
+        }
+    );
+    assert_eq!(
+        graph.asked,
+        [
+            "branches_matching develop,release/*",
+            "merge_base f6 D",
+            "is_ancestor f6 m0",
+            "commits_between f6 D",
+        ]
+    );
+
+    // Three commits on the base's tip: nothing is asked.
+    let mut repo = git_flow();
+    let head = repo.line("f", "m0", 3);
+    let mut graph = repo.graph();
+    let report = run(&repo.pr("m0", &head), &foreign_policy(&[]), &mut graph);
+    assert!(report.passed());
+    assert_eq!(report.foreign, ForeignCheck::Quiet { commits: 3 });
+    assert!(graph.asked.is_empty(), "{:?}", graph.asked);
 }
