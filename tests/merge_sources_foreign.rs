@@ -520,3 +520,51 @@ fn check_config_knows_long_lived() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("`merge_sources.long_lived`"), "{out}");
 }
+
+#[test]
+fn pre_push_blocks_a_branch_reset_to_develop() {
+    let git = Git::new(DEVELOP_COMMITS, None);
+    git.run(&["checkout", "--quiet", "-b", "feature", "main"]);
+    let old = git.own("feature", 1);
+    git.push(&["feature"]);
+    git.run(&["reset", "--quiet", "--hard", "origin/develop"]);
+    let new = git.own("feature", 2);
+
+    let pre_push = |stdin: String| {
+        let mut child = git
+            .command(SEAMGUARD)
+            .args(["pre-push", "origin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Onto the branch the remote has: judged against its old tip.
+    let (code, stderr) = pre_push(format!(
+        "refs/heads/feature {new} refs/heads/feature {old}\n"
+    ));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("foreign history: this branch was cut from develop at"),
+        "{stderr}"
+    );
+    // A new branch: judged against the remote's default branch.
+    let zero = "0".repeat(40);
+    let (code, stderr) = pre_push(format!(
+        "refs/heads/feature {new} refs/heads/other {zero}\n"
+    ));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("git rebase --onto origin/main"), "{stderr}");
+}
