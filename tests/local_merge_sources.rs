@@ -145,7 +145,7 @@ impl Repo {
             allowed,
             ..MergeSourcePolicy::default()
         };
-        check_merge_sources(&self.dir, base, "HEAD", &policy, None).expect("the check runs")
+        check_merge_sources(&self.dir, base, "HEAD", &policy).expect("the check runs")
     }
 }
 
@@ -323,8 +323,8 @@ fn an_allowed_release_branch_passes_even_as_a_remote_tracking_branch() {
 fn a_base_that_does_not_exist_is_an_error_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let (repo, _, _) = incident(tmp.path());
-    let err = check_merge_sources(&repo.dir, "origin/gone", "HEAD", &Default::default(), None)
-        .unwrap_err();
+    let err =
+        check_merge_sources(&repo.dir, "origin/gone", "HEAD", &Default::default()).unwrap_err();
     let message = format!("{err:#}");
     assert!(
         message.contains("\"origin/gone\" does not name a commit"),
@@ -341,7 +341,7 @@ fn max_commits_applies_locally() {
         max_commits: Some(500),
         ..MergeSourcePolicy::default()
     };
-    let report = check_merge_sources(&repo.dir, "main", "HEAD", &policy, None).unwrap();
+    let report = check_merge_sources(&repo.dir, "main", "HEAD", &policy).unwrap();
     assert!(report.findings.contains(&Finding::TooManyCommits {
         total: DEVELOP_COMMITS as u64 + 2,
         max: 500

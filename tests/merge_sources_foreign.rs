@@ -207,13 +207,15 @@ impl Git {
         allowed: &[&str],
     ) -> seamguard::gate::merge_sources::MergeSourceReport {
         let config = seamguard::config::repo::RepoConfig::default().merge_sources;
+        let mut allowed: Vec<String> = allowed.iter().map(|s| s.to_string()).collect();
+        // As the local twin does: the remote's default branch is allowed.
+        allowed.push("main".to_owned());
         let policy = MergeSourcePolicy {
-            allowed: allowed.iter().map(|s| s.to_string()).collect(),
+            allowed,
             max_commits: None,
             long_lived: config.long_lived,
-            merges_also_allowed: vec!["main".to_owned()],
         };
-        check_merge_sources(&self.dir, base, "HEAD", &policy, Some("main")).unwrap()
+        check_merge_sources(&self.dir, base, "HEAD", &policy).unwrap()
     }
 
     fn path(&self) -> &Path {
@@ -560,7 +562,21 @@ fn pre_push_blocks_a_branch_reset_to_develop() {
         stderr.contains("foreign history: this branch was cut from develop at"),
         "{stderr}"
     );
+    // Rebased onto main instead: main is where pull requests go.
+    git.run(&[
+        "rebase",
+        "--quiet",
+        "--onto",
+        "origin/main",
+        "origin/develop",
+    ]);
+    let rebased = git.sha("HEAD");
+    let (code, stderr) = pre_push(format!(
+        "refs/heads/feature {rebased} refs/heads/feature {old}\n"
+    ));
+    assert_eq!(code, Some(0), "{stderr}");
     // A new branch: judged against the remote's default branch.
+    git.run(&["reset", "--quiet", "--hard", &new]);
     let zero = "0".repeat(40);
     let (code, stderr) = pre_push(format!(
         "refs/heads/feature {new} refs/heads/other {zero}\n"

@@ -386,7 +386,6 @@ pub(super) async fn merge_sources(
         allowed: config.merge_sources.allowed.clone(),
         max_commits: config.merge_sources.max_commits,
         long_lived: config.merge_sources.long_lived.clone(),
-        merges_also_allowed: Vec::new(),
     };
     let mut graph = GitHubGraph::new(client, repo);
     let report = match merge_sources::check(&history, &policy, &mut graph).await {

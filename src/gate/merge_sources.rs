@@ -160,9 +160,6 @@ pub struct MergeSourcePolicy {
     /// Globs of long-lived branches whose history must not arrive without a
     /// merge commit (protected branches count too, where the graph knows them).
     pub long_lived: Vec<String>,
-    /// Globs allowed as merge sources without excusing foreign history
-    /// (locally: the remote's default branch, which is likely the base).
-    pub merges_also_allowed: Vec<String>,
 }
 
 /// A merge commit, as findings name it.
@@ -300,14 +297,8 @@ pub async fn check<G: CommitGraph>(
     policy: &MergeSourcePolicy,
     graph: &mut G,
 ) -> Result<MergeSourceReport, GraphError> {
-    let merge_sources: Vec<String> = policy
-        .allowed
-        .iter()
-        .chain(&policy.merges_also_allowed)
-        .cloned()
-        .collect();
-    let (patterns, invalid) = BranchPatterns::new(&merge_sources);
-    let (foreign_excused, _) = BranchPatterns::new(&policy.allowed);
+    let (patterns, invalid) = BranchPatterns::new(&policy.allowed);
+    let foreign_excused = patterns.clone();
     let mut eval = Evaluation {
         pr,
         graph,
@@ -370,7 +361,7 @@ pub async fn check<G: CommitGraph>(
         merges_checked,
         sources: AllowedSources {
             base_ref: pr.base_ref.clone(),
-            patterns: merge_sources,
+            patterns: policy.allowed.clone(),
             invalid,
             resolved,
         },

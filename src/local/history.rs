@@ -13,9 +13,8 @@
 //! inherited from a hook that ran us must not send git to another one, so the
 //! variables that override discovery are removed from git's environment.
 //!
-//! Foreign history needs long-lived branches; locally protection is unknown,
-//! so they are the `long_lived` globs and the remote's default branch (given
-//! by the caller), matched against the same branch names.
+//! Foreign history needs long-lived branches; locally protection is
+//! unknown, so they are the branches matching the `long_lived` globs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -37,17 +36,14 @@ const DISCOVERY_OVERRIDES: [&str; 4] = [
 ];
 
 /// Runs the merge-source rule on `base_rev..head_rev` of the repository at
-/// `repo_root`. `base_rev` is also how the base is named in the report;
-/// `default_branch` (the remote's, without the remote) counts as long-lived.
+/// `repo_root`. `base_rev` is also how the base is named in the report.
 pub fn check_merge_sources(
     repo_root: &Path,
     base_rev: &str,
     head_rev: &str,
     policy: &MergeSourcePolicy,
-    default_branch: Option<&str>,
 ) -> anyhow::Result<MergeSourceReport> {
     let mut graph = LocalGraph::open(repo_root);
-    graph.default_branch = default_branch.map(str::to_owned);
     let base_tip = graph.resolve(base_rev).context("resolving the base")?;
     let head = graph.resolve(head_rev).context("resolving the head")?;
     let history = graph.pr_history(base_rev, &base_tip, &head)?;
@@ -71,8 +67,6 @@ pub struct LocalGraph {
     root: PathBuf,
     branches: Option<Vec<LocalBranch>>,
     git_runs: u64,
-    /// The remote's default branch: long-lived, besides the globs.
-    pub default_branch: Option<String>,
 }
 
 impl LocalGraph {
@@ -82,7 +76,6 @@ impl LocalGraph {
             root: repo_root.to_owned(),
             branches: None,
             git_runs: 0,
-            default_branch: None,
         }
     }
 
@@ -269,21 +262,6 @@ impl CommitGraph for LocalGraph {
         names.sort();
         names.dedup();
         Ok(names)
-    }
-
-    async fn long_lived_branches(
-        &mut self,
-        globs: &[String],
-    ) -> Result<Vec<(String, CommitSha)>, GraphError> {
-        let mut names = globs.to_vec();
-        // The default branch by name, with glob characters escaped.
-        if let Some(default) = &self.default_branch {
-            names.push(globset::escape(default));
-        }
-        if names.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.branches_matching(&names).await
     }
 
     async fn commits_between(

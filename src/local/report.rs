@@ -196,23 +196,24 @@ pub fn run_guards(run: &GuardRun<'_>) -> Result<Report> {
             (None, None) => None,
         };
         if let Some(base) = base {
-            // Merging the default branch in is allowed; carrying its
-            // history is still foreign when the base is another branch.
+            // The default branch is where a pull request goes unless told
+            // otherwise: merging it in, or rebasing onto it, is never
+            // foreign history (pre-push judges against the remote's old tip,
+            // which names no branch).
+            let mut allowed = sources.allowed.clone();
+            if let Some((name, _)) = &default_branch {
+                allowed.push(name.clone());
+            }
             let policy = crate::gate::merge_sources::MergeSourcePolicy {
-                allowed: sources.allowed.clone(),
+                allowed,
                 max_commits: sources.max_commits,
                 long_lived: sources.long_lived.clone(),
-                merges_also_allowed: default_branch
-                    .iter()
-                    .map(|(name, _)| globset::escape(name))
-                    .collect(),
             };
             let checked = crate::local::history::check_merge_sources(
                 run.repo.root(),
                 &base,
                 run.head.as_str(),
                 &policy,
-                default_branch.as_ref().map(|(name, _)| name.as_str()),
             )
             .context("merge-source guard")?;
             report.push(checked);
