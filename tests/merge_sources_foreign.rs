@@ -5,8 +5,9 @@
 //! one finding naming `develop` and the rebase; a branch cut from `main`
 //! and also merged into `develop`, a `develop` that merged `main` many
 //! times, a pull request for `develop` and an allowed release branch pass;
-//! the incident (a `develop` merge) is reported as before. The economy of
-//! the App's evaluation is counted.
+//! the incident (a `develop` merge) is reported as before; a protected
+//! branch is long-lived in the App; `pre-push` and `check-config` know the
+//! rule. The economy of the App's evaluation is counted.
 
 mod support;
 
@@ -583,4 +584,32 @@ fn pre_push_blocks_a_branch_reset_to_develop() {
     ));
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("git rebase --onto origin/main"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_protected_branch_is_long_lived_in_the_app() {
+    let git = Git::new(DEVELOP_COMMITS, None);
+    let main = git.sha("main");
+    let next = git.fast_line("next", &main, "next.txt", 30);
+    git.run(&["checkout", "--quiet", "-b", "feature", "next"]);
+    git.own("feature", 2);
+
+    // Locally protection is unknown and `next` matches no glob.
+    assert!(git.report("origin/main", &[]).passed());
+
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    repo.import_git(git.path());
+    repo.protected_without_checks("next");
+    repo.pr(12).head("feature").base("main").open();
+    let run = evaluate_once(&gh, &repo, 12, "synchronize").await;
+    assert_eq!(run.conclusion.as_deref(), Some("failure"), "{}", text(&run));
+    assert!(
+        text(&run).contains(&format!(
+            "this branch was cut from `next` at `{}`: it brings 30 commits",
+            &next[..7]
+        )),
+        "{}",
+        text(&run)
+    );
 }
