@@ -10,7 +10,8 @@ use std::process::{Command, Stdio};
 
 use futures::executor::block_on;
 use seamguard::gate::merge_sources::{
-    AllowedBy, CommitGraph, Finding, GraphError, MergeSourceReport, PatternMatch, check,
+    AllowedBy, CommitGraph, Finding, GraphError, MergeSourcePolicy, MergeSourceReport,
+    PatternMatch, check,
 };
 use seamguard::ids::CommitSha;
 use seamguard::local::history::{LocalGraph, check_merge_sources};
@@ -140,7 +141,11 @@ impl Repo {
 
     fn check(&self, base: &str, allowed: &[&str]) -> MergeSourceReport {
         let allowed: Vec<String> = allowed.iter().map(|s| s.to_string()).collect();
-        check_merge_sources(&self.dir, base, "HEAD", &allowed, None).expect("the check runs")
+        let policy = MergeSourcePolicy {
+            allowed,
+            ..MergeSourcePolicy::default()
+        };
+        check_merge_sources(&self.dir, base, "HEAD", &policy).expect("the check runs")
     }
 }
 
@@ -318,7 +323,8 @@ fn an_allowed_release_branch_passes_even_as_a_remote_tracking_branch() {
 fn a_base_that_does_not_exist_is_an_error_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let (repo, _, _) = incident(tmp.path());
-    let err = check_merge_sources(&repo.dir, "origin/gone", "HEAD", &[], None).unwrap_err();
+    let err =
+        check_merge_sources(&repo.dir, "origin/gone", "HEAD", &Default::default()).unwrap_err();
     let message = format!("{err:#}");
     assert!(
         message.contains("\"origin/gone\" does not name a commit"),
@@ -331,7 +337,11 @@ fn max_commits_applies_locally() {
     let tmp = tempfile::tempdir().unwrap();
     let (repo, _, _) = incident(tmp.path());
     repo.git(&["merge", "--quiet", "--no-edit", "develop"]);
-    let report = check_merge_sources(&repo.dir, "main", "HEAD", &[], Some(500)).unwrap();
+    let policy = MergeSourcePolicy {
+        max_commits: Some(500),
+        ..MergeSourcePolicy::default()
+    };
+    let report = check_merge_sources(&repo.dir, "main", "HEAD", &policy).unwrap();
     assert!(report.findings.contains(&Finding::TooManyCommits {
         total: DEVELOP_COMMITS as u64 + 2,
         max: 500

@@ -7,8 +7,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use futures::executor::block_on;
 use proptest::prelude::*;
 use seamguard::gate::merge_sources::{
-    AllowedBy, CommitGraph, Finding, GraphError, MergeSourcePolicy, MergeSourceReport,
-    PatternMatch, PrCommit, PrHistory, check,
+    AllowedBy, CommitGraph, Finding, ForeignCheck, GraphError, MergeSourcePolicy,
+    MergeSourceReport, PatternMatch, PrCommit, PrHistory, check,
 };
 use seamguard::ids::CommitSha;
 use sha2::{Digest, Sha256};
@@ -208,6 +208,28 @@ impl CommitGraph for MemGraph {
             .collect())
     }
 
+    async fn commits_between(
+        &mut self,
+        exclude: &CommitSha,
+        tip: &CommitSha,
+        limit: u64,
+    ) -> Result<Option<Vec<PrCommit>>, GraphError> {
+        let (e, t) = (self.name(exclude)?, self.name(tip)?);
+        self.asked.push(format!("commits_between {e} {t}"));
+        let excluded = self.repo.ancestors(&e);
+        let beyond: Vec<PrCommit> = self
+            .repo
+            .ancestors(&t)
+            .difference(&excluded)
+            .map(|c| PrCommit {
+                sha: sha(c),
+                parents: self.repo.parents[c].iter().map(|p| sha(p)).collect(),
+                subject: self.repo.subjects[c].clone(),
+            })
+            .collect();
+        Ok((beyond.len() as u64 <= limit).then_some(beyond))
+    }
+
     async fn branches_at(&mut self, at: &CommitSha) -> Result<Vec<String>, GraphError> {
         let name = self.name(at)?;
         self.asked.push(format!("branches_at {name}"));
@@ -225,6 +247,7 @@ fn policy(allowed: &[&str], max_commits: Option<u64>) -> MergeSourcePolicy {
     MergeSourcePolicy {
         allowed: allowed.iter().map(|s| s.to_string()).collect(),
         max_commits,
+        ..MergeSourcePolicy::default()
     }
 }
 
@@ -268,6 +291,15 @@ fn findings(repo: &Repo, report: &MergeSourceReport) -> Vec<String> {
                 name(parent),
                 name(unknown),
                 if *unknown_is_base { " (base)" } else { "" }
+            ),
+            Finding::ForeignHistory {
+                branch,
+                fork_point,
+                brings_in,
+                own_commits,
+            } => format!(
+                "foreign from {branch} at {} brings {brings_in} own {own_commits}",
+                name(fork_point)
             ),
             Finding::TooManyCommits { total, max } => format!("too many {total} > {max}"),
         })
@@ -938,7 +970,7 @@ proptest! {
             .collect();
         if !shared.is_empty() {
             let c = &shared[extra.index(shared.len())];
-            wider.commits.push(PrCommit { sha: sha(c), parents: repo.parents[c].iter().map(|p| sha(p)).collect(), subject: String::new() });
+            wider.commits.push(PrCommit { sha: sha(c), parents: repo.parents[c].iter().map(|p| sha(p)).collect(), subject: String::new()});
             wider.total_commits += 1;
         }
         let exact = run(&pr, &policy(&[], None), &mut repo.graph());
@@ -946,4 +978,120 @@ proptest! {
         prop_assert_eq!(exact.findings, loose.findings);
         prop_assert_eq!(exact.allowed_merges, loose.allowed_merges);
     }
+}
+
+/// Foreign history on hand-built graphs, with the questions each costs.
+fn foreign_policy(allowed: &[&str]) -> MergeSourcePolicy {
+    MergeSourcePolicy {
+        allowed: allowed.iter().map(|s| s.to_string()).collect(),
+        long_lived: vec!["develop".into(), "release/*".into()],
+        ..MergeSourcePolicy::default()
+    }
+}
+
+/// main: m0; d1..d50 on m0 (each test points `develop` where it is).
+fn git_flow() -> Repo {
+    let mut repo = Repo::default();
+    repo.commit("m0", &[]);
+    repo.line("d", "m0", 50);
+    repo.branch("main", "m0");
+    repo
+}
+
+#[test]
+fn foreign_history_is_found_where_developments_line_meets_the_pr() {
+    // Cut from develop at d50, which then moved on to d52.
+    let mut repo = git_flow();
+    let head = repo.line("f", "d50", 3);
+    let tip = repo.line("later", "d50", 2);
+    repo.branch("develop", &tip).branch("feature", &head);
+    let mut graph = repo.graph();
+    let report = run(&repo.pr("m0", &head), &foreign_policy(&[]), &mut graph);
+    assert_eq!(
+        findings(&repo, &report),
+        ["foreign from develop at d50 brings 50 own 3"]
+    );
+    assert_eq!(
+        graph.asked,
+        [
+            "branches_matching develop,release/*",
+            "merge_base f3 later2",
+            "is_ancestor d50 m0",
+            "commits_between f3 later2",
+        ]
+    );
+    let text = report.render_text();
+    assert!(text[1].contains("git rebase --onto main "), "{}", text[1]);
+
+    // Reset to develop's tip: found without following its line.
+    let mut repo = git_flow();
+    let head = repo.line("f", "d50", 2);
+    repo.branch("feature", &head).branch("develop", "d50");
+    let mut graph = repo.graph();
+    let report = run(&repo.pr("m0", &head), &foreign_policy(&[]), &mut graph);
+    assert_eq!(
+        findings(&repo, &report),
+        ["foreign from develop at d50 brings 50 own 2"]
+    );
+    assert_eq!(
+        graph.asked,
+        ["branches_matching develop,release/*", "is_ancestor d50 m0"]
+    );
+
+    // An allowed branch is not foreign.
+    let mut repo = git_flow();
+    let release = repo.line("r", "m0", 10);
+    let head = repo.line("f", &release, 2);
+    repo.branch("release/2.1", &release)
+        .branch("develop", "d50");
+    let report = run(
+        &repo.pr("m0", &head),
+        &foreign_policy(&["release/*"]),
+        &mut repo.graph(),
+    );
+    assert!(report.passed(), "{:?}", findings(&repo, &report));
+    let report = run(
+        &repo.pr("m0", &head),
+        &foreign_policy(&[]),
+        &mut repo.graph(),
+    );
+    assert_eq!(
+        findings(&repo, &report),
+        ["foreign from release/2.1 at r10 brings 10 own 2"]
+    );
+}
+
+#[test]
+fn a_branch_merged_into_develop_is_not_foreign_and_a_young_pr_costs_nothing() {
+    // Cut from main (6 commits), also merged into develop with a merge commit.
+    let mut repo = git_flow();
+    let head = repo.line("f", "m0", 6);
+    repo.commit("D", &["d50", &head]).branch("develop", "D");
+    let mut graph = repo.graph();
+    let report = run(&repo.pr("m0", &head), &foreign_policy(&[]), &mut graph);
+    assert!(report.passed(), "{:?}", findings(&repo, &report));
+    assert_eq!(
+        report.foreign,
+        ForeignCheck::Checked {
+            branches: vec!["develop".into()]
+        }
+    );
+    assert_eq!(
+        graph.asked,
+        [
+            "branches_matching develop,release/*",
+            "merge_base f6 D",
+            "is_ancestor f6 m0",
+            "commits_between f6 D",
+        ]
+    );
+
+    // Three commits on the base's tip: nothing is asked.
+    let mut repo = git_flow();
+    let head = repo.line("f", "m0", 3);
+    let mut graph = repo.graph();
+    let report = run(&repo.pr("m0", &head), &foreign_policy(&[]), &mut graph);
+    assert!(report.passed());
+    assert_eq!(report.foreign, ForeignCheck::Quiet { commits: 3 });
+    assert!(graph.asked.is_empty(), "{:?}", graph.asked);
 }

@@ -97,7 +97,8 @@ pub struct RepoConfig {
     #[schemars(with = "Option<ConflictMarkersConfig>")]
     pub conflict_markers: ConflictMarkersConfig,
     /// The guard that fails a pull request merging in history from a
-    /// branch that is not its base.
+    /// branch that is not its base, or carrying a long-lived branch's
+    /// history without a merge.
     #[schemars(with = "Option<MergeSourcesConfig>")]
     pub merge_sources: MergeSourcesConfig,
     /// Whether and how seamguard merges pull requests.
@@ -161,7 +162,15 @@ pub struct MergeSourcesConfig {
     /// finding; null for no limit.
     #[schemars(range(min = 1))]
     pub max_commits: Option<u64>,
+    /// Globs of long-lived branches (besides the protected ones) whose
+    /// history must not arrive on the base without a merge commit: a branch
+    /// cut from, rebased onto or reset to one of them is foreign history.
+    #[schemars(inner(pattern(NOT_BLANK)))]
+    pub long_lived: Vec<String>,
 }
+
+/// The long-lived branches when `merge_sources.long_lived` is not set.
+pub const DEFAULT_LONG_LIVED: [&str; 4] = ["develop", "dev", "staging", "release/*"];
 
 /// label: merge pull requests carrying `merge.label`; always; never.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -274,6 +283,7 @@ impl Default for MergeSourcesConfig {
             enabled: true,
             allowed: Vec::new(),
             max_commits: None,
+            long_lived: DEFAULT_LONG_LIVED.map(str::to_owned).to_vec(),
         }
     }
 }
@@ -467,6 +477,7 @@ mod tests {
             enabled: true,
             allowed: vec!["release/*".to_owned()],
             max_commits: None,
+            long_lived: Vec::new(),
         }
         .allowed_matcher()
         .unwrap();

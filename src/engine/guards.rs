@@ -12,7 +12,10 @@
 //!   300 files) the pull request's file listing (up to 3,000) is read.
 //! - Merge sources: the comparison's commits (all pages) give the merge
 //!   commits; ancestry and merge bases come from the compare API, each
-//!   distinct question asked once per evaluation ([`GitHubGraph`]).
+//!   distinct question asked once per evaluation ([`GitHubGraph`]). The
+//!   long-lived branches of the foreign-history rule are the protected ones
+//!   and those matching `merge_sources.long_lived`, from the one branch
+//!   listing the allowed branches use too.
 
 use std::collections::HashMap;
 
@@ -30,7 +33,7 @@ use crate::gate::merge_sources::{
 };
 use crate::gate::patch;
 use crate::gate::summary::plural;
-use crate::github::models::{Annotation, Branch, Comparison, DiffFile};
+use crate::github::models::{Annotation, Branch, CompareCommit, Comparison, DiffFile};
 use crate::github::{GhError, InstallationClient};
 use crate::ids::{CommitSha, PrNumber, RepoName};
 
@@ -527,21 +530,7 @@ pub(super) async fn merge_sources(
     }
     let mut commits = Vec::with_capacity(comparison.commits.len());
     for c in &comparison.commits {
-        commits.push(PrCommit {
-            sha: sha(&c.sha)?,
-            parents: c
-                .parents
-                .iter()
-                .map(|p| sha(&p.sha))
-                .collect::<Result<_, _>>()?,
-            subject: c
-                .commit
-                .message
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        });
+        commits.push(pr_commit(c)?);
     }
     let history = PrHistory {
         base_ref: base_ref.to_owned(),
@@ -553,6 +542,7 @@ pub(super) async fn merge_sources(
     let policy = MergeSourcePolicy {
         allowed: config.merge_sources.allowed.clone(),
         max_commits: config.merge_sources.max_commits,
+        long_lived: config.merge_sources.long_lived.clone(),
     };
     let mut graph = GitHubGraph::new(client, repo);
     let report = match merge_sources::check(&history, &policy, &mut graph).await {
@@ -590,6 +580,25 @@ pub(super) async fn merge_sources(
     })
 }
 
+/// A commit of a comparison as the rule reads it.
+fn pr_commit(c: &CompareCommit) -> Result<PrCommit, GhError> {
+    Ok(PrCommit {
+        sha: sha(&c.sha)?,
+        parents: c
+            .parents
+            .iter()
+            .map(|p| sha(&p.sha))
+            .collect::<Result<_, _>>()?,
+        subject: c
+            .commit
+            .message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    })
+}
+
 /// One line for the summary table.
 fn sources_headline(report: &MergeSourceReport) -> String {
     use merge_sources::Finding;
@@ -605,10 +614,21 @@ fn sources_headline(report: &MergeSourceReport) -> String {
         };
     }
     let mut parts = Vec::new();
+    for f in &report.findings {
+        if let Finding::ForeignHistory {
+            branch, brings_in, ..
+        } = f
+        {
+            parts.push(format!(
+                "foreign history from `{branch}` ({brings_in} commit{})",
+                if *brings_in == 1 { "" } else { "s" }
+            ));
+        }
+    }
     let bad: Vec<&Finding> = report
         .findings
         .iter()
-        .filter(|f| !matches!(f, Finding::TooManyCommits { .. }))
+        .filter(|f| matches!(f, Finding::Disallowed { .. } | Finding::Unverifiable { .. }))
         .collect();
     if !bad.is_empty() {
         let from: Vec<String> = bad
@@ -654,6 +674,10 @@ struct CompareFacts {
     status: String,
     ahead_by: u64,
     merge_base: Option<CommitSha>,
+    /// The commits of the pages read so far (the first, and more only when
+    /// [`CommitGraph::commits_between`] asked).
+    commits: Vec<PrCommit>,
+    pages: u32,
 }
 
 impl<'a> GitHubGraph<'a> {
@@ -696,9 +720,11 @@ impl<'a> GitHubGraph<'a> {
             Err(e) => return Err(self.fail(e, head)),
         };
         let facts = CompareFacts {
+            commits: c.commits.iter().filter_map(|c| pr_commit(c).ok()).collect(),
             status: c.status,
             ahead_by: c.ahead_by,
             merge_base: c.merge_base_commit.sha.parse().ok(),
+            pages: 1,
         };
         self.compares.insert(key, facts.clone());
         Ok(facts)
@@ -772,5 +798,58 @@ impl CommitGraph for GitHubGraph<'_> {
             .filter(|b| b.commit.sha == sha.as_str())
             .map(|b| b.name)
             .collect())
+    }
+
+    /// The protected branches and those matching `globs`, from the same
+    /// listing as the allowed branches (it says which are protected).
+    async fn long_lived_branches(
+        &mut self,
+        globs: &[String],
+    ) -> Result<Vec<(String, CommitSha)>, GraphError> {
+        let (patterns, _invalid) = BranchPatterns::new(globs);
+        Ok(self
+            .all_branches()
+            .await?
+            .into_iter()
+            .filter(|b| b.protected || patterns.is_match(&b.name))
+            .filter_map(|b| b.commit.sha.parse().ok().map(|s| (b.name, s)))
+            .collect())
+    }
+
+    /// More pages of the same comparison as `merge_base(exclude, tip)`: one
+    /// compare question, read as far as `limit` commits and no further.
+    async fn commits_between(
+        &mut self,
+        exclude: &CommitSha,
+        tip: &CommitSha,
+        limit: u64,
+    ) -> Result<Option<Vec<PrCommit>>, GraphError> {
+        let mut facts = self.compare(exclude, tip).await?;
+        if facts.ahead_by > limit {
+            return Ok(None);
+        }
+        while (facts.commits.len() as u64) < facts.ahead_by {
+            let page = facts.pages + 1;
+            let next = match self
+                .client
+                .compare(self.repo, exclude.as_str(), tip.as_str(), page)
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => return Err(self.fail(e, tip)),
+            };
+            facts.pages = page;
+            if next.commits.is_empty() {
+                break;
+            }
+            for c in &next.commits {
+                facts
+                    .commits
+                    .push(pr_commit(c).map_err(|e| GraphError::Other(e.to_string()))?);
+            }
+        }
+        let commits = facts.commits.clone();
+        self.compares.insert((exclude.clone(), tip.clone()), facts);
+        Ok(Some(commits))
     }
 }

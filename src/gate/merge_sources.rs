@@ -28,6 +28,10 @@
 //!   evaluation; allowed branches are listed once, and only when a parent
 //!   reaches step 3; `branches_at` and `count_new` are asked only for findings.
 //!
+//! The same damage without a merge commit — a branch cut from, rebased
+//! onto or reset to a long-lived branch such as `develop` — is *foreign
+//! history*, judged in [`foreign`] over the same graph and memo.
+//!
 //! A question answered with [`GraphError::UnknownCommit`] makes that parent
 //! *unverifiable*, which is a finding (false negatives are expensive); any
 //! other graph error ends the evaluation as `Err` so the caller can report an
@@ -39,11 +43,13 @@
 //! that parent is no longer in the base's history and is reported: the merge
 //! would re-introduce commits the base dropped.
 
+mod foreign;
 mod patterns;
 mod render;
 
 use std::collections::{HashMap, HashSet};
 
+pub use foreign::{ForeignCheck, MAX_WALK_COMMITS, QUIET_MAX_COMMITS};
 pub use patterns::{BranchPatterns, InvalidPattern};
 
 use crate::ids::CommitSha;
@@ -84,6 +90,27 @@ pub trait CommitGraph {
     ) -> Result<Vec<(String, CommitSha)>, GraphError>;
     /// Branch names whose tip is exactly `sha` (to say where a disallowed parent appears to come from; called only for findings).
     async fn branches_at(&mut self, sha: &CommitSha) -> Result<Vec<String>, GraphError>;
+    /// Long-lived branches with their tips: those matching `globs`, plus
+    /// those the graph knows to be long-lived by other means (protected on
+    /// GitHub; the remote's default branch locally).
+    async fn long_lived_branches(
+        &mut self,
+        globs: &[String],
+    ) -> Result<Vec<(String, CommitSha)>, GraphError> {
+        if globs.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.branches_matching(globs).await
+    }
+    /// The commits reachable from `tip` and not from `exclude`, each with its
+    /// parents (any order), when there are at most `limit` of them; `None`
+    /// when there are more.
+    async fn commits_between(
+        &mut self,
+        exclude: &CommitSha,
+        tip: &CommitSha,
+        limit: u64,
+    ) -> Result<Option<Vec<PrCommit>>, GraphError>;
 }
 
 /// Why a [`CommitGraph`] could not answer.
@@ -130,6 +157,9 @@ pub struct MergeSourcePolicy {
     pub allowed: Vec<String>,
     /// Above this many commits in the PR, the drift note becomes a finding.
     pub max_commits: Option<u64>,
+    /// Globs of long-lived branches whose history must not arrive without a
+    /// merge commit (protected branches count too, where the graph knows them).
+    pub long_lived: Vec<String>,
 }
 
 /// A merge commit, as findings name it.
@@ -178,6 +208,18 @@ pub enum Finding {
         unknown: CommitSha,
         /// The unknown commit is the base tip: the base branch was deleted or force-pushed.
         unknown_is_base: bool,
+    },
+    /// The PR brings a long-lived branch's commits onto the base without a
+    /// merge commit: it was cut from, rebased onto or reset to that branch.
+    ForeignHistory {
+        /// The long-lived branch.
+        branch: String,
+        /// Where the PR's own work starts: its last commit from `branch`.
+        fork_point: CommitSha,
+        /// The PR's commits that come from `branch` (reachable from the fork point).
+        brings_in: u64,
+        /// The PR's other commits: its own work, to rebase.
+        own_commits: u64,
     },
     /// The PR carries more commits than `merge_sources.max_commits`.
     TooManyCommits { total: u64, max: u64 },
@@ -238,6 +280,8 @@ pub struct MergeSourceReport {
     pub sources: AllowedSources,
     pub commits: CommitCount,
     pub max_commits: Option<u64>,
+    /// What the foreign-history rule looked at.
+    pub foreign: ForeignCheck,
 }
 
 impl MergeSourceReport {
@@ -254,6 +298,7 @@ pub async fn check<G: CommitGraph>(
     graph: &mut G,
 ) -> Result<MergeSourceReport, GraphError> {
     let (patterns, invalid) = BranchPatterns::new(&policy.allowed);
+    let foreign_excused = patterns.clone();
     let mut eval = Evaluation {
         pr,
         graph,
@@ -293,6 +338,11 @@ pub async fn check<G: CommitGraph>(
         }
     }
 
+    let (foreign_findings, foreign) = eval
+        .foreign_history(&policy.long_lived, &foreign_excused)
+        .await?;
+    findings.extend(foreign_findings);
+
     if let Some(max) = policy.max_commits.filter(|&max| pr.total_commits > max) {
         findings.push(Finding::TooManyCommits {
             total: pr.total_commits,
@@ -320,6 +370,7 @@ pub async fn check<G: CommitGraph>(
             first_parent: first_parent_len(pr),
         },
         max_commits: policy.max_commits,
+        foreign,
     })
 }
 

@@ -374,6 +374,9 @@ pub struct TreeEntry {
 pub struct Branch {
     pub name: String,
     pub commit: ShaRef,
+    /// Whether branch protection is on (a long-lived branch).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub protected: bool,
 }
 
 /// One entry of `GET /app/hook/deliveries`.

@@ -217,7 +217,7 @@ pub fn pre_push(args: PrePushArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     eprintln!(
-        "seamguard: push blocked: the pushed commits add git conflict markers or merge in a disallowed branch."
+        "seamguard: push blocked: the pushed commits add git conflict markers, merge in a disallowed branch or carry a long-lived branch's history."
     );
     for (local_ref, lines) in &outcome.blocked {
         eprintln!("{local_ref}:");
@@ -226,7 +226,7 @@ pub fn pre_push(args: PrePushArgs) -> ExitCode {
         }
     }
     eprintln!(
-        "Fix what is listed (resolve the conflicts, or undo the merge), or skip this check once with `git push --no-verify`."
+        "Fix what is listed (resolve the conflicts, undo the merge, or rebase as shown), or skip this check once with `git push --no-verify`."
     );
     ExitCode::from(1)
 }

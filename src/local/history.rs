@@ -12,6 +12,9 @@
 //! read the same as on GitHub. `repo_root` names the repository: a `GIT_DIR`
 //! inherited from a hook that ran us must not send git to another one, so the
 //! variables that override discovery are removed from git's environment.
+//!
+//! Foreign history needs long-lived branches; locally protection is
+//! unknown, so they are the branches matching the `long_lived` globs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -38,20 +41,15 @@ pub fn check_merge_sources(
     repo_root: &Path,
     base_rev: &str,
     head_rev: &str,
-    allowed: &[String],
-    max_commits: Option<u64>,
+    policy: &MergeSourcePolicy,
 ) -> anyhow::Result<MergeSourceReport> {
     let mut graph = LocalGraph::open(repo_root);
     let base_tip = graph.resolve(base_rev).context("resolving the base")?;
     let head = graph.resolve(head_rev).context("resolving the head")?;
     let history = graph.pr_history(base_rev, &base_tip, &head)?;
-    let policy = MergeSourcePolicy {
-        allowed: allowed.to_vec(),
-        max_commits,
-    };
     // Every answer of LocalGraph is ready at once (git runs synchronously),
     // so a plain executor drives the rule, inside or outside a tokio runtime.
-    futures::executor::block_on(merge_sources::check(&history, &policy, &mut graph))
+    futures::executor::block_on(merge_sources::check(&history, policy, &mut graph))
         .with_context(|| format!("checking merge sources of {base_rev}..{head_rev}"))
 }
 
@@ -264,6 +262,29 @@ impl CommitGraph for LocalGraph {
         names.sort();
         names.dedup();
         Ok(names)
+    }
+
+    async fn commits_between(
+        &mut self,
+        exclude: &CommitSha,
+        tip: &CommitSha,
+        limit: u64,
+    ) -> Result<Option<Vec<PrCommit>>, GraphError> {
+        let not_exclude = format!("^{exclude}");
+        let max = format!("--max-count={}", limit.saturating_add(1));
+        let out = self.git(&[
+            "rev-list",
+            &max,
+            "--format=%H %P%x00",
+            tip.as_str(),
+            &not_exclude,
+        ])?;
+        if !out.status.success() {
+            return Err(self.failure(&[tip, exclude], &out));
+        }
+        let commits = parse_rev_list(&String::from_utf8_lossy(&out.stdout))
+            .map_err(|err| GraphError::Other(format!("git rev-list: {err:#}")))?;
+        Ok((commits.len() as u64 <= limit).then_some(commits))
     }
 }
 

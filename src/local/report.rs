@@ -187,21 +187,33 @@ pub fn run_guards(run: &GuardRun<'_>) -> Result<Report> {
         // whatever the branch's upstream is.
         let default_branch = remote_default_branch(run.repo.root());
         let base = match (&run.base, &default_branch) {
+            // Named when it is the default branch: the fix names it.
+            (Some(base), Some((name, tip))) if base.as_str() == tip => {
+                Some(format!("origin/{name}"))
+            }
             (Some(base), _) => Some(base.to_string()),
-            (None, Some((_, tip))) => Some(tip.clone()),
+            (None, Some((name, _))) => Some(format!("origin/{name}")),
             (None, None) => None,
         };
         if let Some(base) = base {
+            // The default branch is where a pull request goes unless told
+            // otherwise: merging it in, or rebasing onto it, is never
+            // foreign history (pre-push judges against the remote's old tip,
+            // which names no branch).
             let mut allowed = sources.allowed.clone();
             if let Some((name, _)) = &default_branch {
                 allowed.push(name.clone());
             }
+            let policy = crate::gate::merge_sources::MergeSourcePolicy {
+                allowed,
+                max_commits: sources.max_commits,
+                long_lived: sources.long_lived.clone(),
+            };
             let checked = crate::local::history::check_merge_sources(
                 run.repo.root(),
                 &base,
                 run.head.as_str(),
-                &allowed,
-                sources.max_commits,
+                &policy,
             )
             .context("merge-source guard")?;
             report.push(checked);
@@ -307,6 +319,19 @@ impl GuardSection for MergeSourceReport {
                     "merge": merge.sha.as_str(),
                     "parent": parent.as_str(),
                     "unknown": unknown.as_str(),
+                    "message": message,
+                }),
+                SourceFinding::ForeignHistory {
+                    branch,
+                    fork_point,
+                    brings_in,
+                    own_commits,
+                } => json!({
+                    "kind": "foreign_history",
+                    "branch": branch,
+                    "fork_point": fork_point.as_str(),
+                    "brings_in": brings_in,
+                    "own_commits": own_commits,
                     "message": message,
                 }),
                 SourceFinding::TooManyCommits { total, max } => json!({

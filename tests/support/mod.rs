@@ -83,6 +83,7 @@ pub mod limits;
 pub mod openapi;
 pub mod proxy;
 pub mod ready;
+pub mod real_git;
 pub mod routes;
 pub mod scenario;
 pub mod world;

@@ -29,7 +29,10 @@ const TOP_LEVEL: &[&str] = &[
 /// The keys of each section.
 const SECTIONS: &[(&str, &[&str])] = &[
     ("conflict_markers", &["enabled", "ignore"]),
-    ("merge_sources", &["enabled", "allowed", "max_commits"]),
+    (
+        "merge_sources",
+        &["enabled", "allowed", "max_commits", "long_lived"],
+    ),
     (
         "merge",
         &[
@@ -106,6 +109,7 @@ pub(super) struct Layer {
     sources_allowed: Option<Set<Vec<String>>>,
     /// `Some(None)`: explicitly no limit (`max_commits: null`).
     sources_max_commits: Option<Set<Option<u64>>>,
+    sources_long_lived: Option<Set<Vec<String>>>,
     merge_mode: Option<Set<MergeMode>>,
     merge_label: Option<Set<String>>,
     merge_method: Option<Set<MergeMethod>>,
@@ -130,6 +134,7 @@ impl Layer {
             sources_enabled: self.sources_enabled.or(under.sources_enabled),
             sources_allowed: self.sources_allowed.or(under.sources_allowed),
             sources_max_commits: self.sources_max_commits.or(under.sources_max_commits),
+            sources_long_lived: self.sources_long_lived.or(under.sources_long_lived),
             merge_mode: self.merge_mode.or(under.merge_mode),
             merge_label: self.merge_label.or(under.merge_label),
             merge_method: self.merge_method.or(under.merge_method),
@@ -163,6 +168,7 @@ impl Layer {
                 enabled: or(self.sources_enabled, d.merge_sources.enabled),
                 allowed: or(self.sources_allowed, d.merge_sources.allowed),
                 max_commits: or(self.sources_max_commits, d.merge_sources.max_commits),
+                long_lived: or(self.sources_long_lived, d.merge_sources.long_lived),
             },
             merge: MergeConfig {
                 mode: or(self.merge_mode, d.merge.mode),
@@ -325,6 +331,10 @@ impl Reader {
                         .map(Some)
                 };
                 layer.sources_max_commits = self.set(value, v);
+            }
+            ("merge_sources", "long_lived") => {
+                let v = self.list(path, value, Item::Glob);
+                layer.sources_long_lived = self.set(value, v);
             }
             ("merge", "mode") => {
                 let v = self.choice(path, value, MERGE_MODES);

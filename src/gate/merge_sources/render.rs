@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 
 use super::{AllowedBy, AllowedSources, CommitCount, Finding, MergeCommit, MergeSourceReport};
+use crate::ids::CommitSha;
 
 /// Table rows shown in the summary; beyond this the rest are counted. A
 /// check-run summary is capped at 65,535 characters and is read on one screen.
@@ -31,8 +32,32 @@ impl MergeSourceReport {
         let merge_findings: Vec<&Finding> = self
             .findings
             .iter()
-            .filter(|f| !matches!(f, Finding::TooManyCommits { .. }))
+            .filter(|f| f.is_about_a_merge())
             .collect();
+        for finding in &self.findings {
+            if let Finding::ForeignHistory {
+                branch,
+                fork_point,
+                brings_in,
+                own_commits,
+            } = finding
+            {
+                let base = &self.sources.base_ref;
+                let _ = writeln!(
+                    out,
+                    "**Foreign history:** this branch was cut from {} at {}: it brings {} of {} onto {}. Rebase your {} onto {} ({}), or retarget the pull request to {}.\n",
+                    code(branch),
+                    code(fork_point.short()),
+                    commits_n(*brings_in),
+                    code(branch),
+                    code(base),
+                    commits_n(*own_commits),
+                    code(base),
+                    code(&rebase_command(base, fork_point)),
+                    code(branch),
+                );
+            }
+        }
         if !merge_findings.is_empty() {
             out.push_str("| merge | parent | from | brings in | why it fails |\n");
             out.push_str("| --- | --- | --- | --- | --- |\n");
@@ -46,6 +71,7 @@ impl MergeSourceReport {
             out.push('\n');
         }
         let _ = writeln!(out, "{}\n", self.merges_sentence_markdown());
+
         for finding in &self.findings {
             if let Finding::TooManyCommits { total, max } = finding {
                 let _ = writeln!(
@@ -118,6 +144,18 @@ impl MergeSourceReport {
                         parent.short(),
                     )
                 }
+                Finding::ForeignHistory {
+                    branch,
+                    fork_point,
+                    brings_in,
+                    own_commits,
+                } => format!(
+                    "foreign history: this branch was cut from {branch} at {} and brings {} of {branch} onto {base}: rebase your {} onto {base} ({}), or retarget the pull request to {branch}",
+                    fork_point.short(),
+                    plural(*brings_in, "commit", "commits"),
+                    plural(*own_commits, "commit", "commits"),
+                    rebase_command(base, fork_point),
+                ),
                 Finding::TooManyCommits { total, max } => {
                     format!("too many commits: {total}, above merge_sources.max_commits ({max})")
                 }
@@ -178,7 +216,9 @@ impl MergeSourceReport {
                     )
                 },
             ),
-            Finding::TooManyCommits { .. } => return String::new(),
+            Finding::ForeignHistory { .. } | Finding::TooManyCommits { .. } => {
+                return String::new();
+            }
         };
         let cells = [
             format!(
@@ -231,6 +271,21 @@ impl MergeSourceReport {
             format!("{checked}; parents allowed: {}.", parts.join(", "))
         }
     }
+}
+
+impl Finding {
+    /// Whether the finding is about one merge commit (a row of the table).
+    fn is_about_a_merge(&self) -> bool {
+        matches!(
+            self,
+            Finding::Disallowed { .. } | Finding::Unverifiable { .. }
+        )
+    }
+}
+
+/// The command that moves the PR's own commits (those after `fork_point`) onto the base.
+fn rebase_command(base: &str, fork_point: &CommitSha) -> String {
+    format!("git rebase --onto {base} {}", fork_point.short())
 }
 
 fn commits_sentence_markdown(count: &CommitCount) -> String {
