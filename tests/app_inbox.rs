@@ -163,6 +163,58 @@ async fn a_failed_delivery_in_githubs_log_is_redelivered_once() {
     app.stop().await;
 }
 
+/// Behind a webhook proxy GitHub logs the proxy's 200 whether or not
+/// seamguard got the delivery (the stream was down): the sweep asks again
+/// for every settled delivery the store does not hold, and only those.
+#[tokio::test]
+async fn behind_a_webhook_proxy_a_delivery_the_store_lacks_is_redelivered() {
+    let s = ready().open().await;
+    let (gh, repo) = (&s.gh, &s.repo);
+    let lost = repo.pull_request_event("opened", 7);
+    let lost_id = gh.log_delivery(&lost, 200);
+    let fresh = repo.pull_request_event("labeled", 7);
+    let fresh_id = gh.log_delivery(&fresh, 200);
+    // The lost one was accepted by the proxy two minutes ago; the fresh
+    // one a moment ago (it may still be on its way).
+    gh.with_world(|w| {
+        let d = w
+            .hook_deliveries
+            .iter_mut()
+            .find(|d| d.id == lost_id)
+            .unwrap();
+        d.delivered_at -= chrono::Duration::minutes(2);
+    });
+    let app = s
+        .start_with(&[
+            "--redelivery-interval",
+            "100ms",
+            "--webhook-proxy-url",
+            "http://127.0.0.1:9/proxy-channel",
+        ])
+        .await;
+    let attempts = format!("/app/hook/deliveries/{lost_id}/attempts");
+    gh.wait_for(
+        "the redelivery request",
+        |w| w.count("POST", &attempts) == 1,
+        WAIT,
+    )
+    .await;
+    let sweeps = gh.count("GET", "/app/hook/deliveries");
+    gh.wait_for(
+        "two more sweeps",
+        |w| w.count("GET", "/app/hook/deliveries") >= sweeps + 2,
+        WAIT,
+    )
+    .await;
+    assert_eq!(gh.count("POST", &attempts), 1, "asked once");
+    assert_eq!(
+        gh.count("POST", &format!("/app/hook/deliveries/{fresh_id}/attempts")),
+        0,
+        "a delivery still settling is not asked for"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_store_that_cannot_write_answers_503_never_202() {
     use sqlx::Connection;

@@ -162,6 +162,9 @@ pub struct Inner {
     /// This App's slug, asked of GitHub the first time a bot's push must
     /// be told apart from the App's own.
     own_slug: tokio::sync::OnceCell<String>,
+    /// Deliveries come through a webhook proxy (`WEBHOOK_PROXY_URL`):
+    /// GitHub's delivery log shows the proxy's answers, not seamguard's.
+    via_proxy: bool,
 }
 
 impl std::ops::Deref for Engine {
@@ -209,8 +212,20 @@ impl Engine {
                 public_url: None,
                 links: None,
                 own_slug: tokio::sync::OnceCell::new(),
+                via_proxy: false,
             }),
         }
+    }
+
+    /// Deliveries come through a webhook proxy: the missed-webhook sweep
+    /// trusts only the store, not GitHub's log of the proxy's answers.
+    /// Call before [`start`](Self::start).
+    pub fn through_webhook_proxy(mut self, yes: bool) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.via_proxy = yes,
+            None => tracing::error!("through_webhook_proxy after the engine was shared; ignored"),
+        }
+        self
     }
 
     /// Sets `PUBLIC_URL`, which `@seamguard explain` links the pull

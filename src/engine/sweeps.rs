@@ -6,7 +6,11 @@
 //!   log (`GET /app/hook/deliveries`, newest first) is read back to the last
 //!   delivery already seen; each failed delivery whose GUID the inbox does
 //!   not hold, and that no later attempt delivered, is redelivered — at
-//!   most [`MAX_REDELIVERIES_PER_SWEEP`] per sweep.
+//!   most [`MAX_REDELIVERIES_PER_SWEEP`] per sweep. Behind a webhook proxy
+//!   (`WEBHOOK_PROXY_URL`) GitHub's log shows the proxy's answer, a 200
+//!   whether or not seamguard got the delivery: there every delivery the
+//!   inbox does not hold is missed, once it is [`PROXY_SETTLE`] old (the
+//!   stream may still be carrying it).
 //! - **Reconciler.** Pull requests waiting on checks are evaluated again
 //!   every `RECONCILE_INTERVAL`, so a lost `check_run` event never strands
 //!   one.
@@ -157,6 +161,10 @@ async fn every_until<F, Fut>(
     }
 }
 
+/// Behind a webhook proxy, a delivery younger than this may still be on
+/// its way through the proxy's stream: it is not taken for missed yet.
+pub const PROXY_SETTLE: Duration = Duration::from_secs(60);
+
 impl Engine {
     /// One missed-webhook sweep. Returns how many redeliveries it asked for.
     pub async fn sweep_deliveries(&self) -> anyhow::Result<usize> {
@@ -173,14 +181,29 @@ impl Engine {
         'pages: for _ in 0..MAX_DELIVERY_PAGES {
             let (page, next) = self.gh.hook_deliveries(cursor.as_deref()).await?;
             for d in page {
-                newest = Some(newest.map_or(d.id, |n| n.max(d.id)));
+                // Behind a proxy, a delivery still settling is looked at
+                // again by the next sweep: the cursor stays before it.
+                let settled = !self.via_proxy
+                    || d.delivered_at.is_none_or(|t| {
+                        Utc::now() - t
+                            >= chrono::Duration::from_std(PROXY_SETTLE).unwrap_or_default()
+                    });
+                if settled {
+                    newest = Some(newest.map_or(d.id, |n| n.max(d.id)));
+                }
                 let reached_seen = newest_seen.is_some_and(|seen| d.id <= seen);
                 let too_old = newest_seen.is_none() && d.delivered_at.is_some_and(|t| t < since);
                 if reached_seen || too_old {
                     break 'pages;
                 }
                 let ok = d.status_code.is_some_and(|c| (200..300).contains(&c));
-                if ok {
+                if self.via_proxy {
+                    // The proxy's 2xx says nothing about seamguard: the
+                    // store decides below.
+                    if settled {
+                        failed.push(d);
+                    }
+                } else if ok {
                     delivered_ok.insert(d.guid.clone());
                 } else {
                     failed.push(d);
@@ -213,7 +236,7 @@ impl Engine {
                 Ok(()) => {
                     asked += 1;
                     metrics::counter!("seamguard_redeliveries_requested_total").increment(1);
-                    tracing::info!(delivery = d.id, guid = %d.guid, event = ?d.event, "asked GitHub to redeliver a failed delivery");
+                    tracing::info!(delivery = d.id, guid = %d.guid, event = ?d.event, "asked GitHub to redeliver a missed delivery");
                 }
                 Err(e) => tracing::warn!(delivery = d.id, error = %e, "redelivery request failed"),
             }

@@ -312,7 +312,8 @@ async fn serve_app(
         },
     )
     .with_public_url(settings.public_url.clone())
-    .with_page_links(links.clone());
+    .with_page_links(links.clone())
+    .through_webhook_proxy(settings.webhook_proxy_url.is_some());
     let tracker = TaskTracker::new();
     let work_stop = CancellationToken::new();
     engine.start(work_stop.clone(), &tracker);

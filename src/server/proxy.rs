@@ -25,8 +25,9 @@
 //! read. When the stream drops, it is opened again with backoff; the log
 //! says so once when it drops and once when it is back, not per retry.
 //! A proxy keeps no history: what GitHub sent while the stream was down is
-//! not sent again by it (GitHub counts it delivered; redeliver it from the
-//! App's "Recent Deliveries" if it matters).
+//! not sent again by it. GitHub logs it delivered (the proxy's 200), so the
+//! missed-webhook sweep, told it runs behind a proxy, asks for every logged
+//! delivery the store lacks (`engine::sweeps`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
