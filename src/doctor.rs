@@ -396,6 +396,13 @@ async fn store_check(database_url: &str) -> Check {
 
 fn public_url_check(settings: &Settings) -> Check {
     let Some(url) = &settings.public_url else {
+        if let Some(proxy) = &settings.webhook_proxy_url {
+            // The first hour's set-up: GitHub delivers to the proxy.
+            return Check::good(format!(
+                "PUBLIC_URL is not set; deliveries come through the webhook proxy {proxy} \
+                 (check runs get no details link until PUBLIC_URL is set)"
+            ));
+        }
         return Check::bad(
             "PUBLIC_URL is not set: check runs get no details link and setup guesses the address",
             "set PUBLIC_URL to this server's public https URL",

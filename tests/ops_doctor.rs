@@ -268,3 +268,25 @@ async fn without_any_credentials_the_doctor_cannot_run() {
     assert_eq!(out.code, Some(2), "{:?}", out.lines);
     assert!(out.line("no App credentials").starts_with('✗'));
 }
+
+#[tokio::test]
+async fn behind_a_webhook_proxy_an_unset_public_url_is_not_a_problem() {
+    let gh = FakeGitHub::start().await;
+    let out = doctor(
+        &gh,
+        &[
+            ("PUBLIC_URL", ""),
+            ("WEBHOOK_PROXY_URL", "https://smee.io/AbC123"),
+        ],
+    )
+    .await;
+    let line = out.line("PUBLIC_URL is not set");
+    assert!(line.starts_with('✓'), "{line}");
+    assert!(
+        line.contains("webhook proxy https://smee.io/AbC123"),
+        "{line}"
+    );
+    // Without the proxy the same gap is named, with its fix.
+    let out = doctor(&gh, &[("PUBLIC_URL", "")]).await;
+    assert!(out.line("PUBLIC_URL is not set").starts_with('✗'));
+}
