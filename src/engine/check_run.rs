@@ -370,9 +370,15 @@ impl<'a> CheckRunHandle<'a> {
     pub async fn complete(
         &mut self,
         conclusion: Conclusion,
-        mut output: CheckOutput,
+        rendered: summary::Rendered,
         annotations: &[Annotation],
     ) -> Result<(), GhError> {
+        let mut output = CheckOutput {
+            title: rendered.title,
+            summary: rendered.summary,
+            text: rendered.text,
+            annotations: Vec::new(),
+        };
         let conclusion = stricter(conclusion, self.floor);
         // The link is part of what is written: a fresh one (a new day's
         // expiry) is sent even when the rest is unchanged.

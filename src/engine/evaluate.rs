@@ -1100,7 +1100,16 @@ impl Engine {
         config: &RepoConfig,
     ) -> Result<(Outcome, Option<MergeNote>), EvalError> {
         let base = pr.base.branch.clone();
-        let state = client.queue_state(&work.repo, number).await?;
+        let read = client.queue_state(&work.repo, number).await?;
+        // GitHub's answer in the rule's own terms.
+        let state = merge_queue::QueueState {
+            head: read.head,
+            entry: read.entry.map(|e| merge_queue::Queued {
+                position: e.position,
+                state: e.state,
+            }),
+            last_removal: read.last_removal.map(|r| r.reason),
+        };
         let enqueued_before = self.inbox.merge_attempts(&work.repo, number, head).await? > 0;
         match merge_queue::step(&state, head.as_str(), enqueued_before) {
             QueueStep::Queued { position, state } => {

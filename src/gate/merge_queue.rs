@@ -10,7 +10,27 @@
 //! its head moves, and the mutation pins `expectedHeadOid`, so a stale head
 //! is never enqueued.
 
-use crate::github::models::QueueState;
+/// Where a pull request stands with its base's merge queue, as read at
+/// this evaluation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueState {
+    /// The head GitHub shows for the pull request.
+    pub head: Option<String>,
+    /// Its entry in the queue, when it is in it.
+    pub entry: Option<Queued>,
+    /// GitHub's reason the last time it left the queue without merging
+    /// (`CI_FAILURE`, `MERGE_CONFLICT`, …).
+    pub last_removal: Option<String>,
+}
+
+/// A pull request's entry in the merge queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    /// 0 for the entry at the head of the queue.
+    pub position: Option<u32>,
+    /// `QUEUED`, `AWAITING_CHECKS`, `MERGEABLE`, `UNMERGEABLE`, `LOCKED`.
+    pub state: String,
+}
 
 /// What to do about the merge queue for the evaluated head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +62,7 @@ pub fn step(state: &QueueState, head: &str, enqueued_this_head: bool) -> QueueSt
     }
     if enqueued_this_head {
         return QueueStep::Removed {
-            reason: state.last_removal.as_ref().map(|r| r.reason.clone()),
+            reason: state.last_removal.clone(),
         };
     }
     QueueStep::Enqueue
@@ -68,19 +88,15 @@ pub fn reason_text(reason: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::github::models::{QueueEntry, QueueRemoval};
 
     fn state(entry: bool, removal: Option<&str>) -> QueueState {
         QueueState {
             head: Some("h1".into()),
-            entry: entry.then(|| QueueEntry {
+            entry: entry.then(|| Queued {
                 position: Some(1),
                 state: "QUEUED".into(),
             }),
-            last_removal: removal.map(|r| QueueRemoval {
-                reason: r.into(),
-                created_at: None,
-            }),
+            last_removal: removal.map(str::to_owned),
         }
     }
 

@@ -14,7 +14,19 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::ids::PrNumber;
-use crate::inbox::LineEntry;
+
+/// One pull request in the line of a strict base branch (the store keeps
+/// the line: `Inbox::line_join`, `Inbox::line`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineEntry {
+    pub pr: PrNumber,
+    /// Carries `merge.priority_label`: ahead of every entry without it.
+    pub priority: bool,
+    pub entered_at: DateTime<Utc>,
+    /// The head seamguard asked GitHub to update, while that is under way.
+    pub updating_head: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
 
 /// A first-in-line entry not refreshed for this long may be stuck (an
 /// event missed while it closed): a pull request behind it asks for its

@@ -15,7 +15,6 @@ use crate::gate::merge_answer::clean_message;
 use crate::gate::merge_queue;
 use crate::gate::never_comes;
 use crate::gate::required_checks::{CheckState, GateReport};
-use crate::github::models::CheckOutput;
 
 /// GitHub rejects check run summaries and texts over 65,535 characters;
 /// the margin leaves room for the truncation note.
@@ -23,6 +22,16 @@ pub const MAX_TEXT: usize = 60_000;
 
 /// The check run's name: one per head SHA.
 pub const CHECK_NAME: &str = "seamguard";
+
+/// What a check run shows, in the rules' own words: its title, its
+/// Markdown summary and details. The engine writes it (with the
+/// annotations) as GitHub's check-run output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub title: String,
+    pub summary: String,
+    pub text: Option<String>,
+}
 
 /// Everything the summary shows.
 pub struct Report<'a> {
@@ -310,7 +319,7 @@ pub fn clip(mut text: String) -> String {
 
 /// The check run output for an evaluation (annotations are added by the
 /// caller, in batches).
-pub fn render(report: &Report<'_>) -> CheckOutput {
+pub fn render(report: &Report<'_>) -> Rendered {
     let mut s = String::new();
     s.push_str("| guard | verdict | |\n|---|---|---|\n");
     for g in report.guards {
@@ -396,16 +405,15 @@ pub fn render(report: &Report<'_>) -> CheckOutput {
         .map(|g| g.details.as_str())
         .filter(|d| !d.trim().is_empty())
         .collect();
-    CheckOutput {
+    Rendered {
         title: title(report),
         summary: clip(s),
         text: (!details.is_empty()).then(|| clip(details.join("\n\n"))),
-        annotations: Vec::new(),
     }
 }
 
 /// `out` with the config loader's notes (a file it ignored) under the summary.
-pub fn with_notes(mut out: CheckOutput, notes: &[String]) -> CheckOutput {
+pub fn with_notes(mut out: Rendered, notes: &[String]) -> Rendered {
     notes
         .iter()
         .for_each(|n| out.summary.push_str(&format!("\n> ℹ️ {n}\n")));
@@ -414,7 +422,7 @@ pub fn with_notes(mut out: CheckOutput, notes: &[String]) -> CheckOutput {
 
 /// The check run when `.github/seamguard.yml` is invalid: guards and
 /// merging stay off until it is fixed.
-pub fn invalid_config(problems: &[String]) -> CheckOutput {
+pub fn invalid_config(problems: &[String]) -> Rendered {
     let mut s = String::from(
         "`.github/seamguard.yml` on the base branch is invalid, so the guards and merging are off \
          for this pull request until it is fixed:\n\n",
@@ -423,14 +431,13 @@ pub fn invalid_config(problems: &[String]) -> CheckOutput {
         s.push_str(&format!("- {p}\n"));
     }
     s.push_str("\nRun `seamguard check-config .github/seamguard.yml` locally to check a fix.\n");
-    CheckOutput {
+    Rendered {
         title: format!(
             "Invalid configuration ({})",
             plural(problems.len(), "problem")
         ),
         summary: clip(s),
         text: None,
-        annotations: Vec::new(),
     }
 }
 
@@ -458,7 +465,7 @@ pub fn budget_wait(why: &str) -> String {
 /// the summary, and the conclusion is the repository's choice — unless
 /// `held` (the guards had already found problems on this commit): then it
 /// stays `failure`, since a verdict is never weakened.
-pub fn internal_error(error: &str, conclusion: Conclusion, held: bool) -> CheckOutput {
+pub fn internal_error(error: &str, conclusion: Conclusion, held: bool) -> Rendered {
     let policy = match conclusion {
         Conclusion::Failure if held => {
             "seamguard's guards had already found problems on this commit, so this check stays \
@@ -472,7 +479,7 @@ pub fn internal_error(error: &str, conclusion: Conclusion, held: bool) -> CheckO
              does not block merging on its own."
         }
     };
-    CheckOutput {
+    Rendered {
         title: "seamguard could not finish its checks".to_owned(),
         summary: clip(format!(
             "seamguard hit an internal error while evaluating this commit. {policy}\n\n\
@@ -480,7 +487,6 @@ pub fn internal_error(error: &str, conclusion: Conclusion, held: bool) -> CheckO
             error.replace("```", "'''")
         )),
         text: None,
-        annotations: Vec::new(),
     }
 }
 

@@ -327,15 +327,6 @@ mod tests {
     }
 }
 
-/// One pull request in the line of a strict base branch (see
-/// [`crate::inbox::Inbox::line_join`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineEntry {
-    pub pr: PrNumber,
-    /// Carries `merge.priority_label`: ahead of every entry without it.
-    pub priority: bool,
-    pub entered_at: DateTime<Utc>,
-    /// The head seamguard asked GitHub to update, while that is under way.
-    pub updating_head: Option<String>,
-    pub updated_at: DateTime<Utc>,
-}
+/// One pull request in the line of a strict base branch: the line is the
+/// strict-line rule's own type (`gate::strict_line`); the store keeps it.
+pub use crate::gate::strict_line::LineEntry;
