@@ -135,3 +135,41 @@ async fn the_public_pages_probe_the_store_at_most_once_a_second() {
     );
     assert!(made >= 1.0, "the store was probed");
 }
+
+/// The store holds private repository names, titles and findings: under a
+/// umask that would make new files world-readable (022), `serve` still
+/// creates every file of it readable by its owner only.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_stores_files_are_created_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let gh = FakeGitHub::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = Process::spawn_with(&env(&gh, dir.path()), |cmd| {
+        // SAFETY: umask is async-signal-safe; nothing else runs in the child.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::umask(0o022);
+                Ok(())
+            });
+        }
+    });
+    // A delivery makes the store write (the WAL and its index exist).
+    assert_eq!(get(&app.url("/readyz"), None).await.0, 200);
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("seamguard.db") {
+            continue;
+        }
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        files.push((name, mode));
+    }
+    assert!(
+        files.len() >= 3,
+        "the database, its WAL and lock: {files:?}"
+    );
+    assert!(files.iter().all(|(_, m)| *m == 0o600), "{files:?}");
+}
