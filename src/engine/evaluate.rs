@@ -32,6 +32,7 @@ use futures::FutureExt;
 use tracing::Instrument;
 
 use super::check_run::CheckRunHandle;
+use super::gate_facts;
 use super::guards;
 use super::requirements_cache;
 use super::{Engine, EvalError, Outcome};
@@ -41,7 +42,9 @@ use crate::gate::merge_answer::{self, CallResult, MergeStep, clean_message};
 use crate::gate::merge_queue::{self, QueueStep};
 use crate::gate::never_comes;
 use crate::gate::opt_in::HeadFacts;
-use crate::gate::required_checks::{self, GateReport, GateStatus, Requirements, Unreadable};
+use crate::gate::required_checks::{
+    self, GateReport, GateStatus, Requirements, RunSeen, Unreadable,
+};
 use crate::gate::strict_line::{self, Place};
 use crate::gate::summary::{self, CHECK_NAME, MergeNote};
 use crate::github::api::Enqueued;
@@ -668,22 +671,21 @@ impl Engine {
         statuses_read: &mut Option<Vec<CommitStatus>>,
     ) -> Result<(GateReport, Vec<Option<DateTime<Utc>>>, bool), EvalError> {
         let (read, read_now) = self.requirements_of(client, work, base_ref, fresh).await?;
-        let mut req: Requirements = required_checks::requirements(
-            read.protection.as_ref(),
-            &read.rules,
-            &config.required_checks.extra,
-        );
+        let classic = read.protection.as_ref().map(gate_facts::classic_checks);
+        let rules: Vec<_> = read.rules.iter().map(gate_facts::ruleset_rule).collect();
+        let mut req: Requirements =
+            required_checks::requirements(classic.as_ref(), &rules, &config.required_checks.extra);
         req.unreadable = read.unreadable;
 
         // seamguard's own run: the result this evaluation is writing.
-        let mut runs: Vec<CheckRun> = runs
+        let mut runs: Vec<RunSeen> = runs
             .iter()
             .filter(|r| {
                 !(r.name == CHECK_NAME && r.app.as_ref().is_some_and(|a| a.id == self.cfg.app_id.0))
             })
-            .cloned()
+            .map(gate_facts::run_seen)
             .collect();
-        runs.push(own_result(head, self.cfg.app_id.0, guards));
+        runs.push(own_result(self.cfg.app_id.0, guards));
 
         // Commit statuses only when some required context has no check run.
         let needs_statuses = req
@@ -704,17 +706,14 @@ impl Engine {
         let overdue = Utc::now() - first_seen
             > chrono::Duration::from_std(config.required_checks.register_timeout)
                 .unwrap_or_default();
-        let mut gate = required_checks::gate(&req, &runs, &statuses, overdue);
+        let statuses: Vec<_> = statuses.iter().map(gate_facts::status_seen).collect();
+        let mut gate = required_checks::gate(&req, &runs, &statuses, overdue, Some(first_seen));
         if !gate.missing().is_empty() {
             gate.evidence = self
                 .never_comes(client, work, base_ref, base_tip, &gate)
                 .await;
         }
-        let since = gate
-            .entries
-            .iter()
-            .map(|e| state_since(e, &runs, &statuses, first_seen))
-            .collect();
+        let since = gate.entries.iter().map(|e| e.since).collect();
         Ok((gate, since, read_now))
     }
 
@@ -1391,39 +1390,6 @@ fn in_strict_line(gate: &GateReport, config: &RepoConfig) -> bool {
 /// How a merge that went through is written in the history.
 const MERGED: &str = "merged";
 
-/// Since when a required check has been in its state: its latest run's
-/// completion (or start, while it runs) or its latest status; for a check
-/// that never reported, since the head was first seen.
-fn state_since(
-    entry: &required_checks::GateEntry,
-    runs: &[CheckRun],
-    statuses: &[crate::github::models::CommitStatus],
-    first_seen: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
-    let check = &entry.check;
-    let run = runs
-        .iter()
-        .filter(|r| r.name == check.context)
-        .filter(|r| match check.app_id {
-            Some(app) => r.app.as_ref().is_some_and(|a| a.id == app),
-            None => true,
-        })
-        .max_by_key(|r| (r.started_at.or(r.completed_at), r.id));
-    let status = statuses
-        .iter()
-        .filter(|s| s.context == check.context)
-        .max_by_key(|s| s.updated_at);
-    match entry.state {
-        required_checks::CheckState::Missing { .. } => Some(first_seen),
-        required_checks::CheckState::Pending { .. } => run
-            .and_then(|r| r.started_at)
-            .or_else(|| status.and_then(|s| s.updated_at)),
-        _ => run
-            .and_then(|r| r.completed_at.or(r.started_at))
-            .or_else(|| status.and_then(|s| s.updated_at)),
-    }
-}
-
 /// A 403 from one requirement source is reported, never a failed
 /// evaluation: the source is recorded as unreadable, the summary says so,
 /// and the decision makes no acting plan on it (what it requires is
@@ -1447,24 +1413,17 @@ fn requires_nothing_if_forbidden<T>(
     }
 }
 
-/// A completed stand-in for seamguard's own run, carrying the conclusion
-/// this evaluation is about to write (a repository may require `seamguard`).
-fn own_result(head: &CommitSha, app_id: u64, conclusion: Conclusion) -> CheckRun {
-    CheckRun {
+/// seamguard's own run as the gate reads it: the conclusion this
+/// evaluation is about to write (a repository may require `seamguard`).
+fn own_result(app_id: u64, conclusion: Conclusion) -> RunSeen {
+    RunSeen {
         id: u64::MAX,
         name: CHECK_NAME.to_owned(),
-        head_sha: head.to_string(),
+        app_id: Some(app_id),
         status: "completed".to_owned(),
         conclusion: Some(conclusion.as_str().to_owned()),
-        external_id: None,
         started_at: Some(Utc::now()),
         completed_at: Some(Utc::now()),
-        app: Some(crate::github::models::AppRef {
-            id: app_id,
-            slug: None,
-        }),
-        html_url: None,
-        output: None,
     }
 }
 

@@ -29,6 +29,7 @@ pub mod check_run;
 pub mod commands;
 pub mod config_cache;
 mod evaluate;
+mod gate_facts;
 mod guards;
 pub mod requirements_cache;
 pub mod sweeps;

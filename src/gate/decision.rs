@@ -420,6 +420,7 @@ mod tests {
             entries: states
                 .iter()
                 .map(|(c, s)| GateEntry {
+                    since: None,
                     check: RequiredCheck {
                         context: (*c).into(),
                         app_id: None,

@@ -17,9 +17,65 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::github::models::{
-    BranchRule, CheckRun, CommitStatus, ProtectionChecks, RequiredStatusChecksParams,
-};
+/// A check run on the head, as the rules read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSeen {
+    /// GitHub's id: among runs started at the same moment, the later id is
+    /// the later run.
+    pub id: u64,
+    pub name: String,
+    /// The App that made it, when GitHub said.
+    pub app_id: Option<u64>,
+    /// `queued`, `in_progress`, `completed`, ...
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// A commit status on the head, as the rules read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSeen {
+    pub context: String,
+    /// `success`, `failure`, `error`, `pending`.
+    pub state: String,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A check a source requires: a context, and the App that must provide it
+/// (`None`: any App, or a commit status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtectedCheck {
+    pub context: String,
+    pub app_id: Option<u64>,
+}
+
+/// Classic branch protection's required status checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClassicChecks {
+    /// The branch must be up to date before merging.
+    pub strict: bool,
+    pub checks: Vec<ProtectedCheck>,
+}
+
+/// One rule of the rulesets that apply to the base, as far as the gate
+/// reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RulesetRule {
+    RequiredStatusChecks {
+        ruleset: Source,
+        /// `strict_required_status_checks_policy`.
+        strict: bool,
+        checks: Vec<ProtectedCheck>,
+    },
+    MergeQueue {
+        ruleset: Source,
+        /// `MERGE`, `SQUASH` or `REBASE`, when the rule says.
+        merge_method: Option<String>,
+    },
+    /// A rule the gate does not read (file paths, commit messages, ...).
+    Other,
+}
 
 /// Where a requirement came from, for the summary.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -93,17 +149,12 @@ pub struct MergeQueueRule {
     pub merge_method: Option<String>,
 }
 
-/// GitHub's `app_id` of -1 (or none) means "any App".
-fn pinned_app(id: Option<i64>) -> Option<u64> {
-    id.filter(|id| *id > 0).map(|id| id as u64)
-}
-
 /// The union of classic protection, ruleset rules and config extras. The
 /// same context required twice (by protection and a ruleset) is one check
 /// with both sources.
 pub fn requirements(
-    protection: Option<&ProtectionChecks>,
-    rules: &[BranchRule],
+    protection: Option<&ClassicChecks>,
+    rules: &[RulesetRule],
     extra: &[String],
 ) -> Requirements {
     let mut by_key: BTreeMap<(String, Option<u64>), Vec<Source>> = BTreeMap::new();
@@ -117,50 +168,34 @@ pub fn requirements(
     if let Some(p) = protection {
         strict |= p.strict;
         for check in &p.checks {
-            add(&check.context, pinned_app(check.app_id), Source::Protection);
+            add(&check.context, check.app_id, Source::Protection);
         }
-        // `contexts` mirrors `checks` without app ids; add only the ones
-        // `checks` did not already name.
-        for context in &p.contexts {
-            if !p.checks.iter().any(|c| &c.context == context) {
-                add(context, None, Source::Protection);
+    }
+    let mut merge_queue = None;
+    for rule in rules {
+        match rule {
+            RulesetRule::RequiredStatusChecks {
+                ruleset,
+                strict: s,
+                checks,
+            } => {
+                strict |= *s;
+                for check in checks {
+                    add(&check.context, check.app_id, ruleset.clone());
+                }
             }
+            RulesetRule::MergeQueue {
+                ruleset,
+                merge_method,
+            } => {
+                merge_queue.get_or_insert_with(|| MergeQueueRule {
+                    ruleset: ruleset.clone(),
+                    merge_method: merge_method.clone(),
+                });
+            }
+            RulesetRule::Other => {}
         }
     }
-    for rule in rules.iter().filter(|r| r.kind == "required_status_checks") {
-        let params = rule
-            .parameters
-            .clone()
-            .and_then(|p| serde_json::from_value::<RequiredStatusChecksParams>(p).ok());
-        let Some(params) = params else { continue };
-        strict |= params.strict_required_status_checks_policy;
-        let source = Source::Ruleset {
-            id: rule.ruleset_id,
-            source: rule.ruleset_source.clone(),
-        };
-        for check in &params.required_status_checks {
-            add(
-                &check.context,
-                pinned_app(check.integration_id),
-                source.clone(),
-            );
-        }
-    }
-    let merge_queue = rules
-        .iter()
-        .find(|r| r.kind == "merge_queue")
-        .map(|rule| MergeQueueRule {
-            ruleset: Source::Ruleset {
-                id: rule.ruleset_id,
-                source: rule.ruleset_source.clone(),
-            },
-            merge_method: rule
-                .parameters
-                .as_ref()
-                .and_then(|p| p.get("merge_method"))
-                .and_then(|m| m.as_str())
-                .map(str::to_owned),
-        });
     for context in extra {
         add(context, None, Source::Config);
     }
@@ -221,7 +256,7 @@ fn verdict(value: &str) -> Option<bool> {
     }
 }
 
-fn run_state(run: &CheckRun) -> CheckState {
+fn run_state(run: &RunSeen) -> CheckState {
     if run.status != "completed" {
         return CheckState::Pending {
             status: run.status.clone(),
@@ -235,7 +270,7 @@ fn run_state(run: &CheckRun) -> CheckState {
     }
 }
 
-fn status_state(status: &CommitStatus) -> CheckState {
+fn status_state(status: &StatusSeen) -> CheckState {
     match verdict(&status.state) {
         Some(true) => CheckState::Passed {
             conclusion: status.state.clone(),
@@ -249,25 +284,23 @@ fn status_state(status: &CommitStatus) -> CheckState {
     }
 }
 
-/// The latest check run of that name (from that App when pinned) or the
-/// latest commit status of that context on the head commit; when both
-/// exist, the more recent one speaks.
-pub fn state_of(
+/// The latest check run of that name (from that App when pinned) and the
+/// latest commit status of that context (none for a pinned App: only its
+/// check runs satisfy it).
+fn latest<'a>(
     check: &RequiredCheck,
-    runs: &[CheckRun],
-    statuses: &[CommitStatus],
-    overdue: bool,
-) -> CheckState {
+    runs: &'a [RunSeen],
+    statuses: &'a [StatusSeen],
+) -> (Option<&'a RunSeen>, Option<&'a StatusSeen>) {
     let run = runs
         .iter()
         .filter(|r| r.name == check.context)
         .filter(|r| match check.app_id {
-            Some(app) => r.app.as_ref().is_some_and(|a| a.id == app),
+            Some(app) => r.app_id == Some(app),
             None => true,
         })
         // Latest: by start time, then by id (ids grow over time).
         .max_by_key(|r| (r.started_at.or(r.completed_at), r.id));
-    // A pinned App can only be satisfied by its check runs.
     let status = check
         .app_id
         .is_none()
@@ -278,7 +311,18 @@ pub fn state_of(
                 .max_by_key(|s| s.updated_at)
         })
         .flatten();
-    match (run, status) {
+    (run, status)
+}
+
+/// Where `check` stands: its latest run or status; when both exist, the
+/// more recent one speaks.
+pub fn state_of(
+    check: &RequiredCheck,
+    runs: &[RunSeen],
+    statuses: &[StatusSeen],
+    overdue: bool,
+) -> CheckState {
+    match latest(check, runs, statuses) {
         (None, None) => CheckState::Missing { overdue },
         (Some(run), None) => run_state(run),
         (None, Some(status)) => status_state(status),
@@ -293,11 +337,36 @@ pub fn state_of(
     }
 }
 
+/// Since when `check` has been in `state`: its latest run's completion (or
+/// start, while it runs) or its latest status; for a check that never
+/// reported, since the head was first seen. The same run and status
+/// [`state_of`] reads.
+fn since_of(
+    check: &RequiredCheck,
+    state: &CheckState,
+    runs: &[RunSeen],
+    statuses: &[StatusSeen],
+    first_seen: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    let (run, status) = latest(check, runs, statuses);
+    match state {
+        CheckState::Missing { .. } => first_seen,
+        CheckState::Pending { .. } => run
+            .and_then(|r| r.started_at)
+            .or_else(|| status.and_then(|s| s.updated_at)),
+        _ => run
+            .and_then(|r| r.completed_at.or(r.started_at))
+            .or_else(|| status.and_then(|s| s.updated_at)),
+    }
+}
+
 /// One required check and its state, for the decision and the summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GateEntry {
     pub check: RequiredCheck,
     pub state: CheckState,
+    /// Since when it has been in that state, where known.
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// The merge gate of one head commit.
@@ -350,22 +419,30 @@ impl GateReport {
     }
 }
 
-/// The gate: each requirement with its state. seamguard's own check run is
-/// not judged here (it is being written by this very evaluation); the
-/// caller drops it from `runs` when the guards decided it.
+/// The gate: each requirement with its state and since when. seamguard's
+/// own check run is not judged here (it is being written by this very
+/// evaluation); the caller puts the result it is writing in `runs`.
+/// `first_seen` is when the head was first seen (a missing check has been
+/// missing since then).
 pub fn gate(
     req: &Requirements,
-    runs: &[CheckRun],
-    statuses: &[CommitStatus],
+    runs: &[RunSeen],
+    statuses: &[StatusSeen],
     overdue: bool,
+    first_seen: Option<DateTime<Utc>>,
 ) -> GateReport {
     GateReport {
         entries: req
             .checks
             .iter()
-            .map(|check| GateEntry {
-                check: check.clone(),
-                state: state_of(check, runs, statuses, overdue),
+            .map(|check| {
+                let state = state_of(check, runs, statuses, overdue);
+                let since = since_of(check, &state, runs, statuses, first_seen);
+                GateEntry {
+                    check: check.clone(),
+                    state,
+                    since,
+                }
             })
             .collect(),
         strict: req.strict,
@@ -378,79 +455,62 @@ pub fn gate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::github::models::{AppRef, ProtectionCheck};
-    use serde_json::json;
 
-    fn run(name: &str, app: u64, status: &str, conclusion: Option<&str>, started: i64) -> CheckRun {
-        CheckRun {
+    fn run(name: &str, app: u64, status: &str, conclusion: Option<&str>, started: i64) -> RunSeen {
+        RunSeen {
             id: started as u64,
             name: name.into(),
-            head_sha: "a".repeat(40),
+            app_id: Some(app),
             status: status.into(),
             conclusion: conclusion.map(Into::into),
-            external_id: None,
             started_at: DateTime::from_timestamp(started, 0),
             completed_at: None,
-            app: Some(AppRef {
-                id: app,
-                slug: None,
-            }),
-            html_url: None,
-            output: None,
         }
     }
 
-    fn status(context: &str, state: &str, at: i64) -> CommitStatus {
-        CommitStatus {
+    fn status(context: &str, state: &str, at: i64) -> StatusSeen {
+        StatusSeen {
             context: context.into(),
             state: state.into(),
             updated_at: DateTime::from_timestamp(at, 0),
         }
     }
 
-    fn rule(id: u64, checks: serde_json::Value, strict: bool) -> BranchRule {
-        BranchRule {
-            kind: "required_status_checks".into(),
-            ruleset_source_type: Some("Repository".into()),
-            ruleset_source: Some("acme/app".into()),
-            ruleset_id: Some(id),
-            parameters: Some(json!({
-                "required_status_checks": checks,
-                "strict_required_status_checks_policy": strict
-            })),
+    fn any(context: &str) -> ProtectedCheck {
+        ProtectedCheck {
+            context: context.into(),
+            app_id: None,
+        }
+    }
+
+    fn ruleset(id: u64) -> Source {
+        Source::Ruleset {
+            id: Some(id),
+            source: Some("acme/app".into()),
+        }
+    }
+
+    fn rule(id: u64, checks: &[&str], strict: bool) -> RulesetRule {
+        RulesetRule::RequiredStatusChecks {
+            ruleset: ruleset(id),
+            strict,
+            checks: checks.iter().map(|c| any(c)).collect(),
         }
     }
 
     #[test]
     fn union_of_protection_rulesets_and_extra() {
-        let protection = ProtectionChecks {
+        let protection = ClassicChecks {
             strict: false,
-            contexts: vec!["ci/travis".into(), "build".into()],
             checks: vec![
-                ProtectionCheck {
+                ProtectedCheck {
                     context: "build".into(),
                     app_id: Some(15368),
                 },
-                ProtectionCheck {
-                    context: "ci/travis".into(),
-                    app_id: Some(-1),
-                },
+                any("ci/travis"),
             ],
         };
-        let rules = vec![
-            rule(
-                42,
-                json!([{ "context": "test" }, { "context": "ci/travis" }]),
-                true,
-            ),
-            BranchRule {
-                kind: "commit_message_pattern".into(),
-                ruleset_source_type: None,
-                ruleset_source: None,
-                ruleset_id: Some(7),
-                parameters: Some(json!({ "pattern": "x" })),
-            },
-        ];
+        let rules = vec![rule(42, &["test", "ci/travis"], true), RulesetRule::Other];
         let req = requirements(Some(&protection), &rules, &["lint".into()]);
         let got: Vec<(String, Option<u64>, Vec<String>)> = req
             .checks
@@ -563,59 +623,70 @@ mod tests {
     #[test]
     fn a_late_check_keeps_the_gate_waiting() {
         // Incident 3: `lint` passed, `test` has not registered yet.
-        let req = requirements(
-            None,
-            &[rule(
-                1,
-                json!([{ "context": "lint" }, { "context": "test" }]),
-                false,
-            )],
-            &[],
-        );
+        let req = requirements(None, &[rule(1, &["lint", "test"], false)], &[]);
         let runs = [run("lint", 1, "completed", Some("success"), 10)];
-        let report = gate(&req, &runs, &[], false);
+        let report = gate(&req, &runs, &[], false, None);
         assert_eq!(report.status(), GateStatus::Waiting);
         assert_eq!(report.missing(), vec!["test"]);
         let runs = [
             run("lint", 1, "completed", Some("success"), 10),
             run("test", 1, "completed", Some("failure"), 20),
         ];
-        assert_eq!(gate(&req, &runs, &[], false).status(), GateStatus::Failed);
+        assert_eq!(
+            gate(&req, &runs, &[], false, None).status(),
+            GateStatus::Failed
+        );
         let runs = [
             run("lint", 1, "completed", Some("success"), 10),
             run("test", 1, "completed", Some("success"), 20),
         ];
-        assert_eq!(gate(&req, &runs, &[], false).status(), GateStatus::Open);
+        assert_eq!(
+            gate(&req, &runs, &[], false, None).status(),
+            GateStatus::Open
+        );
     }
 
     #[test]
     fn a_merge_queue_rule_is_read_from_the_rules() {
-        let queue = BranchRule {
-            kind: "merge_queue".into(),
-            ruleset_source_type: Some("Repository".into()),
-            ruleset_source: Some("acme/app".into()),
-            ruleset_id: Some(9),
-            parameters: Some(json!({ "merge_method": "SQUASH", "grouping_strategy": "ALLGREEN" })),
+        let queue = RulesetRule::MergeQueue {
+            ruleset: ruleset(9),
+            merge_method: Some("SQUASH".into()),
         };
-        let req = requirements(
-            None,
-            &[rule(1, json!([{ "context": "test" }]), false), queue],
-            &[],
-        );
+        let req = requirements(None, &[rule(1, &["test"], false), queue], &[]);
         let mq = req.merge_queue.expect("merge queue rule");
         assert_eq!(mq.merge_method.as_deref(), Some("SQUASH"));
         assert_eq!(mq.ruleset.to_string(), "ruleset 9 (acme/app)");
         assert!(
-            requirements(None, &[rule(1, json!([]), true)], &[])
+            requirements(None, &[rule(1, &[], true)], &[])
                 .merge_queue
                 .is_none()
         );
     }
 
     #[test]
+    fn since_follows_the_run_or_status_that_speaks() {
+        let req = requirements(None, &[rule(1, &["lint", "test", "docs"], false)], &[]);
+        let first_seen = DateTime::from_timestamp(5, 0);
+        let mut done = run("lint", 1, "completed", Some("success"), 10);
+        done.completed_at = DateTime::from_timestamp(12, 0);
+        let runs = [done, run("test", 1, "in_progress", None, 20)];
+        let report = gate(&req, &runs, &[], false, first_seen);
+        let since: Vec<_> = report.entries.iter().map(|e| e.since).collect();
+        // docs never reported: since the head was first seen.
+        assert_eq!(
+            since,
+            vec![
+                first_seen,
+                DateTime::from_timestamp(12, 0),
+                DateTime::from_timestamp(20, 0)
+            ]
+        );
+    }
+
+    #[test]
     fn no_requirements_is_an_open_gate() {
         assert_eq!(
-            gate(&Requirements::default(), &[], &[], false).status(),
+            gate(&Requirements::default(), &[], &[], false, None).status(),
             GateStatus::Open
         );
     }

@@ -533,12 +533,14 @@ mod tests {
         GateReport {
             entries: vec![
                 GateEntry {
+                    since: None,
                     check: check("lint", vec![Source::Protection]),
                     state: CheckState::Passed {
                         conclusion: "success".into(),
                     },
                 },
                 GateEntry {
+                    since: None,
                     check: check(
                         "test",
                         vec![Source::Ruleset {
@@ -549,6 +551,7 @@ mod tests {
                     state: CheckState::Missing { overdue: false },
                 },
                 GateEntry {
+                    since: None,
                     check: check("e2e", vec![Source::Config]),
                     state: CheckState::Pending {
                         status: "in_progress".into(),
@@ -691,6 +694,7 @@ mod tests {
     fn one_required_check() -> GateReport {
         GateReport {
             entries: vec![GateEntry {
+                since: None,
                 check: RequiredCheck {
                     context: "test".into(),
                     app_id: None,

@@ -309,6 +309,7 @@ mod tests {
     fn gate(state: CheckState) -> GateReport {
         GateReport {
             entries: vec![GateEntry {
+                since: None,
                 check: RequiredCheck {
                     context: "ci".into(),
                     app_id: None,
