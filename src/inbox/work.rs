@@ -12,6 +12,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// One pull request in the line of a strict base branch: the line is the
+/// strict-line rule's own type (`gate::strict_line`); the store keeps it.
+pub use crate::gate::strict_line::LineEntry;
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
 
 /// One thing to evaluate in one repository, on behalf of one installation.
@@ -326,7 +329,3 @@ mod tests {
         assert_eq!(serde_json::from_str::<Work>(&json).unwrap(), mg);
     }
 }
-
-/// One pull request in the line of a strict base branch: the line is the
-/// strict-line rule's own type (`gate::strict_line`); the store keeps it.
-pub use crate::gate::strict_line::LineEntry;
