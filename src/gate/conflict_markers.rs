@@ -59,8 +59,9 @@ mod summary;
 pub use ignore::{IgnoreError, IgnoreSet};
 pub use summary::{SUMMARY_MAX_FILES, render_markdown};
 
-/// Git's own binary test looks at the first 8000 bytes; DESIGN fixes 8 KiB,
-/// which covers git's window and is what GitHub users expect to be "binary".
+/// Git's own binary test looks at the first 8000 bytes; 8 KiB covers git's
+/// window and is what GitHub users expect to be "binary"
+/// (docs/ARCHITECTURE.md, "The decision's rules").
 pub const BINARY_PROBE_LEN: usize = 8 * 1024;
 
 /// git's default `conflict-marker-size`: the width of a marker where no

@@ -2,9 +2,9 @@
 //! and what to do about merging. Pure, table-tested.
 //!
 //! Two verdicts come out, deliberately separate. The check run's conclusion
-//! reports the guards only (DESIGN.md: the gate's waiting never holds the
-//! check run open). The merge plan reads the guards, the gate, the pull
-//! request and the repository's opt-in.
+//! reports the guards only: the gate's waiting never holds the check run
+//! open (docs/ARCHITECTURE.md, "The decision's rules"). The merge plan
+//! reads the guards, the gate, the pull request and its opt-in.
 //!
 //! Shadow mode (`mode: shadow`) is applied last, by [`Verdict::under`]: the
 //! guards and the gate are decided exactly as in enforce mode, then the

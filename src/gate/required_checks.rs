@@ -246,7 +246,7 @@ impl CheckState {
 }
 
 /// The verdict of a check-run conclusion or a commit-status state
-/// (DESIGN.md, "Required checks and waiting").
+/// (docs/ARCHITECTURE.md, "The decision's rules").
 fn verdict(value: &str) -> Option<bool> {
     match value {
         "success" | "neutral" | "skipped" => Some(true),
