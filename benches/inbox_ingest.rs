@@ -238,6 +238,7 @@ async fn ingest(inbox: &Inbox, n: u64) {
         body_digest: DIGEST
             .load(Ordering::Relaxed)
             .then(|| <sha2::Sha256 as sha2::Digest>::digest(n.to_be_bytes()).into()),
+        activity: None,
     };
     let stored = inbox.ingest(delivery).await.expect("ingest");
     assert_eq!(stored, Ingested::Stored);

@@ -121,6 +121,7 @@ async fn a_claim_names_its_latest_cause(backend: Backend) {
             received_at: t(0),
             work: vec![work.clone()],
             body_digest: None,
+            activity: None,
         })
         .await
         .unwrap();

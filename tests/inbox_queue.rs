@@ -55,6 +55,7 @@ fn delivery(id: &str, at: DateTime<Utc>, work: Vec<Work>) -> NewDelivery {
         received_at: at,
         work,
         body_digest: None,
+        activity: None,
     }
 }
 
@@ -686,6 +687,44 @@ async fn head_activity_is_read_back_and_pruned_with_the_retention_age(backend: B
     assert_eq!(seen.vouched_by.len(), 1, "still within it");
 }
 
+async fn a_deliverys_activity_is_stored_with_it(backend: Backend) {
+    use seamguard::events::{Activity, Actor, PrActivity};
+    let Some(s) = Store::open(backend).await else {
+        return;
+    };
+    let repo: seamguard::ids::RepoName = "acme/app".parse().unwrap();
+    let head: seamguard::ids::CommitSha =
+        "2222222222222222222222222222222222222222".parse().unwrap();
+    let pushed = |id: &str, login: &str| NewDelivery {
+        activity: Some(PrActivity {
+            repo: repo.clone(),
+            pr: PrNumber(7),
+            head: head.clone(),
+            actor: Actor {
+                login: login.into(),
+                bot: false,
+            },
+            what: Activity::Pushed,
+        }),
+        ..delivery(id, t(0), vec![pr(7)])
+    };
+    // Two in one batch for the same head: the later one wins.
+    let (a, b) = futures::join!(
+        s.inbox.ingest(pushed("d-1", "mallory")),
+        s.inbox.ingest(pushed("d-2", "mallory"))
+    );
+    assert_eq!(
+        (a.unwrap(), b.unwrap()),
+        (Ingested::Stored, Ingested::Stored)
+    );
+    let seen = s
+        .inbox
+        .head_activity(&repo, PrNumber(7), &head, "automerge")
+        .await
+        .unwrap();
+    assert_eq!(seen.pushed_by.unwrap().login, "mallory");
+}
+
 async fn the_same_signed_body_under_another_id_is_a_duplicate(backend: Backend) {
     let Some(s) = Store::open(backend).await else {
         return;
@@ -979,6 +1018,8 @@ on_both_backends! {
     head_activity_is_read_back_and_pruned_with_the_retention_age,
     #[tokio::test]
     the_same_signed_body_under_another_id_is_a_duplicate,
+    #[tokio::test]
+    a_deliverys_activity_is_stored_with_it,
     #[tokio::test]
     wakeups_are_notified_after_an_ingest_commits,
     #[tokio::test]

@@ -63,23 +63,31 @@ fn actor(value: Option<String>) -> Option<Actor> {
     })
 }
 
+/// The key/value row that remembers `a`, seen at `at`.
+pub(crate) fn row(a: &PrActivity, at: DateTime<Utc>) -> Result<(String, String), StoreError> {
+    let row = Row {
+        login: a.actor.login.clone(),
+        bot: a.actor.bot,
+        at: at.timestamp_millis(),
+    };
+    let value = serde_json::to_string(&row).map_err(|e| StoreError::Encoding {
+        what: "pull request activity".into(),
+        source: std::sync::Arc::new(e),
+    })?;
+    Ok((key(a), value))
+}
+
 impl Inbox {
-    /// Remembers `a` (the latest of its kind for its head wins).
+    /// Remembers `a` (the latest of its kind for its head wins). Deliveries
+    /// carry theirs into [`Inbox::ingest`]; this is for what the engine
+    /// learns itself (a recheck by someone with write access).
     pub async fn record_activity(
         &self,
         a: &PrActivity,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let row = Row {
-            login: a.actor.login.clone(),
-            bot: a.actor.bot,
-            at: at.timestamp_millis(),
-        };
-        let value = serde_json::to_string(&row).map_err(|e| StoreError::Encoding {
-            what: "pull request activity".into(),
-            source: std::sync::Arc::new(e),
-        })?;
-        self.set_meta(&key(a), &value).await
+        let (key, value) = row(a, at)?;
+        self.set_meta(&key, &value).await
     }
 
     /// Who pushed `head`, and who added `label` or commanded a recheck

@@ -81,6 +81,9 @@ struct Pending {
     id: String,
     /// The body digest's key (`columns::digest_key`), kept beside the id.
     digest: Option<String>,
+    /// Small state the delivery brings (who pushed its head), written in
+    /// the same transaction when the delivery is stored.
+    meta: Vec<(String, String)>,
     event: String,
     action: Option<String>,
     installation: Option<i64>,
@@ -171,6 +174,13 @@ impl PgInbox {
         let pending = Pending {
             id: columns::delivery_key(d.id.as_str()).into_owned(),
             digest: d.body_digest.as_ref().map(columns::digest_key),
+            meta: d
+                .activity
+                .as_ref()
+                .map(|a| super::activity::row(a, d.received_at))
+                .transpose()?
+                .into_iter()
+                .collect(),
             event: d.event,
             action: d.action,
             installation: d.installation.map(|i| columns::id(i.0)),
@@ -1090,6 +1100,26 @@ async fn store_batch(
                 }
             }
         }
+    }
+    // One row per key (an upsert may not touch a row twice in one
+    // statement): the batch's latest value wins, as one at a time would.
+    let meta: std::collections::BTreeMap<&str, &str> = batch
+        .iter()
+        .zip(&answers)
+        .filter(|(_, a)| **a == Ingested::Stored)
+        .flat_map(|(d, _)| &d.meta)
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    if !meta.is_empty() {
+        sqlx::query(
+            "INSERT INTO meta (key, value)
+             SELECT * FROM unnest($1::text[], $2::text[])
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(meta.keys().copied().collect::<Vec<_>>())
+        .bind(meta.values().copied().collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
     }
     let wake = !work.is_empty();
     if wake {

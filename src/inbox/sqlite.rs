@@ -291,6 +291,13 @@ impl SqliteInbox {
             .ingest(IngestOp {
                 id: columns::delivery_key(d.id.as_str()).into_owned(),
                 digest: d.body_digest.as_ref().map(columns::digest_key),
+                meta: d
+                    .activity
+                    .as_ref()
+                    .map(|a| super::activity::row(a, d.received_at))
+                    .transpose()?
+                    .into_iter()
+                    .collect(),
                 event: d.event,
                 action: d.action,
                 installation: d.installation.map(|i| columns::id(i.0)),

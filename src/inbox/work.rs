@@ -161,6 +161,11 @@ pub struct NewDelivery {
     /// (a captured delivery replayed) is a duplicate too, within the
     /// retention window. `None` deduplicates by id only.
     pub body_digest: Option<[u8; 32]>,
+    /// Who pushed or labelled a pull request's head, as the delivery says:
+    /// kept in the same transaction as the delivery, so no evaluation of
+    /// its work runs without it.
+    #[serde(skip)]
+    pub activity: Option<crate::events::PrActivity>,
 }
 
 /// The answer to [`Inbox::ingest`](super::Inbox::ingest).

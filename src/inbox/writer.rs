@@ -74,6 +74,9 @@ pub(crate) struct IngestOp {
     pub id: String,
     /// The body digest's key (`columns::digest_key`), kept beside the id.
     pub digest: Option<String>,
+    /// Small state the delivery brings (who pushed its head), written in
+    /// the same transaction when the delivery is stored.
+    pub meta: Vec<(String, String)>,
     pub event: String,
     pub action: Option<String>,
     pub installation: Option<i64>,
@@ -650,6 +653,13 @@ async fn store_deliveries(
         }
     }
     queue::upsert(conn, &work.rows).await?;
+    for (d, result) in batch.iter().zip(&ingested) {
+        if *result == Ingested::Stored {
+            for (key, value) in &d.meta {
+                super::state::set_meta(conn, key, value).await?;
+            }
+        }
+    }
     Ok(ingested)
 }
 

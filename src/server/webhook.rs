@@ -483,19 +483,6 @@ async fn ingest_read(
     let known = events::KNOWN_EVENTS.contains(&event);
     let work_items = parsed.work.len();
     drop(_enter);
-    // Who pushed or labelled the head is stored before the work that reads
-    // it, so no evaluation of this head runs without it.
-    if let Some(activity) = &parsed.activity {
-        let at = chrono::Utc::now();
-        let stored =
-            tokio::time::timeout(INGEST_DEADLINE, state.inbox.record_activity(activity, at)).await;
-        if !matches!(stored, Ok(Ok(()))) {
-            let _enter = span.enter();
-            tracing::error!("could not store who pushed or labelled the head");
-            count(event, "store_error");
-            return retry_later("store unavailable; redeliver later\n");
-        }
-    }
     let delivery = NewDelivery {
         id,
         event: event.to_owned(),
@@ -504,6 +491,7 @@ async fn ingest_read(
         received_at: chrono::Utc::now(),
         work: parsed.work,
         body_digest: Some(body_digest),
+        activity: parsed.activity,
     };
     let stored = tokio::time::timeout(INGEST_DEADLINE, state.inbox.ingest(delivery)).await;
     let _enter = span.enter();
