@@ -88,12 +88,6 @@ pub enum OptIn {
     Stopped { pusher: String, why: String },
 }
 
-impl OptIn {
-    pub fn is_in(&self) -> bool {
-        matches!(self, OptIn::In)
-    }
-}
-
 /// The logins whose access the rule reads for a head, each once (GitHub
 /// treats logins without case): the pusher, those who vouched, the author.
 /// Usually one: authors push their own branches.
