@@ -105,7 +105,6 @@ pub fn status_seen(status: &CommitStatus) -> StatusSeen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::required_checks::requirements;
     use crate::github::models::ProtectionCheck;
     use serde_json::json;
 
@@ -122,10 +121,17 @@ mod tests {
         }
     }
 
+    fn check(context: &str, app_id: Option<u64>) -> ProtectedCheck {
+        ProtectedCheck {
+            context: context.into(),
+            app_id,
+        }
+    }
+
     #[test]
-    fn githubs_answers_read_as_the_gate_reads_them() {
+    fn classic_protection_reads_app_ids_and_contexts_once() {
         let protection = ProtectionChecks {
-            strict: false,
+            strict: true,
             contexts: vec!["ci/travis".into(), "build".into(), "legacy".into()],
             checks: vec![
                 ProtectionCheck {
@@ -138,69 +144,57 @@ mod tests {
                 },
             ],
         };
-        let rules: Vec<RulesetRule> = [
-            rule(
-                42,
-                json!([{ "context": "test", "integration_id": 15368 }, { "context": "ci/travis" }]),
-                true,
-            ),
-            BranchRule {
-                kind: "commit_message_pattern".into(),
-                ruleset_source_type: None,
-                ruleset_source: None,
-                ruleset_id: Some(7),
-                parameters: Some(json!({ "pattern": "x" })),
-            },
-            BranchRule {
-                kind: "merge_queue".into(),
-                ruleset_source_type: Some("Repository".into()),
-                ruleset_source: Some("acme/app".into()),
-                ruleset_id: Some(9),
-                parameters: Some(
-                    json!({ "merge_method": "SQUASH", "grouping_strategy": "ALLGREEN" }),
-                ),
-            },
-        ]
-        .iter()
-        .map(ruleset_rule)
-        .collect();
-        let req = requirements(Some(&classic_checks(&protection)), &rules, &[]);
-        let got: Vec<(String, Option<u64>, Vec<String>)> = req
-            .checks
-            .iter()
-            .map(|c| {
-                (
-                    c.context.clone(),
-                    c.app_id,
-                    c.sources.iter().map(|s| s.to_string()).collect(),
-                )
-            })
-            .collect();
+        // -1 is any App; `contexts` adds only what `checks` did not name.
         assert_eq!(
-            got,
-            vec![
-                (
-                    "build".into(),
-                    Some(15368),
-                    vec!["branch protection".into()]
-                ),
-                (
-                    "ci/travis".into(),
-                    None,
-                    vec!["branch protection".into(), "ruleset 42 (acme/app)".into()]
-                ),
-                ("legacy".into(), None, vec!["branch protection".into()]),
-                (
-                    "test".into(),
-                    Some(15368),
-                    vec!["ruleset 42 (acme/app)".into()]
-                ),
-            ]
+            classic_checks(&protection),
+            ClassicChecks {
+                strict: true,
+                checks: vec![
+                    check("build", Some(15368)),
+                    check("ci/travis", None),
+                    check("legacy", None),
+                ],
+            }
         );
-        assert!(req.strict);
-        let mq = req.merge_queue.expect("the merge queue rule");
-        assert_eq!(mq.merge_method.as_deref(), Some("SQUASH"));
-        assert_eq!(mq.ruleset.to_string(), "ruleset 9 (acme/app)");
+    }
+
+    #[test]
+    fn ruleset_rules_read_as_the_gate_reads_them() {
+        let ruleset = |id| Source::Ruleset {
+            id: Some(id),
+            source: Some("acme/app".into()),
+        };
+        assert_eq!(
+            ruleset_rule(&rule(
+                42,
+                json!([{ "context": "test", "integration_id": 15368 }, { "context": "lint" }]),
+                true,
+            )),
+            RulesetRule::RequiredStatusChecks {
+                ruleset: ruleset(42),
+                strict: true,
+                checks: vec![check("test", Some(15368)), check("lint", None)],
+            }
+        );
+        let queue = BranchRule {
+            kind: "merge_queue".into(),
+            ruleset_id: Some(9),
+            parameters: Some(json!({ "merge_method": "SQUASH", "grouping_strategy": "ALLGREEN" })),
+            ..rule(9, json!([]), false)
+        };
+        assert_eq!(
+            ruleset_rule(&queue),
+            RulesetRule::MergeQueue {
+                ruleset: ruleset(9),
+                merge_method: Some("SQUASH".into()),
+            }
+        );
+        let pattern = BranchRule {
+            kind: "commit_message_pattern".into(),
+            parameters: Some(json!({ "pattern": "x" })),
+            ..rule(7, json!([]), false)
+        };
+        assert_eq!(ruleset_rule(&pattern), RulesetRule::Other);
     }
 
     #[test]
