@@ -9,6 +9,7 @@
 //! branch is long-lived in the App; `pre-push` and `check-config` know the
 //! rule. The economy of the App's evaluation is counted.
 
+mod local_support;
 mod support;
 
 use std::cell::Cell;
@@ -16,6 +17,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use local_support::SEAMGUARD;
 use seamguard::gate::merge_sources::{Finding, ForeignCheck, MergeSourcePolicy};
 use seamguard::local::history::check_merge_sources;
 use support::flows::evaluate_once;
@@ -31,8 +33,6 @@ const ECONOMY_FOREIGN: usize = 1_500;
 /// 2026-01-01T00:00:00Z; each git command is one second later, so SHAs are
 /// the same on every run.
 const EPOCH: u64 = 1_767_225_600;
-
-const SEAMGUARD: &str = env!("CARGO_BIN_EXE_seamguard");
 
 /// A working repository with an `origin` whose default branch is `main`.
 struct Git {
@@ -534,25 +534,10 @@ fn pre_push_blocks_a_branch_reset_to_develop() {
     let new = git.own("feature", 2);
 
     let pre_push = |stdin: String| {
-        let mut child = git
-            .command(SEAMGUARD)
-            .args(["pre-push", "origin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let mut cmd = git.command(SEAMGUARD);
+        cmd.args(["pre-push", "origin"]);
+        let out = local_support::run(cmd, &stdin);
+        (Some(out.code), out.stderr)
     };
     // Onto the branch the remote has: judged against its old tip.
     let (code, stderr) = pre_push(format!(
