@@ -16,12 +16,14 @@
 //! acknowledged. RSS is sampled every [`RSS_SAMPLE_EVERY`] throughout, and
 //! the kernel's high-water mark (`VmHWM`) is read at the end.
 
+#[path = "common/rss.rs"]
+mod rss;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -30,6 +32,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 
+use rss::{PeakSampler, mib, vm_kib};
 use seamguard::server::webhook::sign;
 
 /// Deliveries in flight at once: the figure of the issue.
@@ -64,19 +67,7 @@ async fn run(server: &Server) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = vm_kib(pid, "VmRSS")?;
 
-    let sampling = Arc::new(AtomicBool::new(true));
-    let peak = Arc::new(AtomicU64::new(idle));
-    let sampler = {
-        let (sampling, peak) = (sampling.clone(), peak.clone());
-        std::thread::spawn(move || {
-            while sampling.load(Ordering::Relaxed) {
-                if let Ok(rss) = vm_kib(pid, "VmRSS") {
-                    peak.fetch_max(rss, Ordering::Relaxed);
-                }
-                std::thread::sleep(RSS_SAMPLE_EVERY);
-            }
-        })
-    };
+    let sampler = PeakSampler::start(pid, RSS_SAMPLE_EVERY, idle);
 
     let bodies: Vec<Arc<Vec<u8>>> = (0..CLIENTS).map(|n| Arc::new(push_body(n))).collect();
     let held = Arc::new(Barrier::new(CLIENTS + 1));
@@ -125,8 +116,7 @@ async fn run(server: &Server) -> anyhow::Result<()> {
         pending = still;
     }
     let all_stored = started.elapsed();
-    sampling.store(false, Ordering::Relaxed);
-    sampler.join().expect("sampler");
+    let peak = sampler.stop();
     let hwm = vm_kib(pid, "VmHWM")?;
 
     let count = |code: u16| first.iter().filter(|&&s| s == code).count();
@@ -152,7 +142,7 @@ async fn run(server: &Server) -> anyhow::Result<()> {
         "RSS: idle {:.1} MiB | every body in flight {:.1} MiB | max sampled {:.1} MiB | VmHWM {:.1} MiB",
         mib(idle),
         mib(in_flight),
-        mib(peak.load(Ordering::Relaxed)),
+        mib(peak),
         mib(hwm)
     );
     Ok(())
@@ -318,18 +308,4 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
         .collect();
     addr.parse().ok()
-}
-
-/// A `VmRSS`/`VmHWM`-style field of `/proc/<pid>/status`, in KiB.
-fn vm_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no {field} in /proc/{pid}/status"))
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
 }

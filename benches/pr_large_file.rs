@@ -15,16 +15,18 @@
 //! small file's markers (the large file does not hide them); the summary
 //! is printed so it shows what it says about the large file.
 
+#[path = "common/rss.rs"]
+mod rss;
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use rss::{PeakSampler, mib, vm_kib};
 use support::FakeGitHub;
 
 /// The size of the added file, in MB (10^6 bytes).
@@ -40,20 +42,6 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(run())
-}
-
-/// A `VmRSS`/`VmHWM`-style field of `/proc/<pid>/status`, in KiB.
-fn vm_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no {field} in /proc/{pid}/status"))
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -125,19 +113,7 @@ async fn run() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = vm_kib(pid, "VmRSS")?;
 
-    let sampling = Arc::new(AtomicBool::new(true));
-    let peak = Arc::new(AtomicU64::new(idle));
-    let sampler = {
-        let (sampling, peak) = (sampling.clone(), peak.clone());
-        std::thread::spawn(move || {
-            while sampling.load(Ordering::Relaxed) {
-                if let Ok(rss) = vm_kib(pid, "VmRSS") {
-                    peak.fetch_max(rss, Ordering::Relaxed);
-                }
-                std::thread::sleep(RSS_SAMPLE_EVERY);
-            }
-        })
-    };
+    let sampler = PeakSampler::start(pid, RSS_SAMPLE_EVERY, idle);
     let t0 = Instant::now();
     let status = repo
         .pull_request_event("opened", 1)
@@ -150,8 +126,7 @@ async fn run() -> anyhow::Result<()> {
     anyhow::ensure!(status.as_u16() == 202, "delivery answered {status}");
     let run = support::flows::completed_run(&gh, &head).await;
     let took = t0.elapsed();
-    sampling.store(false, Ordering::Relaxed);
-    sampler.join().ok();
+    let peak = sampler.stop();
     let hwm = vm_kib(pid, "VmHWM")?;
     let _ = child.kill();
     let _ = child.wait();
@@ -161,7 +136,7 @@ async fn run() -> anyhow::Result<()> {
     println!(
         "RSS idle {:.1} MiB, peak sampled {:.1} MiB, VmHWM {:.1} MiB",
         mib(idle),
-        mib(peak.load(Ordering::Relaxed)),
+        mib(peak),
         mib(hwm)
     );
     println!(
