@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use seamguard::ids::{PrNumber, RepoName};
-use seamguard::inbox::{Evaluation, HISTORY_PER_PR, Inbox, InboxOptions};
+use seamguard::store::{Evaluation, HISTORY_PER_PR, Store, StoreOptions};
 use seamguard::web::snapshot::{
     Attempt, CheckView, Finding, GateView, GuardView, MergeView, PageSnapshot,
 };
@@ -103,7 +103,7 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async {
         let dir = tempfile::tempdir()?;
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        let inbox = Inbox::open(&url, InboxOptions::default()).await?;
+        let store = Store::open(&url, StoreOptions::default()).await?;
         let repo: RepoName = "acme/app".parse()?;
         let mut writes = Vec::new();
         for n in 0..HISTORY_PER_PR * 2 {
@@ -121,14 +121,14 @@ fn main() -> anyhow::Result<()> {
                 snapshot: serde_json::to_string(&snapshot(n))?,
             };
             let t = Instant::now();
-            inbox.record_evaluation(&e).await?;
+            store.record_evaluation(&e).await?;
             writes.push(t.elapsed());
         }
         let (mut reads, mut decodes, mut renders) = (Vec::new(), Vec::new(), Vec::new());
         let mut size = 0;
         for _ in 0..RUNS {
             let t = Instant::now();
-            let history = inbox
+            let history = store
                 .evaluations(&repo, PrNumber(7), HISTORY_PER_PR)
                 .await?;
             reads.push(t.elapsed());
@@ -158,7 +158,7 @@ fn main() -> anyhow::Result<()> {
         println!("snapshot decode:  {:?}", median(decodes));
         println!("template render:  {:?}", median(renders));
         println!("page size:        {} KiB", size / 1024);
-        inbox.close().await;
+        store.close().await;
         anyhow::Ok(())
     })
 }

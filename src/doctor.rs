@@ -22,7 +22,7 @@ use crate::config::manifest::{self, Needs};
 use crate::config::settings::{ServeArgs, Settings, redact};
 use crate::github::{ClientConfig, GhError, GitHub, RetryPolicy, Timeouts};
 use crate::ids::InstallationId;
-use crate::inbox::{Inbox, InboxOptions};
+use crate::store::{Store, StoreOptions};
 
 /// Everything checked out.
 const EXIT_GOOD: u8 = 0;
@@ -377,8 +377,8 @@ fn hook_checks(hook: &crate::github::models::HookConfig, page: &str) -> Vec<Chec
 async fn store_check(database_url: &str) -> Check {
     // Shown without its password; errors may quote the URL too.
     let shown = redact(database_url);
-    match Inbox::open(database_url, InboxOptions::default()).await {
-        Ok(inbox) => match inbox.ping().await {
+    match Store::open(database_url, StoreOptions::default()).await {
+        Ok(store) => match store.ping().await {
             Ok(()) => Check::good(format!("the store {shown} opens and is migrated")),
             Err(e) => Check::bad(
                 redact(&format!(

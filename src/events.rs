@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::github::models::null_as_default;
 use crate::ids::{AppId, CommitSha, InstallationId, PrNumber, RepoName};
-use crate::inbox::{Command, Target, Work};
+use crate::store::{Command, Target, Work};
 
 /// The events seamguard subscribes to and parses. Others are acknowledged,
 /// counted and ignored.

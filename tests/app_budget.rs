@@ -7,12 +7,12 @@
 //! budget, and a secondary-limit pause one of them is told of holds the
 //! other too.
 
-mod inbox_backends;
+mod store_backends;
 mod support;
 
 use std::time::Duration;
 
-use inbox_backends::{Backend, TestDb};
+use store_backends::{Backend, TestDb};
 use support::flows::feature_pr;
 use support::limits::RateLimits;
 use support::{FakeGitHub, Seamguard, SeenAuth};

@@ -209,7 +209,7 @@ async fn a_refused_second_annotation_batch_never_weakens_the_failure() {
 async fn the_watchdog_never_turns_a_failure_neutral() {
     use seamguard::engine::{Engine, EngineConfig};
     use seamguard::ids::{AppId, CheckRunId, InstallationId, RepoName};
-    use seamguard::inbox::{Inbox, InboxOptions};
+    use seamguard::store::{Store, StoreOptions};
 
     let _serial = SERIAL.lock().await;
     let gh = FakeGitHub::start().await;
@@ -220,14 +220,14 @@ async fn the_watchdog_never_turns_a_failure_neutral() {
         .app(gh.app_id())
         .completed("failure");
     let dir = tempfile::tempdir().unwrap();
-    let inbox = Inbox::open(
+    let store = Store::open(
         &format!("sqlite://{}", dir.path().join("db.sqlite").display()),
-        InboxOptions::default(),
+        StoreOptions::default(),
     )
     .await
     .unwrap();
     let name: RepoName = "acme/app".parse().unwrap();
-    inbox
+    store
         .check_run_opened(
             &name,
             InstallationId(1),
@@ -239,7 +239,7 @@ async fn the_watchdog_never_turns_a_failure_neutral() {
         .unwrap();
     let engine = Engine::new(
         gh.client(),
-        inbox.clone(),
+        store.clone(),
         EngineConfig {
             app_id: AppId(gh.app_id()),
             workers: 1,
@@ -258,7 +258,7 @@ async fn the_watchdog_never_turns_a_failure_neutral() {
     assert_eq!(gh.count("PATCH", &path), 0, "not re-completed");
     // Recorded as completed: the next sweep leaves it alone.
     assert_eq!(engine.watchdog().await.unwrap(), 0);
-    inbox.close().await;
+    store.close().await;
 }
 
 /// A pull request that could not be read at all (its head unknown, so no

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use seamguard::engine::{Engine, EngineConfig};
 use seamguard::ids::{AppId, CheckRunId, InstallationId, RepoName};
-use seamguard::inbox::{Inbox, InboxOptions};
+use seamguard::store::{Store, StoreOptions};
 use support::flows::{WAIT, a_run_completed, completed_run, feature_pr, merged};
 use support::{FakeGitHub, Seamguard, ready};
 
@@ -220,14 +220,14 @@ async fn the_watchdog_completes_a_run_its_evaluation_abandoned() {
         .app(gh.app_id())
         .in_progress();
     let dir = tempfile::tempdir().unwrap();
-    let inbox = Inbox::open(
+    let store = Store::open(
         &format!("sqlite://{}", dir.path().join("db.sqlite").display()),
-        InboxOptions::default(),
+        StoreOptions::default(),
     )
     .await
     .unwrap();
     let name: RepoName = "acme/app".parse().unwrap();
-    inbox
+    store
         .check_run_opened(
             &name,
             InstallationId(1),
@@ -239,7 +239,7 @@ async fn the_watchdog_completes_a_run_its_evaluation_abandoned() {
         .unwrap();
     let engine = Engine::new(
         gh.client(),
-        inbox.clone(),
+        store.clone(),
         EngineConfig {
             app_id: AppId(gh.app_id()),
             workers: 1,
@@ -266,5 +266,5 @@ async fn the_watchdog_completes_a_run_its_evaluation_abandoned() {
     );
     // Once completed, it is not touched again.
     assert_eq!(engine.watchdog().await.unwrap(), 0);
-    inbox.close().await;
+    store.close().await;
 }

@@ -1,4 +1,4 @@
-//! Delivery ids for the benchmarks, shared by `ingest` and `inbox_ingest`
+//! Delivery ids for the benchmarks, shared by `ingest` and `store_ingest`
 //! (included with `#[path]`: a file in a folder of `benches/` is not a
 //! benchmark of its own).
 

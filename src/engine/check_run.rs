@@ -44,7 +44,7 @@ use crate::gate::summary::{self, CHECK_NAME};
 use crate::github::models::{Annotation, CheckOutput, CheckRun};
 use crate::github::{GhError, InstallationClient, Priority};
 use crate::ids::{AppId, CheckRunId, CommitSha, InstallationId, RepoName};
-use crate::inbox::Inbox;
+use crate::store::Store;
 
 /// GitHub accepts at most 50 annotations per create or update call.
 pub const ANNOTATION_BATCH: usize = 50;
@@ -149,7 +149,7 @@ fn annotations_part(digest: &str) -> &str {
 /// The check run for one (repository, head SHA).
 pub struct CheckRunHandle<'a> {
     pub client: &'a InstallationClient,
-    pub inbox: &'a Inbox,
+    pub store: &'a Store,
     pub repo: &'a RepoName,
     pub installation: InstallationId,
     pub head: CommitSha,
@@ -175,14 +175,14 @@ impl<'a> CheckRunHandle<'a> {
     /// written until [`open`](Self::open).
     pub fn new(
         client: &'a InstallationClient,
-        inbox: &'a Inbox,
-        work: &'a crate::inbox::Work,
+        store: &'a Store,
+        work: &'a crate::store::Work,
         head: CommitSha,
         app_id: AppId,
     ) -> Self {
         Self {
             client,
-            inbox,
+            store,
             repo: &work.repo,
             installation: work.installation,
             head,
@@ -302,7 +302,7 @@ impl<'a> CheckRunHandle<'a> {
         self.id = Some(id);
         self.lazy = false;
         if let Err(e) = self
-            .inbox
+            .store
             .check_run_opened(self.repo, self.installation, &self.head, id, Utc::now())
             .await
         {
@@ -389,7 +389,7 @@ impl<'a> CheckRunHandle<'a> {
             self.details_url.as_deref(),
         );
         let previous = match self.id {
-            Some(id) => self.inbox.check_run_digest(id).await.ok().flatten(),
+            Some(id) => self.store.check_run_digest(id).await.ok().flatten(),
             None => None,
         };
         if previous.as_deref() == Some(digest.as_str()) {
@@ -494,7 +494,7 @@ impl<'a> CheckRunHandle<'a> {
                 }
             }
         }
-        if let Err(e) = self.inbox.check_run_completed(id, &digest).await {
+        if let Err(e) = self.store.check_run_completed(id, &digest).await {
             tracing::warn!(error = %e, "could not record the completed check run");
         }
         Ok(())

@@ -29,7 +29,7 @@ use super::check_run::find_own;
 use super::{Engine, EvalError, Outcome};
 use crate::github::InstallationClient;
 use crate::ids::{CommitSha, PrNumber, RepoName};
-use crate::inbox::{Command, Work};
+use crate::store::{Command, Work};
 
 /// How long a permission answer is trusted. Short, so a revoked
 /// collaborator loses the commands within a minute; long enough that a
@@ -220,12 +220,12 @@ impl Engine {
         let key = refusal_key(&work.repo, number, author);
         let _one_at_a_time = self.permissions.refusing.lock().await;
         let now = Utc::now();
-        if still_quiet(self.inbox.meta(&key).await?.as_deref(), now) {
+        if still_quiet(self.store.meta(&key).await?.as_deref(), now) {
             tracing::info!(%author, command = command.as_str(), "command from a user without write access; already told today, ignored");
             metrics::counter!("seamguard_commands_total", "command" => command.as_str(), "outcome" => "ignored").increment(1);
             return Ok(Outcome::Done);
         }
-        self.inbox
+        self.store
             .set_meta(&key, &now.timestamp_millis().to_string())
             .await?;
         tracing::info!(%author, command = command.as_str(), "command from a user without write access; refused");
@@ -265,12 +265,12 @@ impl Engine {
     ) -> Result<Outcome, EvalError> {
         let pr = client.pull(&work.repo, number).await?;
         if let Ok(head) = pr.head.sha.parse::<CommitSha>() {
-            self.inbox
+            self.store
                 .forget_merge_attempts(&work.repo, number, &head)
                 .await?;
             // Someone with write access asked for this head: it is opted
             // in again even if someone without pushed it (gate::opt_in).
-            if let crate::inbox::Target::Command { author, .. } = &work.target {
+            if let crate::store::Target::Command { author, .. } = &work.target {
                 let vouch = crate::events::PrActivity {
                     repo: work.repo.clone(),
                     pr: number,
@@ -281,19 +281,19 @@ impl Engine {
                     },
                     what: crate::events::Activity::Rechecked,
                 };
-                self.inbox.record_activity(&vouch, Utc::now()).await?;
+                self.store.record_activity(&vouch, Utc::now()).await?;
             }
         }
         let cause = match &work.target {
-            crate::inbox::Target::Command {
+            crate::store::Target::Command {
                 author,
                 comment: Some(_),
                 ..
             } => format!("@seamguard recheck by @{author}"),
-            crate::inbox::Target::Command { author, .. } => format!("Re-check button by @{author}"),
+            crate::store::Target::Command { author, .. } => format!("Re-check button by @{author}"),
             _ => "recheck".to_owned(),
         };
-        self.inbox
+        self.store
             .enqueue_because(
                 Work::pr(work.installation, work.repo.clone(), number),
                 Utc::now(),

@@ -51,7 +51,7 @@ use crate::github::api::Enqueued;
 use crate::github::models::{CheckRun, CommitStatus, Comparison, PullRequest};
 use crate::github::{GhError, InstallationClient, Priority};
 use crate::ids::{CommitSha, PrNumber};
-use crate::inbox::{Evaluation, Target, Work};
+use crate::store::{Evaluation, Target, Work};
 use crate::web::snapshot::{self, Attempt, MergeView, PageSnapshot};
 
 /// Merge retries back off exponentially from the configured base up to
@@ -263,14 +263,14 @@ impl Engine {
                 merged = pr.is_merged(),
                 "pull request is closed; nothing to do"
             );
-            self.inbox.set_waiting(work, false, Utc::now()).await?;
+            self.store.set_waiting(work, false, Utc::now()).await?;
             self.leave_line(work, number).await?;
             return Ok(Outcome::Done);
         }
         // From here the head is known: whatever fails, the run on it ends
         // completed (fail-safe) or the job retries.
         let mut run =
-            CheckRunHandle::new(&client, &self.inbox, work, head.clone(), self.cfg.app_id);
+            CheckRunHandle::new(&client, &self.store, work, head.clone(), self.cfg.app_id);
         run.details_url = self
             .links
             .as_ref()
@@ -401,7 +401,7 @@ impl Engine {
             .vouch(client, &work.repo, number, pr, head, &config)
             .await?;
         let facts = &pr_facts(pr, vouch);
-        let attempts = self.inbox.merge_attempts(&work.repo, number, head).await?;
+        let attempts = self.store.merge_attempts(&work.repo, number, head).await?;
         let mut fresh = false;
         // A second look at the gate (requirements read afresh before
         // acting) asks GitHub for nothing else again.
@@ -474,7 +474,7 @@ impl Engine {
         metrics::histogram!("seamguard_evaluation_seconds").record(started.elapsed().as_secs_f64());
         metrics::counter!("seamguard_evaluations_total", "outcome" => verdict.conclusion.as_str())
             .increment(1);
-        self.inbox
+        self.store
             .set_waiting(work, verdict.plan.is_waiting(), Utc::now())
             .await?;
 
@@ -572,7 +572,7 @@ impl Engine {
             requests: recording.requests(),
             snapshot,
         };
-        if let Err(e) = self.inbox.record_evaluation(&evaluation).await {
+        if let Err(e) = self.store.record_evaluation(&evaluation).await {
             tracing::warn!(error = %e, "could not record the evaluation in the history");
         }
     }
@@ -599,7 +599,7 @@ impl Engine {
                 tracing::info!(problems = problems.len(), "invalid repository config");
                 run.complete(Conclusion::Failure, summary::invalid_config(&problems), &[])
                     .await?;
-                self.inbox.set_waiting(work, false, Utc::now()).await?;
+                self.store.set_waiting(work, false, Utc::now()).await?;
                 metrics::counter!("seamguard_evaluations_total", "outcome" => "invalid_config")
                     .increment(1);
                 Ok(None)
@@ -619,7 +619,7 @@ impl Engine {
         fresh: bool,
     ) -> Result<(requirements_cache::Read, bool), EvalError> {
         let generation = self
-            .inbox
+            .store
             .meta(&requirements_cache::generation_key(&work.repo))
             .await?;
         if !fresh
@@ -702,7 +702,7 @@ impl Engine {
                 read
             }
         };
-        let first_seen: DateTime<Utc> = self.inbox.first_seen(&work.repo, head, Utc::now()).await?;
+        let first_seen: DateTime<Utc> = self.store.first_seen(&work.repo, head, Utc::now()).await?;
         let overdue = Utc::now() - first_seen
             > chrono::Duration::from_std(config.required_checks.register_timeout)
                 .unwrap_or_default();
@@ -798,7 +798,7 @@ impl Engine {
         config: &RepoConfig,
     ) -> Result<(Outcome, Option<MergeNote>, Option<Attempt>), EvalError> {
         let max = config.merge.max_attempts;
-        let before = self.inbox.merge_attempts(&work.repo, number, head).await?;
+        let before = self.store.merge_attempts(&work.repo, number, head).await?;
         if !merge_answer::may_call(before, max) {
             // decide() gives up first; this is the structural backstop.
             tracing::warn!(attempts = before, "merge attempts spent; not calling");
@@ -826,7 +826,7 @@ impl Engine {
             Err(_) => "refused",
         };
         let attempt = self
-            .inbox
+            .store
             .record_merge_attempt(&work.repo, number, head, label)
             .await?;
         let (result, why) = match answer {
@@ -883,7 +883,7 @@ impl Engine {
         let (outcome, note) = match step {
             MergeStep::Merged => {
                 metrics::counter!("seamguard_merges_total", "outcome" => "merged").increment(1);
-                self.inbox.set_waiting(work, false, Utc::now()).await?;
+                self.store.set_waiting(work, false, Utc::now()).await?;
                 self.leave_line(work, number).await?;
                 (Outcome::Done, None)
             }
@@ -962,7 +962,7 @@ impl Engine {
             .is_some_and(|l| facts.labels.contains(l));
         let now = Utc::now();
         let line = self
-            .inbox
+            .store
             .line_join(&work.repo, base, number, priority, now)
             .await?;
         Ok(match strict_line::place(&line, number, now) {
@@ -1007,9 +1007,9 @@ impl Engine {
     /// Takes the pull request out of its base's line, and has the new first
     /// in line evaluated (it may be updated or merged now).
     pub(crate) async fn leave_line(&self, work: &Work, number: PrNumber) -> Result<(), EvalError> {
-        if let Some(base) = self.inbox.line_leave(&work.repo, number).await? {
+        if let Some(base) = self.store.line_leave(&work.repo, number).await? {
             tracing::info!(%base, "left the line");
-            if let Some(next) = self.inbox.line(&work.repo, &base).await?.first() {
+            if let Some(next) = self.store.line(&work.repo, &base).await?.first() {
                 self.enqueue_pr(work, next.pr, "the next in line").await?;
             }
         }
@@ -1031,7 +1031,7 @@ impl Engine {
         let refused = match client.update_branch(&work.repo, number, head).await {
             Ok(()) => {
                 tracing::info!("asked GitHub to update the branch");
-                self.inbox
+                self.store
                     .line_updating(&work.repo, number, Some(head), Utc::now())
                     .await?;
                 metrics::counter!("seamguard_branch_updates_total", "how" => "update_branch")
@@ -1065,7 +1065,7 @@ impl Engine {
             .await
         {
             Ok(_) => {
-                self.inbox
+                self.store
                     .line_updating(&work.repo, number, Some(head), Utc::now())
                     .await?;
                 metrics::counter!("seamguard_branch_updates_total", "how" => "merge_base_in")
@@ -1109,7 +1109,7 @@ impl Engine {
             }),
             last_removal: read.last_removal.map(|r| r.reason),
         };
-        let enqueued_before = self.inbox.merge_attempts(&work.repo, number, head).await? > 0;
+        let enqueued_before = self.store.merge_attempts(&work.repo, number, head).await? > 0;
         match merge_queue::step(&state, head.as_str(), enqueued_before) {
             QueueStep::Queued { position, state } => {
                 tracing::info!(?position, %state, "in the merge queue");
@@ -1165,7 +1165,7 @@ impl Engine {
         };
         match answer {
             Enqueued::Queued(entry) => {
-                self.inbox
+                self.store
                     .record_merge_attempt(&work.repo, number, head, "enqueued")
                     .await?;
                 metrics::counter!("seamguard_merges_total", "outcome" => "enqueued").increment(1);
@@ -1209,7 +1209,7 @@ impl Engine {
     ) -> Result<Outcome, EvalError> {
         let client = self.gh.installation(work.installation);
         let mut run =
-            CheckRunHandle::new(&client, &self.inbox, work, head.clone(), self.cfg.app_id);
+            CheckRunHandle::new(&client, &self.store, work, head.clone(), self.cfg.app_id);
         let mut config_seen: Option<RepoConfig> = None;
         let result = AssertUnwindSafe(async {
             let runs = client.check_runs(&work.repo, head).await?;
@@ -1314,7 +1314,7 @@ impl Engine {
         work: &Work,
         cause: &str,
     ) -> Result<Outcome, EvalError> {
-        self.inbox
+        self.store
             .set_meta(
                 &requirements_cache::generation_key(&work.repo),
                 &requirements_cache::new_generation(),
@@ -1370,7 +1370,7 @@ impl Engine {
             repo: work.repo.clone(),
             target: Target::Pr { number },
         };
-        self.inbox
+        self.store
             .enqueue_because(pr_work, Utc::now(), &format!("{cause}, via {}", work.key()))
             .await?;
         Ok(())

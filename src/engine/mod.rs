@@ -1,9 +1,9 @@
-//! The engine: takes work from the inbox and carries it out.
+//! The engine: takes work from the store and carries it out.
 //!
 //! A dispatcher claims due work items (each under a lease, so one worker at
 //! a time per pull request), runs at most `workers` at once, and reports
-//! back to the inbox: done, or retry at a time (merge pending, GitHub
-//! blinking). Triggers that arrive while an item runs make the inbox keep it
+//! back to the store: done, or retry at a time (merge pending, GitHub
+//! blinking). Triggers that arrive while an item runs make the store keep it
 //! for another run, so nothing is lost and nothing runs twice at once.
 //!
 //! Periodic sweeps live in [`sweeps`]: the missed-webhook sweep, the
@@ -23,7 +23,7 @@ use tracing::Instrument;
 
 use crate::github::{GhError, GitHub};
 use crate::ids::{AppId, CommitSha, RepoName};
-use crate::inbox::{Claim, Inbox, StoreError, Target};
+use crate::store::{Claim, Store, StoreError, Target};
 
 pub mod check_run;
 pub mod commands;
@@ -143,7 +143,7 @@ pub struct Engine {
 
 pub struct Inner {
     gh: GitHub,
-    inbox: Inbox,
+    store: Store,
     cfg: EngineConfig,
     configs: config_cache::ConfigCache,
     /// What each base branch requires, as read shortly before.
@@ -200,11 +200,11 @@ pub fn pace_rerun(
 }
 
 impl Engine {
-    pub fn new(gh: GitHub, inbox: Inbox, cfg: EngineConfig) -> Self {
+    pub fn new(gh: GitHub, store: Store, cfg: EngineConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
                 gh,
-                inbox,
+                store,
                 cfg,
                 configs: config_cache::ConfigCache::default(),
                 requirements: requirements_cache::RequirementsCache::default(),
@@ -269,8 +269,8 @@ impl Engine {
     }
 
     /// The store this engine takes its work from.
-    pub fn store(&self) -> &Inbox {
-        &self.inbox
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Runs the dispatcher and the sweeps until `shutdown`; in-flight jobs
@@ -288,7 +288,7 @@ impl Engine {
 
     async fn dispatch(self, shutdown: CancellationToken, tracker: TaskTracker) {
         let slots = Arc::new(Semaphore::new(self.cfg.workers));
-        let wakeups = self.inbox.wakeups();
+        let wakeups = self.store.wakeups();
         loop {
             let notified = wakeups.notified();
             tokio::pin!(notified);
@@ -298,7 +298,7 @@ impl Engine {
             }
             let free = slots.available_permits();
             if free > 0 {
-                match self.inbox.claim(Utc::now(), free, self.cfg.lease).await {
+                match self.store.claim(Utc::now(), free, self.cfg.lease).await {
                     Ok(claims) => {
                         for claim in claims {
                             let permit = slots
@@ -316,7 +316,7 @@ impl Engine {
                     Err(e) => tracing::error!(error = %e, "could not claim work"),
                 }
             }
-            let wait = match self.inbox.next_due().await {
+            let wait = match self.store.next_due().await {
                 Ok(Some(at)) => (at - Utc::now())
                     .to_std()
                     .unwrap_or_default()
@@ -350,7 +350,7 @@ impl Engine {
         tracing::info!("dispatcher stopped taking work");
     }
 
-    /// Runs one claimed item and reports back to the inbox.
+    /// Runs one claimed item and reports back to the store.
     async fn run(&self, claim: Claim) {
         // `installation_id` and `repo` are on the job span, so every line
         // the job logs (down to the GitHub client's) names them.
@@ -374,13 +374,13 @@ impl Engine {
             never = self.renew_lease(&claim) => match never {},
         };
         let report = match result {
-            Ok(Ok(Outcome::Done)) => self.inbox.complete(&claim).await,
+            Ok(Ok(Outcome::Done)) => self.store.complete(&claim).await,
             Ok(Ok(Outcome::RetryAt(at, reason))) => {
                 let paced = pace_rerun(at, Utc::now(), claim.attempts);
                 if paced != at {
                     tracing::warn!(key = %claim.key, reruns = claim.attempts, %reason, "re-running at once again and again; backing off");
                 }
-                self.inbox.retry_at(&claim, paced, &reason).await
+                self.store.retry_at(&claim, paced, &reason).await
             }
             Ok(Err(e)) if e.is_deferred() => {
                 // Not a failure and not an attempt: the work waits in the
@@ -388,7 +388,7 @@ impl Engine {
                 let wait = e.retry_after().unwrap_or(BUDGET_DEFER_FALLBACK);
                 tracing::info!(key = %claim.key, reason = %e, wait_ms = wait.as_millis() as u64, "deferred for GitHub's budget");
                 let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                self.inbox.defer(&claim, at, &e.to_string()).await
+                self.store.defer(&claim, at, &e.to_string()).await
             }
             Ok(Err(e)) if e.is_transient() && !last_attempt => {
                 let wait = e
@@ -396,7 +396,7 @@ impl Engine {
                     .unwrap_or_else(|| job_backoff(claim.attempts));
                 tracing::warn!(key = %claim.key, error = %e, attempt = claim.attempts + 1, wait_ms = wait.as_millis() as u64, "job failed; retrying later");
                 let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                self.inbox.retry_at(&claim, at, &e.to_string()).await
+                self.store.retry_at(&claim, at, &e.to_string()).await
             }
             Ok(Err(e)) => {
                 tracing::error!(key = %claim.key, error = %e, "job failed");
@@ -408,16 +408,16 @@ impl Engine {
                     // request could not be read at all (its head unknown,
                     // so no run to complete): hand the work to the
                     // reconciler rather than drop what was acknowledged.
-                    if let Err(err) = self.inbox.set_waiting(&claim.work, true, Utc::now()).await {
+                    if let Err(err) = self.store.set_waiting(&claim.work, true, Utc::now()).await {
                         tracing::error!(key = %claim.key, error = %err, "could not park the work for the reconciler");
                     }
                 }
-                self.inbox.complete(&claim).await
+                self.store.complete(&claim).await
             }
             Err(panic) => {
                 tracing::error!(key = %claim.key, "job panicked outside an evaluation: {:?}", panic.downcast_ref::<&str>());
                 metrics::counter!("seamguard_jobs_failed_total").increment(1);
-                self.inbox.complete(&claim).await
+                self.store.complete(&claim).await
             }
         };
         if let Err(e) = report {
@@ -437,7 +437,7 @@ impl Engine {
         tick.tick().await;
         loop {
             tick.tick().await;
-            match self.inbox.renew(claim, Utc::now(), lease).await {
+            match self.store.renew(claim, Utc::now(), lease).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!(key = %claim.key, "the lease on this work was lost; another worker holds it now")

@@ -4,12 +4,12 @@
 //! - **Missed webhooks.** GitHub never redelivers a failed delivery by
 //!   itself. At start and every `REDELIVERY_INTERVAL`, the App's delivery
 //!   log (`GET /app/hook/deliveries`, newest first) is read back to the last
-//!   delivery already seen; each failed delivery whose GUID the inbox does
+//!   delivery already seen; each failed delivery whose GUID the store does
 //!   not hold, and that no later attempt delivered, is redelivered — at
 //!   most [`MAX_REDELIVERIES_PER_SWEEP`] per sweep. Behind a webhook proxy
 //!   (`WEBHOOK_PROXY_URL`) GitHub's log shows the proxy's answer, a 200
 //!   whether or not seamguard got the delivery: there every delivery the
-//!   inbox does not hold is missed, once it is [`PROXY_SETTLE`] old (the
+//!   store does not hold is missed, once it is [`PROXY_SETTLE`] old (the
 //!   stream may still be carrying it).
 //! - **Reconciler.** Pull requests waiting on checks are evaluated again
 //!   every `RECONCILE_INTERVAL`, so a lost `check_run` event never strands
@@ -20,11 +20,11 @@
 //! - **Retention.** Old deliveries are pruned so the store stays bounded.
 //!
 //! With several replicas on one store, each sweep runs only on the replica
-//! that holds the store's sweep lock ([`Inbox::sweep_leader`], asked at
+//! that holds the store's sweep lock ([`Store::sweep_leader`], asked at
 //! every tick): one replica at a time, and another as soon as that one's
 //! session ends.
 //!
-//! [`Inbox::sweep_leader`]: crate::inbox::Inbox::sweep_leader
+//! [`Store::sweep_leader`]: crate::store::Store::sweep_leader
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -37,7 +37,7 @@ use tokio_util::task::TaskTracker;
 use super::Engine;
 use crate::gate::decision::Conclusion;
 use crate::ids::DeliveryId;
-use crate::inbox::Inbox;
+use crate::store::Store;
 
 /// Redeliveries asked for in one sweep: GitHub rate-limits the App's own
 /// calls too, and a backlog drains over a few sweeps.
@@ -66,7 +66,7 @@ pub(super) fn start(engine: Engine, shutdown: CancellationToken, tracker: &TaskT
     if let Some(every) = engine.cfg.redelivery_interval {
         let (e, s) = (engine.clone(), shutdown.clone());
         tracker.spawn(every_until(
-            engine.inbox.clone(),
+            engine.store.clone(),
             s,
             every,
             true,
@@ -83,7 +83,7 @@ pub(super) fn start(engine: Engine, shutdown: CancellationToken, tracker: &TaskT
     if let Some(every) = engine.cfg.reconcile_interval {
         let (e, s) = (engine.clone(), shutdown.clone());
         tracker.spawn(every_until(
-            engine.inbox.clone(),
+            engine.store.clone(),
             s,
             every,
             false,
@@ -99,7 +99,7 @@ pub(super) fn start(engine: Engine, shutdown: CancellationToken, tracker: &TaskT
     }
     let e = engine.clone();
     tracker.spawn(every_until(
-        engine.inbox.clone(),
+        engine.store.clone(),
         shutdown,
         HOUSEKEEPING_INTERVAL,
         true,
@@ -109,7 +109,7 @@ pub(super) fn start(engine: Engine, shutdown: CancellationToken, tracker: &TaskT
                 if let Err(err) = e.watchdog().await {
                     tracing::warn!(error = %err, "check-run watchdog failed");
                 }
-                match e.inbox.prune(Utc::now(), e.cfg.delivery_retention).await {
+                match e.store.prune(Utc::now(), e.cfg.delivery_retention).await {
                     Ok(n) if n > 0 => tracing::info!(pruned = n, "pruned old deliveries"),
                     Ok(_) => {}
                     Err(err) => tracing::warn!(error = %err, "retention failed"),
@@ -120,7 +120,7 @@ pub(super) fn start(engine: Engine, shutdown: CancellationToken, tracker: &TaskT
 }
 
 async fn every_until<F, Fut>(
-    inbox: Inbox,
+    store: Store,
     shutdown: CancellationToken,
     every: Duration,
     at_start: bool,
@@ -137,7 +137,7 @@ async fn every_until<F, Fut>(
     }
     loop {
         let lead = async {
-            match inbox.sweep_leader().await {
+            match store.sweep_leader().await {
                 Ok(lead) => lead,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not ask the store who runs the sweeps");
@@ -169,7 +169,7 @@ impl Engine {
     /// One missed-webhook sweep. Returns how many redeliveries it asked for.
     pub async fn sweep_deliveries(&self) -> anyhow::Result<usize> {
         let newest_seen: Option<u64> = self
-            .inbox
+            .store
             .meta(CURSOR_KEY)
             .await?
             .and_then(|v| v.parse().ok());
@@ -226,7 +226,7 @@ impl Engine {
                 continue;
             }
             let stored = match d.guid.parse::<DeliveryId>() {
-                Ok(id) => self.inbox.has_delivery(&id).await?,
+                Ok(id) => self.store.has_delivery(&id).await?,
                 Err(_) => false,
             };
             if stored {
@@ -244,14 +244,14 @@ impl Engine {
         if let Some(newest) = newest
             && newest_seen.is_none_or(|seen| newest > seen)
         {
-            self.inbox.set_meta(CURSOR_KEY, &newest.to_string()).await?;
+            self.store.set_meta(CURSOR_KEY, &newest.to_string()).await?;
         }
         Ok(asked)
     }
 
     /// Re-evaluates pull requests that were waiting on checks.
     pub async fn reconcile(&self) -> anyhow::Result<usize> {
-        let waiting = self.inbox.waiting(RECONCILE_BATCH).await?;
+        let waiting = self.store.waiting(RECONCILE_BATCH).await?;
         let mut n = 0;
         for work in waiting {
             // Re-evaluations that events asked for come first: while an
@@ -265,7 +265,7 @@ impl Engine {
                     .increment(1);
                 continue;
             }
-            self.inbox
+            self.store
                 .enqueue_because(work, Utc::now(), "reconciler sweep")
                 .await?;
             n += 1;
@@ -282,7 +282,7 @@ impl Engine {
     /// Completes check runs whose evaluation never finished.
     pub async fn watchdog(&self) -> anyhow::Result<usize> {
         let before = Utc::now() - chrono::Duration::from_std(WATCHDOG_AFTER)?;
-        let stale = self.inbox.stale_check_runs(before).await?;
+        let stale = self.store.stale_check_runs(before).await?;
         let n = stale.len();
         for run in stale {
             let client = self
@@ -298,7 +298,7 @@ impl Engine {
                         .iter()
                         .any(|r| r.id == run.id.0 && r.status == "completed") =>
                 {
-                    self.inbox.check_run_completed(run.id, "watchdog").await?;
+                    self.store.check_run_completed(run.id, "watchdog").await?;
                     continue;
                 }
                 Ok(_) => {}
@@ -318,7 +318,7 @@ impl Engine {
             });
             match client.update_check_run(&run.repo, run.id, body).await {
                 Ok(_) => {
-                    self.inbox.check_run_completed(run.id, "watchdog").await?;
+                    self.store.check_run_completed(run.id, "watchdog").await?;
                     metrics::counter!("seamguard_watchdog_completions_total").increment(1);
                     tracing::warn!(repo = %run.repo, check_run = %run.id, "watchdog completed a stale check run");
                 }

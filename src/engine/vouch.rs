@@ -67,7 +67,7 @@ impl Engine {
             return Ok(facts);
         }
         let seen = self
-            .inbox
+            .store
             .head_activity(repo, number, head, &config.merge.label)
             .await?;
         let vouchers: Vec<String> = seen.vouched_by.iter().map(|a| a.login.clone()).collect();

@@ -6,7 +6,7 @@
 //! after each merge restarts every CI run each time — on the order of N²
 //! runs for N pull requests — and they race. The line avoids both: only the
 //! first in line is updated and merged; the others wait, and are told where
-//! they stand. The line lives in the store (`Inbox::line_*`), ordered by
+//! they stand. The line lives in the store (`Store::line_*`), ordered by
 //! `merge.priority_label` first, then by when each pull request joined it.
 
 use std::time::Duration;
@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use crate::ids::PrNumber;
 
 /// One pull request in the line of a strict base branch (the store keeps
-/// the line: `Inbox::line_join`, `Inbox::line`).
+/// the line: `Store::line_join`, `Store::line`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineEntry {
     pub pr: PrNumber,

@@ -10,7 +10,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::inbox::Inbox;
+use crate::store::Store;
 
 /// How long a probe's result stands: at most one write a second, whatever
 /// the request rate, while an orchestrator's readiness check (every few
@@ -39,9 +39,9 @@ impl Health {
             .map(|(_, ok)| ok)
     }
 
-    async fn probe(&self, inbox: &Inbox) -> bool {
+    async fn probe(&self, store: &Store) -> bool {
         metrics::counter!("seamguard_store_probes_total").increment(1);
-        let ok = match inbox.ping().await {
+        let ok = match store.ping().await {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(error = %e, "store unavailable");
@@ -54,7 +54,7 @@ impl Health {
 
     /// Whether the store commits: a result at most [`PROBE_INTERVAL`] old,
     /// probing (or waiting for the probe in flight) when there is none.
-    pub async fn check(&self, inbox: &Inbox) -> bool {
+    pub async fn check(&self, store: &Store) -> bool {
         if let Some(ok) = self.fresh(Instant::now()) {
             return ok;
         }
@@ -62,12 +62,12 @@ impl Health {
         if let Some(ok) = self.fresh(Instant::now()) {
             return ok;
         }
-        self.probe(inbox).await
+        self.probe(store).await
     }
 
     /// As [`check`](Self::check), but never waits on a probe already in
     /// flight: then the last result (`None` before the first one).
-    pub async fn check_or_last(&self, inbox: &Inbox) -> Option<bool> {
+    pub async fn check_or_last(&self, store: &Store) -> Option<bool> {
         if let Some(ok) = self.fresh(Instant::now()) {
             return Some(ok);
         }
@@ -77,6 +77,6 @@ impl Health {
         if let Some(ok) = self.fresh(Instant::now()) {
             return Some(ok);
         }
-        Some(self.probe(inbox).await)
+        Some(self.probe(store).await)
     }
 }

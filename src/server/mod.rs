@@ -34,7 +34,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::settings::{AppSettings, ServeArgs, Settings, redact};
 use crate::engine::{Engine, EngineConfig};
 use crate::github::{ClientConfig, GitHub, RetryPolicy, Timeouts};
-use crate::inbox::{Inbox, InboxOptions, StoreError};
+use crate::store::{Store, StoreError, StoreOptions};
 use crate::telemetry;
 
 pub mod connections;
@@ -164,7 +164,7 @@ pub async fn serve_on(
 /// Shared state of the App's routes.
 #[derive(Clone)]
 pub struct AppState {
-    pub inbox: Inbox,
+    pub store: Store,
     pub webhook: Arc<webhook::WebhookState>,
     /// The pages: pull requests', `/`, `/status`.
     pub web: Arc<crate::web::WebState>,
@@ -201,7 +201,7 @@ pub fn router(state: AppState) -> Router {
 
 /// `GET /readyz`: whether the store commits, probed at most once a second.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.health.check(&state.inbox).await {
+    if state.health.check(&state.store).await {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
@@ -221,7 +221,7 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
         )
             .into_response();
     }
-    if let Ok(stats) = state.inbox.queue_stats(Utc::now()).await {
+    if let Ok(stats) = state.store.queue_stats(Utc::now()).await {
         metrics::gauge!("seamguard_queue_depth").set(stats.depth as f64);
         metrics::gauge!("seamguard_queue_due").set(stats.due as f64);
         metrics::gauge!("seamguard_queue_oldest_due_age_seconds")
@@ -245,7 +245,7 @@ async fn serve_app(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let _ = telemetry::metrics_handle();
-    let inbox = Inbox::open(&settings.database_url, InboxOptions::default())
+    let store = Store::open(&settings.database_url, StoreOptions::default())
         .await
         .map_err(|e| match e {
             // Already one line naming DATABASE_URL and the other process.
@@ -257,7 +257,7 @@ async fn serve_app(
         })?;
     // The embedded store's lock proves no other process runs its work;
     // a shared store releases nothing (another replica may be running it).
-    let released = inbox.release_all_leases().await?;
+    let released = store.release_all_leases().await?;
     if released > 0 {
         tracing::info!(
             items = released,
@@ -294,12 +294,12 @@ async fn serve_app(
     )?
     // GitHub's budget is the store's: shared by every replica on PostgreSQL.
     .with_budget(
-        std::sync::Arc::new(inbox.clone()),
+        std::sync::Arc::new(store.clone()),
         tuning.github_limits.clone(),
     );
     let engine = Engine::new(
         gh.clone(),
-        inbox.clone(),
+        store.clone(),
         EngineConfig {
             app_id: app.credentials.app_id(),
             workers: tuning.workers,
@@ -319,17 +319,17 @@ async fn serve_app(
     engine.start(work_stop.clone(), &tracker);
     let health = Arc::new(health::Health::default());
     let state = AppState {
-        inbox: inbox.clone(),
+        store: store.clone(),
         health: health.clone(),
         metrics_token: settings.metrics_token.clone(),
         webhook: Arc::new(webhook::WebhookState {
             secrets: app.webhook_secrets.clone(),
             app_id: Some(app.credentials.app_id()),
-            inbox: inbox.clone(),
+            store: store.clone(),
             budget: webhook::BodyBudget::default(),
         }),
         web: Arc::new(crate::web::WebState {
-            inbox: inbox.clone(),
+            store: store.clone(),
             signer,
             links,
             status_token: settings.status_token.clone(),
@@ -360,7 +360,7 @@ async fn serve_app(
     {
         tracing::warn!("shutdown grace ran out; unfinished work resumes on the next start");
     }
-    inbox.close().await;
+    store.close().await;
     tracing::info!("seamguard stopped");
     Ok(())
 }

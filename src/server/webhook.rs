@@ -45,7 +45,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::config::settings::Secret;
 use crate::events;
 use crate::ids::{AppId, DeliveryId};
-use crate::inbox::{Inbox, Ingested, NewDelivery};
+use crate::store::{Ingested, NewDelivery, Store};
 
 /// GitHub caps webhook payloads at 25 MB; anything larger is not GitHub.
 pub const MAX_BODY: usize = 25 * 1024 * 1024;
@@ -182,11 +182,11 @@ impl Charge {
 }
 
 /// What the webhook handler needs: secrets, the App id (to ignore its own
-/// checks), the inbox and the body budget.
+/// checks), the store and the body budget.
 pub struct WebhookState {
     pub secrets: Vec<Secret>,
     pub app_id: Option<AppId>,
-    pub inbox: Inbox,
+    pub store: Store,
     pub budget: BodyBudget,
 }
 
@@ -476,7 +476,7 @@ async fn ingest_read(
     }
     if let Some(first) = parsed.work.first() {
         span.record("repo", tracing::field::display(&first.repo));
-        if let crate::inbox::Target::Pr { number } = first.target {
+        if let crate::store::Target::Pr { number } = first.target {
             span.record("pr", number.0);
         }
     }
@@ -493,7 +493,7 @@ async fn ingest_read(
         body_digest: Some(body_digest),
         activity: parsed.activity,
     };
-    let stored = tokio::time::timeout(INGEST_DEADLINE, state.inbox.ingest(delivery)).await;
+    let stored = tokio::time::timeout(INGEST_DEADLINE, state.store.ingest(delivery)).await;
     let _enter = span.enter();
     match stored {
         Ok(Ok(Ingested::Stored)) => {

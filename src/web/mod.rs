@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use crate::config::settings::Secret;
 use crate::github::GitHub;
 use crate::ids::{PrNumber, RepoName};
-use crate::inbox::{HISTORY_PER_PR, Inbox};
+use crate::store::{HISTORY_PER_PR, Store};
 
 pub mod link;
 pub mod setup;
@@ -46,7 +46,7 @@ pub const NOT_FOUND: &str = "Not Found\n";
 
 /// What the pages need. Shared by the routes.
 pub struct WebState {
-    pub inbox: Inbox,
+    pub store: Store,
     /// Checks the links of pull request pages.
     pub signer: PageSigner,
     /// Where the pages are, to link them from `/status`; `None` links
@@ -101,7 +101,7 @@ pub async fn pull_page(
     if !web.signer.verify(&repo, number, exp, sig, Utc::now()) {
         return not_found().await;
     }
-    let history = match web.inbox.evaluations(&repo, number, HISTORY_PER_PR).await {
+    let history = match web.store.evaluations(&repo, number, HISTORY_PER_PR).await {
         Ok(h) => h,
         Err(e) => {
             tracing::warn!(error = %e, "could not read the pull request's history");
@@ -121,7 +121,7 @@ pub async fn pull_page(
 /// `GET /`: the public landing page. Its health is the last probe's (at
 /// most a second old): a flood of `/` makes no store writes.
 pub async fn landing(State(web): State<Arc<WebState>>) -> Response {
-    let healthy = web.health.check_or_last(&web.inbox).await;
+    let healthy = web.health.check_or_last(&web.store).await;
     html(views::landing(healthy))
 }
 
@@ -155,7 +155,7 @@ pub async fn status(State(web): State<Arc<WebState>>, headers: HeaderMap) -> Res
     }
     let now = Utc::now();
     let recent = web
-        .inbox
+        .store
         .recent_evaluations(STATUS_RECENT)
         .await
         .unwrap_or_default();
@@ -176,8 +176,8 @@ pub async fn status(State(web): State<Arc<WebState>>, headers: HeaderMap) -> Res
             (e, Some(link))
         })
         .collect();
-    let queue = web.inbox.queue_stats(now).await.ok();
-    let failed = web.inbox.failed_jobs().await.unwrap_or_default();
+    let queue = web.store.queue_stats(now).await.ok();
+    let failed = web.store.failed_jobs().await.unwrap_or_default();
     let budgets = web
         .gh
         .as_ref()

@@ -8,7 +8,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use super::snapshot::{Attempt, PageSnapshot};
 use crate::github::RateBudget;
 use crate::ids::{PrNumber, RepoName};
-use crate::inbox::{Evaluation, FailedJob, QueueStats};
+use crate::store::{Evaluation, FailedJob, QueueStats};
 
 const CSS: &str = include_str!("style.css");
 

@@ -1,5 +1,5 @@
 //! seamguard itself, started in-process against a [`FakeGitHub`]: the real
-//! router, inbox, engine and client, on a loopback port, with a store in a
+//! router, store, engine and client, on a loopback port, with a store in a
 //! temporary directory and retries shrunk to milliseconds.
 
 use std::net::SocketAddr;

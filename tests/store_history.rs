@@ -1,16 +1,16 @@
 //! The pull requests' evaluation history in the store: bounded per pull
 //! request, removed with the delivery retention, listed newest first, and
 //! the cause of each claim (the delivery or the sweep that asked). One
-//! suite, both backends, as `inbox_queue`.
+//! suite, both backends, as `store_queue`.
 
-mod inbox_backends;
+mod store_backends;
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use inbox_backends::{Backend, TestDb};
 use seamguard::ids::{DeliveryId, InstallationId, PrNumber, RepoName};
-use seamguard::inbox::{Evaluation, HISTORY_PER_PR, Inbox, NewDelivery, Work};
+use seamguard::store::{Evaluation, HISTORY_PER_PR, NewDelivery, Store, Work};
+use store_backends::{Backend, TestDb};
 
 const LEASE: Duration = Duration::from_secs(60);
 const HEAD: &str = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
@@ -37,29 +37,29 @@ fn evaluation(pr: u64, at: DateTime<Utc>, n: u32) -> Evaluation {
     }
 }
 
-async fn open(backend: Backend) -> Option<(TestDb, Inbox)> {
+async fn open(backend: Backend) -> Option<(TestDb, Store)> {
     let db = TestDb::new(backend).await?;
-    let inbox = db.open().await;
-    Some((db, inbox))
+    let store = db.open().await;
+    Some((db, store))
 }
 
 async fn the_history_keeps_the_newest_evaluations_of_each_pull_request(backend: Backend) {
-    let Some((_db, inbox)) = open(backend).await else {
+    let Some((_db, store)) = open(backend).await else {
         return;
     };
     let extra = 7;
     for n in 0..(HISTORY_PER_PR as u32 + extra) {
-        inbox
+        store
             .record_evaluation(&evaluation(7, t(i64::from(n)), n))
             .await
             .unwrap();
     }
-    inbox
+    store
         .record_evaluation(&evaluation(8, t(0), 1000))
         .await
         .unwrap();
 
-    let kept = inbox
+    let kept = store
         .evaluations(&repo(), PrNumber(7), HISTORY_PER_PR * 2)
         .await
         .unwrap();
@@ -72,11 +72,11 @@ async fn the_history_keeps_the_newest_evaluations_of_each_pull_request(backend: 
     );
     assert_eq!(kept.last().unwrap().requests, extra, "the oldest ones went");
     // Another pull request's history is its own.
-    let other = inbox.evaluations(&repo(), PrNumber(8), 10).await.unwrap();
+    let other = store.evaluations(&repo(), PrNumber(8), 10).await.unwrap();
     assert_eq!(other.len(), 1);
     assert_eq!(other[0].requests, 1000);
     // Across pull requests, for /status: newest first.
-    let recent = inbox.recent_evaluations(3).await.unwrap();
+    let recent = store.recent_evaluations(3).await.unwrap();
     assert_eq!(
         recent
             .iter()
@@ -87,32 +87,32 @@ async fn the_history_keeps_the_newest_evaluations_of_each_pull_request(backend: 
 }
 
 async fn the_history_goes_with_the_delivery_retention(backend: Backend) {
-    let Some((_db, inbox)) = open(backend).await else {
+    let Some((_db, store)) = open(backend).await else {
         return;
     };
-    inbox
+    store
         .record_evaluation(&evaluation(7, t(0), 1))
         .await
         .unwrap();
-    inbox
+    store
         .record_evaluation(&evaluation(7, t(7200), 2))
         .await
         .unwrap();
-    let removed = inbox
+    let removed = store
         .prune(t(3 * 3600), Duration::from_secs(2 * 3600))
         .await
         .unwrap();
     assert_eq!(removed, 1);
-    let kept = inbox.evaluations(&repo(), PrNumber(7), 10).await.unwrap();
+    let kept = store.evaluations(&repo(), PrNumber(7), 10).await.unwrap();
     assert_eq!(kept.iter().map(|e| e.requests).collect::<Vec<_>>(), [2]);
 }
 
 async fn a_claim_names_its_latest_cause(backend: Backend) {
-    let Some((_db, inbox)) = open(backend).await else {
+    let Some((_db, store)) = open(backend).await else {
         return;
     };
     let work = Work::pr(InstallationId(42), repo(), PrNumber(7));
-    inbox
+    store
         .ingest(NewDelivery {
             id: "d-1".parse::<DeliveryId>().unwrap(),
             event: "pull_request".into(),
@@ -125,27 +125,27 @@ async fn a_claim_names_its_latest_cause(backend: Backend) {
         })
         .await
         .unwrap();
-    let claims = inbox.claim(t(1), 10, LEASE).await.unwrap();
+    let claims = store.claim(t(1), 10, LEASE).await.unwrap();
     assert_eq!(claims.len(), 1);
     assert_eq!(claims[0].work, work);
     assert_eq!(
         claims[0].cause.as_deref(),
         Some("delivery d-1 (pull_request.opened)")
     );
-    inbox.complete(&claims[0]).await.unwrap();
+    store.complete(&claims[0]).await.unwrap();
 
-    inbox
+    store
         .enqueue_because(work.clone(), t(2), "reconciler sweep")
         .await
         .unwrap();
-    let claims = inbox.claim(t(3), 10, LEASE).await.unwrap();
+    let claims = store.claim(t(3), 10, LEASE).await.unwrap();
     assert_eq!(claims[0].cause.as_deref(), Some("reconciler sweep"));
     // A failed run is listed for /status with its error until it is done.
-    inbox
+    store
         .retry_at(&claims[0], t(60), "GitHub failed: 502")
         .await
         .unwrap();
-    let failed = inbox.failed_jobs().await.unwrap();
+    let failed = store.failed_jobs().await.unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].key, "acme/app#7");
     assert_eq!(failed[0].last_error, "GitHub failed: 502");

@@ -1,4 +1,4 @@
-//! What the inbox holds: deliveries coming in and the work items they become.
+//! What the store holds: deliveries coming in and the work items they become.
 //!
 //! A [`Work`] names *what* to evaluate, never *why*: two triggers for the same
 //! pull request are the same work, and [`Work::key`] is how the store sees
@@ -168,7 +168,7 @@ pub struct NewDelivery {
     pub activity: Option<crate::events::PrActivity>,
 }
 
-/// The answer to [`Inbox::ingest`](super::Inbox::ingest).
+/// The answer to [`Store::ingest`](super::Store::ingest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Ingested {
@@ -181,8 +181,8 @@ pub enum Ingested {
 
 /// A work item leased to one worker.
 ///
-/// Hand it back with [`Inbox::complete`](super::Inbox::complete) or
-/// [`Inbox::retry_at`](super::Inbox::retry_at). Until then, or until
+/// Hand it back with [`Store::complete`](super::Store::complete) or
+/// [`Store::retry_at`](super::Store::retry_at). Until then, or until
 /// `lease_until` passes, nobody else can claim the same key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {

@@ -1,39 +1,39 @@
-//! The inbox as a queue: deduplication, coalescing, leases, retries,
+//! The store as a queue: deduplication, coalescing, leases, retries,
 //! restarts and retention. One suite, two backends: every behavioural test
 //! runs against a SQLite file in a temp directory (`sqlite::`) and against
 //! a fresh PostgreSQL database (`postgres::`, when `SEAMGUARD_TEST_POSTGRES`
 //! is set); the few that are about one backend's mechanics say so.
 
-mod inbox_backends;
+mod store_backends;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
-use inbox_backends::{Backend, TestDb};
 use seamguard::ids::{DeliveryId, InstallationId, PrNumber, RepoName};
-use seamguard::inbox::{Claim, Inbox, InboxOptions, Ingested, NewDelivery, StoreError, Work};
+use seamguard::store::{Claim, Ingested, NewDelivery, Store, StoreError, StoreOptions, Work};
 use sqlx::Connection;
+use store_backends::{Backend, TestDb};
 
 const LEASE: Duration = Duration::from_secs(60);
 
-struct Store {
+struct Opened {
     db: TestDb,
-    inbox: Inbox,
+    store: Store,
 }
 
-impl Store {
+impl Opened {
     /// A fresh store of `backend`; `None` when that backend is not
     /// available (PostgreSQL not configured).
     async fn open(backend: Backend) -> Option<Self> {
-        Self::open_with(backend, InboxOptions::default()).await
+        Self::open_with(backend, StoreOptions::default()).await
     }
 
-    async fn open_with(backend: Backend, opts: InboxOptions) -> Option<Self> {
+    async fn open_with(backend: Backend, opts: StoreOptions) -> Option<Self> {
         let db = TestDb::new(backend).await?;
-        let inbox = Inbox::open(&db.url, opts).await.unwrap();
-        Some(Self { db, inbox })
+        let store = Store::open(&db.url, opts).await.unwrap();
+        Some(Self { db, store })
     }
 }
 
@@ -64,64 +64,64 @@ fn keys(claims: &[Claim]) -> Vec<&str> {
 }
 
 /// Ingests `d`, which must succeed (stored or duplicate).
-async fn store(inbox: &Inbox, d: NewDelivery) {
-    inbox.ingest(d).await.unwrap();
+async fn ingest(store: &Store, d: NewDelivery) {
+    store.ingest(d).await.unwrap();
 }
 
 /// Claims up to `max` items due at `now` under [`LEASE`]; their keys.
-async fn claimed(inbox: &Inbox, now: DateTime<Utc>, max: usize) -> Vec<String> {
-    let claims = inbox.claim(now, max, LEASE).await.unwrap();
+async fn claimed(store: &Store, now: DateTime<Utc>, max: usize) -> Vec<String> {
+    let claims = store.claim(now, max, LEASE).await.unwrap();
     keys(&claims).into_iter().map(str::to_owned).collect()
 }
 
 async fn a_duplicate_delivery_is_acknowledged_but_not_enqueued_again(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let inbox = &s.inbox;
+    let store = &s.store;
 
     assert_eq!(
-        inbox
+        store
             .ingest(delivery("d-1", t(0), vec![pr(7)]))
             .await
             .unwrap(),
         Ingested::Stored
     );
     assert_eq!(
-        inbox
+        store
             .ingest(delivery("d-1", t(1), vec![pr(7)]))
             .await
             .unwrap(),
         Ingested::Duplicate
     );
-    assert!(inbox.has_delivery(&"d-1".parse().unwrap()).await.unwrap());
-    assert!(!inbox.has_delivery(&"d-2".parse().unwrap()).await.unwrap());
-    assert_eq!(inbox.queue_stats(t(1)).await.unwrap().depth, 1);
+    assert!(store.has_delivery(&"d-1".parse().unwrap()).await.unwrap());
+    assert!(!store.has_delivery(&"d-2".parse().unwrap()).await.unwrap());
+    assert_eq!(store.queue_stats(t(1)).await.unwrap().depth, 1);
 
-    let claims = inbox.claim(t(1), 10, LEASE).await.unwrap();
+    let claims = store.claim(t(1), 10, LEASE).await.unwrap();
     assert_eq!(keys(&claims), ["acme/app#7"]);
     assert_eq!(claims[0].work, pr(7));
     assert_eq!(claims[0].attempts, 0);
-    inbox.complete(&claims[0]).await.unwrap();
+    store.complete(&claims[0]).await.unwrap();
 
     // GitHub's redelivery of an evaluated delivery reuses its id: nothing to do.
     assert_eq!(
-        inbox
+        store
             .ingest(delivery("d-1", t(2), vec![pr(7)]))
             .await
             .unwrap(),
         Ingested::Duplicate
     );
-    assert!(inbox.claim(t(2), 10, LEASE).await.unwrap().is_empty());
-    assert_eq!(inbox.queue_stats(t(2)).await.unwrap().depth, 0);
+    assert!(store.claim(t(2), 10, LEASE).await.unwrap().is_empty());
+    assert_eq!(store.queue_stats(t(2)).await.unwrap().depth, 0);
 }
 
 async fn old_and_new_ids_arriving_together_are_told_apart(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
     for id in ["old-1", "old-2"] {
-        store(&s.inbox, delivery(id, t(0), vec![])).await;
+        ingest(&s.store, delivery(id, t(0), vec![])).await;
     }
     // Sent together, so they share batches: the new ones are stored and
     // enqueue their work, the old ones are duplicates and enqueue nothing.
@@ -134,7 +134,7 @@ async fn old_and_new_ids_arriving_together_are_told_apart(backend: Backend) {
     ];
     let results = futures::future::join_all(
         sent.iter()
-            .map(|(id, n)| s.inbox.ingest(delivery(id, t(1), vec![pr(*n)]))),
+            .map(|(id, n)| s.store.ingest(delivery(id, t(1), vec![pr(*n)]))),
     )
     .await;
     let results: Vec<Ingested> = results.into_iter().map(Result::unwrap).collect();
@@ -148,18 +148,18 @@ async fn old_and_new_ids_arriving_together_are_told_apart(backend: Backend) {
             Ingested::Stored
         ]
     );
-    let claims = s.inbox.claim(t(1), 10, LEASE).await.unwrap();
+    let claims = s.store.claim(t(1), 10, LEASE).await.unwrap();
     let mut claimed = keys(&claims);
     claimed.sort();
     assert_eq!(claimed, ["acme/app#2", "acme/app#4", "acme/app#5"]);
 }
 
 async fn a_duplicate_inside_one_batch_is_stored_once(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
     let results = futures::future::join_all(
-        (0..20).map(|_| s.inbox.ingest(delivery("same", t(0), vec![pr(1)]))),
+        (0..20).map(|_| s.store.ingest(delivery("same", t(0), vec![pr(1)]))),
     )
     .await;
     let stored = results
@@ -174,35 +174,35 @@ async fn a_duplicate_inside_one_batch_is_stored_once(backend: Backend) {
 }
 
 async fn a_delivery_without_work_is_only_recorded(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
     assert_eq!(
-        s.inbox
+        s.store
             .ingest(delivery("ping", t(0), vec![]))
             .await
             .unwrap(),
         Ingested::Stored
     );
     assert!(
-        s.inbox
+        s.store
             .has_delivery(&"ping".parse().unwrap())
             .await
             .unwrap()
     );
-    assert_eq!(s.inbox.queue_stats(t(0)).await.unwrap().depth, 0);
-    assert_eq!(s.inbox.next_due().await.unwrap(), None);
+    assert_eq!(s.store.queue_stats(t(0)).await.unwrap().depth, 0);
+    assert_eq!(s.store.next_due().await.unwrap(), None);
 }
 
 async fn two_hundred_concurrent_deliveries_for_one_pr_are_one_work_item(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
     let tasks: Vec<_> = (0..200)
         .map(|i| {
-            let inbox = s.inbox.clone();
+            let store = s.store.clone();
             tokio::spawn(async move {
-                inbox
+                store
                     .ingest(delivery(&format!("d-{i}"), t(i % 7), vec![pr(7)]))
                     .await
             })
@@ -211,16 +211,16 @@ async fn two_hundred_concurrent_deliveries_for_one_pr_are_one_work_item(backend:
     for task in tasks {
         assert_eq!(task.await.unwrap().unwrap(), Ingested::Stored);
     }
-    let stats = s.inbox.queue_stats(t(10)).await.unwrap();
+    let stats = s.store.queue_stats(t(10)).await.unwrap();
     assert_eq!((stats.depth, stats.due), (1, 1));
     // Coalesced to the earliest trigger.
-    assert_eq!(s.inbox.next_due().await.unwrap(), Some(t(0)));
+    assert_eq!(s.store.next_due().await.unwrap(), Some(t(0)));
 
     // Concurrent claimers: exactly one of them gets the item.
     let claimers: Vec<_> = (0..8)
         .map(|_| {
-            let inbox = s.inbox.clone();
-            tokio::spawn(async move { inbox.claim(t(10), 10, LEASE).await })
+            let store = s.store.clone();
+            tokio::spawn(async move { store.claim(t(10), 10, LEASE).await })
         })
         .collect();
     let mut claimed = Vec::new();
@@ -228,15 +228,15 @@ async fn two_hundred_concurrent_deliveries_for_one_pr_are_one_work_item(backend:
         claimed.extend(claimer.await.unwrap().unwrap());
     }
     assert_eq!(keys(&claimed), ["acme/app#7"]);
-    assert!(s.inbox.claim(t(11), 10, LEASE).await.unwrap().is_empty());
+    assert!(s.store.claim(t(11), 10, LEASE).await.unwrap().is_empty());
 }
 
 async fn many_keys_are_each_claimed_by_exactly_one_worker(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
     let ingests = (0..300).map(|i| {
-        s.inbox
+        s.store
             .ingest(delivery(&format!("d-{i}"), t(0), vec![pr(i % 100)]))
     });
     for result in futures::future::join_all(ingests).await {
@@ -244,11 +244,11 @@ async fn many_keys_are_each_claimed_by_exactly_one_worker(backend: Backend) {
     }
     let workers: Vec<_> = (0..4)
         .map(|_| {
-            let inbox = s.inbox.clone();
+            let store = s.store.clone();
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 loop {
-                    let claims = inbox.claim(t(1), 7, LEASE).await.unwrap();
+                    let claims = store.claim(t(1), 7, LEASE).await.unwrap();
                     if claims.is_empty() {
                         return mine;
                     }
@@ -267,130 +267,130 @@ async fn many_keys_are_each_claimed_by_exactly_one_worker(backend: Backend) {
 }
 
 async fn a_trigger_during_a_run_keeps_the_item_for_another_run(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let inbox = &s.inbox;
-    store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
-    let first = inbox.claim(t(1), 10, LEASE).await.unwrap();
+    let store = &s.store;
+    ingest(store, delivery("d-1", t(0), vec![pr(7)])).await;
+    let first = store.claim(t(1), 10, LEASE).await.unwrap();
     assert_eq!(keys(&first), ["acme/app#7"]);
 
     // A check finishes while the evaluation runs.
-    store(inbox, delivery("d-2", t(2), vec![pr(7)])).await;
+    ingest(store, delivery("d-2", t(2), vec![pr(7)])).await;
     assert!(
-        inbox.claim(t(3), 10, LEASE).await.unwrap().is_empty(),
+        store.claim(t(3), 10, LEASE).await.unwrap().is_empty(),
         "one worker per key"
     );
 
-    inbox.complete(&first[0]).await.unwrap();
+    store.complete(&first[0]).await.unwrap();
     assert_eq!(
-        inbox.next_due().await.unwrap(),
+        store.next_due().await.unwrap(),
         Some(t(2)),
         "due from the new trigger"
     );
-    let second = inbox.claim(t(3), 10, LEASE).await.unwrap();
+    let second = store.claim(t(3), 10, LEASE).await.unwrap();
     assert_eq!(keys(&second), ["acme/app#7"]);
     assert_eq!(second[0].attempts, 0, "the first run succeeded");
 
-    inbox.complete(&second[0]).await.unwrap();
-    assert_eq!(inbox.queue_stats(t(4)).await.unwrap().depth, 0);
+    store.complete(&second[0]).await.unwrap();
+    assert_eq!(store.queue_stats(t(4)).await.unwrap().depth, 0);
 }
 
 async fn a_scheduled_trigger_during_a_run_keeps_its_time(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let inbox = &s.inbox;
-    inbox.enqueue(pr(7), t(0)).await.unwrap();
-    let claim = inbox.claim(t(0), 1, LEASE).await.unwrap();
-    inbox.enqueue(pr(7), t(300)).await.unwrap();
-    inbox.complete(&claim[0]).await.unwrap();
-    assert!(inbox.claim(t(299), 1, LEASE).await.unwrap().is_empty());
-    assert_eq!(claimed(inbox, t(300), 1).await, ["acme/app#7"]);
+    let store = &s.store;
+    store.enqueue(pr(7), t(0)).await.unwrap();
+    let claim = store.claim(t(0), 1, LEASE).await.unwrap();
+    store.enqueue(pr(7), t(300)).await.unwrap();
+    store.complete(&claim[0]).await.unwrap();
+    assert!(store.claim(t(299), 1, LEASE).await.unwrap().is_empty());
+    assert_eq!(claimed(store, t(300), 1).await, ["acme/app#7"]);
 }
 
 async fn an_expired_lease_makes_the_item_claimable_again(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let inbox = &s.inbox;
-    store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
-    let crashed = inbox.claim(t(0), 10, LEASE).await.unwrap();
+    let store = &s.store;
+    ingest(store, delivery("d-1", t(0), vec![pr(7)])).await;
+    let crashed = store.claim(t(0), 10, LEASE).await.unwrap();
     assert_eq!(crashed[0].lease_until, t(60));
     assert_eq!(
-        inbox.next_due().await.unwrap(),
+        store.next_due().await.unwrap(),
         Some(t(60)),
         "the dispatcher wakes when the lease ends"
     );
 
-    let stats = inbox.queue_stats(t(59)).await.unwrap();
+    let stats = store.queue_stats(t(59)).await.unwrap();
     assert_eq!((stats.leased, stats.due), (1, 0));
-    assert!(inbox.claim(t(59), 10, LEASE).await.unwrap().is_empty());
+    assert!(store.claim(t(59), 10, LEASE).await.unwrap().is_empty());
 
-    let again = inbox.claim(t(60), 10, LEASE).await.unwrap();
+    let again = store.claim(t(60), 10, LEASE).await.unwrap();
     assert_eq!(keys(&again), ["acme/app#7"]);
     assert_eq!(again[0].attempts, 1, "the lost run counts as an attempt");
 }
 
 async fn a_stale_claim_cannot_finish_the_new_holders_run(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let inbox = &s.inbox;
-    store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
-    let slow = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
-    let fresh = inbox.claim(t(61), 10, LEASE).await.unwrap().remove(0);
+    let store = &s.store;
+    ingest(store, delivery("d-1", t(0), vec![pr(7)])).await;
+    let slow = store.claim(t(0), 10, LEASE).await.unwrap().remove(0);
+    let fresh = store.claim(t(61), 10, LEASE).await.unwrap().remove(0);
 
-    inbox.complete(&slow).await.unwrap();
-    inbox.retry_at(&slow, t(0), "stale").await.unwrap();
-    let stats = inbox.queue_stats(t(62)).await.unwrap();
+    store.complete(&slow).await.unwrap();
+    store.retry_at(&slow, t(0), "stale").await.unwrap();
+    let stats = store.queue_stats(t(62)).await.unwrap();
     assert_eq!(
         (stats.depth, stats.leased),
         (1, 1),
         "still held by the fresh claim"
     );
-    assert!(inbox.claim(t(62), 10, LEASE).await.unwrap().is_empty());
+    assert!(store.claim(t(62), 10, LEASE).await.unwrap().is_empty());
 
-    inbox.complete(&fresh).await.unwrap();
-    assert_eq!(inbox.queue_stats(t(62)).await.unwrap().depth, 0);
+    store.complete(&fresh).await.unwrap();
+    assert_eq!(store.queue_stats(t(62)).await.unwrap().depth, 0);
 }
 
 async fn retry_at_schedules_the_item_no_earlier_than_asked(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let inbox = &s.inbox;
-    store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
-    let claim = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
-    inbox
+    let store = &s.store;
+    ingest(store, delivery("d-1", t(0), vec![pr(7)])).await;
+    let claim = store.claim(t(0), 10, LEASE).await.unwrap().remove(0);
+    store
         .retry_at(&claim, t(30), "Required status check \"test\" is expected.")
         .await
         .unwrap();
 
-    assert_eq!(inbox.next_due().await.unwrap(), Some(t(30)));
-    let stats = inbox.queue_stats(t(10)).await.unwrap();
+    assert_eq!(store.next_due().await.unwrap(), Some(t(30)));
+    let stats = store.queue_stats(t(10)).await.unwrap();
     assert_eq!((stats.depth, stats.scheduled, stats.due), (1, 1, 0));
-    assert!(inbox.claim(t(29), 10, LEASE).await.unwrap().is_empty());
+    assert!(store.claim(t(29), 10, LEASE).await.unwrap().is_empty());
 
-    let again = inbox.claim(t(30), 10, LEASE).await.unwrap();
+    let again = store.claim(t(30), 10, LEASE).await.unwrap();
     assert_eq!(keys(&again), ["acme/app#7"]);
     assert_eq!(again[0].attempts, 1);
 }
 
 async fn defer_schedules_the_item_without_counting_an_attempt(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let inbox = &s.inbox;
-    store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
-    let claim = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
-    inbox
+    let store = &s.store;
+    ingest(store, delivery("d-1", t(0), vec![pr(7)])).await;
+    let claim = store.claim(t(0), 10, LEASE).await.unwrap().remove(0);
+    store
         .defer(&claim, t(40), "waiting for GitHub's rate limit")
         .await
         .unwrap();
-    assert_eq!(inbox.next_due().await.unwrap(), Some(t(40)));
-    assert!(inbox.claim(t(39), 10, LEASE).await.unwrap().is_empty());
-    let again = inbox.claim(t(40), 10, LEASE).await.unwrap();
+    assert_eq!(store.next_due().await.unwrap(), Some(t(40)));
+    assert!(store.claim(t(39), 10, LEASE).await.unwrap().is_empty());
+    let again = store.claim(t(40), 10, LEASE).await.unwrap();
     assert_eq!(keys(&again), ["acme/app#7"]);
     assert_eq!(again[0].attempts, 0, "held back, not tried");
 }
@@ -400,10 +400,10 @@ async fn defer_schedules_the_item_without_counting_an_attempt(backend: Backend) 
 async fn the_budget_ledger_caps_leases_and_keeps_pauses(backend: Backend) {
     use seamguard::github::budget::{CONTENT_MINUTE, LeaseAnswer, LedgerAsk, REST_POINTS};
     use seamguard::github::governor::BudgetStore;
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let inbox = &s.inbox;
+    let store = &s.store;
     let id = InstallationId(9);
     let ask = |want| {
         [
@@ -420,21 +420,21 @@ async fn the_budget_ledger_caps_leases_and_keeps_pauses(backend: Backend) {
         ]
     };
     assert_eq!(
-        inbox.lease(id, t(0), &ask(6)).await.unwrap(),
+        store.lease(id, t(0), &ask(6)).await.unwrap(),
         LeaseAnswer::Granted
     );
-    let refused = inbox.lease(id, t(1), &ask(5)).await.unwrap();
+    let refused = store.lease(id, t(1), &ask(5)).await.unwrap();
     assert!(
         matches!(refused, LeaseAnswer::Denied { until, .. } if until > t(1)),
         "{refused:?}"
     );
     assert_eq!(
-        inbox.lease(id, t(1), &ask(4)).await.unwrap(),
+        store.lease(id, t(1), &ask(4)).await.unwrap(),
         LeaseAnswer::Granted
     );
     // Another installation has its own budget.
     assert_eq!(
-        inbox
+        store
             .lease(InstallationId(10), t(1), &ask(10))
             .await
             .unwrap(),
@@ -442,62 +442,62 @@ async fn the_budget_ledger_caps_leases_and_keeps_pauses(backend: Backend) {
     );
     // Past the window (and its guard bucket), the units are back.
     assert_eq!(
-        inbox.lease(id, t(80), &ask(10)).await.unwrap(),
+        store.lease(id, t(80), &ask(10)).await.unwrap(),
         LeaseAnswer::Granted
     );
 
-    assert_eq!(inbox.paused_until(id, t(0)).await.unwrap(), None);
-    inbox.pause(id, t(60)).await.unwrap();
-    inbox.pause(id, t(30)).await.unwrap();
-    assert_eq!(inbox.paused_until(id, t(10)).await.unwrap(), Some(t(60)));
-    assert_eq!(inbox.paused_until(id, t(61)).await.unwrap(), None);
+    assert_eq!(store.paused_until(id, t(0)).await.unwrap(), None);
+    store.pause(id, t(60)).await.unwrap();
+    store.pause(id, t(30)).await.unwrap();
+    assert_eq!(store.paused_until(id, t(10)).await.unwrap(), Some(t(60)));
+    assert_eq!(store.paused_until(id, t(61)).await.unwrap(), None);
     assert_eq!(
-        inbox.paused_until(InstallationId(10), t(10)).await.unwrap(),
+        store.paused_until(InstallationId(10), t(10)).await.unwrap(),
         None
     );
 }
 
 async fn a_trigger_during_a_run_overrides_the_retry_backoff(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let inbox = &s.inbox;
-    store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
-    let claim = inbox.claim(t(0), 10, LEASE).await.unwrap().remove(0);
-    store(inbox, delivery("d-2", t(5), vec![pr(7)])).await;
-    inbox.retry_at(&claim, t(300), "transient").await.unwrap();
-    assert_eq!(claimed(inbox, t(5), 10).await, ["acme/app#7"]);
+    let store = &s.store;
+    ingest(store, delivery("d-1", t(0), vec![pr(7)])).await;
+    let claim = store.claim(t(0), 10, LEASE).await.unwrap().remove(0);
+    ingest(store, delivery("d-2", t(5), vec![pr(7)])).await;
+    store.retry_at(&claim, t(300), "transient").await.unwrap();
+    assert_eq!(claimed(store, t(5), 10).await, ["acme/app#7"]);
 }
 
 async fn enqueue_coalesces_to_the_earliest_due_time(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let inbox = &s.inbox;
-    inbox.enqueue(pr(1), t(100)).await.unwrap();
-    inbox.enqueue(pr(1), t(50)).await.unwrap();
-    inbox.enqueue(pr(1), t(200)).await.unwrap();
-    assert_eq!(inbox.next_due().await.unwrap(), Some(t(50)));
-    assert_eq!(inbox.queue_stats(t(0)).await.unwrap().depth, 1);
-    assert!(inbox.claim(t(49), 10, LEASE).await.unwrap().is_empty());
-    assert_eq!(claimed(inbox, t(50), 10).await, ["acme/app#1"]);
+    let store = &s.store;
+    store.enqueue(pr(1), t(100)).await.unwrap();
+    store.enqueue(pr(1), t(50)).await.unwrap();
+    store.enqueue(pr(1), t(200)).await.unwrap();
+    assert_eq!(store.next_due().await.unwrap(), Some(t(50)));
+    assert_eq!(store.queue_stats(t(0)).await.unwrap().depth, 1);
+    assert!(store.claim(t(49), 10, LEASE).await.unwrap().is_empty());
+    assert_eq!(claimed(store, t(50), 10).await, ["acme/app#1"]);
 }
 
 async fn claims_come_earliest_first_and_at_most_max(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let inbox = &s.inbox;
-    inbox.enqueue(pr(3), t(3)).await.unwrap();
-    inbox.enqueue(pr(1), t(1)).await.unwrap();
-    inbox.enqueue(pr(2), t(2)).await.unwrap();
-    assert!(inbox.claim(t(9), 0, LEASE).await.unwrap().is_empty());
-    assert_eq!(claimed(inbox, t(9), 2).await, ["acme/app#1", "acme/app#2"]);
-    assert_eq!(claimed(inbox, t(9), 2).await, ["acme/app#3"]);
+    let store = &s.store;
+    store.enqueue(pr(3), t(3)).await.unwrap();
+    store.enqueue(pr(1), t(1)).await.unwrap();
+    store.enqueue(pr(2), t(2)).await.unwrap();
+    assert!(store.claim(t(9), 0, LEASE).await.unwrap().is_empty());
+    assert_eq!(claimed(store, t(9), 2).await, ["acme/app#1", "acme/app#2"]);
+    assert_eq!(claimed(store, t(9), 2).await, ["acme/app#3"]);
 }
 
 async fn work_kinds_keep_their_own_keys(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
     let repo: RepoName = "acme/app".parse().unwrap();
@@ -507,9 +507,9 @@ async fn work_kinds_keep_their_own_keys(backend: Backend) {
         Work::commit(InstallationId(42), repo.clone(), sha),
         Work::base_branch(InstallationId(42), repo, "main"),
     ];
-    store(&s.inbox, delivery("d-1", t(0), work.clone())).await;
+    ingest(&s.store, delivery("d-1", t(0), work.clone())).await;
     let mut claimed: Vec<Work> = s
-        .inbox
+        .store
         .claim(t(0), 10, LEASE)
         .await
         .unwrap()
@@ -524,19 +524,19 @@ async fn work_kinds_keep_their_own_keys(backend: Backend) {
 
 #[tokio::test]
 async fn after_a_crash_unfinished_work_resumes() {
-    let Store { db, inbox } = Store::open(Backend::Sqlite).await.unwrap();
-    store(&inbox, delivery("d-1", t(0), vec![pr(1)])).await;
-    store(&inbox, delivery("d-2", t(0), vec![pr(2)])).await;
-    let running = inbox
+    let Opened { db, store } = Opened::open(Backend::Sqlite).await.unwrap();
+    ingest(&store, delivery("d-1", t(0), vec![pr(1)])).await;
+    ingest(&store, delivery("d-2", t(0), vec![pr(2)])).await;
+    let running = store
         .claim(t(1), 1, Duration::from_secs(3600))
         .await
         .unwrap();
     assert_eq!(keys(&running), ["acme/app#1"]);
     // The process dies: no complete, no close.
     drop(running);
-    drop(inbox);
+    drop(store);
 
-    let restarted = Inbox::open(&db.url, InboxOptions::default()).await.unwrap();
+    let restarted = Store::open(&db.url, StoreOptions::default()).await.unwrap();
     assert!(
         restarted
             .has_delivery(&"d-2".parse().unwrap())
@@ -564,34 +564,34 @@ async fn after_a_crash_unfinished_work_resumes() {
 }
 
 async fn prune_removes_old_deliveries_and_keeps_the_dedup_window(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let inbox = &s.inbox;
-    store(inbox, delivery("old", t(0), vec![])).await;
-    store(inbox, delivery("recent", t(7200), vec![])).await;
+    let store = &s.store;
+    ingest(store, delivery("old", t(0), vec![])).await;
+    ingest(store, delivery("recent", t(7200), vec![])).await;
 
-    let removed = inbox
+    let removed = store
         .prune(t(3 * 3600), Duration::from_secs(2 * 3600))
         .await
         .unwrap();
     assert_eq!(removed, 1);
-    assert!(!inbox.has_delivery(&"old".parse().unwrap()).await.unwrap());
+    assert!(!store.has_delivery(&"old".parse().unwrap()).await.unwrap());
     assert!(
-        inbox
+        store
             .has_delivery(&"recent".parse().unwrap())
             .await
             .unwrap()
     );
     assert_eq!(
-        inbox
+        store
             .ingest(delivery("recent", t(3 * 3600), vec![]))
             .await
             .unwrap(),
         Ingested::Duplicate
     );
     assert_eq!(
-        inbox
+        store
             .ingest(delivery("old", t(3 * 3600), vec![]))
             .await
             .unwrap(),
@@ -600,40 +600,40 @@ async fn prune_removes_old_deliveries_and_keeps_the_dedup_window(backend: Backen
 }
 
 async fn prune_leaves_queued_work_alone(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    store(&s.inbox, delivery("d-1", t(0), vec![pr(7)])).await;
-    s.inbox
+    ingest(&s.store, delivery("d-1", t(0), vec![pr(7)])).await;
+    s.store
         .prune(t(1_000_000), Duration::from_secs(1))
         .await
         .unwrap();
-    assert_eq!(claimed(&s.inbox, t(1_000_000), 10).await, ["acme/app#7"]);
+    assert_eq!(claimed(&s.store, t(1_000_000), 10).await, ["acme/app#7"]);
 }
 
 async fn prune_works_through_a_large_backlog(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
     let ingests = (0..12_345).map(|i| {
-        s.inbox
+        s.store
             .ingest(delivery(&format!("d-{i}"), t(i % 100), vec![]))
     });
     for result in futures::future::join_all(ingests).await {
         assert_eq!(result.unwrap(), Ingested::Stored);
     }
     let removed = s
-        .inbox
+        .store
         .prune(t(200), Duration::from_secs(50))
         .await
         .unwrap();
     assert_eq!(removed, 12_345);
-    assert!(!s.inbox.has_delivery(&"d-0".parse().unwrap()).await.unwrap());
+    assert!(!s.store.has_delivery(&"d-0".parse().unwrap()).await.unwrap());
 }
 
 async fn head_activity_is_read_back_and_pruned_with_the_retention_age(backend: Backend) {
     use seamguard::events::{Activity, Actor, PrActivity};
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
     let repo: seamguard::ids::RepoName = "Acme/App".parse().unwrap();
@@ -649,12 +649,12 @@ async fn head_activity_is_read_back_and_pruned_with_the_retention_age(backend: B
         },
         what,
     };
-    let inbox = &s.inbox;
-    inbox
+    let store = &s.store;
+    store
         .record_activity(&activity("mallory", Activity::Pushed), t(0))
         .await
         .unwrap();
-    inbox
+    store
         .record_activity(
             &activity(
                 "octocat",
@@ -667,7 +667,7 @@ async fn head_activity_is_read_back_and_pruned_with_the_retention_age(backend: B
         .await
         .unwrap();
     let other: seamguard::ids::RepoName = "acme/app".parse().unwrap();
-    let seen = inbox
+    let seen = store
         .head_activity(&other, seamguard::ids::PrNumber(7), &head, "automerge")
         .await
         .unwrap();
@@ -675,11 +675,11 @@ async fn head_activity_is_read_back_and_pruned_with_the_retention_age(backend: B
     assert_eq!(seen.vouched_by.len(), 1);
     assert_eq!(seen.vouched_by[0].login, "octocat");
 
-    inbox
+    store
         .prune(t(3 * 3600), Duration::from_secs(2 * 3600))
         .await
         .unwrap();
-    let seen = inbox
+    let seen = store
         .head_activity(&other, seamguard::ids::PrNumber(7), &head, "automerge")
         .await
         .unwrap();
@@ -689,7 +689,7 @@ async fn head_activity_is_read_back_and_pruned_with_the_retention_age(backend: B
 
 async fn a_deliverys_activity_is_stored_with_it(backend: Backend) {
     use seamguard::events::{Activity, Actor, PrActivity};
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
     let repo: seamguard::ids::RepoName = "acme/app".parse().unwrap();
@@ -710,15 +710,15 @@ async fn a_deliverys_activity_is_stored_with_it(backend: Backend) {
     };
     // Two in one batch for the same head: the later one wins.
     let (a, b) = futures::join!(
-        s.inbox.ingest(pushed("d-1", "mallory")),
-        s.inbox.ingest(pushed("d-2", "mallory"))
+        s.store.ingest(pushed("d-1", "mallory")),
+        s.store.ingest(pushed("d-2", "mallory"))
     );
     assert_eq!(
         (a.unwrap(), b.unwrap()),
         (Ingested::Stored, Ingested::Stored)
     );
     let seen = s
-        .inbox
+        .store
         .head_activity(&repo, PrNumber(7), &head, "automerge")
         .await
         .unwrap();
@@ -726,7 +726,7 @@ async fn a_deliverys_activity_is_stored_with_it(backend: Backend) {
 }
 
 async fn the_same_signed_body_under_another_id_is_a_duplicate(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
     let body = |id: &str, digest: u8| NewDelivery {
@@ -734,26 +734,26 @@ async fn the_same_signed_body_under_another_id_is_a_duplicate(backend: Backend) 
         ..delivery(id, t(0), vec![pr(7)])
     };
     assert_eq!(
-        s.inbox.ingest(body("d-1", 1)).await.unwrap(),
+        s.store.ingest(body("d-1", 1)).await.unwrap(),
         Ingested::Stored
     );
     assert_eq!(
-        s.inbox.ingest(body("d-2", 1)).await.unwrap(),
+        s.store.ingest(body("d-2", 1)).await.unwrap(),
         Ingested::Duplicate,
         "a replay under a new id"
     );
     assert!(
-        s.inbox.has_delivery(&"d-2".parse().unwrap()).await.unwrap(),
+        s.store.has_delivery(&"d-2".parse().unwrap()).await.unwrap(),
         "acknowledged, so its id is stored too"
     );
     assert_eq!(
-        s.inbox.ingest(body("d-3", 2)).await.unwrap(),
+        s.store.ingest(body("d-3", 2)).await.unwrap(),
         Ingested::Stored
     );
     // In one batch too: the first of two identical bodies is stored.
     let (a, b) = futures::join!(
-        s.inbox.ingest(body("d-4", 3)),
-        s.inbox.ingest(body("d-5", 3))
+        s.store.ingest(body("d-4", 3)),
+        s.store.ingest(body("d-5", 3))
     );
     let mut answers = [a.unwrap(), b.unwrap()];
     answers.sort_by_key(|a| *a == Ingested::Duplicate);
@@ -761,11 +761,11 @@ async fn the_same_signed_body_under_another_id_is_a_duplicate(backend: Backend) 
 }
 
 async fn wakeups_are_notified_after_an_ingest_commits(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let wakeups = s.inbox.wakeups();
-    store(&s.inbox, delivery("d-1", t(0), vec![pr(7)])).await;
+    let wakeups = s.store.wakeups();
+    ingest(&s.store, delivery("d-1", t(0), vec![pr(7)])).await;
     // The permit was stored at the commit: this returns at once.
     tokio::time::timeout(Duration::from_secs(10), wakeups.notified())
         .await
@@ -774,45 +774,45 @@ async fn wakeups_are_notified_after_an_ingest_commits(backend: Backend) {
 
 #[tokio::test]
 async fn only_commits_that_make_work_due_wake_the_dispatcher() {
-    let s = Store::open(Backend::Sqlite).await.unwrap();
-    let inbox = &s.inbox;
-    let wakeups = inbox.wakeups();
+    let s = Opened::open(Backend::Sqlite).await.unwrap();
+    let store = &s.store;
+    let wakeups = store.wakeups();
     let woken = || wakeups.notified().now_or_never().is_some();
 
-    store(inbox, delivery("d-1", t(0), vec![pr(7)])).await;
+    ingest(store, delivery("d-1", t(0), vec![pr(7)])).await;
     assert!(woken(), "ingest with work");
-    store(inbox, delivery("d-2", t(0), vec![])).await;
-    let first = inbox.claim(t(0), 10, LEASE).await.unwrap();
+    ingest(store, delivery("d-2", t(0), vec![])).await;
+    let first = store.claim(t(0), 10, LEASE).await.unwrap();
     assert!(!woken(), "ingest without work, claim");
 
-    store(inbox, delivery("d-3", t(1), vec![pr(7)])).await;
+    ingest(store, delivery("d-3", t(1), vec![pr(7)])).await;
     assert!(woken(), "ingest during a run");
-    inbox.complete(&first[0]).await.unwrap();
+    store.complete(&first[0]).await.unwrap();
     assert!(woken(), "complete with a rerun");
 
-    let second = inbox.claim(t(1), 10, LEASE).await.unwrap();
-    inbox.complete(&second[0]).await.unwrap();
+    let second = store.claim(t(1), 10, LEASE).await.unwrap();
+    store.complete(&second[0]).await.unwrap();
     assert!(!woken(), "complete that deletes");
 
-    inbox.enqueue(pr(8), t(9)).await.unwrap();
+    store.enqueue(pr(8), t(9)).await.unwrap();
     assert!(woken(), "enqueue");
-    let third = inbox.claim(t(9), 10, LEASE).await.unwrap();
-    inbox.retry_at(&third[0], t(20), "later").await.unwrap();
+    let third = store.claim(t(9), 10, LEASE).await.unwrap();
+    store.retry_at(&third[0], t(20), "later").await.unwrap();
     assert!(woken(), "retry");
-    inbox.set_meta("k", "v").await.unwrap();
+    store.set_meta("k", "v").await.unwrap();
     assert!(!woken(), "state writes");
 }
 
 async fn a_waiting_dispatcher_is_woken_by_an_ingest(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let wakeups = s.inbox.wakeups();
+    let wakeups = s.store.wakeups();
     let dispatcher = {
-        let inbox = s.inbox.clone();
+        let store = s.store.clone();
         tokio::spawn(async move {
             loop {
-                let claims = inbox.claim(Utc::now(), 10, LEASE).await.unwrap();
+                let claims = store.claim(Utc::now(), 10, LEASE).await.unwrap();
                 if !claims.is_empty() {
                     return claims;
                 }
@@ -820,7 +820,7 @@ async fn a_waiting_dispatcher_is_woken_by_an_ingest(backend: Backend) {
             }
         })
     };
-    store(&s.inbox, delivery("d-1", Utc::now(), vec![pr(7)])).await;
+    ingest(&s.store, delivery("d-1", Utc::now(), vec![pr(7)])).await;
     let claims = tokio::time::timeout(Duration::from_secs(10), dispatcher)
         .await
         .expect("dispatcher woke")
@@ -829,23 +829,23 @@ async fn a_waiting_dispatcher_is_woken_by_an_ingest(backend: Backend) {
 }
 
 async fn queue_stats_report_depth_and_the_age_of_the_oldest_due_item(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let inbox = &s.inbox;
-    assert_eq!(inbox.queue_stats(t(0)).await.unwrap().oldest_due_age, None);
-    inbox.enqueue(pr(1), t(0)).await.unwrap();
-    inbox.enqueue(pr(2), t(5)).await.unwrap();
-    inbox.enqueue(pr(3), t(100)).await.unwrap();
-    let stats = inbox.queue_stats(t(10)).await.unwrap();
+    let store = &s.store;
+    assert_eq!(store.queue_stats(t(0)).await.unwrap().oldest_due_age, None);
+    store.enqueue(pr(1), t(0)).await.unwrap();
+    store.enqueue(pr(2), t(5)).await.unwrap();
+    store.enqueue(pr(3), t(100)).await.unwrap();
+    let stats = store.queue_stats(t(10)).await.unwrap();
     assert_eq!(
         (stats.depth, stats.due, stats.scheduled, stats.leased),
         (3, 2, 1, 0)
     );
     assert_eq!(stats.oldest_due_age, Some(Duration::from_secs(10)));
 
-    inbox.claim(t(10), 1, LEASE).await.unwrap();
-    let stats = inbox.queue_stats(t(10)).await.unwrap();
+    store.claim(t(10), 1, LEASE).await.unwrap();
+    let stats = store.queue_stats(t(10)).await.unwrap();
     assert_eq!(
         (stats.depth, stats.due, stats.scheduled, stats.leased),
         (3, 1, 1, 1)
@@ -854,12 +854,12 @@ async fn queue_stats_report_depth_and_the_age_of_the_oldest_due_item(backend: Ba
 }
 
 async fn a_closed_store_fails_ping_and_ingest(backend: Backend) {
-    let Some(s) = Store::open(backend).await else {
+    let Some(s) = Opened::open(backend).await else {
         return;
     };
-    s.inbox.ping().await.unwrap();
-    let other_handle = s.inbox.clone();
-    s.inbox.close().await;
+    s.store.ping().await.unwrap();
+    let other_handle = s.store.clone();
+    s.store.close().await;
     assert!(matches!(other_handle.ping().await, Err(StoreError::Closed)));
     assert!(matches!(
         other_handle
@@ -877,11 +877,11 @@ async fn a_closed_store_fails_ping_and_ingest(backend: Backend) {
 
 #[tokio::test]
 async fn a_store_locked_by_another_process_fails_ping_and_ingest_until_released() {
-    let s = Store::open_with(
+    let s = Opened::open_with(
         Backend::Sqlite,
-        InboxOptions {
+        StoreOptions {
             busy_timeout: Duration::from_millis(100),
-            ..InboxOptions::default()
+            ..StoreOptions::default()
         },
     )
     .await
@@ -893,10 +893,10 @@ async fn a_store_locked_by_another_process_fails_ping_and_ingest_until_released(
         .unwrap();
 
     assert!(matches!(
-        s.inbox.ping().await,
+        s.store.ping().await,
         Err(StoreError::Unavailable(_))
     ));
-    let refused = s.inbox.ingest(delivery("d-1", t(0), vec![pr(1)])).await;
+    let refused = s.store.ingest(delivery("d-1", t(0), vec![pr(1)])).await;
     assert!(
         matches!(refused, Err(StoreError::Unavailable(_))),
         "{refused:?}"
@@ -906,10 +906,10 @@ async fn a_store_locked_by_another_process_fails_ping_and_ingest_until_released(
         .execute(&mut intruder)
         .await
         .unwrap();
-    s.inbox.ping().await.unwrap();
+    s.store.ping().await.unwrap();
     // Not stored before, so GitHub's redelivery is stored now.
     assert_eq!(
-        s.inbox
+        s.store
             .ingest(delivery("d-1", t(1), vec![pr(1)]))
             .await
             .unwrap(),
@@ -926,15 +926,15 @@ async fn open_refuses_what_is_not_a_usable_database() {
         "this is not a database, just some text that is long enough ".repeat(100),
     )
     .unwrap();
-    let opened = Inbox::open(
+    let opened = Store::open(
         &format!("sqlite://{}", text.display()),
-        InboxOptions::default(),
+        StoreOptions::default(),
     )
     .await;
     assert!(opened.is_err());
 
     for url in ["sqlite::memory:", "mysql://localhost/seamguard"] {
-        let opened = Inbox::open(url, InboxOptions::default()).await;
+        let opened = Store::open(url, StoreOptions::default()).await;
         assert!(
             matches!(opened, Err(StoreError::InvalidUrl { .. })),
             "{url}"
@@ -945,9 +945,9 @@ async fn open_refuses_what_is_not_a_usable_database() {
 #[tokio::test]
 async fn open_creates_the_file_and_reopens_it() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("var/lib/seamguard/inbox.db");
+    let path = dir.path().join("var/lib/seamguard/store.db");
     let url = format!("sqlite://{}", path.display());
-    let inbox = Inbox::open(&url, InboxOptions::default()).await.unwrap();
+    let store = Store::open(&url, StoreOptions::default()).await.unwrap();
     assert!(path.exists());
     let mut look = sqlx::SqliteConnection::connect(&url).await.unwrap();
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
@@ -955,9 +955,9 @@ async fn open_creates_the_file_and_reopens_it() {
         .await
         .unwrap();
     assert_eq!(mode, "wal");
-    inbox.set_meta("cursor", "17").await.unwrap();
-    inbox.close().await;
-    let again = Inbox::open(&url, InboxOptions::default()).await.unwrap();
+    store.set_meta("cursor", "17").await.unwrap();
+    store.close().await;
+    let again = Store::open(&url, StoreOptions::default()).await.unwrap();
     assert_eq!(again.meta("cursor").await.unwrap().as_deref(), Some("17"));
 }
 
@@ -1048,8 +1048,8 @@ async fn replicas_leasing_at_once_never_pass_the_cap_together() {
     let id = InstallationId(3);
     let tasks: Vec<_> = (0..80)
         .map(|i| {
-            let inbox = replicas[i % 2].clone();
-            tokio::spawn(async move { inbox.lease(id, t(0), &ask).await.unwrap() })
+            let store = replicas[i % 2].clone();
+            tokio::spawn(async move { store.lease(id, t(0), &ask).await.unwrap() })
         })
         .collect();
     let mut granted = 0;

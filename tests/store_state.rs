@@ -1,18 +1,18 @@
-//! The small per-PR and per-SHA state the engine keeps in the inbox: merge
+//! The small per-PR and per-SHA state the engine keeps in the store: merge
 //! attempts, first sightings, check runs, waiting marks, meta values.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use seamguard::ids::{CheckRunId, CommitSha, InstallationId, PrNumber, RepoName};
-use seamguard::inbox::{Inbox, InboxOptions, Work};
+use seamguard::store::{Store, StoreOptions, Work};
 use tempfile::TempDir;
 
-async fn open() -> (TempDir, Inbox) {
+async fn open() -> (TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("inbox.db").display());
-    let inbox = Inbox::open(&url, InboxOptions::default()).await.unwrap();
-    (dir, inbox)
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = Store::open(&url, StoreOptions::default()).await.unwrap();
+    (dir, store)
 }
 
 fn t(secs: i64) -> DateTime<Utc> {
@@ -24,16 +24,16 @@ fn repo() -> RepoName {
 }
 
 /// Merge attempts recorded on `head` of `acme/app#pr`.
-async fn attempts(inbox: &Inbox, pr: u64, head: &CommitSha) -> u32 {
-    inbox
+async fn attempts(store: &Store, pr: u64, head: &CommitSha) -> u32 {
+    store
         .merge_attempts(&repo(), PrNumber(pr), head)
         .await
         .unwrap()
 }
 
 /// Records one on `head` of `acme/app#pr`; the count after it.
-async fn record(inbox: &Inbox, pr: u64, head: &CommitSha, outcome: &str) -> u32 {
-    inbox
+async fn record(store: &Store, pr: u64, head: &CommitSha, outcome: &str) -> u32 {
+    store
         .record_merge_attempt(&repo(), PrNumber(pr), head, outcome)
         .await
         .unwrap()
@@ -45,49 +45,49 @@ fn sha(c: char) -> CommitSha {
 
 #[tokio::test]
 async fn merge_attempts_are_counted_per_pull_request_and_head() {
-    let (_dir, inbox) = open().await;
+    let (_dir, store) = open().await;
     let (a, b) = (sha('a'), sha('b'));
-    assert_eq!(attempts(&inbox, 7, &a).await, 0);
+    assert_eq!(attempts(&store, 7, &a).await, 0);
 
-    assert_eq!(record(&inbox, 7, &a, "pending").await, 1);
-    assert_eq!(record(&inbox, 7, &a, "transient").await, 2);
-    assert_eq!(attempts(&inbox, 7, &a).await, 2);
+    assert_eq!(record(&store, 7, &a, "pending").await, 1);
+    assert_eq!(record(&store, 7, &a, "transient").await, 2);
+    assert_eq!(attempts(&store, 7, &a).await, 2);
 
     // A new head starts over; other PRs and repos are their own.
-    assert_eq!(attempts(&inbox, 7, &b).await, 0);
-    assert_eq!(record(&inbox, 7, &b, "pending").await, 1);
-    assert_eq!(attempts(&inbox, 8, &a).await, 0);
+    assert_eq!(attempts(&store, 7, &b).await, 0);
+    assert_eq!(record(&store, 7, &b, "pending").await, 1);
+    assert_eq!(attempts(&store, 8, &a).await, 0);
     let other: RepoName = "acme/other".parse().unwrap();
     assert_eq!(
-        inbox.merge_attempts(&other, PrNumber(7), &a).await.unwrap(),
+        store.merge_attempts(&other, PrNumber(7), &a).await.unwrap(),
         0
     );
 }
 
 #[tokio::test]
 async fn first_seen_keeps_the_first_sighting() {
-    let (_dir, inbox) = open().await;
+    let (_dir, store) = open().await;
     assert_eq!(
-        inbox.first_seen(&repo(), &sha('a'), t(10)).await.unwrap(),
+        store.first_seen(&repo(), &sha('a'), t(10)).await.unwrap(),
         t(10)
     );
     assert_eq!(
-        inbox.first_seen(&repo(), &sha('a'), t(99)).await.unwrap(),
+        store.first_seen(&repo(), &sha('a'), t(99)).await.unwrap(),
         t(10)
     );
     assert_eq!(
-        inbox.first_seen(&repo(), &sha('b'), t(50)).await.unwrap(),
+        store.first_seen(&repo(), &sha('b'), t(50)).await.unwrap(),
         t(50)
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_first_sightings_agree() {
-    let (_dir, inbox) = open().await;
+    let (_dir, store) = open().await;
     let tasks: Vec<_> = (0..20)
         .map(|i| {
-            let inbox = inbox.clone();
-            tokio::spawn(async move { inbox.first_seen(&repo(), &sha('c'), t(i)).await.unwrap() })
+            let store = store.clone();
+            tokio::spawn(async move { store.first_seen(&repo(), &sha('c'), t(i)).await.unwrap() })
         })
         .collect();
     let mut seen = Vec::new();
@@ -99,26 +99,26 @@ async fn concurrent_first_sightings_agree() {
 
 #[tokio::test]
 async fn stale_check_runs_are_those_left_in_progress() {
-    let (_dir, inbox) = open().await;
+    let (_dir, store) = open().await;
     let inst = InstallationId(42);
-    inbox
+    store
         .check_run_opened(&repo(), inst, &sha('a'), CheckRunId(1), t(0))
         .await
         .unwrap();
-    inbox
+    store
         .check_run_opened(&repo(), inst, &sha('b'), CheckRunId(2), t(10))
         .await
         .unwrap();
-    inbox
+    store
         .check_run_opened(&repo(), inst, &sha('c'), CheckRunId(3), t(100))
         .await
         .unwrap();
-    inbox
+    store
         .check_run_completed(CheckRunId(2), "digest-2")
         .await
         .unwrap();
 
-    let stale = inbox.stale_check_runs(t(50)).await.unwrap();
+    let stale = store.stale_check_runs(t(50)).await.unwrap();
     assert_eq!(stale.len(), 1);
     let run = &stale[0];
     assert_eq!(
@@ -132,7 +132,7 @@ async fn stale_check_runs_are_those_left_in_progress() {
         (CheckRunId(1), &repo(), inst, &sha('a'), t(0))
     );
 
-    let stale: Vec<_> = inbox
+    let stale: Vec<_> = store
         .stale_check_runs(t(101))
         .await
         .unwrap()
@@ -148,67 +148,67 @@ async fn stale_check_runs_are_those_left_in_progress() {
 
 #[tokio::test]
 async fn a_check_run_digest_is_kept_until_the_run_is_reopened() {
-    let (_dir, inbox) = open().await;
+    let (_dir, store) = open().await;
     let id = CheckRunId(9_000_000_000);
-    assert_eq!(inbox.check_run_digest(id).await.unwrap(), None);
-    inbox
+    assert_eq!(store.check_run_digest(id).await.unwrap(), None);
+    store
         .check_run_opened(&repo(), InstallationId(1), &sha('a'), id, t(0))
         .await
         .unwrap();
-    assert_eq!(inbox.check_run_digest(id).await.unwrap(), None);
-    inbox.check_run_completed(id, "sha256:abc").await.unwrap();
+    assert_eq!(store.check_run_digest(id).await.unwrap(), None);
+    store.check_run_completed(id, "sha256:abc").await.unwrap();
     assert_eq!(
-        inbox.check_run_digest(id).await.unwrap().as_deref(),
+        store.check_run_digest(id).await.unwrap().as_deref(),
         Some("sha256:abc")
     );
 
     // Re-running the evaluation sets the run in progress again.
-    inbox
+    store
         .check_run_opened(&repo(), InstallationId(1), &sha('a'), id, t(5))
         .await
         .unwrap();
-    assert_eq!(inbox.check_run_digest(id).await.unwrap(), None);
+    assert_eq!(store.check_run_digest(id).await.unwrap(), None);
     assert_eq!(
-        inbox.stale_check_runs(t(6)).await.unwrap()[0].opened_at,
+        store.stale_check_runs(t(6)).await.unwrap()[0].opened_at,
         t(5)
     );
 }
 
 #[tokio::test]
 async fn waiting_work_is_listed_least_recently_marked_first() {
-    let (_dir, inbox) = open().await;
+    let (_dir, store) = open().await;
     let work = |n| Work::pr(InstallationId(42), repo(), PrNumber(n));
-    inbox.set_waiting(&work(1), true, t(0)).await.unwrap();
-    inbox.set_waiting(&work(2), true, t(1)).await.unwrap();
-    inbox.set_waiting(&work(3), true, t(2)).await.unwrap();
+    store.set_waiting(&work(1), true, t(0)).await.unwrap();
+    store.set_waiting(&work(2), true, t(1)).await.unwrap();
+    store.set_waiting(&work(3), true, t(2)).await.unwrap();
     assert_eq!(
-        inbox.waiting(10).await.unwrap(),
+        store.waiting(10).await.unwrap(),
         [work(1), work(2), work(3)]
     );
 
     // #1 is evaluated again and still waits: it goes to the back.
-    inbox.set_waiting(&work(1), true, t(3)).await.unwrap();
-    assert_eq!(inbox.waiting(2).await.unwrap(), [work(2), work(3)]);
+    store.set_waiting(&work(1), true, t(3)).await.unwrap();
+    assert_eq!(store.waiting(2).await.unwrap(), [work(2), work(3)]);
 
-    inbox.set_waiting(&work(2), false, t(4)).await.unwrap();
-    inbox.set_waiting(&work(9), false, t(4)).await.unwrap();
-    assert_eq!(inbox.waiting(10).await.unwrap(), [work(3), work(1)]);
+    store.set_waiting(&work(2), false, t(4)).await.unwrap();
+    store.set_waiting(&work(9), false, t(4)).await.unwrap();
+    assert_eq!(store.waiting(10).await.unwrap(), [work(3), work(1)]);
 }
 
 #[tokio::test]
 async fn meta_values_are_set_and_replaced() {
-    let (_dir, inbox) = open().await;
-    assert_eq!(inbox.meta("hook_deliveries.cursor").await.unwrap(), None);
-    inbox
+    let (_dir, store) = open().await;
+    assert_eq!(store.meta("hook_deliveries.cursor").await.unwrap(), None);
+    store
         .set_meta("hook_deliveries.cursor", "100")
         .await
         .unwrap();
-    inbox
+    store
         .set_meta("hook_deliveries.cursor", "250")
         .await
         .unwrap();
     assert_eq!(
-        inbox
+        store
             .meta("hook_deliveries.cursor")
             .await
             .unwrap()
@@ -219,25 +219,25 @@ async fn meta_values_are_set_and_replaced() {
 
 #[tokio::test]
 async fn prune_removes_per_pr_records_nobody_touched_within_the_age() {
-    let (_dir, inbox) = open().await;
+    let (_dir, store) = open().await;
     let inst = InstallationId(42);
     let work = Work::pr(inst, repo(), PrNumber(1));
-    inbox.first_seen(&repo(), &sha('a'), t(0)).await.unwrap();
-    inbox.set_waiting(&work, true, t(0)).await.unwrap();
-    inbox
+    store.first_seen(&repo(), &sha('a'), t(0)).await.unwrap();
+    store.set_waiting(&work, true, t(0)).await.unwrap();
+    store
         .check_run_opened(&repo(), inst, &sha('a'), CheckRunId(1), t(0))
         .await
         .unwrap();
-    inbox
+    store
         .check_run_opened(&repo(), inst, &sha('b'), CheckRunId(2), t(0))
         .await
         .unwrap();
-    inbox.check_run_completed(CheckRunId(2), "d").await.unwrap();
-    inbox
+    store.check_run_completed(CheckRunId(2), "d").await.unwrap();
+    store
         .record_merge_attempt(&repo(), PrNumber(1), &sha('a'), "pending")
         .await
         .unwrap();
-    inbox
+    store
         .first_seen(&repo(), &sha('b'), Utc::now())
         .await
         .unwrap();
@@ -245,7 +245,7 @@ async fn prune_removes_per_pr_records_nobody_touched_within_the_age() {
     // Merge attempts and completions are stamped with the wall clock; prune
     // from far enough ahead that they are old too.
     let now = Utc::now() + chrono::Duration::days(30);
-    let removed = inbox
+    let removed = store
         .prune(now, Duration::from_secs(7 * 24 * 3600))
         .await
         .unwrap();
@@ -254,37 +254,37 @@ async fn prune_removes_per_pr_records_nobody_touched_within_the_age() {
         "first sightings (2), waiting mark, completed run, merge attempts"
     );
 
-    assert!(inbox.waiting(10).await.unwrap().is_empty());
+    assert!(store.waiting(10).await.unwrap().is_empty());
     assert_eq!(
-        inbox
+        store
             .merge_attempts(&repo(), PrNumber(1), &sha('a'))
             .await
             .unwrap(),
         0
     );
-    assert_eq!(inbox.check_run_digest(CheckRunId(2)).await.unwrap(), None);
+    assert_eq!(store.check_run_digest(CheckRunId(2)).await.unwrap(), None);
     // The watchdog still owns the run left in progress.
     assert_eq!(
-        inbox.stale_check_runs(now).await.unwrap()[0].id,
+        store.stale_check_runs(now).await.unwrap()[0].id,
         CheckRunId(1)
     );
 }
 
 #[tokio::test]
 async fn prune_keeps_recent_per_pr_records() {
-    let (_dir, inbox) = open().await;
+    let (_dir, store) = open().await;
     let now = Utc::now();
-    inbox.first_seen(&repo(), &sha('a'), now).await.unwrap();
-    inbox
+    store.first_seen(&repo(), &sha('a'), now).await.unwrap();
+    store
         .record_merge_attempt(&repo(), PrNumber(1), &sha('a'), "pending")
         .await
         .unwrap();
     assert_eq!(
-        inbox.prune(now, Duration::from_secs(3600)).await.unwrap(),
+        store.prune(now, Duration::from_secs(3600)).await.unwrap(),
         0
     );
     assert_eq!(
-        inbox
+        store
             .first_seen(&repo(), &sha('a'), now + chrono::Duration::hours(1))
             .await
             .unwrap()
@@ -292,7 +292,7 @@ async fn prune_keeps_recent_per_pr_records() {
         now.timestamp_millis()
     );
     assert_eq!(
-        inbox
+        store
             .merge_attempts(&repo(), PrNumber(1), &sha('a'))
             .await
             .unwrap(),

@@ -1,4 +1,4 @@
-//! The embedded backend of [`Inbox`](super::Inbox): SQLite, one process.
+//! The embedded backend of [`Store`](super::Store): SQLite, one process.
 //!
 //! Writes go to the single writer (see `writer`); reads go to a small pool
 //! of `query_only` connections, which WAL lets read beside the writer
@@ -21,18 +21,18 @@ use tokio::sync::Notify;
 
 use super::columns::{self, PARKED};
 use super::error::StoreError;
+use super::facade::StoreOptions;
 use super::history;
 use super::queue::{self, Finished, NewWork};
 use super::retention;
 use super::state;
-use super::store::InboxOptions;
 use super::work::{
     Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
 };
 use super::writer::{IngestOp, Reopen, Writer};
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
 
-pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("src/inbox/migrations");
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("src/store/migrations");
 
 /// After a checkpoint the WAL file is truncated back to this size, so one
 /// burst does not leave a large file behind for good.
@@ -47,18 +47,18 @@ const STALE_CHECK_RUNS_LIMIT: i64 = 500;
 
 /// The embedded store. Cheap to clone; every clone is the same store.
 #[derive(Clone)]
-pub(crate) struct SqliteInbox {
+pub(crate) struct SqliteStore {
     writer: Writer,
     reader: SqlitePool,
     wakeups: Arc<Notify>,
     /// The exclusive lock beside the database file, held until
-    /// [`Inbox::close`] or the last clone is dropped.
+    /// [`Store::close`] or the last clone is dropped.
     lock: Arc<std::sync::Mutex<Option<std::fs::File>>>,
 }
 
-impl fmt::Debug for SqliteInbox {
+impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqliteInbox")
+        f.debug_struct("SqliteStore")
             .field("closed", &self.writer.is_closed())
             .finish_non_exhaustive()
     }
@@ -66,7 +66,7 @@ impl fmt::Debug for SqliteInbox {
 
 /// Applies the embedded migrations on the connection itself
 /// (`run_direct`): `Migrator::run` goes through `Acquire`, whose future rustc
-/// cannot prove `Send` for every lifetime, and `Inbox::open` must be
+/// cannot prove `Send` for every lifetime, and `Store::open` must be
 /// awaitable inside a spawned task.
 async fn migrate(mut conn: SqliteConnection) -> Result<SqliteConnection, StoreError> {
     MIGRATOR
@@ -184,14 +184,14 @@ async fn open_wal(
     }
 }
 
-impl SqliteInbox {
+impl SqliteStore {
     /// Opens the store at `database_url` (`sqlite://path`), creating the file
     /// and its directory if missing, switching it to WAL and applying the
     /// migrations.
     pub(crate) async fn open(
         database_url: &str,
-        opts: &InboxOptions,
-    ) -> Result<SqliteInbox, StoreError> {
+        opts: &StoreOptions,
+    ) -> Result<SqliteStore, StoreError> {
         let base = parse_url(database_url)?.busy_timeout(opts.busy_timeout);
         // SQLite creates the file but not its directory.
         if let Some(dir) = base
@@ -262,7 +262,7 @@ impl SqliteInbox {
             wal,
             reopen,
         );
-        Ok(SqliteInbox {
+        Ok(SqliteStore {
             writer,
             reader,
             wakeups,
@@ -968,10 +968,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("s.db");
         let url = format!("sqlite://{}", db.display());
-        let inbox = SqliteInbox::open(&url, &InboxOptions::default())
+        let store = SqliteStore::open(&url, &StoreOptions::default())
             .await
             .unwrap();
-        inbox.set_meta("k", "v").await.unwrap();
+        store.set_meta("k", "v").await.unwrap();
         let mut seen = 0;
         for entry in std::fs::read_dir(dir.path()).unwrap() {
             let entry = entry.unwrap();
@@ -980,7 +980,7 @@ mod tests {
             seen += 1;
         }
         assert!(seen >= 3, "the database, its WAL and the lock at least");
-        inbox.close().await;
+        store.close().await;
     }
 
     /// Rows stored before migration 0002 hold ids as sent; the migration
@@ -990,7 +990,7 @@ mod tests {
     async fn the_migration_keys_stored_ids_as_new_ones_are_keyed() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("m.db").display());
-        let inbox = SqliteInbox::open(&url, &InboxOptions::default())
+        let store = SqliteStore::open(&url, &StoreOptions::default())
             .await
             .unwrap();
         let ids = [
@@ -1014,7 +1014,7 @@ mod tests {
             include_str!("migrations/0002_delivery_keys.sql"),
             include_str!("migrations/0005_delivery_ids_lower_case.sql")
         );
-        inbox
+        store
             .writer
             .call(
                 |_| false,
@@ -1032,7 +1032,7 @@ mod tests {
             .await
             .unwrap();
         let mut stored: Vec<String> = sqlx::query_scalar("SELECT id FROM deliveries")
-            .fetch_all(&inbox.reader)
+            .fetch_all(&store.reader)
             .await
             .unwrap();
         let mut expected: Vec<String> = ids
@@ -1045,11 +1045,11 @@ mod tests {
         assert!(stored.contains(&"1e5242f0b989ba4 81e1-c7b6966d2516".to_owned()));
         for id in ids {
             assert!(
-                inbox.has_delivery(&id.parse().unwrap()).await.unwrap(),
+                store.has_delivery(&id.parse().unwrap()).await.unwrap(),
                 "{id}"
             );
         }
-        inbox.close().await;
+        store.close().await;
     }
 
     /// The syncer's fsync is what makes a 202 durable, so the WAL file must
@@ -1061,7 +1061,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("s.db").display());
         for _ in 0..2 {
-            SqliteInbox::open(&url, &InboxOptions::default())
+            SqliteStore::open(&url, &StoreOptions::default())
                 .await
                 .unwrap()
                 .close()

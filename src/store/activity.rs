@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Inbox, StoreError};
+use super::{Store, StoreError};
 use crate::events::{Activity, Actor, PrActivity};
 use crate::ids::{CommitSha, PrNumber, RepoName};
 
@@ -77,9 +77,9 @@ pub(crate) fn row(a: &PrActivity, at: DateTime<Utc>) -> Result<(String, String),
     Ok((key(a), value))
 }
 
-impl Inbox {
+impl Store {
     /// Remembers `a` (the latest of its kind for its head wins). Deliveries
-    /// carry theirs into [`Inbox::ingest`]; this is for what the engine
+    /// carry theirs into [`Store::ingest`]; this is for what the engine
     /// learns itself (a recheck by someone with write access).
     pub async fn record_activity(
         &self,

@@ -1,4 +1,4 @@
-//! The shared backend of [`Inbox`](super::Inbox): PostgreSQL, any number of
+//! The shared backend of [`Store`](super::Store): PostgreSQL, any number of
 //! `seamguard serve` replicas on one database.
 //!
 //! The rules are the embedded store's (see `queue` for a work item's life);
@@ -43,15 +43,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::columns::{self, PARKED};
 use super::error::StoreError;
+use super::facade::StoreOptions;
 use super::history;
-use super::store::InboxOptions;
 use super::work::{
     Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
 };
 use crate::github::budget::{LeaseAnswer, LedgerAsk, Window, decide_lease};
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
 
-pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("src/inbox/migrations_postgres");
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("src/store/migrations_postgres");
 
 /// The channel every replica listens on for "work became due".
 const WAKE_CHANNEL: &str = "seamguard_work";
@@ -95,7 +95,7 @@ struct Pending {
 
 /// The shared store. Cheap to clone.
 #[derive(Clone)]
-pub(crate) struct PgInbox {
+pub(crate) struct PgStore {
     pool: PgPool,
     connect: PgConnectOptions,
     ingests: mpsc::Sender<Pending>,
@@ -105,16 +105,16 @@ pub(crate) struct PgInbox {
     stop: CancellationToken,
 }
 
-impl fmt::Debug for PgInbox {
+impl fmt::Debug for PgStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgInbox")
+        f.debug_struct("PgStore")
             .field("closed", &self.pool.is_closed())
             .finish_non_exhaustive()
     }
 }
 
-impl PgInbox {
-    pub(crate) async fn open(url: &str, opts: &InboxOptions) -> Result<PgInbox, StoreError> {
+impl PgStore {
+    pub(crate) async fn open(url: &str, opts: &StoreOptions) -> Result<PgStore, StoreError> {
         let connect = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
             url: url.to_owned(),
             why: e.to_string(),
@@ -143,7 +143,7 @@ impl PgInbox {
             wakeups.clone(),
         ));
         tokio::spawn(listen(pool.clone(), wakeups.clone(), stop.clone()));
-        Ok(PgInbox {
+        Ok(PgStore {
             pool,
             connect,
             ingests,
@@ -1011,7 +1011,7 @@ async fn batch_ingests(
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, deliveries = batch.len(), "inbox batch failed");
+                    tracing::error!(error = %e, deliveries = batch.len(), "store batch failed");
                     for pending in batch {
                         let _ = pending.reply.send(Err(e.clone()));
                     }

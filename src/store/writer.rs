@@ -182,12 +182,12 @@ impl Writer {
                 let (committed, pending) = std_mpsc::channel();
                 let notify = wakeups.clone();
                 match std::thread::Builder::new()
-                    .name("inbox-syncer".to_owned())
+                    .name("store-syncer".to_owned())
                     .spawn(move || sync_loop(wal, &pending, &notify))
                 {
                     Ok(thread) => (Durability::Syncer(committed), Some(thread)),
                     Err(e) => {
-                        tracing::error!(error = %e, "the inbox syncer's thread did not start");
+                        tracing::error!(error = %e, "the store syncer's thread did not start");
                         (Durability::Failed(io_error(e)), None)
                     }
                 }
@@ -199,7 +199,7 @@ impl Writer {
         // SQLite thread and back; on the shared runtime every hand-back
         // queued behind the connections it was holding up (BENCHMARKS.md).
         let thread = std::thread::Builder::new()
-            .name("inbox-writer".to_owned())
+            .name("store-writer".to_owned())
             .spawn(move || {
                 match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -209,7 +209,7 @@ impl Writer {
                         runtime.block_on(run(conn, rx, max_batch.max(1), wakeups, durable, reopen));
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "the inbox writer's runtime did not start")
+                        tracing::error!(error = %e, "the store writer's runtime did not start")
                     }
                 }
                 // `run` dropped its sender: the syncer answers what it holds
@@ -220,7 +220,7 @@ impl Writer {
                 let _ = stopped_tx.send(true);
             });
         if let Err(e) = thread {
-            tracing::error!(error = %e, "the inbox writer's thread did not start");
+            tracing::error!(error = %e, "the store writer's thread did not start");
         }
         Self { tx, stopped }
     }
@@ -307,11 +307,11 @@ async fn run(
                         // which the old file's fsync still covers.
                         let _ = syncer.send(ToSyncer::Wal(wal));
                     }
-                    tracing::info!("the inbox writer reopened its connection");
+                    tracing::info!("the store writer reopened its connection");
                     conn = Some(fresh);
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "the inbox writer cannot reopen its connection");
+                    tracing::error!(error = %e, "the store writer cannot reopen its connection");
                     fail(ingests, jobs, &e);
                     continue;
                 }
@@ -335,7 +335,7 @@ async fn run(
     if let Some(conn) = conn
         && let Err(e) = conn.close().await
     {
-        tracing::warn!(error = %e, "closing the inbox writer connection failed");
+        tracing::warn!(error = %e, "closing the store writer connection failed");
     }
 }
 
@@ -358,7 +358,7 @@ async fn recover(conn: &mut SqliteConnection) -> bool {
         Ok(_) => true,
         Err(sqlx::Error::Database(e)) if e.message().contains("no transaction is active") => true,
         Err(e) => {
-            tracing::error!(error = %e, "the inbox writer could not roll back a failed batch; reopening its connection");
+            tracing::error!(error = %e, "the store writer could not roll back a failed batch; reopening its connection");
             false
         }
     }
@@ -463,7 +463,7 @@ fn sync_group(
             None => wal.sync_data().map_err(|e| {
                 tracing::error!(
                     error = %e,
-                    "fsync of the inbox WAL failed: no write is acknowledged from now on; \
+                    "fsync of the store WAL failed: no write is acknowledged from now on; \
                      restart seamguard once the disk is healthy"
                 );
                 let e = io_error(e);
@@ -494,7 +494,7 @@ async fn commit_batch(
     let (ingested, wake) = match outcome {
         Ok(done) => done,
         Err(e) => {
-            tracing::error!(error = %e, deliveries = ops.len(), writes = jobs.len(), "inbox batch failed");
+            tracing::error!(error = %e, deliveries = ops.len(), writes = jobs.len(), "store batch failed");
             // Clean up before answering: a caller that retries at once
             // must find a writer that can begin.
             let usable = recover(conn).await;

@@ -4,14 +4,14 @@
 //! middle of an evaluation. Needs `SEAMGUARD_TEST_POSTGRES`; without it each
 //! test passes after one line saying the PostgreSQL suite was skipped.
 
-mod inbox_backends;
+mod store_backends;
 mod support;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use inbox_backends::{Backend, TestDb};
+use store_backends::{Backend, TestDb};
 use support::binary::{self, Process};
 use support::flows::{WAIT, feature_pr, merged};
 use support::{Delivery, FakeGitHub, WEBHOOK_SECRET};

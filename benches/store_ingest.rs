@@ -1,4 +1,4 @@
-//! Micro-benchmark of `Inbox::ingest` alone: no HTTP, no signature check.
+//! Micro-benchmark of `Store::ingest` alone: no HTTP, no signature check.
 //!
 //! Closed loop: C callers each ingest as fast as they are answered; shows
 //! what group commit buys as concurrency grows. Open loop: deliveries
@@ -8,7 +8,7 @@
 //! coalesce as they do under real traffic. The database lives on disk under
 //! the target directory: fsync is real.
 //!
-//! Run: `cargo bench --bench inbox_ingest` (`-- --quick` for a short run).
+//! Run: `cargo bench --bench store_ingest` (`-- --quick` for a short run).
 //! `-- --digest-vs` instead runs closed loops with and without the body
 //! digest beside each id (the replay key), alternately in one run.
 
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use seamguard::ids::{InstallationId, PrNumber, RepoName};
-use seamguard::inbox::{Inbox, InboxOptions, Ingested, NewDelivery, Work};
+use seamguard::store::{Ingested, NewDelivery, Store, StoreOptions, Work};
 use tokio::task::JoinSet;
 
 #[path = "common/ids.rs"]
@@ -52,7 +52,7 @@ fn main() {
 async fn run(quick: bool) {
     let scale = if quick { 1 } else { 4 };
     println!(
-        "inbox ingest benchmark ({} cores)",
+        "store ingest benchmark ({} cores)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
@@ -137,24 +137,24 @@ const STEADY_STATE: usize = 1_000_000;
 
 struct Bench {
     dir: PathBuf,
-    inbox: Inbox,
+    store: Store,
 }
 
 impl Bench {
     async fn open() -> Self {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("inbox-bench-{}", std::process::id()));
+            .join(format!("store-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("bench dir");
-        let url = format!("sqlite://{}", dir.join("inbox.db").display());
-        let inbox = Inbox::open(&url, InboxOptions::default())
+        let url = format!("sqlite://{}", dir.join("store.db").display());
+        let store = Store::open(&url, StoreOptions::default())
             .await
             .expect("open");
-        Self { dir, inbox }
+        Self { dir, store }
     }
 
     async fn finish(self) {
-        self.inbox.close().await;
+        self.store.close().await;
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 
@@ -163,12 +163,12 @@ impl Bench {
         let start = Instant::now();
         let mut callers = JoinSet::new();
         for caller in 0..concurrency {
-            let inbox = self.inbox.clone();
+            let store = self.store.clone();
             callers.spawn(async move {
                 let mut latencies = Vec::with_capacity(per_caller);
                 for i in 0..per_caller {
                     let sent = Instant::now();
-                    ingest(&inbox, (caller * per_caller + i) as u64).await;
+                    ingest(&store, (caller * per_caller + i) as u64).await;
                     latencies.push(sent.elapsed());
                 }
                 latencies
@@ -206,11 +206,11 @@ impl Bench {
         for _ in 0..ticks {
             let scheduled = interval.tick().await.into_std();
             for _ in 0..per_tick {
-                let inbox = self.inbox.clone();
+                let store = self.store.clone();
                 let id = n;
                 n += 1;
                 inflight.spawn(async move {
-                    ingest(&inbox, id).await;
+                    ingest(&store, id).await;
                     scheduled.elapsed()
                 });
             }
@@ -223,7 +223,7 @@ impl Bench {
     }
 }
 
-async fn ingest(inbox: &Inbox, n: u64) {
+async fn ingest(store: &Store, n: u64) {
     let repo: RepoName = "acme/app".parse().expect("repo");
     let delivery = NewDelivery {
         // In no order: the store's worst case (GitHub's own ids are
@@ -240,7 +240,7 @@ async fn ingest(inbox: &Inbox, n: u64) {
             .then(|| <sha2::Sha256 as sha2::Digest>::digest(n.to_be_bytes()).into()),
         activity: None,
     };
-    let stored = inbox.ingest(delivery).await.expect("ingest");
+    let stored = store.ingest(delivery).await.expect("ingest");
     assert_eq!(stored, Ingested::Stored);
 }
 

@@ -1,4 +1,4 @@
-//! [`Inbox`]: the handle the server, the dispatcher and the engine share,
+//! [`Store`]: the handle the server, the dispatcher and the engine share,
 //! over one of two backends chosen by `DATABASE_URL`.
 //!
 //! - `sqlite://PATH` (the default): the embedded store, one process
@@ -8,7 +8,7 @@
 //!   wake-ups with `LISTEN`/`NOTIFY`, sweeps under an advisory lock.
 //!
 //! Both give the same answers to the same calls; one behavioural test suite
-//! runs against each (`tests/inbox_*.rs`). An enum rather than a trait
+//! runs against each (`tests/store_*.rs`). An enum rather than a trait
 //! object: the set of backends is closed, and every call site stays a plain
 //! async method call.
 
@@ -18,8 +18,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::error::StoreError;
-use super::postgres::PgInbox;
-use super::sqlite::SqliteInbox;
+use super::postgres::PgStore;
+use super::sqlite::SqliteStore;
 use super::work::{
     Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
 };
@@ -44,10 +44,10 @@ pub(crate) const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// a few more than the workers, and far below PostgreSQL's 100.
 pub(crate) const DEFAULT_POSTGRES_CONNECTIONS: u32 = 10;
 
-/// Tuning for [`Inbox::open`]; the defaults suit one process on a small
+/// Tuning for [`Store::open`]; the defaults suit one process on a small
 /// machine.
 #[derive(Debug, Clone)]
-pub struct InboxOptions {
+pub struct StoreOptions {
     /// Connections in the read pool.
     pub read_connections: u32,
     /// Most writes committed in one transaction.
@@ -61,7 +61,7 @@ pub struct InboxOptions {
     pub postgres_connections: u32,
 }
 
-impl Default for InboxOptions {
+impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             read_connections: DEFAULT_READ_CONNECTIONS,
@@ -73,9 +73,9 @@ impl Default for InboxOptions {
     }
 }
 
-/// The durable inbox. Cheap to clone; every clone is the same store.
+/// The durable store. Cheap to clone; every clone is the same store.
 #[derive(Clone)]
-pub struct Inbox {
+pub struct Store {
     backend: Backend,
     /// GitHub's budget on the embedded store: one process, so in memory.
     ledger: std::sync::Arc<MemoryLedger>,
@@ -83,13 +83,13 @@ pub struct Inbox {
 
 #[derive(Clone)]
 enum Backend {
-    Sqlite(SqliteInbox),
+    Sqlite(SqliteStore),
     /// Boxed behind an `Arc`: it is much larger than the SQLite handle,
-    /// and every clone of the inbox is the same store anyway.
-    Postgres(std::sync::Arc<PgInbox>),
+    /// and every clone of the store is the same store anyway.
+    Postgres(std::sync::Arc<PgStore>),
 }
 
-impl fmt::Debug for Inbox {
+impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.backend {
             Backend::Sqlite(s) => s.fmt(f),
@@ -108,19 +108,19 @@ macro_rules! each {
     };
 }
 
-impl Inbox {
+impl Store {
     /// Opens the store `database_url` names and brings its schema up to
     /// date: `sqlite://PATH` (created if missing, with its directory) or
     /// `postgres://…`. A schema newer than this build knows is refused.
-    pub async fn open(database_url: &str, opts: InboxOptions) -> Result<Inbox, StoreError> {
+    pub async fn open(database_url: &str, opts: StoreOptions) -> Result<Store, StoreError> {
         let backend = if is_postgres(database_url) {
             Backend::Postgres(std::sync::Arc::new(
-                PgInbox::open(database_url, &opts).await?,
+                PgStore::open(database_url, &opts).await?,
             ))
         } else {
-            Backend::Sqlite(SqliteInbox::open(database_url, &opts).await?)
+            Backend::Sqlite(SqliteStore::open(database_url, &opts).await?)
         };
-        Ok(Inbox {
+        Ok(Store {
             backend,
             ledger: Default::default(),
         })
@@ -457,7 +457,7 @@ impl Inbox {
 /// PostgreSQL a ledger every replica leases from, so together they spend no
 /// more than one would, and a pause one replica was told of holds for all;
 /// on the embedded store (one process) the same, in memory.
-impl BudgetStore for Inbox {
+impl BudgetStore for Store {
     fn lease<'a>(
         &'a self,
         installation: InstallationId,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use seamguard::ids::{InstallationId, PrNumber};
-use seamguard::inbox::{Claim, Inbox, InboxOptions, Work};
+use seamguard::store::{Claim, Store, StoreOptions, Work};
 
 const LEASE_MS: i64 = 30_000;
 const T0_MS: i64 = 1_700_000_000_000;
@@ -177,8 +177,8 @@ fn pick(claims: &[(Claim, u64)], which: Index) -> Option<&(Claim, u64)> {
 
 async fn check(steps: Vec<Step>) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("inbox.db").display());
-    let mut inbox = Inbox::open(&url, InboxOptions::default()).await.unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let mut store = Store::open(&url, StoreOptions::default()).await.unwrap();
     let mut model = Model::default();
     let mut claims: Vec<(Claim, u64)> = Vec::new();
     let mut now = T0_MS;
@@ -187,11 +187,11 @@ async fn check(steps: Vec<Step>) -> Result<(), TestCaseError> {
         match step {
             Step::Enqueue { pr, delay_s } => {
                 let due = now + delay_s * 1000;
-                inbox.enqueue(work(pr), at(due)).await.unwrap();
+                store.enqueue(work(pr), at(due)).await.unwrap();
                 model.enqueue(work(pr).key(), due);
             }
             Step::Claim { max } => {
-                let got = inbox
+                let got = store
                     .claim(at(now), max, Duration::from_millis(LEASE_MS as u64))
                     .await
                     .unwrap();
@@ -208,27 +208,27 @@ async fn check(steps: Vec<Step>) -> Result<(), TestCaseError> {
             }
             Step::Complete { which } => {
                 if let Some((claim, lease)) = pick(&claims, which) {
-                    inbox.complete(claim).await.unwrap();
+                    store.complete(claim).await.unwrap();
                     model.complete(&claim.key, *lease);
                 }
             }
             Step::Retry { which, delay_s } => {
                 if let Some((claim, lease)) = pick(&claims, which) {
                     let due = now + delay_s * 1000;
-                    inbox.retry_at(claim, at(due), "model").await.unwrap();
+                    store.retry_at(claim, at(due), "model").await.unwrap();
                     model.retry(&claim.key, *lease, due);
                 }
             }
             Step::Advance { secs } => now += secs * 1000,
             Step::Restart => {
-                drop(inbox);
-                inbox = Inbox::open(&url, InboxOptions::default()).await.unwrap();
-                inbox.release_all_leases().await.unwrap();
+                drop(store);
+                store = Store::open(&url, StoreOptions::default()).await.unwrap();
+                store.release_all_leases().await.unwrap();
                 model.restart();
             }
         }
-        prop_assert_eq!(inbox.next_due().await.unwrap(), model.next_due().map(at));
-        let stats = inbox.queue_stats(at(now)).await.unwrap();
+        prop_assert_eq!(store.next_due().await.unwrap(), model.next_due().map(at));
+        let stats = store.queue_stats(at(now)).await.unwrap();
         prop_assert_eq!(stats.depth, model.items.len() as u64);
     }
     Ok(())

@@ -24,7 +24,7 @@ pub enum StoreError {
          (up to {known}); run the newer seamguard, or restore a database it has not migrated"
     )]
     SchemaTooNew { found: i64, known: i64 },
-    /// [`Inbox::close`](super::Inbox::close) was called, or the writer stopped.
+    /// [`Store::close`](super::Store::close) was called, or the writer stopped.
     #[error("store is closed")]
     Closed,
     /// Another process holds the embedded store's lock: SQLite serves one

@@ -1,4 +1,4 @@
-//! The two store backends for the shared inbox suite: an embedded SQLite
+//! The two store backends for the shared store suite: an embedded SQLite
 //! file in a temporary directory, or a fresh PostgreSQL database created
 //! for the test and dropped after it (so runs never see each other's rows).
 //!
@@ -11,7 +11,7 @@
 use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use seamguard::inbox::{Inbox, InboxOptions};
+use seamguard::store::{Store, StoreOptions};
 use sqlx::Connection;
 
 /// Which store a test runs against.
@@ -53,7 +53,7 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 Some(Self {
-                    url: format!("sqlite://{}", dir.path().join("inbox.db").display()),
+                    url: format!("sqlite://{}", dir.path().join("store.db").display()),
                     _dir: Some(dir),
                     drop_pg: None,
                 })
@@ -82,8 +82,8 @@ impl TestDb {
         }
     }
 
-    pub async fn open(&self) -> Inbox {
-        Inbox::open(&self.url, InboxOptions::default())
+    pub async fn open(&self) -> Store {
+        Store::open(&self.url, StoreOptions::default())
             .await
             .unwrap()
     }
