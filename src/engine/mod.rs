@@ -25,17 +25,21 @@ use crate::github::{GhError, GitHub};
 use crate::ids::{AppId, CommitSha, RepoName};
 use crate::store::{Claim, Store, StoreError, Target};
 
+mod act;
 pub mod check_run;
 pub mod commands;
 pub mod config_cache;
 mod evaluate;
+mod fan_out;
 mod gate_facts;
+mod gather;
 mod guards;
+mod merge_group;
 pub mod requirements_cache;
 pub mod sweeps;
 mod vouch;
 
-pub use evaluate::merge_backoff;
+pub use act::merge_backoff;
 
 /// A claimed item is leased for this long unless `WORK_LEASE` says
 /// otherwise. The lease is renewed while the work runs (every third of it),

@@ -11,11 +11,14 @@
 //! - [`merge_queue`]: enqueue once per head where the base requires GitHub's
 //!   merge queue, and where a queued pull request stands.
 //! - [`strict_line`]: one at a time on a strict base: the line's places and words.
-//! - [`decision`]: snapshot → check run conclusion and merge plan.
+//! - [`evaluation`]: the `Snapshot` of one head and `decide`, the one pure
+//!   function from it to a `Decision` (conclusion, plan, gate, words).
+//! - [`decision`]: the conclusion and the merge plan, the heart of `decide`.
 //! - [`summary`]: the check run's words.
 
 pub mod conflict_markers;
 pub mod decision;
+pub mod evaluation;
 pub mod merge_answer;
 pub mod merge_queue;
 pub mod merge_sources;

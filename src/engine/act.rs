@@ -1,0 +1,680 @@
+//! Act: carries a [`Decision`] out — completes the check run, merges,
+//! enqueues or updates the branch, keeps the line, and records the
+//! evaluation in the pull request's history. The page's snapshot is built
+//! here, in one place ([`Engine::page`]), for every way an evaluation ends.
+//!
+//! Merging: every call of the merge endpoint is counted on its head before
+//! its answer is acted on, and no call is made once `merge.max_attempts`
+//! are spent ([`merge_answer::may_call`]), whatever GitHub answered.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::check_run::CheckRunHandle;
+use super::evaluate::Subject;
+use super::{Engine, EvalError, Outcome};
+use crate::config::repo::RepoConfig;
+use crate::gate::decision::{self, Conclusion, MergePlan};
+use crate::gate::evaluation::{Decision, Snapshot};
+use crate::gate::merge_answer::{self, CallResult, MergeStep, clean_message};
+use crate::gate::merge_queue::{self, QueueStep};
+use crate::gate::summary::{self, MergeNote};
+use crate::github::api::Enqueued;
+use crate::github::models::{Annotation, PullRequest};
+use crate::github::{InstallationClient, Priority};
+use crate::ids::{CommitSha, PrNumber};
+use crate::store::{Evaluation, Work};
+use crate::web::snapshot::{self, Attempt, MergeView, PageSnapshot};
+
+/// Merge retries back off exponentially from the configured base up to
+/// this, so a slow CI is polled a few times a minute at most.
+const MAX_MERGE_BACKOFF: Duration = Duration::from_secs(5 * 60);
+
+/// How a merge that went through is written in the history.
+const MERGED: &str = "merged";
+
+/// Exponential backoff with full jitter for the `attempt`-th merge retry.
+pub fn merge_backoff(base: Duration, attempt: u32) -> Duration {
+    let step = base
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(MAX_MERGE_BACKOFF);
+    // Never less than the base: a retry inside the same second would meet
+    // the same pending answer.
+    base + step.mul_f64(rand::random::<f64>())
+}
+
+/// How an evaluation ended, as its page shows it.
+pub(crate) enum PageBody<'a> {
+    Decided {
+        decision: &'a Decision,
+        note: Option<&'a MergeNote>,
+        annotations: &'a [Annotation],
+        attempt: Option<Attempt>,
+        next_retry: Option<DateTime<Utc>>,
+        max_attempts: u32,
+    },
+    InvalidConfig,
+    InternalError {
+        conclusion: Conclusion,
+        reason: String,
+    },
+}
+
+/// The repository's web address from the pull request's (`…/pull/N`),
+/// else from the API root (`api.github.com` → `github.com`; GitHub
+/// Enterprise's `HOST/api/v3` → `HOST`).
+fn repo_web_url(pr: &PullRequest, api: &url::Url, repo: &crate::ids::RepoName) -> Option<String> {
+    if let Some(html) = &pr.html_url
+        && let Some((base, _)) = html.rsplit_once("/pull/")
+    {
+        return Some(base.to_owned());
+    }
+    let host = api.host_str()?;
+    let web = match host {
+        "api.github.com" => "github.com".to_owned(),
+        h => h.to_owned(),
+    };
+    let port = api.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Some(format!("{}://{web}{port}/{repo}", api.scheme()))
+}
+
+/// Logs the decision as fields a log pipeline can filter on: `verdict`
+/// (the posted conclusion), `plan` and its `reason`, `shadow_of` in shadow
+/// mode, and the guards by verdict (`failed_guards`, `passed_guards`,
+/// `skipped_guards`: comma-separated identifiers such as
+/// `conflict_markers`).
+pub(crate) fn log_decision(
+    conclusion: Conclusion,
+    plan: &MergePlan,
+    shadow_of: Option<Conclusion>,
+    guards: &[decision::GuardOutcome],
+) {
+    let named = |v: decision::GuardVerdict| {
+        guards
+            .iter()
+            .filter(|g| g.verdict == v)
+            .map(|g| crate::telemetry::identifier(g.name))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    tracing::info!(
+        verdict = conclusion.as_str(),
+        plan = plan.as_str(),
+        reason = plan.reason().unwrap_or(""),
+        shadow_of = shadow_of.map(Conclusion::as_str),
+        failed_guards = named(decision::GuardVerdict::Failed),
+        passed_guards = named(decision::GuardVerdict::Passed),
+        skipped_guards = named(decision::GuardVerdict::Skipped),
+        "decided"
+    );
+}
+
+impl Engine {
+    /// Carries `decision` out on `s`'s head and records it.
+    pub(crate) async fn act(
+        &self,
+        s: &Subject<'_>,
+        snapshot: &Snapshot,
+        decision: &Decision,
+        run: &mut CheckRunHandle<'_>,
+        annotations: &[Annotation],
+    ) -> Result<Outcome, EvalError> {
+        log_decision(
+            decision.conclusion,
+            &decision.plan,
+            decision.shadow_of,
+            &decision.guards,
+        );
+        for g in &decision.guards {
+            if g.verdict == decision::GuardVerdict::Failed {
+                metrics::counter!("seamguard_guard_failures_total", "guard" => crate::telemetry::identifier(g.name)).increment(1);
+            }
+        }
+        // An enqueue is said once, with where GitHub's queue has it.
+        if decision.plan != MergePlan::Enqueue {
+            run.complete(decision.conclusion, decision.render(None), annotations)
+                .await?;
+        }
+        metrics::histogram!("seamguard_evaluation_seconds")
+            .record(s.started.elapsed().as_secs_f64());
+        metrics::counter!("seamguard_evaluations_total", "outcome" => decision.conclusion.as_str())
+            .increment(1);
+        self.store
+            .set_waiting(s.work, decision.plan.is_waiting(), Utc::now())
+            .await?;
+
+        let config = &snapshot.config;
+        let (outcome, note, attempt) = match decision.plan {
+            MergePlan::Merge => {
+                let (outcome, note, attempt) = self
+                    .merge(s.client, s.work, s.number, s.head, config)
+                    .await?;
+                if let Some(note) = &note {
+                    run.complete(
+                        decision.conclusion,
+                        decision.render(Some(note)),
+                        annotations,
+                    )
+                    .await?;
+                }
+                (outcome, note, attempt)
+            }
+            MergePlan::Enqueue => {
+                let (outcome, note) = self
+                    .enqueue(s.client, s.work, s.number, s.pr, s.head, config)
+                    .await?;
+                run.complete(
+                    decision.conclusion,
+                    decision.render(note.as_ref()),
+                    annotations,
+                )
+                .await?;
+                (outcome, note, None)
+            }
+            MergePlan::UpdateBranch => {
+                let (outcome, note) = self
+                    .update_branch(s.client, s.work, s.number, s.pr, s.head)
+                    .await?;
+                if let Some(note) = &note {
+                    run.complete(
+                        decision.conclusion,
+                        decision.render(Some(note)),
+                        annotations,
+                    )
+                    .await?;
+                }
+                (outcome, note, None)
+            }
+            _ => (Outcome::Done, None, None),
+        };
+        let merged = attempt.as_ref().is_some_and(|a| a.answer == MERGED);
+        let next_retry = match &outcome {
+            Outcome::RetryAt(at, _) if !merged => Some(*at),
+            _ => None,
+        };
+        let page = self.page(
+            s,
+            PageBody::Decided {
+                decision,
+                note: note.as_ref(),
+                annotations,
+                attempt,
+                next_retry,
+                max_attempts: config.merge.max_attempts,
+            },
+        );
+        self.record(s, &page).await;
+        Ok(outcome)
+    }
+
+    /// The config on the base branch is invalid: the run fails naming each
+    /// problem, and the guards and merging stay off until it is fixed.
+    pub(crate) async fn act_on_invalid_config(
+        &self,
+        s: &Subject<'_>,
+        run: &mut CheckRunHandle<'_>,
+        problems: &[String],
+    ) -> Result<Outcome, EvalError> {
+        tracing::info!(problems = problems.len(), "invalid repository config");
+        run.complete(Conclusion::Failure, summary::invalid_config(problems), &[])
+            .await?;
+        self.store.set_waiting(s.work, false, Utc::now()).await?;
+        metrics::counter!("seamguard_evaluations_total", "outcome" => "invalid_config")
+            .increment(1);
+        let page = self.page(s, PageBody::InvalidConfig);
+        self.record(s, &page).await;
+        Ok(Outcome::Done)
+    }
+
+    /// The page's view of this evaluation: the one place it is built.
+    pub(crate) fn page(&self, s: &Subject<'_>, body: PageBody<'_>) -> Recorded {
+        let pr = s.pr;
+        let base = PageSnapshot {
+            title: pr.title.clone(),
+            repo_url: repo_web_url(pr, self.gh.api_url(), &s.work.repo),
+            head: s.head.to_string(),
+            base: pr.base.branch.clone(),
+            ..PageSnapshot::default()
+        };
+        match body {
+            PageBody::InvalidConfig => Recorded {
+                decision: "blocked".into(),
+                reason: "the repository config on the base branch is invalid".into(),
+                page: PageSnapshot {
+                    conclusion: Conclusion::Failure.as_str().to_owned(),
+                    headline: "invalid .github/seamguard.yml".to_owned(),
+                    unblock: vec![
+                        "fix `.github/seamguard.yml` on the base branch (the check run lists each problem)"
+                            .into(),
+                    ],
+                    ..base
+                },
+            },
+            PageBody::InternalError { conclusion, reason } => Recorded {
+                decision: "internal error".into(),
+                reason,
+                page: PageSnapshot {
+                    conclusion: conclusion.as_str().to_owned(),
+                    headline: "seamguard hit an internal error".to_owned(),
+                    unblock: vec![
+                        "comment `@seamguard recheck` to try again; the check run has the error"
+                            .into(),
+                    ],
+                    ..base
+                },
+            },
+            PageBody::Decided {
+                decision: d,
+                note,
+                annotations,
+                attempt,
+                next_retry,
+                max_attempts,
+            } => {
+                let merged = attempt.as_ref().is_some_and(|a| a.answer == MERGED);
+                let (word, reason) = snapshot::decision(&d.plan, note, merged);
+                let since: Vec<_> = d.gate.entries.iter().map(|e| e.since).collect();
+                Recorded {
+                    decision: word,
+                    reason: reason.clone(),
+                    page: PageSnapshot {
+                        conclusion: snapshot::conclusion_word(d.conclusion),
+                        shadow_of: d.shadow_of.map(snapshot::conclusion_word),
+                        headline: d.render(note).title,
+                        unblock: if merged {
+                            Vec::new()
+                        } else {
+                            snapshot::unblock(&d.guards, &d.gate, &d.plan, note)
+                        },
+                        guards: snapshot::guard_views(
+                            &d.guards,
+                            annotations,
+                            super::guards::CONFLICT_GUARD,
+                        ),
+                        gate: snapshot::gate_view(&d.gate, &since),
+                        merge: MergeView {
+                            plan: reason,
+                            attempt,
+                            next_retry,
+                            max_attempts,
+                        },
+                        ..base
+                    },
+                }
+            }
+        }
+    }
+
+    /// Adds this evaluation to the pull request's history. A failure to
+    /// write it is logged, never the evaluation's failure: the check run
+    /// and the merge are what count.
+    pub(crate) async fn record(&self, s: &Subject<'_>, recorded: &Recorded) {
+        let snapshot = match serde_json::to_string(&recorded.page) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not encode the page snapshot");
+                return;
+            }
+        };
+        let evaluation = Evaluation {
+            repo: s.work.repo.clone(),
+            pr: s.number,
+            at: Utc::now(),
+            cause: s.recording.cause.to_owned(),
+            head: s.head.clone(),
+            decision: recorded.decision.clone(),
+            reason: recorded.reason.clone(),
+            requests: s.recording.requests(),
+            snapshot,
+        };
+        if let Err(e) = self.store.record_evaluation(&evaluation).await {
+            tracing::warn!(error = %e, "could not record the evaluation in the history");
+        }
+    }
+
+    /// Merges with the head pinned and reads GitHub's answer. Returns the
+    /// job's outcome and what to say in the check run when there is
+    /// something to say. The only caller of the merge endpoint: each call is
+    /// counted on its head, and none is made once `merge.max_attempts` are
+    /// spent.
+    async fn merge(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        number: PrNumber,
+        head: &CommitSha,
+        config: &RepoConfig,
+    ) -> Result<(Outcome, Option<MergeNote>, Option<Attempt>), EvalError> {
+        let max = config.merge.max_attempts;
+        let before = self.store.merge_attempts(&work.repo, number, head).await?;
+        if !merge_answer::may_call(before, max) {
+            // decide() gives up first; this is the structural backstop.
+            tracing::warn!(attempts = before, "merge attempts spent; not calling");
+            let note = MergeNote::GaveUp {
+                attempts: before,
+                answer: None,
+            };
+            return Ok((Outcome::Done, Some(note), None));
+        }
+        let method = config.merge.method.as_str();
+        let answer = client
+            .at(Priority::High)
+            .merge(&work.repo, number, head, method)
+            .await;
+        if let Err(e) = &answer
+            && e.is_deferred()
+        {
+            // Never sent: not an attempt. The work waits in the store.
+            tracing::info!(error = %e, "merge waits for GitHub's budget");
+            return Err(EvalError::GitHub(e.clone()));
+        }
+        let label = match &answer {
+            Ok(_) => "merged",
+            Err(e) if e.is_transient() => "failed",
+            Err(_) => "refused",
+        };
+        let attempt = self
+            .store
+            .record_merge_attempt(&work.repo, number, head, label)
+            .await?;
+        let (result, why) = match answer {
+            Ok(result) => {
+                tracing::info!(sha = result.sha.as_deref().unwrap_or(""), "merged");
+                (CallResult::Merged, String::new())
+            }
+            Err(e) if e.is_transient() => {
+                // GitHub may have merged before the answer was lost: read
+                // before any retry. A merge is never attempted twice blindly.
+                tracing::warn!(error = %e, "merge call failed ambiguously; reading the pull request");
+                let after = client.pull(&work.repo, number).await?;
+                if after.is_merged() {
+                    tracing::info!("the pull request did merge");
+                    (CallResult::Merged, String::new())
+                } else {
+                    (CallResult::Failed, format!("GitHub failed: {}", e.message))
+                }
+            }
+            Err(e) => {
+                let class = e.status.map_or(merge_answer::MergeAnswer::Refused, |s| {
+                    merge_answer::classify(s, &e.message)
+                });
+                // "Head moved" is only a head move when the pull request
+                // shows another head; otherwise it is an attempt like any
+                // other.
+                let head_moved = class == merge_answer::MergeAnswer::HeadMoved
+                    && client.pull(&work.repo, number).await?.head.sha != head.as_str();
+                (
+                    CallResult::Answered {
+                        answer: class,
+                        head_moved,
+                    },
+                    e.message,
+                )
+            }
+        };
+        let step = merge_answer::next_step(result, attempt, max);
+        tracing::info!(
+            attempt,
+            max,
+            result = result.as_str(),
+            step = step.as_str(),
+            "merge answered"
+        );
+        let made = Attempt {
+            at: Some(Utc::now()),
+            number: attempt,
+            answer: match step {
+                MergeStep::Merged => MERGED.to_owned(),
+                _ => crate::gate::merge_answer::clean_message(&why),
+            },
+        };
+        let (outcome, note) = match step {
+            MergeStep::Merged => {
+                metrics::counter!("seamguard_merges_total", "outcome" => "merged").increment(1);
+                self.store.set_waiting(work, false, Utc::now()).await?;
+                self.leave_line(work, number).await?;
+                (Outcome::Done, None)
+            }
+            MergeStep::Reevaluate => {
+                tracing::info!("head moved during the merge; evaluating the new head");
+                metrics::counter!("seamguard_merges_total", "outcome" => "head_moved").increment(1);
+                (Outcome::RetryAt(Utc::now(), "head moved".into()), None)
+            }
+            MergeStep::RetryLater => {
+                metrics::counter!("seamguard_merges_total", "outcome" => "pending").increment(1);
+                let wait = merge_backoff(self.cfg.merge_retry_base, attempt);
+                tracing::info!(attempt, wait_ms = wait.as_millis() as u64, %why, "merge not done; retrying later");
+                let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                (
+                    Outcome::RetryAt(at, format!("merge attempt {attempt} of {max}: {why}")),
+                    Some(MergeNote::Retrying {
+                        attempt,
+                        max,
+                        answer: why,
+                        wait,
+                    }),
+                )
+            }
+            MergeStep::Refused => {
+                tracing::info!(%why, "GitHub refused the merge");
+                metrics::counter!("seamguard_merges_total", "outcome" => "refused").increment(1);
+                self.leave_line(work, number).await?;
+                (Outcome::Done, Some(MergeNote::Refused { answer: why }))
+            }
+            MergeStep::GaveUp => {
+                tracing::warn!(attempt, %why, "merge attempts exhausted");
+                metrics::counter!("seamguard_merges_total", "outcome" => "gave_up").increment(1);
+                self.leave_line(work, number).await?;
+                (
+                    Outcome::Done,
+                    Some(MergeNote::GaveUp {
+                        attempts: attempt,
+                        answer: Some(why),
+                    }),
+                )
+            }
+        };
+        Ok((outcome, note, Some(made)))
+    }
+
+    /// Takes the pull request out of its base's line, and has the new first
+    /// in line evaluated (it may be updated or merged now).
+    pub(crate) async fn leave_line(&self, work: &Work, number: PrNumber) -> Result<(), EvalError> {
+        if let Some(base) = self.store.line_leave(&work.repo, number).await? {
+            tracing::info!(%base, "left the line");
+            if let Some(next) = self.store.line(&work.repo, &base).await?.first() {
+                self.enqueue_pr(work, next.pr, "the next in line").await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings the first in line up to date: `update-branch` with the head
+    /// pinned, or — where GitHub refuses it to the App — the base merged
+    /// into the head branch. Says so when neither is possible (a fork), and
+    /// then steps out of the line so the next one goes.
+    async fn update_branch(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        number: PrNumber,
+        pr: &PullRequest,
+        head: &CommitSha,
+    ) -> Result<(Outcome, Option<MergeNote>), EvalError> {
+        let refused = match client.update_branch(&work.repo, number, head).await {
+            Ok(()) => {
+                tracing::info!("asked GitHub to update the branch");
+                self.store
+                    .line_updating(&work.repo, number, Some(head), Utc::now())
+                    .await?;
+                metrics::counter!("seamguard_branch_updates_total", "how" => "update_branch")
+                    .increment(1);
+                return Ok((Outcome::Done, None));
+            }
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(e) => e,
+        };
+        if refused.is_status(422) && refused.message.contains("expected head sha") {
+            tracing::info!("head moved before the update; evaluating the new head");
+            return Ok((Outcome::RetryAt(Utc::now(), "head moved".into()), None));
+        }
+        let answer = clean_message(&refused.message);
+        let same_repo = pr
+            .head
+            .repo
+            .as_ref()
+            .is_some_and(|r| r.full_name.eq_ignore_ascii_case(&work.repo.to_string()));
+        if !same_repo {
+            self.leave_line(work, number).await?;
+            let why = format!(
+                "GitHub refused `update-branch` (“{answer}”), and the head branch is in a fork, \
+                 where seamguard cannot merge the base in"
+            );
+            return Ok((Outcome::Done, Some(MergeNote::CannotUpdate { why })));
+        }
+        tracing::info!(%answer, "update-branch refused; merging the base into the head branch");
+        match client
+            .merge_into_branch(&work.repo, &pr.head.branch, &pr.base.branch)
+            .await
+        {
+            Ok(_) => {
+                self.store
+                    .line_updating(&work.repo, number, Some(head), Utc::now())
+                    .await?;
+                metrics::counter!("seamguard_branch_updates_total", "how" => "merge_base_in")
+                    .increment(1);
+                Ok((Outcome::Done, None))
+            }
+            Err(e) if e.is_transient() => Err(e.into()),
+            Err(e) => {
+                self.leave_line(work, number).await?;
+                let why = format!(
+                    "GitHub refused `update-branch` (“{answer}”) and merging `{}` into `{}` (“{}”)",
+                    pr.base.branch,
+                    pr.head.branch,
+                    clean_message(&e.message)
+                );
+                Ok((Outcome::Done, Some(MergeNote::CannotUpdate { why })))
+            }
+        }
+    }
+
+    /// The base requires GitHub's merge queue: read where the pull request
+    /// stands there, and enqueue this head once, pinned. Never `PUT
+    /// …/merge`. A refusal on a head that moved evaluates the new head.
+    async fn enqueue(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        number: PrNumber,
+        pr: &PullRequest,
+        head: &CommitSha,
+        config: &RepoConfig,
+    ) -> Result<(Outcome, Option<MergeNote>), EvalError> {
+        let base = pr.base.branch.clone();
+        let read = client.queue_state(&work.repo, number).await?;
+        // GitHub's answer in the rule's own terms.
+        let state = merge_queue::QueueState {
+            head: read.head,
+            entry: read.entry.map(|e| merge_queue::Queued {
+                position: e.position,
+                state: e.state,
+            }),
+            last_removal: read.last_removal.map(|r| r.reason),
+        };
+        let enqueued_before = self.store.merge_attempts(&work.repo, number, head).await? > 0;
+        match merge_queue::step(&state, head.as_str(), enqueued_before) {
+            QueueStep::Queued { position, state } => {
+                tracing::info!(?position, %state, "in the merge queue");
+                return Ok((
+                    Outcome::Done,
+                    Some(MergeNote::Queued {
+                        base,
+                        position,
+                        state,
+                    }),
+                ));
+            }
+            QueueStep::Removed { reason } => {
+                tracing::info!(
+                    ?reason,
+                    "removed from the merge queue; not enqueuing this head again"
+                );
+                return Ok((Outcome::Done, Some(MergeNote::Dequeued { base, reason })));
+            }
+            QueueStep::HeadMoved => {
+                tracing::info!("head moved before enqueuing; evaluating the new head");
+                return Ok((Outcome::RetryAt(Utc::now(), "head moved".into()), None));
+            }
+            QueueStep::Enqueue => {}
+        }
+        if !merge_answer::may_call(0, config.merge.max_attempts) {
+            return Ok((
+                Outcome::Done,
+                Some(MergeNote::EnqueueRefused {
+                    answer: "merge.max_attempts is 0".into(),
+                }),
+            ));
+        }
+        let Some(node_id) = pr.node_id.as_deref() else {
+            return Err(EvalError::Internal(anyhow::anyhow!(
+                "the pull request has no node_id to enqueue with"
+            )));
+        };
+        let answer = match client.enqueue(node_id, head).await {
+            Ok(answer) => answer,
+            Err(e) if e.is_transient() => {
+                // GitHub may have enqueued before the answer was lost: the
+                // next evaluation reads the queue before enqueuing again.
+                tracing::warn!(error = %e, "enqueue failed ambiguously; reading the queue next");
+                let at = Utc::now()
+                    + chrono::Duration::from_std(self.cfg.merge_retry_base).unwrap_or_default();
+                return Ok((
+                    Outcome::RetryAt(at, format!("enqueue failed: {}", e.message)),
+                    Some(MergeNote::EnqueueRefused { answer: e.message }),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match answer {
+            Enqueued::Queued(entry) => {
+                self.store
+                    .record_merge_attempt(&work.repo, number, head, "enqueued")
+                    .await?;
+                metrics::counter!("seamguard_merges_total", "outcome" => "enqueued").increment(1);
+                tracing::info!(position = ?entry.position, "enqueued with the head pinned");
+                Ok((
+                    Outcome::Done,
+                    Some(MergeNote::Queued {
+                        base,
+                        position: entry.position,
+                        state: entry.state,
+                    }),
+                ))
+            }
+            Enqueued::Refused { kind, message } => {
+                let now = client.pull(&work.repo, number).await?;
+                if now.head.sha != head.as_str() {
+                    tracing::info!(?kind, %message, "head moved; evaluating the new head");
+                    return Ok((Outcome::RetryAt(Utc::now(), "head moved".into()), None));
+                }
+                tracing::info!(?kind, %message, "GitHub refused to enqueue");
+                metrics::counter!("seamguard_merges_total", "outcome" => "enqueue_refused")
+                    .increment(1);
+                Ok((
+                    Outcome::Done,
+                    Some(MergeNote::EnqueueRefused { answer: message }),
+                ))
+            }
+        }
+    }
+}
+
+/// An evaluation as its history entry holds it: the decision in a word or
+/// two, its one-line reason, and the page.
+pub(crate) struct Recorded {
+    pub decision: String,
+    pub reason: String,
+    pub page: PageSnapshot,
+}

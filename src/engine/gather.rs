@@ -1,0 +1,325 @@
+//! Gather: the only place an evaluation reads GitHub and the store, and
+//! where GitHub's answers become the rules' types
+//! ([`Snapshot`](crate::gate::evaluation::Snapshot)).
+//!
+//! The order of reads is chosen for economy and for what users see: the
+//! pull request and the head's check runs are read by the caller (they hold
+//! seamguard's own run, so it is reused rather than duplicated); then the
+//! comparison with the base (commits for the merge-source guard, files with
+//! patches for the marker guard, and the base tip the config is read at);
+//! the config; the guards; who stands behind the head; the requirements
+//! (protection and rulesets; see [`requirements_cache`]); commit statuses
+//! only when a required context has no check run; the base's history only
+//! when a required check never reported on the head.
+//!
+//! Acting takes requirements read in the same evaluation, never ones read a
+//! while ago: [`Engine::read_again`] reads them afresh when a decision made
+//! on remembered ones would act.
+
+use chrono::Utc;
+
+use super::check_run::CheckRunHandle;
+use super::evaluate::Subject;
+use super::gate_facts;
+use super::guards;
+use super::requirements_cache;
+use super::{Engine, EvalError};
+use crate::config::repo::RepoConfig;
+use crate::gate::decision::{AllowedMethods, PrFacts};
+use crate::gate::evaluation::{self, Snapshot};
+use crate::gate::never_comes;
+use crate::gate::opt_in::HeadFacts;
+use crate::gate::required_checks::{self, Requirements, Unreadable};
+use crate::github::GhError;
+use crate::github::models::{Annotation, CheckRun, PullRequest};
+use crate::ids::CommitSha;
+
+/// Base histories kept (one per repository and base SHA in play); the
+/// cache starts over past this.
+const MAX_BASE_HISTORIES: usize = 1_024;
+
+/// What gathering found.
+pub(crate) enum Gathered {
+    /// Everything the decision needs, with the marker guard's annotations
+    /// (written with the run, not decided on).
+    Snapshot {
+        snapshot: Box<Snapshot>,
+        annotations: Vec<Annotation>,
+        /// The requirements were read from GitHub in this evaluation.
+        read_now: bool,
+    },
+    /// The config on the base branch is invalid: nothing else is read.
+    InvalidConfig { problems: Vec<String> },
+}
+
+fn pr_facts(pr: &PullRequest, vouch: HeadFacts) -> PrFacts {
+    PrFacts {
+        vouch,
+        open: pr.is_open(),
+        merged: pr.is_merged(),
+        draft: pr.is_draft(),
+        labels: pr.label_names(),
+        mergeable_state: pr.mergeable_state.clone(),
+        allowed: pr
+            .base
+            .repo
+            .as_ref()
+            .map(|r| AllowedMethods {
+                merge: r.allow_merge_commit,
+                squash: r.allow_squash_merge,
+                rebase: r.allow_rebase_merge,
+            })
+            .unwrap_or_default(),
+    }
+}
+
+impl Engine {
+    /// Reads everything the decision about `s.head` needs. `run` is held at
+    /// the guards' conclusion as soon as they are known, so a read that
+    /// fails after them never weakens what they found; `config_seen` keeps
+    /// the config for the fail-safe's policy.
+    pub(crate) async fn gather(
+        &self,
+        s: &Subject<'_>,
+        runs: &[CheckRun],
+        run: &mut CheckRunHandle<'_>,
+        config_seen: &mut Option<RepoConfig>,
+    ) -> Result<Gathered, EvalError> {
+        let base = s.pr.base.branch.clone();
+        let comparison = s
+            .client
+            .compare_all(&s.work.repo, &base, s.head.as_str())
+            .await?;
+        let base_tip: CommitSha = comparison
+            .base_commit
+            .sha
+            .parse()
+            .map_err(|e| EvalError::Internal(anyhow::anyhow!("compare base: {e}")))?;
+        let config = match self.configs.load(s.client, &s.work.repo, &base_tip).await? {
+            Ok(config) => config,
+            Err(problems) => return Ok(Gathered::InvalidConfig { problems }),
+        };
+        *config_seen = Some(config.clone());
+
+        let conflicts = guards::conflict_markers(
+            s.client,
+            &s.work.repo,
+            Some(s.number),
+            s.head,
+            &comparison,
+            &config,
+        )
+        .await?;
+        let sources = guards::merge_sources(
+            s.client,
+            &s.work.repo,
+            &base,
+            &base_tip,
+            s.head,
+            &comparison,
+            &config,
+        )
+        .await?;
+        let guards = vec![conflicts.outcome, sources];
+        run.hold(evaluation::floor(&guards, config.mode));
+
+        let vouch = self
+            .vouch(s.client, &s.work.repo, s.number, s.pr, s.head, &config)
+            .await?;
+        let merge_attempts = self
+            .store
+            .merge_attempts(&s.work.repo, s.number, s.head)
+            .await?;
+        let first_seen = self
+            .store
+            .first_seen(&s.work.repo, s.head, Utc::now())
+            .await?;
+        let (requirements, read_now) = self.requirements(s, &base, &config, false).await?;
+        let mut snapshot = Snapshot {
+            number: s.number,
+            head: s.head.clone(),
+            base,
+            base_tip,
+            pr: pr_facts(s.pr, vouch),
+            config,
+            guards,
+            requirements,
+            runs: runs.iter().map(gate_facts::run_seen).collect(),
+            app_id: self.cfg.app_id.0,
+            statuses: None,
+            first_seen,
+            now: Utc::now(),
+            merge_attempts,
+            base_history: None,
+        };
+        self.complete_reads(s, &mut snapshot).await?;
+        Ok(Gathered::Snapshot {
+            snapshot: Box::new(snapshot),
+            annotations: conflicts.annotations,
+            read_now,
+        })
+    }
+
+    /// The requirements read again from GitHub, with what they make worth
+    /// reading (statuses, the base's history) read if it was not yet.
+    pub(crate) async fn read_again(
+        &self,
+        s: &Subject<'_>,
+        snapshot: &mut Snapshot,
+    ) -> Result<(), EvalError> {
+        let (requirements, _) = self
+            .requirements(s, &snapshot.base.clone(), &snapshot.config, true)
+            .await?;
+        snapshot.requirements = requirements;
+        snapshot.now = Utc::now();
+        self.complete_reads(s, snapshot).await
+    }
+
+    /// Statuses when some required context has no check run, and the
+    /// base's history when some required check never reported; each read
+    /// at most once per evaluation.
+    async fn complete_reads(
+        &self,
+        s: &Subject<'_>,
+        snapshot: &mut Snapshot,
+    ) -> Result<(), EvalError> {
+        if snapshot.statuses.is_none() && snapshot.needs_statuses() {
+            let statuses = s.client.statuses(&s.work.repo, s.head).await?;
+            snapshot.statuses = Some(statuses.iter().map(gate_facts::status_seen).collect());
+        }
+        if snapshot.base_history.is_none() && snapshot.needs_base_history() {
+            snapshot.base_history = self.base_history(s, &snapshot.base_tip).await;
+        }
+        Ok(())
+    }
+
+    /// What `base` requires (protection ∪ rulesets ∪ the config's extra
+    /// checks): read from GitHub when `fresh` or when this replica holds no
+    /// read that still stands (see [`requirements_cache`]). The flag says
+    /// whether it was read now.
+    async fn requirements(
+        &self,
+        s: &Subject<'_>,
+        base: &str,
+        config: &RepoConfig,
+        fresh: bool,
+    ) -> Result<(Requirements, bool), EvalError> {
+        let (read, read_now) = self.requirements_read(s, base, fresh).await?;
+        let classic = read.protection.as_ref().map(gate_facts::classic_checks);
+        let rules: Vec<_> = read.rules.iter().map(gate_facts::ruleset_rule).collect();
+        let mut req =
+            required_checks::requirements(classic.as_ref(), &rules, &config.required_checks.extra);
+        req.unreadable.extend(read.unreadable);
+        Ok((req, read_now))
+    }
+
+    async fn requirements_read(
+        &self,
+        s: &Subject<'_>,
+        base: &str,
+        fresh: bool,
+    ) -> Result<(requirements_cache::Read, bool), EvalError> {
+        let repo = &s.work.repo;
+        let generation = self
+            .store
+            .meta(&requirements_cache::generation_key(repo))
+            .await?;
+        if !fresh && let Some(read) = self.requirements.get(repo, base, generation.as_deref()) {
+            return Ok((read, false));
+        }
+        let mut unreadable = Vec::new();
+        let protection = unreadable_if_forbidden(
+            s.client.protection_checks(repo, base).await,
+            "classic branch protection",
+            &mut unreadable,
+        )?
+        .flatten();
+        let rules = unreadable_if_forbidden(
+            s.client.branch_rules(repo, base).await,
+            "repository rulesets",
+            &mut unreadable,
+        )?
+        .unwrap_or_default();
+        let read = requirements_cache::Read {
+            protection,
+            rules,
+            unreadable,
+        };
+        self.requirements.put(repo, base, generation, read.clone());
+        Ok((read, true))
+    }
+
+    /// The base's recent history of checks: one GraphQL read per base SHA,
+    /// cached. A failed read is no history (logged), never a failed
+    /// evaluation.
+    async fn base_history(
+        &self,
+        s: &Subject<'_>,
+        base_tip: &CommitSha,
+    ) -> Option<never_comes::BaseHistory> {
+        let key = (s.work.repo.clone(), base_tip.clone());
+        let cached = self
+            .base_histories
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        if cached.is_some() {
+            return cached;
+        }
+        match s
+            .client
+            .base_history(&s.work.repo, base_tip, never_comes::HISTORY_DEPTH)
+            .await
+        {
+            Ok(commits) => {
+                let history = never_comes::BaseHistory {
+                    commits: commits
+                        .into_iter()
+                        .map(|c| {
+                            c.into_iter()
+                                .map(|(context, app_id)| never_comes::Seen { context, app_id })
+                                .collect()
+                        })
+                        .collect(),
+                };
+                let mut cache = self
+                    .base_histories
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                if cache.len() >= MAX_BASE_HISTORIES {
+                    cache.clear();
+                }
+                cache.insert(key, history.clone());
+                Some(history)
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "base history unreadable; no evidence about missing checks");
+                None
+            }
+        }
+    }
+}
+
+/// A 403 from one requirement source is reported, never a failed
+/// evaluation: the source is recorded as unreadable, the summary says so,
+/// and the decision makes no acting plan on it (what it requires is
+/// unknown, not nothing).
+fn unreadable_if_forbidden<T>(
+    read: Result<T, GhError>,
+    source: &'static str,
+    unreadable: &mut Vec<Unreadable>,
+) -> Result<Option<T>, EvalError> {
+    match read {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_status(403) => {
+            tracing::warn!(error = %e, source, "requirement source unreadable; nothing will be merged on it");
+            unreadable.push(Unreadable {
+                source,
+                reason: format!("HTTP 403: {}", e.message),
+            });
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
