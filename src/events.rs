@@ -424,8 +424,16 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
                 _ => false,
             };
             let targets = if relevant {
+                // The head the delivery names: a run can go on it even
+                // while GitHub does not show the pull request yet.
+                let head = e
+                    .pull_request
+                    .as_ref()
+                    .and_then(|p| p.head.as_ref())
+                    .and_then(|h| h.sha.parse().ok());
                 vec![Target::Pr {
                     number: PrNumber(e.number),
+                    head,
                 }]
             } else {
                 vec![]
@@ -437,6 +445,7 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
             let targets = match e.action.as_deref() {
                 Some("submitted" | "dismissed") => vec![Target::Pr {
                     number: PrNumber(e.pull_request.number),
+                    head: None,
                 }],
                 _ => vec![],
             };
@@ -499,6 +508,7 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
                     })
                     .map(|pr| Target::Pr {
                         number: PrNumber(pr.number),
+                        head: None,
                     })
                     .collect();
                 if prs.is_empty() {
@@ -685,14 +695,45 @@ mod tests {
         parse(event, body.to_string().as_bytes(), Some(AppId(99)))
     }
 
+    /// The targets, without the heads they carry (asserted on their own).
     fn targets(p: &Parsed) -> Vec<Target> {
-        p.work.iter().map(|w| w.target.clone()).collect()
+        p.work
+            .iter()
+            .map(|w| match &w.target {
+                Target::Pr { number, .. } => Target::Pr {
+                    number: *number,
+                    head: None,
+                },
+                t => t.clone(),
+            })
+            .collect()
     }
 
     fn pr(n: u64) -> Target {
         Target::Pr {
             number: PrNumber(n),
+            head: None,
         }
+    }
+
+    #[test]
+    fn a_pull_request_delivery_carries_the_head_it_names() {
+        let body = json!({ "action": "opened", "number": 7, "installation": { "id": 5 },
+                           "repository": repo(), "pull_request": { "number": 7, "head": { "sha": SHA } } });
+        let parsed = run("pull_request", body).unwrap();
+        match &parsed.work[0].target {
+            Target::Pr { number, head } => {
+                assert_eq!(number.0, 7);
+                assert_eq!(head.as_ref().map(|h| h.as_str()), Some(SHA));
+            }
+            t => panic!("{t:?}"),
+        }
+        // Stored and read back as it was; an item stored before heads were
+        // carried still reads.
+        let json = serde_json::to_string(&parsed.work[0].target).unwrap();
+        assert!(json.contains(SHA), "{json}");
+        let old: Target = serde_json::from_str(r#"{"kind":"pr","number":7}"#).unwrap();
+        assert_eq!(old, pr(7));
     }
 
     #[test]

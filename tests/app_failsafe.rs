@@ -284,3 +284,60 @@ async fn an_unreadable_pull_request_is_retried_not_dropped() {
     );
     assert!(gh.count("GET", "/repos/acme/app/pulls/1") >= 2);
 }
+
+/// GitHub answers 404 for a pull request right after it is opened: the
+/// delivery named its head, so the run goes on that head at once, saying
+/// what it waits for, and once GitHub shows the pull request the same run
+/// completes and the pull request merges with its head pinned.
+#[tokio::test]
+async fn a_pull_request_github_does_not_show_yet_gets_its_run_at_once() {
+    let _serial = SERIAL.lock().await;
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = feature_pr(&repo, 1, "one", &["automerge"]);
+    gh.fail_next("GET /pulls/1", 404, r#"{"message":"Not Found"}"#);
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(&repo.pull_request_event("opened", 1), &app.webhook())
+        .await;
+    let h = head.clone();
+    gh.wait_for(
+        "a waiting seamguard run on the delivery's head",
+        move |w| {
+            w.check_runs_named("seamguard").any(|r| {
+                r.head_sha == h
+                    && r.output
+                        .as_ref()
+                        .is_some_and(|o| o.title == "Waiting for GitHub to show this pull request")
+            })
+        },
+        WAIT,
+    )
+    .await;
+    let run = completed_run(&gh, &head).await;
+    gh.wait_idle().await;
+    app.stop().await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("success"),
+        "{}",
+        run.summary()
+    );
+    // One run on the head, created while waiting and completed later.
+    assert_eq!(
+        gh.world()
+            .check_runs_named("seamguard")
+            .filter(|r| r.head_sha == head)
+            .count(),
+        1
+    );
+    let merges: Vec<_> = gh
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/pulls/1/merge"))
+        .collect();
+    assert_eq!(merges.len(), 1);
+    assert_eq!(
+        merges[0].body.as_ref().unwrap()["sha"].as_str(),
+        Some(head.as_str())
+    );
+}

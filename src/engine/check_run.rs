@@ -226,6 +226,22 @@ impl<'a> CheckRunHandle<'a> {
     /// budget is short, leaves it to the completion to create. `existing`
     /// is the head's check-run list when the caller already read it.
     pub async fn open(&mut self, existing: Option<&[CheckRun]>) -> Result<(), GhError> {
+        self.open_saying(
+            existing,
+            "Checking…",
+            "seamguard is checking this commit for conflict markers and merge sources, and reading the merge gate.",
+        )
+        .await
+    }
+
+    /// As [`open`](Self::open), with the words an `in_progress` run shows
+    /// while it waits.
+    pub async fn open_saying(
+        &mut self,
+        existing: Option<&[CheckRun]>,
+        title: &str,
+        summary: &str,
+    ) -> Result<(), GhError> {
         if self.id.is_some() {
             return Ok(());
         }
@@ -247,10 +263,7 @@ impl<'a> CheckRunHandle<'a> {
             "status": "in_progress",
             "external_id": external_id(&self.head),
             "started_at": Utc::now().to_rfc3339(),
-            "output": {
-                "title": "Checking…",
-                "summary": "seamguard is checking this commit for conflict markers and merge sources, and reading the merge gate.",
-            },
+            "output": { "title": title, "summary": summary },
         });
         match self.create(body, Priority::Low).await {
             Ok(_) => Ok(()),

@@ -29,7 +29,7 @@ use crate::gate::evaluation::{self, LineStep};
 use crate::github::models::{CheckRun, PullRequest};
 use crate::github::{GhError, InstallationClient};
 use crate::ids::{CommitSha, PrNumber};
-use crate::store::Work;
+use crate::store::{Target, Work};
 
 /// Internal-error messages in a check run stay readable.
 const MAX_ERROR_CHARS: usize = 2_000;
@@ -158,7 +158,21 @@ impl Engine {
         }
         let started = std::time::Instant::now();
         let client = self.gh.installation(work.installation);
-        let pr = client.pull(&work.repo, number).await?;
+        let pr = match client.pull(&work.repo, number).await {
+            Ok(pr) => pr,
+            Err(e) if e.is_status(404) => {
+                let Target::Pr {
+                    head: Some(head), ..
+                } = &work.target
+                else {
+                    return Err(e.into());
+                };
+                return self
+                    .not_shown_yet(&client, work, number, head, last_attempt, e)
+                    .await;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let head: CommitSha = pr
             .head
             .sha
@@ -212,6 +226,57 @@ impl Engine {
             self.record(&subject, &recorded).await;
         }
         Ok(outcome)
+    }
+
+    /// GitHub answers 404 for a pull request a delivery named, with its
+    /// head (it does so for a moment after one is opened, and for good when
+    /// access is lost). A required `seamguard` check must not show
+    /// "Expected" with no word of why: the run goes on the delivery's head
+    /// at once, saying it waits, the job retries with backoff, and after the
+    /// last retry the run completes fail-safe, naming the 404.
+    async fn not_shown_yet(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        number: PrNumber,
+        head: &CommitSha,
+        last_attempt: bool,
+        error: GhError,
+    ) -> Result<Outcome, EvalError> {
+        tracing::info!(head = %head, "GitHub does not show the pull request yet (404)");
+        let mut run = CheckRunHandle::new(client, &self.store, work, head.clone(), self.cfg.app_id);
+        run.details_url = self
+            .links
+            .as_ref()
+            .map(|l| l.url(&work.repo, number, Utc::now()));
+        let runs = client.check_runs(&work.repo, head).await?;
+        run.open_saying(
+            Some(&runs),
+            "Waiting for GitHub to show this pull request",
+            &format!(
+                "GitHub answers 404 for pull request #{} (it does for a moment after one is \
+                 opened). seamguard asks again with backoff.",
+                number.0
+            ),
+        )
+        .await?;
+        if !last_attempt {
+            return Err(EvalError::NotShownYet(error));
+        }
+        let why = format!(
+            "GitHub answered 404 for pull request #{} through every retry: {}. \
+             Check that the App can still read this repository, then comment \
+             `@seamguard recheck`.",
+            number.0, error.message
+        );
+        let conclusion = run
+            .complete_fail_safe(failsafe_conclusion(None), &why)
+            .await?;
+        tracing::warn!(
+            conclusion = conclusion.as_str(),
+            "pull request never shown; check run completed fail-safe"
+        );
+        Ok(Outcome::Done)
     }
 
     /// Gather, decide, act.

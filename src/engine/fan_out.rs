@@ -108,7 +108,7 @@ impl Engine {
         let pr_work = Work {
             installation: work.installation,
             repo: work.repo.clone(),
-            target: Target::Pr { number },
+            target: Target::Pr { number, head: None },
         };
         self.store
             .enqueue_because(pr_work, Utc::now(), &format!("{cause}, via {}", work.key()))

@@ -98,6 +98,10 @@ pub enum Outcome {
 pub enum EvalError {
     #[error(transparent)]
     GitHub(GhError),
+    /// GitHub does not show a pull request a delivery named (404): its run
+    /// is up, saying so, and the job retries with backoff.
+    #[error("GitHub does not show the pull request yet: {0}")]
+    NotShownYet(GhError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("{0:#}")]
@@ -111,7 +115,7 @@ impl EvalError {
             EvalError::GitHub(e) => {
                 e.is_transient() || e.kind == crate::github::ErrorKind::Unauthorized
             }
-            EvalError::Store(_) => true,
+            EvalError::Store(_) | EvalError::NotShownYet(_) => true,
             EvalError::Internal(_) => false,
         }
     }
@@ -463,7 +467,9 @@ impl Engine {
             (None, n) => format!("retry {n}"),
         };
         match &work.target {
-            Target::Pr { number } => self.evaluate_pr(work, *number, last_attempt, &cause).await,
+            Target::Pr { number, .. } => {
+                self.evaluate_pr(work, *number, last_attempt, &cause).await
+            }
             Target::Commit { sha } => self.fan_out_commit(work, sha, &cause).await,
             Target::BaseBranch { name } => self.fan_out_base(work, name, &cause).await,
             Target::Requirements => self.requirements_changed(work, &cause).await,

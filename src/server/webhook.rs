@@ -476,7 +476,7 @@ async fn ingest_read(
     }
     if let Some(first) = parsed.work.first() {
         span.record("repo", tracing::field::display(&first.repo));
-        if let crate::store::Target::Pr { number } = first.target {
+        if let crate::store::Target::Pr { number, .. } = first.target {
             span.record("pr", number.0);
         }
     }

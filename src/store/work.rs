@@ -29,8 +29,14 @@ pub struct Work {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
-    /// Evaluate one pull request.
-    Pr { number: PrNumber },
+    /// Evaluate one pull request. `head` is the head the delivery named,
+    /// when it named one: a run can be put on it even while GitHub does not
+    /// show the pull request yet.
+    Pr {
+        number: PrNumber,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        head: Option<CommitSha>,
+    },
     /// A status or check event without PR numbers: find the open PRs whose
     /// head is this SHA, then evaluate each.
     Commit { sha: CommitSha },
@@ -83,7 +89,7 @@ impl Work {
         Self {
             installation,
             repo,
-            target: Target::Pr { number },
+            target: Target::Pr { number, head: None },
         }
     }
 
@@ -119,7 +125,7 @@ impl Work {
     pub fn key(&self) -> String {
         let repo = &self.repo;
         match &self.target {
-            Target::Pr { number } => format!("{repo}#{}", number.0),
+            Target::Pr { number, .. } => format!("{repo}#{}", number.0),
             Target::Commit { sha } => format!("{repo}@{sha}"),
             Target::BaseBranch { name } => format!("{repo}:{name}"),
             Target::MergeGroup { head_sha, .. } => format!("{repo}:mg:{head_sha}"),
