@@ -84,13 +84,11 @@ impl Engine {
         for pr in &prs {
             // Who stands behind each head is the evaluation's to ask; here
             // only the settings choose what to look at.
-            let opted_in = match config.merge.mode {
-                crate::config::repo::MergeMode::Never => false,
-                crate::config::repo::MergeMode::Always => true,
-                crate::config::repo::MergeMode::Label => {
-                    pr.label_names().contains(&config.merge.label)
-                }
-            };
+            let opted_in = crate::gate::opt_in::may_be_in(
+                config.merge.mode,
+                &config.merge.label,
+                &pr.label_names(),
+            );
             if opted_in && !pr.is_draft() {
                 self.enqueue_pr(work, PrNumber(pr.number), cause).await?;
             }

@@ -113,6 +113,17 @@ fn short(sha: &CommitSha) -> &str {
     &sha.as_str()[..7.min(sha.as_str().len())]
 }
 
+/// Could a pull request with these labels be opted in at all, before
+/// anyone is asked who stands behind its head? The settings' half of
+/// [`opt_in`], for choosing which pull requests are worth evaluating.
+pub fn may_be_in(mode: MergeMode, label: &str, labels: &[String]) -> bool {
+    match mode {
+        MergeMode::Never => false,
+        MergeMode::Always => true,
+        MergeMode::Label => labels.iter().any(|l| l == label),
+    }
+}
+
 /// Decides whether the pull request is opted in for `facts.head`.
 pub fn opt_in(settings: &OptInSettings<'_>, labelled: bool, facts: &HeadFacts) -> OptIn {
     let how_again = format!(
