@@ -31,6 +31,7 @@ pub mod config_cache;
 mod evaluate;
 mod gate_facts;
 mod guards;
+pub mod merger;
 pub mod requirements_cache;
 pub mod sweeps;
 mod vouch;
