@@ -24,7 +24,7 @@
 //!   it first).
 //! - **409 is adopted and told.** When the request GitHub holds asks for
 //!   another method or another head than this call would, the pending
-//!   answer carries the difference in words ([`MergeCall::Pending::differs`])
+//!   answer carries the difference in words (`differs` of [`MergeCall::Pending`])
 //!   for the check run.
 //! - **Refusals go through [`merge_answer::classify`]**: a 400 `failed`
 //!   answer and a `failed` result alike, as a 400; a synchronous merge's
@@ -326,4 +326,58 @@ async fn synchronous(
         },
     };
     Ok(Called { call, sent: true })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(method: Option<&str>, head: Option<&str>) -> AsyncRequest {
+        AsyncRequest {
+            uuid: "630b9d5e".to_owned(),
+            method: method.map(str::to_owned),
+            action: Some("default".to_owned()),
+            expected_head: head.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn an_adopted_request_says_what_differs() {
+        let head: CommitSha = "a".repeat(40).parse().unwrap();
+        let other = "b".repeat(40);
+        let cases = [
+            (held(Some("merge"), Some(head.as_str())), None),
+            (held(None, None), None),
+            (
+                held(Some("squash"), Some(head.as_str())),
+                Some(
+                    "a merge request already existed (630b9d5e): it merges with `squash`, not `merge`",
+                ),
+            ),
+            (
+                held(Some("squash"), Some(&other)),
+                Some(
+                    "a merge request already existed (630b9d5e): it merges with `squash`, not `merge` \
+                     and expects head bbbbbbb, not aaaaaaa",
+                ),
+            ),
+        ];
+        for (existing, want) in cases {
+            assert_eq!(
+                differs(&existing, "merge", &head).as_deref(),
+                want,
+                "{existing:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pending_request_is_kept_per_head() {
+        let repo: RepoName = "acme/app".parse().unwrap();
+        let head: CommitSha = "c".repeat(40).parse().unwrap();
+        assert_eq!(
+            pending_key(&repo, PrNumber(7), &head),
+            format!("merge-async:acme/app#7@{}", "c".repeat(40))
+        );
+    }
 }
