@@ -35,6 +35,7 @@ mod gate_facts;
 mod gather;
 mod guards;
 mod merge_group;
+pub mod merger;
 pub mod requirements_cache;
 pub mod sweeps;
 mod vouch;

@@ -15,6 +15,15 @@
 //! `merge.max_attempts` are spent — whatever GitHub answered. A 409 whose
 //! pull request still shows the evaluated head is not a head move: it is an
 //! attempt like a pending answer, backed off and counted ([`next_step`]).
+//!
+//! Three answers ask the caller to read before deciding: `N of M required
+//! status checks have not succeeded` ([`MergeAnswer::ReadChecks`]: read the
+//! checks, then [`reread_checks`]), `Pull Request is not mergeable`
+//! ([`MergeAnswer::ReadMergeable`]: read `mergeable`/`mergeable_state`, then
+//! [`not_mergeable`]), and a refusal tied to the merge method
+//! ([`MergeAnswer::OtherMethod`], whose fix [`fix`] names). The `failed`
+//! messages of an asynchronous merge (`merge-async`, status 400, or its
+//! result) go through the same table as a 405.
 
 /// The meaning of a failed merge call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +40,18 @@ pub enum MergeAnswer {
     /// GitHub will not merge this as it stands (conflicts, reviews,
     /// method not allowed, permissions): report it and wait for an event.
     Refused,
+    /// `2 of 3 required status checks have not succeeded`: which ones is
+    /// not said. Read the checks again ([`reread_checks`]): pending if any
+    /// is still running or missing, refused naming the failed ones
+    /// otherwise.
+    ReadChecks,
+    /// Refused for the merge method (a base that requires signed commits
+    /// refuses rebase merges, which GitHub cannot sign): another method
+    /// would merge ([`fix`] names it).
+    OtherMethod,
+    /// `Pull Request is not mergeable`: says nothing of why. Read
+    /// `mergeable`/`mergeable_state` and say which ([`not_mergeable`]).
+    ReadMergeable,
 }
 
 /// Calls a `NotAuthorized` answer gets on one head before it is reported
@@ -53,7 +74,15 @@ const PENDING_WORDINGS: &[&str] = &[
     // `Head branch is out of date.` on a strict base that moved since the
     // evaluation: evaluating again updates the branch.
     "is out of date",
+    // `Waiting for Code Scanning results…`: code scanning is a merge rule
+    // whose results are still being computed.
+    "waiting for code scanning",
 ];
+
+/// Statuses whose message can say "not yet": a 405 (`PUT …/merge`), a 422
+/// (validation on some Enterprise Server versions) and a 400 (the `failed`
+/// answer of `merge-async`; a `failed` result of its poll is read as one).
+const MAY_BE_PENDING: &[u16] = &[400, 405, 422];
 
 /// Classifies a merge refusal by HTTP status and GitHub's message.
 pub fn classify(status: u16, message: &str) -> MergeAnswer {
@@ -64,10 +93,102 @@ pub fn classify(status: u16, message: &str) -> MergeAnswer {
     if status == 409 || lower.contains("head branch was modified") {
         return MergeAnswer::HeadMoved;
     }
-    if matches!(status, 405 | 422) && PENDING_WORDINGS.iter().any(|w| lower.contains(w)) {
+    if !MAY_BE_PENDING.contains(&status) {
+        return MergeAnswer::Refused;
+    }
+    if PENDING_WORDINGS.iter().any(|w| lower.contains(w)) {
         return MergeAnswer::Pending;
     }
+    if lower.contains("have not succeeded") || lower.contains("has not succeeded") {
+        return MergeAnswer::ReadChecks;
+    }
+    if lower.contains("cannot be automatically signed") {
+        return MergeAnswer::OtherMethod;
+    }
+    if lower.contains("is not mergeable") {
+        return MergeAnswer::ReadMergeable;
+    }
     MergeAnswer::Refused
+}
+
+/// The fix to name beside an answer, when there is one to name.
+pub fn fix(answer: MergeAnswer) -> Option<&'static str> {
+    match answer {
+        MergeAnswer::OtherMethod => Some(
+            "the base requires signed commits and GitHub cannot sign a rebase merge: \
+             set `merge.method` to `squash` or `merge`, which GitHub signs",
+        ),
+        _ => None,
+    }
+}
+
+/// A required check as read again after [`MergeAnswer::ReadChecks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckNow {
+    Passed,
+    /// Queued or in progress.
+    Running,
+    /// Not reported on the head at all.
+    Missing,
+    Failed,
+}
+
+/// What the checks read again say of `N of M required status checks have
+/// not succeeded`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reread {
+    /// One is still running or missing: retry later, bounded like any
+    /// pending answer.
+    Pending,
+    /// Every one has finished and these failed: report them.
+    Refused { failed: Vec<String> },
+}
+
+/// Pending while any required check is running or missing; refused naming
+/// the failed ones once none is; pending when none failed either (GitHub's
+/// answer came before the last check's report was counted).
+pub fn reread_checks(checks: &[(String, CheckNow)]) -> Reread {
+    if checks
+        .iter()
+        .any(|(_, c)| matches!(c, CheckNow::Running | CheckNow::Missing))
+    {
+        return Reread::Pending;
+    }
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|(_, c)| *c == CheckNow::Failed)
+        .map(|(n, _)| n.clone())
+        .collect();
+    if failed.is_empty() {
+        Reread::Pending
+    } else {
+        Reread::Refused { failed }
+    }
+}
+
+/// What `mergeable`/`mergeable_state` say after `Pull Request is not
+/// mergeable`: the answer to act on and why, in words for the check run.
+pub fn not_mergeable(mergeable: Option<bool>, state: Option<&str>) -> (MergeAnswer, &'static str) {
+    match state {
+        Some("dirty") => (MergeAnswer::Refused, "it has conflicts with its base"),
+        Some("blocked") => (
+            MergeAnswer::Refused,
+            "the base's rules block it (reviews, or checks GitHub requires)",
+        ),
+        Some("behind") => (MergeAnswer::Pending, "its head is behind its base"),
+        Some("draft") => (MergeAnswer::Refused, "it is a draft"),
+        _ if mergeable == Some(false) => (
+            MergeAnswer::Refused,
+            "GitHub reads it as not mergeable and says no more",
+        ),
+        Some("clean" | "unstable" | "has_hooks") if mergeable == Some(true) => {
+            (MergeAnswer::Pending, "GitHub now reads it as mergeable")
+        }
+        _ => (
+            MergeAnswer::Pending,
+            "GitHub is still computing whether it can merge",
+        ),
+    }
 }
 
 /// What one merge call came to, once the engine has read what it needs (the
@@ -99,6 +220,9 @@ impl CallResult {
                 MergeAnswer::HeadMoved => "head_unmoved",
                 MergeAnswer::NotAuthorized => "not_authorized",
                 MergeAnswer::Refused => "refused",
+                MergeAnswer::ReadChecks => "read_checks",
+                MergeAnswer::OtherMethod => "other_method",
+                MergeAnswer::ReadMergeable => "read_mergeable",
             },
         }
     }
@@ -152,9 +276,14 @@ pub fn next_step(result: CallResult, attempt: u32, max_attempts: u32) -> MergeSt
         CallResult::Failed => retry(),
         CallResult::Answered { answer, head_moved } => match answer {
             MergeAnswer::HeadMoved if head_moved => MergeStep::Reevaluate,
-            MergeAnswer::HeadMoved | MergeAnswer::Pending => retry(),
+            // Unread, "have not succeeded" may still clear: bounded like
+            // pending (the caller reads the checks to decide sooner).
+            MergeAnswer::HeadMoved | MergeAnswer::Pending | MergeAnswer::ReadChecks => retry(),
             MergeAnswer::NotAuthorized if attempt < NOT_AUTHORIZED_CALLS => retry(),
-            MergeAnswer::NotAuthorized | MergeAnswer::Refused => MergeStep::Refused,
+            MergeAnswer::NotAuthorized
+            | MergeAnswer::Refused
+            | MergeAnswer::OtherMethod
+            | MergeAnswer::ReadMergeable => MergeStep::Refused,
         },
     }
 }
@@ -255,8 +384,52 @@ mod tests {
             (
                 405,
                 "Pull Request is not mergeable",
+                MergeAnswer::ReadMergeable,
+                "REST docs sample (pulls/merge 405); https://github.com/syndesisio/syndesis/pull/4452",
+            ),
+            (
+                405,
+                "Repository rule violations found\n\nRequired status check \"test\" is expected.",
+                MergeAnswer::Pending,
+                "ruleset multi-line form: https://github.com/microsoft/winget-pkgs/pull/379724 \
+                 (its form, another rule); the check line as in incident 4",
+            ),
+            (
+                405,
+                "Waiting for Code Scanning results…",
+                MergeAnswer::Pending,
+                "issue #25 of this project (no public issue found quoting it)",
+            ),
+            (
+                405,
+                "2 of 3 required status checks have not succeeded",
+                MergeAnswer::ReadChecks,
+                "https://github.com/mikelward/scripts/pull/197",
+            ),
+            (
+                405,
+                "Base branch requires signed commits. Rebase merges cannot be automatically signed by GitHub",
+                MergeAnswer::OtherMethod,
+                "https://github.com/reitermarkus/automerge/issues/4612, \
+                 https://github.com/reitermarkus/automerge/issues/160",
+            ),
+            (
+                400,
+                "Pull request is closed.",
                 MergeAnswer::Refused,
-                "REST docs sample (pulls/merge 405)",
+                "merge-async 400 `failed` (REST docs sample)",
+            ),
+            (
+                400,
+                "Repository rule violations found\n\nRequired status check \"test\" is expected.",
+                MergeAnswer::Pending,
+                "merge-async `failed`: the same table as a 405",
+            ),
+            (
+                400,
+                "Merge conflict: the pull request could not be merged.",
+                MergeAnswer::Refused,
+                "merge-async result `failed` (REST docs sample)",
             ),
             (
                 405,
@@ -318,6 +491,10 @@ mod tests {
             (answered(MergeAnswer::NotAuthorized, false), 1, RetryLater),
             (answered(MergeAnswer::NotAuthorized, false), 2, Refused),
             (answered(MergeAnswer::Refused, false), 1, Refused),
+            (answered(MergeAnswer::ReadChecks, false), 1, RetryLater),
+            (answered(MergeAnswer::ReadChecks, false), MAX, GaveUp),
+            (answered(MergeAnswer::OtherMethod, false), 1, Refused),
+            (answered(MergeAnswer::ReadMergeable, false), 1, Refused),
         ];
         for (result, attempt, want) in cases {
             assert_eq!(
@@ -339,6 +516,9 @@ mod tests {
                     Just(MergeAnswer::HeadMoved),
                     Just(MergeAnswer::NotAuthorized),
                     Just(MergeAnswer::Refused),
+                    Just(MergeAnswer::ReadChecks),
+                    Just(MergeAnswer::OtherMethod),
+                    Just(MergeAnswer::ReadMergeable),
                 ],
                 any::<bool>()
             )
@@ -376,6 +556,70 @@ mod tests {
                 proptest::prop_assert!(*calls <= max, "{calls_per_head:?}");
             }
         }
+    }
+
+    #[test]
+    fn checks_read_again_decide_pending_or_refused() {
+        use CheckNow::*;
+        let c = |n: &str, s| (n.to_owned(), s);
+        let cases = [
+            (
+                vec![c("a", Passed), c("b", Running), c("c", Failed)],
+                Reread::Pending,
+            ),
+            (vec![c("a", Passed), c("b", Missing)], Reread::Pending),
+            (
+                vec![c("a", Passed), c("b", Failed), c("c", Failed)],
+                Reread::Refused {
+                    failed: vec!["b".to_owned(), "c".to_owned()],
+                },
+            ),
+            (vec![c("a", Passed)], Reread::Pending),
+        ];
+        for (checks, want) in cases {
+            assert_eq!(reread_checks(&checks), want, "{checks:?}");
+        }
+    }
+
+    #[test]
+    fn not_mergeable_says_which() {
+        let cases = [
+            (
+                Some(false),
+                Some("dirty"),
+                MergeAnswer::Refused,
+                "conflicts",
+            ),
+            (Some(true), Some("blocked"), MergeAnswer::Refused, "block"),
+            (Some(true), Some("behind"), MergeAnswer::Pending, "behind"),
+            (None, Some("unknown"), MergeAnswer::Pending, "computing"),
+            (
+                Some(false),
+                Some("unknown"),
+                MergeAnswer::Refused,
+                "not mergeable",
+            ),
+            (Some(true), Some("clean"), MergeAnswer::Pending, "now reads"),
+        ];
+        for (mergeable, state, answer, words) in cases {
+            let (got, why) = not_mergeable(mergeable, state);
+            assert_eq!(got, answer, "{state:?}");
+            assert!(why.contains(words), "{state:?}: {why}");
+        }
+    }
+
+    #[test]
+    fn the_signed_commits_refusal_names_another_method() {
+        let answer = classify(
+            405,
+            "Base branch requires signed commits. Rebase merges cannot be automatically signed by GitHub",
+        );
+        let named = fix(answer).expect("a fix is named");
+        assert!(
+            named.contains("squash") && named.contains("merge.method"),
+            "{named}"
+        );
+        assert_eq!(fix(MergeAnswer::Refused), None);
     }
 
     #[test]

@@ -96,6 +96,97 @@ pub enum Enqueued {
     },
 }
 
+/// How GitHub is asked to carry out an asynchronous merge (`merge_action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeAction {
+    /// Merge now, without a merge queue (where seamguard merges).
+    DirectMerge,
+    /// Add to the base's merge queue (where the base requires one).
+    MergeQueue,
+}
+
+impl MergeAction {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MergeAction::DirectMerge => "direct_merge",
+            MergeAction::MergeQueue => "merge_queue",
+        }
+    }
+}
+
+/// What `PUT …/pulls/{pull_number}/merge-async` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeAsync {
+    /// 202: accepted; the outcome comes later (the result endpoint, or the
+    /// pull request's deliveries).
+    Pending { uuid: String },
+    /// 200 `merged`: the pull request is merged (its merge commit when
+    /// GitHub says it).
+    Merged { sha: Option<String> },
+    /// 200 `enqueued`: the pull request is in its base's merge queue.
+    Enqueued { message: String },
+    /// 409: a request already exists for this pull request; what it asked
+    /// for, which may differ from what this call asked.
+    Existing(AsyncRequest),
+    /// 400 `failed`: GitHub's basic state checks refused the request
+    /// (closed, draft, …), in its words.
+    Failed { message: String },
+    /// 404 from the endpoint itself (the pull request reads fine): this API
+    /// root has no asynchronous merge (GitHub Enterprise Server, an older
+    /// root). Remembered for the API root; no request is sent again.
+    Unavailable,
+}
+
+/// An asynchronous merge request GitHub holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsyncRequest {
+    pub uuid: String,
+    pub method: Option<String>,
+    pub action: Option<String>,
+    pub expected_head: Option<String>,
+}
+
+/// What `GET …/pulls/{pull_number}/merge-async/{uuid}` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeAsyncResult {
+    /// Still queued or running.
+    Pending(AsyncRequest),
+    Merged {
+        sha: Option<String>,
+    },
+    Enqueued {
+        message: String,
+    },
+    /// The merge ran and GitHub refused it (rules are evaluated when the
+    /// merge runs), in its words.
+    Failed {
+        message: String,
+    },
+    /// 404: unknown, or expired (results are kept 24 hours after their
+    /// last update).
+    Expired,
+}
+
+fn async_request(
+    d: &MergeAsyncDetails,
+    route: &'static str,
+    status: u16,
+) -> Result<AsyncRequest, GhError> {
+    let uuid = d.uuid.clone().ok_or_else(|| GhError {
+        route,
+        kind: ErrorKind::Decode,
+        status: Some(status),
+        message: "a pending asynchronous merge without a uuid".to_owned(),
+        retry_after: None,
+    })?;
+    Ok(AsyncRequest {
+        uuid,
+        method: d.merge_method.clone(),
+        action: d.merge_action.clone(),
+        expected_head: d.expected_head_sha.clone(),
+    })
+}
+
 /// The `errors` of a GraphQL answer, as one message.
 fn graphql_message(errors: &[GraphQlError]) -> String {
     errors
@@ -532,6 +623,109 @@ impl InstallationClient {
         )
         .replay(Replay::IfNotSent);
         self.gh.json(self.auth, &self.prio(call)).await
+    }
+
+    /// Asks GitHub to merge in the background, only while the head is
+    /// `sha`, with `method` and `action`. Never replayed blindly (a lost
+    /// answer is safe to ask again: GitHub answers 409 with the request it
+    /// already holds). 400 and 409 are answers, not errors. A 404 is told
+    /// apart: when the pull request reads fine the endpoint is missing, and
+    /// this API root is remembered as having none ([`MergeAsync::Unavailable`]
+    /// at once, without a request, from then on); when the pull request is
+    /// missing the 404 is returned as the error it is.
+    pub async fn merge_async(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+        sha: &CommitSha,
+        method: &str,
+        action: MergeAction,
+    ) -> Result<MergeAsync, GhError> {
+        const ROUTE: &str = "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge-async";
+        if self.gh.merge_async_known() == Some(false) {
+            return Ok(MergeAsync::Unavailable);
+        }
+        let call = Call::with_body(
+            ROUTE,
+            Method::PUT,
+            format!("{}/pulls/{}/merge-async", repo_path(repo), pr.0),
+            json!({ "sha": sha.as_str(), "merge_method": method, "merge_action": action.as_str() }),
+        )
+        .replay(Replay::IfNotSent)
+        .answers(&[400, 409]);
+        let reply = match self.gh.send(self.auth, &self.prio(call)).await {
+            Ok(reply) => reply,
+            Err(e) if e.is_status(404) => {
+                // Whose 404? A pull request that reads fine has it: the
+                // route is what is missing.
+                return match self.pull(repo, pr).await {
+                    Ok(_) => {
+                        tracing::info!(api = %self.gh.api_url(), "no asynchronous merge at this API root; merging synchronously from now on");
+                        self.gh.set_merge_async(false);
+                        Ok(MergeAsync::Unavailable)
+                    }
+                    Err(read) if read.is_status(404) => Err(e),
+                    Err(read) => Err(read),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        self.gh.set_merge_async(true);
+        let status = reply.status.as_u16();
+        let body: MergeAsyncBody = reply.json(ROUTE)?;
+        let d = &body.details;
+        Ok(match (status, body.status.as_str()) {
+            (409, _) => MergeAsync::Existing(async_request(d, ROUTE, status)?),
+            (_, "merged") => MergeAsync::Merged { sha: d.sha.clone() },
+            (_, "enqueued") => MergeAsync::Enqueued {
+                message: d.message.clone(),
+            },
+            (_, "failed") | (400, _) => MergeAsync::Failed {
+                message: d.message.clone(),
+            },
+            _ => MergeAsync::Pending {
+                uuid: async_request(d, ROUTE, status)?.uuid,
+            },
+        })
+    }
+
+    /// The result of the asynchronous merge `uuid` ([`MergeAsyncResult::Expired`]
+    /// once GitHub has forgotten it).
+    pub async fn merge_async_result(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+        uuid: &str,
+    ) -> Result<MergeAsyncResult, GhError> {
+        const ROUTE: &str = "GET /repos/{owner}/{repo}/pulls/{pull_number}/merge-async/{uuid}";
+        let call = Call::get(
+            ROUTE,
+            format!(
+                "{}/pulls/{}/merge-async/{}",
+                repo_path(repo),
+                pr.0,
+                segment(uuid)
+            ),
+        );
+        let Some(body) = none_on_404(
+            self.gh
+                .json::<MergeAsyncBody>(self.auth, &self.prio(call))
+                .await,
+        )?
+        else {
+            return Ok(MergeAsyncResult::Expired);
+        };
+        let d = &body.details;
+        Ok(match body.status.as_str() {
+            "merged" => MergeAsyncResult::Merged { sha: d.sha.clone() },
+            "enqueued" => MergeAsyncResult::Enqueued {
+                message: d.message.clone(),
+            },
+            "failed" => MergeAsyncResult::Failed {
+                message: d.message.clone(),
+            },
+            _ => MergeAsyncResult::Pending(async_request(d, ROUTE, 200)?),
+        })
     }
 
     /// Brings the head branch up to date with its base, only if the head is

@@ -185,6 +185,10 @@ pub struct Call {
     /// The most bytes of the answer read: a longer body is not read
     /// further and the call fails with [`ErrorKind::TooLarge`].
     pub max_body: usize,
+    /// Non-2xx statuses whose body is the answer (read by the caller as a
+    /// [`Reply`], not turned into an error): `merge-async` answers 400 and
+    /// 409 with the same result object as its 2xx. Never retried.
+    pub answers: &'static [u16],
 }
 
 /// The largest answer read from GitHub for a call that sets no cap of its
@@ -206,6 +210,7 @@ impl Call {
             priority: Priority::Normal,
             patient: true,
             max_body: MAX_ANSWER_BYTES,
+            answers: &[],
         }
     }
 
@@ -245,6 +250,12 @@ impl Call {
     /// Reads at most `bytes` of the answer (see [`Call::max_body`]).
     pub fn max_body(mut self, bytes: usize) -> Self {
         self.max_body = bytes;
+        self
+    }
+
+    /// Reads these non-2xx statuses as answers (see [`Call::answers`]).
+    pub fn answers(mut self, statuses: &'static [u16]) -> Self {
+        self.answers = statuses;
         self
     }
 
@@ -421,6 +432,9 @@ struct Inner {
     windows: Mutex<HashMap<Auth, RateWindow>>,
     governor: Arc<Governor>,
     etags: Mutex<HashMap<(Auth, &'static str, String), Cached>>,
+    /// Whether this API root has `merge-async`: learned once (see
+    /// [`GitHub::merge_async_known`]), never per pull request.
+    merge_async: Mutex<Option<bool>>,
 }
 
 /// A GET answer kept for conditional requests.
@@ -457,6 +471,7 @@ impl GitHub {
                     Limits::default(),
                 )),
                 etags: Mutex::new(HashMap::new()),
+                merge_async: Mutex::new(None),
             }),
         })
     }
@@ -493,6 +508,26 @@ impl GitHub {
 
     pub fn api_url(&self) -> &Url {
         &self.inner.api
+    }
+
+    /// Whether this API root has the asynchronous merge endpoint, once it
+    /// is known (`None` before the first answer that tells).
+    pub fn merge_async_known(&self) -> Option<bool> {
+        *self
+            .inner
+            .merge_async
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Remembers whether this API root has the asynchronous merge endpoint
+    /// (for every installation and pull request served through it).
+    pub fn set_merge_async(&self, available: bool) {
+        *self
+            .inner
+            .merge_async
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(available);
     }
 
     /// The rate-limit windows GitHub last reported, per installation (and
@@ -839,6 +874,13 @@ impl GitHub {
                 status: StatusCode::OK,
                 headers: cached.headers,
                 body: cached.body,
+            });
+        }
+        if call.answers.contains(&status.as_u16()) {
+            return Ok(Reply {
+                status,
+                headers,
+                body,
             });
         }
         if status.is_success() {

@@ -411,6 +411,38 @@ pub struct MergeResult {
     pub message: Option<String>,
 }
 
+/// `pull-request-merge-async-result`: what `PUT …/merge-async` and
+/// `GET …/merge-async/{uuid}` answer (2xx, 400 and 409 alike). Read
+/// tolerantly: every field of `details` may be missing, and an unknown
+/// `status` is kept as sent.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MergeAsyncBody {
+    /// `pending`, `merged`, `enqueued` or `failed`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub status: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub details: MergeAsyncDetails,
+}
+
+/// The `details` of a [`MergeAsyncBody`]: which fields are there depends
+/// on the status (a request: uuid, method, action, expected head; a
+/// merge: its commit; a failure: only the message).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MergeAsyncDetails {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub message: String,
+    #[serde(default, deserialize_with = "non_empty")]
+    pub uuid: Option<String>,
+    #[serde(default, deserialize_with = "non_empty")]
+    pub merge_method: Option<String>,
+    #[serde(default, deserialize_with = "non_empty")]
+    pub merge_action: Option<String>,
+    #[serde(default, deserialize_with = "non_empty")]
+    pub expected_head_sha: Option<String>,
+    #[serde(default, deserialize_with = "non_empty")]
+    pub sha: Option<String>,
+}
+
 /// `POST /app-manifests/{code}/conversions`: the new App's credentials.
 #[derive(Clone, Deserialize)]
 pub struct ManifestConversion {

@@ -434,6 +434,28 @@ impl FakeGitHub {
         self.shared.edit(|w| w.enforce_required_checks = true);
     }
 
+    /// Makes this API root lack the asynchronous merge, as GitHub
+    /// Enterprise Server does: `PUT …/merge-async` and its result answer 404.
+    pub fn without_merge_async(&self) {
+        self.shared.edit(|w| w.merge_async_missing = true);
+    }
+
+    /// Ages every asynchronous merge request past GitHub's 24 hours: its
+    /// result answers 404 and it no longer blocks a new request.
+    pub fn expire_async_merges(&self) {
+        self.shared.edit(|w| {
+            for m in w.async_merges.values_mut() {
+                m.updated_at -= chrono::Duration::hours(25);
+            }
+        });
+    }
+
+    /// Reads of an asynchronous merge's result answered `pending` before the
+    /// merge runs (1 by default).
+    pub fn set_async_merge_reads(&self, reads: u32) {
+        self.shared.edit(|w| w.async_merge_reads = reads);
+    }
+
     /// Reads of a pull request that answer unknown mergeability after each
     /// push (1 by default; 0 computes it at once).
     pub fn set_unknown_reads_after_push(&self, reads: u32) {

@@ -421,7 +421,14 @@ impl Contract {
                 }
             })
         });
-        required_present && enums_agree
+        // A closed object (`additionalProperties: false`) is not the branch
+        // of a value with keys it does not list: `{message, sha}` is the
+        // merge-async result's "merged" details, not its message-only ones.
+        let closed_fits = schema["additionalProperties"] != json!(false)
+            || schema["properties"]
+                .as_object()
+                .is_some_and(|props| object.keys().all(|k| props.contains_key(k)));
+        required_present && enums_agree && closed_fits
     }
 
     /// One object schema from the branches of an `allOf`.

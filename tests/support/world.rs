@@ -949,6 +949,26 @@ pub struct Installation {
     pub account: String,
 }
 
+/// One asynchronous merge request, as GitHub holds it.
+#[derive(Debug, Clone)]
+pub struct AsyncMerge {
+    pub uuid: String,
+    pub repo: String,
+    pub number: u64,
+    pub merge_method: String,
+    pub merge_action: String,
+    pub expected_head_sha: String,
+    /// `pending`, `merged`, `enqueued` or `failed`.
+    pub status: String,
+    pub message: String,
+    /// The merge commit once merged.
+    pub sha: Option<String>,
+    /// Reads answered since the request was made.
+    pub reads: u32,
+    /// Kept for 24 hours after this.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// Everything the fake GitHub knows.
 pub struct World {
     pub app_id: u64,
@@ -984,6 +1004,14 @@ pub struct World {
     pub unknown_reads_after_push: u32,
     /// Conditional GETs answered `304 Not Modified`.
     pub not_modified: u64,
+    /// The asynchronous merge requests GitHub holds, by uuid.
+    pub async_merges: BTreeMap<String, AsyncMerge>,
+    /// Reads of an asynchronous merge's result answered `pending` before
+    /// the merge runs (1 by default: the first read sees it queued).
+    pub async_merge_reads: u32,
+    /// This API root has no `merge-async` (as GitHub Enterprise Server):
+    /// both its routes answer 404.
+    pub merge_async_missing: bool,
     /// What the OpenAPI conformance layer checked, and what broke it.
     pub conformance: super::openapi::Ledger,
     pub(crate) faults: Faults,
@@ -1017,6 +1045,9 @@ impl World {
             enforce_required_checks: true,
             unknown_reads_after_push: 1,
             not_modified: 0,
+            async_merges: BTreeMap::new(),
+            async_merge_reads: 1,
+            merge_async_missing: false,
             conformance: Default::default(),
             faults: Faults::default(),
             next_id: 1000,

@@ -182,6 +182,8 @@ pub const ROUTES: &[Route] = &[
     route!("GET" "/repos/{owner}/{repo}/pulls/{number}", Repo, pulls::get),
     route!("GET" "/repos/{owner}/{repo}/pulls/{number}/files", Repo, pulls::files),
     route!("PUT" "/repos/{owner}/{repo}/pulls/{number}/merge", Repo, pulls::merge),
+    route!("PUT" "/repos/{owner}/{repo}/pulls/{number}/merge-async", Repo, pulls::merge_async),
+    route!("GET" "/repos/{owner}/{repo}/pulls/{number}/merge-async/{uuid}", Repo, pulls::merge_async_result),
     route!("PUT" "/repos/{owner}/{repo}/pulls/{number}/update-branch", Repo, pulls::update_branch),
     route!("GET" "/repos/{owner}/{repo}/commits/{sha}/pulls", Repo, pulls::for_commit),
     route!("GET" "/repos/{owner}/{repo}/contents/{+path}", Repo, git::contents),

@@ -1,4 +1,5 @@
-//! Pull requests: read, list, files, merge and update-branch.
+//! Pull requests: read, list, files, merge (synchronous and asynchronous)
+//! and update-branch.
 //!
 //! The merge is real: a new commit lands on the base branch (a merge
 //! commit, a squash, or the pull request's commits replayed for a rebase)
@@ -7,6 +8,11 @@
 //! pull request is closed, conflicting or a draft, and 405 for required
 //! checks that are not green yet, singular and plural wording alike (as
 //! GitHub enforces them, whether seamguard could read them or not).
+//!
+//! The asynchronous merge (`merge-async`) keeps GitHub's split: basic state
+//! checks when asked (400 `failed`), the merge itself — and so every rule —
+//! when it runs, which is on a later read of its result (`failed` then
+//! carries the same words as the synchronous refusal).
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -14,7 +20,7 @@ use serde_json::{Value, json};
 use super::{Answer, Ctx, paged, paginate};
 use crate::support::diff::diff_trees;
 use crate::support::json as gh;
-use crate::support::world::{PullState, Repo, World};
+use crate::support::world::{AsyncMerge, PullState, Repo, World};
 
 /// GitHub's default and largest page sizes for list endpoints.
 const DEFAULT_PER_PAGE: usize = 30;
@@ -378,4 +384,154 @@ pub fn merges(world: &mut World, ctx: &Ctx) -> Answer {
     repo.set_branch(base, &sha);
     let repo = world.repo(&key);
     Answer::json(201, gh::commit(world, repo, repo.commit(&sha)))
+}
+
+/// How long GitHub keeps an asynchronous merge's result after its last
+/// update.
+pub const ASYNC_MERGE_TTL_HOURS: i64 = 24;
+
+/// The `pull-request-merge-async-result` of a request GitHub holds.
+fn async_result(m: &AsyncMerge) -> Value {
+    let details = match m.status.as_str() {
+        "pending" => json!({
+            "message": m.message,
+            "uuid": m.uuid,
+            "merge_method": m.merge_method,
+            "merge_action": m.merge_action,
+            "expected_head_sha": m.expected_head_sha,
+        }),
+        "merged" => json!({ "message": m.message, "sha": m.sha.clone().unwrap_or_default() }),
+        _ => json!({ "message": m.message }),
+    };
+    json!({ "status": m.status, "details": details })
+}
+
+fn expired(m: &AsyncMerge) -> bool {
+    Utc::now() - m.updated_at > chrono::Duration::hours(ASYNC_MERGE_TTL_HOURS)
+}
+
+/// `PUT /repos/{owner}/{repo}/pulls/{number}/merge-async`: GitHub's basic
+/// state checks at once (400 `failed` for a closed pull request, a draft,
+/// a `sha` that is not the head), 200 when already merged, 409 with the
+/// request already held, 202 `pending` with a new uuid otherwise. The
+/// rules (required checks, reviews, method) are evaluated when the merge
+/// runs, which the fake does on a later read of the result.
+pub fn merge_async(world: &mut World, ctx: &Ctx) -> Answer {
+    if world.merge_async_missing {
+        return Answer::not_found();
+    }
+    let key = ctx.repo_key();
+    let Some(pr) = number(ctx)
+        .and_then(|n| world.repo(&key).pulls.get(&n))
+        .cloned()
+    else {
+        return Answer::not_found();
+    };
+    let body = ctx.body.clone().unwrap_or(Value::Null);
+    if pr.merged {
+        return Answer::json(
+            200,
+            json!({ "status": "merged", "details": {
+                "message": "Pull request is already merged.",
+                "sha": pr.merge_commit_sha.clone().unwrap_or_default() } }),
+        );
+    }
+    let held = world
+        .async_merges
+        .values()
+        .find(|m| m.repo == key && m.number == pr.number && m.status == "pending" && !expired(m));
+    if let Some(m) = held {
+        let mut answer = async_result(m);
+        answer["details"]["message"] =
+            json!("A merge request already exists for this pull request.");
+        return Answer::json(409, answer);
+    }
+    let failed = |message: &str| {
+        Answer::json(
+            400,
+            json!({ "status": "failed", "details": { "message": message } }),
+        )
+    };
+    if !pr.is_open() {
+        return failed("Pull request is closed.");
+    }
+    if pr.draft {
+        return failed("Pull request is still a draft.");
+    }
+    let expected = body["sha"].as_str().unwrap_or(&pr.head_sha).to_owned();
+    if expected != pr.head_sha {
+        return failed("Head branch was modified. Review and try the merge again.");
+    }
+    let uuid = format!("00000000-0000-4000-8000-{:012x}", world.next_id());
+    let m = AsyncMerge {
+        uuid: uuid.clone(),
+        repo: key,
+        number: pr.number,
+        merge_method: body["merge_method"].as_str().unwrap_or("merge").to_owned(),
+        merge_action: body["merge_action"]
+            .as_str()
+            .unwrap_or("default")
+            .to_owned(),
+        expected_head_sha: expected,
+        status: "pending".to_owned(),
+        message: "Merge request enqueued.".to_owned(),
+        sha: None,
+        reads: 0,
+        updated_at: Utc::now(),
+    };
+    let answer = async_result(&m);
+    world.async_merges.insert(uuid, m);
+    Answer::json(202, answer)
+}
+
+/// `GET /repos/{owner}/{repo}/pulls/{number}/merge-async/{uuid}`: pending
+/// for the first `async_merge_reads` reads, then the merge runs as
+/// `PUT …/merge` would run it, with the request's method and pinned head:
+/// `merged`, or `failed` with GitHub's refusal (`Required status check
+/// "test" is expected.`). 404 for an unknown uuid or one past its 24 hours.
+pub fn merge_async_result(world: &mut World, ctx: &Ctx) -> Answer {
+    if world.merge_async_missing {
+        return Answer::not_found();
+    }
+    let uuid = ctx.param("uuid").to_owned();
+    let key = ctx.repo_key();
+    let Some(m) = world.async_merges.get(&uuid).cloned() else {
+        return Answer::not_found();
+    };
+    if m.repo != key || Some(m.number) != number(ctx) || expired(&m) {
+        return Answer::not_found();
+    }
+    if m.status == "pending" && m.reads >= world.async_merge_reads {
+        let run = Ctx {
+            method: "PUT".to_owned(),
+            path: ctx.path.clone(),
+            params: ctx.params.clone(),
+            query: Vec::new(),
+            body: Some(json!({ "sha": m.expected_head_sha, "merge_method": m.merge_method })),
+            accept: ctx.accept.clone(),
+            auth: ctx.auth.clone(),
+            link_base: ctx.link_base.clone(),
+        };
+        let ran = merge(world, &run);
+        let said: Value = serde_json::from_slice(&ran.body).unwrap_or(Value::Null);
+        let stored = world.async_merges.get_mut(&uuid).expect("held");
+        if ran.status == 200 {
+            stored.status = "merged".to_owned();
+            stored.message = "Pull request was merged.".to_owned();
+            stored.sha = said["sha"].as_str().map(str::to_owned);
+        } else {
+            stored.status = "failed".to_owned();
+            stored.message = said["message"]
+                .as_str()
+                .unwrap_or("Merge failed.")
+                .to_owned();
+        }
+        stored.updated_at = Utc::now();
+    } else if let Some(stored) = world.async_merges.get_mut(&uuid) {
+        stored.reads += 1;
+        if stored.status == "pending" {
+            stored.message = "Merge request is in progress.".to_owned();
+        }
+    }
+    Answer::json(200, async_result(&world.async_merges[&uuid]))
 }

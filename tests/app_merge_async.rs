@@ -1,0 +1,330 @@
+//! GitHub's asynchronous merge (`PUT …/merge-async`), through seamguard's
+//! real client and merger against the fake: the head pinned, one merge
+//! request per call, a request GitHub already holds adopted, `failed`
+//! messages classified like a 405, and the synchronous fallback learned
+//! once per API root.
+
+mod support;
+
+use std::time::Duration;
+
+use seamguard::engine::merger::{self, Called, MergeCall, Poll, pending_key};
+use seamguard::gate::merge_answer::MergeAnswer;
+use seamguard::github::InstallationClient;
+use seamguard::github::api::{MergeAction, MergeAsync};
+use seamguard::ids::{CommitSha, InstallationId, PrNumber, RepoName};
+use seamguard::store::{Store, StoreOptions};
+use serde_json::json;
+use tempfile::TempDir;
+
+use support::ready::{PR, REPO, open_pr};
+use support::{FakeGitHub, Ready, ready};
+
+/// Reads a few milliseconds apart: the fake answers at once.
+const QUICK: Poll = Poll {
+    reads: 5,
+    interval: Duration::from_millis(5),
+};
+
+const ASYNC: &str = "/pulls/7/merge-async";
+
+async fn store() -> (TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = Store::open(&url, StoreOptions::default()).await.unwrap();
+    (dir, store)
+}
+
+fn client(gh: &FakeGitHub) -> InstallationClient {
+    gh.client()
+        .installation(InstallationId(gh.installation_id()))
+}
+
+fn repo() -> RepoName {
+    REPO.parse().unwrap()
+}
+
+fn sha(s: &str) -> CommitSha {
+    s.parse().unwrap()
+}
+
+/// The merger for pull request `pr` at `head`, merging with `merge`.
+async fn merge(
+    client: &InstallationClient,
+    store: &Store,
+    pr: u64,
+    head: &str,
+    poll: Poll,
+) -> Called {
+    merger::call(
+        client,
+        store,
+        &repo(),
+        PrNumber(pr),
+        &sha(head),
+        "merge",
+        MergeAction::DirectMerge,
+        poll,
+    )
+    .await
+    .expect("the merge call answers")
+}
+
+/// The bodies of the requests to `method path`.
+fn bodies(s: &Ready, method: &str, path: &str) -> Vec<serde_json::Value> {
+    s.requests()
+        .into_iter()
+        .filter(|r| r.method == method && r.path.ends_with(path))
+        .map(|r| r.body.unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test]
+async fn merges_through_merge_async_with_the_head_pinned_and_no_synchronous_merge() {
+    let s = ready().open().await;
+    let (_dir, store) = store().await;
+    let client = client(&s);
+
+    let called = merge(&client, &store, PR, &s.head, QUICK).await;
+
+    let merged = s.repo.pull(PR);
+    assert!(merged.merged, "the fake merged #7");
+    assert_eq!(
+        called,
+        Called {
+            call: MergeCall::Merged {
+                sha: merged.merge_commit_sha.clone()
+            },
+            sent: true
+        }
+    );
+    assert_eq!(
+        bodies(&s, "PUT", ASYNC),
+        vec![json!({ "sha": s.head, "merge_method": "merge", "merge_action": "direct_merge" })]
+    );
+    assert_eq!(s.count("PUT", "/pulls/7/merge"), 0, "no synchronous merge");
+    // 202, then the result read until it settled (pending once, then merged).
+    assert_eq!(s.count("GET", "/pulls/7/merge-async/*"), 2);
+    let key = pending_key(&repo(), PrNumber(PR), &sha(&s.head));
+    assert_eq!(store.meta(&key).await.unwrap().as_deref(), Some(""));
+
+    // Asked again, GitHub says it is merged (200), with its commit.
+    let again = client
+        .merge_async(
+            &repo(),
+            PrNumber(PR),
+            &sha(&s.head),
+            "merge",
+            MergeAction::DirectMerge,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        MergeAsync::Merged {
+            sha: merged.merge_commit_sha
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_request_github_already_holds_is_adopted_without_a_second_request() {
+    let s = ready().open().await;
+    let (_dir, store) = store().await;
+    let client = client(&s);
+    // Someone asked first, with another method; GitHub has not run it yet.
+    s.set_async_merge_reads(100);
+    let MergeAsync::Pending { uuid } = client
+        .merge_async(
+            &repo(),
+            PrNumber(PR),
+            &sha(&s.head),
+            "squash",
+            MergeAction::DirectMerge,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("202 pending expected");
+    };
+    s.reset_counts();
+
+    let first = merge(&client, &store, PR, &s.head, QUICK).await;
+    let MergeCall::Pending {
+        uuid: adopted,
+        differs,
+        ..
+    } = &first.call
+    else {
+        panic!("pending expected, got {first:?}");
+    };
+    assert_eq!(adopted, &uuid, "the existing request is adopted");
+    assert!(first.sent, "the 409 answered a request: an attempt");
+    let differs = differs.as_deref().expect("the difference is said");
+    assert!(
+        differs.contains("`squash`, not `merge`") && differs.contains(&uuid),
+        "{differs}"
+    );
+    assert_eq!(s.count("PUT", ASYNC), 1);
+    assert_eq!(
+        s.count("GET", &format!("{ASYNC}/{uuid}")),
+        QUICK.reads as usize
+    );
+
+    // The next evaluation reads the kept request; it sends nothing.
+    s.set_async_merge_reads(0);
+    let second = merge(&client, &store, PR, &s.head, QUICK).await;
+    assert!(
+        matches!(second.call, MergeCall::Merged { .. }),
+        "{second:?}"
+    );
+    assert!(!second.sent);
+    assert_eq!(s.count("PUT", ASYNC), 1, "never a second request");
+    assert_eq!(s.count("PUT", "/pulls/7/merge"), 0);
+    assert!(s.repo.pull(PR).merged);
+}
+
+#[tokio::test]
+async fn a_failed_result_with_a_pending_wording_is_classified_pending() {
+    let s = ready().open().await;
+    let (_dir, store) = store().await;
+    s.repo.protection("main").requires(&["test"]);
+    s.repo.check_run(&s.head, "test");
+
+    let called = merge(&client(&s), &store, PR, &s.head, QUICK).await;
+
+    assert_eq!(
+        called,
+        Called {
+            call: MergeCall::Refused {
+                status: 400,
+                message: "Required status check \"test\" is expected.".to_owned(),
+                answer: MergeAnswer::Pending,
+            },
+            sent: true,
+        }
+    );
+    assert!(!s.repo.pull(PR).merged);
+    // Settled: the next call may ask again (counted by the caller).
+    let key = pending_key(&repo(), PrNumber(PR), &sha(&s.head));
+    assert_eq!(store.meta(&key).await.unwrap().as_deref(), Some(""));
+}
+
+#[tokio::test]
+async fn a_400_failed_answer_goes_through_the_same_table() {
+    let s = ready().open().await;
+    let (_dir, store) = store().await;
+    let message = "Repository rule violations found\n\nRequired status check \"test\" is expected.";
+    s.fail_next(
+        &format!("PUT {ASYNC}"),
+        400,
+        &json!({ "status": "failed", "details": { "message": message } }).to_string(),
+    );
+
+    let called = merge(&client(&s), &store, PR, &s.head, QUICK).await;
+
+    assert_eq!(
+        called.call,
+        MergeCall::Refused {
+            status: 400,
+            message: message.to_owned(),
+            answer: MergeAnswer::Pending,
+        }
+    );
+    assert_eq!(s.count("GET", &format!("{ASYNC}/*")), 0, "nothing to read");
+}
+
+#[tokio::test]
+async fn without_merge_async_the_fallback_is_learned_once_per_api_root() {
+    let s = ready().open().await;
+    let second = open_pr(&s.repo, 8, "second", &[("b.txt", "b\n")], &[]);
+    s.without_merge_async();
+    let (_dir, store) = store().await;
+    let client = client(&s);
+
+    let seven = merge(&client, &store, PR, &s.head, QUICK).await;
+    let eight = merge(&client, &store, 8, &second, QUICK).await;
+
+    for (n, called) in [(7, &seven), (8, &eight)] {
+        assert!(
+            matches!(called.call, MergeCall::Merged { .. }) && called.sent,
+            "#{n}: {called:?}"
+        );
+        assert!(s.repo.pull(n).merged, "#{n} merged");
+    }
+    let probes = s
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/merge-async"))
+        .count();
+    assert_eq!(
+        probes, 1,
+        "one probe for the API root, not one per pull request"
+    );
+    assert_eq!(
+        bodies(&s, "PUT", "/pulls/7/merge"),
+        vec![json!({ "sha": s.head, "merge_method": "merge" })]
+    );
+    assert_eq!(
+        bodies(&s, "PUT", "/pulls/8/merge"),
+        vec![json!({ "sha": second, "merge_method": "merge" })]
+    );
+}
+
+#[tokio::test]
+async fn a_missing_pull_request_is_not_a_missing_endpoint() {
+    let s = ready().open().await;
+    let client = client(&s);
+
+    let missing = client
+        .merge_async(
+            &repo(),
+            PrNumber(99),
+            &sha(&s.head),
+            "merge",
+            MergeAction::DirectMerge,
+        )
+        .await
+        .expect_err("no #99");
+    assert!(missing.is_status(404), "{missing}");
+
+    let seven = client
+        .merge_async(
+            &repo(),
+            PrNumber(PR),
+            &sha(&s.head),
+            "merge",
+            MergeAction::DirectMerge,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(seven, MergeAsync::Pending { .. }), "{seven:?}");
+}
+
+#[tokio::test]
+async fn an_expired_request_is_asked_for_again() {
+    let s = ready().open().await;
+    let (_dir, store) = store().await;
+    let client = client(&s);
+    s.set_async_merge_reads(100);
+    let none = Poll { reads: 0, ..QUICK };
+    let MergeCall::Pending { uuid: old, .. } = merge(&client, &store, PR, &s.head, none).await.call
+    else {
+        panic!("pending expected");
+    };
+    s.expire_async_merges();
+
+    let called = merge(&client, &store, PR, &s.head, none).await;
+
+    // The kept request's result is gone (404): one new request, a new uuid.
+    assert_eq!(s.count("GET", &format!("{ASYNC}/{old}")), 1);
+    let MergeCall::Pending { uuid: new, .. } = &called.call else {
+        panic!("pending expected, got {called:?}");
+    };
+    assert_ne!(new, &old);
+    assert!(called.sent);
+    assert_eq!(s.count("PUT", ASYNC), 2);
+    let key = pending_key(&repo(), PrNumber(PR), &sha(&s.head));
+    let kept = store.meta(&key).await.unwrap().unwrap_or_default();
+    assert!(kept.starts_with(new.as_str()), "{kept}");
+}
