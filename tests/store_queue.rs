@@ -393,6 +393,51 @@ async fn defer_schedules_the_item_without_counting_an_attempt(backend: Backend) 
     let again = store.claim(t(40), 10, LEASE).await.unwrap();
     assert_eq!(keys(&again), ["acme/app#7"]);
     assert_eq!(again[0].attempts, 0, "held back, not tried");
+    assert_eq!(again[0].reruns, 0, "held back, not re-run");
+}
+
+/// Planned re-runs (merge pending, head moved) are counted apart from
+/// failures: however many there were, a failing job still has all its
+/// attempts; a trigger that lands during a run starts both counts afresh.
+async fn planned_reruns_do_not_use_up_attempts(backend: Backend) {
+    let Some(s) = Opened::open(backend).await else {
+        return;
+    };
+    let store = &s.store;
+    ingest(store, delivery("d-1", t(0), vec![pr(7)])).await;
+    for i in 0..9 {
+        let claim = store.claim(t(i), 10, LEASE).await.unwrap().remove(0);
+        assert_eq!(
+            (claim.attempts, claim.reruns),
+            (0, u32::try_from(i).unwrap())
+        );
+        store
+            .rerun_at(&claim, t(i + 1), "merge attempt: Base branch was modified")
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.next_due().await.unwrap(), Some(t(9)));
+    let claim = store.claim(t(9), 10, LEASE).await.unwrap().remove(0);
+    assert_eq!(
+        (claim.attempts, claim.reruns),
+        (0, 9),
+        "nine re-runs, no failure"
+    );
+    store
+        .retry_at(&claim, t(10), "GitHub failed: 502")
+        .await
+        .unwrap();
+    let failed = store.failed_jobs().await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].attempts, 1, "one failure: {failed:?}");
+    let claim = store.claim(t(10), 10, LEASE).await.unwrap().remove(0);
+    assert_eq!((claim.attempts, claim.reruns), (1, 9));
+
+    // A trigger during the run: completing keeps the item, both counts reset.
+    ingest(store, delivery("d-2", t(10), vec![pr(7)])).await;
+    store.complete(&claim).await.unwrap();
+    let claim = store.claim(t(11), 10, LEASE).await.unwrap().remove(0);
+    assert_eq!((claim.attempts, claim.reruns), (0, 0));
 }
 
 /// GitHub's budget through the store: leases are all or nothing and never
@@ -998,6 +1043,8 @@ on_both_backends! {
     retry_at_schedules_the_item_no_earlier_than_asked,
     #[tokio::test]
     defer_schedules_the_item_without_counting_an_attempt,
+    #[tokio::test]
+    planned_reruns_do_not_use_up_attempts,
     #[tokio::test]
     the_budget_ledger_caps_leases_and_keeps_pauses,
     #[tokio::test]

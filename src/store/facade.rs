@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 
 use super::error::StoreError;
 use super::postgres::PgStore;
+use super::queue::GiveBack;
 use super::sqlite::SqliteStore;
 use super::work::{
     Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
@@ -188,20 +189,34 @@ impl Store {
         each!(self, b => b.complete(claim).await)
     }
 
-    /// Gives a claim back to run again no earlier than `not_before` (or
-    /// sooner, if a trigger arrived while it ran): `attempts` grows by one
-    /// and `reason` is kept for diagnosis. A lost lease changes nothing.
+    /// Gives a claim whose run failed back to run again no earlier than
+    /// `not_before` (or sooner, if a trigger arrived while it ran):
+    /// `attempts` grows by one and `reason` is kept for diagnosis. A lost
+    /// lease changes nothing.
     pub async fn retry_at(
         &self,
         claim: &Claim,
         not_before: DateTime<Utc>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        each!(self, b => b.retry_at(claim, not_before, reason).await)
+        each!(self, b => b.give_back(claim, not_before, reason, GiveBack::Failed).await)
+    }
+
+    /// Gives a claim back to run again as its run planned (a merge answered
+    /// pending, the head moved): as [`retry_at`](Self::retry_at), but
+    /// `reruns` grows instead of `attempts`, so planned re-runs never use
+    /// up the attempts a failing job has.
+    pub async fn rerun_at(
+        &self,
+        claim: &Claim,
+        not_before: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        each!(self, b => b.give_back(claim, not_before, reason, GiveBack::Rerun).await)
     }
 
     /// Gives a claim back to run no earlier than `not_before` without
-    /// counting an attempt: the work was not tried, only held back (GitHub's
+    /// counting anything: the work was not tried, only held back (GitHub's
     /// rate budget is spent until then). A lost lease changes nothing.
     pub async fn defer(
         &self,
@@ -209,7 +224,7 @@ impl Store {
         not_before: DateTime<Utc>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        each!(self, b => b.defer(claim, not_before, reason).await)
+        each!(self, b => b.give_back(claim, not_before, reason, GiveBack::Deferred).await)
     }
 
     /// When the next item becomes claimable (a due item, or a lease that

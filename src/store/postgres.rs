@@ -45,6 +45,7 @@ use super::columns::{self, PARKED};
 use super::error::StoreError;
 use super::facade::StoreOptions;
 use super::history;
+use super::queue::GiveBack;
 use super::work::{
     Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
 };
@@ -229,7 +230,7 @@ impl PgStore {
         let token = rand::random::<i64>();
         // A row still leased here had its lease expire: that run counts as
         // an attempt. Triggers recorded during it are covered by this run.
-        let rows: Vec<(String, String, i32, i64)> = sqlx::query_as(
+        let rows: Vec<(String, String, i32, i32, i64)> = sqlx::query_as(
             "WITH picked AS (
                  SELECT key, due_at FROM work_items
                  WHERE due_at <= $1 ORDER BY due_at, key LIMIT $2
@@ -239,7 +240,7 @@ impl PgStore {
              SET lease_token = $3, claimed_at = $1, due_at = $4, rerun_at = NULL,
                  attempts = w.attempts + CASE WHEN w.lease_token IS NULL THEN 0 ELSE 1 END
              FROM picked WHERE w.key = picked.key
-             RETURNING w.key, w.payload, w.attempts, picked.due_at",
+             RETURNING w.key, w.payload, w.attempts, w.reruns, picked.due_at",
         )
         .bind(now_ms)
         .bind(i64::try_from(max).unwrap_or(i64::MAX))
@@ -248,13 +249,14 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await?;
         let mut rows = rows;
-        rows.sort_by(|a, b| (a.3, &a.0).cmp(&(b.3, &b.0)));
+        rows.sort_by(|a, b| (a.4, &a.0).cmp(&(b.4, &b.0)));
         let mut claims = Vec::with_capacity(rows.len());
-        for (key, payload, attempts, _) in rows {
+        for (key, payload, attempts, reruns, _) in rows {
             match columns::decode_work(&key, &payload) {
                 Ok(work) => claims.push(Claim {
                     work,
                     attempts: u32::try_from(attempts).unwrap_or(0),
+                    reruns: u32::try_from(reruns).unwrap_or(0),
                     key,
                     lease_until: until,
                     token,
@@ -313,7 +315,7 @@ impl PgStore {
         let rerun = sqlx::query(
             "UPDATE work_items
              SET lease_token = NULL, claimed_at = NULL, due_at = rerun_at, rerun_at = NULL,
-                 attempts = 0, last_error = NULL
+                 attempts = 0, reruns = 0, last_error = NULL
              WHERE key = $1 AND lease_token = $2 AND rerun_at IS NOT NULL",
         )
         .bind(&claim.key)
@@ -331,46 +333,30 @@ impl PgStore {
         Ok(())
     }
 
-    pub(crate) async fn retry_at(
+    /// The lease released and the row due again, growing the counter
+    /// `why` names (see `queue::retry`).
+    pub(crate) async fn give_back(
         &self,
         claim: &Claim,
         not_before: DateTime<Utc>,
         reason: &str,
+        why: GiveBack,
     ) -> Result<(), StoreError> {
-        self.give_back(claim, not_before, reason, true).await
-    }
-
-    pub(crate) async fn defer(
-        &self,
-        claim: &Claim,
-        not_before: DateTime<Utc>,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        self.give_back(claim, not_before, reason, false).await
-    }
-
-    /// The lease released and the row due again, counting an attempt when
-    /// `counted` (see `queue::retry`).
-    async fn give_back(
-        &self,
-        claim: &Claim,
-        not_before: DateTime<Utc>,
-        reason: &str,
-        counted: bool,
-    ) -> Result<(), StoreError> {
+        let (attempts, reruns) = why.increments();
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE work_items
              SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL,
                  due_at = least($3, coalesce(rerun_at, $3)),
-                 attempts = attempts + $5, last_error = $4
+                 attempts = attempts + $5, reruns = reruns + $6, last_error = $4
              WHERE key = $1 AND lease_token = $2",
         )
         .bind(&claim.key)
         .bind(claim.token)
         .bind(columns::millis(not_before))
         .bind(reason)
-        .bind(i32::from(counted))
+        .bind(attempts)
+        .bind(reruns)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() > 0 {
@@ -380,7 +366,7 @@ impl PgStore {
         if done.rows_affected() > 0 {
             self.wakeups.notify_one();
         } else {
-            tracing::warn!(key = %claim.key, counted, "gave back a claim whose lease had been lost; its current holder decides");
+            tracing::warn!(key = %claim.key, ?why, "gave back a claim whose lease had been lost; its current holder decides");
         }
         Ok(())
     }

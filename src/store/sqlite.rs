@@ -23,7 +23,7 @@ use super::columns::{self, PARKED};
 use super::error::StoreError;
 use super::facade::StoreOptions;
 use super::history;
-use super::queue::{self, Finished, NewWork};
+use super::queue::{self, Finished, GiveBack, NewWork};
 use super::retention;
 use super::state;
 use super::work::{
@@ -386,33 +386,15 @@ impl SqliteStore {
     }
 
     /// Gives a claim back to run again no earlier than `not_before` (or
-    /// sooner, if a trigger arrived while it ran): `attempts` grows by one
-    /// and `reason` is kept for diagnosis. A lost lease changes nothing.
-    pub(crate) async fn retry_at(
+    /// sooner, if a trigger arrived while it ran): `why` says which counter
+    /// grows, and `reason` is kept for diagnosis. A lost lease changes
+    /// nothing.
+    pub(crate) async fn give_back(
         &self,
         claim: &Claim,
         not_before: DateTime<Utc>,
         reason: &str,
-    ) -> Result<(), StoreError> {
-        self.give_back(claim, not_before, reason, true).await
-    }
-
-    /// As [`retry_at`](Self::retry_at), without counting an attempt.
-    pub(crate) async fn defer(
-        &self,
-        claim: &Claim,
-        not_before: DateTime<Utc>,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        self.give_back(claim, not_before, reason, false).await
-    }
-
-    async fn give_back(
-        &self,
-        claim: &Claim,
-        not_before: DateTime<Utc>,
-        reason: &str,
-        counted: bool,
+        why: GiveBack,
     ) -> Result<(), StoreError> {
         let (key, token, reason) = (claim.key.clone(), claim.token, reason.to_owned());
         let due = columns::millis(not_before);
@@ -421,12 +403,12 @@ impl SqliteStore {
             .call(
                 |kept| *kept,
                 move |c| {
-                    async move { queue::retry(c, &key, token, due, &reason, counted).await }.boxed()
+                    async move { queue::retry(c, &key, token, due, &reason, why).await }.boxed()
                 },
             )
             .await?;
         if !kept {
-            tracing::warn!(key = %claim.key, counted, "gave back a claim whose lease had been lost; its current holder decides");
+            tracing::warn!(key = %claim.key, ?why, "gave back a claim whose lease had been lost; its current holder decides");
         }
         Ok(())
     }
