@@ -440,15 +440,22 @@ async fn planned_reruns_do_not_use_up_attempts(backend: Backend) {
     assert_eq!((claim.attempts, claim.reruns), (0, 0));
 }
 
-/// GitHub's budget through the store: leases are all or nothing and never
-/// pass a cap; a pause holds until its time, the latest one winning.
+/// GitHub's budget ledger a server on this store is wired with (a table
+/// on PostgreSQL, memory on the embedded store): leases are all or nothing
+/// and never pass a cap; a pause holds until its time, the latest winning.
 async fn the_budget_ledger_caps_leases_and_keeps_pauses(backend: Backend) {
     use seamguard::github::budget::{CONTENT_MINUTE, LeaseAnswer, LedgerAsk, REST_POINTS};
-    use seamguard::github::governor::BudgetStore;
     let Some(s) = Opened::open(backend).await else {
         return;
     };
-    let store = &s.store;
+    assert_eq!(
+        s.store.shared_budget_ledger().is_some(),
+        backend == Backend::Postgres,
+        "only replicas on PostgreSQL share a ledger"
+    );
+    let ledger = seamguard::server::budget_ledger(&s.store);
+    assert_eq!(ledger.shared(), backend == Backend::Postgres);
+    let store = &ledger;
     let id = InstallationId(9);
     let ask = |want| {
         [
@@ -1082,11 +1089,13 @@ on_both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_leasing_at_once_never_pass_the_cap_together() {
     use seamguard::github::budget::{CONTENT_MINUTE, LeaseAnswer, LedgerAsk};
-    use seamguard::github::governor::BudgetStore;
     let Some(db) = TestDb::new(Backend::Postgres).await else {
         return;
     };
-    let replicas = [db.open().await, db.open().await];
+    let replicas = [
+        seamguard::server::budget_ledger(&db.open().await),
+        seamguard::server::budget_ledger(&db.open().await),
+    ];
     let ask = [LedgerAsk {
         window: CONTENT_MINUTE,
         want: 1,

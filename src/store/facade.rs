@@ -24,7 +24,6 @@ use super::sqlite::SqliteStore;
 use super::work::{
     Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
 };
-use crate::github::budget::{LeaseAnswer, LedgerAsk, MemoryLedger};
 use crate::github::governor::BudgetStore;
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
 
@@ -78,8 +77,6 @@ impl Default for StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
-    /// GitHub's budget on the embedded store: one process, so in memory.
-    ledger: std::sync::Arc<MemoryLedger>,
 }
 
 #[derive(Clone)]
@@ -121,10 +118,7 @@ impl Store {
         } else {
             Backend::Sqlite(SqliteStore::open(database_url, &opts).await?)
         };
-        Ok(Store {
-            backend,
-            ledger: Default::default(),
-        })
+        Ok(Store { backend })
     }
 
     /// Whether several processes may share this store.
@@ -468,65 +462,17 @@ impl Store {
     }
 }
 
-/// GitHub's rate budget per installation (`github::governor`): on
-/// PostgreSQL a ledger every replica leases from, so together they spend no
-/// more than one would, and a pause one replica was told of holds for all;
-/// on the embedded store (one process) the same, in memory.
-impl BudgetStore for Store {
-    fn lease<'a>(
-        &'a self,
-        installation: InstallationId,
-        now: DateTime<Utc>,
-        asks: &'a [LedgerAsk],
-    ) -> futures::future::BoxFuture<'a, Result<LeaseAnswer, String>> {
-        Box::pin(async move {
-            match &self.backend {
-                Backend::Sqlite(_) => Ok(self.ledger.lease(installation.0, now, asks)),
-                Backend::Postgres(b) => b
-                    .budget_lease(installation, now, asks)
-                    .await
-                    .map_err(|e| e.to_string()),
-            }
-        })
-    }
-
-    fn pause(
-        &self,
-        installation: InstallationId,
-        until: DateTime<Utc>,
-    ) -> futures::future::BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move {
-            match &self.backend {
-                Backend::Sqlite(_) => {
-                    self.ledger.pause(installation.0, until);
-                    Ok(())
-                }
-                Backend::Postgres(b) => b
-                    .budget_pause(installation, until)
-                    .await
-                    .map_err(|e| e.to_string()),
-            }
-        })
-    }
-
-    fn paused_until(
-        &self,
-        installation: InstallationId,
-        now: DateTime<Utc>,
-    ) -> futures::future::BoxFuture<'_, Result<Option<DateTime<Utc>>, String>> {
-        Box::pin(async move {
-            match &self.backend {
-                Backend::Sqlite(_) => Ok(self.ledger.paused_until(installation.0, now)),
-                Backend::Postgres(b) => b
-                    .budget_paused_until(installation, now)
-                    .await
-                    .map_err(|e| e.to_string()),
-            }
-        })
-    }
-
-    fn shared(&self) -> bool {
-        self.is_shared()
+impl Store {
+    /// GitHub's rate budget ledger every replica on this store leases from
+    /// (`github::governor`), so together they spend no more than one would
+    /// and a pause one replica was told of holds for all: a table on
+    /// PostgreSQL. `None` on the embedded store, which one process owns:
+    /// whoever wires the server keeps the budget in memory then.
+    pub fn shared_budget_ledger(&self) -> Option<std::sync::Arc<dyn BudgetStore>> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(b) => Some(b.clone()),
+        }
     }
 }
 

@@ -50,7 +50,9 @@ use super::work::{
     Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
 };
 use crate::github::budget::{LeaseAnswer, LedgerAsk, Window, decide_lease};
+use crate::github::governor::{BudgetStore, LedgerError};
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
+use futures::future::BoxFuture;
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("src/store/migrations_postgres");
 
@@ -924,6 +926,38 @@ impl PgStore {
             let _ = conn.close().await;
         }
         self.pool.close().await;
+    }
+}
+
+/// GitHub's budget ledger shared by every replica on this database.
+impl BudgetStore for PgStore {
+    fn lease<'a>(
+        &'a self,
+        installation: InstallationId,
+        now: DateTime<Utc>,
+        asks: &'a [LedgerAsk],
+    ) -> BoxFuture<'a, Result<LeaseAnswer, LedgerError>> {
+        Box::pin(async move { Ok(self.budget_lease(installation, now, asks).await?) })
+    }
+
+    fn pause(
+        &self,
+        installation: InstallationId,
+        until: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<(), LedgerError>> {
+        Box::pin(async move { Ok(self.budget_pause(installation, until).await?) })
+    }
+
+    fn paused_until(
+        &self,
+        installation: InstallationId,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<Option<DateTime<Utc>>, LedgerError>> {
+        Box::pin(async move { Ok(self.budget_paused_until(installation, now).await?) })
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 }
 
