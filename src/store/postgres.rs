@@ -46,6 +46,7 @@ use super::error::StoreError;
 use super::facade::StoreOptions;
 use super::history;
 use super::queue::GiveBack;
+use super::reads;
 use super::work::{
     Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
 };
@@ -74,8 +75,6 @@ const INGEST_TRANSACTIONS: usize = 4;
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 /// Rows one prune chunk deletes per table, as on the embedded store.
 const PRUNE_CHUNK: i64 = 5_000;
-/// Stale check runs returned per watchdog sweep.
-const STALE_CHECK_RUNS_LIMIT: i64 = 500;
 /// The `meta` row `/readyz` writes to prove the store can commit.
 const READY_PROBE_KEY: &str = "readyz.probe";
 
@@ -504,15 +503,7 @@ impl PgStore {
         pr: PrNumber,
         head: &CommitSha,
     ) -> Result<u32, StoreError> {
-        let attempts: Option<i32> = sqlx::query_scalar(
-            "SELECT attempts FROM merge_attempts WHERE repo = $1 AND pr = $2 AND head = $3",
-        )
-        .bind(repo.to_string())
-        .bind(columns::id(pr.0))
-        .bind(head.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(attempts.map_or(0, |n| u32::try_from(n).unwrap_or(0)))
+        reads::merge_attempts(&self.pool, repo, pr, head).await
     }
 
     pub(crate) async fn line_join(
@@ -709,28 +700,14 @@ impl PgStore {
         &self,
         id: CheckRunId,
     ) -> Result<Option<String>, StoreError> {
-        let digest: Option<Option<String>> =
-            sqlx::query_scalar("SELECT digest FROM check_runs WHERE id = $1")
-                .bind(columns::id(id.0))
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(digest.flatten())
+        reads::check_run_digest(&self.pool, id).await
     }
 
     pub(crate) async fn stale_check_runs(
         &self,
         opened_before: DateTime<Utc>,
     ) -> Result<Vec<OpenCheckRun>, StoreError> {
-        let rows: Vec<(i64, String, i64, String, i64)> = sqlx::query_as(
-            "SELECT id, repo, installation, head, opened_at FROM check_runs
-             WHERE completed_at IS NULL AND opened_at < $1
-             ORDER BY opened_at, id LIMIT $2",
-        )
-        .bind(columns::millis(opened_before))
-        .bind(STALE_CHECK_RUNS_LIMIT)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(columns::open_check_run).collect()
+        reads::stale_check_runs(&self.pool, opened_before).await
     }
 
     pub(crate) async fn set_waiting(
@@ -792,22 +769,11 @@ impl PgStore {
     }
 
     pub(crate) async fn failed_jobs(&self) -> Result<Vec<FailedJob>, StoreError> {
-        let rows: Vec<(String, i64, String, i64)> = sqlx::query_as(
-            "SELECT key, attempts::bigint, last_error, due_at FROM work_items
-             WHERE last_error IS NOT NULL ORDER BY key LIMIT $1",
-        )
-        .bind(history::FAILED_JOBS_LIMIT)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(history::failed_job).collect())
+        reads::failed_jobs(&self.pool).await
     }
 
     pub(crate) async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let value = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(value)
+        reads::meta(&self.pool, key).await
     }
 
     pub(crate) async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
