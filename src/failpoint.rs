@@ -15,6 +15,9 @@ use std::sync::{Mutex, OnceLock};
 pub enum Action {
     /// `panic!` with this message.
     Panic(String),
+    /// `panic!` with this message once, then disarm (for a point on a path
+    /// other tests in the process also run).
+    PanicOnce(String),
 }
 
 static ARMED: AtomicBool = AtomicBool::new(false);
@@ -47,13 +50,19 @@ pub fn hit(name: &str) {
     if !ARMED.load(Ordering::Relaxed) {
         return;
     }
-    let action = points()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(name)
-        .cloned();
+    let action = {
+        let mut points = points().lock().unwrap_or_else(|p| p.into_inner());
+        let action = points.get(name).cloned();
+        if matches!(action, Some(Action::PanicOnce(_))) {
+            points.remove(name);
+            if points.is_empty() {
+                ARMED.store(false, Ordering::Release);
+            }
+        }
+        action
+    };
     match action {
-        Some(Action::Panic(message)) => panic!("{message}"),
+        Some(Action::Panic(message) | Action::PanicOnce(message)) => panic!("{message}"),
         None => {}
     }
 }

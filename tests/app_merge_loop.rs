@@ -4,6 +4,11 @@
 
 mod support;
 
+use std::time::Duration;
+
+use chrono::Utc;
+use seamguard::ids::{InstallationId, PrNumber};
+use seamguard::store::{Store, StoreOptions, Work};
 use support::flows::{WAIT, feature_pr};
 use support::{FakeGitHub, Seamguard, Sha, World};
 
@@ -132,4 +137,84 @@ async fn a_multi_line_ruleset_refusal_is_quoted_once_cleanly() {
     );
     assert_eq!(summary.matches("Repository rule violations").count(), 1);
     assert!(!title(&run).contains("merging"), "{}", title(&run));
+}
+
+/// Planned re-runs are not failures. The store holds #7's work item as
+/// nine merge calls answered "expected" leave it (each a re-run the
+/// evaluation asked for, recorded with `Store::rerun_at`; seamguard's own
+/// pacing would space nine real ones over minutes). Then GitHub fails a
+/// read through every client retry: the job is retried as a first failure
+/// is — it is not its last attempt — and #7 merges on its head, instead of
+/// the run ending fail-safe.
+#[tokio::test]
+async fn a_transient_failure_after_many_planned_reruns_is_still_retried() {
+    const RERUNS: u32 = 9;
+    // The client's own tries at one request (one call and five retries):
+    // all failing, the evaluation fails transiently.
+    const CLIENT_TRIES: usize = 6;
+    let s = support::ready().opted_in().open().await;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let url = format!("sqlite://{}", dir.path().join("seamguard.db").display());
+        let store = Store::open(&url, StoreOptions::default()).await.unwrap();
+        let work = Work::pr(
+            InstallationId(s.repo.installation()),
+            "acme/app".parse().unwrap(),
+            PrNumber(7),
+        );
+        store.enqueue(work, Utc::now()).await.unwrap();
+        for _ in 0..RERUNS {
+            let claim = store
+                .claim(Utc::now(), 1, Duration::from_secs(60))
+                .await
+                .unwrap()
+                .remove(0);
+            store
+                .rerun_at(
+                    &claim,
+                    Utc::now(),
+                    "merge attempt: Required status check \"ci\" is expected.",
+                )
+                .await
+                .unwrap();
+        }
+        store.close().await;
+    }
+    s.fail_next(
+        "GET /pulls/7",
+        502,
+        "<html><title>502 Bad Gateway</title></html>",
+    )
+    .times(CLIENT_TRIES);
+    let app = Seamguard::start_in(&s, dir, &[]).await;
+    let head = s.head.clone();
+    s.wait_for(
+        "#7 merged, or its run completed otherwise",
+        move |w| {
+            support::flows::merged(w, "acme/app", 7)
+                || own_run(w, &head)
+                    .is_some_and(|r| r.is_completed() && r.conclusion.as_deref() != Some("success"))
+        },
+        WAIT,
+    )
+    .await;
+    s.wait_idle().await;
+    app.stop().await;
+
+    let run = s.with_world(|w| own_run(w, &s.head).cloned()).expect("run");
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("success"),
+        "not completed fail-safe: {}",
+        run.summary()
+    );
+    assert!(s.merged(), "the retried job merged #7");
+    let calls = s.merge_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["sha"], s.head.as_str(), "pinned to the head");
+    let reads = s.attempts("GET /pulls/7");
+    assert!(
+        reads > CLIENT_TRIES,
+        "failed through every try, then read again: {reads}"
+    );
 }

@@ -187,3 +187,40 @@ async fn after_a_ruleset_delivery_a_report_only_evaluation_reads_the_requirement
     );
     app.stop().await;
 }
+
+/// A ruleset `required_status_checks` rule whose parameters do not parse
+/// (here a list that is a string) is not "requires nothing": seamguard
+/// merges nothing and the check run names the ruleset it could not read.
+#[tokio::test]
+async fn a_ruleset_rule_that_does_not_parse_blocks_the_merge_and_is_named() {
+    let s = support::ready().opted_in().open().await;
+    let rules = serde_json::json!([{
+        "type": "required_status_checks",
+        "ruleset_source_type": "Repository",
+        "ruleset_source": "acme/app",
+        "ruleset_id": 42,
+        "parameters": {
+            "required_status_checks": "test",
+            "strict_required_status_checks_policy": false
+        }
+    }]);
+    s.fail_next("GET /rules/branches/main", 200, &rules.to_string())
+        .always();
+    let app = s.start().await;
+    s.send(&app, "labeled").await;
+    let run = s.completed_run().await;
+    s.wait_idle().await;
+    app.stop().await;
+
+    assert!(s.merge_calls().is_empty(), "no merge call");
+    assert!(!s.merged());
+    let summary = run.summary();
+    assert!(
+        summary.contains("ruleset 42 (acme/app)") && summary.contains("could not be read"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("`required_status_checks` rule does not parse"),
+        "{summary}"
+    );
+}

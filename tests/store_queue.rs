@@ -393,17 +393,69 @@ async fn defer_schedules_the_item_without_counting_an_attempt(backend: Backend) 
     let again = store.claim(t(40), 10, LEASE).await.unwrap();
     assert_eq!(keys(&again), ["acme/app#7"]);
     assert_eq!(again[0].attempts, 0, "held back, not tried");
+    assert_eq!(again[0].reruns, 0, "held back, not re-run");
 }
 
-/// GitHub's budget through the store: leases are all or nothing and never
-/// pass a cap; a pause holds until its time, the latest one winning.
-async fn the_budget_ledger_caps_leases_and_keeps_pauses(backend: Backend) {
-    use seamguard::github::budget::{CONTENT_MINUTE, LeaseAnswer, LedgerAsk, REST_POINTS};
-    use seamguard::github::governor::BudgetStore;
+/// Planned re-runs (merge pending, head moved) are counted apart from
+/// failures: however many there were, a failing job still has all its
+/// attempts; a trigger that lands during a run starts both counts afresh.
+async fn planned_reruns_do_not_use_up_attempts(backend: Backend) {
     let Some(s) = Opened::open(backend).await else {
         return;
     };
     let store = &s.store;
+    ingest(store, delivery("d-1", t(0), vec![pr(7)])).await;
+    for i in 0..9 {
+        let claim = store.claim(t(i), 10, LEASE).await.unwrap().remove(0);
+        assert_eq!(
+            (claim.attempts, claim.reruns),
+            (0, u32::try_from(i).unwrap())
+        );
+        store
+            .rerun_at(&claim, t(i + 1), "merge attempt: Base branch was modified")
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.next_due().await.unwrap(), Some(t(9)));
+    let claim = store.claim(t(9), 10, LEASE).await.unwrap().remove(0);
+    assert_eq!(
+        (claim.attempts, claim.reruns),
+        (0, 9),
+        "nine re-runs, no failure"
+    );
+    store
+        .retry_at(&claim, t(10), "GitHub failed: 502")
+        .await
+        .unwrap();
+    let failed = store.failed_jobs().await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].attempts, 1, "one failure: {failed:?}");
+    let claim = store.claim(t(10), 10, LEASE).await.unwrap().remove(0);
+    assert_eq!((claim.attempts, claim.reruns), (1, 9));
+
+    // A trigger during the run: completing keeps the item, both counts reset.
+    ingest(store, delivery("d-2", t(10), vec![pr(7)])).await;
+    store.complete(&claim).await.unwrap();
+    let claim = store.claim(t(11), 10, LEASE).await.unwrap().remove(0);
+    assert_eq!((claim.attempts, claim.reruns), (0, 0));
+}
+
+/// GitHub's budget ledger a server on this store is wired with (a table
+/// on PostgreSQL, memory on the embedded store): leases are all or nothing
+/// and never pass a cap; a pause holds until its time, the latest winning.
+async fn the_budget_ledger_caps_leases_and_keeps_pauses(backend: Backend) {
+    use seamguard::github::budget::{CONTENT_MINUTE, LeaseAnswer, LedgerAsk, REST_POINTS};
+    let Some(s) = Opened::open(backend).await else {
+        return;
+    };
+    assert_eq!(
+        s.store.shared_budget_ledger().is_some(),
+        backend == Backend::Postgres,
+        "only replicas on PostgreSQL share a ledger"
+    );
+    let ledger = seamguard::server::budget_ledger(&s.store);
+    assert_eq!(ledger.shared(), backend == Backend::Postgres);
+    let store = &ledger;
     let id = InstallationId(9);
     let ask = |want| {
         [
@@ -999,6 +1051,8 @@ on_both_backends! {
     #[tokio::test]
     defer_schedules_the_item_without_counting_an_attempt,
     #[tokio::test]
+    planned_reruns_do_not_use_up_attempts,
+    #[tokio::test]
     the_budget_ledger_caps_leases_and_keeps_pauses,
     #[tokio::test]
     a_trigger_during_a_run_overrides_the_retry_backoff,
@@ -1035,11 +1089,13 @@ on_both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_leasing_at_once_never_pass_the_cap_together() {
     use seamguard::github::budget::{CONTENT_MINUTE, LeaseAnswer, LedgerAsk};
-    use seamguard::github::governor::BudgetStore;
     let Some(db) = TestDb::new(Backend::Postgres).await else {
         return;
     };
-    let replicas = [db.open().await, db.open().await];
+    let replicas = [
+        seamguard::server::budget_ledger(&db.open().await),
+        seamguard::server::budget_ledger(&db.open().await),
+    ];
     let ask = [LedgerAsk {
         window: CONTENT_MINUTE,
         want: 1,

@@ -39,9 +39,9 @@ pub fn classic_checks(p: &ProtectionChecks) -> ClassicChecks {
     }
 }
 
-/// One ruleset rule, read as far as the gate needs it. Parameters that do
-/// not parse make the rule one the gate does not read (as before: nothing
-/// required from it).
+/// One ruleset rule, read as far as the gate needs it. A rule the gate
+/// reads whose parameters do not parse is [`RulesetRule::Unreadable`]:
+/// what it requires is unknown, and the gate reports it.
 pub fn ruleset_rule(rule: &BranchRule) -> RulesetRule {
     let ruleset = Source::Ruleset {
         id: rule.ruleset_id,
@@ -49,12 +49,15 @@ pub fn ruleset_rule(rule: &BranchRule) -> RulesetRule {
     };
     match rule.kind.as_str() {
         "required_status_checks" => {
-            let params = rule
-                .parameters
-                .clone()
-                .and_then(|p| serde_json::from_value::<RequiredStatusChecksParams>(p).ok());
+            // GitHub's description makes `parameters` and every field in
+            // it optional: a rule without them requires nothing.
+            let params = serde_json::from_value::<RequiredStatusChecksParams>(
+                rule.parameters
+                    .clone()
+                    .unwrap_or_else(|| serde_json::json!({})),
+            );
             match params {
-                Some(params) => RulesetRule::RequiredStatusChecks {
+                Ok(params) => RulesetRule::RequiredStatusChecks {
                     ruleset,
                     strict: params.strict_required_status_checks_policy,
                     checks: params
@@ -66,7 +69,11 @@ pub fn ruleset_rule(rule: &BranchRule) -> RulesetRule {
                         })
                         .collect(),
                 },
-                None => RulesetRule::Other,
+                Err(error) => RulesetRule::Unreadable {
+                    ruleset,
+                    kind: rule.kind.clone(),
+                    error: error.to_string(),
+                },
             }
         }
         "merge_queue" => RulesetRule::MergeQueue {
@@ -198,11 +205,32 @@ mod tests {
     }
 
     #[test]
-    fn parameters_that_do_not_parse_require_nothing() {
+    fn parameters_that_do_not_parse_are_unreadable_not_nothing() {
         let odd = BranchRule {
             parameters: Some(json!({ "required_status_checks": "not a list" })),
             ..rule(1, json!([]), false)
         };
-        assert_eq!(ruleset_rule(&odd), RulesetRule::Other);
+        match ruleset_rule(&odd) {
+            RulesetRule::Unreadable {
+                ruleset,
+                kind,
+                error,
+            } => {
+                assert_eq!(ruleset.to_string(), "ruleset 1 (acme/app)");
+                assert_eq!(kind, "required_status_checks");
+                assert!(error.contains("invalid type"), "{error}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without parameters (GitHub's description allows it) the rule
+        // requires nothing, and says so.
+        let bare = BranchRule {
+            parameters: None,
+            ..rule(2, json!([]), false)
+        };
+        assert!(matches!(
+            ruleset_rule(&bare),
+            RulesetRule::RequiredStatusChecks { checks, strict: false, .. } if checks.is_empty()
+        ));
     }
 }

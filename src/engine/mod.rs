@@ -48,7 +48,8 @@ pub use act::merge_backoff;
 pub const LEASE: Duration = Duration::from_secs(60);
 
 /// A job that fails transiently is retried this many times (with backoff)
-/// before the check run is completed fail-safe.
+/// before the check run is completed fail-safe. Only failed runs count:
+/// planned re-runs (merge pending, head moved) are counted apart.
 pub const MAX_JOB_ATTEMPTS: u32 = 8;
 
 /// First backoff step of a failed job; doubles per attempt up to
@@ -385,11 +386,13 @@ impl Engine {
         let report = match result {
             Ok(Ok(Outcome::Done)) => self.store.complete(&claim).await,
             Ok(Ok(Outcome::RetryAt(at, reason))) => {
-                let paced = pace_rerun(at, Utc::now(), claim.attempts);
+                // A planned re-run, not a failure: it grows `reruns`, which
+                // paces it, and leaves the attempts a failure may use alone.
+                let paced = pace_rerun(at, Utc::now(), claim.reruns);
                 if paced != at {
-                    tracing::warn!(key = %claim.key, reruns = claim.attempts, %reason, "re-running at once again and again; backing off");
+                    tracing::warn!(key = %claim.key, reruns = claim.reruns, %reason, "re-running at once again and again; backing off");
                 }
-                self.store.retry_at(&claim, paced, &reason).await
+                self.store.rerun_at(&claim, paced, &reason).await
             }
             Ok(Err(e)) if e.is_deferred() => {
                 // Not a failure and not an attempt: the work waits in the
@@ -461,7 +464,7 @@ impl Engine {
     async fn process(&self, claim: &Claim, last_attempt: bool) -> Result<Outcome, EvalError> {
         let work = &claim.work;
         // What the history names as this run's cause.
-        let cause = match (&claim.cause, claim.attempts) {
+        let cause = match (&claim.cause, claim.attempts + claim.reruns) {
             (Some(c), 0) => c.clone(),
             (Some(c), n) => format!("{c}, run {}", n + 1),
             (None, 0) => "scheduled".to_owned(),

@@ -73,6 +73,14 @@ pub enum RulesetRule {
         /// `MERGE`, `SQUASH` or `REBASE`, when the rule says.
         merge_method: Option<String>,
     },
+    /// A rule the gate reads whose parameters do not parse: what it
+    /// requires is unknown, not nothing, so it is reported as unreadable.
+    Unreadable {
+        ruleset: Source,
+        /// The rule's `type`, e.g. `required_status_checks`.
+        kind: String,
+        error: String,
+    },
     /// A rule the gate does not read (file paths, commit messages, ...).
     Other,
 }
@@ -138,7 +146,13 @@ pub struct Requirements {
     /// A ruleset's `merge_queue` rule applies: merges go through GitHub's
     /// merge queue, never `PUT …/merge`.
     pub merge_queue: Option<MergeQueueRule>,
+    /// Sources the engine could not read at all (rulesets or protection
+    /// answered 403); it fills this in after [`requirements`].
     pub unreadable: Vec<Unreadable>,
+    /// Ruleset rules that were read but could not be understood. Kept
+    /// apart from `unreadable` because the engine sets that field from its
+    /// own reads; [`gate`] reports both.
+    pub unreadable_rules: Vec<Unreadable>,
 }
 
 /// A `merge_queue` rule that applies to the base branch.
@@ -172,6 +186,7 @@ pub fn requirements(
         }
     }
     let mut merge_queue = None;
+    let mut unreadable_rules = Vec::new();
     for rule in rules {
         match rule {
             RulesetRule::RequiredStatusChecks {
@@ -193,6 +208,14 @@ pub fn requirements(
                     merge_method: merge_method.clone(),
                 });
             }
+            RulesetRule::Unreadable {
+                ruleset,
+                kind,
+                error,
+            } => unreadable_rules.push(Unreadable {
+                source: "a ruleset rule",
+                reason: format!("{ruleset}: its `{kind}` rule does not parse: {error}"),
+            }),
             RulesetRule::Other => {}
         }
     }
@@ -211,6 +234,7 @@ pub fn requirements(
         strict,
         merge_queue,
         unreadable: Vec::new(),
+        unreadable_rules,
     }
 }
 
@@ -447,7 +471,12 @@ pub fn gate(
             .collect(),
         strict: req.strict,
         merge_queue: req.merge_queue.clone(),
-        unreadable: req.unreadable.clone(),
+        unreadable: req
+            .unreadable
+            .iter()
+            .chain(&req.unreadable_rules)
+            .cloned()
+            .collect(),
         evidence: Vec::new(),
     }
 }
@@ -496,6 +525,44 @@ mod tests {
             strict,
             checks: checks.iter().map(|c| any(c)).collect(),
         }
+    }
+
+    #[test]
+    fn an_unreadable_rule_is_reported_by_the_gate_beside_unreadable_sources() {
+        let rules = vec![
+            rule(42, &["test"], false),
+            RulesetRule::Unreadable {
+                ruleset: ruleset(7),
+                kind: "required_status_checks".into(),
+                error: "invalid type: string \"x\", expected a sequence".into(),
+            },
+        ];
+        let mut req = requirements(None, &rules, &[]);
+        assert_eq!(
+            req.checks.len(),
+            1,
+            "the readable rule still requires `test`"
+        );
+        // The engine sets `unreadable` from its own reads afterwards.
+        req.unreadable = vec![Unreadable {
+            source: "classic branch protection",
+            reason: "HTTP 403".into(),
+        }];
+        let report = gate(&req, &[], &[], false, None);
+        let named: Vec<String> = report
+            .unreadable
+            .iter()
+            .map(|u| format!("{} could not be read ({})", u.source, u.reason))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                "classic branch protection could not be read (HTTP 403)",
+                "a ruleset rule could not be read (ruleset 7 (acme/app): its \
+                 `required_status_checks` rule does not parse: invalid type: string \"x\", \
+                 expected a sequence)",
+            ]
+        );
     }
 
     #[test]

@@ -46,9 +46,18 @@ pub const PAUSE_POLL: chrono::Duration = chrono::Duration::seconds(1);
 /// again after this long, or as soon as one finishes.
 const IN_FLIGHT_POLL: Duration = Duration::from_millis(100);
 
-/// Where grants and pauses live. The embedded store and a client without a
-/// store keep them in memory ([`MemoryLedger`]); PostgreSQL keeps them in a
-/// table every replica leases from.
+/// Why the budget ledger could not answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LedgerError {
+    /// The shared ledger (a database table) could not be read or written.
+    #[error("the budget ledger is unavailable: {0}")]
+    Unavailable(#[source] Arc<dyn std::error::Error + Send + Sync>),
+}
+
+/// Where grants and pauses live, chosen when the server is wired: in
+/// memory ([`MemoryLedger`]) for one process (the embedded store, or a
+/// client without a store); a table every replica leases from when they
+/// share a PostgreSQL store.
 pub trait BudgetStore: Send + Sync {
     /// Leases every ask in `now`'s bucket, all or nothing.
     fn lease<'a>(
@@ -56,21 +65,21 @@ pub trait BudgetStore: Send + Sync {
         installation: InstallationId,
         now: DateTime<Utc>,
         asks: &'a [LedgerAsk],
-    ) -> BoxFuture<'a, Result<LeaseAnswer, String>>;
+    ) -> BoxFuture<'a, Result<LeaseAnswer, LedgerError>>;
 
     /// Records a pause for every process on the store.
     fn pause(
         &self,
         installation: InstallationId,
         until: DateTime<Utc>,
-    ) -> BoxFuture<'_, Result<(), String>>;
+    ) -> BoxFuture<'_, Result<(), LedgerError>>;
 
     /// The pause in force at `now`, if any.
     fn paused_until(
         &self,
         installation: InstallationId,
         now: DateTime<Utc>,
-    ) -> BoxFuture<'_, Result<Option<DateTime<Utc>>, String>>;
+    ) -> BoxFuture<'_, Result<Option<DateTime<Utc>>, LedgerError>>;
 
     /// Whether other processes lease from it too (then grants are leased
     /// in blocks and the pause is polled).
@@ -83,7 +92,7 @@ impl BudgetStore for MemoryLedger {
         installation: InstallationId,
         now: DateTime<Utc>,
         asks: &'a [LedgerAsk],
-    ) -> BoxFuture<'a, Result<LeaseAnswer, String>> {
+    ) -> BoxFuture<'a, Result<LeaseAnswer, LedgerError>> {
         let answer = MemoryLedger::lease(self, installation.0, now, asks);
         Box::pin(async move { Ok(answer) })
     }
@@ -92,7 +101,7 @@ impl BudgetStore for MemoryLedger {
         &self,
         installation: InstallationId,
         until: DateTime<Utc>,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    ) -> BoxFuture<'_, Result<(), LedgerError>> {
         MemoryLedger::pause(self, installation.0, until);
         Box::pin(async { Ok(()) })
     }
@@ -101,7 +110,7 @@ impl BudgetStore for MemoryLedger {
         &self,
         installation: InstallationId,
         now: DateTime<Utc>,
-    ) -> BoxFuture<'_, Result<Option<DateTime<Utc>>, String>> {
+    ) -> BoxFuture<'_, Result<Option<DateTime<Utc>>, LedgerError>> {
         let until = MemoryLedger::paused_until(self, installation.0, now);
         Box::pin(async move { Ok(until) })
     }

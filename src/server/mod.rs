@@ -33,6 +33,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::settings::{AppSettings, ServeArgs, Settings, redact};
 use crate::engine::{Engine, EngineConfig};
+use crate::github::budget::MemoryLedger;
+use crate::github::governor::BudgetStore;
 use crate::github::{ClientConfig, GitHub, RetryPolicy, Timeouts};
 use crate::store::{Store, StoreError, StoreOptions};
 use crate::telemetry;
@@ -174,6 +176,16 @@ pub struct AppState {
     pub metrics_token: Option<crate::config::settings::Secret>,
 }
 
+/// GitHub's rate budget ledger for a server on `store`: the table every
+/// replica leases from when they share a PostgreSQL store (together they
+/// spend no more than one would, and a pause one was told of holds for
+/// all); in memory otherwise, since the embedded store has one process.
+pub fn budget_ledger(store: &Store) -> Arc<dyn BudgetStore> {
+    store
+        .shared_budget_ledger()
+        .unwrap_or_else(|| Arc::new(MemoryLedger::default()))
+}
+
 /// The App's router: webhook, health, readiness, metrics.
 pub fn router(state: AppState) -> Router {
     let webhook_routes = Router::new()
@@ -292,11 +304,7 @@ async fn serve_app(
         },
         Some(app.credentials.clone()),
     )?
-    // GitHub's budget is the store's: shared by every replica on PostgreSQL.
-    .with_budget(
-        std::sync::Arc::new(store.clone()),
-        tuning.github_limits.clone(),
-    );
+    .with_budget(budget_ledger(&store), tuning.github_limits.clone());
     let engine = Engine::new(
         gh.clone(),
         store.clone(),

@@ -89,3 +89,9 @@ impl StoreError {
         }
     }
 }
+
+impl From<StoreError> for crate::github::governor::LedgerError {
+    fn from(e: StoreError) -> Self {
+        crate::github::governor::LedgerError::Unavailable(Arc::new(e))
+    }
+}

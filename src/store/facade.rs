@@ -19,11 +19,11 @@ use chrono::{DateTime, Utc};
 
 use super::error::StoreError;
 use super::postgres::PgStore;
+use super::queue::GiveBack;
 use super::sqlite::SqliteStore;
 use super::work::{
     Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
 };
-use crate::github::budget::{LeaseAnswer, LedgerAsk, MemoryLedger};
 use crate::github::governor::BudgetStore;
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
 
@@ -77,8 +77,6 @@ impl Default for StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
-    /// GitHub's budget on the embedded store: one process, so in memory.
-    ledger: std::sync::Arc<MemoryLedger>,
 }
 
 #[derive(Clone)]
@@ -120,10 +118,7 @@ impl Store {
         } else {
             Backend::Sqlite(SqliteStore::open(database_url, &opts).await?)
         };
-        Ok(Store {
-            backend,
-            ledger: Default::default(),
-        })
+        Ok(Store { backend })
     }
 
     /// Whether several processes may share this store.
@@ -188,20 +183,34 @@ impl Store {
         each!(self, b => b.complete(claim).await)
     }
 
-    /// Gives a claim back to run again no earlier than `not_before` (or
-    /// sooner, if a trigger arrived while it ran): `attempts` grows by one
-    /// and `reason` is kept for diagnosis. A lost lease changes nothing.
+    /// Gives a claim whose run failed back to run again no earlier than
+    /// `not_before` (or sooner, if a trigger arrived while it ran):
+    /// `attempts` grows by one and `reason` is kept for diagnosis. A lost
+    /// lease changes nothing.
     pub async fn retry_at(
         &self,
         claim: &Claim,
         not_before: DateTime<Utc>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        each!(self, b => b.retry_at(claim, not_before, reason).await)
+        each!(self, b => b.give_back(claim, not_before, reason, GiveBack::Failed).await)
+    }
+
+    /// Gives a claim back to run again as its run planned (a merge answered
+    /// pending, the head moved): as [`retry_at`](Self::retry_at), but
+    /// `reruns` grows instead of `attempts`, so planned re-runs never use
+    /// up the attempts a failing job has.
+    pub async fn rerun_at(
+        &self,
+        claim: &Claim,
+        not_before: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        each!(self, b => b.give_back(claim, not_before, reason, GiveBack::Rerun).await)
     }
 
     /// Gives a claim back to run no earlier than `not_before` without
-    /// counting an attempt: the work was not tried, only held back (GitHub's
+    /// counting anything: the work was not tried, only held back (GitHub's
     /// rate budget is spent until then). A lost lease changes nothing.
     pub async fn defer(
         &self,
@@ -209,7 +218,7 @@ impl Store {
         not_before: DateTime<Utc>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        each!(self, b => b.defer(claim, not_before, reason).await)
+        each!(self, b => b.give_back(claim, not_before, reason, GiveBack::Deferred).await)
     }
 
     /// When the next item becomes claimable (a due item, or a lease that
@@ -453,65 +462,17 @@ impl Store {
     }
 }
 
-/// GitHub's rate budget per installation (`github::governor`): on
-/// PostgreSQL a ledger every replica leases from, so together they spend no
-/// more than one would, and a pause one replica was told of holds for all;
-/// on the embedded store (one process) the same, in memory.
-impl BudgetStore for Store {
-    fn lease<'a>(
-        &'a self,
-        installation: InstallationId,
-        now: DateTime<Utc>,
-        asks: &'a [LedgerAsk],
-    ) -> futures::future::BoxFuture<'a, Result<LeaseAnswer, String>> {
-        Box::pin(async move {
-            match &self.backend {
-                Backend::Sqlite(_) => Ok(self.ledger.lease(installation.0, now, asks)),
-                Backend::Postgres(b) => b
-                    .budget_lease(installation, now, asks)
-                    .await
-                    .map_err(|e| e.to_string()),
-            }
-        })
-    }
-
-    fn pause(
-        &self,
-        installation: InstallationId,
-        until: DateTime<Utc>,
-    ) -> futures::future::BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move {
-            match &self.backend {
-                Backend::Sqlite(_) => {
-                    self.ledger.pause(installation.0, until);
-                    Ok(())
-                }
-                Backend::Postgres(b) => b
-                    .budget_pause(installation, until)
-                    .await
-                    .map_err(|e| e.to_string()),
-            }
-        })
-    }
-
-    fn paused_until(
-        &self,
-        installation: InstallationId,
-        now: DateTime<Utc>,
-    ) -> futures::future::BoxFuture<'_, Result<Option<DateTime<Utc>>, String>> {
-        Box::pin(async move {
-            match &self.backend {
-                Backend::Sqlite(_) => Ok(self.ledger.paused_until(installation.0, now)),
-                Backend::Postgres(b) => b
-                    .budget_paused_until(installation, now)
-                    .await
-                    .map_err(|e| e.to_string()),
-            }
-        })
-    }
-
-    fn shared(&self) -> bool {
-        self.is_shared()
+impl Store {
+    /// GitHub's rate budget ledger every replica on this store leases from
+    /// (`github::governor`), so together they spend no more than one would
+    /// and a pause one replica was told of holds for all: a table on
+    /// PostgreSQL. `None` on the embedded store, which one process owns:
+    /// whoever wires the server keeps the budget in memory then.
+    pub fn shared_budget_ledger(&self) -> Option<std::sync::Arc<dyn BudgetStore>> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(b) => Some(b.clone()),
+        }
     }
 }
 

@@ -40,6 +40,7 @@ mod facade;
 mod history;
 mod postgres;
 mod queue;
+mod reads;
 mod retention;
 mod sqlite;
 mod state;

@@ -45,11 +45,15 @@ use super::columns::{self, PARKED};
 use super::error::StoreError;
 use super::facade::StoreOptions;
 use super::history;
+use super::queue::GiveBack;
+use super::reads;
 use super::work::{
     Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
 };
 use crate::github::budget::{LeaseAnswer, LedgerAsk, Window, decide_lease};
+use crate::github::governor::{BudgetStore, LedgerError};
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
+use futures::future::BoxFuture;
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("src/store/migrations_postgres");
 
@@ -71,8 +75,6 @@ const INGEST_TRANSACTIONS: usize = 4;
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 /// Rows one prune chunk deletes per table, as on the embedded store.
 const PRUNE_CHUNK: i64 = 5_000;
-/// Stale check runs returned per watchdog sweep.
-const STALE_CHECK_RUNS_LIMIT: i64 = 500;
 /// The `meta` row `/readyz` writes to prove the store can commit.
 const READY_PROBE_KEY: &str = "readyz.probe";
 
@@ -229,7 +231,7 @@ impl PgStore {
         let token = rand::random::<i64>();
         // A row still leased here had its lease expire: that run counts as
         // an attempt. Triggers recorded during it are covered by this run.
-        let rows: Vec<(String, String, i32, i64)> = sqlx::query_as(
+        let rows: Vec<(String, String, i32, i32, i64)> = sqlx::query_as(
             "WITH picked AS (
                  SELECT key, due_at FROM work_items
                  WHERE due_at <= $1 ORDER BY due_at, key LIMIT $2
@@ -239,7 +241,7 @@ impl PgStore {
              SET lease_token = $3, claimed_at = $1, due_at = $4, rerun_at = NULL,
                  attempts = w.attempts + CASE WHEN w.lease_token IS NULL THEN 0 ELSE 1 END
              FROM picked WHERE w.key = picked.key
-             RETURNING w.key, w.payload, w.attempts, picked.due_at",
+             RETURNING w.key, w.payload, w.attempts, w.reruns, picked.due_at",
         )
         .bind(now_ms)
         .bind(i64::try_from(max).unwrap_or(i64::MAX))
@@ -248,13 +250,14 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await?;
         let mut rows = rows;
-        rows.sort_by(|a, b| (a.3, &a.0).cmp(&(b.3, &b.0)));
+        rows.sort_by(|a, b| (a.4, &a.0).cmp(&(b.4, &b.0)));
         let mut claims = Vec::with_capacity(rows.len());
-        for (key, payload, attempts, _) in rows {
+        for (key, payload, attempts, reruns, _) in rows {
             match columns::decode_work(&key, &payload) {
                 Ok(work) => claims.push(Claim {
                     work,
                     attempts: u32::try_from(attempts).unwrap_or(0),
+                    reruns: u32::try_from(reruns).unwrap_or(0),
                     key,
                     lease_until: until,
                     token,
@@ -313,7 +316,7 @@ impl PgStore {
         let rerun = sqlx::query(
             "UPDATE work_items
              SET lease_token = NULL, claimed_at = NULL, due_at = rerun_at, rerun_at = NULL,
-                 attempts = 0, last_error = NULL
+                 attempts = 0, reruns = 0, last_error = NULL
              WHERE key = $1 AND lease_token = $2 AND rerun_at IS NOT NULL",
         )
         .bind(&claim.key)
@@ -331,46 +334,30 @@ impl PgStore {
         Ok(())
     }
 
-    pub(crate) async fn retry_at(
+    /// The lease released and the row due again, growing the counter
+    /// `why` names (see `queue::retry`).
+    pub(crate) async fn give_back(
         &self,
         claim: &Claim,
         not_before: DateTime<Utc>,
         reason: &str,
+        why: GiveBack,
     ) -> Result<(), StoreError> {
-        self.give_back(claim, not_before, reason, true).await
-    }
-
-    pub(crate) async fn defer(
-        &self,
-        claim: &Claim,
-        not_before: DateTime<Utc>,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        self.give_back(claim, not_before, reason, false).await
-    }
-
-    /// The lease released and the row due again, counting an attempt when
-    /// `counted` (see `queue::retry`).
-    async fn give_back(
-        &self,
-        claim: &Claim,
-        not_before: DateTime<Utc>,
-        reason: &str,
-        counted: bool,
-    ) -> Result<(), StoreError> {
+        let (attempts, reruns) = why.increments();
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE work_items
              SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL,
                  due_at = least($3, coalesce(rerun_at, $3)),
-                 attempts = attempts + $5, last_error = $4
+                 attempts = attempts + $5, reruns = reruns + $6, last_error = $4
              WHERE key = $1 AND lease_token = $2",
         )
         .bind(&claim.key)
         .bind(claim.token)
         .bind(columns::millis(not_before))
         .bind(reason)
-        .bind(i32::from(counted))
+        .bind(attempts)
+        .bind(reruns)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() > 0 {
@@ -380,7 +367,7 @@ impl PgStore {
         if done.rows_affected() > 0 {
             self.wakeups.notify_one();
         } else {
-            tracing::warn!(key = %claim.key, counted, "gave back a claim whose lease had been lost; its current holder decides");
+            tracing::warn!(key = %claim.key, ?why, "gave back a claim whose lease had been lost; its current holder decides");
         }
         Ok(())
     }
@@ -516,15 +503,7 @@ impl PgStore {
         pr: PrNumber,
         head: &CommitSha,
     ) -> Result<u32, StoreError> {
-        let attempts: Option<i32> = sqlx::query_scalar(
-            "SELECT attempts FROM merge_attempts WHERE repo = $1 AND pr = $2 AND head = $3",
-        )
-        .bind(repo.to_string())
-        .bind(columns::id(pr.0))
-        .bind(head.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(attempts.map_or(0, |n| u32::try_from(n).unwrap_or(0)))
+        reads::merge_attempts(&self.pool, repo, pr, head).await
     }
 
     pub(crate) async fn line_join(
@@ -721,28 +700,14 @@ impl PgStore {
         &self,
         id: CheckRunId,
     ) -> Result<Option<String>, StoreError> {
-        let digest: Option<Option<String>> =
-            sqlx::query_scalar("SELECT digest FROM check_runs WHERE id = $1")
-                .bind(columns::id(id.0))
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(digest.flatten())
+        reads::check_run_digest(&self.pool, id).await
     }
 
     pub(crate) async fn stale_check_runs(
         &self,
         opened_before: DateTime<Utc>,
     ) -> Result<Vec<OpenCheckRun>, StoreError> {
-        let rows: Vec<(i64, String, i64, String, i64)> = sqlx::query_as(
-            "SELECT id, repo, installation, head, opened_at FROM check_runs
-             WHERE completed_at IS NULL AND opened_at < $1
-             ORDER BY opened_at, id LIMIT $2",
-        )
-        .bind(columns::millis(opened_before))
-        .bind(STALE_CHECK_RUNS_LIMIT)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(columns::open_check_run).collect()
+        reads::stale_check_runs(&self.pool, opened_before).await
     }
 
     pub(crate) async fn set_waiting(
@@ -804,22 +769,11 @@ impl PgStore {
     }
 
     pub(crate) async fn failed_jobs(&self) -> Result<Vec<FailedJob>, StoreError> {
-        let rows: Vec<(String, i64, String, i64)> = sqlx::query_as(
-            "SELECT key, attempts::bigint, last_error, due_at FROM work_items
-             WHERE last_error IS NOT NULL ORDER BY key LIMIT $1",
-        )
-        .bind(history::FAILED_JOBS_LIMIT)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(history::failed_job).collect())
+        reads::failed_jobs(&self.pool).await
     }
 
     pub(crate) async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let value = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(value)
+        reads::meta(&self.pool, key).await
     }
 
     pub(crate) async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
@@ -938,6 +892,38 @@ impl PgStore {
             let _ = conn.close().await;
         }
         self.pool.close().await;
+    }
+}
+
+/// GitHub's budget ledger shared by every replica on this database.
+impl BudgetStore for PgStore {
+    fn lease<'a>(
+        &'a self,
+        installation: InstallationId,
+        now: DateTime<Utc>,
+        asks: &'a [LedgerAsk],
+    ) -> BoxFuture<'a, Result<LeaseAnswer, LedgerError>> {
+        Box::pin(async move { Ok(self.budget_lease(installation, now, asks).await?) })
+    }
+
+    fn pause(
+        &self,
+        installation: InstallationId,
+        until: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<(), LedgerError>> {
+        Box::pin(async move { Ok(self.budget_pause(installation, until).await?) })
+    }
+
+    fn paused_until(
+        &self,
+        installation: InstallationId,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'_, Result<Option<DateTime<Utc>>, LedgerError>> {
+        Box::pin(async move { Ok(self.budget_paused_until(installation, now).await?) })
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 }
 

@@ -6,7 +6,7 @@
 //!            upsert (due = min)                 claim (due <= now)
 //!   (none) ─────────────────────▶ idle, due_at ───────────────────▶ leased
 //!                                   ▲   ▲                           │ │ │
-//!      retry_at: due = min(not_before, rerun)                       │ │ │
+//!      retry_at / rerun_at: due = min(not_before, rerun)            │ │ │
 //!                                   │   └───────────────────────────┘ │ │
 //!      complete with rerun_at: due = rerun_at                         │ │
 //!                                   └─────────────────────────────────┘ │
@@ -90,8 +90,8 @@ pub(crate) async fn claim(
     lease_until: i64,
     token: i64,
 ) -> Result<Vec<Claim>, StoreError> {
-    let due: Vec<(String, String, i64, bool)> = sqlx::query_as(
-        "SELECT key, payload, attempts, lease_token IS NOT NULL FROM work_items
+    let due: Vec<(String, String, i64, i64, bool)> = sqlx::query_as(
+        "SELECT key, payload, attempts, reruns, lease_token IS NOT NULL FROM work_items
          WHERE due_at <= ?1 ORDER BY due_at, key LIMIT ?2",
     )
     .bind(now)
@@ -101,11 +101,12 @@ pub(crate) async fn claim(
     let until = columns::time(lease_until)?;
 
     let mut claims = Vec::with_capacity(due.len());
-    for (key, payload, attempts, expired) in due {
+    for (key, payload, attempts, reruns, expired) in due {
         match columns::decode_work(&key, &payload) {
             Ok(work) => claims.push(Claim {
                 work,
                 attempts: u32::try_from(attempts + i64::from(expired)).unwrap_or(u32::MAX),
+                reruns: u32::try_from(reruns).unwrap_or(u32::MAX),
                 cause: columns::decode_cause(&payload),
                 key,
                 lease_until: until,
@@ -174,7 +175,7 @@ pub(crate) async fn complete(
     let rerun = sqlx::query(
         "UPDATE work_items
          SET lease_token = NULL, claimed_at = NULL, due_at = rerun_at, rerun_at = NULL,
-             attempts = 0, last_error = NULL
+             attempts = 0, reruns = 0, last_error = NULL
          WHERE key = ?1 AND lease_token = ?2 AND rerun_at IS NOT NULL",
     )
     .bind(key)
@@ -196,31 +197,55 @@ pub(crate) async fn complete(
     })
 }
 
-/// Releases the lease and schedules the item again, counting an attempt
-/// when `counted` (not for work held back by GitHub's budget, which was
-/// not tried). A trigger that arrived during the run wins over the backoff:
-/// new information is worth a look now. Returns false when the lease was
-/// lost.
+/// Why a claim is given back to run again, and so which counter grows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GiveBack {
+    /// The run failed: `attempts` grows, and decides when the job gives up.
+    Failed,
+    /// The run asked to look again later (merge pending, head moved): a
+    /// planned re-run, not a failure; `reruns` grows, and paces re-runs.
+    Rerun,
+    /// The work was not tried, only held back (GitHub's budget): neither.
+    Deferred,
+}
+
+impl GiveBack {
+    /// What `attempts` and `reruns` grow by.
+    pub(crate) fn increments(self) -> (i32, i32) {
+        match self {
+            GiveBack::Failed => (1, 0),
+            GiveBack::Rerun => (0, 1),
+            GiveBack::Deferred => (0, 0),
+        }
+    }
+}
+
+/// Releases the lease and schedules the item again, growing the counter
+/// `why` names. A trigger that arrived during the run wins over the
+/// backoff: new information is worth a look now. Returns false when the
+/// lease was lost.
 pub(crate) async fn retry(
     conn: &mut SqliteConnection,
     key: &str,
     token: i64,
     not_before: i64,
     reason: &str,
-    counted: bool,
+    why: GiveBack,
 ) -> Result<bool, StoreError> {
+    let (attempts, reruns) = why.increments();
     let done = sqlx::query(
         "UPDATE work_items
          SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL,
              due_at = min(?3, coalesce(rerun_at, ?3)),
-             attempts = attempts + ?5, last_error = ?4
+             attempts = attempts + ?5, reruns = reruns + ?6, last_error = ?4
          WHERE key = ?1 AND lease_token = ?2",
     )
     .bind(key)
     .bind(token)
     .bind(not_before)
     .bind(reason)
-    .bind(i64::from(counted))
+    .bind(attempts)
+    .bind(reruns)
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() > 0)

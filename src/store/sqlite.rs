@@ -23,7 +23,8 @@ use super::columns::{self, PARKED};
 use super::error::StoreError;
 use super::facade::StoreOptions;
 use super::history;
-use super::queue::{self, Finished, NewWork};
+use super::queue::{self, Finished, GiveBack, NewWork};
+use super::reads;
 use super::retention;
 use super::state;
 use super::work::{
@@ -42,8 +43,6 @@ const JOURNAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 const PRUNE_CHUNK: i64 = 5_000;
 /// The `meta` row `/readyz` writes to prove the store can commit.
 const READY_PROBE_KEY: &str = "readyz.probe";
-/// Stale check runs returned per watchdog sweep; the rest come next sweep.
-const STALE_CHECK_RUNS_LIMIT: i64 = 500;
 
 /// The embedded store. Cheap to clone; every clone is the same store.
 #[derive(Clone)]
@@ -386,33 +385,15 @@ impl SqliteStore {
     }
 
     /// Gives a claim back to run again no earlier than `not_before` (or
-    /// sooner, if a trigger arrived while it ran): `attempts` grows by one
-    /// and `reason` is kept for diagnosis. A lost lease changes nothing.
-    pub(crate) async fn retry_at(
+    /// sooner, if a trigger arrived while it ran): `why` says which counter
+    /// grows, and `reason` is kept for diagnosis. A lost lease changes
+    /// nothing.
+    pub(crate) async fn give_back(
         &self,
         claim: &Claim,
         not_before: DateTime<Utc>,
         reason: &str,
-    ) -> Result<(), StoreError> {
-        self.give_back(claim, not_before, reason, true).await
-    }
-
-    /// As [`retry_at`](Self::retry_at), without counting an attempt.
-    pub(crate) async fn defer(
-        &self,
-        claim: &Claim,
-        not_before: DateTime<Utc>,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        self.give_back(claim, not_before, reason, false).await
-    }
-
-    async fn give_back(
-        &self,
-        claim: &Claim,
-        not_before: DateTime<Utc>,
-        reason: &str,
-        counted: bool,
+        why: GiveBack,
     ) -> Result<(), StoreError> {
         let (key, token, reason) = (claim.key.clone(), claim.token, reason.to_owned());
         let due = columns::millis(not_before);
@@ -421,12 +402,12 @@ impl SqliteStore {
             .call(
                 |kept| *kept,
                 move |c| {
-                    async move { queue::retry(c, &key, token, due, &reason, counted).await }.boxed()
+                    async move { queue::retry(c, &key, token, due, &reason, why).await }.boxed()
                 },
             )
             .await?;
         if !kept {
-            tracing::warn!(key = %claim.key, counted, "gave back a claim whose lease had been lost; its current holder decides");
+            tracing::warn!(key = %claim.key, ?why, "gave back a claim whose lease had been lost; its current holder decides");
         }
         Ok(())
     }
@@ -546,15 +527,7 @@ impl SqliteStore {
         pr: PrNumber,
         head: &CommitSha,
     ) -> Result<u32, StoreError> {
-        let attempts: Option<i64> = sqlx::query_scalar(
-            "SELECT attempts FROM merge_attempts WHERE repo = ?1 AND pr = ?2 AND head = ?3",
-        )
-        .bind(repo.to_string())
-        .bind(columns::id(pr.0))
-        .bind(head.as_str())
-        .fetch_optional(&self.reader)
-        .await?;
-        Ok(attempts.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
+        reads::merge_attempts(&self.reader, repo, pr, head).await
     }
 
     pub(crate) async fn line_join(
@@ -798,12 +771,7 @@ impl SqliteStore {
         &self,
         id: CheckRunId,
     ) -> Result<Option<String>, StoreError> {
-        let digest: Option<Option<String>> =
-            sqlx::query_scalar("SELECT digest FROM check_runs WHERE id = ?1")
-                .bind(columns::id(id.0))
-                .fetch_optional(&self.reader)
-                .await?;
-        Ok(digest.flatten())
+        reads::check_run_digest(&self.reader, id).await
     }
 
     /// Check runs still in progress that were opened before `opened_before`,
@@ -812,16 +780,7 @@ impl SqliteStore {
         &self,
         opened_before: DateTime<Utc>,
     ) -> Result<Vec<OpenCheckRun>, StoreError> {
-        let rows: Vec<(i64, String, i64, String, i64)> = sqlx::query_as(
-            "SELECT id, repo, installation, head, opened_at FROM check_runs
-             WHERE completed_at IS NULL AND opened_at < ?1
-             ORDER BY opened_at, id LIMIT ?2",
-        )
-        .bind(columns::millis(opened_before))
-        .bind(STALE_CHECK_RUNS_LIMIT)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.into_iter().map(columns::open_check_run).collect()
+        reads::stale_check_runs(&self.reader, opened_before).await
     }
 
     /// Marks `work` as waiting on checks (or not), so the reconciler
@@ -885,23 +844,12 @@ impl SqliteStore {
     }
 
     pub(crate) async fn failed_jobs(&self) -> Result<Vec<FailedJob>, StoreError> {
-        let rows: Vec<(String, i64, String, i64)> = sqlx::query_as(
-            "SELECT key, attempts, last_error, due_at FROM work_items
-             WHERE last_error IS NOT NULL ORDER BY key LIMIT ?1",
-        )
-        .bind(history::FAILED_JOBS_LIMIT)
-        .fetch_all(&self.reader)
-        .await?;
-        Ok(rows.into_iter().map(history::failed_job).collect())
+        reads::failed_jobs(&self.reader).await
     }
 
     /// A small stored value, e.g. the hook-deliveries cursor.
     pub(crate) async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let value = sqlx::query_scalar("SELECT value FROM meta WHERE key = ?1")
-            .bind(key)
-            .fetch_optional(&self.reader)
-            .await?;
-        Ok(value)
+        reads::meta(&self.reader, key).await
     }
 
     pub(crate) async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {

@@ -188,15 +188,20 @@ pub enum Ingested {
 /// A work item leased to one worker.
 ///
 /// Hand it back with [`Store::complete`](super::Store::complete) or
-/// [`Store::retry_at`](super::Store::retry_at). Until then, or until
+/// [`Store::retry_at`](super::Store::retry_at) (or `rerun_at`, `defer`). Until then, or until
 /// `lease_until` passes, nobody else can claim the same key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     pub work: Work,
     pub key: String,
-    /// Earlier runs of this item that did not complete: `retry_at` calls,
-    /// expired leases and leases released after a crash. Zero on a first run.
+    /// Earlier runs of this item that failed: `retry_at` calls, expired
+    /// leases and leases released after a crash. Zero on a first run; a
+    /// completion (or a trigger that arrived during a run) starts afresh.
     pub attempts: u32,
+    /// Earlier runs of this item that asked to run again (`rerun_at`: a
+    /// merge answered pending, the head moved) since it last completed.
+    /// Counted apart from `attempts`: a planned re-run is not a failure.
+    pub reruns: u32,
     /// The lease ends here; after it, another worker may claim the item.
     pub lease_until: DateTime<Utc>,
     /// Identifies this lease, so a stale claim cannot finish someone else's.

@@ -214,8 +214,15 @@ impl Writer {
                 }
                 // `run` dropped its sender: the syncer answers what it holds
                 // and ends.
-                if let Some(syncer) = syncer {
-                    let _ = syncer.join();
+                if let Some(syncer) = syncer
+                    && let Err(panic) = syncer.join()
+                {
+                    // Its batches were answered with an error as they were
+                    // dropped (their callers saw the store closed).
+                    tracing::error!(
+                        panic = panic_text(panic.as_ref()),
+                        "the store syncer panicked; writes it held were answered with an error"
+                    );
                 }
                 let _ = stopped_tx.send(true);
             });
@@ -460,7 +467,7 @@ fn sync_group(
     {
         let durable = match &*poisoned {
             Some(e) => Err(e.clone()),
-            None => wal.sync_data().map_err(|e| {
+            None => fsync(wal).map_err(|e| {
                 tracing::error!(
                     error = %e,
                     "fsync of the store WAL failed: no write is acknowledged from now on; \
@@ -474,6 +481,34 @@ fn sync_group(
         for committed in group {
             committed.answer(durable.clone(), wakeups);
         }
+    }
+}
+
+/// `fdatasync`s the WAL. A panic here (a bug, not an I/O error) is an
+/// fsync that did not happen: it is returned as an error, so the batches
+/// waiting on it are answered with it and the store is poisoned as after a
+/// failed fsync, instead of the thread dying with their answers.
+fn fsync(wal: &File) -> std::io::Result<()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::failpoint::hit("store.syncer.fsync");
+        wal.sync_data()
+    }))
+    .unwrap_or_else(|panic| {
+        Err(std::io::Error::other(format!(
+            "the store syncer panicked: {}",
+            panic_text(panic.as_ref())
+        )))
+    })
+}
+
+/// A panic's message, when it has one.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "no message".to_owned()
     }
 }
 
@@ -856,6 +891,41 @@ mod tests {
             tokio::time::timeout(std::time::Duration::from_millis(50), wakeups.notified())
                 .await
                 .is_err()
+        );
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_panicking_syncer_answers_an_error_and_every_later_write_too() {
+        let (_dir, writer, wakeups) = writer_syncing(|db| {
+            let mut wal = db.as_os_str().to_owned();
+            wal.push("-wal");
+            Some(File::options().write(true).open(wal).unwrap())
+        })
+        .await;
+        writer.call(|_| false, insert(Some(1))).await.unwrap();
+        crate::failpoint::arm(
+            "store.syncer.fsync",
+            crate::failpoint::Action::PanicOnce("syncer exploded on purpose".into()),
+        );
+        let answer = writer.call(|_| true, insert(Some(2))).await;
+        match answer {
+            Err(StoreError::Unavailable(e)) => {
+                assert!(e.to_string().contains("syncer exploded on purpose"), "{e}")
+            }
+            other => panic!("committed but not durable, answered {other:?}"),
+        }
+        // Poisoned: nothing is acknowledged from now on.
+        let later = writer.call(|_| true, insert(Some(3))).await;
+        assert!(
+            matches!(later, Err(StoreError::Unavailable(_))),
+            "{later:?}"
+        );
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), wakeups.notified())
+                .await
+                .is_err(),
+            "nothing undurable woke the dispatcher"
         );
         writer.close().await;
     }
