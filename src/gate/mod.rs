@@ -13,6 +13,8 @@
 //! - [`strict_line`]: one at a time on a strict base: the line's places and words.
 //! - [`decision`]: snapshot → check run conclusion and merge plan.
 //! - [`summary`]: the check run's words.
+//! - [`whole_gate`]: every other rule of the base (reviews, conversations,
+//!   signatures, history, deployments, …) beside the pull request.
 
 pub mod conflict_markers;
 pub mod decision;
@@ -25,3 +27,4 @@ pub mod patch;
 pub mod required_checks;
 pub mod strict_line;
 pub mod summary;
+pub mod whole_gate;
