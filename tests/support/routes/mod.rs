@@ -19,6 +19,7 @@ pub mod git;
 pub mod graphql;
 pub mod issues;
 pub mod pulls;
+pub mod reviews;
 
 use serde_json::{Value, json};
 
