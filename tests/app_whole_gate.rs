@@ -110,3 +110,50 @@ async fn the_fake_answers_reviews_threads_signatures_and_deployments_as_github_d
     assert_eq!(gate.deployments, None, "not asked for");
     assert_eq!(gh.take_violations(), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn classic_protection_is_read_whole_in_one_request() {
+    use support::world::Protection;
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    feature_pr(&repo, 7, "feature", &["automerge"]);
+    let client = gh
+        .client()
+        .installation(InstallationId(gh.installation_id()));
+    let name = repo.name();
+    assert!(
+        client
+            .branch_protection(&name, "main")
+            .await
+            .expect("an answer")
+            .is_none(),
+        "not protected"
+    );
+    repo.require_approvals("main", 2).classic_gate("main", |g| {
+        g.code_owner_reviews = true;
+        g.signatures = true;
+        g.conversation_resolution = true;
+    });
+    let p = client
+        .branch_protection(&name, "main")
+        .await
+        .expect("an answer")
+        .expect("protected");
+    let reviews = p.required_pull_request_reviews.expect("reviews");
+    assert_eq!(reviews.required_approving_review_count, 2);
+    assert!(reviews.require_code_owner_reviews && !reviews.require_last_push_approval);
+    assert!(p.required_signatures.is_some_and(|t| t.enabled));
+    assert!(
+        p.required_conversation_resolution
+            .is_some_and(|t| t.enabled)
+    );
+    assert!(!p.required_linear_history.is_some_and(|t| t.enabled));
+    assert!(p.required_status_checks.is_none());
+    // The App may not read it: GitHub's 403 reaches the caller.
+    repo.edit(|r| {
+        r.protection.insert("main".into(), Protection::Forbidden);
+    });
+    let refused = client.branch_protection(&name, "main").await;
+    assert_eq!(refused.expect_err("forbidden").status, Some(403));
+    assert_eq!(gh.take_violations(), Vec::<String>::new());
+}

@@ -7,8 +7,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde_json::{Value, json};
+
+use super::{Answer, Ctx};
+use crate::support::json as gh;
 use crate::support::scenario::RepoHandle;
-use crate::support::world::{Repo, Sha};
+use crate::support::world::{Protection, Repo, Sha, World};
 
 #[derive(Debug, Clone, Default)]
 pub struct WholeGate {
@@ -20,9 +24,23 @@ pub struct WholeGate {
     /// Commits with no signature (every other commit is verified-signed).
     pub unsigned: BTreeSet<Sha>,
     pub deployments: Vec<Deployment>,
-    /// Approving reviews required on a base branch (GitHub's rule behind
-    /// `reviewDecision`).
+    /// Approving reviews required on a base branch by classic protection
+    /// (GitHub's rule behind `reviewDecision`).
     pub required_approvals: BTreeMap<String, u32>,
+    /// Classic protection's other settings, per branch.
+    pub classic: BTreeMap<String, ClassicGate>,
+}
+
+/// Classic protection's settings besides checks and the approval count.
+#[derive(Debug, Clone, Default)]
+pub struct ClassicGate {
+    pub code_owner_reviews: bool,
+    pub last_push_approval: bool,
+    pub dismiss_stale_reviews: bool,
+    pub signatures: bool,
+    pub linear_history: bool,
+    pub conversation_resolution: bool,
+    pub lock_branch: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -91,7 +109,88 @@ impl WholeGate {
     }
 }
 
+/// `GET /repos/{owner}/{repo}/branches/{branch}/protection`: classic
+/// protection as a whole, from the required checks (`Repo::protection`)
+/// and the settings above. 404 where the branch is not protected, 403
+/// where the App may not read it.
+pub fn protection(world: &mut World, ctx: &Ctx) -> Answer {
+    let repo = ctx.repo(world);
+    let branch = ctx.param("branch");
+    if !repo.branches.contains_key(branch) {
+        return Answer::error(404, "Branch not found");
+    }
+    let checks = repo.protection.get(branch);
+    let gate = &repo.whole_gate;
+    let approvals = gate.required_approvals.get(branch);
+    let classic = gate.classic.get(branch);
+    if repo.unreadable_protection.contains(branch) || checks == Some(&Protection::Forbidden) {
+        return Answer::error(403, "Resource not accessible by integration");
+    }
+    if checks.is_none() && approvals.is_none() && classic.is_none() {
+        return Answer::error(404, "Branch not protected");
+    }
+    let u = format!(
+        "{}/repos/{}/branches/{}/protection",
+        world.api_url,
+        repo.full_name(),
+        gh::url_segment(branch)
+    );
+    let settings = classic.cloned().unwrap_or_default();
+    let toggle = |on: bool| json!({ "enabled": on });
+    let mut body = json!({
+        "url": u,
+        "enforce_admins": { "url": format!("{u}/enforce_admins"), "enabled": false },
+        "required_signatures": { "url": format!("{u}/required_signatures"), "enabled": settings.signatures },
+        "required_linear_history": toggle(settings.linear_history),
+        "required_conversation_resolution": toggle(settings.conversation_resolution),
+        "lock_branch": toggle(settings.lock_branch),
+        "allow_force_pushes": toggle(false),
+        "allow_deletions": toggle(false),
+    });
+    if let Some(Protection::Checks {
+        contexts,
+        checks,
+        strict,
+    }) = checks
+    {
+        let mut all_contexts = contexts.clone();
+        let mut all_checks: Vec<Value> = contexts
+            .iter()
+            .map(|c| json!({ "context": c, "app_id": null }))
+            .collect();
+        for c in checks {
+            if !all_contexts.contains(&c.context) {
+                all_contexts.push(c.context.clone());
+            }
+            all_checks.push(json!({ "context": c.context, "app_id": c.app_id }));
+        }
+        body["required_status_checks"] = json!({
+            "url": format!("{u}/required_status_checks"),
+            "strict": strict,
+            "contexts": all_contexts,
+            "contexts_url": format!("{u}/required_status_checks/contexts"),
+            "checks": all_checks,
+        });
+    }
+    if approvals.is_some() || classic.is_some() {
+        body["required_pull_request_reviews"] = json!({
+            "url": format!("{u}/required_pull_request_reviews"),
+            "dismiss_stale_reviews": settings.dismiss_stale_reviews,
+            "require_code_owner_reviews": settings.code_owner_reviews,
+            "required_approving_review_count": approvals.copied().unwrap_or(0),
+            "require_last_push_approval": settings.last_push_approval,
+        });
+    }
+    Answer::json(200, body)
+}
+
 impl RepoHandle {
+    /// Sets classic protection's other settings on `branch`.
+    pub fn classic_gate(&self, branch: &str, set: impl FnOnce(&mut ClassicGate)) -> &Self {
+        self.edit(|r| set(r.whole_gate.classic.entry(branch.to_owned()).or_default()));
+        self
+    }
+
     /// Requires `count` approving reviews on `branch` (classic protection's
     /// `required_pull_request_reviews`, as `reviewDecision` answers it).
     pub fn require_approvals(&self, branch: &str, count: u32) -> &Self {
