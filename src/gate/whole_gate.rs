@@ -597,9 +597,19 @@ pub fn render_rows(rows: &[RuleRow]) -> String {
 /// What the plan waits for, in one sentence ("waiting for 1 approving
 /// review and 2 conversations to be resolved"); `None` when no row blocks.
 pub fn waiting_for(rows: &[RuleRow]) -> Option<String> {
+    // Several sources asking for approvals wait for the most any asks.
+    let most = rows
+        .iter()
+        .filter(|r| r.blocks())
+        .filter_map(|r| match r.rule {
+            Rule::ApprovingReviews { count } => Some(count),
+            _ => None,
+        })
+        .max();
     let mut parts: Vec<String> = Vec::new();
     for row in rows.iter().filter(|r| r.blocks()) {
         let part = match (&row.rule, &row.state) {
+            (Rule::ApprovingReviews { count }, _) if Some(*count) != most => continue,
             (Rule::ApprovingReviews { count }, _) => format!(
                 "{count} approving {}",
                 plural(*count as usize, "review", "reviews")
@@ -694,6 +704,18 @@ mod tests {
             Rule::ApprovingReviews { count: 2 },
             Source::Protection,
             &two,
+        );
+        let both = rows(
+            &gate(vec![
+                (Rule::ApprovingReviews { count: 1 }, ruleset(7)),
+                (Rule::ApprovingReviews { count: 2 }, Source::Protection),
+            ]),
+            &two,
+        );
+        assert_eq!(
+            waiting_for(&both).as_deref(),
+            Some("waiting for 2 approving reviews"),
+            "the most any source asks, once"
         );
         assert_eq!(
             row.sentence(),
