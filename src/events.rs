@@ -20,6 +20,8 @@ pub const KNOWN_EVENTS: &[&str] = &[
     "ping",
     "pull_request",
     "pull_request_review",
+    "pull_request_review_thread",
+    "deployment_status",
     "check_run",
     "check_suite",
     "status",
@@ -186,6 +188,17 @@ event_payload! {
     struct ReviewEvent {
         pull_request: PrRef,
     }
+}
+
+event_payload! {
+    struct DeploymentStatusEvent {
+        deployment: DeploymentRef,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DeploymentRef {
+    sha: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -447,6 +460,29 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
                     number: PrNumber(e.pull_request.number),
                     head: None,
                 }],
+                _ => vec![],
+            };
+            (e.action, e.installation, e.repository, targets)
+        }
+        // A conversation resolved (or reopened): the gate may have opened
+        // (or closed) for a base that requires resolved conversations.
+        "pull_request_review_thread" => {
+            let e = envelope!(ReviewEvent);
+            let targets = match e.action.as_deref() {
+                Some("resolved" | "unresolved") => vec![Target::Pr {
+                    number: PrNumber(e.pull_request.number),
+                }],
+                _ => vec![],
+            };
+            (e.action, e.installation, e.repository, targets)
+        }
+        // A deployment finished (or moved): a base may require it to have
+        // succeeded. It names a commit; the worker finds its pull requests.
+        "deployment_status" => {
+            let e = envelope!(DeploymentStatusEvent);
+            let head = sha(event, "deployment.sha", &e.deployment.sha)?;
+            let targets = match e.action.as_deref() {
+                Some("created") => vec![Target::Commit { sha: head }],
                 _ => vec![],
             };
             (e.action, e.installation, e.repository, targets)
@@ -1037,6 +1073,10 @@ mod tests {
             "pull_request_review" => {
                 json!({ "action": "submitted", "pull_request": { "number": 7 } })
             }
+            "pull_request_review_thread" => {
+                json!({ "action": "resolved", "pull_request": { "number": 7 } })
+            }
+            "deployment_status" => json!({ "action": "created", "deployment": { "sha": SHA } }),
             "check_run" => json!({ "action": "completed", "check_run": { "head_sha": SHA } }),
             "check_suite" => json!({ "action": "completed", "check_suite": { "head_sha": SHA } }),
             "status" => json!({ "sha": SHA }),
@@ -1071,6 +1111,13 @@ mod tests {
             "pull_request_review" => {
                 json!({ "action": "submitted", "review": null, "pull_request": pull })
             }
+            "pull_request_review_thread" => {
+                json!({ "action": "resolved", "thread": null, "pull_request": pull })
+            }
+            "deployment_status" => json!({ "action": "created",
+                                           "deployment_status": { "state": "success", "environment": null },
+                                           "deployment": { "sha": SHA, "environment": null, "ref": null },
+                                           "check_run": null, "workflow_run": null }),
             "check_run" => {
                 json!({ "action": "completed", "check_run": check, "requested_action": null })
             }
@@ -1103,6 +1150,8 @@ mod tests {
         for (event, want) in [
             ("pull_request", vec![pr(7)]),
             ("pull_request_review", vec![pr(7)]),
+            ("pull_request_review_thread", vec![pr(7)]),
+            ("deployment_status", vec![commit.clone()]),
             ("check_run", vec![commit.clone()]),
             ("check_suite", vec![commit.clone()]),
             ("status", vec![commit.clone()]),

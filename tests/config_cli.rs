@@ -110,6 +110,7 @@ fn manifest_prints_the_app_manifest_as_json() {
             "administration": "read",
             "metadata": "read",
             "merge_queues": "read",
+            "deployments": "read",
         })
     );
     let mut events: Vec<&str> = manifest["default_events"]
@@ -125,10 +126,12 @@ fn manifest_prints_the_app_manifest_as_json() {
             "branch_protection_rule",
             "check_run",
             "check_suite",
+            "deployment_status",
             "issue_comment",
             "merge_group",
             "pull_request",
             "pull_request_review",
+            "pull_request_review_thread",
             "push",
             "repository",
             "repository_ruleset",

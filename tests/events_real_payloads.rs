@@ -88,6 +88,12 @@ fn expect(event: &str, e: &Value, ours: u64) -> Expect {
         "pull_request_review" if matches!(action, "submitted" | "dismissed") => {
             vec![pr(&e["pull_request"]["number"])]
         }
+        "pull_request_review_thread" if matches!(action, "resolved" | "unresolved") => {
+            vec![pr(&e["pull_request"]["number"])]
+        }
+        "deployment_status" if action == "created" => {
+            vec![json!({ "kind": "commit", "sha": e["deployment"]["sha"] })]
+        }
         "check_run" | "check_suite" => {
             let check = &e[event];
             let mine = check["app"]["id"].as_u64() == Some(ours);

@@ -55,10 +55,12 @@ pub const EVENT_PERMISSIONS: &[(&str, &str, Access)] = &[
     ("branch_protection_rule", "administration", Access::Read),
     ("check_run", "checks", Access::Read),
     ("check_suite", "checks", Access::Read),
+    ("deployment_status", "deployments", Access::Read),
     ("issue_comment", "issues", Access::Read),
     ("merge_group", "merge_queues", Access::Read),
     ("pull_request", "pull_requests", Access::Read),
     ("pull_request_review", "pull_requests", Access::Read),
+    ("pull_request_review_thread", "pull_requests", Access::Read),
     ("push", "contents", Access::Read),
     ("repository", "metadata", Access::Read),
     ("repository_ruleset", "administration", Access::Read),
@@ -119,6 +121,10 @@ pub const ROUTE_PERMISSIONS: &[(&str, &[(&str, Access)])] = &[
     ),
     (
         "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks",
+        &[("administration", Access::Read)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/branches/{branch}/protection",
         &[("administration", Access::Read)],
     ),
     (
@@ -368,6 +374,7 @@ mod tests {
                 "administration": "read",
                 "metadata": "read",
                 "merge_queues": "read",
+                "deployments": "read",
             })
         );
         assert_eq!(
@@ -377,6 +384,8 @@ mod tests {
                 "check_suite",
                 "pull_request",
                 "pull_request_review",
+                "pull_request_review_thread",
+                "deployment_status",
                 "push",
                 "status",
                 "merge_group",
@@ -466,7 +475,8 @@ mod tests {
         let needs = needs().unwrap();
         let app = json!({
             "checks": "write", "contents": "write", "pull_requests": "read", "issues": "write",
-            "statuses": "read", "administration": "read", "metadata": "read"
+            "statuses": "read", "administration": "read", "metadata": "read",
+            "deployments": "read"
         });
         assert_eq!(
             missing_permissions(&needs, &app),

@@ -15,6 +15,8 @@
 //!   function from it to a `Decision` (conclusion, plan, gate, words).
 //! - [`decision`]: the conclusion and the merge plan, the heart of `decide`.
 //! - [`summary`]: the check run's words.
+//! - [`whole_gate`]: every other rule of the base (reviews, conversations,
+//!   signatures, history, deployments, …) beside the pull request.
 
 pub mod conflict_markers;
 pub mod decision;
@@ -28,3 +30,4 @@ pub mod patch;
 pub mod required_checks;
 pub mod strict_line;
 pub mod summary;
+pub mod whole_gate;

@@ -83,6 +83,23 @@ history(first: $depth) { nodes { statusCheckRollup { contexts(first: 100) { node
 ... on CheckRun { name checkSuite { app { databaseId } } } \
 ... on StatusContext { context } } } } } } } } } }";
 
+/// What GitHub knows about a pull request against the whole gate, in one
+/// request: its review verdict and latest reviews, code owners still asked,
+/// review threads, commits' signatures and parents, mergeability, and (when
+/// `$withDeployments`) the head's deployments to `$environments`.
+pub const PULL_GATE_QUERY: &str = "query PullGate($owner: String!, $name: String!, $number: Int!, \
+$environments: [String!], $withDeployments: Boolean!) { \
+repository(owner: $owner, name: $name) { pullRequest(number: $number) { \
+headRefOid reviewDecision mergeable mergeStateStatus \
+latestOpinionatedReviews(first: 100, writersOnly: true) { nodes { state author { login } commit { oid } } } \
+reviewRequests(first: 100) { nodes { asCodeOwner requestedReviewer { \
+... on User { login } ... on Bot { login } ... on Mannequin { login } ... on Team { combinedSlug } } } } \
+reviewThreads(first: 100) { totalCount nodes { isResolved } } \
+commits(last: 100) { totalCount nodes { commit { oid abbreviatedOid parents { totalCount } signature { isValid } } } } \
+headCommit: commits(last: 1) @include(if: $withDeployments) { nodes { commit { \
+deployments(last: 50, environments: $environments) { nodes { environment state latestStatus { state } } } } } } \
+} } }";
+
 /// What `enqueuePullRequest` answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Enqueued {
@@ -470,6 +487,26 @@ impl InstallationClient {
             "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks",
             format!(
                 "{}/branches/{}/protection/required_status_checks",
+                repo_path(repo),
+                segment(branch)
+            ),
+        );
+        none_on_404(self.gh.json(self.auth, &self.prio(call)).await)
+    }
+
+    /// Classic branch protection as a whole (checks, reviews, signatures,
+    /// linear history, conversations, lock, restrictions) in one request.
+    /// `Ok(None)` when the branch is not protected (404); a 403 (no
+    /// `administration: read`) is surfaced.
+    pub async fn branch_protection(
+        &self,
+        repo: &RepoName,
+        branch: &str,
+    ) -> Result<Option<BranchProtection>, GhError> {
+        let call = Call::get(
+            "GET /repos/{owner}/{repo}/branches/{branch}/protection",
+            format!(
+                "{}/branches/{}/protection",
                 repo_path(repo),
                 segment(branch)
             ),
@@ -1055,6 +1092,221 @@ impl InstallationClient {
                 retry_after: None,
             }),
         }
+    }
+}
+
+impl InstallationClient {
+    /// What GitHub knows about the pull request against the whole gate
+    /// ([`PULL_GATE_QUERY`]), in one request. `environments` are the
+    /// required deployments' (none: deployments are not asked). A part
+    /// GitHub answered null (or with an error beside it) reads `None`.
+    pub async fn pull_gate(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+        environments: &[String],
+    ) -> Result<PullGate, GhError> {
+        #[derive(Deserialize)]
+        struct Data {
+            repository: Option<RepoData>,
+        }
+        #[derive(Deserialize)]
+        struct RepoData {
+            #[serde(rename = "pullRequest")]
+            pull: Option<PullData>,
+        }
+        #[derive(Deserialize)]
+        #[serde(bound(deserialize = "T: Deserialize<'de>"))]
+        struct Nodes<T> {
+            #[serde(default, rename = "totalCount")]
+            total: Option<u32>,
+            #[serde(default, deserialize_with = "null_as_default")]
+            nodes: Vec<Option<T>>,
+        }
+        impl<T> Nodes<T> {
+            fn items(self) -> Vec<T> {
+                self.nodes.into_iter().flatten().collect()
+            }
+        }
+        #[derive(Deserialize)]
+        struct PullData {
+            #[serde(rename = "headRefOid", default)]
+            head: Option<String>,
+            #[serde(rename = "reviewDecision", default)]
+            review_decision: Option<String>,
+            #[serde(default)]
+            mergeable: Option<String>,
+            #[serde(rename = "mergeStateStatus", default)]
+            merge_state: Option<String>,
+            #[serde(rename = "latestOpinionatedReviews", default)]
+            reviews: Option<Nodes<Review>>,
+            #[serde(rename = "reviewRequests", default)]
+            requests: Option<Nodes<Request>>,
+            #[serde(rename = "reviewThreads", default)]
+            threads: Option<Nodes<Thread>>,
+            #[serde(default)]
+            commits: Option<Nodes<CommitNode>>,
+            #[serde(rename = "headCommit", default)]
+            head_commit: Option<Nodes<CommitNode>>,
+        }
+        #[derive(Deserialize)]
+        struct Review {
+            #[serde(default)]
+            state: Option<String>,
+            #[serde(default)]
+            author: Option<Login>,
+            #[serde(default)]
+            commit: Option<Oid>,
+        }
+        #[derive(Deserialize)]
+        struct Login {
+            #[serde(default)]
+            login: Option<String>,
+            #[serde(rename = "combinedSlug", default)]
+            slug: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Oid {
+            #[serde(default)]
+            oid: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Request {
+            #[serde(rename = "asCodeOwner", default)]
+            as_code_owner: bool,
+            #[serde(rename = "requestedReviewer", default)]
+            reviewer: Option<Login>,
+        }
+        #[derive(Deserialize)]
+        struct Thread {
+            #[serde(rename = "isResolved", default)]
+            resolved: bool,
+        }
+        #[derive(Deserialize)]
+        struct CommitNode {
+            commit: Option<Commit>,
+        }
+        #[derive(Deserialize)]
+        struct Commit {
+            #[serde(default)]
+            oid: Option<String>,
+            #[serde(rename = "abbreviatedOid", default)]
+            short: Option<String>,
+            #[serde(default)]
+            parents: Option<Nodes<serde::de::IgnoredAny>>,
+            #[serde(default)]
+            signature: Option<Signature>,
+            #[serde(default)]
+            deployments: Option<Nodes<Deployment>>,
+        }
+        #[derive(Deserialize)]
+        struct Signature {
+            #[serde(rename = "isValid", default)]
+            valid: bool,
+        }
+        #[derive(Deserialize)]
+        struct Deployment {
+            #[serde(default)]
+            environment: Option<String>,
+            #[serde(default)]
+            state: Option<String>,
+            #[serde(rename = "latestStatus", default)]
+            latest: Option<Status>,
+        }
+        #[derive(Deserialize)]
+        struct Status {
+            #[serde(default)]
+            state: Option<String>,
+        }
+        const ROUTE: &str = "POST /graphql query PullGate";
+        let (data, errors) = self
+            .graphql::<Data>(
+                ROUTE,
+                PULL_GATE_QUERY,
+                json!({
+                    "owner": repo.owner(), "name": repo.name(), "number": pr.0,
+                    "environments": environments, "withDeployments": !environments.is_empty(),
+                }),
+                Replay::Safe,
+            )
+            .await?;
+        let Some(p) = data.and_then(|d| d.repository).and_then(|r| r.pull) else {
+            return Err(GhError {
+                route: ROUTE,
+                kind: ErrorKind::Permanent,
+                status: Some(200),
+                message: graphql_message(&errors),
+                retry_after: None,
+            });
+        };
+        let commits = p.commits.map(|c| (c.total, c.items()));
+        Ok(PullGate {
+            head: p.head,
+            review_decision: p.review_decision,
+            mergeable: p.mergeable,
+            merge_state_status: p.merge_state,
+            reviews: p.reviews.map(|r| {
+                r.items()
+                    .into_iter()
+                    .filter_map(|r| {
+                        Some(GateReview {
+                            login: r.author?.login?,
+                            state: r.state?,
+                            commit: r.commit.and_then(|c| c.oid),
+                        })
+                    })
+                    .collect()
+            }),
+            code_owner_requests: p.requests.map(|r| {
+                r.items()
+                    .into_iter()
+                    .filter(|r| r.as_code_owner)
+                    .filter_map(|r| r.reviewer.and_then(|l| l.login.or(l.slug)))
+                    .collect()
+            }),
+            threads: p.threads.map(|t| {
+                let total = t.total;
+                let items = t.items();
+                GateThreads {
+                    read: items.len() as u32,
+                    total: total.unwrap_or(items.len() as u32),
+                    unresolved: items.iter().filter(|t| !t.resolved).count() as u32,
+                }
+            }),
+            commit_count: commits.as_ref().and_then(|(total, _)| *total),
+            commits: commits.map(|(_, nodes)| {
+                nodes
+                    .into_iter()
+                    .filter_map(|n| n.commit)
+                    .filter_map(|c| {
+                        let oid = c.oid?;
+                        Some(GateCommit {
+                            short: c.short.unwrap_or_else(|| oid.chars().take(7).collect()),
+                            oid,
+                            parents: c.parents.and_then(|p| p.total).unwrap_or(1),
+                            signature_valid: c.signature.map(|s| s.valid),
+                        })
+                    })
+                    .collect()
+            }),
+            deployments: p
+                .head_commit
+                .and_then(|h| h.items().into_iter().next())
+                .and_then(|n| n.commit)
+                .and_then(|c| c.deployments)
+                .map(|d| {
+                    d.items()
+                        .into_iter()
+                        .filter_map(|d| {
+                            Some(GateDeployment {
+                                environment: d.environment?,
+                                state: d.state.unwrap_or_default(),
+                                latest_status: d.latest.and_then(|s| s.state),
+                            })
+                        })
+                        .collect()
+                }),
+        })
     }
 }
 

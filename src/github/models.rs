@@ -858,3 +858,133 @@ pub struct QueueState {
     pub entry: Option<QueueEntry>,
     pub last_removal: Option<QueueRemoval>,
 }
+
+/// `GET /repos/{owner}/{repo}/branches/{branch}/protection`: classic
+/// protection as a whole. Every part is optional: GitHub leaves out what is
+/// not enabled.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BranchProtection {
+    #[serde(default)]
+    pub required_status_checks: Option<ProtectionChecks>,
+    #[serde(default)]
+    pub required_pull_request_reviews: Option<ProtectionReviews>,
+    #[serde(default)]
+    pub required_signatures: Option<ProtectionToggle>,
+    #[serde(default)]
+    pub required_linear_history: Option<ProtectionToggle>,
+    #[serde(default)]
+    pub required_conversation_resolution: Option<ProtectionToggle>,
+    #[serde(default)]
+    pub lock_branch: Option<ProtectionToggle>,
+    /// Push restrictions (who may push, hence merge): present when set.
+    #[serde(default)]
+    pub restrictions: Option<serde_json::Value>,
+}
+
+/// Classic protection's `required_pull_request_reviews`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProtectionReviews {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub required_approving_review_count: u32,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub require_code_owner_reviews: bool,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub require_last_push_approval: bool,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub dismiss_stale_reviews: bool,
+}
+
+/// A classic protection setting that is only on or off (`{ "enabled": true }`).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct ProtectionToggle {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub enabled: bool,
+}
+
+/// The parameters of a ruleset's `pull_request` rule.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PullRequestRuleParams {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub required_approving_review_count: u32,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub require_code_owner_review: bool,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub require_last_push_approval: bool,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub required_review_thread_resolution: bool,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub dismiss_stale_reviews_on_push: bool,
+    /// `merge`, `squash`, `rebase`; absent: all allowed.
+    #[serde(default)]
+    pub allowed_merge_methods: Option<Vec<String>>,
+}
+
+/// The parameters of a ruleset's `required_deployments` rule.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RequiredDeploymentsParams {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub required_deployment_environments: Vec<String>,
+}
+
+/// What GitHub knows about a pull request against the whole gate, from
+/// one GraphQL query ([`crate::github::api::PULL_GATE_QUERY`]). Each part
+/// GitHub did not answer is `None` (not readable), never a default that
+/// could pass for "nothing missing".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullGate {
+    pub head: Option<String>,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `REVIEW_REQUIRED`; `None`: reviews
+    /// are not required (or not readable).
+    pub review_decision: Option<String>,
+    /// `MERGEABLE`, `CONFLICTING`, `UNKNOWN`.
+    pub mergeable: Option<String>,
+    /// `CLEAN`, `BLOCKED`, `BEHIND`, `DIRTY`, `UNSTABLE`, `UNKNOWN`, …
+    pub merge_state_status: Option<String>,
+    /// The latest opinionated review of each reviewer with write access.
+    pub reviews: Option<Vec<GateReview>>,
+    /// Reviewers (logins, or `org/team`) asked for a review as code owners
+    /// and who have not given one.
+    pub code_owner_requests: Option<Vec<String>>,
+    pub threads: Option<GateThreads>,
+    /// The branch's commits (the last 100), oldest first.
+    pub commits: Option<Vec<GateCommit>>,
+    /// How many commits the branch has in all.
+    pub commit_count: Option<u32>,
+    /// The head's deployments to the environments asked for, oldest first.
+    pub deployments: Option<Vec<GateDeployment>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateReview {
+    pub login: String,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `DISMISSED`, `COMMENTED`, `PENDING`.
+    pub state: String,
+    pub commit: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateThreads {
+    pub total: u32,
+    /// Unresolved among those read (the first 100).
+    pub unresolved: u32,
+    pub read: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateCommit {
+    pub oid: String,
+    pub short: String,
+    pub parents: u32,
+    /// `Some(true)`: a valid signature; `Some(false)`: signed, not valid;
+    /// `None`: not signed.
+    pub signature_valid: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateDeployment {
+    pub environment: String,
+    /// The deployment's `state` (`ACTIVE`, `PENDING`, `FAILURE`, …).
+    pub state: String,
+    /// Its latest status's `state` (`SUCCESS`, `FAILURE`, `IN_PROGRESS`, …).
+    pub latest_status: Option<String>,
+}

@@ -71,6 +71,19 @@ const MEANINGFUL_OPTIONAL: &[&str] = &[
     "content_type",
     "secret",
     "url",
+    // branch-protection: each setting is left out when it is not enabled,
+    // and sent with its values when it is.
+    "required_status_checks",
+    "required_pull_request_reviews",
+    "required_signatures",
+    "required_linear_history",
+    "required_conversation_resolution",
+    "lock_branch",
+    "restrictions",
+    "strict",
+    "enabled",
+    "required_approving_review_count",
+    "require_last_push_approval",
 ];
 
 /// Objects served whole, not thinned: an App's and an installation's

@@ -368,6 +368,8 @@ pub struct Repo {
     pub unreadable_protection: BTreeSet<String>,
     /// Permissions, comments and reactions (`routes::issues`).
     pub conversation: super::routes::issues::Conversation,
+    /// Reviews, threads, signatures and deployments (`routes::reviews`).
+    pub whole_gate: super::routes::reviews::WholeGate,
     commit_count: i64,
 }
 
@@ -409,6 +411,7 @@ impl Repo {
                 .collect(),
                 ..Default::default()
             },
+            whole_gate: Default::default(),
             commit_count: 0,
         }
     }

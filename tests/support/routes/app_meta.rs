@@ -28,13 +28,15 @@ impl Default for AppMeta {
             permissions: json!({
                 "checks": "write", "contents": "write", "pull_requests": "write",
                 "issues": "write", "statuses": "read", "administration": "read", "metadata": "read",
-                "merge_queues": "read"
+                "merge_queues": "read", "deployments": "read"
             }),
             events: [
                 "check_run",
                 "check_suite",
                 "pull_request",
                 "pull_request_review",
+                "pull_request_review_thread",
+                "deployment_status",
                 "push",
                 "status",
                 "merge_group",

@@ -30,6 +30,7 @@ use apollo_compiler::{ExecutableDocument, Node, Schema};
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
+use super::reviews::{Deployment, Review};
 use super::{Answer, Ctx};
 use crate::support::json as gh;
 use crate::support::world::{QueueEntry, QueueRemoval, SeenAuth, World};
@@ -135,6 +136,20 @@ enum Obj {
     StatusNode { context: String, state: String },
     Suite(u64),
     App(u64),
+    Reviews(Vec<Review>),
+    ReviewNode(Review),
+    Actor(String),
+    Requests(Vec<String>),
+    RequestNode(String),
+    Threads(Vec<bool>),
+    ThreadNode(bool),
+    PullCommits(String, Vec<String>),
+    PullCommitNode(String, String),
+    Parents(usize),
+    Signature,
+    Deployments(Vec<Deployment>),
+    DeploymentNode(Deployment),
+    DeploymentStatus(String),
 }
 
 impl Obj {
@@ -154,6 +169,22 @@ impl Obj {
             Obj::StatusNode { .. } => "StatusContext",
             Obj::Suite(_) => "CheckSuite",
             Obj::App(_) => "App",
+            Obj::Reviews(_) => "PullRequestReviewConnection",
+            Obj::ReviewNode(_) => "PullRequestReview",
+            // A team is named `org/team`; anyone else is a user.
+            Obj::Actor(name) if name.contains('/') => "Team",
+            Obj::Actor(_) => "User",
+            Obj::Requests(_) => "ReviewRequestConnection",
+            Obj::RequestNode(_) => "ReviewRequest",
+            Obj::Threads(_) => "PullRequestReviewThreadConnection",
+            Obj::ThreadNode(_) => "PullRequestReviewThread",
+            Obj::PullCommits(..) => "PullRequestCommitConnection",
+            Obj::PullCommitNode(..) => "PullRequestCommit",
+            Obj::Parents(_) => "CommitConnection",
+            Obj::Signature => "GpgSignature",
+            Obj::Deployments(_) => "DeploymentConnection",
+            Obj::DeploymentNode(_) => "Deployment",
+            Obj::DeploymentStatus(_) => "DeploymentStatus",
         }
     }
 }
@@ -308,6 +339,170 @@ fn field_of(world: &World, obj: &Obj, name: &str, args: &Map<String, Value>) -> 
         (Obj::StatusNode { context, .. }, "context") => Out::Leaf(json!(context)),
         (Obj::StatusNode { state, .. }, "state") => Out::Leaf(json!(state)),
         (Obj::Payload(_), "clientMutationId") => Out::Leaf(Value::Null),
+        (o, f) => whole_gate_field(world, o, f, args),
+    }
+}
+
+/// `first`/`last` of a connection's arguments applied to its items.
+fn window<T>(mut items: Vec<T>, args: &Map<String, Value>) -> Vec<T> {
+    let n = |k: &str| args.get(k).and_then(Value::as_u64).map(|n| n as usize);
+    if let Some(last) = n("last") {
+        let skip = items.len().saturating_sub(last);
+        items.drain(..skip);
+    }
+    if let Some(first) = n("first") {
+        items.truncate(first);
+    }
+    items
+}
+
+/// The fields of the whole-gate query: reviews, review requests, threads,
+/// the pull request's commits with their signatures and parents,
+/// deployments, mergeability (`routes::reviews` holds the facts).
+fn whole_gate_field(world: &World, obj: &Obj, name: &str, args: &Map<String, Value>) -> Out {
+    match (obj, name) {
+        (Obj::Pull(key, n), "reviewDecision") => {
+            let r = world.repo(key);
+            let base = &r.pulls[n].base_ref;
+            Out::Leaf(json!(r.whole_gate.review_decision(*n, base)))
+        }
+        (Obj::Pull(key, n), "mergeable") => {
+            let r = world.repo(key);
+            let pr = &r.pulls[n];
+            Out::Leaf(json!(if !r.mergeability_known(pr) {
+                "UNKNOWN"
+            } else if r.mergeable_state(pr) == "dirty" {
+                "CONFLICTING"
+            } else {
+                "MERGEABLE"
+            }))
+        }
+        (Obj::Pull(key, n), "mergeStateStatus") => {
+            let r = world.repo(key);
+            let pr = &r.pulls[n];
+            let state = r.mergeable_state(pr).to_ascii_uppercase();
+            let reviewed = r
+                .whole_gate
+                .review_decision(*n, &pr.base_ref)
+                .is_none_or(|d| d == "APPROVED");
+            Out::Leaf(json!(if state == "CLEAN" && !reviewed {
+                "BLOCKED".to_owned()
+            } else {
+                state
+            }))
+        }
+        (Obj::Pull(key, n), "latestOpinionatedReviews") => Out::One(Some(Obj::Reviews(window(
+            world.repo(key).whole_gate.latest_opinionated(*n),
+            args,
+        )))),
+        (Obj::Pull(key, n), "reviewRequests") => {
+            let owners = world
+                .repo(key)
+                .whole_gate
+                .code_owner_requests
+                .get(n)
+                .cloned()
+                .unwrap_or_default();
+            Out::One(Some(Obj::Requests(window(owners, args))))
+        }
+        (Obj::Pull(key, n), "reviewThreads") => {
+            let threads: Vec<bool> = world
+                .repo(key)
+                .whole_gate
+                .threads
+                .iter()
+                .filter(|t| t.number == *n)
+                .map(|t| t.resolved)
+                .collect();
+            Out::One(Some(Obj::Threads(threads)))
+        }
+        (Obj::Pull(key, n), "commits") => {
+            // The pull request's commits, oldest first: the head's history
+            // back to the merge base with its base.
+            let r = world.repo(key);
+            let pr = &r.pulls[n];
+            let exclude = r
+                .tip(&pr.base_ref)
+                .map(|t| r.ancestors(t))
+                .unwrap_or_default();
+            let shas = r.range(&pr.head_sha, &exclude);
+            Out::One(Some(Obj::PullCommits(key.clone(), shas)))
+        }
+        (Obj::Reviews(items), "nodes") => {
+            Out::Many(items.iter().cloned().map(Obj::ReviewNode).collect())
+        }
+        (Obj::Reviews(items), "totalCount") => Out::Leaf(json!(items.len())),
+        (Obj::ReviewNode(r), "state") => Out::Leaf(json!(r.state)),
+        (Obj::ReviewNode(r), "author") => Out::One(Some(Obj::Actor(r.login.clone()))),
+        (Obj::ReviewNode(r), "commit") => {
+            Out::One(Some(Obj::Commit(String::new(), r.commit.clone())))
+        }
+        (Obj::Actor(login), "login") => Out::Leaf(json!(login)),
+        (Obj::Actor(slug), "combinedSlug") => Out::Leaf(json!(slug)),
+        (Obj::Requests(items), "nodes") => {
+            Out::Many(items.iter().cloned().map(Obj::RequestNode).collect())
+        }
+        (Obj::Requests(items), "totalCount") => Out::Leaf(json!(items.len())),
+        (Obj::RequestNode(_), "asCodeOwner") => Out::Leaf(json!(true)),
+        (Obj::RequestNode(who), "requestedReviewer") => Out::One(Some(Obj::Actor(who.clone()))),
+        (Obj::Threads(items), "nodes") => Out::Many(
+            window(items.clone(), args)
+                .into_iter()
+                .map(Obj::ThreadNode)
+                .collect(),
+        ),
+        (Obj::Threads(items), "totalCount") => Out::Leaf(json!(items.len())),
+        (Obj::ThreadNode(resolved), "isResolved") => Out::Leaf(json!(resolved)),
+        (Obj::PullCommits(key, shas), "nodes") => Out::Many(
+            window(shas.clone(), args)
+                .into_iter()
+                .map(|s| Obj::PullCommitNode(key.clone(), s))
+                .collect(),
+        ),
+        (Obj::PullCommits(_, shas), "totalCount") => Out::Leaf(json!(shas.len())),
+        (Obj::PullCommitNode(key, sha), "commit") => {
+            Out::One(Some(Obj::Commit(key.clone(), sha.clone())))
+        }
+        (Obj::Commit(_, sha), "abbreviatedOid") => Out::Leaf(json!(sha[..7.min(sha.len())])),
+        (Obj::Commit(key, sha), "parents") => Out::One(Some(Obj::Parents(
+            world.repo(key).commit(sha).parents.len(),
+        ))),
+        (Obj::Parents(n), "totalCount") => Out::Leaf(json!(n)),
+        (Obj::Commit(key, sha), "signature") => {
+            Out::One((!world.repo(key).whole_gate.unsigned.contains(sha)).then_some(Obj::Signature))
+        }
+        (Obj::Signature, "isValid") => Out::Leaf(json!(true)),
+        (Obj::Signature, "state") => Out::Leaf(json!("VALID")),
+        (Obj::Commit(key, sha), "deployments") => {
+            let envs: Option<Vec<String>> = args.get("environments").and_then(|e| {
+                e.as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+            });
+            let items: Vec<Deployment> = world
+                .repo(key)
+                .whole_gate
+                .deployments
+                .iter()
+                .filter(|d| &d.sha == sha)
+                .filter(|d| envs.as_ref().is_none_or(|e| e.contains(&d.environment)))
+                .cloned()
+                .collect();
+            Out::One(Some(Obj::Deployments(window(items, args))))
+        }
+        (Obj::Deployments(items), "nodes") => {
+            Out::Many(items.iter().cloned().map(Obj::DeploymentNode).collect())
+        }
+        (Obj::Deployments(items), "totalCount") => Out::Leaf(json!(items.len())),
+        (Obj::DeploymentNode(d), "environment") => Out::Leaf(json!(d.environment)),
+        (Obj::DeploymentNode(d), "state") => Out::Leaf(json!(d.state)),
+        (Obj::DeploymentNode(d), "commitOid") => Out::Leaf(json!(d.sha)),
+        (Obj::DeploymentNode(d), "latestStatus") => {
+            Out::One(Some(Obj::DeploymentStatus(d.status.clone())))
+        }
+        (Obj::DeploymentStatus(state), "state") => Out::Leaf(json!(state)),
         _ => Out::Leaf(Value::Null),
     }
 }
@@ -361,6 +556,21 @@ fn project(
     Value::Object(out)
 }
 
+/// `@include(if:)` and `@skip(if:)`: a selection they leave out is not
+/// answered at all, as GitHub answers.
+fn included(
+    directives: &apollo_compiler::executable::DirectiveList,
+    vars: &Map<String, Value>,
+) -> bool {
+    let flag = |name: &str| {
+        directives
+            .get(name)
+            .and_then(|d| d.specified_argument_by_name("if"))
+            .map(|v| literal(v, vars) == json!(true))
+    };
+    flag("include").unwrap_or(true) && !flag("skip").unwrap_or(false)
+}
+
 fn project_into(
     world: &World,
     doc: &ExecutableDocument,
@@ -371,6 +581,9 @@ fn project_into(
     out: &mut Map<String, Value>,
 ) {
     for selection in &set.selections {
+        if !included(selection.directives(), vars) {
+            continue;
+        }
         match selection {
             Selection::InlineFragment(f) => {
                 let applies = f
@@ -538,14 +751,26 @@ fn answer(
                     .get(&full.to_ascii_lowercase())
                     .is_some_and(|r| r.installation == installation);
                 if visible {
-                    project(
+                    let value = project(
                         world,
                         doc,
                         &Obj::Repo(full.clone()),
                         &field.selection_set,
                         vars,
                         noticed,
-                    )
+                    );
+                    // A read of `mergeable` counts as a read of the pull
+                    // request: GitHub computes it in the background after a
+                    // push, answering `UNKNOWN` meanwhile ([`Mergeability`]).
+                    if let Some(n) = vars.get("number").and_then(Value::as_u64)
+                        && query.contains("mergeable")
+                    {
+                        let reads = world.unknown_reads_after_push;
+                        world
+                            .repo_mut(&full.to_ascii_lowercase())
+                            .read_mergeability(n, reads);
+                    }
+                    value
                 } else {
                     field_errors.push(error(
                         Some("NOT_FOUND"),

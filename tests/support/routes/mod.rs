@@ -19,6 +19,7 @@ pub mod git;
 pub mod graphql;
 pub mod issues;
 pub mod pulls;
+pub mod reviews;
 
 use serde_json::{Value, json};
 
@@ -197,6 +198,7 @@ pub const ROUTES: &[Route] = &[
     route!("PATCH" "/repos/{owner}/{repo}/check-runs/{id}", Repo, checks::update_run),
     route!("GET" "/repos/{owner}/{repo}/commits/{ref}/status", Repo, checks::combined_status),
     route!("GET" "/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks", Repo, checks::protection_checks),
+    route!("GET" "/repos/{owner}/{repo}/branches/{branch}/protection", Repo, reviews::protection),
     route!("GET" "/repos/{owner}/{repo}/rules/branches/{branch}", Repo, checks::branch_rules),
     route!("GET" "/repos/{owner}/{repo}/collaborators/{username}/permission", Repo, issues::permission),
     route!("POST" "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", Repo, issues::react),

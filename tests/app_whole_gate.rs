@@ -1,0 +1,159 @@
+//! The whole gate as the fake GitHub answers it: the one GraphQL query
+//! seamguard sends for a pull request's reviews, code owners, threads,
+//! signatures, history and deployments is GitHub's own (validated against
+//! the published schema), and the fake answers it from its state as GitHub
+//! would.
+
+mod support;
+
+use seamguard::github::models::{GateCommit, GateDeployment, GateReview, GateThreads};
+use seamguard::ids::{InstallationId, PrNumber};
+use support::FakeGitHub;
+use support::flows::feature_pr;
+
+#[test]
+fn the_whole_gate_query_is_githubs_own() {
+    use support::routes::graphql::{validate, validate_request};
+    let query = seamguard::github::api::PULL_GATE_QUERY;
+    assert_eq!(validate(query), Vec::<String>::new());
+    let vars = serde_json::json!({
+        "owner": "acme", "name": "app", "number": 7,
+        "environments": ["staging"], "withDeployments": true,
+    });
+    assert_eq!(validate_request(query, &vars), Vec::<String>::new());
+    // The deployments' switch is required: GitHub refuses the query without it.
+    let missing = serde_json::json!({ "owner": "acme", "name": "app", "number": 7 });
+    assert!(!validate_request(query, &missing).is_empty());
+}
+
+#[tokio::test]
+async fn the_fake_answers_reviews_threads_signatures_and_deployments_as_github_does() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
+    repo.require_approvals("main", 1)
+        .request_code_owner(7, "carol")
+        .review(7, "bob", "CHANGES_REQUESTED")
+        .review(7, "bob", "COMMENTED")
+        .unsigned_commit(&head)
+        .deployment(&head, "staging", "failure")
+        .deployment(&head, "staging", "success")
+        .deployment(&head, "qa", "success");
+    let solved = repo.thread(7);
+    repo.thread(7);
+    repo.resolve_thread(solved);
+
+    let client = gh
+        .client()
+        .installation(InstallationId(gh.installation_id()));
+    let envs = vec!["staging".to_owned()];
+    let gate = client
+        .pull_gate(&repo.name(), PrNumber(7), &envs)
+        .await
+        .expect("the whole gate");
+    assert_eq!(gate.head.as_deref(), Some(head.as_str()));
+    // Bob's comment does not replace his request for changes.
+    assert_eq!(gate.review_decision.as_deref(), Some("CHANGES_REQUESTED"));
+    assert_eq!(
+        gate.reviews,
+        Some(vec![GateReview {
+            login: "bob".into(),
+            state: "CHANGES_REQUESTED".into(),
+            commit: Some(head.clone()),
+        }])
+    );
+    assert_eq!(gate.code_owner_requests, Some(vec!["carol".to_owned()]));
+    assert_eq!(
+        gate.threads,
+        Some(GateThreads {
+            total: 2,
+            unresolved: 1,
+            read: 2,
+        })
+    );
+    assert_eq!(
+        gate.commits,
+        Some(vec![GateCommit {
+            oid: head.clone(),
+            short: head[..7].to_owned(),
+            parents: 1,
+            signature_valid: None,
+        }])
+    );
+    assert_eq!(gate.commit_count, Some(1));
+    // Only the environments asked for, oldest first.
+    let deployment = |state: &str, status: &str| GateDeployment {
+        environment: "staging".into(),
+        state: state.into(),
+        latest_status: Some(status.into()),
+    };
+    assert_eq!(
+        gate.deployments,
+        Some(vec![
+            deployment("FAILURE", "FAILURE"),
+            deployment("ACTIVE", "SUCCESS")
+        ])
+    );
+    // Right after the push GitHub is still computing mergeability.
+    assert_eq!(gate.mergeable.as_deref(), Some("UNKNOWN"));
+
+    // Bob approves, the code owner approves: GitHub's verdict turns.
+    repo.review(7, "bob", "APPROVED")
+        .review(7, "carol", "APPROVED");
+    let gate = client
+        .pull_gate(&repo.name(), PrNumber(7), &[])
+        .await
+        .expect("the whole gate");
+    assert_eq!(gate.review_decision.as_deref(), Some("APPROVED"));
+    assert_eq!(gate.code_owner_requests, Some(vec![]));
+    assert_eq!(gate.mergeable.as_deref(), Some("MERGEABLE"));
+    assert_eq!(gate.deployments, None, "not asked for");
+    assert_eq!(gh.take_violations(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn classic_protection_is_read_whole_in_one_request() {
+    use support::world::Protection;
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    feature_pr(&repo, 7, "feature", &["automerge"]);
+    let client = gh
+        .client()
+        .installation(InstallationId(gh.installation_id()));
+    let name = repo.name();
+    assert!(
+        client
+            .branch_protection(&name, "main")
+            .await
+            .expect("an answer")
+            .is_none(),
+        "not protected"
+    );
+    repo.require_approvals("main", 2).classic_gate("main", |g| {
+        g.code_owner_reviews = true;
+        g.signatures = true;
+        g.conversation_resolution = true;
+    });
+    let p = client
+        .branch_protection(&name, "main")
+        .await
+        .expect("an answer")
+        .expect("protected");
+    let reviews = p.required_pull_request_reviews.expect("reviews");
+    assert_eq!(reviews.required_approving_review_count, 2);
+    assert!(reviews.require_code_owner_reviews && !reviews.require_last_push_approval);
+    assert!(p.required_signatures.is_some_and(|t| t.enabled));
+    assert!(
+        p.required_conversation_resolution
+            .is_some_and(|t| t.enabled)
+    );
+    assert!(!p.required_linear_history.is_some_and(|t| t.enabled));
+    assert!(p.required_status_checks.is_none());
+    // The App may not read it: GitHub's 403 reaches the caller.
+    repo.edit(|r| {
+        r.protection.insert("main".into(), Protection::Forbidden);
+    });
+    let refused = client.branch_protection(&name, "main").await;
+    assert_eq!(refused.expect_err("forbidden").status, Some(403));
+    assert_eq!(gh.take_violations(), Vec::<String>::new());
+}
