@@ -471,6 +471,7 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
             let targets = match e.action.as_deref() {
                 Some("resolved" | "unresolved") => vec![Target::Pr {
                     number: PrNumber(e.pull_request.number),
+                    head: None,
                 }],
                 _ => vec![],
             };
