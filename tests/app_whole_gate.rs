@@ -157,3 +157,58 @@ async fn classic_protection_is_read_whole_in_one_request() {
     assert_eq!(refused.expect_err("forbidden").status, Some(403));
     assert_eq!(gh.take_violations(), Vec::<String>::new());
 }
+
+/// A required approval that is missing holds the merge back with no merge
+/// call, and the check run says what it waits for and where the rule comes
+/// from; the review's own delivery then merges it, head pinned.
+#[tokio::test]
+async fn a_missing_approval_is_waited_for_then_the_review_merges_it() {
+    use support::deliveries::Delivery;
+    use support::flows::completed_run;
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
+    repo.require_approvals("main", 1);
+    let app = support::Seamguard::start(&gh).await;
+    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+        .await;
+    let run = completed_run(&gh, &head).await;
+    gh.wait_idle().await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("success"),
+        "{}",
+        run.summary()
+    );
+    assert!(
+        run.summary().contains("1 approving review"),
+        "{}",
+        run.summary()
+    );
+    assert_eq!(gh.count("PUT", "/repos/acme/app/pulls/7/merge"), 0);
+    assert_eq!(gh.count("PUT", "/repos/acme/app/pulls/7/merge-async"), 0);
+
+    repo.review(7, "octocat", "APPROVED");
+    let mut review = repo.pull_request_event("submitted", 7);
+    review.body["review"] = serde_json::json!({ "id": 1, "state": "approved", "user": { "login": "octocat", "id": 1, "type": "User" } });
+    let review = Delivery::new("pull_request_review", review.body);
+    assert_eq!(gh.deliver(&review, &app.webhook()).await, 202);
+    gh.wait_for(
+        "#7 merged",
+        |w| w.repo("acme/app").pulls.get(&7).is_some_and(|p| p.merged),
+        support::flows::WAIT,
+    )
+    .await;
+    gh.wait_idle().await;
+    app.stop().await;
+    let merges: Vec<_> = gh
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/pulls/7/merge"))
+        .collect();
+    assert_eq!(merges.len(), 1);
+    assert_eq!(
+        merges[0].body.as_ref().unwrap()["sha"].as_str(),
+        Some(head.as_str())
+    );
+}

@@ -16,6 +16,7 @@ use seamguard::gate::required_checks::{
     self, ClassicChecks, ProtectedCheck, RulesetRule, RunSeen, Source, StatusSeen, Unreadable,
 };
 use seamguard::gate::strict_line::LineEntry;
+use seamguard::gate::whole_gate::{AskedRule, PrGateState, ReviewDecision, Rule, WholeGateRules};
 use seamguard::ids::PrNumber;
 
 const APP: u64 = 77;
@@ -100,6 +101,8 @@ fn ready() -> Snapshot {
             guard("Merge sources", GuardVerdict::Passed),
         ],
         requirements: required_checks::requirements(Some(&protection(false, &["ci"])), &[], &[]),
+        rules: WholeGateRules::default(),
+        pr_gate: None,
         runs: vec![run("ci", 1, "completed", Some("success"))],
         app_id: APP,
         statuses: None,
@@ -455,4 +458,34 @@ fn a_pull_request_no_longer_ready_leaves_the_line() {
     let mut s = strict_behind();
     s.config = config("mode: shadow\nmerge:\n  update_branch: true\n");
     assert_eq!(evaluation::decide(&s).line_step(), LineStep::None);
+}
+
+/// A rule beyond the checks that is unmet holds an acting plan back, and
+/// the words name it; GitHub's own review verdict clears it.
+#[test]
+fn an_unmet_review_rule_waits_instead_of_merging() {
+    let mut s = ready();
+    s.rules = WholeGateRules {
+        rules: vec![AskedRule {
+            rule: Rule::ApprovingReviews { count: 1 },
+            source: Source::Ruleset {
+                id: Some(7),
+                source: None,
+            },
+        }],
+    };
+    s.pr_gate = Some(PrGateState {
+        review_decision: Some(ReviewDecision::ReviewRequired),
+        ..PrGateState::default()
+    });
+    let d = evaluation::decide(&s);
+    assert_eq!(d.plan.as_str(), "waiting", "{:?}", d.plan);
+    assert!(words(&d).contains("1 approving review"), "{}", words(&d));
+    assert!(words(&d).contains("ruleset 7"), "{}", words(&d));
+
+    s.pr_gate = Some(PrGateState {
+        review_decision: Some(ReviewDecision::Approved),
+        ..PrGateState::default()
+    });
+    assert_eq!(evaluation::decide(&s).plan, MergePlan::Merge);
 }

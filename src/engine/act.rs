@@ -285,7 +285,10 @@ impl Engine {
                         unblock: if merged {
                             Vec::new()
                         } else {
-                            snapshot::unblock(&d.guards, &d.gate, &d.plan, note)
+                            let mut unblock =
+                                snapshot::unblock(&d.guards, &d.gate, &d.plan, note);
+                            unblock.extend(d.rows.iter().filter(|r| r.blocks()).map(|r| r.sentence()));
+                            unblock
                         },
                         guards: snapshot::guard_views(
                             &d.guards,

@@ -121,7 +121,6 @@ pub fn status_seen(status: &CommitStatus) -> StatusSeen {
 /// (`required_status_checks`, `merge_queue`) are left out; every other rule
 /// seamguard does not model is kept as [`Rule::NotModelled`].
 // Read by the gather step of the evaluation, which wires it in.
-#[allow(dead_code)]
 pub fn whole_gate_rules(
     protection: Option<&BranchProtection>,
     rules: &[BranchRule],
@@ -275,7 +274,6 @@ pub fn whole_gate_rules(
 /// part read only in part (more than 100 threads or commits) counts as
 /// unknown unless what was read already blocks.
 // Read by the gather step of the evaluation, which wires it in.
-#[allow(dead_code)]
 pub fn pr_gate_state(gate: &PullGate) -> PrGateState {
     let review_decision = match gate.review_decision.as_deref() {
         Some("APPROVED") => Some(ReviewDecision::Approved),

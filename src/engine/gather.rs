@@ -30,6 +30,7 @@ use crate::gate::evaluation::{self, Snapshot};
 use crate::gate::never_comes;
 use crate::gate::opt_in::HeadFacts;
 use crate::gate::required_checks::{self, Requirements, Unreadable};
+use crate::gate::whole_gate::WholeGateRules;
 use crate::github::GhError;
 use crate::github::models::{Annotation, CheckRun, PullRequest};
 use crate::ids::CommitSha;
@@ -134,7 +135,7 @@ impl Engine {
             .store
             .first_seen(&s.work.repo, s.head, Utc::now())
             .await?;
-        let (requirements, read_now) = self.requirements(s, &base, &config, false).await?;
+        let (requirements, rules, read_now) = self.requirements(s, &base, &config, false).await?;
         let mut snapshot = Snapshot {
             number: s.number,
             head: s.head.clone(),
@@ -144,6 +145,8 @@ impl Engine {
             config,
             guards,
             requirements,
+            rules,
+            pr_gate: None,
             runs: runs.iter().map(gate_facts::run_seen).collect(),
             app_id: self.cfg.app_id.0,
             statuses: None,
@@ -167,10 +170,11 @@ impl Engine {
         s: &Subject<'_>,
         snapshot: &mut Snapshot,
     ) -> Result<(), EvalError> {
-        let (requirements, _) = self
+        let (requirements, rules, _) = self
             .requirements(s, &snapshot.base.clone(), &snapshot.config, true)
             .await?;
         snapshot.requirements = requirements;
+        snapshot.rules = rules;
         snapshot.now = Utc::now();
         self.complete_reads(s, snapshot).await
     }
@@ -186,6 +190,17 @@ impl Engine {
         if snapshot.statuses.is_none() && snapshot.needs_statuses() {
             let statuses = s.client.statuses(&s.work.repo, s.head).await?;
             snapshot.statuses = Some(statuses.iter().map(gate_facts::status_seen).collect());
+        }
+        if snapshot.pr_gate.is_none() && !snapshot.rules.rules.is_empty() {
+            // One GraphQL request: reviews, threads, signatures, deployments
+            // and mergeability, only when some rule asks about them.
+            let read = s
+                .client
+                .pull_gate(&s.work.repo, s.number, &snapshot.rules.environments())
+                .await?;
+            let mut state = gate_facts::pr_gate_state(&read);
+            state.merge_method = Some(snapshot.config.merge.method.as_str().to_owned());
+            snapshot.pr_gate = Some(state);
         }
         if snapshot.base_history.is_none() && snapshot.needs_base_history() {
             snapshot.base_history = self.base_history(s, &snapshot.base_tip).await;
@@ -203,14 +218,19 @@ impl Engine {
         base: &str,
         config: &RepoConfig,
         fresh: bool,
-    ) -> Result<(Requirements, bool), EvalError> {
+    ) -> Result<(Requirements, WholeGateRules, bool), EvalError> {
         let (read, read_now) = self.requirements_read(s, base, fresh).await?;
-        let classic = read.protection.as_ref().map(gate_facts::classic_checks);
+        let classic = read
+            .protection
+            .as_ref()
+            .and_then(|p| p.required_status_checks.as_ref())
+            .map(gate_facts::classic_checks);
         let rules: Vec<_> = read.rules.iter().map(gate_facts::ruleset_rule).collect();
         let mut req =
             required_checks::requirements(classic.as_ref(), &rules, &config.required_checks.extra);
         req.unreadable.extend(read.unreadable);
-        Ok((req, read_now))
+        let rules = gate_facts::whole_gate_rules(read.protection.as_ref(), &read.rules);
+        Ok((req, rules, read_now))
     }
 
     async fn requirements_read(
@@ -229,7 +249,7 @@ impl Engine {
         }
         let mut unreadable = Vec::new();
         let protection = unreadable_if_forbidden(
-            s.client.protection_checks(repo, base).await,
+            s.client.branch_protection(repo, base).await,
             "classic branch protection",
             &mut unreadable,
         )?

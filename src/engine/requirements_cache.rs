@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::gate::required_checks::Unreadable;
-use crate::github::models::{BranchRule, ProtectionChecks};
+use crate::github::models::{BranchProtection, BranchRule};
 use crate::ids::RepoName;
 
 /// How long a read stands for an evaluation that only reports.
@@ -49,7 +49,9 @@ pub fn new_generation() -> String {
 /// What one read of a branch's requirements gave.
 #[derive(Debug, Clone, Default)]
 pub struct Read {
-    pub protection: Option<ProtectionChecks>,
+    /// Classic protection as read whole (its required checks and every
+    /// other rule), `None` when the branch is not protected.
+    pub protection: Option<BranchProtection>,
     pub rules: Vec<BranchRule>,
     pub unreadable: Vec<Unreadable>,
 }
@@ -121,10 +123,13 @@ mod tests {
 
     fn read(context: &str) -> Read {
         Read {
-            protection: Some(ProtectionChecks {
-                strict: false,
-                contexts: vec![context.to_owned()],
-                checks: Vec::new(),
+            protection: Some(BranchProtection {
+                required_status_checks: Some(crate::github::models::ProtectionChecks {
+                    strict: false,
+                    contexts: vec![context.to_owned()],
+                    checks: Vec::new(),
+                }),
+                ..BranchProtection::default()
             }),
             ..Read::default()
         }

@@ -20,6 +20,7 @@ use crate::gate::required_checks::{self, CheckState, GateReport, GateStatus, Req
 use crate::gate::required_checks::{RunSeen, StatusSeen};
 use crate::gate::strict_line::{self, LineEntry, Place};
 use crate::gate::summary::{self, CHECK_NAME, MergeNote, Rendered};
+use crate::gate::whole_gate::{self, PrGateState, RuleRow, WholeGateRules};
 use crate::ids::{CommitSha, PrNumber};
 
 /// Everything one decision about one head of one pull request rests on.
@@ -38,6 +39,12 @@ pub struct Snapshot {
     pub guards: Vec<GuardOutcome>,
     /// What the base requires, with where each requirement comes from.
     pub requirements: Requirements,
+    /// Every other rule of the base (reviews, conversations, signatures,
+    /// deployments, ...), each with its source.
+    pub rules: WholeGateRules,
+    /// What GitHub knows about the pull request against those rules; `None`
+    /// when not read (no rule asks about it).
+    pub pr_gate: Option<PrGateState>,
     /// Every check run on the head, seamguard's own included: the decision
     /// replaces its own with the result it is about to write.
     pub runs: Vec<RunSeen>,
@@ -67,6 +74,8 @@ pub struct Decision {
     /// The required checks with their states and since when.
     pub gate: GateReport,
     pub guards: Vec<GuardOutcome>,
+    /// The base's other rules and where each stands.
+    pub rows: Vec<RuleRow>,
     /// The base is strict and seamguard keeps its line (see
     /// [`in_strict_line`]).
     pub strict_line: bool,
@@ -162,9 +171,13 @@ pub fn decide(snapshot: &Snapshot) -> Decision {
     if let Some(history) = &snapshot.base_history {
         gate.evidence = evidence(&gate, history, &snapshot.base);
     }
+    let rows = match &snapshot.pr_gate {
+        Some(state) => whole_gate::rows(&snapshot.rules, state),
+        None => Vec::new(),
+    };
     let Verdict {
         conclusion,
-        plan,
+        mut plan,
         shadow_of,
     } = decision::decide(
         &snapshot.pr,
@@ -174,6 +187,13 @@ pub fn decide(snapshot: &Snapshot) -> Decision {
         snapshot.merge_attempts,
     )
     .under(snapshot.config.mode, &snapshot.head);
+    // A rule GitHub would refuse the merge for is waited for, never called
+    // against: no merge, enqueue or update while one is unmet.
+    if plan.acts()
+        && let Some(why) = whole_gate::waiting_for(&rows)
+    {
+        plan = MergePlan::Waiting { why };
+    }
     let strict_line = in_strict_line(&gate, &snapshot.config);
     let priority = snapshot
         .config
@@ -187,6 +207,7 @@ pub fn decide(snapshot: &Snapshot) -> Decision {
         plan,
         gate,
         guards: snapshot.guards.clone(),
+        rows,
         strict_line,
         notes: snapshot.config.notes.clone(),
         register_timeout: snapshot.config.required_checks.register_timeout,
@@ -237,7 +258,12 @@ impl Decision {
             merge: note,
             register_timeout: self.register_timeout,
         });
-        summary::with_notes(out, &self.notes)
+        let mut out = summary::with_notes(out, &self.notes);
+        if !self.rows.is_empty() {
+            out.summary.push_str("\n\n**The base's other rules:**\n\n");
+            out.summary.push_str(&whole_gate::render_rows(&self.rows));
+        }
+        out
     }
 
     /// The floor of the run: what the guards found, as the mode posts it.
