@@ -319,11 +319,30 @@ fn plan(
             .iter()
             .map(|u| format!("{} ({})", u.source, u.reason))
             .collect();
+        // A 403 is a permission the installation lacks; a rule that does
+        // not parse is the ruleset's to fix.
+        let fix = if gate
+            .unreadable
+            .iter()
+            .all(|u| u.reason.starts_with("HTTP 403"))
+        {
+            "Grant the App `administration: read` (accept the permission in the \
+             installation's settings) and comment `@seamguard recheck`"
+        } else if gate
+            .unreadable
+            .iter()
+            .any(|u| u.reason.starts_with("HTTP 403"))
+        {
+            "Grant the App `administration: read` (accept the permission in the \
+             installation's settings), fix the ruleset rule that does not parse, and comment \
+             `@seamguard recheck`"
+        } else {
+            "Fix the ruleset rule that does not parse (or tell seamguard's maintainers if \
+             GitHub changed its shape), then comment `@seamguard recheck`"
+        };
         return MergePlan::Blocked {
             why: format!(
-                "seamguard could not read {}; it merges nothing it cannot see the rules for. \
-                 Grant the App `administration: read` (accept the permission in the \
-                 installation's settings) and comment `@seamguard recheck`",
+                "seamguard could not read {}; it merges nothing it cannot see the rules for. {fix}",
                 what.join(" and ")
             ),
         };
