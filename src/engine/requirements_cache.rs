@@ -136,7 +136,13 @@ mod tests {
     }
 
     fn context(r: &Read) -> &str {
-        &r.protection.as_ref().unwrap().contexts[0]
+        &r.protection
+            .as_ref()
+            .unwrap()
+            .required_status_checks
+            .as_ref()
+            .unwrap()
+            .contexts[0]
     }
 
     #[test]
