@@ -37,6 +37,12 @@ pub fn postgres_server() -> Option<String> {
     match std::env::var("SEAMGUARD_TEST_POSTGRES") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
+            // A CI that means to run the PostgreSQL half fails without it,
+            // rather than pass on the SQLite half alone.
+            assert!(
+                std::env::var("SEAMGUARD_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "SEAMGUARD_REQUIRE_POSTGRES=1 but SEAMGUARD_TEST_POSTGRES is not set"
+            );
             SKIP_NOTE.call_once(|| {
                 println!("PostgreSQL suite skipped: SEAMGUARD_TEST_POSTGRES is not set");
             });
