@@ -139,6 +139,17 @@ pub const ROUTE_PERMISSIONS: &[(&str, &[(&str, Access)])] = &[
         "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge",
         &[("contents", Access::Write)],
     ),
+    // The asynchronous merge: GitHub's description names no permission for
+    // it; it merges as `PUT …/merge` does, so it asks what that asks, and
+    // its result is the pull request's to read.
+    (
+        "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge-async",
+        &[("contents", Access::Write)],
+    ),
+    (
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}/merge-async/{uuid}",
+        &[("pull_requests", Access::Read)],
+    ),
     (
         // Merging the base into the head branch (when update-branch is
         // refused): a commit on the head branch.
