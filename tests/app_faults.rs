@@ -113,9 +113,9 @@ async fn truncated_body() {
 #[tokio::test]
 async fn secondary_rate_limit_with_retry_after_is_honoured() {
     let started = Instant::now();
-    recovers("GET /branches/main/protection/required_status_checks", |gh| {
+    recovers("GET /branches/main/protection", |gh| {
         gh.fail_next(
-            "GET /branches/main/protection/required_status_checks",
+            "GET /branches/main/protection",
             403,
             r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#,
         )
@@ -175,22 +175,30 @@ async fn a_revoked_token_is_replaced_once() {
     assert_eq!(unauthorized, 1, "one refusal, then the new token works");
 }
 
+/// A 404 for a pull request whose delivery named no head: there is no
+/// head to put a run on and nothing to come back to, so the job gives up at
+/// once. (A delivery that names its head gets a run on it and retries:
+/// `app_failsafe::a_pull_request_github_does_not_show_yet_gets_its_run_at_once`.)
 #[tokio::test]
-async fn a_permanent_404_is_not_retried() {
-    let c = case(|gh| {
-        gh.fail_next("GET /pulls/7", 404, r#"{"message":"Not Found"}"#);
-    })
-    .await;
+async fn a_permanent_404_without_a_head_is_not_retried() {
+    let s = ready().file("src/f.rs", "fn f() {}\n").open().await;
+    s.fail_next("GET /pulls/7", 404, r#"{"message":"Not Found"}"#);
+    let app = s.start().await;
+    let delivery = s
+        .repo
+        .pull_request_event("opened", 7)
+        .set("/pull_request/head/sha", "");
+    assert_eq!(s.deliver(&delivery, &app.webhook()).await, 202);
     // The job gives up at once: nothing else is asked.
-    c.wait_for(
+    s.wait_for(
         "the failed read",
         |w| w.attempts("GET", "/pulls/7") >= 1,
         WAIT,
     )
     .await;
-    c.wait_idle().await;
-    assert_eq!(c.attempts("GET /pulls/7"), 1);
-    assert_eq!(c.world().check_runs_named("seamguard").count(), 0);
+    s.wait_idle().await;
+    assert_eq!(s.attempts("GET /pulls/7"), 1);
+    assert_eq!(s.world().check_runs_named("seamguard").count(), 0);
 }
 
 #[tokio::test]
