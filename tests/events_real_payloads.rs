@@ -80,7 +80,12 @@ fn expect(event: &str, e: &Value, ours: u64) -> Expect {
         "pull_request" => {
             let retargeted = action == "edited" && !e["changes"]["base"].is_null();
             if PR_ACTIONS.contains(&action) || retargeted {
-                vec![pr(&e["number"])]
+                // The pull request's own deliveries carry the head they name.
+                let mut target = pr(&e["number"]);
+                if let Some(head) = e["pull_request"]["head"]["sha"].as_str() {
+                    target["head"] = json!(head);
+                }
+                vec![target]
             } else {
                 vec![]
             }

@@ -1110,19 +1110,19 @@ async fn deliveries_built_from_the_world_parse_as_seamguard_reads_them() {
     let cases: Vec<(Delivery, &str)> = vec![
         (
             repo.pull_request_event("opened", 7),
-            "Pr { number: PrNumber(7) }",
+            "Pr { number: PrNumber(7),",
         ),
         (
             repo.pull_request_event("labeled", 7),
-            "Pr { number: PrNumber(7) }",
+            "Pr { number: PrNumber(7),",
         ),
         (
             repo.check_run_event("completed", run.id().0),
-            "Pr { number: PrNumber(7) }",
+            "Pr { number: PrNumber(7),",
         ),
         (
             repo.check_suite_event("completed", &head, GITHUB_ACTIONS_APP_ID),
-            "Pr { number: PrNumber(7) }",
+            "Pr { number: PrNumber(7),",
         ),
         (
             repo.check_run_event("completed", fork_run.id().0),
@@ -1139,19 +1139,19 @@ async fn deliveries_built_from_the_world_parse_as_seamguard_reads_them() {
         ),
         (
             Delivery::fixture("pull_request.opened.json"),
-            "Pr { number: PrNumber(7) }",
+            "Pr { number: PrNumber(7),",
         ),
         (
             Delivery::fixture("pull_request.synchronize.json"),
-            "Pr { number: PrNumber(7) }",
+            "Pr { number: PrNumber(7),",
         ),
         (
             Delivery::fixture("check_run.completed.json"),
-            "Pr { number: PrNumber(7) }",
+            "Pr { number: PrNumber(7),",
         ),
         (
             Delivery::fixture("check_suite.completed.json"),
-            "Pr { number: PrNumber(7) }",
+            "Pr { number: PrNumber(7),",
         ),
         (Delivery::fixture("status.json"), "Commit {"),
         (
