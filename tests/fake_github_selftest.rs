@@ -439,18 +439,18 @@ async fn classic_protection_answers_404_403_or_its_checks() {
     let name = repo.name();
 
     assert!(
-        inst.protection_checks(&name, "main")
+        classic_checks(&inst, &name, "main")
             .await
             .unwrap()
             .is_none()
     );
     assert!(
-        inst.protection_checks(&name, "plain")
+        classic_checks(&inst, &name, "plain")
             .await
             .unwrap()
             .is_none()
     );
-    let err = inst.protection_checks(&name, "locked").await.unwrap_err();
+    let err = classic_checks(&inst, &name, "locked").await.unwrap_err();
     assert!(
         err.is_status(403)
             && err
@@ -458,8 +458,7 @@ async fn classic_protection_answers_404_403_or_its_checks() {
                 .contains("Resource not accessible by integration"),
         "{err}"
     );
-    let p = inst
-        .protection_checks(&name, "release/1.0")
+    let p = classic_checks(&inst, &name, "release/1.0")
         .await
         .unwrap()
         .unwrap();
@@ -1420,7 +1419,7 @@ async fn required_checks_are_enforced_by_default_even_where_the_app_cannot_read_
     let (repo, head) = feature_pr(&gh);
     repo.protection("main").requires(&["test"]).unreadable();
     let inst = gh.client().installation(InstallationId(1));
-    let protection = inst.protection_checks(&repo.name(), "main").await;
+    let protection = classic_checks(&inst, &repo.name(), "main").await;
     assert!(
         matches!(&protection, Err(e) if e.is_status(403)),
         "{protection:?}"
@@ -1493,4 +1492,16 @@ async fn seamguard_is_idle_only_when_nothing_is_due_leased_or_in_flight() {
         "idle only once the evaluation has ended"
     );
     app.stop().await;
+}
+
+/// Classic protection's required checks, read as seamguard reads them: the
+/// whole protection in one request.
+async fn classic_checks(
+    inst: &seamguard::github::InstallationClient,
+    repo: &seamguard::ids::RepoName,
+    branch: &str,
+) -> Result<Option<seamguard::github::models::ProtectionChecks>, seamguard::github::GhError> {
+    inst.branch_protection(repo, branch)
+        .await
+        .map(|p| p.and_then(|p| p.required_status_checks))
 }

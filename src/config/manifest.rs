@@ -120,10 +120,6 @@ pub const ROUTE_PERMISSIONS: &[(&str, &[(&str, Access)])] = &[
         &[("statuses", Access::Read)],
     ),
     (
-        "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks",
-        &[("administration", Access::Read)],
-    ),
-    (
         "GET /repos/{owner}/{repo}/branches/{branch}/protection",
         &[("administration", Access::Read)],
     ),

@@ -475,25 +475,6 @@ impl InstallationClient {
             .await
     }
 
-    /// Classic branch protection's required status checks. `Ok(None)` when
-    /// the branch has none (404) — and a 403 (no administration:read) is
-    /// surfaced so the caller can log "this source requires nothing".
-    pub async fn protection_checks(
-        &self,
-        repo: &RepoName,
-        branch: &str,
-    ) -> Result<Option<ProtectionChecks>, GhError> {
-        let call = Call::get(
-            "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks",
-            format!(
-                "{}/branches/{}/protection/required_status_checks",
-                repo_path(repo),
-                segment(branch)
-            ),
-        );
-        none_on_404(self.gh.json(self.auth, &self.prio(call)).await)
-    }
-
     /// Classic branch protection as a whole (checks, reviews, signatures,
     /// linear history, conversations, lock, restrictions) in one request.
     /// `Ok(None)` when the branch is not protected (404); a 403 (no

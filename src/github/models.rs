@@ -241,7 +241,8 @@ pub struct CommitStatus {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// `GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks`.
+/// Classic protection's `required_status_checks` (a part of
+/// `GET /repos/{owner}/{repo}/branches/{branch}/protection`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProtectionChecks {
     #[serde(default, deserialize_with = "null_as_default")]
