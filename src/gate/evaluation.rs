@@ -266,14 +266,6 @@ impl Decision {
         out
     }
 
-    /// The floor of the run: what the guards found, as the mode posts it.
-    pub fn floor(&self) -> Conclusion {
-        match self.shadow_of {
-            Some(_) => Conclusion::Neutral,
-            None => decision::conclusion(&self.guards),
-        }
-    }
-
     /// Whether this pull request takes a place in its base's line, leaves
     /// it, or has nothing to do with one.
     pub fn line_step(&self) -> LineStep {
