@@ -216,15 +216,27 @@ impl Engine {
         run: &mut CheckRunHandle<'_>,
         problems: &[String],
     ) -> Result<Outcome, EvalError> {
-        tracing::info!(problems = problems.len(), "invalid repository config");
-        run.complete(Conclusion::Failure, summary::invalid_config(problems), &[])
-            .await?;
-        self.store.set_waiting(s.work, false, Utc::now()).await?;
-        metrics::counter!("seamguard_evaluations_total", "outcome" => "invalid_config")
-            .increment(1);
+        self.fail_on_invalid_config(s.work, run, problems).await?;
         let page = self.page(s, PageBody::InvalidConfig);
         self.record(s, &page).await;
         Ok(Outcome::Done)
+    }
+
+    /// Completes `run` as a failure naming each config problem; the work
+    /// no longer waits on anything (a pull request's or a merge group's).
+    pub(crate) async fn fail_on_invalid_config(
+        &self,
+        work: &Work,
+        run: &mut CheckRunHandle<'_>,
+        problems: &[String],
+    ) -> Result<(), EvalError> {
+        tracing::info!(problems = problems.len(), "invalid repository config");
+        run.complete(Conclusion::Failure, summary::invalid_config(problems), &[])
+            .await?;
+        self.store.set_waiting(work, false, Utc::now()).await?;
+        metrics::counter!("seamguard_evaluations_total", "outcome" => "invalid_config")
+            .increment(1);
+        Ok(())
     }
 
     /// The page's view of this evaluation: the one place it is built.

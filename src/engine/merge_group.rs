@@ -11,7 +11,7 @@ use super::evaluate::fail_safe;
 use super::guards;
 use super::{Engine, EvalError, Outcome};
 use crate::config::repo::RepoConfig;
-use crate::gate::decision::{self, Conclusion, MergePlan};
+use crate::gate::decision::{self, MergePlan};
 use crate::gate::required_checks::GateReport;
 use crate::gate::summary;
 use crate::github::InstallationClient;
@@ -68,9 +68,7 @@ impl Engine {
         let config = match self.configs.load(client, &work.repo, &base_tip).await? {
             Ok(config) => config,
             Err(problems) => {
-                tracing::info!(problems = problems.len(), "invalid repository config");
-                run.complete(Conclusion::Failure, summary::invalid_config(&problems), &[])
-                    .await?;
+                self.fail_on_invalid_config(work, run, &problems).await?;
                 return Ok(Outcome::Done);
             }
         };
