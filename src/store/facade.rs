@@ -18,9 +18,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::error::StoreError;
+use super::history;
 use super::postgres::PgStore;
 use super::queue::GiveBack;
+use super::reads;
 use super::sqlite::SqliteStore;
+use super::state;
 use super::work::{
     Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
 };
@@ -102,6 +105,18 @@ macro_rules! each {
         match &$self.backend {
             Backend::Sqlite($b) => $call,
             Backend::Postgres($b) => $call,
+        }
+    };
+}
+
+/// Runs one of the reads written once for both dialects (`state`, `reads`,
+/// `history`) on whichever backend's read pool this is: a read needs no
+/// method of its own on either backend.
+macro_rules! read {
+    ($self:ident, $read:path $(, $arg:expr)* $(,)?) => {
+        match &$self.backend {
+            Backend::Sqlite(b) => $read(b.reader() $(, $arg)*).await,
+            Backend::Postgres(b) => $read(b.reader() $(, $arg)*).await,
         }
     };
 }
@@ -264,7 +279,7 @@ impl Store {
 
     /// Queue depth and age, for `/metrics`.
     pub async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, StoreError> {
-        each!(self, b => b.queue_stats(now).await)
+        read!(self, reads::queue_stats, now)
     }
 
     /// Removes deliveries received before `now - older_than`, and per-PR
@@ -276,7 +291,7 @@ impl Store {
 
     /// Whether a delivery with this id is stored.
     pub async fn has_delivery(&self, id: &DeliveryId) -> Result<bool, StoreError> {
-        each!(self, b => b.has_delivery(id).await)
+        read!(self, state::has_delivery, id)
     }
 
     /// Merge attempts recorded on this head of this pull request.
@@ -286,7 +301,7 @@ impl Store {
         pr: PrNumber,
         head: &CommitSha,
     ) -> Result<u32, StoreError> {
-        each!(self, b => b.merge_attempts(repo, pr, head).await)
+        read!(self, reads::merge_attempts, repo, pr, head)
     }
 
     /// Puts pull request `pr` in the line of the strict base `base` (or
@@ -316,7 +331,7 @@ impl Store {
 
     /// The line of `base`, first in line first.
     pub async fn line(&self, repo: &RepoName, base: &str) -> Result<Vec<LineEntry>, StoreError> {
-        each!(self, b => b.line(repo, base).await)
+        read!(self, state::line, repo.to_string(), base.to_owned())
     }
 
     /// Records that seamguard asked GitHub to update `pr` at `head` (or,
@@ -389,7 +404,7 @@ impl Store {
 
     /// The digest recorded when this check run was last completed.
     pub async fn check_run_digest(&self, id: CheckRunId) -> Result<Option<String>, StoreError> {
-        each!(self, b => b.check_run_digest(id).await)
+        read!(self, reads::check_run_digest, id)
     }
 
     /// Check runs still in progress that were opened before `opened_before`,
@@ -398,7 +413,7 @@ impl Store {
         &self,
         opened_before: DateTime<Utc>,
     ) -> Result<Vec<OpenCheckRun>, StoreError> {
-        each!(self, b => b.stale_check_runs(opened_before).await)
+        read!(self, reads::stale_check_runs, opened_before)
     }
 
     /// Marks `work` as waiting on checks (or not), so the reconciler
@@ -415,7 +430,7 @@ impl Store {
     /// Up to `limit` waiting work items, least recently marked first, so a
     /// reconciler that enqueues them in turn gets round all of them.
     pub async fn waiting(&self, limit: usize) -> Result<Vec<Work>, StoreError> {
-        each!(self, b => b.waiting(limit).await)
+        read!(self, state::waiting, limit)
     }
 
     /// Adds an evaluation to its pull request's history, keeping the
@@ -432,22 +447,22 @@ impl Store {
         pr: PrNumber,
         limit: usize,
     ) -> Result<Vec<Evaluation>, StoreError> {
-        each!(self, b => b.evaluations(repo, pr, limit).await)
+        read!(self, history::of_pr, repo, pr, limit)
     }
 
     /// The newest `limit` evaluations of any pull request, for `/status`.
     pub async fn recent_evaluations(&self, limit: usize) -> Result<Vec<Evaluation>, StoreError> {
-        each!(self, b => b.recent_evaluations(limit).await)
+        read!(self, history::recent, limit)
     }
 
     /// Work items whose last run failed (retrying or parked), for `/status`.
     pub async fn failed_jobs(&self) -> Result<Vec<FailedJob>, StoreError> {
-        each!(self, b => b.failed_jobs().await)
+        read!(self, reads::failed_jobs)
     }
 
     /// A small stored value, e.g. the hook-deliveries cursor.
     pub async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        each!(self, b => b.meta(key).await)
+        read!(self, reads::meta, key)
     }
 
     /// Stores a small value under `key`, replacing any.

@@ -46,13 +46,12 @@ use super::error::StoreError;
 use super::facade::StoreOptions;
 use super::history;
 use super::queue::GiveBack;
-use super::reads;
-use super::work::{
-    Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
-};
+use super::retention;
+use super::state;
+use super::work::{Claim, Evaluation, Ingested, LineEntry, NewDelivery, Work};
 use crate::github::budget::{LeaseAnswer, LedgerAsk, Window, decide_lease};
 use crate::github::governor::{BudgetStore, LedgerError};
-use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
+use crate::ids::{CheckRunId, CommitSha, InstallationId, PrNumber, RepoName};
 use futures::future::BoxFuture;
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("src/store/migrations_postgres");
@@ -73,8 +72,6 @@ const SWEEPS_LOCK: i64 = 0x7365_616d_6775_6172;
 const INGEST_TRANSACTIONS: usize = 4;
 /// After the listener's connection fails, try again this often.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
-/// Rows one prune chunk deletes per table, as on the embedded store.
-const PRUNE_CHUNK: i64 = 5_000;
 /// The `meta` row `/readyz` writes to prove the store can commit.
 const READY_PROBE_KEY: &str = "readyz.probe";
 
@@ -116,6 +113,12 @@ impl fmt::Debug for PgStore {
 }
 
 impl PgStore {
+    /// The pool reads run on (the shared reads in `state`, `reads` and
+    /// `history` take it from the facade).
+    pub(crate) fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
     pub(crate) async fn open(url: &str, opts: &StoreOptions) -> Result<PgStore, StoreError> {
         let connect = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
             url: url.to_owned(),
@@ -417,93 +420,27 @@ impl PgStore {
         self.set_meta(READY_PROBE_KEY, &at).await
     }
 
-    pub(crate) async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, StoreError> {
-        let now_ms = columns::millis(now);
-        let (depth, due, leased, oldest): (i64, i64, i64, Option<i64>) = sqlx::query_as(
-            "SELECT count(*),
-                    count(*) FILTER (WHERE due_at <= $1),
-                    count(*) FILTER (WHERE lease_token IS NOT NULL AND due_at > $1),
-                    min(due_at) FILTER (WHERE due_at <= $1)
-             FROM work_items",
-        )
-        .bind(now_ms)
-        .fetch_one(&self.pool)
-        .await?;
-        let (depth, due, leased) = (
-            columns::count(depth),
-            columns::count(due),
-            columns::count(leased),
-        );
-        Ok(QueueStats {
-            depth,
-            due,
-            leased,
-            scheduled: depth.saturating_sub(due + leased),
-            oldest_due_age: oldest
-                .map(|t| Duration::from_millis(columns::count(now_ms.saturating_sub(t)))),
-        })
-    }
-
     pub(crate) async fn prune(
         &self,
         now: DateTime<Utc>,
         older_than: Duration,
     ) -> Result<u64, StoreError> {
-        const CHUNKS: [&str; 8] = [
-            "DELETE FROM deliveries WHERE id IN
-                 (SELECT id FROM deliveries WHERE received_at < $1 ORDER BY received_at LIMIT $2)",
-            "DELETE FROM merge_attempts WHERE (repo, pr, head) IN
-                 (SELECT repo, pr, head FROM merge_attempts WHERE updated_at < $1 LIMIT $2)",
-            "DELETE FROM first_seen WHERE (repo, head) IN
-                 (SELECT repo, head FROM first_seen WHERE seen_at < $1 LIMIT $2)",
-            "DELETE FROM check_runs WHERE id IN
-                 (SELECT id FROM check_runs WHERE completed_at < $1 LIMIT $2)",
-            "DELETE FROM waiting WHERE key IN
-                 (SELECT key FROM waiting WHERE updated_at < $1 LIMIT $2)",
-            "DELETE FROM evaluations WHERE id IN
-                 (SELECT id FROM evaluations WHERE at < $1 ORDER BY at LIMIT $2)",
-            "DELETE FROM meta WHERE key IN
-                 (SELECT key FROM meta WHERE key >= 'head:' AND key < 'head;'
-                  AND (value::json ->> 'at')::bigint < $1 LIMIT $2)",
-            "DELETE FROM meta WHERE key IN
-                 (SELECT key FROM meta WHERE key >= 'command-refusal:' AND key < 'command-refusal;'
-                  AND value::bigint < $1 LIMIT $2)",
-        ];
         let cutoff = columns::millis(now).saturating_sub(columns::duration_ms(older_than));
         let mut removed = 0;
         loop {
-            let mut more = false;
-            for sql in CHUNKS {
-                let done = sqlx::query(sql)
-                    .bind(cutoff)
-                    .bind(PRUNE_CHUNK)
-                    .execute(&self.pool)
-                    .await?;
-                removed += done.rows_affected();
-                more |= done.rows_affected() >= PRUNE_CHUNK as u64;
-            }
-            if !more {
+            let mut conn = self.pool.acquire().await?;
+            let chunk = retention::prune_chunk::<sqlx::Postgres>(
+                &mut conn,
+                retention::POSTGRES_ACTIVITY,
+                cutoff,
+                retention::PRUNE_CHUNK,
+            )
+            .await?;
+            removed += chunk.removed;
+            if !chunk.more {
                 return Ok(removed);
             }
         }
-    }
-
-    pub(crate) async fn has_delivery(&self, id: &DeliveryId) -> Result<bool, StoreError> {
-        let found: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = $1)")
-                .bind(columns::delivery_key(id.as_str()).as_ref())
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(found)
-    }
-
-    pub(crate) async fn merge_attempts(
-        &self,
-        repo: &RepoName,
-        pr: PrNumber,
-        head: &CommitSha,
-    ) -> Result<u32, StoreError> {
-        reads::merge_attempts(&self.pool, repo, pr, head).await
     }
 
     pub(crate) async fn line_join(
@@ -514,27 +451,14 @@ impl PgStore {
         priority: bool,
         now: DateTime<Utc>,
     ) -> Result<Vec<LineEntry>, StoreError> {
-        sqlx::query(
-            "INSERT INTO strict_queue
-                 (repo, pr, base, priority, entered_at, updating_head, updated_at)
-             VALUES ($1, $2, $3, $4, $5, NULL, $5)
-             ON CONFLICT (repo, pr) DO UPDATE SET
-                 entered_at = CASE WHEN strict_queue.base = excluded.base
-                     THEN strict_queue.entered_at ELSE excluded.entered_at END,
-                 updating_head = CASE WHEN strict_queue.base = excluded.base
-                     THEN strict_queue.updating_head ELSE NULL END,
-                 base = excluded.base,
-                 priority = excluded.priority,
-                 updated_at = excluded.updated_at",
-        )
-        .bind(repo.to_string())
-        .bind(columns::id(pr.0))
-        .bind(base)
-        .bind(priority)
-        .bind(columns::millis(now))
-        .execute(&self.pool)
-        .await?;
-        self.line(repo, base).await
+        let (r, b, n, at) = (
+            repo.to_string(),
+            base.to_owned(),
+            columns::id(pr.0),
+            columns::millis(now),
+        );
+        state::line_join(&self.pool, r, b, n, priority, at).await?;
+        state::line(&self.pool, repo.to_string(), base.to_owned()).await
     }
 
     pub(crate) async fn line_leave(
@@ -542,40 +466,7 @@ impl PgStore {
         repo: &RepoName,
         pr: PrNumber,
     ) -> Result<Option<String>, StoreError> {
-        let base: Option<String> = sqlx::query_scalar(
-            "DELETE FROM strict_queue WHERE repo = $1 AND pr = $2 RETURNING base",
-        )
-        .bind(repo.to_string())
-        .bind(columns::id(pr.0))
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(base)
-    }
-
-    pub(crate) async fn line(
-        &self,
-        repo: &RepoName,
-        base: &str,
-    ) -> Result<Vec<LineEntry>, StoreError> {
-        let rows: Vec<(i64, bool, i64, Option<String>, i64)> = sqlx::query_as(
-            "SELECT pr, priority, entered_at, updating_head, updated_at FROM strict_queue
-             WHERE repo = $1 AND base = $2 ORDER BY priority DESC, entered_at, pr",
-        )
-        .bind(repo.to_string())
-        .bind(base)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(pr, priority, entered, updating, updated)| {
-                Ok(LineEntry {
-                    pr: PrNumber(columns::unid(pr)),
-                    priority,
-                    entered_at: columns::time(entered)?,
-                    updating_head: updating,
-                    updated_at: columns::time(updated)?,
-                })
-            })
-            .collect()
+        state::line_leave(&self.pool, repo.to_string(), columns::id(pr.0)).await
     }
 
     pub(crate) async fn line_updating(
@@ -585,17 +476,9 @@ impl PgStore {
         head: Option<&CommitSha>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE strict_queue SET updating_head = $3, updated_at = $4
-             WHERE repo = $1 AND pr = $2",
-        )
-        .bind(repo.to_string())
-        .bind(columns::id(pr.0))
-        .bind(head.map(|h| h.to_string()))
-        .bind(columns::millis(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let head = head.map(|h| h.to_string());
+        let (r, n, at) = (repo.to_string(), columns::id(pr.0), columns::millis(now));
+        state::line_updating(&self.pool, r, n, head, at).await
     }
 
     pub(crate) async fn record_merge_attempt(
@@ -605,22 +488,9 @@ impl PgStore {
         head: &CommitSha,
         outcome: &str,
     ) -> Result<u32, StoreError> {
-        let attempts: i32 = sqlx::query_scalar(
-            "INSERT INTO merge_attempts (repo, pr, head, attempts, last_outcome, updated_at)
-             VALUES ($1, $2, $3, 1, $4, $5)
-             ON CONFLICT (repo, pr, head) DO UPDATE SET
-                 attempts = merge_attempts.attempts + 1,
-                 last_outcome = excluded.last_outcome, updated_at = excluded.updated_at
-             RETURNING attempts",
-        )
-        .bind(repo.to_string())
-        .bind(columns::id(pr.0))
-        .bind(head.as_str())
-        .bind(outcome)
-        .bind(columns::millis(Utc::now()))
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(u32::try_from(attempts).unwrap_or(0))
+        let (r, n, h) = (repo.to_string(), columns::id(pr.0), head.to_string());
+        let at = columns::millis(Utc::now());
+        state::record_merge_attempt(&self.pool, r, n, h, outcome.to_owned(), at).await
     }
 
     pub(crate) async fn forget_merge_attempts(
@@ -629,13 +499,8 @@ impl PgStore {
         pr: PrNumber,
         head: &CommitSha,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM merge_attempts WHERE repo = $1 AND pr = $2 AND head = $3")
-            .bind(repo.to_string())
-            .bind(columns::id(pr.0))
-            .bind(head.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let (r, n, h) = (repo.to_string(), columns::id(pr.0), head.to_string());
+        state::forget_merge_attempts(&self.pool, r, n, h).await
     }
 
     pub(crate) async fn first_seen(
@@ -644,18 +509,8 @@ impl PgStore {
         head: &CommitSha,
         now: DateTime<Utc>,
     ) -> Result<DateTime<Utc>, StoreError> {
-        // The no-op update makes RETURNING give the stored row too.
-        let seen: i64 = sqlx::query_scalar(
-            "INSERT INTO first_seen (repo, head, seen_at) VALUES ($1, $2, $3)
-             ON CONFLICT (repo, head) DO UPDATE SET seen_at = first_seen.seen_at
-             RETURNING seen_at",
-        )
-        .bind(repo.to_string())
-        .bind(head.as_str())
-        .bind(columns::millis(now))
-        .fetch_one(&self.pool)
-        .await?;
-        columns::time(seen)
+        let (r, h, at) = (repo.to_string(), head.to_string(), columns::millis(now));
+        columns::time(state::first_seen(&self.pool, r, h, at).await?)
     }
 
     pub(crate) async fn check_run_opened(
@@ -666,20 +521,9 @@ impl PgStore {
         id: CheckRunId,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO check_runs (id, repo, installation, head, opened_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (id) DO UPDATE SET
-                 repo = excluded.repo, installation = excluded.installation, head = excluded.head,
-                 opened_at = excluded.opened_at, completed_at = NULL, digest = NULL",
-        )
-        .bind(columns::id(id.0))
-        .bind(repo.to_string())
-        .bind(columns::id(installation.0))
-        .bind(head.as_str())
-        .bind(columns::millis(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let (id, installation) = (columns::id(id.0), columns::id(installation.0));
+        let (r, h, at) = (repo.to_string(), head.to_string(), columns::millis(now));
+        state::check_run_opened(&self.pool, id, r, installation, h, at).await
     }
 
     pub(crate) async fn check_run_completed(
@@ -687,27 +531,8 @@ impl PgStore {
         id: CheckRunId,
         output_digest: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE check_runs SET completed_at = $2, digest = $3 WHERE id = $1")
-            .bind(columns::id(id.0))
-            .bind(columns::millis(Utc::now()))
-            .bind(output_digest)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn check_run_digest(
-        &self,
-        id: CheckRunId,
-    ) -> Result<Option<String>, StoreError> {
-        reads::check_run_digest(&self.pool, id).await
-    }
-
-    pub(crate) async fn stale_check_runs(
-        &self,
-        opened_before: DateTime<Utc>,
-    ) -> Result<Vec<OpenCheckRun>, StoreError> {
-        reads::stale_check_runs(&self.pool, opened_before).await
+        let (id, digest) = (columns::id(id.0), output_digest.to_owned());
+        state::check_run_completed(&self.pool, id, digest, columns::millis(Utc::now())).await
     }
 
     pub(crate) async fn set_waiting(
@@ -716,33 +541,12 @@ impl PgStore {
         waiting: bool,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let key = work.key();
-        if waiting {
-            sqlx::query(
-                "INSERT INTO waiting (key, payload, since, updated_at) VALUES ($1, $2, $3, $3)
-                 ON CONFLICT (key) DO UPDATE SET payload = excluded.payload, updated_at = excluded.updated_at",
-            )
-            .bind(key)
-            .bind(columns::encode_work(work)?)
-            .bind(columns::millis(now))
-            .execute(&self.pool)
-            .await?;
+        let payload = if waiting {
+            Some(columns::encode_work(work)?)
         } else {
-            sqlx::query("DELETE FROM waiting WHERE key = $1")
-                .bind(key)
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(())
-    }
-
-    pub(crate) async fn waiting(&self, limit: usize) -> Result<Vec<Work>, StoreError> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT key, payload FROM waiting ORDER BY updated_at, key LIMIT $1")
-                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(columns::decode_waiting(rows))
+            None
+        };
+        state::set_waiting(&self.pool, work.key(), payload, columns::millis(now)).await
     }
 
     pub(crate) async fn record_evaluation(&self, e: &Evaluation) -> Result<(), StoreError> {
@@ -752,40 +556,8 @@ impl PgStore {
         Ok(())
     }
 
-    pub(crate) async fn evaluations(
-        &self,
-        repo: &RepoName,
-        pr: PrNumber,
-        limit: usize,
-    ) -> Result<Vec<Evaluation>, StoreError> {
-        history::of_pr(&self.pool, repo, pr, limit).await
-    }
-
-    pub(crate) async fn recent_evaluations(
-        &self,
-        limit: usize,
-    ) -> Result<Vec<Evaluation>, StoreError> {
-        history::recent(&self.pool, limit).await
-    }
-
-    pub(crate) async fn failed_jobs(&self) -> Result<Vec<FailedJob>, StoreError> {
-        reads::failed_jobs(&self.pool).await
-    }
-
-    pub(crate) async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        reads::meta(&self.pool, key).await
-    }
-
     pub(crate) async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ($1, $2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        state::set_meta(&self.pool, key.to_owned(), value.to_owned()).await
     }
 
     /// Leases GitHub budget for `installation`, all or nothing, under a

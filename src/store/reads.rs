@@ -7,7 +7,7 @@
 use super::columns;
 use super::error::StoreError;
 use super::history::{self, FAILED_JOBS_LIMIT};
-use super::work::{FailedJob, OpenCheckRun};
+use super::work::{FailedJob, OpenCheckRun, QueueStats};
 use crate::ids::{CheckRunId, CommitSha, PrNumber, RepoName};
 
 /// Stale check runs returned per watchdog sweep; the rest come next sweep.
@@ -115,4 +115,42 @@ where
     .fetch_all(exec)
     .await?;
     Ok(rows.into_iter().map(history::failed_job).collect())
+}
+
+/// The queue's depth, what is due and leased, and how long the oldest due
+/// item has waited. `FILTER` on aggregates: PostgreSQL, and SQLite since
+/// 3.30.
+pub(crate) async fn queue_stats<'e, DB: sqlx::Database>(
+    exec: impl sqlx::Executor<'e, Database = DB>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<QueueStats, StoreError>
+where
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    (i64, i64, i64, Option<i64>): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let now_ms = columns::millis(now);
+    let (depth, due, leased, oldest): (i64, i64, i64, Option<i64>) = sqlx::query_as(
+        "SELECT count(*),
+                count(*) FILTER (WHERE due_at <= $1),
+                count(*) FILTER (WHERE lease_token IS NOT NULL AND due_at > $1),
+                min(due_at) FILTER (WHERE due_at <= $1)
+         FROM work_items",
+    )
+    .bind(now_ms)
+    .fetch_one(exec)
+    .await?;
+    let (depth, due, leased) = (
+        columns::count(depth),
+        columns::count(due),
+        columns::count(leased),
+    );
+    Ok(QueueStats {
+        depth,
+        due,
+        leased,
+        scheduled: depth.saturating_sub(due + leased),
+        oldest_due_age: oldest
+            .map(|t| std::time::Duration::from_millis(columns::count(now_ms.saturating_sub(t)))),
+    })
 }

@@ -24,23 +24,17 @@ use super::error::StoreError;
 use super::facade::StoreOptions;
 use super::history;
 use super::queue::{self, Finished, GiveBack, NewWork};
-use super::reads;
 use super::retention;
 use super::state;
-use super::work::{
-    Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
-};
+use super::work::{Claim, Evaluation, Ingested, LineEntry, NewDelivery, Work};
 use super::writer::{IngestOp, Reopen, Writer};
-use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
+use crate::ids::{CheckRunId, CommitSha, InstallationId, PrNumber, RepoName};
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("src/store/migrations");
 
 /// After a checkpoint the WAL file is truncated back to this size, so one
 /// burst does not leave a large file behind for good.
 const JOURNAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
-/// Rows one prune chunk deletes per table: a few milliseconds of writer
-/// time, so ingests keep committing while a large backlog is pruned.
-const PRUNE_CHUNK: i64 = 5_000;
 /// The `meta` row `/readyz` writes to prove the store can commit.
 const READY_PROBE_KEY: &str = "readyz.probe";
 
@@ -184,6 +178,12 @@ async fn open_wal(
 }
 
 impl SqliteStore {
+    /// The pool reads run on (the shared reads in `state`, `reads` and
+    /// `history` take it from the facade).
+    pub(crate) fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
     /// Opens the store at `database_url` (`sqlite://path`), creating the file
     /// and its directory if missing, switching it to WAL and applying the
     /// migrations.
@@ -453,37 +453,9 @@ impl SqliteStore {
         let at = columns::millis(Utc::now()).to_string();
         self.writer
             .call(never, move |c| {
-                async move { state::set_meta(c, READY_PROBE_KEY, &at).await }.boxed()
+                state::set_meta(&mut *c, READY_PROBE_KEY.to_owned(), at).boxed()
             })
             .await
-    }
-
-    /// Queue depth and age, for `/metrics`.
-    pub(crate) async fn queue_stats(&self, now: DateTime<Utc>) -> Result<QueueStats, StoreError> {
-        let now_ms = columns::millis(now);
-        let (depth, due, leased, oldest): (i64, i64, i64, Option<i64>) = sqlx::query_as(
-            "SELECT count(*),
-                    coalesce(sum(due_at <= ?1), 0),
-                    coalesce(sum(lease_token IS NOT NULL AND due_at > ?1), 0),
-                    min(CASE WHEN due_at <= ?1 THEN due_at END)
-             FROM work_items",
-        )
-        .bind(now_ms)
-        .fetch_one(&self.reader)
-        .await?;
-        let (depth, due, leased) = (
-            columns::count(depth),
-            columns::count(due),
-            columns::count(leased),
-        );
-        Ok(QueueStats {
-            depth,
-            due,
-            leased,
-            scheduled: depth.saturating_sub(due + leased),
-            oldest_due_age: oldest
-                .map(|t| Duration::from_millis(columns::count(now_ms.saturating_sub(t)))),
-        })
     }
 
     /// Removes deliveries received before `now - older_than`, and per-PR
@@ -500,7 +472,13 @@ impl SqliteStore {
             let chunk = self
                 .writer
                 .call(never, move |c| {
-                    retention::prune_chunk(c, cutoff, PRUNE_CHUNK).boxed()
+                    retention::prune_chunk::<sqlx::Sqlite>(
+                        c,
+                        retention::SQLITE_ACTIVITY,
+                        cutoff,
+                        retention::PRUNE_CHUNK,
+                    )
+                    .boxed()
                 })
                 .await?;
             removed += chunk.removed;
@@ -508,26 +486,6 @@ impl SqliteStore {
                 return Ok(removed);
             }
         }
-    }
-
-    /// Whether a delivery with this id is stored.
-    pub(crate) async fn has_delivery(&self, id: &DeliveryId) -> Result<bool, StoreError> {
-        let found: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = ?1)")
-                .bind(columns::delivery_key(id.as_str()))
-                .fetch_one(&self.reader)
-                .await?;
-        Ok(found)
-    }
-
-    /// Merge attempts recorded on this head of this pull request.
-    pub(crate) async fn merge_attempts(
-        &self,
-        repo: &RepoName,
-        pr: PrNumber,
-        head: &CommitSha,
-    ) -> Result<u32, StoreError> {
-        reads::merge_attempts(&self.reader, repo, pr, head).await
     }
 
     pub(crate) async fn line_join(
@@ -546,33 +504,10 @@ impl SqliteStore {
         );
         self.writer
             .call(never, move |c| {
-                async move {
-                    sqlx::query(
-                        "INSERT INTO strict_queue
-                             (repo, pr, base, priority, entered_at, updating_head, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?5)
-                         ON CONFLICT (repo, pr) DO UPDATE SET
-                             entered_at = CASE WHEN strict_queue.base = excluded.base
-                                 THEN strict_queue.entered_at ELSE excluded.entered_at END,
-                             updating_head = CASE WHEN strict_queue.base = excluded.base
-                                 THEN strict_queue.updating_head ELSE NULL END,
-                             base = excluded.base,
-                             priority = excluded.priority,
-                             updated_at = excluded.updated_at",
-                    )
-                    .bind(&r)
-                    .bind(n)
-                    .bind(&b)
-                    .bind(i64::from(priority))
-                    .bind(at)
-                    .execute(&mut *c)
-                    .await?;
-                    Ok(())
-                }
-                .boxed()
+                state::line_join(&mut *c, r, b, n, priority, at).boxed()
             })
             .await?;
-        self.line(repo, base).await
+        state::line(&self.reader, repo.to_string(), base.to_owned()).await
     }
 
     pub(crate) async fn line_leave(
@@ -582,46 +517,8 @@ impl SqliteStore {
     ) -> Result<Option<String>, StoreError> {
         let (r, n) = (repo.to_string(), columns::id(pr.0));
         self.writer
-            .call(never, move |c| {
-                async move {
-                    let base: Option<String> = sqlx::query_scalar(
-                        "DELETE FROM strict_queue WHERE repo = ?1 AND pr = ?2 RETURNING base",
-                    )
-                    .bind(&r)
-                    .bind(n)
-                    .fetch_optional(&mut *c)
-                    .await?;
-                    Ok(base)
-                }
-                .boxed()
-            })
+            .call(never, move |c| state::line_leave(&mut *c, r, n).boxed())
             .await
-    }
-
-    pub(crate) async fn line(
-        &self,
-        repo: &RepoName,
-        base: &str,
-    ) -> Result<Vec<LineEntry>, StoreError> {
-        let rows: Vec<(i64, i64, i64, Option<String>, i64)> = sqlx::query_as(
-            "SELECT pr, priority, entered_at, updating_head, updated_at FROM strict_queue
-             WHERE repo = ?1 AND base = ?2 ORDER BY priority DESC, entered_at, pr",
-        )
-        .bind(repo.to_string())
-        .bind(base)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.into_iter()
-            .map(|(pr, priority, entered, updating, updated)| {
-                Ok(LineEntry {
-                    pr: PrNumber(columns::unid(pr)),
-                    priority: priority != 0,
-                    entered_at: columns::time(entered)?,
-                    updating_head: updating,
-                    updated_at: columns::time(updated)?,
-                })
-            })
-            .collect()
     }
 
     pub(crate) async fn line_updating(
@@ -639,20 +536,7 @@ impl SqliteStore {
         );
         self.writer
             .call(never, move |c| {
-                async move {
-                    sqlx::query(
-                        "UPDATE strict_queue SET updating_head = ?3, updated_at = ?4
-                         WHERE repo = ?1 AND pr = ?2",
-                    )
-                    .bind(&r)
-                    .bind(n)
-                    .bind(h.as_deref())
-                    .bind(at)
-                    .execute(&mut *c)
-                    .await?;
-                    Ok(())
-                }
-                .boxed()
+                state::line_updating(&mut *c, r, n, h, at).boxed()
             })
             .await
     }
@@ -676,8 +560,7 @@ impl SqliteStore {
         let at = columns::millis(Utc::now());
         self.writer
             .call(never, move |c| {
-                async move { state::record_merge_attempt(c, &repo, pr, &head, &outcome, at).await }
-                    .boxed()
+                state::record_merge_attempt(&mut *c, repo, pr, head, outcome, at).boxed()
             })
             .await
     }
@@ -693,13 +576,15 @@ impl SqliteStore {
         let (repo, pr, head) = (repo.to_string(), columns::id(pr.0), head.to_string());
         self.writer
             .call(never, move |c| {
-                async move { state::forget_merge_attempts(c, &repo, pr, &head).await }.boxed()
+                state::forget_merge_attempts(&mut *c, repo, pr, head).boxed()
             })
             .await
     }
 
     /// When seamguard first saw `head` in `repo`: `now` on the first call,
-    /// the stored time on every later one.
+    /// the stored time on every later one. Read on the reader pool first:
+    /// a head already seen costs the single writer nothing (PostgreSQL,
+    /// with many writers, upserts at once).
     pub(crate) async fn first_seen(
         &self,
         repo: &RepoName,
@@ -707,19 +592,13 @@ impl SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<DateTime<Utc>, StoreError> {
         let (repo, head) = (repo.to_string(), head.to_string());
-        let seen: Option<i64> =
-            sqlx::query_scalar("SELECT seen_at FROM first_seen WHERE repo = ?1 AND head = ?2")
-                .bind(&repo)
-                .bind(&head)
-                .fetch_optional(&self.reader)
-                .await?;
-        let seen = match seen {
+        let seen = match state::seen_at(&self.reader, repo.clone(), head.clone()).await? {
             Some(seen) => seen,
             None => {
                 let at = columns::millis(now);
                 self.writer
                     .call(never, move |c| {
-                        async move { state::first_seen(c, &repo, &head, at).await }.boxed()
+                        state::first_seen(&mut *c, repo, head, at).boxed()
                     })
                     .await?
             }
@@ -744,8 +623,7 @@ impl SqliteStore {
         );
         self.writer
             .call(never, move |c| {
-                async move { state::check_run_opened(c, id, &repo, installation, &head, at).await }
-                    .boxed()
+                state::check_run_opened(&mut *c, id, repo, installation, head, at).boxed()
             })
             .await
     }
@@ -761,26 +639,9 @@ impl SqliteStore {
         let at = columns::millis(Utc::now());
         self.writer
             .call(never, move |c| {
-                async move { state::check_run_completed(c, id, &digest, at).await }.boxed()
+                state::check_run_completed(&mut *c, id, digest, at).boxed()
             })
             .await
-    }
-
-    /// The digest recorded when this check run was last completed.
-    pub(crate) async fn check_run_digest(
-        &self,
-        id: CheckRunId,
-    ) -> Result<Option<String>, StoreError> {
-        reads::check_run_digest(&self.reader, id).await
-    }
-
-    /// Check runs still in progress that were opened before `opened_before`,
-    /// oldest first (at most a few hundred per call), for the watchdog.
-    pub(crate) async fn stale_check_runs(
-        &self,
-        opened_before: DateTime<Utc>,
-    ) -> Result<Vec<OpenCheckRun>, StoreError> {
-        reads::stale_check_runs(&self.reader, opened_before).await
     }
 
     /// Marks `work` as waiting on checks (or not), so the reconciler
@@ -800,20 +661,9 @@ impl SqliteStore {
         let at = columns::millis(now);
         self.writer
             .call(never, move |c| {
-                async move { state::set_waiting(c, &key, payload.as_deref(), at).await }.boxed()
+                state::set_waiting(&mut *c, key, payload, at).boxed()
             })
             .await
-    }
-
-    /// Up to `limit` waiting work items, least recently marked first, so a
-    /// reconciler that enqueues them in turn gets round all of them.
-    pub(crate) async fn waiting(&self, limit: usize) -> Result<Vec<Work>, StoreError> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT key, payload FROM waiting ORDER BY updated_at, key LIMIT ?1")
-                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                .fetch_all(&self.reader)
-                .await?;
-        Ok(columns::decode_waiting(rows))
     }
 
     /// Adds an evaluation to its pull request's history (trimmed to
@@ -827,37 +677,10 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn evaluations(
-        &self,
-        repo: &RepoName,
-        pr: PrNumber,
-        limit: usize,
-    ) -> Result<Vec<Evaluation>, StoreError> {
-        history::of_pr(&self.reader, repo, pr, limit).await
-    }
-
-    pub(crate) async fn recent_evaluations(
-        &self,
-        limit: usize,
-    ) -> Result<Vec<Evaluation>, StoreError> {
-        history::recent(&self.reader, limit).await
-    }
-
-    pub(crate) async fn failed_jobs(&self) -> Result<Vec<FailedJob>, StoreError> {
-        reads::failed_jobs(&self.reader).await
-    }
-
-    /// A small stored value, e.g. the hook-deliveries cursor.
-    pub(crate) async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        reads::meta(&self.reader, key).await
-    }
-
     pub(crate) async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         let (key, value) = (key.to_owned(), value.to_owned());
         self.writer
-            .call(never, move |c| {
-                async move { state::set_meta(c, &key, &value).await }.boxed()
-            })
+            .call(never, move |c| state::set_meta(&mut *c, key, value).boxed())
             .await
     }
 
@@ -993,7 +816,9 @@ mod tests {
         assert!(stored.contains(&"1e5242f0b989ba4 81e1-c7b6966d2516".to_owned()));
         for id in ids {
             assert!(
-                store.has_delivery(&id.parse().unwrap()).await.unwrap(),
+                state::has_delivery(store.reader(), &id.parse().unwrap())
+                    .await
+                    .unwrap(),
                 "{id}"
             );
         }

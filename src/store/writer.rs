@@ -691,7 +691,7 @@ async fn store_deliveries(
     for (d, result) in batch.iter().zip(&ingested) {
         if *result == Ingested::Stored {
             for (key, value) in &d.meta {
-                super::state::set_meta(conn, key, value).await?;
+                super::state::set_meta(&mut *conn, key.clone(), value.clone()).await?;
             }
         }
     }
