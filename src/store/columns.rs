@@ -164,6 +164,25 @@ pub(crate) fn delivery_key(id: &str) -> Cow<'_, str> {
     Cow::Owned(key)
 }
 
+/// For each delivery of a batch (its id and body digest, in order), whether
+/// its id and its digest are the first of the batch. A key twice in one
+/// statement would conflict with itself, so a repeated id (or digest) is
+/// sent once, by its first delivery. A delivery whose body was seen under
+/// another id still has its own id stored (it was acknowledged), but is a
+/// duplicate.
+pub(crate) fn firsts_in_batch<'a>(
+    batch: impl ExactSizeIterator<Item = (&'a str, Option<&'a str>)>,
+) -> Vec<(bool, bool)> {
+    let mut seen = std::collections::HashSet::with_capacity(batch.len() * 2);
+    batch
+        .map(|(id, digest)| {
+            let id = seen.insert(id);
+            let digest = digest.is_none_or(|k| seen.insert(k));
+            (id, digest)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

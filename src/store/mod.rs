@@ -38,6 +38,7 @@ mod columns;
 mod error;
 mod facade;
 mod history;
+mod options;
 mod postgres;
 mod queue;
 mod reads;
@@ -49,8 +50,9 @@ mod writer;
 
 pub use activity::HeadActivity;
 pub use error::StoreError;
-pub use facade::{Store, StoreOptions};
+pub use facade::Store;
 pub use history::HISTORY_PER_PR;
+pub use options::StoreOptions;
 pub use work::{
     Claim, Command, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun,
     QueueStats, Target, Work,

@@ -43,8 +43,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::columns::{self, PARKED};
 use super::error::StoreError;
-use super::facade::StoreOptions;
 use super::history;
+use super::options::StoreOptions;
 use super::queue::GiveBack;
 use super::retention;
 use super::state;
@@ -785,19 +785,8 @@ async fn store_batch(
     pool: &PgPool,
     batch: &[Pending],
 ) -> Result<(Vec<Ingested>, bool), StoreError> {
-    // A key twice in one statement would conflict with itself: an id (or
-    // a body's digest) repeated within the batch is sent once, by its first
-    // delivery. A delivery whose body was seen under another id still has
-    // its own id stored (it was acknowledged), but is a duplicate.
-    let mut seen = HashSet::with_capacity(batch.len() * 2);
-    let firsts: Vec<(bool, bool)> = batch
-        .iter()
-        .map(|d| {
-            let id = seen.insert(d.id.as_str());
-            let digest = d.digest.as_deref().is_none_or(|k| seen.insert(k));
-            (id, digest)
-        })
-        .collect();
+    let firsts =
+        columns::firsts_in_batch(batch.iter().map(|d| (d.id.as_str(), d.digest.as_deref())));
     let mut rows: Vec<(&str, &Pending)> = batch
         .iter()
         .zip(&firsts)

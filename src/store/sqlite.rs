@@ -21,8 +21,8 @@ use tokio::sync::Notify;
 
 use super::columns::{self, PARKED};
 use super::error::StoreError;
-use super::facade::StoreOptions;
 use super::history;
+use super::options::StoreOptions;
 use super::queue::{self, Finished, GiveBack, NewWork};
 use super::retention;
 use super::state;

@@ -611,19 +611,8 @@ async fn store_deliveries(
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    // A key sent twice in one statement would conflict with itself: an id
-    // (or a body's digest) repeated within the batch is sent once, by its
-    // first delivery. A delivery whose body was seen under another id
-    // still has its own id stored (it was acknowledged), but is a duplicate.
-    let mut seen = HashSet::with_capacity(batch.len() * 2);
-    let firsts: Vec<(bool, bool)> = batch
-        .iter()
-        .map(|d| {
-            let id = seen.insert(d.id.as_str());
-            let digest = d.digest.as_deref().is_none_or(|k| seen.insert(k));
-            (id, digest)
-        })
-        .collect();
+    let firsts =
+        super::columns::firsts_in_batch(batch.iter().map(|d| (d.id.as_str(), d.digest.as_deref())));
     let rows: Vec<DeliveryRow<'_>> = batch
         .iter()
         .zip(&firsts)
