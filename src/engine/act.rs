@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::check_run::CheckRunHandle;
-use super::evaluate::Subject;
+use super::subject::Subject;
 use super::{Engine, EvalError, Outcome};
 use crate::config::repo::RepoConfig;
 use crate::gate::decision::{self, Conclusion, MergePlan};

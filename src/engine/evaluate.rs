@@ -22,42 +22,18 @@ use tracing::Instrument;
 use super::act::PageBody;
 use super::check_run::CheckRunHandle;
 use super::gather::Gathered;
+use super::subject::{Recording, Subject};
 use super::{Engine, EvalError, Outcome};
 use crate::config::repo::{OnInternalError, RepoConfig};
 use crate::gate::decision::Conclusion;
 use crate::gate::evaluation::{self, LineStep};
-use crate::github::models::{CheckRun, PullRequest};
+use crate::github::models::CheckRun;
 use crate::github::{GhError, InstallationClient};
 use crate::ids::{CommitSha, PrNumber};
 use crate::store::{Target, Work};
 
 /// Internal-error messages in a check run stay readable.
 const MAX_ERROR_CHARS: usize = 2_000;
-
-/// What an evaluation's history entry needs besides what it decides: what
-/// caused it, and the count of its GitHub requests so far.
-pub(crate) struct Recording<'a> {
-    pub cause: &'a str,
-    pub requests: std::sync::Arc<std::sync::atomic::AtomicU32>,
-}
-
-impl Recording<'_> {
-    pub(crate) fn requests(&self) -> u32 {
-        self.requests.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-/// The head of the pull request one evaluation is about, and how to reach
-/// GitHub for it: what gathering, acting and recording share.
-pub(crate) struct Subject<'a> {
-    pub client: &'a InstallationClient,
-    pub work: &'a Work,
-    pub number: PrNumber,
-    pub pr: &'a PullRequest,
-    pub head: &'a CommitSha,
-    pub recording: &'a Recording<'a>,
-    pub started: std::time::Instant,
-}
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {

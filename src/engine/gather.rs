@@ -19,10 +19,10 @@
 use chrono::Utc;
 
 use super::check_run::CheckRunHandle;
-use super::evaluate::Subject;
 use super::gate_facts;
 use super::guards;
 use super::requirements_cache;
+use super::subject::Subject;
 use super::{Engine, EvalError};
 use crate::config::repo::RepoConfig;
 use crate::gate::decision::{AllowedMethods, PrFacts};

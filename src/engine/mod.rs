@@ -37,6 +37,7 @@ mod guards;
 mod merge_group;
 pub mod merger;
 pub mod requirements_cache;
+mod subject;
 pub mod sweeps;
 mod vouch;
 

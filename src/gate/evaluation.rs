@@ -223,13 +223,17 @@ fn evidence(gate: &GateReport, history: &BaseHistory, base: &str) -> Vec<CheckEv
         .iter()
         .filter(|e| matches!(e.state, CheckState::Missing { .. }))
         .filter_map(|e| {
-            never_comes::evidence(&e.check, history, gate.merge_queue.is_some()).map(|evidence| {
-                CheckEvidence {
-                    context: e.check.context.clone(),
-                    app_id: e.check.app_id,
-                    base: base.to_owned(),
-                    evidence,
-                }
+            never_comes::evidence(
+                &e.check.context,
+                e.check.app_id,
+                history,
+                gate.merge_queue.is_some(),
+            )
+            .map(|evidence| CheckEvidence {
+                context: e.check.context.clone(),
+                app_id: e.check.app_id,
+                base: base.to_owned(),
+                evidence,
             })
         })
         .collect()

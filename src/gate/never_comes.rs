@@ -9,8 +9,6 @@
 //! the base (read once per base SHA), and the words say only that — a
 //! cause is offered as a likely one, never claimed.
 
-use crate::gate::required_checks::RequiredCheck;
-
 /// How many commits of the base's history are read for evidence.
 pub const HISTORY_DEPTH: usize = 20;
 
@@ -56,10 +54,12 @@ pub struct CheckEvidence {
     pub evidence: Evidence,
 }
 
-/// The evidence about `check`, when there is any (`None`: it did report on
-/// the base's recent history, or there is no history to read).
+/// The evidence about the required check `context` (from App `app_id`, if
+/// pinned), when there is any (`None`: it did report on the base's recent
+/// history, or there is no history to read).
 pub fn evidence(
-    check: &RequiredCheck,
+    context: &str,
+    app_id: Option<u64>,
     history: &BaseHistory,
     merge_queue: bool,
 ) -> Option<Evidence> {
@@ -72,13 +72,13 @@ pub fn evidence(
             .commits
             .iter()
             .flatten()
-            .filter(|s| s.context == check.context)
+            .filter(|s| s.context == context)
     };
-    let reported = named().any(|s| check.app_id.is_none_or(|app| s.app_id == Some(app)));
+    let reported = named().any(|s| app_id.is_none_or(|app| s.app_id == Some(app)));
     if reported {
         return None;
     }
-    if let Some(app) = check.app_id {
+    if let Some(app) = app_id {
         let mut others: Vec<u64> = named().filter_map(|s| s.app_id).collect();
         others.sort_unstable();
         others.dedup();
@@ -149,14 +149,6 @@ mod tests {
         }
     }
 
-    fn check(context: &str, app: Option<u64>) -> RequiredCheck {
-        RequiredCheck {
-            context: context.into(),
-            app_id: app,
-            sources: vec![],
-        }
-    }
-
     #[test]
     fn evidence_is_only_what_was_observed() {
         let history = BaseHistory {
@@ -165,30 +157,27 @@ mod tests {
                 vec![seen("lint", Some(15368)), seen("ci/legacy", None)],
             ],
         };
-        assert_eq!(evidence(&check("lint", None), &history, false), None);
-        assert_eq!(evidence(&check("ci/legacy", None), &history, false), None);
+        assert_eq!(evidence("lint", None, &history, false), None);
+        assert_eq!(evidence("ci/legacy", None, &history, false), None);
         assert_eq!(
-            evidence(&check("test", None), &history, false),
+            evidence("test", None, &history, false),
             Some(Evidence::NeverOnBase { commits: 2 })
         );
         assert_eq!(
-            evidence(&check("test", None), &history, true),
+            evidence("test", None, &history, true),
             Some(Evidence::NeverOnMergeGroup { commits: 2 })
         );
         assert_eq!(
-            evidence(&check("lint", Some(7)), &history, false),
+            evidence("lint", Some(7), &history, false),
             Some(Evidence::AppNeverReported {
                 app: 7,
                 others: vec![15368],
                 commits: 2
             })
         );
-        assert_eq!(evidence(&check("lint", Some(15368)), &history, false), None);
-        assert_eq!(
-            evidence(&check("test", None), &BaseHistory::default(), false),
-            None
-        );
-        let e = evidence(&check("lint", Some(7)), &history, false).unwrap();
+        assert_eq!(evidence("lint", Some(15368), &history, false), None);
+        assert_eq!(evidence("test", None, &BaseHistory::default(), false), None);
+        let e = evidence("lint", Some(7), &history, false).unwrap();
         assert_eq!(
             observed(&e, "main"),
             "on the last 2 commits of `main` it was reported only by app 15368, never by app 7"
