@@ -16,7 +16,9 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
 
+use super::columns;
 use super::error::StoreError;
 use super::history;
 use super::options::StoreOptions;
@@ -74,6 +76,22 @@ macro_rules! read {
             Backend::Postgres(b) => $read(b.reader() $(, $arg)*).await,
         }
     };
+}
+
+/// Runs one of the writes written once for both dialects (`state`) on
+/// whichever backend this is: through the embedded store's single writer
+/// (which owns its one write connection, so the arguments are evaluated
+/// first and moved to it), or on PostgreSQL's pool.
+macro_rules! write {
+    ($self:ident, $write:path $(, $name:ident = $arg:expr)* $(,)?) => {{
+        $(let $name = $arg;)*
+        match &$self.backend {
+            Backend::Sqlite(b) => {
+                b.write(move |c| $write(&mut *c $(, $name)*).boxed()).await
+            }
+            Backend::Postgres(b) => $write(b.reader() $(, $name)*).await,
+        }
+    }};
 }
 
 impl Store {
@@ -271,7 +289,16 @@ impl Store {
         priority: bool,
         now: DateTime<Utc>,
     ) -> Result<Vec<LineEntry>, StoreError> {
-        each!(self, b => b.line_join(repo, base, pr, priority, now).await)
+        write!(
+            self,
+            state::line_join,
+            r = repo.to_string(),
+            b = base.to_owned(),
+            n = columns::id(pr.0),
+            p = priority,
+            at = columns::millis(now),
+        )?;
+        self.line(repo, base).await
     }
 
     /// Takes `pr` out of whatever line it is in (merged, closed, no longer
@@ -281,7 +308,12 @@ impl Store {
         repo: &RepoName,
         pr: PrNumber,
     ) -> Result<Option<String>, StoreError> {
-        each!(self, b => b.line_leave(repo, pr).await)
+        write!(
+            self,
+            state::line_leave,
+            r = repo.to_string(),
+            n = columns::id(pr.0)
+        )
     }
 
     /// The line of `base`, first in line first.
@@ -298,7 +330,14 @@ impl Store {
         head: Option<&CommitSha>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        each!(self, b => b.line_updating(repo, pr, head, now).await)
+        write!(
+            self,
+            state::line_updating,
+            r = repo.to_string(),
+            n = columns::id(pr.0),
+            h = head.map(|h| h.to_string()),
+            at = columns::millis(now),
+        )
     }
 
     /// Counts a merge attempt on this head (with its outcome, for diagnosis)
@@ -310,7 +349,16 @@ impl Store {
         head: &CommitSha,
         outcome: &str,
     ) -> Result<u32, StoreError> {
-        each!(self, b => b.record_merge_attempt(repo, pr, head, outcome).await)
+        write!(
+            self,
+            state::record_merge_attempt,
+            r = repo.to_string(),
+            n = columns::id(pr.0),
+            h = head.to_string(),
+            outcome = outcome.to_owned(),
+            // Only retention reads this time; the wall clock is good enough.
+            at = columns::millis(Utc::now()),
+        )
     }
 
     /// Forgets the merge attempts on this head, so a re-check requested by
@@ -321,7 +369,13 @@ impl Store {
         pr: PrNumber,
         head: &CommitSha,
     ) -> Result<(), StoreError> {
-        each!(self, b => b.forget_merge_attempts(repo, pr, head).await)
+        write!(
+            self,
+            state::forget_merge_attempts,
+            r = repo.to_string(),
+            n = columns::id(pr.0),
+            h = head.to_string(),
+        )
     }
 
     /// When seamguard first saw `head` in `repo`: `now` on the first call,
@@ -332,7 +386,19 @@ impl Store {
         head: &CommitSha,
         now: DateTime<Utc>,
     ) -> Result<DateTime<Utc>, StoreError> {
-        each!(self, b => b.first_seen(repo, head, now).await)
+        // A read first: a head already seen costs the writer nothing.
+        let stored = read!(self, state::seen_at, repo.to_string(), head.to_string())?;
+        let seen = match stored {
+            Some(seen) => seen,
+            None => write!(
+                self,
+                state::first_seen,
+                r = repo.to_string(),
+                h = head.to_string(),
+                at = columns::millis(now)
+            )?,
+        };
+        columns::time(seen)
     }
 
     /// Records a check run seamguard opened on `head`, as in progress.
@@ -344,7 +410,15 @@ impl Store {
         id: CheckRunId,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        each!(self, b => b.check_run_opened(repo, installation, head, id, now).await)
+        write!(
+            self,
+            state::check_run_opened,
+            id = columns::id(id.0),
+            r = repo.to_string(),
+            installation = columns::id(installation.0),
+            h = head.to_string(),
+            at = columns::millis(now),
+        )
     }
 
     /// Records a check run as completed, with a digest of the output sent,
@@ -354,7 +428,13 @@ impl Store {
         id: CheckRunId,
         output_digest: &str,
     ) -> Result<(), StoreError> {
-        each!(self, b => b.check_run_completed(id, output_digest).await)
+        write!(
+            self,
+            state::check_run_completed,
+            id = columns::id(id.0),
+            digest = output_digest.to_owned(),
+            at = columns::millis(Utc::now()),
+        )
     }
 
     /// The digest recorded when this check run was last completed.
@@ -379,7 +459,18 @@ impl Store {
         waiting: bool,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        each!(self, b => b.set_waiting(work, waiting, now).await)
+        let encoded = if waiting {
+            Some(columns::encode_work(work)?)
+        } else {
+            None
+        };
+        write!(
+            self,
+            state::set_waiting,
+            key = work.key(),
+            payload = encoded,
+            at = columns::millis(now),
+        )
     }
 
     /// Up to `limit` waiting work items, least recently marked first, so a
@@ -422,7 +513,12 @@ impl Store {
 
     /// Stores a small value under `key`, replacing any.
     pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        each!(self, b => b.set_meta(key, value).await)
+        write!(
+            self,
+            state::set_meta,
+            key = key.to_owned(),
+            value = value.to_owned()
+        )
     }
 
     /// Stops the writer after the batch in flight and closes every

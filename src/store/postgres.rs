@@ -48,10 +48,10 @@ use super::options::StoreOptions;
 use super::queue::GiveBack;
 use super::retention;
 use super::state;
-use super::work::{Claim, Evaluation, Ingested, LineEntry, NewDelivery, Work};
+use super::work::{Claim, Evaluation, Ingested, NewDelivery, Work};
 use crate::github::budget::{LeaseAnswer, LedgerAsk, Window, decide_lease};
 use crate::github::governor::{BudgetStore, LedgerError};
-use crate::ids::{CheckRunId, CommitSha, InstallationId, PrNumber, RepoName};
+use crate::ids::InstallationId;
 use futures::future::BoxFuture;
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("src/store/migrations_postgres");
@@ -417,7 +417,7 @@ impl PgStore {
             return Err(StoreError::Closed);
         }
         let at = columns::millis(Utc::now()).to_string();
-        self.set_meta(READY_PROBE_KEY, &at).await
+        state::set_meta(&self.pool, READY_PROBE_KEY.to_owned(), at).await
     }
 
     pub(crate) async fn prune(
@@ -443,121 +443,11 @@ impl PgStore {
         }
     }
 
-    pub(crate) async fn line_join(
-        &self,
-        repo: &RepoName,
-        base: &str,
-        pr: PrNumber,
-        priority: bool,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<LineEntry>, StoreError> {
-        let (r, b, n, at) = (
-            repo.to_string(),
-            base.to_owned(),
-            columns::id(pr.0),
-            columns::millis(now),
-        );
-        state::line_join(&self.pool, r, b, n, priority, at).await?;
-        state::line(&self.pool, repo.to_string(), base.to_owned()).await
-    }
-
-    pub(crate) async fn line_leave(
-        &self,
-        repo: &RepoName,
-        pr: PrNumber,
-    ) -> Result<Option<String>, StoreError> {
-        state::line_leave(&self.pool, repo.to_string(), columns::id(pr.0)).await
-    }
-
-    pub(crate) async fn line_updating(
-        &self,
-        repo: &RepoName,
-        pr: PrNumber,
-        head: Option<&CommitSha>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let head = head.map(|h| h.to_string());
-        let (r, n, at) = (repo.to_string(), columns::id(pr.0), columns::millis(now));
-        state::line_updating(&self.pool, r, n, head, at).await
-    }
-
-    pub(crate) async fn record_merge_attempt(
-        &self,
-        repo: &RepoName,
-        pr: PrNumber,
-        head: &CommitSha,
-        outcome: &str,
-    ) -> Result<u32, StoreError> {
-        let (r, n, h) = (repo.to_string(), columns::id(pr.0), head.to_string());
-        let at = columns::millis(Utc::now());
-        state::record_merge_attempt(&self.pool, r, n, h, outcome.to_owned(), at).await
-    }
-
-    pub(crate) async fn forget_merge_attempts(
-        &self,
-        repo: &RepoName,
-        pr: PrNumber,
-        head: &CommitSha,
-    ) -> Result<(), StoreError> {
-        let (r, n, h) = (repo.to_string(), columns::id(pr.0), head.to_string());
-        state::forget_merge_attempts(&self.pool, r, n, h).await
-    }
-
-    pub(crate) async fn first_seen(
-        &self,
-        repo: &RepoName,
-        head: &CommitSha,
-        now: DateTime<Utc>,
-    ) -> Result<DateTime<Utc>, StoreError> {
-        let (r, h, at) = (repo.to_string(), head.to_string(), columns::millis(now));
-        columns::time(state::first_seen(&self.pool, r, h, at).await?)
-    }
-
-    pub(crate) async fn check_run_opened(
-        &self,
-        repo: &RepoName,
-        installation: InstallationId,
-        head: &CommitSha,
-        id: CheckRunId,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let (id, installation) = (columns::id(id.0), columns::id(installation.0));
-        let (r, h, at) = (repo.to_string(), head.to_string(), columns::millis(now));
-        state::check_run_opened(&self.pool, id, r, installation, h, at).await
-    }
-
-    pub(crate) async fn check_run_completed(
-        &self,
-        id: CheckRunId,
-        output_digest: &str,
-    ) -> Result<(), StoreError> {
-        let (id, digest) = (columns::id(id.0), output_digest.to_owned());
-        state::check_run_completed(&self.pool, id, digest, columns::millis(Utc::now())).await
-    }
-
-    pub(crate) async fn set_waiting(
-        &self,
-        work: &Work,
-        waiting: bool,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let payload = if waiting {
-            Some(columns::encode_work(work)?)
-        } else {
-            None
-        };
-        state::set_waiting(&self.pool, work.key(), payload, columns::millis(now)).await
-    }
-
     pub(crate) async fn record_evaluation(&self, e: &Evaluation) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         history::insert::<sqlx::Postgres>(&mut tx, e).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    pub(crate) async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        state::set_meta(&self.pool, key.to_owned(), value.to_owned()).await
     }
 
     /// Leases GitHub budget for `installation`, all or nothing, under a

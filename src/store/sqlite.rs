@@ -26,9 +26,8 @@ use super::options::StoreOptions;
 use super::queue::{self, Finished, GiveBack, NewWork};
 use super::retention;
 use super::state;
-use super::work::{Claim, Evaluation, Ingested, LineEntry, NewDelivery, Work};
+use super::work::{Claim, Evaluation, Ingested, NewDelivery, Work};
 use super::writer::{IngestOp, Reopen, Writer};
-use crate::ids::{CheckRunId, CommitSha, InstallationId, PrNumber, RepoName};
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("src/store/migrations");
 
@@ -182,6 +181,20 @@ impl SqliteStore {
     /// `history` take it from the facade).
     pub(crate) fn reader(&self) -> &SqlitePool {
         &self.reader
+    }
+
+    /// Runs `f` on the single writer's connection, in its next batch (the
+    /// shared writes in `state` take it from the facade).
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut SqliteConnection,
+            ) -> futures::future::BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        self.writer.call(never, f).await
     }
 
     /// Opens the store at `database_url` (`sqlite://path`), creating the file
@@ -488,184 +501,6 @@ impl SqliteStore {
         }
     }
 
-    pub(crate) async fn line_join(
-        &self,
-        repo: &RepoName,
-        base: &str,
-        pr: PrNumber,
-        priority: bool,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<LineEntry>, StoreError> {
-        let (r, b, n, at) = (
-            repo.to_string(),
-            base.to_owned(),
-            columns::id(pr.0),
-            columns::millis(now),
-        );
-        self.writer
-            .call(never, move |c| {
-                state::line_join(&mut *c, r, b, n, priority, at).boxed()
-            })
-            .await?;
-        state::line(&self.reader, repo.to_string(), base.to_owned()).await
-    }
-
-    pub(crate) async fn line_leave(
-        &self,
-        repo: &RepoName,
-        pr: PrNumber,
-    ) -> Result<Option<String>, StoreError> {
-        let (r, n) = (repo.to_string(), columns::id(pr.0));
-        self.writer
-            .call(never, move |c| state::line_leave(&mut *c, r, n).boxed())
-            .await
-    }
-
-    pub(crate) async fn line_updating(
-        &self,
-        repo: &RepoName,
-        pr: PrNumber,
-        head: Option<&CommitSha>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let (r, n, h, at) = (
-            repo.to_string(),
-            columns::id(pr.0),
-            head.map(|h| h.to_string()),
-            columns::millis(now),
-        );
-        self.writer
-            .call(never, move |c| {
-                state::line_updating(&mut *c, r, n, h, at).boxed()
-            })
-            .await
-    }
-
-    /// Counts a merge attempt on this head (with its outcome, for diagnosis)
-    /// and returns the new count.
-    pub(crate) async fn record_merge_attempt(
-        &self,
-        repo: &RepoName,
-        pr: PrNumber,
-        head: &CommitSha,
-        outcome: &str,
-    ) -> Result<u32, StoreError> {
-        let (repo, pr, head, outcome) = (
-            repo.to_string(),
-            columns::id(pr.0),
-            head.to_string(),
-            outcome.to_owned(),
-        );
-        // Only retention reads this time; the wall clock is good enough.
-        let at = columns::millis(Utc::now());
-        self.writer
-            .call(never, move |c| {
-                state::record_merge_attempt(&mut *c, repo, pr, head, outcome, at).boxed()
-            })
-            .await
-    }
-
-    /// Forgets the merge attempts on this head (a re-check asked by a
-    /// person).
-    pub(crate) async fn forget_merge_attempts(
-        &self,
-        repo: &RepoName,
-        pr: PrNumber,
-        head: &CommitSha,
-    ) -> Result<(), StoreError> {
-        let (repo, pr, head) = (repo.to_string(), columns::id(pr.0), head.to_string());
-        self.writer
-            .call(never, move |c| {
-                state::forget_merge_attempts(&mut *c, repo, pr, head).boxed()
-            })
-            .await
-    }
-
-    /// When seamguard first saw `head` in `repo`: `now` on the first call,
-    /// the stored time on every later one. Read on the reader pool first:
-    /// a head already seen costs the single writer nothing (PostgreSQL,
-    /// with many writers, upserts at once).
-    pub(crate) async fn first_seen(
-        &self,
-        repo: &RepoName,
-        head: &CommitSha,
-        now: DateTime<Utc>,
-    ) -> Result<DateTime<Utc>, StoreError> {
-        let (repo, head) = (repo.to_string(), head.to_string());
-        let seen = match state::seen_at(&self.reader, repo.clone(), head.clone()).await? {
-            Some(seen) => seen,
-            None => {
-                let at = columns::millis(now);
-                self.writer
-                    .call(never, move |c| {
-                        state::first_seen(&mut *c, repo, head, at).boxed()
-                    })
-                    .await?
-            }
-        };
-        columns::time(seen)
-    }
-
-    /// Records a check run seamguard opened on `head`, as in progress.
-    pub(crate) async fn check_run_opened(
-        &self,
-        repo: &RepoName,
-        installation: InstallationId,
-        head: &CommitSha,
-        id: CheckRunId,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let (repo, head) = (repo.to_string(), head.to_string());
-        let (id, installation, at) = (
-            columns::id(id.0),
-            columns::id(installation.0),
-            columns::millis(now),
-        );
-        self.writer
-            .call(never, move |c| {
-                state::check_run_opened(&mut *c, id, repo, installation, head, at).boxed()
-            })
-            .await
-    }
-
-    /// Records a check run as completed, with a digest of the output sent,
-    /// so an identical update can be skipped next time.
-    pub(crate) async fn check_run_completed(
-        &self,
-        id: CheckRunId,
-        output_digest: &str,
-    ) -> Result<(), StoreError> {
-        let (id, digest) = (columns::id(id.0), output_digest.to_owned());
-        let at = columns::millis(Utc::now());
-        self.writer
-            .call(never, move |c| {
-                state::check_run_completed(&mut *c, id, digest, at).boxed()
-            })
-            .await
-    }
-
-    /// Marks `work` as waiting on checks (or not), so the reconciler
-    /// re-evaluates it even if the event that should wake it is lost.
-    pub(crate) async fn set_waiting(
-        &self,
-        work: &Work,
-        waiting: bool,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let key = work.key();
-        let payload = if waiting {
-            Some(columns::encode_work(work)?)
-        } else {
-            None
-        };
-        let at = columns::millis(now);
-        self.writer
-            .call(never, move |c| {
-                state::set_waiting(&mut *c, key, payload, at).boxed()
-            })
-            .await
-    }
-
     /// Adds an evaluation to its pull request's history (trimmed to
     /// [`history::HISTORY_PER_PR`] in the same transaction).
     pub(crate) async fn record_evaluation(&self, e: &Evaluation) -> Result<(), StoreError> {
@@ -674,13 +509,6 @@ impl SqliteStore {
             .call(never, move |c| {
                 async move { history::insert::<sqlx::Sqlite>(c, &e).await }.boxed()
             })
-            .await
-    }
-
-    pub(crate) async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let (key, value) = (key.to_owned(), value.to_owned());
-        self.writer
-            .call(never, move |c| state::set_meta(&mut *c, key, value).boxed())
             .await
     }
 
@@ -742,7 +570,10 @@ mod tests {
         let store = SqliteStore::open(&url, &StoreOptions::default())
             .await
             .unwrap();
-        store.set_meta("k", "v").await.unwrap();
+        store
+            .write(|c| state::set_meta(c, "k".to_owned(), "v".to_owned()).boxed())
+            .await
+            .unwrap();
         let mut seen = 0;
         for entry in std::fs::read_dir(dir.path()).unwrap() {
             let entry = entry.unwrap();
