@@ -212,7 +212,7 @@ impl Store {
     /// When the next item becomes claimable (a due item, or a lease that
     /// expires), for the dispatcher's sleep; `None` when the queue is empty.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        each!(self, b => b.next_due().await)
+        read!(self, reads::next_due)
     }
 
     /// Notified after each commit that made work due, by this process or

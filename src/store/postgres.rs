@@ -375,15 +375,6 @@ impl PgStore {
         Ok(())
     }
 
-    pub(crate) async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let due: Option<i64> =
-            sqlx::query_scalar("SELECT min(due_at) FROM work_items WHERE due_at < $1")
-                .bind(PARKED)
-                .fetch_one(&self.pool)
-                .await?;
-        due.map(columns::time).transpose()
-    }
-
     pub(crate) fn wakeups(&self) -> Arc<Notify> {
         self.wakeups.clone()
     }

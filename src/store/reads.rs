@@ -154,3 +154,21 @@ where
             .map(|t| std::time::Duration::from_millis(columns::count(now_ms.saturating_sub(t)))),
     })
 }
+
+/// When the next item becomes claimable (a due item, or a lease that
+/// expires); `None` when the queue is empty. Parked items never are.
+pub(crate) async fn next_due<'e, DB: sqlx::Database>(
+    exec: impl sqlx::Executor<'e, Database = DB>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>
+where
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    (Option<i64>,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let (due,): (Option<i64>,) =
+        sqlx::query_as("SELECT min(due_at) FROM work_items WHERE due_at < $1")
+            .bind(columns::PARKED)
+            .fetch_one(exec)
+            .await?;
+    due.map(columns::time).transpose()
+}

@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::Notify;
 
-use super::columns::{self, PARKED};
+use super::columns;
 use super::error::StoreError;
 use super::history;
 use super::options::StoreOptions;
@@ -423,17 +423,6 @@ impl SqliteStore {
             tracing::warn!(key = %claim.key, ?why, "gave back a claim whose lease had been lost; its current holder decides");
         }
         Ok(())
-    }
-
-    /// When the next item becomes claimable (a due item, or a lease that
-    /// expires), for the dispatcher's sleep; `None` when the queue is empty.
-    pub(crate) async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let due: Option<i64> =
-            sqlx::query_scalar("SELECT min(due_at) FROM work_items WHERE due_at < ?1")
-                .bind(PARKED)
-                .fetch_one(&self.reader)
-                .await?;
-        due.map(columns::time).transpose()
     }
 
     /// Notified after each commit that made work due: an ingest with work,
