@@ -48,7 +48,7 @@ async fn the_fake_answers_reviews_threads_signatures_and_deployments_as_github_d
         .installation(InstallationId(gh.installation_id()));
     let envs = vec!["staging".to_owned()];
     let gate = client
-        .pull_gate(&repo.name(), PrNumber(7), &envs)
+        .pull_gate(&repo.name(), PrNumber(7), &envs, false)
         .await
         .expect("the whole gate");
     assert_eq!(gate.head.as_deref(), Some(head.as_str()));
@@ -78,6 +78,9 @@ async fn the_fake_answers_reviews_threads_signatures_and_deployments_as_github_d
             short: head[..7].to_owned(),
             parents: 1,
             signature_valid: None,
+            author: None,
+            committer: None,
+            message: None,
         }])
     );
     assert_eq!(gate.commit_count, Some(1));
@@ -101,7 +104,7 @@ async fn the_fake_answers_reviews_threads_signatures_and_deployments_as_github_d
     repo.review(7, "bob", "APPROVED")
         .review(7, "carol", "APPROVED");
     let gate = client
-        .pull_gate(&repo.name(), PrNumber(7), &[])
+        .pull_gate(&repo.name(), PrNumber(7), &[], false)
         .await
         .expect("the whole gate");
     assert_eq!(gate.review_decision.as_deref(), Some("APPROVED"));

@@ -103,6 +103,7 @@ fn ready() -> Snapshot {
         requirements: required_checks::requirements(Some(&protection(false, &["ci"])), &[], &[]),
         rules: WholeGateRules::default(),
         pr_gate: None,
+        authorship: None,
         runs: vec![run("ci", 1, "completed", Some("success"))],
         app_id: APP,
         statuses: None,
