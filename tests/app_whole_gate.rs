@@ -18,10 +18,16 @@ fn the_whole_gate_query_is_githubs_own() {
     assert_eq!(validate(query), Vec::<String>::new());
     let vars = serde_json::json!({
         "owner": "acme", "name": "app", "number": 7,
-        "environments": ["staging"], "withDeployments": true,
+        "environments": ["staging"], "withDeployments": true, "withAuthors": true,
     });
     assert_eq!(validate_request(query, &vars), Vec::<String>::new());
-    // The deployments' switch is required: GitHub refuses the query without it.
+    // The deployments' and the authors' switches are required: GitHub
+    // refuses the query without either.
+    let no_authors = serde_json::json!({
+        "owner": "acme", "name": "app", "number": 7,
+        "environments": ["staging"], "withDeployments": true,
+    });
+    assert!(!validate_request(query, &no_authors).is_empty());
     let missing = serde_json::json!({ "owner": "acme", "name": "app", "number": 7 });
     assert!(!validate_request(query, &missing).is_empty());
 }
