@@ -328,3 +328,67 @@ async fn off_by_default_an_agents_pull_request_merges_as_before() {
     );
     assert_eq!(gh.take_violations(), Vec::<String>::new());
 }
+
+/// Economy: with the guard on, a re-evaluation that changes nothing (another
+/// app's check completes) asks who wrote the pull request in the one
+/// whole-gate query, and stays within the six requests of issue 18.
+#[tokio::test]
+async fn a_re_evaluation_with_nothing_new_asks_the_authors_in_one_query() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = agent_pr(
+        &repo,
+        "claude[bot]",
+        "claude[bot]",
+        "claude[bot]",
+        "Agent work",
+    );
+    repo.settle_mergeability(7);
+    let test = repo.check_run(&head, "test").in_progress();
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+        .await;
+    let run = settled_run(&gh, &head).await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("failure"),
+        "{}",
+        words(&run)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    gh.reset_counts();
+    gh.deliver(
+        &repo.check_run_event("completed", test.id().0),
+        &app.webhook(),
+    )
+    .await;
+    gh.wait_for(
+        "the second evaluation",
+        |w| w.count("GET", "/repos/acme/app/compare/*") >= 1,
+        WAIT,
+    )
+    .await;
+    gh.wait_idle().await;
+    let requests = gh.requests();
+    app.stop().await;
+    let list: Vec<String> = requests
+        .iter()
+        .map(|r| format!("{} {} -> {}", r.method, r.path, r.status))
+        .collect();
+    eprintln!(
+        "re-evaluation with the guard on: {} requests\n  {}",
+        requests.len(),
+        list.join("\n  ")
+    );
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.path.ends_with("/graphql"))
+            .count(),
+        1,
+        "one GraphQL request: {list:#?}"
+    );
+    assert!(requests.len() <= 6, "{list:#?}");
+    assert_eq!(merge_calls(&gh), 0);
+    assert_eq!(gh.take_violations(), Vec::<String>::new());
+}

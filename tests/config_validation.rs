@@ -35,12 +35,18 @@ const INVALID: &[(&str, &str)] = &[
         "agents_too_many_approvals",
         "agents:\n  independent_approvals: 11\n",
     ),
-    ("agents_negative_approvals", "agents:\n  independent_approvals: -1\n"),
+    (
+        "agents_negative_approvals",
+        "agents:\n  independent_approvals: -1\n",
+    ),
     (
         "agents_account_with_a_space",
         "agents:\n  accounts: [\"my agent[bot]\", \"\"]\n",
     ),
-    ("agents_accounts_not_a_list", "agents:\n  accounts: claude[bot]\n"),
+    (
+        "agents_accounts_not_a_list",
+        "agents:\n  accounts: claude[bot]\n",
+    ),
     ("bad_enum_mode", "merge:\n  mode: sometimes\n"),
     ("bad_enum_with_typo", "merge:\n  method: sqash\n"),
     ("bad_enum_case", "on_internal_error: Failure\n"),

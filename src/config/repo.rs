@@ -252,7 +252,8 @@ pub struct RequiredChecksConfig {
 /// for at most 10 approving reviews.
 pub const MAX_INDEPENDENT_APPROVALS: u32 = 10;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+/// Off by default: no approvals asked, no extra accounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields, default)]
 pub struct AgentsConfig {
     /// Approvals an agent-written pull request needs from people who did
@@ -321,15 +322,6 @@ impl Default for MergeConfig {
             update_branch: false,
             priority_label: None,
             always_authors: AlwaysAuthors::Writers,
-        }
-    }
-}
-
-impl Default for AgentsConfig {
-    fn default() -> Self {
-        Self {
-            independent_approvals: 0,
-            accounts: Vec::new(),
         }
     }
 }
