@@ -264,9 +264,7 @@ pub fn co_authors(message: &str) -> Vec<GitPerson> {
 /// Is `login` a coding-agent account? A bot's login is also tried without
 /// its `[bot]` (GitHub's Copilot opens pull requests as `Copilot`).
 fn agent_login(login: &str, accounts: &[String]) -> bool {
-    let bare = login
-        .strip_suffix("[bot]")
-        .filter(|b| !b.is_empty() && login.len() > b.len());
+    let bare = login.strip_suffix("[bot]").filter(|b| !b.is_empty());
     let builtin = KNOWN_AGENTS.iter().flat_map(|a| a.logins.iter().copied());
     let extra = accounts
         .iter()
@@ -965,6 +963,26 @@ mod tests {
             out.not_counted[0].sentence(),
             "@frank approved, but is an author of 1 of its commits"
         );
+    }
+
+    #[test]
+    fn a_bot_login_is_matched_with_or_without_its_bot_suffix() {
+        // GraphQL names Copilot's bot `Copilot`; seamguard spells a Bot's
+        // login as REST does, with `[bot]`.
+        for login in [
+            "Copilot",
+            "Copilot[bot]",
+            "copilot-swe-agent[bot]",
+            "CLAUDE[bot]",
+        ] {
+            let f = facts(login, Vec::new());
+            assert!(
+                judge(&f, &[], HEAD, &policy(1)).unwrap().agent_written(),
+                "{login}"
+            );
+        }
+        let f = facts("[bot]", Vec::new());
+        assert!(!judge(&f, &[], HEAD, &policy(1)).unwrap().agent_written());
     }
 
     #[test]
