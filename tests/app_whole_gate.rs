@@ -18,10 +18,16 @@ fn the_whole_gate_query_is_githubs_own() {
     assert_eq!(validate(query), Vec::<String>::new());
     let vars = serde_json::json!({
         "owner": "acme", "name": "app", "number": 7,
-        "environments": ["staging"], "withDeployments": true,
+        "environments": ["staging"], "withDeployments": true, "withAuthors": true,
     });
     assert_eq!(validate_request(query, &vars), Vec::<String>::new());
-    // The deployments' switch is required: GitHub refuses the query without it.
+    // The deployments' and the authors' switches are required: GitHub
+    // refuses the query without either.
+    let no_authors = serde_json::json!({
+        "owner": "acme", "name": "app", "number": 7,
+        "environments": ["staging"], "withDeployments": true,
+    });
+    assert!(!validate_request(query, &no_authors).is_empty());
     let missing = serde_json::json!({ "owner": "acme", "name": "app", "number": 7 });
     assert!(!validate_request(query, &missing).is_empty());
 }
@@ -48,7 +54,7 @@ async fn the_fake_answers_reviews_threads_signatures_and_deployments_as_github_d
         .installation(InstallationId(gh.installation_id()));
     let envs = vec!["staging".to_owned()];
     let gate = client
-        .pull_gate(&repo.name(), PrNumber(7), &envs)
+        .pull_gate(&repo.name(), PrNumber(7), &envs, false)
         .await
         .expect("the whole gate");
     assert_eq!(gate.head.as_deref(), Some(head.as_str()));
@@ -78,6 +84,9 @@ async fn the_fake_answers_reviews_threads_signatures_and_deployments_as_github_d
             short: head[..7].to_owned(),
             parents: 1,
             signature_valid: None,
+            author: None,
+            committer: None,
+            message: None,
         }])
     );
     assert_eq!(gate.commit_count, Some(1));
@@ -101,7 +110,7 @@ async fn the_fake_answers_reviews_threads_signatures_and_deployments_as_github_d
     repo.review(7, "bob", "APPROVED")
         .review(7, "carol", "APPROVED");
     let gate = client
-        .pull_gate(&repo.name(), PrNumber(7), &[])
+        .pull_gate(&repo.name(), PrNumber(7), &[], false)
         .await
         .expect("the whole gate");
     assert_eq!(gate.review_decision.as_deref(), Some("APPROVED"));

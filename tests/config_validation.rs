@@ -31,6 +31,22 @@ const INVALID: &[(&str, &str)] = &[
         "wrong_type_list_item",
         "required_checks:\n  extra: [build, 3.9]\n",
     ),
+    (
+        "agents_too_many_approvals",
+        "agents:\n  independent_approvals: 11\n",
+    ),
+    (
+        "agents_negative_approvals",
+        "agents:\n  independent_approvals: -1\n",
+    ),
+    (
+        "agents_account_with_a_space",
+        "agents:\n  accounts: [\"my agent[bot]\", \"\"]\n",
+    ),
+    (
+        "agents_accounts_not_a_list",
+        "agents:\n  accounts: claude[bot]\n",
+    ),
     ("bad_enum_mode", "merge:\n  mode: sometimes\n"),
     ("bad_enum_with_typo", "merge:\n  method: sqash\n"),
     ("bad_enum_case", "on_internal_error: Failure\n"),
@@ -224,9 +240,15 @@ merge:
 required_checks:
   extra: ["build", "test (3.12)"]
   register_timeout: 1h 30m
+agents:
+  independent_approvals: 10
+  accounts: ["acme-*[bot]", "*@agents.acme.dev"]
 on_internal_error: failure
 "#;
     let config = RepoConfig::parse(file).unwrap();
+    assert_eq!(config.agents.independent_approvals, 10);
+    assert_eq!(config.agents.accounts, ["acme-*[bot]", "*@agents.acme.dev"]);
+    assert_eq!(RepoConfig::default().agents.independent_approvals, 0);
     assert!(!config.conflict_markers.enabled);
     assert_eq!(
         config.conflict_markers.ignore,

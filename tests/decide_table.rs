@@ -10,13 +10,16 @@ use seamguard::gate::decision::{
     AllowedMethods, Conclusion, GuardOutcome, GuardVerdict, MergePlan, PrFacts,
 };
 use seamguard::gate::evaluation::{self, Decision, LineStep, Snapshot};
+use seamguard::gate::independent_review::{Authorship, CommitSeen, GitPerson};
 use seamguard::gate::never_comes::{BaseHistory, Seen};
 use seamguard::gate::opt_in::{Access, HeadFacts, Person};
 use seamguard::gate::required_checks::{
     self, ClassicChecks, ProtectedCheck, RulesetRule, RunSeen, Source, StatusSeen, Unreadable,
 };
 use seamguard::gate::strict_line::LineEntry;
-use seamguard::gate::whole_gate::{AskedRule, PrGateState, ReviewDecision, Rule, WholeGateRules};
+use seamguard::gate::whole_gate::{
+    AskedRule, PrGateState, ReviewDecision, ReviewSeen, Rule, WholeGateRules,
+};
 use seamguard::ids::PrNumber;
 
 const APP: u64 = 77;
@@ -103,6 +106,7 @@ fn ready() -> Snapshot {
         requirements: required_checks::requirements(Some(&protection(false, &["ci"])), &[], &[]),
         rules: WholeGateRules::default(),
         pr_gate: None,
+        authorship: None,
         runs: vec![run("ci", 1, "completed", Some("success"))],
         app_id: APP,
         statuses: None,
@@ -307,6 +311,20 @@ fn rows() -> Vec<Row> {
             says: "shadow",
         },
         Row {
+            name: "agent-written, approved only by its co-author: the guard fails, no merge",
+            change: |s| agent_written(s, "alice"),
+            conclusion: Conclusion::Failure,
+            plan: "blocked",
+            says: "@alice approved, but is co-author of 1 commit with claude[bot]",
+        },
+        Row {
+            name: "agent-written, approved by someone else: merge",
+            change: |s| agent_written(s, "bob"),
+            conclusion: Conclusion::Success,
+            plan: "merge",
+            says: "1 independent approval: @bob",
+        },
+        Row {
             name: "merged already: done",
             change: |s| {
                 s.pr.merged = true;
@@ -317,6 +335,36 @@ fn rows() -> Vec<Row> {
             says: "merged",
         },
     ]
+}
+
+/// `agents.independent_approvals: 1`, a commit by `claude[bot]` naming
+/// alice as co-author, and `approver`'s approval of the head.
+fn agent_written(s: &mut Snapshot, approver: &str) {
+    s.config = config("merge:\n  label: automerge\nagents:\n  independent_approvals: 1\n");
+    let bot = GitPerson {
+        name: Some("claude[bot]".into()),
+        email: Some("209825114+claude[bot]@users.noreply.github.com".into()),
+        login: None,
+    };
+    s.authorship = Some(Authorship {
+        author: Some("octocat".into()),
+        assignees: Vec::new(),
+        commits: vec![CommitSeen {
+            short: "1111111".into(),
+            author: Some(bot.clone()),
+            committer: Some(bot),
+            message: "Work\n\nCo-authored-by: alice <9+alice@users.noreply.github.com>".into(),
+        }],
+        complete: true,
+    });
+    s.pr_gate = Some(PrGateState {
+        reviews: vec![ReviewSeen {
+            login: approver.into(),
+            approved: true,
+            commit: Some(HEAD.into()),
+        }],
+        ..PrGateState::default()
+    });
 }
 
 #[test]

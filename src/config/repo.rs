@@ -107,6 +107,9 @@ pub struct RepoConfig {
     /// Checks required on top of branch protection and rulesets.
     #[schemars(with = "Option<RequiredChecksConfig>")]
     pub required_checks: RequiredChecksConfig,
+    /// Independent review for pull requests written by coding agents.
+    #[schemars(with = "Option<AgentsConfig>")]
+    pub agents: AgentsConfig,
     /// neutral: a guard's internal error ends the check run neutral (fail
     /// open); failure: fail closed.
     pub on_internal_error: OnInternalError,
@@ -245,6 +248,26 @@ pub struct RequiredChecksConfig {
     pub register_timeout: Duration,
 }
 
+/// Upper bound for `agents.independent_approvals`: GitHub's own rules ask
+/// for at most 10 approving reviews.
+pub const MAX_INDEPENDENT_APPROVALS: u32 = 10;
+
+/// Off by default: no approvals asked, no extra accounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields, default)]
+pub struct AgentsConfig {
+    /// Approvals an agent-written pull request needs from people who did
+    /// not write it or ask for it (not its author, a commit's author or
+    /// committer, a co-author or an assignee); 0 turns the guard off.
+    #[schemars(range(min = 0, max = MAX_INDEPENDENT_APPROVALS))]
+    pub independent_approvals: u32,
+    /// Extra coding-agent accounts, added to the built-in list: logins
+    /// (`my-agent[bot]`) or commit e-mail addresses, where `*` matches any
+    /// run of characters and `?` one (brackets are literal).
+    #[schemars(inner(pattern(NOT_BLANK)))]
+    pub accounts: Vec<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnInternalError {
@@ -261,6 +284,7 @@ impl Default for RepoConfig {
             merge_sources: MergeSourcesConfig::default(),
             merge: MergeConfig::default(),
             required_checks: RequiredChecksConfig::default(),
+            agents: AgentsConfig::default(),
             on_internal_error: OnInternalError::Neutral,
             notes: Vec::new(),
             mode: Mode::Enforce,

@@ -2,6 +2,7 @@
 //! models of protection, rulesets, check runs and statuses become the
 //! types `gate::required_checks` reads.
 
+use crate::gate::independent_review::{Authorship, CommitSeen, GitPerson};
 use crate::gate::required_checks::{
     ClassicChecks, ProtectedCheck, RulesetRule, RunSeen, Source, StatusSeen,
 };
@@ -10,7 +11,7 @@ use crate::gate::whole_gate::{
     WholeGateRules,
 };
 use crate::github::models::{
-    BranchProtection, BranchRule, CheckRun, CommitStatus, ProtectionChecks, PullGate,
+    BranchProtection, BranchRule, CheckRun, CommitStatus, GateActor, ProtectionChecks, PullGate,
     PullRequestRuleParams, RequiredDeploymentsParams, RequiredStatusChecksParams,
 };
 
@@ -355,6 +356,39 @@ pub fn pr_gate_state(gate: &PullGate) -> PrGateState {
     }
 }
 
+fn git_person(actor: &GateActor) -> GitPerson {
+    GitPerson {
+        name: actor.name.clone(),
+        email: actor.email.clone(),
+        login: actor.login.clone(),
+    }
+}
+
+/// Who wrote the pull request and who asked for it, from the same answer
+/// (asked with `withAuthors`). Commits GitHub did not answer, or more than
+/// it answers at once, make the authorship incomplete, never "nobody".
+pub fn authorship(gate: &PullGate) -> Authorship {
+    let commits: Vec<CommitSeen> = gate
+        .commits
+        .iter()
+        .flatten()
+        .map(|c| CommitSeen {
+            short: c.short.clone(),
+            author: c.author.as_ref().map(git_person),
+            committer: c.committer.as_ref().map(git_person),
+            message: c.message.clone().unwrap_or_default(),
+        })
+        .collect();
+    let complete =
+        gate.commits.is_some() && gate.commit_count.is_none_or(|n| commits.len() as u32 >= n);
+    Authorship {
+        author: gate.author.clone(),
+        assignees: gate.assignees.clone().unwrap_or_default(),
+        commits,
+        complete,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -601,6 +635,9 @@ mod tests {
             short: oid.into(),
             parents,
             signature_valid: signed,
+            author: None,
+            committer: None,
+            message: None,
         };
         let deployment = |env: &str, state: &str, status: Option<&str>| GateDeployment {
             environment: env.into(),
@@ -641,6 +678,8 @@ mod tests {
                 deployment("staging", "ACTIVE", Some("SUCCESS")),
                 deployment("qa", "IN_PROGRESS", Some("IN_PROGRESS")),
             ]),
+            author: None,
+            assignees: None,
         };
         let state = pr_gate_state(&gate);
         assert_eq!(state.review_decision, Some(ReviewDecision::ReviewRequired));
@@ -684,5 +723,55 @@ mod tests {
         assert_eq!(state.unsigned_commits, None);
         assert_eq!(state.merge_commits, None);
         assert_eq!(state.mergeable, Mergeable::Unknown);
+    }
+
+    #[test]
+    fn the_answer_with_authors_becomes_the_authorship() {
+        use crate::github::models::{GateActor, GateCommit};
+        let bot = GateActor {
+            name: Some("claude[bot]".into()),
+            email: Some("209825114+claude[bot]@users.noreply.github.com".into()),
+            login: None,
+        };
+        let commit = GateCommit {
+            oid: "c0ffee0000".into(),
+            short: "c0ffee0".into(),
+            parents: 1,
+            signature_valid: Some(true),
+            author: Some(bot.clone()),
+            committer: Some(bot),
+            message: Some("Fix\n\nCo-authored-by: Alice <1+alice@users.noreply.github.com>".into()),
+        };
+        let gate = PullGate {
+            author: Some("claude[bot]".into()),
+            assignees: Some(vec!["alice".into()]),
+            commits: Some(vec![commit]),
+            commit_count: Some(1),
+            ..PullGate::default()
+        };
+        let a = authorship(&gate);
+        assert_eq!(a.author.as_deref(), Some("claude[bot]"));
+        assert_eq!(a.assignees, vec!["alice".to_owned()]);
+        assert!(a.complete);
+        assert_eq!(a.commits[0].short, "c0ffee0");
+        assert_eq!(
+            a.commits[0]
+                .author
+                .as_ref()
+                .and_then(|p| p.email.as_deref()),
+            Some("209825114+claude[bot]@users.noreply.github.com")
+        );
+        assert!(a.commits[0].message.contains("Co-authored-by: Alice"));
+        // More commits than read, or none answered: incomplete.
+        let more = PullGate {
+            commit_count: Some(250),
+            ..gate.clone()
+        };
+        assert!(!authorship(&more).complete);
+        let none = PullGate {
+            commits: None,
+            ..gate
+        };
+        assert!(!authorship(&none).complete);
     }
 }

@@ -147,6 +147,7 @@ impl Engine {
             requirements,
             rules,
             pr_gate: None,
+            authorship: None,
             runs: runs.iter().map(gate_facts::run_seen).collect(),
             app_id: self.cfg.app_id.0,
             statuses: None,
@@ -191,16 +192,27 @@ impl Engine {
             let statuses = s.client.statuses(&s.work.repo, s.head).await?;
             snapshot.statuses = Some(statuses.iter().map(gate_facts::status_seen).collect());
         }
-        if snapshot.pr_gate.is_none() && !snapshot.rules.rules.is_empty() {
+        let with_authors = snapshot.needs_authorship();
+        if snapshot.pr_gate.is_none() && (!snapshot.rules.rules.is_empty() || with_authors) {
             // One GraphQL request: reviews, threads, signatures, deployments
-            // and mergeability, only when some rule asks about them.
+            // and mergeability, only when some rule asks about them; who
+            // wrote the pull request and who asked for it only when the
+            // independent-review guard is on.
             let read = s
                 .client
-                .pull_gate(&s.work.repo, s.number, &snapshot.rules.environments())
+                .pull_gate(
+                    &s.work.repo,
+                    s.number,
+                    &snapshot.rules.environments(),
+                    with_authors,
+                )
                 .await?;
             let mut state = gate_facts::pr_gate_state(&read);
             state.merge_method = Some(snapshot.config.merge.method.as_str().to_owned());
             snapshot.pr_gate = Some(state);
+            if with_authors {
+                snapshot.authorship = Some(gate_facts::authorship(&read));
+            }
         }
         if snapshot.base_history.is_none() && snapshot.needs_base_history() {
             snapshot.base_history = self.base_history(s, &snapshot.base_tip).await;

@@ -15,12 +15,13 @@ use chrono::{DateTime, Utc};
 
 use crate::config::repo::{Mode, RepoConfig};
 use crate::gate::decision::{self, Conclusion, GuardOutcome, MergePlan, PrFacts, Verdict};
+use crate::gate::independent_review::{self, Authorship, Policy};
 use crate::gate::never_comes::{self, BaseHistory, CheckEvidence};
 use crate::gate::required_checks::{self, CheckState, GateReport, GateStatus, Requirements};
 use crate::gate::required_checks::{RunSeen, StatusSeen};
 use crate::gate::strict_line::{self, LineEntry, Place};
 use crate::gate::summary::{self, CHECK_NAME, MergeNote, Rendered};
-use crate::gate::whole_gate::{self, PrGateState, RuleRow, WholeGateRules};
+use crate::gate::whole_gate::{self, PrGateState, Rule, RuleRow, WholeGateRules};
 use crate::ids::{CommitSha, PrNumber};
 
 /// Everything one decision about one head of one pull request rests on.
@@ -45,6 +46,10 @@ pub struct Snapshot {
     /// What GitHub knows about the pull request against those rules; `None`
     /// when not read (no rule asks about it).
     pub pr_gate: Option<PrGateState>,
+    /// Who wrote the pull request and who asked for it (its author,
+    /// assignees and commits' people), read with `pr_gate` only when
+    /// `agents.independent_approvals` is on; `None` otherwise.
+    pub authorship: Option<Authorship>,
     /// Every check run on the head, seamguard's own included: the decision
     /// replaces its own with the result it is about to write.
     pub runs: Vec<RunSeen>,
@@ -106,10 +111,52 @@ impl Snapshot {
             name: CHECK_NAME.to_owned(),
             app_id: Some(self.app_id),
             status: "completed".to_owned(),
-            conclusion: Some(decision::conclusion(&self.guards).as_str().to_owned()),
+            conclusion: Some(decision::conclusion(&self.all_guards()).as_str().to_owned()),
             started_at: Some(self.now),
             completed_at: Some(self.now),
         }
+    }
+
+    /// The independent-review guard's verdict: `None` when it is off
+    /// (`agents.independent_approvals: 0`) or its facts were not read.
+    pub fn independent_review(&self) -> Option<independent_review::Outcome> {
+        let facts = self.authorship.as_ref()?;
+        let reviews = self
+            .pr_gate
+            .as_ref()
+            .map(|s| s.reviews.as_slice())
+            .unwrap_or_default();
+        let last_push_approval = self
+            .rules
+            .rules
+            .iter()
+            .any(|r| r.rule == Rule::LastPushApproval);
+        independent_review::judge(
+            facts,
+            reviews,
+            self.head.as_str(),
+            &Policy {
+                required: self.config.agents.independent_approvals,
+                accounts: &self.config.agents.accounts,
+                last_push_approval,
+            },
+        )
+    }
+
+    /// The guards the gatherer ran, and the independent-review guard when
+    /// it is on: its verdict rests on the reviews, so it is judged here.
+    pub fn all_guards(&self) -> Vec<GuardOutcome> {
+        let mut guards = self.guards.clone();
+        if let Some(outcome) = self.independent_review() {
+            guards.push(outcome.guard());
+        }
+        guards
+    }
+
+    /// Whether the pull request's authorship is worth reading: only when
+    /// the independent-review guard is on.
+    pub fn needs_authorship(&self) -> bool {
+        self.config.agents.independent_approvals > 0
     }
 
     /// The runs the gate judges: every other run on the head, and
@@ -175,6 +222,7 @@ pub fn decide(snapshot: &Snapshot) -> Decision {
         Some(state) => whole_gate::rows(&snapshot.rules, state),
         None => Vec::new(),
     };
+    let guards = snapshot.all_guards();
     let Verdict {
         conclusion,
         mut plan,
@@ -182,7 +230,7 @@ pub fn decide(snapshot: &Snapshot) -> Decision {
     } = decision::decide(
         &snapshot.pr,
         &snapshot.config,
-        &snapshot.guards,
+        &guards,
         &gate,
         snapshot.merge_attempts,
     )
@@ -206,7 +254,7 @@ pub fn decide(snapshot: &Snapshot) -> Decision {
         shadow_of,
         plan,
         gate,
-        guards: snapshot.guards.clone(),
+        guards,
         rows,
         strict_line,
         notes: snapshot.config.notes.clone(),

@@ -15,12 +15,15 @@
 //!   function from it to a `Decision` (conclusion, plan, gate, words).
 //! - [`decision`]: the conclusion and the merge plan, the heart of `decide`.
 //! - [`summary`]: the check run's words.
+//! - [`independent_review`]: approvals from people who did not write or
+//!   ask for an agent-written pull request (`agents.independent_approvals`).
 //! - [`whole_gate`]: every other rule of the base (reviews, conversations,
 //!   signatures, history, deployments, …) beside the pull request.
 
 pub mod conflict_markers;
 pub mod decision;
 pub mod evaluation;
+pub mod independent_review;
 pub mod merge_answer;
 pub mod merge_queue;
 pub mod merge_sources;

@@ -85,17 +85,25 @@ history(first: $depth) { nodes { statusCheckRollup { contexts(first: 100) { node
 
 /// What GitHub knows about a pull request against the whole gate, in one
 /// request: its review verdict and latest reviews, code owners still asked,
-/// review threads, commits' signatures and parents, mergeability, and (when
-/// `$withDeployments`) the head's deployments to `$environments`.
+/// review threads, commits' signatures and parents, mergeability, (when
+/// `$withDeployments`) the head's deployments to `$environments`, and (when
+/// `$withAuthors`, for the independent-review guard) who wrote it and who
+/// asked for it: its author, assignees, and each commit's author, committer
+/// and message (its `Co-authored-by` trailers).
 pub const PULL_GATE_QUERY: &str = "query PullGate($owner: String!, $name: String!, $number: Int!, \
-$environments: [String!], $withDeployments: Boolean!) { \
+$environments: [String!], $withDeployments: Boolean!, $withAuthors: Boolean!) { \
 repository(owner: $owner, name: $name) { pullRequest(number: $number) { \
 headRefOid reviewDecision mergeable mergeStateStatus \
-latestOpinionatedReviews(first: 100, writersOnly: true) { nodes { state author { login } commit { oid } } } \
+author @include(if: $withAuthors) { __typename login } \
+assignees(first: 100) @include(if: $withAuthors) { nodes { login } } \
+latestOpinionatedReviews(first: 100, writersOnly: true) { nodes { state author { __typename login } commit { oid } } } \
 reviewRequests(first: 100) { nodes { asCodeOwner requestedReviewer { \
 ... on User { login } ... on Bot { login } ... on Mannequin { login } ... on Team { combinedSlug } } } } \
 reviewThreads(first: 100) { totalCount nodes { isResolved } } \
-commits(last: 100) { totalCount nodes { commit { oid abbreviatedOid parents { totalCount } signature { isValid } } } } \
+commits(last: 100) { totalCount nodes { commit { oid abbreviatedOid parents { totalCount } signature { isValid } \
+author @include(if: $withAuthors) { name email user { login } } \
+committer @include(if: $withAuthors) { name email user { login } } \
+message @include(if: $withAuthors) } } } \
 headCommit: commits(last: 1) @include(if: $withDeployments) { nodes { commit { \
 deployments(last: 50, environments: $environments) { nodes { environment state latestStatus { state } } } } } } \
 } } }";
@@ -1086,6 +1094,7 @@ impl InstallationClient {
         repo: &RepoName,
         pr: PrNumber,
         environments: &[String],
+        with_authors: bool,
     ) -> Result<PullGate, GhError> {
         #[derive(Deserialize)]
         struct Data {
@@ -1129,6 +1138,28 @@ impl InstallationClient {
             commits: Option<Nodes<CommitNode>>,
             #[serde(rename = "headCommit", default)]
             head_commit: Option<Nodes<CommitNode>>,
+            #[serde(default)]
+            author: Option<Login>,
+            #[serde(default)]
+            assignees: Option<Nodes<Login>>,
+        }
+        #[derive(Deserialize)]
+        struct Actor {
+            #[serde(default)]
+            name: Option<String>,
+            #[serde(default)]
+            email: Option<String>,
+            #[serde(default)]
+            user: Option<Login>,
+        }
+        impl Actor {
+            fn gate(self) -> GateActor {
+                GateActor {
+                    name: self.name,
+                    email: self.email,
+                    login: self.user.and_then(|u| u.login),
+                }
+            }
         }
         #[derive(Deserialize)]
         struct Review {
@@ -1145,6 +1176,19 @@ impl InstallationClient {
             login: Option<String>,
             #[serde(rename = "combinedSlug", default)]
             slug: Option<String>,
+            #[serde(rename = "__typename", default)]
+            typename: Option<String>,
+        }
+        impl Login {
+            /// The login as GitHub's REST API spells it: GraphQL answers a
+            /// bot's without its `[bot]`.
+            fn rest(self) -> Option<String> {
+                let login = self.login?;
+                Some(match self.typename.as_deref() {
+                    Some("Bot") if !login.ends_with("[bot]") => format!("{login}[bot]"),
+                    _ => login,
+                })
+            }
         }
         #[derive(Deserialize)]
         struct Oid {
@@ -1179,6 +1223,12 @@ impl InstallationClient {
             signature: Option<Signature>,
             #[serde(default)]
             deployments: Option<Nodes<Deployment>>,
+            #[serde(default)]
+            author: Option<Actor>,
+            #[serde(default)]
+            committer: Option<Actor>,
+            #[serde(default)]
+            message: Option<String>,
         }
         #[derive(Deserialize)]
         struct Signature {
@@ -1207,6 +1257,7 @@ impl InstallationClient {
                 json!({
                     "owner": repo.owner(), "name": repo.name(), "number": pr.0,
                     "environments": environments, "withDeployments": !environments.is_empty(),
+                    "withAuthors": with_authors,
                 }),
                 Replay::Safe,
             )
@@ -1222,6 +1273,10 @@ impl InstallationClient {
         };
         let commits = p.commits.map(|c| (c.total, c.items()));
         Ok(PullGate {
+            author: p.author.and_then(Login::rest),
+            assignees: p
+                .assignees
+                .map(|a| a.items().into_iter().filter_map(Login::rest).collect()),
             head: p.head,
             review_decision: p.review_decision,
             mergeable: p.mergeable,
@@ -1231,7 +1286,7 @@ impl InstallationClient {
                     .into_iter()
                     .filter_map(|r| {
                         Some(GateReview {
-                            login: r.author?.login?,
+                            login: r.author?.rest()?,
                             state: r.state?,
                             commit: r.commit.and_then(|c| c.oid),
                         })
@@ -1266,6 +1321,9 @@ impl InstallationClient {
                             oid,
                             parents: c.parents.and_then(|p| p.total).unwrap_or(1),
                             signature_valid: c.signature.map(|s| s.valid),
+                            author: c.author.map(Actor::gate),
+                            committer: c.committer.map(Actor::gate),
+                            message: c.message,
                         })
                     })
                     .collect()

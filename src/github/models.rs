@@ -953,6 +953,20 @@ pub struct PullGate {
     pub commit_count: Option<u32>,
     /// The head's deployments to the environments asked for, oldest first.
     pub deployments: Option<Vec<GateDeployment>>,
+    /// The pull request's author (a bot's login with `[bot]`), when asked
+    /// (`withAuthors`).
+    pub author: Option<String>,
+    /// Its assignees' logins, when asked.
+    pub assignees: Option<Vec<String>>,
+}
+
+/// A commit's author or committer as git records them, and the GitHub user
+/// GitHub matched the e-mail to (none for a bot, which is not a user).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GateActor {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub login: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -979,6 +993,10 @@ pub struct GateCommit {
     /// `Some(true)`: a valid signature; `Some(false)`: signed, not valid;
     /// `None`: not signed.
     pub signature_valid: Option<bool>,
+    /// Author, committer and message, when asked (`withAuthors`).
+    pub author: Option<GateActor>,
+    pub committer: Option<GateActor>,
+    pub message: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

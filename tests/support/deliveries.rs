@@ -229,7 +229,7 @@ fn simple_commit(repo: &Repo, sha: &str) -> Value {
         "timestamp": time(c.date),
         "url": format!("{}/{}/commit/{}", gh::WEB, repo.full_name(), c.sha),
         "author": { "name": c.author, "email": format!("{}@users.noreply.github.com", c.author), "username": c.author },
-        "committer": { "name": c.author, "email": format!("{}@users.noreply.github.com", c.author), "username": c.author },
+        "committer": { "name": c.committer, "email": format!("{}@users.noreply.github.com", c.committer), "username": c.committer },
         "added": [], "removed": [], "modified": []
     })
 }

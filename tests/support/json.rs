@@ -265,7 +265,7 @@ pub fn pull(world: &World, repo: &Repo, pr: &Pull) -> Value {
         .map(|mb| repo.range(&pr.head_sha, &repo.ancestors(&mb)).len())
         .unwrap_or(0);
     let labels: Vec<Value> = pr.labels.iter().map(|l| label(world, repo, l)).collect();
-    let author = user(api, &pr.user, "User");
+    let author = user(api, &pr.user, account_type(&pr.user));
     let links = json!({
         "self": { "href": u },
         "html": { "href": html },
@@ -334,10 +334,29 @@ pub fn pull(world: &World, repo: &Repo, pr: &Pull) -> Value {
     v
 }
 
-fn person(commit: &Commit) -> Value {
+/// The e-mail GitHub gives `login`'s web commits: a bot's names its id
+/// (`ID+name[bot]@users.noreply.github.com`), a user's here the older form.
+pub fn git_email(login: &str) -> String {
+    if login.ends_with("[bot]") {
+        format!("{}+{login}@users.noreply.github.com", id_of("user", login))
+    } else {
+        format!("{login}@users.noreply.github.com")
+    }
+}
+
+/// A GitHub account's type by its login: an App's bot ends in `[bot]`.
+pub fn account_type(login: &str) -> &'static str {
+    if login.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    }
+}
+
+fn person(login: &str, commit: &Commit) -> Value {
     json!({
-        "name": commit.author,
-        "email": format!("{}@users.noreply.github.com", commit.author),
+        "name": login,
+        "email": git_email(login),
         "date": time(commit.date)
     })
 }
@@ -361,8 +380,8 @@ pub fn commit(world: &World, repo: &Repo, c: &Commit) -> Value {
         "sha": c.sha,
         "node_id": node_id("C", id_of("commit", &c.sha)),
         "commit": {
-            "author": person(c),
-            "committer": person(c),
+            "author": person(&c.author, c),
+            "committer": person(&c.committer, c),
             "message": c.message,
             "tree": { "sha": c.tree_sha(), "url": format!("{api}/repos/{full}/git/trees/{}", c.tree_sha()) },
             "url": format!("{api}/repos/{full}/git/commits/{}", c.sha),
@@ -372,8 +391,8 @@ pub fn commit(world: &World, repo: &Repo, c: &Commit) -> Value {
         "url": format!("{api}/repos/{full}/commits/{}", c.sha),
         "html_url": format!("{WEB}/{full}/commit/{}", c.sha),
         "comments_url": format!("{api}/repos/{full}/commits/{}/comments", c.sha),
-        "author": user(api, &c.author, "User"),
-        "committer": user(api, &c.author, "User"),
+        "author": user(api, &c.author, account_type(&c.author)),
+        "committer": user(api, &c.committer, account_type(&c.committer)),
         "parents": parents
     })
 }

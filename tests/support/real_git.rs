@@ -158,6 +158,7 @@ impl RepoHandle {
                         parents: raw.parents.clone(),
                         message: raw.subject.clone(),
                         author: "octocat".to_owned(),
+                        committer: "octocat".to_owned(),
                         date: Utc.timestamp_opt(raw.at, 0).single().unwrap(),
                         tree,
                     },

@@ -95,7 +95,10 @@ pub struct Commit {
     pub sha: Sha,
     pub parents: Vec<Sha>,
     pub message: String,
+    /// The author's login (a GitHub App's bot with `[bot]`).
     pub author: String,
+    /// The committer's login (usually the author).
+    pub committer: String,
     pub date: DateTime<Utc>,
     pub tree: Tree,
 }
@@ -456,6 +459,7 @@ impl Repo {
                 parents: parents.to_vec(),
                 message: message.to_owned(),
                 author: "octocat".to_owned(),
+                committer: "octocat".to_owned(),
                 date,
                 tree,
             },

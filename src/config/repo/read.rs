@@ -10,9 +10,10 @@
 use std::time::Duration;
 
 use super::{
-    AlwaysAuthors, ConfigProblem, ConfigSource, ConflictMarkersConfig, MAX_LABEL_CHARS,
-    MAX_MERGE_ATTEMPTS, MAX_REGISTER_TIMEOUT, MergeConfig, MergeMethod, MergeMode,
-    MergeSourcesConfig, Mode, OnInternalError, RepoConfig, RequiredChecksConfig, compile_glob,
+    AgentsConfig, AlwaysAuthors, ConfigProblem, ConfigSource, ConflictMarkersConfig,
+    MAX_INDEPENDENT_APPROVALS, MAX_LABEL_CHARS, MAX_MERGE_ATTEMPTS, MAX_REGISTER_TIMEOUT,
+    MergeConfig, MergeMethod, MergeMode, MergeSourcesConfig, Mode, OnInternalError, RepoConfig,
+    RequiredChecksConfig, compile_glob,
 };
 use crate::config::yaml::{self, Kind, Node, Pos, Value};
 
@@ -22,6 +23,7 @@ const TOP_LEVEL: &[&str] = &[
     "merge_sources",
     "merge",
     "required_checks",
+    "agents",
     "on_internal_error",
     "mode",
 ];
@@ -46,6 +48,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("required_checks", &["extra", "register_timeout"]),
+    ("agents", &["independent_approvals", "accounts"]),
 ];
 
 const MERGE_MODES: &[(&str, MergeMode)] = &[
@@ -120,6 +123,8 @@ pub(super) struct Layer {
     merge_always_authors: Option<Set<AlwaysAuthors>>,
     checks_extra: Option<Set<Vec<String>>>,
     checks_register_timeout: Option<Set<Duration>>,
+    agents_approvals: Option<Set<u32>>,
+    agents_accounts: Option<Set<Vec<String>>>,
     on_internal_error: Option<Set<OnInternalError>>,
     mode: Option<Set<Mode>>,
 }
@@ -146,6 +151,8 @@ impl Layer {
             checks_register_timeout: self
                 .checks_register_timeout
                 .or(under.checks_register_timeout),
+            agents_approvals: self.agents_approvals.or(under.agents_approvals),
+            agents_accounts: self.agents_accounts.or(under.agents_accounts),
             on_internal_error: self.on_internal_error.or(under.on_internal_error),
             mode: self.mode.or(under.mode),
         }
@@ -185,6 +192,10 @@ impl Layer {
                     self.checks_register_timeout,
                     d.required_checks.register_timeout,
                 ),
+            },
+            agents: AgentsConfig {
+                independent_approvals: or(self.agents_approvals, d.agents.independent_approvals),
+                accounts: or(self.agents_accounts, d.agents.accounts),
             },
             on_internal_error: or(self.on_internal_error, d.on_internal_error),
             notes: Vec::new(),
@@ -387,6 +398,22 @@ impl Reader {
                 let v = self.duration(path, value);
                 layer.checks_register_timeout = self.set(value, v);
             }
+            ("agents", "independent_approvals") => {
+                let v = self
+                    .count(
+                        path,
+                        value,
+                        0,
+                        MAX_INDEPENDENT_APPROVALS.into(),
+                        " (0 turns the guard off)",
+                    )
+                    .and_then(|n| u32::try_from(n).ok());
+                layer.agents_approvals = self.set(value, v);
+            }
+            ("agents", "accounts") => {
+                let v = self.list(path, value, Item::Account);
+                layer.agents_accounts = self.set(value, v);
+            }
             _ => unreachable!("`{section}.{key}` is listed in SECTIONS but not read"),
         }
     }
@@ -581,6 +608,16 @@ impl Reader {
                 );
                 continue;
             }
+            if let Item::Account = item
+                && text.trim().contains(char::is_whitespace)
+            {
+                let text = yaml::ellipsize(text);
+                self.problem(
+                    node,
+                    format!("`{path}`: `{text}` holds a space; a login or e-mail address has none"),
+                );
+                continue;
+            }
             if let Item::Glob = item
                 && let Err(err) = compile_glob(text)
             {
@@ -655,6 +692,8 @@ impl Reader {
 enum Item {
     Glob,
     CheckName,
+    /// A login or commit e-mail pattern (`*` and `?` only).
+    Account,
 }
 
 impl Item {
@@ -662,6 +701,7 @@ impl Item {
         match self {
             Item::Glob => "a glob",
             Item::CheckName => "a check name",
+            Item::Account => "an account (a login or e-mail pattern)",
         }
     }
 
@@ -669,6 +709,7 @@ impl Item {
         match self {
             Item::Glob => "glob",
             Item::CheckName => "check name",
+            Item::Account => "account",
         }
     }
 
@@ -676,6 +717,7 @@ impl Item {
         match self {
             Item::Glob => "globs",
             Item::CheckName => "check names",
+            Item::Account => "accounts (logins or e-mail patterns)",
         }
     }
 }

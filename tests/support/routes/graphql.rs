@@ -124,7 +124,10 @@ fn prepare(
 enum Obj {
     Repo(String),
     Pull(String, u64),
-    Entry { position: usize, entry: QueueEntry },
+    Entry {
+        position: usize,
+        entry: QueueEntry,
+    },
     Removal(QueueRemoval),
     Timeline(Vec<QueueRemoval>),
     Payload(Option<Box<Obj>>),
@@ -132,8 +135,14 @@ enum Obj {
     History(String, Vec<String>),
     Rollup(String, String),
     Contexts(Vec<Obj>),
-    CheckRunNode { name: String, app: u64 },
-    StatusNode { context: String, state: String },
+    CheckRunNode {
+        name: String,
+        app: u64,
+    },
+    StatusNode {
+        context: String,
+        state: String,
+    },
     Suite(u64),
     App(u64),
     Reviews(Vec<Review>),
@@ -150,6 +159,9 @@ enum Obj {
     Deployments(Vec<Deployment>),
     DeploymentNode(Deployment),
     DeploymentStatus(String),
+    /// A commit's author or committer (a login).
+    GitActor(String),
+    Users(Vec<String>),
 }
 
 impl Obj {
@@ -171,8 +183,10 @@ impl Obj {
             Obj::App(_) => "App",
             Obj::Reviews(_) => "PullRequestReviewConnection",
             Obj::ReviewNode(_) => "PullRequestReview",
-            // A team is named `org/team`; anyone else is a user.
+            // A team is named `org/team`, an App's bot ends in `[bot]`;
+            // anyone else is a user.
             Obj::Actor(name) if name.contains('/') => "Team",
+            Obj::Actor(name) if name.ends_with("[bot]") => "Bot",
             Obj::Actor(_) => "User",
             Obj::Requests(_) => "ReviewRequestConnection",
             Obj::RequestNode(_) => "ReviewRequest",
@@ -185,6 +199,8 @@ impl Obj {
             Obj::Deployments(_) => "DeploymentConnection",
             Obj::DeploymentNode(_) => "Deployment",
             Obj::DeploymentStatus(_) => "DeploymentStatus",
+            Obj::GitActor(_) => "GitActor",
+            Obj::Users(_) => "UserConnection",
         }
     }
 }
@@ -437,7 +453,38 @@ fn whole_gate_field(world: &World, obj: &Obj, name: &str, args: &Map<String, Val
         (Obj::ReviewNode(r), "commit") => {
             Out::One(Some(Obj::Commit(String::new(), r.commit.clone())))
         }
-        (Obj::Actor(login), "login") => Out::Leaf(json!(login)),
+        // GraphQL spells a bot's login without its `[bot]`.
+        (Obj::Actor(login), "login") => {
+            Out::Leaf(json!(login.strip_suffix("[bot]").unwrap_or(login)))
+        }
+        (Obj::Pull(key, n), "author") => {
+            Out::One(Some(Obj::Actor(world.repo(key).pulls[n].user.clone())))
+        }
+        (Obj::Pull(key, n), "assignees") => {
+            let logins = world
+                .repo(key)
+                .whole_gate
+                .assignees
+                .get(n)
+                .cloned()
+                .unwrap_or_default();
+            Out::One(Some(Obj::Users(window(logins, args))))
+        }
+        (Obj::Users(items), "nodes") => Out::Many(items.iter().cloned().map(Obj::Actor).collect()),
+        (Obj::Users(items), "totalCount") => Out::Leaf(json!(items.len())),
+        (Obj::Commit(key, sha), "message") => Out::Leaf(json!(world.repo(key).commit(sha).message)),
+        (Obj::Commit(key, sha), "author") => Out::One(Some(Obj::GitActor(
+            world.repo(key).commit(sha).author.clone(),
+        ))),
+        (Obj::Commit(key, sha), "committer") => Out::One(Some(Obj::GitActor(
+            world.repo(key).commit(sha).committer.clone(),
+        ))),
+        (Obj::GitActor(login), "name") => Out::Leaf(json!(login)),
+        (Obj::GitActor(login), "email") => Out::Leaf(json!(gh::git_email(login))),
+        // `user` is a User: a bot's commits have none.
+        (Obj::GitActor(login), "user") => {
+            Out::One((!login.ends_with("[bot]")).then(|| Obj::Actor(login.clone())))
+        }
         (Obj::Actor(slug), "combinedSlug") => Out::Leaf(json!(slug)),
         (Obj::Requests(items), "nodes") => {
             Out::Many(items.iter().cloned().map(Obj::RequestNode).collect())

@@ -29,6 +29,8 @@ pub struct WholeGate {
     pub required_approvals: BTreeMap<String, u32>,
     /// Classic protection's other settings, per branch.
     pub classic: BTreeMap<String, ClassicGate>,
+    /// Per pull request: its assignees' logins.
+    pub assignees: BTreeMap<u64, Vec<String>>,
 }
 
 /// Classic protection's settings besides checks and the approval count.
@@ -219,6 +221,38 @@ impl RepoHandle {
             });
         });
         self
+    }
+
+    /// Assigns `login` to pull request #`pr`.
+    pub fn assign(&self, pr: u64, login: &str) -> &Self {
+        self.edit(|r| {
+            r.whole_gate
+                .assignees
+                .entry(pr)
+                .or_default()
+                .push(login.to_owned());
+        });
+        self
+    }
+
+    /// A commit on top of `branch` written by `author` and committed by
+    /// `committer` (logins; an App's bot with `[bot]`), which then moves
+    /// the branch (a push). Trailers go in `message`.
+    pub fn push_by(
+        &self,
+        branch: &str,
+        author: &str,
+        committer: &str,
+        message: &str,
+        changes: &[(&str, Option<&str>)],
+    ) -> Sha {
+        let sha = self.push(branch, message, changes);
+        self.edit(|r| {
+            let c = r.commits.get_mut(&sha).expect("the commit just made");
+            c.author = author.to_owned();
+            c.committer = committer.to_owned();
+        });
+        sha
     }
 
     /// Asks `owner` (a login or `org/team`) for a review as a code owner.
