@@ -558,6 +558,31 @@ pub fn blockers(f: &BlockerFacts<'_>) -> Vec<BlockerView> {
             .filter_map(|(i, e)| check_blocker(e, f.since.get(i).copied().flatten())),
     );
     out.extend(f.rows.iter().filter_map(rule_blocker));
+    // Requirements that could not be read: seamguard merges nothing it
+    // cannot see the rules for.
+    out.extend(f.gate.unreadable.iter().map(|u| {
+        let forbidden = u.reason.starts_with("HTTP 403");
+        BlockerView {
+            kind: "other".to_owned(),
+            what: format!("{} could not be read", u.source),
+            source: Some(u.source.to_owned()),
+            state: "unreadable".to_owned(),
+            detail: u.reason.clone(),
+            since: None,
+            who: Some(if forbidden {
+                "an owner of the installation".to_owned()
+            } else {
+                "a repository admin".to_owned()
+            }),
+            fix: if forbidden {
+                "Grant the App `administration: read` (accept the permission in the \
+                 installation's settings), then comment `@seamguard recheck`."
+                    .to_owned()
+            } else {
+                "Fix the rule that does not parse, then comment `@seamguard recheck`.".to_owned()
+            },
+        }
+    }));
     if f.mergeable_state == Some("dirty") && !matches!(f.plan, MergePlan::Done { .. }) {
         out.push(BlockerView {
             kind: "conflict".to_owned(),
@@ -899,5 +924,29 @@ mod tests {
             )
         );
         assert!(blockers(&facts(&[], &passed, &[], &[], &MergePlan::Merge)).is_empty());
+        let mut unread = passed.clone();
+        unread
+            .unreadable
+            .push(crate::gate::required_checks::Unreadable {
+                source: "repository rulesets",
+                reason: "HTTP 403".into(),
+            });
+        let blocked = MergePlan::Blocked {
+            why: "seamguard could not read repository rulesets (HTTP 403)".into(),
+        };
+        let got = blockers(&facts(&[], &unread, &[], &[], &blocked));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(
+            (
+                got[0].state.as_str(),
+                got[0].source.as_deref(),
+                got[0].who.as_deref()
+            ),
+            (
+                "unreadable",
+                Some("repository rulesets"),
+                Some("an owner of the installation")
+            )
+        );
     }
 }
