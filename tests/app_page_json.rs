@@ -160,7 +160,12 @@ async fn an_agent_reads_what_a_pull_request_waits_for_as_json() {
     let mut forged = url.clone();
     let last = forged.pop().unwrap();
     forged.push(if last == '0' { '1' } else { '0' });
-    for refused in [forged.clone(), url.replacen("/pull/7?", "/pull/8?", 1)] {
+    for refused in [
+        forged.clone(),
+        url.replacen("/pull/7?", "/pull/8?", 1),
+        app.url("/acme/app/pull/7"),
+        app.url("/no/such/path"),
+    ] {
         let answer = client
             .get(&refused)
             .header("Accept", "application/json")

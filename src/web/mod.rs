@@ -109,6 +109,12 @@ fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
     }
 }
 
+/// An unknown path: the 404 a refused page answers, as the request asked
+/// for it.
+pub async fn unknown_path(headers: HeaderMap) -> Response {
+    page_not_found(page_json::wants_json(&headers)).await
+}
+
 /// The refusal of a page, as the request asked for it: the unknown-path
 /// 404, or its JSON twin.
 async fn page_not_found(as_json: bool) -> Response {
