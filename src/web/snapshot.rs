@@ -643,6 +643,25 @@ pub fn blockers(f: &BlockerFacts<'_>) -> Vec<BlockerView> {
                 .to_owned(),
         });
     }
+    if out.is_empty()
+        && let Some(MergeNote::Retrying { .. }) = f.note
+    {
+        let line = summary::merge_line(f.plan, f.note);
+        out.push(BlockerView {
+            kind: "other".to_owned(),
+            what: "GitHub's answer".to_owned(),
+            source: Some("GitHub".to_owned()),
+            state: "pending".to_owned(),
+            detail: line
+                .trim_start_matches(|c: char| !c.is_ascii() || c.is_whitespace())
+                .to_owned(),
+            since: None,
+            who: None,
+            fix: "Nothing to do: GitHub answered that something it requires is still pending, \
+                  and seamguard tries the merge again by itself."
+                .to_owned(),
+        });
+    }
     if out.is_empty() && f.note.is_none() {
         let (state, why) = match f.plan {
             MergePlan::NotOptedIn { why } => ("not_opted_in", why.clone()),
@@ -924,6 +943,22 @@ mod tests {
             )
         );
         assert!(blockers(&facts(&[], &passed, &[], &[], &MergePlan::Merge)).is_empty());
+        let retrying = MergeNote::Retrying {
+            attempt: 1,
+            max: 6,
+            answer: "Required status check \"test\" is expected".into(),
+            wait: std::time::Duration::from_secs(2),
+        };
+        let got = blockers(&BlockerFacts {
+            note: Some(&retrying),
+            ..facts(&[], &passed, &[], &[], &MergePlan::Merge)
+        });
+        assert_eq!(
+            (got.len(), got[0].kind.as_str(), got[0].state.as_str()),
+            (1, "other", "pending"),
+            "{got:?}"
+        );
+        assert!(got[0].detail.contains("is expected"), "{got:?}");
         let mut unread = passed.clone();
         unread
             .unreadable
