@@ -63,11 +63,15 @@ pub struct WebState {
     pub health: Arc<crate::server::health::Health>,
 }
 
-/// The 404 every refusal answers.
+/// The 404 every refusal answers. (`Vary: Accept`: asked for JSON, the
+/// same refusal answers [`page_json::ErrorJson`].)
 pub async fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::VARY, "Accept"),
+        ],
         NOT_FOUND,
     )
         .into_response()
