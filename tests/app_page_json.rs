@@ -102,6 +102,7 @@ async fn an_agent_reads_what_a_pull_request_waits_for_as_json() {
         "Get 1 approving review: anyone with write access can approve."
     );
     assert!(review["since"].is_string(), "{review:#}");
+    let review_since = review["since"].clone();
     let conversation = blocker(&page, "conversation");
     assert_eq!(conversation["state"], "unmet");
     assert_eq!(conversation["detail"], "1 conversation unresolved");
@@ -187,6 +188,9 @@ async fn an_agent_reads_what_a_pull_request_waits_for_as_json() {
     assert_eq!(answer.text().await.unwrap(), seamguard::web::NOT_FOUND);
 
     // The conversation resolved, the review given: no blockers, merged.
+    // (A second later, so the next evaluation's time differs from the
+    // first's whatever the store's precision.)
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     repo.resolve_thread(thread);
     let mut resolved = repo.pull_request_event("resolved", 7);
     resolved.body["thread"] = serde_json::json!({ "node_id": "PRRT_1", "comments": [] });
@@ -220,6 +224,14 @@ async fn an_agent_reads_what_a_pull_request_waits_for_as_json() {
         .expect("the conversation rule");
     assert_eq!(conversation_rule["state"], "met");
     assert!(conversation_rule["since"].is_string());
+    // The review has been missing since the first evaluation: the later
+    // one, on the thread's delivery, keeps that time.
+    assert_eq!(
+        blocker(&after, "review")["since"],
+        review_since,
+        "{after:#}"
+    );
+    assert_ne!(after["evaluated_at"], review_since, "{after:#}");
     assert_eq!(gh.count("PUT", "/repos/acme/app/pulls/7/merge"), 0);
 
     repo.review(7, "octocat", "APPROVED");
