@@ -76,6 +76,7 @@ fn snapshot(n: usize) -> PageSnapshot {
                 })
                 .collect(),
             unreadable: Vec::new(),
+            rules: Vec::new(),
         },
         merge: MergeView {
             plan: "merge attempt 2 of 6 answered …".into(),
@@ -87,6 +88,7 @@ fn snapshot(n: usize) -> PageSnapshot {
             next_retry: Some(Utc::now()),
             max_attempts: 6,
         },
+        blockers: Vec::new(),
     }
 }
 

@@ -9,8 +9,9 @@
 //! Chromium is Debian's `chromium` (`.ci/run` installs it). Without it the
 //! browser half is skipped with one line locally, and fails in CI
 //! (`SEAMGUARD_REQUIRE_CHROMIUM=1`). `SEAMGUARD_PAGE_SCREENSHOTS=DIR` also
-//! copies the three screenshots to `DIR/page-{blocked,waiting,merged}.png`
-//! (how the README's are made).
+//! copies the three screenshots to `DIR/page-{blocked,waiting,merged}.png`,
+//! and the page of a pull request waiting for a review and a conversation
+//! to `DIR/page-review.png` (how the README's are made).
 
 mod support;
 
@@ -363,6 +364,58 @@ async fn a_pull_request_page_through_blocked_waiting_merged_in_a_browser() {
         assert!(status.contains(shown), "/status lacks {shown:?}:\n{status}");
     }
     drop(app);
+}
+
+/// A pull request that waits for an approving review and a resolved
+/// conversation: the page lists both rules of the base with their state,
+/// who can clear them and since when (`page-review.png`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_request_waiting_for_a_review_and_a_conversation_in_a_browser() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = support::flows::feature_pr(&repo, 7, "feature", &["automerge"]);
+    repo.require_approvals("main", 1)
+        .classic_gate("main", |g| g.conversation_resolution = true);
+    repo.thread(7);
+    repo.edit(|r| {
+        if let Some(pr) = r.pulls.get_mut(&7) {
+            pr.title = "Parse the new format".into();
+        }
+    });
+    let app = Seamguard::start_with(&gh, &["--public-url", PUBLIC_URL]).await;
+    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+        .await;
+    let run = completed_run(&gh, &head).await;
+    let url = on(
+        &app.url(""),
+        &run.details_url.clone().expect("details_url on the run"),
+    );
+    let page = page_showing(&url, "waiting", &head).await;
+    for shown in [
+        "waiting for 1 approving review and 1 conversation to be resolved",
+        "1 approving review required by branch protection",
+        "conversations resolved before merging, required by branch protection",
+        "<span class=\"badge unmet\">unmet</span> none yet",
+        "anyone with write access can approve",
+        "<span class=\"badge unmet\">unmet</span> 1 conversation unresolved",
+    ] {
+        assert!(page.contains(shown), "the page lacks {shown:?}:\n{page}");
+    }
+    assert_eq!(gh.count("PUT", "/repos/acme/app/pulls/7/merge"), 0);
+    if let Some(chromium) = chromium() {
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("page-review.png");
+        let profile = tempfile::tempdir().unwrap();
+        let dom = in_browser(&chromium, &url, &png, profile.path()).await;
+        for shown in ["1 approving review required", "1 conversation unresolved"] {
+            assert!(dom.contains(shown), "browser DOM lacks {shown:?}:\n{dom}");
+        }
+        if let Some(out) = std::env::var_os("SEAMGUARD_PAGE_SCREENSHOTS") {
+            std::fs::copy(&png, Path::new(&out).join("page-review.png")).unwrap();
+        }
+    }
+    gh.wait_idle().await;
+    app.stop().await;
 }
 
 #[tokio::test]

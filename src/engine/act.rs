@@ -260,12 +260,17 @@ impl Engine {
                         "fix `.github/seamguard.yml` on the base branch (the check run lists each problem)"
                             .into(),
                     ],
+                    blockers: vec![snapshot::blocker_other(
+                        "invalid_config",
+                        "the repository config on the base branch is invalid",
+                        "fix `.github/seamguard.yml` on the base branch (the check run lists each problem)",
+                    )],
                     ..base
                 },
             },
             PageBody::InternalError { conclusion, reason } => Recorded {
                 decision: "internal error".into(),
-                reason,
+                reason: reason.clone(),
                 page: PageSnapshot {
                     conclusion: conclusion.as_str().to_owned(),
                     headline: "seamguard hit an internal error".to_owned(),
@@ -273,6 +278,11 @@ impl Engine {
                         "comment `@seamguard recheck` to try again; the check run has the error"
                             .into(),
                     ],
+                    blockers: vec![snapshot::blocker_other(
+                        "internal_error",
+                        &reason,
+                        "comment `@seamguard recheck` to try again; the check run has the error",
+                    )],
                     ..base
                 },
             },
@@ -307,7 +317,25 @@ impl Engine {
                             annotations,
                             super::guards::CONFLICT_GUARD,
                         ),
-                        gate: snapshot::gate_view(&d.gate, &since),
+                        blockers: if merged {
+                            Vec::new()
+                        } else {
+                            snapshot::blockers(&snapshot::BlockerFacts {
+                                guards: &d.guards,
+                                gate: &d.gate,
+                                since: &since,
+                                rows: &d.rows,
+                                plan: &d.plan,
+                                note,
+                                mergeable_state: pr.mergeable_state.as_deref(),
+                                base: &pr.base.branch,
+                                max_attempts,
+                            })
+                        },
+                        gate: snapshot::GateView {
+                            rules: snapshot::rule_views(&d.rows),
+                            ..snapshot::gate_view(&d.gate, &since)
+                        },
                         merge: MergeView {
                             plan: reason,
                             attempt,

@@ -207,8 +207,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .merge(webhook_routes)
         .merge(pages)
-        // An unknown path and a refused page answer the same.
-        .fallback(crate::web::not_found)
+        // An unknown path and a refused page answer the same (as JSON
+        // when JSON is asked for, as a refused page does).
+        .fallback(crate::web::unknown_path)
 }
 
 /// `GET /readyz`: whether the store commits, probed at most once a second.

@@ -30,6 +30,7 @@ use crate::ids::{PrNumber, RepoName};
 use crate::store::{HISTORY_PER_PR, Store};
 
 pub mod link;
+pub mod page_json;
 pub mod setup;
 pub mod snapshot;
 pub mod views;
@@ -62,11 +63,15 @@ pub struct WebState {
     pub health: Arc<crate::server::health::Health>,
 }
 
-/// The 404 every refusal answers.
+/// The 404 every refusal answers. (`Vary: Accept`: asked for JSON, the
+/// same refusal answers [`page_json::ErrorJson`].)
 pub async fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::VARY, "Accept"),
+        ],
         NOT_FOUND,
     )
         .into_response()
@@ -83,28 +88,82 @@ fn html(markup: maud::Markup) -> Response {
         .into_response()
 }
 
-/// `GET /{owner}/{repo}/pull/{number}?exp=…&sig=…`.
+/// A JSON answer of the pull request's page (never cached: it changes with
+/// each evaluation, and it is private).
+fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec_pretty(body) {
+        Ok(mut bytes) => {
+            bytes.push(b'\n');
+            (
+                status,
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::CACHE_CONTROL, "no-store"),
+                    (header::REFERRER_POLICY, "no-referrer"),
+                    (header::VARY, "Accept"),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not encode the page as JSON");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// An unknown path: the 404 a refused page answers, as the request asked
+/// for it.
+pub async fn unknown_path(headers: HeaderMap) -> Response {
+    page_not_found(page_json::wants_json(&headers)).await
+}
+
+/// The refusal of a page, as the request asked for it: the unknown-path
+/// 404, or its JSON twin.
+async fn page_not_found(as_json: bool) -> Response {
+    if as_json {
+        json(
+            StatusCode::NOT_FOUND,
+            &page_json::ErrorJson::new("not_found", NOT_FOUND.trim_end()),
+        )
+    } else {
+        not_found().await
+    }
+}
+
+/// `GET /{owner}/{repo}/pull/{number}?exp=…&sig=…`: HTML, or JSON when the
+/// request prefers `application/json` ([`page_json`]), from the same
+/// stored snapshots and behind the same signature.
 pub async fn pull_page(
     State(web): State<Arc<WebState>>,
     Path((owner, name, number)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Response {
+    let as_json = page_json::wants_json(&headers);
     let (Ok(repo), Ok(number)) = (RepoName::new(owner, name), number.parse::<u64>()) else {
-        return not_found().await;
+        return page_not_found(as_json).await;
     };
     let number = PrNumber(number);
     let exp = query.get("exp").and_then(|e| e.parse::<i64>().ok());
     let sig = query.get("sig");
     let (Some(exp), Some(sig)) = (exp, sig) else {
-        return not_found().await;
+        return page_not_found(as_json).await;
     };
     if !web.signer.verify(&repo, number, exp, sig, Utc::now()) {
-        return not_found().await;
+        return page_not_found(as_json).await;
     }
     let history = match web.store.evaluations(&repo, number, HISTORY_PER_PR).await {
         Ok(h) => h,
         Err(e) => {
             tracing::warn!(error = %e, "could not read the pull request's history");
+            if as_json {
+                return json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &page_json::ErrorJson::new("store_unavailable", "store unavailable"),
+                );
+            }
             return (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response();
         }
     };
@@ -115,7 +174,13 @@ pub async fn pull_page(
             (e, snap)
         })
         .collect();
-    html(views::pull_page(&repo, number, &history))
+    if as_json {
+        return json(StatusCode::OK, &page_json::page(&repo, number, &history));
+    }
+    let mut page = html(views::pull_page(&repo, number, &history));
+    page.headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("Accept"));
+    page
 }
 
 /// `GET /`: the public landing page. Its health is the last probe's (at

@@ -11,8 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::gate::decision::{Conclusion, GuardOutcome, GuardVerdict, MergePlan};
-use crate::gate::required_checks::{CheckState, GateReport};
+use crate::gate::required_checks::{CheckState, GateEntry, GateReport};
 use crate::gate::summary::{self, MergeNote};
+use crate::gate::whole_gate::{RowState, Rule, RuleRow};
 use crate::github::models::Annotation;
 
 /// Findings listed per guard on the page at most (the check run's
@@ -41,6 +42,85 @@ pub struct PageSnapshot {
     pub guards: Vec<GuardView>,
     pub gate: GateView,
     pub merge: MergeView,
+    /// What holds the merge back, each as a structured item (the page's
+    /// JSON answer lists them; see `web::page_json`).
+    pub blockers: Vec<BlockerView>,
+}
+
+/// One thing that holds the merge back, as a program reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BlockerView {
+    /// `check`, `review`, `code_owner`, `conversation`, `signature`,
+    /// `deployment`, `conflict`, `guard`, `history`, `merge_method`,
+    /// `lock`, `budget` or `other`.
+    pub kind: String,
+    /// What it is: the check's name, the guard's, the rule as asked.
+    pub what: String,
+    /// Where it comes from (`branch protection`, `ruleset 7`, `seamguard`…).
+    pub source: Option<String>,
+    /// Its state in a word (`unmet`, `failed`, `pending`, `missing`,
+    /// `dirty`, `spent`…).
+    pub state: String,
+    /// The state in words (`none yet`, `2 conversations unresolved`).
+    pub detail: String,
+    /// Since when it has stood so, when the evaluation knew it (a required
+    /// check's, from its run); the page fills the others from the history.
+    pub since: Option<DateTime<Utc>>,
+    /// Who can clear it (`@acme/db`, `anyone with write access`).
+    pub who: Option<String>,
+    /// How to clear it, in one sentence.
+    pub fix: String,
+}
+
+impl BlockerView {
+    /// The same blocker, in the same state (what "since" follows back
+    /// through the history).
+    pub fn same_as(&self, other: &BlockerView) -> bool {
+        (
+            &self.kind,
+            &self.what,
+            &self.source,
+            &self.state,
+            &self.detail,
+        ) == (
+            &other.kind,
+            &other.what,
+            &other.source,
+            &other.state,
+            &other.detail,
+        )
+    }
+}
+
+/// One rule of the base besides its required checks (the whole gate's
+/// row), whatever its state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RuleView {
+    /// As [`BlockerView::kind`].
+    pub kind: String,
+    /// What the rule asks, with where from ("1 approving review required
+    /// by ruleset 7").
+    pub asked: String,
+    pub source: String,
+    /// `met`, `unmet`, `unknown` or `not_checked`.
+    pub state: String,
+    /// Why it is unmet or unknown (`none yet`); empty when met.
+    pub detail: String,
+    /// Who can clear it, and how, as the check run says it.
+    pub clear: Option<String>,
+    /// Since when it has been in this state; filled by the page from the
+    /// history (never stored).
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl RuleView {
+    /// The same rule in the same state.
+    pub fn same_as(&self, other: &RuleView) -> bool {
+        (&self.kind, &self.asked, &self.state, &self.detail)
+            == (&other.kind, &other.asked, &other.state, &other.detail)
+    }
 }
 
 /// One guard: verdict, headline, its details and its findings.
@@ -76,6 +156,8 @@ pub struct GateView {
     pub checks: Vec<CheckView>,
     /// Requirement sources that could not be read (and require nothing).
     pub unreadable: Vec<String>,
+    /// The base's other rules (reviews, conversations, signatures…).
+    pub rules: Vec<RuleView>,
 }
 
 /// One required check.
@@ -210,6 +292,7 @@ pub fn gate_view(gate: &GateReport, since: &[Option<DateTime<Utc>>]) -> GateView
             .iter()
             .map(|u| format!("{} could not be read ({})", u.source, u.reason))
             .collect(),
+        rules: Vec::new(),
     }
 }
 
@@ -296,6 +379,339 @@ pub fn unblock(
     lines
 }
 
+/// A row's state in a word.
+fn row_state_word(state: &RowState) -> &'static str {
+    match state {
+        RowState::Met => "met",
+        RowState::Unmet { .. } => "unmet",
+        RowState::Unknown { .. } => "unknown",
+        RowState::NotChecked => "not_checked",
+    }
+}
+
+/// The base's other rules as the page shows them.
+pub fn rule_views(rows: &[RuleRow]) -> Vec<RuleView> {
+    rows.iter()
+        .map(|row| {
+            let (detail, clear) = match &row.state {
+                RowState::Unmet { why, who } => (why.clone(), who.clone()),
+                RowState::Unknown { why } => (why.clone(), None),
+                RowState::Met | RowState::NotChecked => (String::new(), None),
+            };
+            RuleView {
+                kind: row.kind().as_str().to_owned(),
+                asked: row.asked(),
+                source: row.source.to_string(),
+                state: row_state_word(&row.state).to_owned(),
+                detail,
+                clear,
+                since: None,
+            }
+        })
+        .collect()
+}
+
+/// What must happen for a rule to be met, as the start of a sentence.
+fn rule_need(rule: &Rule) -> String {
+    match rule {
+        Rule::ApprovingReviews { count } => format!(
+            "Get {count} approving {}",
+            if *count == 1 { "review" } else { "reviews" }
+        ),
+        Rule::CodeOwnerReview => "Get a code owner's approval".to_owned(),
+        Rule::LastPushApproval => "Get an approval of the last push".to_owned(),
+        Rule::DismissStaleReviews => "Get a fresh approval".to_owned(),
+        Rule::ConversationResolution => "Resolve every review conversation".to_owned(),
+        Rule::SignedCommits => "Sign every commit".to_owned(),
+        Rule::LinearHistory => "Keep the branch's history linear".to_owned(),
+        Rule::Deployment { environment } => {
+            format!("Deploy the head to `{environment}` successfully")
+        }
+        Rule::MergeMethods { .. } => "Merge with a method the rule allows".to_owned(),
+        Rule::LockBranch => "Unlock the branch".to_owned(),
+        Rule::NotModelled { name } => format!("Satisfy `{name}`"),
+    }
+}
+
+/// Who can clear a rule: the row's own words up to "can" ("@acme/db can
+/// approve" → `@acme/db`), else who usually does for that kind of rule.
+fn rule_who(rule: &Rule, clear: Option<&str>) -> Option<String> {
+    if let Some((who, _)) = clear.and_then(|c| c.split_once(" can ")) {
+        return Some(who.to_owned());
+    }
+    match rule {
+        Rule::LinearHistory | Rule::SignedCommits => Some("the pull request's author".to_owned()),
+        Rule::Deployment { environment } => Some(format!("whoever deploys to `{environment}`")),
+        Rule::MergeMethods { .. } => {
+            Some("a maintainer of `.github/seamguard.yml` on the base branch".to_owned())
+        }
+        Rule::LockBranch => Some("a repository admin".to_owned()),
+        _ => None,
+    }
+}
+
+/// A blocking row of the whole gate as a blocker.
+fn rule_blocker(row: &RuleRow) -> Option<BlockerView> {
+    let RowState::Unmet { why, who } = &row.state else {
+        return None;
+    };
+    let need = rule_need(&row.rule);
+    Some(BlockerView {
+        kind: row.kind().as_str().to_owned(),
+        what: row.asked(),
+        source: Some(row.source.to_string()),
+        state: "unmet".to_owned(),
+        detail: why.clone(),
+        since: None,
+        who: rule_who(&row.rule, who.as_deref()),
+        fix: match who {
+            Some(clear) => format!("{need}: {clear}."),
+            None => format!("{need}."),
+        },
+    })
+}
+
+/// A required check that has not passed as a blocker.
+fn check_blocker(entry: &GateEntry, since: Option<DateTime<Utc>>) -> Option<BlockerView> {
+    let c = &entry.check.context;
+    let fix = match &entry.state {
+        CheckState::Passed { .. } => return None,
+        CheckState::Failed { conclusion } => format!(
+            "Make `{c}` pass: it concluded {conclusion} on the head; fix the cause and push, \
+             or re-run it."
+        ),
+        CheckState::Pending { .. } => format!("Wait for `{c}` to finish and pass."),
+        CheckState::Missing { overdue: false } => {
+            format!("Wait for `{c}` to report on the head and pass.")
+        }
+        CheckState::Missing { overdue: true } => {
+            format!("Start the workflow that provides `{c}`: it has never reported on the head.")
+        }
+    };
+    let (state, detail) = check_state(&entry.state);
+    Some(BlockerView {
+        kind: "check".to_owned(),
+        what: c.clone(),
+        source: Some(
+            entry
+                .check
+                .sources
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        state: state.to_owned(),
+        detail,
+        since,
+        who: Some(match entry.check.app_id {
+            Some(app) => format!("the App {app}, which must report `{c}`"),
+            None => format!("the workflow or App that reports `{c}`"),
+        }),
+        fix,
+    })
+}
+
+/// Everything an evaluation knew that holds the merge back.
+pub struct BlockerFacts<'a> {
+    pub guards: &'a [GuardOutcome],
+    pub gate: &'a GateReport,
+    /// `since[i]`: when gate entry `i` reached its state.
+    pub since: &'a [Option<DateTime<Utc>>],
+    pub rows: &'a [RuleRow],
+    pub plan: &'a MergePlan,
+    pub note: Option<&'a MergeNote>,
+    /// GitHub's `mergeable_state` for the pull request.
+    pub mergeable_state: Option<&'a str>,
+    pub base: &'a str,
+    pub max_attempts: u32,
+}
+
+/// What holds the merge back, each as a structured item: failed guards,
+/// required checks not yet passed, the whole gate's unmet rules, a conflict
+/// with the base, a spent merge budget, and what GitHub answered; when none
+/// of these says it, the plan's own reason (`other`).
+pub fn blockers(f: &BlockerFacts<'_>) -> Vec<BlockerView> {
+    let mut out: Vec<BlockerView> = f
+        .guards
+        .iter()
+        .filter(|g| g.verdict == GuardVerdict::Failed)
+        .map(|g| BlockerView {
+            kind: "guard".to_owned(),
+            what: g.name.to_owned(),
+            source: Some("seamguard".to_owned()),
+            state: "failed".to_owned(),
+            detail: g.headline.clone(),
+            since: None,
+            who: Some("the pull request's author".to_owned()),
+            fix: format!(
+                "Fix the {} finding ({}) and push a new commit.",
+                g.name, g.headline
+            ),
+        })
+        .collect();
+    out.extend(
+        f.gate
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| check_blocker(e, f.since.get(i).copied().flatten())),
+    );
+    out.extend(f.rows.iter().filter_map(rule_blocker));
+    // Requirements that could not be read: seamguard merges nothing it
+    // cannot see the rules for.
+    out.extend(f.gate.unreadable.iter().map(|u| {
+        let forbidden = u.reason.starts_with("HTTP 403");
+        BlockerView {
+            kind: "other".to_owned(),
+            what: format!("{} could not be read", u.source),
+            source: Some(u.source.to_owned()),
+            state: "unreadable".to_owned(),
+            detail: u.reason.clone(),
+            since: None,
+            who: Some(if forbidden {
+                "an owner of the installation".to_owned()
+            } else {
+                "a repository admin".to_owned()
+            }),
+            fix: if forbidden {
+                "Grant the App `administration: read` (accept the permission in the \
+                 installation's settings), then comment `@seamguard recheck`."
+                    .to_owned()
+            } else {
+                "Fix the rule that does not parse, then comment `@seamguard recheck`.".to_owned()
+            },
+        }
+    }));
+    if f.mergeable_state == Some("dirty") && !matches!(f.plan, MergePlan::Done { .. }) {
+        out.push(BlockerView {
+            kind: "conflict".to_owned(),
+            what: format!("conflicts with `{}`", f.base),
+            source: Some("GitHub".to_owned()),
+            state: "dirty".to_owned(),
+            detail: "the branch has merge conflicts with its base".to_owned(),
+            since: None,
+            who: Some("the pull request's author".to_owned()),
+            fix: format!(
+                "Merge or rebase `{}` into the branch, resolve the conflicts, and push.",
+                f.base
+            ),
+        });
+    }
+    let gave_up = match (f.note, f.plan) {
+        (Some(MergeNote::GaveUp { attempts, .. }), _) | (None, MergePlan::GaveUp { attempts }) => {
+            Some(*attempts)
+        }
+        _ => None,
+    };
+    if let Some(attempts) = gave_up {
+        out.push(BlockerView {
+            kind: "budget".to_owned(),
+            what: "merge attempts on this head".to_owned(),
+            source: Some("merge.max_attempts".to_owned()),
+            state: "spent".to_owned(),
+            detail: format!(
+                "{attempts} of {} merge attempts spent on this head",
+                f.max_attempts
+            ),
+            since: None,
+            who: Some("anyone who can push to the branch or comment on it".to_owned()),
+            fix: "Push a new commit, or comment `@seamguard recheck` to try merging again."
+                .to_owned(),
+        });
+    }
+    let answered = match f.note {
+        Some(MergeNote::Refused { .. })
+        | Some(MergeNote::UpdateFailed { .. })
+        | Some(MergeNote::EnqueueRefused { .. })
+        | Some(MergeNote::CannotUpdate { .. })
+        | Some(MergeNote::Dequeued { .. }) => Some(summary::merge_line(f.plan, f.note)),
+        _ => None,
+    };
+    if let Some(line) = answered {
+        out.push(BlockerView {
+            kind: "other".to_owned(),
+            what: "GitHub's answer".to_owned(),
+            source: Some("GitHub".to_owned()),
+            state: "refused".to_owned(),
+            detail: line
+                .trim_start_matches(|c: char| !c.is_ascii() || c.is_whitespace())
+                .to_owned(),
+            since: None,
+            who: None,
+            fix: "Resolve what GitHub answered, then push or comment `@seamguard recheck`."
+                .to_owned(),
+        });
+    }
+    if out.is_empty()
+        && let Some(MergeNote::Retrying { .. }) = f.note
+    {
+        let line = summary::merge_line(f.plan, f.note);
+        out.push(BlockerView {
+            kind: "other".to_owned(),
+            what: "GitHub's answer".to_owned(),
+            source: Some("GitHub".to_owned()),
+            state: "pending".to_owned(),
+            detail: line
+                .trim_start_matches(|c: char| !c.is_ascii() || c.is_whitespace())
+                .to_owned(),
+            since: None,
+            who: None,
+            fix: "Nothing to do: GitHub answered that something it requires is still pending, \
+                  and seamguard tries the merge again by itself."
+                .to_owned(),
+        });
+    }
+    if out.is_empty() && f.note.is_none() {
+        let (state, why) = match f.plan {
+            MergePlan::NotOptedIn { why } => ("not_opted_in", why.clone()),
+            MergePlan::Blocked { why } => ("blocked", why.clone()),
+            MergePlan::Waiting { why } => ("waiting", why.clone()),
+            MergePlan::InLine { text } => ("in_line", text.clone()),
+            _ => return out,
+        };
+        out.push(BlockerView {
+            kind: "other".to_owned(),
+            what: "seamguard's plan".to_owned(),
+            source: Some("seamguard".to_owned()),
+            state: state.to_owned(),
+            fix: sentence(&why),
+            detail: why,
+            since: None,
+            who: None,
+        });
+    }
+    out
+}
+
+/// `why` as a sentence: capitalised, with a full stop.
+fn sentence(why: &str) -> String {
+    let mut chars = why.trim().chars();
+    let mut out: String = match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+/// A blocker an evaluation that ended without a decision leaves: `fix`
+/// says what to do.
+pub fn blocker_other(state: &str, detail: &str, fix: &str) -> BlockerView {
+    BlockerView {
+        kind: "other".to_owned(),
+        what: "seamguard's evaluation".to_owned(),
+        source: Some("seamguard".to_owned()),
+        state: state.to_owned(),
+        detail: detail.to_owned(),
+        since: None,
+        who: None,
+        fix: sentence(fix),
+    }
+}
+
 /// A conclusion as stored.
 pub fn conclusion_word(c: Conclusion) -> String {
     c.as_str().to_owned()
@@ -373,6 +789,199 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<PageSnapshot>("{}").unwrap(),
             PageSnapshot::default()
+        );
+    }
+
+    fn facts<'a>(
+        guards: &'a [GuardOutcome],
+        gate: &'a GateReport,
+        since: &'a [Option<DateTime<Utc>>],
+        rows: &'a [RuleRow],
+        plan: &'a MergePlan,
+    ) -> BlockerFacts<'a> {
+        BlockerFacts {
+            guards,
+            gate,
+            since,
+            rows,
+            plan,
+            note: None,
+            mergeable_state: Some("clean"),
+            base: "main",
+            max_attempts: 6,
+        }
+    }
+
+    #[test]
+    fn each_blocker_has_its_kind_who_and_fix() {
+        use crate::gate::whole_gate::{RowState, Rule, RuleRow};
+        let guards = [GuardOutcome {
+            name: "Conflict markers",
+            verdict: GuardVerdict::Failed,
+            headline: "1 marker added".into(),
+            details: String::new(),
+        }];
+        let since = [DateTime::from_timestamp(1_800_000_000, 0)];
+        let rows = [
+            RuleRow {
+                rule: Rule::CodeOwnerReview,
+                source: Source::Ruleset {
+                    id: Some(7),
+                    source: None,
+                },
+                state: RowState::Unmet {
+                    why: "@acme/db has not approved".into(),
+                    who: Some("@acme/db can approve".into()),
+                },
+            },
+            RuleRow {
+                rule: Rule::LinearHistory,
+                source: Source::Protection,
+                state: RowState::Met,
+            },
+            RuleRow {
+                rule: Rule::Deployment {
+                    environment: "staging".into(),
+                },
+                source: Source::Protection,
+                state: RowState::Unmet {
+                    why: "deployment to `staging` failed".into(),
+                    who: Some(
+                        "a deployment of the head to `staging` that succeeds clears it".into(),
+                    ),
+                },
+            },
+        ];
+        let gate = gate(CheckState::Failed {
+            conclusion: "failure".into(),
+        });
+        let plan = MergePlan::Blocked {
+            why: "a guard failed".into(),
+        };
+        let got = blockers(&BlockerFacts {
+            mergeable_state: Some("dirty"),
+            ..facts(&guards, &gate, &since, &rows, &plan)
+        });
+        let summary: Vec<(&str, &str, Option<&str>, &str)> = got
+            .iter()
+            .map(|b| {
+                (
+                    b.kind.as_str(),
+                    b.state.as_str(),
+                    b.who.as_deref(),
+                    b.fix.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "guard",
+                    "failed",
+                    Some("the pull request's author"),
+                    "Fix the Conflict markers finding (1 marker added) and push a new commit."
+                ),
+                (
+                    "check",
+                    "failed",
+                    Some("the workflow or App that reports `ci`"),
+                    "Make `ci` pass: it concluded failure on the head; fix the cause and push, \
+                     or re-run it."
+                ),
+                (
+                    "code_owner",
+                    "unmet",
+                    Some("@acme/db"),
+                    "Get a code owner's approval: @acme/db can approve."
+                ),
+                (
+                    "deployment",
+                    "unmet",
+                    Some("whoever deploys to `staging`"),
+                    "Deploy the head to `staging` successfully: a deployment of the head to \
+                     `staging` that succeeds clears it."
+                ),
+                (
+                    "conflict",
+                    "dirty",
+                    Some("the pull request's author"),
+                    "Merge or rebase `main` into the branch, resolve the conflicts, and push."
+                ),
+            ]
+        );
+        assert_eq!(got[1].since, since[0], "a check's since is its run's");
+        assert_eq!(got[2].source.as_deref(), Some("ruleset 7"));
+    }
+
+    #[test]
+    fn a_spent_budget_or_a_bare_plan_is_still_a_blocker() {
+        let passed = gate(CheckState::Passed {
+            conclusion: "success".into(),
+        });
+        let gave_up = MergePlan::GaveUp { attempts: 6 };
+        let got = blockers(&facts(&[], &passed, &[], &[], &gave_up));
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].kind.as_str(), got[0].detail.as_str()),
+            ("budget", "6 of 6 merge attempts spent on this head")
+        );
+        let not_opted = MergePlan::NotOptedIn {
+            why: "add the label `automerge` to merge it".into(),
+        };
+        let got = blockers(&facts(&[], &passed, &[], &[], &not_opted));
+        assert_eq!(
+            (
+                got[0].kind.as_str(),
+                got[0].state.as_str(),
+                got[0].fix.as_str()
+            ),
+            (
+                "other",
+                "not_opted_in",
+                "Add the label `automerge` to merge it."
+            )
+        );
+        assert!(blockers(&facts(&[], &passed, &[], &[], &MergePlan::Merge)).is_empty());
+        let retrying = MergeNote::Retrying {
+            attempt: 1,
+            max: 6,
+            answer: "Required status check \"test\" is expected".into(),
+            wait: std::time::Duration::from_secs(2),
+        };
+        let got = blockers(&BlockerFacts {
+            note: Some(&retrying),
+            ..facts(&[], &passed, &[], &[], &MergePlan::Merge)
+        });
+        assert_eq!(
+            (got.len(), got[0].kind.as_str(), got[0].state.as_str()),
+            (1, "other", "pending"),
+            "{got:?}"
+        );
+        assert!(got[0].detail.contains("is expected"), "{got:?}");
+        let mut unread = passed.clone();
+        unread
+            .unreadable
+            .push(crate::gate::required_checks::Unreadable {
+                source: "repository rulesets",
+                reason: "HTTP 403".into(),
+            });
+        let blocked = MergePlan::Blocked {
+            why: "seamguard could not read repository rulesets (HTTP 403)".into(),
+        };
+        let got = blockers(&facts(&[], &unread, &[], &[], &blocked));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(
+            (
+                got[0].state.as_str(),
+                got[0].source.as_deref(),
+                got[0].who.as_deref()
+            ),
+            (
+                "unreadable",
+                Some("repository rulesets"),
+                Some("an owner of the installation")
+            )
         );
     }
 }

@@ -107,6 +107,7 @@ pub fn pull_page(
     };
     let head = latest.head.as_str();
     let attempts = attempts_on_head(history, head);
+    let rules = super::page_json::rules_with_since(history);
     let body = html! {
         h1 { (snap.title) " " span.muted { "#" (number.0) } }
         div.sub {
@@ -191,6 +192,24 @@ pub fn pull_page(
             }
             @if snap.gate.strict { p.muted { "The branch must be up to date with its base." } }
             @for u in &snap.gate.unreadable { p.note { (u) "; it is treated as requiring nothing." } }
+            @if !rules.is_empty() {
+                table id="rules" {
+                    thead { tr { th { "other rule of the base" } th { "state" } th { "since" } } }
+                    tbody {
+                        @for r in &rules {
+                            tr {
+                                td { (r.asked) }
+                                td {
+                                    span.badge.(r.state) { (r.state.replace('_', " ")) }
+                                    @if !r.detail.is_empty() { " " (r.detail) }
+                                    @if let Some(clear) = &r.clear { div.note { (clear) } }
+                                }
+                                td { @if let Some(t) = r.since { (when(t)) } }
+                            }
+                        }
+                    }
+                }
+            }
         }
         section.card id="merge" {
             h2 { "Merge" }
@@ -233,7 +252,9 @@ pub fn pull_page(
                 }
             }
         }
-        p.muted { "Shown from seamguard's store as of its last evaluation; this page never asks GitHub." }
+        p.muted { "Shown from seamguard's store as of its last evaluation; this page never asks GitHub. "
+            "Programs can read the same facts as JSON at this address with "
+            code { "Accept: application/json" } "." }
     };
     layout(&format!("{where_} · seamguard"), &where_, body)
 }
@@ -352,7 +373,7 @@ pub fn status(v: &StatusView<'_>) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::web::snapshot::{CheckView, Finding, GateView, GuardView, MergeView};
+    use crate::web::snapshot::{CheckView, Finding, GateView, GuardView, MergeView, RuleView};
 
     fn at(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
@@ -409,6 +430,16 @@ mod tests {
                     overdue: false,
                 }],
                 unreadable: vec!["repository rulesets could not be read (HTTP 403)".into()],
+                rules: vec![RuleView {
+                    kind: "conversation".into(),
+                    asked: "conversations resolved before merging, required by branch protection"
+                        .into(),
+                    source: "branch protection".into(),
+                    state: "unmet".into(),
+                    detail: "2 conversations unresolved".into(),
+                    clear: Some("the pull request's author or a reviewer can resolve them".into()),
+                    since: None,
+                }],
             },
             merge: MergeView {
                 plan: "merge attempt 1 of 6 answered “Required status check is expected”".into(),
@@ -420,6 +451,7 @@ mod tests {
                 next_retry: Some(at(90)),
                 max_attempts: 6,
             },
+            blockers: Vec::new(),
         }
     }
 
