@@ -56,16 +56,16 @@ async fn merge(
     head: &str,
     poll: Poll,
 ) -> Called {
-    merger::call(
+    merger::call(&merger::Merge {
         client,
         store,
-        &repo(),
-        PrNumber(pr),
-        &sha(head),
-        "merge",
-        MergeAction::DirectMerge,
+        repo: &repo(),
+        pr: PrNumber(pr),
+        head: &sha(head),
+        method: "merge",
+        action: MergeAction::DirectMerge,
         poll,
-    )
+    })
     .await
     .expect("the merge call answers")
 }

@@ -192,97 +192,103 @@ fn refused(status: u16, message: String) -> MergeCall {
     }
 }
 
-/// Merges pull request `pr` of `repo` at `head` with `method` (see the
-/// module's contract).
-#[allow(clippy::too_many_arguments)]
-pub async fn call(
-    client: &InstallationClient,
-    store: &Store,
-    repo: &RepoName,
-    pr: PrNumber,
-    head: &CommitSha,
-    method: &str,
-    action: MergeAction,
-    poll: Poll,
-) -> Result<Called, MergerError> {
-    let key = pending_key(repo, pr, head);
-    if let Some((uuid, since)) = remembered(store, &key).await? {
+/// One merge seamguard asks for: the pull request and head, the method
+/// and action, and how to reach GitHub and the store for it.
+pub struct Merge<'a> {
+    pub client: &'a InstallationClient,
+    pub store: &'a Store,
+    pub repo: &'a RepoName,
+    pub pr: PrNumber,
+    pub head: &'a CommitSha,
+    pub method: &'a str,
+    pub action: MergeAction,
+    pub poll: Poll,
+}
+
+/// A request GitHub holds, being followed: its uuid, since when it is
+/// known, and what differs from this call's (for the check run).
+struct Held<'a> {
+    key: &'a str,
+    uuid: &'a str,
+    since: DateTime<Utc>,
+    differs: Option<String>,
+}
+
+/// Merges `m.pr` at `m.head` with `m.method` (see the module's contract).
+pub async fn call(m: &Merge<'_>) -> Result<Called, MergerError> {
+    let key = pending_key(m.repo, m.pr, m.head);
+    if let Some((uuid, since)) = remembered(m.store, &key).await? {
         // A request GitHub holds: read it, never send another.
-        let call = follow(
-            client, store, &key, repo, pr, &uuid, since, None, poll, true,
-        )
-        .await?;
+        let held = Held {
+            key: &key,
+            uuid: &uuid,
+            since,
+            differs: None,
+        };
+        let call = follow(m, held, true).await?;
         if !matches!(call, MergeCall::Lost { .. }) {
             return Ok(Called { call, sent: false });
         }
         tracing::info!(%uuid, "the asynchronous merge request expired; asking again");
     }
-    let answer = client.merge_async(repo, pr, head, method, action).await?;
+    let answer = m
+        .client
+        .merge_async(m.repo, m.pr, m.head, m.method, m.action)
+        .await?;
     let now = Utc::now();
     let call = match answer {
-        MergeAsync::Unavailable => return synchronous(client, repo, pr, head, method).await,
+        MergeAsync::Unavailable => return synchronous(m).await,
         MergeAsync::Merged { sha } => {
-            forget(store, &key).await?;
+            forget(m.store, &key).await?;
             MergeCall::Merged { sha }
         }
         MergeAsync::Enqueued { message } => MergeCall::Enqueued { message },
         MergeAsync::Failed { message } => refused(400, message),
         MergeAsync::Pending { uuid } => {
-            remember(store, &key, &uuid, now).await?;
-            follow(client, store, &key, repo, pr, &uuid, now, None, poll, false).await?
+            remember(m.store, &key, &uuid, now).await?;
+            let held = Held {
+                key: &key,
+                uuid: &uuid,
+                since: now,
+                differs: None,
+            };
+            follow(m, held, false).await?
         }
         MergeAsync::Existing(existing) => {
-            let differs = differs(&existing, method, head);
+            let differs = differs(&existing, m.method, m.head);
             if let Some(d) = &differs {
                 tracing::warn!(uuid = %existing.uuid, "{d}");
             }
-            remember(store, &key, &existing.uuid, now).await?;
-            follow(
-                client,
-                store,
-                &key,
-                repo,
-                pr,
-                &existing.uuid,
-                now,
+            remember(m.store, &key, &existing.uuid, now).await?;
+            let held = Held {
+                key: &key,
+                uuid: &existing.uuid,
+                since: now,
                 differs,
-                poll,
-                false,
-            )
-            .await?
+            };
+            follow(m, held, false).await?
         }
     };
     Ok(Called { call, sent: true })
 }
 
-/// Reads the result of request `uuid` up to `poll.reads` times (at least
-/// once when `read_now`, the request having been made by an earlier call).
-#[allow(clippy::too_many_arguments)]
-async fn follow(
-    client: &InstallationClient,
-    store: &Store,
-    key: &str,
-    repo: &RepoName,
-    pr: PrNumber,
-    uuid: &str,
-    since: DateTime<Utc>,
-    mut differs: Option<String>,
-    poll: Poll,
-    read_now: bool,
-) -> Result<MergeCall, MergerError> {
+/// Reads the result of the held request up to `m.poll.reads` times (at
+/// least once when `read_now`, the request having been made by an earlier
+/// call).
+async fn follow(m: &Merge<'_>, held: Held<'_>, read_now: bool) -> Result<MergeCall, MergerError> {
     let reads = if read_now {
-        poll.reads.max(1)
+        m.poll.reads.max(1)
     } else {
-        poll.reads
+        m.poll.reads
     };
     for read in 0..reads {
         if !(read_now && read == 0) {
-            tokio::time::sleep(poll.interval).await;
+            tokio::time::sleep(m.poll.interval).await;
         }
-        match client.merge_async_result(repo, pr, uuid).await? {
+        match m.client.merge_async_result(m.repo, m.pr, held.uuid).await? {
             MergeAsyncResult::Pending(_) => continue,
             MergeAsyncResult::Merged { sha } => {
-                forget(store, key).await?;
+                forget(m.store, held.key).await?;
                 return Ok(MergeCall::Merged { sha });
             }
             MergeAsyncResult::Enqueued { message } => {
@@ -290,34 +296,28 @@ async fn follow(
             }
             MergeAsyncResult::Failed { message } => {
                 // Rules are evaluated when the merge runs: the same table.
-                forget(store, key).await?;
+                forget(m.store, held.key).await?;
                 return Ok(refused(400, message));
             }
             MergeAsyncResult::Expired => {
-                forget(store, key).await?;
+                forget(m.store, held.key).await?;
                 return Ok(MergeCall::Lost {
-                    uuid: uuid.to_owned(),
+                    uuid: held.uuid.to_owned(),
                 });
             }
         }
     }
     Ok(MergeCall::Pending {
-        uuid: uuid.to_owned(),
-        since,
-        differs: differs.take(),
+        uuid: held.uuid.to_owned(),
+        since: held.since,
+        differs: held.differs,
     })
 }
 
 /// `PUT …/merge` with the head pinned, on an API root without the
 /// asynchronous merge.
-async fn synchronous(
-    client: &InstallationClient,
-    repo: &RepoName,
-    pr: PrNumber,
-    head: &CommitSha,
-    method: &str,
-) -> Result<Called, MergerError> {
-    let call = match client.merge(repo, pr, head, method).await {
+async fn synchronous(m: &Merge<'_>) -> Result<Called, MergerError> {
+    let call = match m.client.merge(m.repo, m.pr, m.head, m.method).await {
         Ok(result) => MergeCall::Merged { sha: result.sha },
         Err(e) if e.is_transient() => return Err(e.into()),
         Err(e) => match e.status {
