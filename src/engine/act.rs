@@ -186,7 +186,17 @@ impl Engine {
                 }
                 (outcome, note, None)
             }
-            _ => (Outcome::Done, None, None),
+            _ => match decision.recheck {
+                Some(after) => (
+                    Outcome::RetryAt(
+                        Utc::now() + chrono::Duration::from_std(after).unwrap_or_default(),
+                        decision.plan.reason().unwrap_or("recheck").to_owned(),
+                    ),
+                    None,
+                    None,
+                ),
+                None => (Outcome::Done, None, None),
+            },
         };
         let merged = attempt.as_ref().is_some_and(|a| a.answer == MERGED);
         let next_retry = match &outcome {

@@ -641,6 +641,7 @@ mod tests {
                 deployment("staging", "ACTIVE", Some("SUCCESS")),
                 deployment("qa", "IN_PROGRESS", Some("IN_PROGRESS")),
             ]),
+            forbidden: vec![],
         };
         let state = pr_gate_state(&gate);
         assert_eq!(state.review_decision, Some(ReviewDecision::ReviewRequired));

@@ -1221,7 +1221,24 @@ impl InstallationClient {
             });
         };
         let commits = p.commits.map(|c| (c.total, c.items()));
+        let mut forbidden: Vec<String> = Vec::new();
+        for e in errors
+            .iter()
+            .filter(|e| e.kind.as_deref() == Some("FORBIDDEN"))
+        {
+            let field = e
+                .path
+                .iter()
+                .rev()
+                .find_map(|p| p.as_str())
+                .unwrap_or("pullRequest")
+                .to_owned();
+            if !forbidden.contains(&field) {
+                forbidden.push(field);
+            }
+        }
         Ok(PullGate {
+            forbidden,
             head: p.head,
             review_decision: p.review_decision,
             mergeable: p.mergeable,
