@@ -545,3 +545,230 @@ async fn a_merge_method_a_ruleset_forbids_is_said_before_any_merge_call() {
     let event = repo.push_event("main", &before);
     merges_on(&gh, app, event, &head, "rebase").await;
 }
+
+// ---- mergeability, conflicts, and what cannot be read -------------------
+
+/// #7 with one approval required and given: the whole gate is read and
+/// every rule is met.
+fn approved_pr(repo: &RepoHandle) -> Sha {
+    let head = feature_pr(repo, 7, "feature", &["automerge"]);
+    repo.require_approvals("main", 1)
+        .review(7, "bob", "APPROVED");
+    head
+}
+
+#[tokio::test]
+async fn mergeability_still_computing_is_read_again_never_taken_as_clean() {
+    let gh = FakeGitHub::start().await;
+    // GitHub answers `mergeable: null` to the first three reads after the
+    // push: the pull request's own, the gate's, one re-read.
+    gh.set_unknown_reads_after_push(3);
+    let repo = gh.repo("acme/app");
+    let head = approved_pr(&repo);
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+        .await;
+    gh.wait_for("#7 merged", |w| merged(w, "acme/app", 7), WAIT)
+        .await;
+    gh.wait_idle().await;
+    app.stop().await;
+    let requests = gh.requests();
+    let merge_at = requests
+        .iter()
+        .position(|r| r.method == "PUT" && r.path.ends_with("/pulls/7/merge"))
+        .expect("a merge call");
+    let gate_reads = requests[..merge_at]
+        .iter()
+        .filter(|r| {
+            r.body
+                .as_ref()
+                .and_then(|b| b["query"].as_str())
+                .is_some_and(|q| q.contains("query PullGate"))
+        })
+        .count();
+    assert_eq!(
+        gate_reads, 3,
+        "read again until GitHub had computed it, and only then merged"
+    );
+    assert_eq!(gate_queries(&gh), 3);
+    let body = requests[merge_at].body.as_ref().unwrap();
+    assert_eq!(body["sha"].as_str(), Some(head.as_str()));
+    assert_eq!(gh.take_violations(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn mergeability_that_stays_unknown_waits_and_is_read_again_without_an_event() {
+    let gh = FakeGitHub::start().await;
+    gh.set_unknown_reads_after_push(1_000);
+    let repo = gh.repo("acme/app");
+    let head = approved_pr(&repo);
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+        .await;
+    let run = completed_run(&gh, &head).await;
+    assert!(
+        run.summary()
+            .contains("GitHub is still computing whether the branch merges cleanly"),
+        "{}",
+        run.summary()
+    );
+    // The short re-reads are bounded: the first evaluation read the gate
+    // at most four times and called nothing.
+    assert!(gate_queries(&gh) <= 4, "{} gate reads", gate_queries(&gh));
+    assert_eq!(acting_calls(&gh), Vec::<String>::new());
+
+    // GitHub finishes computing; no webhook says so, and seamguard's own
+    // recheck merges it.
+    repo.settle_mergeability(7);
+    gh.wait_for("#7 merged", |w| merged(w, "acme/app", 7), WAIT)
+        .await;
+    gh.wait_idle().await;
+    app.stop().await;
+    let merges: Vec<_> = gh
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/pulls/7/merge"))
+        .collect();
+    assert_eq!(merges.len(), 1);
+    assert_eq!(
+        merges[0].body.as_ref().unwrap()["sha"].as_str(),
+        Some(head.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_conflicting_branch_says_how_to_fix_it_and_is_not_merged() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let base = repo.branch_tip("main");
+    let head = repo.commit(&[&base], "feature", &[("feature", Some("x\n"))]);
+    repo.branch("feature", &head);
+    repo.pr(7)
+        .head("feature")
+        .base("main")
+        .label("automerge")
+        .mergeable_state("dirty")
+        .open();
+    repo.require_approvals("main", 1)
+        .review(7, "bob", "APPROVED");
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+        .await;
+    let run = completed_run(&gh, &head).await;
+    gh.wait_idle().await;
+    app.stop().await;
+    let summary = run.summary();
+    assert!(
+        summary.contains("the branch conflicts with its base"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(
+            "merge the base into it (or rebase it onto the base), resolve the conflicts and push"
+        ),
+        "{summary}"
+    );
+    assert_eq!(acting_calls(&gh), Vec::<String>::new());
+}
+
+/// Evaluates #7 once and answers its run, asserting nothing acted.
+async fn evaluated_without_acting(gh: &FakeGitHub, repo: &RepoHandle, head: &Sha) -> CheckRun {
+    let app = Seamguard::start(gh).await;
+    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+        .await;
+    let run = completed_run(gh, head).await;
+    gh.wait_idle().await;
+    app.stop().await;
+    assert_eq!(acting_calls(gh), Vec::<String>::new(), "{}", run.summary());
+    run
+}
+
+#[tokio::test]
+async fn unreadable_protection_or_rulesets_lead_to_no_acting_call_and_say_what_is_missing() {
+    // Classic protection answers 403.
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = approved_pr(&repo);
+    repo.edit(|r| {
+        r.unreadable_protection.insert("main".to_owned());
+    });
+    let run = evaluated_without_acting(&gh, &repo, &head).await;
+    let summary = run.summary();
+    assert!(
+        summary.contains("classic branch protection could not be read"),
+        "{summary}"
+    );
+    assert!(summary.contains("`administration: read`"), "{summary}");
+
+    // The rulesets answer 403.
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = approved_pr(&repo);
+    gh.fail_next(
+        "GET /repos/acme/app/rules/branches/main",
+        403,
+        r#"{"message":"Resource not accessible by integration","documentation_url":"https://docs.github.com/rest"}"#,
+    )
+    .always();
+    let run = evaluated_without_acting(&gh, &repo, &head).await;
+    let summary = run.summary();
+    assert!(
+        summary.contains("repository rulesets could not be read"),
+        "{summary}"
+    );
+    assert!(summary.contains("`administration: read`"), "{summary}");
+}
+
+#[tokio::test]
+async fn a_gate_query_github_refuses_leads_to_no_acting_call_and_says_so() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = approved_pr(&repo);
+    gh.fail_next(
+        "POST /graphql",
+        200,
+        r#"{"data":{"repository":null},"errors":[{"type":"NOT_FOUND","path":["repository"],"message":"Could not resolve to a Repository with the name 'acme/app'."}]}"#,
+    )
+    .always();
+    let run = evaluated_without_acting(&gh, &repo, &head).await;
+    let summary = run.summary();
+    assert!(
+        summary.contains(
+            "the pull request's reviews, conversations, signatures and mergeability could not be read"
+        ),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("Could not resolve to a Repository"),
+        "{summary}"
+    );
+    assert!(summary.contains("`@seamguard recheck`"), "{summary}");
+}
+
+#[tokio::test]
+async fn deployments_without_deployments_read_say_the_permission_is_missing() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
+    repo.ruleset(4).on("~DEFAULT_BRANCH").rule(
+        "required_deployments",
+        json!({ "required_deployment_environments": ["staging"] }),
+    );
+    repo.deployment(&head, "staging", "success");
+    repo.edit(|r| r.whole_gate.deployments_forbidden = true);
+    let run = evaluated_without_acting(&gh, &repo, &head).await;
+    let summary = run.summary();
+    assert!(
+        summary.contains("deployments could not be read"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("Grant the App `deployments: read`"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("deployment to `staging` required by ruleset — unknown"),
+        "{summary}"
+    );
+    assert_eq!(gh.take_violations(), Vec::<String>::new());
+}
