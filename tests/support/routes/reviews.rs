@@ -280,7 +280,7 @@ pub fn whole_gate_refusal(
                 .iter()
                 .rev()
                 .find(|d| d.sha == pr.head_sha && d.environment == env);
-            if !latest.is_some_and(|d| d.status == "SUCCESS") {
+            if latest.is_none_or(|d| d.status != "SUCCESS") {
                 return Some(format!(
                     "Repository rule violations found\n\nChanges must be deployed to {env} before merging.\n\n"
                 ));
