@@ -381,7 +381,12 @@ async fn a_re_evaluation_with_the_whole_gate_read_stays_within_the_budget() {
                 .is_some_and(|q| q.contains("query PullGate"))
         })
         .count();
-    assert_eq!(gate_reads, 1, "the whole gate was read, once\n{}", list.join("\n"));
+    assert_eq!(
+        gate_reads,
+        1,
+        "the whole gate was read, once\n{}",
+        list.join("\n")
+    );
     assert!(
         requests.len() <= MAX_UNCHANGED,
         "a re-evaluation that changes nothing, whole gate read: {} requests\n{}",

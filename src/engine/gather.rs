@@ -229,6 +229,12 @@ impl Engine {
         snapshot: &mut Snapshot,
     ) -> Result<(), EvalError> {
         let environments = snapshot.rules.environments();
+        // The pull request's own answer may already know (`clean`, `dirty`).
+        let rest_known = snapshot
+            .pr
+            .mergeable_state
+            .as_deref()
+            .is_some_and(|m| m != "unknown");
         let mut rereads = MERGEABILITY_REREADS.iter();
         let state = loop {
             let read = match s
@@ -267,13 +273,14 @@ impl Engine {
                     snapshot.requirements.unreadable.push(Unreadable {
                         source,
                         reason: format!(
-                            "FORBIDDEN: GitHub answered `{part}` with \
-                                         \"Resource not accessible by integration\""
+                            "FORBIDDEN: GitHub answers `{part}` only with a permission the \
+                             installation has not granted"
                         ),
                     });
                 }
             }
-            let computing = state.mergeable == Mergeable::Unknown
+            let computing = !rest_known
+                && state.mergeable == Mergeable::Unknown
                 && whole_gate::waiting_for(&whole_gate::rows(&snapshot.rules, &state)).is_none()
                 && snapshot.gate().status() == GateStatus::Open;
             match rereads.next() {
@@ -289,11 +296,6 @@ impl Engine {
         };
         // GitHub's merge state from the same answer stands in for the pull
         // request's when that was read before GitHub had computed it.
-        let rest_known = snapshot
-            .pr
-            .mergeable_state
-            .as_deref()
-            .is_some_and(|m| m != "unknown");
         if !rest_known {
             match (state.mergeable, state.merge_state.as_deref()) {
                 (Mergeable::Conflicting, _) => {

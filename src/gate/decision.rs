@@ -631,6 +631,50 @@ mod tests {
     }
 
     #[test]
+    fn what_could_not_be_read_says_which_permission_or_step_clears_it() {
+        use crate::gate::required_checks::Unreadable;
+        let ok = [guard(GuardVerdict::Passed)];
+        let why_with = |unreadable: Vec<Unreadable>| {
+            let mut g = gate(&[("test", passed())]);
+            g.unreadable = unreadable;
+            match decide(&pr(), &RepoConfig::default(), &ok, &g, 0).plan {
+                MergePlan::Blocked { why } => why,
+                plan => panic!("{plan:?}"),
+            }
+        };
+        let deployments = Unreadable {
+            source: "deployments",
+            reason: "FORBIDDEN: Resource not accessible by integration".into(),
+        };
+        let protection = Unreadable {
+            source: "classic branch protection",
+            reason: "HTTP 403: Resource not accessible by integration".into(),
+        };
+        let why = why_with(vec![deployments.clone()]);
+        assert!(
+            why.ends_with(
+                "Grant the App `deployments: read` (accept the permission in the installation's \
+                 settings) and comment `@seamguard recheck`"
+            ),
+            "{why}"
+        );
+        let why = why_with(vec![protection, deployments]);
+        assert!(
+            why.contains("Grant the App `administration: read` and `deployments: read`"),
+            "{why}"
+        );
+        // A query GitHub refused for another reason: read it again.
+        let why = why_with(vec![Unreadable {
+            source: "the pull request's reviews",
+            reason: "GraphQL: Something went wrong".into(),
+        }]);
+        assert!(
+            why.ends_with("Comment `@seamguard recheck` to read it again"),
+            "{why}"
+        );
+    }
+
+    #[test]
     fn conclusion_reports_guards_only() {
         let waiting = gate(&[("test", CheckState::Missing { overdue: false })]);
         let v = decide(

@@ -309,7 +309,10 @@ impl Decision {
         let ready = match &self.plan {
             MergePlan::Merge | MergePlan::UpdateBranch => true,
             // Its required checks are running (or not registered yet).
-            MergePlan::Waiting { .. } => !self.draft && self.gate.status() == GateStatus::Waiting,
+            // Or only waiting for GitHub to compute its mergeability.
+            MergePlan::Waiting { .. } => {
+                !self.draft && (self.gate.status() == GateStatus::Waiting || self.recheck.is_some())
+            }
             _ => false,
         };
         if ready {
