@@ -772,3 +772,52 @@ async fn deployments_without_deployments_read_say_the_permission_is_missing() {
     );
     assert_eq!(gh.take_violations(), Vec::<String>::new());
 }
+
+/// The fake refuses a merge the base's other rules forbid, in GitHub's
+/// words, and lets it through once each rule is met: an unmet rule that
+/// seamguard missed would show as a refused merge, not a silent one.
+#[tokio::test]
+async fn the_fake_refuses_merges_the_rules_forbid_as_github_does() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    let head = feature_pr(&repo, 7, "feature", &["automerge"]);
+    repo.require_approvals("main", 1)
+        .classic_gate("main", |g| g.conversation_resolution = true);
+    let thread = repo.thread(7);
+    repo.ruleset(4).on("~DEFAULT_BRANCH").rule(
+        "required_deployments",
+        json!({ "required_deployment_environments": ["staging"] }),
+    );
+    let token = gh.with_world(|w| w.mint_token(gh.installation_id()).0);
+    let http = reqwest::Client::new();
+    let merge = |method: &str| {
+        http.put(format!("{}/repos/acme/app/pulls/7/merge", gh.api_url()))
+            .header("authorization", format!("Bearer {token}"))
+            .header("user-agent", "selftest")
+            .json(&json!({ "sha": head, "merge_method": method }))
+            .send()
+    };
+    let refused = |answer: reqwest::Response| async move {
+        assert_eq!(answer.status().as_u16(), 405);
+        let body: serde_json::Value = answer.json().await.unwrap();
+        body["message"].as_str().unwrap_or_default().to_owned()
+    };
+    assert_eq!(
+        refused(merge("squash").await.unwrap()).await,
+        "At least 1 approving review is required by reviewers with write access."
+    );
+    repo.review(7, "bob", "APPROVED");
+    assert_eq!(
+        refused(merge("squash").await.unwrap()).await,
+        "All comments must be resolved."
+    );
+    repo.resolve_thread(thread);
+    assert!(
+        refused(merge("squash").await.unwrap())
+            .await
+            .contains("Changes must be deployed to staging before merging.")
+    );
+    repo.deployment(&head, "staging", "success");
+    assert_eq!(merge("squash").await.unwrap().status().as_u16(), 200);
+    assert!(merged(&gh.world(), "acme/app", 7));
+}
