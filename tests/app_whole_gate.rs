@@ -767,7 +767,10 @@ async fn deployments_without_deployments_read_say_the_permission_is_missing() {
         "{summary}"
     );
     assert!(
-        summary.contains("deployment to `staging` required by ruleset — unknown"),
+        summary.contains(
+            "deployment to `staging` required by ruleset — unknown: the deployments could not \
+             be read: the installation has not granted `deployments: read`"
+        ),
         "{summary}"
     );
     assert_eq!(gh.take_violations(), Vec::<String>::new());

@@ -352,6 +352,14 @@ pub fn pr_gate_state(gate: &PullGate) -> PrGateState {
         },
         merge_state: gate.merge_state_status.clone(),
         merge_method: None,
+        missing_permissions: gate
+            .forbidden
+            .iter()
+            .filter_map(|part| match part.as_str() {
+                "deployments" => Some("deployments: read".to_owned()),
+                _ => None,
+            })
+            .collect(),
     }
 }
 
