@@ -323,3 +323,80 @@ async fn kept_etags_die_with_the_token_and_a_re_evaluation_is_still_whole() {
         "the full answers were read as the same result: nothing to write"
     );
 }
+
+/// The same re-evaluation with the whole gate read: the base also requires
+/// an approving review (given) and resolved conversations (none open), so
+/// each evaluation also asks GitHub where the pull request stands against
+/// them — one GraphQL query, and still no more than the budget.
+#[tokio::test]
+async fn a_re_evaluation_with_the_whole_gate_read_stays_within_the_budget() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    repo.require_approvals("main", 1)
+        .classic_gate("main", |g| g.conversation_resolution = true);
+    let base = repo.branch_tip("main");
+    let head = repo.commit(&[&base], "work", &[("src/a.rs", Some("fn a() {}\n"))]);
+    repo.branch("feature", &head);
+    repo.pr(7).head("feature").base("main").open();
+    repo.settle_mergeability(7);
+    repo.review(7, "bob", "APPROVED");
+    repo.ruleset(9).on("~DEFAULT_BRANCH").requires(&["test"]);
+    let test = repo.check_run(&head, "test").in_progress();
+    let app = Seamguard::start(&gh).await;
+    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+        .await;
+    a_run_completed(&gh, "the first evaluation").await;
+    gh.wait_idle().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    gh.reset_counts();
+    gh.deliver(
+        &repo.check_run_event("completed", test.id().0),
+        &app.webhook(),
+    )
+    .await;
+    gh.wait_for(
+        "the second evaluation",
+        |w| w.count("GET", "/repos/acme/app/compare/*") >= 1,
+        WAIT,
+    )
+    .await;
+    gh.wait_idle().await;
+    let requests = gh.requests();
+    app.stop().await;
+    let list: Vec<String> = requests
+        .iter()
+        .map(|r| format!("{} {} -> {}", r.method, r.path, r.status))
+        .collect();
+    eprintln!(
+        "re-evaluation with the whole gate read: {} requests\n  {}",
+        requests.len(),
+        list.join("\n  ")
+    );
+    let gate_reads = requests
+        .iter()
+        .filter(|r| {
+            r.body
+                .as_ref()
+                .and_then(|b| b["query"].as_str())
+                .is_some_and(|q| q.contains("query PullGate"))
+        })
+        .count();
+    assert_eq!(
+        gate_reads,
+        1,
+        "the whole gate was read, once\n{}",
+        list.join("\n")
+    );
+    assert!(
+        requests.len() <= MAX_UNCHANGED,
+        "a re-evaluation that changes nothing, whole gate read: {} requests\n{}",
+        requests.len(),
+        list.join("\n")
+    );
+    assert_eq!(
+        requests.iter().filter(|r| r.method == "PATCH").count(),
+        0,
+        "an unchanged result is not written again"
+    );
+    assert_eq!(gh.take_violations(), Vec::<String>::new());
+}

@@ -1289,6 +1289,7 @@ mod rules {
             }],
             strict: false,
             merge_queue: false,
+            rules: Vec::new(),
         };
         let cases: &[(&[&str], &[&str], &str, bool)] = &[
             (&["~DEFAULT_BRANCH"], &[], "main", true),

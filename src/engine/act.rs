@@ -186,6 +186,19 @@ impl Engine {
                 }
                 (outcome, note, None)
             }
+            // Waiting on what no event announces (GitHub computing
+            // mergeability): evaluated again shortly.
+            MergePlan::Waiting { .. } if decision.recheck.is_some() => {
+                let after = decision.recheck.unwrap_or_default();
+                (
+                    Outcome::RetryAt(
+                        Utc::now() + chrono::Duration::from_std(after).unwrap_or_default(),
+                        decision.plan.reason().unwrap_or("recheck").to_owned(),
+                    ),
+                    None,
+                    None,
+                )
+            }
             _ => (Outcome::Done, None, None),
         };
         let merged = attempt.as_ref().is_some_and(|a| a.answer == MERGED);

@@ -353,6 +353,14 @@ pub fn pr_gate_state(gate: &PullGate) -> PrGateState {
         },
         merge_state: gate.merge_state_status.clone(),
         merge_method: None,
+        missing_permissions: gate
+            .forbidden
+            .iter()
+            .filter_map(|part| match part.as_str() {
+                "deployments" => Some("deployments: read".to_owned()),
+                _ => None,
+            })
+            .collect(),
     }
 }
 
@@ -678,6 +686,7 @@ mod tests {
                 deployment("staging", "ACTIVE", Some("SUCCESS")),
                 deployment("qa", "IN_PROGRESS", Some("IN_PROGRESS")),
             ]),
+            forbidden: vec![],
             author: None,
             assignees: None,
         };

@@ -29,11 +29,24 @@ use crate::gate::decision::{AllowedMethods, PrFacts};
 use crate::gate::evaluation::{self, Snapshot};
 use crate::gate::never_comes;
 use crate::gate::opt_in::HeadFacts;
-use crate::gate::required_checks::{self, Requirements, Unreadable};
-use crate::gate::whole_gate::WholeGateRules;
+use crate::gate::required_checks::{self, GateStatus, Requirements, Unreadable};
+use crate::gate::whole_gate::{self, Mergeable, WholeGateRules};
 use crate::github::GhError;
 use crate::github::models::{Annotation, CheckRun, PullRequest};
 use crate::ids::CommitSha;
+
+/// The waits before each re-read of a pull request whose mergeability
+/// GitHub is still computing (1.4 s in all); past them the decision waits
+/// and evaluates again ([`evaluation::MERGEABILITY_RECHECK`]).
+const MERGEABILITY_REREADS: [std::time::Duration; 3] = [
+    std::time::Duration::from_millis(200),
+    std::time::Duration::from_millis(400),
+    std::time::Duration::from_millis(800),
+];
+
+/// What the whole gate's query reads, as a source that could not be read.
+const PULL_GATE_SOURCE: &str = "the pull request's reviews, conversations, signatures and \
+                                mergeability";
 
 /// Base histories kept (one per repository and base SHA in play); the
 /// cache starts over past this.
@@ -176,6 +189,9 @@ impl Engine {
             .await?;
         snapshot.requirements = requirements;
         snapshot.rules = rules;
+        // What the pull request stands at is read again too: acting rests
+        // on it as read now, and what of it could not be read is said again.
+        snapshot.pr_gate = None;
         snapshot.now = Utc::now();
         self.complete_reads(s, snapshot).await
     }
@@ -194,29 +210,112 @@ impl Engine {
         }
         let with_authors = snapshot.needs_authorship();
         if snapshot.pr_gate.is_none() && (!snapshot.rules.rules.is_empty() || with_authors) {
-            // One GraphQL request: reviews, threads, signatures, deployments
-            // and mergeability, only when some rule asks about them; who
-            // wrote the pull request and who asked for it only when the
-            // independent-review guard is on.
-            let read = s
-                .client
-                .pull_gate(
-                    &s.work.repo,
-                    s.number,
-                    &snapshot.rules.environments(),
-                    with_authors,
-                )
-                .await?;
-            let mut state = gate_facts::pr_gate_state(&read);
-            state.merge_method = Some(snapshot.config.merge.method.as_str().to_owned());
-            snapshot.pr_gate = Some(state);
-            if with_authors {
-                snapshot.authorship = Some(gate_facts::authorship(&read));
-            }
+            self.read_pull_gate(s, snapshot, with_authors).await?;
         }
         if snapshot.base_history.is_none() && snapshot.needs_base_history() {
             snapshot.base_history = self.base_history(s, &snapshot.base_tip).await;
         }
+        Ok(())
+    }
+
+    /// The pull request against the whole gate: one GraphQL request for
+    /// reviews, threads, signatures, deployments and mergeability, sent
+    /// only when some rule asks about them. GitHub still computing
+    /// mergeability (`UNKNOWN`, as right after a push) is read again with a
+    /// short bounded backoff when nothing else holds the merge back. A
+    /// query GitHub refuses, or a part of it the installation may not read,
+    /// is a source that could not be read: no acting plan rests on it.
+    async fn read_pull_gate(
+        &self,
+        s: &Subject<'_>,
+        snapshot: &mut Snapshot,
+        with_authors: bool,
+    ) -> Result<(), EvalError> {
+        let environments = snapshot.rules.environments();
+        // The pull request's own answer may already know (`clean`, `dirty`).
+        let rest_known = snapshot
+            .pr
+            .mergeable_state
+            .as_deref()
+            .is_some_and(|m| m != "unknown");
+        let mut rereads = MERGEABILITY_REREADS.iter();
+        let (state, read) = loop {
+            let read = match s
+                .client
+                .pull_gate(&s.work.repo, s.number, &environments, with_authors)
+                .await
+            {
+                Ok(read) => read,
+                Err(e) if e.is_transient() || e.is_deferred() => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "whole gate unreadable; nothing will be merged on it");
+                    let reason = match e.status {
+                        Some(403) => format!("HTTP 403: {}", e.message),
+                        _ => format!("GraphQL: {}", e.message),
+                    };
+                    snapshot.requirements.unreadable.push(Unreadable {
+                        source: PULL_GATE_SOURCE,
+                        reason,
+                    });
+                    return Ok(());
+                }
+            };
+            let mut state = gate_facts::pr_gate_state(&read);
+            state.merge_method = Some(snapshot.config.merge.method.as_str().to_owned());
+            for part in &read.forbidden {
+                let source = match part.as_str() {
+                    "deployments" => "deployments",
+                    _ => PULL_GATE_SOURCE,
+                };
+                if !snapshot
+                    .requirements
+                    .unreadable
+                    .iter()
+                    .any(|u| u.source == source)
+                {
+                    snapshot.requirements.unreadable.push(Unreadable {
+                        source,
+                        reason: format!(
+                            "FORBIDDEN: GitHub answers `{part}` only with a permission the \
+                             installation has not granted"
+                        ),
+                    });
+                }
+            }
+            let computing = !rest_known
+                && state.mergeable == Mergeable::Unknown
+                && whole_gate::waiting_for(&whole_gate::rows(&snapshot.rules, &state)).is_none()
+                && snapshot.gate().status() == GateStatus::Open;
+            match rereads.next() {
+                Some(wait) if computing => {
+                    tracing::info!(
+                        wait_ms = wait.as_millis() as u64,
+                        "GitHub still computes mergeability; reading it again"
+                    );
+                    tokio::time::sleep(*wait).await;
+                }
+                _ => break (state, read),
+            }
+        };
+        // Who wrote the pull request and who asked for it: in the same
+        // answer, only when the independent-review guard is on.
+        if with_authors {
+            snapshot.authorship = Some(gate_facts::authorship(&read));
+        }
+        // GitHub's merge state from the same answer stands in for the pull
+        // request's when that was read before GitHub had computed it.
+        if !rest_known {
+            match (state.mergeable, state.merge_state.as_deref()) {
+                (Mergeable::Conflicting, _) => {
+                    snapshot.pr.mergeable_state = Some("dirty".to_owned());
+                }
+                (Mergeable::Mergeable, Some(m)) if !m.eq_ignore_ascii_case("unknown") => {
+                    snapshot.pr.mergeable_state = Some(m.to_ascii_lowercase());
+                }
+                _ => {}
+            }
+        }
+        snapshot.pr_gate = Some(state);
         Ok(())
     }
 

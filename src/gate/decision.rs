@@ -236,6 +236,20 @@ fn list(items: &[&str]) -> String {
         .join(", ")
 }
 
+/// The `source` of an unparsable ruleset rule (`required_checks`).
+const RULE_SOURCE: &str = "a ruleset rule";
+
+/// The App permission a source needs that answered 403: protection and
+/// rulesets need `administration: read`, the head's deployments
+/// `deployments: read`; the pull request's own state `pull_requests: read`.
+fn permission_for(source: &str) -> &'static str {
+    match source {
+        "deployments" => "deployments: read",
+        "classic branch protection" | "repository rulesets" | RULE_SOURCE => "administration: read",
+        _ => "pull_requests: read",
+    }
+}
+
 /// Decides the check run's conclusion and the merge plan.
 pub fn decide(
     pr: &PrFacts,
@@ -319,26 +333,39 @@ fn plan(
             .iter()
             .map(|u| format!("{} ({})", u.source, u.reason))
             .collect();
-        // A 403 is a permission the installation lacks; a rule that does
-        // not parse is the ruleset's to fix.
-        let fix = if gate
-            .unreadable
+        // A 403 is a permission the installation lacks (which one depends
+        // on what was read); a rule that does not parse is the ruleset's to
+        // fix; anything else may pass, and a recheck reads it again.
+        let forbidden = |u: &&crate::gate::required_checks::Unreadable| {
+            u.reason.starts_with("HTTP 403") || u.reason.starts_with("FORBIDDEN")
+        };
+        let mut grant: Vec<&str> = Vec::new();
+        for u in gate.unreadable.iter().filter(forbidden) {
+            let permission = permission_for(u.source);
+            if !grant.contains(&permission) {
+                grant.push(permission);
+            }
+        }
+        let grant = grant
             .iter()
-            .all(|u| u.reason.starts_with("HTTP 403"))
-        {
-            "Grant the App `administration: read` (accept the permission in the \
-             installation's settings) and comment `@seamguard recheck`"
-        } else if gate
-            .unreadable
-            .iter()
-            .any(|u| u.reason.starts_with("HTTP 403"))
-        {
-            "Grant the App `administration: read` (accept the permission in the \
-             installation's settings), fix the ruleset rule that does not parse, and comment \
-             `@seamguard recheck`"
-        } else {
-            "Fix the ruleset rule that does not parse (or tell seamguard's maintainers if \
-             GitHub changed its shape), then comment `@seamguard recheck`"
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        let bad_rule = gate.unreadable.iter().any(|u| u.source == RULE_SOURCE);
+        let fix = match (grant.is_empty(), bad_rule) {
+            (false, false) => format!(
+                "Grant the App {grant} (accept the permission in the installation's settings) \
+                 and comment `@seamguard recheck`"
+            ),
+            (false, true) => format!(
+                "Grant the App {grant} (accept the permission in the installation's settings), \
+                 fix the ruleset rule that does not parse, and comment `@seamguard recheck`"
+            ),
+            (true, true) => "Fix the ruleset rule that does not parse (or tell seamguard's \
+                             maintainers if GitHub changed its shape), then comment \
+                             `@seamguard recheck`"
+                .to_owned(),
+            (true, false) => "Comment `@seamguard recheck` to read it again".to_owned(),
         };
         return MergePlan::Blocked {
             why: format!(
@@ -349,7 +376,10 @@ fn plan(
     }
     if pr.mergeable_state.as_deref() == Some("dirty") {
         return MergePlan::Blocked {
-            why: "the branch has merge conflicts with its base".into(),
+            why: "the branch conflicts with its base: merge the base into it (or rebase it \
+                  onto the base), resolve the conflicts and push; seamguard evaluates the new \
+                  head"
+                .into(),
         };
     }
     if merge_attempts >= config.merge.max_attempts {
@@ -598,6 +628,50 @@ mod tests {
             "{why}"
         );
         assert!(why.contains("`administration: read`"), "{why}");
+    }
+
+    #[test]
+    fn what_could_not_be_read_says_which_permission_or_step_clears_it() {
+        use crate::gate::required_checks::Unreadable;
+        let ok = [guard(GuardVerdict::Passed)];
+        let why_with = |unreadable: Vec<Unreadable>| {
+            let mut g = gate(&[("test", passed())]);
+            g.unreadable = unreadable;
+            match decide(&pr(), &RepoConfig::default(), &ok, &g, 0).plan {
+                MergePlan::Blocked { why } => why,
+                plan => panic!("{plan:?}"),
+            }
+        };
+        let deployments = Unreadable {
+            source: "deployments",
+            reason: "FORBIDDEN: Resource not accessible by integration".into(),
+        };
+        let protection = Unreadable {
+            source: "classic branch protection",
+            reason: "HTTP 403: Resource not accessible by integration".into(),
+        };
+        let why = why_with(vec![deployments.clone()]);
+        assert!(
+            why.ends_with(
+                "Grant the App `deployments: read` (accept the permission in the installation's \
+                 settings) and comment `@seamguard recheck`"
+            ),
+            "{why}"
+        );
+        let why = why_with(vec![protection, deployments]);
+        assert!(
+            why.contains("Grant the App `administration: read` and `deployments: read`"),
+            "{why}"
+        );
+        // A query GitHub refused for another reason: read it again.
+        let why = why_with(vec![Unreadable {
+            source: "the pull request's reviews",
+            reason: "GraphQL: Something went wrong".into(),
+        }]);
+        assert!(
+            why.ends_with("Comment `@seamguard recheck` to read it again"),
+            "{why}"
+        );
     }
 
     #[test]

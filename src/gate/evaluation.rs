@@ -84,6 +84,9 @@ pub struct Decision {
     /// The base is strict and seamguard keeps its line (see
     /// [`in_strict_line`]).
     pub strict_line: bool,
+    /// Evaluate again after this long with no event: what the plan waits
+    /// for (GitHub computing mergeability) announces itself with none.
+    pub recheck: Option<Duration>,
     notes: Vec<String>,
     register_timeout: Duration,
     /// Carries `merge.priority_label`: ahead in the line.
@@ -196,12 +199,31 @@ impl Snapshot {
         )
     }
 
+    /// Does seamguard know whether the branch merges cleanly? Only asked
+    /// where the whole gate was read (its query answers `mergeable`): GitHub
+    /// answers `UNKNOWN` while it computes, as right after every push.
+    pub fn mergeability_known(&self) -> bool {
+        let rest = self
+            .pr
+            .mergeable_state
+            .as_deref()
+            .is_some_and(|s| s != "unknown");
+        match &self.pr_gate {
+            Some(state) => rest || state.mergeable != whole_gate::Mergeable::Unknown,
+            None => true,
+        }
+    }
+
     /// The base's history is worth reading only when a required check has
     /// not reported on the head at all.
     pub fn needs_base_history(&self) -> bool {
         !self.gate().missing().is_empty()
     }
 }
+
+/// How long after finding GitHub still computing mergeability (past the
+/// gather step's own short re-reads) the pull request is evaluated again.
+pub const MERGEABILITY_RECHECK: Duration = Duration::from_secs(5);
 
 /// The lowest conclusion an evaluation of these guards may end with, even
 /// when it fails half-way: in shadow mode always `neutral`.
@@ -242,6 +264,17 @@ pub fn decide(snapshot: &Snapshot) -> Decision {
     {
         plan = MergePlan::Waiting { why };
     }
+    // GitHub still computing mergeability (as right after a push) is
+    // neither clean nor dirty: wait, and read it again shortly.
+    let mut recheck = None;
+    if plan.acts() && !snapshot.mergeability_known() {
+        plan = MergePlan::Waiting {
+            why: "GitHub is still computing whether the branch merges cleanly with its base; \
+                  seamguard reads it again in a few seconds"
+                .into(),
+        };
+        recheck = Some(MERGEABILITY_RECHECK);
+    }
     let strict_line = in_strict_line(&gate, &snapshot.config);
     let priority = snapshot
         .config
@@ -257,6 +290,7 @@ pub fn decide(snapshot: &Snapshot) -> Decision {
         guards,
         rows,
         strict_line,
+        recheck,
         notes: snapshot.config.notes.clone(),
         register_timeout: snapshot.config.required_checks.register_timeout,
         priority,
@@ -327,7 +361,10 @@ impl Decision {
         let ready = match &self.plan {
             MergePlan::Merge | MergePlan::UpdateBranch => true,
             // Its required checks are running (or not registered yet).
-            MergePlan::Waiting { .. } => !self.draft && self.gate.status() == GateStatus::Waiting,
+            // Or only waiting for GitHub to compute its mergeability.
+            MergePlan::Waiting { .. } => {
+                !self.draft && (self.gate.status() == GateStatus::Waiting || self.recheck.is_some())
+            }
             _ => false,
         };
         if ready {

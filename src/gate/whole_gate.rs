@@ -148,6 +148,9 @@ pub struct PrGateState {
     /// The method seamguard will merge with (`merge`, `squash`, `rebase`),
     /// from its configuration; `None` when not known.
     pub merge_method: Option<String>,
+    /// The App permissions GitHub said are missing for parts of the read
+    /// (`deployments: read`); the rows that need them say so.
+    pub missing_permissions: Vec<String>,
 }
 
 impl PrGateState {
@@ -504,9 +507,15 @@ fn linear_history(state: &PrGateState) -> RowState {
 
 fn deployment(environment: &str, state: &PrGateState) -> RowState {
     let Some(deployments) = &state.deployments else {
-        return RowState::Unknown {
-            why: "the deployments could not be read".to_owned(),
+        const PERMISSION: &str = "deployments: read";
+        let why = if state.missing_permissions.iter().any(|p| p == PERMISSION) {
+            format!(
+                "the deployments could not be read: the installation has not granted `{PERMISSION}`"
+            )
+        } else {
+            "the deployments could not be read".to_owned()
         };
+        return RowState::Unknown { why };
     };
     let seen = deployments
         .iter()
@@ -920,6 +929,27 @@ mod tests {
             );
             assert!(!row.blocks());
         }
+    }
+
+    #[test]
+    fn deployments_without_their_permission_say_which_is_missing() {
+        let blind = PrGateState {
+            deployments: None,
+            missing_permissions: vec!["deployments: read".into()],
+            ..state()
+        };
+        let row = one(
+            Rule::Deployment {
+                environment: "staging".into(),
+            },
+            ruleset(4),
+            &blind,
+        );
+        assert_eq!(
+            row.sentence(),
+            "deployment to `staging` required by ruleset 4 — unknown: the deployments could \
+             not be read: the installation has not granted `deployments: read`"
+        );
     }
 
     #[test]

@@ -1272,11 +1272,28 @@ impl InstallationClient {
             });
         };
         let commits = p.commits.map(|c| (c.total, c.items()));
+        let mut forbidden: Vec<String> = Vec::new();
+        for e in errors
+            .iter()
+            .filter(|e| e.kind.as_deref() == Some("FORBIDDEN"))
+        {
+            let field = e
+                .path
+                .iter()
+                .rev()
+                .find_map(|p| p.as_str())
+                .unwrap_or("pullRequest")
+                .to_owned();
+            if !forbidden.contains(&field) {
+                forbidden.push(field);
+            }
+        }
         Ok(PullGate {
             author: p.author.and_then(Login::rest),
             assignees: p
                 .assignees
                 .map(|a| a.items().into_iter().filter_map(Login::rest).collect()),
+            forbidden,
             head: p.head,
             review_decision: p.review_decision,
             mergeable: p.mergeable,

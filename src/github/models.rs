@@ -498,6 +498,10 @@ pub struct Account {
     pub login: String,
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
+    /// Where in the answer it applies (field names and list indexes);
+    /// empty for errors about the whole request.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub path: Vec<serde_json::Value>,
 }
 
 /// `GET /app`: the App as its settings page has it.
@@ -829,6 +833,10 @@ pub struct GraphQlError {
     /// leaves it out for parse and validation errors).
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
+    /// Where in the answer it applies (field names and list indexes);
+    /// empty for errors about the whole request.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub path: Vec<serde_json::Value>,
 }
 
 /// A merge queue entry, as GraphQL's `MergeQueueEntry` answers it.
@@ -953,6 +961,10 @@ pub struct PullGate {
     pub commit_count: Option<u32>,
     /// The head's deployments to the environments asked for, oldest first.
     pub deployments: Option<Vec<GateDeployment>>,
+    /// The parts GitHub would not answer for want of a permission (the
+    /// field each `FORBIDDEN` error names, e.g. `deployments`): left `None`
+    /// above, and said as missing.
+    pub forbidden: Vec<String>,
     /// The pull request's author (a bot's login with `[bot]`), when asked
     /// (`withAuthors`).
     pub author: Option<String>,

@@ -481,6 +481,111 @@ impl RepoHandle {
         })
     }
 
+    /// A `pull_request_review` delivery (`submitted`, `dismissed`) for
+    /// `login`'s latest review of pull request #`number`.
+    pub fn review_event(&self, action: &str, number: u64, login: &str) -> Delivery {
+        self.read(|world, repo| {
+            let pr = &repo.pulls[&number];
+            let review = repo
+                .whole_gate
+                .reviews
+                .iter()
+                .rev()
+                .find(|r| r.number == number && r.login == login)
+                .unwrap_or_else(|| panic!("no review of #{number} by {login}"));
+            let html = format!("{}/{}/pull/{number}", gh::WEB, repo.full_name());
+            let extra = json!({
+                "review": {
+                    "id": gh::id_of("review", &format!("{number}/{login}")),
+                    "node_id": format!("PRR_{number}_{login}"),
+                    "user": gh::user(&world.api_url, login, "User"),
+                    "body": null,
+                    "commit_id": review.commit,
+                    "submitted_at": time(Utc::now()),
+                    "state": review.state.to_ascii_lowercase(),
+                    "html_url": format!("{html}#pullrequestreview"),
+                    "pull_request_url": format!("{}/repos/{}/pulls/{number}", world.api_url, repo.full_name()),
+                    "author_association": "MEMBER",
+                    "_links": { "html": { "href": html }, "pull_request": { "href": format!("{}/repos/{}/pulls/{number}", world.api_url, repo.full_name()) } }
+                },
+                "pull_request": gh::pull(world, repo, pr)
+            });
+            Delivery::new(
+                "pull_request_review",
+                merge(envelope(world, repo, Some(action)), extra),
+            )
+        })
+    }
+
+    /// A `pull_request_review_thread` delivery (`resolved`, `unresolved`)
+    /// for a thread of pull request #`number`.
+    pub fn thread_event(&self, action: &str, number: u64) -> Delivery {
+        self.read(|world, repo| {
+            let pr = &repo.pulls[&number];
+            let extra = json!({
+                "thread": { "node_id": format!("PRRT_{number}"), "comments": [] },
+                "pull_request": gh::pull(world, repo, pr)
+            });
+            Delivery::new(
+                "pull_request_review_thread",
+                merge(envelope(world, repo, Some(action)), extra),
+            )
+        })
+    }
+
+    /// A `deployment_status` delivery (`created`): the latest status of
+    /// the latest deployment of `sha` to `environment`.
+    pub fn deployment_status_event(&self, sha: &Sha, environment: &str) -> Delivery {
+        self.read(|world, repo| {
+            let d = repo
+                .whole_gate
+                .deployments
+                .iter()
+                .rev()
+                .find(|d| &d.sha == sha && d.environment == environment)
+                .unwrap_or_else(|| panic!("no deployment of {sha} to {environment}"));
+            let full = repo.full_name();
+            let id = gh::id_of("deployment", &format!("{sha}/{environment}"));
+            let url = format!("{}/repos/{full}/deployments/{id}", world.api_url);
+            let extra = json!({
+                "deployment_status": {
+                    "id": id,
+                    "node_id": format!("DES_{id}"),
+                    "state": d.status.to_ascii_lowercase(),
+                    "environment": environment,
+                    "description": "",
+                    "target_url": "",
+                    "url": format!("{url}/statuses/1"),
+                    "deployment_url": url,
+                    "repository_url": format!("{}/repos/{full}", world.api_url),
+                    "creator": gh::user(&world.api_url, "octocat", "User"),
+                    "created_at": time(Utc::now()),
+                    "updated_at": time(Utc::now())
+                },
+                "deployment": {
+                    "id": id,
+                    "node_id": format!("DE_{id}"),
+                    "sha": sha,
+                    "ref": sha,
+                    "task": "deploy",
+                    "environment": environment,
+                    "url": url,
+                    "payload": {},
+                    "description": null,
+                    "creator": gh::user(&world.api_url, "octocat", "User"),
+                    "statuses_url": format!("{url}/statuses"),
+                    "repository_url": format!("{}/repos/{full}", world.api_url),
+                    "created_at": time(Utc::now()),
+                    "updated_at": time(Utc::now())
+                }
+            });
+            Delivery::new(
+                "deployment_status",
+                merge(envelope(world, repo, Some("created")), extra),
+            )
+        })
+    }
+
     /// A `merge_group` delivery (`checks_requested`) for a queue entry
     /// whose merge commit is `head_sha`, targeting `base`.
     pub fn merge_group_event(&self, action: &str, head_sha: &Sha, base: &str) -> Delivery {

@@ -59,6 +59,9 @@ const MEANINGFUL_OPTIONAL: &[&str] = &[
     "parameters",
     // a rule's required check: only from this App (absent: from any).
     "integration_id",
+    // repository-rule-pull-request: the merge methods it allows (absent:
+    // every method).
+    "allowed_merge_methods",
     // integration (`GET /app`): what the App may do and hears; absent
     // means none, which `seamguard doctor` reports.
     "permissions",

@@ -290,6 +290,7 @@ impl RepoHandle {
                 required: Vec::new(),
                 strict: false,
                 merge_queue: false,
+                rules: Vec::new(),
             });
         });
         RulesetBuilder {
@@ -594,6 +595,13 @@ impl RulesetBuilder {
     /// Adds a `merge_queue` rule: merges only through the merge queue.
     pub fn merge_queue(self) -> Self {
         self.edit(|s| s.merge_queue = true)
+    }
+
+    /// Adds a rule of another type (`pull_request`, `required_deployments`,
+    /// `required_signatures`, …) with GitHub's `parameters` (`null`: none).
+    pub fn rule(self, kind: &str, parameters: serde_json::Value) -> Self {
+        let kind = kind.to_owned();
+        self.edit(|s| s.rules.push((kind, parameters)))
     }
 
     /// The ruleset belongs to the organization, not the repository.

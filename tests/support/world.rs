@@ -295,6 +295,9 @@ pub struct Ruleset {
     pub strict: bool,
     /// A `merge_queue` rule: merges go through the queue only.
     pub merge_queue: bool,
+    /// Other rules, as GitHub lists them: `(type, parameters)` such as
+    /// `("pull_request", {...})` or `("required_signatures", null)`.
+    pub rules: Vec<(String, serde_json::Value)>,
 }
 
 impl Ruleset {

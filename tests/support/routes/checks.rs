@@ -538,6 +538,18 @@ pub fn branch_rules(world: &mut World, ctx: &Ctx) -> Answer {
                 }
             }));
         }
+        for (kind, parameters) in &set.rules {
+            let mut rule = json!({
+                "type": kind,
+                "ruleset_source_type": source_type,
+                "ruleset_source": source,
+                "ruleset_id": set.id
+            });
+            if !parameters.is_null() {
+                rule["parameters"] = parameters.clone();
+            }
+            rules.push(rule);
+        }
     }
     let (page, link) = paginate(ctx, &rules, DEFAULT_PER_PAGE, MAX_PER_PAGE);
     paged(200, Value::Array(page), link)

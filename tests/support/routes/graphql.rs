@@ -380,7 +380,9 @@ fn whole_gate_field(world: &World, obj: &Obj, name: &str, args: &Map<String, Val
         (Obj::Pull(key, n), "reviewDecision") => {
             let r = world.repo(key);
             let base = &r.pulls[n].base_ref;
-            Out::Leaf(json!(r.whole_gate.review_decision(*n, base)))
+            Out::Leaf(json!(
+                r.whole_gate.review_decision(*n, r.required_reviews(base))
+            ))
         }
         (Obj::Pull(key, n), "mergeable") => {
             let r = world.repo(key);
@@ -399,7 +401,7 @@ fn whole_gate_field(world: &World, obj: &Obj, name: &str, args: &Map<String, Val
             let state = r.mergeable_state(pr).to_ascii_uppercase();
             let reviewed = r
                 .whole_gate
-                .review_decision(*n, &pr.base_ref)
+                .review_decision(*n, r.required_reviews(&pr.base_ref))
                 .is_none_or(|d| d == "APPROVED");
             Out::Leaf(json!(if state == "CLEAN" && !reviewed {
                 "BLOCKED".to_owned()
@@ -558,6 +560,9 @@ fn whole_gate_field(world: &World, obj: &Obj, name: &str, args: &Map<String, Val
 #[derive(Default)]
 struct Noticed {
     violations: Vec<String>,
+    /// Field errors GitHub answers beside partial data (`FORBIDDEN` for a
+    /// field the installation's permissions do not reach).
+    errors: Vec<Value>,
 }
 
 /// An argument's value with variables substituted, as JSON.
@@ -673,6 +678,22 @@ fn resolve_field(
     noticed: &mut Noticed,
 ) -> Value {
     let args = arguments(field, vars);
+    // Without `deployments: read`, GitHub answers the rest and nulls the
+    // deployments with a FORBIDDEN error.
+    if let Obj::Commit(key, _) = obj
+        && field.name == "deployments"
+        && world
+            .repos
+            .get(&key.to_ascii_lowercase())
+            .is_some_and(|r| r.whole_gate.deployments_forbidden)
+    {
+        noticed.errors.push(error(
+            Some("FORBIDDEN"),
+            "deployments",
+            "Resource not accessible by integration",
+        ));
+        return Value::Null;
+    }
     match field_of(world, obj, field.name.as_str(), &args) {
         Out::Leaf(v) => v,
         Out::One(o) => o.map_or(Value::Null, |o| {
@@ -851,6 +872,7 @@ fn answer(
         };
         data.insert(key, value);
     }
+    field_errors.append(&mut noticed.errors);
     let mut out = json!({ "data": data });
     if !field_errors.is_empty() {
         out["errors"] = Value::Array(field_errors);

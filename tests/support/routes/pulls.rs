@@ -225,6 +225,9 @@ pub fn merge(world: &mut World, ctx: &Ctx) -> Answer {
     if enforce && let Some(why) = required_checks_refusal(repo, &pr.base_ref, &pr.head_sha) {
         return Answer::error(405, &why);
     }
+    if let Some(why) = super::reviews::whole_gate_refusal(repo, &pr, method) {
+        return Answer::error(405, &why);
+    }
     // A strict base refuses a head that does not contain its tip.
     if repo.required_checks(&pr.base_ref).1 && !repo.is_ancestor(&base_tip, &pr.head_sha) {
         return Answer::error(405, "Head branch is out of date");

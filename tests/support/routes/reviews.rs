@@ -31,6 +31,9 @@ pub struct WholeGate {
     pub classic: BTreeMap<String, ClassicGate>,
     /// Per pull request: its assignees' logins.
     pub assignees: BTreeMap<u64, Vec<String>>,
+    /// The installation has not granted `deployments: read`: GraphQL
+    /// answers a commit's deployments `null` with a `FORBIDDEN` error.
+    pub deployments_forbidden: bool,
 }
 
 /// Classic protection's settings besides checks and the approval count.
@@ -91,9 +94,10 @@ impl WholeGate {
         latest
     }
 
-    /// GitHub's `reviewDecision`: `None` where the base requires no review.
-    pub fn review_decision(&self, number: u64, base: &str) -> Option<&'static str> {
-        let required = *self.required_approvals.get(base)?;
+    /// GitHub's `reviewDecision` against `required` approvals (`None`:
+    /// the base requires no review, and GitHub answers `null`).
+    pub fn review_decision(&self, number: u64, required: Option<u32>) -> Option<&'static str> {
+        let required = required?;
         let latest = self.latest_opinionated(number);
         if latest.iter().any(|r| r.state == "CHANGES_REQUESTED") {
             return Some("CHANGES_REQUESTED");
@@ -184,6 +188,124 @@ pub fn protection(world: &mut World, ctx: &Ctx) -> Answer {
         });
     }
     Answer::json(200, body)
+}
+
+/// What GitHub answers a merge of `pr` with `method` that the base's other
+/// rules forbid (405, as GitHub words it), or `None`: reviews, code
+/// owners, conversations, signatures, linear history, deployments, a
+/// locked branch and a ruleset's allowed merge methods.
+pub fn whole_gate_refusal(
+    repo: &Repo,
+    pr: &crate::support::world::Pull,
+    method: &str,
+) -> Option<String> {
+    let base = pr.base_ref.as_str();
+    let gate = &repo.whole_gate;
+    let classic = gate.classic.get(base).cloned().unwrap_or_default();
+    let rules: Vec<&(String, Value)> = repo
+        .rulesets_for(base)
+        .into_iter()
+        .flat_map(|s| s.rules.iter())
+        .collect();
+    let ruled = |kind: &str| rules.iter().any(|(k, _)| k == kind);
+    let pull_rule = |key: &str| {
+        rules
+            .iter()
+            .any(|(k, p)| k == "pull_request" && p[key].as_bool() == Some(true))
+    };
+    if classic.lock_branch {
+        return Some("Branch is locked and cannot be merged into.".to_owned());
+    }
+    for (kind, params) in &rules {
+        if kind != "pull_request" {
+            continue;
+        }
+        if let Some(allowed) = params["allowed_merge_methods"].as_array()
+            && !allowed.iter().any(|m| m.as_str() == Some(method))
+        {
+            return Some(format!(
+                "Repository rule violations found\n\nMerge method {method} is not allowed.\n\n"
+            ));
+        }
+    }
+    if let Some(decision) = gate.review_decision(pr.number, repo.required_reviews(base))
+        && decision != "APPROVED"
+    {
+        return Some(if decision == "CHANGES_REQUESTED" {
+            "Changes were requested by a reviewer with write access.".to_owned()
+        } else if gate
+            .code_owner_requests
+            .get(&pr.number)
+            .is_some_and(|o| !o.is_empty())
+        {
+            "Waiting on code owner review from the owners of the changed files.".to_owned()
+        } else {
+            "At least 1 approving review is required by reviewers with write access.".to_owned()
+        });
+    }
+    let unresolved = gate
+        .threads
+        .iter()
+        .any(|t| t.number == pr.number && !t.resolved);
+    if unresolved
+        && (classic.conversation_resolution || pull_rule("required_review_thread_resolution"))
+    {
+        return Some("All comments must be resolved.".to_owned());
+    }
+    let exclude = repo
+        .tip(base)
+        .map(|t| repo.ancestors(t))
+        .unwrap_or_default();
+    let commits = repo.range(&pr.head_sha, &exclude);
+    if (classic.signatures || ruled("required_signatures"))
+        && commits.iter().any(|c| gate.unsigned.contains(c))
+    {
+        return Some("Commits must have verified signatures.".to_owned());
+    }
+    if (classic.linear_history || ruled("required_linear_history"))
+        && (method == "merge" || commits.iter().any(|c| repo.commit(c).parents.len() > 1))
+    {
+        return Some("This branch must not contain merge commits.".to_owned());
+    }
+    for (kind, params) in &rules {
+        if kind != "required_deployments" {
+            continue;
+        }
+        for env in params["required_deployment_environments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            let latest = gate
+                .deployments
+                .iter()
+                .rev()
+                .find(|d| d.sha == pr.head_sha && d.environment == env);
+            if latest.is_none_or(|d| d.status != "SUCCESS") {
+                return Some(format!(
+                    "Repository rule violations found\n\nChanges must be deployed to {env} before merging.\n\n"
+                ));
+            }
+        }
+    }
+    None
+}
+
+impl Repo {
+    /// The approving reviews `base` requires: the most classic protection
+    /// or any active ruleset's `pull_request` rule asks (`None`: no rule
+    /// asks for reviews).
+    pub fn required_reviews(&self, base: &str) -> Option<u32> {
+        let classic = self.whole_gate.required_approvals.get(base).copied();
+        let rulesets = self
+            .rulesets_for(base)
+            .into_iter()
+            .flat_map(|s| s.rules.iter())
+            .filter(|(kind, _)| kind == "pull_request")
+            .map(|(_, p)| p["required_approving_review_count"].as_u64().unwrap_or(0) as u32);
+        classic.into_iter().chain(rulesets).max()
+    }
 }
 
 impl RepoHandle {
