@@ -114,6 +114,7 @@ fn ready() -> Snapshot {
         now: t0() + Duration::minutes(2),
         merge_attempts: 0,
         base_history: None,
+        prior_rows: Vec::new(),
     }
 }
 
@@ -536,4 +537,54 @@ fn an_unmet_review_rule_waits_instead_of_merging() {
         ..PrGateState::default()
     });
     assert_eq!(evaluation::decide(&s).plan, MergePlan::Merge);
+}
+
+/// An unmet rule says since when it stands so: the previous evaluation's
+/// time while it stays the same, the evaluation's own once it changes.
+#[test]
+fn an_unmet_rule_says_since_when_it_waits() {
+    use seamguard::gate::row_since::PriorRow;
+    let mut s = ready();
+    s.rules = WholeGateRules {
+        rules: vec![AskedRule {
+            rule: Rule::ConversationResolution,
+            source: Source::Protection,
+        }],
+    };
+    s.pr_gate = Some(PrGateState {
+        unresolved_threads: Some(2),
+        ..PrGateState::default()
+    });
+    // The first evaluation: since now.
+    let first = evaluation::decide(&s);
+    assert_eq!(first.rows_since, vec![s.now]);
+    let summary = first.render(None).summary;
+    assert!(
+        summary.contains("unresolved") && summary.contains("since 2026-"),
+        "{summary}"
+    );
+
+    // Ten minutes later, nothing changed: the time is kept.
+    let earlier = s.now;
+    s.prior_rows = first
+        .rows
+        .iter()
+        .zip(&first.rows_since)
+        .map(|(row, since)| PriorRow {
+            key: row.key(),
+            since: *since,
+        })
+        .collect();
+    s.now = earlier + Duration::minutes(10);
+    let again = evaluation::decide(&s);
+    assert_eq!(again.rows_since, vec![earlier]);
+    let line = earlier.format("%Y-%m-%d %H:%M").to_string();
+    assert!(again.render(None).summary.contains(&line));
+
+    // One conversation resolved: a new state, since this evaluation.
+    s.pr_gate = Some(PrGateState {
+        unresolved_threads: Some(1),
+        ..PrGateState::default()
+    });
+    assert_eq!(evaluation::decide(&s).rows_since, vec![s.now]);
 }

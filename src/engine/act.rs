@@ -338,6 +338,7 @@ impl Engine {
                                 gate: &d.gate,
                                 since: &since,
                                 rows: &d.rows,
+                                rows_since: &d.rows_since,
                                 plan: &d.plan,
                                 note,
                                 mergeable_state: pr.mergeable_state.as_deref(),
@@ -346,7 +347,7 @@ impl Engine {
                             })
                         },
                         gate: snapshot::GateView {
-                            rules: snapshot::rule_views(&d.rows),
+                            rules: snapshot::rule_views(&d.rows, &d.rows_since),
                             ..snapshot::gate_view(&d.gate, &since)
                         },
                         merge: MergeView {

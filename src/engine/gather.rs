@@ -30,10 +30,12 @@ use crate::gate::evaluation::{self, Snapshot};
 use crate::gate::never_comes;
 use crate::gate::opt_in::HeadFacts;
 use crate::gate::required_checks::{self, GateStatus, Requirements, Unreadable};
+use crate::gate::row_since::{PriorRow, RowKey};
 use crate::gate::whole_gate::{self, Mergeable, WholeGateRules};
 use crate::github::GhError;
 use crate::github::models::{Annotation, CheckRun, PullRequest};
 use crate::ids::CommitSha;
+use crate::web::snapshot::PageSnapshot;
 
 /// The waits before each re-read of a pull request whose mergeability
 /// GitHub is still computing (1.4 s in all); past them the decision waits
@@ -168,6 +170,7 @@ impl Engine {
             now: Utc::now(),
             merge_attempts,
             base_history: None,
+            prior_rows: Vec::new(),
         };
         self.complete_reads(s, &mut snapshot).await?;
         Ok(Gathered::Snapshot {
@@ -211,6 +214,9 @@ impl Engine {
         let with_authors = snapshot.needs_authorship();
         if snapshot.pr_gate.is_none() && (!snapshot.rules.rules.is_empty() || with_authors) {
             self.read_pull_gate(s, snapshot, with_authors).await?;
+        }
+        if !snapshot.rules.rules.is_empty() && snapshot.prior_rows.is_empty() {
+            snapshot.prior_rows = self.prior_rows(s).await?;
         }
         if snapshot.base_history.is_none() && snapshot.needs_base_history() {
             snapshot.base_history = self.base_history(s, &snapshot.base_tip).await;
@@ -317,6 +323,32 @@ impl Engine {
         }
         snapshot.pr_gate = Some(state);
         Ok(())
+    }
+
+    /// The rows of the whole gate the previous evaluation of this pull
+    /// request left on its page, each with since when it stood so (its
+    /// own time when that page did not say), for the rows' "since".
+    async fn prior_rows(&self, s: &Subject<'_>) -> Result<Vec<PriorRow>, EvalError> {
+        let last = self.store.evaluations(&s.work.repo, s.number, 1).await?;
+        let Some(e) = last.first() else {
+            return Ok(Vec::new());
+        };
+        // A page that no longer reads (an older shape) only loses the times.
+        let page = serde_json::from_str::<PageSnapshot>(&e.snapshot).unwrap_or_default();
+        Ok(page
+            .gate
+            .rules
+            .into_iter()
+            .map(|r| PriorRow {
+                since: r.since.unwrap_or(e.at),
+                key: RowKey {
+                    kind: r.kind,
+                    asked: r.asked,
+                    state: r.state,
+                    detail: r.detail,
+                },
+            })
+            .collect())
     }
 
     /// What `base` requires (protection ∪ rulesets ∪ the config's extra

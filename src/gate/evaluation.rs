@@ -19,6 +19,7 @@ use crate::gate::independent_review::{self, Authorship, Policy};
 use crate::gate::never_comes::{self, BaseHistory, CheckEvidence};
 use crate::gate::required_checks::{self, CheckState, GateReport, GateStatus, Requirements};
 use crate::gate::required_checks::{RunSeen, StatusSeen};
+use crate::gate::row_since::{self, PriorRow};
 use crate::gate::strict_line::{self, LineEntry, Place};
 use crate::gate::summary::{self, CHECK_NAME, MergeNote, Rendered};
 use crate::gate::whole_gate::{self, PrGateState, Rule, RuleRow, WholeGateRules};
@@ -66,6 +67,9 @@ pub struct Snapshot {
     /// The base's recent history of checks, when some required check is
     /// missing on the head (see [`Snapshot::needs_base_history`]).
     pub base_history: Option<BaseHistory>,
+    /// The previous evaluation's rows of the whole gate, each with since
+    /// when it stood so (empty for the first, or with no rules).
+    pub prior_rows: Vec<PriorRow>,
 }
 
 /// What seamguard does with one head: the check run's conclusion and words,
@@ -81,6 +85,8 @@ pub struct Decision {
     pub guards: Vec<GuardOutcome>,
     /// The base's other rules and where each stands.
     pub rows: Vec<RuleRow>,
+    /// Since when each of `rows` stands as it does, in the same order.
+    pub rows_since: Vec<DateTime<Utc>>,
     /// The base is strict and seamguard keeps its line (see
     /// [`in_strict_line`]).
     pub strict_line: bool,
@@ -244,6 +250,7 @@ pub fn decide(snapshot: &Snapshot) -> Decision {
         Some(state) => whole_gate::rows(&snapshot.rules, state),
         None => Vec::new(),
     };
+    let rows_since = row_since::since(&rows, &snapshot.prior_rows, snapshot.now);
     let guards = snapshot.all_guards();
     let Verdict {
         conclusion,
@@ -289,6 +296,7 @@ pub fn decide(snapshot: &Snapshot) -> Decision {
         gate,
         guards,
         rows,
+        rows_since,
         strict_line,
         recheck,
         notes: snapshot.config.notes.clone(),
@@ -347,7 +355,8 @@ impl Decision {
         let mut out = summary::with_notes(out, &self.notes);
         if !self.rows.is_empty() {
             out.summary.push_str("\n\n**The base's other rules:**\n\n");
-            out.summary.push_str(&whole_gate::render_rows(&self.rows));
+            out.summary
+                .push_str(&whole_gate::render_rows_since(&self.rows, &self.rows_since));
         }
         out
     }

@@ -31,6 +31,7 @@ pub mod never_comes;
 pub mod opt_in;
 pub mod patch;
 pub mod required_checks;
+pub mod row_since;
 pub mod strict_line;
 pub mod summary;
 pub mod whole_gate;

@@ -590,15 +590,28 @@ pub fn rows(rules: &WholeGateRules, state: &PrGateState) -> Vec<RuleRow> {
 /// The rows as a markdown list for the check run's summary; empty when
 /// there are none.
 pub fn render_rows(rows: &[RuleRow]) -> String {
+    render_rows_since(rows, &[])
+}
+
+/// The rows as the check run lists them, each unmet or unknown one with
+/// since when it stands so (`since` in the same order, when known; a met
+/// row says nothing of time).
+pub fn render_rows_since(rows: &[RuleRow], since: &[chrono::DateTime<chrono::Utc>]) -> String {
     let mut out = String::new();
-    for row in rows {
+    for (i, row) in rows.iter().enumerate() {
         let mark = match row.state {
             RowState::Met => "✅",
             RowState::Unmet { .. } => "⏳",
             RowState::Unknown { .. } => "❔",
             RowState::NotChecked => "➖",
         };
-        out.push_str(&format!("- {mark} {}\n", row.sentence()));
+        out.push_str(&format!("- {mark} {}", row.sentence()));
+        if let Some(at) = since.get(i)
+            && matches!(row.state, RowState::Unmet { .. } | RowState::Unknown { .. })
+        {
+            out.push_str(&format!(" ({})", crate::gate::row_since::words(*at)));
+        }
+        out.push('\n');
     }
     out
 }

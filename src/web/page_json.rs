@@ -476,7 +476,7 @@ mod tests {
                     since: Some(at(-30)),
                     ..CheckView::default()
                 }],
-                rules: snapshot::rule_views(rows),
+                rules: snapshot::rule_views(rows, &[]),
                 ..GateView::default()
             },
             blockers: snapshot::blockers(&BlockerFacts {
@@ -484,6 +484,7 @@ mod tests {
                 gate: &gate,
                 since: &[],
                 rows,
+                rows_since: &[],
                 plan: &plan,
                 note: None,
                 mergeable_state: Some("blocked"),

@@ -379,33 +379,24 @@ pub fn unblock(
     lines
 }
 
-/// A row's state in a word.
-fn row_state_word(state: &RowState) -> &'static str {
-    match state {
-        RowState::Met => "met",
-        RowState::Unmet { .. } => "unmet",
-        RowState::Unknown { .. } => "unknown",
-        RowState::NotChecked => "not_checked",
-    }
-}
-
 /// The base's other rules as the page shows them.
-pub fn rule_views(rows: &[RuleRow]) -> Vec<RuleView> {
+pub fn rule_views(rows: &[RuleRow], since: &[DateTime<Utc>]) -> Vec<RuleView> {
     rows.iter()
-        .map(|row| {
-            let (detail, clear) = match &row.state {
-                RowState::Unmet { why, who } => (why.clone(), who.clone()),
-                RowState::Unknown { why } => (why.clone(), None),
-                RowState::Met | RowState::NotChecked => (String::new(), None),
-            };
+        .enumerate()
+        .map(|(i, row)| {
+            // The fields the next evaluation compares (`RowKey`), as stored.
+            let key = row.key();
             RuleView {
-                kind: row.kind().as_str().to_owned(),
-                asked: row.asked(),
+                kind: key.kind,
+                asked: key.asked,
                 source: row.source.to_string(),
-                state: row_state_word(&row.state).to_owned(),
-                detail,
-                clear,
-                since: None,
+                state: key.state,
+                detail: key.detail,
+                clear: match &row.state {
+                    RowState::Unmet { who, .. } => who.clone(),
+                    _ => None,
+                },
+                since: since.get(i).copied(),
             }
         })
         .collect()
@@ -451,7 +442,7 @@ fn rule_who(rule: &Rule, clear: Option<&str>) -> Option<String> {
 }
 
 /// A blocking row of the whole gate as a blocker.
-fn rule_blocker(row: &RuleRow) -> Option<BlockerView> {
+fn rule_blocker(row: &RuleRow, since: Option<DateTime<Utc>>) -> Option<BlockerView> {
     let RowState::Unmet { why, who } = &row.state else {
         return None;
     };
@@ -462,7 +453,7 @@ fn rule_blocker(row: &RuleRow) -> Option<BlockerView> {
         source: Some(row.source.to_string()),
         state: "unmet".to_owned(),
         detail: why.clone(),
-        since: None,
+        since,
         who: rule_who(&row.rule, who.as_deref()),
         fix: match who {
             Some(clear) => format!("{need}: {clear}."),
@@ -519,6 +510,8 @@ pub struct BlockerFacts<'a> {
     /// `since[i]`: when gate entry `i` reached its state.
     pub since: &'a [Option<DateTime<Utc>>],
     pub rows: &'a [RuleRow],
+    /// `rows_since[i]`: since when row `i` stands as it does.
+    pub rows_since: &'a [DateTime<Utc>],
     pub plan: &'a MergePlan,
     pub note: Option<&'a MergeNote>,
     /// GitHub's `mergeable_state` for the pull request.
@@ -557,7 +550,12 @@ pub fn blockers(f: &BlockerFacts<'_>) -> Vec<BlockerView> {
             .enumerate()
             .filter_map(|(i, e)| check_blocker(e, f.since.get(i).copied().flatten())),
     );
-    out.extend(f.rows.iter().filter_map(rule_blocker));
+    out.extend(
+        f.rows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, row)| rule_blocker(row, f.rows_since.get(i).copied())),
+    );
     // Requirements that could not be read: seamguard merges nothing it
     // cannot see the rules for.
     out.extend(f.gate.unreadable.iter().map(|u| {
@@ -804,6 +802,7 @@ mod tests {
             gate,
             since,
             rows,
+            rows_since: &[],
             plan,
             note: None,
             mergeable_state: Some("clean"),
