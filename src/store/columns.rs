@@ -17,7 +17,8 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 
 use super::error::StoreError;
-use super::work::{OpenCheckRun, Work};
+use super::queue::NewWork;
+use super::work::{NewDelivery, OpenCheckRun, Work};
 use crate::ids::{CheckRunId, CommitSha, InstallationId, RepoName};
 use std::str::FromStr;
 
@@ -181,6 +182,57 @@ pub(crate) fn firsts_in_batch<'a>(
             (id, digest)
         })
         .collect()
+}
+
+/// A delivery encoded to its columns, ready for either backend's batch.
+pub(crate) struct EncodedDelivery {
+    pub id: String,
+    /// The body digest's key ([`digest_key`]), kept beside the id.
+    pub digest: Option<String>,
+    /// Small state the delivery brings (who pushed its head), written in
+    /// the same transaction when the delivery is stored.
+    pub meta: Vec<(String, String)>,
+    pub event: String,
+    pub action: Option<String>,
+    pub installation: Option<i64>,
+    pub received_at: i64,
+    pub work: Vec<NewWork>,
+}
+
+impl EncodedDelivery {
+    /// `d` as both backends store it: its keys, and its work items due when
+    /// it was received, each payload naming the delivery as its cause.
+    pub(crate) fn new(d: NewDelivery) -> Result<EncodedDelivery, StoreError> {
+        let received_at = millis(d.received_at);
+        let cause = delivery_cause(&d);
+        let work = d
+            .work
+            .iter()
+            .map(|w| {
+                Ok(NewWork {
+                    key: w.key(),
+                    payload: encode_work_because(w, &cause)?,
+                    due: received_at,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(EncodedDelivery {
+            id: delivery_key(d.id.as_str()).into_owned(),
+            digest: d.body_digest.as_ref().map(digest_key),
+            meta: d
+                .activity
+                .as_ref()
+                .map(|a| super::activity::row(a, d.received_at))
+                .transpose()?
+                .into_iter()
+                .collect(),
+            event: d.event,
+            action: d.action,
+            installation: d.installation.map(|i| id(i.0)),
+            received_at,
+            work,
+        })
+    }
 }
 
 #[cfg(test)]

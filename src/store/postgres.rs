@@ -28,7 +28,7 @@
 //! - **Start-up** releases nobody's leases: another replica may be running
 //!   them; a dead one's leases run out and are claimed again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -41,11 +41,11 @@ use sqlx::{Connection, Row};
 use tokio::sync::{Mutex, Notify, Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::columns::{self, PARKED};
+use super::columns::{self, EncodedDelivery, PARKED};
 use super::error::StoreError;
 use super::history;
 use super::options::StoreOptions;
-use super::queue::GiveBack;
+use super::queue::{Coalesced, GiveBack, NewWork, WorkRow};
 use super::retention;
 use super::state;
 use super::work::{Claim, Evaluation, Ingested, NewDelivery, Work};
@@ -75,22 +75,11 @@ const LISTEN_RETRY: Duration = Duration::from_secs(1);
 /// The `meta` row `/readyz` writes to prove the store can commit.
 const READY_PROBE_KEY: &str = "readyz.probe";
 
-/// A delivery queued for the batcher.
-struct Pending {
-    id: String,
-    /// The body digest's key (`columns::digest_key`), kept beside the id.
-    digest: Option<String>,
-    /// Small state the delivery brings (who pushed its head), written in
-    /// the same transaction when the delivery is stored.
-    meta: Vec<(String, String)>,
-    event: String,
-    action: Option<String>,
-    installation: Option<i64>,
-    received_at: i64,
-    /// (key, payload, due)
-    work: Vec<(String, String, i64)>,
-    reply: oneshot::Sender<Result<Ingested, StoreError>>,
-}
+/// A delivery waiting for the batcher, and who waits for its answer.
+type Pending = (
+    EncodedDelivery,
+    oneshot::Sender<Result<Ingested, StoreError>>,
+);
 
 /// The shared store. Cheap to clone.
 #[derive(Clone)]
@@ -162,37 +151,8 @@ impl PgStore {
         if self.pool.is_closed() {
             return Err(StoreError::Closed);
         }
-        let received_at = columns::millis(d.received_at);
-        let cause = columns::delivery_cause(&d);
-        let work = d
-            .work
-            .iter()
-            .map(|w| {
-                Ok((
-                    w.key(),
-                    columns::encode_work_because(w, &cause)?,
-                    received_at,
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
         let (reply, answer) = oneshot::channel();
-        let pending = Pending {
-            id: columns::delivery_key(d.id.as_str()).into_owned(),
-            digest: d.body_digest.as_ref().map(columns::digest_key),
-            meta: d
-                .activity
-                .as_ref()
-                .map(|a| super::activity::row(a, d.received_at))
-                .transpose()?
-                .into_iter()
-                .collect(),
-            event: d.event,
-            action: d.action,
-            installation: d.installation.map(|i| columns::id(i.0)),
-            received_at,
-            work,
-            reply,
-        };
+        let pending = (EncodedDelivery::new(d)?, reply);
         self.ingests
             .send(pending)
             .await
@@ -206,13 +166,13 @@ impl PgStore {
         not_before: DateTime<Utc>,
         cause: &str,
     ) -> Result<(), StoreError> {
-        let row = (
-            work.key(),
-            columns::encode_work_because(&work, cause)?,
-            columns::millis(not_before),
-        );
+        let row = NewWork {
+            key: work.key(),
+            payload: columns::encode_work_because(&work, cause)?,
+            due: columns::millis(not_before),
+        };
         let mut tx = self.pool.begin().await?;
-        upsert(&mut tx, &[row]).await?;
+        upsert(&mut tx, &[row.as_row()]).await?;
         notify(&mut tx).await?;
         tx.commit().await?;
         self.wakeups.notify_one();
@@ -592,15 +552,15 @@ async fn notify(tx: &mut PgConnection) -> Result<(), StoreError> {
 /// Upserts work rows (each key once), in key order. An idle row becomes due
 /// at the earlier of its two due times; a leased row keeps its lease and
 /// records the trigger in `rerun_at`.
-async fn upsert(conn: &mut PgConnection, rows: &[(String, String, i64)]) -> Result<(), StoreError> {
+async fn upsert(conn: &mut PgConnection, rows: &[WorkRow<'_>]) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let mut sorted: Vec<&(String, String, i64)> = rows.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let keys: Vec<&str> = sorted.iter().map(|r| r.0.as_str()).collect();
-    let payloads: Vec<&str> = sorted.iter().map(|r| r.1.as_str()).collect();
-    let dues: Vec<i64> = sorted.iter().map(|r| r.2).collect();
+    let mut sorted: Vec<&WorkRow<'_>> = rows.iter().collect();
+    sorted.sort_by(|a, b| a.key.cmp(b.key));
+    let keys: Vec<&str> = sorted.iter().map(|r| r.key).collect();
+    let payloads: Vec<&str> = sorted.iter().map(|r| r.payload).collect();
+    let dues: Vec<i64> = sorted.iter().map(|r| r.due).collect();
     sqlx::query(
         "INSERT INTO work_items (key, payload, due_at)
          SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ORDER BY 1
@@ -639,20 +599,21 @@ async fn batch_ingests(
         }
         let (pool, wakeups) = (pool.clone(), wakeups.clone());
         tokio::spawn(async move {
+            let (batch, replies): (Vec<EncodedDelivery>, Vec<_>) = batch.into_iter().unzip();
             let result = store_batch(&pool, &batch).await;
             match result {
                 Ok((answers, wake)) => {
                     if wake {
                         wakeups.notify_one();
                     }
-                    for (pending, answer) in batch.into_iter().zip(answers) {
-                        let _ = pending.reply.send(Ok(answer));
+                    for (reply, answer) in replies.into_iter().zip(answers) {
+                        let _ = reply.send(Ok(answer));
                     }
                 }
                 Err(e) => {
                     tracing::error!(error = %e, deliveries = batch.len(), "store batch failed");
-                    for pending in batch {
-                        let _ = pending.reply.send(Err(e.clone()));
+                    for reply in replies {
+                        let _ = reply.send(Err(e.clone()));
                     }
                 }
             }
@@ -664,11 +625,11 @@ async fn batch_ingests(
 /// One transaction: the batch's new deliveries and their work, coalesced.
 async fn store_batch(
     pool: &PgPool,
-    batch: &[Pending],
+    batch: &[EncodedDelivery],
 ) -> Result<(Vec<Ingested>, bool), StoreError> {
     let firsts =
         columns::firsts_in_batch(batch.iter().map(|d| (d.id.as_str(), d.digest.as_deref())));
-    let mut rows: Vec<(&str, &Pending)> = batch
+    let mut rows: Vec<(&str, &EncodedDelivery)> = batch
         .iter()
         .zip(&firsts)
         .flat_map(|(d, (id, digest))| {
@@ -709,24 +670,10 @@ async fn store_batch(
             }
         })
         .collect();
-    // Coalesce by key: the earliest due time, the latest payload.
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut work: Vec<(String, String, i64)> = Vec::new();
+    let mut work = Coalesced::default();
     for (d, answer) in batch.iter().zip(&answers) {
-        if *answer != Ingested::Stored {
-            continue;
-        }
-        for (key, payload, due) in &d.work {
-            match index.get(key.as_str()) {
-                Some(&i) => {
-                    work[i].1.clone_from(payload);
-                    work[i].2 = work[i].2.min(*due);
-                }
-                None => {
-                    index.insert(key.as_str(), work.len());
-                    work.push((key.clone(), payload.clone(), *due));
-                }
-            }
+        if *answer == Ingested::Stored {
+            d.work.iter().for_each(|row| work.add(row));
         }
     }
     // One row per key (an upsert may not touch a row twice in one
@@ -749,9 +696,9 @@ async fn store_batch(
         .execute(&mut *tx)
         .await?;
     }
-    let wake = !work.is_empty();
+    let wake = !work.rows.is_empty();
     if wake {
-        upsert(&mut tx, &work).await?;
+        upsert(&mut tx, &work.rows).await?;
         notify(&mut tx).await?;
     }
     tx.commit().await?;

@@ -54,6 +54,34 @@ pub(crate) struct WorkRow<'a> {
     pub due: i64,
 }
 
+/// Work rows merged by key: the earliest due time, the latest payload (one
+/// row per key, as an upsert may touch a row only once per statement).
+#[derive(Default)]
+pub(crate) struct Coalesced<'a> {
+    index: std::collections::HashMap<&'a str, usize>,
+    pub rows: Vec<WorkRow<'a>>,
+}
+
+impl<'a> Coalesced<'a> {
+    pub(crate) fn add(&mut self, row: &'a NewWork) {
+        match self.index.get(row.key.as_str()) {
+            Some(&i) => {
+                let kept = &mut self.rows[i];
+                kept.payload = row.payload.as_str();
+                kept.due = kept.due.min(row.due);
+            }
+            None => {
+                self.index.insert(row.key.as_str(), self.rows.len());
+                self.rows.push(WorkRow {
+                    key: row.key.as_str(),
+                    payload: row.payload.as_str(),
+                    due: row.due,
+                });
+            }
+        }
+    }
+}
+
 /// Inserts or coalesces work items (one statement for any number of rows;
 /// each key must appear once). An idle row becomes due at the earlier of its
 /// two due times; a leased row keeps its lease and records the trigger in

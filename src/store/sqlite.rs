@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::Notify;
 
-use super::columns;
+use super::columns::{self, EncodedDelivery};
 use super::error::StoreError;
 use super::history;
 use super::options::StoreOptions;
@@ -27,7 +27,7 @@ use super::queue::{self, Finished, GiveBack, NewWork};
 use super::retention;
 use super::state;
 use super::work::{Claim, Evaluation, Ingested, NewDelivery, Work};
-use super::writer::{IngestOp, Reopen, Writer};
+use super::writer::{Reopen, Writer};
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("src/store/migrations");
 
@@ -286,37 +286,7 @@ impl SqliteStore {
     /// `Ok` means it is on disk. A delivery id already stored (within the
     /// retention window) changes nothing and answers `Duplicate`.
     pub(crate) async fn ingest(&self, d: NewDelivery) -> Result<Ingested, StoreError> {
-        let received_at = columns::millis(d.received_at);
-        let cause = columns::delivery_cause(&d);
-        let work = d
-            .work
-            .iter()
-            .map(|w| {
-                Ok(NewWork {
-                    key: w.key(),
-                    payload: columns::encode_work_because(w, &cause)?,
-                    due: received_at,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        self.writer
-            .ingest(IngestOp {
-                id: columns::delivery_key(d.id.as_str()).into_owned(),
-                digest: d.body_digest.as_ref().map(columns::digest_key),
-                meta: d
-                    .activity
-                    .as_ref()
-                    .map(|a| super::activity::row(a, d.received_at))
-                    .transpose()?
-                    .into_iter()
-                    .collect(),
-                event: d.event,
-                action: d.action,
-                installation: d.installation.map(|i| columns::id(i.0)),
-                received_at,
-                work,
-            })
-            .await
+        self.writer.ingest(EncodedDelivery::new(d)?).await
     }
 
     /// Schedules `work` to run no earlier than `not_before` (schedules,

@@ -45,7 +45,7 @@
 //! answer before sending again), so running deliveries first and then the
 //! jobs in arrival order is a valid serial order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
@@ -54,8 +54,9 @@ use futures::future::BoxFuture;
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
+use super::columns::EncodedDelivery;
 use super::error::StoreError;
-use super::queue::{self, NewWork, WorkRow};
+use super::queue::{self, Coalesced};
 use super::work::Ingested;
 
 /// Opens a fresh write connection after a failure a rollback could not
@@ -68,21 +69,6 @@ pub(crate) type Reopen = Box<
         + Send
         + Sync,
 >;
-
-/// A delivery ready for the fast path: already encoded to column values.
-pub(crate) struct IngestOp {
-    pub id: String,
-    /// The body digest's key (`columns::digest_key`), kept beside the id.
-    pub digest: Option<String>,
-    /// Small state the delivery brings (who pushed its head), written in
-    /// the same transaction when the delivery is stored.
-    pub meta: Vec<(String, String)>,
-    pub event: String,
-    pub action: Option<String>,
-    pub installation: Option<i64>,
-    pub received_at: i64,
-    pub work: Vec<NewWork>,
-}
 
 /// How a [`Job`] ran.
 enum Ran {
@@ -147,7 +133,10 @@ where
 }
 
 enum Message {
-    Ingest(IngestOp, oneshot::Sender<Result<Ingested, StoreError>>),
+    Ingest(
+        EncodedDelivery,
+        oneshot::Sender<Result<Ingested, StoreError>>,
+    ),
     Job(Box<dyn Job>),
     Close,
 }
@@ -232,7 +221,7 @@ impl Writer {
         Self { tx, stopped }
     }
 
-    pub(crate) async fn ingest(&self, op: IngestOp) -> Result<Ingested, StoreError> {
+    pub(crate) async fn ingest(&self, op: EncodedDelivery) -> Result<Ingested, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.send(Message::Ingest(op, reply)).await?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -347,7 +336,7 @@ async fn run(
 }
 
 /// Answers every write of a batch that could not run with `e`.
-fn fail(ingests: Vec<(IngestOp, IngestReply)>, jobs: Vec<Box<dyn Job>>, e: &StoreError) {
+fn fail(ingests: Vec<(EncodedDelivery, IngestReply)>, jobs: Vec<Box<dyn Job>>, e: &StoreError) {
     for (_, reply) in ingests {
         let _ = reply.send(Err(e.clone()));
     }
@@ -516,7 +505,7 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 /// is unusable after a failure and must be replaced.
 async fn commit_batch(
     conn: &mut SqliteConnection,
-    ingests: Vec<(IngestOp, IngestReply)>,
+    ingests: Vec<(EncodedDelivery, IngestReply)>,
     mut jobs: Vec<Box<dyn Job>>,
     wakeups: &Notify,
     durable: &Durability,
@@ -524,7 +513,7 @@ async fn commit_batch(
     if ingests.is_empty() && jobs.is_empty() {
         return true;
     }
-    let (ops, replies): (Vec<IngestOp>, Vec<IngestReply>) = ingests.into_iter().unzip();
+    let (ops, replies): (Vec<EncodedDelivery>, Vec<IngestReply>) = ingests.into_iter().unzip();
     let outcome = execute(conn, &ops, &mut jobs).await;
     let (ingested, wake) = match outcome {
         Ok(done) => done,
@@ -573,7 +562,7 @@ async fn commit_batch(
 /// restart (issue 13).
 async fn execute(
     conn: &mut SqliteConnection,
-    ingests: &[IngestOp],
+    ingests: &[EncodedDelivery],
     jobs: &mut [Box<dyn Job>],
 ) -> Result<(Vec<Ingested>, bool), StoreError> {
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
@@ -606,7 +595,7 @@ type DeliveryRow<'a> = (&'a str, &'a str, Option<&'a str>, Option<i64>, i64);
 /// already stored (or repeated within the batch) is a duplicate.
 async fn store_deliveries(
     conn: &mut SqliteConnection,
-    batch: &[IngestOp],
+    batch: &[EncodedDelivery],
 ) -> Result<Vec<Ingested>, StoreError> {
     if batch.is_empty() {
         return Ok(Vec::new());
@@ -685,33 +674,6 @@ async fn store_deliveries(
         }
     }
     Ok(ingested)
-}
-
-/// Work rows merged by key: the earliest due time, the latest payload.
-#[derive(Default)]
-struct Coalesced<'a> {
-    index: HashMap<&'a str, usize>,
-    rows: Vec<WorkRow<'a>>,
-}
-
-impl<'a> Coalesced<'a> {
-    fn add(&mut self, row: &'a NewWork) {
-        match self.index.get(row.key.as_str()) {
-            Some(&i) => {
-                let kept = &mut self.rows[i];
-                kept.payload = row.payload.as_str();
-                kept.due = kept.due.min(row.due);
-            }
-            None => {
-                self.index.insert(row.key.as_str(), self.rows.len());
-                self.rows.push(WorkRow {
-                    key: row.key.as_str(),
-                    payload: row.payload.as_str(),
-                    due: row.due,
-                });
-            }
-        }
-    }
 }
 
 #[cfg(test)]
