@@ -670,12 +670,7 @@ async fn store_batch(
             }
         })
         .collect();
-    let mut work = Coalesced::default();
-    for (d, answer) in batch.iter().zip(&answers) {
-        if *answer == Ingested::Stored {
-            d.work.iter().for_each(|row| work.add(row));
-        }
-    }
+    let work = Coalesced::of_stored(batch, &answers);
     // One row per key (an upsert may not touch a row twice in one
     // statement): the batch's latest value wins, as one at a time would.
     let meta: std::collections::BTreeMap<&str, &str> = batch

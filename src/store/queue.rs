@@ -63,6 +63,21 @@ pub(crate) struct Coalesced<'a> {
 }
 
 impl<'a> Coalesced<'a> {
+    /// The work of the deliveries of `batch` that were stored (`answers`,
+    /// in the same order), coalesced.
+    pub(crate) fn of_stored(
+        batch: &'a [super::columns::EncodedDelivery],
+        answers: &[super::work::Ingested],
+    ) -> Coalesced<'a> {
+        let mut work = Coalesced::default();
+        for (d, answer) in batch.iter().zip(answers) {
+            if *answer == super::work::Ingested::Stored {
+                d.work.iter().for_each(|row| work.add(row));
+            }
+        }
+        work
+    }
+
     pub(crate) fn add(&mut self, row: &'a NewWork) {
         match self.index.get(row.key.as_str()) {
             Some(&i) => {

@@ -659,12 +659,7 @@ async fn store_deliveries(
         })
         .collect();
 
-    let mut work = Coalesced::default();
-    for (d, result) in batch.iter().zip(&ingested) {
-        if *result == Ingested::Stored {
-            d.work.iter().for_each(|row| work.add(row));
-        }
-    }
+    let work = Coalesced::of_stored(batch, &ingested);
     queue::upsert(conn, &work.rows).await?;
     for (d, result) in batch.iter().zip(&ingested) {
         if *result == Ingested::Stored {
