@@ -408,7 +408,9 @@ async fn the_app_adopts_a_held_request_says_it_and_never_sends_a_second() {
     let deadline = std::time::Instant::now() + support::flows::WAIT;
     loop {
         let html = http.get(&url).send().await.unwrap().text().await.unwrap();
-        if html.contains(&format!("Asynchronous merge request <code>{uuid}</code>: pending")) {
+        if html.contains(&format!(
+            "Asynchronous merge request <code>{uuid}</code>: pending"
+        )) {
             assert!(html.contains("last read"), "{html}");
             break;
         }
@@ -429,7 +431,11 @@ async fn the_app_adopts_a_held_request_says_it_and_never_sends_a_second() {
         .filter(|r| r.method == "PUT" && r.path.ends_with(ASYNC))
         .map(|r| r.status)
         .collect();
-    assert_eq!(puts, vec![202, 409], "the test's request, then the app's, adopted");
+    assert_eq!(
+        puts,
+        vec![202, 409],
+        "the test's request, then the app's, adopted"
+    );
     assert_eq!(s.count("PUT", "/pulls/7/merge"), 0);
     app.stop().await;
 }
@@ -456,8 +462,11 @@ async fn the_app_retries_a_failed_pending_wording_then_merges() {
         answers,
         vec![(400, Some(EXPECTED)), (400, Some(EXPECTED)), (202, None)]
     );
-    assert!(requests.iter().all(|r| r.path.ends_with(ASYNC)
-        && r.body.as_ref().unwrap()["sha"] == s.head.as_str()));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.path.ends_with(ASYNC) && r.body.as_ref().unwrap()["sha"] == s.head.as_str())
+    );
     app.stop().await;
 }
 

@@ -81,8 +81,16 @@ fn figures(w: &World) -> Figures {
             }
             current = Some(n);
         }
-        if r.method == "PUT" && r.path.ends_with("/merge") && r.status == 200 {
+        // A synchronous merge answered 200; an asynchronous one's request
+        // taken (202): GitHub merges it before seamguard reads it merged,
+        // and only then does seamguard update the next in line.
+        let sync_merged = r.method == "PUT" && r.path.ends_with("/merge") && r.status == 200;
+        let async_taken = r.method == "PUT" && r.path.ends_with("/merge-async") && r.status == 202;
+        if sync_merged || async_taken {
             let n: u64 = parts[5].parse().expect("number");
+            if merged.contains(&n) {
+                continue;
+            }
             merged.push(n);
             if current == Some(n) {
                 current = None;

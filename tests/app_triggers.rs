@@ -107,7 +107,10 @@ async fn a_merge_group_gets_the_guards_check_run_on_its_head() {
     assert!(run.summary().contains("merge queue"), "{}", run.summary());
     gh.wait_idle().await;
     assert_eq!(
-        gh.count("PUT", "/merge"),
+        gh.requests()
+            .iter()
+            .filter(|r| r.is_a_merge_request())
+            .count(),
         0,
         "the queue merges, not seamguard"
     );
@@ -172,7 +175,7 @@ async fn a_strict_base_and_a_branch_behind_is_updated_when_allowed() {
     // it. Nothing merges while behind.
     let merges: Vec<_> = requests
         .iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/pulls/7/merge") && r.seq < call.seq)
+        .filter(|r| r.is_merge_request(7) && r.seq < call.seq)
         .collect();
     assert!(
         merges

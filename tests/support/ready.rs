@@ -208,14 +208,9 @@ impl Ready {
 /// (but its 404, the probe of an API root without it) and `PUT
 /// …/pulls/n/merge`.
 pub fn merge_requests(gh: &FakeGitHub, n: u64) -> Vec<super::world::Recorded> {
-    let sync = format!("/pulls/{n}/merge");
-    let asynchronous = format!("/pulls/{n}/merge-async");
     gh.requests()
         .into_iter()
-        .filter(|r| {
-            r.method == "PUT"
-                && (r.path.ends_with(&sync) || (r.path.ends_with(&asynchronous) && r.status != 404))
-        })
+        .filter(|r| r.is_merge_request(n))
         .collect()
 }
 
