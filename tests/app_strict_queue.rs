@@ -81,16 +81,15 @@ fn figures(w: &World) -> Figures {
             }
             current = Some(n);
         }
-        // A synchronous merge answered 200; an asynchronous one's request
-        // taken (202): GitHub merges it before seamguard reads it merged,
-        // and only then does seamguard update the next in line.
+        // A synchronous merge answered 200, or the read of an asynchronous
+        // merge's result that ran it.
         let sync_merged = r.method == "PUT" && r.path.ends_with("/merge") && r.status == 200;
-        let async_taken = r.method == "PUT" && r.path.ends_with("/merge-async") && r.status == 202;
-        if sync_merged || async_taken {
+        let async_merged = w
+            .async_merges
+            .values()
+            .any(|m| m.status == "merged" && m.ran_at == Some(r.seq));
+        if sync_merged || async_merged {
             let n: u64 = parts[5].parse().expect("number");
-            if merged.contains(&n) {
-                continue;
-            }
             merged.push(n);
             if current == Some(n) {
                 current = None;

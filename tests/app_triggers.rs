@@ -171,17 +171,20 @@ async fn a_strict_base_and_a_branch_behind_is_updated_when_allowed() {
         head.as_str()
     );
     // Right after the push GitHub has not computed `behind` yet (the first
-    // read says `unknown`): a merge call may come first, and GitHub refuses
-    // it. Nothing merges while behind.
-    let merges: Vec<_> = requests
-        .iter()
-        .filter(|r| r.is_merge_request(7) && r.seq < call.seq)
-        .collect();
+    // read says `unknown`): a merge request may come first, and GitHub
+    // refuses to run it. Nothing merges while behind.
+    assert!(!s.merged(), "not merged while behind");
+    let ran: Vec<(String, String)> = s.with_world(|w| {
+        w.async_merges
+            .values()
+            .filter(|m| m.number == 7 && m.status != "pending")
+            .map(|m| (m.status.clone(), m.message.clone()))
+            .collect()
+    });
     assert!(
-        merges
-            .iter()
-            .all(|r| r.message.as_deref() == Some("Head branch is out of date")),
-        "not merged while behind: {merges:#?}"
+        ran.iter()
+            .all(|(status, message)| status == "failed" && message == "Head branch is out of date"),
+        "not merged while behind: {ran:#?}"
     );
     app.stop().await;
 }

@@ -991,6 +991,8 @@ pub struct AsyncMerge {
     pub sha: Option<String>,
     /// Reads answered since the request was made.
     pub reads: u32,
+    /// The `seq` of the read of its result that ran the merge.
+    pub ran_at: Option<u64>,
     /// Kept for 24 hours after this.
     pub updated_at: DateTime<Utc>,
 }
