@@ -558,3 +558,55 @@ async fn the_app_without_merge_async_falls_back_once_per_api_root() {
         vec![json!({ "sha": eight, "merge_method": "squash" })]
     );
 }
+
+#[tokio::test]
+async fn the_last_attempt_still_held_by_github_is_read_not_given_up() {
+    let s = ready()
+        .opted_in()
+        .config("merge:\n  max_attempts: 1\n")
+        .open()
+        .await;
+    // GitHub takes its time with the one request seamguard may send.
+    s.set_async_merge_reads(1_000_000);
+    let app = s.start().await;
+    s.send(&app, "labeled").await;
+    let head = s.head.as_str().to_owned();
+    s.wait_for(
+        "the check run to say the merge is in progress",
+        move |w| {
+            own_run(w, &head)
+                .is_some_and(|r| r.is_completed() && r.summary().contains("is `pending`"))
+        },
+        support::flows::WAIT,
+    )
+    .await;
+    // Read again while GitHub holds it: never "stopped trying".
+    let reads = |s: &Ready| s.count("GET", &format!("{ASYNC}/*"));
+    let seen = reads(&s);
+    let before = s.requests().len();
+    s.wait_for(
+        "a later read of the held request",
+        move |w| {
+            w.requests[before..]
+                .iter()
+                .filter(|r| r.method == "GET" && r.path.contains("/pulls/7/merge-async/"))
+                .count()
+                > 0
+        },
+        support::flows::WAIT,
+    )
+    .await;
+    assert!(reads(&s) > seen);
+    let run = s.with_world(|w| own_run(w, s.head.as_str()).cloned().unwrap());
+    assert!(
+        !run.summary().contains("stopped"),
+        "not given up while GitHub holds the request: {}",
+        run.summary()
+    );
+
+    s.set_async_merge_reads(0);
+    s.wait_merged().await;
+    s.wait_idle().await;
+    assert_eq!(merge_requests(&s, PR).len(), 1, "one request, as allowed");
+    app.stop().await;
+}

@@ -447,15 +447,6 @@ impl Engine {
     ) -> Result<Merged, EvalError> {
         let max = config.merge.max_attempts;
         let before = self.store.merge_attempts(&work.repo, number, head).await?;
-        if !merge_answer::may_call(before, max) {
-            // decide() gives up first; this is the structural backstop.
-            tracing::warn!(attempts = before, "merge attempts spent; not calling");
-            let note = MergeNote::GaveUp {
-                attempts: before,
-                answer: None,
-            };
-            return Ok(Merged::said(Outcome::Done, Some(note)));
-        }
         let method = config.merge.method.as_str();
         let key = merger::pending_key(&work.repo, number, head);
         let held_before = self
@@ -464,7 +455,7 @@ impl Engine {
             .await?
             .filter(|v| !v.trim().is_empty());
         let client = client.at(Priority::High);
-        let called = merger::call(&Merge {
+        let merge = Merge {
             client: &client,
             store: &self.store,
             repo: &work.repo,
@@ -473,8 +464,26 @@ impl Engine {
             method,
             action: MergeAction::DirectMerge,
             poll: ACT_POLL,
-        })
-        .await;
+        };
+        let called = if merge_answer::may_call(before, max) {
+            merger::call(&merge).await
+        } else {
+            // The attempts are spent: nothing is sent, but the last one's
+            // request, when GitHub still holds it, is read for its outcome.
+            match merger::follow_held(&merge).await {
+                Ok(Some(call)) => Ok(Called { call, sent: false }),
+                Ok(None) => {
+                    // decide() gives up first; this is the structural backstop.
+                    tracing::warn!(attempts = before, "merge attempts spent; not calling");
+                    let note = MergeNote::GaveUp {
+                        attempts: before,
+                        answer: None,
+                    };
+                    return Ok(Merged::said(Outcome::Done, Some(note)));
+                }
+                Err(e) => Err(e),
+            }
+        };
         let called = match called {
             Ok(called) => Ok(called),
             Err(MergerError::Store(e)) => return Err(e.into()),
