@@ -87,6 +87,7 @@ fn snapshot(n: usize) -> PageSnapshot {
             }),
             next_retry: Some(Utc::now()),
             max_attempts: 6,
+            request: None,
         },
         blockers: Vec::new(),
     }

@@ -59,10 +59,9 @@ async fn org_defaults_lie_under_the_repository_file_key_by_key() {
     );
     gh.wait_for("the merge", |w| w.repo("acme/app").pulls[&7].merged, WAIT)
         .await;
-    let merge = gh
-        .requests()
+    let merge = support::ready::merge_requests(&gh, 7)
         .into_iter()
-        .find(|r| r.method == "PUT" && r.path.ends_with("/merge"))
+        .next()
         .unwrap();
     let body = merge.body.unwrap();
     assert_eq!(body["merge_method"], "rebase", "the repository's key wins");

@@ -193,13 +193,27 @@ async fn a_typical_pull_request_costs_at_most_ten_requests() {
     for l in &list {
         eprintln!("  {l}");
     }
+    // The merge is one asynchronous request and a bounded few reads of its
+    // result (GitHub runs the merge after answering 202): the reads are the
+    // merge's, not the evaluation's.
+    let (reads, requests): (Vec<_>, Vec<_>) = requests
+        .into_iter()
+        .partition(|r| r.method == "GET" && r.path.contains("/pulls/7/merge-async/"));
+    assert!(
+        (1..=3).contains(&reads.len()),
+        "the merge's result read a bounded few times: {}",
+        reads.len()
+    );
     assert!(
         requests.len() <= MAX_REQUESTS,
         "{} requests:\n{}",
         requests.len(),
         list.join("\n")
     );
-    assert!(requests.len() < naive, "cheaper than the naive approach");
+    assert!(
+        requests.len() + reads.len() < naive,
+        "cheaper than the naive approach"
+    );
     let mut seen = HashSet::new();
     for r in &requests {
         assert!(

@@ -38,7 +38,7 @@ async fn a_panicking_guard_fails_open_or_closed_and_the_server_keeps_serving() {
     );
     assert!(run.summary().contains("fails open"), "{}", run.summary());
     gh.wait_idle().await;
-    assert_eq!(gh.count("PUT", "/pulls/1/merge"), 0);
+    assert_eq!(support::ready::merge_requests(&gh, 1).len(), 0);
 
     // A merge queue's group fails safe the same way.
     let group_head = repo.commit(
@@ -128,7 +128,7 @@ async fn an_unreadable_answer_before_the_run_existed_still_completes_one() {
         "the error is in the summary: {}",
         run.summary()
     );
-    assert_eq!(gh.count("PUT", "/pulls/1/merge"), 0);
+    assert_eq!(support::ready::merge_requests(&gh, 1).len(), 0);
 }
 
 /// 51 conflict markers: two batches of annotations.
@@ -330,11 +330,7 @@ async fn a_pull_request_github_does_not_show_yet_gets_its_run_at_once() {
             .count(),
         1
     );
-    let merges: Vec<_> = gh
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/pulls/1/merge"))
-        .collect();
+    let merges = support::ready::merge_requests(&gh, 1);
     assert_eq!(merges.len(), 1);
     assert_eq!(
         merges[0].body.as_ref().unwrap()["sha"].as_str(),

@@ -6,6 +6,7 @@
 mod support;
 
 use support::flows::{WAIT, merged};
+use support::ready::{merge_async_failed, merge_requests};
 use support::{FakeGitHub, Ready, Seamguard, Sha, World, ready};
 
 fn seamguard_on<'a>(w: &'a World, sha: &Sha) -> Option<&'a support::CheckRun> {
@@ -98,12 +99,12 @@ async fn a_failed_required_check_blocks_the_merge() {
 /// then merges.
 async fn merged_after_pending(wording: &str, times: usize) -> Ready {
     let s = ready().opted_in().open().await;
-    let body = serde_json::json!({
-        "message": wording,
-        "documentation_url": "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"
-    })
-    .to_string();
-    s.fail_next("PUT /pulls/7/merge", 405, &body).times(times);
+    s.fail_next(
+        "PUT /pulls/7/merge-async",
+        400,
+        &merge_async_failed(wording),
+    )
+    .times(times);
     let app = s.start().await;
     s.send(&app, "labeled").await;
     s.wait_merged().await;
@@ -111,11 +112,10 @@ async fn merged_after_pending(wording: &str, times: usize) -> Ready {
     s
 }
 
-/// The messages GitHub refused merge calls of #`n` with, in order.
+/// The messages GitHub refused merge requests of #`n` with, in order.
 fn refusals(gh: &FakeGitHub, n: u64) -> Vec<String> {
-    gh.requests()
+    merge_requests(gh, n)
         .into_iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with(&format!("/pulls/{n}/merge")))
         .filter_map(|r| r.message)
         .collect()
 }
@@ -150,12 +150,8 @@ async fn permanent_pending_stops_at_max_attempts_and_says_so() {
         .open()
         .await;
     // GitHub expects `deploy`, which never comes.
-    let body = serde_json::json!({
-        "message": r#"Required status check "deploy" is expected."#,
-        "documentation_url": "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"
-    })
-    .to_string();
-    s.fail_next("PUT /pulls/7/merge", 405, &body).always();
+    let body = merge_async_failed(r#"Required status check "deploy" is expected."#);
+    s.fail_next("PUT /pulls/7/merge-async", 400, &body).always();
     let app = s.start().await;
     s.send(&app, "labeled").await;
     let head = s.head.clone();
@@ -192,7 +188,10 @@ async fn permanent_pending_stops_at_max_attempts_and_says_so() {
 
 #[tokio::test]
 async fn a_502_after_github_merged_is_not_merged_twice() {
+    // The synchronous merge (an API root without merge-async): the pull
+    // request is read before anything else.
     let s = ready().opted_in().open().await;
+    s.without_merge_async();
     s.act_then_fail_next("PUT /pulls/7/merge", 502, "<html>502 Bad Gateway</html>");
     let app = s.start().await;
     s.send(&app, "labeled").await;
@@ -215,6 +214,29 @@ async fn a_502_after_github_merged_is_not_merged_twice() {
 }
 
 #[tokio::test]
+async fn a_502_after_github_took_the_async_request_is_adopted_not_sent_twice() {
+    let s = ready().opted_in().open().await;
+    // GitHub holds the request (and runs it a read later); the 202 is lost.
+    s.act_then_fail_next(
+        "PUT /pulls/7/merge-async",
+        502,
+        "<html>502 Bad Gateway</html>",
+    );
+    let app = s.start().await;
+    s.send(&app, "labeled").await;
+    s.wait_merged().await;
+    s.wait_idle().await;
+    // Asked again, GitHub answers 409 with the request it holds: adopted,
+    // and that one request merges.
+    let answers: Vec<u16> = merge_requests(&s, 7).iter().map(|r| r.status).collect();
+    assert_eq!(answers, vec![502, 409]);
+    assert_eq!(s.count("PUT", "/pulls/7/merge"), 0);
+    let held = s.with_world(|w| w.async_merges.len());
+    assert_eq!(held, 1, "one merge request ever held");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_moved_head_is_evaluated_again_from_scratch() {
     let s = ready().opted_in().open().await;
     let (gh, first) = (&s.gh, &s.head);
@@ -223,7 +245,7 @@ async fn a_moved_head_is_evaluated_again_from_scratch() {
         .repo
         .commit(&[first], "one more", &[("src/g.rs", Some("fn g() {}\n"))]);
     let p = pushed.clone();
-    gh.before_next("PUT /pulls/7/merge", move |w| {
+    gh.before_next("PUT /pulls/7/merge-async", move |w| {
         w.repo_mut("acme/app").set_branch("feature", &p);
     });
     let app = s.start().await;
@@ -321,20 +343,20 @@ async fn drafts_unlabelled_and_closed_prs_are_never_merged() {
     )
     .await;
     gh.wait_idle().await;
-    assert_eq!(gh.count("PUT", "/pulls/2/merge"), 0, "#2 is not opted in");
+    assert_eq!(
+        support::ready::merge_requests(&gh, 2).len(),
+        0,
+        "#2 is not opted in"
+    );
     // GitHub says `draft` only in a field its description makes optional,
     // and its `mergeable_state` (`draft`) is `unknown` on the first read
     // after a push: seamguard may try, and GitHub refuses a draft.
-    let draft_merges: Vec<_> = gh
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/pulls/1/merge"))
-        .collect();
     assert!(
-        draft_merges
+        merge_requests(&gh, 1)
             .iter()
-            .all(|r| r.message.as_deref() == Some("Pull Request is still a draft")),
-        "{draft_merges:#?}"
+            .all(|r| r.message.as_deref() == Some("Pull request is still a draft.")),
+        "{:#?}",
+        merge_requests(&gh, 1)
     );
     assert!(!merged(&gh.world(), "acme/app", 1));
     let summaries: Vec<String> = gh

@@ -57,8 +57,7 @@ async fn settled_run(gh: &FakeGitHub, head: &Sha) -> support::world::CheckRun {
 }
 
 fn merge_calls(gh: &FakeGitHub) -> usize {
-    gh.count("PUT", "/repos/acme/app/pulls/7/merge")
-        + gh.count("PUT", "/repos/acme/app/pulls/7/merge-async")
+    support::ready::merge_requests(gh, 7).len()
 }
 
 /// The run's title, summary and text, as a reader sees them.
@@ -149,7 +148,7 @@ async fn agent_author_co_author_approval_does_not_count_someone_elses_merges() {
     let merges: Vec<_> = gh
         .requests()
         .into_iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/pulls/7/merge"))
+        .filter(|r| r.is_merge_request(7))
         .collect();
     assert_eq!(merges.len(), 1);
     assert_eq!(

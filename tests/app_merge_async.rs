@@ -17,7 +17,7 @@ use seamguard::store::{Store, StoreOptions};
 use serde_json::json;
 use tempfile::TempDir;
 
-use support::ready::{PR, REPO, open_pr};
+use support::ready::{PR, REPO, merge_async_failed, merge_requests, open_pr};
 use support::{FakeGitHub, Ready, ready};
 
 /// Reads a few milliseconds apart: the fake answers at once.
@@ -327,4 +327,286 @@ async fn an_expired_request_is_asked_for_again() {
     let key = pending_key(&repo(), PrNumber(PR), &sha(&s.head));
     let kept = store.meta(&key).await.unwrap().unwrap_or_default();
     assert!(kept.starts_with(new.as_str()), "{kept}");
+}
+
+// The running app: seamguard's evaluations merge through the merger.
+
+const PUBLIC_URL: &str = "https://seamguard.example.test";
+
+fn own_run<'a>(w: &'a support::World, head: &str) -> Option<&'a support::CheckRun> {
+    w.check_runs_named("seamguard")
+        .find(|r| r.head_sha.as_str() == head)
+}
+
+#[tokio::test]
+async fn the_app_merges_through_merge_async_with_the_head_pinned() {
+    let s = ready().opted_in().open().await;
+    let app = s.start().await;
+
+    s.send(&app, "labeled").await;
+    s.wait_merged().await;
+    s.wait_idle().await;
+
+    assert_eq!(
+        bodies(&s, "PUT", ASYNC),
+        vec![json!({ "sha": s.head, "merge_method": "squash", "merge_action": "direct_merge" })],
+        "one asynchronous merge request, the head pinned"
+    );
+    assert_eq!(s.count("PUT", "/pulls/7/merge"), 0, "no synchronous merge");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_app_adopts_a_held_request_says_it_and_never_sends_a_second() {
+    let s = ready().opted_in().open().await;
+    // Someone asked first, with another method; GitHub takes its time.
+    s.set_async_merge_reads(1_000_000);
+    let MergeAsync::Pending { uuid } = client(&s)
+        .merge_async(
+            &repo(),
+            PrNumber(PR),
+            &sha(&s.head),
+            "merge",
+            MergeAction::DirectMerge,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("202 pending expected");
+    };
+    let app = s.start_with(&["--public-url", PUBLIC_URL]).await;
+    s.send(&app, "labeled").await;
+
+    let head = s.head.as_str().to_owned();
+    let id = uuid.clone();
+    s.wait_for(
+        "the check run to say the held request",
+        move |w| {
+            own_run(w, &head)
+                .is_some_and(|r| r.is_completed() && r.summary().contains(&format!("`{id}`")))
+        },
+        support::flows::WAIT,
+    )
+    .await;
+    let run = s.with_world(|w| own_run(w, s.head.as_str()).cloned().unwrap());
+    let summary = run.summary();
+    assert!(
+        summary.contains(&format!("merge request `{uuid}` is `pending`"))
+            && summary.contains("last read")
+            && summary.contains("merges with `merge`, not `squash`"),
+        "{summary}"
+    );
+    assert_eq!(
+        run.output.as_ref().map(|o| o.title.as_str()),
+        Some("All guards pass · merge in progress")
+    );
+
+    // The page shows the request too.
+    let details = run.details_url.clone().expect("details_url on the run");
+    let url = details.replacen(PUBLIC_URL, &app.url(""), 1);
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + support::flows::WAIT;
+    loop {
+        let html = http.get(&url).send().await.unwrap().text().await.unwrap();
+        if html.contains(&format!(
+            "Asynchronous merge request <code>{uuid}</code>: pending"
+        )) {
+            assert!(html.contains("last read"), "{html}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page never showed the request:\n{html}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // GitHub runs it; seamguard reads it, and sends nothing more.
+    s.set_async_merge_reads(0);
+    s.wait_merged().await;
+    s.wait_idle().await;
+    let puts: Vec<u16> = s
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with(ASYNC))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        puts,
+        vec![202, 409],
+        "the test's request, then the app's, adopted"
+    );
+    assert_eq!(s.count("PUT", "/pulls/7/merge"), 0);
+    app.stop().await;
+}
+
+const EXPECTED: &str = r#"Required status check "test" is expected."#;
+
+#[tokio::test]
+async fn the_app_retries_a_failed_pending_wording_then_merges() {
+    let s = ready().opted_in().open().await;
+    s.fail_next(&format!("PUT {ASYNC}"), 400, &merge_async_failed(EXPECTED))
+        .times(2);
+    let app = s.start().await;
+
+    s.send(&app, "labeled").await;
+    s.wait_merged().await;
+    s.wait_idle().await;
+
+    let requests = merge_requests(&s, PR);
+    let answers: Vec<(u16, Option<&str>)> = requests
+        .iter()
+        .map(|r| (r.status, r.message.as_deref()))
+        .collect();
+    assert_eq!(
+        answers,
+        vec![(400, Some(EXPECTED)), (400, Some(EXPECTED)), (202, None)]
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.path.ends_with(ASYNC) && r.body.as_ref().unwrap()["sha"] == s.head.as_str())
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_app_bounds_a_failed_pending_wording_by_max_attempts() {
+    let s = ready()
+        .opted_in()
+        .config("merge:\n  max_attempts: 3\n")
+        .open()
+        .await;
+    s.fail_next(&format!("PUT {ASYNC}"), 400, &merge_async_failed(EXPECTED))
+        .always();
+    let app = s.start().await;
+
+    s.send(&app, "labeled").await;
+    let head = s.head.as_str().to_owned();
+    s.wait_for(
+        "seamguard to stop merging (or to run away)",
+        move |w| {
+            w.requests
+                .iter()
+                .filter(|r| r.method == "PUT" && r.path.ends_with(ASYNC))
+                .count()
+                > 30
+                || own_run(w, &head).is_some_and(|r| {
+                    r.is_completed()
+                        && r.summary().contains("stopped trying")
+                        && !r.summary().contains("trying again in")
+                })
+        },
+        support::flows::WAIT,
+    )
+    .await;
+    s.wait_idle().await;
+    app.stop().await;
+
+    assert_eq!(merge_requests(&s, PR).len(), 3, "bounded by max_attempts");
+    assert_eq!(s.count("PUT", "/pulls/7/merge"), 0);
+    assert!(!s.merged());
+    let run = s.with_world(|w| own_run(w, s.head.as_str()).cloned().unwrap());
+    assert!(
+        run.summary().contains("stopped after 3 merge attempts"),
+        "{}",
+        run.summary()
+    );
+}
+
+#[tokio::test]
+async fn the_app_without_merge_async_falls_back_once_per_api_root() {
+    let s = ready().opted_in().open().await;
+    let eight = open_pr(&s.repo, 8, "second", &[("b.txt", "b\n")], &["automerge"]);
+    s.without_merge_async();
+    let app = s.start().await;
+
+    s.send(&app, "labeled").await;
+    s.wait_merged().await;
+    s.wait_idle().await;
+    assert_eq!(
+        s.deliver(&s.repo.pull_request_event("labeled", 8), &app.webhook())
+            .await,
+        202
+    );
+    s.wait_for(
+        "#8 merged",
+        |w| support::flows::merged(w, REPO, 8),
+        support::flows::WAIT,
+    )
+    .await;
+    s.wait_idle().await;
+    app.stop().await;
+
+    let probes: Vec<String> = s
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/merge-async"))
+        .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+        .collect();
+    assert_eq!(
+        probes,
+        vec![format!("PUT /repos/{REPO}{ASYNC} 404")],
+        "one probe for the API root, not one per pull request"
+    );
+    assert_eq!(
+        bodies(&s, "PUT", "/pulls/7/merge"),
+        vec![json!({ "sha": s.head, "merge_method": "squash" })]
+    );
+    assert_eq!(
+        bodies(&s, "PUT", "/pulls/8/merge"),
+        vec![json!({ "sha": eight, "merge_method": "squash" })]
+    );
+}
+
+#[tokio::test]
+async fn the_last_attempt_still_held_by_github_is_read_not_given_up() {
+    let s = ready()
+        .opted_in()
+        .config("merge:\n  max_attempts: 1\n")
+        .open()
+        .await;
+    // GitHub takes its time with the one request seamguard may send.
+    s.set_async_merge_reads(1_000_000);
+    let app = s.start().await;
+    s.send(&app, "labeled").await;
+    let head = s.head.as_str().to_owned();
+    s.wait_for(
+        "the check run to say the merge is in progress",
+        move |w| {
+            own_run(w, &head)
+                .is_some_and(|r| r.is_completed() && r.summary().contains("is `pending`"))
+        },
+        support::flows::WAIT,
+    )
+    .await;
+    // Read again while GitHub holds it: never "stopped trying".
+    let reads = |s: &Ready| s.count("GET", &format!("{ASYNC}/*"));
+    let seen = reads(&s);
+    let before = s.requests().len();
+    s.wait_for(
+        "a later read of the held request",
+        move |w| {
+            w.requests[before..]
+                .iter()
+                .filter(|r| r.method == "GET" && r.path.contains("/pulls/7/merge-async/"))
+                .count()
+                > 0
+        },
+        support::flows::WAIT,
+    )
+    .await;
+    assert!(reads(&s) > seen);
+    let run = s.with_world(|w| own_run(w, s.head.as_str()).cloned().unwrap());
+    assert!(
+        !run.summary().contains("stopped"),
+        "not given up while GitHub holds the request: {}",
+        run.summary()
+    );
+
+    s.set_async_merge_reads(0);
+    s.wait_merged().await;
+    s.wait_idle().await;
+    assert_eq!(merge_requests(&s, PR).len(), 1, "one request, as allowed");
+    app.stop().await;
 }

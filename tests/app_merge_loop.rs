@@ -17,10 +17,7 @@ use support::{FakeGitHub, Seamguard, Sha, World};
 const RUNAWAY: usize = 30;
 
 fn merge_calls(w: &World, n: u64) -> usize {
-    w.requests
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with(&format!("/pulls/{n}/merge")))
-        .count()
+    w.requests.iter().filter(|r| r.is_merge_request(n)).count()
 }
 
 fn title(run: &support::CheckRun) -> &str {
@@ -45,6 +42,9 @@ async fn every_merge_answers(status: u16, message: &str, until: &'static str) ->
         &[(".github/seamguard.yml", Some("merge:\n  max_attempts: 3\n"))],
     );
     let head = feature_pr(&repo, 7, "feature", &["automerge"]);
+    // The synchronous merge's answers: an API root without merge-async
+    // (the asynchronous one's are in app_merge_async and app_gate_merge).
+    gh.without_merge_async();
     let body = serde_json::json!({ "message": message }).to_string();
     gh.fail_next("PUT /pulls/7/merge", status, &body).always();
     let app = Seamguard::start(&gh).await;

@@ -44,10 +44,7 @@ fn queue_reads(w: &World) -> usize {
 }
 
 fn merge_calls(w: &World) -> usize {
-    w.requests
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/merge"))
-        .count()
+    w.requests.iter().filter(|r| r.is_a_merge_request()).count()
 }
 
 fn summary_on(w: &World, head: &Sha) -> String {

@@ -124,7 +124,7 @@ async fn an_agent_reads_what_a_pull_request_waits_for_as_json() {
         .collect();
     assert!(rules.contains(&("review", "unmet")), "{rules:?}");
     assert!(rules.contains(&("conversation", "unmet")), "{rules:?}");
-    assert_eq!(gh.count("PUT", "/repos/acme/app/pulls/7/merge"), 0);
+    assert_eq!(support::ready::merge_requests(&gh, 7).len(), 0);
 
     // A browser still gets the HTML page, with the rules and since when.
     let client = reqwest::Client::new();
@@ -232,7 +232,7 @@ async fn an_agent_reads_what_a_pull_request_waits_for_as_json() {
         "{after:#}"
     );
     assert_ne!(after["evaluated_at"], review_since, "{after:#}");
-    assert_eq!(gh.count("PUT", "/repos/acme/app/pulls/7/merge"), 0);
+    assert_eq!(support::ready::merge_requests(&gh, 7).len(), 0);
 
     repo.review(7, "octocat", "APPROVED");
     let mut review = repo.pull_request_event("submitted", 7);

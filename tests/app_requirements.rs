@@ -82,7 +82,7 @@ async fn a_check_required_since_the_last_read_still_holds_back_the_merge() {
     // Merging would act: the requirements were read again first, and
     // `lint` holds the pull request back.
     assert!(!gh.with_world(|w| merged(w, "acme/app", 7)), "not merged");
-    assert_eq!(gh.count("PUT", "/repos/acme/app/pulls/7/merge"), 0);
+    assert_eq!(support::ready::merge_requests(&gh, 7).len(), 0);
     assert_eq!(rules_reads(&gh), 2, "read again before acting");
     assert_eq!(
         gh.count("GET", &format!("/repos/acme/app/commits/{head}/status")),
@@ -134,7 +134,7 @@ async fn a_ruleset_change_is_read_by_the_next_evaluation_and_frees_a_waiting_pul
     let merge = gh
         .requests()
         .into_iter()
-        .find(|r| r.method == "PUT" && r.path == "/repos/acme/app/pulls/7/merge")
+        .find(|r| r.is_merge_request(7))
         .expect("the merge call");
     assert_eq!(
         merge.body.as_ref().and_then(|b| b["sha"].as_str()),

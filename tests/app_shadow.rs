@@ -10,7 +10,7 @@ use support::{FakeGitHub, ready};
 fn merge_calls(gh: &FakeGitHub) -> usize {
     gh.requests()
         .into_iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/merge"))
+        .filter(|r| r.is_a_merge_request())
         .count()
 }
 

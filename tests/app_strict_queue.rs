@@ -81,7 +81,14 @@ fn figures(w: &World) -> Figures {
             }
             current = Some(n);
         }
-        if r.method == "PUT" && r.path.ends_with("/merge") && r.status == 200 {
+        // A synchronous merge answered 200, or the read of an asynchronous
+        // merge's result that ran it.
+        let sync_merged = r.method == "PUT" && r.path.ends_with("/merge") && r.status == 200;
+        let async_merged = w
+            .async_merges
+            .values()
+            .any(|m| m.status == "merged" && m.ran_at == Some(r.seq));
+        if sync_merged || async_merged {
             let n: u64 = parts[5].parse().expect("number");
             merged.push(n);
             if current == Some(n) {

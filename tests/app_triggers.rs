@@ -107,7 +107,10 @@ async fn a_merge_group_gets_the_guards_check_run_on_its_head() {
     assert!(run.summary().contains("merge queue"), "{}", run.summary());
     gh.wait_idle().await;
     assert_eq!(
-        gh.count("PUT", "/merge"),
+        gh.requests()
+            .iter()
+            .filter(|r| r.is_a_merge_request())
+            .count(),
         0,
         "the queue merges, not seamguard"
     );
@@ -168,17 +171,20 @@ async fn a_strict_base_and_a_branch_behind_is_updated_when_allowed() {
         head.as_str()
     );
     // Right after the push GitHub has not computed `behind` yet (the first
-    // read says `unknown`): a merge call may come first, and GitHub refuses
-    // it. Nothing merges while behind.
-    let merges: Vec<_> = requests
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/pulls/7/merge") && r.seq < call.seq)
-        .collect();
+    // read says `unknown`): a merge request may come first, and GitHub
+    // refuses to run it. Nothing merges while behind.
+    assert!(!s.merged(), "not merged while behind");
+    let ran: Vec<(String, String)> = s.with_world(|w| {
+        w.async_merges
+            .values()
+            .filter(|m| m.number == 7 && m.status != "pending")
+            .map(|m| (m.status.clone(), m.message.clone()))
+            .collect()
+    });
     assert!(
-        merges
-            .iter()
-            .all(|r| r.message.as_deref() == Some("Head branch is out of date")),
-        "not merged while behind: {merges:#?}"
+        ran.iter()
+            .all(|(status, message)| status == "failed" && message == "Head branch is out of date"),
+        "not merged while behind: {ran:#?}"
     );
     app.stop().await;
 }

@@ -194,7 +194,7 @@ async fn a_missing_approval_is_waited_for_then_the_review_merges_it() {
         "{}",
         run.summary()
     );
-    assert_eq!(gh.count("PUT", "/repos/acme/app/pulls/7/merge"), 0);
+    assert_eq!(support::ready::merge_requests(&gh, 7).len(), 0);
     assert_eq!(gh.count("PUT", "/repos/acme/app/pulls/7/merge-async"), 0);
 
     repo.review(7, "octocat", "APPROVED");
@@ -213,7 +213,7 @@ async fn a_missing_approval_is_waited_for_then_the_review_merges_it() {
     let merges: Vec<_> = gh
         .requests()
         .into_iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/pulls/7/merge"))
+        .filter(|r| r.is_merge_request(7))
         .collect();
     assert_eq!(merges.len(), 1);
     assert_eq!(
@@ -309,7 +309,7 @@ async fn merges_on(gh: &FakeGitHub, app: Seamguard, event: Delivery, head: &Sha,
     let merges: Vec<_> = gh
         .requests()
         .into_iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/pulls/7/merge"))
+        .filter(|r| r.is_merge_request(7))
         .collect();
     assert_eq!(
         merges.len(),
@@ -584,7 +584,7 @@ async fn mergeability_still_computing_is_read_again_never_taken_as_clean() {
     let requests = gh.requests();
     let merge_at = requests
         .iter()
-        .position(|r| r.method == "PUT" && r.path.ends_with("/pulls/7/merge"))
+        .position(|r| r.is_merge_request(7))
         .expect("a merge call");
     let gate_reads = requests[..merge_at]
         .iter()
@@ -636,7 +636,7 @@ async fn mergeability_that_stays_unknown_waits_and_is_read_again_without_an_even
     let merges: Vec<_> = gh
         .requests()
         .into_iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/pulls/7/merge"))
+        .filter(|r| r.is_merge_request(7))
         .collect();
     assert_eq!(merges.len(), 1);
     assert_eq!(

@@ -154,15 +154,15 @@ async fn secrets_never_reach_the_logs() {
     a_run_completed(&gh, "the evaluation").await;
     gh.revoke_tokens();
     gh.fail_next(
-        "PUT /pulls/7/merge",
-        405,
-        r#"{"message":"At least 1 approving review is required."}"#,
+        "PUT /pulls/7/merge-async",
+        400,
+        r#"{"status":"failed","details":{"message":"At least 1 approving review is required."}}"#,
     );
     gh.deliver(&repo.pull_request_event("synchronize", 7), &app.webhook())
         .await;
     gh.wait_for(
         "the merge attempt",
-        |w| w.attempts("PUT", "/pulls/7/merge") >= 1,
+        |w| w.attempts("PUT", "/pulls/7/merge-async") >= 1,
         WAIT,
     )
     .await;

@@ -126,11 +126,20 @@ async fn replicas_killed_at_random_lose_nothing_and_never_act_twice() {
         }
     }
     for n in 1..=PRS {
+        // A replica killed between GitHub's 202 and keeping its uuid leaves
+        // the request with GitHub: the other asks again, and GitHub answers
+        // 409 with the request it holds (adopted, not a second merge).
+        let answers: Vec<u16> = support::ready::merge_requests(&gh, n)
+            .iter()
+            .map(|r| r.status)
+            .collect();
         assert_eq!(
-            gh.count("PUT", &format!("/pulls/{n}/merge")),
+            answers.iter().filter(|s| **s != 409).count(),
             1,
-            "#{n} merged once"
+            "#{n} merged once: {answers:?}"
         );
+        let held = gh.with_world(|w| w.async_merges.values().filter(|m| m.number == n).count());
+        assert!(held <= 1, "#{n}: one request held by GitHub, not {held}");
     }
     // Every acknowledged delivery is stored: each is now a duplicate.
     for d in &acknowledged {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::check_run::CheckRunHandle;
+use super::merger::{self, Called, Merge, MergeCall, MergerError, Poll};
 use super::subject::Subject;
 use super::{Engine, EvalError, Outcome};
 use crate::config::repo::RepoConfig;
@@ -20,12 +21,12 @@ use crate::gate::evaluation::{Decision, Snapshot};
 use crate::gate::merge_answer::{self, CallResult, MergeStep, clean_message};
 use crate::gate::merge_queue::{self, QueueStep};
 use crate::gate::summary::{self, MergeNote};
-use crate::github::api::Enqueued;
+use crate::github::api::{Enqueued, MergeAction};
 use crate::github::models::{Annotation, PullRequest};
 use crate::github::{InstallationClient, Priority};
 use crate::ids::{CommitSha, PrNumber};
 use crate::store::{Evaluation, Work};
-use crate::web::snapshot::{self, Attempt, MergeView, PageSnapshot};
+use crate::web::snapshot::{self, AsyncRequestView, Attempt, MergeView, PageSnapshot};
 
 /// Merge retries back off exponentially from the configured base up to
 /// this, so a slow CI is polled a few times a minute at most.
@@ -33,6 +34,37 @@ const MAX_MERGE_BACKOFF: Duration = Duration::from_secs(5 * 60);
 
 /// How a merge that went through is written in the history.
 const MERGED: &str = "merged";
+
+/// How long an evaluation follows an asynchronous merge it asked for:
+/// three reads 400 ms apart, so a worker is held at most 1.2 s by it. A
+/// merge GitHub has not finished by then is read again later (after the
+/// merge backoff), or settled first by the `closed` delivery.
+const ACT_POLL: Poll = Poll {
+    reads: 3,
+    interval: Duration::from_millis(400),
+};
+
+/// What a merge came to: the job's outcome, what to say in the check run,
+/// the attempt this evaluation made (or settled), and the asynchronous
+/// request GitHub still holds.
+struct Merged {
+    outcome: Outcome,
+    note: Option<MergeNote>,
+    attempt: Option<Attempt>,
+    request: Option<AsyncRequestView>,
+}
+
+impl Merged {
+    /// An outcome and a note, with no attempt made.
+    fn said(outcome: Outcome, note: Option<MergeNote>) -> Self {
+        Merged {
+            outcome,
+            note,
+            attempt: None,
+            request: None,
+        }
+    }
+}
 
 /// Exponential backoff with full jitter for the `attempt`-th merge retry.
 pub fn merge_backoff(base: Duration, attempt: u32) -> Duration {
@@ -53,6 +85,8 @@ pub(crate) enum PageBody<'a> {
         attempt: Option<Attempt>,
         next_retry: Option<DateTime<Utc>>,
         max_attempts: u32,
+        /// The asynchronous merge request GitHub holds, unfinished.
+        request: Option<AsyncRequestView>,
     },
     InvalidConfig,
     InternalError {
@@ -145,12 +179,13 @@ impl Engine {
             .await?;
 
         let config = &snapshot.config;
+        let mut request = None;
         let (outcome, note, attempt) = match decision.plan {
             MergePlan::Merge => {
-                let (outcome, note, attempt) = self
-                    .merge(s.client, s.work, s.number, s.head, config)
+                let merged = self
+                    .merge(s.client, s.work, s.pr, s.number, s.head, config)
                     .await?;
-                if let Some(note) = &note {
+                if let Some(note) = &merged.note {
                     run.complete(
                         decision.conclusion,
                         decision.render(Some(note)),
@@ -158,7 +193,8 @@ impl Engine {
                     )
                     .await?;
                 }
-                (outcome, note, attempt)
+                request = merged.request;
+                (merged.outcome, merged.note, merged.attempt)
             }
             MergePlan::Enqueue => {
                 let (outcome, note) = self
@@ -215,6 +251,7 @@ impl Engine {
                 attempt,
                 next_retry,
                 max_attempts: config.merge.max_attempts,
+                request,
             },
         );
         self.record(s, &page).await;
@@ -306,6 +343,7 @@ impl Engine {
                 attempt,
                 next_retry,
                 max_attempts,
+                request,
             } => {
                 let merged = attempt.as_ref().is_some_and(|a| a.answer == MERGED);
                 let (word, reason) = snapshot::decision(&d.plan, note, merged);
@@ -355,6 +393,7 @@ impl Engine {
                             attempt,
                             next_retry,
                             max_attempts,
+                            request,
                         },
                         ..base
                     },
@@ -390,59 +429,154 @@ impl Engine {
         }
     }
 
-    /// Merges with the head pinned and reads GitHub's answer. Returns the
-    /// job's outcome and what to say in the check run when there is
-    /// something to say. The only caller of the merge endpoint: each call is
-    /// counted on its head, and none is made once `merge.max_attempts` are
-    /// spent.
+    /// Merges with the head pinned and reads GitHub's answer, through
+    /// [`merger::call`] (the asynchronous merge where the API root has it,
+    /// `PUT …/merge` where it does not). Returns the job's outcome and what
+    /// to say in the check run when there is something to say. The only
+    /// caller of the merge endpoints: each request sent is counted on its
+    /// head, and none is made once `merge.max_attempts` are spent. Reading
+    /// a request GitHub already holds is not an attempt.
     async fn merge(
         &self,
         client: &InstallationClient,
         work: &Work,
+        pr: &PullRequest,
         number: PrNumber,
         head: &CommitSha,
         config: &RepoConfig,
-    ) -> Result<(Outcome, Option<MergeNote>, Option<Attempt>), EvalError> {
+    ) -> Result<Merged, EvalError> {
         let max = config.merge.max_attempts;
         let before = self.store.merge_attempts(&work.repo, number, head).await?;
-        if !merge_answer::may_call(before, max) {
-            // decide() gives up first; this is the structural backstop.
-            tracing::warn!(attempts = before, "merge attempts spent; not calling");
-            let note = MergeNote::GaveUp {
-                attempts: before,
-                answer: None,
-            };
-            return Ok((Outcome::Done, Some(note), None));
-        }
         let method = config.merge.method.as_str();
-        let answer = client
-            .at(Priority::High)
-            .merge(&work.repo, number, head, method)
-            .await;
-        if let Err(e) = &answer
+        let key = merger::pending_key(&work.repo, number, head);
+        let held_before = self
+            .store
+            .meta(&key)
+            .await?
+            .filter(|v| !v.trim().is_empty());
+        let client = client.at(Priority::High);
+        let merge = Merge {
+            client: &client,
+            store: &self.store,
+            repo: &work.repo,
+            pr: number,
+            head,
+            method,
+            action: MergeAction::DirectMerge,
+            poll: ACT_POLL,
+        };
+        let called = if merge_answer::may_call(before, max) {
+            merger::call(&merge).await
+        } else {
+            // The attempts are spent: nothing is sent, but the last one's
+            // request, when GitHub still holds it, is read for its outcome.
+            match merger::follow_held(&merge).await {
+                Ok(Some(call)) => Ok(Called { call, sent: false }),
+                Ok(None) => {
+                    // decide() gives up first; this is the structural backstop.
+                    tracing::warn!(attempts = before, "merge attempts spent; not calling");
+                    let note = MergeNote::GaveUp {
+                        attempts: before,
+                        answer: None,
+                    };
+                    return Ok(Merged::said(Outcome::Done, Some(note)));
+                }
+                Err(e) => Err(e),
+            }
+        };
+        let called = match called {
+            Ok(called) => Ok(called),
+            Err(MergerError::Store(e)) => return Err(e.into()),
+            Err(MergerError::GitHub(e)) => Err(e),
+        };
+        if let Err(e) = &called
             && e.is_deferred()
         {
             // Never sent: not an attempt. The work waits in the store.
             tracing::info!(error = %e, "merge waits for GitHub's budget");
             return Err(EvalError::GitHub(e.clone()));
         }
-        let label = match &answer {
-            Ok(_) => "merged",
+        // Was a merge request sent? An answer says; after an error, a
+        // request GitHub held before and still holds was only being read.
+        let sent = match &called {
+            Ok(c) => c.sent,
+            Err(_) => {
+                let held_after = self
+                    .store
+                    .meta(&key)
+                    .await?
+                    .filter(|v| !v.trim().is_empty());
+                held_before.is_none() || held_after != held_before
+            }
+        };
+        let label = match &called {
+            Ok(c) => match &c.call {
+                MergeCall::Merged { .. } => "merged",
+                MergeCall::Enqueued { .. } => "enqueued",
+                MergeCall::Pending { .. } => "pending",
+                MergeCall::Refused { .. } => "refused",
+                MergeCall::Lost { .. } => "failed",
+            },
             Err(e) if e.is_transient() => "failed",
             Err(_) => "refused",
         };
-        let attempt = self
-            .store
-            .record_merge_attempt(&work.repo, number, head, label)
-            .await?;
-        let (result, why) = match answer {
-            Ok(result) => {
-                tracing::info!(sha = result.sha.as_deref().unwrap_or(""), "merged");
-                (CallResult::Merged, String::new())
-            }
+        let attempt = if sent {
+            self.store
+                .record_merge_attempt(&work.repo, number, head, label)
+                .await?
+        } else {
+            before
+        };
+        let (result, why) = match called {
+            Ok(Called { call, .. }) => match call {
+                MergeCall::Merged { sha } => {
+                    tracing::info!(sha = sha.as_deref().unwrap_or(""), "merged");
+                    (CallResult::Merged, String::new())
+                }
+                MergeCall::Pending {
+                    uuid,
+                    since,
+                    differs,
+                } => {
+                    return Ok(self.in_flight(attempt, sent, max, uuid, since, differs));
+                }
+                MergeCall::Enqueued { message } => {
+                    // Asked to merge directly, GitHub queued it: its queue
+                    // merges it, as after an enqueue.
+                    tracing::info!(%message, "GitHub queued the merge");
+                    metrics::counter!("seamguard_merges_total", "outcome" => "enqueued")
+                        .increment(1);
+                    let note = MergeNote::Queued {
+                        base: pr.base.branch.clone(),
+                        position: None,
+                        state: String::new(),
+                    };
+                    return Ok(Merged::said(Outcome::Done, Some(note)));
+                }
+                MergeCall::Lost { uuid } => {
+                    tracing::warn!(%uuid, "the asynchronous merge request is gone");
+                    (
+                        CallResult::Failed,
+                        format!("GitHub no longer knows merge request {uuid}"),
+                    )
+                }
+                MergeCall::Refused {
+                    status: _,
+                    message,
+                    answer,
+                } => (
+                    CallResult::Answered {
+                        answer,
+                        head_moved: self.head_moved(&client, work, number, head, answer).await?,
+                    },
+                    message,
+                ),
+            },
             Err(e) if e.is_transient() => {
                 // GitHub may have merged before the answer was lost: read
-                // before any retry. A merge is never attempted twice blindly.
+                // before any retry. A merge is never attempted twice
+                // blindly (an asynchronous request asked again is answered
+                // 409 with the request GitHub holds).
                 tracing::warn!(error = %e, "merge call failed ambiguously; reading the pull request");
                 let after = client.pull(&work.repo, number).await?;
                 if after.is_merged() {
@@ -456,15 +590,10 @@ impl Engine {
                 let class = e.status.map_or(merge_answer::MergeAnswer::Refused, |s| {
                     merge_answer::classify(s, &e.message)
                 });
-                // "Head moved" is only a head move when the pull request
-                // shows another head; otherwise it is an attempt like any
-                // other.
-                let head_moved = class == merge_answer::MergeAnswer::HeadMoved
-                    && client.pull(&work.repo, number).await?.head.sha != head.as_str();
                 (
                     CallResult::Answered {
                         answer: class,
-                        head_moved,
+                        head_moved: self.head_moved(&client, work, number, head, class).await?,
                     },
                     e.message,
                 )
@@ -532,7 +661,71 @@ impl Engine {
                 )
             }
         };
-        Ok((outcome, note, Some(made)))
+        Ok(Merged {
+            outcome,
+            note,
+            attempt: Some(made),
+            request: None,
+        })
+    }
+
+    /// "Head moved" is only a head move when the pull request shows
+    /// another head; otherwise it is an answer like any other.
+    async fn head_moved(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        number: PrNumber,
+        head: &CommitSha,
+        answer: merge_answer::MergeAnswer,
+    ) -> Result<bool, EvalError> {
+        Ok(answer == merge_answer::MergeAnswer::HeadMoved
+            && client.pull(&work.repo, number).await?.head.sha != head.as_str())
+    }
+
+    /// GitHub holds the merge request and has not finished it: read it
+    /// again later (a `closed` delivery may settle it first). A read of a
+    /// request already sent is not a new attempt.
+    fn in_flight(
+        &self,
+        attempt: u32,
+        sent: bool,
+        max: u32,
+        uuid: String,
+        since: DateTime<Utc>,
+        differs: Option<String>,
+    ) -> Merged {
+        let now = Utc::now();
+        let wait = merge_backoff(self.cfg.merge_retry_base, attempt.max(1));
+        tracing::info!(%uuid, attempt, sent, wait_ms = wait.as_millis() as u64, "merge request pending; reading it later");
+        metrics::counter!("seamguard_merges_total", "outcome" => "in_flight").increment(1);
+        let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+        let state = "pending".to_owned();
+        Merged {
+            outcome: Outcome::RetryAt(
+                at,
+                format!("merge attempt {attempt} of {max}: merge request {uuid} is {state}"),
+            ),
+            attempt: sent.then(|| Attempt {
+                at: Some(now),
+                number: attempt,
+                answer: format!("merge request {uuid} accepted, pending"),
+            }),
+            request: Some(AsyncRequestView {
+                uuid: uuid.clone(),
+                state: state.clone(),
+                since: Some(since),
+                read_at: Some(now),
+            }),
+            note: Some(MergeNote::InFlight {
+                uuid,
+                state,
+                since,
+                read_at: now,
+                differs,
+                wait,
+            }),
+        }
     }
 
     /// Takes the pull request out of its base's line, and has the new first

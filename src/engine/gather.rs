@@ -146,6 +146,20 @@ impl Engine {
             .store
             .merge_attempts(&s.work.repo, s.number, s.head)
             .await?;
+        // An attempt whose request GitHub still holds (an asynchronous
+        // merge, pending) is not spent until its outcome is read: the
+        // evaluation goes on to read it (act sends nothing more once the
+        // attempts are spent).
+        let held = self
+            .store
+            .meta(&super::merger::pending_key(&s.work.repo, s.number, s.head))
+            .await?
+            .is_some_and(|v| !v.trim().is_empty());
+        let merge_attempts = if held {
+            merge_attempts.saturating_sub(1)
+        } else {
+            merge_attempts
+        };
         let first_seen = self
             .store
             .first_seen(&s.work.repo, s.head, Utc::now())

@@ -214,22 +214,34 @@ struct Held<'a> {
     differs: Option<String>,
 }
 
+/// Reads the request GitHub holds for `m.head`, if one is kept, sending
+/// nothing (for a caller whose attempts are spent: the last one's outcome
+/// is still to be read). `None`: no request is kept.
+pub async fn follow_held(m: &Merge<'_>) -> Result<Option<MergeCall>, MergerError> {
+    let key = pending_key(m.repo, m.pr, m.head);
+    let Some((uuid, since)) = remembered(m.store, &key).await? else {
+        return Ok(None);
+    };
+    let held = Held {
+        key: &key,
+        uuid: &uuid,
+        since,
+        differs: None,
+    };
+    Ok(Some(follow(m, held, true).await?))
+}
+
 /// Merges `m.pr` at `m.head` with `m.method` (see the module's contract).
 pub async fn call(m: &Merge<'_>) -> Result<Called, MergerError> {
     let key = pending_key(m.repo, m.pr, m.head);
-    if let Some((uuid, since)) = remembered(m.store, &key).await? {
+    if let Some(call) = follow_held(m).await? {
         // A request GitHub holds: read it, never send another.
-        let held = Held {
-            key: &key,
-            uuid: &uuid,
-            since,
-            differs: None,
-        };
-        let call = follow(m, held, true).await?;
-        if !matches!(call, MergeCall::Lost { .. }) {
-            return Ok(Called { call, sent: false });
+        match call {
+            MergeCall::Lost { uuid } => {
+                tracing::info!(%uuid, "the asynchronous merge request expired; asking again");
+            }
+            call => return Ok(Called { call, sent: false }),
         }
-        tracing::info!(%uuid, "the asynchronous merge request expired; asking again");
     }
     let answer = m
         .client

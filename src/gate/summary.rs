@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use crate::gate::decision::{Conclusion, GuardOutcome, GuardVerdict, MergePlan};
 use crate::gate::merge_answer::clean_message;
 use crate::gate::merge_queue;
@@ -88,6 +90,19 @@ pub enum MergeNote {
     /// Neither `update-branch` nor merging the base into the head branch
     /// is possible (`why`); the pull request left its base's line.
     CannotUpdate { why: String },
+    /// GitHub holds an asynchronous merge request for this head and has
+    /// not finished it: its uuid and state, since when seamguard knows it,
+    /// when it was last read, what differs from the request seamguard
+    /// would have sent (a request adopted on 409), and the wait before the
+    /// next read.
+    InFlight {
+        uuid: String,
+        state: String,
+        since: DateTime<Utc>,
+        read_at: DateTime<Utc>,
+        differs: Option<String>,
+        wait: Duration,
+    },
 }
 
 /// `1 file`, `2 files`: a count and its noun, singular or plural.
@@ -202,6 +217,27 @@ fn note_text(note: &MergeNote) -> String {
              next change to this pull request",
             quoted(answer)
         ),
+        MergeNote::InFlight {
+            uuid,
+            state,
+            since,
+            read_at,
+            differs,
+            wait,
+        } => {
+            let time = |t: &DateTime<Utc>| t.format("%H:%M:%S UTC").to_string();
+            let differs = differs
+                .as_deref()
+                .map(|d| format!(" ⚠️ {}", cell(d)))
+                .unwrap_or_default();
+            format!(
+                "⏳ GitHub is merging it with the head SHA pinned: merge request `{uuid}` is \
+                 `{state}` (requested {}, last read {}); seamguard reads it again in about {}{differs}",
+                time(since),
+                time(read_at),
+                plural(wait.as_secs().max(1) as usize, "second")
+            )
+        }
     }
 }
 
@@ -270,6 +306,7 @@ fn title(report: &Report<'_>) -> String {
         (Some(MergeNote::Dequeued { .. }), _) => "removed from the merge queue",
         (Some(MergeNote::EnqueueRefused { .. }), _) => "merge queue refused",
         (Some(MergeNote::CannotUpdate { .. }), _) => "cannot update the branch",
+        (Some(MergeNote::InFlight { .. }), _) => "merge in progress",
         (None, plan) => plan_title(plan),
     };
     let pass = if shadow {

@@ -194,6 +194,21 @@ pub struct MergeView {
     pub next_retry: Option<DateTime<Utc>>,
     /// `merge.max_attempts`.
     pub max_attempts: u32,
+    /// The asynchronous merge request GitHub holds and has not finished,
+    /// when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<AsyncRequestView>,
+}
+
+/// An asynchronous merge request GitHub holds: its uuid, its state, since
+/// when seamguard knows it and when it was last read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AsyncRequestView {
+    pub uuid: String,
+    pub state: String,
+    pub since: Option<DateTime<Utc>>,
+    pub read_at: Option<DateTime<Utc>>,
 }
 
 /// One merge call and GitHub's answer.
@@ -317,6 +332,7 @@ pub fn decision(plan: &MergePlan, note: Option<&MergeNote>, merged: bool) -> (St
         (Some(MergeNote::Dequeued { .. }), _) => "blocked",
         (Some(MergeNote::EnqueueRefused { .. }), _) => "blocked",
         (Some(MergeNote::CannotUpdate { .. }), _) => "blocked",
+        (Some(MergeNote::InFlight { .. }), _) => "merging",
         (None, MergePlan::Enqueue) => "queueing",
         (None, MergePlan::InLine { .. }) => "in line",
         (None, MergePlan::WouldEnqueue) => "would enqueue",

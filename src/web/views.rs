@@ -230,6 +230,13 @@ pub fn pull_page(
                     }
                 }
             }
+            @if let Some(r) = &snap.merge.request {
+                p.request {
+                    "Asynchronous merge request " code { (r.uuid) } ": " (r.state)
+                    @if let Some(t) = r.since { ", requested " (when(t)) }
+                    @if let Some(t) = r.read_at { ", last read " (when(t)) }
+                }
+            }
             @if let Some(t) = snap.merge.next_retry {
                 p { "Next retry: " (when(t)) }
             }
@@ -450,6 +457,7 @@ mod tests {
                 }),
                 next_retry: Some(at(90)),
                 max_attempts: 6,
+                request: None,
             },
             blockers: Vec::new(),
         }

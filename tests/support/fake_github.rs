@@ -715,7 +715,13 @@ impl Responder {
             message: (answer.status >= 400)
                 .then(|| serde_json::from_slice::<Value>(&answer.body).ok())
                 .flatten()
-                .and_then(|v| v["message"].as_str().map(str::to_owned)),
+                .and_then(|v| {
+                    // merge-async's answers carry it in their details.
+                    v["message"]
+                        .as_str()
+                        .or(v["details"]["message"].as_str())
+                        .map(str::to_owned)
+                }),
             at: std::time::Instant::now(),
         });
         for hook in world.faults.take_after_request() {

@@ -193,14 +193,28 @@ impl Ready {
         merged(&self.gh.world(), REPO, PR)
     }
 
-    /// The bodies of every merge call for #7, in order.
+    /// The bodies of every merge request for #7, in order: `PUT
+    /// …/merge-async`, or `PUT …/merge` on an API root without it (whose
+    /// probe, answered 404, merged nothing and is not one).
     pub fn merge_calls(&self) -> Vec<Value> {
-        let suffix = format!("/pulls/{PR}/merge");
-        self.gh
-            .requests()
+        merge_requests(&self.gh, PR)
             .into_iter()
-            .filter(|r| r.method == "PUT" && r.path.ends_with(&suffix))
             .map(|r| r.body.unwrap_or_default())
             .collect()
     }
+}
+
+/// Every merge request for #`n`, in order: `PUT …/pulls/n/merge-async`
+/// (but its 404, the probe of an API root without it) and `PUT
+/// …/pulls/n/merge`.
+pub fn merge_requests(gh: &FakeGitHub, n: u64) -> Vec<super::world::Recorded> {
+    gh.requests()
+        .into_iter()
+        .filter(|r| r.is_merge_request(n))
+        .collect()
+}
+
+/// `merge-async`'s 400 answer: GitHub did not merge, for `message`.
+pub fn merge_async_failed(message: &str) -> String {
+    serde_json::json!({ "status": "failed", "details": { "message": message } }).to_string()
 }

@@ -908,6 +908,22 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// A request to merge a pull request: `PUT …/pulls/N/merge-async` (but
+    /// its 404, the probe of an API root without it) or `PUT …/pulls/N/merge`.
+    pub fn is_a_merge_request(&self) -> bool {
+        let last = self.path.rsplit('/').next().unwrap_or_default();
+        self.method == "PUT"
+            && self.path.contains("/pulls/")
+            && (last == "merge" || (last == "merge-async" && self.status != 404))
+    }
+
+    /// A request to merge #`n` (see [`is_a_merge_request`](Self::is_a_merge_request)).
+    pub fn is_merge_request(&self, n: u64) -> bool {
+        self.method == "PUT"
+            && (self.path.ends_with(&format!("/pulls/{n}/merge"))
+                || (self.path.ends_with(&format!("/pulls/{n}/merge-async")) && self.status != 404))
+    }
+
     pub fn query_value(&self, key: &str) -> Option<&str> {
         self.query
             .iter()
@@ -975,6 +991,8 @@ pub struct AsyncMerge {
     pub sha: Option<String>,
     /// Reads answered since the request was made.
     pub reads: u32,
+    /// The `seq` of the read of its result that ran the merge.
+    pub ran_at: Option<u64>,
     /// Kept for 24 hours after this.
     pub updated_at: DateTime<Utc>,
 }

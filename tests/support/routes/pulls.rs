@@ -480,6 +480,7 @@ pub fn merge_async(world: &mut World, ctx: &Ctx) -> Answer {
         message: "Merge request enqueued.".to_owned(),
         sha: None,
         reads: 0,
+        ran_at: None,
         updated_at: Utc::now(),
     };
     let answer = async_result(&m);
@@ -517,7 +518,10 @@ pub fn merge_async_result(world: &mut World, ctx: &Ctx) -> Answer {
         };
         let ran = merge(world, &run);
         let said: Value = serde_json::from_slice(&ran.body).unwrap_or(Value::Null);
+        // This read is recorded once answered, as the next request.
+        let seq = world.requests.len() as u64 + 1;
         let stored = world.async_merges.get_mut(&uuid).expect("held");
+        stored.ran_at = Some(seq);
         if ran.status == 200 {
             stored.status = "merged".to_owned();
             stored.message = "Pull request was merged.".to_owned();
