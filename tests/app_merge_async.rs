@@ -420,6 +420,20 @@ async fn the_app_adopts_a_held_request_says_it_and_never_sends_a_second() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // And an agent reading the same link as JSON finds it under `merge`.
+    let json: serde_json::Value = http
+        .get(&url)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let request = &json["merge"]["request"];
+    assert_eq!(request["uuid"].as_str(), Some(uuid.as_str()), "{json}");
+    assert_eq!(request["state"].as_str(), Some("pending"), "{json}");
+    assert!(request["read_at"].is_string(), "{json}");
 
     // GitHub runs it; seamguard reads it, and sends nothing more.
     s.set_async_merge_reads(0);

@@ -172,6 +172,26 @@ pub struct MergeJson {
     /// When seamguard tries again.
     #[serde(rename = "next_retry")]
     pub next_retry: Option<DateTime<Utc>>,
+    /// The asynchronous merge request GitHub holds and has not finished
+    /// (`null` when there is none).
+    #[serde(rename = "request")]
+    pub request: Option<AsyncRequestJson>,
+}
+
+/// An asynchronous merge request GitHub holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AsyncRequestJson {
+    #[serde(rename = "uuid")]
+    pub uuid: String,
+    /// GitHub's state for it (`pending`, …).
+    #[serde(rename = "state")]
+    pub state: String,
+    /// Since when seamguard knows it.
+    #[serde(rename = "since")]
+    pub since: Option<DateTime<Utc>>,
+    /// When seamguard last read it.
+    #[serde(rename = "read_at")]
+    pub read_at: Option<DateTime<Utc>>,
 }
 
 /// One merge call.
@@ -387,6 +407,12 @@ pub fn page(repo: &RepoName, number: PrNumber, history: &[(Evaluation, PageSnaps
             attempts,
             max_attempts: snap.merge.max_attempts,
             next_retry: snap.merge.next_retry,
+            request: snap.merge.request.as_ref().map(|r| AsyncRequestJson {
+                uuid: r.uuid.clone(),
+                state: r.state.clone(),
+                since: r.since,
+                read_at: r.read_at,
+            }),
         }),
     }
 }
