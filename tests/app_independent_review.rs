@@ -56,6 +56,18 @@ async fn settled_run(gh: &FakeGitHub, head: &Sha) -> support::world::CheckRun {
     completed_run(gh, head).await
 }
 
+/// Starts seamguard and delivers `opened` for #7; answers the app and the
+/// words of the settled run, which has failed (the guard holds the merge).
+async fn opened_and_failed(gh: &FakeGitHub, repo: &RepoHandle, head: &Sha) -> (Seamguard, String) {
+    let app = Seamguard::start(gh).await;
+    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
+        .await;
+    let run = settled_run(gh, head).await;
+    let said = words(&run);
+    assert_eq!(run.conclusion.as_deref(), Some("failure"), "{said}");
+    (app, said)
+}
+
 fn merge_calls(gh: &FakeGitHub) -> usize {
     support::ready::merge_requests(gh, 7).len()
 }
@@ -87,17 +99,7 @@ async fn agent_author_co_author_approval_does_not_count_someone_elses_merges() {
         "Add the feature\n\nCo-authored-by: alice <583231+alice@users.noreply.github.com>",
     );
     repo.assign(7, "alice");
-    let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
-        .await;
-    let run = settled_run(&gh, &head).await;
-    assert_eq!(
-        run.conclusion.as_deref(),
-        Some("failure"),
-        "{}",
-        words(&run)
-    );
-    let said = words(&run);
+    let (app, said) = opened_and_failed(&gh, &repo, &head).await;
     assert!(said.contains("Independent review"), "{said}");
     assert!(said.contains("agent-written (claude[bot])"), "{said}");
     assert!(said.contains("claude[bot] opened it"), "{said}");
@@ -172,18 +174,8 @@ async fn agent_written_by_a_committer() {
         "Apply the suggested fix",
     );
     repo.review(7, "alice", "APPROVED");
-    let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
-        .await;
-    let run = settled_run(&gh, &head).await;
+    let (app, said) = opened_and_failed(&gh, &repo, &head).await;
     app.stop().await;
-    assert_eq!(
-        run.conclusion.as_deref(),
-        Some("failure"),
-        "{}",
-        words(&run)
-    );
-    let said = words(&run);
     assert!(
         said.contains("agent-written (copilot-swe-agent[bot])"),
         "{said}"
@@ -217,17 +209,7 @@ async fn agent_written_by_a_trailer() {
         "Refactor the parser\n\nCo-Authored-By: Claude <noreply@anthropic.com>",
     );
     repo.review(7, "carol", "APPROVED");
-    let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
-        .await;
-    let run = settled_run(&gh, &head).await;
-    assert_eq!(
-        run.conclusion.as_deref(),
-        Some("failure"),
-        "{}",
-        words(&run)
-    );
-    let said = words(&run);
+    let (app, said) = opened_and_failed(&gh, &repo, &head).await;
     assert!(
         said.contains(&format!(
             "{} names Claude <noreply@anthropic.com> in a `Co-authored-by` trailer",
@@ -344,16 +326,7 @@ async fn a_re_evaluation_with_nothing_new_asks_the_authors_in_one_query() {
     );
     repo.settle_mergeability(7);
     let test = repo.check_run(&head, "test").in_progress();
-    let app = Seamguard::start(&gh).await;
-    gh.deliver(&repo.pull_request_event("opened", 7), &app.webhook())
-        .await;
-    let run = settled_run(&gh, &head).await;
-    assert_eq!(
-        run.conclusion.as_deref(),
-        Some("failure"),
-        "{}",
-        words(&run)
-    );
+    let (app, _said) = opened_and_failed(&gh, &repo, &head).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     gh.reset_counts();
     gh.deliver(
