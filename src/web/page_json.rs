@@ -11,8 +11,10 @@
 //! `other`); renaming or removing a field, or changing what one means,
 //! makes a new version.
 //!
-//! Every field name is spelled out here, never derived from a Rust name
-//! that a refactoring could change.
+//! Each field's Rust name is its JSON name, and is the format: renaming a
+//! field here changes what agents read, and the snapshot test of the whole
+//! shape (`the_json_page_lists_each_blocker_with_since_who_and_fix`) fails
+//! until the version rule is followed.
 
 use axum::http::{HeaderMap, header};
 use chrono::{DateTime, Utc};
@@ -28,36 +30,24 @@ pub const VERSION: u32 = 1;
 /// The page's JSON answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PageJson {
-    #[serde(rename = "version")]
     pub version: u32,
     /// `owner/name`.
-    #[serde(rename = "repository")]
     pub repository: String,
-    #[serde(rename = "number")]
     pub number: u64,
-    #[serde(rename = "title")]
     pub title: Option<String>,
     /// The head SHA the latest evaluation judged; `null` before the first.
-    #[serde(rename = "head")]
     pub head: Option<String>,
-    #[serde(rename = "base")]
     pub base: Option<String>,
     /// When the latest evaluation ended; `null` before the first.
-    #[serde(rename = "evaluated_at")]
     pub evaluated_at: Option<DateTime<Utc>>,
     /// What seamguard concluded; `null` before the first evaluation.
-    #[serde(rename = "verdict")]
     pub verdict: Option<VerdictJson>,
     /// What holds the merge back; empty when nothing does.
-    #[serde(rename = "blockers")]
     pub blockers: Vec<BlockerJson>,
     /// Every rule of the base besides its required checks, met or not.
-    #[serde(rename = "rules")]
     pub rules: Vec<RuleJson>,
     /// The required checks, passed or not.
-    #[serde(rename = "checks")]
     pub checks: Vec<CheckJson>,
-    #[serde(rename = "merge")]
     pub merge: Option<MergeJson>,
 }
 
@@ -66,20 +56,15 @@ pub struct PageJson {
 pub struct VerdictJson {
     /// In a word or two: `merged`, `merging`, `waiting`, `blocked`,
     /// `gave up`, `not opted in`, `in line`, `done`…
-    #[serde(rename = "decision")]
     pub decision: String,
     /// Its reason in one line.
-    #[serde(rename = "reason")]
     pub reason: String,
     /// The `seamguard` check run's conclusion (`success`, `failure`,
     /// `neutral`).
-    #[serde(rename = "conclusion")]
     pub conclusion: String,
     /// The check run's title.
-    #[serde(rename = "title")]
     pub title: String,
     /// Shadow mode: what enforce mode would have concluded.
-    #[serde(rename = "shadow_of")]
     pub shadow_of: Option<String>,
 }
 
@@ -89,133 +74,97 @@ pub struct BlockerJson {
     /// `check`, `review`, `code_owner`, `conversation`, `signature`,
     /// `deployment`, `conflict`, `guard`, `history`, `merge_method`,
     /// `lock`, `budget`, `other`.
-    #[serde(rename = "kind")]
     pub kind: String,
     /// What it is: the check's name, the guard's, the rule as asked.
-    #[serde(rename = "what")]
     pub what: String,
     /// Where it comes from: `branch protection`, `ruleset 7`, `seamguard`,
     /// `GitHub`…
-    #[serde(rename = "source")]
     pub source: Option<String>,
     /// Its state in a word: `unmet`, `failed`, `pending`, `missing`,
     /// `dirty`, `spent`, `refused`…
-    #[serde(rename = "state")]
     pub state: String,
     /// The state in words.
-    #[serde(rename = "detail")]
     pub detail: String,
     /// Since when it has stood so (as far back as the page's history
     /// goes); `null` when not known.
-    #[serde(rename = "since")]
     pub since: Option<DateTime<Utc>>,
     /// Who can clear it.
-    #[serde(rename = "who")]
     pub who: Option<String>,
     /// How to clear it, in one sentence.
-    #[serde(rename = "fix")]
     pub fix: String,
 }
 
 /// One rule of the base besides its required checks.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RuleJson {
-    #[serde(rename = "kind")]
     pub kind: String,
     /// What it asks, with where from.
-    #[serde(rename = "asked")]
     pub asked: String,
-    #[serde(rename = "source")]
     pub source: String,
     /// `met`, `unmet`, `unknown` or `not_checked`.
-    #[serde(rename = "state")]
     pub state: String,
-    #[serde(rename = "detail")]
     pub detail: String,
     /// Who can clear it, and how, in words; `null` unless unmet.
-    #[serde(rename = "clear")]
     pub clear: Option<String>,
     /// Since when it has been in this state.
-    #[serde(rename = "since")]
     pub since: Option<DateTime<Utc>>,
 }
 
 /// One required check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckJson {
-    #[serde(rename = "name")]
     pub name: String,
     /// The App that must report it, when pinned.
-    #[serde(rename = "app_id")]
     pub app_id: Option<u64>,
-    #[serde(rename = "sources")]
     pub sources: Vec<String>,
     /// `passed`, `failed`, `pending` or `missing`.
-    #[serde(rename = "state")]
     pub state: String,
-    #[serde(rename = "detail")]
     pub detail: String,
-    #[serde(rename = "since")]
     pub since: Option<DateTime<Utc>>,
 }
 
 /// The merge: the plan and the attempts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MergeJson {
-    #[serde(rename = "plan")]
     pub plan: String,
     /// Merge calls on the latest head, oldest first.
-    #[serde(rename = "attempts")]
     pub attempts: Vec<AttemptJson>,
-    #[serde(rename = "max_attempts")]
     pub max_attempts: u32,
     /// When seamguard tries again.
-    #[serde(rename = "next_retry")]
     pub next_retry: Option<DateTime<Utc>>,
     /// The asynchronous merge request GitHub holds and has not finished
     /// (`null` when there is none).
-    #[serde(rename = "request")]
     pub request: Option<AsyncRequestJson>,
 }
 
 /// An asynchronous merge request GitHub holds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AsyncRequestJson {
-    #[serde(rename = "uuid")]
     pub uuid: String,
     /// GitHub's state for it (`pending`, …).
-    #[serde(rename = "state")]
     pub state: String,
     /// Since when seamguard knows it.
-    #[serde(rename = "since")]
     pub since: Option<DateTime<Utc>>,
     /// When seamguard last read it.
-    #[serde(rename = "read_at")]
     pub read_at: Option<DateTime<Utc>>,
 }
 
 /// One merge call.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttemptJson {
-    #[serde(rename = "number")]
     pub number: u32,
-    #[serde(rename = "at")]
     pub at: Option<DateTime<Utc>>,
     /// `merged`, or GitHub's words.
-    #[serde(rename = "answer")]
     pub answer: String,
 }
 
 /// A refusal or failure as JSON (the page's status code, this body).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorJson {
-    #[serde(rename = "version")]
     pub version: u32,
     /// `not_found` (an unknown page, or a link seamguard did not sign),
     /// `store_unavailable`.
-    #[serde(rename = "error")]
     pub error: String,
-    #[serde(rename = "message")]
     pub message: String,
 }
 
