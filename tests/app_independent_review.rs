@@ -147,16 +147,7 @@ async fn agent_author_co_author_approval_does_not_count_someone_elses_merges() {
         "{}",
         words(&run)
     );
-    let merges: Vec<_> = gh
-        .requests()
-        .into_iter()
-        .filter(|r| r.is_merge_request(7))
-        .collect();
-    assert_eq!(merges.len(), 1);
-    assert_eq!(
-        merges[0].body.as_ref().unwrap()["sha"].as_str(),
-        Some(head.as_str())
-    );
+    support::ready::one_merge_pinned(&gh, 7, head.as_str());
     assert_eq!(gh.take_violations(), Vec::<String>::new());
 }
 

@@ -210,16 +210,7 @@ async fn a_missing_approval_is_waited_for_then_the_review_merges_it() {
     .await;
     gh.wait_idle().await;
     app.stop().await;
-    let merges: Vec<_> = gh
-        .requests()
-        .into_iter()
-        .filter(|r| r.is_merge_request(7))
-        .collect();
-    assert_eq!(merges.len(), 1);
-    assert_eq!(
-        merges[0].body.as_ref().unwrap()["sha"].as_str(),
-        Some(head.as_str())
-    );
+    support::ready::one_merge_pinned(&gh, 7, head.as_str());
 }
 
 // ---- every rule, waited for and cleared by its own event ----------------
@@ -306,18 +297,7 @@ async fn merges_on(gh: &FakeGitHub, app: Seamguard, event: Delivery, head: &Sha,
         .await;
     gh.wait_idle().await;
     app.stop().await;
-    let merges: Vec<_> = gh
-        .requests()
-        .into_iter()
-        .filter(|r| r.is_merge_request(7))
-        .collect();
-    assert_eq!(
-        merges.len(),
-        1,
-        "one merge call, made once the rule cleared"
-    );
-    let body = merges[0].body.as_ref().expect("a body");
-    assert_eq!(body["sha"].as_str(), Some(head.as_str()), "head pinned");
+    let body = support::ready::one_merge_pinned(gh, 7, head.as_str());
     assert_eq!(body["merge_method"].as_str(), Some(method));
     assert_eq!(gh.take_violations(), Vec::<String>::new());
 }
@@ -633,16 +613,7 @@ async fn mergeability_that_stays_unknown_waits_and_is_read_again_without_an_even
         .await;
     gh.wait_idle().await;
     app.stop().await;
-    let merges: Vec<_> = gh
-        .requests()
-        .into_iter()
-        .filter(|r| r.is_merge_request(7))
-        .collect();
-    assert_eq!(merges.len(), 1);
-    assert_eq!(
-        merges[0].body.as_ref().unwrap()["sha"].as_str(),
-        Some(head.as_str())
-    );
+    support::ready::one_merge_pinned(&gh, 7, head.as_str());
 }
 
 #[tokio::test]

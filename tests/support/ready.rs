@@ -214,6 +214,16 @@ pub fn merge_requests(gh: &FakeGitHub, n: u64) -> Vec<super::world::Recorded> {
         .collect()
 }
 
+/// The one merge request made for #`n`, asserting there was exactly one
+/// and that it pinned `head`; answers its body (method, etc.).
+pub fn one_merge_pinned(gh: &FakeGitHub, n: u64, head: &str) -> serde_json::Value {
+    let merges = merge_requests(gh, n);
+    assert_eq!(merges.len(), 1, "one merge call, made once nothing held it");
+    let body = merges[0].body.clone().expect("a body");
+    assert_eq!(body["sha"].as_str(), Some(head), "head pinned");
+    body
+}
+
 /// `merge-async`'s 400 answer: GitHub did not merge, for `message`.
 pub fn merge_async_failed(message: &str) -> String {
     serde_json::json!({ "status": "failed", "details": { "message": message } }).to_string()
