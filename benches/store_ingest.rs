@@ -233,6 +233,7 @@ async fn ingest(store: &Store, n: u64) {
         action: Some("completed".into()),
         installation: Some(InstallationId(42)),
         received_at: Utc::now(),
+        settle: std::time::Duration::ZERO,
         work: vec![Work::pr(InstallationId(42), repo, PrNumber(n % PRS))],
         // As the webhook handler stores it: a second key per delivery.
         body_digest: DIGEST

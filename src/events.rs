@@ -60,6 +60,22 @@ pub struct Parsed {
     /// Who pushed or opted in a pull request's head, for the opt-in rule
     /// (`pull_request` `opened`, `reopened`, `synchronize`, `labeled`).
     pub activity: Option<PrActivity>,
+    /// Its work may wait for the rest of a burst ([`settles`]).
+    pub settles: bool,
+}
+
+/// Whether the work of a delivery of `event` with `action` may wait a
+/// moment for the rest of its burst (`CHECK_SETTLE`): the results of other
+/// apps' checks, commit statuses and deployments, which a CI run reports
+/// several at once. Everything a person or a push causes runs at once:
+/// commands and the "Re-check" button, `opened` and `synchronize`, labels,
+/// reviews, seamguard's own suite requests, branch and ruleset changes.
+pub fn settles(event: &str, action: Option<&str>) -> bool {
+    match event {
+        "check_run" | "check_suite" => action == Some("completed"),
+        "status" | "deployment_status" => true,
+        _ => false,
+    }
 }
 
 /// Who did something on a pull request, as a delivery's `sender` said.
@@ -710,6 +726,7 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
         _ => None,
     };
     Ok(Parsed {
+        settles: settles(event, action.as_deref()),
         action,
         installation,
         work,
@@ -913,6 +930,38 @@ mod tests {
                 sha: SHA.parse().unwrap()
             }]
         );
+    }
+
+    #[test]
+    fn finished_checks_settle_and_what_people_do_does_not() {
+        for (event, action) in [
+            ("check_run", Some("completed")),
+            ("check_suite", Some("completed")),
+            ("status", None),
+            ("deployment_status", Some("created")),
+        ] {
+            assert!(settles(event, action), "{event}.{action:?}");
+        }
+        for (event, action) in [
+            ("check_run", Some("rerequested")),
+            ("check_run", Some("requested_action")),
+            ("check_suite", Some("requested")),
+            ("pull_request", Some("opened")),
+            ("pull_request", Some("synchronize")),
+            ("pull_request", Some("labeled")),
+            ("issue_comment", Some("created")),
+            ("pull_request_review", Some("submitted")),
+            ("push", None),
+        ] {
+            assert!(!settles(event, action), "{event}.{action:?}");
+        }
+        let parsed = run(
+            "check_run",
+            json!({ "action": "completed", "installation": { "id": 1 }, "repository": repo(),
+                    "check_run": { "head_sha": SHA, "app": { "id": 1 }, "pull_requests": [] } }),
+        )
+        .unwrap();
+        assert!(parsed.settles);
     }
 
     #[test]

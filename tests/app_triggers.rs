@@ -274,3 +274,42 @@ async fn the_watchdog_completes_a_run_its_evaluation_abandoned() {
     assert_eq!(engine.watchdog().await.unwrap(), 0);
     store.close().await;
 }
+
+/// Eight required checks finish in a burst, each delivered as it does:
+/// with `CHECK_SETTLE` their deliveries wait for one another and are one
+/// evaluation, which sees them all passed and merges with the head pinned.
+/// (The settle is two seconds here, not the default one, so that a slow
+/// machine still delivers the burst inside it.)
+#[tokio::test]
+async fn a_burst_of_finished_checks_is_one_evaluation() {
+    let s = ready().opted_in().open().await;
+    let (gh, repo, head) = (&s.gh, &s.repo, &s.head);
+    let names: Vec<String> = (1..=8).map(|i| format!("test-{i}")).collect();
+    let required: Vec<&str> = names.iter().map(String::as_str).collect();
+    repo.ruleset(9).on("~DEFAULT_BRANCH").requires(&required);
+    let runs: Vec<_> = names
+        .iter()
+        .map(|name| repo.check_run(head, name).in_progress())
+        .collect();
+    let app = s.start_with(&["--check-settle", "2s"]).await;
+    s.send(&app, "opened").await;
+    let waiting = s.completed_run().await;
+    assert!(waiting.summary().contains("⏳"), "{}", waiting.summary());
+    gh.wait_idle().await;
+    gh.reset_counts();
+
+    for run in runs {
+        let done = run.completed("success");
+        let delivery = repo.check_run_event("completed", done.id().0);
+        assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
+    }
+    s.wait_merged().await;
+    gh.wait_idle().await;
+    assert_eq!(
+        gh.count("GET", "/repos/acme/app/pulls/7"),
+        1,
+        "one evaluation read the pull request for the whole burst"
+    );
+    ready::one_merge_pinned(gh, 7, head.as_str());
+    app.stop().await;
+}

@@ -119,6 +119,7 @@ async fn a_claim_names_its_latest_cause(backend: Backend) {
             action: Some("opened".into()),
             installation: Some(InstallationId(42)),
             received_at: t(0),
+            settle: std::time::Duration::ZERO,
             work: vec![work.clone()],
             body_digest: None,
             activity: None,

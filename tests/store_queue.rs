@@ -53,6 +53,7 @@ fn delivery(id: &str, at: DateTime<Utc>, work: Vec<Work>) -> NewDelivery {
         action: Some("synchronize".into()),
         installation: Some(InstallationId(42)),
         received_at: at,
+        settle: std::time::Duration::ZERO,
         work,
         body_digest: None,
         activity: None,
@@ -394,6 +395,79 @@ async fn defer_schedules_the_item_without_counting_an_attempt(backend: Backend) 
     assert_eq!(keys(&again), ["acme/app#7"]);
     assert_eq!(again[0].attempts, 0, "held back, not tried");
     assert_eq!(again[0].reruns, 0, "held back, not re-run");
+}
+
+/// `t(0)` plus `ms` milliseconds.
+fn ms(ms: i64) -> DateTime<Utc> {
+    t(0) + chrono::Duration::milliseconds(ms)
+}
+
+/// A finished check's delivery at `at`, whose work waits `settle` for the
+/// rest of its burst.
+fn check_done(id: &str, at: DateTime<Utc>, settle: Duration) -> NewDelivery {
+    NewDelivery {
+        event: "check_run".into(),
+        action: Some("completed".into()),
+        settle,
+        ..delivery(id, at, vec![pr(7)])
+    }
+}
+
+/// Eight checks finishing within 700 ms are one work item, due a settle
+/// after the first of them: later ones never push it back.
+async fn a_burst_of_finished_checks_is_one_item_due_a_settle_after_the_first(backend: Backend) {
+    let Some(s) = Opened::open(backend).await else {
+        return;
+    };
+    let store = &s.store;
+    let settle = Duration::from_secs(1);
+    for i in 0..8 {
+        ingest(store, check_done(&format!("d-{i}"), ms(i * 100), settle)).await;
+    }
+    assert_eq!(store.next_due().await.unwrap(), Some(ms(1000)));
+    let stats = store.queue_stats(ms(700)).await.unwrap();
+    assert_eq!((stats.depth, stats.due, stats.scheduled), (1, 0, 1));
+    assert!(store.claim(ms(999), 10, LEASE).await.unwrap().is_empty());
+    let claims = store.claim(ms(1000), 10, LEASE).await.unwrap();
+    assert_eq!(keys(&claims), ["acme/app#7"]);
+    store.complete(&claims[0]).await.unwrap();
+    assert_eq!(
+        store.queue_stats(ms(1000)).await.unwrap().depth,
+        0,
+        "one evaluation for the burst"
+    );
+}
+
+/// A delivery that does not settle (a push) makes the settling item due at
+/// once: the earlier due time wins, whichever came first.
+async fn a_push_during_the_settle_runs_the_item_at_once(backend: Backend) {
+    let Some(s) = Opened::open(backend).await else {
+        return;
+    };
+    let store = &s.store;
+    ingest(store, check_done("d-1", ms(0), Duration::from_secs(1))).await;
+    ingest(store, delivery("d-2", ms(200), vec![pr(7)])).await;
+    assert_eq!(store.next_due().await.unwrap(), Some(ms(200)));
+    assert_eq!(claimed(store, ms(200), 10).await, ["acme/app#7"]);
+}
+
+/// A check that finishes while the item runs makes it due again a settle
+/// after that check, so the rest of its burst joins the re-run.
+async fn a_check_finishing_during_a_run_settles_before_the_rerun(backend: Backend) {
+    let Some(s) = Opened::open(backend).await else {
+        return;
+    };
+    let store = &s.store;
+    let settle = Duration::from_secs(1);
+    ingest(store, check_done("d-1", ms(0), settle)).await;
+    let first = store.claim(ms(1000), 10, LEASE).await.unwrap();
+    assert_eq!(keys(&first), ["acme/app#7"]);
+    ingest(store, check_done("d-2", ms(1200), settle)).await;
+    ingest(store, check_done("d-3", ms(1500), settle)).await;
+    store.complete(&first[0]).await.unwrap();
+    assert_eq!(store.next_due().await.unwrap(), Some(ms(2200)));
+    assert!(store.claim(ms(2199), 10, LEASE).await.unwrap().is_empty());
+    assert_eq!(claimed(store, ms(2200), 10).await, ["acme/app#7"]);
 }
 
 /// Planned re-runs (merge pending, head moved) are counted apart from
@@ -1050,6 +1124,12 @@ on_both_backends! {
     retry_at_schedules_the_item_no_earlier_than_asked,
     #[tokio::test]
     defer_schedules_the_item_without_counting_an_attempt,
+    #[tokio::test]
+    a_burst_of_finished_checks_is_one_item_due_a_settle_after_the_first,
+    #[tokio::test]
+    a_push_during_the_settle_runs_the_item_at_once,
+    #[tokio::test]
+    a_check_finishing_during_a_run_settles_before_the_rerun,
     #[tokio::test]
     planned_reruns_do_not_use_up_attempts,
     #[tokio::test]

@@ -121,6 +121,10 @@ pub struct ServeArgs {
     /// and `replicas` (how many share an installation's concurrency).
     #[arg(long, env = "GITHUB_RATE_LIMITS", default_value = "")]
     pub github_rate_limits: String,
+    /// How long the work of a finished check, status or deployment waits
+    /// for the rest of its burst, from the first of them (0 disables).
+    #[arg(long, env = "CHECK_SETTLE", default_value = "1s")]
+    pub check_settle: String,
 }
 
 /// Renewal runs at a third of the lease; below a second the renewals
@@ -186,6 +190,10 @@ pub struct Tuning {
     pub work_lease: Duration,
     /// GitHub's limits the budget governor keeps under, and whether it runs.
     pub github_limits: crate::github::budget::Limits,
+    /// How long work caused by a finished check waits for the rest of its
+    /// burst (`CHECK_SETTLE`, already on the replay clock of
+    /// `GITHUB_RATE_LIMITS`' `speed`); zero runs it at once.
+    pub check_settle: Duration,
 }
 
 /// The App's credentials once validated.
@@ -477,6 +485,9 @@ impl ServeArgs {
                 ));
             }
         };
+        let check_settle = optional_interval("CHECK_SETTLE", &self.check_settle)?
+            .map(|d| d.div_f64(github_limits.speed))
+            .unwrap_or_default();
         let status_token = bearer_token("STATUS_TOKEN", "/status", &self.status_token)?;
         let metrics_token = bearer_token("METRICS_TOKEN", "/metrics", &self.metrics_token)?;
         let tuning = Tuning {
@@ -492,6 +503,7 @@ impl ServeArgs {
             shutdown_grace: duration("SHUTDOWN_GRACE", &self.shutdown_grace)?,
             work_lease,
             github_limits,
+            check_settle,
         };
         Ok(Settings {
             app,
@@ -702,6 +714,7 @@ mod tests {
             (&["--log-format", "xml"], "LOG_FORMAT"),
             (&["--database-url", "mysql://x"], "DATABASE_URL"),
             (&["--work-lease", "10ms"], "WORK_LEASE"),
+            (&["--check-settle", "soon"], "CHECK_SETTLE"),
             (&["--merge-retry-base", "soon"], "MERGE_RETRY_BASE"),
             (&["--port", "http"], "PORT"),
             (&["--host", "localhost"], "HOST"),
@@ -722,6 +735,17 @@ mod tests {
             let err = args(flags).validate().unwrap_err();
             assert_eq!(err.var, *var, "{flags:?}: {err}");
         }
+    }
+
+    #[test]
+    fn the_check_settle_runs_on_the_replay_clock_and_zero_turns_it_off() {
+        let settle = |flags: &[&str]| args(flags).validate().unwrap().tuning.check_settle;
+        assert_eq!(settle(&[]), Duration::from_secs(1));
+        assert_eq!(settle(&["--check-settle", "0"]), Duration::ZERO);
+        assert_eq!(
+            settle(&["--check-settle", "1s", "--github-rate-limits", "speed=120"]),
+            Duration::from_secs(1).div_f64(120.0)
+        );
     }
 
     #[test]

@@ -336,6 +336,7 @@ async fn serve_app(
             app_id: Some(app.credentials.app_id()),
             store: store.clone(),
             budget: webhook::BodyBudget::default(),
+            check_settle: tuning.check_settle,
         }),
         web: Arc::new(crate::web::WebState {
             store: store.clone(),

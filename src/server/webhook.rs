@@ -188,6 +188,9 @@ pub struct WebhookState {
     pub app_id: Option<AppId>,
     pub store: Store,
     pub budget: BodyBudget,
+    /// How long a finished check's work waits for the rest of its burst
+    /// (`CHECK_SETTLE`, on the replay clock); zero runs it at once.
+    pub check_settle: Duration,
 }
 
 /// Why a signature was refused.
@@ -489,6 +492,11 @@ async fn ingest_read(
         action: parsed.action,
         installation: parsed.installation,
         received_at: chrono::Utc::now(),
+        settle: if parsed.settles {
+            state.check_settle
+        } else {
+            Duration::ZERO
+        },
         work: parsed.work,
         body_digest: Some(body_digest),
         activity: parsed.activity,

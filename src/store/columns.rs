@@ -201,9 +201,11 @@ pub(crate) struct EncodedDelivery {
 
 impl EncodedDelivery {
     /// `d` as both backends store it: its keys, and its work items due when
-    /// it was received, each payload naming the delivery as its cause.
+    /// it was received (after its settle time), each payload naming the
+    /// delivery as its cause.
     pub(crate) fn new(d: NewDelivery) -> Result<EncodedDelivery, StoreError> {
         let received_at = millis(d.received_at);
+        let due = after(d.received_at, d.settle);
         let cause = delivery_cause(&d);
         let work = d
             .work
@@ -212,7 +214,7 @@ impl EncodedDelivery {
                 Ok(NewWork {
                     key: w.key(),
                     payload: encode_work_because(w, &cause)?,
-                    due: received_at,
+                    due,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;

@@ -162,6 +162,12 @@ pub struct NewDelivery {
     pub received_at: DateTime<Utc>,
     /// What this delivery asks to evaluate (may be empty, e.g. `ping`).
     pub work: Vec<Work>,
+    /// How long after `received_at` its work becomes due: finished checks
+    /// arrive in bursts, and a burst's deliveries within this time are one
+    /// evaluation. A later trigger never makes the work due later (the
+    /// queue keeps the earlier due time). Zero: due at once.
+    #[serde(default)]
+    pub settle: Duration,
     /// SHA-256 of the event name and the signed body: the same event and
     /// body again under another id
     /// (a captured delivery replayed) is a duplicate too, within the

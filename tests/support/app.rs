@@ -61,6 +61,9 @@ impl Seamguard {
             ("--merge-retry-base", "20ms"),
             ("--redelivery-interval", "0"),
             ("--reconcile-interval", "0"),
+            // A finished check's work runs at once unless a test asks for
+            // a settle (the burst tests do).
+            ("--check-settle", "0"),
             ("--shutdown-grace", "5s"),
         ]
         .iter()
