@@ -145,7 +145,8 @@ fn main() -> anyhow::Result<()> {
                 .collect();
             decodes.push(t.elapsed());
             let t = Instant::now();
-            let html = black_box(views::pull_page(&repo, PrNumber(7), &history)).into_string();
+            let html =
+                black_box(views::pull_page(&repo, PrNumber(7), &history, None)).into_string();
             renders.push(t.elapsed());
             size = html.len();
         }

@@ -249,3 +249,136 @@ async fn a_pause_seen_by_one_replica_holds_for_the_other() {
     a.stop().await;
     b.stop().await;
 }
+
+/// The bearer `/status` asks for in [`the_page_and_status_say_a_pull_request_waits_for_the_write_budget`].
+const STATUS_TOKEN: &str = "a-status-token-for-the-budget-tests";
+
+/// The path of the link to `number`'s page in `html`, unescaped.
+fn page_link(html: &str, number: u64) -> Option<String> {
+    let start = html.find(&format!("/acme/app/pull/{number}?"))?;
+    let end = start + html[start..].find('"')?;
+    Some(html[start..end].replace("&amp;", "&"))
+}
+
+/// `/status`'s section on work waiting for GitHub's budget.
+fn waiting_section(status: &str) -> &str {
+    let start = status.find("id=\"waiting\"").expect("a waiting section");
+    let end = start + status[start..].find("</section>").expect("its end");
+    &status[start..end]
+}
+
+/// Pull requests opened at once in [`the_page_and_status_say_a_pull_request_waits_for_the_write_budget`].
+const OPENED: u64 = 6;
+
+/// GitHub's content-creating budget is nine requests a minute (seamguard
+/// keeps to eight, and to less for anything but a merge), and six pull
+/// requests open at once, each costing about two writes: those whose
+/// evaluation is deferred say so on their page (HTML and JSON) and on
+/// `/status`, with the time it ends; those evaluated say nothing of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_and_status_say_a_pull_request_waits_for_the_write_budget() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo("acme/app");
+    for n in 1..=OPENED {
+        feature_pr(&repo, n, &format!("feature-{n}"), &[]);
+    }
+    let limits = RateLimits {
+        content_per_minute: 9,
+        ..RateLimits::default()
+    };
+    gh.enforce_rate_limits(limits);
+    let app = Seamguard::start_with(
+        &gh,
+        &[
+            "--github-rate-limits",
+            "content_minute=9",
+            "--status-token",
+            STATUS_TOKEN,
+        ],
+    )
+    .await;
+    for n in 1..=OPENED {
+        assert_eq!(
+            gh.deliver(&repo.pull_request_event("opened", n), &app.webhook())
+                .await,
+            202
+        );
+    }
+    // The deferred evaluations are due a minute from now: past the horizon.
+    gh.wait_idle().await;
+    let client = reqwest::Client::new();
+    let status = client
+        .get(app.url("/status"))
+        .bearer_auth(STATUS_TOKEN)
+        .send()
+        .await
+        .expect("/status answers")
+        .text()
+        .await
+        .expect("a page");
+    let section = waiting_section(&status);
+    let waiting: Vec<u64> = (1..=OPENED)
+        .filter(|&n| page_link(section, n).is_some())
+        .collect();
+    assert!(!waiting.is_empty(), "a pull request waits: {status}");
+    assert!(
+        section.contains("waiting for GitHub's write budget until "),
+        "{section}"
+    );
+    assert_eq!(gh.secondary_answers(), 0, "the budget was kept");
+
+    let n = waiting[0];
+    let link = app.url(&page_link(section, n).expect("a link"));
+    let page: serde_json::Value = client
+        .get(&link)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .expect("the page answers")
+        .json()
+        .await
+        .expect("JSON");
+    let wait = &page["budget_wait"];
+    let until: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(wait["until"].clone()).expect("until is a time");
+    let line = format!(
+        "waiting for GitHub's write budget until {}",
+        until.format("%H:%M:%S UTC")
+    );
+    assert_eq!(wait["message"], line.as_str(), "{page:#}");
+    assert!(until > chrono::Utc::now(), "it still waits: {page:#}");
+    assert!(
+        wait["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("content-creating requests")),
+        "{page:#}"
+    );
+    assert!(section.contains(&line), "/status says the same: {section}");
+    let html = client
+        .get(&link)
+        .send()
+        .await
+        .expect("the page answers")
+        .text()
+        .await
+        .expect("HTML");
+    assert!(html.contains(&line), "{html}");
+
+    // A pull request evaluated in full waits for nothing.
+    let done = (1..=OPENED)
+        .find(|n| !waiting.contains(n))
+        .unwrap_or_else(|| panic!("one evaluated: {status}"));
+    let link = page_link(&status, done)
+        .unwrap_or_else(|| panic!("#{done}'s latest evaluation links its page: {status}"));
+    let page: serde_json::Value = client
+        .get(app.url(&link))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .expect("the page answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(page["budget_wait"].is_null(), "{page:#}");
+    app.stop().await;
+}

@@ -470,6 +470,54 @@ async fn a_check_finishing_during_a_run_settles_before_the_rerun(backend: Backen
     assert_eq!(claimed(store, ms(2200), 10).await, ["acme/app#7"]);
 }
 
+/// A deferral for GitHub's budget is kept as a wait with its time and
+/// reason, not as a failure; it ends when the item runs again.
+async fn a_deferral_is_read_back_as_a_wait_for_the_budget(backend: Backend) {
+    let Some(s) = Opened::open(backend).await else {
+        return;
+    };
+    let store = &s.store;
+    let repo: RepoName = "acme/app".parse().unwrap();
+    ingest(store, delivery("d-1", t(0), vec![pr(7), pr(8)])).await;
+    let claims = store.claim(t(0), 10, LEASE).await.unwrap();
+    let (seven, eight) = (&claims[0], &claims[1]);
+    assert_eq!(keys(&claims), ["acme/app#7", "acme/app#8"]);
+    let why = "waiting for GitHub's limit on content-creating requests until 22:13:40 UTC";
+    store.defer(seven, t(40), why).await.unwrap();
+    store.retry_at(eight, t(30), "HTTP 502").await.unwrap();
+
+    let wait = store
+        .budget_wait(&repo, PrNumber(7))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (wait.key.as_str(), wait.until, wait.reason.as_str()),
+        ("acme/app#7", t(40), why)
+    );
+    assert_eq!(
+        store.budget_wait(&repo, PrNumber(8)).await.unwrap(),
+        None,
+        "a failure is no wait"
+    );
+    assert_eq!(store.budget_waits().await.unwrap(), [wait]);
+    let failed = store.failed_jobs().await.unwrap();
+    assert_eq!(
+        failed.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(),
+        ["acme/app#8"],
+        "a deferral is not a failure"
+    );
+
+    let again = store.claim(t(40), 10, LEASE).await.unwrap();
+    assert_eq!(keys(&again), ["acme/app#8", "acme/app#7"]);
+    assert_eq!(
+        store.budget_wait(&repo, PrNumber(7)).await.unwrap(),
+        None,
+        "running again"
+    );
+    assert!(store.budget_waits().await.unwrap().is_empty());
+}
+
 /// Planned re-runs (merge pending, head moved) are counted apart from
 /// failures: however many there were, a failing job still has all its
 /// attempts; a trigger that lands during a run starts both counts afresh.
@@ -1130,6 +1178,8 @@ on_both_backends! {
     a_push_during_the_settle_runs_the_item_at_once,
     #[tokio::test]
     a_check_finishing_during_a_run_settles_before_the_rerun,
+    #[tokio::test]
+    a_deferral_is_read_back_as_a_wait_for_the_budget,
     #[tokio::test]
     planned_reruns_do_not_use_up_attempts,
     #[tokio::test]

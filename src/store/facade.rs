@@ -28,7 +28,8 @@ use super::reads;
 use super::sqlite::SqliteStore;
 use super::state;
 use super::work::{
-    Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun, QueueStats, Work,
+    BudgetWait, Claim, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun,
+    QueueStats, Work,
 };
 use crate::github::governor::BudgetStore;
 use crate::ids::{CheckRunId, CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
@@ -504,6 +505,23 @@ impl Store {
     /// Work items whose last run failed (retrying or parked), for `/status`.
     pub async fn failed_jobs(&self) -> Result<Vec<FailedJob>, StoreError> {
         read!(self, reads::failed_jobs)
+    }
+
+    /// Work items held back for GitHub's rate budget, soonest first, for
+    /// `/status`.
+    pub async fn budget_waits(&self) -> Result<Vec<BudgetWait>, StoreError> {
+        read!(self, reads::budget_waits)
+    }
+
+    /// Whether the work on pull request `pr` is held back for GitHub's
+    /// rate budget, and until when, for its page.
+    pub async fn budget_wait(
+        &self,
+        repo: &RepoName,
+        pr: PrNumber,
+    ) -> Result<Option<BudgetWait>, StoreError> {
+        let key = Work::pr(InstallationId(0), repo.clone(), pr).key();
+        read!(self, reads::budget_wait, &key)
     }
 
     /// A small stored value, e.g. the hook-deliveries cursor.

@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use super::columns;
 use super::error::StoreError;
-use super::work::{Evaluation, FailedJob};
+use super::work::{BudgetWait, Evaluation, FailedJob};
 use crate::ids::{CommitSha, PrNumber, RepoName};
 
 /// Evaluations kept per pull request: a busy pull request's last day or
@@ -73,6 +73,18 @@ pub(crate) fn failed_job(
             .then(|| columns::time(due_at).ok())
             .flatten(),
     }
+}
+
+/// A `work_items` row (key, deferred_until, last_error) as a wait for
+/// GitHub's budget.
+pub(crate) fn budget_wait(
+    (key, until, reason): (String, i64, Option<String>),
+) -> Result<BudgetWait, StoreError> {
+    Ok(BudgetWait {
+        key,
+        until: columns::time(until)?,
+        reason: reason.unwrap_or_default(),
+    })
 }
 
 // The statements below are written once for both backends, with `$N`

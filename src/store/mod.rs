@@ -54,6 +54,6 @@ pub use facade::Store;
 pub use history::HISTORY_PER_PR;
 pub use options::StoreOptions;
 pub use work::{
-    Claim, Command, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery, OpenCheckRun,
-    QueueStats, Target, Work,
+    BudgetWait, Claim, Command, Evaluation, FailedJob, Ingested, LineEntry, NewDelivery,
+    OpenCheckRun, QueueStats, Target, Work,
 };

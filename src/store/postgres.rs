@@ -202,6 +202,7 @@ impl PgStore {
              )
              UPDATE work_items w
              SET lease_token = $3, claimed_at = $1, due_at = $4, rerun_at = NULL,
+                 deferred_until = NULL,
                  attempts = w.attempts + CASE WHEN w.lease_token IS NULL THEN 0 ELSE 1 END
              FROM picked WHERE w.key = picked.key
              RETURNING w.key, w.payload, w.attempts, w.reruns, picked.due_at",
@@ -230,7 +231,7 @@ impl PgStore {
                     tracing::error!(key, error = %e, "parking a work item whose payload does not decode");
                     sqlx::query(
                         "UPDATE work_items SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL,
-                             due_at = $2, last_error = $3
+                             due_at = $2, last_error = $3, deferred_until = NULL
                          WHERE key = $1 AND lease_token = $4",
                     )
                     .bind(&key)
@@ -312,7 +313,8 @@ impl PgStore {
             "UPDATE work_items
              SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL,
                  due_at = least($3, coalesce(rerun_at, $3)),
-                 attempts = attempts + $5, reruns = reruns + $6, last_error = $4
+                 attempts = attempts + $5, reruns = reruns + $6, last_error = $4,
+                 deferred_until = $7
              WHERE key = $1 AND lease_token = $2",
         )
         .bind(&claim.key)
@@ -321,6 +323,7 @@ impl PgStore {
         .bind(reason)
         .bind(attempts)
         .bind(reruns)
+        .bind(why.deferred_until(columns::millis(not_before)))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() > 0 {

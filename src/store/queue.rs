@@ -170,7 +170,7 @@ pub(crate) async fn claim(
     // attempt. Triggers recorded during it are covered by this new run.
     sqlx::query(
         "UPDATE work_items
-         SET lease_token = ?1, claimed_at = ?2, due_at = ?3, rerun_at = NULL,
+         SET lease_token = ?1, claimed_at = ?2, due_at = ?3, rerun_at = NULL, deferred_until = NULL,
              attempts = attempts + (lease_token IS NOT NULL)
          WHERE key IN (SELECT value FROM json_each(?4))",
     )
@@ -187,7 +187,8 @@ pub(crate) async fn claim(
 /// trigger replaces its payload and makes it due again.
 async fn park(conn: &mut SqliteConnection, key: &str, why: &str) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE work_items SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL, due_at = ?2, last_error = ?3
+        "UPDATE work_items SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL, due_at = ?2, last_error = ?3,
+             deferred_until = NULL
          WHERE key = ?1",
     )
     .bind(key)
@@ -249,6 +250,8 @@ pub(crate) enum GiveBack {
     /// planned re-run, not a failure; `reruns` grows, and paces re-runs.
     Rerun,
     /// The work was not tried, only held back (GitHub's budget): neither.
+    /// The row keeps when it was held back until (`deferred_until`), for
+    /// the pages that say so.
     Deferred,
 }
 
@@ -260,6 +263,12 @@ impl GiveBack {
             GiveBack::Rerun => (0, 1),
             GiveBack::Deferred => (0, 0),
         }
+    }
+
+    /// What `deferred_until` becomes when a claim is given back until
+    /// `not_before` for this reason.
+    pub(crate) fn deferred_until(self, not_before: i64) -> Option<i64> {
+        (self == GiveBack::Deferred).then_some(not_before)
     }
 }
 
@@ -280,7 +289,8 @@ pub(crate) async fn retry(
         "UPDATE work_items
          SET lease_token = NULL, claimed_at = NULL, rerun_at = NULL,
              due_at = min(?3, coalesce(rerun_at, ?3)),
-             attempts = attempts + ?5, reruns = reruns + ?6, last_error = ?4
+             attempts = attempts + ?5, reruns = reruns + ?6, last_error = ?4,
+             deferred_until = ?7
          WHERE key = ?1 AND lease_token = ?2",
     )
     .bind(key)
@@ -289,6 +299,7 @@ pub(crate) async fn retry(
     .bind(reason)
     .bind(attempts)
     .bind(reruns)
+    .bind(why.deferred_until(not_before))
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() > 0)

@@ -7,7 +7,7 @@
 use super::columns;
 use super::error::StoreError;
 use super::history::{self, FAILED_JOBS_LIMIT};
-use super::work::{FailedJob, OpenCheckRun, QueueStats};
+use super::work::{BudgetWait, FailedJob, OpenCheckRun, QueueStats};
 use crate::ids::{CheckRunId, CommitSha, PrNumber, RepoName};
 
 /// Stale check runs returned per watchdog sweep; the rest come next sweep.
@@ -98,7 +98,8 @@ where
     rows.into_iter().map(columns::open_check_run).collect()
 }
 
-/// Work items whose last run failed, for `/status`.
+/// Work items whose last run failed, for `/status` (those only held back
+/// for GitHub's budget are [`budget_waits`], not failures).
 pub(crate) async fn failed_jobs<'e, DB: sqlx::Database>(
     exec: impl sqlx::Executor<'e, Database = DB>,
 ) -> Result<Vec<FailedJob>, StoreError>
@@ -109,12 +110,54 @@ where
 {
     let rows: Vec<(String, i64, String, i64)> = sqlx::query_as(
         "SELECT key, CAST(attempts AS BIGINT), last_error, due_at FROM work_items
-         WHERE last_error IS NOT NULL ORDER BY key LIMIT $1",
+         WHERE last_error IS NOT NULL AND deferred_until IS NULL ORDER BY key LIMIT $1",
     )
     .bind(FAILED_JOBS_LIMIT)
     .fetch_all(exec)
     .await?;
     Ok(rows.into_iter().map(history::failed_job).collect())
+}
+
+/// Work items held back for GitHub's rate budget and not running, soonest
+/// first, for `/status`.
+pub(crate) async fn budget_waits<'e, DB: sqlx::Database>(
+    exec: impl sqlx::Executor<'e, Database = DB>,
+) -> Result<Vec<BudgetWait>, StoreError>
+where
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    (String, i64, Option<String>): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let rows: Vec<(String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT key, deferred_until, last_error FROM work_items
+         WHERE deferred_until IS NOT NULL AND lease_token IS NULL
+         ORDER BY deferred_until, key LIMIT $1",
+    )
+    .bind(FAILED_JOBS_LIMIT)
+    .fetch_all(exec)
+    .await?;
+    rows.into_iter().map(history::budget_wait).collect()
+}
+
+/// Whether the work item `key` is held back for GitHub's rate budget (and
+/// not running), and until when.
+pub(crate) async fn budget_wait<'e, DB: sqlx::Database>(
+    exec: impl sqlx::Executor<'e, Database = DB>,
+    key: &str,
+) -> Result<Option<BudgetWait>, StoreError>
+where
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    (String, i64, Option<String>): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let row: Option<(String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT key, deferred_until, last_error FROM work_items
+         WHERE key = $1 AND deferred_until IS NOT NULL AND lease_token IS NULL",
+    )
+    .bind(key.to_owned())
+    .fetch_optional(exec)
+    .await?;
+    row.map(history::budget_wait).transpose()
 }
 
 /// The queue's depth, what is due and leased, and how long the oldest due

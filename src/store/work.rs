@@ -264,6 +264,17 @@ pub struct FailedJob {
     pub due_at: Option<DateTime<Utc>>,
 }
 
+/// A work item held back for GitHub's rate budget (`Store::defer`): the
+/// pull request's page and `/status` say that it waits, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetWait {
+    pub key: String,
+    /// When the budget has room for it again, as the deferral said.
+    pub until: DateTime<Utc>,
+    /// Which limit is spent, in the deferral's words.
+    pub reason: String,
+}
+
 /// A check run seamguard opened and has not completed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenCheckRun {

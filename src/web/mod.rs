@@ -174,10 +174,22 @@ pub async fn pull_page(
             (e, snap)
         })
         .collect();
+    // A page that cannot say whether its pull request waits still shows
+    // everything else it knows.
+    let wait = web
+        .store
+        .budget_wait(&repo, number)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not read whether the pull request waits for GitHub's budget");
+            None
+        });
     if as_json {
-        return json(StatusCode::OK, &page_json::page(&repo, number, &history));
+        let mut page = page_json::page(&repo, number, &history);
+        page.budget_wait = wait.as_ref().map(page_json::BudgetWaitJson::new);
+        return json(StatusCode::OK, &page);
     }
-    let mut page = html(views::pull_page(&repo, number, &history));
+    let mut page = html(views::pull_page(&repo, number, &history, wait.as_ref()));
     page.headers_mut()
         .insert(header::VARY, header::HeaderValue::from_static("Accept"));
     page
@@ -227,22 +239,23 @@ pub async fn status(State(web): State<Arc<WebState>>, headers: HeaderMap) -> Res
     let recent: Vec<_> = recent
         .into_iter()
         .map(|e| {
-            let exp = PageSigner::expiry(now);
-            let link = match &web.links {
-                Some(links) => links.url(&e.repo, e.pr, now),
-                None => format!(
-                    "/{}/{}/pull/{}?exp={exp}&sig={}",
-                    e.repo.owner(),
-                    e.repo.name(),
-                    e.pr.0,
-                    web.signer.sign(&e.repo, e.pr, exp)
-                ),
-            };
+            let link = page_link(&web, &e.repo, e.pr, now);
             (e, Some(link))
         })
         .collect();
     let queue = web.store.queue_stats(now).await.ok();
     let failed = web.store.failed_jobs().await.unwrap_or_default();
+    let waiting: Vec<_> = web
+        .store
+        .budget_waits()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|w| {
+            let link = pr_of_key(&w.key).map(|(repo, pr)| page_link(&web, &repo, pr, now));
+            (w, link)
+        })
+        .collect();
     let budgets = web
         .gh
         .as_ref()
@@ -253,6 +266,31 @@ pub async fn status(State(web): State<Arc<WebState>>, headers: HeaderMap) -> Res
         queue,
         budgets: &budgets,
         failed: &failed,
+        waiting: &waiting,
         now,
     }))
+}
+
+/// The signed link to a pull request's page, for `/status`.
+fn page_link(web: &WebState, repo: &RepoName, pr: PrNumber, now: chrono::DateTime<Utc>) -> String {
+    match &web.links {
+        Some(links) => links.url(repo, pr, now),
+        None => {
+            let exp = PageSigner::expiry(now);
+            format!(
+                "/{}/{}/pull/{}?exp={exp}&sig={}",
+                repo.owner(),
+                repo.name(),
+                pr.0,
+                web.signer.sign(repo, pr, exp)
+            )
+        }
+    }
+}
+
+/// The pull request a work key names (`acme/app#7`); `None` for other
+/// work (a commit, a branch, a command).
+fn pr_of_key(key: &str) -> Option<(RepoName, PrNumber)> {
+    let (repo, number) = key.split_once('#')?;
+    Some((repo.parse().ok()?, PrNumber(number.parse().ok()?)))
 }

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use super::snapshot::{BlockerView, PageSnapshot, RuleView};
 use crate::ids::{PrNumber, RepoName};
-use crate::store::Evaluation;
+use crate::store::{BudgetWait, Evaluation};
 
 /// The format's version (the `version` field).
 pub const VERSION: u32 = 1;
@@ -49,6 +49,31 @@ pub struct PageJson {
     /// The required checks, passed or not.
     pub checks: Vec<CheckJson>,
     pub merge: Option<MergeJson>,
+    /// Set while the evaluation is held back for GitHub's rate budget:
+    /// until when, and why (`null` otherwise).
+    pub budget_wait: Option<BudgetWaitJson>,
+}
+
+/// An evaluation held back for GitHub's rate budget.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetWaitJson {
+    /// When the budget has room for it; it runs by itself then.
+    pub until: DateTime<Utc>,
+    /// Which limit is spent, in GitHub's budget governor's words.
+    pub reason: String,
+    /// The same in one line, as the page says it: `waiting for GitHub's
+    /// write budget until 14:03:07 UTC`.
+    pub message: String,
+}
+
+impl BudgetWaitJson {
+    pub fn new(wait: &BudgetWait) -> Self {
+        Self {
+            until: wait.until,
+            reason: wait.reason.clone(),
+            message: super::views::budget_wait_line(wait),
+        }
+    }
 }
 
 /// The verdict of the latest evaluation.
@@ -284,6 +309,7 @@ pub fn page(repo: &RepoName, number: PrNumber, history: &[(Evaluation, PageSnaps
             rules: Vec::new(),
             checks: Vec::new(),
             merge: None,
+            budget_wait: None,
         };
     };
     let head = latest.head.as_str();
@@ -363,6 +389,7 @@ pub fn page(repo: &RepoName, number: PrNumber, history: &[(Evaluation, PageSnaps
                 read_at: r.read_at,
             }),
         }),
+        budget_wait: None,
     }
 }
 

@@ -8,7 +8,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use super::snapshot::{Attempt, PageSnapshot};
 use crate::github::RateBudget;
 use crate::ids::{PrNumber, RepoName};
-use crate::store::{Evaluation, FailedJob, QueueStats};
+use crate::store::{BudgetWait, Evaluation, FailedJob, QueueStats};
 
 const CSS: &str = include_str!("style.css");
 
@@ -84,12 +84,37 @@ fn attempts_on_head<'a>(history: &'a [(Evaluation, PageSnapshot)], head: &str) -
     attempts
 }
 
+/// What the pages say of work held back for GitHub's budget, as the check
+/// run does: `waiting for GitHub's write budget until 14:03:07 UTC`.
+pub fn budget_wait_line(wait: &BudgetWait) -> String {
+    format!(
+        "waiting for GitHub's write budget until {}",
+        wait.until.format("%H:%M:%S UTC")
+    )
+}
+
+/// The pull request's note while its evaluation waits for GitHub's budget.
+fn budget_wait_note(wait: Option<&BudgetWait>) -> Markup {
+    html! {
+        @if let Some(w) = wait {
+            p.note id="budget-wait" {
+                "seamguard is " strong { (budget_wait_line(w)) } ": this installation has spent "
+                "what GitHub allows for now. The evaluation is kept and continues by itself "
+                "then; nothing needs doing."
+                @if !w.reason.is_empty() { br; span.muted { (w.reason) } }
+            }
+        }
+    }
+}
+
 /// The pull request's page: `history` newest first, each evaluation with
-/// its decoded snapshot.
+/// its decoded snapshot; `wait`, when its evaluation is held back for
+/// GitHub's budget.
 pub fn pull_page(
     repo: &RepoName,
     number: PrNumber,
     history: &[(Evaluation, PageSnapshot)],
+    wait: Option<&BudgetWait>,
 ) -> Markup {
     let where_ = format!("{repo}#{}", number.0);
     let Some((latest, snap)) = history.first() else {
@@ -99,8 +124,12 @@ pub fn pull_page(
             html! {
                 div.card {
                     h1 { (repo.to_string()) " #" (number.0) }
-                    p { "seamguard has not evaluated this pull request yet. Comment "
-                        code { "@seamguard recheck" } " on it to evaluate it now." }
+                    @if wait.is_some() {
+                        (budget_wait_note(wait))
+                    } @else {
+                        p { "seamguard has not evaluated this pull request yet. Comment "
+                            code { "@seamguard recheck" } " on it to evaluate it now." }
+                    }
                 }
             },
         );
@@ -114,6 +143,7 @@ pub fn pull_page(
             (repo.to_string()) " · head " code { (short(head)) } " → " code { (snap.base) }
             " · evaluated " (when(latest.at))
         }
+        (budget_wait_note(wait))
         section.card.verdict.(class(&latest.decision)) id="verdict" {
             div.word { (latest.decision) }
             div.reason { (latest.reason) }
@@ -302,6 +332,9 @@ pub struct StatusView<'a> {
     pub queue: Option<QueueStats>,
     pub budgets: &'a [RateBudget],
     pub failed: &'a [FailedJob],
+    /// Work held back for GitHub's budget, each with its page's link when
+    /// it is a pull request's.
+    pub waiting: &'a [(BudgetWait, Option<String>)],
     pub now: DateTime<Utc>,
 }
 
@@ -337,6 +370,24 @@ pub fn status(v: &StatusView<'_>) -> Markup {
                     table {
                         thead { tr { th { "who" } th { "remaining" } th { "resets" } } }
                         tbody { @for b in v.budgets { tr { td { (b.who) } td { (b.remaining) } td { (when(b.reset)) } } } }
+                    }
+                }
+            }
+            section.card id="waiting" {
+                h2 { "Waiting for GitHub's write budget" }
+                @if v.waiting.is_empty() {
+                    p.muted { "Nothing." }
+                } @else {
+                    table {
+                        thead { tr { th { "work" } th { "waits" } th { "why" } } }
+                        tbody { @for (w, link) in v.waiting { tr {
+                            td.mono { @match link {
+                                Some(l) => { a href=(l) { (w.key) } }
+                                None => { (w.key) }
+                            } }
+                            td { (budget_wait_line(w)) }
+                            td { (w.reason) }
+                        } } }
                     }
                 }
             }
@@ -487,24 +538,44 @@ mod tests {
                 PageSnapshot::default(),
             ),
         ];
-        let html = pull_page(&repo, PrNumber(7), &history).into_string();
+        let html = pull_page(&repo, PrNumber(7), &history, None).into_string();
         assert!(
             html.contains("Parse &lt;the&gt; new format"),
             "escaped: {html}"
         );
         assert!(!html.contains("<the>"));
         assert!(!html.to_ascii_lowercase().contains("<script"));
-        insta::assert_snapshot!(lines(pull_page(&repo, PrNumber(7), &history)));
+        insta::assert_snapshot!(lines(pull_page(&repo, PrNumber(7), &history, None)));
     }
 
     #[test]
     fn a_page_without_history_says_so() {
         let repo: RepoName = "acme/app".parse().unwrap();
-        let html = pull_page(&repo, PrNumber(7), &[]).into_string();
+        let html = pull_page(&repo, PrNumber(7), &[], None).into_string();
         assert!(
             html.contains("has not evaluated this pull request yet"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn a_page_waiting_for_the_budget_says_until_when() {
+        let repo: RepoName = "acme/app".parse().unwrap();
+        let wait = BudgetWait {
+            key: "acme/app#7".into(),
+            until: DateTime::from_timestamp(1_800_000_000 + 3_787, 0).unwrap(),
+            reason: "waiting for GitHub's limit on content-creating requests".into(),
+        };
+        let line = "waiting for GitHub's write budget until 09:03:07 UTC";
+        assert_eq!(budget_wait_line(&wait), line);
+        let history = vec![(evaluation(0, "waiting", "waiting for `test`", 9), waiting())];
+        for history in [&history[..], &[]] {
+            let html = pull_page(&repo, PrNumber(7), history, Some(&wait)).into_string();
+            assert!(html.contains(line), "{html}");
+            assert!(html.contains("content-creating requests"), "{html}");
+        }
+        let html = pull_page(&repo, PrNumber(7), &history, None).into_string();
+        assert!(!html.contains("write budget"), "{html}");
     }
 
     #[test]
