@@ -313,3 +313,44 @@ async fn a_burst_of_finished_checks_is_one_evaluation() {
     ready::one_merge_pinned(gh, 7, head.as_str());
     app.stop().await;
 }
+
+/// A push lands while the evaluation of the old head is still reading (its
+/// check runs answer slowly): no `seamguard` run is written on the head
+/// that was superseded, and the new head gets its run.
+#[tokio::test]
+async fn a_head_superseded_before_its_run_is_written_gets_no_run() {
+    let s = ready().open().await;
+    let (gh, repo) = (&s.gh, &s.repo);
+    let old = s.head.clone();
+    // Time for the push to arrive while the read waits (not an assertion).
+    gh.fail_next(
+        &format!("GET /commits/{old}/check-runs"),
+        502,
+        r#"{"message":"Server Error"}"#,
+    )
+    .delay(Duration::from_secs(2));
+    let app = s.start().await;
+    s.send(&app, "opened").await;
+    let o = old.clone();
+    gh.wait_for(
+        "the old head's check runs asked for",
+        move |w| {
+            w.attempts
+                .iter()
+                .any(|a| a.path.ends_with(&format!("/commits/{o}/check-runs")))
+        },
+        WAIT,
+    )
+    .await;
+    let new = repo.push(ready::BRANCH, "more work", &[("feature", Some("y\n"))]);
+    s.send(&app, "synchronize").await;
+    completed_run(gh, &new).await;
+    gh.wait_idle().await;
+    let on_old = gh
+        .world()
+        .check_runs_named("seamguard")
+        .filter(|r| r.head_sha == old)
+        .count();
+    assert_eq!(on_old, 0, "no run on the superseded head");
+    app.stop().await;
+}

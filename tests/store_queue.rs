@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
-use seamguard::ids::{DeliveryId, InstallationId, PrNumber, RepoName};
+use seamguard::ids::{CommitSha, DeliveryId, InstallationId, PrNumber, RepoName};
 use seamguard::store::{Claim, Ingested, NewDelivery, Store, StoreError, StoreOptions, Work};
 use sqlx::Connection;
 use store_backends::{Backend, TestDb};
@@ -516,6 +516,52 @@ async fn a_deferral_is_read_back_as_a_wait_for_the_budget(backend: Backend) {
         "running again"
     );
     assert!(store.budget_waits().await.unwrap().is_empty());
+}
+
+/// Work on #7 that names the head a `pull_request` delivery carried.
+fn pr_at(head: &str) -> Work {
+    Work {
+        target: seamguard::store::Target::Pr {
+            number: PrNumber(7),
+            head: Some(head.parse().unwrap()),
+        },
+        ..pr(7)
+    }
+}
+
+/// A push stored while #7's evaluation of its old head runs supersedes
+/// that evaluation; a trigger that names no head, or the same head, does not.
+async fn a_push_during_a_run_supersedes_the_head_it_evaluates(backend: Backend) {
+    let Some(s) = Opened::open(backend).await else {
+        return;
+    };
+    let store = &s.store;
+    let (old, new) = ("1".repeat(40), "2".repeat(40));
+    let (old_sha, new_sha): (CommitSha, CommitSha) = (old.parse().unwrap(), new.parse().unwrap());
+    ingest(store, delivery("d-1", t(0), vec![pr_at(&old)])).await;
+    let claim = store.claim(t(0), 1, LEASE).await.unwrap().remove(0);
+    assert_eq!(store.superseded(&claim.work, &old_sha).await.unwrap(), None);
+    ingest(store, delivery("d-2", t(1), vec![pr(7)])).await;
+    assert_eq!(
+        store.superseded(&claim.work, &old_sha).await.unwrap(),
+        None,
+        "a review names no head"
+    );
+    ingest(store, delivery("d-3", t(2), vec![pr_at(&old)])).await;
+    assert_eq!(store.superseded(&claim.work, &old_sha).await.unwrap(), None);
+    ingest(store, delivery("d-4", t(3), vec![pr_at(&new)])).await;
+    assert_eq!(
+        store.superseded(&claim.work, &old_sha).await.unwrap(),
+        Some(new_sha.clone())
+    );
+    assert_eq!(store.superseded(&claim.work, &new_sha).await.unwrap(), None);
+    store.complete(&claim).await.unwrap();
+    let again = store.claim(t(3), 1, LEASE).await.unwrap().remove(0);
+    assert_eq!(
+        store.superseded(&again.work, &new_sha).await.unwrap(),
+        None,
+        "the re-run is not superseded by what it runs for"
+    );
 }
 
 /// Planned re-runs (merge pending, head moved) are counted apart from
@@ -1180,6 +1226,8 @@ on_both_backends! {
     a_check_finishing_during_a_run_settles_before_the_rerun,
     #[tokio::test]
     a_deferral_is_read_back_as_a_wait_for_the_budget,
+    #[tokio::test]
+    a_push_during_a_run_supersedes_the_head_it_evaluates,
     #[tokio::test]
     planned_reruns_do_not_use_up_attempts,
     #[tokio::test]

@@ -184,6 +184,13 @@ impl Engine {
         let mut config_seen: Option<RepoConfig> = None;
         let result = AssertUnwindSafe(async {
             let runs = client.check_runs(&work.repo, &head).await?;
+            // A push stored since this evaluation read the pull request
+            // supersedes its head: the work runs again for the new one, and
+            // nothing is written on this one.
+            if let Some(newer) = self.store.superseded(work, &head).await? {
+                tracing::info!(%newer, "a push superseded this head before its run was written");
+                return Ok(Outcome::Done);
+            }
             run.open(Some(&runs)).await?;
             self.evaluate_head(&subject, &runs, &mut run, &mut config_seen)
                 .await

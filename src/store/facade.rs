@@ -507,6 +507,21 @@ impl Store {
         read!(self, reads::failed_jobs)
     }
 
+    /// Whether the evaluation of `head` for `work` (running under its
+    /// claim) was superseded: a delivery naming another head of the pull
+    /// request (a push, `synchronize`) was stored while it ran. Its work
+    /// then runs again for that head, so this one need write nothing on
+    /// `head`. Answers the newer head.
+    pub async fn superseded(
+        &self,
+        work: &Work,
+        head: &CommitSha,
+    ) -> Result<Option<CommitSha>, StoreError> {
+        let key = work.key();
+        let announced = read!(self, reads::head_announced_during_run, &key)?;
+        Ok(announced.filter(|h| h != head))
+    }
+
     /// Work items held back for GitHub's rate budget, soonest first, for
     /// `/status`.
     pub async fn budget_waits(&self) -> Result<Vec<BudgetWait>, StoreError> {

@@ -160,6 +160,33 @@ where
     row.map(history::budget_wait).transpose()
 }
 
+/// The head a push announced for the work item `key` while it is leased
+/// (a trigger recorded during the run, whose payload names a head), if any.
+pub(crate) async fn head_announced_during_run<'e, DB: sqlx::Database>(
+    exec: impl sqlx::Executor<'e, Database = DB>,
+    key: &str,
+) -> Result<Option<CommitSha>, StoreError>
+where
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    (String,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT payload FROM work_items
+         WHERE key = $1 AND lease_token IS NOT NULL AND rerun_at IS NOT NULL",
+    )
+    .bind(key.to_owned())
+    .fetch_optional(exec)
+    .await?;
+    let Some((payload,)) = row else {
+        return Ok(None);
+    };
+    Ok(match columns::decode_work(key, &payload)?.target {
+        super::work::Target::Pr { head, .. } => head,
+        _ => None,
+    })
+}
+
 /// The queue's depth, what is due and leased, and how long the oldest due
 /// item has waited. `FILTER` on aggregates: PostgreSQL, and SQLite since
 /// 3.30.
