@@ -49,6 +49,29 @@ pub struct PageJson {
     /// The required checks, passed or not.
     pub checks: Vec<CheckJson>,
     pub merge: Option<MergeJson>,
+    /// The stack, for a stacked pull request (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<StackJson>,
+}
+
+/// The stack a pull request is in: each pull request, bottom first, with
+/// seamguard's verdict on it, and which one holds this one's merge back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StackJson {
+    pub pull_requests: Vec<StackMemberJson>,
+    /// The number of the pull request below that holds the merge back.
+    pub blocked_by: Option<u64>,
+}
+
+/// One pull request of the stack.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StackMemberJson {
+    pub number: u64,
+    pub title: String,
+    /// `this`, `ready`, `not_ready`, `unknown`, `merged`, `closed`.
+    pub verdict: String,
+    pub detail: String,
+    pub blocks: bool,
 }
 
 /// The verdict of the latest evaluation.
@@ -284,6 +307,7 @@ pub fn page(repo: &RepoName, number: PrNumber, history: &[(Evaluation, PageSnaps
             rules: Vec::new(),
             checks: Vec::new(),
             merge: None,
+            stack: None,
         };
     };
     let head = latest.head.as_str();
@@ -362,6 +386,20 @@ pub fn page(repo: &RepoName, number: PrNumber, history: &[(Evaluation, PageSnaps
                 since: r.since,
                 read_at: r.read_at,
             }),
+        }),
+        stack: snap.stack.as_ref().map(|st| StackJson {
+            pull_requests: st
+                .members
+                .iter()
+                .map(|m| StackMemberJson {
+                    number: m.number,
+                    title: m.title.clone(),
+                    verdict: m.verdict.clone(),
+                    detail: m.detail.clone(),
+                    blocks: m.blocks,
+                })
+                .collect(),
+            blocked_by: st.blocked_by,
         }),
     }
 }
