@@ -250,3 +250,39 @@ async fn a_stacked_pull_request_re_evaluates_the_ones_above_it() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_new_head_below_re_evaluates_the_top_that_waited_for_its_verdict() {
+    let gh = FakeGitHub::start().await;
+    let repo = gh.repo(REPO);
+    let s = three(&repo, "api\n");
+    repo.remove_label(42, "automerge");
+    let app = Seamguard::start(&gh).await;
+    send(&gh, &app, &repo, "opened", &[40, 41, 42]).await;
+    run_on(&gh, &s.top).await;
+
+    // The middle moves on, still clean; the top is rebased on it and opted
+    // in. Only the top's deliveries arrive: it finds no verdict on the
+    // middle's new head, and the middle's evaluation must wake it.
+    let middle = repo.commit(&[&s.middle], "api docs", &[("api.md", Some("docs\n"))]);
+    repo.branch("stack-2", &middle);
+    let top = repo.commit(&[&middle], "page", &[("page.rs", Some("page\n"))]);
+    repo.branch("stack-3", &top);
+    repo.add_label(42, "automerge");
+    send(&gh, &app, &repo, "synchronize", &[42]).await;
+    send(&gh, &app, &repo, "labeled", &[42]).await;
+
+    gh.wait_for("#42 merged", |w| merged(w, REPO, 42), WAIT)
+        .await;
+    gh.wait_idle().await;
+    let merges: Vec<_> = gh
+        .requests()
+        .into_iter()
+        .filter(|r| r.is_a_merge_request())
+        .collect();
+    assert_eq!(merges.len(), 1, "one request for the whole stack");
+    let body = merges[0].body.clone().unwrap_or_default();
+    assert_eq!(body["sha"].as_str(), Some(top.as_str()));
+    assert!(repo.pull(41).merged);
+    app.stop().await;
+}

@@ -254,11 +254,14 @@ impl Engine {
         s: &Subject<'_>,
         stack: &PullStack,
     ) -> Result<StackFacts, EvalError> {
+        // Kept on another head, it is no verdict on this one: the others
+        // (which read verdicts per head) must hear of this one again.
         let before = self
             .store
             .evaluations(&s.work.repo, s.number, 1)
             .await?
             .first()
+            .filter(|e| &e.head == s.head)
             .and_then(|e| own_readiness(&e.snapshot));
         let Some(number) = stack.number else {
             return Ok(StackFacts {

@@ -137,8 +137,8 @@ pub struct StackFacts {
     /// Every pull request of the stack, bottom first (empty when the
     /// stack could not be read).
     pub members: Vec<Member>,
-    /// The pull request's own readiness as its previous evaluation left
-    /// it (a change re-evaluates the others).
+    /// The pull request's own readiness as its previous evaluation of the
+    /// same head left it (a change, or a new head, re-evaluates the others).
     pub before: Option<Readiness>,
 }
 
