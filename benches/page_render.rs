@@ -90,6 +90,7 @@ fn snapshot(n: usize) -> PageSnapshot {
             request: None,
         },
         blockers: Vec::new(),
+        stack: None,
     }
 }
 

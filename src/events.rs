@@ -161,6 +161,9 @@ event_payload! {
         sender: Option<UserRef>,
         #[serde(default)]
         label: Option<LabelRef>,
+        /// `stacked` carries the stack at the top level too.
+        #[serde(default)]
+        stack: Option<serde_json::Value>,
     }
 }
 
@@ -168,6 +171,19 @@ event_payload! {
 struct PullRequestHead {
     #[serde(default)]
     head: Option<HeadRef>,
+    /// Read loosely: a stack whose number or position is missing names no
+    /// pull requests above.
+    #[serde(default)]
+    stack: Option<serde_json::Value>,
+}
+
+/// The stack's number and the pull request's position in it, when a
+/// `stack` object says both.
+fn stack_place(stack: Option<&serde_json::Value>) -> Option<(u64, u32)> {
+    let stack = stack?;
+    let number = stack.get("number")?.as_u64()?;
+    let position = stack.get("position")?.as_u64()?;
+    Some((number, u32::try_from(position).ok()?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -443,7 +459,7 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
             let relevant = match e.action.as_deref() {
                 Some(
                     "opened" | "reopened" | "synchronize" | "ready_for_review" | "labeled"
-                    | "unlabeled" | "enqueued" | "dequeued" | "auto_merge_enabled",
+                    | "unlabeled" | "enqueued" | "dequeued" | "auto_merge_enabled" | "stacked",
                 ) => true,
                 // A closed pull request leaves its strict base's line, and
                 // the next in line goes.
@@ -452,7 +468,7 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
                 Some("edited") => e.changes.as_ref().is_some_and(|c| c.base.is_some()),
                 _ => false,
             };
-            let targets = if relevant {
+            let mut targets = if relevant {
                 // The head the delivery names: a run can go on it even
                 // while GitHub does not show the pull request yet.
                 let head = e
@@ -467,6 +483,17 @@ pub fn parse(event: &str, body: &[u8], app_id: Option<AppId>) -> Result<Parsed, 
             } else {
                 vec![]
             };
+            // A pull request stacked, merged or closed changes the stack
+            // for every pull request above it.
+            if matches!(e.action.as_deref(), Some("stacked" | "closed")) {
+                let stack = e
+                    .stack
+                    .as_ref()
+                    .or(e.pull_request.as_ref().and_then(|p| p.stack.as_ref()));
+                if let Some((number, above)) = stack_place(stack) {
+                    targets.push(Target::Stack { number, above });
+                }
+            }
             (e.action, e.installation, e.repository, targets)
         }
         "pull_request_review" => {
@@ -788,6 +815,47 @@ mod tests {
         assert!(json.contains(SHA), "{json}");
         let old: Target = serde_json::from_str(r#"{"kind":"pr","number":7}"#).unwrap();
         assert_eq!(old, pr(7));
+    }
+
+    #[test]
+    fn a_stacked_pull_request_evaluates_itself_and_the_pull_requests_above_it() {
+        let stack = json!({ "base": { "ref": "main", "sha": SHA }, "size": 3, "position": 2,
+                            "id": 9, "number": 4 });
+        let body = json!({ "action": "stacked", "number": 8, "installation": { "id": 5 },
+                           "repository": repo(), "stack": stack,
+                           "pull_request": { "number": 8, "head": { "sha": SHA }, "stack": stack } });
+        let parsed = run("pull_request", body).unwrap();
+        assert_eq!(
+            targets(&parsed),
+            vec![
+                pr(8),
+                Target::Stack {
+                    number: 4,
+                    above: 2
+                }
+            ]
+        );
+        // Merged or closed: only those above (the pull request is done).
+        let body = json!({ "action": "closed", "number": 8, "installation": { "id": 5 },
+                           "repository": repo(),
+                           "pull_request": { "number": 8, "head": { "sha": SHA }, "stack": stack } });
+        let parsed = run("pull_request", body).unwrap();
+        assert_eq!(
+            targets(&parsed),
+            vec![
+                pr(8),
+                Target::Stack {
+                    number: 4,
+                    above: 2
+                }
+            ]
+        );
+        // A stack that does not say where names nothing above.
+        let body = json!({ "action": "closed", "number": 8, "installation": { "id": 5 },
+                           "repository": repo(),
+                           "pull_request": { "number": 8, "head": { "sha": SHA },
+                                             "stack": { "base": { "ref": "main" } } } });
+        assert_eq!(targets(&run("pull_request", body).unwrap()), vec![pr(8)]);
     }
 
     #[test]

@@ -115,6 +115,7 @@ fn ready() -> Snapshot {
         merge_attempts: 0,
         base_history: None,
         prior_rows: Vec::new(),
+        stack: None,
     }
 }
 

@@ -711,6 +711,114 @@ async fn merges_pin_the_head_and_really_merge() {
     assert_eq!(gh.count("PUT", "/pulls/7/merge"), 5);
 }
 
+/// `main` ← #1 (`s1`) ← #2 (`s2`) ← #3 (`s3`), stacked; the three heads.
+fn stack_of_three(gh: &FakeGitHub) -> (support::RepoHandle, Vec<String>) {
+    let repo = gh.repo("acme/app");
+    let mut heads = Vec::new();
+    let mut tip = repo.branch_tip("main");
+    let mut base = "main".to_owned();
+    for n in 1..=3u64 {
+        let branch = format!("s{n}");
+        tip = repo.commit(&[&tip], &branch, &[(branch.as_str(), Some("x\n"))]);
+        repo.branch(&branch, &tip);
+        repo.pr(n).head(&branch).base(&base).open();
+        heads.push(tip.clone());
+        base = branch;
+    }
+    repo.stack(&[1, 2, 3]);
+    (repo, heads)
+}
+
+#[tokio::test]
+async fn stacks_show_on_pull_requests_and_merge_only_through_merge_async_bottom_up() {
+    let gh = FakeGitHub::start().await;
+    let (repo, heads) = stack_of_three(&gh);
+    let inst = gh.client().installation(InstallationId(1));
+    let name = repo.name();
+
+    let pr = inst.pull(&name, PrNumber(2)).await.unwrap();
+    let stack = pr.stack.expect("#2 is stacked");
+    assert_eq!(
+        (stack.position, stack.size, stack.number),
+        (Some(2), Some(3), Some(1))
+    );
+    let landing = stack.base.expect("where the stack lands");
+    assert_eq!(landing.branch, "main");
+    assert_eq!(
+        landing.sha.as_deref(),
+        Some(repo.branch_tip("main").as_str())
+    );
+    assert_eq!(pr.base.branch, "s1", "its own base is its parent's branch");
+    let listed = inst.stack(&name, 1).await.unwrap();
+    let numbers: Vec<u64> = listed.pull_requests.iter().map(|m| m.number).collect();
+    assert_eq!(numbers, [1, 2, 3]);
+    assert_eq!(listed.pull_requests[2].head.sha, heads[2]);
+
+    // The synchronous merge cannot merge a stacked pull request.
+    let err = inst
+        .merge(&name, PrNumber(2), &sha(&heads[1]), "merge")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status, Some(405), "{err}");
+    assert!(err.message.contains("stack"), "{err}");
+
+    // merge-async on #2 merges #1 and #2, and #3 is now based on main.
+    gh.set_async_merge_reads(0);
+    let accepted = inst
+        .merge_async(
+            &name,
+            PrNumber(2),
+            &sha(&heads[1]),
+            "merge",
+            seamguard::github::api::MergeAction::DirectMerge,
+        )
+        .await
+        .unwrap();
+    let seamguard::github::api::MergeAsync::Pending { uuid } = accepted else {
+        panic!("202 pending expected: {accepted:?}");
+    };
+    inst.merge_async_result(&name, PrNumber(2), &uuid)
+        .await
+        .unwrap();
+    let (one, two, three) = (repo.pull(1), repo.pull(2), repo.pull(3));
+    assert!(one.merged && two.merged && !three.merged);
+    assert_eq!(three.base_ref, "main");
+    assert!(repo.file_at("main", "s2").is_some() && repo.file_at("main", "s3").is_none());
+    let listed = inst.stack(&name, 1).await.unwrap();
+    assert_eq!(listed.pull_requests[0].state, "closed");
+    assert!(listed.pull_requests[1].merged_at.is_some());
+    assert_eq!(gh.take_violations(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_stack_merge_refused_for_one_pull_request_merges_none() {
+    let gh = FakeGitHub::start().await;
+    let (repo, heads) = stack_of_three(&gh);
+    // #1 is a draft: the stack's merge from #2 cannot take it.
+    gh.with_world(|w| w.repo_mut("acme/app").pulls.get_mut(&1).unwrap().draft = true);
+    gh.set_async_merge_reads(0);
+    let inst = gh.client().installation(InstallationId(1));
+    let name = repo.name();
+    let main = repo.branch_tip("main");
+    let seamguard::github::api::MergeAsync::Pending { uuid } = inst
+        .merge_async(
+            &name,
+            PrNumber(2),
+            &sha(&heads[1]),
+            "merge",
+            seamguard::github::api::MergeAction::DirectMerge,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("202 pending expected");
+    };
+    let _ = inst.merge_async_result(&name, PrNumber(2), &uuid).await;
+    assert!(!repo.pull(1).merged && !repo.pull(2).merged);
+    assert_eq!(repo.branch_tip("main"), main, "nothing landed");
+    assert_eq!(repo.pull(2).base_ref, "s1");
+}
+
 #[tokio::test]
 async fn a_merge_that_happened_behind_a_502_is_not_retried_blindly() {
     let gh = FakeGitHub::start().await;

@@ -183,6 +183,29 @@ async fn answers_carry_only_what_github_requires() {
     assert_eq!(gh.take_violations(), Vec::<String>::new());
 }
 
+#[tokio::test]
+async fn a_stack_and_a_stacked_pull_request_keep_to_the_description() {
+    let s = support::ready().open().await;
+    let top = s
+        .repo
+        .commit(&[&s.head], "on top", &[("b.rs", Some("b\n"))]);
+    s.repo.branch("on-top", &top);
+    s.repo.pr(8).head("on-top").base("feature").open();
+    s.repo.stack(&[7, 8]);
+
+    let (status, pr) = send(&s.gh, "GET", "/repos/acme/app/pulls/8", None).await;
+    assert_eq!(status, 200);
+    // Optional in the schema, served whole: where the pull request sits.
+    assert_eq!(pr["stack"]["position"], 2, "{pr:#}");
+    assert_eq!(pr["stack"]["base"]["ref"], "main");
+    let (status, stack) = send(&s.gh, "GET", "/repos/acme/app/stacks/1", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(stack["pull_requests"][1]["number"], 8);
+    let (status, _) = send(&s.gh, "GET", "/repos/acme/app/stacks/9", None).await;
+    assert_eq!(status, 404);
+    assert_eq!(s.gh.take_violations(), Vec::<String>::new());
+}
+
 #[test]
 fn nullable_fields_accept_null_and_nothing_else_does() {
     let contract = openapi::contract();

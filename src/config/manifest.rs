@@ -146,6 +146,13 @@ pub const ROUTE_PERMISSIONS: &[(&str, &[(&str, Access)])] = &[
         "GET /repos/{owner}/{repo}/pulls/{pull_number}/merge-async/{uuid}",
         &[("pull_requests", Access::Read)],
     ),
+    // A stack of pull requests: GitHub's description files it under
+    // `pulls` (subcategory `stacks`) and names no permission; it is the
+    // pull requests' to read.
+    (
+        "GET /repos/{owner}/{repo}/stacks/{stack_number}",
+        &[("pull_requests", Access::Read)],
+    ),
     (
         // Merging the base into the head branch (when update-branch is
         // refused): a commit on the head branch.

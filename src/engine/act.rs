@@ -395,6 +395,7 @@ impl Engine {
                             max_attempts,
                             request,
                         },
+                        stack: d.stack.as_ref().map(snapshot::stack_view),
                         ..base
                     },
                 }

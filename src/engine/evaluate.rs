@@ -307,7 +307,11 @@ impl Engine {
                 }
             }
         }
-        self.act(s, &snapshot, &decision, run, &annotations).await
+        let outcome = self.act(s, &snapshot, &decision, run, &annotations).await?;
+        if let (Some(facts), Some(report)) = (&snapshot.stack, &decision.stack) {
+            self.stack_evaluated(s.work, facts, report).await?;
+        }
+        Ok(outcome)
     }
 }
 

@@ -7,6 +7,8 @@ use chrono::Utc;
 use super::requirements_cache;
 use super::{Engine, EvalError, Outcome};
 use crate::config::repo::RepoConfig;
+use crate::gate::evaluation::StackReport;
+use crate::gate::stack::StackFacts;
 use crate::ids::{CommitSha, PrNumber};
 use crate::store::{Target, Work};
 
@@ -92,6 +94,52 @@ impl Engine {
             if opted_in && !pr.is_draft() {
                 self.enqueue_pr(work, PrNumber(pr.number), cause).await?;
             }
+        }
+        Ok(Outcome::Done)
+    }
+
+    /// After a stacked pull request's evaluation (recorded): when its own
+    /// readiness changed, the stack's other open pull requests are
+    /// evaluated again (one above may now merge, or must wait; one below
+    /// may have been waiting for it); otherwise those with no verdict on
+    /// their head yet, which this one's plan may wait on. Each evaluation
+    /// that changes nothing enqueues nothing, so this ends.
+    pub(crate) async fn stack_evaluated(
+        &self,
+        work: &Work,
+        facts: &StackFacts,
+        report: &StackReport,
+    ) -> Result<(), EvalError> {
+        let (cause, numbers) = if facts.before.as_ref() != Some(&report.own) {
+            ("a pull request of its stack changed", facts.others())
+        } else {
+            ("its stack waits on its verdict", facts.unjudged())
+        };
+        for number in numbers {
+            self.enqueue_pr(work, number, cause).await?;
+        }
+        Ok(())
+    }
+
+    /// A stack changed (`pull_request` `stacked`, or a pull request of it
+    /// merged or closed): its open pull requests above position `above`
+    /// are evaluated again.
+    pub(crate) async fn stack_changed(
+        &self,
+        work: &Work,
+        number: u64,
+        above: u32,
+        cause: &str,
+    ) -> Result<Outcome, EvalError> {
+        let client = self.gh.installation(work.installation);
+        let stack = client.stack(&work.repo, number).await?;
+        for pr in stack
+            .pull_requests
+            .iter()
+            .skip(above as usize)
+            .filter(|p| p.state != "closed" && p.merged_at.is_none())
+        {
+            self.enqueue_pr(work, PrNumber(pr.number), cause).await?;
         }
         Ok(Outcome::Done)
     }

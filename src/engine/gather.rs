@@ -31,10 +31,11 @@ use crate::gate::never_comes;
 use crate::gate::opt_in::HeadFacts;
 use crate::gate::required_checks::{self, GateStatus, Requirements, Unreadable};
 use crate::gate::row_since::{PriorRow, RowKey};
+use crate::gate::stack::{Member, Readiness, StackFacts, Verdict};
 use crate::gate::whole_gate::{self, Mergeable, WholeGateRules};
 use crate::github::GhError;
-use crate::github::models::{Annotation, CheckRun, PullRequest};
-use crate::ids::CommitSha;
+use crate::github::models::{Annotation, CheckRun, PullRequest, PullStack};
+use crate::ids::{CommitSha, PrNumber};
 use crate::web::snapshot::PageSnapshot;
 
 /// The waits before each re-read of a pull request whose mergeability
@@ -101,6 +102,10 @@ impl Engine {
         run: &mut CheckRunHandle<'_>,
         config_seen: &mut Option<RepoConfig>,
     ) -> Result<Gathered, EvalError> {
+        // The pull request's own commits are those of its base...head; for a
+        // stacked one that base is its parent's branch (its own line), while
+        // the config, the requirements and the history that counts as the
+        // base's are those of where the whole stack lands.
         let base = s.pr.base.branch.clone();
         let comparison = s
             .client
@@ -111,7 +116,12 @@ impl Engine {
             .sha
             .parse()
             .map_err(|e| EvalError::Internal(anyhow::anyhow!("compare base: {e}")))?;
-        let config = match self.configs.load(s.client, &s.work.repo, &base_tip).await? {
+        let (landing, landing_tip) = self.landing(s, &base, &base_tip).await?;
+        let config = match self
+            .configs
+            .load(s.client, &s.work.repo, &landing_tip)
+            .await?
+        {
             Ok(config) => config,
             Err(problems) => return Ok(Gathered::InvalidConfig { problems }),
         };
@@ -129,8 +139,11 @@ impl Engine {
         let sources = guards::merge_sources(
             s.client,
             &s.work.repo,
-            &base,
-            &base_tip,
+            &guards::Bases {
+                own: &base,
+                own_tip: &base_tip,
+                landing: (landing != base).then_some(landing.as_str()),
+            },
             s.head,
             &comparison,
             &config,
@@ -164,12 +177,17 @@ impl Engine {
             .store
             .first_seen(&s.work.repo, s.head, Utc::now())
             .await?;
-        let (requirements, rules, read_now) = self.requirements(s, &base, &config, false).await?;
+        let (requirements, rules, read_now) =
+            self.requirements(s, &landing, &config, false).await?;
+        let stack = match &s.pr.stack {
+            Some(stack) => Some(self.stack_facts(s, stack).await?),
+            None => None,
+        };
         let mut snapshot = Snapshot {
             number: s.number,
             head: s.head.clone(),
-            base,
-            base_tip,
+            base: landing,
+            base_tip: landing_tip,
             pr: pr_facts(s.pr, vouch),
             config,
             guards,
@@ -185,12 +203,114 @@ impl Engine {
             merge_attempts,
             base_history: None,
             prior_rows: Vec::new(),
+            stack,
         };
         self.complete_reads(s, &mut snapshot).await?;
         Ok(Gathered::Snapshot {
             snapshot: Box::new(snapshot),
             annotations: conflicts.annotations,
             read_now,
+        })
+    }
+
+    /// Where the pull request lands, and that branch's tip: its base, or
+    /// for a stacked pull request the stack's base (its tip as the pull
+    /// request said it, else read with a one-page comparison).
+    async fn landing(
+        &self,
+        s: &Subject<'_>,
+        base: &str,
+        base_tip: &CommitSha,
+    ) -> Result<(String, CommitSha), EvalError> {
+        let Some(landing) = s.pr.stack.as_ref().and_then(|st| st.base.as_ref()) else {
+            return Ok((base.to_owned(), base_tip.clone()));
+        };
+        if landing.branch == base {
+            return Ok((base.to_owned(), base_tip.clone()));
+        }
+        let tip = match landing.sha.as_deref().and_then(|t| t.parse().ok()) {
+            Some(tip) => tip,
+            None => s
+                .client
+                .compare(&s.work.repo, &landing.branch, s.head.as_str(), 1)
+                .await?
+                .base_commit
+                .sha
+                .parse()
+                .map_err(|e| EvalError::Internal(anyhow::anyhow!("stack base: {e}")))?,
+        };
+        Ok((landing.branch.clone(), tip))
+    }
+
+    /// The stack a pull request is in: its members bottom first, each with
+    /// seamguard's verdict on its current head. The verdicts come from the
+    /// store (each pull request's last evaluation keeps its own readiness),
+    /// not from the check runs on GitHub: a check run's conclusion reports
+    /// the guards only, while a stack waits on the gate too, and the store
+    /// answers without spending GitHub's budget. A verdict recorded on
+    /// another head than the one GitHub lists is no verdict.
+    async fn stack_facts(
+        &self,
+        s: &Subject<'_>,
+        stack: &PullStack,
+    ) -> Result<StackFacts, EvalError> {
+        // Kept on another head, it is no verdict on this one: the others
+        // (which read verdicts per head) must hear of this one again.
+        let before = self
+            .store
+            .evaluations(&s.work.repo, s.number, 1)
+            .await?
+            .first()
+            .filter(|e| &e.head == s.head)
+            .and_then(|e| own_readiness(&e.snapshot));
+        let Some(number) = stack.number else {
+            return Ok(StackFacts {
+                position: None,
+                members: Vec::new(),
+                before,
+            });
+        };
+        let answer = s.client.stack(&s.work.repo, number).await?;
+        let mut members = Vec::with_capacity(answer.pull_requests.len());
+        for m in &answer.pull_requests {
+            let open = m.state != "closed" && m.merged_at.is_none();
+            let verdict = if m.number == s.number.0 {
+                Verdict::This
+            } else if !open {
+                Verdict::Unknown
+            } else {
+                let last = self
+                    .store
+                    .evaluations(&s.work.repo, PrNumber(m.number), 1)
+                    .await?;
+                match last.first() {
+                    Some(e) if e.head.as_str() == m.head.sha => {
+                        Verdict::Judged(own_readiness(&e.snapshot).unwrap_or(Readiness {
+                            ready: false,
+                            opted_in: false,
+                            why: e.reason.clone(),
+                        }))
+                    }
+                    _ => Verdict::Unknown,
+                }
+            };
+            members.push(Member {
+                number: PrNumber(m.number),
+                title: m.title.clone(),
+                open,
+                merged: m.merged_at.is_some(),
+                verdict,
+            });
+        }
+        // Its place in the list GitHub answered (bottom first).
+        let position = members
+            .iter()
+            .position(|m| m.verdict == Verdict::This)
+            .map(|i| i + 1);
+        Ok(StackFacts {
+            position,
+            members,
+            before,
         })
     }
 
@@ -476,6 +596,14 @@ impl Engine {
             }
         }
     }
+}
+
+/// The own readiness a stored page snapshot kept, if it kept one.
+fn own_readiness(page: &str) -> Option<Readiness> {
+    serde_json::from_str::<PageSnapshot>(page)
+        .ok()?
+        .stack
+        .map(|s| s.own)
 }
 
 /// A 403 from one requirement source is reported, never a failed

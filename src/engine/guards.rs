@@ -510,16 +510,38 @@ fn sha(s: &str) -> Result<CommitSha, GhError> {
     })
 }
 
+/// The bases a pull request's history is judged against.
+pub(super) struct Bases<'a> {
+    /// Its own base, which its commits are counted from.
+    pub own: &'a str,
+    pub own_tip: &'a CommitSha,
+    /// For a stacked pull request, where the whole stack lands: its
+    /// history may be merged in (as the base's may), and it is never
+    /// foreign history.
+    pub landing: Option<&'a str>,
+}
+
+/// `name` as a glob that matches exactly that branch name (git refuses
+/// `*`, `?`, `[` and a backslash in one; `{` and `}` it allows).
+fn literal_glob(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            '*' | '?' | '[' | '{' | '}' => format!("[{c}]"),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// Runs the merge-source guard over the comparison's commits.
 pub(super) async fn merge_sources(
     client: &InstallationClient,
     repo: &RepoName,
-    base_ref: &str,
-    base_tip: &CommitSha,
+    bases: &Bases<'_>,
     head: &CommitSha,
     comparison: &Comparison,
     config: &RepoConfig,
 ) -> Result<GuardOutcome, GhError> {
+    let (base_ref, base_tip) = (bases.own, bases.own_tip);
     if !config.merge_sources.enabled {
         return Ok(GuardOutcome {
             name: SOURCES_GUARD,
@@ -539,8 +561,10 @@ pub(super) async fn merge_sources(
         commits,
         total_commits: comparison.total_commits,
     };
+    let mut allowed = config.merge_sources.allowed.clone();
+    allowed.extend(bases.landing.map(literal_glob));
     let policy = MergeSourcePolicy {
-        allowed: config.merge_sources.allowed.clone(),
+        allowed,
         max_commits: config.merge_sources.max_commits,
         long_lived: config.merge_sources.long_lived.clone(),
     };

@@ -478,6 +478,9 @@ impl Engine {
             Target::Commit { sha } => self.fan_out_commit(work, sha, &cause).await,
             Target::BaseBranch { name } => self.fan_out_base(work, name, &cause).await,
             Target::Requirements => self.requirements_changed(work, &cause).await,
+            Target::Stack { number, above } => {
+                self.stack_changed(work, *number, *above, &cause).await
+            }
             Target::MergeGroup { head_sha, base_ref } => {
                 self.evaluate_merge_group(work, head_sha, base_ref, last_attempt)
                     .await

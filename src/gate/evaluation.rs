@@ -20,6 +20,7 @@ use crate::gate::never_comes::{self, BaseHistory, CheckEvidence};
 use crate::gate::required_checks::{self, CheckState, GateReport, GateStatus, Requirements};
 use crate::gate::required_checks::{RunSeen, StatusSeen};
 use crate::gate::row_since::{self, PriorRow};
+use crate::gate::stack::{self, Hold, Member, Readiness, StackFacts};
 use crate::gate::strict_line::{self, LineEntry, Place};
 use crate::gate::summary::{self, CHECK_NAME, MergeNote, Rendered};
 use crate::gate::whole_gate::{self, PrGateState, Rule, RuleRow, WholeGateRules};
@@ -70,6 +71,19 @@ pub struct Snapshot {
     /// The previous evaluation's rows of the whole gate, each with since
     /// when it stood so (empty for the first, or with no rules).
     pub prior_rows: Vec<PriorRow>,
+    /// The stack the pull request is in, with the others' verdicts; `None`
+    /// for a pull request in no stack.
+    pub stack: Option<StackFacts>,
+}
+
+/// The stack as the decision saw it: this pull request's own readiness
+/// (kept with the evaluation for the others to read), the members, and
+/// the one below that holds the merge back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackReport {
+    pub own: Readiness,
+    pub members: Vec<Member>,
+    pub hold: Option<Hold>,
 }
 
 /// What seamguard does with one head: the check run's conclusion and words,
@@ -90,6 +104,8 @@ pub struct Decision {
     /// The base is strict and seamguard keeps its line (see
     /// [`in_strict_line`]).
     pub strict_line: bool,
+    /// The stack, for a stacked pull request.
+    pub stack: Option<StackReport>,
     /// Evaluate again after this long with no event: what the plan waits
     /// for (GitHub computing mergeability) announces itself with none.
     pub recheck: Option<Duration>,
@@ -266,10 +282,11 @@ pub fn decide(snapshot: &Snapshot) -> Decision {
     .under(snapshot.config.mode, &snapshot.head);
     // A rule GitHub would refuse the merge for is waited for, never called
     // against: no merge, enqueue or update while one is unmet.
+    let rule_waiting = whole_gate::waiting_for(&rows);
     if plan.acts()
-        && let Some(why) = whole_gate::waiting_for(&rows)
+        && let Some(why) = &rule_waiting
     {
-        plan = MergePlan::Waiting { why };
+        plan = MergePlan::Waiting { why: why.clone() };
     }
     // GitHub still computing mergeability (as right after a push) is
     // neither clean nor dirty: wait, and read it again shortly.
@@ -282,6 +299,25 @@ pub fn decide(snapshot: &Snapshot) -> Decision {
         };
         recheck = Some(MERGEABILITY_RECHECK);
     }
+    // A stacked pull request's merge merges everything below it: it waits
+    // for those, and for a ready upper neighbour that merges them all.
+    let stack = snapshot.stack.as_ref().map(|facts| {
+        let own = stack::readiness(&stack::OwnFacts {
+            conclusion: shadow_of.unwrap_or(conclusion),
+            guards: &guards,
+            gate: &gate,
+            rule_waiting: rule_waiting.clone(),
+            draft: snapshot.pr.draft,
+            plan: &plan,
+        });
+        let (placed, hold) = stack::plan(plan.clone(), facts);
+        plan = placed;
+        StackReport {
+            own,
+            members: facts.members.clone(),
+            hold,
+        }
+    });
     let strict_line = in_strict_line(&gate, &snapshot.config);
     let priority = snapshot
         .config
@@ -298,6 +334,7 @@ pub fn decide(snapshot: &Snapshot) -> Decision {
         rows,
         rows_since,
         strict_line,
+        stack,
         recheck,
         notes: snapshot.config.notes.clone(),
         register_timeout: snapshot.config.required_checks.register_timeout,

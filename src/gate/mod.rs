@@ -19,6 +19,8 @@
 //!   ask for an agent-written pull request (`agents.independent_approvals`).
 //! - [`whole_gate`]: every other rule of the base (reviews, conversations,
 //!   signatures, history, deployments, …) beside the pull request.
+//! - [`stack`]: a stacked pull request merges (with everything below it)
+//!   only when everything below is ready, once per stack.
 
 pub mod conflict_markers;
 pub mod decision;
@@ -32,6 +34,7 @@ pub mod opt_in;
 pub mod patch;
 pub mod required_checks;
 pub mod row_since;
+pub mod stack;
 pub mod strict_line;
 pub mod summary;
 pub mod whole_gate;

@@ -294,6 +294,16 @@ impl InstallationClient {
         self.gh.json(self.auth, &self.prio(call)).await
     }
 
+    /// Stack `number` of `repo`: its pull requests, bottom first (merged
+    /// and closed ones too).
+    pub async fn stack(&self, repo: &RepoName, number: u64) -> Result<StackAnswer, GhError> {
+        let call = Call::get(
+            "GET /repos/{owner}/{repo}/stacks/{stack_number}",
+            format!("{}/stacks/{number}", repo_path(repo)),
+        );
+        self.gh.json(self.auth, &self.prio(call)).await
+    }
+
     /// Open pull requests whose head is `sha` (works for forks, where
     /// check events carry no pull request numbers).
     pub async fn pulls_for_commit(

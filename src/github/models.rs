@@ -88,6 +88,78 @@ pub struct PullRequest {
     /// The author (the opt-in rule asks their write access).
     #[serde(default)]
     pub user: Option<Account>,
+    /// The stack the pull request is in (`null` or absent: none).
+    #[serde(default, deserialize_with = "stack_if_any")]
+    pub stack: Option<PullStack>,
+}
+
+/// Where a stacked pull request sits (`pull-request-stack`). GitHub
+/// promises only `base`; each part it leaves out (or sends in a shape not
+/// understood) reads as unknown, never as "not stacked": a stacked pull
+/// request whose place is unknown is not merged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct PullStack {
+    /// Where the whole stack lands.
+    #[serde(default)]
+    pub base: Option<StackBase>,
+    #[serde(default)]
+    pub size: Option<u32>,
+    /// One-based; 1 is the bottom.
+    #[serde(default)]
+    pub position: Option<u32>,
+    /// The stack's number (`GET …/stacks/{stack_number}`).
+    #[serde(default)]
+    pub number: Option<u64>,
+}
+
+/// The branch a stack lands on, and its tip.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct StackBase {
+    #[serde(rename = "ref")]
+    pub branch: String,
+    #[serde(default, deserialize_with = "non_empty")]
+    pub sha: Option<String>,
+}
+
+/// `stack`: absent or `null` is no stack; any other value is a stack, read
+/// as far as it can be.
+fn stack_if_any<'de, D>(de: D) -> Result<Option<PullStack>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(match Option::<serde_json::Value>::deserialize(de)? {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(serde_json::from_value(v).unwrap_or_default()),
+    })
+}
+
+/// `GET /repos/{owner}/{repo}/stacks/{stack_number}`: the stack's pull
+/// requests, bottom first.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StackAnswer {
+    pub number: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub pull_requests: Vec<StackMember>,
+}
+
+/// One pull request of a stack (`pull-request-stack-pull-request`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct StackMember {
+    pub number: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub title: String,
+    /// `open` or `closed`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub state: String,
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub merged_at: Option<DateTime<Utc>>,
+    pub head: StackMemberHead,
+}
+
+/// A stack member's head.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StackMemberHead {
+    pub sha: String,
 }
 
 impl PullRequest {

@@ -48,6 +48,10 @@ pub enum Target {
         head_sha: CommitSha,
         base_ref: String,
     },
+    /// A stack changed (a pull request stacked, merged or closed): its
+    /// open pull requests above position `above` (1 is the bottom) are
+    /// evaluated again.
+    Stack { number: u64, above: u32 },
     /// The repository's branch protection, rulesets or default branch
     /// changed: what its branches require must be read again, and its
     /// opted-in pull requests evaluated against it.
@@ -118,6 +122,7 @@ impl Work {
     /// The coalescing key: triggers with the same key are one work item.
     ///
     /// `acme/app#7`, `acme/app@<sha>`, `acme/app:main`, `acme/app:mg:<sha>`,
+    /// `acme/app!stack:3:1` (stack 3, above its bottom pull request),
     /// and per command `acme/app#7!recheck:c123` (comment 123) or
     /// `acme/app#7!recheck:button` (repeated clicks coalesce).
     /// The installation is not part of the key: a reinstalled app still means
@@ -129,6 +134,9 @@ impl Work {
             Target::Commit { sha } => format!("{repo}@{sha}"),
             Target::BaseBranch { name } => format!("{repo}:{name}"),
             Target::MergeGroup { head_sha, .. } => format!("{repo}:mg:{head_sha}"),
+            // Changes of one stack coalesce: the lowest one covers the rest
+            // only if it is the one kept, so the position is in the key.
+            Target::Stack { number, above } => format!("{repo}!stack:{number}:{above}"),
             // `!` follows no repository name and no pull request key.
             Target::Requirements => format!("{repo}!requirements"),
             Target::Command {

@@ -52,6 +52,9 @@ pub struct PageJson {
     /// Set while the evaluation is held back for GitHub's rate budget:
     /// until when, and why (`null` otherwise).
     pub budget_wait: Option<BudgetWaitJson>,
+    /// The stack, for a stacked pull request (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<StackJson>,
 }
 
 /// An evaluation held back for GitHub's rate budget.
@@ -74,6 +77,26 @@ impl BudgetWaitJson {
             message: super::views::budget_wait_line(wait),
         }
     }
+}
+
+/// The stack a pull request is in: each pull request, bottom first, with
+/// seamguard's verdict on it, and which one holds this one's merge back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StackJson {
+    pub pull_requests: Vec<StackMemberJson>,
+    /// The number of the pull request below that holds the merge back.
+    pub blocked_by: Option<u64>,
+}
+
+/// One pull request of the stack.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StackMemberJson {
+    pub number: u64,
+    pub title: String,
+    /// `this`, `ready`, `not_ready`, `unknown`, `merged`, `closed`.
+    pub verdict: String,
+    pub detail: String,
+    pub blocks: bool,
 }
 
 /// The verdict of the latest evaluation.
@@ -310,6 +333,7 @@ pub fn page(repo: &RepoName, number: PrNumber, history: &[(Evaluation, PageSnaps
             checks: Vec::new(),
             merge: None,
             budget_wait: None,
+            stack: None,
         };
     };
     let head = latest.head.as_str();
@@ -390,6 +414,20 @@ pub fn page(repo: &RepoName, number: PrNumber, history: &[(Evaluation, PageSnaps
             }),
         }),
         budget_wait: None,
+        stack: snap.stack.as_ref().map(|st| StackJson {
+            pull_requests: st
+                .members
+                .iter()
+                .map(|m| StackMemberJson {
+                    number: m.number,
+                    title: m.title.clone(),
+                    verdict: m.verdict.clone(),
+                    detail: m.detail.clone(),
+                    blocks: m.blocks,
+                })
+                .collect(),
+            blocked_by: st.blocked_by,
+        }),
     }
 }
 

@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::gate::decision::{Conclusion, GuardOutcome, GuardVerdict, MergePlan};
+use crate::gate::evaluation::StackReport;
 use crate::gate::required_checks::{CheckState, GateEntry, GateReport};
+use crate::gate::stack::{self, Readiness};
 use crate::gate::summary::{self, MergeNote};
 use crate::gate::whole_gate::{RowState, Rule, RuleRow};
 use crate::github::models::Annotation;
@@ -45,6 +47,67 @@ pub struct PageSnapshot {
     /// What holds the merge back, each as a structured item (the page's
     /// JSON answer lists them; see `web::page_json`).
     pub blockers: Vec<BlockerView>,
+    /// The stack, for a stacked pull request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<StackView>,
+}
+
+/// A stack as one of its pull requests' evaluations saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StackView {
+    /// This pull request's own readiness (the other members' evaluations
+    /// read it from here).
+    pub own: Readiness,
+    /// The stack's pull requests, bottom first.
+    pub members: Vec<StackMemberView>,
+    /// The pull request below that holds this one's merge back.
+    pub blocked_by: Option<u64>,
+}
+
+/// One pull request of a stack on the page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StackMemberView {
+    pub number: u64,
+    pub title: String,
+    /// `this`, `ready`, `not_ready`, `unknown`, `merged` or `closed`.
+    pub verdict: String,
+    /// What holds it back, when not ready.
+    pub detail: String,
+    /// It holds this pull request's merge back.
+    pub blocks: bool,
+}
+
+/// The stack as the page shows it.
+pub fn stack_view(report: &StackReport) -> StackView {
+    let blocked_by = report.hold.as_ref().map(|h| h.number.0);
+    StackView {
+        own: report.own.clone(),
+        members: report
+            .members
+            .iter()
+            .map(|m| {
+                let (verdict, detail) = match &m.verdict {
+                    _ if m.merged => ("merged", String::new()),
+                    _ if !m.open => ("closed", String::new()),
+                    stack::Verdict::This if report.own.ready => ("this", String::new()),
+                    stack::Verdict::This => ("this", report.own.why.clone()),
+                    stack::Verdict::Judged(r) if r.ready => ("ready", String::new()),
+                    stack::Verdict::Judged(r) => ("not_ready", r.why.clone()),
+                    stack::Verdict::Unknown => ("unknown", "no verdict on its head yet".to_owned()),
+                };
+                StackMemberView {
+                    number: m.number.0,
+                    title: m.title.clone(),
+                    verdict: verdict.to_owned(),
+                    detail,
+                    blocks: blocked_by == Some(m.number.0),
+                }
+            })
+            .collect(),
+        blocked_by,
+    }
 }
 
 /// One thing that holds the merge back, as a program reads it.

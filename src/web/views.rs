@@ -241,6 +241,28 @@ pub fn pull_page(
                 }
             }
         }
+        @if let Some(stack) = &snap.stack {
+            section.card id="stack" {
+                h2 { "Stack" }
+                p.muted { "Merging this pull request merges every open one below it, in one request; "
+                    "seamguard asks for it only when each of them passes." }
+                table {
+                    thead { tr { th { "pull request" } th { "verdict" } th { "" } } }
+                    tbody {
+                        @for m in stack.members.iter().rev() {
+                            tr {
+                                td { "#" (m.number) " " (m.title) }
+                                td { span.badge.(m.verdict) { (m.verdict.replace('_', " ")) } }
+                                td {
+                                    (m.detail)
+                                    @if m.blocks { div.note { "holds this pull request's merge back" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         section.card id="merge" {
             h2 { "Merge" }
             p { (snap.merge.plan) }
@@ -511,6 +533,7 @@ mod tests {
                 request: None,
             },
             blockers: Vec::new(),
+            stack: None,
         }
     }
 
@@ -546,6 +569,36 @@ mod tests {
         assert!(!html.contains("<the>"));
         assert!(!html.to_ascii_lowercase().contains("<script"));
         insta::assert_snapshot!(lines(pull_page(&repo, PrNumber(7), &history, None)));
+    }
+
+    #[test]
+    fn a_stacked_pull_request_shows_its_stack_and_which_one_blocks() {
+        use crate::web::snapshot::{StackMemberView, StackView};
+        let repo: RepoName = "acme/app".parse().unwrap();
+        let member = |number: u64, verdict: &str, detail: &str, blocks: bool| StackMemberView {
+            number,
+            title: format!("part {number}"),
+            verdict: verdict.into(),
+            detail: detail.into(),
+            blocks,
+        };
+        let page = PageSnapshot {
+            stack: Some(StackView {
+                own: Default::default(),
+                members: vec![
+                    member(40, "ready", "", false),
+                    member(41, "not_ready", "3 conflict markers in 1 file", true),
+                    member(42, "this", "", false),
+                ],
+                blocked_by: Some(41),
+            }),
+            ..waiting()
+        };
+        let history = vec![(evaluation(60, "waiting", "#41 below in the stack", 9), page)];
+        let html = lines(pull_page(&repo, PrNumber(42), &history));
+        let section = &html[html.find("id=\"stack\"").expect("a stack section")..];
+        let section = &section[..section.find("</section>").expect("closed")];
+        insta::assert_snapshot!(section);
     }
 
     #[test]

@@ -330,6 +330,16 @@ impl RepoHandle {
         })
     }
 
+    /// A `pull_request` `stacked` delivery for pull request `number`, which
+    /// is in a stack: the pull request, and the stack at top level.
+    pub fn stacked_event(&self, number: u64) -> Delivery {
+        let mut delivery = self.pull_request_event("stacked", number);
+        let stack = self.read(|_, repo| gh::pull_stack(repo, number));
+        assert!(!stack.is_null(), "#{number} is in no stack");
+        delivery.body["stack"] = stack;
+        delivery
+    }
+
     /// A `check_run` delivery for run `id` as it is now.
     pub fn check_run_event(&self, action: &str, id: u64) -> Delivery {
         self.read(|world, repo| {

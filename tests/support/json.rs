@@ -250,6 +250,25 @@ fn pr_side(world: &World, repo: &Repo, git_ref: &str, sha: &str, fork: Option<&s
     })
 }
 
+/// The `stack` of a pull request (`pull-request-stack`): where the whole
+/// stack lands, its size, this pull request's position (1 is the bottom);
+/// `null` for a pull request in no stack.
+pub fn pull_stack(repo: &Repo, number: u64) -> Value {
+    let Some((stack, position)) = repo.stack_of(number) else {
+        return Value::Null;
+    };
+    json!({
+        "base": {
+            "ref": stack.base_ref,
+            "sha": repo.tip(&stack.base_ref).cloned().unwrap_or_default()
+        },
+        "size": stack.pulls.len(),
+        "position": position,
+        "id": stack.id,
+        "number": stack.number
+    })
+}
+
 /// A full pull request (`GET /pulls/{n}` and webhook payloads).
 pub fn pull(world: &World, repo: &Repo, pr: &Pull) -> Value {
     let full = repo.full_name();
@@ -302,6 +321,7 @@ pub fn pull(world: &World, repo: &Repo, pr: &Pull) -> Value {
         "merge_commit_sha": pr.merge_commit_sha,
         "head": pr_side(world, repo, &pr.head_ref, &pr.head_sha, pr.head_repo.as_deref()),
         "base": pr_side(world, repo, &pr.base_ref, &base_sha, None),
+        "stack": pull_stack(repo, pr.number),
         "_links": links
     });
     let rest = json!({

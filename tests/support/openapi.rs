@@ -87,12 +87,19 @@ const MEANINGFUL_OPTIONAL: &[&str] = &[
     "enabled",
     "required_approving_review_count",
     "require_last_push_approval",
+    // pull-request: present for a pull request in a stack (`null` or absent
+    // otherwise); served whole (below), as its position and number are
+    // what place the pull request in its stack.
+    "stack",
 ];
 
 /// Objects served whole, not thinned: an App's and an installation's
 /// `permissions` (every key is optional in the description, yet the answer
-/// is the permissions themselves).
-const KEEP_WHOLE: &[&str] = &["permissions"];
+/// is the permissions themselves), and a pull request's `stack` (only its
+/// `base` is required, yet its `number` and `position` are what GitHub
+/// sends to say which stack and where; seamguard still reads it without
+/// them, and then waits).
+const KEEP_WHOLE: &[&str] = &["permissions", "stack"];
 
 /// A schema error quotes the value it is about; past this many characters
 /// (51 annotations) the quote says no more.

@@ -276,6 +276,33 @@ impl RepoHandle {
         self
     }
 
+    /// Stacks pull requests `numbers`, bottom first, as `POST …/stacks`
+    /// does: each one's base must be the head branch of the one below; the
+    /// bottom one's base is where the stack lands. The stack's number.
+    pub fn stack(&self, numbers: &[u64]) -> u64 {
+        let id = self.shared.edit(|w| w.next_id());
+        self.edit(|r| {
+            for pair in numbers.windows(2) {
+                let (below, above) = (&r.pulls[&pair[0]], &r.pulls[&pair[1]]);
+                assert_eq!(
+                    above.base_ref, below.head_ref,
+                    "fake GitHub: #{}'s base must be #{}'s head branch to stack it",
+                    above.number, below.number
+                );
+            }
+            let base_ref = r.pulls[&numbers[0]].base_ref.clone();
+            let number = r.stacks.len() as u64 + 1;
+            r.stacks.push(super::world::Stack {
+                id,
+                number,
+                base_ref,
+                pulls: numbers.to_vec(),
+                created_at: Utc::now(),
+            });
+            number
+        })
+    }
+
     /// A ruleset, created now (targeting nothing until [`RulesetBuilder::on`]).
     pub fn ruleset(&self, id: u64) -> RulesetBuilder {
         self.edit(|r| {

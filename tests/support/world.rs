@@ -319,6 +319,22 @@ impl Ruleset {
     }
 }
 
+/// A stack of pull requests, bottom first: each one's base is the head
+/// branch of the one below, and the bottom one's base is where the whole
+/// stack lands (`base_ref`).
+///
+/// Pull requests stay in `pulls` once merged or closed (as `GET …/stacks/{n}`
+/// lists them, closed with their `merged_at`); a pull request's position is
+/// its place in this list, and does not change when those below merge.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub id: u64,
+    pub number: u64,
+    pub base_ref: String,
+    pub pulls: Vec<u64>,
+    pub created_at: DateTime<Utc>,
+}
+
 /// One pull request in the fake's merge queue.
 #[derive(Debug, Clone)]
 pub struct QueueEntry {
@@ -376,6 +392,8 @@ pub struct Repo {
     pub conversation: super::routes::issues::Conversation,
     /// Reviews, threads, signatures and deployments (`routes::reviews`).
     pub whole_gate: super::routes::reviews::WholeGate,
+    /// Stacks of pull requests (`routes::stacks`).
+    pub stacks: Vec<Stack>,
     commit_count: i64,
 }
 
@@ -418,6 +436,7 @@ impl Repo {
                 ..Default::default()
             },
             whole_gate: Default::default(),
+            stacks: Vec::new(),
             commit_count: 0,
         }
     }
@@ -535,6 +554,17 @@ impl Repo {
         run.status = "completed".to_owned();
         run.conclusion = Some(conclusion.to_owned());
         run.completed_at = Some(Utc::now());
+    }
+
+    /// The stack pull request `number` is in, with its one-based position
+    /// (1 is the bottom).
+    pub fn stack_of(&self, number: u64) -> Option<(&Stack, usize)> {
+        self.stacks.iter().find_map(|s| {
+            s.pulls
+                .iter()
+                .position(|n| *n == number)
+                .map(|i| (s, i + 1))
+        })
     }
 
     /// Is a merge queue required on `branch` (an active ruleset's rule)?

@@ -20,6 +20,7 @@ pub mod graphql;
 pub mod issues;
 pub mod pulls;
 pub mod reviews;
+pub mod stacks;
 
 use serde_json::{Value, json};
 
@@ -186,6 +187,7 @@ pub const ROUTES: &[Route] = &[
     route!("PUT" "/repos/{owner}/{repo}/pulls/{number}/merge-async", Repo, pulls::merge_async),
     route!("GET" "/repos/{owner}/{repo}/pulls/{number}/merge-async/{uuid}", Repo, pulls::merge_async_result),
     route!("PUT" "/repos/{owner}/{repo}/pulls/{number}/update-branch", Repo, pulls::update_branch),
+    route!("GET" "/repos/{owner}/{repo}/stacks/{stack_number}", Repo, stacks::get),
     route!("GET" "/repos/{owner}/{repo}/commits/{sha}/pulls", Repo, pulls::for_commit),
     route!("GET" "/repos/{owner}/{repo}/contents/{+path}", Repo, git::contents),
     route!("GET" "/repos/{owner}/{repo}/git/blobs/{sha}", Repo, git::blob),

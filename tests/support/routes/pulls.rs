@@ -174,14 +174,36 @@ fn required_checks_refusal(repo: &Repo, base: &str, head: &str) -> Option<String
     }
 }
 
-/// `PUT /repos/{owner}/{repo}/pulls/{number}/merge`.
+/// The fake's words for `PUT …/merge` on a pull request in a stack, which
+/// GitHub merges only through `merge-async` (its description: "the
+/// required method for merging stacked PRs"). GitHub's exact wording is
+/// not published; the status is the synchronous merge's refusal, 405.
+pub const STACKED_MERGE_REFUSAL: &str =
+    "This pull request is part of a stack; merge it with the asynchronous merge API (merge-async).";
+
+/// `PUT /repos/{owner}/{repo}/pulls/{number}/merge`: refused (405) for an
+/// open pull request in a stack.
 pub fn merge(world: &mut World, ctx: &Ctx) -> Answer {
-    let enforce = world.enforce_required_checks;
-    let repo = world.repo_mut(&ctx.repo_key());
-    let Some(pr) = number(ctx).and_then(|n| repo.pulls.get(&n)).cloned() else {
+    let key = ctx.repo_key();
+    let Some(n) = number(ctx) else {
         return Answer::not_found();
     };
+    let repo = world.repo(&key);
+    if repo.pulls.get(&n).is_some_and(|p| p.is_open()) && repo.stack_of(n).is_some() {
+        return Answer::error(405, STACKED_MERGE_REFUSAL);
+    }
     let body = ctx.body.clone().unwrap_or(Value::Null);
+    merge_pull(world, &key, n, &body)
+}
+
+/// Merges pull request `n` of `key` as `PUT …/merge` does, with `body`'s
+/// `sha` and `merge_method`: every refusal GitHub makes, in its words.
+fn merge_pull(world: &mut World, key: &str, n: u64, body: &Value) -> Answer {
+    let enforce = world.enforce_required_checks;
+    let repo = world.repo_mut(key);
+    let Some(pr) = repo.pulls.get(&n).cloned() else {
+        return Answer::not_found();
+    };
     let method = body["merge_method"].as_str().unwrap_or("merge");
     if !matches!(method, "merge" | "squash" | "rebase") {
         return Answer::invalid(&format!(
@@ -389,6 +411,56 @@ pub fn merges(world: &mut World, ctx: &Ctx) -> Answer {
     Answer::json(201, gh::commit(world, repo, repo.commit(&sha)))
 }
 
+/// Merges pull request `number` as an asynchronous merge runs: alone, or,
+/// for pull request *k* of a stack, every open pull request 1…*k*, bottom
+/// first, each onto the stack's base (its base retargeted there, as GitHub
+/// does), with *k*'s head pinned — atomically: one refusal and none is
+/// merged (the refusal is the answer). The open pull request above *k*
+/// that was based on *k*'s branch is then based on the stack's base.
+fn merge_stack(world: &mut World, key: &str, number: u64, body: &Value) -> Answer {
+    let Some((stack, position)) = world
+        .repo(key)
+        .stack_of(number)
+        .map(|(s, p)| (s.clone(), p))
+    else {
+        return merge_pull(world, key, number, body);
+    };
+    let before = world.repo(key).clone();
+    let mut answer = Answer::error(405, "Pull Request is not mergeable");
+    for n in &stack.pulls[..position] {
+        let repo = world.repo_mut(key);
+        let Some(pr) = repo.pulls.get_mut(n).filter(|p| p.is_open()) else {
+            continue;
+        };
+        pr.base_ref = stack.base_ref.clone();
+        let pinned = if *n == number {
+            body.clone()
+        } else {
+            json!({ "merge_method": body["merge_method"] })
+        };
+        answer = merge_pull(world, key, *n, &pinned);
+        if answer.status != 200 {
+            *world.repo_mut(key) = before;
+            return answer;
+        }
+    }
+    let repo = world.repo_mut(key);
+    let merged: Vec<String> = stack.pulls[..position]
+        .iter()
+        .map(|n| repo.pulls[n].head_ref.clone())
+        .collect();
+    for n in &stack.pulls[position..] {
+        if let Some(pr) = repo
+            .pulls
+            .get_mut(n)
+            .filter(|p| p.is_open() && merged.contains(&p.base_ref))
+        {
+            pr.base_ref = stack.base_ref.clone();
+        }
+    }
+    answer
+}
+
 /// How long GitHub keeps an asynchronous merge's result after its last
 /// update.
 pub const ASYNC_MERGE_TTL_HOURS: i64 = 24;
@@ -506,17 +578,8 @@ pub fn merge_async_result(world: &mut World, ctx: &Ctx) -> Answer {
         return Answer::not_found();
     }
     if m.status == "pending" && m.reads >= world.async_merge_reads {
-        let run = Ctx {
-            method: "PUT".to_owned(),
-            path: ctx.path.clone(),
-            params: ctx.params.clone(),
-            query: Vec::new(),
-            body: Some(json!({ "sha": m.expected_head_sha, "merge_method": m.merge_method })),
-            accept: ctx.accept.clone(),
-            auth: ctx.auth.clone(),
-            link_base: ctx.link_base.clone(),
-        };
-        let ran = merge(world, &run);
+        let body = json!({ "sha": m.expected_head_sha, "merge_method": m.merge_method });
+        let ran = merge_stack(world, &key, m.number, &body);
         let said: Value = serde_json::from_slice(&ran.body).unwrap_or(Value::Null);
         // This read is recorded once answered, as the next request.
         let seq = world.requests.len() as u64 + 1;
