@@ -527,7 +527,11 @@ async fn run(day: &Day, policy: &Policy, scale: &Scale) -> anyhow::Result<Report
     let merge_at: HashMap<usize, chrono::DateTime<chrono::Utc>> = (0..day.prs.len())
         .filter_map(|i| {
             let pr = &day.prs[i];
-            let at = world.repo(&day.repos[pr.repo].name).pulls.get(&pr.number)?.merged_at?;
+            let at = world
+                .repo(&day.repos[pr.repo].name)
+                .pulls
+                .get(&pr.number)?
+                .merged_at?;
             Some((i, at))
         })
         .collect();
@@ -674,10 +678,7 @@ async fn run(day: &Day, policy: &Policy, scale: &Scale) -> anyhow::Result<Report
     let mut seen: Vec<_> = seen.into_iter().collect();
     seen.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     for (message, n) in seen.iter().take(6) {
-        eprintln!(
-            "  {}: {n} × {message}",
-            policy.name
-        );
+        eprintln!("  {}: {n} × {message}", policy.name);
     }
     drop(process);
     Ok(report)
@@ -715,7 +716,11 @@ fn main() -> anyhow::Result<()> {
         .map(std::path::PathBuf::from);
     let mut policies: Vec<Policy> = Vec::new();
     if let Some(program) = baseline {
-        anyhow::ensure!(program.exists(), "--baseline {}: no such file", program.display());
+        anyhow::ensure!(
+            program.exists(),
+            "--baseline {}: no such file",
+            program.display()
+        );
         policies.push(Policy {
             name: format!("baseline ({})", program.display()),
             governor: true,
@@ -724,7 +729,12 @@ fn main() -> anyhow::Result<()> {
     }
     for &governor in scale.governors {
         policies.push(Policy {
-            name: if governor { "governor on" } else { "governor off" }.to_owned(),
+            name: if governor {
+                "governor on"
+            } else {
+                "governor off"
+            }
+            .to_owned(),
             governor,
             program: None,
         });
@@ -785,14 +795,17 @@ fn main() -> anyhow::Result<()> {
     row("primary budget, peak share of a window", &|r| {
         format!("{:.1} %", r.primary_share * 100.0)
     });
-    row("last check → merged p50 / p99 / max (replay time)", &|r| match (
-        percentile(&r.last_check_to_merge, 0.5),
-        percentile(&r.last_check_to_merge, 0.99),
-        percentile(&r.last_check_to_merge, 1.0),
-    ) {
-        (Some(a), Some(b), Some(c)) => format!("{} / {} / {}", replay(a), replay(b), replay(c)),
-        _ => "–".to_owned(),
-    });
+    row(
+        "last check → merged p50 / p99 / max (replay time)",
+        &|r| match (
+            percentile(&r.last_check_to_merge, 0.5),
+            percentile(&r.last_check_to_merge, 0.99),
+            percentile(&r.last_check_to_merge, 1.0),
+        ) {
+            (Some(a), Some(b), Some(c)) => format!("{} / {} / {}", replay(a), replay(b), replay(c)),
+            _ => "–".to_owned(),
+        },
+    );
     row("seamguard CPU time", &|r| {
         format!("{:.1} s", r.cpu.as_secs_f64())
     });

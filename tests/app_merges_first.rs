@@ -73,7 +73,12 @@ async fn when_reports_fill_the_hour_a_ready_pull_request_still_merges() {
     }
     // Reports have spent their share of the hour: one was refused.
     let deadline = tokio::time::Instant::now() + SETTLE;
-    while metric(&app, "seamguard_github_requests_deferred_total{limit=\"content_hour\"}").await < 1.0
+    while metric(
+        &app,
+        "seamguard_github_requests_deferred_total{limit=\"content_hour\"}",
+    )
+    .await
+        < 1.0
     {
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -89,8 +94,11 @@ async fn when_reports_fill_the_hour_a_ready_pull_request_still_merges() {
     // ready pull request may merge: it goes.
     let lint = repo.check_run(&heads[0], "lint").completed("success");
     assert_eq!(
-        gh.deliver(&repo.check_run_event("completed", lint.id().0), &app.webhook())
-            .await,
+        gh.deliver(
+            &repo.check_run_event("completed", lint.id().0),
+            &app.webhook()
+        )
+        .await,
         202
     );
     assert_eq!(

@@ -237,7 +237,11 @@ impl Engine {
         if self.store.is_waiting(work).await? {
             return Ok(true);
         }
-        Ok(self.store.evaluations(&work.repo, *number, 1).await?.is_empty())
+        Ok(self
+            .store
+            .evaluations(&work.repo, *number, 1)
+            .await?
+            .is_empty())
     }
 
     /// GitHub answers 404 for a pull request a delivery named, with its

@@ -278,7 +278,10 @@ pub fn merge_reserve(window: &Window, merge_spent: u32) -> u32 {
         return 0;
     }
     let cap = f64::from(window.cap);
-    let floor = (cap * MERGE_RESERVE_MIN).ceil().max(MERGE_RESERVE_UNITS).min(cap);
+    let floor = (cap * MERGE_RESERVE_MIN)
+        .ceil()
+        .max(MERGE_RESERVE_UNITS)
+        .min(cap);
     let ceiling = (cap * MERGE_RESERVE_MAX).floor().max(floor);
     (f64::from(merge_spent) * 1.5).ceil().clamp(floor, ceiling) as u32
 }

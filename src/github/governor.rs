@@ -292,9 +292,7 @@ impl Governor {
                             .collect();
                         if missing.is_empty() {
                             for &(window, units) in &cost {
-                                if priority == Priority::Merge
-                                    && window.limit.creates_content()
-                                {
+                                if priority == Priority::Merge && window.limit.creates_content() {
                                     account.note_merge(&window, units, now);
                                 }
                                 let bucket = window.bucket(now);
@@ -709,7 +707,10 @@ mod tests {
         let held = governor
             .writes_deferred(id, Priority::High, "evaluation")
             .expect("evaluations that only report wait whole");
-        assert!(held.retry_after.is_some_and(|w| w > Duration::from_secs(60)));
+        assert!(
+            held.retry_after
+                .is_some_and(|w| w > Duration::from_secs(60))
+        );
         assert!(
             governor
                 .writes_deferred(id, Priority::Merge, "evaluation")
@@ -720,13 +721,25 @@ mod tests {
         for _ in 0..reserve {
             drop(
                 governor
-                    .admit(id, "PUT /merge-async", &reqwest::Method::PUT, Priority::Merge, false)
+                    .admit(
+                        id,
+                        "PUT /merge-async",
+                        &reqwest::Method::PUT,
+                        Priority::Merge,
+                        false,
+                    )
                     .await
                     .expect("the reserve has room"),
             );
         }
         let err = governor
-            .admit(id, "PUT /merge-async", &reqwest::Method::PUT, Priority::Merge, true)
+            .admit(
+                id,
+                "PUT /merge-async",
+                &reqwest::Method::PUT,
+                Priority::Merge,
+                true,
+            )
             .await
             .err()
             .expect("the hour is spent");

@@ -217,11 +217,10 @@ where
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     (bool,): for<'r> sqlx::FromRow<'r, DB::Row>,
 {
-    let (found,): (bool,) =
-        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM waiting WHERE key = $1)")
-            .bind(key)
-            .fetch_one(exec)
-            .await?;
+    let (found,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM waiting WHERE key = $1)")
+        .bind(key)
+        .fetch_one(exec)
+        .await?;
     Ok(found)
 }
 
