@@ -163,9 +163,6 @@ pub struct CheckRunHandle<'a> {
     floor: Option<Conclusion>,
     /// The run already showed `failure` when this evaluation found it.
     shown_failure: bool,
-    /// The `in_progress` run was skipped to save GitHub's budget: the
-    /// completion creates the run.
-    lazy: bool,
     /// This evaluation wrote a completion.
     completed: bool,
     /// The completion comes just before an act (a merge, an enqueue, an
@@ -197,7 +194,6 @@ impl<'a> CheckRunHandle<'a> {
             id: None,
             floor: None,
             shown_failure: false,
-            lazy: false,
             completed: false,
             finishing: false,
             details_url: None,
@@ -240,12 +236,9 @@ impl<'a> CheckRunHandle<'a> {
         if self.id.is_some() {
             return;
         }
-        match find_own(existing, self.app_id) {
-            Some(run) => {
-                self.id = Some(CheckRunId(run.id));
-                self.shown_failure = run.conclusion.as_deref() == Some("failure");
-            }
-            None => self.lazy = true,
+        if let Some(run) = find_own(existing, self.app_id) {
+            self.id = Some(CheckRunId(run.id));
+            self.shown_failure = run.conclusion.as_deref() == Some("failure");
         }
     }
 
@@ -271,7 +264,6 @@ impl<'a> CheckRunHandle<'a> {
             tracing::info!(
                 "GitHub's budget is short; the check run will be created with its result"
             );
-            self.lazy = true;
             return Ok(());
         }
         let body = json!({
@@ -289,7 +281,6 @@ impl<'a> CheckRunHandle<'a> {
             // evaluation goes on rather than wait for a sign of progress.
             Err(e) if e.is_deferred() => {
                 tracing::info!(error = %e, "no budget for the in_progress run now; it will be created with its result");
-                self.lazy = true;
                 Ok(())
             }
             Err(e) => Err(e),
@@ -330,7 +321,6 @@ impl<'a> CheckRunHandle<'a> {
         };
         let id = CheckRunId(run.id);
         self.id = Some(id);
-        self.lazy = false;
         if let Err(e) = self
             .store
             .check_run_opened(self.repo, self.installation, &self.head, id, Utc::now())
