@@ -7,7 +7,12 @@
 //! `cargo bench --bench org_day` (`-- --quick` for a small day; `-- --fits`
 //! for a day that fits GitHub's hourly write budget, governor on only, to
 //! measure the time from the last check to the merge when the budget
-//! allows it). Never part of `cargo test`.
+//! allows it; `-- --org` for an organization's working day, 200
+//! repositories and 2,000 pull requests on an installation allowed 12,500
+//! requests an hour, where GitHub's 500 writes an hour bind). `--baseline
+//! PATH` runs the same day first with another build of `seamguard` (today's
+//! policy, say), side by side in one invocation. Never part of `cargo
+//! test`.
 //!
 //! The day, generated from a fixed seed: `repos` repositories of one
 //! installation, each requiring 3–8 checks by a ruleset; 30 % of them opt
@@ -64,6 +69,10 @@ struct Scale {
     speed: f64,
     /// Which runs: governor on, off.
     governors: &'static [bool],
+    /// The installation's primary limit, requests an hour (GitHub gives an
+    /// installation 5,000, and 50 more per repository past 20, up to
+    /// 12,500).
+    primary: u64,
 }
 
 const FULL: Scale = Scale {
@@ -72,6 +81,7 @@ const FULL: Scale = Scale {
     minutes: 120,
     speed: 60.0,
     governors: &[true, false],
+    primary: 5000,
 };
 
 const QUICK: Scale = Scale {
@@ -80,6 +90,7 @@ const QUICK: Scale = Scale {
     minutes: 20,
     speed: 60.0,
     governors: &[true, false],
+    primary: 5000,
 };
 
 /// A day GitHub's budget allows: about 35 pull requests an hour, so some
@@ -91,6 +102,20 @@ const FITS: Scale = Scale {
     minutes: 240,
     speed: 30.0,
     governors: &[true],
+    primary: 5000,
+};
+
+/// An organization's working day: 200 repositories, 2,000 pull requests
+/// over ten hours (about 500 content-creating requests an hour are needed
+/// in the busy ones: GitHub's hourly 500 binds), on an installation of
+/// 12,500 requests an hour, at 120x.
+const ORG: Scale = Scale {
+    repos: 200,
+    prs: 2000,
+    minutes: 600,
+    speed: 120.0,
+    governors: &[true],
+    primary: 12_500,
 };
 
 /// A small deterministic generator (xorshift64*): the same day every run.
@@ -246,6 +271,12 @@ struct Report {
     skipped_updates: f64,
     /// Content-creating requests in the busiest simulated hour.
     peak_writes_hour: usize,
+    prs: usize,
+    /// Head commits the day pushed (a pull request's first, and its second
+    /// push's).
+    heads: usize,
+    /// Content-creating requests attributed to a pull request.
+    writes_attributed: usize,
     replay: Duration,
 }
 
@@ -294,7 +325,16 @@ fn percentile<T: Copy + Ord>(v: &[T], p: f64) -> Option<T> {
     Some(v[i])
 }
 
-async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
+/// One way to run the day: which build of `seamguard`, governor on or off.
+struct Policy {
+    name: String,
+    governor: bool,
+    /// Another build of `seamguard` (`--baseline`); this one's when `None`.
+    program: Option<std::path::PathBuf>,
+}
+
+async fn run(day: &Day, policy: &Policy, scale: &Scale) -> anyhow::Result<Report> {
+    let (governor, speed) = (policy.governor, scale.speed);
     let gh = FakeGitHub::start().await;
     let mut repos = Vec::new();
     for plan in &day.repos {
@@ -316,6 +356,7 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
     }
     gh.enforce_rate_limits(RateLimits {
         speed,
+        primary: scale.primary,
         ..RateLimits::default()
     });
     let dir = tempfile::tempdir()?;
@@ -335,7 +376,10 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
         "GITHUB_GOVERNOR".into(),
         if governor { "on" } else { "off" }.into(),
     ));
-    let process = Process::spawn(&env);
+    let process = match &policy.program {
+        Some(program) => Process::spawn_program(program, &env, |_| {}),
+        None => Process::spawn(&env),
+    };
     let url = process.webhook();
     let http = reqwest::Client::new();
 
@@ -343,6 +387,7 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
     let mut heads: HashMap<usize, Vec<Sha>> = HashMap::new();
     let mut runs: HashMap<(usize, usize, usize), u64> = HashMap::new();
     let mut last_check: HashMap<usize, Instant> = HashMap::new();
+    let mut last_check_at: HashMap<usize, chrono::DateTime<chrono::Utc>> = HashMap::new();
     let started = Instant::now();
     for event in &day.events {
         let due = started + Duration::from_secs_f64(event.at as f64 / 1000.0 / speed);
@@ -401,6 +446,7 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
             && generation + 1 == heads[&event.pr].len()
         {
             last_check.insert(event.pr, Instant::now());
+            last_check_at.insert(event.pr, chrono::Utc::now());
         }
     }
     report.replay = started.elapsed();
@@ -475,7 +521,20 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
         .map(|(i, p)| ((day.repos[p.repo].name.clone(), p.number), i))
         .collect();
     let mut per_pr: HashMap<usize, usize> = HashMap::new();
-    let mut merge_at: HashMap<usize, Instant> = HashMap::new();
+    let mut writes_per_pr: HashMap<usize, usize> = HashMap::new();
+    // When GitHub (the fake) says each pull request merged, however it was
+    // asked (`merge-async` or `PUT …/merge`).
+    let merge_at: HashMap<usize, chrono::DateTime<chrono::Utc>> = (0..day.prs.len())
+        .filter_map(|i| {
+            let pr = &day.prs[i];
+            let at = world
+                .repo(&day.repos[pr.repo].name)
+                .pulls
+                .get(&pr.number)?
+                .merged_at?;
+            Some((i, at))
+        })
+        .collect();
     for r in world
         .requests
         .iter()
@@ -489,13 +548,6 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
             && let Some(n) = parts.get(pos + 1).and_then(|n| n.parse::<u64>().ok())
         {
             owner = by_path.get(&(repo.clone(), n)).copied();
-            if r.method == "PUT"
-                && r.path.ends_with("/merge")
-                && r.status == 200
-                && let Some(i) = owner
-            {
-                merge_at.insert(i, r.at);
-            }
         }
         if owner.is_none() {
             owner = parts
@@ -520,6 +572,9 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
         }
         if let Some(i) = owner {
             *per_pr.entry(i).or_default() += 1;
+            if matches!(r.method.as_str(), "POST" | "PATCH" | "PUT" | "DELETE") {
+                *writes_per_pr.entry(i).or_default() += 1;
+            }
         }
     }
     let mut writes: Vec<Instant> = world
@@ -540,9 +595,15 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
         report.peak_writes_hour = report.peak_writes_hour.max(i + 1 - first);
     }
     report.merges = merge_at.len();
+    report.prs = day.prs.len();
+    report.heads = heads.values().map(Vec::len).sum();
+    report.writes_attributed = writes_per_pr.values().sum();
+    let since_last_check = |i: &usize, at: &chrono::DateTime<chrono::Utc>| {
+        (*at - *last_check_at.get(i)?).to_std().ok()
+    };
     let slowest = merge_at
         .iter()
-        .filter_map(|(i, at)| Some((at.saturating_duration_since(*last_check.get(i)?), *i)))
+        .filter_map(|(i, at)| Some((since_last_check(i, at)?, *i)))
         .max();
     if let Some((wait, i)) = slowest {
         let pr = &day.prs[i];
@@ -573,10 +634,8 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
     }
     for (i, at) in &merge_at {
         report.per_merged.push(per_pr.get(i).copied().unwrap_or(0));
-        if let Some(last) = last_check.get(i) {
-            report
-                .last_check_to_merge
-                .push(at.saturating_duration_since(*last));
+        if let Some(wait) = since_last_check(i, at) {
+            report.last_check_to_merge.push(wait);
         }
     }
     if let Some(limits) = &world.limits {
@@ -619,10 +678,7 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
     let mut seen: Vec<_> = seen.into_iter().collect();
     seen.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     for (message, n) in seen.iter().take(6) {
-        eprintln!(
-            "  governor {}: {n} × {message}",
-            if governor { "on" } else { "off" }
-        );
+        eprintln!("  {}: {n} × {message}", policy.name);
     }
     drop(process);
     Ok(report)
@@ -630,7 +686,9 @@ async fn run(day: &Day, governor: bool, speed: f64) -> anyhow::Result<Report> {
 
 fn main() -> anyhow::Result<()> {
     let flag = |name: &str| std::env::args().any(|a| a == name);
-    let scale = if flag("--fits") {
+    let scale = if flag("--org") {
+        &ORG
+    } else if flag("--fits") {
         &FITS
     } else if flag("--quick") {
         &QUICK
@@ -650,17 +708,46 @@ fn main() -> anyhow::Result<()> {
         day.events.len(),
         scale.minutes
     );
-    let mut reports = Vec::new();
+    let args: Vec<String> = std::env::args().collect();
+    let baseline = args
+        .iter()
+        .position(|a| a == "--baseline")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::PathBuf::from);
+    let mut policies: Vec<Policy> = Vec::new();
+    if let Some(program) = baseline {
+        anyhow::ensure!(
+            program.exists(),
+            "--baseline {}: no such file",
+            program.display()
+        );
+        policies.push(Policy {
+            name: format!("baseline ({})", program.display()),
+            governor: true,
+            program: Some(program),
+        });
+    }
     for &governor in scale.governors {
-        let report = rt.block_on(run(&day, governor, speed))?;
-        reports.push((governor, report));
+        policies.push(Policy {
+            name: if governor {
+                "governor on"
+            } else {
+                "governor off"
+            }
+            .to_owned(),
+            governor,
+            program: None,
+        });
+    }
+    let mut reports = Vec::new();
+    for policy in &policies {
+        eprintln!("running: {}", policy.name);
+        let report = rt.block_on(run(&day, policy, scale))?;
+        reports.push((policy.name.as_str(), report));
     }
     let replay = |d: Duration| format!("{:.2} s", d.as_secs_f64() * speed);
     println!();
-    let names: Vec<&str> = reports
-        .iter()
-        .map(|(g, _)| if *g { "governor on" } else { "governor off" })
-        .collect();
+    let names: Vec<&str> = reports.iter().map(|(name, _)| *name).collect();
     println!("| | {} |", names.join(" | "));
     println!("|---|{}", "---|".repeat(names.len()));
     let row = |name: &str, f: &dyn Fn(&Report) -> String| {
@@ -669,6 +756,16 @@ fn main() -> anyhow::Result<()> {
     };
     row("deliveries", &|r| r.deliveries.to_string());
     row("evaluations", &|r| format!("{:.0}", r.evaluations));
+    row("evaluations per pull request / per head", &|r| {
+        format!(
+            "{:.2} / {:.2}",
+            r.evaluations / r.prs.max(1) as f64,
+            r.evaluations / r.heads.max(1) as f64
+        )
+    });
+    row("content-creating requests per pull request", &|r| {
+        format!("{:.2}", r.writes_attributed as f64 / r.prs.max(1) as f64)
+    });
     row("merges (opted-in PRs ready)", &|r| {
         format!("{} ({})", r.merges, r.opted_ready)
     });
@@ -698,13 +795,17 @@ fn main() -> anyhow::Result<()> {
     row("primary budget, peak share of a window", &|r| {
         format!("{:.1} %", r.primary_share * 100.0)
     });
-    row("last check → merge p50 / p99 (replay time)", &|r| match (
-        percentile(&r.last_check_to_merge, 0.5),
-        percentile(&r.last_check_to_merge, 0.99),
-    ) {
-        (Some(a), Some(b)) => format!("{} / {}", replay(a), replay(b)),
-        _ => "–".to_owned(),
-    });
+    row(
+        "last check → merged p50 / p99 / max (replay time)",
+        &|r| match (
+            percentile(&r.last_check_to_merge, 0.5),
+            percentile(&r.last_check_to_merge, 0.99),
+            percentile(&r.last_check_to_merge, 1.0),
+        ) {
+            (Some(a), Some(b), Some(c)) => format!("{} / {} / {}", replay(a), replay(b), replay(c)),
+            _ => "–".to_owned(),
+        },
+    );
     row("seamguard CPU time", &|r| {
         format!("{:.1} s", r.cpu.as_secs_f64())
     });

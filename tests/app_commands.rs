@@ -175,7 +175,7 @@ async fn the_recheck_button_evaluates_again() {
     let patch = gh
         .requests()
         .into_iter()
-        .find(|r| r.method == "PATCH" && r.path.contains("/check-runs/"))
+        .find(|r| matches!(r.method.as_str(), "POST" | "PATCH") && r.path.contains("/check-runs"))
         .and_then(|r| r.body)
         .expect("the completion");
     assert_eq!(patch["actions"][0]["identifier"], "recheck");

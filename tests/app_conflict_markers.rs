@@ -112,7 +112,7 @@ async fn a_hundred_and_twenty_findings_go_out_in_three_batches() {
     let patches: Vec<usize> = gh
         .requests()
         .iter()
-        .filter(|r| r.method == "PATCH" && r.path.contains("/check-runs/"))
+        .filter(|r| matches!(r.method.as_str(), "POST" | "PATCH") && r.path.contains("/check-runs"))
         .map(|r| {
             r.body
                 .as_ref()

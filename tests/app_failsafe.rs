@@ -145,13 +145,33 @@ async fn a_refused_second_annotation_batch_never_weakens_the_failure() {
     let gh = FakeGitHub::start().await;
     let repo = gh.repo("acme/app");
     let app = Seamguard::start(&gh).await;
-    // (pull request, status, body, batches let through, annotations landed)
-    for (n, status, body, after, landed) in [
-        (1u64, 404u16, r#"{"message":"Not Found"}"#, 1usize, 50usize),
-        (2, 422, r#"{"message":"Validation Failed"}"#, 1, 50),
+    // (pull request, the write refused, status, body, annotations landed).
+    // The run is created with its result and the first batch; later
+    // batches are updates.
+    for (n, route, status, body, landed) in [
+        (
+            1u64,
+            "PATCH /check-runs/*",
+            404u16,
+            r#"{"message":"Not Found"}"#,
+            50usize,
+        ),
+        (
+            2,
+            "PATCH /check-runs/*",
+            422,
+            r#"{"message":"Validation Failed"}"#,
+            50,
+        ),
         // The first batch itself refused: the conclusion is written without
         // annotations.
-        (3, 422, r#"{"message":"Validation Failed"}"#, 0, 0),
+        (
+            3,
+            "POST /check-runs",
+            422,
+            r#"{"message":"Validation Failed"}"#,
+            0,
+        ),
     ] {
         let base = repo.branch_tip("main");
         let branch = format!("conflicted-{n}");
@@ -168,8 +188,7 @@ async fn a_refused_second_annotation_batch_never_weakens_the_failure() {
             .base("main")
             .label("automerge")
             .open();
-        gh.fail_next("PATCH /check-runs/*", status, body)
-            .after(after);
+        gh.fail_next(route, status, body);
         gh.deliver(&repo.pull_request_event("opened", n), &app.webhook())
             .await;
         let h = head.clone();

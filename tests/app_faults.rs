@@ -204,8 +204,9 @@ async fn a_permanent_404_without_a_head_is_not_retried() {
 #[tokio::test]
 async fn a_permanent_422_on_completion_ends_the_run_neutral_with_the_error() {
     let c = case(|gh| {
+        // The completion creates the run with its result.
         gh.fail_next(
-            "PATCH /check-runs/*",
+            "POST /check-runs",
             422,
             r#"{"message":"Validation Failed","errors":[{"resource":"CheckRun","code":"invalid"}]}"#,
         );
@@ -219,7 +220,7 @@ async fn a_permanent_422_on_completion_ends_the_run_neutral_with_the_error() {
         run.summary()
     );
     // The refused completion, then the fail-safe one: no retry loop.
-    assert_eq!(c.attempts("PATCH /check-runs/*"), 2);
+    assert_eq!(c.attempts("POST /check-runs"), 2);
 }
 
 #[tokio::test]

@@ -165,6 +165,30 @@ impl Engine {
                 metrics::counter!("seamguard_guard_failures_total", "guard" => crate::telemetry::identifier(g.name)).increment(1);
             }
         }
+        // Marked before the report is written: when GitHub's budget holds
+        // the report back, the next evaluation still knows this pull
+        // request may act (see `Engine::may_act`).
+        // The completion before an act, and the act, finish work: they go
+        // at `Priority::Merge`, which only they may spend the reserve at.
+        let finishing = matches!(
+            decision.plan,
+            MergePlan::Merge | MergePlan::Enqueue | MergePlan::UpdateBranch
+        );
+        // A merge in flight waits too (for GitHub's answer or `closed`).
+        self.store
+            .set_waiting(s.work, decision.plan.is_waiting() || finishing, Utc::now())
+            .await?;
+        run.finishing = finishing;
+        // The run is created by this completion: a push stored since the
+        // evaluation began supersedes the head (its re-run is queued), and
+        // nothing is written on the old one.
+        if run.id.is_none()
+            && let Some(newer) = self.store.superseded(s.work, s.head).await?
+        {
+            tracing::info!(%newer, "a push superseded this head before its run was written");
+            return Ok(Outcome::Done);
+        }
+        let acting = s.client.at(Priority::Merge);
         // An enqueue is said once, with where GitHub's queue has it.
         if decision.plan != MergePlan::Enqueue {
             run.complete(decision.conclusion, decision.render(None), annotations)
@@ -174,16 +198,13 @@ impl Engine {
             .record(s.started.elapsed().as_secs_f64());
         metrics::counter!("seamguard_evaluations_total", "outcome" => decision.conclusion.as_str())
             .increment(1);
-        self.store
-            .set_waiting(s.work, decision.plan.is_waiting(), Utc::now())
-            .await?;
 
         let config = &snapshot.config;
         let mut request = None;
         let (outcome, note, attempt) = match decision.plan {
             MergePlan::Merge => {
                 let merged = self
-                    .merge(s.client, s.work, s.pr, s.number, s.head, config)
+                    .merge(&acting, s.work, s.pr, s.number, s.head, config)
                     .await?;
                 if let Some(note) = &merged.note {
                     run.complete(
@@ -198,7 +219,7 @@ impl Engine {
             }
             MergePlan::Enqueue => {
                 let (outcome, note) = self
-                    .enqueue(s.client, s.work, s.number, s.pr, s.head, config)
+                    .enqueue(&acting, s.work, s.number, s.pr, s.head, config)
                     .await?;
                 run.complete(
                     decision.conclusion,
@@ -210,7 +231,7 @@ impl Engine {
             }
             MergePlan::UpdateBranch => {
                 let (outcome, note) = self
-                    .update_branch(s.client, s.work, s.number, s.pr, s.head)
+                    .update_branch(&acting, s.work, s.number, s.pr, s.head)
                     .await?;
                 if let Some(note) = &note {
                     run.complete(
@@ -455,7 +476,7 @@ impl Engine {
             .meta(&key)
             .await?
             .filter(|v| !v.trim().is_empty());
-        let client = client.at(Priority::High);
+        let client = client.at(Priority::Merge);
         let merge = Merge {
             client: &client,
             store: &self.store,

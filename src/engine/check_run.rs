@@ -21,13 +21,16 @@
 //! also honours a `failure` the run already showed from an earlier
 //! evaluation of the same head.
 //!
-//! GitHub's budget: the `in_progress` run is only a sign of progress, so it
-//! is created at [`Priority::Low`], impatient, and when that is not
-//! affordable at once it is not created at all — the completion then
-//! creates the run with its result, one content-creating request instead
-//! of two. (Waiting for `Low`'s share of the hour once held a ready pull
-//! request back for 40 simulated minutes in the replay.)
-//! Completions go at [`Priority::High`] — except one that only shows
+//! GitHub's budget: a head's run is created with its result, by the
+//! evaluation's completion — one content-creating request per head, not an
+//! `in_progress` run and then its completion. Only an evaluation that waits
+//! without a result (GitHub does not show the pull request yet) opens an
+//! `in_progress` run, at [`Priority::Low`], impatient, and not at all when
+//! that is not affordable at once. (Waiting for `Low`'s share of the hour
+//! once held a ready pull request back for 40 simulated minutes in the
+//! replay.)
+//! Completions go at [`Priority::High`] — the one written just before an
+//! act at [`Priority::Merge`] (see `finishing`) — except one that only shows
 //! progress over what the run already shows (the same conclusion, title
 //! and annotations; one more required check passed): that goes at
 //! [`Priority::Low`], impatient, and is left for a later evaluation when
@@ -160,11 +163,12 @@ pub struct CheckRunHandle<'a> {
     floor: Option<Conclusion>,
     /// The run already showed `failure` when this evaluation found it.
     shown_failure: bool,
-    /// The `in_progress` run was skipped to save GitHub's budget: the
-    /// completion creates the run.
-    lazy: bool,
     /// This evaluation wrote a completion.
     completed: bool,
+    /// The completion comes just before an act (a merge, an enqueue, an
+    /// update of the branch): it is written at [`Priority::Merge`], which
+    /// may spend the merge reserve, since the act may need it on GitHub.
+    pub finishing: bool,
     /// The pull request's page (signed), sent as the run's `details_url`
     /// on create and on every completion, when `PUBLIC_URL` is set.
     pub details_url: Option<String>,
@@ -190,8 +194,8 @@ impl<'a> CheckRunHandle<'a> {
             id: None,
             floor: None,
             shown_failure: false,
-            lazy: false,
             completed: false,
+            finishing: false,
             details_url: None,
         }
     }
@@ -222,20 +226,26 @@ impl<'a> CheckRunHandle<'a> {
         Ok(conclusion)
     }
 
-    /// Makes sure the run exists and shows `in_progress` — or, when GitHub's
-    /// budget is short, leaves it to the completion to create. `existing`
-    /// is the head's check-run list when the caller already read it.
-    pub async fn open(&mut self, existing: Option<&[CheckRun]>) -> Result<(), GhError> {
-        self.open_saying(
-            existing,
-            "Checking…",
-            "seamguard is checking this commit for conflict markers and merge sources, and reading the merge gate.",
-        )
-        .await
+    /// Finds the head's run in `existing` (the head's check-run list, which
+    /// the caller read anyway). Creates nothing: when there is none, the
+    /// completion creates the run with its result — one content-creating
+    /// request per head instead of an `in_progress` run and its update.
+    /// (An evaluation lasts seconds; the `in_progress` run only showed
+    /// that, and cost a write of GitHub's hourly 500 per head.)
+    pub fn open(&mut self, existing: &[CheckRun]) {
+        if self.id.is_some() {
+            return;
+        }
+        if let Some(run) = find_own(existing, self.app_id) {
+            self.id = Some(CheckRunId(run.id));
+            self.shown_failure = run.conclusion.as_deref() == Some("failure");
+        }
     }
 
-    /// As [`open`](Self::open), with the words an `in_progress` run shows
-    /// while it waits.
+    /// Makes sure the run exists and shows `in_progress` with `title` and
+    /// `summary` — for an evaluation that waits without a result (GitHub
+    /// does not show the pull request yet) — or, when GitHub's budget is
+    /// short, leaves it to the completion to create.
     pub async fn open_saying(
         &mut self,
         existing: Option<&[CheckRun]>,
@@ -254,7 +264,6 @@ impl<'a> CheckRunHandle<'a> {
             tracing::info!(
                 "GitHub's budget is short; the check run will be created with its result"
             );
-            self.lazy = true;
             return Ok(());
         }
         let body = json!({
@@ -272,7 +281,6 @@ impl<'a> CheckRunHandle<'a> {
             // evaluation goes on rather than wait for a sign of progress.
             Err(e) if e.is_deferred() => {
                 tracing::info!(error = %e, "no budget for the in_progress run now; it will be created with its result");
-                self.lazy = true;
                 Ok(())
             }
             Err(e) => Err(e),
@@ -313,7 +321,6 @@ impl<'a> CheckRunHandle<'a> {
         };
         let id = CheckRunId(run.id);
         self.id = Some(id);
-        self.lazy = false;
         if let Err(e) = self
             .store
             .check_run_opened(self.repo, self.installation, &self.head, id, Utc::now())
@@ -330,10 +337,11 @@ impl<'a> CheckRunHandle<'a> {
         &mut self,
         mut body: serde_json::Value,
     ) -> Result<CheckRunId, GhError> {
+        let priority = self.completion_priority();
         match self.id {
             Some(id) => {
                 self.client
-                    .at(Priority::High)
+                    .at(priority)
                     .update_check_run(self.repo, id, body)
                     .await?;
                 Ok(id)
@@ -342,8 +350,18 @@ impl<'a> CheckRunHandle<'a> {
                 body["name"] = json!(CHECK_NAME);
                 body["head_sha"] = json!(self.head.as_str());
                 body["external_id"] = json!(external_id(&self.head));
-                self.create(body, Priority::High).await
+                self.create(body, priority).await
             }
+        }
+    }
+
+    /// What a completion is written at: a report at [`Priority::High`],
+    /// the one before an act at [`Priority::Merge`].
+    fn completion_priority(&self) -> Priority {
+        if self.finishing {
+            Priority::Merge
+        } else {
+            Priority::High
         }
     }
 
@@ -476,7 +494,7 @@ impl<'a> CheckRunHandle<'a> {
         };
         self.floor = Some(conclusion);
         self.completed = true;
-        let high = self.client.at(Priority::High);
+        let high = self.client.at(self.completion_priority());
         if refused.is_none() {
             let mut sent = first.len();
             for batch in batches {

@@ -28,7 +28,7 @@ use crate::config::repo::{OnInternalError, RepoConfig};
 use crate::gate::decision::Conclusion;
 use crate::gate::evaluation::{self, LineStep};
 use crate::github::models::CheckRun;
-use crate::github::{GhError, InstallationClient};
+use crate::github::{GhError, InstallationClient, Priority};
 use crate::ids::{CommitSha, PrNumber};
 use crate::store::{Target, Work};
 
@@ -129,7 +129,7 @@ impl Engine {
     ) -> Result<Outcome, EvalError> {
         // No reads spent on an evaluation whose writes GitHub's budget
         // would refuse now: the work waits whole, and runs once.
-        if let Some(e) = self.gh.writes_deferred(work.installation) {
+        if let Some(e) = self.budget_holds(work).await? {
             return Err(EvalError::GitHub(e));
         }
         let started = std::time::Instant::now();
@@ -191,7 +191,7 @@ impl Engine {
                 tracing::info!(%newer, "a push superseded this head before its run was written");
                 return Ok(Outcome::Done);
             }
-            run.open(Some(&runs)).await?;
+            run.open(&runs);
             self.evaluate_head(&subject, &runs, &mut run, &mut config_seen)
                 .await
         })
@@ -209,6 +209,46 @@ impl Engine {
             self.record(&subject, &recorded).await;
         }
         Ok(outcome)
+    }
+
+    /// Whether GitHub's write budget holds this evaluation back before its
+    /// first read, and the deferral to hand back if so. When even the merge
+    /// reserve is spent, every evaluation waits. When only reports are
+    /// refused (the rest of the window went to other pull requests'
+    /// reports), an evaluation that may act still goes — its merge, and the
+    /// completion just before it, spend the reserve — and one that could
+    /// only report waits whole, so its reads are spent once, when it runs.
+    async fn budget_holds(&self, work: &Work) -> Result<Option<GhError>, EvalError> {
+        if let Some(e) = self.gh.writes_deferred(work.installation, Priority::Merge) {
+            return Ok(Some(e));
+        }
+        let Some(e) = self.gh.writes_deferred(work.installation, Priority::High) else {
+            return Ok(None);
+        };
+        if self.may_act(work).await? {
+            tracing::debug!("reports wait for GitHub's budget; this evaluation may act and goes");
+            return Ok(None);
+        }
+        Ok(Some(e))
+    }
+
+    /// Whether an evaluation of `work` may end in an act, as far as the
+    /// store knows without asking GitHub: a pull request whose last
+    /// evaluation waited to merge (marked waiting), or one never evaluated
+    /// (its first evaluation finds out, and marks it). Work that is not a
+    /// pull request's (a person's command) always may.
+    async fn may_act(&self, work: &Work) -> Result<bool, EvalError> {
+        let Target::Pr { number, .. } = &work.target else {
+            return Ok(true);
+        };
+        if self.store.is_waiting(work).await? {
+            return Ok(true);
+        }
+        Ok(self
+            .store
+            .evaluations(&work.repo, *number, 1)
+            .await?
+            .is_empty())
     }
 
     /// GitHub answers 404 for a pull request a delivery named, with its

@@ -36,7 +36,7 @@ impl Engine {
         let mut config_seen: Option<RepoConfig> = None;
         let result = AssertUnwindSafe(async {
             let runs = client.check_runs(&work.repo, head).await?;
-            run.open(Some(&runs)).await?;
+            run.open(&runs);
             self.merge_group_guards(&client, work, head, base_ref, &mut run, &mut config_seen)
                 .await
         })

@@ -28,6 +28,13 @@
 //! leave a larger reserve of the primary window), so merges and check-run
 //! completions pass while `in_progress` updates and sweeps wait.
 //!
+//! **The merge reserve.** What finishes work — merge calls, enqueues,
+//! updates of a strict line's first pull request, and the completion an
+//! evaluation writes just before one of them — goes at [`Priority::Merge`],
+//! and part of each content-creating window is kept for it alone: no report
+//! of another pull request may spend it ([`merge_reserve`] states the rule).
+//! On a busy hour reports wait, and a ready pull request still merges.
+//!
 //! Everything here is a pure function of counters and a clock; the client
 //! (`super::client`) does the waiting, the leasing and the metrics.
 
@@ -47,8 +54,12 @@ pub enum Priority {
     Low,
     /// An evaluation's reads.
     Normal,
-    /// What changes outcomes: merge calls and check-run completions.
+    /// What changes what people see: check-run completions (reports).
     High,
+    /// What finishes work: merge calls, enqueues, a strict line's branch
+    /// update, and the completion written just before one of them. Only it
+    /// may spend the merge reserve of the content-creating windows.
+    Merge,
 }
 
 impl Priority {
@@ -58,6 +69,7 @@ impl Priority {
             Priority::Low => "low",
             Priority::Normal => "normal",
             Priority::High => "high",
+            Priority::Merge => "merge",
         }
     }
 
@@ -65,7 +77,7 @@ impl Priority {
     /// are what is left for the priorities above it.
     fn share(self) -> f64 {
         match self {
-            Priority::High => 1.0,
+            Priority::Merge | Priority::High => 1.0,
             Priority::Normal => 0.85,
             Priority::Low => 0.7,
             Priority::Background => 0.5,
@@ -76,7 +88,7 @@ impl Priority {
     /// last ones go to merges and completions.
     fn primary_reserve(self, limit: u64) -> u64 {
         let share = match self {
-            Priority::High => 0.0,
+            Priority::Merge | Priority::High => 0.0,
             Priority::Normal => 0.02,
             Priority::Low => 0.05,
             Priority::Background => 0.10,
@@ -84,11 +96,12 @@ impl Priority {
         PRIMARY_RESERVE.max((limit as f64 * share) as u64)
     }
 
-    pub const ALL: [Priority; 4] = [
+    pub const ALL: [Priority; 5] = [
         Priority::Background,
         Priority::Low,
         Priority::Normal,
         Priority::High,
+        Priority::Merge,
     ];
 }
 
@@ -145,6 +158,12 @@ impl Limit {
             }
             Limit::Paused => "a secondary rate limit GitHub reported",
         }
+    }
+
+    /// A window of content-creating requests (where the merge reserve is
+    /// kept).
+    pub fn creates_content(self) -> bool {
+        matches!(self, Limit::ContentMinute | Limit::ContentHour)
     }
 
     pub const ALL: [Limit; 7] = [
@@ -212,10 +231,59 @@ impl Window {
         DateTime::from_timestamp_millis(bucket * self.bucket_millis()).unwrap_or_default()
     }
 
-    /// The cap a priority may fill.
+    /// The cap a priority may fill, with no merge reserve.
     pub fn cap_for(&self, priority: Priority) -> u32 {
         ((self.cap as f64) * priority.share()).floor().max(1.0) as u32
     }
+
+    /// The cap a priority may fill when `reserve` units of this window are
+    /// kept for [`Priority::Merge`]: every other priority stays below
+    /// `cap - reserve` as well as below its own share.
+    pub fn cap_with_reserve(&self, priority: Priority, reserve: u32) -> u32 {
+        let share = self.cap_for(priority);
+        if priority == Priority::Merge || !self.limit.creates_content() {
+            return share;
+        }
+        share.min(self.cap.saturating_sub(reserve)).max(1)
+    }
+
+    /// Whether `bucket` is within the window that ends with bucket `now`.
+    pub fn counts(&self, bucket: i64, now: i64) -> bool {
+        bucket >= self.first_counted(now) && bucket <= now
+    }
+}
+
+/// The merge reserve's smallest share of a content-creating window: room
+/// for a few merges even on a window's first minute.
+pub const MERGE_RESERVE_MIN: f64 = 0.05;
+
+/// The fewest units the merge reserve keeps: one merge (its completion
+/// and its call).
+const MERGE_RESERVE_UNITS: f64 = 2.0;
+
+/// The merge reserve's largest share: reports of every other pull request
+/// keep three quarters of the window.
+pub const MERGE_RESERVE_MAX: f64 = 0.25;
+
+/// The units of a content-creating window kept for [`Priority::Merge`],
+/// sized from demand: one and a half times what merges spent in the
+/// window just past (`merge_spent`, a sliding window like every count
+/// here), and never less than [`MERGE_RESERVE_MIN`] of the cap (and two
+/// units: one merge's completion and call) nor more than
+/// [`MERGE_RESERVE_MAX`] (but the floor, on a window of a few units). On GitHub.com's
+/// 500 an hour (seamguard's cap 444) that is 23 to 111 writes an hour; a
+/// day that merged 40 in its last hour keeps 60.
+pub fn merge_reserve(window: &Window, merge_spent: u32) -> u32 {
+    if !window.limit.creates_content() {
+        return 0;
+    }
+    let cap = f64::from(window.cap);
+    let floor = (cap * MERGE_RESERVE_MIN)
+        .ceil()
+        .max(MERGE_RESERVE_UNITS)
+        .min(cap);
+    let ceiling = (cap * MERGE_RESERVE_MAX).floor().max(floor);
+    (f64::from(merge_spent) * 1.5).ceil().clamp(floor, ceiling) as u32
 }
 
 /// 900 points a minute on REST.
@@ -700,6 +768,57 @@ mod tests {
         assert_eq!(
             ledger.lease(8, now, &ask(Priority::Background)),
             LeaseAnswer::Granted
+        );
+    }
+
+    #[test]
+    fn the_merge_reserve_follows_demand_within_its_bounds() {
+        // GitHub.com's hour: cap 444, reserve 22..=111.
+        assert_eq!(merge_reserve(&CONTENT_HOUR, 0), 23);
+        assert_eq!(merge_reserve(&CONTENT_HOUR, 40), 60);
+        assert_eq!(merge_reserve(&CONTENT_HOUR, 500), 111);
+        // The minute: cap 71, reserve 4..=17.
+        assert_eq!(merge_reserve(&CONTENT_MINUTE, 0), 4);
+        assert_eq!(merge_reserve(&CONTENT_MINUTE, 6), 9);
+        // Points windows keep no reserve.
+        assert_eq!(merge_reserve(&REST_POINTS, 100), 0);
+        // A small window keeps one merge's two units, or all it has.
+        assert_eq!(merge_reserve(&CONTENT_MINUTE.scaled(20, 1.0), 0), 2);
+        assert_eq!(merge_reserve(&CONTENT_MINUTE.scaled(2, 1.0), 0), 1);
+    }
+
+    #[test]
+    fn reports_cannot_spend_the_merge_reserve_and_merges_can() {
+        let w = CONTENT_HOUR;
+        let ledger = MemoryLedger::default();
+        let now = at(7_000_000);
+        let reserve = merge_reserve(&w, 40);
+        let ask = |p: Priority| {
+            [LedgerAsk {
+                window: w,
+                want: 1,
+                cap: w.cap_with_reserve(p, reserve),
+            }]
+        };
+        let mut reports = 0;
+        while ledger.lease(3, now, &ask(Priority::High)) == LeaseAnswer::Granted {
+            reports += 1;
+        }
+        assert_eq!(reports, w.cap - reserve, "reports stop at the reserve");
+        assert_eq!(
+            ledger.lease(3, now, &ask(Priority::Low)),
+            ledger.lease(3, now, &ask(Priority::High)),
+            "nothing below Merge gets in"
+        );
+        let mut merges = 0;
+        while ledger.lease(3, now, &ask(Priority::Merge)) == LeaseAnswer::Granted {
+            merges += 1;
+        }
+        assert_eq!(merges, reserve, "the reserve is the merges'");
+        // Points windows are shared as before.
+        assert_eq!(
+            REST_POINTS.cap_with_reserve(Priority::High, 50),
+            REST_POINTS.cap
         );
     }
 

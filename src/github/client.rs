@@ -494,11 +494,17 @@ impl GitHub {
     }
 
     /// A deferral for work on `installation` that would spend reads and
-    /// then find its writes refused (see `Governor::writes_deferred`).
-    pub fn writes_deferred(&self, installation: InstallationId) -> Option<GhError> {
+    /// then find its writes of `priority` refused (`Merge` for work that may
+    /// act, `High` for work that would only report; see
+    /// `Governor::writes_deferred`).
+    pub fn writes_deferred(
+        &self,
+        installation: InstallationId,
+        priority: Priority,
+    ) -> Option<GhError> {
         self.inner
             .governor
-            .writes_deferred(installation, "evaluation (GitHub's budget)")
+            .writes_deferred(installation, priority, "evaluation (GitHub's budget)")
     }
 
     /// The App's credentials; `None` in setup mode (before the App exists).

@@ -132,13 +132,48 @@ struct Account {
     paused_until: Option<DateTime<Utc>>,
     pause_read_at: Option<DateTime<Utc>>,
     primary: Option<PrimaryWindow>,
-    /// A content-creating window refused even a `High` write until then:
-    /// an evaluation started before it would spend its reads and be
-    /// deferred at its first write, reading everything again later.
+    /// A content-creating window refused even a `Merge` write (the
+    /// reserve is spent) until then: an evaluation started before it would
+    /// spend its reads and be deferred at its first write, reading
+    /// everything again later.
     writes_full_until: Option<(Limit, DateTime<Utc>)>,
+    /// A content-creating window refused a `High` write (a report) until
+    /// then: only evaluations that may act should spend reads now.
+    reports_full_until: Option<(Limit, DateTime<Utc>)>,
+    /// What `Merge` writes spent per content-creating window and bucket:
+    /// the demand the merge reserve is sized from.
+    merge_spent: HashMap<Limit, Vec<(i64, u32)>>,
 }
 
 impl Account {
+    /// The units of `window` kept for merges now ([`budget::merge_reserve`]
+    /// of what merges spent in the window just past).
+    fn reserve(&self, window: &Window, now: DateTime<Utc>) -> u32 {
+        let bucket = window.bucket(now);
+        let spent = self
+            .merge_spent
+            .get(&window.limit)
+            .map(|rows| {
+                rows.iter()
+                    .filter(|(b, _)| window.counts(*b, bucket))
+                    .map(|(_, u)| u)
+                    .sum()
+            })
+            .unwrap_or(0);
+        budget::merge_reserve(window, spent)
+    }
+
+    /// Counts a `Merge` write's units toward the reserve's demand.
+    fn note_merge(&mut self, window: &Window, units: u32, now: DateTime<Utc>) {
+        let bucket = window.bucket(now);
+        let rows = self.merge_spent.entry(window.limit).or_default();
+        rows.retain(|(b, _)| *b >= window.first_counted(bucket));
+        match rows.iter_mut().find(|(b, _)| *b == bucket) {
+            Some((_, u)) => *u += units,
+            None => rows.push((bucket, units)),
+        }
+    }
+
     fn left(&self, window: &Window, now: DateTime<Utc>) -> u32 {
         match self.grants.get(&window.limit) {
             Some((bucket, left)) if *bucket == window.bucket(now) => *left,
@@ -251,11 +286,15 @@ impl Governor {
                                 } else {
                                     units
                                 },
-                                cap: window.cap_for(priority),
+                                cap: window
+                                    .cap_with_reserve(priority, account.reserve(&window, now)),
                             })
                             .collect();
                         if missing.is_empty() {
                             for &(window, units) in &cost {
+                                if priority == Priority::Merge && window.limit.creates_content() {
+                                    account.note_merge(&window, units, now);
+                                }
                                 let bucket = window.bucket(now);
                                 if let Some((_, left)) = account.grants.get_mut(&window.limit) {
                                     *left -= units;
@@ -306,12 +345,15 @@ impl Governor {
                         continue;
                     }
                     Ok(LeaseAnswer::Denied { limit, until }) => {
-                        if priority == Priority::High
-                            && matches!(limit, Limit::ContentMinute | Limit::ContentHour)
-                        {
+                        if limit.creates_content() && priority >= Priority::High {
                             let mut accounts = self.lock();
                             let account = accounts.entry(id.0).or_default();
-                            account.writes_full_until = Some((limit, until));
+                            let full = if priority == Priority::Merge {
+                                &mut account.writes_full_until
+                            } else {
+                                &mut account.reports_full_until
+                            };
+                            *full = Some((limit, until));
                         }
                         (limit, Some(until))
                     }
@@ -454,16 +496,29 @@ impl Governor {
     }
 
     /// When work that ends in writes should not start for `id`: a
-    /// content-creating window refused a `High` write until later (or the
-    /// installation is paused). The error is the deferral to hand back.
-    pub fn writes_deferred(&self, id: InstallationId, route: &'static str) -> Option<GhError> {
+    /// content-creating window refused a write of `priority` (`Merge`: even
+    /// the reserve is spent; `High`: reports are) until later, or the
+    /// installation is paused. The error is the deferral to hand back.
+    pub fn writes_deferred(
+        &self,
+        id: InstallationId,
+        priority: Priority,
+        route: &'static str,
+    ) -> Option<GhError> {
         if !self.enabled {
             return None;
         }
         let now = Utc::now();
         let accounts = self.lock();
         let account = accounts.get(&id.0)?;
-        let full = account.writes_full_until.filter(|(_, u)| *u > now);
+        let refused = match priority {
+            Priority::Merge => account.writes_full_until,
+            _ => [account.reports_full_until, account.writes_full_until]
+                .into_iter()
+                .flatten()
+                .max_by_key(|(_, until)| *until),
+        };
+        let full = refused.filter(|(_, u)| *u > now);
         let paused = account
             .paused_until
             .filter(|u| *u > now)
@@ -587,7 +642,11 @@ mod tests {
         assert!(err.retry_after.is_some());
         assert!(err.message.contains("content-creating"), "{}", err.message);
         // Nothing says yet that writes are refused even to High.
-        assert!(governor.writes_deferred(id, "evaluation").is_none());
+        assert!(
+            governor
+                .writes_deferred(id, Priority::High, "evaluation")
+                .is_none()
+        );
         // A completion still goes.
         let ticket = governor
             .admit(id, route, &reqwest::Method::PATCH, Priority::High, true)
@@ -616,7 +675,7 @@ mod tests {
         assert!(ledger.paused_until(id.0, Utc::now()).is_some());
         assert!(
             governor
-                .writes_deferred(id, "evaluation")
+                .writes_deferred(id, Priority::Merge, "evaluation")
                 .is_some_and(|e| e.is_deferred())
         );
         assert!(!governor.affordable(id, Priority::Background));
@@ -625,39 +684,75 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_write_refused_to_high_defers_whole_evaluations_until_then() {
+    async fn a_refused_report_holds_reports_and_a_refused_merge_holds_everything() {
         let ledger = Arc::new(MemoryLedger::default());
         let governor = Arc::new(Governor::new(ledger.clone(), Limits::default()));
         let id = InstallationId(11);
+        let w = budget::CONTENT_HOUR;
+        // Reports have spent all but the reserve of the hour.
+        let reserve = budget::merge_reserve(&w, 0);
         let fill = [LedgerAsk {
-            window: budget::CONTENT_HOUR,
-            want: budget::CONTENT_HOUR.cap,
-            cap: budget::CONTENT_HOUR.cap,
+            window: w,
+            want: w.cap - reserve,
+            cap: w.cap,
         }];
         assert_eq!(ledger.lease(id.0, Utc::now(), &fill), LeaseAnswer::Granted);
+        let route = "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}";
         let err = governor
-            .admit(
-                id,
-                "PUT /merge",
-                &reqwest::Method::PUT,
-                Priority::High,
-                true,
-            )
+            .admit(id, route, &reqwest::Method::PATCH, Priority::High, true)
             .await
             .err()
-            .expect("the hour's writes are spent");
+            .expect("reports may not spend the reserve");
         assert!(err.is_deferred());
-        let whole = governor
-            .writes_deferred(id, "evaluation")
-            .expect("evaluations wait whole");
+        let held = governor
+            .writes_deferred(id, Priority::High, "evaluation")
+            .expect("evaluations that only report wait whole");
         assert!(
-            whole
-                .retry_after
+            held.retry_after
                 .is_some_and(|w| w > Duration::from_secs(60))
         );
         assert!(
             governor
-                .writes_deferred(InstallationId(12), "evaluation")
+                .writes_deferred(id, Priority::Merge, "evaluation")
+                .is_none(),
+            "evaluations that would merge go"
+        );
+        // The reserve is the merges': every unit of it, then no more.
+        for _ in 0..reserve {
+            drop(
+                governor
+                    .admit(
+                        id,
+                        "PUT /merge-async",
+                        &reqwest::Method::PUT,
+                        Priority::Merge,
+                        false,
+                    )
+                    .await
+                    .expect("the reserve has room"),
+            );
+        }
+        let err = governor
+            .admit(
+                id,
+                "PUT /merge-async",
+                &reqwest::Method::PUT,
+                Priority::Merge,
+                true,
+            )
+            .await
+            .err()
+            .expect("the hour is spent");
+        assert!(err.is_deferred());
+        assert!(
+            governor
+                .writes_deferred(id, Priority::Merge, "evaluation")
+                .is_some(),
+            "now every evaluation waits whole"
+        );
+        assert!(
+            governor
+                .writes_deferred(InstallationId(12), Priority::Merge, "evaluation")
                 .is_none()
         );
     }

@@ -474,6 +474,12 @@ impl Store {
         )
     }
 
+    /// Whether `work` is marked waiting: its last evaluation would merge
+    /// when what it waits on arrives.
+    pub async fn is_waiting(&self, work: &Work) -> Result<bool, StoreError> {
+        read!(self, state::is_waiting, work.key())
+    }
+
     /// Up to `limit` waiting work items, least recently marked first, so a
     /// reconciler that enqueues them in turn gets round all of them.
     pub async fn waiting(&self, limit: usize) -> Result<Vec<Work>, StoreError> {

@@ -207,6 +207,23 @@ where
     Ok(())
 }
 
+/// Whether the work keyed `key` is marked waiting.
+pub(crate) async fn is_waiting<'e, DB: sqlx::Database>(
+    exec: impl sqlx::Executor<'e, Database = DB>,
+    key: String,
+) -> Result<bool, StoreError>
+where
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    (bool,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let (found,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM waiting WHERE key = $1)")
+        .bind(key)
+        .fetch_one(exec)
+        .await?;
+    Ok(found)
+}
+
 /// Up to `limit` waiting work items, least recently marked first, so a
 /// reconciler that enqueues them in turn gets round all of them.
 pub(crate) async fn waiting<'e, DB: sqlx::Database>(

@@ -57,7 +57,17 @@ impl Process {
     /// As [`Process::spawn`], with `configure` applied to the command
     /// before it starts (a lower descriptor limit in `pre_exec`, say).
     pub fn spawn_with(env: &[(String, String)], configure: impl FnOnce(&mut Command)) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_seamguard"));
+        Self::spawn_program(env!("CARGO_BIN_EXE_seamguard").as_ref(), env, configure)
+    }
+
+    /// As [`Process::spawn_with`], running `program` (another build of
+    /// `seamguard`, for a benchmark that compares two) instead of this one.
+    pub fn spawn_program(
+        program: &Path,
+        env: &[(String, String)],
+        configure: impl FnOnce(&mut Command),
+    ) -> Self {
+        let mut cmd = Command::new(program);
         cmd.arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
