@@ -595,7 +595,7 @@ mod tests {
             ..waiting()
         };
         let history = vec![(evaluation(60, "waiting", "#41 below in the stack", 9), page)];
-        let html = lines(pull_page(&repo, PrNumber(42), &history));
+        let html = lines(pull_page(&repo, PrNumber(42), &history, None));
         let section = &html[html.find("id=\"stack\"").expect("a stack section")..];
         let section = &section[..section.find("</section>").expect("closed")];
         insta::assert_snapshot!(section);
