@@ -264,6 +264,9 @@ struct Report {
     secondary: u64,
     primary_share: f64,
     last_check_to_merge: Vec<Duration>,
+    /// From the last check's delivery to the first merge request GitHub
+    /// took.
+    last_check_to_call: Vec<Duration>,
     cpu: Duration,
     peak_rss_kib: u64,
     store_bytes: u64,
@@ -522,6 +525,8 @@ async fn run(day: &Day, policy: &Policy, scale: &Scale) -> anyhow::Result<Report
         .collect();
     let mut per_pr: HashMap<usize, usize> = HashMap::new();
     let mut writes_per_pr: HashMap<usize, usize> = HashMap::new();
+    // The first merge request GitHub took for each pull request.
+    let mut merge_called: HashMap<usize, Instant> = HashMap::new();
     // When GitHub (the fake) says each pull request merged, however it was
     // asked (`merge-async` or `PUT …/merge`).
     let merge_at: HashMap<usize, chrono::DateTime<chrono::Utc>> = (0..day.prs.len())
@@ -569,6 +574,13 @@ async fn run(day: &Day, policy: &Policy, scale: &Scale) -> anyhow::Result<Report
                 .get(pos + 1)
                 .and_then(|id| id.parse::<u64>().ok())
                 .and_then(|id| run_owner.get(&id).copied());
+        }
+        if let Some(i) = owner
+            && r.method == "PUT"
+            && (r.path.ends_with("/merge") || r.path.ends_with("/merge-async"))
+            && r.status < 300
+        {
+            merge_called.entry(i).or_insert(r.at);
         }
         if let Some(i) = owner {
             *per_pr.entry(i).or_default() += 1;
@@ -630,6 +642,13 @@ async fn run(day: &Day, policy: &Policy, scale: &Scale) -> anyhow::Result<Report
                 r.path,
                 r.status
             );
+        }
+    }
+    for (i, at) in &merge_called {
+        if let Some(last) = last_check.get(i) {
+            report
+                .last_check_to_call
+                .push(at.saturating_duration_since(*last));
         }
     }
     for (i, at) in &merge_at {
@@ -795,6 +814,19 @@ fn main() -> anyhow::Result<()> {
     row("primary budget, peak share of a window", &|r| {
         format!("{:.1} %", r.primary_share * 100.0)
     });
+    row(
+        "last check → merge call p50 / p99 / max (replay time)",
+        &|r| match (
+            percentile(&r.last_check_to_call, 0.5),
+            percentile(&r.last_check_to_call, 0.99),
+            percentile(&r.last_check_to_call, 1.0),
+        ) {
+            (Some(a), Some(b), Some(c)) => {
+                format!("{} / {} / {}", replay(a), replay(b), replay(c))
+            }
+            _ => "–".to_owned(),
+        },
+    );
     row(
         "last check → merged p50 / p99 / max (replay time)",
         &|r| match (
