@@ -1,25 +1,41 @@
-//! Merge latency: from the delivery of the last required `check_run`
-//! `completed` to the `PUT /repos/{owner}/{repo}/pulls/{n}/merge` reaching
-//! GitHub, and how much of it is seamguard's own time.
+//! Merge latency through GitHub's asynchronous merge against the
+//! synchronous one, side by side in one run: from the delivery of the last
+//! required `check_run` `completed` to the pull request merged, as the fake
+//! GitHub reports it (its `merged_at`), and to the merge request reaching
+//! GitHub; with the GitHub requests each merge costs, and how much of the
+//! time to the merge request is seamguard's own.
 //!
 //! `cargo bench --bench merge_latency` (`-- --quick` for fewer pull
-//! requests). Never part of `cargo test`.
+//! requests; `-- --async-run-after-ms N` for GitHub's time to run an
+//! accepted asynchronous merge, 0 by default). Never part of `cargo test`.
 //!
-//! seamguard runs in this process (`seamguard::server::serve_on`, as the
-//! integration tests start it: real router, store on disk, engine and
-//! client; JSON logs at `info` are formatted into a sink, as a production
-//! process formats them) against the tests' fake GitHub. Every pull request
-//! is the typical one of the API-economy budget (issue 9): 3 commits, 10
-//! changed files, a config file on the base, 5 required checks (2 from
-//! classic protection, 3 from a ruleset), label `automerge`. For each one:
+//! Two sides run in this process, each a fake GitHub with seamguard in
+//! front of it (`seamguard::server::serve_on`, as the integration tests
+//! start it: real router, store on disk, engine and client; JSON logs at
+//! `info` are formatted into a sink, as a production process formats them):
+//!
+//! - **async**: the fake has `merge-async`, and runs an accepted merge on
+//!   its own `--async-run-after-ms` after accepting it, as GitHub does
+//!   (`FakeGitHub::run_async_merges_after`), not when seamguard reads its
+//!   result;
+//! - **sync**: the fake has no `merge-async` (as GitHub Enterprise Server),
+//!   so seamguard learns that once (during the warm-up) and merges with
+//!   `PUT …/merge`.
+//!
+//! Both get the same pull requests, numbered alike, measured alternately
+//! (the side that goes first alternates too). Every pull request is the
+//! typical one of the API-economy budget (issue 9): 3 commits, 10 changed
+//! files, a config file on the base, 5 required checks (2 from classic
+//! protection, 3 from a ruleset), label `automerge`. For each one:
 //!
 //! 1. four checks are green and `e2e` is running; a `labeled` delivery
 //!    makes seamguard evaluate it once (its check run completes, the gate
 //!    waits on `e2e`); then the bench waits until seamguard's queue is empty;
 //! 2. `e2e` completes; the clock starts just before the signed
 //!    `check_run` `completed` delivery is sent (keep-alive connection, body
-//!    and signature prepared beforehand) and stops when the merge call's
-//!    first bytes reach the fake.
+//!    and signature prepared beforehand); the merge request is timed when
+//!    its first bytes reach the fake, the merge by the fake's `merged_at`;
+//!    the requests are counted until seamguard's queue is empty again.
 //!
 //! To tell seamguard's time from the fake's, seamguard's `GITHUB_API_URL`
 //! is a timing relay in front of the fake (on its own thread, as the fake's
@@ -41,6 +57,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use chrono::Utc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -54,6 +71,17 @@ const WARMUP_PRS: u64 = 5;
 /// Pull requests measured (issue 9 asks for at least 50).
 const MEASURED_PRS: u64 = 200;
 const QUICK_MEASURED_PRS: u64 = 50;
+/// GitHub's secondary limits (900 REST points and 80 content-creating
+/// requests a minute, 500 an hour) would have the budget governor hold
+/// merges back after about twenty pull requests a minute: this measures
+/// one merge's latency, not throughput, so both sides get room for the
+/// whole run.
+const BENCH_LIMITS: &str =
+    "rest_points=1000000,graphql_points=1000000,content_minute=100000,content_hour=1000000";
+/// GitHub's time to run an accepted asynchronous merge, unless
+/// `--async-run-after-ms` says otherwise: none, so the async side's
+/// latency is seamguard's and the API's, not a guess at GitHub's queue.
+const ASYNC_RUN_AFTER: Duration = Duration::ZERO;
 /// Required by classic branch protection.
 const PROTECTION_CHECKS: &[&str] = &["build", "lint"];
 /// Required by a ruleset on the default branch.
@@ -70,18 +98,41 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 /// idle between pull requests (outside the measured interval).
 const IDLE_POLL: Duration = Duration::from_millis(2);
 
-fn main() -> anyhow::Result<()> {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let measured = if quick {
-        QUICK_MEASURED_PRS
-    } else {
-        MEASURED_PRS
+/// How a run is asked for on the command line.
+struct Args {
+    measured: u64,
+    async_run_after: Duration,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let all: Vec<String> = std::env::args().collect();
+    let quick = all.iter().any(|a| a == "--quick");
+    let async_run_after = match all.iter().position(|a| a == "--async-run-after-ms") {
+        Some(i) => Duration::from_millis(
+            all.get(i + 1)
+                .context("--async-run-after-ms needs a number")?
+                .parse()
+                .context("--async-run-after-ms")?,
+        ),
+        None => ASYNC_RUN_AFTER,
     };
+    Ok(Args {
+        measured: if quick {
+            QUICK_MEASURED_PRS
+        } else {
+            MEASURED_PRS
+        },
+        async_run_after,
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = args()?;
     // What `seamguard serve` builds: multi-threaded, one worker per core.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run(measured))
+    runtime.block_on(run(args))
 }
 
 // ---- the timing relay ---------------------------------------------------
@@ -252,6 +303,13 @@ fn union_length(mut intervals: Vec<(Instant, Instant)>) -> Duration {
 
 /// One measured pull request.
 struct Sample {
+    /// Delivery sent → merged, by the fake's `merged_at`.
+    merged: Duration,
+    /// GitHub requests from the delivery until seamguard's queue was
+    /// empty again, and of those, requests to the merge endpoints (the
+    /// merge request and reads of its result).
+    requests: usize,
+    merge_requests: usize,
     /// Delivery sent → merge call reached the fake.
     end_to_end: Duration,
     /// The part of it during which the fake was answering a request.
@@ -351,14 +409,71 @@ async fn idle(client: &reqwest::Client, app: &Seamguard) -> anyhow::Result<()> {
         .context("seamguard's queue did not empty")?
 }
 
-async fn measure_one(
-    gh: &FakeGitHub,
-    repo: &RepoHandle,
-    app: &Seamguard,
-    relay: &Relay,
-    client: &reqwest::Client,
-    number: u64,
-) -> anyhow::Result<Sample> {
+/// One side of the comparison: a fake GitHub, and seamguard talking to it
+/// through a timing relay.
+struct Side {
+    name: &'static str,
+    gh: FakeGitHub,
+    repo: RepoHandle,
+    relay: Relay,
+    app: Seamguard,
+    samples: Vec<Sample>,
+}
+
+impl Side {
+    /// A fake with the asynchronous merge running accepted merges
+    /// `run_after` later (`Some`), or without it (`None`), and seamguard.
+    async fn start(name: &'static str, run_after: Option<Duration>) -> anyhow::Result<Side> {
+        let gh = FakeGitHub::start().await;
+        match run_after {
+            Some(after) => gh.run_async_merges_after(after),
+            None => gh.without_merge_async(),
+        }
+        let upstream: SocketAddr = gh
+            .api_url()
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .context("the fake's address")?;
+        let relay = Relay::start(upstream)?;
+        let repo = gh.repo("acme/app");
+        repo.push("main", "config", &[(".github/seamguard.yml", Some(CONFIG))]);
+        repo.protection("main").requires(PROTECTION_CHECKS);
+        repo.ruleset(9)
+            .on("~DEFAULT_BRANCH")
+            .requires(RULESET_CHECKS);
+        let api = format!("http://{}/", relay.addr);
+        let app = Seamguard::start_with(
+            &gh,
+            &[
+                "--github-api-url",
+                &api,
+                "--github-rate-limits",
+                BENCH_LIMITS,
+            ],
+        )
+        .await;
+        Ok(Side {
+            name,
+            gh,
+            repo,
+            relay,
+            app,
+            samples: Vec::new(),
+        })
+    }
+}
+
+/// Is this request line a merge request (`PUT …/merge` or `…/merge-async`)?
+fn is_merge_call(request_line: &str, number: u64) -> bool {
+    let path = request_line.split(' ').nth(1).unwrap_or_default();
+    request_line.starts_with("PUT ")
+        && (path.ends_with(&format!("/pulls/{number}/merge"))
+            || path.ends_with(&format!("/pulls/{number}/merge-async")))
+}
+
+async fn measure_one(side: &Side, client: &reqwest::Client, number: u64) -> anyhow::Result<Sample> {
+    let (gh, repo, app, relay) = (&side.gh, &side.repo, &side.app, &side.relay);
     let last = typical_pr(repo, number);
     let head = repo.pull(number).head_sha.clone();
     let labeled = repo.pull_request_event("labeled", number);
@@ -383,12 +498,12 @@ async fn measure_one(
     );
 
     let repo_name = repo.name().to_string();
-    let merge_line = format!("PUT /repos/{repo_name}/pulls/{number}/merge ");
     let last = last.completed("success").id().0;
     let completed = repo.check_run_event("completed", last);
     let request = prepared(client, &app.webhook(), &completed);
     let mark = relay.mark();
 
+    let sent_at = Utc::now();
     let sent = Instant::now();
     let response = request.send().await?;
     let acknowledged = sent.elapsed();
@@ -400,12 +515,12 @@ async fn measure_one(
 
     let exchanges = relay
         .settled(mark, |e| {
-            e.iter().any(|x| x.request_line.starts_with(&merge_line))
+            e.iter().any(|x| is_merge_call(&x.request_line, number))
         })
         .await?;
     let merge = exchanges
         .iter()
-        .position(|x| x.request_line.starts_with(&merge_line))
+        .position(|x| is_merge_call(&x.request_line, number))
         .expect("settled on the merge call");
     let reached = exchanges[merge].arrived;
     let before: Vec<&Exchange> = exchanges.iter().filter(|x| x.arrived < reached).collect();
@@ -426,6 +541,19 @@ async fn measure_one(
     )
     .await;
     idle(client, app).await?;
+    let merged_at = repo
+        .pull(number)
+        .merged_at
+        .context("a merged pull request has its merged_at")?;
+    let merged = (merged_at - sent_at).to_std().unwrap_or_default();
+    let all = relay.settled(mark, |_| true).await?;
+    let merge_requests = all
+        .iter()
+        .filter(|x| {
+            let path = x.request_line.split(' ').nth(1).unwrap_or_default();
+            path.contains(&format!("/pulls/{number}/merge"))
+        })
+        .count();
     let mut steps = Vec::new();
     let mut previous_end = sent;
     for x in before.iter().copied().chain([&exchanges[merge]]) {
@@ -439,6 +567,9 @@ async fn measure_one(
         previous_end = previous_end.max(answered);
     }
     Ok(Sample {
+        merged,
+        requests: all.len(),
+        merge_requests,
         end_to_end: reached - sent,
         fake,
         acknowledged,
@@ -493,7 +624,7 @@ fn row(name: &str, mut values: Vec<Duration>) {
     );
 }
 
-async fn run(measured: u64) -> anyhow::Result<()> {
+async fn run(args: Args) -> anyhow::Result<()> {
     // seamguard logs as in production (JSON, `info`), into a sink.
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
@@ -503,47 +634,112 @@ async fn run(measured: u64) -> anyhow::Result<()> {
         .with_span_list(false)
         .init();
 
-    let gh = FakeGitHub::start().await;
-    let upstream: SocketAddr = gh
-        .api_url()
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .parse()
-        .context("the fake's address")?;
-    let relay = Relay::start(upstream)?;
-    let repo = gh.repo("acme/app");
-    repo.push("main", "config", &[(".github/seamguard.yml", Some(CONFIG))]);
-    repo.protection("main").requires(PROTECTION_CHECKS);
-    repo.ruleset(9)
-        .on("~DEFAULT_BRANCH")
-        .requires(RULESET_CHECKS);
-    let api = format!("http://{}/", relay.addr);
-    let app = Seamguard::start_with(&gh, &["--github-api-url", &api]).await;
+    let mut sides = [
+        Side::start("async", Some(args.async_run_after)).await?,
+        Side::start("sync", None).await?,
+    ];
     let client = reqwest::Client::new();
-
     println!(
-        "merge latency: {} cores; {WARMUP_PRS} warm-up + {measured} measured pull requests",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "merge latency: {} cores; {WARMUP_PRS} warm-up + {} measured pull requests per side, \
+         async and sync alternating; the fake runs an accepted asynchronous merge {} ms after \
+         accepting it",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        args.measured,
+        args.async_run_after.as_millis(),
     );
-    let mut samples = Vec::new();
-    for number in 1..=WARMUP_PRS + measured {
-        let sample = measure_one(&gh, &repo, &app, &relay, &client, number).await?;
-        if number > WARMUP_PRS {
-            samples.push(sample);
+    for number in 1..=WARMUP_PRS + args.measured {
+        // The side that goes first alternates.
+        let order = if number % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let sample = measure_one(&sides[i], &client, number)
+                .await
+                .with_context(|| format!("the {} side, #{number}", sides[i].name))?;
+            if number > WARMUP_PRS {
+                sides[i].samples.push(sample);
+            }
         }
     }
-    let unrouted = gh.unrouted();
-    ensure!(
-        unrouted.is_empty(),
-        "requests the fake has no route for: {unrouted:?}"
-    );
+    for side in &sides {
+        let unrouted = side.gh.unrouted();
+        ensure!(
+            unrouted.is_empty(),
+            "requests the {} fake has no route for: {unrouted:?}",
+            side.name
+        );
+        let violations = side.gh.take_violations();
+        ensure!(
+            violations.is_empty(),
+            "the {} fake saw requests or answers outside GitHub's description: {violations:?}",
+            side.name
+        );
+    }
 
+    let [a, s] = &sides;
     println!();
     println!(
-        "| measured over {} PRs (ms) | p50 | p90 | p99 | max |",
+        "| side by side, {} PRs each (ms) | async p50 | async p99 | async max | sync p50 | sync p99 | sync max |",
+        a.samples.len()
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let pair = |name: &str, f: &dyn Fn(&Sample) -> Duration| {
+        let mut x: Vec<Duration> = a.samples.iter().map(f).collect();
+        let mut y: Vec<Duration> = s.samples.iter().map(f).collect();
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            quantile(&mut x, 0.50),
+            quantile(&mut x, 0.99),
+            quantile(&mut x, 1.0),
+            quantile(&mut y, 0.50),
+            quantile(&mut y, 0.99),
+            quantile(&mut y, 1.0),
+        );
+    };
+    pair("**last check → merged** (the fake's `merged_at`)", &|x| {
+        x.merged
+    });
+    pair("last check → merge request at GitHub", &|x| x.end_to_end);
+    pair("seamguard's own time to the merge request", &|x| x.own());
+    println!();
+    println!("| GitHub requests per merge | async mean | async max | sync mean | sync max |");
+    println!("|---|---:|---:|---:|---:|");
+    let counts = |name: &str, f: &dyn Fn(&Sample) -> usize| {
+        let stats = |side: &Side| {
+            let n: Vec<usize> = side.samples.iter().map(f).collect();
+            let mean = n.iter().sum::<usize>() as f64 / n.len().max(1) as f64;
+            (mean, n.iter().copied().max().unwrap_or(0))
+        };
+        let ((am, ax), (sm, sx)) = (stats(a), stats(s));
+        println!("| {name} | {am:.2} | {ax} | {sm:.2} | {sx} |");
+    };
+    counts("all, delivery to idle", &|x| x.requests);
+    counts("to the merge endpoints (request and result reads)", &|x| {
+        x.merge_requests
+    });
+
+    for side in &sides {
+        report(side);
+    }
+    for side in sides {
+        side.app.stop().await;
+    }
+    Ok(())
+}
+
+/// One side's own tables: its latency to the merge request, and the
+/// requests on that path, step by step.
+fn report(side: &Side) {
+    let samples = &side.samples;
+    println!();
+    println!(
+        "| {}: measured over {} PRs (ms) | p50 | p90 | p99 | max |",
+        side.name,
         samples.len()
     );
     println!("|---|---:|---:|---:|---:|");
+    row(
+        "delivery sent → merged (the fake's `merged_at`)",
+        samples.iter().map(|s| s.merged).collect(),
+    );
     row(
         "end to end: delivery sent → merge call at GitHub",
         samples.iter().map(|s| s.end_to_end).collect(),
@@ -569,7 +765,7 @@ async fn run(measured: u64) -> anyhow::Result<()> {
     // the most common sequence of requests.
     let sequence = |s: &Sample| s.steps.iter().map(|x| x.route.clone()).collect::<Vec<_>>();
     let mut sequences: Vec<(Vec<String>, usize)> = Vec::new();
-    for sample in &samples {
+    for sample in samples {
         let seq = sequence(sample);
         match sequences.iter_mut().find(|(s, _)| *s == seq) {
             Some((_, n)) => *n += 1,
@@ -581,7 +777,8 @@ async fn run(measured: u64) -> anyhow::Result<()> {
     let matching: Vec<&Sample> = samples.iter().filter(|s| sequence(s) == *common).collect();
     println!();
     println!(
-        "GitHub requests on the path: {} (the merge call included) in {n} of {} samples{}",
+        "{}: GitHub requests on the path: {} (the merge call included) in {n} of {} samples{}",
+        side.name,
         common.len(),
         samples.len(),
         if sequences.len() > 1 {
@@ -606,6 +803,4 @@ async fn run(measured: u64) -> anyhow::Result<()> {
             }
         );
     }
-    app.stop().await;
-    Ok(())
 }

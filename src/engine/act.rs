@@ -3,9 +3,11 @@
 //! evaluation in the pull request's history. The page's snapshot is built
 //! here, in one place ([`Engine::page`]), for every way an evaluation ends.
 //!
-//! Merging: every call of the merge endpoint is counted on its head before
-//! its answer is acted on, and no call is made once `merge.max_attempts`
-//! are spent ([`merge_answer::may_call`]), whatever GitHub answered.
+//! Merging and enqueueing: every request to the merge endpoints (a direct
+//! merge, or `merge_action: merge_queue` where the base requires GitHub's
+//! merge queue) is counted on its head before its answer is acted on, and
+//! none is made once `merge.max_attempts` are spent
+//! ([`merge_answer::may_call`]), whatever GitHub answered ([`Engine::ask`]).
 
 use std::time::Duration;
 
@@ -23,7 +25,7 @@ use crate::gate::merge_queue::{self, QueueStep};
 use crate::gate::summary::{self, MergeNote};
 use crate::github::api::{Enqueued, MergeAction};
 use crate::github::models::{Annotation, PullRequest};
-use crate::github::{InstallationClient, Priority};
+use crate::github::{GhError, InstallationClient, Priority};
 use crate::ids::{CommitSha, PrNumber};
 use crate::store::{Evaluation, Work};
 use crate::web::snapshot::{self, AsyncRequestView, Attempt, MergeView, PageSnapshot};
@@ -64,6 +66,30 @@ impl Merged {
             request: None,
         }
     }
+}
+
+/// A request to merge (or enqueue) one head, as [`Engine::ask`] sends it.
+struct Ask<'a> {
+    client: &'a InstallationClient,
+    work: &'a Work,
+    number: PrNumber,
+    head: &'a CommitSha,
+    config: &'a RepoConfig,
+    action: MergeAction,
+}
+
+/// What [`Engine::ask`] came to.
+enum Requested {
+    /// The attempts on this head are spent and GitHub holds no request for
+    /// it: nothing was sent.
+    Spent { attempts: u32 },
+    /// The merger's outcome (or the GitHub error that left it unknown),
+    /// whether a request went to GitHub, and the attempt count on the head.
+    Called {
+        called: Result<Called, GhError>,
+        sent: bool,
+        attempt: u32,
+    },
 }
 
 /// Exponential backoff with full jitter for the `attempt`-th merge retry.
@@ -218,16 +244,17 @@ impl Engine {
                 (merged.outcome, merged.note, merged.attempt)
             }
             MergePlan::Enqueue => {
-                let (outcome, note) = self
+                let queued = self
                     .enqueue(&acting, s.work, s.number, s.pr, s.head, config)
                     .await?;
                 run.complete(
                     decision.conclusion,
-                    decision.render(note.as_ref()),
+                    decision.render(queued.note.as_ref()),
                     annotations,
                 )
                 .await?;
-                (outcome, note, None)
+                request = queued.request;
+                (queued.outcome, queued.note, queued.attempt)
             }
             MergePlan::UpdateBranch => {
                 let (outcome, note) = self
@@ -454,10 +481,10 @@ impl Engine {
     /// Merges with the head pinned and reads GitHub's answer, through
     /// [`merger::call`] (the asynchronous merge where the API root has it,
     /// `PUT …/merge` where it does not). Returns the job's outcome and what
-    /// to say in the check run when there is something to say. The only
-    /// caller of the merge endpoints: each request sent is counted on its
-    /// head, and none is made once `merge.max_attempts` are spent. Reading
-    /// a request GitHub already holds is not an attempt.
+    /// to say in the check run when there is something to say. Each
+    /// request sent is counted on its head, and none is made once
+    /// `merge.max_attempts` are spent ([`Engine::ask`]). Reading a request
+    /// GitHub already holds is not an attempt.
     async fn merge(
         &self,
         client: &InstallationClient,
@@ -468,86 +495,30 @@ impl Engine {
         config: &RepoConfig,
     ) -> Result<Merged, EvalError> {
         let max = config.merge.max_attempts;
-        let before = self.store.merge_attempts(&work.repo, number, head).await?;
-        let method = config.merge.method.as_str();
-        let key = merger::pending_key(&work.repo, number, head);
-        let held_before = self
-            .store
-            .meta(&key)
-            .await?
-            .filter(|v| !v.trim().is_empty());
         let client = client.at(Priority::Merge);
-        let merge = Merge {
+        let asked = Ask {
             client: &client,
-            store: &self.store,
-            repo: &work.repo,
-            pr: number,
+            work,
+            number,
             head,
-            method,
+            config,
             action: MergeAction::DirectMerge,
-            poll: ACT_POLL,
         };
-        let called = if merge_answer::may_call(before, max) {
-            merger::call(&merge).await
-        } else {
-            // The attempts are spent: nothing is sent, but the last one's
-            // request, when GitHub still holds it, is read for its outcome.
-            match merger::follow_held(&merge).await {
-                Ok(Some(call)) => Ok(Called { call, sent: false }),
-                Ok(None) => {
-                    // decide() gives up first; this is the structural backstop.
-                    tracing::warn!(attempts = before, "merge attempts spent; not calling");
-                    let note = MergeNote::GaveUp {
-                        attempts: before,
-                        answer: None,
-                    };
-                    return Ok(Merged::said(Outcome::Done, Some(note)));
-                }
-                Err(e) => Err(e),
+        let (called, sent, attempt) = match self.ask(&asked).await? {
+            Requested::Spent { attempts } => {
+                // decide() gives up first; this is the structural backstop.
+                tracing::warn!(attempts, "merge attempts spent; not calling");
+                let note = MergeNote::GaveUp {
+                    attempts,
+                    answer: None,
+                };
+                return Ok(Merged::said(Outcome::Done, Some(note)));
             }
-        };
-        let called = match called {
-            Ok(called) => Ok(called),
-            Err(MergerError::Store(e)) => return Err(e.into()),
-            Err(MergerError::GitHub(e)) => Err(e),
-        };
-        if let Err(e) = &called
-            && e.is_deferred()
-        {
-            // Never sent: not an attempt. The work waits in the store.
-            tracing::info!(error = %e, "merge waits for GitHub's budget");
-            return Err(EvalError::GitHub(e.clone()));
-        }
-        // Was a merge request sent? An answer says; after an error, a
-        // request GitHub held before and still holds was only being read.
-        let sent = match &called {
-            Ok(c) => c.sent,
-            Err(_) => {
-                let held_after = self
-                    .store
-                    .meta(&key)
-                    .await?
-                    .filter(|v| !v.trim().is_empty());
-                held_before.is_none() || held_after != held_before
-            }
-        };
-        let label = match &called {
-            Ok(c) => match &c.call {
-                MergeCall::Merged { .. } => "merged",
-                MergeCall::Enqueued { .. } => "enqueued",
-                MergeCall::Pending { .. } => "pending",
-                MergeCall::Refused { .. } => "refused",
-                MergeCall::Lost { .. } => "failed",
-            },
-            Err(e) if e.is_transient() => "failed",
-            Err(_) => "refused",
-        };
-        let attempt = if sent {
-            self.store
-                .record_merge_attempt(&work.repo, number, head, label)
-                .await?
-        } else {
-            before
+            Requested::Called {
+                called,
+                sent,
+                attempt,
+            } => (called, sent, attempt),
         };
         let (result, why) = match called {
             Ok(Called { call, .. }) => match call {
@@ -574,6 +545,12 @@ impl Engine {
                         state: String::new(),
                     };
                     return Ok(Merged::said(Outcome::Done, Some(note)));
+                }
+                MergeCall::Unavailable => {
+                    // Only an enqueue has no synchronous form.
+                    return Err(EvalError::Internal(anyhow::anyhow!(
+                        "a direct merge found no merge endpoint"
+                    )));
                 }
                 MergeCall::Lost { uuid } => {
                     tracing::warn!(%uuid, "the asynchronous merge request is gone");
@@ -691,6 +668,81 @@ impl Engine {
         })
     }
 
+    /// Sends (or follows) one merge request through [`merger`]: counted on
+    /// its head when a request went to GitHub, and never sent once
+    /// `merge.max_attempts` are spent (the last request's outcome, when
+    /// GitHub still holds it, is read instead). The one place both the
+    /// merge and the enqueue ask GitHub for anything.
+    async fn ask(&self, a: &Ask<'_>) -> Result<Requested, EvalError> {
+        let (repo, number, head) = (&a.work.repo, a.number, a.head);
+        let max = a.config.merge.max_attempts;
+        let before = self.store.merge_attempts(repo, number, head).await?;
+        let held_before = merger::held(&self.store, repo, number, head).await?;
+        let merge = Merge {
+            client: a.client,
+            store: &self.store,
+            repo,
+            pr: number,
+            head,
+            method: a.config.merge.method.as_str(),
+            action: a.action,
+            poll: ACT_POLL,
+        };
+        let called = if merge_answer::may_call(before, max) {
+            merger::call(&merge).await
+        } else {
+            match merger::follow_held(&merge).await {
+                Ok(Some(call)) => Ok(Called { call, sent: false }),
+                Ok(None) => return Ok(Requested::Spent { attempts: before }),
+                Err(e) => Err(e),
+            }
+        };
+        let called = match called {
+            Ok(called) => Ok(called),
+            Err(MergerError::Store(e)) => return Err(e.into()),
+            Err(MergerError::GitHub(e)) => Err(e),
+        };
+        if let Err(e) = &called
+            && e.is_deferred()
+        {
+            // Never sent: not an attempt. The work waits in the store.
+            tracing::info!(error = %e, "merge waits for GitHub's budget");
+            return Err(EvalError::GitHub(e.clone()));
+        }
+        // Was a merge request sent? An answer says; after an error, a
+        // request GitHub held before and still holds was only being read.
+        let sent = match &called {
+            Ok(c) => c.sent,
+            Err(_) => {
+                held_before.is_none()
+                    || merger::held(&self.store, repo, number, head).await? != held_before
+            }
+        };
+        let label = match &called {
+            Ok(c) => match &c.call {
+                MergeCall::Merged { .. } => "merged",
+                MergeCall::Enqueued { .. } => "enqueued",
+                MergeCall::Pending { .. } => "pending",
+                MergeCall::Refused { .. } => "refused",
+                MergeCall::Lost { .. } | MergeCall::Unavailable => "failed",
+            },
+            Err(e) if e.is_transient() => "failed",
+            Err(_) => "refused",
+        };
+        let attempt = if sent {
+            self.store
+                .record_merge_attempt(repo, number, head, label)
+                .await?
+        } else {
+            before
+        };
+        Ok(Requested::Called {
+            called,
+            sent,
+            attempt,
+        })
+    }
+
     /// "Head moved" is only a head move when the pull request shows
     /// another head; otherwise it is an answer like any other.
     async fn head_moved(
@@ -746,6 +798,7 @@ impl Engine {
                 read_at: now,
                 differs,
                 wait,
+                queue: None,
             }),
         }
     }
@@ -833,8 +886,12 @@ impl Engine {
     }
 
     /// The base requires GitHub's merge queue: read where the pull request
-    /// stands there, and enqueue this head once, pinned. Never `PUT
-    /// …/merge`. A refusal on a head that moved evaluates the new head.
+    /// stands there, and enqueue this head once, pinned — through the
+    /// asynchronous merge (`merge_action: merge_queue`) where the API root
+    /// has it, through GraphQL `enqueuePullRequest` where it does not.
+    /// Never `PUT …/merge`, never `direct_merge`. A request GitHub holds is
+    /// read, never sent again; the position is read after GitHub's answer.
+    /// A refusal on a head that moved evaluates the new head.
     async fn enqueue(
         &self,
         client: &InstallationClient,
@@ -843,52 +900,229 @@ impl Engine {
         pr: &PullRequest,
         head: &CommitSha,
         config: &RepoConfig,
-    ) -> Result<(Outcome, Option<MergeNote>), EvalError> {
+    ) -> Result<Merged, EvalError> {
         let base = pr.base.branch.clone();
-        let read = client.queue_state(&work.repo, number).await?;
-        // GitHub's answer in the rule's own terms.
-        let state = merge_queue::QueueState {
-            head: read.head,
-            entry: read.entry.map(|e| merge_queue::Queued {
-                position: e.position,
-                state: e.state,
-            }),
-            last_removal: read.last_removal.map(|r| r.reason),
+        let state = queue_state(client.queue_state(&work.repo, number).await?);
+        let held = merger::held(&self.store, &work.repo, number, head).await?;
+        let enqueued_key = merger::enqueued_key(&work.repo, number, head);
+        let asked = if held.is_some() {
+            merge_queue::Asked::Held
+        } else if self
+            .store
+            .meta(&enqueued_key)
+            .await?
+            .is_some_and(|v| !v.trim().is_empty())
+        {
+            merge_queue::Asked::Enqueued
+        } else {
+            merge_queue::Asked::Nothing
         };
-        let enqueued_before = self.store.merge_attempts(&work.repo, number, head).await? > 0;
-        match merge_queue::step(&state, head.as_str(), enqueued_before) {
+        match merge_queue::step(&state, head.as_str(), asked) {
             QueueStep::Queued { position, state } => {
                 tracing::info!(?position, %state, "in the merge queue");
-                return Ok((
-                    Outcome::Done,
-                    Some(MergeNote::Queued {
-                        base,
-                        position,
-                        state,
-                    }),
-                ));
+                if held.is_some() {
+                    // The queue shows what the request came to.
+                    merger::settle(&self.store, &work.repo, number, head).await?;
+                }
+                let note = MergeNote::Queued {
+                    base,
+                    position,
+                    state,
+                };
+                return Ok(Merged::said(Outcome::Done, Some(note)));
             }
             QueueStep::Removed { reason } => {
                 tracing::info!(
                     ?reason,
                     "removed from the merge queue; not enqueuing this head again"
                 );
-                return Ok((Outcome::Done, Some(MergeNote::Dequeued { base, reason })));
+                let note = MergeNote::Dequeued { base, reason };
+                return Ok(Merged::said(Outcome::Done, Some(note)));
             }
             QueueStep::HeadMoved => {
                 tracing::info!("head moved before enqueuing; evaluating the new head");
-                return Ok((Outcome::RetryAt(Utc::now(), "head moved".into()), None));
+                return Ok(Merged::said(
+                    Outcome::RetryAt(Utc::now(), "head moved".into()),
+                    None,
+                ));
             }
-            QueueStep::Enqueue => {}
+            QueueStep::Enqueue | QueueStep::Follow => {}
         }
-        if !merge_answer::may_call(0, config.merge.max_attempts) {
-            return Ok((
-                Outcome::Done,
-                Some(MergeNote::EnqueueRefused {
-                    answer: "merge.max_attempts is 0".into(),
-                }),
+        if config.merge.max_attempts == 0 {
+            let note = MergeNote::EnqueueRefused {
+                answer: "merge.max_attempts is 0".into(),
+            };
+            return Ok(Merged::said(Outcome::Done, Some(note)));
+        }
+        let client = client.at(Priority::Merge);
+        let ask = Ask {
+            client: &client,
+            work,
+            number,
+            head,
+            config,
+            action: MergeAction::MergeQueue,
+        };
+        let (called, sent, attempt) = match self.ask(&ask).await? {
+            Requested::Spent { attempts } => {
+                let note = MergeNote::GaveUp {
+                    attempts,
+                    answer: None,
+                };
+                return Ok(Merged::said(Outcome::Done, Some(note)));
+            }
+            Requested::Called {
+                called,
+                sent,
+                attempt,
+            } => (called, sent, attempt),
+        };
+        let call = match called {
+            Ok(Called { call, .. }) => call,
+            Err(e) if e.is_transient() => {
+                // GitHub may have taken the request before the answer was
+                // lost: the next evaluation reads the queue, and asking
+                // again is answered 409 with the request GitHub holds.
+                tracing::warn!(error = %e, "enqueue failed ambiguously; reading the queue next");
+                return Ok(self.enqueue_failed(e.message));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let max = config.merge.max_attempts;
+        let made = |answer: String| {
+            sent.then(|| Attempt {
+                at: Some(Utc::now()),
+                number: attempt,
+                answer,
+            })
+        };
+        match call {
+            MergeCall::Unavailable => {
+                self.enqueue_graphql(&client, work, number, pr, head, base)
+                    .await
+            }
+            MergeCall::Enqueued { message } => {
+                tracing::info!(%message, "enqueued with the head pinned");
+                let mut queued = self.enqueued(&client, work, number, head, base).await?;
+                queued.attempt = made(clean_message(&message));
+                Ok(queued)
+            }
+            MergeCall::Pending {
+                uuid,
+                since,
+                differs,
+            } => {
+                let mut pending = self.in_flight(attempt, sent, max, uuid, since, differs);
+                if let Some(MergeNote::InFlight { queue, .. }) = &mut pending.note {
+                    *queue = Some(base);
+                }
+                Ok(pending)
+            }
+            MergeCall::Merged { sha } => {
+                // A request GitHub held (adopted on 409) merged it.
+                tracing::info!(sha = sha.as_deref().unwrap_or(""), "merged");
+                metrics::counter!("seamguard_merges_total", "outcome" => "merged").increment(1);
+                self.store.set_waiting(work, false, Utc::now()).await?;
+                Ok(Merged {
+                    outcome: Outcome::Done,
+                    note: None,
+                    attempt: Some(Attempt {
+                        at: Some(Utc::now()),
+                        number: attempt,
+                        answer: MERGED.to_owned(),
+                    }),
+                    request: None,
+                })
+            }
+            MergeCall::Refused { message, .. } => {
+                let mut refused = self
+                    .enqueue_refused(&client, work, number, head, message.clone())
+                    .await?;
+                refused.attempt = made(clean_message(&message));
+                Ok(refused)
+            }
+            MergeCall::Lost { uuid } => {
+                let note = MergeNote::EnqueueRefused {
+                    answer: format!("GitHub no longer knows merge request {uuid}"),
+                };
+                Ok(Merged::said(Outcome::Done, Some(note)))
+            }
+        }
+    }
+
+    /// GitHub said the head joined the queue: marked, so it is never
+    /// enqueued again, and its position read.
+    async fn enqueued(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        number: PrNumber,
+        head: &CommitSha,
+        base: String,
+    ) -> Result<Merged, EvalError> {
+        self.store
+            .set_meta(
+                &merger::enqueued_key(&work.repo, number, head),
+                &Utc::now().to_rfc3339(),
+            )
+            .await?;
+        metrics::counter!("seamguard_merges_total", "outcome" => "enqueued").increment(1);
+        let entry = queue_state(client.queue_state(&work.repo, number).await?).entry;
+        let note = MergeNote::Queued {
+            base,
+            position: entry.as_ref().and_then(|e| e.position),
+            state: entry.map(|e| e.state).unwrap_or_default(),
+        };
+        Ok(Merged::said(Outcome::Done, Some(note)))
+    }
+
+    /// GitHub refused to enqueue: on a head that moved, the new head is
+    /// evaluated; otherwise the refusal is said, and the next change to the
+    /// pull request tries again.
+    async fn enqueue_refused(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        number: PrNumber,
+        head: &CommitSha,
+        message: String,
+    ) -> Result<Merged, EvalError> {
+        let now = client.pull(&work.repo, number).await?;
+        if now.head.sha != head.as_str() {
+            tracing::info!(%message, "head moved; evaluating the new head");
+            return Ok(Merged::said(
+                Outcome::RetryAt(Utc::now(), "head moved".into()),
+                None,
             ));
         }
+        tracing::info!(%message, "GitHub refused to enqueue");
+        metrics::counter!("seamguard_merges_total", "outcome" => "enqueue_refused").increment(1);
+        let note = MergeNote::EnqueueRefused { answer: message };
+        Ok(Merged::said(Outcome::Done, Some(note)))
+    }
+
+    /// The enqueue failed ambiguously: read the queue again shortly.
+    fn enqueue_failed(&self, message: String) -> Merged {
+        let at =
+            Utc::now() + chrono::Duration::from_std(self.cfg.merge_retry_base).unwrap_or_default();
+        Merged::said(
+            Outcome::RetryAt(at, format!("enqueue failed: {message}")),
+            Some(MergeNote::EnqueueRefused { answer: message }),
+        )
+    }
+
+    /// `enqueuePullRequest` with `expectedHeadOid` pinned, on an API root
+    /// without the asynchronous merge. Counted on its head once GitHub
+    /// says it is queued (a refusal is not an enqueue).
+    async fn enqueue_graphql(
+        &self,
+        client: &InstallationClient,
+        work: &Work,
+        number: PrNumber,
+        pr: &PullRequest,
+        head: &CommitSha,
+        base: String,
+    ) -> Result<Merged, EvalError> {
         let Some(node_id) = pr.node_id.as_deref() else {
             return Err(EvalError::Internal(anyhow::anyhow!(
                 "the pull request has no node_id to enqueue with"
@@ -897,15 +1131,8 @@ impl Engine {
         let answer = match client.enqueue(node_id, head).await {
             Ok(answer) => answer,
             Err(e) if e.is_transient() => {
-                // GitHub may have enqueued before the answer was lost: the
-                // next evaluation reads the queue before enqueuing again.
                 tracing::warn!(error = %e, "enqueue failed ambiguously; reading the queue next");
-                let at = Utc::now()
-                    + chrono::Duration::from_std(self.cfg.merge_retry_base).unwrap_or_default();
-                return Ok((
-                    Outcome::RetryAt(at, format!("enqueue failed: {}", e.message)),
-                    Some(MergeNote::EnqueueRefused { answer: e.message }),
-                ));
+                return Ok(self.enqueue_failed(e.message));
             }
             Err(e) => return Err(e.into()),
         };
@@ -914,32 +1141,39 @@ impl Engine {
                 self.store
                     .record_merge_attempt(&work.repo, number, head, "enqueued")
                     .await?;
+                self.store
+                    .set_meta(
+                        &merger::enqueued_key(&work.repo, number, head),
+                        &Utc::now().to_rfc3339(),
+                    )
+                    .await?;
                 metrics::counter!("seamguard_merges_total", "outcome" => "enqueued").increment(1);
                 tracing::info!(position = ?entry.position, "enqueued with the head pinned");
-                Ok((
-                    Outcome::Done,
-                    Some(MergeNote::Queued {
-                        base,
-                        position: entry.position,
-                        state: entry.state,
-                    }),
-                ))
+                let note = MergeNote::Queued {
+                    base,
+                    position: entry.position,
+                    state: entry.state,
+                };
+                Ok(Merged::said(Outcome::Done, Some(note)))
             }
             Enqueued::Refused { kind, message } => {
-                let now = client.pull(&work.repo, number).await?;
-                if now.head.sha != head.as_str() {
-                    tracing::info!(?kind, %message, "head moved; evaluating the new head");
-                    return Ok((Outcome::RetryAt(Utc::now(), "head moved".into()), None));
-                }
-                tracing::info!(?kind, %message, "GitHub refused to enqueue");
-                metrics::counter!("seamguard_merges_total", "outcome" => "enqueue_refused")
-                    .increment(1);
-                Ok((
-                    Outcome::Done,
-                    Some(MergeNote::EnqueueRefused { answer: message }),
-                ))
+                tracing::info!(?kind, "GitHub refused the enqueuePullRequest mutation");
+                self.enqueue_refused(client, work, number, head, message)
+                    .await
             }
         }
+    }
+}
+
+/// GitHub's queue read, in the rule's own terms.
+fn queue_state(read: crate::github::models::QueueState) -> merge_queue::QueueState {
+    merge_queue::QueueState {
+        head: read.head,
+        entry: read.entry.map(|e| merge_queue::Queued {
+            position: e.position,
+            state: e.state,
+        }),
+        last_removal: read.last_removal.map(|r| r.reason),
     }
 }
 

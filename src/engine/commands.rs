@@ -256,7 +256,9 @@ impl Engine {
     }
 
     /// Evaluate now, under the pull request's own work item. Merge attempts
-    /// on the current head are forgotten first, so a "gave up" ends.
+    /// on the current head are forgotten first, so a "gave up" ends (and
+    /// so is its enqueue, so a head the merge queue removed is enqueued
+    /// again).
     async fn recheck(
         &self,
         client: &InstallationClient,
@@ -267,6 +269,11 @@ impl Engine {
         if let Ok(head) = pr.head.sha.parse::<CommitSha>() {
             self.store
                 .forget_merge_attempts(&work.repo, number, &head)
+                .await?;
+            // And a head GitHub's queue took out again may be enqueued
+            // once more.
+            self.store
+                .set_meta(&super::merger::enqueued_key(&work.repo, number, &head), "")
                 .await?;
             // Someone with write access asked for this head: it is opted
             // in again even if someone without pushed it (gate::opt_in).

@@ -35,6 +35,11 @@
 //!   later call, for any pull request, goes to `PUT …/merge` at once (see
 //!   [`InstallationClient::merge_async`]). The probe's 404 merged nothing and
 //!   is not counted as a request.
+//! - **An enqueue has no synchronous form.** With `merge_action:
+//!   merge_queue` (the base requires GitHub's merge queue), an API root
+//!   without the asynchronous merge gets nothing at all: the call answers
+//!   [`MergeCall::Unavailable`], and the caller enqueues another way (the
+//!   GraphQL mutation). `PUT …/merge` is never the fallback of an enqueue.
 //! - **Errors are the caller's**: a transient or ambiguous failure of the
 //!   merge request is returned as it is. After an ambiguous asynchronous
 //!   request, asking again is safe (GitHub answers 409 with the request it
@@ -97,6 +102,9 @@ pub enum MergeCall {
     /// The request GitHub held is gone (its result expired or is unknown)
     /// and nothing was sent in its place this call: the next call sends.
     Lost { uuid: String },
+    /// The API root has no asynchronous merge and the action has no
+    /// synchronous form (an enqueue): nothing was sent.
+    Unavailable,
 }
 
 /// A merge call's outcome, and whether a merge request was sent for it.
@@ -119,6 +127,35 @@ pub enum MergerError {
 /// The store's meta key under which a pending request for `head` is kept.
 pub fn pending_key(repo: &RepoName, pr: PrNumber, head: &CommitSha) -> String {
     format!("merge-async:{repo}#{}@{head}", pr.0)
+}
+
+/// The store's meta key that marks `head` as enqueued: GitHub said it
+/// joined the base's merge queue.
+pub fn enqueued_key(repo: &RepoName, pr: PrNumber, head: &CommitSha) -> String {
+    format!("merge-queue:{repo}#{}@{head}", pr.0)
+}
+
+/// The uuid of the request kept for `head` (GitHub holds it, unfinished).
+pub async fn held(
+    store: &Store,
+    repo: &RepoName,
+    pr: PrNumber,
+    head: &CommitSha,
+) -> Result<Option<String>, StoreError> {
+    Ok(remembered(store, &pending_key(repo, pr, head))
+        .await?
+        .map(|(uuid, _)| uuid))
+}
+
+/// Forgets the request kept for `head`: its outcome was seen elsewhere
+/// (the pull request is in the merge queue).
+pub async fn settle(
+    store: &Store,
+    repo: &RepoName,
+    pr: PrNumber,
+    head: &CommitSha,
+) -> Result<(), StoreError> {
+    forget(store, &pending_key(repo, pr, head)).await
 }
 
 /// The request remembered for this head: its uuid and since when.
@@ -249,12 +286,23 @@ pub async fn call(m: &Merge<'_>) -> Result<Called, MergerError> {
         .await?;
     let now = Utc::now();
     let call = match answer {
-        MergeAsync::Unavailable => return synchronous(m).await,
+        MergeAsync::Unavailable => {
+            return match m.action {
+                MergeAction::DirectMerge => synchronous(m).await,
+                MergeAction::MergeQueue => Ok(Called {
+                    call: MergeCall::Unavailable,
+                    sent: false,
+                }),
+            };
+        }
         MergeAsync::Merged { sha } => {
             forget(m.store, &key).await?;
             MergeCall::Merged { sha }
         }
-        MergeAsync::Enqueued { message } => MergeCall::Enqueued { message },
+        MergeAsync::Enqueued { message } => {
+            forget(m.store, &key).await?;
+            MergeCall::Enqueued { message }
+        }
         MergeAsync::Failed { message } => refused(400, message),
         MergeAsync::Pending { uuid } => {
             remember(m.store, &key, &uuid, now).await?;
@@ -304,6 +352,8 @@ async fn follow(m: &Merge<'_>, held: Held<'_>, read_now: bool) -> Result<MergeCa
                 return Ok(MergeCall::Merged { sha });
             }
             MergeAsyncResult::Enqueued { message } => {
+                // Done as a request: the queue holds the pull request now.
+                forget(m.store, held.key).await?;
                 return Ok(MergeCall::Enqueued { message });
             }
             MergeAsyncResult::Failed { message } => {

@@ -3,12 +3,15 @@
 //!
 //! seamguard enqueues a head once. The queue state is read from GitHub at
 //! every evaluation (never remembered): an entry means "queued, say where";
-//! no entry after seamguard enqueued this very head means GitHub took it
-//! out again — merged, or dequeued for a reason GitHub names — and the same
-//! head is not enqueued a second time (it would fail the same way). A new
-//! head is a new chance: GitHub drops a pull request from the queue when
-//! its head moves, and the mutation pins `expectedHeadOid`, so a stale head
-//! is never enqueued.
+//! a request to enqueue that GitHub still holds (an asynchronous merge with
+//! `merge_action: merge_queue`, answered 202 and not finished) means "read
+//! its result, ask nothing new"; no entry after GitHub said this very head
+//! was enqueued means GitHub took it out again — merged, or dequeued for a
+//! reason GitHub names — and the same head is not enqueued a second time
+//! (it would fail the same way). A new head is a new chance: GitHub drops a
+//! pull request from the queue when its head moves, and every request pins
+//! the head (`sha` of `merge-async`, `expectedHeadOid` of the GraphQL
+//! mutation), so a stale head is never enqueued.
 
 /// Where a pull request stands with its base's merge queue, as read at
 /// this evaluation.
@@ -32,11 +35,26 @@ pub struct Queued {
     pub state: String,
 }
 
+/// What seamguard asked of GitHub's queue for the evaluated head, before
+/// this evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// Nothing GitHub took: never asked, or refused.
+    Nothing,
+    /// A request to enqueue that GitHub holds and has not finished.
+    Held,
+    /// GitHub said the head was enqueued.
+    Enqueued,
+}
+
 /// What to do about the merge queue for the evaluated head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueStep {
-    /// Call `enqueuePullRequest` with the head pinned.
+    /// Ask GitHub to enqueue the head, pinned.
     Enqueue,
+    /// GitHub holds a request to enqueue this head: read its result,
+    /// never send another.
+    Follow,
     /// Already in the queue.
     Queued {
         position: Option<u32>,
@@ -48,9 +66,9 @@ pub enum QueueStep {
     HeadMoved,
 }
 
-/// The step for `head`, given GitHub's queue state and whether seamguard
-/// already enqueued this head.
-pub fn step(state: &QueueState, head: &str, enqueued_this_head: bool) -> QueueStep {
+/// The step for `head`, given GitHub's queue state and what seamguard
+/// already asked for this head.
+pub fn step(state: &QueueState, head: &str, asked: Asked) -> QueueStep {
     if state.head.as_deref().is_some_and(|h| h != head) {
         return QueueStep::HeadMoved;
     }
@@ -60,12 +78,13 @@ pub fn step(state: &QueueState, head: &str, enqueued_this_head: bool) -> QueueSt
             state: entry.state.clone(),
         };
     }
-    if enqueued_this_head {
-        return QueueStep::Removed {
+    match asked {
+        Asked::Held => QueueStep::Follow,
+        Asked::Enqueued => QueueStep::Removed {
             reason: state.last_removal.clone(),
-        };
+        },
+        Asked::Nothing => QueueStep::Enqueue,
     }
-    QueueStep::Enqueue
 }
 
 /// GitHub's dequeue reason in words (the code is shown beside it).
@@ -102,9 +121,10 @@ mod tests {
 
     #[test]
     fn enqueue_once_per_head() {
-        assert_eq!(step(&state(false, None), "h1", false), QueueStep::Enqueue);
+        use Asked::{Enqueued, Held, Nothing};
+        assert_eq!(step(&state(false, None), "h1", Nothing), QueueStep::Enqueue);
         assert_eq!(
-            step(&state(true, None), "h1", true),
+            step(&state(true, None), "h1", Enqueued),
             QueueStep::Queued {
                 position: Some(1),
                 state: "QUEUED".into()
@@ -112,23 +132,45 @@ mod tests {
         );
         // Queued by a person before seamguard saw it: not enqueued again.
         assert!(matches!(
-            step(&state(true, None), "h1", false),
+            step(&state(true, None), "h1", Nothing),
             QueueStep::Queued { .. }
         ));
         assert_eq!(
-            step(&state(false, Some("CI_FAILURE")), "h1", true),
+            step(&state(false, Some("CI_FAILURE")), "h1", Enqueued),
             QueueStep::Removed {
                 reason: Some("CI_FAILURE".into())
             }
         );
         // An earlier head's removal does not stop a new head.
         assert_eq!(
-            step(&state(false, Some("CI_FAILURE")), "h1", false),
+            step(&state(false, Some("CI_FAILURE")), "h1", Nothing),
             QueueStep::Enqueue
         );
         // GitHub shows another head than the one evaluated.
-        assert_eq!(step(&state(true, None), "h2", false), QueueStep::HeadMoved);
-        assert_eq!(step(&state(false, None), "h2", true), QueueStep::HeadMoved);
+        assert_eq!(
+            step(&state(true, None), "h2", Nothing),
+            QueueStep::HeadMoved
+        );
+        assert_eq!(
+            step(&state(false, None), "h2", Enqueued),
+            QueueStep::HeadMoved
+        );
+        assert_eq!(step(&state(false, None), "h2", Held), QueueStep::HeadMoved);
+    }
+
+    #[test]
+    fn a_request_github_holds_is_followed_not_repeated() {
+        // Not in the queue yet: the request is read, never sent again, and
+        // not taken for a removal.
+        assert_eq!(
+            step(&state(false, Some("CI_FAILURE")), "h1", Asked::Held),
+            QueueStep::Follow
+        );
+        // In the queue already: where it stands is what is said.
+        assert!(matches!(
+            step(&state(true, None), "h1", Asked::Held),
+            QueueStep::Queued { .. }
+        ));
     }
 
     #[test]

@@ -94,7 +94,8 @@ pub enum MergeNote {
     /// not finished it: its uuid and state, since when seamguard knows it,
     /// when it was last read, what differs from the request seamguard
     /// would have sent (a request adopted on 409), and the wait before the
-    /// next read.
+    /// next read. `queue`: the request adds the pull request to this
+    /// base's merge queue (`merge_action: merge_queue`) instead of merging.
     InFlight {
         uuid: String,
         state: String,
@@ -102,6 +103,7 @@ pub enum MergeNote {
         read_at: DateTime<Utc>,
         differs: Option<String>,
         wait: Duration,
+        queue: Option<String>,
     },
 }
 
@@ -224,14 +226,19 @@ fn note_text(note: &MergeNote) -> String {
             read_at,
             differs,
             wait,
+            queue,
         } => {
             let time = |t: &DateTime<Utc>| t.format("%H:%M:%S UTC").to_string();
             let differs = differs
                 .as_deref()
                 .map(|d| format!(" ⚠️ {}", cell(d)))
                 .unwrap_or_default();
+            let doing = match queue {
+                Some(base) => format!("adding it to `{base}`'s merge queue"),
+                None => "merging it".to_owned(),
+            };
             format!(
-                "⏳ GitHub is merging it with the head SHA pinned: merge request `{uuid}` is \
+                "⏳ GitHub is {doing} with the head SHA pinned: merge request `{uuid}` is \
                  `{state}` (requested {}, last read {}); seamguard reads it again in about {}{differs}",
                 time(since),
                 time(read_at),
@@ -306,6 +313,7 @@ fn title(report: &Report<'_>) -> String {
         (Some(MergeNote::Dequeued { .. }), _) => "removed from the merge queue",
         (Some(MergeNote::EnqueueRefused { .. }), _) => "merge queue refused",
         (Some(MergeNote::CannotUpdate { .. }), _) => "cannot update the branch",
+        (Some(MergeNote::InFlight { queue: Some(_), .. }), _) => "joining the merge queue",
         (Some(MergeNote::InFlight { .. }), _) => "merge in progress",
         (None, plan) => plan_title(plan),
     };

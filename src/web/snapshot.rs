@@ -395,6 +395,7 @@ pub fn decision(plan: &MergePlan, note: Option<&MergeNote>, merged: bool) -> (St
         (Some(MergeNote::Dequeued { .. }), _) => "blocked",
         (Some(MergeNote::EnqueueRefused { .. }), _) => "blocked",
         (Some(MergeNote::CannotUpdate { .. }), _) => "blocked",
+        (Some(MergeNote::InFlight { queue: Some(_), .. }), _) => "queueing",
         (Some(MergeNote::InFlight { .. }), _) => "merging",
         (None, MergePlan::Enqueue) => "queueing",
         (None, MergePlan::InLine { .. }) => "in line",

@@ -456,6 +456,36 @@ impl FakeGitHub {
         self.shared.edit(|w| w.async_merge_reads = reads);
     }
 
+    /// Has every asynchronous merge run on its own `after` it was accepted,
+    /// as GitHub runs it, instead of on a read of its result: a task of
+    /// the fake runs each when it is due (and its `merged_at` is then).
+    /// For measuring latency; tests keep the default, where a read runs it.
+    pub fn run_async_merges_after(&self, after: Duration) {
+        self.shared.edit(|w| w.async_merge_runs_after = Some(after));
+        let shared = Arc::downgrade(&self.shared);
+        tokio::spawn(async move {
+            loop {
+                let Some(strong) = shared.upgrade() else {
+                    return;
+                };
+                let changed = strong.notify.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                let (ran, next) = routes::pulls::run_due(&mut strong.lock());
+                if ran {
+                    strong.changed();
+                }
+                let wait = next.map_or(Duration::from_secs(1), |at| {
+                    (at - Utc::now()).to_std().unwrap_or_default()
+                });
+                // A new request wakes it (every request ends in `changed`);
+                // so does the next one coming due. The fake outlives a
+                // wait by a second at most.
+                let _ = tokio::time::timeout(wait, changed).await;
+            }
+        });
+    }
+
     /// Reads of a pull request that answer unknown mergeability after each
     /// push (1 by default; 0 computes it at once).
     pub fn set_unknown_reads_after_push(&self, reads: u32) {

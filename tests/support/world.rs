@@ -1021,8 +1021,11 @@ pub struct AsyncMerge {
     pub sha: Option<String>,
     /// Reads answered since the request was made.
     pub reads: u32,
-    /// The `seq` of the read of its result that ran the merge.
+    /// The `seq` of the read of its result that ran the merge (none when
+    /// it ran on its own).
     pub ran_at: Option<u64>,
+    /// When it runs on its own ([`World::async_merge_runs_after`]).
+    pub runs_at: Option<DateTime<Utc>>,
     /// Kept for 24 hours after this.
     pub updated_at: DateTime<Utc>,
 }
@@ -1070,6 +1073,11 @@ pub struct World {
     /// This API root has no `merge-async` (as GitHub Enterprise Server):
     /// both its routes answer 404.
     pub merge_async_missing: bool,
+    /// Set: an asynchronous merge runs on its own this long after it was
+    /// accepted, as GitHub runs it, and reads of its result only read it
+    /// (`async_merge_reads` is unused). Unset (the default): it runs on a
+    /// read of its result, so a test decides when.
+    pub async_merge_runs_after: Option<std::time::Duration>,
     /// What the OpenAPI conformance layer checked, and what broke it.
     pub conformance: super::openapi::Ledger,
     pub(crate) faults: Faults,
@@ -1106,6 +1114,7 @@ impl World {
             async_merges: BTreeMap::new(),
             async_merge_reads: 1,
             merge_async_missing: false,
+            async_merge_runs_after: None,
             conformance: Default::default(),
             faults: Faults::default(),
             next_id: 1000,

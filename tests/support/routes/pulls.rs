@@ -12,7 +12,12 @@
 //! The asynchronous merge (`merge-async`) keeps GitHub's split: basic state
 //! checks when asked (400 `failed`), the merge itself — and so every rule —
 //! when it runs, which is on a later read of its result (`failed` then
-//! carries the same words as the synchronous refusal).
+//! carries the same words as the synchronous refusal). Its `merge_action`
+//! is GitHub's: `merge_queue` adds the pull request to its base's merge
+//! queue when it runs (`enqueued`; 200 `enqueued` at once when it is
+//! already queued), `direct_merge` is refused (400) on a base whose rules
+//! require the merge queue, and `default` picks the queue where the base
+//! has one.
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -20,7 +25,7 @@ use serde_json::{Value, json};
 use super::{Answer, Ctx, paged, paginate};
 use crate::support::diff::diff_trees;
 use crate::support::json as gh;
-use crate::support::world::{AsyncMerge, PullState, Repo, World};
+use crate::support::world::{AsyncMerge, PullState, QueueEntry, Repo, World};
 
 /// GitHub's default and largest page sizes for list endpoints.
 const DEFAULT_PER_PAGE: usize = 30;
@@ -461,6 +466,52 @@ fn merge_stack(world: &mut World, key: &str, number: u64, body: &Value) -> Answe
     answer
 }
 
+/// GitHub's refusal of a merge that skips the merge queue a ruleset
+/// requires.
+const QUEUE_REQUIRED: &str =
+    "Repository rule violations found\n\nChanges must be made through the merge queue\n\n";
+
+/// GitHub's refusal to enqueue where the base has no merge queue.
+const NO_QUEUE: &str = "Merge queue is not enabled for the base branch of this pull request.";
+
+/// What a request's `merge_action` comes to on this pull request's base:
+/// `default` is the merge queue where the base requires one.
+fn action(repo: &Repo, pr: &crate::support::world::Pull, requested: &str) -> &'static str {
+    match requested {
+        "merge_queue" => "merge_queue",
+        "direct_merge" => "direct_merge",
+        _ if repo.merge_queue_required(&pr.base_ref) => "merge_queue",
+        _ => "direct_merge",
+    }
+}
+
+/// Runs a held `merge_queue` request: the pull request joins its base's
+/// queue if it is still open at the pinned head; GitHub's words otherwise.
+fn join_queue(repo: &mut Repo, m: &AsyncMerge) -> Result<&'static str, String> {
+    let Some(pr) = repo.pulls.get(&m.number) else {
+        return Err("Pull request not found.".to_owned());
+    };
+    if !pr.is_open() {
+        return Err("Pull request is closed.".to_owned());
+    }
+    if pr.head_sha != m.expected_head_sha {
+        return Err("Head branch was modified. Review and try the merge again.".to_owned());
+    }
+    if !repo.merge_queue_required(&pr.base_ref) {
+        return Err(NO_QUEUE.to_owned());
+    }
+    if repo.queue.iter().any(|e| e.number == m.number) {
+        return Ok("Pull request is already in the merge queue.");
+    }
+    let head_sha = pr.head_sha.clone();
+    repo.queue.push(QueueEntry {
+        number: m.number,
+        head_sha,
+        enqueued_at: Utc::now(),
+    });
+    Ok("Pull request was added to the merge queue.")
+}
+
 /// How long GitHub keeps an asynchronous merge's result after its last
 /// update.
 pub const ASYNC_MERGE_TTL_HOURS: i64 = 24;
@@ -537,6 +588,23 @@ pub fn merge_async(world: &mut World, ctx: &Ctx) -> Answer {
     if expected != pr.head_sha {
         return failed("Head branch was modified. Review and try the merge again.");
     }
+    let repo = world.repo(&key);
+    let requested = body["merge_action"].as_str().unwrap_or("default");
+    match (
+        action(repo, &pr, requested),
+        repo.merge_queue_required(&pr.base_ref),
+    ) {
+        ("direct_merge", true) => return failed(QUEUE_REQUIRED),
+        ("merge_queue", false) => return failed(NO_QUEUE),
+        ("merge_queue", true) if repo.queue.iter().any(|e| e.number == pr.number) => {
+            return Answer::json(
+                200,
+                json!({ "status": "enqueued", "details": {
+                    "message": "Pull request is already in the merge queue." } }),
+            );
+        }
+        _ => {}
+    }
     let uuid = format!("00000000-0000-4000-8000-{:012x}", world.next_id());
     let m = AsyncMerge {
         uuid: uuid.clone(),
@@ -553,6 +621,9 @@ pub fn merge_async(world: &mut World, ctx: &Ctx) -> Answer {
         sha: None,
         reads: 0,
         ran_at: None,
+        runs_at: world
+            .async_merge_runs_after
+            .map(|after| Utc::now() + chrono::Duration::from_std(after).unwrap_or_default()),
         updated_at: Utc::now(),
     };
     let answer = async_result(&m);
@@ -561,10 +632,12 @@ pub fn merge_async(world: &mut World, ctx: &Ctx) -> Answer {
 }
 
 /// `GET /repos/{owner}/{repo}/pulls/{number}/merge-async/{uuid}`: pending
-/// for the first `async_merge_reads` reads, then the merge runs as
-/// `PUT …/merge` would run it, with the request's method and pinned head:
-/// `merged`, or `failed` with GitHub's refusal (`Required status check
-/// "test" is expected.`). 404 for an unknown uuid or one past its 24 hours.
+/// for the first `async_merge_reads` reads, then the request runs: a merge
+/// as `PUT …/merge` would run it, with the request's method and pinned
+/// head (`merged`, or `failed` with GitHub's refusal: `Required status
+/// check "test" is expected.`); a `merge_queue` action adds the pull
+/// request to its base's queue (`enqueued`). 404 for an unknown uuid or one
+/// past its 24 hours.
 pub fn merge_async_result(world: &mut World, ctx: &Ctx) -> Answer {
     if world.merge_async_missing {
         return Answer::not_found();
@@ -577,26 +650,11 @@ pub fn merge_async_result(world: &mut World, ctx: &Ctx) -> Answer {
     if m.repo != key || Some(m.number) != number(ctx) || expired(&m) {
         return Answer::not_found();
     }
-    if m.status == "pending" && m.reads >= world.async_merge_reads {
-        let body = json!({ "sha": m.expected_head_sha, "merge_method": m.merge_method });
-        let ran = merge_stack(world, &key, m.number, &body);
-        let said: Value = serde_json::from_slice(&ran.body).unwrap_or(Value::Null);
+    let runs_on_read = world.async_merge_runs_after.is_none();
+    if m.status == "pending" && runs_on_read && m.reads >= world.async_merge_reads {
         // This read is recorded once answered, as the next request.
         let seq = world.requests.len() as u64 + 1;
-        let stored = world.async_merges.get_mut(&uuid).expect("held");
-        stored.ran_at = Some(seq);
-        if ran.status == 200 {
-            stored.status = "merged".to_owned();
-            stored.message = "Pull request was merged.".to_owned();
-            stored.sha = said["sha"].as_str().map(str::to_owned);
-        } else {
-            stored.status = "failed".to_owned();
-            stored.message = said["message"]
-                .as_str()
-                .unwrap_or("Merge failed.")
-                .to_owned();
-        }
-        stored.updated_at = Utc::now();
+        run_held(world, &uuid, Some(seq));
     } else if let Some(stored) = world.async_merges.get_mut(&uuid) {
         stored.reads += 1;
         if stored.status == "pending" {
@@ -604,4 +662,70 @@ pub fn merge_async_result(world: &mut World, ctx: &Ctx) -> Answer {
         }
     }
     Answer::json(200, async_result(&world.async_merges[&uuid]))
+}
+
+/// Runs the held request `uuid`: a merge as `PUT …/merge` would run it,
+/// with the request's method and pinned head (`merged`, or `failed` with
+/// GitHub's refusal); a `merge_queue` action adds the pull request to its
+/// base's queue (`enqueued`, or `failed`). `seq`: the read that ran it.
+pub fn run_held(world: &mut World, uuid: &str, seq: Option<u64>) {
+    let Some(m) = world.async_merges.get(uuid).cloned() else {
+        return;
+    };
+    let repo = world.repo(&m.repo);
+    let queue = m.merge_action == "merge_queue"
+        || (m.merge_action == "default"
+            && repo
+                .pulls
+                .get(&m.number)
+                .is_some_and(|pr| repo.merge_queue_required(&pr.base_ref)));
+    let (status, message, sha) = if queue {
+        match join_queue(world.repo_mut(&m.repo), &m) {
+            Ok(said) => ("enqueued", said.to_owned(), None),
+            Err(why) => ("failed", why, None),
+        }
+    } else {
+        let body = json!({ "sha": m.expected_head_sha, "merge_method": m.merge_method });
+        let ran = merge_stack(world, &m.repo, m.number, &body);
+        let said: Value = serde_json::from_slice(&ran.body).unwrap_or(Value::Null);
+        if ran.status == 200 {
+            (
+                "merged",
+                "Pull request was merged.".to_owned(),
+                said["sha"].as_str().map(str::to_owned),
+            )
+        } else {
+            let why = said["message"].as_str().unwrap_or("Merge failed.");
+            ("failed", why.to_owned(), None)
+        }
+    };
+    let stored = world.async_merges.get_mut(uuid).expect("held");
+    stored.ran_at = seq;
+    stored.status = status.to_owned();
+    stored.message = message;
+    stored.sha = sha;
+    stored.updated_at = Utc::now();
+}
+
+/// Runs every held request whose time has come ([`World::async_merge_runs_after`]):
+/// whether one ran, and the next time one is due, if any.
+pub fn run_due(world: &mut World) -> (bool, Option<chrono::DateTime<Utc>>) {
+    let now = Utc::now();
+    let due: Vec<String> = world
+        .async_merges
+        .values()
+        .filter(|m| m.status == "pending" && m.runs_at.is_some_and(|at| at <= now))
+        .map(|m| m.uuid.clone())
+        .collect();
+    let ran = !due.is_empty();
+    for uuid in due {
+        run_held(world, &uuid, None);
+    }
+    let next = world
+        .async_merges
+        .values()
+        .filter(|m| m.status == "pending")
+        .filter_map(|m| m.runs_at)
+        .min();
+    (ran, next)
 }
