@@ -169,6 +169,8 @@ pub struct CheckRunHandle<'a> {
     /// update of the branch): it is written at [`Priority::Merge`], which
     /// may spend the merge reserve, since the act may need it on GitHub.
     pub finishing: bool,
+    /// This completion is sent only if the budget has room at once.
+    impatient: bool,
     /// The pull request's page (signed), sent as the run's `details_url`
     /// on create and on every completion, when `PUBLIC_URL` is set.
     pub details_url: Option<String>,
@@ -196,6 +198,7 @@ impl<'a> CheckRunHandle<'a> {
             shown_failure: false,
             completed: false,
             finishing: false,
+            impatient: false,
             details_url: None,
         }
     }
@@ -299,9 +302,10 @@ impl<'a> CheckRunHandle<'a> {
             body["details_url"] = json!(url);
         }
         let client = self.client.at(priority);
-        // A `Low` creation (the `in_progress` run) is worth making only now;
-        // a deferral means nothing was sent.
-        let first = if priority == Priority::Low {
+        // A `Low` creation (the `in_progress` run) is worth making only now,
+        // and so is a first report while reports are held back; a deferral
+        // means nothing was sent.
+        let first = if priority == Priority::Low || self.impatient {
             client.impatient()
         } else {
             client.clone()
@@ -434,6 +438,23 @@ impl<'a> CheckRunHandle<'a> {
         let progress = previous
             .as_deref()
             .is_some_and(|p| only_progress(p, &digest));
+        // While GitHub's budget holds reports back (other pull requests'
+        // reports spent the window; what is left is the merges'), a report
+        // on a run that exists is left for a later evaluation, as progress
+        // is — never a `failure`, which is written whatever it waits — and
+        // a first report is sent only if it goes at once: a worker never
+        // sits waiting on a report while a merge waits for a worker.
+        let held = !self.finishing
+            && conclusion != Conclusion::Failure
+            && self.client.writes_held(Priority::High);
+        if held && self.id.is_some() {
+            tracing::info!("GitHub's budget holds reports back; this one is left for later");
+            metrics::counter!("seamguard_check_run_updates_skipped_total").increment(1);
+            self.floor = Some(conclusion);
+            self.completed = true;
+            return Ok(());
+        }
+        self.impatient = held;
         let annotations = match &previous {
             Some(p) if annotations_part(p) == annotations_part(&digest) => &[][..],
             _ => annotations,

@@ -264,6 +264,15 @@ impl InstallationClient {
         }
     }
 
+    /// Whether GitHub's budget refuses writes of `priority` until later
+    /// (for `High`: reports were refused on a content-creating window).
+    pub fn writes_held(&self, priority: Priority) -> bool {
+        match self.auth {
+            Auth::Installation(id) => self.gh.writes_held(id, priority),
+            _ => false,
+        }
+    }
+
     /// The same client, its calls sent only if GitHub's budget has room
     /// now (a [`Deferred`](super::ErrorKind::Deferred) error otherwise, at
     /// once): for writes that only show progress.

@@ -493,6 +493,12 @@ impl GitHub {
         self.inner.governor.affordable(installation, priority)
     }
 
+    /// Whether writes of `priority` for `installation` are refused until
+    /// later (see `Governor::writes_held`).
+    pub fn writes_held(&self, installation: InstallationId, priority: Priority) -> bool {
+        self.inner.governor.writes_held(installation, priority)
+    }
+
     /// A deferral for work on `installation` that would spend reads and
     /// then find its writes of `priority` refused (`Merge` for work that may
     /// act, `High` for work that would only report; see

@@ -509,6 +509,25 @@ impl Governor {
             return None;
         }
         let now = Utc::now();
+        let (limit, until) = self.refusal(id, priority, now)?;
+        metrics::counter!("seamguard_github_requests_deferred_total", "limit" => limit.as_str())
+            .increment(1);
+        Some(deferred(route, limit, until, now))
+    }
+
+    /// Whether writes of `priority` for `id` are refused until later (as
+    /// [`Governor::writes_deferred`] says, without counting a deferral).
+    pub fn writes_held(&self, id: InstallationId, priority: Priority) -> bool {
+        self.enabled && self.refusal(id, priority, Utc::now()).is_some()
+    }
+
+    /// Which limit refuses writes of `priority` for `id`, and until when.
+    fn refusal(
+        &self,
+        id: InstallationId,
+        priority: Priority,
+        now: DateTime<Utc>,
+    ) -> Option<(Limit, DateTime<Utc>)> {
         let accounts = self.lock();
         let account = accounts.get(&id.0)?;
         let refused = match priority {
@@ -523,10 +542,7 @@ impl Governor {
             .paused_until
             .filter(|u| *u > now)
             .map(|u| (Limit::Paused, u));
-        let (limit, until) = paused.or(full)?;
-        metrics::counter!("seamguard_github_requests_deferred_total", "limit" => limit.as_str())
-            .increment(1);
-        Some(deferred(route, limit, until, now))
+        paused.or(full)
     }
 
     /// Whether a call of `priority` would be sent now for `id` without
