@@ -36,6 +36,9 @@ async fn the_binary_acknowledges_and_posts_one_check_run() {
     // The real thing: 202, then exactly one completed run on the head.
     assert_eq!(gh.deliver(&delivery, &app.webhook()).await, 202);
     a_run_completed(&gh, "a completed seamguard run").await;
+    // The run is created with its result: the evaluation records its
+    // metrics just after, and the work item completes after that.
+    app.wait_idle(&gh).await;
     let runs: Vec<_> = gh.world().check_runs_named("seamguard").cloned().collect();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].head_sha, head);
