@@ -74,7 +74,7 @@ impl BudgetWaitJson {
         Self {
             until: wait.until,
             reason: wait.reason.clone(),
-            message: super::views::budget_wait_line(wait),
+            message: super::snapshot::budget_wait_line(wait),
         }
     }
 }

@@ -795,6 +795,15 @@ pub fn conclusion_word(c: Conclusion) -> String {
     c.as_str().to_owned()
 }
 
+/// What the pages say of work held back for GitHub's budget, as the check
+/// run does: `waiting for GitHub's write budget until 14:03:07 UTC`.
+pub fn budget_wait_line(wait: &crate::store::BudgetWait) -> String {
+    format!(
+        "waiting for GitHub's write budget until {}",
+        wait.until.format("%H:%M:%S UTC")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

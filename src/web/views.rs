@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::snapshot::{Attempt, PageSnapshot};
+use super::snapshot::{Attempt, PageSnapshot, budget_wait_line};
 use crate::github::RateBudget;
 use crate::ids::{PrNumber, RepoName};
 use crate::store::{BudgetWait, Evaluation, FailedJob, QueueStats};
@@ -82,15 +82,6 @@ fn attempts_on_head<'a>(history: &'a [(Evaluation, PageSnapshot)], head: &str) -
         .collect();
     attempts.reverse();
     attempts
-}
-
-/// What the pages say of work held back for GitHub's budget, as the check
-/// run does: `waiting for GitHub's write budget until 14:03:07 UTC`.
-pub fn budget_wait_line(wait: &BudgetWait) -> String {
-    format!(
-        "waiting for GitHub's write budget until {}",
-        wait.until.format("%H:%M:%S UTC")
-    )
 }
 
 /// The pull request's note while its evaluation waits for GitHub's budget.
