@@ -92,6 +92,30 @@ enum Requested {
     },
 }
 
+impl Requested {
+    /// The merger's outcome, whether a request was sent and the attempt
+    /// count; or, the attempts spent, how many there were.
+    fn called(self) -> Result<(Result<Called, GhError>, bool, u32), u32> {
+        match self {
+            Requested::Spent { attempts } => Err(attempts),
+            Requested::Called {
+                called,
+                sent,
+                attempt,
+            } => Ok((called, sent, attempt)),
+        }
+    }
+}
+
+/// What the check run says when a head's merge attempts are spent.
+fn gave_up(attempts: u32) -> Merged {
+    let note = MergeNote::GaveUp {
+        attempts,
+        answer: None,
+    };
+    Merged::said(Outcome::Done, Some(note))
+}
+
 /// Exponential backoff with full jitter for the `attempt`-th merge retry.
 pub fn merge_backoff(base: Duration, attempt: u32) -> Duration {
     let step = base
@@ -504,21 +528,13 @@ impl Engine {
             config,
             action: MergeAction::DirectMerge,
         };
-        let (called, sent, attempt) = match self.ask(&asked).await? {
-            Requested::Spent { attempts } => {
+        let (called, sent, attempt) = match self.ask(&asked).await?.called() {
+            Ok(called) => called,
+            Err(attempts) => {
                 // decide() gives up first; this is the structural backstop.
                 tracing::warn!(attempts, "merge attempts spent; not calling");
-                let note = MergeNote::GaveUp {
-                    attempts,
-                    answer: None,
-                };
-                return Ok(Merged::said(Outcome::Done, Some(note)));
+                return Ok(gave_up(attempts));
             }
-            Requested::Called {
-                called,
-                sent,
-                attempt,
-            } => (called, sent, attempt),
         };
         let (result, why) = match called {
             Ok(Called { call, .. }) => match call {
@@ -963,19 +979,9 @@ impl Engine {
             config,
             action: MergeAction::MergeQueue,
         };
-        let (called, sent, attempt) = match self.ask(&ask).await? {
-            Requested::Spent { attempts } => {
-                let note = MergeNote::GaveUp {
-                    attempts,
-                    answer: None,
-                };
-                return Ok(Merged::said(Outcome::Done, Some(note)));
-            }
-            Requested::Called {
-                called,
-                sent,
-                attempt,
-            } => (called, sent, attempt),
+        let (called, sent, attempt) = match self.ask(&ask).await?.called() {
+            Ok(called) => called,
+            Err(attempts) => return Ok(gave_up(attempts)),
         };
         let call = match called {
             Ok(Called { call, .. }) => call,
