@@ -260,6 +260,19 @@ fn page_link(html: &str, number: u64) -> Option<String> {
     Some(html[start..end].replace("&amp;", "&"))
 }
 
+/// The page at `link`, as JSON.
+async fn page_json(client: &reqwest::Client, link: &str) -> serde_json::Value {
+    client
+        .get(link)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .expect("the page answers")
+        .json()
+        .await
+        .expect("JSON")
+}
+
 /// `/status`'s section on work waiting for GitHub's budget.
 fn waiting_section(status: &str) -> &str {
     let start = status.find("id=\"waiting\"").expect("a waiting section");
@@ -330,15 +343,7 @@ async fn the_page_and_status_say_a_pull_request_waits_for_the_write_budget() {
 
     let n = waiting[0];
     let link = app.url(&page_link(section, n).expect("a link"));
-    let page: serde_json::Value = client
-        .get(&link)
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .expect("the page answers")
-        .json()
-        .await
-        .expect("JSON");
+    let page = page_json(&client, &link).await;
     let wait = &page["budget_wait"];
     let until: chrono::DateTime<chrono::Utc> =
         serde_json::from_value(wait["until"].clone()).expect("until is a time");
@@ -371,15 +376,7 @@ async fn the_page_and_status_say_a_pull_request_waits_for_the_write_budget() {
         .unwrap_or_else(|| panic!("one evaluated: {status}"));
     let link = page_link(&status, done)
         .unwrap_or_else(|| panic!("#{done}'s latest evaluation links its page: {status}"));
-    let page: serde_json::Value = client
-        .get(app.url(&link))
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .expect("the page answers")
-        .json()
-        .await
-        .expect("JSON");
+    let page = page_json(&client, &app.url(&link)).await;
     assert!(page["budget_wait"].is_null(), "{page:#}");
     app.stop().await;
 }
